@@ -1,0 +1,500 @@
+//! Compiling expressions, paths, patterns and statements.
+
+use std::sync::Arc;
+
+use super::{find, lit_type, lit_value, Compiler};
+use crate::convert;
+use crate::diag::suggest;
+use crate::program::*;
+use crate::syntax::ast::{self, BinOp, Span, Type};
+
+impl Compiler {
+    pub(crate) fn expr(&mut self, e: &ast::Expr) -> (Expr, Type) {
+        let loc = self.loc(e.span);
+        let mk = |kind| Expr { kind, loc };
+        match &e.kind {
+            ast::ExprKind::Lit(l) => (mk(ExprKind::Lit(lit_value(l))), lit_type(l)),
+            ast::ExprKind::Interp(parts) => {
+                let items = parts
+                    .iter()
+                    .map(|p| match p {
+                        ast::InterpPart::Text(t) => mk(ExprKind::Lit(Value::Str(t.clone()))),
+                        ast::InterpPart::Expr(x) => self.expr(x).0,
+                    })
+                    .collect();
+                (mk(ExprKind::Concat(items)), Type::String)
+            }
+            ast::ExprKind::Var(id) => match self.var(id) {
+                Some((k, t)) => (mk(k), t),
+                None => (mk(ExprKind::Lit(Value::Str(String::new()))), Type::Any),
+            },
+            ast::ExprKind::Path(p) => {
+                let start = match &p.start {
+                    ast::PathStart::Context => PathStart::Context,
+                    ast::PathStart::Root => PathStart::Root,
+                    ast::PathStart::RootDescendants => PathStart::RootDescendants,
+                    ast::PathStart::Var(id) => match self.var(id) {
+                        Some((ExprKind::Local(s), _)) => PathStart::Local(s),
+                        Some((ExprKind::Global(s), _)) => PathStart::Global(s),
+                        _ => PathStart::Context,
+                    },
+                };
+                let steps = p
+                    .steps
+                    .iter()
+                    .map(|s| Step {
+                        descendant: s.descendant,
+                        test: self.test(&s.test),
+                        preds: s.preds.iter().map(|x| self.expr(x).0).collect(),
+                    })
+                    .collect();
+                (mk(ExprKind::Path { start, steps }), Type::Nodes)
+            }
+            ast::ExprKind::Neg(x) => {
+                let (cx, t) = self.expr(x);
+                self.check_numeric(t, &cx, x.span);
+                (mk(ExprKind::Neg(Box::new(cx))), Type::Int)
+            }
+            ast::ExprKind::Bin(op, a, b) => {
+                let (ca, ta) = self.expr(a);
+                let (cb, tb) = self.expr(b);
+                let t = match op {
+                    BinOp::Or | BinOp::And | BinOp::Eq | BinOp::Ne => Type::Bool,
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                        for (t, c, sp) in [(ta, &ca, a.span), (tb, &cb, b.span)] {
+                            if t == Type::Bool {
+                                self.error("hvx::type-mismatch", sp, "booleans cannot be ordered", "this is a bool");
+                            }
+                            let _ = c;
+                        }
+                        Type::Bool
+                    }
+                    _ => {
+                        self.check_numeric(ta, &ca, a.span);
+                        self.check_numeric(tb, &cb, b.span);
+                        Type::Int
+                    }
+                };
+                (mk(ExprKind::Bin(*op, Box::new(ca), Box::new(cb))), t)
+            }
+            ast::ExprKind::Call { name, method, args } => self.call(e, name, method.as_ref(), args),
+        }
+    }
+
+    fn call(&mut self, e: &ast::Expr, name: &ast::Ident, method: Option<&ast::Ident>, args: &[ast::Expr]) -> (Expr, Type) {
+        let loc = self.loc(e.span);
+        let mk = |kind| Expr { kind, loc };
+        let dummy = (mk(ExprKind::Lit(Value::Str(String::new()))), Type::Any);
+        if let Some(m) = method {
+            // session lookups: table.right(x) / table.left(x)
+            let Some(i) = find(&self.sessions, &name.name) else {
+                let help = suggest(&name.name, self.sessions.iter().map(|s| s.name.as_str()));
+                let d = self.error("hvx::undefined-session", name.span, format!("no session table named `{}`", name.name), "not declared");
+                d.help = help.or(Some(format!("declare it: `session {}: string <-> string miss fail;`", name.name)));
+                return dummy;
+            };
+            self.sessions[i].used = true;
+            let reverse = match m.name.as_str() {
+                "right" => false,
+                "left" => true,
+                other => {
+                    let help = suggest(other, ["right", "left"]);
+                    let d = self.error("hvx::undefined-function", m.span, format!("session tables have `.right(x)` and `.left(x)`, not `.{other}`"), "unknown lookup");
+                    d.help = help;
+                    return dummy;
+                }
+            };
+            if args.len() != 1 {
+                self.error("hvx::arity", e.span, format!("`{}.{}` takes 1 argument, found {}", name.name, m.name, args.len()), "wrong number of arguments");
+                return dummy;
+            }
+            let (a, _) = self.expr(&args[0]);
+            return (
+                mk(ExprKind::Session {
+                    id: i as u32,
+                    reverse,
+                    arg: Box::new(a),
+                }),
+                Type::String,
+            );
+        }
+        let compiled: Vec<(Expr, Type)> = args.iter().map(|a| self.expr(a)).collect();
+        if let Some(i) = find(&self.fns, &name.name) {
+            self.fns[i].used = true;
+            let (params, ret) = self.fn_sigs[i].clone();
+            if params.len() != args.len() {
+                self.error("hvx::arity", e.span, format!("`{}` takes {} argument(s), found {}", name.name, params.len(), args.len()), "wrong number of arguments");
+                return dummy;
+            }
+            for ((c, t), (want, a)) in compiled.iter().zip(params.iter().zip(args)) {
+                self.check_assign(*want, *t, c, a.span);
+            }
+            return (mk(ExprKind::Fn(i as u32, compiled.into_iter().map(|c| c.0).collect())), ret);
+        }
+        if let Some(i) = find(&self.tables, &name.name) {
+            self.tables[i].used = true;
+            let (kt, vt) = self.table_tys[i];
+            if args.len() != 1 {
+                self.error("hvx::arity", e.span, format!("table `{}` takes 1 key, found {}", name.name, args.len()), "wrong number of arguments");
+                return dummy;
+            }
+            let (c, t) = compiled.into_iter().next().unwrap();
+            self.check_assign(kt, t, &c, args[0].span);
+            return (mk(ExprKind::Table(i as u32, Box::new(c))), vt);
+        }
+        let Some((b, info)) = builtin_by_name(&name.name) else {
+            let cands: Vec<&str> = BUILTINS.iter().map(|(_, i)| i.name).chain(self.fns.iter().map(|s| s.name.as_str())).chain(self.tables.iter().map(|s| s.name.as_str())).collect();
+            let help = suggest(&name.name, cands);
+            let d = self.error("hvx::undefined-function", name.span, format!("no function or table named `{}`", name.name), "not defined");
+            d.help = help;
+            return dummy;
+        };
+        if args.len() < info.min || args.len() > info.max {
+            let want = if info.min == info.max {
+                format!("{}", info.min)
+            } else if info.max == usize::MAX {
+                format!("at least {}", info.min)
+            } else {
+                format!("{} to {}", info.min, info.max)
+            };
+            self.error("hvx::arity", e.span, format!("`{}` takes {want} argument(s), found {}", info.name, args.len()), "wrong number of arguments")
+                .help = Some(format!("{}: {}", info.name, info.doc));
+            return dummy;
+        }
+        self.check_const_conversion(b, &compiled, args);
+        let ret = match b {
+            Builtin::Default | Builtin::Require => compiled.first().map(|c| c.1).unwrap_or(Type::Any),
+            _ => info.ret,
+        };
+        (mk(ExprKind::Builtin(b, compiled.into_iter().map(|c| c.0).collect())), ret)
+    }
+
+    /// Conversions applied to literals are checked now rather than at run time.
+    fn check_const_conversion(&mut self, b: Builtin, args: &[(Expr, Type)], ast_args: &[ast::Expr]) {
+        let Some((Expr { kind: ExprKind::Lit(Value::Str(s)), .. }, _)) = args.first() else {
+            return;
+        };
+        let r: Result<(), String> = match b {
+            Builtin::Int => convert::int(s).map(drop),
+            Builtin::Uint => convert::uint(s).map(drop),
+            Builtin::Bool => convert::bool(s).map(drop),
+            Builtin::Mac => convert::mac(s).map(drop),
+            Builtin::Uuid | Builtin::UuidVmware | Builtin::UuidHyperv => convert::uuid(s).map(drop),
+            Builtin::Hex => convert::hex(s).map(drop),
+            _ => Ok(()),
+        };
+        if let Err(msg) = r {
+            self.error("hvx::invalid-constant", ast_args[0].span, msg, "this constant can never convert");
+        }
+        if matches!(b, Builtin::Size | Builtin::InUnit | Builtin::InUnitCeil) {
+            if let Some((Expr { kind: ExprKind::Lit(Value::Str(u)), .. }, _)) = args.get(1) {
+                if let Err(msg) = convert::unit_factor(u) {
+                    self.error("hvx::invalid-constant", ast_args[1].span, msg, "unknown unit");
+                }
+            }
+        }
+    }
+
+    fn check_numeric(&mut self, t: Type, c: &Expr, sp: Span) {
+        let bad = match (&c.kind, t) {
+            (_, Type::Bool) => Some("a bool".to_string()),
+            (ExprKind::Lit(Value::Str(s)), _) if convert::int(s).is_err() => Some(format!("the string \"{}\"", convert::short(s))),
+            _ => None,
+        };
+        if let Some(what) = bad {
+            self.error("hvx::type-mismatch", sp, "arithmetic needs integers", format!("this is {what}"));
+        }
+    }
+
+    /// Checks that a value of type `got` can be used where `want` is declared.
+    pub(crate) fn check_assign(&mut self, want: Type, got: Type, c: &Expr, sp: Span) {
+        let bad = match (want, got, &c.kind) {
+            (Type::Any, _, _) | (_, Type::Any, _) => false,
+            (Type::Int | Type::Uint, Type::Bool, _) => true,
+            (Type::Int | Type::Uint, Type::String, ExprKind::Lit(Value::Str(s))) => convert::int(s).is_err(),
+            (Type::Uint, Type::Int, ExprKind::Lit(Value::Int(i))) => *i < 0,
+            (Type::Bool, Type::Int, _) => true,
+            (Type::Bool, Type::String, ExprKind::Lit(Value::Str(s))) => convert::bool(s).is_err(),
+            (Type::Nodes, t, _) => t != Type::Nodes,
+            _ => false,
+        };
+        if bad {
+            self.error("hvx::type-mismatch", sp, format!("expected {}, found {}", want.name(), got.name()), format!("this is {}", got.name()));
+        }
+    }
+
+    pub(crate) fn var(&mut self, id: &ast::Ident) -> Option<(ExprKind, Type)> {
+        if let Some(v) = self.scope.vars.iter_mut().rev().find(|v| v.name == id.name) {
+            v.used = true;
+            return Some((ExprKind::Local(v.slot), v.ty));
+        }
+        if let Some(i) = find(&self.globals, &id.name) {
+            self.globals[i].used = true;
+            let t = self.param_tys.get(i).copied().unwrap_or(Type::Any);
+            return Some((ExprKind::Global(i as u32), t));
+        }
+        let names: Vec<&str> = self.scope.vars.iter().map(|v| v.name.as_str()).chain(self.globals.iter().map(|g| g.name.as_str())).collect();
+        let help = suggest(&id.name, names);
+        let d = self.error("hvx::undefined-variable", id.span, format!("no variable or parameter named `${}`", id.name), "not defined here");
+        d.help = help;
+        None
+    }
+
+    fn test(&mut self, t: &ast::NodeTest) -> Test {
+        match t {
+            ast::NodeTest::Elem(q) => Test::Elem(self.qname_test(q.as_ref(), false)),
+            ast::NodeTest::Attr(q) => Test::Attr(self.qname_test(q.as_ref(), true)),
+            ast::NodeTest::Text => Test::Text,
+            ast::NodeTest::SelfNode => Test::SelfNode,
+            ast::NodeTest::Parent => Test::Parent,
+        }
+    }
+
+    fn qname_test(&mut self, q: Option<&ast::QName>, attr: bool) -> NameTest {
+        match q {
+            None => NameTest {
+                local: None,
+                ns: None,
+                any_ns: true,
+            },
+            Some(q) => {
+                let full = match &q.prefix {
+                    Some(p) => format!("{p}:{}", q.local),
+                    None => q.local.clone(),
+                };
+                self.name_test(q, &full, attr).unwrap_or(NameTest {
+                    local: Some(q.local.clone()),
+                    ns: None,
+                    any_ns: false,
+                })
+            }
+        }
+    }
+
+    /// Resolves `prefix:local` (or `local`) written in a path or pattern.
+    pub(crate) fn name_test(&mut self, q: &ast::QName, full: &str, attr: bool) -> Option<NameTest> {
+        let (prefix, local) = match full.split_once(':') {
+            Some((p, l)) => (Some(p), l),
+            None => (None, full),
+        };
+        let ns = match prefix {
+            Some(p) => match self.namespaces.get(p) {
+                Some(u) => Some(u.clone()),
+                None => {
+                    let help = suggest(p, self.namespaces.keys().map(|s| s.as_str()));
+                    let d = self.error("hvx::undeclared-prefix", q.span, format!("namespace prefix `{p}` is not declared"), "unknown prefix");
+                    d.help = help.or(Some(format!("declare it: `namespace {p} = \"...\";`")));
+                    return None;
+                }
+            },
+            None if attr => None,
+            None => self.input_ns.clone(),
+        };
+        Some(NameTest {
+            local: if local == "*" { None } else { Some(local.to_string()) },
+            ns,
+            any_ns: false,
+        })
+    }
+
+    pub(crate) fn pattern(&mut self, p: &ast::Pattern) -> Pattern {
+        let steps = p
+            .steps
+            .iter()
+            .map(|s| PatStep {
+                test: self.test(&s.test),
+                preds: s.preds.iter().map(|x| self.expr(x).0).collect(),
+                descendant: s.descendant,
+            })
+            .collect();
+        Pattern {
+            absolute: p.absolute,
+            any_depth: p.any_depth,
+            steps,
+            text: p.text.clone(),
+            loc: self.loc(p.span),
+        }
+    }
+
+    pub(crate) fn block(&mut self, b: &[ast::Stmt]) -> Vec<Stmt> {
+        let mark = self.scope.vars.len();
+        let mut out = Vec::with_capacity(b.len());
+        for s in b {
+            if let Some(st) = self.stmt(s) {
+                out.push(st);
+            }
+        }
+        self.pop_vars(mark);
+        out
+    }
+
+    fn stmt(&mut self, s: &ast::Stmt) -> Option<Stmt> {
+        Some(match s {
+            ast::Stmt::Elem { name, attrs, body, span } => {
+                let out = self.out_name(name, false);
+                let mut cattrs = Vec::new();
+                let mut seen: Vec<&str> = Vec::new();
+                for (an, av) in attrs {
+                    if seen.contains(&an.name.as_str()) {
+                        self.error("hvx::duplicate-attribute", an.span, format!("attribute `{}` is given twice", an.name), "again here");
+                    }
+                    seen.push(&an.name);
+                    let on = self.out_name(an, true);
+                    let (v, _) = self.expr(av);
+                    if let Some(on) = on {
+                        cattrs.push((on, v));
+                    }
+                }
+                let body = match body {
+                    ast::ElemBody::Empty => ElemBody::Empty,
+                    ast::ElemBody::Value { expr, optional } => ElemBody::Value {
+                        expr: self.expr(expr).0,
+                        optional: *optional,
+                    },
+                    ast::ElemBody::Block(b) => ElemBody::Block(self.block(b)),
+                };
+                Stmt::Elem {
+                    name: out?,
+                    attrs: cattrs,
+                    body,
+                    loc: self.loc(*span),
+                }
+            }
+            ast::Stmt::Attr { name, optional, value, span } => {
+                let on = self.out_name(name, true);
+                let (v, _) = self.expr(value);
+                Stmt::Attr {
+                    name: on?,
+                    optional: *optional,
+                    value: v,
+                    loc: self.loc(*span),
+                }
+            }
+            ast::Stmt::Let { var, ty, value, span } => {
+                let (v, t) = self.expr(value);
+                if let Some(want) = ty {
+                    self.check_assign(*want, t, &v, value.span);
+                }
+                if let Some(prev) = self.scope.vars.iter().rev().find(|x| x.name == var.name) {
+                    let _ = prev;
+                }
+                let slot = self.bind(var, ty.unwrap_or(t));
+                Stmt::Let {
+                    slot,
+                    ty: *ty,
+                    value: v,
+                    loc: self.loc(*span),
+                }
+            }
+            ast::Stmt::If { arms, otherwise, .. } => Stmt::If {
+                arms: arms.iter().map(|(c, b)| (self.expr(c).0, self.block(b))).collect(),
+                otherwise: otherwise.as_ref().map(|b| self.block(b)).unwrap_or_default(),
+            },
+            ast::Stmt::For { var, seq, sort, body, span } => {
+                let (sq, _) = self.expr(seq);
+                let mark = self.scope.vars.len();
+                let slot = self.bind(var, Type::Nodes);
+                let sort = sort.iter().map(|(k, d)| (self.expr(k).0, *d)).collect();
+                let body = self.block(body);
+                self.pop_vars(mark);
+                Stmt::For {
+                    slot,
+                    seq: sq,
+                    sort,
+                    body,
+                    loc: self.loc(*span),
+                }
+            }
+            ast::Stmt::Match { value, arms, default, span } => {
+                let (v, _) = self.expr(value);
+                let mut seen: Vec<(Value, Span)> = Vec::new();
+                let mut carms = Vec::new();
+                for (lits, body) in arms {
+                    let mut vals = Vec::new();
+                    for (l, sp) in lits {
+                        let val = lit_value(l);
+                        if let Some((_, first)) = seen.iter().find(|(x, _)| x.as_string() == val.as_string()) {
+                            let lbl = self.label(self.loc(*first), "first arm with this value");
+                            self.warn("hvx::unreachable-arm", *sp, format!("`{}` is matched by an earlier arm", val.as_string()), "never reached").secondary.push(lbl);
+                        }
+                        seen.push((val.clone(), *sp));
+                        vals.push(val);
+                    }
+                    carms.push((vals, self.block(body)));
+                }
+                Stmt::Match {
+                    value: v,
+                    arms: carms,
+                    default: default.as_ref().map(|b| self.block(b)),
+                    loc: self.loc(*span),
+                }
+            }
+            ast::Stmt::Apply { select, mode, span } => {
+                let m = match mode {
+                    None => DEFAULT_MODE,
+                    Some(id) => match find(&self.modes, &id.name) {
+                        Some(i) => {
+                            self.modes[i].used = true;
+                            i as u32
+                        }
+                        None => {
+                            let help = suggest(&id.name, self.modes.iter().map(|m| m.name.as_str()));
+                            let d = self.error("hvx::undefined-mode", id.span, format!("no rule uses mode `{}`", id.name), "unknown mode");
+                            d.help = help.or(Some("modes are created by `on PATTERN mode NAME { ... }`".into()));
+                            DEFAULT_MODE
+                        }
+                    },
+                };
+                Stmt::Apply {
+                    select: select.as_ref().map(|e| self.expr(e).0),
+                    mode: m,
+                    loc: self.loc(*span),
+                }
+            }
+            ast::Stmt::Copy { select, span } => Stmt::Copy {
+                select: self.expr(select).0,
+                loc: self.loc(*span),
+            },
+            ast::Stmt::Drop { select, reason, span } => Stmt::Drop {
+                select: self.expr(select).0,
+                reason: Arc::from(reason.as_str()),
+                loc: self.loc(*span),
+            },
+            ast::Stmt::Call { name, args, span } => {
+                let Some(i) = find(&self.templates, &name.name) else {
+                    let help = suggest(&name.name, self.templates.iter().map(|t| t.name.as_str()));
+                    let d = self.error("hvx::undefined-template", name.span, format!("no template named `{}`", name.name), "not defined");
+                    d.help = help;
+                    return None;
+                };
+                self.templates[i].used = true;
+                let params = self.tpl_sigs[i].clone();
+                let cargs: Vec<(Expr, Type)> = args.iter().map(|a| self.expr(a)).collect();
+                if params.len() != args.len() {
+                    self.error("hvx::arity", *span, format!("template `{}` takes {} argument(s), found {}", name.name, params.len(), args.len()), "wrong number of arguments");
+                    return None;
+                }
+                for ((c, t), (want, a)) in cargs.iter().zip(params.iter().zip(args)) {
+                    self.check_assign(*want, *t, c, a.span);
+                }
+                Stmt::Call {
+                    template: i as u32,
+                    args: cargs.into_iter().map(|c| c.0).collect(),
+                    loc: self.loc(*span),
+                }
+            }
+            ast::Stmt::Error { message, span } => Stmt::Error {
+                message: self.expr(message).0,
+                loc: self.loc(*span),
+            },
+            ast::Stmt::Warn { message, span } => Stmt::Warn {
+                message: self.expr(message).0,
+                loc: self.loc(*span),
+            },
+            ast::Stmt::Text { value, span } => Stmt::Text {
+                value: self.expr(value).0,
+                loc: self.loc(*span),
+            },
+        })
+    }
+}

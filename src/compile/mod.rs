@@ -1,0 +1,762 @@
+//! AST → [`Program`]: loads libraries, resolves names, checks types and
+//! collects every diagnostic instead of stopping at the first.
+
+mod expr;
+pub mod load;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::diag::{suggest, Diagnostic, Diagnostics, Label, Source};
+use crate::program::*;
+use crate::syntax::ast::{self, Policy, Span, Type};
+
+pub use load::{read_source, FsResolver, Resolver};
+
+/// Compiles the mapping in `root`, loading its libraries through `resolver`.
+/// Returns the program when there are no errors, and every diagnostic.
+pub fn compile(root: Arc<Source>, resolver: &dyn Resolver) -> (Option<Program>, Diagnostics) {
+    let mut c = Compiler::default();
+    c.load(root, resolver, true, None);
+    if c.diags.has_errors() {
+        return (None, c.diags);
+    }
+    let program = c.build();
+    if c.diags.has_errors() {
+        (None, c.diags)
+    } else {
+        (program, c.diags)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Compiler {
+    pub(crate) sources: Vec<Arc<Source>>,
+    files: Vec<(u16, ast::File)>,
+    pub(crate) diags: Diagnostics,
+    loaded: HashSet<String>,
+    // symbol tables
+    pub(crate) namespaces: HashMap<String, String>,
+    pub(crate) input_ns: Option<String>,
+    pub(crate) output_ns: Option<String>,
+    pub(crate) globals: Vec<Symbol>,
+    pub(crate) tables: Vec<Symbol>,
+    pub(crate) sessions: Vec<Symbol>,
+    pub(crate) fns: Vec<Symbol>,
+    pub(crate) templates: Vec<Symbol>,
+    pub(crate) modes: Vec<Symbol>,
+    pub(crate) fn_sigs: Vec<(Vec<Type>, Type)>,
+    pub(crate) tpl_sigs: Vec<Vec<Type>>,
+    pub(crate) table_tys: Vec<(Type, Type)>,
+    pub(crate) param_tys: Vec<Type>,
+    pub(crate) scope: Scope,
+    pub(crate) cur_src: u16,
+}
+
+/// A declared name: where it was declared and whether anything used it.
+pub(crate) struct Symbol {
+    pub name: String,
+    pub loc: Loc,
+    pub used: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Scope {
+    pub vars: Vec<Var>,
+    pub next_slot: u32,
+    pub max_slot: u32,
+}
+
+pub(crate) struct Var {
+    pub name: String,
+    pub slot: u32,
+    pub loc: Loc,
+    pub used: bool,
+    pub ty: Type,
+}
+
+fn find(syms: &[Symbol], name: &str) -> Option<usize> {
+    syms.iter().position(|s| s.name == name)
+}
+
+impl Compiler {
+    pub(crate) fn label(&self, loc: Loc, text: impl Into<String>) -> Label {
+        Label {
+            source: self.sources[loc.source as usize].clone(),
+            span: loc.span,
+            text: text.into(),
+        }
+    }
+    pub(crate) fn loc(&self, span: Span) -> Loc {
+        Loc {
+            source: self.cur_src,
+            span,
+        }
+    }
+    pub(crate) fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>, label: impl Into<String>) -> &mut Diagnostic {
+        let l = self.label(self.loc(span), label);
+        self.diags.push(Diagnostic::error(code, msg, l));
+        self.diags.items.last_mut().unwrap()
+    }
+    pub(crate) fn warn(&mut self, code: &'static str, span: Span, msg: impl Into<String>, label: impl Into<String>) -> &mut Diagnostic {
+        let l = self.label(self.loc(span), label);
+        self.diags.push(Diagnostic::warning(code, msg, l));
+        self.diags.items.last_mut().unwrap()
+    }
+
+    fn load(&mut self, source: Arc<Source>, resolver: &dyn Resolver, is_root: bool, from: Option<(u16, Span)>) {
+        if !self.loaded.insert(source.name.clone()) {
+            return;
+        }
+        let idx = self.sources.len() as u16;
+        self.sources.push(source.clone());
+        let file = match crate::syntax::parse(&source) {
+            Ok(f) => f,
+            Err(d) => {
+                self.diags.push(*d);
+                return;
+            }
+        };
+        self.cur_src = idx;
+        if is_root {
+            if file.header.is_none() {
+                let end = source.text.len().min(1);
+                self.error("hvx::missing-header", Span::new(0..end), "a mapping needs a header", "expected `mapping \"name\" { from P to Q version \"1\" }` first")
+                    .help = Some("libraries (loaded with `use`) have no header; mappings must have one".into());
+            }
+            if file.unmapped.is_none() {
+                let sp = file.header.as_ref().map(|h| h.span).unwrap_or_default();
+                self.error("hvx::missing-unmapped-policy", sp, "the mapping does not say what happens to unmatched input", "add `unmapped fail;`, `unmapped report;` or `unmapped copy;`")
+                    .help = Some("input that no rule matches is never dropped by accident: choose a policy".into());
+            }
+        } else {
+            let mut bad = Vec::new();
+            if let Some(h) = &file.header {
+                bad.push((h.span, "a header"));
+            }
+            if let Some((_, sp)) = file.unmapped {
+                bad.push((sp, "an `unmapped` policy"));
+            }
+            for r in &file.rules {
+                bad.push((r.span, "`on` rules"));
+            }
+            for d in &file.documents {
+                bad.push((d.name.span, "`document` declarations"));
+            }
+            for (sp, what) in bad {
+                self.error("hvx::library-content", sp, format!("a library cannot contain {what}"), "not allowed in a library")
+                    .help = Some("libraries hold `fn`, `table`, `session`, `template` and `namespace` declarations".into());
+            }
+        }
+        let uses = file.uses.clone();
+        self.files.push((idx, file));
+        for (rel, sp) in uses {
+            match resolver.resolve(&source, &rel) {
+                Ok(lib) => self.load(lib, resolver, false, Some((idx, sp))),
+                Err(msg) => {
+                    self.cur_src = idx;
+                    self.error("hvx::library-not-found", sp, msg, "cannot load this library");
+                }
+            }
+        }
+        let _ = from;
+    }
+
+    fn declare(&mut self, kind: &str, which: fn(&mut Compiler) -> &mut Vec<Symbol>, id: &ast::Ident) -> Option<u32> {
+        let loc = self.loc(id.span);
+        if let Some(prev) = find(which(self), &id.name) {
+            let prev_loc = which(self)[prev].loc;
+            let prev_label = self.label(prev_loc, "first defined here");
+            self.error("hvx::duplicate-definition", id.span, format!("{kind} `{}` is defined twice", id.name), "defined again here")
+                .secondary
+                .push(prev_label);
+            return None;
+        }
+        let v = which(self);
+        v.push(Symbol {
+            name: id.name.clone(),
+            loc,
+            used: false,
+        });
+        Some((v.len() - 1) as u32)
+    }
+
+    fn build(&mut self) -> Option<Program> {
+        let files = std::mem::take(&mut self.files);
+        let root = files.iter().find(|(i, _)| *i == 0).map(|(_, f)| f);
+        let header = root.and_then(|f| f.header.clone());
+        let unmapped = root.and_then(|f| f.unmapped).map(|p| p.0).unwrap_or(Policy::Report);
+        // --- namespaces and defaults
+        let mut output_ns_decls: Vec<(Option<String>, String)> = Vec::new();
+        for (src, f) in &files {
+            self.cur_src = *src;
+            for (id, uri) in &f.namespaces {
+                if let Some(prev) = self.namespaces.get(&id.name) {
+                    if prev != uri {
+                        self.error("hvx::duplicate-definition", id.span, format!("namespace prefix `{}` is bound twice", id.name), format!("already bound to `{prev}`"));
+                    }
+                    continue;
+                }
+                if id.name == "xml" || id.name == "xmlns" {
+                    self.error("hvx::reserved-prefix", id.span, format!("the prefix `{}` is reserved by XML", id.name), "choose another prefix");
+                    continue;
+                }
+                self.namespaces.insert(id.name.clone(), uri.clone());
+            }
+        }
+        if let Some(f) = root {
+            self.cur_src = 0;
+            self.input_ns = f.input_ns.as_ref().map(|x| x.0.clone());
+            self.output_ns = f.output_ns.as_ref().map(|x| x.0.clone());
+            if let Some(o) = &self.output_ns {
+                output_ns_decls.push((None, o.clone()));
+            }
+        }
+        // Output root declarations: every non-input namespace, sorted for determinism.
+        let input_only = root_input_only_prefixes(&files);
+        let mut ns_sorted: Vec<_> = self
+            .namespaces
+            .iter()
+            .filter(|(p, _)| !input_only.contains(*p))
+            .map(|(p, u)| (Some(p.clone()), u.clone()))
+            .collect();
+        ns_sorted.sort();
+        output_ns_decls.extend(ns_sorted);
+
+        // --- declarations: ids first, bodies later
+        for (src, f) in &files {
+            self.cur_src = *src;
+            for p in &f.params {
+                if self.declare("parameter", |c| &mut c.globals, &p.name).is_some() {
+                    self.param_tys.push(p.ty);
+                }
+            }
+            for t in &f.tables {
+                self.check_callable_name(&t.name);
+                if self.declare("table", |c| &mut c.tables, &t.name).is_some() {
+                    self.table_tys.push((t.key_ty, t.val_ty));
+                }
+            }
+            for s in &f.sessions {
+                self.declare("session table", |c| &mut c.sessions, &s.name);
+            }
+            for fd in &f.fns {
+                self.check_callable_name(&fd.name);
+                if self.declare("function", |c| &mut c.fns, &fd.name).is_some() {
+                    self.fn_sigs.push((fd.params.iter().map(|p| p.1).collect(), fd.ret));
+                }
+            }
+            for t in &f.templates {
+                if self.declare("template", |c| &mut c.templates, &t.name).is_some() {
+                    self.tpl_sigs.push(t.params.iter().map(|p| p.1).collect());
+                }
+            }
+        }
+        self.modes.push(Symbol {
+            name: "default".into(),
+            loc: Loc::default(),
+            used: true,
+        });
+        for (src, f) in &files {
+            self.cur_src = *src;
+            for r in &f.rules {
+                if let Some(m) = &r.mode {
+                    if find(&self.modes, &m.name).is_none() {
+                        let loc = self.loc(m.span);
+                        self.modes.push(Symbol {
+                            name: m.name.clone(),
+                            loc,
+                            used: false,
+                        });
+                    }
+                }
+            }
+        }
+
+        // --- bodies
+        let mut params = Vec::new();
+        let mut tables = Vec::new();
+        let mut sessions = Vec::new();
+        let mut fns: Vec<Option<FnDef>> = Vec::new();
+        let mut templates: Vec<Option<TemplateDef>> = Vec::new();
+        let mut rules = Vec::new();
+        let mut rule_modes = Vec::new();
+        let mut renames = Vec::new();
+        let mut secrets = Vec::new();
+        let mut drops = Vec::new();
+        let mut documents = Vec::new();
+        let mut seen_params = HashSet::new();
+        let mut seen_tables = HashSet::new();
+        let mut seen_fns = HashSet::new();
+        let mut seen_tpls = HashSet::new();
+        let mut seen_sessions = HashSet::new();
+        for (src, f) in &files {
+            self.cur_src = *src;
+            for p in &f.params {
+                if !seen_params.insert(p.name.name.clone()) {
+                    continue;
+                }
+                self.scope = Scope::default();
+                let default = p.default.as_ref().map(|e| {
+                    let (ce, t) = self.expr(e);
+                    self.check_assign(p.ty, t, &ce, e.span);
+                    ce
+                });
+                params.push(ParamDef {
+                    name: p.name.name.clone(),
+                    ty: p.ty,
+                    default,
+                    loc: self.loc(p.name.span),
+                });
+            }
+            for t in &f.tables {
+                if !seen_tables.insert(t.name.name.clone()) {
+                    continue;
+                }
+                tables.push(self.table(t));
+            }
+            for s in &f.sessions {
+                if !seen_sessions.insert(s.name.name.clone()) {
+                    continue;
+                }
+                self.check_session(s);
+                sessions.push(SessionDef {
+                    name: s.name.name.clone(),
+                    left: s.left,
+                    right: s.right,
+                    miss: s.miss.clone(),
+                    loc: self.loc(s.name.span),
+                });
+            }
+            for fd in &f.fns {
+                if !seen_fns.insert(fd.name.name.clone()) {
+                    continue;
+                }
+                self.scope = Scope::default();
+                for (id, t) in &fd.params {
+                    self.bind(id, *t);
+                }
+                let (body, t) = self.expr(&fd.body);
+                self.check_assign(fd.ret, t, &body, fd.body.span);
+                self.pop_vars(0);
+                fns.push(Some(FnDef {
+                    name: fd.name.name.clone(),
+                    params: fd.params.iter().map(|p| p.1).collect(),
+                    ret: fd.ret,
+                    body,
+                    frame: self.scope.max_slot,
+                }));
+            }
+            for t in &f.templates {
+                if !seen_tpls.insert(t.name.name.clone()) {
+                    continue;
+                }
+                self.scope = Scope::default();
+                for (id, ty) in &t.params {
+                    self.bind(id, *ty);
+                }
+                let body = self.block(&t.body);
+                self.pop_vars(0);
+                templates.push(Some(TemplateDef {
+                    name: t.name.name.clone(),
+                    params: t.params.iter().map(|p| p.1).collect(),
+                    body,
+                    frame: self.scope.max_slot,
+                }));
+            }
+            for r in &f.rules {
+                self.scope = Scope::default();
+                let pattern = self.pattern(&r.pattern);
+                let mode = r
+                    .mode
+                    .as_ref()
+                    .and_then(|m| find(&self.modes, &m.name))
+                    .unwrap_or(0) as u32;
+                let priority = match r.priority {
+                    Some((p, _)) => p as f64,
+                    None => default_priority(&pattern),
+                };
+                let body = self.block(&r.body);
+                rules.push(RuleDef {
+                    pattern,
+                    priority,
+                    body,
+                    frame: self.scope.max_slot,
+                    loc: self.loc(r.span),
+                });
+                rule_modes.push((mode, r.pattern.span, *src));
+            }
+            for rn in &f.renames {
+                if let Some(r) = self.rename(rn) {
+                    renames.push(r);
+                }
+            }
+            for s in &f.secrets {
+                self.scope = Scope::default();
+                secrets.push(self.pattern(s));
+            }
+            for (p, reason) in &f.drops {
+                self.scope = Scope::default();
+                drops.push((self.pattern(p), reason.clone()));
+            }
+            for d in &f.documents {
+                self.scope = Scope::default();
+                let each = d.each.as_ref().map(|e| self.expr(e).0);
+                let file_name = d.file_name.as_ref().map(|e| self.expr(e).0);
+                let body = self.block(&d.body);
+                if documents.iter().any(|x: &DocumentDef| x.name == d.name.name) {
+                    self.error("hvx::duplicate-definition", d.name.span, format!("document `{}` is declared twice", d.name.name), "declared again here");
+                }
+                documents.push(DocumentDef {
+                    name: d.name.name.clone(),
+                    each,
+                    file_name,
+                    body,
+                    frame: self.scope.max_slot,
+                    loc: self.loc(d.name.span),
+                });
+            }
+        }
+        if documents.is_empty() {
+            documents.push(DocumentDef {
+                name: "main".into(),
+                each: None,
+                file_name: None,
+                body: vec![Stmt::Apply {
+                    select: None,
+                    mode: DEFAULT_MODE,
+                    loc: Loc::default(),
+                }],
+                frame: 0,
+                loc: Loc::default(),
+            });
+        }
+
+        let modes = self.dispatch(&rules, &rule_modes);
+        self.unused_warnings();
+
+        let header = header?;
+        Some(Program {
+            name: header.name.clone(),
+            from: header.from.map(|i| i.name).unwrap_or_default(),
+            to: header.to.map(|i| i.name).unwrap_or_default(),
+            version: header.version.unwrap_or_default(),
+            unmapped,
+            sources: self.sources.clone(),
+            params,
+            tables,
+            sessions,
+            fns: fns.into_iter().flatten().collect(),
+            templates: templates.into_iter().flatten().collect(),
+            rules,
+            modes,
+            renames,
+            secrets,
+            drops,
+            documents,
+            output_ns: output_ns_decls,
+        })
+    }
+
+    fn check_callable_name(&mut self, id: &ast::Ident) {
+        if builtin_by_name(&id.name).is_some() {
+            self.error("hvx::duplicate-definition", id.span, format!("`{}` is a built-in function", id.name), "this name is taken by a built-in")
+                .help = Some("choose another name".into());
+        }
+        let clash = find(&self.tables, &id.name).map(|i| self.tables[i].loc).or_else(|| find(&self.fns, &id.name).map(|i| self.fns[i].loc));
+        if let Some(l) = clash {
+            let lbl = self.label(l, "first defined here");
+            self.error("hvx::duplicate-definition", id.span, format!("`{}` is already a table or function", id.name), "defined again here")
+                .secondary
+                .push(lbl);
+        }
+    }
+
+    fn check_session(&mut self, s: &ast::SessionDecl) {
+        use ast::SessionType::Uuid;
+        match &s.miss {
+            ast::Miss::Mint(None) if s.left != Uuid && s.right != Uuid => {
+                self.error("hvx::session-mint", s.name.span, format!("session table `{}` cannot mint values without a pattern", s.name.name), "no uuid side to mint into")
+                    .help = Some("give a pattern such as `miss mint \"vm-{n}\"`, or `miss fail`".into());
+            }
+            ast::Miss::Mint(Some(p)) if !p.contains("{n}") => {
+                self.error("hvx::session-mint", s.name.span, format!("mint pattern `{p}` of `{}` has no `{{n}}`", s.name.name), "patterns need `{n}`, the sequence number");
+            }
+            _ => {}
+        }
+    }
+
+    fn table(&mut self, t: &ast::Table) -> TableDef {
+        let mut rows = HashMap::new();
+        let mut firsts: HashMap<String, Span> = HashMap::new();
+        for row in &t.rows {
+            for (k, sp) in &row.keys {
+                self.check_lit(t.key_ty, k, *sp);
+                let key = lit_value(k).as_string();
+                if let Some(prev) = firsts.get(&key) {
+                    let l = self.label(self.loc(*prev), "first here");
+                    self.error("hvx::duplicate-key", *sp, format!("table `{}` has the key `{key}` twice", t.name.name), "duplicate key")
+                        .secondary
+                        .push(l);
+                    continue;
+                }
+                firsts.insert(key.clone(), *sp);
+                rows.insert(key, lit_value(&row.value));
+            }
+            self.check_lit(t.val_ty, &row.value, row.span);
+        }
+        let default = t.default.as_ref().and_then(|(v, _)| v.as_ref().map(lit_value));
+        if t.default.is_none() {
+            self.error("hvx::table-default", t.name.span, format!("table `{}` does not say what a miss does", t.name.name), "no `_ => ...` row")
+                .help = Some("add `_ => error` to fail on a miss, or `_ => \"value\"` for a default".into());
+        }
+        TableDef {
+            name: t.name.name.clone(),
+            key_ty: t.key_ty,
+            val_ty: t.val_ty,
+            rows,
+            default,
+            loc: self.loc(t.name.span),
+        }
+    }
+
+    fn check_lit(&mut self, want: Type, lit: &ast::Lit, sp: Span) {
+        let ok = matches!(
+            (want, lit),
+            (Type::Any, _) | (Type::String, ast::Lit::Str(_)) | (Type::Int | Type::Uint, ast::Lit::Int(_)) | (Type::Bool, ast::Lit::Bool(_))
+        ) || matches!((want, lit), (Type::String, _));
+        if !ok {
+            self.error("hvx::type-mismatch", sp, format!("expected a {} value", want.name()), format!("this is a {}", lit_type(lit).name()));
+        }
+    }
+
+    fn rename(&mut self, rn: &ast::Rename) -> Option<RenameDef> {
+        self.scope = Scope::default();
+        let from = self.name_test(&ast::QName { prefix: None, local: String::new(), span: rn.from.name.span }, &rn.from.name.name, rn.from.attr)?;
+        let to = self.out_name(&rn.to.name, rn.to.attr)?;
+        let via = match &rn.via {
+            None => None,
+            Some((id, reverse)) => {
+                if let Some(i) = find(&self.sessions, &id.name) {
+                    self.sessions[i].used = true;
+                    Some(Via::Session { id: i as u32, reverse: *reverse })
+                } else if let Some(i) = find(&self.tables, &id.name) {
+                    self.tables[i].used = true;
+                    if *reverse {
+                        self.error("hvx::reverse-table", id.span, "static tables have no reverse lookup", "only session tables are bidirectional");
+                    }
+                    Some(Via::Table(i as u32))
+                } else {
+                    let names: Vec<&str> = self.sessions.iter().chain(self.tables.iter()).map(|s| s.name.as_str()).collect();
+                    let help = suggest(&id.name, names);
+                    let d = self.error("hvx::undefined-table", id.span, format!("no table or session table named `{}`", id.name), "not defined");
+                    d.help = help;
+                    None
+                }
+            }
+        };
+        Some(RenameDef {
+            attr: rn.from.attr,
+            from,
+            from_ty: rn.from_ty,
+            to,
+            to_ty: rn.to_ty,
+            via,
+            loc: self.loc(rn.span),
+        })
+    }
+
+    /// Sorts rules into per-mode dispatch tables and reports duplicates and
+    /// shadowed rules.
+    fn dispatch(&mut self, rules: &[RuleDef], rule_modes: &[(u32, Span, u16)]) -> Vec<ModeDef> {
+        let mut modes: Vec<ModeDef> = self
+            .modes
+            .iter()
+            .map(|m| ModeDef {
+                name: m.name.clone(),
+                ..Default::default()
+            })
+            .collect();
+        // duplicate and shadowed checks
+        for (i, a) in rules.iter().enumerate() {
+            for (j, b) in rules.iter().enumerate().take(i) {
+                if rule_modes[i].0 != rule_modes[j].0 || norm(&a.pattern.text) != norm(&b.pattern.text) {
+                    continue;
+                }
+                self.cur_src = rule_modes[i].2;
+                let other = self.label(b.loc, "the other rule");
+                let (code, msg) = if a.priority == b.priority {
+                    ("hvx::conflicting-rules", format!("two rules match `{}` in the same mode with the same priority", a.pattern.text))
+                } else {
+                    ("hvx::shadowed-rule", format!("rule for `{}` can never fire: another rule with the same pattern has a higher priority", a.pattern.text))
+                };
+                let sp = if a.priority < b.priority { rule_modes[i].1 } else { rule_modes[j].1 };
+                if code == "hvx::conflicting-rules" {
+                    self.error(code, sp, msg, "same pattern, same priority").secondary.push(other);
+                } else {
+                    self.warn(code, sp, msg, "shadowed").secondary.push(other);
+                }
+            }
+        }
+        for (id, r) in rules.iter().enumerate() {
+            let m = &mut modes[rule_modes[id].0 as usize];
+            let id = id as RuleId;
+            match r.pattern.steps.last().map(|s| &s.test) {
+                None => m.root.push(id),
+                Some(Test::Elem(nt)) => match &nt.local {
+                    Some(l) => m.by_name.entry(l.clone()).or_default().push(id),
+                    None => m.any_elem.push(id),
+                },
+                Some(Test::Attr(_)) => m.attr.push(id),
+                Some(Test::Text) => m.text.push(id),
+                Some(Test::SelfNode | Test::Parent) => m.any_elem.push(id),
+            }
+        }
+        let by_prio = |v: &mut Vec<RuleId>| v.sort_by(|a, b| rules[*b as usize].priority.total_cmp(&rules[*a as usize].priority));
+        for m in &mut modes {
+            let any = m.any_elem.clone();
+            for v in m.by_name.values_mut() {
+                v.extend(any.iter().copied());
+                by_prio(v);
+            }
+            by_prio(&mut m.any_elem);
+            by_prio(&mut m.text);
+            by_prio(&mut m.root);
+            by_prio(&mut m.attr);
+        }
+        modes
+    }
+
+    fn unused_warnings(&mut self) {
+        let mut warns = Vec::new();
+        for (kind, syms) in [("parameter", &self.globals), ("table", &self.tables), ("session table", &self.sessions), ("function", &self.fns), ("template", &self.templates)] {
+            for s in syms.iter().filter(|s| !s.used && !s.name.starts_with('_')) {
+                // Library definitions are shared; only the mapping's own are warned about.
+                if s.loc.source == 0 && kind != "parameter" {
+                    warns.push((s.loc, format!("{kind} `{}` is never used", s.name)));
+                }
+            }
+        }
+        for (loc, msg) in warns {
+            let l = self.label(loc, "never used");
+            self.diags.push(Diagnostic::warning("hvx::unused", msg, l).with_help("remove it, or prefix its name with `_`"));
+        }
+    }
+
+    pub(crate) fn bind(&mut self, id: &ast::Ident, ty: Type) -> u32 {
+        let slot = self.scope.next_slot;
+        self.scope.next_slot += 1;
+        self.scope.max_slot = self.scope.max_slot.max(self.scope.next_slot);
+        let loc = self.loc(id.span);
+        self.scope.vars.push(Var {
+            name: id.name.clone(),
+            slot,
+            loc,
+            used: false,
+            ty,
+        });
+        slot
+    }
+
+    /// Ends the variables bound after `mark`, warning about unused ones.
+    pub(crate) fn pop_vars(&mut self, mark: usize) {
+        let gone: Vec<Var> = self.scope.vars.drain(mark..).collect();
+        for v in gone {
+            if !v.used && !v.name.starts_with('_') {
+                let l = self.label(v.loc, "never used");
+                self.diags.push(Diagnostic::warning("hvx::unused", format!("variable `${}` is never used", v.name), l).with_help("remove it, or prefix its name with `_`"));
+            }
+        }
+    }
+
+    pub(crate) fn out_name(&mut self, id: &ast::Ident, attr: bool) -> Option<OutName> {
+        let (prefix, local) = match id.name.split_once(':') {
+            Some((p, l)) => (Some(p), l),
+            None => (None, id.name.as_str()),
+        };
+        let valid = is_ncname(local) && prefix.is_none_or(is_ncname);
+        if !valid {
+            self.error("hvx::invalid-xml-name", id.span, format!("`{}` is not a valid XML name", id.name), "invalid name")
+                .help = Some("XML names start with a letter or `_` and contain letters, digits, `-`, `_` and `.`, with at most one `:`".into());
+            return None;
+        }
+        let ns = match prefix {
+            Some("xml") => Some("http://www.w3.org/XML/1998/namespace".to_string()),
+            Some(p) => match self.namespaces.get(p) {
+                Some(u) => Some(u.clone()),
+                None => {
+                    let help = suggest(p, self.namespaces.keys().map(|s| s.as_str()));
+                    let d = self.error("hvx::undeclared-prefix", id.span, format!("namespace prefix `{p}` is not declared"), "unknown prefix");
+                    d.help = help.or(Some(format!("declare it: `namespace {p} = \"...\";`")));
+                    return None;
+                }
+            },
+            None if attr => None,
+            None => self.output_ns.clone(),
+        };
+        Some(OutName {
+            qname: id.name.clone(),
+            ns,
+        })
+    }
+}
+
+fn root_input_only_prefixes(files: &[(u16, ast::File)]) -> HashSet<String> {
+    // `input namespace p = "..."` is recorded by the parser as a plain
+    // namespace; the grammar keeps the side only for defaults. Every declared
+    // prefix is written on outputs; tools ignore unused declarations.
+    let _ = files;
+    HashSet::new()
+}
+
+fn norm(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+fn default_priority(p: &Pattern) -> f64 {
+    if p.steps.len() != 1 || p.absolute || p.any_depth {
+        return if p.steps.is_empty() { -0.5 } else { 0.5 };
+    }
+    let s = &p.steps[0];
+    if !s.preds.is_empty() {
+        return 0.5;
+    }
+    match &s.test {
+        Test::Elem(nt) | Test::Attr(nt) => {
+            if nt.local.is_some() {
+                0.0
+            } else if !nt.any_ns {
+                -0.25
+            } else {
+                -0.5
+            }
+        }
+        _ => -0.5,
+    }
+}
+
+pub(crate) fn lit_value(l: &ast::Lit) -> Value {
+    match l {
+        ast::Lit::Str(s) => Value::Str(s.clone()),
+        ast::Lit::Int(i) => Value::Int(*i),
+        ast::Lit::Bool(b) => Value::Bool(*b),
+    }
+}
+
+pub(crate) fn lit_type(l: &ast::Lit) -> Type {
+    match l {
+        ast::Lit::Str(_) => Type::String,
+        ast::Lit::Int(_) => Type::Int,
+        ast::Lit::Bool(_) => Type::Bool,
+    }
+}
+
+/// True for an XML NCName (no colon).
+pub fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_alphabetic() || c == '_' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '\u{B7}'))
+}

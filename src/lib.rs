@@ -1,0 +1,12 @@
+//! hvxform: convert virtual-machine metadata between hypervisor platforms with
+//! declarative, checked mappings.
+//!
+//! Stages run one way: [`syntax`] (mapping text → AST) → [`compile`]
+//! (AST → [`program::Program`], every diagnostic collected) → [`exec`]
+//! (run a program over an input document, write output documents).
+
+pub mod compile;
+pub mod convert;
+pub mod diag;
+pub mod program;
+pub mod syntax;

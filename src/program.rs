@@ -1,0 +1,456 @@
+//! The compiled, immutable form of a mapping: flat tables indexed by small ids,
+//! names resolved, variables as slots. `exec` runs it; nothing is looked up by
+//! name at run time except input element names against pattern names.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::diag::Source;
+use crate::syntax::ast::{BinOp, Miss, Policy, SessionType, Span, Type};
+
+pub type RuleId = u32;
+pub type TemplateId = u32;
+pub type FnId = u32;
+pub type TableId = u32;
+pub type SessionId = u32;
+pub type ModeId = u32;
+
+/// Where a construct was written: which source file, which bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Loc {
+    pub source: u16,
+    pub span: Span,
+}
+
+/// A compiled mapping.
+#[derive(Debug)]
+pub struct Program {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub version: String,
+    pub unmapped: Policy,
+    pub sources: Vec<Arc<Source>>,
+    pub params: Vec<ParamDef>,
+    pub tables: Vec<TableDef>,
+    pub sessions: Vec<SessionDef>,
+    pub fns: Vec<FnDef>,
+    pub templates: Vec<TemplateDef>,
+    pub rules: Vec<RuleDef>,
+    pub modes: Vec<ModeDef>,
+    pub renames: Vec<RenameDef>,
+    pub secrets: Vec<Pattern>,
+    pub drops: Vec<(Pattern, String)>,
+    pub documents: Vec<DocumentDef>,
+    /// Namespace declarations written on the root of every output document.
+    pub output_ns: Vec<(Option<String>, String)>,
+}
+
+#[derive(Debug)]
+pub struct ParamDef {
+    pub name: String,
+    pub ty: Type,
+    pub default: Option<Expr>,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct TableDef {
+    pub name: String,
+    pub key_ty: Type,
+    pub val_ty: Type,
+    pub rows: HashMap<String, Value>,
+    /// `None`: a miss is an error; `Some(v)`: the default.
+    pub default: Option<Value>,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct SessionDef {
+    pub name: String,
+    pub left: SessionType,
+    pub right: SessionType,
+    pub miss: Miss,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct FnDef {
+    pub name: String,
+    pub params: Vec<Type>,
+    pub ret: Type,
+    pub body: Expr,
+    pub frame: u32,
+}
+
+#[derive(Debug)]
+pub struct TemplateDef {
+    pub name: String,
+    pub params: Vec<Type>,
+    pub body: Vec<Stmt>,
+    pub frame: u32,
+}
+
+#[derive(Debug)]
+pub struct RuleDef {
+    pub pattern: Pattern,
+    pub priority: f64,
+    pub body: Vec<Stmt>,
+    pub frame: u32,
+    pub loc: Loc,
+}
+
+/// Template dispatch for one mode: rules by the local name of the element
+/// they match, already sorted by descending priority.
+#[derive(Debug, Default)]
+pub struct ModeDef {
+    pub name: String,
+    pub by_name: HashMap<String, Vec<RuleId>>,
+    /// Rules whose last step matches any element (`*`).
+    pub any_elem: Vec<RuleId>,
+    pub text: Vec<RuleId>,
+    pub root: Vec<RuleId>,
+    pub attr: Vec<RuleId>,
+}
+
+#[derive(Debug)]
+pub struct RenameDef {
+    pub attr: bool,
+    pub from: NameTest,
+    pub from_ty: Type,
+    pub to: OutName,
+    pub to_ty: Type,
+    pub via: Option<Via>,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Via {
+    Table(TableId),
+    Session { id: SessionId, reverse: bool },
+}
+
+#[derive(Debug)]
+pub struct DocumentDef {
+    pub name: String,
+    pub each: Option<Expr>,
+    pub file_name: Option<Expr>,
+    pub body: Vec<Stmt>,
+    pub frame: u32,
+    pub loc: Loc,
+}
+
+/// A name test against input nodes. `ns: None` means "no namespace";
+/// `any_ns` matches any namespace (only for `*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameTest {
+    pub local: Option<String>,
+    pub ns: Option<String>,
+    pub any_ns: bool,
+}
+
+impl NameTest {
+    pub fn matches(&self, local: &str, ns: Option<&str>) -> bool {
+        if let Some(l) = &self.local {
+            if l != local {
+                return false;
+            }
+        }
+        self.any_ns || self.ns.as_deref() == ns
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    Elem(NameTest),
+    Attr(NameTest),
+    Text,
+    SelfNode,
+    Parent,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub absolute: bool,
+    pub any_depth: bool,
+    pub steps: Vec<PatStep>,
+    pub text: String,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct PatStep {
+    pub test: Test,
+    pub preds: Vec<Expr>,
+    pub descendant: bool,
+}
+
+/// An output element or attribute name, resolved at compile time.
+#[derive(Debug, Clone)]
+pub struct OutName {
+    /// The name as written (`xsi:type`, `name`).
+    pub qname: String,
+    pub ns: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+}
+
+impl Value {
+    pub fn as_string(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Lit(Value),
+    Concat(Vec<Expr>),
+    Local(u32),
+    Global(u32),
+    Path { start: PathStart, steps: Vec<Step> },
+    Builtin(Builtin, Vec<Expr>),
+    Fn(FnId, Vec<Expr>),
+    Table(TableId, Box<Expr>),
+    Session { id: SessionId, reverse: bool, arg: Box<Expr> },
+    Neg(Box<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone)]
+pub enum PathStart {
+    Context,
+    Root,
+    RootDescendants,
+    Local(u32),
+    Global(u32),
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub descendant: bool,
+    pub test: Test,
+    pub preds: Vec<Expr>,
+}
+
+/// Built-in functions. Arity and argument types are checked at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    Concat,
+    Upper,
+    Lower,
+    Substring,
+    Replace,
+    Split,
+    Format,
+    Trim,
+    Length,
+    Contains,
+    StartsWith,
+    EndsWith,
+    Count,
+    Position,
+    Last,
+    Exists,
+    Empty,
+    Not,
+    String,
+    Int,
+    Uint,
+    Bool,
+    Size,
+    InUnit,
+    InUnitCeil,
+    Mac,
+    Uuid,
+    UuidVmware,
+    UuidHyperv,
+    Hex,
+    ToHex,
+    Name,
+    LocalName,
+    Min,
+    Max,
+    Default,
+    Require,
+    Join,
+    Pad,
+}
+
+pub struct BuiltinInfo {
+    pub name: &'static str,
+    pub min: usize,
+    pub max: usize,
+    pub ret: Type,
+    pub doc: &'static str,
+}
+
+macro_rules! builtins {
+    ($( $v:ident = $name:literal ($min:expr, $max:expr) -> $ret:ident : $doc:literal ;)*) => {
+        pub const BUILTINS: &[(Builtin, BuiltinInfo)] = &[
+            $( (Builtin::$v, BuiltinInfo { name: $name, min: $min, max: $max, ret: Type::$ret, doc: $doc }), )*
+        ];
+    };
+}
+
+builtins! {
+    Concat = "concat"(1, usize::MAX) -> String : "joins the string values of its arguments";
+    Upper = "upper"(1, 1) -> String : "upper case";
+    Lower = "lower"(1, 1) -> String : "lower case";
+    Substring = "substring"(2, 3) -> String : "substring(s, start, len?), 0-based, in characters";
+    Replace = "replace"(3, 3) -> String : "replace(s, from, to): every occurrence";
+    Split = "split"(3, 3) -> String : "split(s, sep, i): the i-th (0-based) field, empty if none";
+    Format = "format"(1, usize::MAX) -> String : "format(\"{} of {}\", a, b): `{}` placeholders in order";
+    Trim = "trim"(1, 1) -> String : "strips leading and trailing whitespace";
+    Length = "length"(1, 1) -> Int : "length in characters";
+    Contains = "contains"(2, 2) -> Bool : "substring test";
+    StartsWith = "starts_with"(2, 2) -> Bool : "prefix test";
+    EndsWith = "ends_with"(2, 2) -> Bool : "suffix test";
+    Count = "count"(1, 1) -> Int : "number of nodes";
+    Position = "position"(0, 0) -> Int : "1-based position of the context node in its node list";
+    Last = "last"(0, 0) -> Int : "size of the context node list";
+    Exists = "exists"(1, 1) -> Bool : "true when the node list is not empty";
+    Empty = "empty"(1, 1) -> Bool : "true when the node list is empty or the string is empty";
+    Not = "not"(1, 1) -> Bool : "boolean negation";
+    String = "string"(1, 1) -> String : "string value";
+    Int = "int"(1, 1) -> Int : "parses a signed decimal integer (error at the input node on failure)";
+    Uint = "uint"(1, 1) -> Int : "parses an unsigned decimal integer";
+    Bool = "bool"(1, 1) -> Bool : "parses true/TRUE/yes/on/1 and false/FALSE/no/off/0";
+    Size = "size"(1, 2) -> Int : "size(value, unit?) → bytes; units b, KB, KiB, MB, MiB, ... and `byte * 2^20`";
+    InUnit = "in_unit"(2, 2) -> Int : "in_unit(bytes, unit): exact conversion (error if not whole)";
+    InUnitCeil = "in_unit_ceil"(2, 2) -> Int : "in_unit_ceil(bytes, unit): rounds up";
+    Mac = "mac"(1, 1) -> String : "normalises a MAC address to lower-case colon form";
+    Uuid = "uuid"(1, 1) -> String : "normalises a UUID (braces, VMware byte form) to 8-4-4-4-12 lower case";
+    UuidVmware = "uuid_vmware"(1, 1) -> String : "a UUID in VMware's `56 4d ... -...` byte form";
+    UuidHyperv = "uuid_hyperv"(1, 1) -> String : "a UUID in Hyper-V's braced upper-case form";
+    Hex = "hex"(1, 1) -> Int : "parses hexadecimal (optional 0x)";
+    ToHex = "to_hex"(1, 1) -> String : "formats an integer as 0x-prefixed lower-case hex";
+    Name = "name"(0, 1) -> String : "qualified name of a node (context node by default)";
+    LocalName = "local_name"(0, 1) -> String : "local name of a node";
+    Min = "min"(2, 2) -> Int : "smaller of two integers";
+    Max = "max"(2, 2) -> Int : "larger of two integers";
+    Default = "default"(2, 2) -> Any : "default(a, b): a unless it is empty, else b";
+    Require = "require"(1, 2) -> Any : "require(a, msg?): a, or an error at the context node when empty";
+    Join = "join"(2, 2) -> String : "join(nodes, sep): string values joined";
+    Pad = "pad"(2, 2) -> String : "pad(n, width): zero-padded decimal";
+}
+
+pub fn builtin_by_name(name: &str) -> Option<(Builtin, &'static BuiltinInfo)> {
+    BUILTINS
+        .iter()
+        .find(|(_, i)| i.name == name)
+        .map(|(b, i)| (*b, i))
+}
+
+#[derive(Debug, Clone)]
+pub enum Stmt {
+    Elem {
+        name: OutName,
+        attrs: Vec<(OutName, Expr)>,
+        body: ElemBody,
+        loc: Loc,
+    },
+    Attr {
+        name: OutName,
+        optional: bool,
+        value: Expr,
+        loc: Loc,
+    },
+    Let {
+        slot: u32,
+        ty: Option<Type>,
+        value: Expr,
+        loc: Loc,
+    },
+    If {
+        arms: Vec<(Expr, Vec<Stmt>)>,
+        otherwise: Vec<Stmt>,
+    },
+    For {
+        slot: u32,
+        seq: Expr,
+        sort: Vec<(Expr, bool)>,
+        body: Vec<Stmt>,
+        loc: Loc,
+    },
+    Match {
+        value: Expr,
+        arms: Vec<(Vec<Value>, Vec<Stmt>)>,
+        default: Option<Vec<Stmt>>,
+        loc: Loc,
+    },
+    Apply {
+        select: Option<Expr>,
+        mode: ModeId,
+        loc: Loc,
+    },
+    Copy {
+        select: Expr,
+        loc: Loc,
+    },
+    Drop {
+        select: Expr,
+        reason: Arc<str>,
+        loc: Loc,
+    },
+    Call {
+        template: TemplateId,
+        args: Vec<Expr>,
+        loc: Loc,
+    },
+    Error {
+        message: Expr,
+        loc: Loc,
+    },
+    Warn {
+        message: Expr,
+        loc: Loc,
+    },
+    Text {
+        value: Expr,
+        loc: Loc,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum ElemBody {
+    Empty,
+    Value { expr: Expr, optional: bool },
+    Block(Vec<Stmt>),
+}
+
+impl Program {
+    /// `file:line:col` of a location in this program's sources.
+    pub fn describe(&self, loc: Loc) -> String {
+        match self.sources.get(loc.source as usize) {
+            Some(s) => {
+                let (l, c) = s.line_col(loc.span.start as usize);
+                format!("{}:{l}:{c}", s.name)
+            }
+            None => "<unknown>".to_string(),
+        }
+    }
+}
+
+/// The mode every mapping has: `apply` without `mode`.
+pub const DEFAULT_MODE: ModeId = 0;
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Program>();
+}

@@ -1,0 +1,390 @@
+//! The abstract syntax tree of a mapping file, with byte spans into its source.
+
+use std::ops::Range;
+
+/// A byte range in one mapping file's source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(r: Range<usize>) -> Self {
+        Span {
+            start: r.start as u32,
+            end: r.end as u32,
+        }
+    }
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// A name with the span it was written at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// One parsed mapping (or library) file.
+#[derive(Debug, Default)]
+pub struct File {
+    pub header: Option<Header>,
+    pub uses: Vec<(String, Span)>,
+    pub namespaces: Vec<(Ident, String)>,
+    pub input_ns: Option<(String, Span)>,
+    pub output_ns: Option<(String, Span)>,
+    pub unmapped: Option<(Policy, Span)>,
+    pub params: Vec<Param>,
+    pub tables: Vec<Table>,
+    pub sessions: Vec<SessionDecl>,
+    pub fns: Vec<FnDecl>,
+    pub renames: Vec<Rename>,
+    pub secrets: Vec<Pattern>,
+    pub drops: Vec<(Pattern, String)>,
+    pub documents: Vec<Document>,
+    pub rules: Vec<Rule>,
+    pub templates: Vec<NamedTemplate>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub name: String,
+    pub span: Span,
+    pub from: Option<Ident>,
+    pub to: Option<Ident>,
+    pub version: Option<String>,
+    pub description: Option<String>,
+}
+
+/// What happens to input nodes that no rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Fail,
+    Report,
+    Copy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    String,
+    Int,
+    Uint,
+    Bool,
+    Nodes,
+    Any,
+}
+
+impl Type {
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::String => "string",
+            Type::Int => "int",
+            Type::Uint => "uint",
+            Type::Bool => "bool",
+            Type::Nodes => "nodes",
+            Type::Any => "any",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: Type,
+    pub default: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: Ident,
+    pub key_ty: Type,
+    pub val_ty: Type,
+    pub rows: Vec<TableRow>,
+    pub default: Option<(Option<Lit>, Span)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableRow {
+    pub keys: Vec<(Lit, Span)>,
+    pub value: Lit,
+    pub span: Span,
+}
+
+/// Types a session table side can have; keys are normalised by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionType {
+    String,
+    Int,
+    Uint,
+    Uuid,
+    Mac,
+}
+
+impl SessionType {
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionType::String => "string",
+            SessionType::Int => "int",
+            SessionType::Uint => "uint",
+            SessionType::Uuid => "uuid",
+            SessionType::Mac => "mac",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Miss {
+    /// Mint a value: deterministic UUIDv5 for uuid sides, or a pattern with `{n}`.
+    Mint(Option<String>),
+    /// Fail, with an optional hint telling the user how to seed the entry.
+    Fail(Option<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionDecl {
+    pub name: Ident,
+    pub left: SessionType,
+    pub right: SessionType,
+    pub miss: Miss,
+}
+
+#[derive(Debug, Clone)]
+pub struct FnDecl {
+    pub name: Ident,
+    pub params: Vec<(Ident, Type)>,
+    pub ret: Type,
+    pub body: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub attr: bool,
+    pub name: Ident,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rename {
+    pub from: Field,
+    pub from_ty: Type,
+    pub to: Field,
+    pub to_ty: Type,
+    pub via: Option<(Ident, bool)>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub name: Ident,
+    pub each: Option<Expr>,
+    pub file_name: Option<Expr>,
+    pub body: Block,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub pattern: Pattern,
+    pub mode: Option<Ident>,
+    pub priority: Option<(i32, Span)>,
+    pub body: Block,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct NamedTemplate {
+    pub name: Ident,
+    pub params: Vec<(Ident, Type)>,
+    pub body: Block,
+}
+
+/// A match pattern: steps read left to right, matched right to left.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub absolute: bool,
+    /// `//` at the start: any depth.
+    pub any_depth: bool,
+    pub steps: Vec<PatStep>,
+    pub span: Span,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PatStep {
+    pub test: NodeTest,
+    pub preds: Vec<Expr>,
+    /// True when this step is separated from the previous one by `//`.
+    pub descendant: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeTest {
+    Elem(Option<QName>),
+    Attr(Option<QName>),
+    Text,
+    SelfNode,
+    Parent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QName {
+    pub prefix: Option<String>,
+    pub local: String,
+    pub span: Span,
+}
+
+pub type Block = Vec<Stmt>;
+
+#[derive(Debug, Clone)]
+pub enum Stmt {
+    Elem {
+        name: Ident,
+        attrs: Vec<(Ident, Expr)>,
+        body: ElemBody,
+        span: Span,
+    },
+    Attr {
+        name: Ident,
+        optional: bool,
+        value: Expr,
+        span: Span,
+    },
+    Let {
+        var: Ident,
+        ty: Option<Type>,
+        value: Expr,
+        span: Span,
+    },
+    If {
+        arms: Vec<(Expr, Block)>,
+        otherwise: Option<Block>,
+        span: Span,
+    },
+    For {
+        var: Ident,
+        seq: Expr,
+        sort: Vec<(Expr, bool)>,
+        body: Block,
+        span: Span,
+    },
+    Match {
+        value: Expr,
+        arms: Vec<(Vec<(Lit, Span)>, Block)>,
+        default: Option<Block>,
+        span: Span,
+    },
+    Apply {
+        select: Option<Expr>,
+        mode: Option<Ident>,
+        span: Span,
+    },
+    Copy {
+        select: Expr,
+        span: Span,
+    },
+    Drop {
+        select: Expr,
+        reason: String,
+        span: Span,
+    },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+        span: Span,
+    },
+    Error {
+        message: Expr,
+        span: Span,
+    },
+    Warn {
+        message: Expr,
+        span: Span,
+    },
+    Text {
+        value: Expr,
+        span: Span,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum ElemBody {
+    Empty,
+    Value { expr: Expr, optional: bool },
+    Block(Block),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lit {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Lit(Lit),
+    /// A string literal with `{expr}` interpolations.
+    Interp(Vec<InterpPart>),
+    Var(Ident),
+    /// A path, optionally starting from a variable.
+    Path(PathExpr),
+    Call {
+        name: Ident,
+        method: Option<Ident>,
+        args: Vec<Expr>,
+    },
+    Neg(Box<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone)]
+pub enum InterpPart {
+    Text(String),
+    Expr(Expr),
+}
+
+#[derive(Debug, Clone)]
+pub enum PathStart {
+    Context,
+    Root,
+    /// `//` at the start: every descendant of the root.
+    RootDescendants,
+    Var(Ident),
+}
+
+#[derive(Debug, Clone)]
+pub struct PathExpr {
+    pub start: PathStart,
+    pub steps: Vec<PathStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PathStep {
+    pub descendant: bool,
+    pub test: NodeTest,
+    pub preds: Vec<Expr>,
+}

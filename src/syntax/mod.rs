@@ -1,0 +1,6 @@
+//! Mapping source text → AST. The only module that sees pest.
+
+pub mod ast;
+mod parser;
+
+pub use parser::parse;

@@ -1,0 +1,1043 @@
+//! pest pairs → [`ast`](super::ast) nodes, and pest errors → diagnostics.
+
+use std::sync::Arc;
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use super::ast::*;
+use crate::diag::{Diagnostic, Label, Source};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/hvx.pest"]
+struct HvxParser;
+
+type P<'i> = Pair<'i, Rule>;
+
+/// Parse one mapping or library file. A syntax error is returned as a
+/// diagnostic saying what was expected where.
+pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
+    let mut pairs = HvxParser::parse(Rule::file, &source.text)
+        .map_err(|e| Box::new(syntax_error(source, e)))?;
+    let file_pair = pairs.next().expect("pest returns the file rule");
+    let mut file = File::default();
+    for item in file_pair.into_inner() {
+        match item.as_rule() {
+            Rule::header => file.header = Some(header(item)),
+            Rule::use_decl => {
+                let sp = span(&item);
+                let s = item.into_inner().next().unwrap();
+                file.uses.push((plain_string(&s), sp));
+            }
+            Rule::ns_decl => {
+                let mut it = item.into_inner();
+                let id = ident(it.next().unwrap());
+                let uri = plain_string(&it.next().unwrap());
+                file.namespaces.push((id, uri));
+            }
+            Rule::default_ns => {
+                let sp = span(&item);
+                let mut it = item.into_inner();
+                let side = it.next().unwrap().as_str();
+                let uri = plain_string(&it.next().unwrap());
+                if side == "input" {
+                    file.input_ns = Some((uri, sp));
+                } else {
+                    file.output_ns = Some((uri, sp));
+                }
+            }
+            Rule::unmapped_decl => {
+                let sp = span(&item);
+                let p = match item.into_inner().next().unwrap().as_str() {
+                    "fail" => Policy::Fail,
+                    "copy" => Policy::Copy,
+                    _ => Policy::Report,
+                };
+                file.unmapped = Some((p, sp));
+            }
+            Rule::param_decl => {
+                let mut it = item.into_inner();
+                let name = ident(it.next().unwrap());
+                let ty = ty(it.next().unwrap());
+                let default = it.next().map(expr);
+                file.params.push(Param { name, ty, default });
+            }
+            Rule::table_decl => file.tables.push(table(item)),
+            Rule::session_decl => file.sessions.push(session(item)),
+            Rule::fn_decl => {
+                let mut it = item.into_inner().peekable();
+                let name = ident(it.next().unwrap());
+                let mut params = Vec::new();
+                while it.peek().map(|p| p.as_rule()) == Some(Rule::fn_param) {
+                    params.push(fn_param(it.next().unwrap()));
+                }
+                let ret = ty(it.next().unwrap());
+                let body = expr(it.next().unwrap());
+                file.fns.push(FnDecl {
+                    name,
+                    params,
+                    ret,
+                    body,
+                });
+            }
+            Rule::rename_decl => {
+                let sp = span(&item);
+                let mut it = item.into_inner();
+                let from = field(it.next().unwrap());
+                let from_ty = ty(it.next().unwrap());
+                let to = field(it.next().unwrap());
+                let to_ty = ty(it.next().unwrap());
+                let via = it.next().map(|v| {
+                    let mut vi = v.into_inner();
+                    let id = ident(vi.next().unwrap());
+                    (id, vi.next().is_some())
+                });
+                file.renames.push(Rename {
+                    from,
+                    from_ty,
+                    to,
+                    to_ty,
+                    via,
+                    span: sp,
+                });
+            }
+            Rule::secret_decl => {
+                file.secrets
+                    .push(pattern(item.into_inner().next().unwrap()));
+            }
+            Rule::drop_rule => {
+                let mut it = item.into_inner();
+                let p = pattern(it.next().unwrap());
+                let reason = plain_string(&it.next().unwrap());
+                file.drops.push((p, reason));
+            }
+            Rule::document_decl => {
+                let mut it = item.into_inner();
+                let name = ident(it.next().unwrap());
+                let mut each = None;
+                let mut file_name = None;
+                let mut body = Vec::new();
+                // `for` and `name` clauses are both plain exprs; tell them
+                // apart by the keyword text before them.
+                for p in it {
+                    match p.as_rule() {
+                        Rule::expr => {
+                            let preceding = keyword_before(&p);
+                            if preceding == "for" {
+                                each = Some(expr(p));
+                            } else {
+                                file_name = Some(expr(p));
+                            }
+                        }
+                        Rule::block => body = block(p),
+                        _ => {}
+                    }
+                }
+                file.documents.push(Document {
+                    name,
+                    each,
+                    file_name,
+                    body,
+                });
+            }
+            Rule::on_decl => {
+                let sp = span(&item);
+                let mut rule = Rule_ {
+                    pattern: None,
+                    mode: None,
+                    priority: None,
+                    body: Vec::new(),
+                };
+                for p in item.into_inner() {
+                    match p.as_rule() {
+                        Rule::pattern => rule.pattern = Some(pattern(p)),
+                        Rule::mode_clause => rule.mode = Some(ident(p.into_inner().next().unwrap())),
+                        Rule::priority => {
+                            let s = p.into_inner().next().unwrap();
+                            let sp = span(&s);
+                            let n = s.as_str().parse::<i32>().unwrap_or(i32::MAX);
+                            rule.priority = Some((n, sp));
+                        }
+                        Rule::block => rule.body = block(p),
+                        _ => {}
+                    }
+                }
+                file.rules.push(super::ast::Rule {
+                    pattern: rule.pattern.unwrap(),
+                    mode: rule.mode,
+                    priority: rule.priority,
+                    body: rule.body,
+                    span: sp,
+                });
+            }
+            Rule::template_decl => {
+                let mut it = item.into_inner().peekable();
+                let name = ident(it.next().unwrap());
+                let mut params = Vec::new();
+                while it.peek().map(|p| p.as_rule()) == Some(Rule::fn_param) {
+                    params.push(fn_param(it.next().unwrap()));
+                }
+                let body = block(it.next().unwrap());
+                file.templates.push(NamedTemplate { name, params, body });
+            }
+            Rule::EOI => {}
+            r => unreachable!("unexpected item {r:?}"),
+        }
+    }
+    Ok(file)
+}
+
+struct Rule_ {
+    pattern: Option<Pattern>,
+    mode: Option<Ident>,
+    priority: Option<(i32, Span)>,
+    body: Block,
+}
+
+/// The word just before a pair in the source (used for `document` clauses).
+fn keyword_before(p: &P) -> String {
+    let start = p.as_span().start();
+    let src = p.as_span().get_input();
+    src[..start]
+        .trim_end()
+        .rsplit(|c: char| c.is_whitespace())
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn span(p: &P) -> Span {
+    let s = p.as_span();
+    Span::new(s.start()..s.end())
+}
+
+fn ident(p: P) -> Ident {
+    Ident {
+        name: p.as_str().to_string(),
+        span: span(&p),
+    }
+}
+
+fn ty(p: P) -> Type {
+    match p.as_str() {
+        "string" => Type::String,
+        "int" => Type::Int,
+        "uint" => Type::Uint,
+        "bool" => Type::Bool,
+        "nodes" => Type::Nodes,
+        _ => Type::Any,
+    }
+}
+
+fn sty(p: P) -> SessionType {
+    match p.as_str() {
+        "int" => SessionType::Int,
+        "uint" => SessionType::Uint,
+        "uuid" => SessionType::Uuid,
+        "mac" => SessionType::Mac,
+        _ => SessionType::String,
+    }
+}
+
+fn fn_param(p: P) -> (Ident, Type) {
+    let mut it = p.into_inner();
+    (ident(it.next().unwrap()), ty(it.next().unwrap()))
+}
+
+fn field(p: P) -> Field {
+    let mut attr = false;
+    let mut name = None;
+    for q in p.into_inner() {
+        match q.as_rule() {
+            Rule::attr_mark => attr = true,
+            _ => name = Some(ident(q)),
+        }
+    }
+    Field {
+        attr,
+        name: name.unwrap(),
+    }
+}
+
+fn header(p: P) -> Header {
+    let sp = span(&p);
+    let mut it = p.into_inner();
+    let name = plain_string(&it.next().unwrap());
+    let mut h = Header {
+        name,
+        span: sp,
+        from: None,
+        to: None,
+        version: None,
+        description: None,
+    };
+    for f in it {
+        let mut fi = f.into_inner();
+        let key = fi.next().unwrap().as_str().to_string();
+        let v = fi.next().unwrap();
+        let text = if v.as_rule() == Rule::string {
+            plain_string(&v)
+        } else {
+            v.as_str().to_string()
+        };
+        let id = Ident {
+            name: text.clone(),
+            span: span(&v),
+        };
+        match key.as_str() {
+            "from" => h.from = Some(id),
+            "to" => h.to = Some(id),
+            "version" => h.version = Some(text),
+            _ => h.description = Some(text),
+        }
+    }
+    h
+}
+
+fn table(p: P) -> Table {
+    let mut it = p.into_inner();
+    let name = ident(it.next().unwrap());
+    let key_ty = ty(it.next().unwrap());
+    let val_ty = ty(it.next().unwrap());
+    let mut rows = Vec::new();
+    let mut default = None;
+    for row in it {
+        let sp = span(&row);
+        let mut keys = Vec::new();
+        let mut wildcard = false;
+        let mut value = None;
+        for q in row.into_inner() {
+            match q.as_rule() {
+                Rule::table_key => {
+                    let l = q.into_inner().next().unwrap();
+                    let lsp = span(&l);
+                    keys.push((lit(l), lsp));
+                }
+                Rule::wildcard => wildcard = true,
+                Rule::kw_error => value = Some(None),
+                _ => value = Some(Some(lit(q))),
+            }
+        }
+        let value = value.unwrap();
+        if wildcard {
+            default = Some((value, sp));
+        } else {
+            rows.push(TableRow {
+                keys,
+                value: value.unwrap_or(Lit::Str(String::new())),
+                span: sp,
+            });
+        }
+    }
+    Table {
+        name,
+        key_ty,
+        val_ty,
+        rows,
+        default,
+    }
+}
+
+fn session(p: P) -> SessionDecl {
+    let mut it = p.into_inner();
+    let name = ident(it.next().unwrap());
+    let left = sty(it.next().unwrap());
+    let right = sty(it.next().unwrap());
+    let miss = match it.next() {
+        None => Miss::Fail(None),
+        Some(m) => {
+            let inner = m.into_inner().next().unwrap();
+            let is_mint = inner.as_rule() == Rule::miss_mint;
+            let arg = inner.into_inner().next().map(|s| raw_string(&s));
+            if is_mint {
+                Miss::Mint(arg)
+            } else {
+                Miss::Fail(arg)
+            }
+        }
+    };
+    SessionDecl {
+        name,
+        left,
+        right,
+        miss,
+    }
+}
+
+fn pattern(p: P) -> Pattern {
+    let sp = span(&p);
+    let text = p.as_str().to_string();
+    let mut pat = Pattern {
+        absolute: false,
+        any_depth: false,
+        steps: Vec::new(),
+        span: sp,
+        text,
+    };
+    let mut next_desc = false;
+    for q in p.into_inner() {
+        match q.as_rule() {
+            Rule::pat_root => pat.absolute = true,
+            Rule::pat_dslash => pat.any_depth = true,
+            Rule::pat_sep => next_desc = q.as_str() == "//",
+            Rule::pat_step => {
+                let (test, preds) = step_parts(q);
+                pat.steps.push(PatStep {
+                    test,
+                    preds,
+                    descendant: next_desc,
+                });
+                next_desc = false;
+            }
+            _ => {}
+        }
+    }
+    pat
+}
+
+fn step_parts(p: P) -> (NodeTest, Vec<Expr>) {
+    let mut attr = false;
+    let mut test = NodeTest::SelfNode;
+    let mut preds = Vec::new();
+    for q in p.into_inner() {
+        match q.as_rule() {
+            Rule::attr_mark => attr = true,
+            Rule::dot => test = NodeTest::SelfNode,
+            Rule::dotdot => test = NodeTest::Parent,
+            Rule::text_test => test = NodeTest::Text,
+            Rule::name_test => {
+                let inner = q.into_inner().next().unwrap();
+                let qn = if inner.as_rule() == Rule::star {
+                    None
+                } else {
+                    Some(qname(inner))
+                };
+                test = if attr {
+                    NodeTest::Attr(qn)
+                } else {
+                    NodeTest::Elem(qn)
+                };
+            }
+            Rule::predicate => preds.push(expr(q.into_inner().next().unwrap())),
+            _ => {}
+        }
+    }
+    (test, preds)
+}
+
+fn qname(p: P) -> QName {
+    let sp = span(&p);
+    let s = p.as_str();
+    match s.split_once(':') {
+        Some((pre, local)) => QName {
+            prefix: Some(pre.to_string()),
+            local: local.to_string(),
+            span: sp,
+        },
+        None => QName {
+            prefix: None,
+            local: s.to_string(),
+            span: sp,
+        },
+    }
+}
+
+fn block(p: P) -> Block {
+    p.into_inner().map(stmt).collect()
+}
+
+fn stmt(p: P) -> Stmt {
+    let sp = span(&p);
+    let rule = p.as_rule();
+    let mut it = p.into_inner();
+    match rule {
+        Rule::elem_stmt => {
+            let name = ident(it.next().unwrap());
+            let mut attrs = Vec::new();
+            let mut body = ElemBody::Empty;
+            for q in it {
+                match q.as_rule() {
+                    Rule::attr_init => {
+                        let mut ai = q.into_inner();
+                        let an = ident(ai.next().unwrap());
+                        let v = ai.next().unwrap();
+                        let e = if v.as_rule() == Rule::string {
+                            string_expr(v)
+                        } else {
+                            expr(v)
+                        };
+                        attrs.push((an, e));
+                    }
+                    Rule::empty_close => body = ElemBody::Empty,
+                    Rule::opt_value | Rule::value_close => {
+                        let optional = q.as_rule() == Rule::opt_value;
+                        body = ElemBody::Value {
+                            expr: expr(q.into_inner().next().unwrap()),
+                            optional,
+                        };
+                    }
+                    Rule::block_close => body = ElemBody::Block(block(q.into_inner().next().unwrap())),
+                    _ => {}
+                }
+            }
+            Stmt::Elem {
+                name,
+                attrs,
+                body,
+                span: sp,
+            }
+        }
+        Rule::attr_stmt => {
+            let name = ident(it.next().unwrap());
+            let mut optional = false;
+            let mut value = None;
+            for q in it {
+                if q.as_rule() == Rule::opt_mark {
+                    optional = true;
+                } else {
+                    value = Some(expr(q));
+                }
+            }
+            Stmt::Attr {
+                name,
+                optional,
+                value: value.unwrap(),
+                span: sp,
+            }
+        }
+        Rule::let_stmt => {
+            let var = var_ident(it.next().unwrap());
+            let mut ty_ = None;
+            let mut value = None;
+            for q in it {
+                if q.as_rule() == Rule::ty {
+                    ty_ = Some(ty(q));
+                } else {
+                    value = Some(expr(q));
+                }
+            }
+            Stmt::Let {
+                var,
+                ty: ty_,
+                value: value.unwrap(),
+                span: sp,
+            }
+        }
+        Rule::if_stmt => {
+            let mut arms = Vec::new();
+            let mut otherwise = None;
+            let mut cond = None;
+            for q in it {
+                match q.as_rule() {
+                    Rule::expr => cond = Some(expr(q)),
+                    Rule::block => arms.push((cond.take().unwrap(), block(q))),
+                    Rule::else_block => otherwise = Some(block(q.into_inner().next().unwrap())),
+                    _ => {}
+                }
+            }
+            Stmt::If {
+                arms,
+                otherwise,
+                span: sp,
+            }
+        }
+        Rule::for_stmt => {
+            let var = var_ident(it.next().unwrap());
+            let seq = expr(it.next().unwrap());
+            let mut sort = Vec::new();
+            let mut body = Vec::new();
+            for q in it {
+                match q.as_rule() {
+                    Rule::sort_by => {
+                        let mut si = q.into_inner();
+                        let key = expr(si.next().unwrap());
+                        let desc = si.next().map(|d| d.as_str() == "desc").unwrap_or(false);
+                        sort.push((key, desc));
+                    }
+                    Rule::block => body = block(q),
+                    _ => {}
+                }
+            }
+            Stmt::For {
+                var,
+                seq,
+                sort,
+                body,
+                span: sp,
+            }
+        }
+        Rule::match_stmt => {
+            let value = expr(it.next().unwrap());
+            let mut arms = Vec::new();
+            let mut default = None;
+            for arm in it {
+                let mut lits = Vec::new();
+                let mut wild = false;
+                let mut body = Vec::new();
+                for q in arm.into_inner() {
+                    match q.as_rule() {
+                        Rule::wildcard => wild = true,
+                        Rule::block => body = block(q),
+                        _ => {
+                            let lsp = span(&q);
+                            lits.push((lit(q), lsp));
+                        }
+                    }
+                }
+                if wild {
+                    default = Some(body);
+                } else {
+                    arms.push((lits, body));
+                }
+            }
+            Stmt::Match {
+                value,
+                arms,
+                default,
+                span: sp,
+            }
+        }
+        Rule::apply_stmt => {
+            let mut select = None;
+            let mut mode = None;
+            for q in it {
+                match q.as_rule() {
+                    Rule::expr => select = Some(expr(q)),
+                    Rule::mode_clause => mode = Some(ident(q.into_inner().next().unwrap())),
+                    _ => {}
+                }
+            }
+            Stmt::Apply {
+                select,
+                mode,
+                span: sp,
+            }
+        }
+        Rule::copy_stmt => Stmt::Copy {
+            select: expr(it.next().unwrap()),
+            span: sp,
+        },
+        Rule::drop_stmt => Stmt::Drop {
+            select: expr(it.next().unwrap()),
+            reason: plain_string(&it.next().unwrap()),
+            span: sp,
+        },
+        Rule::call_stmt => {
+            let name = ident(it.next().unwrap());
+            let args = it
+                .next()
+                .map(|a| a.into_inner().map(expr).collect())
+                .unwrap_or_default();
+            Stmt::Call {
+                name,
+                args,
+                span: sp,
+            }
+        }
+        Rule::error_stmt => Stmt::Error {
+            message: expr(it.next().unwrap()),
+            span: sp,
+        },
+        Rule::warn_stmt => Stmt::Warn {
+            message: expr(it.next().unwrap()),
+            span: sp,
+        },
+        Rule::text_stmt => Stmt::Text {
+            value: expr(it.next().unwrap()),
+            span: sp,
+        },
+        r => unreachable!("unexpected statement {r:?}"),
+    }
+}
+
+fn var_ident(p: P) -> Ident {
+    // var = "$" ident
+    let sp = span(&p);
+    Ident {
+        name: p.as_str().trim_start_matches('$').to_string(),
+        span: sp,
+    }
+}
+
+fn expr(p: P) -> Expr {
+    let sp = span(&p);
+    match p.as_rule() {
+        Rule::expr => expr(p.into_inner().next().unwrap()),
+        Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr | Rule::cmp_expr => {
+            let mut it = p.into_inner();
+            let mut lhs = expr(it.next().unwrap());
+            while let Some(op) = it.next() {
+                let rhs = expr(it.next().unwrap());
+                let op = match op.as_str() {
+                    "or" => BinOp::Or,
+                    "and" => BinOp::And,
+                    "=" => BinOp::Eq,
+                    "!=" => BinOp::Ne,
+                    "<" => BinOp::Lt,
+                    "<=" => BinOp::Le,
+                    ">" => BinOp::Gt,
+                    ">=" => BinOp::Ge,
+                    "+" => BinOp::Add,
+                    "-" => BinOp::Sub,
+                    "*" => BinOp::Mul,
+                    "div" => BinOp::Div,
+                    _ => BinOp::Mod,
+                };
+                let s = Span {
+                    start: lhs.span.start,
+                    end: rhs.span.end,
+                };
+                lhs = Expr {
+                    kind: ExprKind::Bin(op, Box::new(lhs), Box::new(rhs)),
+                    span: s,
+                };
+            }
+            lhs
+        }
+        Rule::unary => {
+            let mut it = p.into_inner();
+            let first = it.next().unwrap();
+            if first.as_rule() == Rule::neg {
+                let inner = expr(it.next().unwrap());
+                Expr {
+                    kind: ExprKind::Neg(Box::new(inner)),
+                    span: sp,
+                }
+            } else {
+                expr(first)
+            }
+        }
+        Rule::paren => expr(p.into_inner().next().unwrap()),
+        Rule::string => string_expr(p),
+        Rule::number | Rule::boolean => Expr {
+            kind: ExprKind::Lit(lit(p)),
+            span: sp,
+        },
+        Rule::call => {
+            let mut it = p.into_inner();
+            let name = ident(it.next().unwrap());
+            let mut method = None;
+            let mut args = Vec::new();
+            for q in it {
+                match q.as_rule() {
+                    Rule::ident => method = Some(ident(q)),
+                    Rule::call_args => {
+                        if let Some(a) = q.into_inner().next() {
+                            args = a.into_inner().map(expr).collect();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if name.name == "text" && method.is_none() && args.is_empty() {
+                return Expr {
+                    kind: ExprKind::Path(PathExpr {
+                        start: PathStart::Context,
+                        steps: vec![PathStep {
+                            descendant: false,
+                            test: NodeTest::Text,
+                            preds: vec![],
+                        }],
+                    }),
+                    span: sp,
+                };
+            }
+            Expr {
+                kind: ExprKind::Call { name, method, args },
+                span: sp,
+            }
+        }
+        Rule::var_path => {
+            let mut it = p.into_inner();
+            let v = var_ident(it.next().unwrap());
+            let mut steps = Vec::new();
+            let mut desc = false;
+            for q in it {
+                match q.as_rule() {
+                    Rule::path_sep => desc = q.as_str() == "//",
+                    Rule::rel_path => {
+                        let mut first = true;
+                        for s in rel_steps(q) {
+                            let mut s = s;
+                            if first {
+                                s.descendant = desc;
+                                first = false;
+                            }
+                            steps.push(s);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if steps.is_empty() {
+                Expr {
+                    kind: ExprKind::Var(v),
+                    span: sp,
+                }
+            } else {
+                Expr {
+                    kind: ExprKind::Path(PathExpr {
+                        start: PathStart::Var(v),
+                        steps,
+                    }),
+                    span: sp,
+                }
+            }
+        }
+        Rule::path => {
+            let inner = p.into_inner().next().unwrap();
+            let pe = if inner.as_rule() == Rule::abs_path {
+                let mut start = PathStart::Root;
+                let mut steps = Vec::new();
+                for q in inner.into_inner() {
+                    match q.as_rule() {
+                        Rule::root => start = PathStart::Root,
+                        Rule::dslash => start = PathStart::RootDescendants,
+                        Rule::rel_path => steps = rel_steps(q),
+                        _ => {}
+                    }
+                }
+                PathExpr { start, steps }
+            } else {
+                PathExpr {
+                    start: PathStart::Context,
+                    steps: rel_steps(inner),
+                }
+            };
+            Expr {
+                kind: ExprKind::Path(pe),
+                span: sp,
+            }
+        }
+        r => unreachable!("unexpected expression rule {r:?}"),
+    }
+}
+
+fn rel_steps(p: P) -> Vec<PathStep> {
+    let mut steps = Vec::new();
+    let mut desc = false;
+    for q in p.into_inner() {
+        match q.as_rule() {
+            Rule::path_sep => desc = q.as_str() == "//",
+            Rule::step => {
+                let (test, preds) = step_parts(q);
+                steps.push(PathStep {
+                    descendant: desc,
+                    test,
+                    preds,
+                });
+                desc = false;
+            }
+            _ => {}
+        }
+    }
+    steps
+}
+
+fn lit(p: P) -> Lit {
+    match p.as_rule() {
+        Rule::string => Lit::Str(plain_string(&p)),
+        Rule::boolean => Lit::Bool(p.as_str() == "true"),
+        Rule::number => {
+            let s = p.as_str();
+            let n = if let Some(h) = s.strip_prefix("0x") {
+                i64::from_str_radix(h, 16)
+            } else {
+                s.parse::<i64>()
+            };
+            // Out-of-range literals are caught by the checker (it re-reads the text).
+            Lit::Int(n.unwrap_or(i64::MAX))
+        }
+        _ => Lit::Str(p.as_str().to_string()),
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some(o) => out.push(o),
+                None => {}
+            },
+            '{' | '}' => {
+                // `{{` and `}}` stand for one brace.
+                chars.next();
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A string literal's text with escapes resolved; interpolations are kept as
+/// their source text (used where a plain string is required).
+fn plain_string(p: &P) -> String {
+    let mut out = String::new();
+    for q in p.clone().into_inner() {
+        match q.as_rule() {
+            Rule::str_text => out.push_str(q.as_str()),
+            Rule::esc => out.push_str(&unescape(q.as_str())),
+            _ => out.push_str(q.as_str()),
+        }
+    }
+    out
+}
+
+/// The raw text between the quotes (for mint patterns such as `"vm-{n}"`).
+fn raw_string(p: &P) -> String {
+    let s = p.as_str();
+    s[1..s.len() - 1].to_string()
+}
+
+fn string_expr(p: P) -> Expr {
+    let sp = span(&p);
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut has_interp = false;
+    for q in p.into_inner() {
+        match q.as_rule() {
+            Rule::str_text => text.push_str(q.as_str()),
+            Rule::esc => text.push_str(&unescape(q.as_str())),
+            Rule::interp => {
+                has_interp = true;
+                if !text.is_empty() {
+                    parts.push(InterpPart::Text(std::mem::take(&mut text)));
+                }
+                parts.push(InterpPart::Expr(expr(q.into_inner().next().unwrap())));
+            }
+            _ => {}
+        }
+    }
+    if !has_interp {
+        return Expr {
+            kind: ExprKind::Lit(Lit::Str(text)),
+            span: sp,
+        };
+    }
+    if !text.is_empty() {
+        parts.push(InterpPart::Text(text));
+    }
+    Expr {
+        kind: ExprKind::Interp(parts),
+        span: sp,
+    }
+}
+
+fn rule_name(r: &Rule) -> &'static str {
+    match r {
+        Rule::EOI => "end of file",
+        Rule::header => "`mapping \"name\" { ... }`",
+        Rule::use_decl => "`use`",
+        Rule::ns_decl | Rule::default_ns => "`namespace`",
+        Rule::unmapped_decl => "`unmapped`",
+        Rule::param_decl => "`param`",
+        Rule::table_decl => "`table`",
+        Rule::session_decl => "`session`",
+        Rule::fn_decl => "`fn`",
+        Rule::rename_decl => "`rename`",
+        Rule::secret_decl => "`secret`",
+        Rule::drop_rule | Rule::drop_stmt => "`drop`",
+        Rule::document_decl => "`document`",
+        Rule::on_decl => "`on`",
+        Rule::template_decl => "`template`",
+        Rule::header_field | Rule::hkey => "`from`, `to`, `version` or `description`",
+        Rule::policy => "`fail`, `report` or `copy`",
+        Rule::ty => "a type (string, int, uint, bool, nodes, any)",
+        Rule::sty => "a session type (string, int, uint, uuid, mac)",
+        Rule::table_row => "a table row (`\"key\" => \"value\"`)",
+        Rule::elem_stmt => "an element (`<name> ...`)",
+        Rule::attr_stmt => "an attribute (`@name = ...;`)",
+        Rule::let_stmt => "`let`",
+        Rule::if_stmt => "`if`",
+        Rule::for_stmt => "`for`",
+        Rule::match_stmt => "`match`",
+        Rule::apply_stmt => "`apply`",
+        Rule::copy_stmt => "`copy`",
+        Rule::call_stmt => "`call`",
+        Rule::error_stmt => "`error`",
+        Rule::warn_stmt => "`warn`",
+        Rule::text_stmt => "`text`",
+        Rule::block | Rule::block_close => "a block `{ ... }`",
+        Rule::expr | Rule::or_expr | Rule::unary => "an expression",
+        Rule::cmp_op => "a comparison",
+        Rule::add_op | Rule::mul_op => "an operator",
+        Rule::kw_or | Rule::kw_and => "`and`/`or`",
+        Rule::string => "a string",
+        Rule::number => "a number",
+        Rule::ident => "a name",
+        Rule::raw_name => "an XML name",
+        Rule::pattern | Rule::pat_step => "a pattern",
+        Rule::path | Rule::step => "a path",
+        Rule::predicate => "a predicate `[...]`",
+        Rule::mode_clause => "`mode NAME`",
+        Rule::priority => "`priority N`",
+        Rule::empty_close => "`/>`",
+        Rule::value_close | Rule::opt_value => "`> = value;`",
+        Rule::attr_init => "an attribute `name=\"value\"`",
+        Rule::miss_clause => "`miss mint` or `miss fail`",
+        Rule::via => "`via TABLE`",
+        Rule::sort_by => "`sort by`",
+        Rule::else_block => "`else`",
+        Rule::arm => "a match arm (`\"value\" => { ... }`)",
+        _ => "more input",
+    }
+}
+
+fn syntax_error(source: &Arc<Source>, e: pest::error::Error<Rule>) -> Diagnostic {
+    let (start, end) = match e.location {
+        pest::error::InputLocation::Pos(p) => (p, p),
+        pest::error::InputLocation::Span((a, b)) => (a, b),
+    };
+    let expected = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<&str> = positives.iter().map(rule_name).collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        }
+        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    let found = source.text[start.min(source.text.len())..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .take(20)
+        .collect::<String>();
+    let label = if expected.is_empty() {
+        "unexpected input".to_string()
+    } else {
+        format!("expected {}", join_or(&expected))
+    };
+    let message = if found.is_empty() {
+        format!("syntax error: {label}")
+    } else {
+        format!("syntax error: {label}, found `{found}`")
+    };
+    let end = if end == start {
+        (start + found.len().max(1)).min(source.text.len())
+    } else {
+        end
+    };
+    Diagnostic::error(
+        "hvx::syntax",
+        message,
+        Label {
+            source: source.clone(),
+            span: Span::new(start..end.max(start)),
+            text: label,
+        },
+    )
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}

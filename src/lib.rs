@@ -10,3 +10,6 @@ pub mod convert;
 pub mod diag;
 pub mod program;
 pub mod syntax;
+pub mod exec;
+pub mod session;
+pub mod xmlout;

@@ -1,0 +1,583 @@
+//! Expressions, paths, patterns and built-in functions.
+
+use std::borrow::Cow;
+
+use roxmltree::Node;
+
+use super::value::{Item, Val};
+use super::{Cx, Run, R};
+use crate::convert;
+use crate::program::*;
+use crate::syntax::ast::{BinOp, Type};
+
+impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
+    pub(super) fn nodes(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Vec<Item<'a, 'i>>> {
+        match self.eval(e, cx, locals)? {
+            Val::Nodes(n) => Ok(n),
+            other => Err(self.err(e.loc, Some(cx.item), format!("expected nodes, found the value `{}`", convert::short(&other.string())))),
+        }
+    }
+
+    fn string_of(&mut self, v: &Val<'a, 'i>) -> Cow<'a, str> {
+        if let Val::Nodes(items) = v {
+            if let Some(first) = items.first() {
+                self.touch_read(*first);
+            }
+        }
+        v.string()
+    }
+
+    /// Reading an element's string value reads everything inside it.
+    fn touch_read(&mut self, it: Item<'a, 'i>) {
+        match it {
+            Item::Node(n) if n.is_element() => self.touch_subtree(it),
+            _ => self.touch(it),
+        }
+    }
+
+    fn str_arg(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Cow<'a, str>> {
+        let v = self.eval(e, cx, locals)?;
+        Ok(self.string_of(&v))
+    }
+
+    fn int_arg(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<i64> {
+        let v = self.eval(e, cx, locals)?;
+        self.to_int(v, e.loc, cx)
+    }
+
+    fn to_int(&mut self, v: Val<'a, 'i>, loc: Loc, cx: &Cx<'a, 'i>) -> R<i64> {
+        match v {
+            Val::Int(i) => Ok(i),
+            Val::Bool(_) => Err(self.err(loc, Some(cx.item), "expected an integer, found a boolean")),
+            other => {
+                let s = self.string_of(&other);
+                convert::int(&s).map_err(|m| self.err(loc, other.origin().or(Some(cx.item)), m))
+            }
+        }
+    }
+
+    /// Converts a value to a declared type, failing at the input node.
+    pub(super) fn coerce(&mut self, v: Val<'a, 'i>, t: Type, loc: Loc, cx: &Cx<'a, 'i>) -> R<Val<'a, 'i>> {
+        let at = v.origin().or(Some(cx.item));
+        Ok(match t {
+            Type::Any | Type::Nodes => v,
+            Type::String => Val::Str(self.string_of(&v)),
+            Type::Int => Val::Int(self.to_int(v, loc, cx)?),
+            Type::Uint => {
+                let i = self.to_int(v, loc, cx)?;
+                if i < 0 {
+                    return Err(self.err(loc, at, format!("expected an unsigned integer, found {i}")));
+                }
+                Val::Int(i)
+            }
+            Type::Bool => match v {
+                Val::Bool(b) => Val::Bool(b),
+                other => {
+                    let s = self.string_of(&other);
+                    Val::Bool(convert::bool(&s).map_err(|m| self.err(loc, at, m))?)
+                }
+            },
+        })
+    }
+
+    pub(super) fn eval(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Val<'a, 'i>> {
+        let p = self.p;
+        Ok(match &e.kind {
+            ExprKind::Lit(v) => match v {
+                Value::Str(s) => Val::Str(Cow::Owned(s.clone())),
+                Value::Int(i) => Val::Int(*i),
+                Value::Bool(b) => Val::Bool(*b),
+            },
+            ExprKind::Concat(parts) => {
+                let mut s = String::new();
+                for x in parts {
+                    let v = self.eval(x, cx, locals)?;
+                    s.push_str(&self.string_of(&v));
+                }
+                Val::Str(Cow::Owned(s))
+            }
+            ExprKind::Local(slot) => locals.get(*slot as usize).cloned().unwrap_or_else(Val::empty_str),
+            ExprKind::Global(slot) => self.globals.get(*slot as usize).cloned().unwrap_or_else(Val::empty_str),
+            ExprKind::Path { start, steps } => {
+                let start_items: Vec<Item<'a, 'i>> = match start {
+                    PathStart::Context => vec![cx.item],
+                    PathStart::Root => vec![Item::Node(self.doc.root())],
+                    PathStart::RootDescendants => vec![Item::Node(self.doc.root())],
+                    PathStart::Local(s) => match locals.get(*s as usize) {
+                        Some(Val::Nodes(n)) => n.clone(),
+                        _ => return Err(self.err(e.loc, Some(cx.item), "a path can only start from a variable holding nodes")),
+                    },
+                    PathStart::Global(s) => match self.globals.get(*s as usize) {
+                        Some(Val::Nodes(n)) => n.clone(),
+                        _ => return Err(self.err(e.loc, Some(cx.item), "a path can only start from a variable holding nodes")),
+                    },
+                };
+                let mut cur = start_items;
+                for (k, st) in steps.iter().enumerate() {
+                    let desc = st.descendant || (k == 0 && matches!(start, PathStart::RootDescendants));
+                    cur = self.step(&cur, st, desc, locals)?;
+                }
+                Val::Nodes(cur)
+            }
+            ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
+            ExprKind::Fn(f, args) => {
+                let fd = &p.fns[*f as usize];
+                let mut frame = vec![Val::empty_str(); (fd.frame as usize).max(args.len())];
+                for (k, a) in args.iter().enumerate() {
+                    let v = self.eval(a, cx, locals)?;
+                    frame[k] = self.coerce(v, fd.params[k], a.loc, cx)?;
+                }
+                self.enter(e.loc, cx.item)?;
+                let v = self.eval(&fd.body, cx, &frame)?;
+                self.depth -= 1;
+                self.coerce(v, fd.ret, e.loc, cx)?
+            }
+            ExprKind::Table(t, arg) => {
+                let v = self.eval(arg, cx, locals)?;
+                let key = self.string_of(&v);
+                let at = v.origin().or(Some(cx.item));
+                let out = self.table_lookup(*t, &key, e.loc, at)?;
+                let vt = p.tables[*t as usize].val_ty;
+                match p.tables[*t as usize].rows.get(key.as_ref()).or(p.tables[*t as usize].default.as_ref()) {
+                    Some(Value::Int(i)) if vt != Type::String => Val::Int(*i),
+                    Some(Value::Bool(b)) if vt != Type::String => Val::Bool(*b),
+                    _ => Val::Str(Cow::Owned(out)),
+                }
+            }
+            ExprKind::Session { id, reverse, arg } => {
+                let v = self.eval(arg, cx, locals)?;
+                let key = self.string_of(&v);
+                let at = v.origin().or(Some(cx.item));
+                let def = &p.sessions[*id as usize];
+                let out = self.sessions.lookup(def, *reverse, &key).map_err(|m| self.err(e.loc, at, m))?;
+                Val::Str(Cow::Owned(out))
+            }
+            ExprKind::Neg(x) => {
+                let i = self.int_arg(x, cx, locals)?;
+                Val::Int(i.checked_neg().ok_or_else(|| self.err(e.loc, Some(cx.item), "integer overflow in negation"))?)
+            }
+            ExprKind::Bin(op, a, b) => self.binary(*op, a, b, e.loc, cx, locals)?,
+        })
+    }
+
+    fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, loc: Loc, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Val<'a, 'i>> {
+        match op {
+            BinOp::Or => {
+                let l = self.eval(a, cx, locals)?.truthy();
+                return Ok(Val::Bool(l || self.eval(b, cx, locals)?.truthy()));
+            }
+            BinOp::And => {
+                let l = self.eval(a, cx, locals)?.truthy();
+                return Ok(Val::Bool(l && self.eval(b, cx, locals)?.truthy()));
+            }
+            _ => {}
+        }
+        let l = self.eval(a, cx, locals)?;
+        let r = self.eval(b, cx, locals)?;
+        match op {
+            BinOp::Eq | BinOp::Ne => {
+                let eq = self.equal(&l, &r);
+                Ok(Val::Bool(if op == BinOp::Eq { eq } else { !eq }))
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                let x = self.to_int(l, a.loc, cx)?;
+                let y = self.to_int(r, b.loc, cx)?;
+                Ok(Val::Bool(match op {
+                    BinOp::Lt => x < y,
+                    BinOp::Le => x <= y,
+                    BinOp::Gt => x > y,
+                    _ => x >= y,
+                }))
+            }
+            _ => {
+                let x = self.to_int(l, a.loc, cx)?;
+                let y = self.to_int(r, b.loc, cx)?;
+                let (res, sym) = match op {
+                    BinOp::Add => (x.checked_add(y), "+"),
+                    BinOp::Sub => (x.checked_sub(y), "-"),
+                    BinOp::Mul => (x.checked_mul(y), "*"),
+                    BinOp::Div => {
+                        if y == 0 {
+                            return Err(self.err(loc, Some(cx.item), format!("division by zero ({x} div 0)")));
+                        }
+                        (x.checked_div(y), "div")
+                    }
+                    _ => {
+                        if y == 0 {
+                            return Err(self.err(loc, Some(cx.item), format!("division by zero ({x} mod 0)")));
+                        }
+                        (x.checked_rem(y), "mod")
+                    }
+                };
+                res.map(Val::Int).ok_or_else(|| self.err(loc, Some(cx.item), format!("integer overflow in {x} {sym} {y}")))
+            }
+        }
+    }
+
+    /// `=`: existential over node lists; numeric when one side is an integer.
+    fn equal(&mut self, l: &Val<'a, 'i>, r: &Val<'a, 'i>) -> bool {
+        if let (Val::Bool(_), _) | (_, Val::Bool(_)) = (l, r) {
+            return l.truthy() == r.truthy();
+        }
+        let strings = |run: &mut Self, v: &Val<'a, 'i>| -> Vec<Cow<'a, str>> {
+            match v {
+                Val::Nodes(items) => items
+                    .iter()
+                    .map(|i| {
+                        run.touch_read(*i);
+                        i.string()
+                    })
+                    .collect(),
+                other => vec![other.string()],
+            }
+        };
+        let numeric = matches!(l, Val::Int(_)) || matches!(r, Val::Int(_));
+        let ls = strings(self, l);
+        let rs = strings(self, r);
+        ls.iter().any(|x| {
+            rs.iter().any(|y| {
+                if numeric {
+                    match (convert::int(x), convert::int(y)) {
+                        (Ok(p), Ok(q)) => p == q,
+                        _ => false,
+                    }
+                } else {
+                    x == y
+                }
+            })
+        })
+    }
+
+    fn test_node(test: &Test, n: Node) -> bool {
+        match test {
+            Test::Elem(nt) => n.is_element() && nt.matches(n.tag_name().name(), n.tag_name().namespace()),
+            Test::Text => n.is_text(),
+            _ => false,
+        }
+    }
+
+    fn step(&mut self, input: &[Item<'a, 'i>], st: &Step, desc: bool, locals: &[Val<'a, 'i>]) -> R<Vec<Item<'a, 'i>>> {
+        let mut out: Vec<Item<'a, 'i>> = Vec::new();
+        let mut group: Vec<Item<'a, 'i>> = Vec::new();
+        for it in input {
+            let Item::Node(n) = *it else {
+                if matches!(st.test, Test::SelfNode) {
+                    out.push(*it);
+                } else if matches!(st.test, Test::Parent) {
+                    out.push(Item::Node(it.node()));
+                }
+                continue;
+            };
+            group.clear();
+            match &st.test {
+                Test::SelfNode => group.push(*it),
+                Test::Parent => {
+                    if let Some(p) = n.parent() {
+                        group.push(Item::Node(p));
+                    }
+                }
+                Test::Attr(nt) => {
+                    let push_attrs = |e: Node<'a, 'i>, g: &mut Vec<Item<'a, 'i>>| {
+                        for (k, a) in e.attributes().enumerate() {
+                            if nt.matches(a.name(), a.namespace()) {
+                                g.push(Item::Attr(e, k as u16));
+                            }
+                        }
+                    };
+                    if desc {
+                        for d in n.descendants().filter(|d| d.is_element()) {
+                            push_attrs(d, &mut group);
+                        }
+                    } else if n.is_element() {
+                        push_attrs(n, &mut group);
+                    }
+                }
+                test => {
+                    if desc {
+                        group.extend(n.descendants().skip(1).filter(|c| Self::test_node(test, *c)).map(Item::Node));
+                    } else {
+                        group.extend(n.children().filter(|c| Self::test_node(test, *c)).map(Item::Node));
+                    }
+                }
+            }
+            let selected = if st.preds.is_empty() {
+                std::mem::take(&mut group)
+            } else {
+                self.filter(std::mem::take(&mut group), &st.preds, locals)?
+            };
+            out.extend(selected);
+        }
+        if input.len() > 1 || desc {
+            out.sort_by_key(|i| i.key());
+            out.dedup();
+        }
+        for it in &out {
+            self.touch(*it);
+        }
+        Ok(out)
+    }
+
+    fn filter(&mut self, mut items: Vec<Item<'a, 'i>>, preds: &[Expr], locals: &[Val<'a, 'i>]) -> R<Vec<Item<'a, 'i>>> {
+        for pr in preds {
+            let size = items.len();
+            let mut kept = Vec::with_capacity(size);
+            for (k, it) in items.into_iter().enumerate() {
+                let cx = Cx { item: it, pos: k + 1, size };
+                let keep = match self.eval(pr, &cx, locals)? {
+                    Val::Int(n) => n == (k + 1) as i64,
+                    v => v.truthy(),
+                };
+                if keep {
+                    kept.push(it);
+                }
+            }
+            items = kept;
+        }
+        Ok(items)
+    }
+
+    /// Does `item` match `pat`? Steps are matched right to left.
+    pub(super) fn pattern_matches(&mut self, pat: &Pattern, item: Item<'a, 'i>) -> R<bool> {
+        if pat.steps.is_empty() {
+            return Ok(matches!(item, Item::Node(n) if n.is_root()));
+        }
+        self.match_from(pat, pat.steps.len() - 1, item)
+    }
+
+    fn match_from(&mut self, pat: &Pattern, k: usize, item: Item<'a, 'i>) -> R<bool> {
+        let st = &pat.steps[k];
+        let ok = match (&st.test, item) {
+            (Test::Attr(nt), Item::Attr(n, i)) => n.attributes().nth(i as usize).is_some_and(|a| nt.matches(a.name(), a.namespace())),
+            (Test::Attr(_), _) | (_, Item::Attr(..)) => false,
+            (Test::SelfNode, _) => true,
+            (t, Item::Node(n)) => Self::test_node(t, n),
+        };
+        if !ok {
+            return Ok(false);
+        }
+        if !st.preds.is_empty() {
+            // Position among siblings that pass the same test.
+            let parent = item.node().parent();
+            let sibs: Vec<Item<'a, 'i>> = match (item, parent) {
+                (Item::Attr(..), _) => vec![item],
+                (Item::Node(_), Some(p)) => p.children().filter(|c| Self::test_node(&st.test, *c)).map(Item::Node).collect(),
+                (Item::Node(_), None) => vec![item],
+            };
+            let kept = self.filter(sibs, &st.preds, &[])?;
+            if !kept.contains(&item) {
+                return Ok(false);
+            }
+        }
+        let parent = match item {
+            Item::Attr(n, _) => Some(n),
+            Item::Node(n) => n.parent(),
+        };
+        if k == 0 {
+            return Ok(if pat.absolute && !pat.any_depth {
+                parent.is_some_and(|p| p.is_root())
+            } else {
+                true
+            });
+        }
+        let Some(mut p) = parent else {
+            return Ok(false);
+        };
+        if st.descendant {
+            loop {
+                if self.match_from(pat, k - 1, Item::Node(p))? {
+                    return Ok(true);
+                }
+                match p.parent() {
+                    Some(q) => p = q,
+                    None => return Ok(false),
+                }
+            }
+        }
+        self.match_from(pat, k - 1, Item::Node(p))
+    }
+
+    fn builtin(&mut self, b: Builtin, args: &[Expr], loc: Loc, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Val<'a, 'i>> {
+        use Builtin as B;
+        let s = |x: String| Val::Str(Cow::Owned(x));
+        // Conversions report failures at the node the value came from.
+        macro_rules! convert_at {
+            ($f:expr) => {{
+                let v = self.eval(&args[0], cx, locals)?;
+                let at = v.origin().or(Some(cx.item));
+                let text = self.string_of(&v);
+                $f(&text).map_err(|m: String| self.err(loc, at, m))?
+            }};
+        }
+        Ok(match b {
+            B::Concat => {
+                let mut out = String::new();
+                for a in args {
+                    out.push_str(&self.str_arg(a, cx, locals)?);
+                }
+                s(out)
+            }
+            B::Upper => s(self.str_arg(&args[0], cx, locals)?.to_uppercase()),
+            B::Lower => s(self.str_arg(&args[0], cx, locals)?.to_lowercase()),
+            B::Trim => s(self.str_arg(&args[0], cx, locals)?.trim().to_string()),
+            B::Length => Val::Int(self.str_arg(&args[0], cx, locals)?.chars().count() as i64),
+            B::Substring => {
+                let text = self.str_arg(&args[0], cx, locals)?;
+                let start = self.int_arg(&args[1], cx, locals)?.max(0) as usize;
+                let it = text.chars().skip(start);
+                let out: String = match args.get(2) {
+                    Some(l) => {
+                        let len = self.int_arg(l, cx, locals)?.max(0) as usize;
+                        it.take(len).collect()
+                    }
+                    None => it.collect(),
+                };
+                s(out)
+            }
+            B::Replace => {
+                let text = self.str_arg(&args[0], cx, locals)?;
+                let from = self.str_arg(&args[1], cx, locals)?;
+                let to = self.str_arg(&args[2], cx, locals)?;
+                if from.is_empty() {
+                    return Err(self.err(loc, Some(cx.item), "replace: the text to replace is empty"));
+                }
+                s(text.replace(from.as_ref(), &to))
+            }
+            B::Split => {
+                let text = self.str_arg(&args[0], cx, locals)?;
+                let sep = self.str_arg(&args[1], cx, locals)?;
+                let i = self.int_arg(&args[2], cx, locals)?;
+                if sep.is_empty() {
+                    return Err(self.err(loc, Some(cx.item), "split: the separator is empty"));
+                }
+                s(usize::try_from(i).ok().and_then(|i| text.split(sep.as_ref()).nth(i)).unwrap_or("").to_string())
+            }
+            B::Format => {
+                let tmpl = self.str_arg(&args[0], cx, locals)?.into_owned();
+                let mut out = String::new();
+                let mut rest = tmpl.as_str();
+                let mut k = 1;
+                while let Some(i) = rest.find("{}") {
+                    out.push_str(&rest[..i]);
+                    let Some(a) = args.get(k) else {
+                        return Err(self.err(loc, Some(cx.item), format!("format: more `{{}}` than arguments ({} given)", args.len() - 1)));
+                    };
+                    out.push_str(&self.str_arg(a, cx, locals)?);
+                    k += 1;
+                    rest = &rest[i + 2..];
+                }
+                out.push_str(rest);
+                if k != args.len() {
+                    return Err(self.err(loc, Some(cx.item), format!("format: {} argument(s) but {} `{{}}`", args.len() - 1, k - 1)));
+                }
+                s(out)
+            }
+            B::Contains | B::StartsWith | B::EndsWith => {
+                let a = self.str_arg(&args[0], cx, locals)?;
+                let c = self.str_arg(&args[1], cx, locals)?;
+                Val::Bool(match b {
+                    B::Contains => a.contains(c.as_ref()),
+                    B::StartsWith => a.starts_with(c.as_ref()),
+                    _ => a.ends_with(c.as_ref()),
+                })
+            }
+            B::Count => match self.eval(&args[0], cx, locals)? {
+                Val::Nodes(n) => Val::Int(n.len() as i64),
+                _ => return Err(self.err(loc, Some(cx.item), "count needs a node list")),
+            },
+            B::Position => Val::Int(cx.pos as i64),
+            B::Last => Val::Int(cx.size as i64),
+            B::Exists => Val::Bool(!self.eval(&args[0], cx, locals)?.is_empty()),
+            B::Empty => Val::Bool(self.eval(&args[0], cx, locals)?.is_empty()),
+            B::Not => Val::Bool(!self.eval(&args[0], cx, locals)?.truthy()),
+            B::String => s(self.str_arg(&args[0], cx, locals)?.into_owned()),
+            B::Int => Val::Int(convert_at!(convert::int)),
+            B::Uint => Val::Int(convert_at!(convert::uint)),
+            B::Bool => Val::Bool(convert_at!(convert::bool)),
+            B::Hex => Val::Int(convert_at!(convert::hex)),
+            B::Mac => s(convert_at!(convert::mac)),
+            B::Uuid => s(convert_at!(convert::uuid)),
+            B::UuidVmware => s(convert_at!(convert::uuid_vmware)),
+            B::UuidHyperv => s(convert_at!(convert::uuid_hyperv)),
+            B::Size => {
+                let unit = match args.get(1) {
+                    Some(u) => self.str_arg(u, cx, locals)?.into_owned(),
+                    None => String::new(),
+                };
+                Val::Int(convert_at!(|t: &str| convert::size(t, &unit)))
+            }
+            B::InUnit | B::InUnitCeil => {
+                let bytes = self.int_arg(&args[0], cx, locals)?;
+                let unit = self.str_arg(&args[1], cx, locals)?;
+                Val::Int(convert::in_unit(bytes, &unit, b == B::InUnitCeil).map_err(|m| self.err(loc, Some(cx.item), m))?)
+            }
+            B::ToHex => {
+                let i = self.int_arg(&args[0], cx, locals)?;
+                s(format!("{i:#x}"))
+            }
+            B::Pad => {
+                let i = self.int_arg(&args[0], cx, locals)?;
+                let w = self.int_arg(&args[1], cx, locals)?.clamp(0, 64) as usize;
+                s(format!("{i:0w$}"))
+            }
+            B::Min | B::Max => {
+                let x = self.int_arg(&args[0], cx, locals)?;
+                let y = self.int_arg(&args[1], cx, locals)?;
+                Val::Int(if b == B::Min { x.min(y) } else { x.max(y) })
+            }
+            B::Name | B::LocalName => {
+                let it = match args.first() {
+                    Some(a) => match self.eval(a, cx, locals)? {
+                        Val::Nodes(n) => n.first().copied(),
+                        _ => None,
+                    },
+                    None => Some(cx.item),
+                };
+                let name = match it {
+                    Some(Item::Node(n)) if n.is_element() => {
+                        let tn = n.tag_name();
+                        match (b, tn.namespace().and_then(|u| n.lookup_prefix(u))) {
+                            (B::Name, Some(p)) if !p.is_empty() => format!("{p}:{}", tn.name()),
+                            _ => tn.name().to_string(),
+                        }
+                    }
+                    Some(Item::Attr(n, i)) => n.attributes().nth(i as usize).map(|a| a.name().to_string()).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                s(name)
+            }
+            B::Default => {
+                let v = self.eval(&args[0], cx, locals)?;
+                if v.is_empty() {
+                    self.eval(&args[1], cx, locals)?
+                } else {
+                    v
+                }
+            }
+            B::Require => {
+                let v = self.eval(&args[0], cx, locals)?;
+                if v.is_empty() {
+                    let msg = match args.get(1) {
+                        Some(m) => self.str_arg(m, cx, locals)?.into_owned(),
+                        None => "a required value is missing".to_string(),
+                    };
+                    return Err(self.err(loc, Some(cx.item), msg));
+                }
+                v
+            }
+            B::Join => {
+                let v = self.eval(&args[0], cx, locals)?;
+                let sep = self.str_arg(&args[1], cx, locals)?;
+                let parts: Vec<String> = match &v {
+                    Val::Nodes(items) => {
+                        for i in items {
+                            self.touch_read(*i);
+                        }
+                        items.iter().map(|i| i.string().into_owned()).collect()
+                    }
+                    other => vec![other.string().into_owned()],
+                };
+                s(parts.join(&sep))
+            }
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! Input positions and the unmapped-input report.
+
+use roxmltree::{Document, Node};
+
+use super::value::Item;
+use super::Run;
+
+/// Where an input node is: 1-based line and column, and a readable path such
+/// as `/domain/devices/disk[2]/@type`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InputPos {
+    pub line: u32,
+    pub col: u32,
+    pub path: String,
+}
+
+/// An input node that no rule matched, read, copied or dropped.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Unmapped {
+    pub line: u32,
+    pub col: u32,
+    pub path: String,
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+/// An input node a mapping dropped on purpose, with its reason.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Dropped {
+    pub line: u32,
+    pub col: u32,
+    pub path: String,
+    pub reason: String,
+    pub mapping: String,
+}
+
+pub fn pos(doc: &Document, item: Item) -> InputPos {
+    let (offset, path) = match item {
+        Item::Node(n) => (n.range().start, node_path(n)),
+        Item::Attr(n, i) => match n.attributes().nth(i as usize) {
+            Some(a) => (a.range().start, format!("{}/@{}", node_path(n), qualified(a.name(), a.namespace(), n))),
+            None => (n.range().start, node_path(n)),
+        },
+    };
+    let p = doc.text_pos_at(offset);
+    InputPos {
+        line: p.row,
+        col: p.col,
+        path,
+    }
+}
+
+fn qualified(local: &str, ns: Option<&str>, scope: Node) -> String {
+    match ns.and_then(|u| scope.lookup_prefix(u)) {
+        Some(p) if !p.is_empty() => format!("{p}:{local}"),
+        _ => local.to_string(),
+    }
+}
+
+/// `/a/b[2]/text()`: element names with their index among same-named
+/// siblings when there is more than one.
+pub fn node_path(n: Node) -> String {
+    let mut parts = Vec::new();
+    let mut cur = Some(n);
+    while let Some(c) = cur {
+        if c.is_root() {
+            break;
+        }
+        if c.is_element() {
+            let name = c.tag_name();
+            let q = qualified(name.name(), name.namespace(), c);
+            let same = |s: &Node| s.is_element() && s.tag_name() == name;
+            let idx = c.prev_siblings().skip(1).filter(same).count();
+            let total = idx + c.next_siblings().filter(same).count();
+            if total > 1 {
+                parts.push(format!("{q}[{}]", idx + 1));
+            } else {
+                parts.push(q);
+            }
+        } else if c.is_text() {
+            parts.push("text()".to_string());
+        }
+        cur = c.parent();
+    }
+    parts.reverse();
+    format!("/{}", parts.join("/"))
+}
+
+/// Every element, attribute and non-blank text the run never touched. An
+/// untouched element is reported once, not with each descendant.
+pub(super) fn unmapped(r: &Run) -> Vec<Unmapped> {
+    let mut out = Vec::new();
+    walk(r, r.doc.root(), &mut out);
+    out
+}
+
+fn walk(r: &Run, n: Node, out: &mut Vec<Unmapped>) {
+    for c in n.children() {
+        let id = c.id().get_usize();
+        if c.is_element() {
+            if !r.touched[id] {
+                let p = pos(r.doc, Item::Node(c));
+                let inside = c.descendants().count() - 1 + c.attributes().len();
+                out.push(Unmapped {
+                    line: p.line,
+                    col: p.col,
+                    path: p.path,
+                    kind: "element",
+                    reason: if inside > 0 {
+                        format!("no rule matched this element ({inside} nodes inside it)")
+                    } else {
+                        "no rule matched this element".to_string()
+                    },
+                });
+                continue;
+            }
+            let base = r.attr_base[id] as usize;
+            for k in 0..c.attributes().len() {
+                if !r.touched_attr[base + k] {
+                    let p = pos(r.doc, Item::Attr(c, k as u16));
+                    out.push(Unmapped {
+                        line: p.line,
+                        col: p.col,
+                        path: p.path,
+                        kind: "attribute",
+                        reason: "no rule read this attribute".to_string(),
+                    });
+                }
+            }
+            walk(r, c, out);
+        } else if c.is_text() && !r.touched[id] && c.text().is_some_and(|t| !t.trim().is_empty()) {
+            let p = pos(r.doc, Item::Node(c));
+            out.push(Unmapped {
+                line: p.line,
+                col: p.col,
+                path: p.path,
+                kind: "text",
+                reason: "no rule read this text".to_string(),
+            });
+        }
+    }
+}

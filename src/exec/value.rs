@@ -1,0 +1,103 @@
+//! Run-time values: node lists borrowed from the input, strings, integers,
+//! booleans.
+
+use std::borrow::Cow;
+
+use roxmltree::Node;
+
+/// One selected input node: an element/text/root node, or an attribute
+/// (element + index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item<'a, 'i> {
+    Node(Node<'a, 'i>),
+    Attr(Node<'a, 'i>, u16),
+}
+
+impl<'a, 'i> Item<'a, 'i> {
+    /// Document-order key.
+    pub fn key(&self) -> (usize, u32) {
+        match self {
+            Item::Node(n) => (n.id().get_usize(), 0),
+            Item::Attr(n, i) => (n.id().get_usize(), *i as u32 + 1),
+        }
+    }
+    pub fn node(&self) -> Node<'a, 'i> {
+        match self {
+            Item::Node(n) | Item::Attr(n, _) => *n,
+        }
+    }
+    /// String value (XPath): text of all descendant text nodes, or the
+    /// attribute value. Borrows when it can.
+    pub fn string(&self) -> Cow<'a, str> {
+        match self {
+            Item::Attr(n, i) => match n.attributes().nth(*i as usize) {
+                Some(a) => Cow::Borrowed(a.value()),
+                None => Cow::Borrowed(""),
+            },
+            Item::Node(n) if n.is_text() => Cow::Borrowed(n.text().unwrap_or("")),
+            Item::Node(n) => {
+                let mut texts = n.descendants().filter(|d| d.is_text());
+                match (texts.next(), texts.next()) {
+                    (None, _) => Cow::Borrowed(""),
+                    (Some(t), None) => Cow::Borrowed(t.text().unwrap_or("")),
+                    (Some(a), Some(b)) => {
+                        let mut s = String::new();
+                        s.push_str(a.text().unwrap_or(""));
+                        s.push_str(b.text().unwrap_or(""));
+                        for t in texts {
+                            s.push_str(t.text().unwrap_or(""));
+                        }
+                        Cow::Owned(s)
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Val<'a, 'i> {
+    Nodes(Vec<Item<'a, 'i>>),
+    Str(Cow<'a, str>),
+    Int(i64),
+    Bool(bool),
+}
+
+impl<'a, 'i> Val<'a, 'i> {
+    pub fn empty_str() -> Self {
+        Val::Str(Cow::Borrowed(""))
+    }
+    /// String value; a node list gives its first node's value.
+    pub fn string(&self) -> Cow<'a, str> {
+        match self {
+            Val::Nodes(v) => v.first().map(|i| i.string()).unwrap_or(Cow::Borrowed("")),
+            Val::Str(s) => s.clone(),
+            Val::Int(i) => Cow::Owned(i.to_string()),
+            Val::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        }
+    }
+    /// Effective boolean value.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Val::Nodes(v) => !v.is_empty(),
+            Val::Str(s) => !s.is_empty(),
+            Val::Int(i) => *i != 0,
+            Val::Bool(b) => *b,
+        }
+    }
+    /// True for an empty node list or an empty string.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Val::Nodes(v) => v.is_empty(),
+            Val::Str(s) => s.is_empty(),
+            _ => false,
+        }
+    }
+    /// The first input node this value came from, for error locations.
+    pub fn origin(&self) -> Option<Item<'a, 'i>> {
+        match self {
+            Val::Nodes(v) => v.first().copied(),
+            _ => None,
+        }
+    }
+}

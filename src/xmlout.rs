@@ -1,0 +1,330 @@
+//! The one place XML is written: a thin layer over xmlwriter that escapes
+//! every value itself (xmlwriter 0.1 leaves `&` and `>` raw), tracks namespace
+//! scopes, refuses characters XML cannot carry, and reports misuse as errors
+//! instead of panicking.
+
+use xmlwriter::{Indent, Options, XmlWriter};
+
+/// Misuse of the writer by a mapping, or a value XML cannot represent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteError {
+    AttributeAfterContent(String),
+    TextOutsideRoot,
+    SecondRoot(String),
+    NoRoot,
+    InvalidChar(u32),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::AttributeAfterContent(a) => write!(f, "attribute `{a}` is written after the element's content; write attributes first"),
+            WriteError::TextOutsideRoot => write!(f, "text cannot be written outside the document's root element"),
+            WriteError::SecondRoot(n) => write!(f, "element `{n}` would be a second root element; a document has exactly one"),
+            WriteError::NoRoot => write!(f, "the document has no root element"),
+            WriteError::InvalidChar(c) => write!(f, "character U+{c:04X} cannot appear in XML 1.0"),
+        }
+    }
+}
+
+struct Open {
+    ns_mark: usize,
+    has_text: bool,
+    has_content: bool,
+    name: String,
+}
+
+/// Writes one XML document.
+pub struct XmlOut {
+    w: XmlWriter,
+    open: Vec<Open>,
+    /// (prefix, uri) bindings in scope; `None` prefix is the default namespace.
+    scope: Vec<(Option<String>, String)>,
+    roots: usize,
+    text_depth: usize,
+    buf: String,
+}
+
+impl Default for XmlOut {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XmlOut {
+    pub fn new() -> Self {
+        let opt = Options {
+            indent: Indent::Spaces(2),
+            ..Options::default()
+        };
+        let mut w = XmlWriter::with_capacity(4096, opt);
+        w.write_declaration();
+        XmlOut {
+            w,
+            open: Vec::new(),
+            scope: Vec::new(),
+            roots: 0,
+            text_depth: 0,
+            buf: String::new(),
+        }
+    }
+
+    /// Depth of open elements.
+    pub fn depth(&self) -> usize {
+        self.open.len()
+    }
+
+    fn mark_content(&mut self) {
+        if let Some(o) = self.open.last_mut() {
+            o.has_content = true;
+        }
+    }
+
+    /// Starts an element with a name as written (`prefix:local` or `local`).
+    pub fn start(&mut self, qname: &str) -> Result<(), WriteError> {
+        if self.open.is_empty() {
+            if self.roots > 0 {
+                return Err(WriteError::SecondRoot(qname.to_string()));
+            }
+            self.roots += 1;
+        }
+        self.mark_content();
+        self.w.start_element(qname);
+        self.open.push(Open {
+            ns_mark: self.scope.len(),
+            has_text: false,
+            has_content: false,
+            name: qname.to_string(),
+        });
+        Ok(())
+    }
+
+    /// The prefix bound to `uri` in scope (`Some(None)` for the default).
+    pub fn prefix_for(&self, uri: &str) -> Option<Option<&str>> {
+        // Innermost binding wins; a prefix rebound later shadows earlier ones.
+        for (i, (p, u)) in self.scope.iter().enumerate().rev() {
+            if u == uri {
+                let shadowed = self.scope[i + 1..].iter().any(|(q, _)| q == p);
+                if !shadowed {
+                    return Some(p.as_deref());
+                }
+            }
+        }
+        None
+    }
+
+    /// The default namespace in scope.
+    pub fn default_ns(&self) -> Option<&str> {
+        self.scope
+            .iter()
+            .rev()
+            .find(|(p, _)| p.is_none())
+            .map(|(_, u)| u.as_str())
+            .filter(|u| !u.is_empty())
+    }
+
+    /// Declares a namespace on the element just started.
+    pub fn declare(&mut self, prefix: Option<&str>, uri: &str) -> Result<(), WriteError> {
+        let name = match prefix {
+            Some(p) => format!("xmlns:{p}"),
+            None => "xmlns".to_string(),
+        };
+        self.attr(&name, uri)?;
+        self.scope.push((prefix.map(str::to_string), uri.to_string()));
+        Ok(())
+    }
+
+    /// Starts an element in namespace `ns` (None: no namespace), choosing a
+    /// prefix in scope or declaring one (`preferred`, else the default).
+    pub fn start_ns(&mut self, local: &str, ns: Option<&str>, preferred: Option<&str>) -> Result<(), WriteError> {
+        let uri = ns.unwrap_or("");
+        if uri.is_empty() {
+            self.start(local)?;
+            if self.default_ns().is_some() {
+                self.declare(None, "")?;
+            }
+            return Ok(());
+        }
+        if self.default_ns() == Some(uri) {
+            return self.start(local);
+        }
+        if let Some(Some(p)) = self.prefix_for(uri) {
+            let q = format!("{p}:{local}");
+            return self.start(&q);
+        }
+        match preferred {
+            Some(p) if !p.is_empty() => {
+                self.start(&format!("{p}:{local}"))?;
+                self.declare(Some(p), uri)
+            }
+            _ => {
+                self.start(local)?;
+                self.declare(None, uri)
+            }
+        }
+    }
+
+    /// Writes an attribute in namespace `ns`, declaring its prefix if needed.
+    pub fn attr_ns(&mut self, local: &str, ns: Option<&str>, preferred: Option<&str>, value: &str) -> Result<(), WriteError> {
+        match ns {
+            None | Some("") => self.attr(local, value),
+            Some("http://www.w3.org/XML/1998/namespace") => self.attr(&format!("xml:{local}"), value),
+            Some(uri) => {
+                if let Some(Some(p)) = self.prefix_for(uri) {
+                    let q = format!("{p}:{local}");
+                    return self.attr(&q, value);
+                }
+                let p = preferred.filter(|p| !p.is_empty()).unwrap_or("ns0").to_string();
+                self.declare(Some(&p), uri)?;
+                self.attr(&format!("{p}:{local}"), value)
+            }
+        }
+    }
+
+    /// Writes an attribute on the element just started.
+    pub fn attr(&mut self, qname: &str, value: &str) -> Result<(), WriteError> {
+        match self.open.last() {
+            Some(o) if !o.has_content => {}
+            _ => return Err(WriteError::AttributeAfterContent(qname.to_string())),
+        }
+        self.buf.clear();
+        escape_into(&mut self.buf, value, true)?;
+        let b = &self.buf;
+        self.w.write_attribute_raw(qname, |out| out.extend_from_slice(b.as_bytes()));
+        Ok(())
+    }
+
+    /// Writes text content.
+    pub fn text(&mut self, value: &str) -> Result<(), WriteError> {
+        if value.is_empty() {
+            return Ok(());
+        }
+        let Some(o) = self.open.last_mut() else {
+            return Err(WriteError::TextOutsideRoot);
+        };
+        o.has_content = true;
+        if !o.has_text {
+            o.has_text = true;
+            self.text_depth += 1;
+        }
+        self.buf.clear();
+        escape_into(&mut self.buf, value, false)?;
+        self.w.set_preserve_whitespaces(true);
+        // Everything is escaped already: `<` became `&lt;`, so xmlwriter's own
+        // `<` escaping finds nothing to do.
+        self.w.write_text(&self.buf);
+        Ok(())
+    }
+
+    /// Ends the innermost open element.
+    pub fn end(&mut self) {
+        if let Some(o) = self.open.pop() {
+            self.w.end_element();
+            self.scope.truncate(o.ns_mark);
+            if o.has_text {
+                self.text_depth -= 1;
+            }
+            if self.text_depth == 0 {
+                self.w.set_preserve_whitespaces(false);
+            }
+            let _ = o.name;
+        }
+    }
+
+    /// Closes the document and returns its text.
+    pub fn finish(mut self) -> Result<String, WriteError> {
+        while !self.open.is_empty() {
+            self.end();
+        }
+        if self.roots == 0 {
+            return Err(WriteError::NoRoot);
+        }
+        Ok(self.w.end_document())
+    }
+}
+
+/// Escapes `s` for XML text (or an attribute value when `attr`), rejecting
+/// characters XML 1.0 cannot carry.
+pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteError> {
+    out.reserve(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attr => out.push_str("&quot;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\t' if attr => out.push_str("&#9;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => return Err(WriteError::InvalidChar(c as u32)),
+            c => out.push(c),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reparse(xml: &str) -> roxmltree::Document<'_> {
+        roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"))
+    }
+
+    #[test]
+    fn hostile_values_round_trip() {
+        let hostile = "a & b < c > d \" e ' f ]]> g\nh\ti\r";
+        let mut w = XmlOut::new();
+        w.start("root").unwrap();
+        w.attr("v", hostile).unwrap();
+        w.start("t").unwrap();
+        w.text(hostile).unwrap();
+        w.end();
+        let xml = w.finish().unwrap();
+        let doc = reparse(&xml);
+        let root = doc.root_element();
+        assert_eq!(root.attribute("v"), Some(hostile));
+        assert_eq!(root.first_element_child().unwrap().text(), Some(hostile));
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let mut w = XmlOut::new();
+        w.start("r").unwrap();
+        assert_eq!(w.text("a\u{1}b"), Err(WriteError::InvalidChar(1)));
+        assert_eq!(w.attr("x", "\u{0}"), Err(WriteError::InvalidChar(0)));
+    }
+
+    #[test]
+    fn misuse_is_an_error_not_a_panic() {
+        let mut w = XmlOut::new();
+        assert_eq!(w.text("x"), Err(WriteError::TextOutsideRoot));
+        w.start("r").unwrap();
+        w.start("c").unwrap();
+        w.end();
+        assert!(matches!(w.attr("late", "1"), Err(WriteError::AttributeAfterContent(_))));
+        w.end();
+        assert!(matches!(w.start("r2"), Err(WriteError::SecondRoot(_))));
+        assert_eq!(XmlOut::new().finish(), Err(WriteError::NoRoot));
+    }
+
+    #[test]
+    fn namespaces_are_declared_once_and_reset_for_foreign_content() {
+        let mut w = XmlOut::new();
+        w.start("vm").unwrap();
+        w.declare(None, "urn:hvx").unwrap();
+        w.start_ns("ext", Some("urn:hvx"), None).unwrap();
+        w.start_ns("seclabel", None, None).unwrap();
+        w.attr_ns("type", Some("urn:x"), Some("x"), "1").unwrap();
+        w.end();
+        w.end();
+        let xml = w.finish().unwrap();
+        let doc = reparse(&xml);
+        let sec = doc.descendants().find(|n| n.has_tag_name("seclabel")).unwrap();
+        assert_eq!(sec.tag_name().namespace(), None);
+        assert_eq!(sec.attribute(("urn:x", "type")), Some("1"));
+        let ext = doc.descendants().find(|n| n.has_tag_name("ext")).unwrap();
+        assert_eq!(ext.tag_name().namespace(), Some("urn:hvx"));
+    }
+}

@@ -13,3 +13,7 @@ pub mod syntax;
 pub mod exec;
 pub mod session;
 pub mod xmlout;
+pub mod cli;
+pub mod engine;
+pub mod platform;
+pub mod render;

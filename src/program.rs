@@ -289,6 +289,7 @@ pub enum Builtin {
     Require,
     Join,
     Pad,
+    Choose,
 }
 
 pub struct BuiltinInfo {
@@ -347,6 +348,7 @@ builtins! {
     Require = "require"(1, 2) -> Any : "require(a, msg?): a, or an error at the context node when empty";
     Join = "join"(2, 2) -> String : "join(nodes, sep): string values joined";
     Pad = "pad"(2, 2) -> String : "pad(n, width): zero-padded decimal";
+    Choose = "choose"(3, 3) -> Any : "choose(cond, a, b): a when cond is true, else b (only one is evaluated)";
 }
 
 pub fn builtin_by_name(name: &str) -> Option<(Builtin, &'static BuiltinInfo)> {

@@ -164,6 +164,7 @@ impl Compiler {
         self.check_const_conversion(b, &compiled, args);
         let ret = match b {
             Builtin::Default | Builtin::Require => compiled.first().map(|c| c.1).unwrap_or(Type::Any),
+            Builtin::Choose => compiled.get(1).map(|c| c.1).unwrap_or(Type::Any),
             _ => info.ret,
         };
         (mk(ExprKind::Builtin(b, compiled.into_iter().map(|c| c.0).collect())), ret)

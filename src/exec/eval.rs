@@ -18,7 +18,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         }
     }
 
-    fn string_of(&mut self, v: &Val<'a, 'i>) -> Cow<'a, str> {
+    pub(super) fn string_of(&mut self, v: &Val<'a, 'i>) -> Cow<'a, str> {
         if let Val::Nodes(items) = v {
             if let Some(first) = items.first() {
                 self.touch_read(*first);
@@ -403,6 +403,10 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         macro_rules! convert_at {
             ($f:expr) => {{
                 let v = self.eval(&args[0], cx, locals)?;
+                if matches!(&v, Val::Nodes(n) if n.is_empty()) {
+                    // A missing value converts to nothing; `<x>? = int(y)` then skips.
+                    return Ok(Val::empty_str());
+                }
                 let at = v.origin().or(Some(cx.item));
                 let text = self.string_of(&v);
                 $f(&text).map_err(|m: String| self.err(loc, at, m))?
@@ -544,6 +548,13 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                     _ => String::new(),
                 };
                 s(name)
+            }
+            B::Choose => {
+                if self.eval(&args[0], cx, locals)?.truthy() {
+                    self.eval(&args[1], cx, locals)?
+                } else {
+                    self.eval(&args[2], cx, locals)?
+                }
             }
             B::Default => {
                 let v = self.eval(&args[0], cx, locals)?;

@@ -312,13 +312,14 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                         if *optional && v.is_empty() {
                             return Ok(());
                         }
-                        Some(v.string())
+                        Some(self.string_of(&v))
                     }
                     _ => None,
                 };
                 let mut avals = Vec::with_capacity(attrs.len());
                 for (_, e) in attrs {
-                    avals.push(self.eval(e, cx, locals)?.string());
+                    let v = self.eval(e, cx, locals)?;
+                    avals.push(self.string_of(&v));
                 }
                 self.start_elem(name, *loc, cx.item)?;
                 for ((an, _), v) in attrs.iter().zip(avals) {
@@ -340,7 +341,8 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 if *optional && v.is_empty() {
                     return Ok(());
                 }
-                let r = self.out.attr(&name.qname, &v.string());
+                let text = self.string_of(&v);
+                let r = self.out.attr(&name.qname, &text);
                 self.write(*loc, cx.item, r)?;
             }
             Stmt::Let { slot, ty, value, loc } => {
@@ -377,7 +379,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             }
             Stmt::Match { value, arms, default, loc } => {
                 let v = self.eval(value, cx, locals)?;
-                let s = v.string();
+                let s = self.string_of(&v);
                 for (vals, b) in arms {
                     if vals.iter().any(|x| match x {
                         Value::Str(t) => t == s.as_ref(),
@@ -442,11 +444,13 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 self.depth -= 1;
             }
             Stmt::Error { message, loc } => {
-                let m = self.eval(message, cx, locals)?.string().into_owned();
+                let v = self.eval(message, cx, locals)?;
+                let m = self.string_of(&v).into_owned();
                 return Err(self.err(*loc, Some(cx.item), m));
             }
             Stmt::Warn { message, loc } => {
-                let m = self.eval(message, cx, locals)?.string().into_owned();
+                let v = self.eval(message, cx, locals)?;
+                let m = self.string_of(&v).into_owned();
                 self.warnings.push(Warning {
                     message: m,
                     mapping: self.p.describe(*loc),
@@ -455,7 +459,8 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             }
             Stmt::Text { value, loc } => {
                 let v = self.eval(value, cx, locals)?;
-                let r = self.out.text(&v.string());
+                let text = self.string_of(&v);
+                let r = self.out.text(&text);
                 self.write(*loc, cx.item, r)?;
             }
         }

@@ -1,0 +1,115 @@
+//! `hvxform check`: parse and compile mapping files, print every diagnostic.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{exit, Ctx};
+use crate::compile::{self, FsResolver};
+use crate::diag::{Diagnostic, Severity};
+use crate::engine::{Mappings, EMBEDDED};
+
+/// Check mapping files: syntax, names, types, unused definitions.
+///
+/// Without PATHs, checks every shipped mapping (and those in --mappings).
+/// Exit 0 when clean, 1 when there are diagnostics that fail the check,
+/// 2 when a file cannot be read.
+#[derive(Debug, Args)]
+pub struct Check {
+    /// Mapping files or directories (every *.hvx inside, libraries under lib/ excluded).
+    pub paths: Vec<PathBuf>,
+    /// Also check the mappings in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+    Sarif,
+}
+
+fn hvx_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_file() && p.extension().is_some_and(|x| x == "hvx") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+impl Check {
+    pub fn run(self, ctx: &Ctx) -> u8 {
+        let mut sources = Vec::new();
+        let mut files = Vec::new();
+        for p in self.paths.iter().chain(self.mappings.iter()) {
+            if p.is_dir() {
+                if let Err(e) = hvx_files(p, &mut files) {
+                    super::error(ctx, &format!("{}: cannot read directory: {e}", p.display()));
+                    return exit::CANNOT_RUN;
+                }
+            } else {
+                files.push(p.clone());
+            }
+        }
+        for f in &files {
+            match compile::read_source(f) {
+                Ok(s) => sources.push(s),
+                Err(m) => {
+                    super::error(ctx, &m);
+                    return exit::CANNOT_RUN;
+                }
+            }
+        }
+        if self.paths.is_empty() {
+            let m = Mappings::new(None);
+            for (name, _) in EMBEDDED.iter().filter(|(n, _)| !n.starts_with("lib/")) {
+                if let Some(s) = m.source(name) {
+                    sources.push(s);
+                }
+            }
+        }
+        let resolver = FsResolver { embedded: EMBEDDED };
+        let mut diags: Vec<Diagnostic> = Vec::new();
+        let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        for s in sources {
+            let (_, d) = compile::compile(s, &resolver);
+            diags.extend(d.items);
+        }
+        let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+        let warnings = diags.len() - errors;
+        match self.format {
+            Format::Human => {
+                for d in &diags {
+                    eprint!("{}", crate::render::human(d, ctx.color));
+                }
+                if !ctx.quiet {
+                    eprintln!("checked {} mapping(s): {errors} error(s), {warnings} warning(s)", names.len());
+                }
+            }
+            Format::Json => println!("{}", serde_json::to_string_pretty(&crate::render::json_report(&names, &diags)).unwrap_or_default()),
+            Format::Github => {
+                for d in &diags {
+                    println!("{}", crate::render::github(d));
+                }
+            }
+            Format::Sarif => println!("{}", serde_json::to_string_pretty(&crate::render::sarif(&diags)).unwrap_or_default()),
+        }
+        if errors > 0 || (self.deny_warnings && warnings > 0) {
+            exit::INVALID
+        } else {
+            exit::OK
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `hvxform detect`: the platform of each file, and why.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{exit, Ctx};
+use crate::platform::{self, input};
+
+/// Print the platform of each file and the evidence for it.
+#[derive(Debug, Args)]
+pub struct Detect {
+    /// Files to inspect.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+impl Detect {
+    pub fn run(self, ctx: &Ctx) -> u8 {
+        let mut code = exit::OK;
+        for f in &self.files {
+            let name = f.display().to_string();
+            let r = input::read_text(f).map_err(|e| e.message).and_then(|t| {
+                let doc = input::parse_xml(&name, &t).map_err(|e| e.message)?;
+                platform::detect_xml(&doc).map_err(|m| format!("{name}: {m}"))
+            });
+            match r {
+                Ok((p, why)) => println!("{name}: {} ({why})", p.name),
+                Err(m) => {
+                    super::error(ctx, &m);
+                    code = exit::INVALID;
+                }
+            }
+        }
+        code
+    }
+}

@@ -1,0 +1,122 @@
+//! The command line: one file per subcommand, each with `run(self, &Ctx)`
+//! returning an exit code.
+
+mod check;
+mod completions;
+mod detect;
+mod platforms;
+mod run;
+mod transform;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Convert virtual-machine metadata between hypervisor platforms.
+///
+/// hvxform converts metadata, not disk images: convert images with qemu-img.
+#[derive(Debug, Parser)]
+#[command(name = "hvxform", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// When to use colour (NO_COLOR is respected with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more detail (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Transform(transform::Transform),
+    Check(check::Check),
+    Run(run::Run),
+    Platforms(platforms::Platforms),
+    Detect(detect::Detect),
+    Completions(completions::Completions),
+    Man(completions::Man),
+}
+
+/// What every subcommand gets: output settings.
+pub struct Ctx {
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+/// Exit codes, the same for every subcommand.
+pub mod exit {
+    /// Success (warnings alone are success).
+    pub const OK: u8 = 0;
+    /// Something the user gave was invalid or could not be converted.
+    pub const INVALID: u8 = 1;
+    /// The run itself could not proceed (flags, output directory).
+    pub const CANNOT_RUN: u8 = 2;
+}
+
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        let color = match self.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
+        };
+        let ctx = Ctx {
+            color,
+            quiet: self.quiet,
+            verbose: self.verbose,
+        };
+        let code = match self.command {
+            Command::Transform(c) => c.run(&ctx),
+            Command::Check(c) => c.run(&ctx),
+            Command::Run(c) => c.run(&ctx),
+            Command::Platforms(c) => c.run(&ctx),
+            Command::Detect(c) => c.run(&ctx),
+            Command::Completions(c) => c.run(&ctx),
+            Command::Man(c) => c.run(&ctx),
+        };
+        ExitCode::from(code)
+    }
+}
+
+/// `name=value` for `--param`.
+pub fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() => Ok((n.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, found `{s}`")),
+    }
+}
+
+/// Prints an error line to stderr.
+pub fn error(ctx: &Ctx, msg: &str) {
+    if ctx.color {
+        eprintln!("\x1b[1;31merror\x1b[0m: {msg}");
+    } else {
+        eprintln!("error: {msg}");
+    }
+}
+
+/// Prints a warning line to stderr unless quiet.
+pub fn warning(ctx: &Ctx, msg: &str) {
+    if ctx.quiet {
+        return;
+    }
+    if ctx.color {
+        eprintln!("\x1b[1;33mwarning\x1b[0m: {msg}");
+    } else {
+        eprintln!("warning: {msg}");
+    }
+}

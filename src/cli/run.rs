@@ -1,0 +1,95 @@
+//! `hvxform run`: run one mapping file over one input, for mapping authors.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{exit, Ctx};
+use crate::compile::{self, FsResolver};
+use crate::engine::EMBEDDED;
+use crate::exec::{self, RunOptions};
+use crate::platform::input;
+use crate::session::MemoryStore;
+
+/// Run a single mapping file over an input document and print its outputs
+/// and what went unmapped (for mapping authors).
+#[derive(Debug, Args)]
+pub struct Run {
+    /// The mapping (.hvx).
+    pub mapping: PathBuf,
+    /// The input XML document.
+    pub input: PathBuf,
+    /// Mapping parameters.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Copy secret values into outputs.
+    #[arg(long)]
+    pub keep_secrets: bool,
+}
+
+impl Run {
+    pub fn run(self, ctx: &Ctx) -> u8 {
+        let src = match compile::read_source(&self.mapping) {
+            Ok(s) => s,
+            Err(m) => {
+                super::error(ctx, &m);
+                return exit::INVALID;
+            }
+        };
+        let (program, diags) = compile::compile(src, &FsResolver { embedded: EMBEDDED });
+        for d in &diags.items {
+            eprint!("{}", crate::render::human(d, ctx.color));
+        }
+        let Some(program) = program else {
+            return exit::INVALID;
+        };
+        let name = self.input.display().to_string();
+        let text = match input::read_text(&self.input) {
+            Ok(t) => t,
+            Err(e) => {
+                super::error(ctx, &e.message);
+                return exit::INVALID;
+            }
+        };
+        let doc = match input::parse_xml(&name, &text) {
+            Ok(d) => d,
+            Err(e) => {
+                super::error(ctx, &e.message);
+                return exit::INVALID;
+            }
+        };
+        let params = match exec::bind_params(&program, &self.params) {
+            Ok(p) => p,
+            Err(m) => {
+                super::error(ctx, &m);
+                return exit::INVALID;
+            }
+        };
+        let store = MemoryStore::default();
+        let opts = RunOptions {
+            keep_secrets: self.keep_secrets,
+            ..Default::default()
+        };
+        match exec::run(&program, &doc, &params, &store, &opts) {
+            Ok(o) => {
+                for d in &o.documents {
+                    if o.documents.len() > 1 || d.name.is_some() {
+                        println!("<!-- document {} {} -->", d.document, d.name.as_deref().unwrap_or(""));
+                    }
+                    print!("{}", d.xml);
+                }
+                for w in &o.warnings {
+                    super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
+                }
+                for u in &o.unmapped {
+                    super::warning(ctx, &format!("{name}:{}:{}: unmapped {} {}: {}", u.line, u.col, u.kind, u.path, u.reason));
+                }
+                exit::OK
+            }
+            Err(e) => {
+                super::error(ctx, &format!("{name}: {e}"));
+                exit::INVALID
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! `hvxform transform`: convert inputs to one or more target platforms.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use clap::Args;
+use serde_json::json;
+
+use super::{exit, Ctx};
+use crate::engine::{self, Convert, ConvertError, Findings, Mappings, Produced};
+use crate::exec::RunOptions;
+use crate::platform::{self, input, Platform};
+use crate::session::MemoryStore;
+
+/// Version of the `--report` JSON format.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Convert VM metadata to other platforms.
+///
+/// Each input's platform is detected from its content (or given with --from).
+/// With one input and one output document and no -o, the document goes to
+/// stdout; otherwise -o DIR is required and files are named
+/// <input-stem>.<target>.<ext>.
+#[derive(Debug, Args)]
+pub struct Transform {
+    /// Input files or directories (every file inside).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Target platform(s): kvm, vsphere, ovf, hvx, ... (comma-separated or repeated).
+    #[arg(long, short = 't', required = true, value_delimiter = ',')]
+    pub to: Vec<String>,
+    /// Source platform (skips detection).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Output directory.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Directory of mappings that add to or override the shipped ones.
+    #[arg(long, value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+    /// Mapping parameter (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Session store (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub session: Option<PathBuf>,
+    /// Write the full loss report as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Treat unmapped input as an error.
+    #[arg(long)]
+    pub deny_loss: bool,
+    /// Copy secret values (passwords, guestinfo.*) into outputs.
+    #[arg(long)]
+    pub keep_secrets: bool,
+}
+
+struct Done {
+    input: PathBuf,
+    result: Result<(Vec<Produced>, Findings), String>,
+}
+
+impl Transform {
+    pub fn run(self, ctx: &Ctx) -> u8 {
+        let mut targets = Vec::new();
+        for t in &self.to {
+            match platform::by_name(t.trim()) {
+                Ok(p) if !p.implemented => {
+                    super::error(ctx, &format!("writing {} is not implemented yet; `hvxform platforms` lists what is", p.name));
+                    return exit::CANNOT_RUN;
+                }
+                Ok(p) => {
+                    if !targets.contains(&p) {
+                        targets.push(p);
+                    }
+                }
+                Err(m) => {
+                    super::error(ctx, &m);
+                    return exit::CANNOT_RUN;
+                }
+            }
+        }
+        let from: Option<&'static Platform> = match self.from.as_deref().map(platform::by_name) {
+            None => None,
+            Some(Ok(p)) => Some(p),
+            Some(Err(m)) => {
+                super::error(ctx, &m);
+                return exit::CANNOT_RUN;
+            }
+        };
+        if let Some(s) = &self.session {
+            super::warning(ctx, &format!("{}: persisted session stores are not implemented yet; identifiers are minted in memory for this run only", s.display()));
+        }
+        // Expand directories.
+        let mut inputs = Vec::new();
+        for i in &self.inputs {
+            if i.is_dir() {
+                match std::fs::read_dir(i) {
+                    Ok(rd) => {
+                        let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+                        v.sort();
+                        inputs.extend(v);
+                    }
+                    Err(e) => {
+                        super::error(ctx, &format!("{}: cannot read directory: {e}", i.display()));
+                        return exit::INVALID;
+                    }
+                }
+            } else {
+                inputs.push(i.clone());
+            }
+        }
+        if let Some(dir) = &self.output {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                super::error(ctx, &format!("{}: cannot create output directory: {e}", dir.display()));
+                return exit::CANNOT_RUN;
+            }
+            if let Err(e) = probe_writable(dir) {
+                super::error(ctx, &format!("{}: output directory is not writable: {e}", dir.display()));
+                return exit::CANNOT_RUN;
+            }
+        }
+        let mappings = Mappings::new(self.mappings.clone());
+        let store = MemoryStore::default();
+        let conv = Convert {
+            mappings: &mappings,
+            params: self.params.clone(),
+            sessions: &store,
+            run: RunOptions {
+                keep_secrets: self.keep_secrets,
+                ..Default::default()
+            },
+        };
+        // Unknown --param names are a usage error.
+        for (n, _) in &self.params {
+            let declared = engine::EMBEDDED
+                .iter()
+                .filter(|(f, _)| !f.starts_with("lib/"))
+                .filter_map(|(f, _)| mappings.program(f).ok())
+                .any(|p| p.params.iter().any(|d| &d.name == n));
+            if !declared {
+                super::error(ctx, &format!("no mapping declares the parameter `{n}`"));
+                return exit::CANNOT_RUN;
+            }
+        }
+
+        let results = convert_all(&conv, &inputs, from, &targets, self.deny_loss);
+
+        // Name every output and find collisions before writing anything.
+        let mut failures = 0usize;
+        let mut planned: Vec<(usize, Vec<(String, String)>)> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut errors: Vec<Option<String>> = vec![None; results.len()];
+        for (k, d) in results.iter().enumerate() {
+            if let Ok((docs, _)) = &d.result {
+                let stem = engine::stem(&d.input);
+                let mut files = Vec::new();
+                for p in docs {
+                    match engine::output_file_name(&stem, p) {
+                        Ok(n) => files.push((n, p.xml.clone())),
+                        Err(m) => {
+                            errors[k] = Some(format!("{}: {m}", d.input.display()));
+                            break;
+                        }
+                    }
+                }
+                if errors[k].is_none() {
+                    for (n, _) in &files {
+                        if let Some(&other) = by_name.get(n) {
+                            let msg = format!("{}: output `{n}` would also be written for {}", d.input.display(), results[other].input.display());
+                            errors[k] = Some(msg.clone());
+                            if other != k {
+                                errors[other] = Some(format!("{}: output `{n}` would also be written for {}", results[other].input.display(), d.input.display()));
+                            }
+                        } else {
+                            by_name.insert(n.clone(), k);
+                        }
+                    }
+                }
+                planned.push((k, files));
+            }
+        }
+        let total_docs: usize = planned.iter().map(|(_, f)| f.len()).sum();
+        let to_stdout = self.output.is_none();
+        if to_stdout && (inputs.len() != 1 || total_docs > 1) {
+            super::error(ctx, &format!("{} output documents: give an output directory with -o DIR", total_docs.max(2)));
+            return exit::CANNOT_RUN;
+        }
+        let mut written: HashMap<usize, Vec<String>> = HashMap::new();
+        for (k, files) in planned {
+            if errors[k].is_some() {
+                continue;
+            }
+            if to_stdout {
+                let mut out = std::io::stdout().lock();
+                for (_, xml) in &files {
+                    if out.write_all(xml.as_bytes()).is_err() {
+                        return exit::CANNOT_RUN;
+                    }
+                }
+                continue;
+            }
+            let dir = self.output.as_ref().expect("checked above");
+            match write_all_or_nothing(dir, &files) {
+                Ok(()) => {
+                    written.insert(k, files.iter().map(|(n, _)| n.clone()).collect());
+                }
+                Err(m) => errors[k] = Some(format!("{}: {m}", results[k].input.display())),
+            }
+        }
+
+        let mut unmapped_total = 0usize;
+        let mut report_inputs = Vec::new();
+        for (k, d) in results.iter().enumerate() {
+            let name = d.input.display().to_string();
+            let err = match &d.result {
+                Err(m) => Some(m.clone()),
+                Ok(_) => errors[k].clone(),
+            };
+            let findings = d.result.as_ref().ok().map(|(_, f)| f);
+            if let Some(f) = findings {
+                unmapped_total += f.unmapped.len();
+                if ctx.verbose > 0 {
+                    for (s, u) in &f.unmapped {
+                        super::warning(ctx, &format!("{name}: unmapped ({}, {}) {}:{} {}: {}", s.reads, s.mapping, u.line, u.col, u.path, u.reason));
+                    }
+                }
+                for (_, w) in &f.warnings {
+                    if ctx.verbose > 0 {
+                        super::warning(ctx, &format!("{name}: {}", w.message));
+                    }
+                }
+            }
+            if let Some(m) = &err {
+                failures += 1;
+                super::error(ctx, m);
+            }
+            report_inputs.push(json!({
+                "input": name,
+                "ok": err.is_none(),
+                "error": err,
+                "outputs": written.get(&k).cloned().unwrap_or_default(),
+                "unmapped": findings.map(|f| f.unmapped.iter().map(|(s, u)| json!({"stage": s.reads, "mapping": s.mapping, "line": u.line, "column": u.col, "path": u.path, "kind": u.kind, "reason": u.reason})).collect::<Vec<_>>()).unwrap_or_default(),
+                "dropped": findings.map(|f| f.dropped.iter().map(|(s, x)| json!({"stage": s.reads, "mapping": s.mapping, "line": x.line, "column": x.col, "path": x.path, "reason": x.reason})).collect::<Vec<_>>()).unwrap_or_default(),
+                "warnings": findings.map(|f| f.warnings.iter().map(|(s, w)| json!({"stage": s.reads, "mapping": w.mapping, "message": w.message, "input": w.input})).collect::<Vec<_>>()).unwrap_or_default(),
+            }));
+        }
+        if let Some(r) = &self.report {
+            let doc = json!({"version": REPORT_VERSION, "inputs": report_inputs});
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            if let Err(e) = atomic_write(r, text.as_bytes()) {
+                super::error(ctx, &format!("{}: cannot write the report: {e}", r.display()));
+                return exit::CANNOT_RUN;
+            }
+        }
+        if !ctx.quiet {
+            let ok = results.len() - failures;
+            let mut line = format!("{ok} of {} input(s) converted", results.len());
+            if unmapped_total > 0 {
+                line.push_str(&format!("; {unmapped_total} input node(s) unmapped (see --report FILE, or -v)"));
+            }
+            eprintln!("{line}");
+        }
+        if failures > 0 {
+            exit::INVALID
+        } else {
+            exit::OK
+        }
+    }
+}
+
+fn convert_all(conv: &Convert, inputs: &[PathBuf], from: Option<&'static Platform>, targets: &[&'static Platform], deny_loss: bool) -> Vec<Done> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..inputs.len()).map(|_| None).collect());
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(inputs.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= inputs.len() {
+                    break;
+                }
+                let path = &inputs[k];
+                let result = convert_one(conv, path, from, targets, deny_loss);
+                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(Done { input: path.clone(), result });
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect()
+}
+
+fn convert_one(conv: &Convert, path: &Path, from: Option<&'static Platform>, targets: &[&'static Platform], deny_loss: bool) -> Result<(Vec<Produced>, Findings), String> {
+    let name = path.display().to_string();
+    let text = input::read_text(path).map_err(|e| e.message)?;
+    let (docs, findings) = conv.convert(&name, &text, from, targets).map_err(|e| match e {
+        ConvertError::Run { mapping, error } => format!("{name}: conversion failed in {mapping}: {error}"),
+        ConvertError::Mapping(m) => {
+            let mut s = format!("mapping {} does not compile:", m.name);
+            for d in &m.diagnostics.items {
+                let (f, l, c) = d.location();
+                s.push_str(&format!("\n  {f}:{l}:{c}: {}", d.message));
+            }
+            s
+        }
+        other => other.to_string(),
+    })?;
+    if deny_loss && !findings.unmapped.is_empty() {
+        let (s, u) = &findings.unmapped[0];
+        return Err(format!(
+            "{name}: {} input node(s) unmapped and --deny-loss is set; first: {}:{} {} ({}, {})",
+            findings.unmapped.len(),
+            u.line,
+            u.col,
+            u.path,
+            s.reads,
+            s.mapping
+        ));
+    }
+    Ok((docs, findings))
+}
+
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    let p = dir.join(format!(".hvxform-probe-{}", std::process::id()));
+    std::fs::write(&p, b"")?;
+    std::fs::remove_file(&p)
+}
+
+fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// Writes through a temp file in the same directory, fsync, rename.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = temp_path(dir, &name);
+    let r = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+/// All of an input's documents, or none: every temp file is written first,
+/// then all are renamed into place.
+fn write_all_or_nothing(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
+    let mut temps = Vec::new();
+    for (name, xml) in files {
+        let tmp = temp_path(dir, name);
+        let r = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(xml.as_bytes())?;
+            f.sync_all()
+        })();
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&tmp);
+            for (t, _) in &temps {
+                let _ = std::fs::remove_file(t);
+            }
+            return Err(format!("cannot write {}: {e}", dir.join(name).display()));
+        }
+        temps.push((tmp, dir.join(name)));
+    }
+    let mut done: Vec<&PathBuf> = Vec::new();
+    for (tmp, fin) in &temps {
+        if let Err(e) = std::fs::rename(tmp, fin) {
+            for (t, _) in &temps {
+                let _ = std::fs::remove_file(t);
+            }
+            for f in done {
+                let _ = std::fs::remove_file(f);
+            }
+            return Err(format!("cannot write {}: {e}", fin.display()));
+        }
+        done.push(fin);
+    }
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! Mappings, routes and whole conversions: finds the mappings a route needs
+//! (shipped ones embedded in the binary, overridable from a directory),
+//! compiles each once, and chains them source → hub → target.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::compile::{self, FsResolver};
+use crate::diag::{Diagnostics, Source};
+use crate::exec::{self, Dropped, RunOptions, Unmapped, Warning};
+use crate::platform::{self, input, Platform};
+use crate::program::Program;
+use crate::session::SessionAccess;
+
+/// The shipped mappings and libraries, by file name.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("kvm-to-hvx.hvx", include_str!("../mappings/kvm-to-hvx.hvx")),
+    ("hvx-to-kvm.hvx", include_str!("../mappings/hvx-to-kvm.hvx")),
+    ("hvx-to-vsphere.hvx", include_str!("../mappings/hvx-to-vsphere.hvx")),
+    ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
+];
+
+/// A mapping failed to compile.
+#[derive(Debug, Clone)]
+pub struct MappingError {
+    pub name: String,
+    pub diagnostics: Diagnostics,
+}
+
+/// Where mappings come from, with a compile-once cache.
+pub struct Mappings {
+    overrides: Option<PathBuf>,
+    cache: Mutex<HashMap<String, Arc<OnceLock<Result<Arc<Program>, MappingError>>>>>,
+}
+
+impl Mappings {
+    pub fn new(overrides: Option<PathBuf>) -> Self {
+        Mappings {
+            overrides,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The source of a mapping by file name: the override directory first,
+    /// then the embedded set.
+    pub fn source(&self, file: &str) -> Option<Arc<Source>> {
+        if let Some(dir) = &self.overrides {
+            let p = dir.join(file);
+            if p.is_file() {
+                return compile::read_source(&p).ok();
+            }
+        }
+        EMBEDDED.iter().find(|(n, _)| *n == file).map(|(n, t)| {
+            Arc::new(Source {
+                name: format!("<builtin>/{n}"),
+                path: None,
+                text: t.to_string(),
+            })
+        })
+    }
+
+    pub fn exists(&self, file: &str) -> bool {
+        self.overrides.as_ref().is_some_and(|d| d.join(file).is_file()) || EMBEDDED.iter().any(|(n, _)| *n == file)
+    }
+
+    /// Compiles (once) and returns the mapping with this file name.
+    pub fn program(&self, file: &str) -> Result<Arc<Program>, MappingError> {
+        let cell = {
+            let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            c.entry(file.to_string()).or_default().clone()
+        };
+        cell.get_or_init(|| {
+            let Some(src) = self.source(file) else {
+                return Err(MappingError {
+                    name: file.to_string(),
+                    diagnostics: Diagnostics::default(),
+                });
+            };
+            let resolver = FsResolver { embedded: EMBEDDED };
+            let (p, diags) = compile::compile(src, &resolver);
+            p.map(Arc::new).ok_or(MappingError {
+                name: file.to_string(),
+                diagnostics: diags,
+            })
+        })
+        .clone()
+    }
+
+    /// The mapping files that convert `from` to `to`: a direct mapping when
+    /// one exists, else through the hub.
+    pub fn route(&self, from: &Platform, to: &Platform) -> Result<Vec<String>, String> {
+        let direct = format!("{}-to-{}.hvx", from.name, to.name);
+        if from.name != to.name && self.exists(&direct) {
+            return Ok(vec![direct]);
+        }
+        let mut files = Vec::new();
+        if from.name != "hvx" {
+            files.push(format!("{}-to-hvx.hvx", from.name));
+        }
+        if to.name != "hvx" {
+            files.push(format!("hvx-to-{}.hvx", to.name));
+        }
+        if files.is_empty() {
+            return Err("converting hvx to hvx does nothing".into());
+        }
+        for f in &files {
+            if !self.exists(f) {
+                let side = if f.starts_with("hvx-to-") { format!("writing {}", to.name) } else { format!("reading {}", from.name) };
+                return Err(format!("no route from {} to {}: {side} is not implemented yet (no mapping `{f}`)", from.name, to.name));
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// Which stage of a route something happened in.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stage {
+    pub mapping: String,
+    /// `input` for the first stage, `hub` for later ones.
+    pub reads: &'static str,
+}
+
+/// One output document of a conversion.
+#[derive(Debug, Clone)]
+pub struct Produced {
+    pub target: &'static str,
+    /// Names computed by mappings, outermost first (empty for the main document).
+    pub names: Vec<String>,
+    pub ext: &'static str,
+    pub xml: String,
+}
+
+/// Loss and warnings from a conversion, per stage.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Findings {
+    pub unmapped: Vec<(Stage, Unmapped)>,
+    pub dropped: Vec<(Stage, Dropped)>,
+    pub warnings: Vec<(Stage, Warning)>,
+}
+
+/// A failed conversion.
+#[derive(Debug, Clone)]
+pub enum ConvertError {
+    Input(String),
+    Mapping(MappingError),
+    Route(String),
+    Run { mapping: String, error: exec::RuntimeError },
+}
+
+impl std::fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvertError::Input(m) | ConvertError::Route(m) => f.write_str(m),
+            ConvertError::Mapping(m) => write!(f, "mapping {} has {} error(s); run `hvxform check` for details", m.name, m.diagnostics.errors().max(1)),
+            ConvertError::Run { error, .. } => write!(f, "{error}"),
+        }
+    }
+}
+
+/// Options for conversions.
+pub struct Convert<'m> {
+    pub mappings: &'m Mappings,
+    pub params: Vec<(String, String)>,
+    pub sessions: &'m dyn SessionAccess,
+    pub run: RunOptions,
+}
+
+impl Convert<'_> {
+    /// Detects an input's platform (or takes `from`).
+    pub fn detect(&self, name: &str, text: &str, from: Option<&'static Platform>) -> Result<&'static Platform, ConvertError> {
+        let doc = input::parse_xml(name, text).map_err(|e| ConvertError::Input(e.message))?;
+        match from {
+            Some(p) => Ok(p),
+            None => platform::detect_xml(&doc).map(|(p, _)| p).map_err(|m| ConvertError::Input(format!("{name}: {m}"))),
+        }
+    }
+
+    /// Converts one input text to every target.
+    pub fn convert(&self, name: &str, text: &str, from: Option<&'static Platform>, targets: &[&'static Platform]) -> Result<(Vec<Produced>, Findings), ConvertError> {
+        let doc = input::parse_xml(name, text).map_err(|e| ConvertError::Input(e.message))?;
+        let source = match from {
+            Some(p) => p,
+            None => platform::detect_xml(&doc).map(|(p, _)| p).map_err(|m| ConvertError::Input(format!("{name}: {m}")))?,
+        };
+        if !source.implemented {
+            return Err(ConvertError::Route(format!("{name}: reading {} is not implemented yet", source.name)));
+        }
+        let mut out = Vec::new();
+        let mut findings = Findings::default();
+        for target in targets {
+            let files = self.mappings.route(source, target).map_err(ConvertError::Route)?;
+            let mut docs: Vec<(Vec<String>, String)> = Vec::new();
+            // First stage reads the parsed input; later stages reparse the
+            // previous stage's output (see book: performance).
+            for (k, file) in files.iter().enumerate() {
+                let program = self.mappings.program(file).map_err(ConvertError::Mapping)?;
+                let params = exec::bind_params(&program, &self.relevant_params(&program)).map_err(ConvertError::Route)?;
+                let stage = Stage {
+                    mapping: file.clone(),
+                    reads: if k == 0 { "input" } else { "hub" },
+                };
+                let mut next = Vec::new();
+                if k == 0 {
+                    let o = exec::run(&program, &doc, &params, self.sessions, &self.run).map_err(|error| ConvertError::Run { mapping: file.clone(), error })?;
+                    collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
+                    for d in o.documents {
+                        next.push((d.name.into_iter().collect::<Vec<_>>(), d.xml));
+                    }
+                } else {
+                    for (names, xml) in &docs {
+                        let hub = roxmltree::Document::parse(xml).map_err(|e| ConvertError::Input(format!("internal: stage output does not parse: {e}")))?;
+                        let o = exec::run(&program, &hub, &params, self.sessions, &self.run).map_err(|error| ConvertError::Run { mapping: file.clone(), error })?;
+                        collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
+                        for d in o.documents {
+                            let mut n = names.clone();
+                            n.extend(d.name);
+                            next.push((n, d.xml));
+                        }
+                    }
+                }
+                docs = next;
+            }
+            for (names, xml) in docs {
+                out.push(Produced {
+                    target: target.name,
+                    names,
+                    ext: target.ext,
+                    xml,
+                });
+            }
+        }
+        Ok((out, findings))
+    }
+
+    /// `--param` values go to every mapping that declares them; a name no
+    /// mapping on the route declares is an error reported by the CLI.
+    fn relevant_params(&self, p: &Program) -> Vec<(String, String)> {
+        self.params.iter().filter(|(n, _)| p.params.iter().any(|d| &d.name == n)).cloned().collect()
+    }
+}
+
+fn collect(f: &mut Findings, stage: &Stage, u: Vec<Unmapped>, d: Vec<Dropped>, w: Vec<Warning>) {
+    f.unmapped.extend(u.into_iter().map(|x| (stage.clone(), x)));
+    f.dropped.extend(d.into_iter().map(|x| (stage.clone(), x)));
+    f.warnings.extend(w.into_iter().map(|x| (stage.clone(), x)));
+}
+
+/// Checks that a name computed from input data is safe as a file-name part.
+pub fn safe_name_part(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("an output name computed from the input is empty".into());
+    }
+    if s.len() > 200 {
+        return Err(format!("output name `{}` is longer than 200 bytes", crate::convert::short(s)));
+    }
+    if s == "." || s == ".." || s.starts_with('.') {
+        return Err(format!("output name `{s}` would be hidden or leave the output directory"));
+    }
+    if let Some(c) = s.chars().find(|c| matches!(c, '/' | '\\' | ':') || c.is_control()) {
+        return Err(format!("output name `{}` contains {:?}, which is not allowed in a file name", crate::convert::short(s), c));
+    }
+    Ok(())
+}
+
+/// `<stem>.<names...>.<target>.<ext>`.
+pub fn output_file_name(stem: &str, p: &Produced) -> Result<String, String> {
+    let mut parts = vec![stem.to_string()];
+    for n in &p.names {
+        safe_name_part(n)?;
+        parts.push(n.clone());
+    }
+    parts.push(p.target.to_string());
+    parts.push(p.ext.to_string());
+    Ok(parts.join("."))
+}
+
+/// The stem of an input path (file name without its last extension).
+pub fn stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into())
+}

@@ -1,0 +1,107 @@
+//! Reading input files: bytes → text (UTF-8 with or without BOM, UTF-16 with
+//! BOM) → roxmltree document, with errors that name file, line and column.
+
+use std::path::Path;
+
+/// Why an input could not be read or parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Largest input accepted (1 GiB): larger files are refused rather than
+/// exhausting memory.
+pub const MAX_INPUT: u64 = 1 << 30;
+
+/// Reads a file and decodes it to text.
+pub fn read_text(path: &Path) -> Result<String, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| InputError { message: format!("{}: cannot read: {e}", path.display()) })?;
+    if meta.len() > MAX_INPUT {
+        return Err(InputError { message: format!("{}: file is larger than 1 GiB", path.display()) });
+    }
+    let bytes = std::fs::read(path).map_err(|e| InputError { message: format!("{}: cannot read: {e}", path.display()) })?;
+    decode(&bytes).map_err(|m| InputError { message: format!("{}: {m}", path.display()) })
+}
+
+/// Decodes UTF-8 (BOM optional) or UTF-16 LE/BE with a BOM.
+pub fn decode(bytes: &[u8]) -> Result<String, String> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return String::from_utf8(rest.to_vec()).map_err(|e| format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to() + 3));
+    }
+    let utf16 = |rest: &[u8], le: bool| -> Result<String, String> {
+        if rest.len() % 2 != 0 {
+            return Err("UTF-16 text with an odd number of bytes".into());
+        }
+        let units: Vec<u16> = rest.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }).collect();
+        String::from_utf16(&units).map_err(|_| "invalid UTF-16 text".to_string())
+    };
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return utf16(rest, true).map(|s| strip_decl_encoding(&s));
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        return utf16(rest, false).map(|s| strip_decl_encoding(&s));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|e| format!("not valid UTF-8 at byte {} (UTF-16 files need a byte-order mark)", e.utf8_error().valid_up_to()))
+}
+
+/// The XML declaration of a decoded UTF-16 file still says UTF-16; the text
+/// is now UTF-8, so the encoding pseudo-attribute is dropped.
+fn strip_decl_encoding(s: &str) -> String {
+    if let Some(end) = s.strip_prefix("<?xml").and_then(|r| r.find("?>")) {
+        let decl = &s[..end + 7];
+        if let Some(i) = decl.find("encoding") {
+            let after = &decl[i..];
+            if let Some(q1) = after.find(['"', '\'']) {
+                let quote = after.as_bytes()[q1] as char;
+                if let Some(q2) = after[q1 + 1..].find(quote) {
+                    let cut_end = i + q1 + 1 + q2 + 1;
+                    return format!("{}{}{}", &s[..i], &decl[cut_end..], &s[end + 7..]);
+                }
+            }
+        }
+    }
+    s.to_string()
+}
+
+/// Parses XML, turning roxmltree's error into `file:line:col: message`.
+pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i>, InputError> {
+    let opt = roxmltree::ParsingOptions { allow_dtd: false, ..Default::default() };
+    roxmltree::Document::parse_with_options(text, opt).map_err(|e| {
+        let p = e.pos();
+        InputError { message: format!("{name}:{}:{}: malformed XML: {e}", p.row, p.col) }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_with_bom_decodes() {
+        let text = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><a>é</a>";
+        let mut bytes = vec![0xFF, 0xFE];
+        for u in text.encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        let s = decode(&bytes).unwrap();
+        let doc = parse_xml("x", &s).unwrap();
+        assert_eq!(doc.root_element().text(), Some("é"));
+    }
+
+    #[test]
+    fn malformed_xml_has_a_position() {
+        let e = parse_xml("in.xml", "<a>\n  <b></a>").unwrap_err();
+        assert!(e.message.starts_with("in.xml:2:"), "{}", e.message);
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported() {
+        assert!(decode(b"<a>\xff</a>").unwrap_err().contains("UTF-8"));
+    }
+}

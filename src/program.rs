@@ -290,6 +290,10 @@ pub enum Builtin {
     Join,
     Pad,
     Choose,
+    NodeIndex,
+    Basename,
+    Dirname,
+    Stem,
 }
 
 pub struct BuiltinInfo {
@@ -348,6 +352,10 @@ builtins! {
     Require = "require"(1, 2) -> Any : "require(a, msg?): a, or an error at the context node when empty";
     Join = "join"(2, 2) -> String : "join(nodes, sep): string values joined";
     Pad = "pad"(2, 2) -> String : "pad(n, width): zero-padded decimal";
+    Basename = "basename"(1, 1) -> String : "last component of a / or \\ separated path";
+    Dirname = "dirname"(1, 1) -> String : "everything before the last path separator (empty if none)";
+    Stem = "stem"(1, 1) -> String : "basename without its last extension";
+    NodeIndex = "node_index"(0, 1) -> Int : "1-based position of a node (context by default) among its parent's element children";
     Choose = "choose"(3, 3) -> Any : "choose(cond, a, b): a when cond is true, else b (only one is evaluated)";
 }
 

@@ -124,6 +124,7 @@ impl Tables {
                 }
                 return Err(msg);
             }
+            Miss::Same => normalise(to_ty, &key).map_err(|e| format!("session table `{}`: `{key}` cannot be used on the other side: {e}", def.name))?,
             Miss::Mint(None) if to_ty == SessionType::Uuid => {
                 let name = format!("{}\u{0}{}\u{0}{key}", def.name, if reverse { "left" } else { "right" });
                 uuid::Uuid::new_v5(&MINT_NS, name.as_bytes()).to_string()

@@ -549,6 +549,32 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 };
                 s(name)
             }
+            B::Basename | B::Dirname | B::Stem => {
+                let path = self.str_arg(&args[0], cx, locals)?;
+                let cut = path.rfind(['/', '\\']);
+                let base = match cut {
+                    Some(i) => &path[i + 1..],
+                    None => path.as_ref(),
+                };
+                s(match b {
+                    B::Basename => base.to_string(),
+                    B::Dirname => cut.map(|i| path[..i].to_string()).unwrap_or_default(),
+                    _ => match base.rfind('.') {
+                        Some(i) if i > 0 => base[..i].to_string(),
+                        _ => base.to_string(),
+                    },
+                })
+            }
+            B::NodeIndex => {
+                let it = match args.first() {
+                    Some(a) => self.nodes(a, cx, locals)?.first().copied(),
+                    None => Some(cx.item),
+                };
+                Val::Int(match it {
+                    Some(Item::Node(n)) => n.prev_siblings().filter(|s| s.is_element()).count() as i64,
+                    _ => 0,
+                })
+            }
             B::Choose => {
                 if self.eval(&args[0], cx, locals)?.truthy() {
                     self.eval(&args[1], cx, locals)?

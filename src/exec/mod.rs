@@ -368,7 +368,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                     other => return Err(self.err(*loc, Some(cx.item), format!("`for` needs a node list, found the value `{}`", other.string()))),
                 };
                 if !sort.is_empty() {
-                    items = self.sort(items, sort, locals)?;
+                    items = self.sort(items, sort, *slot, locals)?;
                 }
                 let size = items.len();
                 for (k, it) in items.into_iter().enumerate() {
@@ -479,11 +479,13 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         });
     }
 
-    fn sort(&mut self, items: Vec<Item<'a, 'i>>, keys: &[(Expr, bool)], locals: &[Val<'a, 'i>]) -> R<Vec<Item<'a, 'i>>> {
+    fn sort(&mut self, items: Vec<Item<'a, 'i>>, keys: &[(Expr, bool)], slot: u32, locals: &mut Vec<Val<'a, 'i>>) -> R<Vec<Item<'a, 'i>>> {
         let size = items.len();
         let mut keyed = Vec::with_capacity(size);
         for (k, it) in items.into_iter().enumerate() {
             let cx = Cx { item: it, pos: k + 1, size };
+            // The loop variable is bound to the item while its keys are computed.
+            set(locals, slot, Val::Nodes(vec![it]));
             let mut ks = Vec::with_capacity(keys.len());
             for (e, _) in keys {
                 ks.push(self.eval(e, &cx, locals)?.string().into_owned());

@@ -141,6 +141,8 @@ pub enum Miss {
     Mint(Option<String>),
     /// Fail, with an optional hint telling the user how to seed the entry.
     Fail(Option<String>),
+    /// Pair the key with the same value on the other side.
+    Same,
 }
 
 #[derive(Debug, Clone)]

@@ -347,6 +347,9 @@ fn session(p: P) -> SessionDecl {
         None => Miss::Fail(None),
         Some(m) => {
             let inner = m.into_inner().next().unwrap();
+            if inner.as_rule() == Rule::miss_same {
+                return SessionDecl { name, left, right, miss: Miss::Same };
+            }
             let is_mint = inner.as_rule() == Rule::miss_mint;
             let arg = inner.into_inner().next().map(|s| raw_string(&s));
             if is_mint {
@@ -853,6 +856,10 @@ fn lit(p: P) -> Lit {
 }
 
 fn unescape(s: &str) -> String {
+    if s == "{}" {
+        // An empty pair of braces is literal text (`format("{}", x)`).
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {

@@ -123,7 +123,7 @@ pub fn in_unit(bytes: i64, unit: &str, ceil: bool) -> Result<i64, String> {
     }
     let f = unit_factor(unit)?;
     let b = bytes as u128;
-    if b % f != 0 && !ceil {
+    if !b.is_multiple_of(f) && !ceil {
         return Err(format!(
             "{bytes} bytes is not a whole number of {unit} (use in_unit_ceil to round up)"
         ));
@@ -197,7 +197,10 @@ pub fn hex(s: &str) -> Result<i64, String> {
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
     if h.is_empty() {
-        return Err(format!("expected a hexadecimal number, found `{}`", short(t)));
+        return Err(format!(
+            "expected a hexadecimal number, found `{}`",
+            short(t)
+        ));
     }
     u64::from_str_radix(h, 16)
         .ok()
@@ -257,7 +260,10 @@ mod tests {
     #[test]
     fn uuids() {
         let c = "564d9c3a-2f55-1e6b-8a32-5d1150ae1f3d";
-        assert_eq!(uuid("56 4d 9c 3a 2f 55 1e 6b-8a 32 5d 11 50 ae 1f 3d").unwrap(), c);
+        assert_eq!(
+            uuid("56 4d 9c 3a 2f 55 1e 6b-8a 32 5d 11 50 ae 1f 3d").unwrap(),
+            c
+        );
         assert_eq!(uuid("{564D9C3A-2F55-1E6B-8A32-5D1150AE1F3D}").unwrap(), c);
         assert_eq!(
             uuid_vmware(c).unwrap(),
@@ -273,7 +279,9 @@ mod tests {
     #[test]
     fn integers() {
         assert_eq!(int(" 42 ").unwrap(), 42);
-        assert!(int("99999999999999999999").unwrap_err().contains("out of range"));
+        assert!(int("99999999999999999999")
+            .unwrap_err()
+            .contains("out of range"));
         assert!(uint("-1").is_err());
         assert_eq!(hex("0x1F").unwrap(), 31);
         assert!(hex("0xZZ").is_err());

@@ -95,7 +95,10 @@ impl Diagnostic {
     }
     /// `file:line:col` of the primary label.
     pub fn location(&self) -> (String, usize, usize) {
-        let (l, c) = self.primary.source.line_col(self.primary.span.start as usize);
+        let (l, c) = self
+            .primary
+            .source
+            .line_col(self.primary.span.start as usize);
         (self.primary.source.name.clone(), l, c)
     }
 }

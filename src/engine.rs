@@ -17,7 +17,10 @@ use crate::session::SessionAccess;
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("kvm-to-hvx.hvx", include_str!("../mappings/kvm-to-hvx.hvx")),
     ("hvx-to-kvm.hvx", include_str!("../mappings/hvx-to-kvm.hvx")),
-    ("hvx-to-vsphere.hvx", include_str!("../mappings/hvx-to-vsphere.hvx")),
+    (
+        "hvx-to-vsphere.hvx",
+        include_str!("../mappings/hvx-to-vsphere.hvx"),
+    ),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
 ];
 
@@ -28,10 +31,13 @@ pub struct MappingError {
     pub diagnostics: Diagnostics,
 }
 
+/// One compiled (or failed) mapping, computed once.
+type Slot = OnceLock<Result<Arc<Program>, MappingError>>;
+
 /// Where mappings come from, with a compile-once cache.
 pub struct Mappings {
     overrides: Option<PathBuf>,
-    cache: Mutex<HashMap<String, Arc<OnceLock<Result<Arc<Program>, MappingError>>>>>,
+    cache: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 impl Mappings {
@@ -61,7 +67,10 @@ impl Mappings {
     }
 
     pub fn exists(&self, file: &str) -> bool {
-        self.overrides.as_ref().is_some_and(|d| d.join(file).is_file()) || EMBEDDED.iter().any(|(n, _)| *n == file)
+        self.overrides
+            .as_ref()
+            .is_some_and(|d| d.join(file).is_file())
+            || EMBEDDED.iter().any(|(n, _)| *n == file)
     }
 
     /// Compiles (once) and returns the mapping with this file name.
@@ -106,8 +115,15 @@ impl Mappings {
         }
         for f in &files {
             if !self.exists(f) {
-                let side = if f.starts_with("hvx-to-") { format!("writing {}", to.name) } else { format!("reading {}", from.name) };
-                return Err(format!("no route from {} to {}: {side} is not implemented yet (no mapping `{f}`)", from.name, to.name));
+                let side = if f.starts_with("hvx-to-") {
+                    format!("writing {}", to.name)
+                } else {
+                    format!("reading {}", from.name)
+                };
+                return Err(format!(
+                    "no route from {} to {}: {side} is not implemented yet (no mapping `{f}`)",
+                    from.name, to.name
+                ));
             }
         }
         Ok(files)
@@ -146,14 +162,22 @@ pub enum ConvertError {
     Input(String),
     Mapping(MappingError),
     Route(String),
-    Run { mapping: String, error: exec::RuntimeError },
+    Run {
+        mapping: String,
+        error: exec::RuntimeError,
+    },
 }
 
 impl std::fmt::Display for ConvertError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConvertError::Input(m) | ConvertError::Route(m) => f.write_str(m),
-            ConvertError::Mapping(m) => write!(f, "mapping {} has {} error(s); run `hvxform check` for details", m.name, m.diagnostics.errors().max(1)),
+            ConvertError::Mapping(m) => write!(
+                f,
+                "mapping {} has {} error(s); run `hvxform check` for details",
+                m.name,
+                m.diagnostics.errors().max(1)
+            ),
             ConvertError::Run { error, .. } => write!(f, "{error}"),
         }
     }
@@ -169,49 +193,84 @@ pub struct Convert<'m> {
 
 impl Convert<'_> {
     /// Detects an input's platform (or takes `from`).
-    pub fn detect(&self, name: &str, text: &str, from: Option<&'static Platform>) -> Result<&'static Platform, ConvertError> {
+    pub fn detect(
+        &self,
+        name: &str,
+        text: &str,
+        from: Option<&'static Platform>,
+    ) -> Result<&'static Platform, ConvertError> {
         let doc = input::parse_xml(name, text).map_err(|e| ConvertError::Input(e.message))?;
         match from {
             Some(p) => Ok(p),
-            None => platform::detect_xml(&doc).map(|(p, _)| p).map_err(|m| ConvertError::Input(format!("{name}: {m}"))),
+            None => platform::detect_xml(&doc)
+                .map(|(p, _)| p)
+                .map_err(|m| ConvertError::Input(format!("{name}: {m}"))),
         }
     }
 
     /// Converts one input text to every target.
-    pub fn convert(&self, name: &str, text: &str, from: Option<&'static Platform>, targets: &[&'static Platform]) -> Result<(Vec<Produced>, Findings), ConvertError> {
+    pub fn convert(
+        &self,
+        name: &str,
+        text: &str,
+        from: Option<&'static Platform>,
+        targets: &[&'static Platform],
+    ) -> Result<(Vec<Produced>, Findings), ConvertError> {
         let doc = input::parse_xml(name, text).map_err(|e| ConvertError::Input(e.message))?;
         let source = match from {
             Some(p) => p,
-            None => platform::detect_xml(&doc).map(|(p, _)| p).map_err(|m| ConvertError::Input(format!("{name}: {m}")))?,
+            None => platform::detect_xml(&doc)
+                .map(|(p, _)| p)
+                .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?,
         };
         if !source.implemented {
-            return Err(ConvertError::Route(format!("{name}: reading {} is not implemented yet", source.name)));
+            return Err(ConvertError::Route(format!(
+                "{name}: reading {} is not implemented yet",
+                source.name
+            )));
         }
         let mut out = Vec::new();
         let mut findings = Findings::default();
         for target in targets {
-            let files = self.mappings.route(source, target).map_err(ConvertError::Route)?;
+            let files = self
+                .mappings
+                .route(source, target)
+                .map_err(ConvertError::Route)?;
             let mut docs: Vec<(Vec<String>, String)> = Vec::new();
             // First stage reads the parsed input; later stages reparse the
             // previous stage's output (see book: performance).
             for (k, file) in files.iter().enumerate() {
                 let program = self.mappings.program(file).map_err(ConvertError::Mapping)?;
-                let params = exec::bind_params(&program, &self.relevant_params(&program)).map_err(ConvertError::Route)?;
+                let params = exec::bind_params(&program, &self.relevant_params(&program))
+                    .map_err(ConvertError::Route)?;
                 let stage = Stage {
                     mapping: file.clone(),
                     reads: if k == 0 { "input" } else { "hub" },
                 };
                 let mut next = Vec::new();
                 if k == 0 {
-                    let o = exec::run(&program, &doc, &params, self.sessions, &self.run).map_err(|error| ConvertError::Run { mapping: file.clone(), error })?;
+                    let o = exec::run(&program, &doc, &params, self.sessions, &self.run).map_err(
+                        |error| ConvertError::Run {
+                            mapping: file.clone(),
+                            error,
+                        },
+                    )?;
                     collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
                     for d in o.documents {
                         next.push((d.name.into_iter().collect::<Vec<_>>(), d.xml));
                     }
                 } else {
                     for (names, xml) in &docs {
-                        let hub = roxmltree::Document::parse(xml).map_err(|e| ConvertError::Input(format!("internal: stage output does not parse: {e}")))?;
-                        let o = exec::run(&program, &hub, &params, self.sessions, &self.run).map_err(|error| ConvertError::Run { mapping: file.clone(), error })?;
+                        let hub = roxmltree::Document::parse(xml).map_err(|e| {
+                            ConvertError::Input(format!(
+                                "internal: stage output does not parse: {e}"
+                            ))
+                        })?;
+                        let o = exec::run(&program, &hub, &params, self.sessions, &self.run)
+                            .map_err(|error| ConvertError::Run {
+                                mapping: file.clone(),
+                                error,
+                            })?;
                         collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
                         for d in o.documents {
                             let mut n = names.clone();
@@ -237,7 +296,11 @@ impl Convert<'_> {
     /// `--param` values go to every mapping that declares them; a name no
     /// mapping on the route declares is an error reported by the CLI.
     fn relevant_params(&self, p: &Program) -> Vec<(String, String)> {
-        self.params.iter().filter(|(n, _)| p.params.iter().any(|d| &d.name == n)).cloned().collect()
+        self.params
+            .iter()
+            .filter(|(n, _)| p.params.iter().any(|d| &d.name == n))
+            .cloned()
+            .collect()
     }
 }
 
@@ -253,13 +316,25 @@ pub fn safe_name_part(s: &str) -> Result<(), String> {
         return Err("an output name computed from the input is empty".into());
     }
     if s.len() > 200 {
-        return Err(format!("output name `{}` is longer than 200 bytes", crate::convert::short(s)));
+        return Err(format!(
+            "output name `{}` is longer than 200 bytes",
+            crate::convert::short(s)
+        ));
     }
     if s == "." || s == ".." || s.starts_with('.') {
-        return Err(format!("output name `{s}` would be hidden or leave the output directory"));
+        return Err(format!(
+            "output name `{s}` would be hidden or leave the output directory"
+        ));
     }
-    if let Some(c) = s.chars().find(|c| matches!(c, '/' | '\\' | ':') || c.is_control()) {
-        return Err(format!("output name `{}` contains {:?}, which is not allowed in a file name", crate::convert::short(s), c));
+    if let Some(c) = s
+        .chars()
+        .find(|c| matches!(c, '/' | '\\' | ':') || c.is_control())
+    {
+        return Err(format!(
+            "output name `{}` contains {:?}, which is not allowed in a file name",
+            crate::convert::short(s),
+            c
+        ));
     }
     Ok(())
 }
@@ -278,5 +353,7 @@ pub fn output_file_name(stem: &str, p: &Produced) -> Result<String, String> {
 
 /// The stem of an input path (file name without its last extension).
 pub fn stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into())
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into())
 }

@@ -5,15 +5,15 @@
 //! (AST → [`program::Program`], every diagnostic collected) → [`exec`]
 //! (run a program over an input document, write output documents).
 
+pub mod cli;
 pub mod compile;
 pub mod convert;
 pub mod diag;
-pub mod program;
-pub mod syntax;
-pub mod exec;
-pub mod session;
-pub mod xmlout;
-pub mod cli;
 pub mod engine;
+pub mod exec;
 pub mod platform;
+pub mod program;
 pub mod render;
+pub mod session;
+pub mod syntax;
+pub mod xmlout;

@@ -222,11 +222,18 @@ pub enum ExprKind {
     Concat(Vec<Expr>),
     Local(u32),
     Global(u32),
-    Path { start: PathStart, steps: Vec<Step> },
+    Path {
+        start: PathStart,
+        steps: Vec<Step>,
+    },
     Builtin(Builtin, Vec<Expr>),
     Fn(FnId, Vec<Expr>),
     Table(TableId, Box<Expr>),
-    Session { id: SessionId, reverse: bool, arg: Box<Expr> },
+    Session {
+        id: SessionId,
+        reverse: bool,
+        arg: Box<Expr>,
+    },
     Neg(Box<Expr>),
     Bin(BinOp, Box<Expr>, Box<Expr>),
 }

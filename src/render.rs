@@ -37,18 +37,27 @@ impl miette::Diagnostic for Miette<'_> {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.d
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(&self.src)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let p = &self.d.primary;
-        let mut v = vec![LabeledSpan::new_primary_with_span(Some(p.text.clone()), p.span.range())];
+        let mut v = vec![LabeledSpan::new_primary_with_span(
+            Some(p.text.clone()),
+            p.span.range(),
+        )];
         // Secondary labels in the same file are drawn; others are named in notes.
         for s in &self.d.secondary {
             if std::sync::Arc::ptr_eq(&s.source, &p.source) {
-                v.push(LabeledSpan::new_with_span(Some(s.text.clone()), s.span.range()));
+                v.push(LabeledSpan::new_with_span(
+                    Some(s.text.clone()),
+                    s.span.range(),
+                ));
             }
         }
         Some(Box::new(v.into_iter()))
@@ -57,7 +66,11 @@ impl miette::Diagnostic for Miette<'_> {
 
 /// miette's rendering of one diagnostic.
 pub fn human(d: &Diagnostic, color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     let m = Miette {
         d,
@@ -65,7 +78,11 @@ pub fn human(d: &Diagnostic, color: bool) -> String {
     };
     let mut out = String::new();
     let _ = handler.render_report(&mut out, &m);
-    for s in d.secondary.iter().filter(|s| !std::sync::Arc::ptr_eq(&s.source, &d.primary.source)) {
+    for s in d
+        .secondary
+        .iter()
+        .filter(|s| !std::sync::Arc::ptr_eq(&s.source, &d.primary.source))
+    {
         let (l, c) = s.source.line_col(s.span.start as usize);
         out.push_str(&format!("  note: {} ({}:{l}:{c})\n", s.text, s.source.name));
     }
@@ -110,7 +127,10 @@ pub fn json_report(files: &[String], diags: &[Diagnostic]) -> serde_json::Value 
 }
 
 fn gh_escape(s: &str, prop: bool) -> String {
-    let mut o = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let mut o = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
     if prop {
         o = o.replace(':', "%3A").replace(',', "%2C");
     }

@@ -62,10 +62,16 @@ impl TableData {
             if self.entries[i].1 == right {
                 return Ok(());
             }
-            return Err(format!("`{left}` is already paired with `{}`", self.entries[i].1));
+            return Err(format!(
+                "`{left}` is already paired with `{}`",
+                self.entries[i].1
+            ));
         }
         if let Some(&i) = self.by_right.get(&right) {
-            return Err(format!("`{right}` is already paired with `{}`", self.entries[i].0));
+            return Err(format!(
+                "`{right}` is already paired with `{}`",
+                self.entries[i].0
+            ));
         }
         self.by_left.insert(left.clone(), self.entries.len());
         self.by_right.insert(right.clone(), self.entries.len());
@@ -100,9 +106,19 @@ pub struct Tables {
 impl Tables {
     /// Looks up, minting on a miss when the policy says so. Returns the value
     /// and whether a new entry was made.
-    pub fn lookup(&mut self, def: &SessionDef, reverse: bool, key: &str) -> Result<(String, bool), String> {
-        let (from_ty, to_ty) = if reverse { (def.right, def.left) } else { (def.left, def.right) };
-        let key = normalise(from_ty, key).map_err(|e| format!("session table `{}`: {e}", def.name))?;
+    pub fn lookup(
+        &mut self,
+        def: &SessionDef,
+        reverse: bool,
+        key: &str,
+    ) -> Result<(String, bool), String> {
+        let (from_ty, to_ty) = if reverse {
+            (def.right, def.left)
+        } else {
+            (def.left, def.right)
+        };
+        let key =
+            normalise(from_ty, key).map_err(|e| format!("session table `{}`: {e}", def.name))?;
         let t = self
             .tables
             .entry(def.name.clone())
@@ -112,7 +128,11 @@ impl Tables {
         }
         let minted = match &def.miss {
             Miss::Fail(hint) => {
-                let (l, r) = if reverse { ("LEFT", key.as_str()) } else { (key.as_str(), "RIGHT") };
+                let (l, r) = if reverse {
+                    ("LEFT", key.as_str())
+                } else {
+                    (key.as_str(), "RIGHT")
+                };
                 let mut msg = format!(
                     "session table `{}` has no entry for `{key}` ({} side); seed it with `hvxform session set STORE {} {l} {r}`",
                     def.name,
@@ -124,9 +144,18 @@ impl Tables {
                 }
                 return Err(msg);
             }
-            Miss::Same => normalise(to_ty, &key).map_err(|e| format!("session table `{}`: `{key}` cannot be used on the other side: {e}", def.name))?,
+            Miss::Same => normalise(to_ty, &key).map_err(|e| {
+                format!(
+                    "session table `{}`: `{key}` cannot be used on the other side: {e}",
+                    def.name
+                )
+            })?,
             Miss::Mint(None) if to_ty == SessionType::Uuid => {
-                let name = format!("{}\u{0}{}\u{0}{key}", def.name, if reverse { "left" } else { "right" });
+                let name = format!(
+                    "{}\u{0}{}\u{0}{key}",
+                    def.name,
+                    if reverse { "left" } else { "right" }
+                );
                 uuid::Uuid::new_v5(&MINT_NS, name.as_bytes()).to_string()
             }
             Miss::Mint(None) => {
@@ -140,7 +169,8 @@ impl Tables {
                 let mut n = t.entries.len() as u64 + 1;
                 loop {
                     let cand = pattern.replace("{n}", &n.to_string());
-                    let cand = normalise(to_ty, &cand).map_err(|e| format!("session table `{}`: minted value: {e}", def.name))?;
+                    let cand = normalise(to_ty, &cand)
+                        .map_err(|e| format!("session table `{}`: minted value: {e}", def.name))?;
                     if t.get(!reverse, &cand).is_none() {
                         break cand;
                     }
@@ -148,8 +178,13 @@ impl Tables {
                 }
             }
         };
-        let (l, r) = if reverse { (minted.clone(), key) } else { (key, minted.clone()) };
-        t.insert(l, r).map_err(|e| format!("session table `{}`: {e}", def.name))?;
+        let (l, r) = if reverse {
+            (minted.clone(), key)
+        } else {
+            (key, minted.clone())
+        };
+        t.insert(l, r)
+            .map_err(|e| format!("session table `{}`: {e}", def.name))?;
         Ok((minted, true))
     }
 }
@@ -203,12 +238,20 @@ mod tests {
 
     #[test]
     fn patterns_and_failures() {
-        let d = def(Miss::Mint(Some("vm-{n}".into())), SessionType::String, SessionType::String);
+        let d = def(
+            Miss::Mint(Some("vm-{n}".into())),
+            SessionType::String,
+            SessionType::String,
+        );
         let s = MemoryStore::default();
         assert_eq!(s.lookup(&d, false, "a").unwrap(), "vm-1");
         assert_eq!(s.lookup(&d, false, "b").unwrap(), "vm-2");
         assert_eq!(s.lookup(&d, false, "a").unwrap(), "vm-1");
-        let f = def(Miss::Fail(Some("networks are mapped by hand".into())), SessionType::String, SessionType::String);
+        let f = def(
+            Miss::Fail(Some("networks are mapped by hand".into())),
+            SessionType::String,
+            SessionType::String,
+        );
         let e = s.lookup(&f, false, "default").unwrap_err();
         assert!(e.contains("hvxform session set"), "{e}");
         assert!(e.contains("by hand"), "{e}");

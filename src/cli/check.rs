@@ -87,7 +87,10 @@ impl Check {
             let (_, d) = compile::compile(s, &resolver);
             diags.extend(d.items);
         }
-        let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+        let errors = diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
         let warnings = diags.len() - errors;
         match self.format {
             Format::Human => {
@@ -95,16 +98,26 @@ impl Check {
                     eprint!("{}", crate::render::human(d, ctx.color));
                 }
                 if !ctx.quiet {
-                    eprintln!("checked {} mapping(s): {errors} error(s), {warnings} warning(s)", names.len());
+                    eprintln!(
+                        "checked {} mapping(s): {errors} error(s), {warnings} warning(s)",
+                        names.len()
+                    );
                 }
             }
-            Format::Json => println!("{}", serde_json::to_string_pretty(&crate::render::json_report(&names, &diags)).unwrap_or_default()),
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::render::json_report(&names, &diags))
+                    .unwrap_or_default()
+            ),
             Format::Github => {
                 for d in &diags {
                     println!("{}", crate::render::github(d));
                 }
             }
-            Format::Sarif => println!("{}", serde_json::to_string_pretty(&crate::render::sarif(&diags)).unwrap_or_default()),
+            Format::Sarif => println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::render::sarif(&diags)).unwrap_or_default()
+            ),
         }
         if errors > 0 || (self.deny_warnings && warnings > 0) {
             exit::INVALID

@@ -17,7 +17,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///
 /// hvxform converts metadata, not disk images: convert images with qemu-img.
 #[derive(Debug, Parser)]
-#[command(name = "hvxform", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "hvxform",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// When to use colour (NO_COLOR is respected with `auto`).
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
@@ -72,7 +77,10 @@ impl Cli {
         let color = match self.color {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
         };
         let ctx = Ctx {
             color,

@@ -74,7 +74,11 @@ impl Run {
             Ok(o) => {
                 for d in &o.documents {
                     if o.documents.len() > 1 || d.name.is_some() {
-                        println!("<!-- document {} {} -->", d.document, d.name.as_deref().unwrap_or(""));
+                        println!(
+                            "<!-- document {} {} -->",
+                            d.document,
+                            d.name.as_deref().unwrap_or("")
+                        );
                     }
                     print!("{}", d.xml);
                 }
@@ -82,7 +86,13 @@ impl Run {
                     super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
                 }
                 for u in &o.unmapped {
-                    super::warning(ctx, &format!("{name}:{}:{}: unmapped {} {}: {}", u.line, u.col, u.kind, u.path, u.reason));
+                    super::warning(
+                        ctx,
+                        &format!(
+                            "{name}:{}:{}: unmapped {} {}: {}",
+                            u.line, u.col, u.kind, u.path, u.reason
+                        ),
+                    );
                 }
                 exit::OK
             }

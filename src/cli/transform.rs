@@ -69,7 +69,13 @@ impl Transform {
         for t in &self.to {
             match platform::by_name(t.trim()) {
                 Ok(p) if !p.implemented => {
-                    super::error(ctx, &format!("writing {} is not implemented yet; `hvxform platforms` lists what is", p.name));
+                    super::error(
+                        ctx,
+                        &format!(
+                            "writing {} is not implemented yet; `hvxform platforms` lists what is",
+                            p.name
+                        ),
+                    );
                     return exit::CANNOT_RUN;
                 }
                 Ok(p) => {
@@ -100,7 +106,11 @@ impl Transform {
             if i.is_dir() {
                 match std::fs::read_dir(i) {
                     Ok(rd) => {
-                        let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+                        let mut v: Vec<PathBuf> = rd
+                            .filter_map(|e| e.ok())
+                            .map(|e| e.path())
+                            .filter(|p| p.is_file())
+                            .collect();
                         v.sort();
                         inputs.extend(v);
                     }
@@ -115,11 +125,17 @@ impl Transform {
         }
         if let Some(dir) = &self.output {
             if let Err(e) = std::fs::create_dir_all(dir) {
-                super::error(ctx, &format!("{}: cannot create output directory: {e}", dir.display()));
+                super::error(
+                    ctx,
+                    &format!("{}: cannot create output directory: {e}", dir.display()),
+                );
                 return exit::CANNOT_RUN;
             }
             if let Err(e) = probe_writable(dir) {
-                super::error(ctx, &format!("{}: output directory is not writable: {e}", dir.display()));
+                super::error(
+                    ctx,
+                    &format!("{}: output directory is not writable: {e}", dir.display()),
+                );
                 return exit::CANNOT_RUN;
             }
         }
@@ -170,10 +186,18 @@ impl Transform {
                 if errors[k].is_none() {
                     for (n, _) in &files {
                         if let Some(&other) = by_name.get(n) {
-                            let msg = format!("{}: output `{n}` would also be written for {}", d.input.display(), results[other].input.display());
+                            let msg = format!(
+                                "{}: output `{n}` would also be written for {}",
+                                d.input.display(),
+                                results[other].input.display()
+                            );
                             errors[k] = Some(msg.clone());
                             if other != k {
-                                errors[other] = Some(format!("{}: output `{n}` would also be written for {}", results[other].input.display(), d.input.display()));
+                                errors[other] = Some(format!(
+                                    "{}: output `{n}` would also be written for {}",
+                                    results[other].input.display(),
+                                    d.input.display()
+                                ));
                             }
                         } else {
                             by_name.insert(n.clone(), k);
@@ -186,7 +210,13 @@ impl Transform {
         let total_docs: usize = planned.iter().map(|(_, f)| f.len()).sum();
         let to_stdout = self.output.is_none();
         if to_stdout && (inputs.len() != 1 || total_docs > 1) {
-            super::error(ctx, &format!("{} output documents: give an output directory with -o DIR", total_docs.max(2)));
+            super::error(
+                ctx,
+                &format!(
+                    "{} output documents: give an output directory with -o DIR",
+                    total_docs.max(2)
+                ),
+            );
             return exit::CANNOT_RUN;
         }
         let mut written: HashMap<usize, Vec<String>> = HashMap::new();
@@ -225,7 +255,13 @@ impl Transform {
                 unmapped_total += f.unmapped.len();
                 if ctx.verbose > 0 {
                     for (s, u) in &f.unmapped {
-                        super::warning(ctx, &format!("{name}: unmapped ({}, {}) {}:{} {}: {}", s.reads, s.mapping, u.line, u.col, u.path, u.reason));
+                        super::warning(
+                            ctx,
+                            &format!(
+                                "{name}: unmapped ({}, {}) {}:{} {}: {}",
+                                s.reads, s.mapping, u.line, u.col, u.path, u.reason
+                            ),
+                        );
                     }
                 }
                 for (_, w) in &f.warnings {
@@ -252,7 +288,10 @@ impl Transform {
             let doc = json!({"version": REPORT_VERSION, "inputs": report_inputs});
             let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
             if let Err(e) = atomic_write(r, text.as_bytes()) {
-                super::error(ctx, &format!("{}: cannot write the report: {e}", r.display()));
+                super::error(
+                    ctx,
+                    &format!("{}: cannot write the report: {e}", r.display()),
+                );
                 return exit::CANNOT_RUN;
             }
         }
@@ -260,7 +299,9 @@ impl Transform {
             let ok = results.len() - failures;
             let mut line = format!("{ok} of {} input(s) converted", results.len());
             if unmapped_total > 0 {
-                line.push_str(&format!("; {unmapped_total} input node(s) unmapped (see --report FILE, or -v)"));
+                line.push_str(&format!(
+                    "; {unmapped_total} input node(s) unmapped (see --report FILE, or -v)"
+                ));
             }
             eprintln!("{line}");
         }
@@ -272,10 +313,19 @@ impl Transform {
     }
 }
 
-fn convert_all(conv: &Convert, inputs: &[PathBuf], from: Option<&'static Platform>, targets: &[&'static Platform], deny_loss: bool) -> Vec<Done> {
+fn convert_all(
+    conv: &Convert,
+    inputs: &[PathBuf],
+    from: Option<&'static Platform>,
+    targets: &[&'static Platform],
+    deny_loss: bool,
+) -> Vec<Done> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..inputs.len()).map(|_| None).collect());
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(inputs.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(inputs.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -285,28 +335,46 @@ fn convert_all(conv: &Convert, inputs: &[PathBuf], from: Option<&'static Platfor
                 }
                 let path = &inputs[k];
                 let result = convert_one(conv, path, from, targets, deny_loss);
-                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(Done { input: path.clone(), result });
+                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(Done {
+                    input: path.clone(),
+                    result,
+                });
             });
         }
     });
-    results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect()
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
-fn convert_one(conv: &Convert, path: &Path, from: Option<&'static Platform>, targets: &[&'static Platform], deny_loss: bool) -> Result<(Vec<Produced>, Findings), String> {
+fn convert_one(
+    conv: &Convert,
+    path: &Path,
+    from: Option<&'static Platform>,
+    targets: &[&'static Platform],
+    deny_loss: bool,
+) -> Result<(Vec<Produced>, Findings), String> {
     let name = path.display().to_string();
     let text = input::read_text(path).map_err(|e| e.message)?;
-    let (docs, findings) = conv.convert(&name, &text, from, targets).map_err(|e| match e {
-        ConvertError::Run { mapping, error } => format!("{name}: conversion failed in {mapping}: {error}"),
-        ConvertError::Mapping(m) => {
-            let mut s = format!("mapping {} does not compile:", m.name);
-            for d in &m.diagnostics.items {
-                let (f, l, c) = d.location();
-                s.push_str(&format!("\n  {f}:{l}:{c}: {}", d.message));
+    let (docs, findings) = conv
+        .convert(&name, &text, from, targets)
+        .map_err(|e| match e {
+            ConvertError::Run { mapping, error } => {
+                format!("{name}: conversion failed in {mapping}: {error}")
             }
-            s
-        }
-        other => other.to_string(),
-    })?;
+            ConvertError::Mapping(m) => {
+                let mut s = format!("mapping {} does not compile:", m.name);
+                for d in &m.diagnostics.items {
+                    let (f, l, c) = d.location();
+                    s.push_str(&format!("\n  {f}:{l}:{c}: {}", d.message));
+                }
+                s
+            }
+            other => other.to_string(),
+        })?;
     if deny_loss && !findings.unmapped.is_empty() {
         let (s, u) = &findings.unmapped[0];
         return Err(format!(
@@ -330,13 +398,23 @@ fn probe_writable(dir: &Path) -> std::io::Result<()> {
 
 fn temp_path(dir: &Path, name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 /// Writes through a temp file in the same directory, fsync, rename.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = temp_path(dir, &name);
     let r = (|| {
         let mut f = std::fs::File::create(&tmp)?;

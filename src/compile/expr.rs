@@ -63,7 +63,12 @@ impl Compiler {
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                         for (t, c, sp) in [(ta, &ca, a.span), (tb, &cb, b.span)] {
                             if t == Type::Bool {
-                                self.error("hvx::type-mismatch", sp, "booleans cannot be ordered", "this is a bool");
+                                self.error(
+                                    "hvx::type-mismatch",
+                                    sp,
+                                    "booleans cannot be ordered",
+                                    "this is a bool",
+                                );
                             }
                             let _ = c;
                         }
@@ -81,7 +86,13 @@ impl Compiler {
         }
     }
 
-    fn call(&mut self, e: &ast::Expr, name: &ast::Ident, method: Option<&ast::Ident>, args: &[ast::Expr]) -> (Expr, Type) {
+    fn call(
+        &mut self,
+        e: &ast::Expr,
+        name: &ast::Ident,
+        method: Option<&ast::Ident>,
+        args: &[ast::Expr],
+    ) -> (Expr, Type) {
         let loc = self.loc(e.span);
         let mk = |kind| Expr { kind, loc };
         let dummy = (mk(ExprKind::Lit(Value::Str(String::new()))), Type::Any);
@@ -89,8 +100,16 @@ impl Compiler {
             // session lookups: table.right(x) / table.left(x)
             let Some(i) = find(&self.sessions, &name.name) else {
                 let help = suggest(&name.name, self.sessions.iter().map(|s| s.name.as_str()));
-                let d = self.error("hvx::undefined-session", name.span, format!("no session table named `{}`", name.name), "not declared");
-                d.help = help.or(Some(format!("declare it: `session {}: string <-> string miss fail;`", name.name)));
+                let d = self.error(
+                    "hvx::undefined-session",
+                    name.span,
+                    format!("no session table named `{}`", name.name),
+                    "not declared",
+                );
+                d.help = help.or(Some(format!(
+                    "declare it: `session {}: string <-> string miss fail;`",
+                    name.name
+                )));
                 return dummy;
             };
             self.sessions[i].used = true;
@@ -99,13 +118,28 @@ impl Compiler {
                 "left" => true,
                 other => {
                     let help = suggest(other, ["right", "left"]);
-                    let d = self.error("hvx::undefined-function", m.span, format!("session tables have `.right(x)` and `.left(x)`, not `.{other}`"), "unknown lookup");
+                    let d = self.error(
+                        "hvx::undefined-function",
+                        m.span,
+                        format!("session tables have `.right(x)` and `.left(x)`, not `.{other}`"),
+                        "unknown lookup",
+                    );
                     d.help = help;
                     return dummy;
                 }
             };
             if args.len() != 1 {
-                self.error("hvx::arity", e.span, format!("`{}.{}` takes 1 argument, found {}", name.name, m.name, args.len()), "wrong number of arguments");
+                self.error(
+                    "hvx::arity",
+                    e.span,
+                    format!(
+                        "`{}.{}` takes 1 argument, found {}",
+                        name.name,
+                        m.name,
+                        args.len()
+                    ),
+                    "wrong number of arguments",
+                );
                 return dummy;
             }
             let (a, _) = self.expr(&args[0]);
@@ -123,19 +157,40 @@ impl Compiler {
             self.fns[i].used = true;
             let (params, ret) = self.fn_sigs[i].clone();
             if params.len() != args.len() {
-                self.error("hvx::arity", e.span, format!("`{}` takes {} argument(s), found {}", name.name, params.len(), args.len()), "wrong number of arguments");
+                self.error(
+                    "hvx::arity",
+                    e.span,
+                    format!(
+                        "`{}` takes {} argument(s), found {}",
+                        name.name,
+                        params.len(),
+                        args.len()
+                    ),
+                    "wrong number of arguments",
+                );
                 return dummy;
             }
             for ((c, t), (want, a)) in compiled.iter().zip(params.iter().zip(args)) {
                 self.check_assign(*want, *t, c, a.span);
             }
-            return (mk(ExprKind::Fn(i as u32, compiled.into_iter().map(|c| c.0).collect())), ret);
+            return (
+                mk(ExprKind::Fn(
+                    i as u32,
+                    compiled.into_iter().map(|c| c.0).collect(),
+                )),
+                ret,
+            );
         }
         if let Some(i) = find(&self.tables, &name.name) {
             self.tables[i].used = true;
             let (kt, vt) = self.table_tys[i];
             if args.len() != 1 {
-                self.error("hvx::arity", e.span, format!("table `{}` takes 1 key, found {}", name.name, args.len()), "wrong number of arguments");
+                self.error(
+                    "hvx::arity",
+                    e.span,
+                    format!("table `{}` takes 1 key, found {}", name.name, args.len()),
+                    "wrong number of arguments",
+                );
                 return dummy;
             }
             let (c, t) = compiled.into_iter().next().unwrap();
@@ -143,9 +198,19 @@ impl Compiler {
             return (mk(ExprKind::Table(i as u32, Box::new(c))), vt);
         }
         let Some((b, info)) = builtin_by_name(&name.name) else {
-            let cands: Vec<&str> = BUILTINS.iter().map(|(_, i)| i.name).chain(self.fns.iter().map(|s| s.name.as_str())).chain(self.tables.iter().map(|s| s.name.as_str())).collect();
+            let cands: Vec<&str> = BUILTINS
+                .iter()
+                .map(|(_, i)| i.name)
+                .chain(self.fns.iter().map(|s| s.name.as_str()))
+                .chain(self.tables.iter().map(|s| s.name.as_str()))
+                .collect();
             let help = suggest(&name.name, cands);
-            let d = self.error("hvx::undefined-function", name.span, format!("no function or table named `{}`", name.name), "not defined");
+            let d = self.error(
+                "hvx::undefined-function",
+                name.span,
+                format!("no function or table named `{}`", name.name),
+                "not defined",
+            );
             d.help = help;
             return dummy;
         };
@@ -157,22 +222,51 @@ impl Compiler {
             } else {
                 format!("{} to {}", info.min, info.max)
             };
-            self.error("hvx::arity", e.span, format!("`{}` takes {want} argument(s), found {}", info.name, args.len()), "wrong number of arguments")
-                .help = Some(format!("{}: {}", info.name, info.doc));
+            self.error(
+                "hvx::arity",
+                e.span,
+                format!(
+                    "`{}` takes {want} argument(s), found {}",
+                    info.name,
+                    args.len()
+                ),
+                "wrong number of arguments",
+            )
+            .help = Some(format!("{}: {}", info.name, info.doc));
             return dummy;
         }
         self.check_const_conversion(b, &compiled, args);
         let ret = match b {
-            Builtin::Default | Builtin::Require => compiled.first().map(|c| c.1).unwrap_or(Type::Any),
+            Builtin::Default | Builtin::Require => {
+                compiled.first().map(|c| c.1).unwrap_or(Type::Any)
+            }
             Builtin::Choose => compiled.get(1).map(|c| c.1).unwrap_or(Type::Any),
             _ => info.ret,
         };
-        (mk(ExprKind::Builtin(b, compiled.into_iter().map(|c| c.0).collect())), ret)
+        (
+            mk(ExprKind::Builtin(
+                b,
+                compiled.into_iter().map(|c| c.0).collect(),
+            )),
+            ret,
+        )
     }
 
     /// Conversions applied to literals are checked now rather than at run time.
-    fn check_const_conversion(&mut self, b: Builtin, args: &[(Expr, Type)], ast_args: &[ast::Expr]) {
-        let Some((Expr { kind: ExprKind::Lit(Value::Str(s)), .. }, _)) = args.first() else {
+    fn check_const_conversion(
+        &mut self,
+        b: Builtin,
+        args: &[(Expr, Type)],
+        ast_args: &[ast::Expr],
+    ) {
+        let Some((
+            Expr {
+                kind: ExprKind::Lit(Value::Str(s)),
+                ..
+            },
+            _,
+        )) = args.first()
+        else {
             return;
         };
         let r: Result<(), String> = match b {
@@ -185,12 +279,29 @@ impl Compiler {
             _ => Ok(()),
         };
         if let Err(msg) = r {
-            self.error("hvx::invalid-constant", ast_args[0].span, msg, "this constant can never convert");
+            self.error(
+                "hvx::invalid-constant",
+                ast_args[0].span,
+                msg,
+                "this constant can never convert",
+            );
         }
         if matches!(b, Builtin::Size | Builtin::InUnit | Builtin::InUnitCeil) {
-            if let Some((Expr { kind: ExprKind::Lit(Value::Str(u)), .. }, _)) = args.get(1) {
+            if let Some((
+                Expr {
+                    kind: ExprKind::Lit(Value::Str(u)),
+                    ..
+                },
+                _,
+            )) = args.get(1)
+            {
                 if let Err(msg) = convert::unit_factor(u) {
-                    self.error("hvx::invalid-constant", ast_args[1].span, msg, "unknown unit");
+                    self.error(
+                        "hvx::invalid-constant",
+                        ast_args[1].span,
+                        msg,
+                        "unknown unit",
+                    );
                 }
             }
         }
@@ -199,11 +310,18 @@ impl Compiler {
     fn check_numeric(&mut self, t: Type, c: &Expr, sp: Span) {
         let bad = match (&c.kind, t) {
             (_, Type::Bool) => Some("a bool".to_string()),
-            (ExprKind::Lit(Value::Str(s)), _) if convert::int(s).is_err() => Some(format!("the string \"{}\"", convert::short(s))),
+            (ExprKind::Lit(Value::Str(s)), _) if convert::int(s).is_err() => {
+                Some(format!("the string \"{}\"", convert::short(s)))
+            }
             _ => None,
         };
         if let Some(what) = bad {
-            self.error("hvx::type-mismatch", sp, "arithmetic needs integers", format!("this is {what}"));
+            self.error(
+                "hvx::type-mismatch",
+                sp,
+                "arithmetic needs integers",
+                format!("this is {what}"),
+            );
         }
     }
 
@@ -212,7 +330,9 @@ impl Compiler {
         let bad = match (want, got, &c.kind) {
             (Type::Any, _, _) | (_, Type::Any, _) => false,
             (Type::Int | Type::Uint, Type::Bool, _) => true,
-            (Type::Int | Type::Uint, Type::String, ExprKind::Lit(Value::Str(s))) => convert::int(s).is_err(),
+            (Type::Int | Type::Uint, Type::String, ExprKind::Lit(Value::Str(s))) => {
+                convert::int(s).is_err()
+            }
             (Type::Uint, Type::Int, ExprKind::Lit(Value::Int(i))) => *i < 0,
             (Type::Bool, Type::Int, _) => true,
             (Type::Bool, Type::String, ExprKind::Lit(Value::Str(s))) => convert::bool(s).is_err(),
@@ -220,7 +340,12 @@ impl Compiler {
             _ => false,
         };
         if bad {
-            self.error("hvx::type-mismatch", sp, format!("expected {}, found {}", want.name(), got.name()), format!("this is {}", got.name()));
+            self.error(
+                "hvx::type-mismatch",
+                sp,
+                format!("expected {}, found {}", want.name(), got.name()),
+                format!("this is {}", got.name()),
+            );
         }
     }
 
@@ -234,9 +359,20 @@ impl Compiler {
             let t = self.param_tys.get(i).copied().unwrap_or(Type::Any);
             return Some((ExprKind::Global(i as u32), t));
         }
-        let names: Vec<&str> = self.scope.vars.iter().map(|v| v.name.as_str()).chain(self.globals.iter().map(|g| g.name.as_str())).collect();
+        let names: Vec<&str> = self
+            .scope
+            .vars
+            .iter()
+            .map(|v| v.name.as_str())
+            .chain(self.globals.iter().map(|g| g.name.as_str()))
+            .collect();
         let help = suggest(&id.name, names);
-        let d = self.error("hvx::undefined-variable", id.span, format!("no variable or parameter named `${}`", id.name), "not defined here");
+        let d = self.error(
+            "hvx::undefined-variable",
+            id.span,
+            format!("no variable or parameter named `${}`", id.name),
+            "not defined here",
+        );
         d.help = help;
         None
     }
@@ -283,7 +419,12 @@ impl Compiler {
                 Some(u) => Some(u.clone()),
                 None => {
                     let help = suggest(p, self.namespaces.keys().map(|s| s.as_str()));
-                    let d = self.error("hvx::undeclared-prefix", q.span, format!("namespace prefix `{p}` is not declared"), "unknown prefix");
+                    let d = self.error(
+                        "hvx::undeclared-prefix",
+                        q.span,
+                        format!("namespace prefix `{p}` is not declared"),
+                        "unknown prefix",
+                    );
                     d.help = help.or(Some(format!("declare it: `namespace {p} = \"...\";`")));
                     return None;
                 }
@@ -292,7 +433,11 @@ impl Compiler {
             None => self.input_ns.clone(),
         };
         Some(NameTest {
-            local: if local == "*" { None } else { Some(local.to_string()) },
+            local: if local == "*" {
+                None
+            } else {
+                Some(local.to_string())
+            },
             ns,
             any_ns: false,
         })
@@ -331,13 +476,23 @@ impl Compiler {
 
     fn stmt(&mut self, s: &ast::Stmt) -> Option<Stmt> {
         Some(match s {
-            ast::Stmt::Elem { name, attrs, body, span } => {
+            ast::Stmt::Elem {
+                name,
+                attrs,
+                body,
+                span,
+            } => {
                 let out = self.out_name(name, false);
                 let mut cattrs = Vec::new();
                 let mut seen: Vec<&str> = Vec::new();
                 for (an, av) in attrs {
                     if seen.contains(&an.name.as_str()) {
-                        self.error("hvx::duplicate-attribute", an.span, format!("attribute `{}` is given twice", an.name), "again here");
+                        self.error(
+                            "hvx::duplicate-attribute",
+                            an.span,
+                            format!("attribute `{}` is given twice", an.name),
+                            "again here",
+                        );
                     }
                     seen.push(&an.name);
                     let on = self.out_name(an, true);
@@ -361,7 +516,12 @@ impl Compiler {
                     loc: self.loc(*span),
                 }
             }
-            ast::Stmt::Attr { name, optional, value, span } => {
+            ast::Stmt::Attr {
+                name,
+                optional,
+                value,
+                span,
+            } => {
                 let on = self.out_name(name, true);
                 let (v, _) = self.expr(value);
                 Stmt::Attr {
@@ -371,7 +531,12 @@ impl Compiler {
                     loc: self.loc(*span),
                 }
             }
-            ast::Stmt::Let { var, ty, value, span } => {
+            ast::Stmt::Let {
+                var,
+                ty,
+                value,
+                span,
+            } => {
                 let (v, t) = self.expr(value);
                 if let Some(want) = ty {
                     self.check_assign(*want, t, &v, value.span);
@@ -387,11 +552,25 @@ impl Compiler {
                     loc: self.loc(*span),
                 }
             }
-            ast::Stmt::If { arms, otherwise, .. } => Stmt::If {
-                arms: arms.iter().map(|(c, b)| (self.expr(c).0, self.block(b))).collect(),
-                otherwise: otherwise.as_ref().map(|b| self.block(b)).unwrap_or_default(),
+            ast::Stmt::If {
+                arms, otherwise, ..
+            } => Stmt::If {
+                arms: arms
+                    .iter()
+                    .map(|(c, b)| (self.expr(c).0, self.block(b)))
+                    .collect(),
+                otherwise: otherwise
+                    .as_ref()
+                    .map(|b| self.block(b))
+                    .unwrap_or_default(),
             },
-            ast::Stmt::For { var, seq, sort, body, span } => {
+            ast::Stmt::For {
+                var,
+                seq,
+                sort,
+                body,
+                span,
+            } => {
                 let (sq, _) = self.expr(seq);
                 let mark = self.scope.vars.len();
                 let slot = self.bind(var, Type::Nodes);
@@ -406,7 +585,12 @@ impl Compiler {
                     loc: self.loc(*span),
                 }
             }
-            ast::Stmt::Match { value, arms, default, span } => {
+            ast::Stmt::Match {
+                value,
+                arms,
+                default,
+                span,
+            } => {
                 let (v, _) = self.expr(value);
                 let mut seen: Vec<(Value, Span)> = Vec::new();
                 let mut carms = Vec::new();
@@ -414,9 +598,18 @@ impl Compiler {
                     let mut vals = Vec::new();
                     for (l, sp) in lits {
                         let val = lit_value(l);
-                        if let Some((_, first)) = seen.iter().find(|(x, _)| x.as_string() == val.as_string()) {
+                        if let Some((_, first)) =
+                            seen.iter().find(|(x, _)| x.as_string() == val.as_string())
+                        {
                             let lbl = self.label(self.loc(*first), "first arm with this value");
-                            self.warn("hvx::unreachable-arm", *sp, format!("`{}` is matched by an earlier arm", val.as_string()), "never reached").secondary.push(lbl);
+                            self.warn(
+                                "hvx::unreachable-arm",
+                                *sp,
+                                format!("`{}` is matched by an earlier arm", val.as_string()),
+                                "never reached",
+                            )
+                            .secondary
+                            .push(lbl);
                         }
                         seen.push((val.clone(), *sp));
                         vals.push(val);
@@ -439,9 +632,17 @@ impl Compiler {
                             i as u32
                         }
                         None => {
-                            let help = suggest(&id.name, self.modes.iter().map(|m| m.name.as_str()));
-                            let d = self.error("hvx::undefined-mode", id.span, format!("no rule uses mode `{}`", id.name), "unknown mode");
-                            d.help = help.or(Some("modes are created by `on PATTERN mode NAME { ... }`".into()));
+                            let help =
+                                suggest(&id.name, self.modes.iter().map(|m| m.name.as_str()));
+                            let d = self.error(
+                                "hvx::undefined-mode",
+                                id.span,
+                                format!("no rule uses mode `{}`", id.name),
+                                "unknown mode",
+                            );
+                            d.help = help.or(Some(
+                                "modes are created by `on PATTERN mode NAME { ... }`".into(),
+                            ));
                             DEFAULT_MODE
                         }
                     },
@@ -456,7 +657,11 @@ impl Compiler {
                 select: self.expr(select).0,
                 loc: self.loc(*span),
             },
-            ast::Stmt::Drop { select, reason, span } => Stmt::Drop {
+            ast::Stmt::Drop {
+                select,
+                reason,
+                span,
+            } => Stmt::Drop {
                 select: self.expr(select).0,
                 reason: Arc::from(reason.as_str()),
                 loc: self.loc(*span),
@@ -464,7 +669,12 @@ impl Compiler {
             ast::Stmt::Call { name, args, span } => {
                 let Some(i) = find(&self.templates, &name.name) else {
                     let help = suggest(&name.name, self.templates.iter().map(|t| t.name.as_str()));
-                    let d = self.error("hvx::undefined-template", name.span, format!("no template named `{}`", name.name), "not defined");
+                    let d = self.error(
+                        "hvx::undefined-template",
+                        name.span,
+                        format!("no template named `{}`", name.name),
+                        "not defined",
+                    );
                     d.help = help;
                     return None;
                 };
@@ -472,7 +682,17 @@ impl Compiler {
                 let params = self.tpl_sigs[i].clone();
                 let cargs: Vec<(Expr, Type)> = args.iter().map(|a| self.expr(a)).collect();
                 if params.len() != args.len() {
-                    self.error("hvx::arity", *span, format!("template `{}` takes {} argument(s), found {}", name.name, params.len(), args.len()), "wrong number of arguments");
+                    self.error(
+                        "hvx::arity",
+                        *span,
+                        format!(
+                            "template `{}` takes {} argument(s), found {}",
+                            name.name,
+                            params.len(),
+                            args.len()
+                        ),
+                        "wrong number of arguments",
+                    );
                     return None;
                 }
                 for ((c, t), (want, a)) in cargs.iter().zip(params.iter().zip(args)) {

@@ -93,18 +93,36 @@ impl Compiler {
             span,
         }
     }
-    pub(crate) fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>, label: impl Into<String>) -> &mut Diagnostic {
+    pub(crate) fn error(
+        &mut self,
+        code: &'static str,
+        span: Span,
+        msg: impl Into<String>,
+        label: impl Into<String>,
+    ) -> &mut Diagnostic {
         let l = self.label(self.loc(span), label);
         self.diags.push(Diagnostic::error(code, msg, l));
         self.diags.items.last_mut().unwrap()
     }
-    pub(crate) fn warn(&mut self, code: &'static str, span: Span, msg: impl Into<String>, label: impl Into<String>) -> &mut Diagnostic {
+    pub(crate) fn warn(
+        &mut self,
+        code: &'static str,
+        span: Span,
+        msg: impl Into<String>,
+        label: impl Into<String>,
+    ) -> &mut Diagnostic {
         let l = self.label(self.loc(span), label);
         self.diags.push(Diagnostic::warning(code, msg, l));
         self.diags.items.last_mut().unwrap()
     }
 
-    fn load(&mut self, source: Arc<Source>, resolver: &dyn Resolver, is_root: bool, from: Option<(u16, Span)>) {
+    fn load(
+        &mut self,
+        source: Arc<Source>,
+        resolver: &dyn Resolver,
+        is_root: bool,
+        from: Option<(u16, Span)>,
+    ) {
         if !self.loaded.insert(source.name.clone()) {
             return;
         }
@@ -121,13 +139,28 @@ impl Compiler {
         if is_root {
             if file.header.is_none() {
                 let end = source.text.len().min(1);
-                self.error("hvx::missing-header", Span::new(0..end), "a mapping needs a header", "expected `mapping \"name\" { from P to Q version \"1\" }` first")
-                    .help = Some("libraries (loaded with `use`) have no header; mappings must have one".into());
+                self.error(
+                    "hvx::missing-header",
+                    Span::new(0..end),
+                    "a mapping needs a header",
+                    "expected `mapping \"name\" { from P to Q version \"1\" }` first",
+                )
+                .help = Some(
+                    "libraries (loaded with `use`) have no header; mappings must have one".into(),
+                );
             }
             if file.unmapped.is_none() {
                 let sp = file.header.as_ref().map(|h| h.span).unwrap_or_default();
-                self.error("hvx::missing-unmapped-policy", sp, "the mapping does not say what happens to unmatched input", "add `unmapped fail;`, `unmapped report;` or `unmapped copy;`")
-                    .help = Some("input that no rule matches is never dropped by accident: choose a policy".into());
+                self.error(
+                    "hvx::missing-unmapped-policy",
+                    sp,
+                    "the mapping does not say what happens to unmatched input",
+                    "add `unmapped fail;`, `unmapped report;` or `unmapped copy;`",
+                )
+                .help = Some(
+                    "input that no rule matches is never dropped by accident: choose a policy"
+                        .into(),
+                );
             }
         } else {
             let mut bad = Vec::new();
@@ -155,21 +188,36 @@ impl Compiler {
                 Ok(lib) => self.load(lib, resolver, false, Some((idx, sp))),
                 Err(msg) => {
                     self.cur_src = idx;
-                    self.error("hvx::library-not-found", sp, msg, "cannot load this library");
+                    self.error(
+                        "hvx::library-not-found",
+                        sp,
+                        msg,
+                        "cannot load this library",
+                    );
                 }
             }
         }
         let _ = from;
     }
 
-    fn declare(&mut self, kind: &str, which: fn(&mut Compiler) -> &mut Vec<Symbol>, id: &ast::Ident) -> Option<u32> {
+    fn declare(
+        &mut self,
+        kind: &str,
+        which: fn(&mut Compiler) -> &mut Vec<Symbol>,
+        id: &ast::Ident,
+    ) -> Option<u32> {
         let loc = self.loc(id.span);
         if let Some(prev) = find(which(self), &id.name) {
             let prev_loc = which(self)[prev].loc;
             let prev_label = self.label(prev_loc, "first defined here");
-            self.error("hvx::duplicate-definition", id.span, format!("{kind} `{}` is defined twice", id.name), "defined again here")
-                .secondary
-                .push(prev_label);
+            self.error(
+                "hvx::duplicate-definition",
+                id.span,
+                format!("{kind} `{}` is defined twice", id.name),
+                "defined again here",
+            )
+            .secondary
+            .push(prev_label);
             return None;
         }
         let v = which(self);
@@ -185,7 +233,10 @@ impl Compiler {
         let files = std::mem::take(&mut self.files);
         let root = files.iter().find(|(i, _)| *i == 0).map(|(_, f)| f);
         let header = root.and_then(|f| f.header.clone());
-        let unmapped = root.and_then(|f| f.unmapped).map(|p| p.0).unwrap_or(Policy::Report);
+        let unmapped = root
+            .and_then(|f| f.unmapped)
+            .map(|p| p.0)
+            .unwrap_or(Policy::Report);
         // --- namespaces and defaults
         let mut output_ns_decls: Vec<(Option<String>, String)> = Vec::new();
         for (src, f) in &files {
@@ -193,12 +244,22 @@ impl Compiler {
             for (id, uri) in &f.namespaces {
                 if let Some(prev) = self.namespaces.get(&id.name) {
                     if prev != uri {
-                        self.error("hvx::duplicate-definition", id.span, format!("namespace prefix `{}` is bound twice", id.name), format!("already bound to `{prev}`"));
+                        self.error(
+                            "hvx::duplicate-definition",
+                            id.span,
+                            format!("namespace prefix `{}` is bound twice", id.name),
+                            format!("already bound to `{prev}`"),
+                        );
                     }
                     continue;
                 }
                 if id.name == "xml" || id.name == "xmlns" {
-                    self.error("hvx::reserved-prefix", id.span, format!("the prefix `{}` is reserved by XML", id.name), "choose another prefix");
+                    self.error(
+                        "hvx::reserved-prefix",
+                        id.span,
+                        format!("the prefix `{}` is reserved by XML", id.name),
+                        "choose another prefix",
+                    );
                     continue;
                 }
                 self.namespaces.insert(id.name.clone(), uri.clone());
@@ -227,7 +288,10 @@ impl Compiler {
         for (src, f) in &files {
             self.cur_src = *src;
             for p in &f.params {
-                if self.declare("parameter", |c| &mut c.globals, &p.name).is_some() {
+                if self
+                    .declare("parameter", |c| &mut c.globals, &p.name)
+                    .is_some()
+                {
                     self.param_tys.push(p.ty);
                 }
             }
@@ -243,11 +307,15 @@ impl Compiler {
             for fd in &f.fns {
                 self.check_callable_name(&fd.name);
                 if self.declare("function", |c| &mut c.fns, &fd.name).is_some() {
-                    self.fn_sigs.push((fd.params.iter().map(|p| p.1).collect(), fd.ret));
+                    self.fn_sigs
+                        .push((fd.params.iter().map(|p| p.1).collect(), fd.ret));
                 }
             }
             for t in &f.templates {
-                if self.declare("template", |c| &mut c.templates, &t.name).is_some() {
+                if self
+                    .declare("template", |c| &mut c.templates, &t.name)
+                    .is_some()
+                {
                     self.tpl_sigs.push(t.params.iter().map(|p| p.1).collect());
                 }
             }
@@ -404,8 +472,16 @@ impl Compiler {
                 let each = d.each.as_ref().map(|e| self.expr(e).0);
                 let file_name = d.file_name.as_ref().map(|e| self.expr(e).0);
                 let body = self.block(&d.body);
-                if documents.iter().any(|x: &DocumentDef| x.name == d.name.name) {
-                    self.error("hvx::duplicate-definition", d.name.span, format!("document `{}` is declared twice", d.name.name), "declared again here");
+                if documents
+                    .iter()
+                    .any(|x: &DocumentDef| x.name == d.name.name)
+                {
+                    self.error(
+                        "hvx::duplicate-definition",
+                        d.name.span,
+                        format!("document `{}` is declared twice", d.name.name),
+                        "declared again here",
+                    );
                 }
                 documents.push(DocumentDef {
                     name: d.name.name.clone(),
@@ -460,15 +536,27 @@ impl Compiler {
 
     fn check_callable_name(&mut self, id: &ast::Ident) {
         if builtin_by_name(&id.name).is_some() {
-            self.error("hvx::duplicate-definition", id.span, format!("`{}` is a built-in function", id.name), "this name is taken by a built-in")
-                .help = Some("choose another name".into());
+            self.error(
+                "hvx::duplicate-definition",
+                id.span,
+                format!("`{}` is a built-in function", id.name),
+                "this name is taken by a built-in",
+            )
+            .help = Some("choose another name".into());
         }
-        let clash = find(&self.tables, &id.name).map(|i| self.tables[i].loc).or_else(|| find(&self.fns, &id.name).map(|i| self.fns[i].loc));
+        let clash = find(&self.tables, &id.name)
+            .map(|i| self.tables[i].loc)
+            .or_else(|| find(&self.fns, &id.name).map(|i| self.fns[i].loc));
         if let Some(l) = clash {
             let lbl = self.label(l, "first defined here");
-            self.error("hvx::duplicate-definition", id.span, format!("`{}` is already a table or function", id.name), "defined again here")
-                .secondary
-                .push(lbl);
+            self.error(
+                "hvx::duplicate-definition",
+                id.span,
+                format!("`{}` is already a table or function", id.name),
+                "defined again here",
+            )
+            .secondary
+            .push(lbl);
         }
     }
 
@@ -476,11 +564,25 @@ impl Compiler {
         use ast::SessionType::Uuid;
         match &s.miss {
             ast::Miss::Mint(None) if s.left != Uuid && s.right != Uuid => {
-                self.error("hvx::session-mint", s.name.span, format!("session table `{}` cannot mint values without a pattern", s.name.name), "no uuid side to mint into")
-                    .help = Some("give a pattern such as `miss mint \"vm-{n}\"`, or `miss fail`".into());
+                self.error(
+                    "hvx::session-mint",
+                    s.name.span,
+                    format!(
+                        "session table `{}` cannot mint values without a pattern",
+                        s.name.name
+                    ),
+                    "no uuid side to mint into",
+                )
+                .help =
+                    Some("give a pattern such as `miss mint \"vm-{n}\"`, or `miss fail`".into());
             }
             ast::Miss::Mint(Some(p)) if !p.contains("{n}") => {
-                self.error("hvx::session-mint", s.name.span, format!("mint pattern `{p}` of `{}` has no `{{n}}`", s.name.name), "patterns need `{n}`, the sequence number");
+                self.error(
+                    "hvx::session-mint",
+                    s.name.span,
+                    format!("mint pattern `{p}` of `{}` has no `{{n}}`", s.name.name),
+                    "patterns need `{n}`, the sequence number",
+                );
             }
             _ => {}
         }
@@ -495,9 +597,14 @@ impl Compiler {
                 let key = lit_value(k).as_string();
                 if let Some(prev) = firsts.get(&key) {
                     let l = self.label(self.loc(*prev), "first here");
-                    self.error("hvx::duplicate-key", *sp, format!("table `{}` has the key `{key}` twice", t.name.name), "duplicate key")
-                        .secondary
-                        .push(l);
+                    self.error(
+                        "hvx::duplicate-key",
+                        *sp,
+                        format!("table `{}` has the key `{key}` twice", t.name.name),
+                        "duplicate key",
+                    )
+                    .secondary
+                    .push(l);
                     continue;
                 }
                 firsts.insert(key.clone(), *sp);
@@ -505,10 +612,20 @@ impl Compiler {
             }
             self.check_lit(t.val_ty, &row.value, row.span);
         }
-        let default = t.default.as_ref().and_then(|(v, _)| v.as_ref().map(lit_value));
+        let default = t
+            .default
+            .as_ref()
+            .and_then(|(v, _)| v.as_ref().map(lit_value));
         if t.default.is_none() {
-            self.error("hvx::table-default", t.name.span, format!("table `{}` does not say what a miss does", t.name.name), "no `_ => ...` row")
-                .help = Some("add `_ => error` to fail on a miss, or `_ => \"value\"` for a default".into());
+            self.error(
+                "hvx::table-default",
+                t.name.span,
+                format!("table `{}` does not say what a miss does", t.name.name),
+                "no `_ => ...` row",
+            )
+            .help = Some(
+                "add `_ => error` to fail on a miss, or `_ => \"value\"` for a default".into(),
+            );
         }
         TableDef {
             name: t.name.name.clone(),
@@ -523,33 +640,67 @@ impl Compiler {
     fn check_lit(&mut self, want: Type, lit: &ast::Lit, sp: Span) {
         let ok = matches!(
             (want, lit),
-            (Type::Any, _) | (Type::String, ast::Lit::Str(_)) | (Type::Int | Type::Uint, ast::Lit::Int(_)) | (Type::Bool, ast::Lit::Bool(_))
+            (Type::Any, _)
+                | (Type::String, ast::Lit::Str(_))
+                | (Type::Int | Type::Uint, ast::Lit::Int(_))
+                | (Type::Bool, ast::Lit::Bool(_))
         ) || matches!((want, lit), (Type::String, _));
         if !ok {
-            self.error("hvx::type-mismatch", sp, format!("expected a {} value", want.name()), format!("this is a {}", lit_type(lit).name()));
+            self.error(
+                "hvx::type-mismatch",
+                sp,
+                format!("expected a {} value", want.name()),
+                format!("this is a {}", lit_type(lit).name()),
+            );
         }
     }
 
     fn rename(&mut self, rn: &ast::Rename) -> Option<RenameDef> {
         self.scope = Scope::default();
-        let from = self.name_test(&ast::QName { prefix: None, local: String::new(), span: rn.from.name.span }, &rn.from.name.name, rn.from.attr)?;
+        let from = self.name_test(
+            &ast::QName {
+                prefix: None,
+                local: String::new(),
+                span: rn.from.name.span,
+            },
+            &rn.from.name.name,
+            rn.from.attr,
+        )?;
         let to = self.out_name(&rn.to.name, rn.to.attr)?;
         let via = match &rn.via {
             None => None,
             Some((id, reverse)) => {
                 if let Some(i) = find(&self.sessions, &id.name) {
                     self.sessions[i].used = true;
-                    Some(Via::Session { id: i as u32, reverse: *reverse })
+                    Some(Via::Session {
+                        id: i as u32,
+                        reverse: *reverse,
+                    })
                 } else if let Some(i) = find(&self.tables, &id.name) {
                     self.tables[i].used = true;
                     if *reverse {
-                        self.error("hvx::reverse-table", id.span, "static tables have no reverse lookup", "only session tables are bidirectional");
+                        self.error(
+                            "hvx::reverse-table",
+                            id.span,
+                            "static tables have no reverse lookup",
+                            "only session tables are bidirectional",
+                        );
                     }
                     Some(Via::Table(i as u32))
                 } else {
-                    let names: Vec<&str> = self.sessions.iter().chain(self.tables.iter()).map(|s| s.name.as_str()).collect();
+                    let names: Vec<&str> = self
+                        .sessions
+                        .iter()
+                        .chain(self.tables.iter())
+                        .map(|s| s.name.as_str())
+                        .collect();
                     let help = suggest(&id.name, names);
-                    let d = self.error("hvx::undefined-table", id.span, format!("no table or session table named `{}`", id.name), "not defined");
+                    let d = self.error(
+                        "hvx::undefined-table",
+                        id.span,
+                        format!("no table or session table named `{}`", id.name),
+                        "not defined",
+                    );
                     d.help = help;
                     None
                 }
@@ -580,19 +731,33 @@ impl Compiler {
         // duplicate and shadowed checks
         for (i, a) in rules.iter().enumerate() {
             for (j, b) in rules.iter().enumerate().take(i) {
-                if rule_modes[i].0 != rule_modes[j].0 || norm(&a.pattern.text) != norm(&b.pattern.text) {
+                if rule_modes[i].0 != rule_modes[j].0
+                    || norm(&a.pattern.text) != norm(&b.pattern.text)
+                {
                     continue;
                 }
                 self.cur_src = rule_modes[i].2;
                 let other = self.label(b.loc, "the other rule");
                 let (code, msg) = if a.priority == b.priority {
-                    ("hvx::conflicting-rules", format!("two rules match `{}` in the same mode with the same priority", a.pattern.text))
+                    (
+                        "hvx::conflicting-rules",
+                        format!(
+                            "two rules match `{}` in the same mode with the same priority",
+                            a.pattern.text
+                        ),
+                    )
                 } else {
                     ("hvx::shadowed-rule", format!("rule for `{}` can never fire: another rule with the same pattern has a higher priority", a.pattern.text))
                 };
-                let sp = if a.priority < b.priority { rule_modes[i].1 } else { rule_modes[j].1 };
+                let sp = if a.priority < b.priority {
+                    rule_modes[i].1
+                } else {
+                    rule_modes[j].1
+                };
                 if code == "hvx::conflicting-rules" {
-                    self.error(code, sp, msg, "same pattern, same priority").secondary.push(other);
+                    self.error(code, sp, msg, "same pattern, same priority")
+                        .secondary
+                        .push(other);
                 } else {
                     self.warn(code, sp, msg, "shadowed").secondary.push(other);
                 }
@@ -612,7 +777,13 @@ impl Compiler {
                 Some(Test::SelfNode | Test::Parent) => m.any_elem.push(id),
             }
         }
-        let by_prio = |v: &mut Vec<RuleId>| v.sort_by(|a, b| rules[*b as usize].priority.total_cmp(&rules[*a as usize].priority));
+        let by_prio = |v: &mut Vec<RuleId>| {
+            v.sort_by(|a, b| {
+                rules[*b as usize]
+                    .priority
+                    .total_cmp(&rules[*a as usize].priority)
+            })
+        };
         for m in &mut modes {
             let any = m.any_elem.clone();
             for v in m.by_name.values_mut() {
@@ -629,7 +800,13 @@ impl Compiler {
 
     fn unused_warnings(&mut self) {
         let mut warns = Vec::new();
-        for (kind, syms) in [("parameter", &self.globals), ("table", &self.tables), ("session table", &self.sessions), ("function", &self.fns), ("template", &self.templates)] {
+        for (kind, syms) in [
+            ("parameter", &self.globals),
+            ("table", &self.tables),
+            ("session table", &self.sessions),
+            ("function", &self.fns),
+            ("template", &self.templates),
+        ] {
             for s in syms.iter().filter(|s| !s.used && !s.name.starts_with('_')) {
                 // Library definitions are shared; only the mapping's own are warned about.
                 if s.loc.source == 0 && kind != "parameter" {
@@ -639,7 +816,10 @@ impl Compiler {
         }
         for (loc, msg) in warns {
             let l = self.label(loc, "never used");
-            self.diags.push(Diagnostic::warning("hvx::unused", msg, l).with_help("remove it, or prefix its name with `_`"));
+            self.diags.push(
+                Diagnostic::warning("hvx::unused", msg, l)
+                    .with_help("remove it, or prefix its name with `_`"),
+            );
         }
     }
 
@@ -664,7 +844,14 @@ impl Compiler {
         for v in gone {
             if !v.used && !v.name.starts_with('_') {
                 let l = self.label(v.loc, "never used");
-                self.diags.push(Diagnostic::warning("hvx::unused", format!("variable `${}` is never used", v.name), l).with_help("remove it, or prefix its name with `_`"));
+                self.diags.push(
+                    Diagnostic::warning(
+                        "hvx::unused",
+                        format!("variable `${}` is never used", v.name),
+                        l,
+                    )
+                    .with_help("remove it, or prefix its name with `_`"),
+                );
             }
         }
     }
@@ -686,7 +873,12 @@ impl Compiler {
                 Some(u) => Some(u.clone()),
                 None => {
                     let help = suggest(p, self.namespaces.keys().map(|s| s.as_str()));
-                    let d = self.error("hvx::undeclared-prefix", id.span, format!("namespace prefix `{p}` is not declared"), "unknown prefix");
+                    let d = self.error(
+                        "hvx::undeclared-prefix",
+                        id.span,
+                        format!("namespace prefix `{p}` is not declared"),
+                        "unknown prefix",
+                    );
                     d.help = help.or(Some(format!("declare it: `namespace {p} = \"...\";`")));
                     return None;
                 }

@@ -11,10 +11,22 @@ use crate::program::*;
 use crate::syntax::ast::{BinOp, Type};
 
 impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
-    pub(super) fn nodes(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Vec<Item<'a, 'i>>> {
+    pub(super) fn nodes(
+        &mut self,
+        e: &Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Vec<Item<'a, 'i>>> {
         match self.eval(e, cx, locals)? {
             Val::Nodes(n) => Ok(n),
-            other => Err(self.err(e.loc, Some(cx.item), format!("expected nodes, found the value `{}`", convert::short(&other.string())))),
+            other => Err(self.err(
+                e.loc,
+                Some(cx.item),
+                format!(
+                    "expected nodes, found the value `{}`",
+                    convert::short(&other.string())
+                ),
+            )),
         }
     }
 
@@ -42,13 +54,15 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     fn int_arg(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<i64> {
         let v = self.eval(e, cx, locals)?;
-        self.to_int(v, e.loc, cx)
+        self.int_of(v, e.loc, cx)
     }
 
-    fn to_int(&mut self, v: Val<'a, 'i>, loc: Loc, cx: &Cx<'a, 'i>) -> R<i64> {
+    fn int_of(&mut self, v: Val<'a, 'i>, loc: Loc, cx: &Cx<'a, 'i>) -> R<i64> {
         match v {
             Val::Int(i) => Ok(i),
-            Val::Bool(_) => Err(self.err(loc, Some(cx.item), "expected an integer, found a boolean")),
+            Val::Bool(_) => {
+                Err(self.err(loc, Some(cx.item), "expected an integer, found a boolean"))
+            }
             other => {
                 let s = self.string_of(&other);
                 convert::int(&s).map_err(|m| self.err(loc, other.origin().or(Some(cx.item)), m))
@@ -57,16 +71,26 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// Converts a value to a declared type, failing at the input node.
-    pub(super) fn coerce(&mut self, v: Val<'a, 'i>, t: Type, loc: Loc, cx: &Cx<'a, 'i>) -> R<Val<'a, 'i>> {
+    pub(super) fn coerce(
+        &mut self,
+        v: Val<'a, 'i>,
+        t: Type,
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+    ) -> R<Val<'a, 'i>> {
         let at = v.origin().or(Some(cx.item));
         Ok(match t {
             Type::Any | Type::Nodes => v,
             Type::String => Val::Str(self.string_of(&v)),
-            Type::Int => Val::Int(self.to_int(v, loc, cx)?),
+            Type::Int => Val::Int(self.int_of(v, loc, cx)?),
             Type::Uint => {
-                let i = self.to_int(v, loc, cx)?;
+                let i = self.int_of(v, loc, cx)?;
                 if i < 0 {
-                    return Err(self.err(loc, at, format!("expected an unsigned integer, found {i}")));
+                    return Err(self.err(
+                        loc,
+                        at,
+                        format!("expected an unsigned integer, found {i}"),
+                    ));
                 }
                 Val::Int(i)
             }
@@ -80,7 +104,12 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         })
     }
 
-    pub(super) fn eval(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Val<'a, 'i>> {
+    pub(super) fn eval(
+        &mut self,
+        e: &Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
         let p = self.p;
         Ok(match &e.kind {
             ExprKind::Lit(v) => match v {
@@ -96,28 +125,17 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 Val::Str(Cow::Owned(s))
             }
-            ExprKind::Local(slot) => locals.get(*slot as usize).cloned().unwrap_or_else(Val::empty_str),
-            ExprKind::Global(slot) => self.globals.get(*slot as usize).cloned().unwrap_or_else(Val::empty_str),
+            ExprKind::Local(slot) => locals
+                .get(*slot as usize)
+                .cloned()
+                .unwrap_or_else(Val::empty_str),
+            ExprKind::Global(slot) => self
+                .globals
+                .get(*slot as usize)
+                .cloned()
+                .unwrap_or_else(Val::empty_str),
             ExprKind::Path { start, steps } => {
-                let start_items: Vec<Item<'a, 'i>> = match start {
-                    PathStart::Context => vec![cx.item],
-                    PathStart::Root => vec![Item::Node(self.doc.root())],
-                    PathStart::RootDescendants => vec![Item::Node(self.doc.root())],
-                    PathStart::Local(s) => match locals.get(*s as usize) {
-                        Some(Val::Nodes(n)) => n.clone(),
-                        _ => return Err(self.err(e.loc, Some(cx.item), "a path can only start from a variable holding nodes")),
-                    },
-                    PathStart::Global(s) => match self.globals.get(*s as usize) {
-                        Some(Val::Nodes(n)) => n.clone(),
-                        _ => return Err(self.err(e.loc, Some(cx.item), "a path can only start from a variable holding nodes")),
-                    },
-                };
-                let mut cur = start_items;
-                for (k, st) in steps.iter().enumerate() {
-                    let desc = st.descendant || (k == 0 && matches!(start, PathStart::RootDescendants));
-                    cur = self.step(&cur, st, desc, locals)?;
-                }
-                Val::Nodes(cur)
+                Val::Nodes(self.path(start, steps, e.loc, cx, locals, true)?)
             }
             ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
             ExprKind::Fn(f, args) => {
@@ -138,7 +156,11 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 let at = v.origin().or(Some(cx.item));
                 let out = self.table_lookup(*t, &key, e.loc, at)?;
                 let vt = p.tables[*t as usize].val_ty;
-                match p.tables[*t as usize].rows.get(key.as_ref()).or(p.tables[*t as usize].default.as_ref()) {
+                match p.tables[*t as usize]
+                    .rows
+                    .get(key.as_ref())
+                    .or(p.tables[*t as usize].default.as_ref())
+                {
                     Some(Value::Int(i)) if vt != Type::String => Val::Int(*i),
                     Some(Value::Bool(b)) if vt != Type::String => Val::Bool(*b),
                     _ => Val::Str(Cow::Owned(out)),
@@ -149,18 +171,75 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 let key = self.string_of(&v);
                 let at = v.origin().or(Some(cx.item));
                 let def = &p.sessions[*id as usize];
-                let out = self.sessions.lookup(def, *reverse, &key).map_err(|m| self.err(e.loc, at, m))?;
+                let out = self
+                    .sessions
+                    .lookup(def, *reverse, &key)
+                    .map_err(|m| self.err(e.loc, at, m))?;
                 Val::Str(Cow::Owned(out))
             }
             ExprKind::Neg(x) => {
                 let i = self.int_arg(x, cx, locals)?;
-                Val::Int(i.checked_neg().ok_or_else(|| self.err(e.loc, Some(cx.item), "integer overflow in negation"))?)
+                Val::Int(i.checked_neg().ok_or_else(|| {
+                    self.err(e.loc, Some(cx.item), "integer overflow in negation")
+                })?)
             }
             ExprKind::Bin(op, a, b) => self.binary(*op, a, b, e.loc, cx, locals)?,
         })
     }
 
-    fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, loc: Loc, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Val<'a, 'i>> {
+    /// Evaluates a path. `touch_last: false` leaves the final nodes unmarked
+    /// (used by `apply`, where a node counts as mapped only if a rule takes it).
+    pub(super) fn path(
+        &mut self,
+        start: &PathStart,
+        steps: &[Step],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+        touch_last: bool,
+    ) -> R<Vec<Item<'a, 'i>>> {
+        let start_items: Vec<Item<'a, 'i>> = match start {
+            PathStart::Context => vec![cx.item],
+            PathStart::Root | PathStart::RootDescendants => vec![Item::Node(self.doc.root())],
+            PathStart::Local(s) => match locals.get(*s as usize) {
+                Some(Val::Nodes(n)) => n.clone(),
+                _ => {
+                    return Err(self.err(
+                        loc,
+                        Some(cx.item),
+                        "a path can only start from a variable holding nodes",
+                    ))
+                }
+            },
+            PathStart::Global(s) => match self.globals.get(*s as usize) {
+                Some(Val::Nodes(n)) => n.clone(),
+                _ => {
+                    return Err(self.err(
+                        loc,
+                        Some(cx.item),
+                        "a path can only start from a variable holding nodes",
+                    ))
+                }
+            },
+        };
+        let mut cur = start_items;
+        for (k, st) in steps.iter().enumerate() {
+            let desc = st.descendant || (k == 0 && matches!(start, PathStart::RootDescendants));
+            let touch = touch_last || k + 1 < steps.len();
+            cur = self.step(&cur, st, desc, locals, touch)?;
+        }
+        Ok(cur)
+    }
+
+    fn binary(
+        &mut self,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
         match op {
             BinOp::Or => {
                 let l = self.eval(a, cx, locals)?.truthy();
@@ -180,8 +259,8 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 Ok(Val::Bool(if op == BinOp::Eq { eq } else { !eq }))
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                let x = self.to_int(l, a.loc, cx)?;
-                let y = self.to_int(r, b.loc, cx)?;
+                let x = self.int_of(l, a.loc, cx)?;
+                let y = self.int_of(r, b.loc, cx)?;
                 Ok(Val::Bool(match op {
                     BinOp::Lt => x < y,
                     BinOp::Le => x <= y,
@@ -190,26 +269,40 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 }))
             }
             _ => {
-                let x = self.to_int(l, a.loc, cx)?;
-                let y = self.to_int(r, b.loc, cx)?;
+                let x = self.int_of(l, a.loc, cx)?;
+                let y = self.int_of(r, b.loc, cx)?;
                 let (res, sym) = match op {
                     BinOp::Add => (x.checked_add(y), "+"),
                     BinOp::Sub => (x.checked_sub(y), "-"),
                     BinOp::Mul => (x.checked_mul(y), "*"),
                     BinOp::Div => {
                         if y == 0 {
-                            return Err(self.err(loc, Some(cx.item), format!("division by zero ({x} div 0)")));
+                            return Err(self.err(
+                                loc,
+                                Some(cx.item),
+                                format!("division by zero ({x} div 0)"),
+                            ));
                         }
                         (x.checked_div(y), "div")
                     }
                     _ => {
                         if y == 0 {
-                            return Err(self.err(loc, Some(cx.item), format!("division by zero ({x} mod 0)")));
+                            return Err(self.err(
+                                loc,
+                                Some(cx.item),
+                                format!("division by zero ({x} mod 0)"),
+                            ));
                         }
                         (x.checked_rem(y), "mod")
                     }
                 };
-                res.map(Val::Int).ok_or_else(|| self.err(loc, Some(cx.item), format!("integer overflow in {x} {sym} {y}")))
+                res.map(Val::Int).ok_or_else(|| {
+                    self.err(
+                        loc,
+                        Some(cx.item),
+                        format!("integer overflow in {x} {sym} {y}"),
+                    )
+                })
             }
         }
     }
@@ -250,13 +343,22 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     fn test_node(test: &Test, n: Node) -> bool {
         match test {
-            Test::Elem(nt) => n.is_element() && nt.matches(n.tag_name().name(), n.tag_name().namespace()),
+            Test::Elem(nt) => {
+                n.is_element() && nt.matches(n.tag_name().name(), n.tag_name().namespace())
+            }
             Test::Text => n.is_text(),
             _ => false,
         }
     }
 
-    fn step(&mut self, input: &[Item<'a, 'i>], st: &Step, desc: bool, locals: &[Val<'a, 'i>]) -> R<Vec<Item<'a, 'i>>> {
+    fn step(
+        &mut self,
+        input: &[Item<'a, 'i>],
+        st: &Step,
+        desc: bool,
+        locals: &[Val<'a, 'i>],
+        touch: bool,
+    ) -> R<Vec<Item<'a, 'i>>> {
         let mut out: Vec<Item<'a, 'i>> = Vec::new();
         let mut group: Vec<Item<'a, 'i>> = Vec::new();
         for it in input {
@@ -294,9 +396,18 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 test => {
                     if desc {
-                        group.extend(n.descendants().skip(1).filter(|c| Self::test_node(test, *c)).map(Item::Node));
+                        group.extend(
+                            n.descendants()
+                                .skip(1)
+                                .filter(|c| Self::test_node(test, *c))
+                                .map(Item::Node),
+                        );
                     } else {
-                        group.extend(n.children().filter(|c| Self::test_node(test, *c)).map(Item::Node));
+                        group.extend(
+                            n.children()
+                                .filter(|c| Self::test_node(test, *c))
+                                .map(Item::Node),
+                        );
                     }
                 }
             }
@@ -311,18 +422,29 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             out.sort_by_key(|i| i.key());
             out.dedup();
         }
-        for it in &out {
-            self.touch(*it);
+        if touch {
+            for it in &out {
+                self.touch(*it);
+            }
         }
         Ok(out)
     }
 
-    fn filter(&mut self, mut items: Vec<Item<'a, 'i>>, preds: &[Expr], locals: &[Val<'a, 'i>]) -> R<Vec<Item<'a, 'i>>> {
+    fn filter(
+        &mut self,
+        mut items: Vec<Item<'a, 'i>>,
+        preds: &[Expr],
+        locals: &[Val<'a, 'i>],
+    ) -> R<Vec<Item<'a, 'i>>> {
         for pr in preds {
             let size = items.len();
             let mut kept = Vec::with_capacity(size);
             for (k, it) in items.into_iter().enumerate() {
-                let cx = Cx { item: it, pos: k + 1, size };
+                let cx = Cx {
+                    item: it,
+                    pos: k + 1,
+                    size,
+                };
                 let keep = match self.eval(pr, &cx, locals)? {
                     Val::Int(n) => n == (k + 1) as i64,
                     v => v.truthy(),
@@ -347,7 +469,10 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     fn match_from(&mut self, pat: &Pattern, k: usize, item: Item<'a, 'i>) -> R<bool> {
         let st = &pat.steps[k];
         let ok = match (&st.test, item) {
-            (Test::Attr(nt), Item::Attr(n, i)) => n.attributes().nth(i as usize).is_some_and(|a| nt.matches(a.name(), a.namespace())),
+            (Test::Attr(nt), Item::Attr(n, i)) => n
+                .attributes()
+                .nth(i as usize)
+                .is_some_and(|a| nt.matches(a.name(), a.namespace())),
             (Test::Attr(_), _) | (_, Item::Attr(..)) => false,
             (Test::SelfNode, _) => true,
             (t, Item::Node(n)) => Self::test_node(t, n),
@@ -360,7 +485,11 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             let parent = item.node().parent();
             let sibs: Vec<Item<'a, 'i>> = match (item, parent) {
                 (Item::Attr(..), _) => vec![item],
-                (Item::Node(_), Some(p)) => p.children().filter(|c| Self::test_node(&st.test, *c)).map(Item::Node).collect(),
+                (Item::Node(_), Some(p)) => p
+                    .children()
+                    .filter(|c| Self::test_node(&st.test, *c))
+                    .map(Item::Node)
+                    .collect(),
                 (Item::Node(_), None) => vec![item],
             };
             let kept = self.filter(sibs, &st.preds, &[])?;
@@ -396,7 +525,14 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         self.match_from(pat, k - 1, Item::Node(p))
     }
 
-    fn builtin(&mut self, b: Builtin, args: &[Expr], loc: Loc, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Val<'a, 'i>> {
+    fn builtin(
+        &mut self,
+        b: Builtin,
+        args: &[Expr],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
         use Builtin as B;
         let s = |x: String| Val::Str(Cow::Owned(x));
         // Conversions report failures at the node the value came from.
@@ -442,7 +578,11 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 let from = self.str_arg(&args[1], cx, locals)?;
                 let to = self.str_arg(&args[2], cx, locals)?;
                 if from.is_empty() {
-                    return Err(self.err(loc, Some(cx.item), "replace: the text to replace is empty"));
+                    return Err(self.err(
+                        loc,
+                        Some(cx.item),
+                        "replace: the text to replace is empty",
+                    ));
                 }
                 s(text.replace(from.as_ref(), &to))
             }
@@ -453,7 +593,11 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 if sep.is_empty() {
                     return Err(self.err(loc, Some(cx.item), "split: the separator is empty"));
                 }
-                s(usize::try_from(i).ok().and_then(|i| text.split(sep.as_ref()).nth(i)).unwrap_or("").to_string())
+                s(usize::try_from(i)
+                    .ok()
+                    .and_then(|i| text.split(sep.as_ref()).nth(i))
+                    .unwrap_or("")
+                    .to_string())
             }
             B::Format => {
                 let tmpl = self.str_arg(&args[0], cx, locals)?.into_owned();
@@ -463,7 +607,14 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 while let Some(i) = rest.find("{}") {
                     out.push_str(&rest[..i]);
                     let Some(a) = args.get(k) else {
-                        return Err(self.err(loc, Some(cx.item), format!("format: more `{{}}` than arguments ({} given)", args.len() - 1)));
+                        return Err(self.err(
+                            loc,
+                            Some(cx.item),
+                            format!(
+                                "format: more `{{}}` than arguments ({} given)",
+                                args.len() - 1
+                            ),
+                        ));
                     };
                     out.push_str(&self.str_arg(a, cx, locals)?);
                     k += 1;
@@ -471,7 +622,15 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 out.push_str(rest);
                 if k != args.len() {
-                    return Err(self.err(loc, Some(cx.item), format!("format: {} argument(s) but {} `{{}}`", args.len() - 1, k - 1)));
+                    return Err(self.err(
+                        loc,
+                        Some(cx.item),
+                        format!(
+                            "format: {} argument(s) but {} `{{}}`",
+                            args.len() - 1,
+                            k - 1
+                        ),
+                    ));
                 }
                 s(out)
             }
@@ -512,7 +671,10 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             B::InUnit | B::InUnitCeil => {
                 let bytes = self.int_arg(&args[0], cx, locals)?;
                 let unit = self.str_arg(&args[1], cx, locals)?;
-                Val::Int(convert::in_unit(bytes, &unit, b == B::InUnitCeil).map_err(|m| self.err(loc, Some(cx.item), m))?)
+                Val::Int(
+                    convert::in_unit(bytes, &unit, b == B::InUnitCeil)
+                        .map_err(|m| self.err(loc, Some(cx.item), m))?,
+                )
             }
             B::ToHex => {
                 let i = self.int_arg(&args[0], cx, locals)?;
@@ -544,7 +706,11 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                             _ => tn.name().to_string(),
                         }
                     }
-                    Some(Item::Attr(n, i)) => n.attributes().nth(i as usize).map(|a| a.name().to_string()).unwrap_or_default(),
+                    Some(Item::Attr(n, i)) => n
+                        .attributes()
+                        .nth(i as usize)
+                        .map(|a| a.name().to_string())
+                        .unwrap_or_default(),
                     _ => String::new(),
                 };
                 s(name)
@@ -571,7 +737,9 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                     None => Some(cx.item),
                 };
                 Val::Int(match it {
-                    Some(Item::Node(n)) => n.prev_siblings().filter(|s| s.is_element()).count() as i64,
+                    Some(Item::Node(n)) => {
+                        n.prev_siblings().filter(|s| s.is_element()).count() as i64
+                    }
                     _ => 0,
                 })
             }

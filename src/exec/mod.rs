@@ -120,7 +120,14 @@ pub fn bind_params(p: &Program, given: &[(String, String)]) -> Result<Vec<Option
             let known = if p.params.is_empty() {
                 "it declares none".to_string()
             } else {
-                format!("it declares {}", p.params.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "it declares {}",
+                    p.params
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
             return Err(format!(
                 "mapping `{}` has no parameter `{name}` ({known}){}",
@@ -131,9 +138,15 @@ pub fn bind_params(p: &Program, given: &[(String, String)]) -> Result<Vec<Option
         let d = &p.params[i];
         use crate::syntax::ast::Type;
         let v = match d.ty {
-            Type::Int => Value::Int(crate::convert::int(raw).map_err(|e| format!("--param {name}: {e}"))?),
-            Type::Uint => Value::Int(crate::convert::uint(raw).map_err(|e| format!("--param {name}: {e}"))?),
-            Type::Bool => Value::Bool(crate::convert::bool(raw).map_err(|e| format!("--param {name}: {e}"))?),
+            Type::Int => {
+                Value::Int(crate::convert::int(raw).map_err(|e| format!("--param {name}: {e}"))?)
+            }
+            Type::Uint => {
+                Value::Int(crate::convert::uint(raw).map_err(|e| format!("--param {name}: {e}"))?)
+            }
+            Type::Bool => {
+                Value::Bool(crate::convert::bool(raw).map_err(|e| format!("--param {name}: {e}"))?)
+            }
             _ => Value::Str(raw.clone()),
         };
         out[i] = Some(v);
@@ -143,7 +156,13 @@ pub fn bind_params(p: &Program, given: &[(String, String)]) -> Result<Vec<Option
 
 /// Runs `p` over `doc`. `params` comes from [`bind_params`] (missing entries
 /// take the declared default).
-pub fn run<'a, 'i>(p: &Program, doc: &'a Document<'i>, params: &[Option<Value>], sessions: &dyn SessionAccess, opts: &RunOptions) -> Result<Outcome, RuntimeError> {
+pub fn run<'a, 'i>(
+    p: &Program,
+    doc: &'a Document<'i>,
+    params: &[Option<Value>],
+    sessions: &dyn SessionAccess,
+    opts: &RunOptions,
+) -> Result<Outcome, RuntimeError> {
     let mut attr_base = Vec::with_capacity(doc.descendants().len());
     let mut total = 0u32;
     for n in doc.descendants() {
@@ -179,7 +198,10 @@ pub fn run<'a, 'i>(p: &Program, doc: &'a Document<'i>, params: &[Option<Value>],
                 Some(e) => r.eval(e, &root_cx, &[])?,
                 None => {
                     return Err(RuntimeError {
-                        message: format!("parameter `{}` has no default; pass `--param {}=VALUE`", d.name, d.name),
+                        message: format!(
+                            "parameter `{}` has no default; pass `--param {}=VALUE`",
+                            d.name, d.name
+                        ),
                         mapping: p.describe(d.loc),
                         input: None,
                     })
@@ -196,7 +218,11 @@ pub fn run<'a, 'i>(p: &Program, doc: &'a Document<'i>, params: &[Option<Value>],
         };
         let size = items.len();
         for (k, item) in items.into_iter().enumerate() {
-            let cx = Cx { item, pos: k + 1, size };
+            let cx = Cx {
+                item,
+                pos: k + 1,
+                size,
+            };
             let mut locals = vec![Val::empty_str(); d.frame as usize];
             let name = match &d.file_name {
                 Some(e) => Some(r.eval(e, &cx, &locals)?.string().into_owned()),
@@ -236,7 +262,12 @@ fn value_to_val<'a, 'i>(v: &Value) -> Val<'a, 'i> {
 }
 
 impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
-    fn err(&self, loc: Loc, item: Option<Item<'a, 'i>>, message: impl Into<String>) -> RuntimeError {
+    fn err(
+        &self,
+        loc: Loc,
+        item: Option<Item<'a, 'i>>,
+        message: impl Into<String>,
+    ) -> RuntimeError {
         RuntimeError {
             message: message.into(),
             mapping: self.p.describe(loc),
@@ -274,12 +305,24 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     fn enter(&mut self, loc: Loc, item: Item<'a, 'i>) -> R<()> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
-            return Err(self.err(loc, Some(item), format!("recursion deeper than {} levels (a rule that applies itself?)", self.opts.max_depth)));
+            return Err(self.err(
+                loc,
+                Some(item),
+                format!(
+                    "recursion deeper than {} levels (a rule that applies itself?)",
+                    self.opts.max_depth
+                ),
+            ));
         }
         Ok(())
     }
 
-    fn write<T>(&self, loc: Loc, item: Item<'a, 'i>, r: Result<T, crate::xmlout::WriteError>) -> R<T> {
+    fn write<T>(
+        &self,
+        loc: Loc,
+        item: Item<'a, 'i>,
+        r: Result<T, crate::xmlout::WriteError>,
+    ) -> R<T> {
         r.map_err(|e| self.err(loc, Some(item), e.to_string()))
     }
 
@@ -305,7 +348,12 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     fn stmt(&mut self, s: &Stmt, cx: &Cx<'a, 'i>, locals: &mut Vec<Val<'a, 'i>>) -> R<()> {
         match s {
-            Stmt::Elem { name, attrs, body, loc } => {
+            Stmt::Elem {
+                name,
+                attrs,
+                body,
+                loc,
+            } => {
                 let value = match body {
                     ElemBody::Value { expr, optional } => {
                         let v = self.eval(expr, cx, locals)?;
@@ -336,7 +384,12 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 self.out.end();
             }
-            Stmt::Attr { name, optional, value, loc } => {
+            Stmt::Attr {
+                name,
+                optional,
+                value,
+                loc,
+            } => {
                 let v = self.eval(value, cx, locals)?;
                 if *optional && v.is_empty() {
                     return Ok(());
@@ -345,7 +398,12 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 let r = self.out.attr(&name.qname, &text);
                 self.write(*loc, cx.item, r)?;
             }
-            Stmt::Let { slot, ty, value, loc } => {
+            Stmt::Let {
+                slot,
+                ty,
+                value,
+                loc,
+            } => {
                 let v = self.eval(value, cx, locals)?;
                 let v = match ty {
                     Some(t) => self.coerce(v, *t, *loc, cx)?,
@@ -361,23 +419,47 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 self.block(otherwise, cx, locals)?;
             }
-            Stmt::For { slot, seq, sort, body, loc } => {
+            Stmt::For {
+                slot,
+                seq,
+                sort,
+                body,
+                loc,
+            } => {
                 let v = self.eval(seq, cx, locals)?;
                 let mut items = match v {
                     Val::Nodes(n) => n,
-                    other => return Err(self.err(*loc, Some(cx.item), format!("`for` needs a node list, found the value `{}`", other.string()))),
+                    other => {
+                        return Err(self.err(
+                            *loc,
+                            Some(cx.item),
+                            format!(
+                                "`for` needs a node list, found the value `{}`",
+                                other.string()
+                            ),
+                        ))
+                    }
                 };
                 if !sort.is_empty() {
                     items = self.sort(items, sort, *slot, locals)?;
                 }
                 let size = items.len();
                 for (k, it) in items.into_iter().enumerate() {
-                    let icx = Cx { item: it, pos: k + 1, size };
+                    let icx = Cx {
+                        item: it,
+                        pos: k + 1,
+                        size,
+                    };
                     set(locals, *slot, Val::Nodes(vec![it]));
                     self.block(body, &icx, locals)?;
                 }
             }
-            Stmt::Match { value, arms, default, loc } => {
+            Stmt::Match {
+                value,
+                arms,
+                default,
+                loc,
+            } => {
                 let v = self.eval(value, cx, locals)?;
                 let s = self.string_of(&v);
                 for (vals, b) in arms {
@@ -393,21 +475,40 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                     Some(b) => self.block(b, cx, locals)?,
                     None => {
                         let at = v.origin().or(Some(cx.item));
-                        return Err(self.err(*loc, at, format!("no `match` arm for the value `{}` (add a `_ => {{ ... }}` arm)", crate::convert::short(&s))));
+                        return Err(self.err(
+                            *loc,
+                            at,
+                            format!(
+                                "no `match` arm for the value `{}` (add a `_ => {{ ... }}` arm)",
+                                crate::convert::short(&s)
+                            ),
+                        ));
                     }
                 }
             }
             Stmt::Apply { select, mode, loc } => {
                 let items: Vec<Item> = match select {
                     None => match cx.item {
-                        Item::Node(n) => n.children().filter(|c| c.is_element() || c.is_text()).map(Item::Node).collect(),
+                        Item::Node(n) => n
+                            .children()
+                            .filter(|c| c.is_element() || c.is_text())
+                            .map(Item::Node)
+                            .collect(),
                         Item::Attr(..) => Vec::new(),
                     },
+                    Some(Expr {
+                        kind: ExprKind::Path { start, steps },
+                        loc,
+                    }) => self.path(start, steps, *loc, cx, locals, false)?,
                     Some(e) => self.nodes(e, cx, locals)?,
                 };
                 let size = items.len();
                 for (k, it) in items.into_iter().enumerate() {
-                    let icx = Cx { item: it, pos: k + 1, size };
+                    let icx = Cx {
+                        item: it,
+                        pos: k + 1,
+                        size,
+                    };
                     self.apply_one(&icx, *mode, *loc)?;
                 }
             }
@@ -425,13 +526,21 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                     }
                 }
             }
-            Stmt::Drop { select, reason, loc } => {
+            Stmt::Drop {
+                select,
+                reason,
+                loc,
+            } => {
                 let items = self.nodes(select, cx, locals)?;
                 for it in items {
                     self.drop_item(it, reason, *loc);
                 }
             }
-            Stmt::Call { template, args, loc } => {
+            Stmt::Call {
+                template,
+                args,
+                loc,
+            } => {
                 let t = &self.p.templates[*template as usize];
                 let mut frame = vec![Val::empty_str(); t.frame as usize];
                 for (k, a) in args.iter().enumerate() {
@@ -479,11 +588,21 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         });
     }
 
-    fn sort(&mut self, items: Vec<Item<'a, 'i>>, keys: &[(Expr, bool)], slot: u32, locals: &mut Vec<Val<'a, 'i>>) -> R<Vec<Item<'a, 'i>>> {
+    fn sort(
+        &mut self,
+        items: Vec<Item<'a, 'i>>,
+        keys: &[(Expr, bool)],
+        slot: u32,
+        locals: &mut Vec<Val<'a, 'i>>,
+    ) -> R<Vec<Item<'a, 'i>>> {
         let size = items.len();
         let mut keyed = Vec::with_capacity(size);
         for (k, it) in items.into_iter().enumerate() {
-            let cx = Cx { item: it, pos: k + 1, size };
+            let cx = Cx {
+                item: it,
+                pos: k + 1,
+                size,
+            };
             // The loop variable is bound to the item while its keys are computed.
             set(locals, slot, Val::Nodes(vec![it]));
             let mut ks = Vec::with_capacity(keys.len());
@@ -515,7 +634,11 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         let m = &self.p.modes[mode as usize];
         let item = cx.item;
         let cands: &[RuleId] = match item {
-            Item::Node(n) if n.is_element() => m.by_name.get(n.tag_name().name()).map(|v| v.as_slice()).unwrap_or(&m.any_elem),
+            Item::Node(n) if n.is_element() => m
+                .by_name
+                .get(n.tag_name().name())
+                .map(|v| v.as_slice())
+                .unwrap_or(&m.any_elem),
             Item::Node(n) if n.is_text() => &m.text,
             Item::Node(n) if n.is_root() => &m.root,
             Item::Attr(..) => &m.attr,
@@ -555,7 +678,9 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     fn tie_possible(&self, cands: &[RuleId], rid: RuleId) -> bool {
         let pr = self.p.rules[rid as usize].priority;
-        cands.iter().any(|&c| c != rid && self.p.rules[c as usize].priority == pr)
+        cands
+            .iter()
+            .any(|&c| c != rid && self.p.rules[c as usize].priority == pr)
     }
 
     fn fallback(&mut self, item: Item<'a, 'i>, mode: ModeId, loc: Loc) -> R<()> {
@@ -568,7 +693,11 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             if n.is_root() {
                 self.touch(item);
                 for c in n.children().filter(|c| c.is_element()) {
-                    let cx = Cx { item: Item::Node(c), pos: 1, size: 1 };
+                    let cx = Cx {
+                        item: Item::Node(c),
+                        pos: 1,
+                        size: 1,
+                    };
                     self.apply_one(&cx, mode, loc)?;
                 }
                 return Ok(());
@@ -593,9 +722,19 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 let what = match item {
                     Item::Node(n) if n.is_element() => format!("element `{}`", n.tag_name().name()),
                     Item::Node(_) => "text".to_string(),
-                    Item::Attr(n, i) => format!("attribute `{}`", n.attributes().nth(i as usize).map(|a| a.name()).unwrap_or("?")),
+                    Item::Attr(n, i) => format!(
+                        "attribute `{}`",
+                        n.attributes()
+                            .nth(i as usize)
+                            .map(|a| a.name())
+                            .unwrap_or("?")
+                    ),
                 };
-                Err(self.err(loc, Some(item), format!("no rule matches {what} (this mapping says `unmapped fail`)")))
+                Err(self.err(
+                    loc,
+                    Some(item),
+                    format!("no rule matches {what} (this mapping says `unmapped fail`)"),
+                ))
             }
         }
     }
@@ -616,7 +755,10 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         self.touch_subtree(item);
         let pos = report::pos(self.doc, item);
         self.warnings.push(Warning {
-            message: format!("secret {} not copied (use --keep-secrets to copy it)", pos.path),
+            message: format!(
+                "secret {} not copied (use --keep-secrets to copy it)",
+                pos.path
+            ),
             mapping: self.p.describe(loc),
             input: Some(pos),
         });
@@ -680,8 +822,13 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             return None;
         }
         self.p.renames.iter().position(|r| match item {
-            Item::Node(n) if n.is_element() && !r.attr => r.from.matches(n.tag_name().name(), n.tag_name().namespace()),
-            Item::Attr(n, i) if r.attr => n.attributes().nth(i as usize).is_some_and(|a| r.from.matches(a.name(), a.namespace())),
+            Item::Node(n) if n.is_element() && !r.attr => r
+                .from
+                .matches(n.tag_name().name(), n.tag_name().namespace()),
+            Item::Attr(n, i) if r.attr => n
+                .attributes()
+                .nth(i as usize)
+                .is_some_and(|a| r.from.matches(a.name(), a.namespace())),
             _ => false,
         })
     }
@@ -691,7 +838,11 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         let rn = &p.renames[ri];
         self.touch_subtree(item);
         let raw = item.string();
-        let cx = Cx { item, pos: 1, size: 1 };
+        let cx = Cx {
+            item,
+            pos: 1,
+            size: 1,
+        };
         let typed = self.coerce(Val::Str(raw.clone()), rn.from_ty, rn.loc, &cx)?;
         let key = typed.string();
         let mapped: String = match rn.via {
@@ -699,10 +850,15 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             Some(Via::Table(t)) => self.table_lookup(t, &key, rn.loc, Some(item))?,
             Some(Via::Session { id, reverse }) => {
                 let def = &p.sessions[id as usize];
-                self.sessions.lookup(def, reverse, &key).map_err(|m| self.err(rn.loc, Some(item), m))?
+                self.sessions
+                    .lookup(def, reverse, &key)
+                    .map_err(|m| self.err(rn.loc, Some(item), m))?
             }
         };
-        let out = self.coerce(Val::Str(Cow::Owned(mapped)), rn.to_ty, rn.loc, &cx)?.string().into_owned();
+        let out = self
+            .coerce(Val::Str(Cow::Owned(mapped)), rn.to_ty, rn.loc, &cx)?
+            .string()
+            .into_owned();
         if rn.to.qname.is_empty() {
             return Ok(());
         }
@@ -748,4 +904,3 @@ fn set<'a, 'i>(locals: &mut Vec<Val<'a, 'i>>, slot: u32, v: Val<'a, 'i>) {
     }
     locals[s] = v;
 }
-

@@ -38,7 +38,14 @@ pub fn pos(doc: &Document, item: Item) -> InputPos {
     let (offset, path) = match item {
         Item::Node(n) => (n.range().start, node_path(n)),
         Item::Attr(n, i) => match n.attributes().nth(i as usize) {
-            Some(a) => (a.range().start, format!("{}/@{}", node_path(n), qualified(a.name(), a.namespace(), n))),
+            Some(a) => (
+                a.range().start,
+                format!(
+                    "{}/@{}",
+                    node_path(n),
+                    qualified(a.name(), a.namespace(), n)
+                ),
+            ),
             None => (n.range().start, node_path(n)),
         },
     };

@@ -21,24 +21,46 @@ pub const MAX_INPUT: u64 = 1 << 30;
 
 /// Reads a file and decodes it to text.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
-    let meta = std::fs::metadata(path).map_err(|e| InputError { message: format!("{}: cannot read: {e}", path.display()) })?;
+    let meta = std::fs::metadata(path).map_err(|e| InputError {
+        message: format!("{}: cannot read: {e}", path.display()),
+    })?;
     if meta.len() > MAX_INPUT {
-        return Err(InputError { message: format!("{}: file is larger than 1 GiB", path.display()) });
+        return Err(InputError {
+            message: format!("{}: file is larger than 1 GiB", path.display()),
+        });
     }
-    let bytes = std::fs::read(path).map_err(|e| InputError { message: format!("{}: cannot read: {e}", path.display()) })?;
-    decode(&bytes).map_err(|m| InputError { message: format!("{}: {m}", path.display()) })
+    let bytes = std::fs::read(path).map_err(|e| InputError {
+        message: format!("{}: cannot read: {e}", path.display()),
+    })?;
+    decode(&bytes).map_err(|m| InputError {
+        message: format!("{}: {m}", path.display()),
+    })
 }
 
 /// Decodes UTF-8 (BOM optional) or UTF-16 LE/BE with a BOM.
 pub fn decode(bytes: &[u8]) -> Result<String, String> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return String::from_utf8(rest.to_vec()).map_err(|e| format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to() + 3));
+        return String::from_utf8(rest.to_vec()).map_err(|e| {
+            format!(
+                "not valid UTF-8 at byte {}",
+                e.utf8_error().valid_up_to() + 3
+            )
+        });
     }
     let utf16 = |rest: &[u8], le: bool| -> Result<String, String> {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err("UTF-16 text with an odd number of bytes".into());
         }
-        let units: Vec<u16> = rest.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }).collect();
+        let units: Vec<u16> = rest
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
         String::from_utf16(&units).map_err(|_| "invalid UTF-16 text".to_string())
     };
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
@@ -47,7 +69,12 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
         return utf16(rest, false).map(|s| strip_decl_encoding(&s));
     }
-    String::from_utf8(bytes.to_vec()).map_err(|e| format!("not valid UTF-8 at byte {} (UTF-16 files need a byte-order mark)", e.utf8_error().valid_up_to()))
+    String::from_utf8(bytes.to_vec()).map_err(|e| {
+        format!(
+            "not valid UTF-8 at byte {} (UTF-16 files need a byte-order mark)",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 /// The XML declaration of a decoded UTF-16 file still says UTF-16; the text
@@ -71,10 +98,15 @@ fn strip_decl_encoding(s: &str) -> String {
 
 /// Parses XML, turning roxmltree's error into `file:line:col: message`.
 pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i>, InputError> {
-    let opt = roxmltree::ParsingOptions { allow_dtd: false, ..Default::default() };
+    let opt = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
     roxmltree::Document::parse_with_options(text, opt).map_err(|e| {
         let p = e.pos();
-        InputError { message: format!("{name}:{}:{}: malformed XML: {e}", p.row, p.col) }
+        InputError {
+            message: format!("{name}:{}:{}: malformed XML: {e}", p.row, p.col),
+        }
     })
 }
 

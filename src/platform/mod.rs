@@ -35,8 +35,13 @@ pub const OVF2_NS: &str = "http://schemas.dmtf.org/ovf/envelope/2";
 pub fn by_name(name: &str) -> Result<&'static Platform, String> {
     PLATFORMS.iter().find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<&str> = PLATFORMS.iter().map(|p| p.name).collect();
-        let hint = crate::diag::suggest(name, names.iter().copied()).map(|h| format!("; {h}")).unwrap_or_default();
-        format!("unknown platform `{name}` (platforms: {}){hint}", names.join(", "))
+        let hint = crate::diag::suggest(name, names.iter().copied())
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        format!(
+            "unknown platform `{name}` (platforms: {}){hint}",
+            names.join(", ")
+        )
     })
 }
 
@@ -47,7 +52,14 @@ pub fn detect_xml(doc: &roxmltree::Document) -> Result<(&'static Platform, Strin
     let (local, ns) = (tn.name(), tn.namespace());
     let p = match (local, ns) {
         ("domain", None) => "kvm",
-        ("VirtualMachineConfigSpec" | "VirtualMachineConfigInfo" | "ConfigSpec" | "config" | "spec", Some(VIM25_NS)) => "vsphere",
+        (
+            "VirtualMachineConfigSpec"
+            | "VirtualMachineConfigInfo"
+            | "ConfigSpec"
+            | "config"
+            | "spec",
+            Some(VIM25_NS),
+        ) => "vsphere",
         ("Envelope", Some(OVF1_NS | OVF2_NS)) => "ovf",
         ("vm", Some(HVX_NS)) => "hvx",
         _ => {
@@ -55,8 +67,15 @@ pub fn detect_xml(doc: &roxmltree::Document) -> Result<(&'static Platform, Strin
                 Some(u) => format!("root element <{local}> in namespace `{u}`"),
                 None => format!("root element <{local}> without a namespace"),
             };
-            let tried: Vec<String> = PLATFORMS.iter().filter(|p| p.implemented).map(|p| format!("{} ({})", p.name, p.signature)).collect();
-            return Err(format!("cannot tell the platform: saw {seen}; tried {}; use --from to say which it is", tried.join("; ")));
+            let tried: Vec<String> = PLATFORMS
+                .iter()
+                .filter(|p| p.implemented)
+                .map(|p| format!("{} ({})", p.name, p.signature))
+                .collect();
+            return Err(format!(
+                "cannot tell the platform: saw {seen}; tried {}; use --from to say which it is",
+                tried.join("; ")
+            ));
         }
     };
     let why = match ns {

@@ -151,7 +151,9 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                 for p in item.into_inner() {
                     match p.as_rule() {
                         Rule::pattern => rule.pattern = Some(pattern(p)),
-                        Rule::mode_clause => rule.mode = Some(ident(p.into_inner().next().unwrap())),
+                        Rule::mode_clause => {
+                            rule.mode = Some(ident(p.into_inner().next().unwrap()))
+                        }
                         Rule::priority => {
                             let s = p.into_inner().next().unwrap();
                             let sp = span(&s);
@@ -348,7 +350,12 @@ fn session(p: P) -> SessionDecl {
         Some(m) => {
             let inner = m.into_inner().next().unwrap();
             if inner.as_rule() == Rule::miss_same {
-                return SessionDecl { name, left, right, miss: Miss::Same };
+                return SessionDecl {
+                    name,
+                    left,
+                    right,
+                    miss: Miss::Same,
+                };
             }
             let is_mint = inner.as_rule() == Rule::miss_mint;
             let arg = inner.into_inner().next().map(|s| raw_string(&s));
@@ -479,7 +486,9 @@ fn stmt(p: P) -> Stmt {
                             optional,
                         };
                     }
-                    Rule::block_close => body = ElemBody::Block(block(q.into_inner().next().unwrap())),
+                    Rule::block_close => {
+                        body = ElemBody::Block(block(q.into_inner().next().unwrap()))
+                    }
                     _ => {}
                 }
             }

@@ -1,0 +1,320 @@
+//! The command line, run as a user would: exit codes, stdout vs -o, naming,
+//! atomic writes, and the main error messages.
+
+mod common;
+use common::*;
+
+#[test]
+fn transform_sample_to_stdout() {
+    let o = run(&["transform", "samples/kvm/web.xml", "--to", "vsphere"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let doc = roxmltree::Document::parse(&out).unwrap();
+    assert_eq!(
+        doc.root_element().tag_name().name(),
+        "VirtualMachineConfigSpec"
+    );
+    assert_eq!(doc.root_element().tag_name().namespace(), Some("urn:vim25"));
+    assert!(stderr(&o).contains("1 of 1 input(s) converted"));
+}
+
+#[test]
+fn several_targets_need_an_output_dir_and_get_deterministic_names() {
+    let o = run(&["transform", "samples/kvm/web.xml", "--to", "vsphere,hvx"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("-o DIR"));
+    let dir = temp_dir("names");
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "--to",
+        "hvx",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["web.hvx.hvx.xml", "web.vsphere.xml"]);
+}
+
+#[test]
+fn malformed_xml_names_file_line_and_column() {
+    let dir = temp_dir("malformed");
+    let f = dir.join("bad.xml");
+    std::fs::write(&f, "<domain>\n  <name>x</nme>\n</domain>\n").unwrap();
+    let o = run(&["transform", f.to_str().unwrap(), "--to", "vsphere"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("bad.xml:2:"), "{e}");
+    assert!(e.contains("malformed XML"), "{e}");
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn unknown_platform_is_a_usage_error_with_a_suggestion() {
+    let o = run(&["transform", "samples/kvm/web.xml", "--to", "vspere"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `vsphere`?"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn undetectable_input_says_what_was_seen_and_tried() {
+    let dir = temp_dir("undetectable");
+    let f = dir.join("x.xml");
+    std::fs::write(&f, "<inventory/>").unwrap();
+    let o = run(&["transform", f.to_str().unwrap(), "--to", "kvm"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("<inventory>") && e.contains("tried kvm"), "{e}");
+}
+
+#[test]
+fn unreadable_input_fails_with_its_name() {
+    let o = run(&["transform", "no/such/file.xml", "--to", "kvm"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no/such/file.xml"));
+}
+
+#[test]
+fn unwritable_output_dir_exits_2_and_writes_nothing() {
+    let dir = temp_dir("unwritable");
+    let file = dir.join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let out = file.join("sub");
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn a_bad_file_among_good_ones_fails_alone() {
+    let dir = temp_dir("mixed");
+    let inp = dir.join("in");
+    std::fs::create_dir(&inp).unwrap();
+    std::fs::copy(root().join("samples/kvm/web.xml"), inp.join("web.xml")).unwrap();
+    std::fs::copy(root().join("samples/kvm/db.xml"), inp.join("db.xml")).unwrap();
+    std::fs::write(inp.join("broken.xml"), "<domain>").unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "transform",
+        inp.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("broken.xml") && e.contains("2 of 3 input(s) converted"),
+        "{e}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["db.vsphere.xml", "web.vsphere.xml"]);
+}
+
+#[test]
+fn names_from_data_cannot_escape_the_output_dir() {
+    let dir = temp_dir("escape");
+    let maps = dir.join("maps");
+    std::fs::create_dir(&maps).unwrap();
+    std::fs::write(
+        maps.join("kvm-to-hvx.hvx"),
+        "mapping \"evil\" { from kvm to hvx version \"1\" }\nunmapped copy;\ndocument main name /domain/name { <vm> = /domain/name; }\n",
+    )
+    .unwrap();
+    let f = dir.join("evil.xml");
+    std::fs::write(&f, "<domain><name>../../etc/passwd</name></domain>").unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "transform",
+        f.to_str().unwrap(),
+        "--to",
+        "hvx",
+        "--mappings",
+        maps.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not allowed in a file name")
+            || stderr(&o).contains("leave the output directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}
+
+#[test]
+fn report_is_versioned_json_with_unmapped_nodes_and_disk_mappings() {
+    let dir = temp_dir("report");
+    let rep = dir.join("r.json");
+    let o = run(&[
+        "transform",
+        "samples/kvm/db.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        dir.to_str().unwrap(),
+        "--report",
+        rep.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&rep).unwrap()).unwrap();
+    assert_eq!(v["version"], 1);
+    let input = &v["inputs"][0];
+    assert_eq!(input["ok"], true);
+    let warnings = input["warnings"].as_array().unwrap();
+    assert!(warnings
+        .iter()
+        .any(|w| w["message"].as_str().unwrap().contains("qemu-img")));
+    assert!(input["unmapped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["line"].as_u64().unwrap() > 0));
+}
+
+#[test]
+fn deny_loss_turns_unmapped_input_into_an_error() {
+    let dir = temp_dir("denyloss");
+    let o = run(&[
+        "transform",
+        "samples/kvm/db.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        dir.to_str().unwrap(),
+        "--deny-loss",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--deny-loss"));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}
+
+#[test]
+fn unknown_param_is_a_usage_error() {
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "--param",
+        "nope=1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&[
+        "transform",
+        "samples/kvm/win-uefi.xml",
+        "--to",
+        "vsphere",
+        "--param",
+        "hardware_version=vmx-13",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("<version>vmx-14</version>"),
+        "a TPM raises the hardware version"
+    );
+}
+
+#[test]
+fn check_shipped_mappings_is_clean_and_formats_are_versioned() {
+    let o = run(&["check", "--deny-warnings"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = temp_dir("check");
+    let bad = dir.join("bad.hvx");
+    std::fs::write(
+        &bad,
+        "mapping \"x\" { from kvm to hvx }\nunmapped report;\non domain { <vm> = $nope; }\n",
+    )
+    .unwrap();
+    let o = run(&["check", bad.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["diagnostics"][0]["code"], "hvx::undefined-variable");
+    assert_eq!(v["diagnostics"][0]["primary"]["line"], 3);
+    let o = run(&["check", bad.to_str().unwrap(), "--format", "github"]);
+    assert!(stdout(&o).starts_with("::error file="), "{}", stdout(&o));
+    assert!(stdout(&o).contains(",line=3,col=20,"), "{}", stdout(&o));
+    let o = run(&["check", bad.to_str().unwrap(), "--format", "sarif"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    assert_eq!(
+        v["runs"][0]["results"][0]["ruleId"],
+        "hvx::undefined-variable"
+    );
+    let o = run(&["check", "no-such.hvx"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn platforms_detect_completions_and_man() {
+    let o = run(&["platforms"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("kvm      -> kvm, vsphere, hvx"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&[
+        "detect",
+        "samples/kvm/web.xml",
+        "tests/corpus/vsphere-vim25",
+    ]);
+    assert!(
+        stdout(&o).contains("samples/kvm/web.xml: kvm (root element <domain> without a namespace)")
+    );
+    assert_eq!(o.status.code(), Some(1), "a directory is not a file");
+    let o = run(&["completions", "bash"]);
+    assert!(stdout(&o).contains("hvxform"));
+    let o = run(&["man"]);
+    assert!(stdout(&o).contains(".TH hvxform"));
+}
+
+#[test]
+fn help_is_stable() {
+    let o = run(&["--help"]);
+    insta::assert_snapshot!("help", stdout(&o));
+    let o = run(&["transform", "--help"]);
+    insta::assert_snapshot!("transform_help", stdout(&o));
+}
+
+#[test]
+fn utf16_input_with_bom_converts() {
+    let dir = temp_dir("utf16");
+    let text = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let mut bytes = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    let f = dir.join("web16.xml");
+    std::fs::write(&f, bytes).unwrap();
+    let o = run(&["transform", f.to_str().unwrap(), "--to", "vsphere"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("<name>web</name>"));
+}

@@ -1,0 +1,79 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hvxform"));
+    c.env_remove("NO_COLOR");
+    c
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run hvxform")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh empty directory under target/.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = root()
+        .join("target")
+        .join("test-tmp")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Is an external tool available? In CI (HVX_REQUIRE_TOOLS=1) a missing tool
+/// is a failure, not a skip.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() && std::env::var("HVX_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("required tool `{name}` is not installed (HVX_REQUIRE_TOOLS=1)");
+    }
+    found
+}
+
+pub fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HVX_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let p = Path::new("/opt/hvx-venv/bin/python");
+    if p.is_file() {
+        return Some(p.to_path_buf());
+    }
+    if std::env::var("HVX_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("HVX_PYTHON (venv with pyvmomi) is required");
+    }
+    None
+}
+
+pub fn samples(platform: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("samples").join(platform))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}

@@ -48,6 +48,32 @@ fn floor_char(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Byte offsets of line starts, for fast offset → line:col.
+#[derive(Debug, Clone, Default)]
+pub struct LineIndex {
+    starts: Vec<u32>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0u32];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i as u32 + 1),
+        );
+        LineIndex { starts }
+    }
+    /// 1-based line and column (in characters) of a byte offset in `text`.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char(text, offset.min(text.len()));
+        let line = self.starts.partition_point(|&s| s as usize <= offset);
+        let start = self.starts[line - 1] as usize;
+        (line, text[start..offset].chars().count() + 1)
+    }
+}
+
 /// A label: a span in a source with a short text.
 #[derive(Debug, Clone)]
 pub struct Label {

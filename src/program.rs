@@ -44,6 +44,8 @@ pub struct Program {
     pub documents: Vec<DocumentDef>,
     /// Namespace declarations written on the root of every output document.
     pub output_ns: Vec<(Option<String>, String)>,
+    /// Line index of each source, for locations in run-time messages.
+    pub lines: Vec<crate::diag::LineIndex>,
 }
 
 #[derive(Debug)]
@@ -455,7 +457,10 @@ impl Program {
     pub fn describe(&self, loc: Loc) -> String {
         match self.sources.get(loc.source as usize) {
             Some(s) => {
-                let (l, c) = s.line_col(loc.span.start as usize);
+                let (l, c) = match self.lines.get(loc.source as usize) {
+                    Some(ix) => ix.line_col(&s.text, loc.span.start as usize),
+                    None => s.line_col(loc.span.start as usize),
+                };
                 format!("{}:{l}:{c}", s.name)
             }
             None => "<unknown>".to_string(),

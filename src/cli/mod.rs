@@ -117,6 +117,13 @@ pub fn error(ctx: &Ctx, msg: &str) {
     }
 }
 
+/// Prints an informational line to stderr unless quiet.
+pub fn note(ctx: &Ctx, msg: &str) {
+    if !ctx.quiet {
+        eprintln!("note: {msg}");
+    }
+}
+
 /// Prints a warning line to stderr unless quiet.
 pub fn warning(ctx: &Ctx, msg: &str) {
     if ctx.quiet {

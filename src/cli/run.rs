@@ -82,6 +82,15 @@ impl Run {
                     }
                     print!("{}", d.xml);
                 }
+                for d in &o.dropped {
+                    super::note(
+                        ctx,
+                        &format!(
+                            "{name}:{}:{}: dropped {}: {} ({})",
+                            d.line, d.col, d.path, d.reason, d.mapping
+                        ),
+                    );
+                }
                 for w in &o.warnings {
                     super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
                 }

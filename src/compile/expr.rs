@@ -29,6 +29,7 @@ impl Compiler {
                 None => (mk(ExprKind::Lit(Value::Str(String::new()))), Type::Any),
             },
             ast::ExprKind::Path(p) => {
+                self.lint_path_variable(p, e.span);
                 let start = match &p.start {
                     ast::PathStart::Context => PathStart::Context,
                     ast::PathStart::Root => PathStart::Root,
@@ -259,23 +260,41 @@ impl Compiler {
         args: &[(Expr, Type)],
         ast_args: &[ast::Expr],
     ) {
-        let Some((
-            Expr {
-                kind: ExprKind::Lit(Value::Str(s)),
-                ..
-            },
-            _,
-        )) = args.first()
-        else {
+        let lit = |k: usize| match args.get(k) {
+            Some((
+                Expr {
+                    kind: ExprKind::Lit(Value::Str(s)),
+                    ..
+                },
+                _,
+            )) => Some(s.clone()),
+            _ => None,
+        };
+        // A constant unit is checked whether or not the value is constant.
+        if matches!(b, Builtin::Size | Builtin::InUnit | Builtin::InUnitCeil) {
+            if let Some(u) = lit(1) {
+                if let Err(msg) = convert::unit_factor(&u) {
+                    self.error(
+                        "hvx::invalid-constant",
+                        ast_args[1].span,
+                        msg,
+                        "unknown unit",
+                    );
+                }
+            }
+        }
+        let Some(s) = lit(0) else {
             return;
         };
         let r: Result<(), String> = match b {
-            Builtin::Int => convert::int(s).map(drop),
-            Builtin::Uint => convert::uint(s).map(drop),
-            Builtin::Bool => convert::bool(s).map(drop),
-            Builtin::Mac => convert::mac(s).map(drop),
-            Builtin::Uuid | Builtin::UuidVmware | Builtin::UuidHyperv => convert::uuid(s).map(drop),
-            Builtin::Hex => convert::hex(s).map(drop),
+            Builtin::Int => convert::int(&s).map(drop),
+            Builtin::Uint => convert::uint(&s).map(drop),
+            Builtin::Bool => convert::bool(&s).map(drop),
+            Builtin::Mac => convert::mac(&s).map(drop),
+            Builtin::Uuid | Builtin::UuidVmware | Builtin::UuidHyperv => {
+                convert::uuid(&s).map(drop)
+            }
+            Builtin::Hex => convert::hex(&s).map(drop),
             _ => Ok(()),
         };
         if let Err(msg) = r {
@@ -285,25 +304,6 @@ impl Compiler {
                 msg,
                 "this constant can never convert",
             );
-        }
-        if matches!(b, Builtin::Size | Builtin::InUnit | Builtin::InUnitCeil) {
-            if let Some((
-                Expr {
-                    kind: ExprKind::Lit(Value::Str(u)),
-                    ..
-                },
-                _,
-            )) = args.get(1)
-            {
-                if let Err(msg) = convert::unit_factor(u) {
-                    self.error(
-                        "hvx::invalid-constant",
-                        ast_args[1].span,
-                        msg,
-                        "unknown unit",
-                    );
-                }
-            }
         }
     }
 
@@ -346,6 +346,38 @@ impl Compiler {
                 format!("expected {}, found {}", want.name(), got.name()),
                 format!("this is {}", got.name()),
             );
+        }
+    }
+
+    /// `fn f(n: int) -> int = n * 2;` reads the child element `n`, not the
+    /// parameter: warn when a relative path starts with a variable's name.
+    fn lint_path_variable(&mut self, p: &ast::PathExpr, span: Span) {
+        if !matches!(p.start, ast::PathStart::Context) {
+            return;
+        }
+        let Some(ast::PathStep {
+            test: ast::NodeTest::Elem(Some(q)),
+            ..
+        }) = p.steps.first()
+        else {
+            return;
+        };
+        if q.prefix.is_some() {
+            return;
+        }
+        let is_var = self.scope.vars.iter().any(|v| v.name == q.local)
+            || self.globals.iter().any(|g| g.name == q.local);
+        if is_var {
+            self.warn(
+                "hvx::path-looks-like-variable",
+                span,
+                format!(
+                    "`{}` is a path to child elements named `{}`, not the variable",
+                    q.local, q.local
+                ),
+                "a path, not a variable",
+            )
+            .help = Some(format!("write `${}` for the variable", q.local));
         }
     }
 

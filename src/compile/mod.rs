@@ -296,7 +296,7 @@ impl Compiler {
                 }
             }
             for t in &f.tables {
-                self.check_callable_name(&t.name);
+                self.check_callable_name(&t.name, true);
                 if self.declare("table", |c| &mut c.tables, &t.name).is_some() {
                     self.table_tys.push((t.key_ty, t.val_ty));
                 }
@@ -305,7 +305,7 @@ impl Compiler {
                 self.declare("session table", |c| &mut c.sessions, &s.name);
             }
             for fd in &f.fns {
-                self.check_callable_name(&fd.name);
+                self.check_callable_name(&fd.name, false);
                 if self.declare("function", |c| &mut c.fns, &fd.name).is_some() {
                     self.fn_sigs
                         .push((fd.params.iter().map(|p| p.1).collect(), fd.ret));
@@ -499,7 +499,14 @@ impl Compiler {
                 each: None,
                 file_name: None,
                 body: vec![Stmt::Apply {
-                    select: None,
+                    // The document node itself, so rules for `/` can fire.
+                    select: Some(Expr {
+                        kind: ExprKind::Path {
+                            start: PathStart::Root,
+                            steps: Vec::new(),
+                        },
+                        loc: Loc::default(),
+                    }),
                     mode: DEFAULT_MODE,
                     loc: Loc::default(),
                 }],
@@ -531,10 +538,17 @@ impl Compiler {
             drops,
             documents,
             output_ns: output_ns_decls,
+            lines: self
+                .sources
+                .iter()
+                .map(|s| crate::diag::LineIndex::new(&s.text))
+                .collect(),
         })
     }
 
-    fn check_callable_name(&mut self, id: &ast::Ident) {
+    /// Tables and functions share one namespace with the built-ins; a
+    /// duplicate of the same kind is reported by `declare`.
+    fn check_callable_name(&mut self, id: &ast::Ident, is_table: bool) {
         if builtin_by_name(&id.name).is_some() {
             self.error(
                 "hvx::duplicate-definition",
@@ -544,15 +558,21 @@ impl Compiler {
             )
             .help = Some("choose another name".into());
         }
-        let clash = find(&self.tables, &id.name)
-            .map(|i| self.tables[i].loc)
-            .or_else(|| find(&self.fns, &id.name).map(|i| self.fns[i].loc));
+        let clash = if is_table {
+            find(&self.fns, &id.name).map(|i| self.fns[i].loc)
+        } else {
+            find(&self.tables, &id.name).map(|i| self.tables[i].loc)
+        };
         if let Some(l) = clash {
             let lbl = self.label(l, "first defined here");
             self.error(
                 "hvx::duplicate-definition",
                 id.span,
-                format!("`{}` is already a table or function", id.name),
+                format!(
+                    "`{}` is already {}",
+                    id.name,
+                    if is_table { "a function" } else { "a table" }
+                ),
                 "defined again here",
             )
             .secondary

@@ -10,10 +10,10 @@ use crate::convert;
 use crate::program::*;
 use crate::syntax::ast::{BinOp, Type};
 
-impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
+impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     pub(super) fn nodes(
         &mut self,
-        e: &Expr,
+        e: &'p Expr,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<Vec<Item<'a, 'i>>> {
@@ -47,12 +47,12 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         }
     }
 
-    fn str_arg(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Cow<'a, str>> {
+    fn str_arg(&mut self, e: &'p Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Cow<'a, str>> {
         let v = self.eval(e, cx, locals)?;
         Ok(self.string_of(&v))
     }
 
-    fn int_arg(&mut self, e: &Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<i64> {
+    fn int_arg(&mut self, e: &'p Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<i64> {
         let v = self.eval(e, cx, locals)?;
         self.int_of(v, e.loc, cx)
     }
@@ -106,14 +106,14 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     pub(super) fn eval(
         &mut self,
-        e: &Expr,
+        e: &'p Expr,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<Val<'a, 'i>> {
         let p = self.p;
         Ok(match &e.kind {
             ExprKind::Lit(v) => match v {
-                Value::Str(s) => Val::Str(Cow::Owned(s.clone())),
+                Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
                 Value::Int(i) => Val::Int(*i),
                 Value::Bool(b) => Val::Bool(*b),
             },
@@ -191,8 +191,8 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     /// (used by `apply`, where a node counts as mapped only if a rule takes it).
     pub(super) fn path(
         &mut self,
-        start: &PathStart,
-        steps: &[Step],
+        start: &'p PathStart,
+        steps: &'p [Step],
         loc: Loc,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
@@ -234,8 +234,8 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     fn binary(
         &mut self,
         op: BinOp,
-        a: &Expr,
-        b: &Expr,
+        a: &'p Expr,
+        b: &'p Expr,
         loc: Loc,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
@@ -312,6 +312,32 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         if let (Val::Bool(_), _) | (_, Val::Bool(_)) = (l, r) {
             return l.truthy() == r.truthy();
         }
+        // Fast paths: one value against one value, no allocation.
+        let single = |run: &mut Self, v: &Val<'a, 'i>| -> Option<Cow<'a, str>> {
+            match v {
+                Val::Nodes(items) if items.len() == 1 => {
+                    run.touch_read(items[0]);
+                    Some(items[0].string())
+                }
+                Val::Nodes(_) => None,
+                other => Some(other.string()),
+            }
+        };
+        let numeric = matches!(l, Val::Int(_)) || matches!(r, Val::Int(_));
+        if let (Val::Str(a), Val::Str(b)) = (l, r) {
+            return a == b;
+        }
+        if !matches!(l, Val::Nodes(v) if v.len() != 1)
+            && !matches!(r, Val::Nodes(v) if v.len() != 1)
+        {
+            if let (Some(x), Some(y)) = (single(self, l), single(self, r)) {
+                return if numeric {
+                    matches!((convert::int(&x), convert::int(&y)), (Ok(p), Ok(q)) if p == q)
+                } else {
+                    x == y
+                };
+            }
+        }
         let strings = |run: &mut Self, v: &Val<'a, 'i>| -> Vec<Cow<'a, str>> {
             match v {
                 Val::Nodes(items) => items
@@ -324,7 +350,6 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 other => vec![other.string()],
             }
         };
-        let numeric = matches!(l, Val::Int(_)) || matches!(r, Val::Int(_));
         let ls = strings(self, l);
         let rs = strings(self, r);
         ls.iter().any(|x| {
@@ -354,7 +379,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     fn step(
         &mut self,
         input: &[Item<'a, 'i>],
-        st: &Step,
+        st: &'p Step,
         desc: bool,
         locals: &[Val<'a, 'i>],
         touch: bool,
@@ -433,7 +458,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     fn filter(
         &mut self,
         mut items: Vec<Item<'a, 'i>>,
-        preds: &[Expr],
+        preds: &'p [Expr],
         locals: &[Val<'a, 'i>],
     ) -> R<Vec<Item<'a, 'i>>> {
         for pr in preds {
@@ -459,14 +484,14 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// Does `item` match `pat`? Steps are matched right to left.
-    pub(super) fn pattern_matches(&mut self, pat: &Pattern, item: Item<'a, 'i>) -> R<bool> {
+    pub(super) fn pattern_matches(&mut self, pat: &'p Pattern, item: Item<'a, 'i>) -> R<bool> {
         if pat.steps.is_empty() {
             return Ok(matches!(item, Item::Node(n) if n.is_root()));
         }
         self.match_from(pat, pat.steps.len() - 1, item)
     }
 
-    fn match_from(&mut self, pat: &Pattern, k: usize, item: Item<'a, 'i>) -> R<bool> {
+    fn match_from(&mut self, pat: &'p Pattern, k: usize, item: Item<'a, 'i>) -> R<bool> {
         let st = &pat.steps[k];
         let ok = match (&st.test, item) {
             (Test::Attr(nt), Item::Attr(n, i)) => n
@@ -528,7 +553,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     fn builtin(
         &mut self,
         b: Builtin,
-        args: &[Expr],
+        args: &'p [Expr],
         loc: Loc,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],

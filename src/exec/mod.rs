@@ -108,6 +108,7 @@ struct Run<'p, 'a, 'i> {
     depth: usize,
     dropped: Vec<Dropped>,
     warnings: Vec<Warning>,
+    line_index: std::cell::OnceCell<crate::diag::LineIndex>,
 }
 
 /// Turns `--param name=value` strings into typed values, checking names and
@@ -157,7 +158,7 @@ pub fn bind_params(p: &Program, given: &[(String, String)]) -> Result<Vec<Option
 /// Runs `p` over `doc`. `params` comes from [`bind_params`] (missing entries
 /// take the declared default).
 pub fn run<'a, 'i>(
-    p: &Program,
+    p: &'a Program,
     doc: &'a Document<'i>,
     params: &[Option<Value>],
     sessions: &dyn SessionAccess,
@@ -184,6 +185,7 @@ pub fn run<'a, 'i>(
         depth: 0,
         dropped: Vec::new(),
         warnings: Vec::new(),
+        line_index: std::cell::OnceCell::new(),
     };
     let root_cx = Cx {
         item: Item::Node(doc.root()),
@@ -235,7 +237,7 @@ pub fn run<'a, 'i>(
             let xml = out.finish().map_err(|e| RuntimeError {
                 message: format!("document `{}`: {e}", d.name),
                 mapping: p.describe(d.loc),
-                input: Some(report::pos(doc, item)),
+                input: Some(report::pos(doc, r.lines(), item)),
             })?;
             documents.push(OutDoc {
                 document: d.name.clone(),
@@ -262,6 +264,14 @@ fn value_to_val<'a, 'i>(v: &Value) -> Val<'a, 'i> {
 }
 
 impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
+    /// The input's line index, built the first time a position is needed.
+    pub(super) fn lines(&self) -> &crate::diag::LineIndex {
+        self.line_index
+            .get_or_init(|| crate::diag::LineIndex::new(self.doc.input_text()))
+    }
+}
+
+impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     fn err(
         &self,
         loc: Loc,
@@ -271,7 +281,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         RuntimeError {
             message: message.into(),
             mapping: self.p.describe(loc),
-            input: item.map(|i| report::pos(self.doc, i)),
+            input: item.map(|i| report::pos(self.doc, self.lines(), i)),
         }
     }
 
@@ -339,14 +349,19 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         Ok(())
     }
 
-    fn block(&mut self, stmts: &[Stmt], cx: &Cx<'a, 'i>, locals: &mut Vec<Val<'a, 'i>>) -> R<()> {
+    fn block(
+        &mut self,
+        stmts: &'p [Stmt],
+        cx: &Cx<'a, 'i>,
+        locals: &mut Vec<Val<'a, 'i>>,
+    ) -> R<()> {
         for s in stmts {
             self.stmt(s, cx, locals)?;
         }
         Ok(())
     }
 
-    fn stmt(&mut self, s: &Stmt, cx: &Cx<'a, 'i>, locals: &mut Vec<Val<'a, 'i>>) -> R<()> {
+    fn stmt(&mut self, s: &'p Stmt, cx: &Cx<'a, 'i>, locals: &mut Vec<Val<'a, 'i>>) -> R<()> {
         match s {
             Stmt::Elem {
                 name,
@@ -563,7 +578,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 self.warnings.push(Warning {
                     message: m,
                     mapping: self.p.describe(*loc),
-                    input: Some(report::pos(self.doc, cx.item)),
+                    input: Some(report::pos(self.doc, self.lines(), cx.item)),
                 });
             }
             Stmt::Text { value, loc } => {
@@ -578,7 +593,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     fn drop_item(&mut self, it: Item<'a, 'i>, reason: &str, loc: Loc) {
         self.touch_subtree(it);
-        let pos = report::pos(self.doc, it);
+        let pos = report::pos(self.doc, self.lines(), it);
         self.dropped.push(Dropped {
             line: pos.line,
             col: pos.col,
@@ -591,7 +606,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     fn sort(
         &mut self,
         items: Vec<Item<'a, 'i>>,
-        keys: &[(Expr, bool)],
+        keys: &'p [(Expr, bool)],
         slot: u32,
         locals: &mut Vec<Val<'a, 'i>>,
     ) -> R<Vec<Item<'a, 'i>>> {
@@ -753,7 +768,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     fn redact(&mut self, item: Item<'a, 'i>, loc: Loc) {
         self.touch_subtree(item);
-        let pos = report::pos(self.doc, item);
+        let pos = report::pos(self.doc, self.lines(), item);
         self.warnings.push(Warning {
             message: format!(
                 "secret {} not copied (use --keep-secrets to copy it)",
@@ -800,8 +815,14 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 for i in 0..n.attributes().len() {
                     self.copy(Item::Attr(n, i as u16), loc)?;
                 }
+                // Whitespace between child elements is the input's indentation,
+                // not data: the writer indents the copy itself.
+                let has_elements = n.children().any(|c| c.is_element());
                 for c in n.children() {
-                    if c.is_element() || c.is_text() {
+                    let blank = c.is_text() && c.text().is_some_and(|t| t.trim().is_empty());
+                    if blank && has_elements {
+                        self.touch(Item::Node(c));
+                    } else if c.is_element() || c.is_text() {
                         self.copy(Item::Node(c), loc)?;
                     }
                 }

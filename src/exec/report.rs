@@ -34,7 +34,7 @@ pub struct Dropped {
     pub mapping: String,
 }
 
-pub fn pos(doc: &Document, item: Item) -> InputPos {
+pub fn pos(doc: &Document, lines: &crate::diag::LineIndex, item: Item) -> InputPos {
     let (offset, path) = match item {
         Item::Node(n) => (n.range().start, node_path(n)),
         Item::Attr(n, i) => match n.attributes().nth(i as usize) {
@@ -43,16 +43,16 @@ pub fn pos(doc: &Document, item: Item) -> InputPos {
                 format!(
                     "{}/@{}",
                     node_path(n),
-                    qualified(a.name(), a.namespace(), n)
+                    attr_qualified(a.name(), a.namespace(), n)
                 ),
             ),
             None => (n.range().start, node_path(n)),
         },
     };
-    let p = doc.text_pos_at(offset);
+    let (line, col) = lines.line_col(doc.input_text(), offset);
     InputPos {
-        line: p.row,
-        col: p.col,
+        line: line as u32,
+        col: col as u32,
         path,
     }
 }
@@ -61,6 +61,20 @@ fn qualified(local: &str, ns: Option<&str>, scope: Node) -> String {
     match ns.and_then(|u| scope.lookup_prefix(u)) {
         Some(p) if !p.is_empty() => format!("{p}:{local}"),
         _ => local.to_string(),
+    }
+}
+
+/// Attributes never take the default namespace: find a real prefix.
+fn attr_qualified(local: &str, ns: Option<&str>, scope: Node) -> String {
+    match ns {
+        None => local.to_string(),
+        Some(u) => match scope
+            .namespaces()
+            .find(|n| n.uri() == u && n.name().is_some())
+        {
+            Some(n) => format!("{}:{local}", n.name().unwrap_or_default()),
+            None => local.to_string(),
+        },
     }
 }
 
@@ -106,7 +120,7 @@ fn walk(r: &Run, n: Node, out: &mut Vec<Unmapped>) {
         let id = c.id().get_usize();
         if c.is_element() {
             if !r.touched[id] {
-                let p = pos(r.doc, Item::Node(c));
+                let p = pos(r.doc, r.lines(), Item::Node(c));
                 let inside = c.descendants().count() - 1 + c.attributes().len();
                 out.push(Unmapped {
                     line: p.line,
@@ -124,7 +138,7 @@ fn walk(r: &Run, n: Node, out: &mut Vec<Unmapped>) {
             let base = r.attr_base[id] as usize;
             for k in 0..c.attributes().len() {
                 if !r.touched_attr[base + k] {
-                    let p = pos(r.doc, Item::Attr(c, k as u16));
+                    let p = pos(r.doc, r.lines(), Item::Attr(c, k as u16));
                     out.push(Unmapped {
                         line: p.line,
                         col: p.col,
@@ -136,7 +150,7 @@ fn walk(r: &Run, n: Node, out: &mut Vec<Unmapped>) {
             }
             walk(r, c, out);
         } else if c.is_text() && !r.touched[id] && c.text().is_some_and(|t| !t.trim().is_empty()) {
-            let p = pos(r.doc, Item::Node(c));
+            let p = pos(r.doc, r.lines(), Item::Node(c));
             out.push(Unmapped {
                 line: p.line,
                 col: p.col,

@@ -375,8 +375,8 @@ fn session(p: P) -> SessionDecl {
 }
 
 fn pattern(p: P) -> Pattern {
-    let sp = span(&p);
-    let text = p.as_str().to_string();
+    let text = p.as_str().trim_end().to_string();
+    let sp = Span::new(p.as_span().start()..p.as_span().start() + text.len());
     let mut pat = Pattern {
         absolute: false,
         any_depth: false,
@@ -417,10 +417,17 @@ fn step_parts(p: P) -> (NodeTest, Vec<Expr>) {
             Rule::text_test => test = NodeTest::Text,
             Rule::name_test => {
                 let inner = q.into_inner().next().unwrap();
-                let qn = if inner.as_rule() == Rule::star {
-                    None
-                } else {
-                    Some(qname(inner))
+                let qn = match inner.as_rule() {
+                    Rule::star => None,
+                    Rule::ns_star => {
+                        let sp = span(&inner);
+                        Some(QName {
+                            prefix: Some(inner.as_str().trim_end_matches(":*").to_string()),
+                            local: "*".to_string(),
+                            span: sp,
+                        })
+                    }
+                    _ => Some(qname(inner)),
                 };
                 test = if attr {
                     NodeTest::Attr(qn)

@@ -151,6 +151,7 @@ pub struct Produced {
 /// Loss and warnings from a conversion, per stage.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Findings {
+    pub unmapped_count: usize,
     pub unmapped: Vec<(Stage, Unmapped)>,
     pub dropped: Vec<(Stage, Dropped)>,
     pub warnings: Vec<(Stage, Warning)>,
@@ -247,14 +248,20 @@ impl Convert<'_> {
                     mapping: file.clone(),
                     reads: if k == 0 { "input" } else { "hub" },
                 };
+                // Documents only the next stage reads are written without indentation.
+                let opts = RunOptions {
+                    compact: k + 1 < files.len(),
+                    ..self.run.clone()
+                };
                 let mut next = Vec::new();
                 if k == 0 {
-                    let o = exec::run(&program, &doc, &params, self.sessions, &self.run).map_err(
+                    let o = exec::run(&program, &doc, &params, self.sessions, &opts).map_err(
                         |error| ConvertError::Run {
                             mapping: file.clone(),
                             error,
                         },
                     )?;
+                    findings.unmapped_count += o.unmapped_count;
                     collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
                     for d in o.documents {
                         next.push((d.name.into_iter().collect::<Vec<_>>(), d.xml));
@@ -266,11 +273,13 @@ impl Convert<'_> {
                                 "internal: stage output does not parse: {e}"
                             ))
                         })?;
-                        let o = exec::run(&program, &hub, &params, self.sessions, &self.run)
-                            .map_err(|error| ConvertError::Run {
+                        let o = exec::run(&program, &hub, &params, self.sessions, &opts).map_err(
+                            |error| ConvertError::Run {
                                 mapping: file.clone(),
                                 error,
-                            })?;
+                            },
+                        )?;
+                        findings.unmapped_count += o.unmapped_count;
                         collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
                         for d in o.documents {
                             let mut n = names.clone();

@@ -61,9 +61,20 @@ impl Default for XmlOut {
 }
 
 impl XmlOut {
+    /// An indented document (what users read).
     pub fn new() -> Self {
+        Self::with_indent(true)
+    }
+
+    /// `indent: false` writes no formatting whitespace: for documents only a
+    /// program reads (the hub between two stages of a route).
+    pub fn with_indent(indent: bool) -> Self {
         let opt = Options {
-            indent: Indent::Spaces(2),
+            indent: if indent {
+                Indent::Spaces(2)
+            } else {
+                Indent::None
+            },
             ..Options::default()
         };
         let mut w = XmlWriter::with_capacity(4096, opt);

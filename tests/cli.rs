@@ -318,3 +318,78 @@ fn utf16_input_with_bom_converts() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("<name>web</name>"));
 }
+
+#[test]
+fn main_error_messages_are_stable() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "unknown_platform",
+            &["transform", "samples/kvm/web.xml", "--to", "vspere"],
+        ),
+        (
+            "undetectable",
+            &["transform", "schema/hvx.rng", "--to", "kvm"],
+        ),
+        (
+            "malformed_and_unparsable",
+            &[
+                "transform",
+                "tests/cli-inputs/mixed",
+                "--to",
+                "vsphere",
+                "-o",
+                "target/test-tmp/snap-out",
+            ],
+        ),
+        ("missing_file", &["transform", "no/such.xml", "--to", "kvm"]),
+        (
+            "several_outputs_no_dir",
+            &["transform", "samples/kvm/web.xml", "--to", "kvm,vsphere"],
+        ),
+        (
+            "unknown_param",
+            &[
+                "transform",
+                "samples/kvm/web.xml",
+                "--to",
+                "vsphere",
+                "--param",
+                "hw=1",
+            ],
+        ),
+        (
+            "bad_param_syntax",
+            &[
+                "transform",
+                "samples/kvm/web.xml",
+                "--to",
+                "vsphere",
+                "--param",
+                "oops",
+            ],
+        ),
+        (
+            "not_implemented_target",
+            &["transform", "samples/kvm/web.xml", "--to", "xen"],
+        ),
+        (
+            "check_broken_mapping",
+            &[
+                "check",
+                "tests/diagnostics/undefined-variable.hvx",
+                "--color",
+                "never",
+            ],
+        ),
+    ];
+    for (name, args) in cases {
+        let o = bin()
+            .args(*args)
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = format!("exit: {:?}\n{}", o.status.code(), stderr(&o));
+        insta::assert_snapshot!(format!("error_{name}"), text);
+    }
+}

@@ -147,6 +147,7 @@ impl Transform {
             sessions: &store,
             run: RunOptions {
                 keep_secrets: self.keep_secrets,
+                detail: ctx.verbose > 0 || self.report.is_some() || self.deny_loss,
                 ..Default::default()
             },
         };
@@ -252,7 +253,7 @@ impl Transform {
             };
             let findings = d.result.as_ref().ok().map(|(_, f)| f);
             if let Some(f) = findings {
-                unmapped_total += f.unmapped.len();
+                unmapped_total += f.unmapped_count;
                 if ctx.verbose > 0 {
                     for (s, u) in &f.unmapped {
                         super::warning(
@@ -375,16 +376,11 @@ fn convert_one(
             }
             other => other.to_string(),
         })?;
-    if deny_loss && !findings.unmapped.is_empty() {
+    if deny_loss && findings.unmapped_count > 0 {
         let (s, u) = &findings.unmapped[0];
         return Err(format!(
             "{name}: {} input node(s) unmapped and --deny-loss is set; first: {}:{} {} ({}, {})",
-            findings.unmapped.len(),
-            u.line,
-            u.col,
-            u.path,
-            s.reads,
-            s.mapping
+            findings.unmapped_count, u.line, u.col, u.path, s.reads, s.mapping
         ));
     }
     Ok((docs, findings))

@@ -436,12 +436,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     }
                 }
             }
-            let selected = if st.preds.is_empty() {
-                std::mem::take(&mut group)
+            if st.preds.is_empty() {
+                out.append(&mut group);
             } else {
-                self.filter(std::mem::take(&mut group), &st.preds, locals)?
-            };
-            out.extend(selected);
+                let selected = self.filter(std::mem::take(&mut group), &st.preds, locals)?;
+                out.extend(selected);
+            }
         }
         if input.len() > 1 || desc {
             out.sort_by_key(|i| i.key());

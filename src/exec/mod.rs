@@ -25,6 +25,10 @@ pub struct RunOptions {
     pub keep_secrets: bool,
     /// Maximum nesting of `apply`, `call` and function calls.
     pub max_depth: usize,
+    /// List every unmapped node with its position (otherwise only count them).
+    pub detail: bool,
+    /// Write outputs without indentation (for intermediate documents).
+    pub compact: bool,
 }
 
 impl Default for RunOptions {
@@ -32,6 +36,8 @@ impl Default for RunOptions {
         RunOptions {
             keep_secrets: false,
             max_depth: 200,
+            detail: true,
+            compact: false,
         }
     }
 }
@@ -58,6 +64,9 @@ pub struct Warning {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub documents: Vec<OutDoc>,
+    /// How many input nodes went unmapped.
+    pub unmapped_count: usize,
+    /// Each of them, when [`RunOptions::detail`] is set.
     pub unmapped: Vec<Unmapped>,
     pub dropped: Vec<Dropped>,
     pub warnings: Vec<Warning>,
@@ -84,7 +93,8 @@ impl std::fmt::Display for RuntimeError {
 
 impl std::error::Error for RuntimeError {}
 
-type R<T> = Result<T, RuntimeError>;
+/// Errors are boxed so that the hot `Result<Val, _>` stays small.
+type R<T> = Result<T, Box<RuntimeError>>;
 
 /// Context of evaluation: the context item, its position and list size.
 #[derive(Clone, Copy)]
@@ -164,6 +174,16 @@ pub fn run<'a, 'i>(
     sessions: &dyn SessionAccess,
     opts: &RunOptions,
 ) -> Result<Outcome, RuntimeError> {
+    run_inner(p, doc, params, sessions, opts).map_err(|e| *e)
+}
+
+fn run_inner<'a, 'i>(
+    p: &'a Program,
+    doc: &'a Document<'i>,
+    params: &[Option<Value>],
+    sessions: &dyn SessionAccess,
+    opts: &RunOptions,
+) -> R<Outcome> {
     let mut attr_base = Vec::with_capacity(doc.descendants().len());
     let mut total = 0u32;
     for n in doc.descendants() {
@@ -180,7 +200,7 @@ pub fn run<'a, 'i>(
         touched: vec![false; n_nodes],
         attr_base,
         touched_attr: vec![false; total as usize],
-        out: XmlOut::new(),
+        out: XmlOut::with_indent(!opts.compact),
         root_started: false,
         depth: 0,
         dropped: Vec::new(),
@@ -199,14 +219,14 @@ pub fn run<'a, 'i>(
             None => match &d.default {
                 Some(e) => r.eval(e, &root_cx, &[])?,
                 None => {
-                    return Err(RuntimeError {
+                    return Err(Box::new(RuntimeError {
                         message: format!(
                             "parameter `{}` has no default; pass `--param {}=VALUE`",
                             d.name, d.name
                         ),
                         mapping: p.describe(d.loc),
                         input: None,
-                    })
+                    }))
                 }
             },
         };
@@ -230,14 +250,16 @@ pub fn run<'a, 'i>(
                 Some(e) => Some(r.eval(e, &cx, &locals)?.string().into_owned()),
                 None => None,
             };
-            r.out = XmlOut::new();
+            r.out = XmlOut::with_indent(!opts.compact);
             r.root_started = false;
             r.block(&d.body, &cx, &mut locals)?;
             let out = std::mem::take(&mut r.out);
-            let xml = out.finish().map_err(|e| RuntimeError {
-                message: format!("document `{}`: {e}", d.name),
-                mapping: p.describe(d.loc),
-                input: Some(report::pos(doc, r.lines(), item)),
+            let xml = out.finish().map_err(|e| {
+                Box::new(RuntimeError {
+                    message: format!("document `{}`: {e}", d.name),
+                    mapping: p.describe(d.loc),
+                    input: Some(report::pos(doc, r.lines(), item)),
+                })
             })?;
             documents.push(OutDoc {
                 document: d.name.clone(),
@@ -246,9 +268,10 @@ pub fn run<'a, 'i>(
             });
         }
     }
-    let unmapped = report::unmapped(&r);
+    let (unmapped_count, unmapped) = report::unmapped(&r, opts.detail);
     Ok(Outcome {
         documents,
+        unmapped_count,
         unmapped,
         dropped: r.dropped,
         warnings: r.warnings,
@@ -277,12 +300,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         loc: Loc,
         item: Option<Item<'a, 'i>>,
         message: impl Into<String>,
-    ) -> RuntimeError {
-        RuntimeError {
+    ) -> Box<RuntimeError> {
+        Box::new(RuntimeError {
             message: message.into(),
             mapping: self.p.describe(loc),
             input: item.map(|i| report::pos(self.doc, self.lines(), i)),
-        }
+        })
     }
 
     fn touch(&mut self, item: Item<'a, 'i>) {

@@ -109,55 +109,57 @@ pub fn node_path(n: Node) -> String {
 
 /// Every element, attribute and non-blank text the run never touched. An
 /// untouched element is reported once, not with each descendant.
-pub(super) fn unmapped(r: &Run) -> Vec<Unmapped> {
-    let mut out = Vec::new();
-    walk(r, r.doc.root(), &mut out);
-    out
+pub(super) fn unmapped(r: &Run, detail: bool) -> (usize, Vec<Unmapped>) {
+    let mut found = Vec::new();
+    walk(r, r.doc.root(), &mut found);
+    let count = found.len();
+    if !detail {
+        return (count, Vec::new());
+    }
+    let out = found
+        .into_iter()
+        .map(|(item, kind, inside)| {
+            let p = pos(r.doc, r.lines(), item);
+            let reason = match kind {
+                "element" if inside > 0 => {
+                    format!("no rule matched this element ({inside} nodes inside it)")
+                }
+                "element" => "no rule matched this element".to_string(),
+                "attribute" => "no rule read this attribute".to_string(),
+                _ => "no rule read this text".to_string(),
+            };
+            Unmapped {
+                line: p.line,
+                col: p.col,
+                path: p.path,
+                kind,
+                reason,
+            }
+        })
+        .collect();
+    (count, out)
 }
 
-fn walk(r: &Run, n: Node, out: &mut Vec<Unmapped>) {
+type Found<'a, 'i> = Vec<(Item<'a, 'i>, &'static str, usize)>;
+
+fn walk<'a, 'i>(r: &Run<'_, 'a, 'i>, n: Node<'a, 'i>, out: &mut Found<'a, 'i>) {
     for c in n.children() {
         let id = c.id().get_usize();
         if c.is_element() {
             if !r.touched[id] {
-                let p = pos(r.doc, r.lines(), Item::Node(c));
                 let inside = c.descendants().count() - 1 + c.attributes().len();
-                out.push(Unmapped {
-                    line: p.line,
-                    col: p.col,
-                    path: p.path,
-                    kind: "element",
-                    reason: if inside > 0 {
-                        format!("no rule matched this element ({inside} nodes inside it)")
-                    } else {
-                        "no rule matched this element".to_string()
-                    },
-                });
+                out.push((Item::Node(c), "element", inside));
                 continue;
             }
             let base = r.attr_base[id] as usize;
             for k in 0..c.attributes().len() {
                 if !r.touched_attr[base + k] {
-                    let p = pos(r.doc, r.lines(), Item::Attr(c, k as u16));
-                    out.push(Unmapped {
-                        line: p.line,
-                        col: p.col,
-                        path: p.path,
-                        kind: "attribute",
-                        reason: "no rule read this attribute".to_string(),
-                    });
+                    out.push((Item::Attr(c, k as u16), "attribute", 0));
                 }
             }
             walk(r, c, out);
         } else if c.is_text() && !r.touched[id] && c.text().is_some_and(|t| !t.trim().is_empty()) {
-            let p = pos(r.doc, r.lines(), Item::Node(c));
-            out.push(Unmapped {
-                line: p.line,
-                col: p.col,
-                path: p.path,
-                kind: "text",
-                reason: "no rule read this text".to_string(),
-            });
+            out.push((Item::Node(c), "text", 0));
         }
     }
 }

@@ -1,0 +1,85 @@
+//! The book's command-line examples are run as written: a line starting with
+//! `$ hvxform` in a ```console block is a command; the lines after it must
+//! appear in its output; `(exit N)` is its exit status. `OUT` is a fresh
+//! temporary directory per command.
+
+mod common;
+use common::*;
+
+struct Example {
+    line: usize,
+    args: Vec<String>,
+    expect: Vec<String>,
+    exit: i32,
+}
+
+fn examples(md: &str) -> Vec<Example> {
+    let mut out: Vec<Example> = Vec::new();
+    let mut in_console = false;
+    for (i, line) in md.lines().enumerate() {
+        if line.starts_with("```") {
+            in_console = line.trim() == "```console";
+            continue;
+        }
+        if !in_console {
+            continue;
+        }
+        if let Some(cmd) = line.strip_prefix("$ hvxform ") {
+            out.push(Example {
+                line: i + 1,
+                args: cmd.split_whitespace().map(str::to_string).collect(),
+                expect: Vec::new(),
+                exit: 0,
+            });
+        } else if let Some(ex) = out.last_mut() {
+            if let Some(code) = line
+                .trim()
+                .strip_prefix("(exit ")
+                .and_then(|s| s.strip_suffix(')'))
+            {
+                ex.exit = code.parse().unwrap();
+            } else if !line.trim().is_empty() {
+                ex.expect.push(line.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn cli_chapter_examples_run_as_written() {
+    let md = std::fs::read_to_string(root().join("book/src/cli.md")).unwrap();
+    let exs = examples(&md);
+    assert!(exs.len() >= 15, "only {} examples found", exs.len());
+    let mut failures = Vec::new();
+    for (k, ex) in exs.iter().enumerate() {
+        let out = temp_dir(&format!("book-{k}"));
+        let args: Vec<String> = ex
+            .args
+            .iter()
+            .map(|a| a.replace("OUT", out.to_str().unwrap()))
+            .collect();
+        let o = bin()
+            .args(&args)
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", stdout(&o), stderr(&o));
+        if o.status.code() != Some(ex.exit) {
+            failures.push(format!(
+                "cli.md:{}: exit {:?}, expected {}\n{text}",
+                ex.line,
+                o.status.code(),
+                ex.exit
+            ));
+            continue;
+        }
+        for want in &ex.expect {
+            if !text.contains(want.as_str()) {
+                failures.push(format!("cli.md:{}: output lacks `{want}`\n{text}", ex.line));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

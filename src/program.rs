@@ -238,6 +238,7 @@ pub enum ExprKind {
     },
     Neg(Box<Expr>),
     Bin(BinOp, Box<Expr>, Box<Expr>),
+    Union(Vec<Expr>),
 }
 
 #[derive(Debug, Clone)]

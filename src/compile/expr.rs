@@ -51,6 +51,22 @@ impl Compiler {
                     .collect();
                 (mk(ExprKind::Path { start, steps }), Type::Nodes)
             }
+            ast::ExprKind::Union(parts) => {
+                let mut items = Vec::with_capacity(parts.len());
+                for x in parts {
+                    let (c, t) = self.expr(x);
+                    if !matches!(t, Type::Nodes | Type::Any) {
+                        self.error(
+                            "hvx::type-mismatch",
+                            x.span,
+                            "`|` joins node lists",
+                            format!("this is {}", t.name()),
+                        );
+                    }
+                    items.push(c);
+                }
+                (mk(ExprKind::Union(items)), Type::Nodes)
+            }
             ast::ExprKind::Neg(x) => {
                 let (cx, t) = self.expr(x);
                 self.check_numeric(t, &cx, x.span);

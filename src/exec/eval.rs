@@ -177,6 +177,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     .map_err(|m| self.err(e.loc, at, m))?;
                 Val::Str(Cow::Owned(out))
             }
+            ExprKind::Union(parts) => Val::Nodes(self.union(parts, cx, locals, true)?),
             ExprKind::Neg(x) => {
                 let i = self.int_arg(x, cx, locals)?;
                 Val::Int(i.checked_neg().ok_or_else(|| {
@@ -229,6 +230,29 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             cur = self.step(&cur, st, desc, locals, touch)?;
         }
         Ok(cur)
+    }
+
+    /// `a | b`: each part's nodes, merged in document order without duplicates.
+    pub(super) fn union(
+        &mut self,
+        parts: &'p [Expr],
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+        touch_last: bool,
+    ) -> R<Vec<Item<'a, 'i>>> {
+        let mut all = Vec::new();
+        for x in parts {
+            let items = match &x.kind {
+                ExprKind::Path { start, steps } => {
+                    self.path(start, steps, x.loc, cx, locals, touch_last)?
+                }
+                _ => self.nodes(x, cx, locals)?,
+            };
+            all.extend(items);
+        }
+        all.sort_by_key(|i| i.key());
+        all.dedup();
+        Ok(all)
     }
 
     fn binary(

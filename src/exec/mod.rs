@@ -538,6 +538,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         kind: ExprKind::Path { start, steps },
                         loc,
                     }) => self.path(start, steps, *loc, cx, locals, false)?,
+                    Some(Expr {
+                        kind: ExprKind::Union(parts),
+                        ..
+                    }) => self.union(parts, cx, locals, false)?,
                     Some(e) => self.nodes(e, cx, locals)?,
                 };
                 let size = items.len();

@@ -361,6 +361,8 @@ pub enum ExprKind {
     },
     Neg(Box<Expr>),
     Bin(BinOp, Box<Expr>, Box<Expr>),
+    /// `a | b`: the nodes of both, in document order, without duplicates.
+    Union(Vec<Expr>),
 }
 
 #[derive(Debug, Clone)]

@@ -726,6 +726,17 @@ fn expr(p: P) -> Expr {
                 expr(first)
             }
         }
+        Rule::union => {
+            let mut parts: Vec<Expr> = p.into_inner().map(expr).collect();
+            if parts.len() == 1 {
+                parts.pop().unwrap()
+            } else {
+                Expr {
+                    kind: ExprKind::Union(parts),
+                    span: sp,
+                }
+            }
+        }
         Rule::paren => expr(p.into_inner().next().unwrap()),
         Rule::string => string_expr(p),
         Rule::number | Rule::boolean => Expr {

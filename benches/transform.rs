@@ -75,6 +75,8 @@ fn time<F: FnMut() -> usize>(iters: u32, mut f: F) -> Duration {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--profile hub|route`: loop one case for a profiler, print nothing.
+    let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
     let iters = if quick { 20 } else { 2000 };
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/kvm/web.xml");
     let text = std::fs::read_to_string(path).unwrap();
@@ -94,6 +96,17 @@ fn main() {
     let hvx = platform::by_name("hvx").unwrap();
     // Compile once, outside the timing.
     conv.convert("web.xml", &text, None, &[vsphere]).unwrap();
+    if let Some(case) = profile {
+        let target = if case == "hub" { hvx } else { vsphere };
+        let mut n = 0;
+        for _ in 0..20000 {
+            n += conv.convert("web.xml", &text, None, &[target]).unwrap().0[0]
+                .xml
+                .len();
+        }
+        std::hint::black_box(n);
+        return;
+    }
     let hub_out = conv.convert("web.xml", &text, None, &[hvx]).unwrap().0[0]
         .xml
         .clone();

@@ -44,6 +44,8 @@ pub struct Program {
     pub documents: Vec<DocumentDef>,
     /// Namespace declarations written on the root of every output document.
     pub output_ns: Vec<(Option<String>, String)>,
+    /// Element names the program's tests mention.
+    pub names: NameTable,
     /// Line index of each source, for locations in run-time messages.
     pub lines: Vec<crate::diag::LineIndex>,
 }
@@ -107,7 +109,9 @@ pub struct RuleDef {
 #[derive(Debug, Default)]
 pub struct ModeDef {
     pub name: String,
-    pub by_name: HashMap<String, Vec<RuleId>>,
+    /// Rules for elements with a given name (wildcard rules merged in), by
+    /// [`NameId`]; an empty list means only the wildcard rules apply.
+    pub by_name: Vec<Vec<RuleId>>,
     /// Rules whose last step matches any element (`*`).
     pub any_elem: Vec<RuleId>,
     pub text: Vec<RuleId>,
@@ -149,6 +153,60 @@ pub struct NameTest {
     pub local: Option<String>,
     pub ns: Option<String>,
     pub any_ns: bool,
+    /// The interned (namespace, local name) pair, or [`NO_NAME`] for `*`.
+    pub id: NameId,
+}
+
+/// Interned element name: an index into [`NameTable`].
+pub type NameId = u32;
+
+/// Not a name the program mentions (or a wildcard test).
+pub const NO_NAME: NameId = u32::MAX;
+
+/// Every (namespace, local name) the program's element tests mention. Input
+/// documents are mapped onto these ids once per run, so matching compares
+/// integers, never strings.
+#[derive(Debug, Default)]
+pub struct NameTable {
+    pub names: Vec<(Option<String>, String)>,
+    by_local: HashMap<String, Vec<(Option<String>, NameId)>>,
+}
+
+impl NameTable {
+    pub fn intern(&mut self, ns: Option<&str>, local: &str) -> NameId {
+        if let Some(v) = self.by_local.get(local) {
+            if let Some((_, id)) = v.iter().find(|(n, _)| n.as_deref() == ns) {
+                return *id;
+            }
+        }
+        let id = self.names.len() as NameId;
+        self.names.push((ns.map(str::to_string), local.to_string()));
+        self.by_local
+            .entry(local.to_string())
+            .or_default()
+            .push((ns.map(str::to_string), id));
+        id
+    }
+
+    /// The id of an input element's name, or [`NO_NAME`].
+    pub fn lookup(&self, ns: Option<&str>, local: &str) -> NameId {
+        match self.by_local.get(local) {
+            Some(v) => v
+                .iter()
+                .find(|(n, _)| n.as_deref() == ns.filter(|u| !u.is_empty()))
+                .map(|(_, id)| *id)
+                .unwrap_or(NO_NAME),
+            None => NO_NAME,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
 }
 
 impl NameTest {

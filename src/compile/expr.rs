@@ -441,6 +441,7 @@ impl Compiler {
                 local: None,
                 ns: None,
                 any_ns: true,
+                id: NO_NAME,
             },
             Some(q) => {
                 let full = match &q.prefix {
@@ -451,6 +452,7 @@ impl Compiler {
                     local: Some(q.local.clone()),
                     ns: None,
                     any_ns: false,
+                    id: NO_NAME,
                 })
             }
         }
@@ -480,6 +482,11 @@ impl Compiler {
             None if attr => None,
             None => self.input_ns.clone(),
         };
+        let id = if local == "*" || attr {
+            NO_NAME
+        } else {
+            self.names.intern(ns.as_deref(), local)
+        };
         Some(NameTest {
             local: if local == "*" {
                 None
@@ -488,6 +495,7 @@ impl Compiler {
             },
             ns,
             any_ns: false,
+            id,
         })
     }
 

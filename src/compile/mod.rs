@@ -50,6 +50,7 @@ pub(crate) struct Compiler {
     pub(crate) table_tys: Vec<(Type, Type)>,
     pub(crate) param_tys: Vec<Type>,
     pub(crate) scope: Scope,
+    pub(crate) names: NameTable,
     pub(crate) cur_src: u16,
 }
 
@@ -538,6 +539,7 @@ impl Compiler {
             drops,
             documents,
             output_ns: output_ns_decls,
+            names: std::mem::take(&mut self.names),
             lines: self
                 .sources
                 .iter()
@@ -786,12 +788,13 @@ impl Compiler {
         for (id, r) in rules.iter().enumerate() {
             let m = &mut modes[rule_modes[id].0 as usize];
             let id = id as RuleId;
+            if m.by_name.is_empty() {
+                m.by_name = vec![Vec::new(); self.names.len()];
+            }
             match r.pattern.steps.last().map(|s| &s.test) {
                 None => m.root.push(id),
-                Some(Test::Elem(nt)) => match &nt.local {
-                    Some(l) => m.by_name.entry(l.clone()).or_default().push(id),
-                    None => m.any_elem.push(id),
-                },
+                Some(Test::Elem(nt)) if nt.id != NO_NAME => m.by_name[nt.id as usize].push(id),
+                Some(Test::Elem(_)) => m.any_elem.push(id),
                 Some(Test::Attr(_)) => m.attr.push(id),
                 Some(Test::Text) => m.text.push(id),
                 Some(Test::SelfNode | Test::Parent) => m.any_elem.push(id),
@@ -806,7 +809,7 @@ impl Compiler {
         };
         for m in &mut modes {
             let any = m.any_elem.clone();
-            for v in m.by_name.values_mut() {
+            for v in m.by_name.iter_mut().filter(|v| !v.is_empty()) {
                 v.extend(any.iter().copied());
                 by_prio(v);
             }

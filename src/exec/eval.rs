@@ -390,8 +390,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         })
     }
 
-    fn test_node(test: &Test, n: Node) -> bool {
+    fn test_node(ids: &[NameId], test: &Test, n: Node) -> bool {
         match test {
+            // Interned names compare as integers.
+            Test::Elem(nt) if nt.id != NO_NAME => ids[n.id().get_usize()] == nt.id,
             Test::Elem(nt) => {
                 n.is_element() && nt.matches(n.tag_name().name(), n.tag_name().namespace())
             }
@@ -444,17 +446,18 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     }
                 }
                 test => {
+                    let ids = &self.name_ids;
                     if desc {
                         group.extend(
                             n.descendants()
                                 .skip(1)
-                                .filter(|c| Self::test_node(test, *c))
+                                .filter(|c| Self::test_node(ids, test, *c))
                                 .map(Item::Node),
                         );
                     } else {
                         group.extend(
                             n.children()
-                                .filter(|c| Self::test_node(test, *c))
+                                .filter(|c| Self::test_node(ids, test, *c))
                                 .map(Item::Node),
                         );
                     }
@@ -524,7 +527,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 .is_some_and(|a| nt.matches(a.name(), a.namespace())),
             (Test::Attr(_), _) | (_, Item::Attr(..)) => false,
             (Test::SelfNode, _) => true,
-            (t, Item::Node(n)) => Self::test_node(t, n),
+            (t, Item::Node(n)) => Self::test_node(&self.name_ids, t, n),
         };
         if !ok {
             return Ok(false);
@@ -536,7 +539,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 (Item::Attr(..), _) => vec![item],
                 (Item::Node(_), Some(p)) => p
                     .children()
-                    .filter(|c| Self::test_node(&st.test, *c))
+                    .filter(|c| Self::test_node(&self.name_ids, &st.test, *c))
                     .map(Item::Node)
                     .collect(),
                 (Item::Node(_), None) => vec![item],

@@ -119,6 +119,8 @@ struct Run<'p, 'a, 'i> {
     dropped: Vec<Dropped>,
     warnings: Vec<Warning>,
     line_index: std::cell::OnceCell<crate::diag::LineIndex>,
+    /// Interned name of each input node ([`NO_NAME`] for other nodes).
+    name_ids: Vec<NameId>,
 }
 
 /// Turns `--param name=value` strings into typed values, checking names and
@@ -185,10 +187,17 @@ fn run_inner<'a, 'i>(
     opts: &RunOptions,
 ) -> R<Outcome> {
     let mut attr_base = Vec::with_capacity(doc.descendants().len());
+    let mut name_ids = Vec::with_capacity(attr_base.capacity());
     let mut total = 0u32;
     for n in doc.descendants() {
         attr_base.push(total);
         total += n.attributes().len() as u32;
+        name_ids.push(if n.is_element() {
+            let tn = n.tag_name();
+            p.names.lookup(tn.namespace(), tn.name())
+        } else {
+            NO_NAME
+        });
     }
     let n_nodes = attr_base.len();
     let mut r = Run {
@@ -206,6 +215,7 @@ fn run_inner<'a, 'i>(
         dropped: Vec::new(),
         warnings: Vec::new(),
         line_index: std::cell::OnceCell::new(),
+        name_ids,
     };
     let root_cx = Cx {
         item: Item::Node(doc.root()),
@@ -676,11 +686,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let m = &self.p.modes[mode as usize];
         let item = cx.item;
         let cands: &[RuleId] = match item {
-            Item::Node(n) if n.is_element() => m
-                .by_name
-                .get(n.tag_name().name())
-                .map(|v| v.as_slice())
-                .unwrap_or(&m.any_elem),
+            Item::Node(n) if n.is_element() => {
+                match m.by_name.get(self.name_ids[n.id().get_usize()] as usize) {
+                    Some(v) if !v.is_empty() => v.as_slice(),
+                    _ => &m.any_elem,
+                }
+            }
             Item::Node(n) if n.is_text() => &m.text,
             Item::Node(n) if n.is_root() => &m.root,
             Item::Attr(..) => &m.attr,

@@ -254,26 +254,9 @@ impl Convert<'_> {
                     ..self.run.clone()
                 };
                 let mut next = Vec::new();
-                if k == 0 {
-                    let o = exec::run(&program, &doc, &params, self.sessions, &opts).map_err(
-                        |error| ConvertError::Run {
-                            mapping: file.clone(),
-                            error,
-                        },
-                    )?;
-                    findings.unmapped_count += o.unmapped_count;
-                    collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
-                    for d in o.documents {
-                        next.push((d.name.into_iter().collect::<Vec<_>>(), d.xml));
-                    }
-                } else {
-                    for (names, xml) in &docs {
-                        let hub = roxmltree::Document::parse(xml).map_err(|e| {
-                            ConvertError::Input(format!(
-                                "internal: stage output does not parse: {e}"
-                            ))
-                        })?;
-                        let o = exec::run(&program, &hub, &params, self.sessions, &opts).map_err(
+                let mut run_stage =
+                    |doc: &roxmltree::Document, names: &[String]| -> Result<(), ConvertError> {
+                        let o = exec::run(&program, doc, &params, self.sessions, &opts).map_err(
                             |error| ConvertError::Run {
                                 mapping: file.clone(),
                                 error,
@@ -282,10 +265,22 @@ impl Convert<'_> {
                         findings.unmapped_count += o.unmapped_count;
                         collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
                         for d in o.documents {
-                            let mut n = names.clone();
+                            let mut n = names.to_vec();
                             n.extend(d.name);
                             next.push((n, d.xml));
                         }
+                        Ok(())
+                    };
+                if k == 0 {
+                    run_stage(&doc, &[])?;
+                } else {
+                    for (names, xml) in &docs {
+                        let hub = roxmltree::Document::parse(xml).map_err(|e| {
+                            ConvertError::Input(format!(
+                                "internal: stage output does not parse: {e}"
+                            ))
+                        })?;
+                        run_stage(&hub, names)?;
                     }
                 }
                 docs = next;

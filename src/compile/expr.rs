@@ -465,20 +465,7 @@ impl Compiler {
             None => (None, full),
         };
         let ns = match prefix {
-            Some(p) => match self.namespaces.get(p) {
-                Some(u) => Some(u.clone()),
-                None => {
-                    let help = suggest(p, self.namespaces.keys().map(|s| s.as_str()));
-                    let d = self.error(
-                        "hvx::undeclared-prefix",
-                        q.span,
-                        format!("namespace prefix `{p}` is not declared"),
-                        "unknown prefix",
-                    );
-                    d.help = help.or(Some(format!("declare it: `namespace {p} = \"...\";`")));
-                    return None;
-                }
-            },
+            Some(p) => Some(self.resolve_prefix(p, q.span)?),
             None if attr => None,
             None => self.input_ns.clone(),
         };

@@ -879,6 +879,22 @@ impl Compiler {
         }
     }
 
+    /// The URI bound to a prefix, or an `undeclared-prefix` error.
+    pub(crate) fn resolve_prefix(&mut self, p: &str, span: Span) -> Option<String> {
+        if let Some(u) = self.namespaces.get(p) {
+            return Some(u.clone());
+        }
+        let help = suggest(p, self.namespaces.keys().map(|s| s.as_str()));
+        let d = self.error(
+            "hvx::undeclared-prefix",
+            span,
+            format!("namespace prefix `{p}` is not declared"),
+            "unknown prefix",
+        );
+        d.help = help.or(Some(format!("declare it: `namespace {p} = \"...\";`")));
+        None
+    }
+
     pub(crate) fn out_name(&mut self, id: &ast::Ident, attr: bool) -> Option<OutName> {
         let (prefix, local) = match id.name.split_once(':') {
             Some((p, l)) => (Some(p), l),
@@ -892,20 +908,7 @@ impl Compiler {
         }
         let ns = match prefix {
             Some("xml") => Some("http://www.w3.org/XML/1998/namespace".to_string()),
-            Some(p) => match self.namespaces.get(p) {
-                Some(u) => Some(u.clone()),
-                None => {
-                    let help = suggest(p, self.namespaces.keys().map(|s| s.as_str()));
-                    let d = self.error(
-                        "hvx::undeclared-prefix",
-                        id.span,
-                        format!("namespace prefix `{p}` is not declared"),
-                        "unknown prefix",
-                    );
-                    d.help = help.or(Some(format!("declare it: `namespace {p} = \"...\";`")));
-                    return None;
-                }
-            },
+            Some(p) => Some(self.resolve_prefix(p, id.span)?),
             None if attr => None,
             None => self.output_ns.clone(),
         };

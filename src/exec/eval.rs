@@ -412,6 +412,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     ) -> R<Vec<Item<'a, 'i>>> {
         let mut out: Vec<Item<'a, 'i>> = Vec::new();
         let mut group: Vec<Item<'a, 'i>> = Vec::new();
+        // Without predicates, nodes go straight to the result.
+        let direct = st.preds.is_empty();
         for it in input {
             let Item::Node(n) = *it else {
                 if matches!(st.test, Test::SelfNode) {
@@ -422,11 +424,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 continue;
             };
             group.clear();
+            let buf = if direct { &mut out } else { &mut group };
             match &st.test {
-                Test::SelfNode => group.push(*it),
+                Test::SelfNode => buf.push(*it),
                 Test::Parent => {
                     if let Some(p) = n.parent() {
-                        group.push(Item::Node(p));
+                        buf.push(Item::Node(p));
                     }
                 }
                 Test::Attr(nt) => {
@@ -439,23 +442,23 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     };
                     if desc {
                         for d in n.descendants().filter(|d| d.is_element()) {
-                            push_attrs(d, &mut group);
+                            push_attrs(d, buf);
                         }
                     } else if n.is_element() {
-                        push_attrs(n, &mut group);
+                        push_attrs(n, buf);
                     }
                 }
                 test => {
                     let ids = &self.name_ids;
                     if desc {
-                        group.extend(
+                        buf.extend(
                             n.descendants()
                                 .skip(1)
                                 .filter(|c| Self::test_node(ids, test, *c))
                                 .map(Item::Node),
                         );
                     } else {
-                        group.extend(
+                        buf.extend(
                             n.children()
                                 .filter(|c| Self::test_node(ids, test, *c))
                                 .map(Item::Node),
@@ -463,9 +466,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     }
                 }
             }
-            if st.preds.is_empty() {
-                out.append(&mut group);
-            } else {
+            if !direct {
                 let selected = self.filter(std::mem::take(&mut group), &st.preds, locals)?;
                 out.extend(selected);
             }

@@ -122,9 +122,10 @@ fn round_trip_with_one_store_restores_every_identifier() {
         "-o",
         s(&there),
     ]));
+    // The book shows these files (book/src/sessions.md).
     let vs = std::fs::read_to_string(there.join("domain.vsphere.xml")).unwrap();
-    assert!(vs.contains("<network>VM Network</network>"), "{vs}");
-    assert!(vs.contains("<network>DMZ</network>"), "{vs}");
+    let want = std::fs::read_to_string(root().join("tests/session/domain.vsphere.xml")).unwrap();
+    assert_eq!(vs, want);
     ok(&run(&[
         "transform",
         s(&there.join("domain.vsphere.xml")),
@@ -140,10 +141,16 @@ fn round_trip_with_one_store_restores_every_identifier() {
     let original = std::fs::read_to_string(root().join("tests/session/domain.xml")).unwrap();
     let restored = std::fs::read_to_string(back.join("domain.vsphere.kvm.xml")).unwrap();
     assert_eq!(kvm_ids(&restored), kvm_ids(&original), "{restored}");
+    assert_eq!(restored, original);
     // The minted pairs are in the store, readable without a mapping.
     let p = pairs(&store);
     assert_eq!(p["nic_keys"].len(), 2);
     assert_eq!(p["vm_uuids"][0].0, "4dea22b3-1d52-d8f3-2516-782e98ab3fa0");
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        std::fs::read_to_string(root().join("tests/session/store.yaml")).unwrap()
+    );
+    ok(&run(&["session", "check", "tests/session/store.yaml"]));
 
     // Without the store, the way back cannot know the original values.
     let o = run(&[
@@ -173,13 +180,13 @@ fn an_unseeded_fail_table_says_how_to_seed_it() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(
-        e.contains(
-            "seed it with `hvxform session set STORE networks default RIGHT --types string:string`"
-        ),
-        "{e}"
+    let hint = format!(
+        "seed it with `hvxform session set {} networks default RIGHT --types string:string` (each libvirt network is mapped to a vSphere port group by hand)",
+        store.display()
     );
-    assert!(e.contains("map each libvirt network"), "{e}");
+    assert!(e.contains(&hint), "{e}");
+    // Nothing was minted or written.
+    assert!(!store.exists());
     assert!(stdout(&o).is_empty());
     // The suggested command works as given.
     ok(&run(&[
@@ -633,4 +640,19 @@ fn a_table_declared_with_other_types_than_the_store_has_is_an_error() {
         stderr(&o)
     );
     assert_eq!(std::fs::read(&store).unwrap(), bytes);
+}
+
+#[test]
+fn the_book_chapter_includes_files_that_exist() {
+    let book = std::fs::read_to_string(root().join("book/src/sessions.md")).unwrap();
+    let mut n = 0;
+    for part in book.split("{{#include ../../").skip(1) {
+        let file = part.split("}}").next().unwrap();
+        assert!(
+            root().join(file).is_file(),
+            "book/src/sessions.md includes {file}"
+        );
+        n += 1;
+    }
+    assert!(n >= 5);
 }

@@ -1,10 +1,11 @@
 //! `hvxform session`: show, seed, edit and check session stores (the YAML
 //! files `--session FILE` reads and writes).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::json;
+use serde::Serialize;
 
 use super::{exit, Ctx};
 use crate::session::{self, format, store, StoreError, StoreFile, Tables};
@@ -155,14 +156,30 @@ impl Show {
             .filter(|(n, _)| self.table.as_deref().is_none_or(|t| t == *n));
         match self.format {
             ShowFormat::Json => {
-                let mut obj = serde_json::Map::new();
-                for (name, t) in selected {
-                    obj.insert(
-                        name.to_string(),
-                        json!({"left": t.left.name(), "right": t.right.name(), "entries": t.entries()}),
-                    );
+                #[derive(Serialize)]
+                struct Doc<'a> {
+                    version: u64,
+                    tables: BTreeMap<&'a str, Table<'a>>,
                 }
-                let doc = json!({"version": format::VERSION, "tables": obj});
+                #[derive(Serialize)]
+                struct Table<'a> {
+                    left: &'static str,
+                    right: &'static str,
+                    entries: &'a [(String, String)],
+                }
+                let doc = Doc {
+                    version: format::VERSION,
+                    tables: selected
+                        .map(|(name, t)| {
+                            let table = Table {
+                                left: t.left.name(),
+                                right: t.right.name(),
+                                entries: t.entries(),
+                            };
+                            (name, table)
+                        })
+                        .collect(),
+                };
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
             ShowFormat::Human => {

@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::locate::{locate, Seg};
@@ -58,8 +58,7 @@ struct Header {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStore {
-    #[allow(dead_code)]
-    version: IgnoredAny,
+    version: serde_yaml::Value,
     tables: Option<RawTables>,
 }
 
@@ -133,10 +132,16 @@ pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
     if is_blank(text) {
         return Ok(Tables::default());
     }
-    // The version first, so a store from a newer hvxform is reported as
-    // such and not as a list of unknown fields.
-    let header: Header = serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(&e)])?;
-    let at_version = || locate(text, &[Seg::Key("version")]);
+    // One parse when all is well. On failure, the version is looked at
+    // first, so a store from a newer hvxform is reported as such and not as
+    // a list of unknown fields.
+    let raw: Result<RawStore, _> = serde_yaml::from_str(text);
+    let header: Header = match &raw {
+        Ok(r) => Header {
+            version: Some(r.version.clone()),
+        },
+        Err(e) => serde_yaml::from_str(text).map_err(|_| vec![yaml_problem(e)])?,
+    };
     match header.version {
         None => {
             return Err(vec![Problem {
@@ -152,14 +157,14 @@ pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
                 _ => "not a number".into(),
             };
             return Err(vec![Problem {
-                at: at_version(),
+                at: locate(text, &[Seg::Key("version")]),
                 message: format!(
                     "unsupported session store version {shown}: this hvxform reads version {VERSION}"
                 ),
             }]);
         }
     }
-    let raw: RawStore = serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(&e)])?;
+    let raw = raw.map_err(|e| vec![yaml_problem(&e)])?;
     check(text, raw.tables.unwrap_or_default())
 }
 

@@ -244,7 +244,16 @@ fn rename_path(e: StoreError, shown: &Path) -> StoreError {
 impl SessionAccess for StoreFile {
     fn lookup(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<String, String> {
         let mut t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        t.lookup(def, reverse, key).map(|(v, _)| v)
+        t.lookup(def, reverse, key).map(|(v, _)| v).map_err(|m| {
+            // The seeding hint can name this store.
+            m.replace(
+                "hvxform session set STORE ",
+                &format!(
+                    "hvxform session set {} ",
+                    super::shell_word(&self.shown.display().to_string())
+                ),
+            )
+        })
     }
 }
 

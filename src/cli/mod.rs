@@ -6,6 +6,7 @@ mod completions;
 mod detect;
 mod platforms;
 mod run;
+mod session;
 mod transform;
 
 use std::io::IsTerminal;
@@ -49,6 +50,7 @@ pub enum Command {
     Transform(transform::Transform),
     Check(check::Check),
     Run(run::Run),
+    Session(session::Session),
     Platforms(platforms::Platforms),
     Detect(detect::Detect),
     Completions(completions::Completions),
@@ -91,6 +93,7 @@ impl Cli {
             Command::Transform(c) => c.run(&ctx),
             Command::Check(c) => c.run(&ctx),
             Command::Run(c) => c.run(&ctx),
+            Command::Session(c) => c.run(&ctx),
             Command::Platforms(c) => c.run(&ctx),
             Command::Detect(c) => c.run(&ctx),
             Command::Completions(c) => c.run(&ctx),

@@ -9,7 +9,7 @@ use crate::compile::{self, FsResolver};
 use crate::engine::EMBEDDED;
 use crate::exec::{self, RunOptions};
 use crate::platform::input;
-use crate::session::MemoryStore;
+use crate::session::{MemoryStore, SessionAccess};
 
 /// Run a single mapping file over an input document and print its outputs
 /// and what went unmapped (for mapping authors).
@@ -25,6 +25,9 @@ pub struct Run {
     /// Copy secret values into outputs.
     #[arg(long)]
     pub keep_secrets: bool,
+    /// Session store (YAML) to look up and record session-table pairs in.
+    #[arg(long, value_name = "FILE")]
+    pub session: Option<PathBuf>,
 }
 
 impl Run {
@@ -65,12 +68,30 @@ impl Run {
                 return exit::INVALID;
             }
         };
-        let store = MemoryStore::default();
+        let memory = MemoryStore::default();
+        let persisted = match &self.session {
+            Some(path) => match super::session::open(ctx, path) {
+                Ok(s) => Some(s),
+                Err(code) => return code,
+            },
+            None => None,
+        };
+        let store: &dyn SessionAccess = match &persisted {
+            Some(s) => s,
+            None => &memory,
+        };
         let opts = RunOptions {
             keep_secrets: self.keep_secrets,
             ..Default::default()
         };
-        match exec::run(&program, &doc, &params, &store, &opts) {
+        let result = exec::run(&program, &doc, &params, store, &opts);
+        // Pairs minted by the run are saved before its output is printed.
+        if let (Ok(_), Some(s)) = (&result, persisted) {
+            if let Err(e) = s.commit() {
+                return super::session::store_error(ctx, &e);
+            }
+        }
+        match result {
             Ok(o) => {
                 for d in &o.documents {
                     if o.documents.len() > 1 || d.name.is_some() {

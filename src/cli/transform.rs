@@ -13,7 +13,7 @@ use super::{exit, Ctx};
 use crate::engine::{self, Convert, ConvertError, Findings, Mappings, Produced};
 use crate::exec::RunOptions;
 use crate::platform::{self, input, Platform};
-use crate::session::MemoryStore;
+use crate::session::{MemoryStore, SessionAccess};
 
 /// Version of the `--report` JSON format.
 pub const REPORT_VERSION: u32 = 1;
@@ -97,9 +97,6 @@ impl Transform {
                 return exit::CANNOT_RUN;
             }
         };
-        if let Some(s) = &self.session {
-            super::warning(ctx, &format!("{}: persisted session stores are not implemented yet; identifiers are minted in memory for this run only", s.display()));
-        }
         // Expand directories.
         let mut inputs = Vec::new();
         for i in &self.inputs {
@@ -140,11 +137,25 @@ impl Transform {
             }
         }
         let mappings = Mappings::new(self.mappings.clone());
-        let store = MemoryStore::default();
+        // With --session, the store is locked and loaded here and stays
+        // locked until it is saved, after converting and before writing any
+        // output (book: Session tables).
+        let memory = MemoryStore::default();
+        let persisted = match &self.session {
+            Some(path) => match super::session::open(ctx, path) {
+                Ok(s) => Some(s),
+                Err(code) => return code,
+            },
+            None => None,
+        };
+        let store: &dyn SessionAccess = match &persisted {
+            Some(s) => s,
+            None => &memory,
+        };
         let conv = Convert {
             mappings: &mappings,
             params: self.params.clone(),
-            sessions: &store,
+            sessions: store,
             run: RunOptions {
                 keep_secrets: self.keep_secrets,
                 detail: ctx.verbose > 0 || self.report.is_some() || self.deny_loss,
@@ -165,6 +176,13 @@ impl Transform {
         }
 
         let results = convert_all(&conv, &inputs, from, &targets, self.deny_loss);
+        // Saved before any output is written. If no input converted, no
+        // output will use what was minted, and the store is left as it was.
+        if let Some(s) = persisted.filter(|_| results.iter().any(|d| d.result.is_ok())) {
+            if let Err(e) = s.commit() {
+                return super::session::store_error(ctx, &e);
+            }
+        }
 
         // Name every output and find collisions before writing anything.
         let mut failures = 0usize;

@@ -1,7 +1,12 @@
 //! Session tables: bidirectional identifier tables (one left value ↔ one right
 //! value), with key normalisation by type and a declared policy for misses.
-//! This module holds the in-memory store behind the [`SessionAccess`]
-//! interface the executor uses.
+//! This module holds the in-memory tables and the [`SessionAccess`]
+//! interface the executor uses; [`format`] reads and writes the YAML store
+//! file and [`store`] persists it safely (lock, atomic replace).
+
+pub mod format;
+mod locate;
+pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -9,6 +14,8 @@ use std::sync::Mutex;
 use crate::convert;
 use crate::program::SessionDef;
 use crate::syntax::ast::{Miss, SessionType};
+
+pub use store::{StoreError, StoreFile};
 
 /// What the executor needs from a session store.
 pub trait SessionAccess: Sync {
@@ -28,15 +35,37 @@ pub fn normalise(ty: SessionType, v: &str) -> Result<String, String> {
     }
 }
 
+/// A session type by its name in mappings and stores (`string`, `int`,
+/// `uint`, `uuid`, `mac`).
+pub fn type_by_name(name: &str) -> Option<SessionType> {
+    Some(match name {
+        "string" => SessionType::String,
+        "int" => SessionType::Int,
+        "uint" => SessionType::Uint,
+        "uuid" => SessionType::Uuid,
+        "mac" => SessionType::Mac,
+        _ => return None,
+    })
+}
+
+/// Is this a name a mapping can declare a session table under?
+pub fn is_table_name(name: &str) -> bool {
+    let mut c = name.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
 /// The namespace for deterministic (UUIDv5) minting.
 const MINT_NS: uuid::Uuid = uuid::Uuid::from_u128(0x6876_7866_6f72_4d00_8000_0000_5e55_1011);
 
-/// One table's entries.
-#[derive(Debug, Clone, Default)]
+/// One table: its side types and its pairs, in the order they were made,
+/// indexed both ways (lookups are O(1)).
+#[derive(Debug, Clone)]
 pub struct TableData {
-    pub left: Option<SessionType>,
-    pub right: Option<SessionType>,
-    pub entries: Vec<(String, String)>,
+    pub left: SessionType,
+    pub right: SessionType,
+    entries: Vec<(String, String)>,
     by_left: HashMap<String, usize>,
     by_right: HashMap<String, usize>,
 }
@@ -44,11 +73,23 @@ pub struct TableData {
 impl TableData {
     pub fn new(left: SessionType, right: SessionType) -> Self {
         TableData {
-            left: Some(left),
-            right: Some(right),
-            ..Default::default()
+            left,
+            right,
+            entries: Vec::new(),
+            by_left: HashMap::new(),
+            by_right: HashMap::new(),
         }
     }
+    /// The pairs (normalised), oldest first.
+    pub fn entries(&self) -> &[(String, String)] {
+        &self.entries
+    }
+    /// `string <-> uuid`.
+    pub fn signature(&self) -> String {
+        format!("{} <-> {}", self.left.name(), self.right.name())
+    }
+    /// The value paired with a normalised key: the right value of a left key,
+    /// or with `reverse` the left value of a right key.
     pub fn get(&self, reverse: bool, key: &str) -> Option<&str> {
         if reverse {
             self.by_right.get(key).map(|&i| self.entries[i].0.as_str())
@@ -56,36 +97,43 @@ impl TableData {
             self.by_left.get(key).map(|&i| self.entries[i].1.as_str())
         }
     }
+    /// The index of the pair holding a normalised value on one side.
+    pub fn position(&self, right_side: bool, value: &str) -> Option<usize> {
+        if right_side {
+            self.by_right.get(value).copied()
+        } else {
+            self.by_left.get(value).copied()
+        }
+    }
     /// Adds a normalised pair; errors if either side is already taken.
-    pub fn insert(&mut self, left: String, right: String) -> Result<(), String> {
+    /// Returns whether the pair is new.
+    pub fn insert(&mut self, left: String, right: String) -> Result<bool, String> {
         if let Some(&i) = self.by_left.get(&left) {
             if self.entries[i].1 == right {
-                return Ok(());
+                return Ok(false);
             }
             return Err(format!(
-                "`{left}` is already paired with `{}`",
+                "the left value `{left}` is already paired with `{}`",
                 self.entries[i].1
             ));
         }
         if let Some(&i) = self.by_right.get(&right) {
             return Err(format!(
-                "`{right}` is already paired with `{}`",
+                "the right value `{right}` is already paired with `{}`",
                 self.entries[i].0
             ));
         }
         self.by_left.insert(left.clone(), self.entries.len());
         self.by_right.insert(right.clone(), self.entries.len());
         self.entries.push((left, right));
-        Ok(())
+        Ok(true)
     }
-    /// Removes the pair with this left value; returns whether it existed.
-    pub fn remove(&mut self, left: &str) -> bool {
-        let Some(i) = self.by_left.get(left).copied() else {
-            return false;
-        };
-        self.entries.remove(i);
+    /// Removes the pair with this (normalised) left value; returns it.
+    pub fn remove(&mut self, left: &str) -> Option<(String, String)> {
+        let i = self.by_left.get(left).copied()?;
+        let pair = self.entries.remove(i);
         self.reindex();
-        true
+        Some(pair)
     }
     fn reindex(&mut self) {
         self.by_left.clear();
@@ -97,13 +145,98 @@ impl TableData {
     }
 }
 
-/// Tables by name.
+/// Tables by name, and whether anything changed since they were loaded.
 #[derive(Debug, Clone, Default)]
 pub struct Tables {
-    pub tables: BTreeMap<String, TableData>,
+    tables: BTreeMap<String, TableData>,
+    changed: bool,
 }
 
 impl Tables {
+    /// Has any table or pair been added or removed since creation (or since
+    /// [`Tables::mark_saved`])?
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+    pub fn mark_saved(&mut self) {
+        self.changed = false;
+    }
+    pub fn get(&self, name: &str) -> Option<&TableData> {
+        self.tables.get(name)
+    }
+    /// Tables in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &TableData)> {
+        self.tables.iter().map(|(n, t)| (n.as_str(), t))
+    }
+    pub fn len(&self) -> usize {
+        self.tables.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+    /// Total number of pairs in all tables.
+    pub fn entry_count(&self) -> usize {
+        self.tables.values().map(|t| t.entries.len()).sum()
+    }
+    /// Adds a table as loaded from a store (not a change).
+    pub(crate) fn insert_loaded(&mut self, name: String, t: TableData) {
+        self.tables.insert(name, t);
+    }
+
+    /// The table with this name, created with these types if it does not
+    /// exist; an error if it exists with other types.
+    pub fn table_mut(
+        &mut self,
+        name: &str,
+        left: SessionType,
+        right: SessionType,
+    ) -> Result<&mut TableData, String> {
+        if !self.tables.contains_key(name) {
+            self.tables
+                .insert(name.to_string(), TableData::new(left, right));
+            self.changed = true;
+        }
+        let t = self.tables.get_mut(name).expect("inserted above");
+        if (t.left, t.right) != (left, right) {
+            return Err(format!(
+                "session table `{name}` is `{}` in the store, not `{} <-> {}`",
+                t.signature(),
+                left.name(),
+                right.name()
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Pairs two values (normalised by the table's types) in an existing
+    /// table. Returns whether the pair is new; an error if either value is
+    /// invalid for its type or already paired with another value.
+    pub fn set(&mut self, name: &str, left: &str, right: &str) -> Result<bool, String> {
+        let t = self
+            .tables
+            .get_mut(name)
+            .ok_or_else(|| format!("no session table `{name}`"))?;
+        let l = normalise(t.left, left).map_err(|e| format!("left value: {e}"))?;
+        let r = normalise(t.right, right).map_err(|e| format!("right value: {e}"))?;
+        let new = t.insert(l, r).map_err(|e| format!("table `{name}`: {e}"))?;
+        self.changed |= new;
+        Ok(new)
+    }
+
+    /// Removes the pair with this left value (normalised first) and returns it.
+    pub fn remove(&mut self, name: &str, left: &str) -> Result<(String, String), String> {
+        let t = self
+            .tables
+            .get_mut(name)
+            .ok_or_else(|| format!("no session table `{name}`"))?;
+        let l = normalise(t.left, left).map_err(|e| format!("left value: {e}"))?;
+        let pair = t
+            .remove(&l)
+            .ok_or_else(|| format!("table `{name}` has no entry with the left value `{l}`"))?;
+        self.changed = true;
+        Ok(pair)
+    }
+
     /// Looks up, minting on a miss when the policy says so. Returns the value
     /// and whether a new entry was made.
     pub fn lookup(
@@ -119,13 +252,28 @@ impl Tables {
         };
         let key =
             normalise(from_ty, key).map_err(|e| format!("session table `{}`: {e}", def.name))?;
-        let t = self
-            .tables
-            .entry(def.name.clone())
-            .or_insert_with(|| TableData::new(def.left, def.right));
-        if let Some(v) = t.get(reverse, &key) {
-            return Ok((v.to_string(), false));
-        }
+        let empty;
+        let t = match self.tables.get(&def.name) {
+            Some(t) => {
+                if (t.left, t.right) != (def.left, def.right) {
+                    return Err(format!(
+                        "session table `{}` is declared `{} <-> {}` by the mapping but is `{}` in the session store",
+                        def.name,
+                        def.left.name(),
+                        def.right.name(),
+                        t.signature()
+                    ));
+                }
+                if let Some(v) = t.get(reverse, &key) {
+                    return Ok((v.to_string(), false));
+                }
+                t
+            }
+            None => {
+                empty = TableData::new(def.left, def.right);
+                &empty
+            }
+        };
         let minted = match &def.miss {
             Miss::Fail(hint) => {
                 let (l, r) = if reverse {
@@ -134,10 +282,14 @@ impl Tables {
                     (key.as_str(), "RIGHT")
                 };
                 let mut msg = format!(
-                    "session table `{}` has no entry for `{key}` ({} side); seed it with `hvxform session set STORE {} {l} {r}`",
+                    "session table `{}` has no entry for `{key}` ({} side); seed it with `hvxform session set STORE {} {} {} --types {}:{}`",
                     def.name,
                     if reverse { "right" } else { "left" },
-                    def.name
+                    def.name,
+                    shell_word(l),
+                    shell_word(r),
+                    def.left.name(),
+                    def.right.name()
                 );
                 if let Some(h) = hint {
                     msg.push_str(&format!(" ({h})"));
@@ -183,9 +335,23 @@ impl Tables {
         } else {
             (key, minted.clone())
         };
-        t.insert(l, r)
+        self.table_mut(&def.name, def.left, def.right)?
+            .insert(l, r)
             .map_err(|e| format!("session table `{}`: {e}", def.name))?;
+        self.changed = true;
         Ok((minted, true))
+    }
+}
+
+/// A value as one shell word, for commands suggested in messages.
+pub(crate) fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+=,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -263,7 +429,7 @@ mod tests {
         t.insert("a".into(), "1".into()).unwrap();
         assert!(t.insert("b".into(), "1".into()).is_err());
         assert!(t.insert("a".into(), "2".into()).is_err());
-        assert!(t.remove("a"));
+        assert!(t.remove("a").is_some());
         t.insert("b".into(), "1".into()).unwrap();
     }
 }

@@ -1,0 +1,556 @@
+//! The session store file, format version 1: YAML that people can read and
+//! edit. [`parse`] checks everything a store must satisfy and reports every
+//! problem with its line and column; [`write`] lays a store out canonically.
+//!
+//! ```yaml
+//! version: 1
+//! tables:
+//!   networks:            # a table, by the name mappings declare it under
+//!     left: string       # side types: string, int, uint, uuid, mac
+//!     right: string
+//!     entries:           # [left, right] pairs, oldest first
+//!       - [default, VM Network]
+//! ```
+//!
+//! Values are normalised by their side's type when loaded (`52-54-00-AB-..`
+//! and `52:54:00:ab:..` are one MAC) and written normalised. Each table is a
+//! bijection: a left or right value that appears twice is an error naming
+//! both entries.
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::Deserialize;
+
+use super::locate::{locate, Seg};
+use super::{is_table_name, normalise, type_by_name, TableData, Tables};
+use crate::syntax::ast::SessionType;
+
+/// The format version this build reads and writes.
+pub const VERSION: u64 = 1;
+
+/// At most this many problems are located and reported (each location costs
+/// a parse of the file); the rest are counted.
+const MAX_PROBLEMS: usize = 20;
+
+/// Something wrong in a store's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line and column, when known.
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some((l, c)) => write!(f, "{l}:{c}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    version: Option<serde_yaml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    version: serde_yaml::Value,
+    tables: Option<RawTables>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    left: String,
+    right: String,
+    entries: Option<Vec<(String, String)>>,
+}
+
+/// Tables in file order, duplicates kept (so they can be reported).
+#[derive(Default)]
+struct RawTables(Vec<(String, RawTable)>);
+
+impl<'de> Deserialize<'de> for RawTables {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawTables;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping from table names to tables")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawTables, A::Error> {
+                let mut v = Vec::new();
+                while let Some(e) = m.next_entry()? {
+                    v.push(e);
+                }
+                Ok(RawTables(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A serde_yaml error as a problem: its position, and its message without
+/// the position serde_yaml appends.
+fn yaml_problem(e: &serde_yaml::Error) -> Problem {
+    let mut message = e.to_string();
+    let at = e.location().map(|l| (l.line(), l.column()));
+    if let Some((l, c)) = at {
+        let suffix = format!(" at line {l} column {c}");
+        if let Some(i) = message.find(&suffix) {
+            message.replace_range(i..i + suffix.len(), "");
+        }
+    }
+    // Other positions in the message (libyaml's context) as line:col too.
+    while let Some(i) = message.find(" at line ") {
+        let rest = &message[i + 9..];
+        let Some((line, tail)) = rest.split_once(" column ") else {
+            break;
+        };
+        let digits = tail.chars().take_while(char::is_ascii_digit).count();
+        if line.parse::<usize>().is_err() || digits == 0 {
+            break;
+        }
+        let (col, tail) = tail.split_at(digits);
+        message = format!("{} at {line}:{col}{tail}", &message[..i]);
+    }
+    Problem { at, message }
+}
+
+/// Does the text hold no YAML document (only whitespace and comments)?
+fn is_blank(text: &str) -> bool {
+    text.lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+}
+
+/// Parses and checks a store. A blank text is an empty store.
+pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
+    if is_blank(text) {
+        return Ok(Tables::default());
+    }
+    // One parse when all is well. On failure, the version is looked at
+    // first, so a store from a newer hvxform is reported as such and not as
+    // a list of unknown fields.
+    let raw: Result<RawStore, _> = serde_yaml::from_str(text);
+    let header: Header = match &raw {
+        Ok(r) => Header {
+            version: Some(r.version.clone()),
+        },
+        Err(e) => serde_yaml::from_str(text).map_err(|_| vec![yaml_problem(e)])?,
+    };
+    match header.version {
+        None => {
+            return Err(vec![Problem {
+                at: Some((1, 1)),
+                message: format!("not a session store: no `version: {VERSION}`"),
+            }])
+        }
+        Some(serde_yaml::Value::Number(n)) if n.as_u64() == Some(VERSION) => {}
+        Some(v) => {
+            let shown = match &v {
+                serde_yaml::Value::Number(n) => n.to_string(),
+                serde_yaml::Value::String(s) => format!("{s:?}"),
+                _ => "not a number".into(),
+            };
+            return Err(vec![Problem {
+                at: locate(text, &[Seg::Key("version")]),
+                message: format!(
+                    "unsupported session store version {shown}: this hvxform reads version {VERSION}"
+                ),
+            }]);
+        }
+    }
+    let raw = raw.map_err(|e| vec![yaml_problem(&e)])?;
+    check(text, raw.tables.unwrap_or_default())
+}
+
+/// Builds the tables, collecting every problem.
+fn check(text: &str, raw: RawTables) -> Result<Tables, Vec<Problem>> {
+    let mut problems: Vec<(Vec<Seg>, String, Vec<Vec<Seg>>)> = Vec::new();
+    let mut tables = Tables::default();
+    let mut first_at: std::collections::HashMap<&str, usize> = Default::default();
+    let entry = |ti: usize, k: usize| {
+        vec![
+            Seg::Key("tables"),
+            Seg::NthValue(ti),
+            Seg::Key("entries"),
+            Seg::Index(k),
+        ]
+    };
+    for (ti, (name, t)) in raw.0.iter().enumerate() {
+        let table_path = vec![Seg::Key("tables"), Seg::NthKey(ti)];
+        if let Some(&prev) = first_at.get(name.as_str()) {
+            problems.push((
+                table_path,
+                format!("table `{name}` is defined twice (first at {{0}})"),
+                vec![vec![Seg::Key("tables"), Seg::NthKey(prev)]],
+            ));
+            continue;
+        }
+        first_at.insert(name, ti);
+        if !is_table_name(name) {
+            problems.push((
+                table_path.clone(),
+                format!("table name `{name}` is not a name a mapping can declare (letters, digits and `_`, not starting with a digit)"),
+                vec![],
+            ));
+        }
+        let side = |key: &'static str, ty: &str, problems: &mut Vec<_>| {
+            let t = type_by_name(ty);
+            if t.is_none() {
+                problems.push((
+                    vec![Seg::Key("tables"), Seg::NthValue(ti), Seg::Key(key)],
+                    format!("table `{name}`: unknown {key} type `{ty}` (expected string, int, uint, uuid or mac)"),
+                    vec![],
+                ));
+            }
+            t
+        };
+        let (Some(lt), Some(rt)) = (
+            side("left", &t.left, &mut problems),
+            side("right", &t.right, &mut problems),
+        ) else {
+            continue;
+        };
+        let mut data = TableData::new(lt, rt);
+        let entries = t.entries.as_deref().unwrap_or_default();
+        for (k, (l, r)) in entries.iter().enumerate() {
+            let norm = |v: &str, ty: SessionType, i: usize, what: &str, problems: &mut Vec<_>| {
+                normalise(ty, v)
+                    .map_err(|e| {
+                        let mut p = entry(ti, k);
+                        p.push(Seg::Index(i));
+                        problems.push((p, format!("table `{name}`: {what} value: {e}"), vec![]));
+                    })
+                    .ok()
+            };
+            let (Some(nl), Some(nr)) = (
+                norm(l, lt, 0, "left", &mut problems),
+                norm(r, rt, 1, "right", &mut problems),
+            ) else {
+                continue;
+            };
+            let dl = data.position(false, &nl);
+            let dr = data.position(true, &nr);
+            let shown = |i: usize| {
+                let (a, b) = &entries[i];
+                format!("[{}, {}]", scalar(a, lt), scalar(b, rt))
+            };
+            match (dl, dr) {
+                (None, None) => {
+                    data.insert(nl, nr).expect("both sides are free");
+                }
+                (Some(i), Some(j)) if i == j => problems.push((
+                    entry(ti, k),
+                    format!(
+                        "table `{name}` lists the pair {} twice: at {{0}} and here",
+                        shown(k)
+                    ),
+                    vec![entry(ti, i)],
+                )),
+                (Some(i), _) => problems.push((
+                    entry(ti, k),
+                    format!(
+                        "table `{name}` pairs the left value `{nl}` twice: {} at {{0}} and {} here (a session table is one to one)",
+                        shown(i),
+                        shown(k)
+                    ),
+                    vec![entry(ti, i)],
+                )),
+                (None, Some(j)) => problems.push((
+                    entry(ti, k),
+                    format!(
+                        "table `{name}` pairs the right value `{nr}` twice: {} at {{0}} and {} here (a session table is one to one)",
+                        shown(j),
+                        shown(k)
+                    ),
+                    vec![entry(ti, j)],
+                )),
+            }
+        }
+        tables.insert_loaded(name.clone(), data);
+    }
+    if problems.is_empty() {
+        return Ok(tables);
+    }
+    let more = problems.len().saturating_sub(MAX_PROBLEMS);
+    let mut out: Vec<Problem> = problems
+        .into_iter()
+        .take(MAX_PROBLEMS)
+        .map(|(path, msg, others)| {
+            let mut message = msg;
+            for (i, o) in others.iter().enumerate() {
+                let at = locate(text, o)
+                    .map(|(l, c)| format!("{l}:{c}"))
+                    .unwrap_or_else(|| "?".into());
+                message = message.replace(&format!("{{{i}}}"), &at);
+            }
+            Problem {
+                at: locate(text, &path),
+                message,
+            }
+        })
+        .collect();
+    if more > 0 {
+        out.push(Problem {
+            at: None,
+            message: format!("... and {more} more problem(s)"),
+        });
+    }
+    Err(out)
+}
+
+/// The store as YAML, canonically laid out: tables by name, entries oldest
+/// first, one `[left, right]` per line.
+pub fn write(t: &Tables) -> String {
+    let mut s = String::with_capacity(64 + t.entry_count() * 48);
+    s.push_str(
+        "# hvxform session store (see the book chapter \"Session tables\").\n\
+         # Edit with `hvxform session set/rm` or by hand; hvxform rewrites this\n\
+         # file without comments.\n",
+    );
+    s.push_str(&format!("version: {VERSION}\n"));
+    if t.is_empty() {
+        s.push_str("tables: {}\n");
+        return s;
+    }
+    s.push_str("tables:\n");
+    for (name, table) in t.iter() {
+        s.push_str("  ");
+        s.push_str(&scalar(name, SessionType::String));
+        s.push_str(":\n    left: ");
+        s.push_str(table.left.name());
+        s.push_str("\n    right: ");
+        s.push_str(table.right.name());
+        if table.entries().is_empty() {
+            s.push_str("\n    entries: []\n");
+            continue;
+        }
+        s.push_str("\n    entries:\n");
+        for (l, r) in table.entries() {
+            s.push_str("      - [");
+            s.push_str(&scalar(l, table.left));
+            s.push_str(", ");
+            s.push_str(&scalar(r, table.right));
+            s.push_str("]\n");
+        }
+    }
+    s
+}
+
+/// A value as a YAML scalar that is safe inside a flow sequence and reads
+/// back as the same string with any YAML parser: plain when unambiguous,
+/// else single-quoted, or double-quoted with escapes when it holds control
+/// characters.
+pub fn scalar(v: &str, ty: SessionType) -> String {
+    if plain_ok(v, ty) {
+        return v.to_string();
+    }
+    if v.chars().any(needs_escape) {
+        let mut s = String::with_capacity(v.len() + 2);
+        s.push('"');
+        for c in v.chars() {
+            match c {
+                '"' => s.push_str("\\\""),
+                '\\' => s.push_str("\\\\"),
+                '\n' => s.push_str("\\n"),
+                '\t' => s.push_str("\\t"),
+                '\r' => s.push_str("\\r"),
+                c if needs_escape(c) => s.push_str(&format!("\\u{:04X}", c as u32)),
+                c => s.push(c),
+            }
+        }
+        s.push('"');
+        return s;
+    }
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+fn plain_ok(v: &str, ty: SessionType) -> bool {
+    let Some(first) = v.chars().next() else {
+        return false;
+    };
+    // Normalised integers and UUIDs cannot be mistaken for anything else
+    // that would change their text.
+    match ty {
+        SessionType::Int | SessionType::Uint => {
+            return v
+                .trim_start_matches('-')
+                .chars()
+                .all(|c| c.is_ascii_digit())
+                && v.len() < 19
+        }
+        SessionType::Uuid => return uuid::Uuid::try_parse(v).is_ok_and(|u| u.to_string() == v),
+        _ => {}
+    }
+    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    (first.is_ascii_alphabetic() || first == '/' || first == '_')
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || " _./@+-".contains(c))
+        && !v.ends_with(' ')
+        && !WORDS.contains(&v.to_ascii_lowercase().as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        parse(text)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn round_trip_of_awkward_values() {
+        let values = [
+            "default",
+            "VM Network",
+            "a, b",
+            "[x]",
+            "yes",
+            "No",
+            "null",
+            "~",
+            "",
+            " lead",
+            "trail ",
+            "it's",
+            "say \"hi\"",
+            "line\nbreak",
+            "tab\there",
+            "back\\slash",
+            "#hash",
+            "a #b",
+            "key: value",
+            "a:b",
+            "- dash",
+            "&anchor",
+            "*alias",
+            "!tag",
+            "%",
+            "@at",
+            "`tick",
+            "12",
+            "0x1F",
+            "1e3",
+            ".inf",
+            "2001-12-14",
+            "12:30:00",
+            "/var/lib/libvirt/images",
+            "datastore{n}",
+            "ünïcödé",
+            "\u{2028}",
+            "{a: 1}",
+        ];
+        let mut t = Tables::default();
+        t.table_mut("s", SessionType::String, SessionType::String)
+            .unwrap();
+        for (i, v) in values.iter().enumerate() {
+            t.set("s", v, &format!("r{i}")).unwrap();
+        }
+        t.table_mut("m", SessionType::Mac, SessionType::Int)
+            .unwrap();
+        t.set("m", "52:54:00:AB:CD:EF", "-7").unwrap();
+        t.table_mut("u", SessionType::Uuid, SessionType::Uint)
+            .unwrap();
+        t.set("u", "{1C038C3F-EDE1-5A64-B4A8-C73E4C7E5A87}", "007")
+            .unwrap();
+        let text = write(&t);
+        let back = parse(&text).unwrap_or_else(|p| panic!("{p:?}\n{text}"));
+        for (name, table) in t.iter() {
+            assert_eq!(back.get(name).unwrap().entries(), table.entries(), "{text}");
+        }
+        assert!(
+            text.contains("- [52:54:00:ab:cd:ef, -7]")
+                || text.contains("- ['52:54:00:ab:cd:ef', -7]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- [1c038c3f-ede1-5a64-b4a8-c73e4c7e5a87, 7]"),
+            "{text}"
+        );
+        assert!(text.contains("- [VM Network, r1]"), "{text}");
+        assert_eq!(write(&back), text);
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let t = parse(
+            "version: 1\ntables:\n  networks:\n    left: string\n    right: string\n    entries:\n      - [default, VM Network]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            t.get("networks").unwrap().get(false, "default"),
+            Some("VM Network")
+        );
+        assert!(parse("").unwrap().is_empty());
+        assert!(parse("# nothing yet\n\n").unwrap().is_empty());
+        assert!(parse("version: 1\n").unwrap().is_empty());
+        assert!(parse("version: 1\ntables:\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn problems_have_positions() {
+        assert_eq!(
+            problems("version: 1\ntables:\n  t: [unclosed\n"),
+            problems("version: 1\ntables:\n  t: [unclosed\n")
+        );
+        let p = problems("version: 1\ntables:\n  t: [unclosed\n");
+        assert!(p[0].starts_with("4:1:") || p[0].starts_with("3:"), "{p:?}");
+        assert_eq!(
+            problems("version: 2\ntables: {}\n"),
+            vec!["1:10: unsupported session store version 2: this hvxform reads version 1"]
+        );
+        assert_eq!(
+            problems("tables: {}\n"),
+            vec!["1:1: not a session store: no `version: 1`"]
+        );
+        let dup = "version: 1\ntables:\n  n:\n    left: mac\n    right: string\n    entries:\n      - [52:54:00:AB:CD:EF, a]\n      - [b, c]\n      - [52-54-00-ab-cd-ef, d]\n";
+        let p = problems(dup);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("8:10: table `n`: left value:"), "{p:?}");
+        assert_eq!(p[1], "9:9: table `n` pairs the left value `52:54:00:ab:cd:ef` twice: ['52:54:00:AB:CD:EF', a] at 7:9 and ['52-54-00-ab-cd-ef', d] here (a session table is one to one)");
+        let dup_r = "version: 1\ntables:\n  n:\n    left: string\n    right: string\n    entries:\n      - [a, x]\n      - [b, x]\n      - [a, x]\n";
+        let p = problems(dup_r);
+        assert!(
+            p[0].starts_with("8:9: table `n` pairs the right value `x` twice: [a, x] at 7:9"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].starts_with("9:9: table `n` lists the pair [a, x] twice: at 7:9"),
+            "{p:?}"
+        );
+        let bad = "version: 1\ntables:\n  n:\n    left: uuid\n    right: strng\n  n:\n    left: int\n    right: int\n  9x:\n    left: int\n    right: int\n    entries: [[1, 2, 3]]\n";
+        let p = problems(bad);
+        assert!(
+            p[0].starts_with("12:15: ") && p[0].contains("invalid length 3"),
+            "{p:?}"
+        );
+        let bad = "version: 1\ntables:\n  n:\n    left: uuid\n    right: strng\n  n:\n    left: int\n    right: int\n  9x:\n    left: int\n    right: int\n";
+        let p = problems(bad);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(
+            p[0].starts_with("5:12: table `n`: unknown right type `strng`"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].starts_with("6:3: table `n` is defined twice (first at 3:3)"),
+            "{p:?}"
+        );
+        assert!(p[2].starts_with("9:3: table name `9x`"), "{p:?}");
+        let p = problems("version: 1\nextra: 2\n");
+        assert!(p[0].starts_with("2:1: unknown field `extra`"), "{p:?}");
+    }
+}

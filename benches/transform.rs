@@ -141,8 +141,17 @@ fn main() {
         compact: true,
         ..RunOptions::default()
     };
-    let hub_compact = hvxform::exec::run(&program, &doc, &[], &store, &compact).unwrap().documents[0].xml.clone();
-    let t_reparse = time(iters, || roxmltree::Document::parse(&hub_compact).unwrap().descendants().len());
+    let hub_compact = hvxform::exec::run(&program, &doc, &[], &store, &compact)
+        .unwrap()
+        .documents[0]
+        .xml
+        .clone();
+    let t_reparse = time(iters, || {
+        roxmltree::Document::parse(&hub_compact)
+            .unwrap()
+            .descendants()
+            .len()
+    });
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!(
         "input: {path} ({} bytes), {iters} iterations, best of 5",
@@ -173,7 +182,10 @@ fn main() {
     );
     println!(
         "{:<52} {:>10.1?}  {:.0}% of the route",
-        format!("  of which: reparse of the hub ({} bytes, compact)", hub_compact.len()),
+        format!(
+            "  of which: reparse of the hub ({} bytes, compact)",
+            hub_compact.len()
+        ),
         t_reparse,
         100.0 * ratio(t_reparse, t_route)
     );

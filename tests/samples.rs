@@ -22,7 +22,10 @@ fn writable_targets() -> Vec<String> {
 fn every_sample_to_every_target() {
     let targets = writable_targets();
     assert!(targets.contains(&"vsphere".to_string()) && targets.contains(&"kvm".to_string()));
-    let mut dirs: Vec<_> = std::fs::read_dir(root().join("samples")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(root().join("samples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     dirs.sort();
     for dir in dirs {
         let platform = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -30,7 +33,13 @@ fn every_sample_to_every_target() {
             let stem = sample.file_stem().unwrap().to_string_lossy().into_owned();
             for t in &targets {
                 let o = run(&["transform", sample.to_str().unwrap(), "--to", t]);
-                assert_eq!(o.status.code(), Some(0), "{} → {t}: {}", sample.display(), stderr(&o));
+                assert_eq!(
+                    o.status.code(),
+                    Some(0),
+                    "{} → {t}: {}",
+                    sample.display(),
+                    stderr(&o)
+                );
                 insta::assert_snapshot!(format!("{platform}__{stem}__{t}"), stdout(&o));
             }
         }

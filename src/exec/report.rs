@@ -10,6 +10,7 @@ use super::Run;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InputPos {
     pub line: u32,
+    #[serde(rename = "column")]
     pub col: u32,
     pub path: String,
 }

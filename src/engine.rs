@@ -167,12 +167,16 @@ pub enum ConvertError {
         mapping: String,
         error: exec::RuntimeError,
     },
+    /// The target's writer refused the last stage's output (`.vmx`, xl.cfg).
+    Output(String),
 }
 
 impl std::fmt::Display for ConvertError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConvertError::Input(m) | ConvertError::Route(m) => f.write_str(m),
+            ConvertError::Input(m) | ConvertError::Route(m) | ConvertError::Output(m) => {
+                f.write_str(m)
+            }
             ConvertError::Mapping(m) => write!(
                 f,
                 "mapping {} has {} error(s); run `hvxform check` for details",
@@ -200,7 +204,9 @@ impl Convert<'_> {
         text: &str,
         from: Option<&'static Platform>,
     ) -> Result<&'static Platform, ConvertError> {
-        let doc = input::parse_xml(name, text).map_err(|e| ConvertError::Input(e.message))?;
+        // Text formats (.vmx, xl.cfg) are read in their canonical XML form.
+        let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
+        let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
         match from {
             Some(p) => Ok(p),
             None => platform::detect_xml(&doc)
@@ -217,7 +223,9 @@ impl Convert<'_> {
         from: Option<&'static Platform>,
         targets: &[&'static Platform],
     ) -> Result<(Vec<Produced>, Findings), ConvertError> {
-        let doc = input::parse_xml(name, text).map_err(|e| ConvertError::Input(e.message))?;
+        // Text formats (.vmx, xl.cfg) are read in their canonical XML form.
+        let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
+        let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
         let source = match from {
             Some(p) => p,
             None => platform::detect_xml(&doc)
@@ -286,6 +294,9 @@ impl Convert<'_> {
                 docs = next;
             }
             for (names, xml) in docs {
+                // Text targets (.vmx, xl.cfg) are written from their canonical form.
+                let xml = platform::to_native(target, xml)
+                    .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
                 out.push(Produced {
                     target: target.name,
                     names,

@@ -370,7 +370,7 @@ fn main_error_messages_are_stable() {
         ),
         (
             "not_implemented_target",
-            &["transform", "samples/kvm/web.xml", "--to", "xen"],
+            &["transform", "samples/kvm/web.xml", "--to", "hyperv"],
         ),
         (
             "check_broken_mapping",

@@ -20,10 +20,9 @@ impl Detect {
         let mut code = exit::OK;
         for f in &self.files {
             let name = f.display().to_string();
-            let r = input::read_text(f).map_err(|e| e.message).and_then(|t| {
-                let doc = input::parse_xml(&name, &t).map_err(|e| e.message)?;
-                platform::detect_xml(&doc).map_err(|m| format!("{name}: {m}"))
-            });
+            let r = input::read_text(f)
+                .map_err(|e| e.message)
+                .and_then(|t| platform::detect(&name, &t));
             match r {
                 Ok((p, why)) => println!("{name}: {} ({why})", p.name),
                 Err(m) => {

@@ -17,7 +17,7 @@ use crate::session::{MemoryStore, SessionAccess};
 pub struct Run {
     /// The mapping (.hvx).
     pub mapping: PathBuf,
-    /// The input XML document.
+    /// The input document (XML, or .vmx / xl.cfg text, read in its canonical XML form).
     pub input: PathBuf,
     /// Mapping parameters.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param)]
@@ -51,6 +51,14 @@ impl Run {
             Ok(t) => t,
             Err(e) => {
                 super::error(ctx, &e.message);
+                return exit::INVALID;
+            }
+        };
+        // .vmx and xl.cfg inputs are read in their canonical XML form.
+        let text = match crate::platform::to_xml(&name, &text, None) {
+            Ok(t) => t,
+            Err(m) => {
+                super::error(ctx, &m);
                 return exit::INVALID;
             }
         };

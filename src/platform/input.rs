@@ -1,5 +1,6 @@
 //! Reading input files: bytes → text (UTF-8 with or without BOM, UTF-16 with
-//! BOM) → roxmltree document, with errors that name file, line and column.
+//! BOM, a `.vmx` file's declared single-byte charset) → roxmltree document,
+//! with errors that name file, line and column.
 
 use std::path::Path;
 
@@ -69,11 +70,16 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
         return utf16(rest, false).map(|s| strip_decl_encoding(&s));
     }
-    String::from_utf8(bytes.to_vec()).map_err(|e| {
-        format!(
-            "not valid UTF-8 at byte {} (UTF-16 files need a byte-order mark)",
-            e.utf8_error().valid_up_to()
-        )
+    String::from_utf8(bytes.to_vec()).or_else(|e| {
+        // A .vmx file may be in the single-byte charset its `.encoding` names.
+        let charset = super::text::vmx_encoding_label(bytes)
+            .and_then(|l| super::text::Charset::from_label(&l));
+        charset.and_then(|c| c.decode(bytes)).ok_or_else(|| {
+            format!(
+                "not valid UTF-8 at byte {} (UTF-16 files need a byte-order mark)",
+                e.utf8_error().valid_up_to()
+            )
+        })
     })
 }
 
@@ -130,6 +136,12 @@ mod tests {
     fn malformed_xml_has_a_position() {
         let e = parse_xml("in.xml", "<a>\n  <b></a>").unwrap_err();
         assert!(e.message.starts_with("in.xml:2:"), "{}", e.message);
+    }
+
+    #[test]
+    fn vmx_in_its_declared_charset_decodes() {
+        let s = decode(b".encoding = \"windows-1252\"\ndisplayName = \"Caf\xe9\"\n").unwrap();
+        assert!(s.contains("Café"));
     }
 
     #[test]

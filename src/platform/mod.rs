@@ -1,7 +1,13 @@
 //! The platform registry: names, file extensions, what is implemented, and
 //! detection of an input's platform from its content.
 
+use std::borrow::Cow;
+
 pub mod input;
+pub mod text;
+pub mod vmx;
+pub mod xl;
+pub mod xl_spec;
 
 /// A hypervisor platform (or the hub).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -17,8 +23,8 @@ pub struct Platform {
 
 pub const PLATFORMS: &[Platform] = &[
     Platform { name: "kvm", title: "KVM/QEMU (libvirt domain XML)", ext: "xml", signature: "<domain> without namespace", implemented: true },
-    Platform { name: "xen", title: "Xen (xl.cfg)", ext: "cfg", signature: "xl.cfg text (.cfg)", implemented: false },
-    Platform { name: "vmware", title: "VMware Workstation/ESXi (.vmx)", ext: "vmx", signature: ".vmx text", implemented: false },
+    Platform { name: "xen", title: "Xen (xl.cfg)", ext: "cfg", signature: "xl.cfg text (.cfg or by its settings), or <xl> in urn:hvxform:xl:1", implemented: true },
+    Platform { name: "vmware", title: "VMware Workstation/ESXi (.vmx)", ext: "vmx", signature: ".vmx text (.vmx or by its keys), or <vmx> in urn:hvxform:vmx:1", implemented: true },
     Platform { name: "vsphere", title: "VMware vSphere (vim25 ConfigSpec/ConfigInfo)", ext: "xml", signature: "<VirtualMachineConfigSpec>, <VirtualMachineConfigInfo>, <ConfigSpec> or <config> in urn:vim25", implemented: true },
     Platform { name: "hyperv", title: "Microsoft Hyper-V", ext: "xml", signature: "Hyper-V configuration XML", implemented: false },
     Platform { name: "ec2", title: "Amazon EC2", ext: "xml", signature: "DescribeInstances item", implemented: false },
@@ -62,6 +68,8 @@ pub fn detect_xml(doc: &roxmltree::Document) -> Result<(&'static Platform, Strin
         ) => "vsphere",
         ("Envelope", Some(OVF1_NS | OVF2_NS)) => "ovf",
         ("vm", Some(HVX_NS)) => "hvx",
+        ("vmx", Some(vmx::NS)) => "vmware",
+        ("xl", Some(xl::NS)) => "xen",
         _ => {
             let seen = match ns {
                 Some(u) => format!("root element <{local}> in namespace `{u}`"),
@@ -83,4 +91,85 @@ pub fn detect_xml(doc: &roxmltree::Document) -> Result<(&'static Platform, Strin
         None => format!("root element <{local}> without a namespace"),
     };
     Ok((by_name(p).expect("registered"), why))
+}
+
+// ---- Text formats (.vmx, xl.cfg) -------------------------------------------
+
+/// How an input is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Xml,
+    Vmx,
+    Xl,
+}
+
+/// Decides how to read an input, and why: XML when it starts with `<`; else
+/// the text format `--from` names, then the file extension (`.vmx`, `.cfg`),
+/// then the content (Xen's own examples, `xlexample.hvm`, have no `.cfg`).
+pub fn syntax_of(name: &str, text: &str, from: Option<&Platform>) -> (Syntax, String) {
+    if text
+        .trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n'])
+        .starts_with('<')
+    {
+        return (Syntax::Xml, String::new());
+    }
+    match from.map(|p| p.name) {
+        Some("vmware") => return (Syntax::Vmx, "--from vmware".into()),
+        Some("xen") => return (Syntax::Xl, "--from xen".into()),
+        Some(_) => return (Syntax::Xml, String::new()),
+        None => {}
+    }
+    let ext = std::path::Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("vmx") => return (Syntax::Vmx, "file extension .vmx".into()),
+        Some("cfg") => return (Syntax::Xl, "file extension .cfg".into()),
+        _ => {}
+    }
+    match (vmx::sniff(text), xl::sniff(text)) {
+        (Some((n, why)), Some((m, _))) if n >= m => (Syntax::Vmx, why),
+        (_, Some((_, why))) => (Syntax::Xl, why),
+        (Some((_, why)), None) => (Syntax::Vmx, why),
+        (None, None) => (Syntax::Xml, String::new()),
+    }
+}
+
+/// The input as XML for the mappings: XML as given, `.vmx` and xl.cfg text
+/// lexed into their canonical forms. Errors are `name:line:col: message`.
+pub fn to_xml<'t>(
+    name: &str,
+    text: &'t str,
+    from: Option<&'static Platform>,
+) -> Result<Cow<'t, str>, String> {
+    match syntax_of(name, text, from).0 {
+        Syntax::Xml => Ok(Cow::Borrowed(text)),
+        Syntax::Vmx => vmx::read(text).map(Cow::Owned).map_err(|e| e.render(name)),
+        Syntax::Xl => xl::read(text).map(Cow::Owned).map_err(|e| e.render(name)),
+    }
+}
+
+/// Detects the platform of an input, XML or text, and says why.
+pub fn detect(name: &str, text: &str) -> Result<(&'static Platform, String), String> {
+    let (syntax, why) = syntax_of(name, text, None);
+    let p = match syntax {
+        Syntax::Xml => {
+            let doc = input::parse_xml(name, text).map_err(|e| e.message)?;
+            return detect_xml(&doc).map_err(|m| format!("{name}: {m}"));
+        }
+        Syntax::Vmx => vmx::read(text).map(|_| "vmware"),
+        Syntax::Xl => xl::read(text).map(|_| "xen"),
+    };
+    let p = p.map_err(|e| e.render(name))?;
+    Ok((by_name(p).expect("registered"), why))
+}
+
+/// The native document of a target from the last stage's output: `.vmx` or
+/// xl.cfg text from their canonical forms, the XML itself otherwise.
+pub fn to_native(target: &Platform, xml: String) -> Result<String, String> {
+    match target.name {
+        "vmware" => vmx::write(&xml).map_err(|m| format!("writing .vmx: {m}")),
+        "xen" => xl::write(&xml).map_err(|m| format!("writing xl.cfg: {m}")),
+        _ => Ok(xml),
+    }
 }

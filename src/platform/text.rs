@@ -1,0 +1,169 @@
+//! What the text-format readers and writers (`.vmx`, `xl.cfg`) share: lexer
+//! errors with a line and column, XML-name checks, and the single-byte
+//! character sets `.vmx` files may declare in `.encoding`.
+
+/// A lexer or parser error in a text file: 1-based line and column
+/// (columns count characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextError {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl TextError {
+    pub fn new(line: usize, col: usize, message: impl Into<String>) -> Self {
+        TextError {
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+
+    /// `name:line:col: message`, the form every input error takes.
+    pub fn render(&self, name: &str) -> String {
+        format!("{name}:{}:{}: {}", self.line, self.col, self.message)
+    }
+}
+
+/// Is `s` an XML name without a colon (usable as an element name in the
+/// canonical forms)? Only ASCII names are used: keys in both formats are ASCII.
+pub fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
+        _ => return false,
+    }
+    !s.to_ascii_lowercase().starts_with("xml")
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// The character sets `.encoding` may name that hvxform reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    Utf8,
+    Latin1,
+    Windows1252,
+}
+
+impl Charset {
+    /// The charset a `.encoding` label names, `None` when hvxform has no
+    /// table for it. Labels compare case-insensitively, ignoring `-` and `_`.
+    pub fn from_label(label: &str) -> Option<Charset> {
+        let l: String = label
+            .chars()
+            .filter(|c| !matches!(c, '-' | '_' | ' '))
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match l.as_str() {
+            "utf8" | "usascii" | "ascii" => Some(Charset::Utf8),
+            "iso88591" | "latin1" | "l1" | "iso885915" => Some(Charset::Latin1),
+            "windows1252" | "cp1252" | "win1252" => Some(Charset::Windows1252),
+            _ => None,
+        }
+    }
+
+    /// Decodes bytes; `None` when they are not valid in the charset.
+    pub fn decode(self, bytes: &[u8]) -> Option<String> {
+        match self {
+            Charset::Utf8 => String::from_utf8(bytes.to_vec()).ok(),
+            Charset::Latin1 => Some(bytes.iter().map(|&b| b as char).collect()),
+            Charset::Windows1252 => bytes.iter().map(|&b| cp1252_char(b)).collect(),
+        }
+    }
+
+    /// Appends the bytes of `c` in the charset; `false` when it has none.
+    pub fn encode_char(self, c: char, out: &mut Vec<u8>) -> bool {
+        match self {
+            Charset::Utf8 => {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                true
+            }
+            Charset::Latin1 => match u8::try_from(c as u32) {
+                Ok(b) => {
+                    out.push(b);
+                    true
+                }
+                Err(_) => false,
+            },
+            Charset::Windows1252 => match (0u8..=255).find(|&b| cp1252_char(b) == Some(c)) {
+                Some(b) => {
+                    out.push(b);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+/// windows-1252: Latin-1 except 0x80..0x9F (five of which are unassigned).
+fn cp1252_char(b: u8) -> Option<char> {
+    const HIGH: [u16; 32] = [
+        0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+        0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC,
+        0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+    ];
+    if (0x80..0xA0).contains(&b) {
+        match HIGH[(b - 0x80) as usize] {
+            0 => None,
+            u => char::from_u32(u as u32),
+        }
+    } else {
+        Some(b as char)
+    }
+}
+
+/// The `.encoding` label of a `.vmx` file, read from its raw bytes (the line
+/// is ASCII whatever the charset): what [`crate::platform::input::decode`]
+/// uses when a file is not UTF-8.
+pub fn vmx_encoding_label(bytes: &[u8]) -> Option<String> {
+    for line in bytes.split(|&b| b == b'\n').take(50) {
+        let line = String::from_utf8_lossy(line);
+        let t = line.trim();
+        let Some(rest) = t
+            .strip_prefix(".encoding")
+            .or_else(|| t.strip_prefix(".ENCODING"))
+        else {
+            continue;
+        };
+        let rest = rest.trim_start().strip_prefix('=')?.trim();
+        return Some(rest.trim_matches('"').to_string());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ncnames() {
+        assert!(is_ncname("virtualdev"));
+        assert!(is_ncname("uuid.bios"));
+        assert!(is_ncname("pipe.endpoint"));
+        assert!(!is_ncname("sched.scsi0:0.shares"));
+        assert!(!is_ncname(".encoding"));
+        assert!(!is_ncname("0"));
+        assert!(!is_ncname("xmlthing"));
+    }
+
+    #[test]
+    fn charsets_round_trip() {
+        let cs = Charset::from_label("windows-1252").unwrap();
+        let mut b = Vec::new();
+        assert!(cs.encode_char('€', &mut b));
+        assert_eq!(b, [0x80]);
+        assert_eq!(cs.decode(&[0x80, b'a']).unwrap(), "€a");
+        assert!(cs.decode(&[0x81]).is_none());
+        assert_eq!(Charset::from_label("ISO-8859-1"), Some(Charset::Latin1));
+        assert_eq!(Charset::from_label("Shift_JIS"), None);
+    }
+
+    #[test]
+    fn encoding_label_from_bytes() {
+        let b = b".encoding = \"windows-1252\"\ndisplayName = \"Caf\xe9\"\n";
+        assert_eq!(vmx_encoding_label(b).as_deref(), Some("windows-1252"));
+    }
+}

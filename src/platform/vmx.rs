@@ -1,0 +1,584 @@
+//! VMware `.vmx` files: the lexer, the canonical XML form that mappings read
+//! (book: Platforms › VMware), and the writer from that form back to `.vmx`.
+//!
+//! ```text
+//! .encoding = "UTF-8"                    <vmx xmlns="urn:hvxform:vmx:1" encoding="UTF-8">
+//! displayName = "web"              →       <displayname key="displayName">web</displayname>
+//! ethernet0.virtualDev = "vmxnet3"         <device kind="ethernet" index="0">
+//!                                            <virtualdev key="virtualDev">vmxnet3</virtualdev>
+//!                                          </device>
+//! ```
+
+use std::collections::HashMap;
+
+use super::text::{is_ncname, Charset, TextError};
+use crate::xmlout::XmlOut;
+
+/// Namespace of the canonical form.
+pub const NS: &str = "urn:hvxform:vmx:1";
+
+/// One `key = "value"` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The key as spelt in the file.
+    pub key: String,
+    /// The value with `|XX` escapes resolved.
+    pub value: String,
+    pub line: usize,
+    pub col: usize,
+    /// Whether the value was in double quotes (VMware always writes them).
+    pub quoted: bool,
+}
+
+/// Lexes `.vmx` text into its entries, in file order. The text is already
+/// decoded with the charset `.encoding` names; that charset also says which
+/// characters the `|XX` escapes after it stand for.
+pub fn lex(text: &str) -> Result<Vec<Entry>, TextError> {
+    let mut out = Vec::new();
+    let mut charset = None;
+    for (n, raw) in text.split('\n').enumerate() {
+        let line = n + 1;
+        let l = raw.strip_suffix('\r').unwrap_or(raw);
+        let chars: Vec<char> = l.chars().collect();
+        let mut i = skip_ws(&chars, 0);
+        if i == chars.len() || chars[i] == '#' {
+            continue;
+        }
+        let key_start = i;
+        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' {
+            let c = chars[i];
+            if c == '"' || c == '#' || c == '\'' || !c.is_ascii() || c.is_control() {
+                return Err(TextError::new(
+                    line,
+                    i + 1,
+                    format!("unexpected {} in a key", describe(c)),
+                ));
+            }
+            i += 1;
+        }
+        if i == key_start {
+            return Err(TextError::new(line, i + 1, "expected a key before `=`"));
+        }
+        let key: String = chars[key_start..i].iter().collect();
+        i = skip_ws(&chars, i);
+        if i == chars.len() || chars[i] != '=' {
+            return Err(TextError::new(
+                line,
+                i + 1,
+                format!("expected `=` after the key `{key}`"),
+            ));
+        }
+        i = skip_ws(&chars, i + 1);
+        let quoted = i < chars.len() && chars[i] == '"';
+        let (raw_value, next) = if quoted {
+            let Some(end) = chars[i + 1..].iter().position(|&c| c == '"') else {
+                return Err(TextError::new(
+                    line,
+                    i + 1,
+                    format!("unterminated string in the value of `{key}`"),
+                ));
+            };
+            let v: String = chars[i + 1..i + 1 + end].iter().collect();
+            (v, i + end + 2)
+        } else if i == chars.len() || chars[i] == '#' {
+            return Err(TextError::new(
+                line,
+                i + 1,
+                format!("expected a value after `{key} =`"),
+            ));
+        } else {
+            // VMware writes every value in quotes; a bare word is accepted.
+            let start = i;
+            while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '#' {
+                if chars[i] == '"' {
+                    return Err(TextError::new(
+                        line,
+                        i + 1,
+                        "unexpected `\"` inside an unquoted value",
+                    ));
+                }
+                i += 1;
+            }
+            (chars[start..i].iter().collect(), i)
+        };
+        let after = skip_ws(&chars, next);
+        if after < chars.len() && chars[after] != '#' {
+            return Err(TextError::new(
+                line,
+                after + 1,
+                format!(
+                    "unexpected {} after the value of `{key}`",
+                    describe(chars[after])
+                ),
+            ));
+        }
+        if key.eq_ignore_ascii_case(".encoding") {
+            charset = Charset::from_label(&raw_value);
+        }
+        out.push(Entry {
+            value: unescape(&raw_value, charset.unwrap_or(Charset::Utf8)),
+            key,
+            line,
+            col: key_start + 1,
+            quoted,
+        });
+    }
+    Ok(out)
+}
+
+fn skip_ws(chars: &[char], mut i: usize) -> usize {
+    while i < chars.len() && matches!(chars[i], ' ' | '\t' | '\u{feff}') {
+        i += 1;
+    }
+    i
+}
+
+fn describe(c: char) -> String {
+    if c.is_control() {
+        format!("character U+{:04X}", c as u32)
+    } else {
+        format!("`{c}`")
+    }
+}
+
+/// Resolves `|XX` escapes (bytes in the file's charset). A `|` not followed
+/// by two hex digits is literal; when the bytes do not decode, the value is
+/// kept as written.
+pub fn unescape(v: &str, charset: Charset) -> String {
+    if !v.contains('|') {
+        return v.to_string();
+    }
+    let chars: Vec<char> = v.chars().collect();
+    let mut bytes = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '|' && i + 2 < chars.len() {
+            let h = |c: char| c.to_digit(16);
+            if let (Some(a), Some(b)) = (h(chars[i + 1]), h(chars[i + 2])) {
+                bytes.push((a * 16 + b) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        if !charset.encode_char(c, &mut bytes) {
+            return v.to_string();
+        }
+        i += 1;
+    }
+    charset.decode(&bytes).unwrap_or_else(|| v.to_string())
+}
+
+/// Escapes a value for writing: `"`, `|` and control characters become
+/// `|XX`; outside UTF-8, every non-ASCII character becomes the `|XX` bytes
+/// of its encoding, so that the file itself is ASCII.
+pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if c == '"' || c == '|' || (c.is_control() && (c as u32) < 0x80) {
+            out.push_str(&format!("|{:02X}", c as u32));
+        } else if c.is_ascii() || charset == Some(Charset::Utf8) {
+            out.push(c);
+        } else {
+            let mut b = Vec::new();
+            let cs = charset.ok_or_else(|| {
+                format!("cannot write `{c}`: hvxform has no table for the encoding `{label}`")
+            })?;
+            if !cs.encode_char(c, &mut b) {
+                return Err(format!("`{c}` has no encoding in `{label}`"));
+            }
+            for x in b {
+                out.push_str(&format!("|{x:02X}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `ethernet0` → (`ethernet`, `0`, none); `scsi0:1` → (`scsi`, `0`, `1`);
+/// `usb:0` → (`usb`, none, `0`). Other prefixes are not devices.
+pub fn device_prefix(p: &str) -> Option<(String, Option<&str>, Option<&str>)> {
+    let kind_end = p
+        .find(|c: char| !(c.is_ascii_alphabetic() || c == '_'))
+        .unwrap_or(p.len());
+    if kind_end == 0 || kind_end == p.len() {
+        return None;
+    }
+    let rest = &p[kind_end..];
+    let (index, unit) = match rest.split_once(':') {
+        Some((i, u)) => (i, Some(u)),
+        None => (rest, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !(index.is_empty() || digits(index)) || !unit.is_none_or(digits) {
+        return None;
+    }
+    if index.is_empty() && unit.is_none() {
+        return None;
+    }
+    Some((
+        p[..kind_end].to_ascii_lowercase(),
+        (!index.is_empty()).then_some(index),
+        unit,
+    ))
+}
+
+/// The element name of a (relative) key: lower case, or `entry` when that is
+/// no XML name or is a name the form itself uses.
+fn element_name(key: &str) -> String {
+    let l = key.to_ascii_lowercase();
+    if is_ncname(&l) && l != "entry" && l != "device" {
+        l
+    } else {
+        "entry".into()
+    }
+}
+
+enum Item {
+    Key(usize),
+    Device(usize),
+}
+
+struct Device {
+    kind: String,
+    index: Option<String>,
+    unit: Option<String>,
+    /// (entry, relative key)
+    keys: Vec<(usize, String)>,
+}
+
+/// Reads `.vmx` text into the canonical XML form. Duplicate keys (compared
+/// case-insensitively) with the same value are kept once; with different
+/// values they are an error at the second one.
+pub fn read(text: &str) -> Result<String, TextError> {
+    let entries = lex(text)?;
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut keep = vec![true; entries.len()];
+    for (k, e) in entries.iter().enumerate() {
+        let lk = e.key.to_ascii_lowercase();
+        if let Some(&j) = first.get(&lk) {
+            if entries[j].value != e.value {
+                return Err(TextError::new(
+                    e.line,
+                    e.col,
+                    format!(
+                        "duplicate key `{}` with a different value (`{}` at line {}, `{}` here)",
+                        e.key, entries[j].value, entries[j].line, e.value
+                    ),
+                ));
+            }
+            keep[k] = false;
+        } else {
+            first.insert(lk, k);
+        }
+    }
+    let mut encoding = None;
+    let mut items = Vec::new();
+    let mut devices: Vec<Device> = Vec::new();
+    let mut by_prefix: HashMap<String, usize> = HashMap::new();
+    for (k, e) in entries.iter().enumerate() {
+        if !keep[k] {
+            continue;
+        }
+        if e.key.eq_ignore_ascii_case(".encoding") {
+            encoding = Some(e.value.as_str());
+            continue;
+        }
+        let dev = e.key.split_once('.').and_then(|(p, rest)| {
+            let (kind, index, unit) = device_prefix(p)?;
+            (!rest.is_empty()).then_some((p, kind, index, unit, rest))
+        });
+        match dev {
+            Some((p, kind, index, unit, rest)) => {
+                let lp = p.to_ascii_lowercase();
+                let d = *by_prefix.entry(lp).or_insert_with(|| {
+                    devices.push(Device {
+                        kind,
+                        index: index.map(str::to_string),
+                        unit: unit.map(str::to_string),
+                        keys: Vec::new(),
+                    });
+                    items.push(Item::Device(devices.len() - 1));
+                    devices.len() - 1
+                });
+                devices[d].keys.push((k, rest.to_string()));
+            }
+            None => items.push(Item::Key(k)),
+        }
+    }
+    let xml = (|| {
+        let mut w = XmlOut::new();
+        w.start_ns("vmx", Some(NS), None)?;
+        if let Some(enc) = encoding {
+            w.attr("encoding", enc)?;
+        }
+        for it in &items {
+            match it {
+                Item::Key(k) => key_element(&mut w, &entries[*k].key, &entries[*k].value)?,
+                Item::Device(d) => {
+                    let d = &devices[*d];
+                    w.start("device")?;
+                    w.attr("kind", &d.kind)?;
+                    if let Some(i) = &d.index {
+                        w.attr("index", i)?;
+                    }
+                    if let Some(u) = &d.unit {
+                        w.attr("unit", u)?;
+                    }
+                    for (k, rel) in &d.keys {
+                        key_element(&mut w, rel, &entries[*k].value)?;
+                    }
+                    w.end();
+                }
+            }
+        }
+        w.end();
+        w.finish()
+    })();
+    xml.map_err(|e| TextError::new(1, 1, format!("cannot represent the file as XML: {e}")))
+}
+
+fn key_element(w: &mut XmlOut, key: &str, value: &str) -> Result<(), crate::xmlout::WriteError> {
+    w.start(&element_name(key))?;
+    w.attr("key", key)?;
+    if !value.is_empty() {
+        w.text(value)?;
+    }
+    w.end();
+    Ok(())
+}
+
+/// Writes the canonical form back to `.vmx` text: one `key = "value"` line
+/// per key element, in document order (the keys of a `device` together),
+/// `.encoding` first when the root has an `encoding` attribute.
+pub fn write(xml: &str) -> Result<String, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "vmx" {
+        return Err(format!(
+            "the document is not the .vmx canonical form (root <{}>, expected <vmx xmlns=\"{NS}\">)",
+            root.tag_name().name()
+        ));
+    }
+    let label = root.attribute("encoding");
+    let charset = label.map_or(Some(Charset::Utf8), Charset::from_label);
+    let label = label.unwrap_or("UTF-8");
+    let mut lines = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut put = |key: String, value: &str| -> Result<(), String> {
+        if key.is_empty()
+            || key
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '=' | '"' | '#') || !c.is_ascii())
+        {
+            return Err(format!("`{key}` cannot be a .vmx key"));
+        }
+        let lk = key.to_ascii_lowercase();
+        if let Some(old) = seen.get(&lk) {
+            if old != value {
+                return Err(format!(
+                    "the key `{key}` is written twice, with `{old}` and `{value}`"
+                ));
+            }
+            return Ok(());
+        }
+        seen.insert(lk, value.to_string());
+        lines.push(format!("{key} = \"{}\"", escape(value, charset, label)?));
+        Ok(())
+    };
+    if let Some(enc) = root.attribute("encoding") {
+        put(".encoding".into(), enc)?;
+    }
+    for n in root.children() {
+        if n.is_text() {
+            if n.text().is_some_and(|t| !t.trim().is_empty()) {
+                return Err("text directly inside <vmx> is not a key".into());
+            }
+            continue;
+        }
+        if !n.is_element() {
+            continue;
+        }
+        if n.tag_name().name() == "device" {
+            let prefix = device_id(n)?;
+            for c in n.children().filter(|c| c.is_element()) {
+                put(format!("{prefix}.{}", key_of(c)?), &value_of(c)?)?;
+            }
+        } else {
+            put(key_of(n)?, &value_of(n)?)?;
+        }
+    }
+    let mut s = lines.join("\n");
+    s.push('\n');
+    Ok(s)
+}
+
+fn device_id(n: roxmltree::Node) -> Result<String, String> {
+    let kind = n
+        .attribute("kind")
+        .filter(|k| !k.is_empty())
+        .ok_or("a <device> needs a `kind`")?;
+    let (i, u) = (n.attribute("index"), n.attribute("unit"));
+    if i.is_none() && u.is_none() {
+        return Err(format!(
+            "<device kind=\"{kind}\"> needs an `index` or a `unit`"
+        ));
+    }
+    let mut s = format!("{kind}{}", i.unwrap_or(""));
+    if let Some(u) = u {
+        s.push(':');
+        s.push_str(u);
+    }
+    Ok(s)
+}
+
+fn key_of(n: roxmltree::Node) -> Result<String, String> {
+    match n.attribute("key") {
+        Some(k) => Ok(k.to_string()),
+        None if n.tag_name().name() == "entry" => Err("an <entry> needs a `key`".into()),
+        None => Ok(n.tag_name().name().to_string()),
+    }
+}
+
+fn value_of(n: roxmltree::Node) -> Result<String, String> {
+    if let Some(c) = n.children().find(|c| c.is_element()) {
+        return Err(format!(
+            "the key element <{}> contains an element <{}>; keys hold text",
+            n.tag_name().name(),
+            c.tag_name().name()
+        ));
+    }
+    Ok(n.children()
+        .filter(|c| c.is_text())
+        .filter_map(|c| c.text())
+        .collect())
+}
+
+/// Keys whose presence says a text is a `.vmx` file.
+const KNOWN: &[&str] = &[
+    "config.version",
+    "virtualhw.version",
+    "displayname",
+    "guestos",
+    "memsize",
+    "numvcpus",
+    "uuid.bios",
+    "vc.uuid",
+    "annotation",
+    "firmware",
+    "nvram",
+];
+
+/// Does this text look like a `.vmx` file (every value quoted, and keys
+/// only `.vmx` files have)? Returns how many such keys there are, and the
+/// evidence.
+pub fn sniff(text: &str) -> Option<(usize, String)> {
+    let entries = lex(text).ok()?;
+    if entries.iter().any(|e| !e.quoted) {
+        return None;
+    }
+    let known: Vec<&str> = entries
+        .iter()
+        .filter(|e| {
+            let k = e.key.to_ascii_lowercase();
+            KNOWN.contains(&k.as_str())
+                || k == ".encoding"
+                || e.key
+                    .split_once('.')
+                    .is_some_and(|(p, _)| device_prefix(p).is_some())
+        })
+        .map(|e| e.key.as_str())
+        .collect();
+    (!known.is_empty()).then(|| {
+        let shown: Vec<&str> = known.iter().take(3).copied().collect();
+        (
+            known.len(),
+            format!("content: .vmx keys {}", shown.join(", ")),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_and_keys() {
+        let xml = read(
+            ".encoding = \"UTF-8\"\nDISPLAYNAME = \"a|22b\"\nethernet0.virtualDev = \"vmxnet3\"\nscsi0:1.fileName = \"x.vmdk\"\nsched.scsi0:1.shares = \"normal\"\nethernet0.present = \"TRUE\"\n",
+        )
+        .unwrap();
+        assert!(
+            xml.contains(r#"<displayname key="DISPLAYNAME">a"b</displayname>"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<device kind="ethernet" index="0">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<device kind="scsi" index="0" unit="1">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<entry key="sched.scsi0:1.shares">normal</entry>"#),
+            "{xml}"
+        );
+        let back = write(&xml).unwrap();
+        assert_eq!(
+            back,
+            ".encoding = \"UTF-8\"\nDISPLAYNAME = \"a|22b\"\nethernet0.virtualDev = \"vmxnet3\"\nethernet0.present = \"TRUE\"\nscsi0:1.fileName = \"x.vmdk\"\nsched.scsi0:1.shares = \"normal\"\n"
+        );
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(
+            device_prefix("usb:0"),
+            Some(("usb".into(), None, Some("0")))
+        );
+        assert_eq!(
+            device_prefix("usb_xhci:4"),
+            Some(("usb_xhci".into(), None, Some("4")))
+        );
+        assert_eq!(
+            device_prefix("ide1:0"),
+            Some(("ide".into(), Some("1"), Some("0")))
+        );
+        assert_eq!(
+            device_prefix("pciBridge4"),
+            Some(("pcibridge".into(), Some("4"), None))
+        );
+        assert_eq!(device_prefix("hostCPUID"), None);
+        assert_eq!(device_prefix("sched"), None);
+        assert_eq!(device_prefix("a0:"), None);
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = read("a = \"1\"\nb = \"x\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 5));
+        assert!(e.message.contains("unterminated"), "{}", e.message);
+        let e = read("a = \"1\"\nA = \"2\"\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1));
+        assert!(e.message.contains("duplicate key"), "{}", e.message);
+        let e = read("foo bar\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 5));
+        let e = read("a = \"1\" x\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 9));
+        assert!(read("a = \"1\"\na = \"1\"\n# c\n\n").is_ok());
+    }
+
+    #[test]
+    fn escapes_in_other_charsets() {
+        let xml = read(".encoding = \"windows-1252\"\nannotation = \"caf|E9 |80\"\n").unwrap();
+        assert!(xml.contains(">café €<"), "{xml}");
+        let back = write(&xml).unwrap();
+        assert!(back.contains("annotation = \"caf|E9 |80\""), "{back}");
+        let utf = read("annotation = \"caf|C3|A9 |7C|0A\"\n").unwrap();
+        assert!(utf.contains(">café |\n<"), "{utf}");
+        assert_eq!(write(&utf).unwrap(), "annotation = \"café |7C|0A\"\n");
+        // Not hex: literal.
+        assert!(read("a = \"x|zz\"\n").unwrap().contains(">x|zz<"));
+    }
+}

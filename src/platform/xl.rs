@@ -1,0 +1,690 @@
+//! Xen `xl.cfg` files: the parser (xl's Python-like syntax: strings,
+//! numbers, nested lists), the canonical XML form mappings read (book:
+//! Platforms › Xen), and the writer back to xl.cfg text.
+//!
+//! ```text
+//! name = "web"                              <xl xmlns="urn:hvxform:xl:1">
+//! memory = 2048                               <name>web</name>
+//! vif = [ 'mac=00:16:3e:1a:2b:3c,bridge=br0' ] <memory>2048</memory>
+//!                                              <vif><spec><mac>00:16:3e:1a:2b:3c</mac><bridge>br0</bridge></spec></vif>
+//! ```
+
+use std::collections::HashMap;
+
+use super::text::{is_ncname, TextError};
+use super::xl_spec::{self, Param, SPEC_KEYS};
+use crate::xmlout::{WriteError, XmlOut};
+
+/// Namespace of the canonical form.
+pub const NS: &str = "urn:hvxform:xl:1";
+
+/// A value: a string or number (xl keeps both as text), or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Atom(String),
+    List(Vec<Value>),
+}
+
+/// One `key = value` (or `key += value`) setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub key: String,
+    pub value: Value,
+    pub append: bool,
+    pub line: usize,
+    pub col: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Ident(String),
+    Atom(String),
+    Open,
+    Close,
+    Comma,
+    Eq,
+    PlusEq,
+    Semi,
+    Newline,
+    Eof,
+}
+
+struct Lexer<'t> {
+    chars: std::iter::Peekable<std::str::Chars<'t>>,
+    line: usize,
+    col: usize,
+}
+
+impl Lexer<'_> {
+    fn bump(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        if c == '\n' {
+            self.line += 1;
+            self.col = 1;
+        } else {
+            self.col += 1;
+        }
+        Some(c)
+    }
+
+    /// The next token and where it starts.
+    fn next(&mut self) -> Result<(Tok, usize, usize), TextError> {
+        while matches!(self.chars.peek(), Some(' ' | '\t' | '\r' | '\u{feff}')) {
+            self.bump();
+        }
+        let (line, col) = (self.line, self.col);
+        let Some(c) = self.bump() else {
+            return Ok((Tok::Eof, line, col));
+        };
+        let tok = match c {
+            '\n' => Tok::Newline,
+            '#' => {
+                while self.chars.peek().is_some_and(|&c| c != '\n') {
+                    self.bump();
+                }
+                Tok::Newline
+            }
+            '[' => Tok::Open,
+            ']' => Tok::Close,
+            ',' => Tok::Comma,
+            '=' => Tok::Eq,
+            ';' => Tok::Semi,
+            '+' if self.chars.peek() == Some(&'=') => {
+                self.bump();
+                Tok::PlusEq
+            }
+            '\'' | '"' => Tok::Atom(self.string(c, line, col)?),
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let mut s = c.to_string();
+                while let Some(&n) = self.chars.peek() {
+                    if !(n.is_ascii_alphanumeric() || n == '_') {
+                        break;
+                    }
+                    s.push(n);
+                    self.bump();
+                }
+                Tok::Ident(s)
+            }
+            c if c.is_ascii_digit() => {
+                let mut s = c.to_string();
+                while let Some(&n) = self.chars.peek() {
+                    if !(n.is_ascii_hexdigit() || n == 'x' || n == 'X') {
+                        break;
+                    }
+                    s.push(n);
+                    self.bump();
+                }
+                Tok::Atom(s)
+            }
+            c => {
+                let hint = if matches!(c, '(' | ')' | '.' | '-' | ':' | '+') {
+                    " (xl.cfg is not Python: quote the value)"
+                } else {
+                    ""
+                };
+                return Err(TextError::new(
+                    line,
+                    col,
+                    format!("unexpected `{}`{hint}", c.escape_debug()),
+                ));
+            }
+        };
+        Ok((tok, line, col))
+    }
+
+    /// A quoted string (on one line), escapes resolved as xl does.
+    fn string(&mut self, quote: char, line: usize, col: usize) -> Result<String, TextError> {
+        let mut s = String::new();
+        let unterminated = || TextError::new(line, col, "unterminated string");
+        loop {
+            match self.chars.peek().copied() {
+                None | Some('\n') => return Err(unterminated()),
+                Some(c) if c == quote => {
+                    self.bump();
+                    return Ok(s);
+                }
+                Some('\\') => {
+                    let (el, ec) = (self.line, self.col);
+                    self.bump();
+                    let bad = |m: &str| TextError::new(el, ec, m.to_string());
+                    let Some(e) = self.chars.peek().copied().filter(|&c| c != '\n') else {
+                        return Err(unterminated());
+                    };
+                    self.bump();
+                    match e {
+                        '"' | '\'' | '\\' => s.push(e),
+                        'a' => s.push('\u{7}'),
+                        'b' => s.push('\u{8}'),
+                        'f' => s.push('\u{c}'),
+                        'n' => s.push('\n'),
+                        'r' => s.push('\r'),
+                        't' => s.push('\t'),
+                        'v' => s.push('\u{b}'),
+                        'x' => {
+                            let mut v = 0u32;
+                            for _ in 0..2 {
+                                let d = self
+                                    .chars
+                                    .peek()
+                                    .and_then(|c| c.to_digit(16))
+                                    .ok_or_else(|| bad("`\\x` needs two hex digits"))?;
+                                v = v * 16 + d;
+                                self.bump();
+                            }
+                            s.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                        }
+                        '0'..='7' => {
+                            let mut v = e.to_digit(8).unwrap_or(0);
+                            for _ in 0..2 {
+                                match self.chars.peek().and_then(|c| c.to_digit(8)) {
+                                    Some(d) => {
+                                        v = v * 8 + d;
+                                        self.bump();
+                                    }
+                                    None => break,
+                                }
+                            }
+                            s.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                        }
+                        _ => return Err(bad("invalid escape after `\\` in a string")),
+                    }
+                }
+                Some(c) => {
+                    s.push(c);
+                    self.bump();
+                }
+            }
+        }
+    }
+}
+
+/// Parses xl.cfg text into its settings, in file order.
+pub fn parse(text: &str) -> Result<Vec<Setting>, TextError> {
+    let mut lx = Lexer {
+        chars: text.chars().peekable(),
+        line: 1,
+        col: 1,
+    };
+    let mut out = Vec::new();
+    loop {
+        let (t, line, col) = lx.next()?;
+        let key = match t {
+            Tok::Eof => break,
+            Tok::Newline | Tok::Semi => continue,
+            Tok::Ident(k) => k,
+            other => {
+                return Err(TextError::new(
+                    line,
+                    col,
+                    format!("expected a setting name, found {}", show(&other)),
+                ))
+            }
+        };
+        let (op, ol, oc) = lx.next()?;
+        let append = match op {
+            Tok::Eq => false,
+            Tok::PlusEq => true,
+            other => {
+                return Err(TextError::new(
+                    ol,
+                    oc,
+                    format!("expected `=` after `{key}`, found {}", show(&other)),
+                ))
+            }
+        };
+        let (t, vl, vc) = lx.next()?;
+        let value = value(&mut lx, t, vl, vc)?;
+        let (end, el, ec) = lx.next()?;
+        if !matches!(end, Tok::Newline | Tok::Semi | Tok::Eof) {
+            return Err(TextError::new(
+                el,
+                ec,
+                format!(
+                    "expected the end of the line after the value of `{key}`, found {}",
+                    show(&end)
+                ),
+            ));
+        }
+        out.push(Setting {
+            key,
+            value,
+            append,
+            line,
+            col,
+        });
+        if end == Tok::Eof {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn show(t: &Tok) -> String {
+    match t {
+        Tok::Ident(s) => format!("`{s}`"),
+        Tok::Atom(s) => format!("the value `{s}`"),
+        Tok::Open => "`[`".into(),
+        Tok::Close => "`]`".into(),
+        Tok::Comma => "`,`".into(),
+        Tok::Eq => "`=`".into(),
+        Tok::PlusEq => "`+=`".into(),
+        Tok::Semi => "`;`".into(),
+        Tok::Newline => "the end of the line".into(),
+        Tok::Eof => "the end of the file".into(),
+    }
+}
+
+fn value(lx: &mut Lexer, t: Tok, line: usize, col: usize) -> Result<Value, TextError> {
+    match t {
+        Tok::Atom(s) => Ok(Value::Atom(s)),
+        Tok::Ident(s) => Err(TextError::new(
+            line,
+            col,
+            format!("`{s}` is not a value: quote strings (\"{s}\")"),
+        )),
+        Tok::Open => {
+            let mut items = Vec::new();
+            let next = |lx: &mut Lexer| -> Result<(Tok, usize, usize), TextError> {
+                loop {
+                    let r = lx.next()?;
+                    if r.0 != Tok::Newline {
+                        return Ok(r);
+                    }
+                }
+            };
+            loop {
+                let (t, l, c) = next(lx)?;
+                match t {
+                    Tok::Close => break,
+                    Tok::Eof => return Err(TextError::new(line, col, "unterminated list: no `]`")),
+                    t => items.push(value(lx, t, l, c)?),
+                }
+                let (t, l, c) = next(lx)?;
+                match t {
+                    Tok::Comma => continue,
+                    Tok::Close => break,
+                    Tok::Eof => return Err(TextError::new(line, col, "unterminated list: no `]`")),
+                    other => {
+                        return Err(TextError::new(
+                            l,
+                            c,
+                            format!("expected `,` or `]` in the list, found {}", show(&other)),
+                        ))
+                    }
+                }
+            }
+            Ok(Value::List(items))
+        }
+        other => Err(TextError::new(
+            line,
+            col,
+            format!("expected a value, found {}", show(&other)),
+        )),
+    }
+}
+
+/// Reads xl.cfg text into the canonical XML form. `key += value` appends to
+/// the value set before (strings are concatenated, lists joined); a key set
+/// twice with different values is an error at the second setting.
+pub fn read(text: &str) -> Result<String, TextError> {
+    let mut settings: Vec<Setting> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for s in parse(text)? {
+        match index.get(&s.key) {
+            Some(&i) if s.append => {
+                let prev = &mut settings[i].value;
+                match (prev, s.value) {
+                    (Value::Atom(a), Value::Atom(b)) => a.push_str(&b),
+                    (Value::List(a), Value::List(b)) => a.extend(b),
+                    _ => {
+                        return Err(TextError::new(
+                            s.line,
+                            s.col,
+                            format!(
+                                "`{} +=` adds a list to a string or a string to a list",
+                                s.key
+                            ),
+                        ))
+                    }
+                }
+            }
+            Some(&i) => {
+                if settings[i].value != s.value {
+                    return Err(TextError::new(
+                        s.line,
+                        s.col,
+                        format!(
+                            "duplicate setting `{}` with a different value (first at line {})",
+                            s.key, settings[i].line
+                        ),
+                    ));
+                }
+            }
+            None => {
+                index.insert(s.key.clone(), settings.len());
+                settings.push(s);
+            }
+        }
+    }
+    let mut spec_errors = None;
+    let xml = (|| -> Result<String, WriteError> {
+        let mut w = XmlOut::new();
+        w.start_ns("xl", Some(NS), None)?;
+        for s in &settings {
+            let el = if is_ncname(&s.key) && s.key != "entry" {
+                s.key.as_str()
+            } else {
+                "entry"
+            };
+            w.start(el)?;
+            if el == "entry" {
+                w.attr("key", &s.key)?;
+            }
+            match &s.value {
+                Value::Atom(a) => {
+                    if !a.is_empty() {
+                        w.text(a)?;
+                    }
+                }
+                Value::List(items) => {
+                    if items.is_empty() {
+                        w.attr("list", "true")?;
+                    }
+                    for it in items {
+                        if let Err(m) = list_item(&mut w, &s.key, it)? {
+                            spec_errors.get_or_insert((s.line, s.col, m));
+                        }
+                    }
+                }
+            }
+            w.end();
+        }
+        w.end();
+        w.finish()
+    })();
+    if let Some((l, c, m)) = spec_errors {
+        return Err(TextError::new(l, c, m));
+    }
+    xml.map_err(|e| TextError::new(1, 1, format!("cannot represent the file as XML: {e}")))
+}
+
+type SpecResult = Result<(), String>;
+
+fn list_item(w: &mut XmlOut, key: &str, v: &Value) -> Result<SpecResult, WriteError> {
+    match v {
+        Value::Atom(a) if SPEC_KEYS.contains(&key) => {
+            let params = match xl_spec::parse(key, a) {
+                Ok(p) => p,
+                Err(m) => return Ok(Err(format!("{key} spec `{a}`: {m}"))),
+            };
+            w.start("spec")?;
+            for p in params {
+                let name = match p.name.as_deref() {
+                    Some(n) if is_ncname(n) && n != "entry" && n != "arg" => n.to_string(),
+                    Some(_) => "entry".into(),
+                    None => "arg".into(),
+                };
+                w.start(&name)?;
+                if name == "entry" {
+                    w.attr("key", p.name.as_deref().unwrap_or(""))?;
+                }
+                if !p.value.is_empty() {
+                    w.text(&p.value)?;
+                }
+                w.end();
+            }
+            w.end();
+        }
+        Value::Atom(a) => {
+            w.start("item")?;
+            if !a.is_empty() {
+                w.text(a)?;
+            }
+            w.end();
+        }
+        Value::List(items) => {
+            w.start("list")?;
+            for it in items {
+                if let Err(m) = list_item(w, "", it)? {
+                    return Ok(Err(m));
+                }
+            }
+            w.end();
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Writes the canonical form back to xl.cfg text, one setting per line in
+/// document order. Integers are written bare, everything else in double
+/// quotes; lists on one line.
+pub fn write(xml: &str) -> Result<String, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "xl" {
+        return Err(format!(
+            "the document is not the xl.cfg canonical form (root <{}>, expected <xl xmlns=\"{NS}\">)",
+            root.tag_name().name()
+        ));
+    }
+    let mut out = String::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for n in root.children() {
+        if n.is_text() {
+            if n.text().is_some_and(|t| !t.trim().is_empty()) {
+                return Err("text directly inside <xl> is not a setting".into());
+            }
+            continue;
+        }
+        if !n.is_element() {
+            continue;
+        }
+        let key = match n.attribute("key") {
+            Some(k) => k.to_string(),
+            None if n.tag_name().name() == "entry" => return Err("an <entry> needs a `key`".into()),
+            None => n.tag_name().name().to_string(),
+        };
+        if key.is_empty()
+            || !key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(format!("`{key}` cannot be an xl.cfg setting name"));
+        }
+        let value = write_value(n, &key, true)?;
+        if let Some(old) = seen.get(&key) {
+            if *old != value {
+                return Err(format!(
+                    "the setting `{key}` is written twice, as {old} and {value}"
+                ));
+            }
+            continue;
+        }
+        out.push_str(&format!("{key} = {value}\n"));
+        seen.insert(key, value);
+    }
+    Ok(out)
+}
+
+fn write_value(n: roxmltree::Node, key: &str, top: bool) -> Result<String, String> {
+    let list = n.attribute("list") == Some("true")
+        || (!top && n.tag_name().name() == "list")
+        || n.children().any(|c| c.is_element());
+    if !list {
+        let text: String = n
+            .children()
+            .filter(|c| c.is_text())
+            .filter_map(|c| c.text())
+            .collect();
+        return quote(&text);
+    }
+    if top
+        && n.children()
+            .any(|c| c.is_text() && c.text().is_some_and(|t| !t.trim().is_empty()))
+    {
+        return Err(format!("the setting `{key}` has both text and list items"));
+    }
+    let mut items = Vec::new();
+    for c in n.children().filter(|c| c.is_element()) {
+        items.push(match c.tag_name().name() {
+            "item" => write_value(c, key, false)?,
+            "list" => write_value(c, key, false)?,
+            "spec" => {
+                let mut params = Vec::new();
+                for p in c.children().filter(|p| p.is_element()) {
+                    let value: String = p
+                        .children()
+                        .filter(|t| t.is_text())
+                        .filter_map(|t| t.text())
+                        .collect();
+                    let name = match p.tag_name().name() {
+                        "arg" => None,
+                        "entry" => Some(
+                            p.attribute("key")
+                                .ok_or("an <entry> in a spec needs a `key`")?
+                                .to_string(),
+                        ),
+                        other => Some(other.to_string()),
+                    };
+                    params.push(Param { name, value });
+                }
+                quote(&xl_spec::format(key, &params)?)?
+            }
+            other => {
+                return Err(format!(
+                    "<{other}> in the list `{key}`: list items are <item>, <spec> or <list>"
+                ))
+            }
+        });
+    }
+    if items.is_empty() {
+        Ok("[]".into())
+    } else {
+        Ok(format!("[ {} ]", items.join(", ")))
+    }
+}
+
+/// A value as xl writes it: integers bare, other text double-quoted.
+fn quote(s: &str) -> Result<String, String> {
+    let bare = (s == "0" || (s.starts_with(|c: char| ('1'..='9').contains(&c))))
+        && s.bytes().all(|b| b.is_ascii_digit())
+        || (s.len() > 2 && s.starts_with("0x") && s[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+    if bare {
+        return Ok(s.to_string());
+    }
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\r' => q.push_str("\\r"),
+            '\t' => q.push_str("\\t"),
+            '\u{7}' => q.push_str("\\a"),
+            '\u{8}' => q.push_str("\\b"),
+            '\u{b}' => q.push_str("\\v"),
+            '\u{c}' => q.push_str("\\f"),
+            c if c.is_control() => {
+                return Err(format!(
+                    "character U+{:04X} cannot be written in xl.cfg",
+                    c as u32
+                ))
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    Ok(q)
+}
+
+/// Settings whose presence says a text is an xl.cfg file.
+const KNOWN: &[&str] = &[
+    "name",
+    "memory",
+    "maxmem",
+    "vcpus",
+    "maxvcpus",
+    "type",
+    "builder",
+    "kernel",
+    "ramdisk",
+    "bootloader",
+    "disk",
+    "vif",
+    "on_poweroff",
+    "on_reboot",
+    "on_crash",
+    "uuid",
+    "cpus",
+    "vnc",
+    "sdl",
+    "serial",
+    "extra",
+    "root",
+    "boot",
+];
+
+/// Does this text look like an xl.cfg file? Returns how many settings only
+/// xl.cfg files have, and the evidence.
+pub fn sniff(text: &str) -> Option<(usize, String)> {
+    let settings = parse(text).ok()?;
+    let known: Vec<&str> = settings
+        .iter()
+        .filter(|s| KNOWN.contains(&s.key.as_str()))
+        .map(|s| s.key.as_str())
+        .collect();
+    (!known.is_empty()).then(|| {
+        let shown: Vec<&str> = known.iter().take(3).copied().collect();
+        (
+            known.len(),
+            format!("content: xl.cfg settings {}", shown.join(", ")),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_lists_and_specs() {
+        let xml = read(
+            "# c\nname = \"web\"; memory = 512\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0',\n  '' , ]\nserial = [ 'pty' ]\nvnuma = [ [ \"pnode=0\" ], [] ]\nx = []\n",
+        )
+        .unwrap();
+        assert!(xml.contains("<name>web</name>"), "{xml}");
+        assert!(xml.contains("<mac>00:16:3e:00:00:01</mac>"), "{xml}");
+        assert!(xml.contains("<spec/>"), "{xml}");
+        assert!(xml.contains("<item>pty</item>"), "{xml}");
+        assert!(xml.contains(r#"<x list="true"/>"#), "{xml}");
+        let back = write(&xml).unwrap();
+        assert_eq!(
+            back,
+            "name = \"web\"\nmemory = 512\nvif = [ \"mac=00:16:3e:00:00:01,bridge=xenbr0\", \"\" ]\nserial = [ \"pty\" ]\nvnuma = [ [ \"pnode=0\" ], [] ]\nx = []\n"
+        );
+        assert_eq!(read(&back).unwrap(), xml);
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = read("name = \"a\nmemory = 1\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.col, e.message.as_str()),
+            (1, 8, "unterminated string")
+        );
+        let e = read("name = \"a\"\nname = \"b\"\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1));
+        let e = read("disk = [ 'a',\n 'b'\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 8));
+        let e = read("memory = 1.5\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 11));
+        let e = read("builder = hvm\n").unwrap_err();
+        assert!(e.message.contains("quote"), "{}", e.message);
+    }
+
+    #[test]
+    fn append_and_escapes() {
+        let xml = read("extra = 'a'\nextra += \" b\\t\\x41\"\n").unwrap();
+        assert!(xml.contains("<extra>a b\tA</extra>"), "{xml}");
+        assert_eq!(write(&xml).unwrap(), "extra = \"a b\\tA\"\n");
+    }
+}

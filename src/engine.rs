@@ -22,6 +22,16 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../mappings/hvx-to-vsphere.hvx"),
     ),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
+    // Text platforms (.vmx, xl.cfg).
+    (
+        "vmware-to-hvx.hvx",
+        include_str!("../mappings/vmware-to-hvx.hvx"),
+    ),
+    (
+        "hvx-to-vmware.hvx",
+        include_str!("../mappings/hvx-to-vmware.hvx"),
+    ),
+    ("lib/vmx.hvx", include_str!("../mappings/lib/vmx.hvx")),
 ];
 
 /// A mapping failed to compile.

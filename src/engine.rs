@@ -32,6 +32,8 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../mappings/hvx-to-vmware.hvx"),
     ),
     ("lib/vmx.hvx", include_str!("../mappings/lib/vmx.hvx")),
+    ("xen-to-hvx.hvx", include_str!("../mappings/xen-to-hvx.hvx")),
+    ("hvx-to-xen.hvx", include_str!("../mappings/hvx-to-xen.hvx")),
 ];
 
 /// A mapping failed to compile.

@@ -459,6 +459,7 @@ fn vmx_to_kvm_agrees_with_libvirt() {
             }
         }
     }
+    eprintln!("vmx → kvm: {agree} of {fields} fields agree with libvirt");
     assert_eq!(agree, fields, "{agree} of {fields} fields agree");
     assert!(fields >= 13 * 50, "{fields} fields compared");
 }

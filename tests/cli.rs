@@ -277,7 +277,7 @@ fn platforms_detect_completions_and_man() {
     let o = run(&["platforms"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(
-        stdout(&o).contains("kvm      -> kvm, vsphere, hvx"),
+        stdout(&o).contains("kvm      -> kvm, vsphere, ovf, hvx"),
         "{}",
         stdout(&o)
     );

@@ -278,9 +278,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let l = self.eval(a, cx, locals)?;
         let r = self.eval(b, cx, locals)?;
         match op {
-            BinOp::Eq | BinOp::Ne => {
-                let eq = self.equal(&l, &r);
-                Ok(Val::Bool(if op == BinOp::Eq { eq } else { !eq }))
+            BinOp::Eq => Ok(Val::Bool(self.equal(&l, &r, false))),
+            // Existential, like `=`: some pair of values differs.
+            BinOp::Ne => Ok(Val::Bool(self.equal(&l, &r, true))),
+            // An empty node list has no value to order: the comparison is false.
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+                if l.is_empty_nodes() || r.is_empty_nodes() =>
+            {
+                Ok(Val::Bool(false))
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 let x = self.int_of(l, a.loc, cx)?;
@@ -332,11 +337,22 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// `=`: existential over node lists; numeric when one side is an integer.
-    fn equal(&mut self, l: &Val<'a, 'i>, r: &Val<'a, 'i>) -> bool {
+    /// `=` (or `!=` with `differ`): existential over node lists — true when
+    /// some pair of values is equal (differs); numeric when one side is an
+    /// integer. An empty node list makes both false.
+    fn equal(&mut self, l: &Val<'a, 'i>, r: &Val<'a, 'i>, differ: bool) -> bool {
         if let (Val::Bool(_), _) | (_, Val::Bool(_)) = (l, r) {
-            return l.truthy() == r.truthy();
+            return (l.truthy() == r.truthy()) != differ;
         }
-        // Fast paths: one value against one value, no allocation.
+        let numeric = matches!(l, Val::Int(_)) || matches!(r, Val::Int(_));
+        let same = |x: &str, y: &str| {
+            if numeric {
+                matches!((convert::int(x), convert::int(y)), (Ok(p), Ok(q)) if p == q)
+            } else {
+                x == y
+            }
+        };
+        // Fast path: one value against one value, no allocation.
         let single = |run: &mut Self, v: &Val<'a, 'i>| -> Option<Cow<'a, str>> {
             match v {
                 Val::Nodes(items) if items.len() == 1 => {
@@ -347,19 +363,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 other => Some(other.string()),
             }
         };
-        let numeric = matches!(l, Val::Int(_)) || matches!(r, Val::Int(_));
-        if let (Val::Str(a), Val::Str(b)) = (l, r) {
-            return a == b;
-        }
         if !matches!(l, Val::Nodes(v) if v.len() != 1)
             && !matches!(r, Val::Nodes(v) if v.len() != 1)
         {
             if let (Some(x), Some(y)) = (single(self, l), single(self, r)) {
-                return if numeric {
-                    matches!((convert::int(&x), convert::int(&y)), (Ok(p), Ok(q)) if p == q)
-                } else {
-                    x == y
-                };
+                return same(&x, &y) != differ;
             }
         }
         let strings = |run: &mut Self, v: &Val<'a, 'i>| -> Vec<Cow<'a, str>> {
@@ -376,18 +384,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         };
         let ls = strings(self, l);
         let rs = strings(self, r);
-        ls.iter().any(|x| {
-            rs.iter().any(|y| {
-                if numeric {
-                    match (convert::int(x), convert::int(y)) {
-                        (Ok(p), Ok(q)) => p == q,
-                        _ => false,
-                    }
-                } else {
-                    x == y
-                }
-            })
-        })
+        ls.iter().any(|x| rs.iter().any(|y| same(x, y) != differ))
     }
 
     fn test_node(ids: &[NameId], test: &Test, n: Node) -> bool {
@@ -446,6 +443,28 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         }
                     } else if n.is_element() {
                         push_attrs(n, buf);
+                    }
+                }
+                Test::Elem(nt) if !desc && nt.id != NO_NAME && n.has_children() => {
+                    // Children by interned name, from a compact per-element index.
+                    let k = n.id().get_usize();
+                    if self.child_index[k].is_none() {
+                        let ids = &self.name_ids;
+                        let idx: Box<[(NameId, u32)]> = n
+                            .children()
+                            .filter(|c| c.is_element())
+                            .map(|c| (ids[c.id().get_usize()], c.id().get_usize() as u32))
+                            .collect();
+                        self.child_index[k] = Some(idx);
+                    }
+                    if let Some(idx) = &self.child_index[k] {
+                        for &(name, id) in idx.iter() {
+                            if name == nt.id {
+                                if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
+                                    buf.push(Item::Node(c));
+                                }
+                            }
+                        }
                     }
                 }
                 test => {
@@ -592,8 +611,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         macro_rules! convert_at {
             ($f:expr) => {{
                 let v = self.eval(&args[0], cx, locals)?;
-                if matches!(&v, Val::Nodes(n) if n.is_empty()) {
-                    // A missing value converts to nothing; `<x>? = int(y)` then skips.
+                if v.is_empty() {
+                    // A missing or empty value converts to nothing;
+                    // `<x>? = int(y)` then skips it.
                     return Ok(Val::empty_str());
                 }
                 let at = v.origin().or(Some(cx.item));

@@ -121,6 +121,9 @@ struct Run<'p, 'a, 'i> {
     line_index: std::cell::OnceCell<crate::diag::LineIndex>,
     /// Interned name of each input node ([`NO_NAME`] for other nodes).
     name_ids: Vec<NameId>,
+    /// Per element with many children: (name id, node id) of each element
+    /// child, built the first time a path step reads its children by name.
+    child_index: Vec<Option<Box<[(NameId, u32)]>>>,
 }
 
 /// Turns `--param name=value` strings into typed values, checking names and
@@ -215,6 +218,7 @@ fn run_inner<'a, 'i>(
         dropped: Vec::new(),
         warnings: Vec::new(),
         line_index: std::cell::OnceCell::new(),
+        child_index: vec![None; n_nodes],
         name_ids,
     };
     let root_cx = Cx {

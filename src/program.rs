@@ -359,6 +359,7 @@ pub enum Builtin {
     Pad,
     Choose,
     NodeIndex,
+    DocOrder,
     Basename,
     Dirname,
     Stem,
@@ -423,6 +424,7 @@ builtins! {
     Basename = "basename"(1, 1) -> String : "last component of a / or \\ separated path";
     Dirname = "dirname"(1, 1) -> String : "everything before the last path separator (empty if none)";
     Stem = "stem"(1, 1) -> String : "basename without its last extension";
+    DocOrder = "doc_order"(0, 1) -> Int : "position of a node (context by default) in document order";
     NodeIndex = "node_index"(0, 1) -> Int : "1-based position of a node (context by default) among its parent's element children";
     Choose = "choose"(3, 3) -> Any : "choose(cond, a, b): a when cond is true, else b (only one is evaluated)";
 }

@@ -194,6 +194,19 @@ impl Transform {
                 let stem = engine::stem(&d.input);
                 let mut files = Vec::new();
                 for p in docs {
+                    // Names computed by a mapping tell documents of one target
+                    // apart; a target with a single document needs none.
+                    let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
+                    let named;
+                    let p = if alone && !p.names.is_empty() {
+                        named = engine::Produced {
+                            names: Vec::new(),
+                            ..p.clone()
+                        };
+                        &named
+                    } else {
+                        p
+                    };
                     match engine::output_file_name(&stem, p) {
                         Ok(n) => files.push((n, p.xml.clone())),
                         Err(m) => {

@@ -804,6 +804,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     },
                 })
             }
+            B::DocOrder => {
+                let it = match args.first() {
+                    Some(a) => self.nodes(a, cx, locals)?.first().copied(),
+                    None => Some(cx.item),
+                };
+                Val::Int(
+                    it.map(|i| i.key().0 as i64 * 65536 + i.key().1 as i64)
+                        .unwrap_or(-1),
+                )
+            }
             B::NodeIndex => {
                 let it = match args.first() {
                     Some(a) => self.nodes(a, cx, locals)?.first().copied(),

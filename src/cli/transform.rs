@@ -196,6 +196,11 @@ impl Transform {
                 for p in docs {
                     // Names computed by a mapping tell documents of one target
                     // apart; a target with a single document needs none.
+                    // Names from data are checked even when they are not used.
+                    if let Some(m) = p.names.iter().find_map(|n| engine::safe_name_part(n).err()) {
+                        errors[k] = Some(format!("{}: {m}", d.input.display()));
+                        break;
+                    }
                     let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
                     let named;
                     let p = if alone && !p.names.is_empty() {

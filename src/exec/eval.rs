@@ -450,7 +450,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     let k = n.id().get_usize();
                     if self.child_index[k].is_none() {
                         let ids = &self.name_ids;
-                        let idx: Box<[(NameId, u32)]> = n
+                        let idx: super::ChildIndex = n
                             .children()
                             .filter(|c| c.is_element())
                             .map(|c| (ids[c.id().get_usize()], c.id().get_usize() as u32))

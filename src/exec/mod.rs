@@ -96,6 +96,9 @@ impl std::error::Error for RuntimeError {}
 /// Errors are boxed so that the hot `Result<Val, _>` stays small.
 type R<T> = Result<T, Box<RuntimeError>>;
 
+/// (name id, node id) of an element's element children.
+type ChildIndex = Box<[(NameId, u32)]>;
+
 /// Context of evaluation: the context item, its position and list size.
 #[derive(Clone, Copy)]
 struct Cx<'a, 'i> {
@@ -123,7 +126,7 @@ struct Run<'p, 'a, 'i> {
     name_ids: Vec<NameId>,
     /// Per element with many children: (name id, node id) of each element
     /// child, built the first time a path step reads its children by name.
-    child_index: Vec<Option<Box<[(NameId, u32)]>>>,
+    child_index: Vec<Option<ChildIndex>>,
 }
 
 /// Turns `--param name=value` strings into typed values, checking names and

@@ -67,6 +67,15 @@ fn kvm_inputs() -> Vec<std::path::PathBuf> {
     inputs
 }
 
+/// Every bundled sample (all platforms) and the accepted libvirt corpus.
+fn all_inputs() -> Vec<std::path::PathBuf> {
+    let mut v = kvm_inputs();
+    for p in ["vsphere", "ovf"] {
+        v.extend(samples(p));
+    }
+    v
+}
+
 fn domain_name(text: &str) -> String {
     let d = roxmltree::Document::parse(text).unwrap();
     d.root_element()
@@ -94,12 +103,15 @@ fn kvm_outputs_are_accepted_by_libvirt_and_its_schema() {
             .output()
             .unwrap()
     };
-    for s in kvm_inputs() {
+    for s in all_inputs() {
         let out = convert(&s, "kvm");
         let f = write_tmp(&dir, "out.xml", &out);
-        // Inputs the schema itself rejects (ACCEPTED.tsv says which) are
-        // checked by virsh only.
-        if rng_ok(&s).status.success() {
+        // libvirt inputs the schema itself rejects (ACCEPTED.tsv says which)
+        // are checked by virsh only.
+        let from_kvm = s
+            .components()
+            .any(|c| c.as_os_str() == "libvirt-qemu-domainxml" || c.as_os_str() == "kvm");
+        if !from_kvm || rng_ok(&s).status.success() {
             let o = rng_ok(&f);
             assert!(
                 o.status.success(),
@@ -149,7 +161,7 @@ fn hub_outputs_validate_against_the_hub_schema() {
         return;
     }
     let dir = temp_dir("eco-hvx");
-    for s in kvm_inputs() {
+    for s in all_inputs() {
         let out = convert(&s, "hvx");
         let f = write_tmp(&dir, "out.hvx.xml", &out);
         let o = Command::new("xmllint")
@@ -178,11 +190,15 @@ fn vsphere_outputs_deserialize_with_pyvmomi() {
     };
     let dir = temp_dir("eco-vsphere");
     let mut files = Vec::new();
-    for s in kvm_inputs() {
+    for s in all_inputs() {
         let out = convert(&s, "vsphere");
         files.push(write_tmp(
             &dir,
-            &format!("{}.vsphere.xml", s.file_stem().unwrap().to_string_lossy()),
+            &format!(
+                "{}-{}.vsphere.xml",
+                s.parent().unwrap().file_name().unwrap().to_string_lossy(),
+                s.file_stem().unwrap().to_string_lossy()
+            ),
             &out,
         ));
     }
@@ -201,7 +217,7 @@ fn vsphere_outputs_deserialize_with_pyvmomi() {
     let summary = String::from_utf8_lossy(&o.stdout);
     let db = summary
         .lines()
-        .find(|l| l.contains("db.vsphere.xml"))
+        .find(|l| l.contains("/kvm-db.vsphere.xml"))
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(db).unwrap();
     assert_eq!(v["numCPUs"], 8);
@@ -234,7 +250,11 @@ fn ovf_outputs_are_read_by_cot_with_the_sources_values() {
         return;
     };
     let dir = temp_dir("eco-ovf");
-    for s in samples("kvm") {
+    for s in samples("kvm")
+        .into_iter()
+        .chain(samples("vsphere"))
+        .chain(samples("ovf"))
+    {
         let hub = hub_of(&s);
         let hd = roxmltree::Document::parse(&hub).unwrap();
         let vm = hd.root_element();

@@ -163,13 +163,33 @@ pub type NameId = u32;
 /// Not a name the program mentions (or a wildcard test).
 pub const NO_NAME: NameId = u32::MAX;
 
+/// A small, fast hasher for short keys (names), as in rustc's FxHash.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// Every (namespace, local name) the program's element tests mention. Input
 /// documents are mapped onto these ids once per run, so matching compares
 /// integers, never strings.
 #[derive(Debug, Default)]
 pub struct NameTable {
     pub names: Vec<(Option<String>, String)>,
-    by_local: HashMap<String, Vec<(Option<String>, NameId)>>,
+    by_local: HashMap<String, Vec<(Option<String>, NameId)>, FxBuild>,
 }
 
 impl NameTable {

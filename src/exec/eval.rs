@@ -140,7 +140,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
             ExprKind::Fn(f, args) => {
                 let fd = &p.fns[*f as usize];
-                let mut frame = vec![Val::empty_str(); (fd.frame as usize).max(args.len())];
+                let mut frame = self.take_frame((fd.frame as usize).max(args.len()));
                 for (k, a) in args.iter().enumerate() {
                     let v = self.eval(a, cx, locals)?;
                     frame[k] = self.coerce(v, fd.params[k], a.loc, cx)?;
@@ -148,6 +148,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 self.enter(e.loc, cx.item)?;
                 let v = self.eval(&fd.body, cx, &frame)?;
                 self.depth -= 1;
+                self.give_frame(frame);
                 self.coerce(v, fd.ret, e.loc, cx)?
             }
             ExprKind::Table(t, arg) => {
@@ -199,11 +200,20 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         locals: &[Val<'a, 'i>],
         touch_last: bool,
     ) -> R<Vec<Item<'a, 'i>>> {
-        let start_items: Vec<Item<'a, 'i>> = match start {
-            PathStart::Context => vec![cx.item],
-            PathStart::Root | PathStart::RootDescendants => vec![Item::Node(self.doc.root())],
+        // The first step reads from a borrowed slice: no allocation for the
+        // common paths that start at the context node or the root.
+        let one;
+        let first: &[Item<'a, 'i>] = match start {
+            PathStart::Context => {
+                one = [cx.item];
+                &one
+            }
+            PathStart::Root | PathStart::RootDescendants => {
+                one = [Item::Node(self.doc.root())];
+                &one
+            }
             PathStart::Local(s) => match locals.get(*s as usize) {
-                Some(Val::Nodes(n)) => n.clone(),
+                Some(Val::Nodes(n)) => n,
                 _ => {
                     return Err(self.err(
                         loc,
@@ -213,7 +223,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
             },
             PathStart::Global(s) => match self.globals.get(*s as usize) {
-                Some(Val::Nodes(n)) => n.clone(),
+                Some(Val::Nodes(n)) => &n.clone(),
                 _ => {
                     return Err(self.err(
                         loc,
@@ -223,11 +233,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
             },
         };
-        let mut cur = start_items;
-        for (k, st) in steps.iter().enumerate() {
-            let desc = st.descendant || (k == 0 && matches!(start, PathStart::RootDescendants));
-            let touch = touch_last || k + 1 < steps.len();
-            cur = self.step(&cur, st, desc, locals, touch)?;
+        let Some((st0, rest)) = steps.split_first() else {
+            return Ok(first.to_vec());
+        };
+        let desc0 = st0.descendant || matches!(start, PathStart::RootDescendants);
+        let mut cur = self.step(first, st0, desc0, locals, touch_last || !rest.is_empty())?;
+        for (k, st) in rest.iter().enumerate() {
+            let touch = touch_last || k + 1 < rest.len();
+            cur = self.step(&cur, st, st.descendant, locals, touch)?;
         }
         Ok(cur)
     }

@@ -127,6 +127,8 @@ struct Run<'p, 'a, 'i> {
     /// Per element with many children: (name id, node id) of each element
     /// child, built the first time a path step reads its children by name.
     child_index: Vec<Option<ChildIndex>>,
+    /// Released local-variable frames, reused by rules, templates and functions.
+    frames: Vec<Vec<Val<'a, 'i>>>,
 }
 
 /// Turns `--param name=value` strings into typed values, checking names and
@@ -222,6 +224,7 @@ fn run_inner<'a, 'i>(
         warnings: Vec::new(),
         line_index: std::cell::OnceCell::new(),
         child_index: vec![None; n_nodes],
+        frames: Vec::new(),
         name_ids,
     };
     let root_cx = Cx {
@@ -304,6 +307,18 @@ fn value_to_val<'a, 'i>(v: &Value) -> Val<'a, 'i> {
 }
 
 impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
+    /// A frame of `n` empty local slots, reusing a released one.
+    fn take_frame(&mut self, n: usize) -> Vec<Val<'a, 'i>> {
+        let mut f = self.frames.pop().unwrap_or_default();
+        f.resize(n, Val::empty_str());
+        f
+    }
+
+    fn give_frame(&mut self, mut f: Vec<Val<'a, 'i>>) {
+        f.clear();
+        self.frames.push(f);
+    }
+
     /// The input's line index, built the first time a position is needed.
     pub(super) fn lines(&self) -> &crate::diag::LineIndex {
         self.line_index
@@ -601,7 +616,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 loc,
             } => {
                 let t = &self.p.templates[*template as usize];
-                let mut frame = vec![Val::empty_str(); t.frame as usize];
+                let mut frame = self.take_frame(t.frame as usize);
                 for (k, a) in args.iter().enumerate() {
                     let v = self.eval(a, cx, locals)?;
                     let v = self.coerce(v, t.params[k], *loc, cx)?;
@@ -610,6 +625,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 self.enter(*loc, cx.item)?;
                 self.block(&t.body, cx, &mut frame)?;
                 self.depth -= 1;
+                self.give_frame(frame);
             }
             Stmt::Error { message, loc } => {
                 let v = self.eval(message, cx, locals)?;
@@ -728,9 +744,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             let rule = &self.p.rules[rid as usize];
             self.touch(item);
             self.enter(loc, item)?;
-            let mut frame = vec![Val::empty_str(); rule.frame as usize];
+            let mut frame = self.take_frame(rule.frame as usize);
             self.block(&rule.body, cx, &mut frame)?;
             self.depth -= 1;
+            self.give_frame(frame);
             return Ok(());
         }
         self.fallback(item, mode, loc)

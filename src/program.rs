@@ -312,6 +312,8 @@ pub enum ExprKind {
     Session {
         id: SessionId,
         reverse: bool,
+        /// `find_right`/`find_left`: empty on a miss, no minting.
+        probe: bool,
         arg: Box<Expr>,
     },
     Neg(Box<Expr>),

@@ -454,3 +454,56 @@ fn two_outputs_with_one_name_are_an_error_before_anything_is_written() {
         "only the input without a clash is written"
     );
 }
+
+/// VM identity through a session store: libvirt's domain id becomes vSphere's
+/// instance UUID (minted deterministically) and comes back on the way home.
+#[test]
+fn vm_identity_survives_kvm_vsphere_kvm_with_a_store() {
+    let dir = temp_dir("vmid");
+    let text = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let f = dir.join("web.xml");
+    std::fs::write(
+        &f,
+        text.replacen("<domain type='kvm'>", "<domain type='kvm' id='42'>", 1),
+    )
+    .unwrap();
+    let store = dir.join("store.yaml");
+    let o = run(&[
+        "transform",
+        f.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        dir.to_str().unwrap(),
+        "--session",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = std::fs::read_to_string(dir.join("web.vsphere.xml")).unwrap();
+    let d = roxmltree::Document::parse(&spec).unwrap();
+    let iu = d
+        .descendants()
+        .find(|n| n.has_tag_name("instanceUuid"))
+        .and_then(|n| n.text())
+        .unwrap()
+        .to_string();
+    assert_eq!(uuid_version(&iu), 5, "minted deterministically: {iu}");
+    let o = run(&[
+        "transform",
+        dir.join("web.vsphere.xml").to_str().unwrap(),
+        "--to",
+        "kvm",
+        "-o",
+        dir.to_str().unwrap(),
+        "--session",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(dir.join("web.vsphere.kvm.xml")).unwrap();
+    let d = roxmltree::Document::parse(&back).unwrap();
+    assert_eq!(d.root_element().attribute("id"), Some("42"));
+}
+
+fn uuid_version(u: &str) -> u32 {
+    u.chars().nth(14).and_then(|c| c.to_digit(16)).unwrap_or(0)
+}

@@ -919,12 +919,12 @@ impl Compiler {
     }
 }
 
+/// Prefixes declared `input namespace p = "..."` in any loaded file.
 fn root_input_only_prefixes(files: &[(u16, ast::File)]) -> HashSet<String> {
-    // `input namespace p = "..."` is recorded by the parser as a plain
-    // namespace; the grammar keeps the side only for defaults. Every declared
-    // prefix is written on outputs; tools ignore unused declarations.
-    let _ = files;
-    HashSet::new()
+    files
+        .iter()
+        .flat_map(|(_, f)| f.input_only.iter().cloned())
+        .collect()
 }
 
 fn norm(s: &str) -> String {

@@ -167,11 +167,28 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     _ => Val::Str(Cow::Owned(out)),
                 }
             }
-            ExprKind::Session { id, reverse, arg } => {
+            ExprKind::Session {
+                id,
+                reverse,
+                probe,
+                arg,
+            } => {
                 let v = self.eval(arg, cx, locals)?;
                 let key = self.string_of(&v);
                 let at = v.origin().or(Some(cx.item));
                 let def = &p.sessions[*id as usize];
+                // A missing or empty key looks up nothing (`<x>? = t.right(y)`
+                // then leaves `x` out), like the conversions.
+                if key.is_empty() {
+                    return Ok(Val::empty_str());
+                }
+                if *probe {
+                    let found = self
+                        .sessions
+                        .find(def, *reverse, &key)
+                        .map_err(|m| self.err(e.loc, at, m))?;
+                    return Ok(Val::Str(Cow::Owned(found.unwrap_or_default())));
+                }
                 let out = self
                     .sessions
                     .lookup(def, *reverse, &key)

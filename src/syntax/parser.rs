@@ -30,8 +30,15 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                 file.uses.push((plain_string(&s), sp));
             }
             Rule::ns_decl => {
-                let mut it = item.into_inner();
+                let mut it = item.into_inner().peekable();
+                let mut input_only = false;
+                if it.peek().map(|p| p.as_rule()) == Some(Rule::ns_side) {
+                    input_only = it.next().unwrap().as_str() == "input";
+                }
                 let id = ident(it.next().unwrap());
+                if input_only {
+                    file.input_only.push(id.name.clone());
+                }
                 let uri = plain_string(&it.next().unwrap());
                 file.namespaces.push((id, uri));
             }

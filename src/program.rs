@@ -247,6 +247,8 @@ pub enum Test {
     Text,
     SelfNode,
     Parent,
+    /// Predicates over the whole input list (`$v[1]`).
+    Filter,
 }
 
 #[derive(Debug, Clone)]

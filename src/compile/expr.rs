@@ -435,6 +435,7 @@ impl Compiler {
             ast::NodeTest::Text => Test::Text,
             ast::NodeTest::SelfNode => Test::SelfNode,
             ast::NodeTest::Parent => Test::Parent,
+            ast::NodeTest::Filter => Test::Filter,
         }
     }
 

@@ -13,6 +13,34 @@ use crate::syntax::ast::{self, Policy, Span, Type};
 
 pub use load::{read_source, FsResolver, Resolver};
 
+/// Checks a library file (no header, only shared definitions) on its own.
+/// Definitions a library does not use itself are not warned about: other
+/// mappings use them.
+pub fn check_library(root: Arc<Source>, resolver: &dyn Resolver) -> Diagnostics {
+    let mut c = Compiler {
+        library_mode: true,
+        ..Compiler::default()
+    };
+    c.load(root, resolver, false, None);
+    if !c.diags.has_errors() {
+        let _ = c.build();
+    }
+    c.diags
+}
+
+/// Is this source a library (no header, rules, documents or policy)?
+pub fn is_library(source: &Arc<Source>) -> bool {
+    match crate::syntax::parse(source) {
+        Ok(f) => {
+            f.header.is_none()
+                && f.rules.is_empty()
+                && f.documents.is_empty()
+                && f.unmapped.is_none()
+        }
+        Err(_) => false,
+    }
+}
+
 /// Compiles the mapping in `root`, loading its libraries through `resolver`.
 /// Returns the program when there are no errors, and every diagnostic.
 pub fn compile(root: Arc<Source>, resolver: &dyn Resolver) -> (Option<Program>, Diagnostics) {
@@ -50,6 +78,7 @@ pub(crate) struct Compiler {
     pub(crate) table_tys: Vec<(Type, Type)>,
     pub(crate) param_tys: Vec<Type>,
     pub(crate) scope: Scope,
+    library_mode: bool,
     pub(crate) names: NameTable,
     pub(crate) cur_src: u16,
 }
@@ -797,7 +826,7 @@ impl Compiler {
                 Some(Test::Elem(_)) => m.any_elem.push(id),
                 Some(Test::Attr(_)) => m.attr.push(id),
                 Some(Test::Text) => m.text.push(id),
-                Some(Test::SelfNode | Test::Parent) => m.any_elem.push(id),
+                Some(Test::SelfNode | Test::Parent | Test::Filter) => m.any_elem.push(id),
             }
         }
         let by_prio = |v: &mut Vec<RuleId>| {
@@ -822,6 +851,9 @@ impl Compiler {
     }
 
     fn unused_warnings(&mut self) {
+        if self.library_mode {
+            return;
+        }
         let mut warns = Vec::new();
         for (kind, syms) in [
             ("parameter", &self.globals),

@@ -437,6 +437,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         locals: &[Val<'a, 'i>],
         touch: bool,
     ) -> R<Vec<Item<'a, 'i>>> {
+        if st.test == Test::Filter {
+            // Positions count in the whole list, not per node.
+            let out = self.filter(input.to_vec(), &st.preds, locals)?;
+            if touch {
+                for it in &out {
+                    self.touch(*it);
+                }
+            }
+            return Ok(out);
+        }
         let mut out: Vec<Item<'a, 'i>> = Vec::new();
         let mut group: Vec<Item<'a, 'i>> = Vec::new();
         // Without predicates, nodes go straight to the result.

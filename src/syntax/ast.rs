@@ -230,6 +230,8 @@ pub enum NodeTest {
     Text,
     SelfNode,
     Parent,
+    /// Predicates applied to a variable's whole node list (`$v[1]`).
+    Filter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -791,6 +791,22 @@ fn expr(p: P) -> Expr {
             let mut desc = false;
             for q in it {
                 match q.as_rule() {
+                    // `$v[p]`: predicates over the variable's whole node list.
+                    Rule::predicate => {
+                        let e = expr(q.into_inner().next().unwrap());
+                        match steps.last_mut() {
+                            Some(PathStep {
+                                test: NodeTest::Filter,
+                                preds,
+                                ..
+                            }) => preds.push(e),
+                            _ => steps.push(PathStep {
+                                descendant: false,
+                                test: NodeTest::Filter,
+                                preds: vec![e],
+                            }),
+                        }
+                    }
                     Rule::path_sep => desc = q.as_str() == "//",
                     Rule::rel_path => {
                         let mut first = true;

@@ -13,7 +13,6 @@ use super::{exit, Ctx};
 use crate::engine::{self, Convert, ConvertError, Findings, Mappings, Produced};
 use crate::exec::RunOptions;
 use crate::platform::{self, input, Platform};
-use crate::session::{MemoryStore, SessionAccess};
 
 /// Version of the `--report` JSON format.
 pub const REPORT_VERSION: u32 = 1;
@@ -140,18 +139,11 @@ impl Transform {
         // With --session, the store is locked and loaded here and stays
         // locked until it is saved, after converting and before writing any
         // output (book: Session tables).
-        let memory = MemoryStore::default();
-        let persisted = match &self.session {
-            Some(path) => match super::session::open(ctx, path) {
-                Ok(s) => Some(s),
-                Err(code) => return code,
-            },
-            None => None,
+        let persisted = match super::session::Store::open(ctx, self.session.as_deref()) {
+            Ok(s) => s,
+            Err(code) => return code,
         };
-        let store: &dyn SessionAccess = match &persisted {
-            Some(s) => s,
-            None => &memory,
-        };
+        let store = persisted.access();
         let conv = Convert {
             mappings: &mappings,
             params: self.params.clone(),
@@ -178,9 +170,9 @@ impl Transform {
         let results = convert_all(&conv, &inputs, from, &targets, self.deny_loss);
         // Saved before any output is written. If no input converted, no
         // output will use what was minted, and the store is left as it was.
-        if let Some(s) = persisted.filter(|_| results.iter().any(|d| d.result.is_ok())) {
-            if let Err(e) = s.commit() {
-                return super::session::store_error(ctx, &e);
+        if results.iter().any(|d| d.result.is_ok()) {
+            if let Err(code) = persisted.commit(ctx) {
+                return code;
             }
         }
 

@@ -133,8 +133,9 @@ impl Compiler {
     ) -> &mut Diagnostic {
         let l = self.label(self.loc(span), label);
         self.diags.push(Diagnostic::error(code, msg, l));
-        self.diags.items.last_mut().unwrap()
+        self.diags.items.last_mut().expect("just pushed")
     }
+
     pub(crate) fn warn(
         &mut self,
         code: &'static str,
@@ -142,9 +143,9 @@ impl Compiler {
         msg: impl Into<String>,
         label: impl Into<String>,
     ) -> &mut Diagnostic {
-        let l = self.label(self.loc(span), label);
-        self.diags.push(Diagnostic::warning(code, msg, l));
-        self.diags.items.last_mut().unwrap()
+        let d = self.error(code, span, msg, label);
+        d.severity = crate::diag::Severity::Warning;
+        d
     }
 
     fn load(

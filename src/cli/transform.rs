@@ -55,6 +55,10 @@ pub struct Transform {
     /// Copy secret values (passwords, guestinfo.*) into outputs.
     #[arg(long)]
     pub keep_secrets: bool,
+    /// Flush every output file to disk before renaming it into place
+    /// (writes are atomic either way; this makes them durable too).
+    #[arg(long)]
+    pub sync: bool,
 }
 
 struct Done {
@@ -263,7 +267,7 @@ impl Transform {
                 continue;
             }
             let dir = self.output.as_ref().expect("checked above");
-            match write_all_or_nothing(dir, &files) {
+            match write_all_or_nothing(dir, &files, self.sync) {
                 Ok(()) => {
                     written.insert(k, files.iter().map(|(n, _)| n.clone()).collect());
                 }
@@ -454,14 +458,17 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// All of an input's documents, or none: every temp file is written first,
 /// then all are renamed into place.
-fn write_all_or_nothing(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
+fn write_all_or_nothing(dir: &Path, files: &[(String, String)], sync: bool) -> Result<(), String> {
     let mut temps = Vec::new();
     for (name, xml) in files {
         let tmp = temp_path(dir, name);
         let r = (|| {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(xml.as_bytes())?;
-            f.sync_all()
+            if sync {
+                f.sync_all()?;
+            }
+            Ok::<(), std::io::Error>(())
         })();
         if let Err(e) = r {
             let _ = std::fs::remove_file(&tmp);
@@ -485,8 +492,10 @@ fn write_all_or_nothing(dir: &Path, files: &[(String, String)]) -> Result<(), St
         }
         done.push(fin);
     }
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+    if sync {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }

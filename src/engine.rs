@@ -21,7 +21,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "hvx-to-vsphere.hvx",
         include_str!("../mappings/hvx-to-vsphere.hvx"),
     ),
+    (
+        "vsphere-to-hvx.hvx",
+        include_str!("../mappings/vsphere-to-hvx.hvx"),
+    ),
+    ("ovf-to-hvx.hvx", include_str!("../mappings/ovf-to-hvx.hvx")),
+    ("hvx-to-ovf.hvx", include_str!("../mappings/hvx-to-ovf.hvx")),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
+    ("lib/vmware.hvx", include_str!("../mappings/lib/vmware.hvx")),
     // Text platforms (.vmx, xl.cfg).
     (
         "vmware-to-hvx.hvx",

@@ -163,13 +163,33 @@ pub type NameId = u32;
 /// Not a name the program mentions (or a wildcard test).
 pub const NO_NAME: NameId = u32::MAX;
 
+/// A small, fast hasher for short keys (names), as in rustc's FxHash.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// Every (namespace, local name) the program's element tests mention. Input
 /// documents are mapped onto these ids once per run, so matching compares
 /// integers, never strings.
 #[derive(Debug, Default)]
 pub struct NameTable {
     pub names: Vec<(Option<String>, String)>,
-    by_local: HashMap<String, Vec<(Option<String>, NameId)>>,
+    by_local: HashMap<String, Vec<(Option<String>, NameId)>, FxBuild>,
 }
 
 impl NameTable {
@@ -227,6 +247,8 @@ pub enum Test {
     Text,
     SelfNode,
     Parent,
+    /// Predicates over the whole input list (`$v[1]`).
+    Filter,
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +314,8 @@ pub enum ExprKind {
     Session {
         id: SessionId,
         reverse: bool,
+        /// `find_right`/`find_left`: empty on a miss, no minting.
+        probe: bool,
         arg: Box<Expr>,
     },
     Neg(Box<Expr>),
@@ -359,6 +383,7 @@ pub enum Builtin {
     Pad,
     Choose,
     NodeIndex,
+    DocOrder,
     Basename,
     Dirname,
     Stem,
@@ -423,6 +448,7 @@ builtins! {
     Basename = "basename"(1, 1) -> String : "last component of a / or \\ separated path";
     Dirname = "dirname"(1, 1) -> String : "everything before the last path separator (empty if none)";
     Stem = "stem"(1, 1) -> String : "basename without its last extension";
+    DocOrder = "doc_order"(0, 1) -> Int : "position of a node (context by default) in document order";
     NodeIndex = "node_index"(0, 1) -> Int : "1-based position of a node (context by default) among its parent's element children";
     Choose = "choose"(3, 3) -> Any : "choose(cond, a, b): a when cond is true, else b (only one is evaluated)";
 }

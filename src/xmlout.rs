@@ -40,7 +40,6 @@ struct Open {
     ns_mark: usize,
     has_text: bool,
     has_content: bool,
-    name: String,
 }
 
 /// Writes one XML document.
@@ -114,7 +113,6 @@ impl XmlOut {
             ns_mark: self.scope.len(),
             has_text: false,
             has_content: false,
-            name: qname.to_string(),
         });
         Ok(())
     }
@@ -266,7 +264,6 @@ impl XmlOut {
             if self.text_depth == 0 {
                 self.w.set_preserve_whitespaces(false);
             }
-            let _ = o.name;
         }
     }
 
@@ -285,6 +282,14 @@ impl XmlOut {
 /// Escapes `s` for XML text (or an attribute value when `attr`), rejecting
 /// characters XML 1.0 cannot carry.
 pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteError> {
+    // Most values need no escaping at all: copy them in one go.
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | b'"' | 0xEF))
+    {
+        out.push_str(s);
+        return Ok(());
+    }
     out.reserve(s.len());
     for c in s.chars() {
         match c {

@@ -83,3 +83,48 @@ fn cli_chapter_examples_run_as_written() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The language reference lists every built-in function.
+#[test]
+fn language_reference_lists_every_builtin() {
+    let md = std::fs::read_to_string(root().join("book/src/language.md")).unwrap();
+    let missing: Vec<&str> = hvxform::program::BUILTINS
+        .iter()
+        .map(|(_, i)| i.name)
+        .filter(|n| !md.contains(&format!("| `{n}` |")))
+        .collect();
+    assert!(missing.is_empty(), "book/src/language.md lacks {missing:?}");
+}
+
+/// Every diagnostic code the compiler can emit has a fixture and a row in the
+/// language reference.
+#[test]
+fn every_diagnostic_code_is_documented_and_has_a_fixture() {
+    let md = std::fs::read_to_string(root().join("book/src/language.md")).unwrap();
+    let mut codes = Vec::new();
+    for dir in ["src/compile", "src/syntax"] {
+        for e in std::fs::read_dir(root().join(dir)).unwrap() {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            for part in text.split("\"hvx::").skip(1) {
+                let code: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                    .collect();
+                if !codes.contains(&code) {
+                    codes.push(code);
+                }
+            }
+        }
+    }
+    assert!(codes.len() >= 25, "{codes:?}");
+    for c in &codes {
+        assert!(
+            md.contains(&format!("`hvx::{c}`")),
+            "language.md does not document hvx::{c}"
+        );
+        assert!(
+            root().join(format!("tests/diagnostics/{c}.hvx")).exists(),
+            "no tests/diagnostics/{c}.hvx"
+        );
+    }
+}

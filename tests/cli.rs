@@ -397,3 +397,117 @@ fn main_error_messages_are_stable() {
         insta::assert_snapshot!(format!("error_{name}"), text);
     }
 }
+
+#[test]
+fn an_input_with_several_vms_yields_one_named_document_per_vm() {
+    let dir = temp_dir("fanout");
+    let f = root().join("tests/corpus/govmomi-ovf/virtualsystemcollection.ovf");
+    let o = run(&[
+        "transform",
+        f.to_str().unwrap(),
+        "--to",
+        "kvm",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "virtualsystemcollection.storage_server.kvm.xml",
+            "virtualsystemcollection.web-server.kvm.xml"
+        ]
+    );
+}
+
+#[test]
+fn two_outputs_with_one_name_are_an_error_before_anything_is_written() {
+    let dir = temp_dir("collision");
+    let other = dir.join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::copy(root().join("samples/kvm/web.xml"), other.join("web.xml")).unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        other.join("web.xml").to_str().unwrap(),
+        "samples/kvm/db.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("output `web.vsphere.xml` would also be written"),
+        "{e}"
+    );
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["db.vsphere.xml"],
+        "only the input without a clash is written"
+    );
+}
+
+/// VM identity through a session store: libvirt's domain id becomes vSphere's
+/// instance UUID (minted deterministically) and comes back on the way home.
+#[test]
+fn vm_identity_survives_kvm_vsphere_kvm_with_a_store() {
+    let dir = temp_dir("vmid");
+    let text = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let f = dir.join("web.xml");
+    std::fs::write(
+        &f,
+        text.replacen("<domain type='kvm'>", "<domain type='kvm' id='42'>", 1),
+    )
+    .unwrap();
+    let store = dir.join("store.yaml");
+    let o = run(&[
+        "transform",
+        f.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        dir.to_str().unwrap(),
+        "--session",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = std::fs::read_to_string(dir.join("web.vsphere.xml")).unwrap();
+    let d = roxmltree::Document::parse(&spec).unwrap();
+    let iu = d
+        .descendants()
+        .find(|n| n.has_tag_name("instanceUuid"))
+        .and_then(|n| n.text())
+        .unwrap()
+        .to_string();
+    assert_eq!(uuid_version(&iu), 5, "minted deterministically: {iu}");
+    let o = run(&[
+        "transform",
+        dir.join("web.vsphere.xml").to_str().unwrap(),
+        "--to",
+        "kvm",
+        "-o",
+        dir.to_str().unwrap(),
+        "--session",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(dir.join("web.vsphere.kvm.xml")).unwrap();
+    let d = roxmltree::Document::parse(&back).unwrap();
+    assert_eq!(d.root_element().attribute("id"), Some("42"));
+}
+
+fn uuid_version(u: &str) -> u32 {
+    u.chars().nth(14).and_then(|c| c.to_digit(16)).unwrap_or(0)
+}

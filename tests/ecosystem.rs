@@ -67,6 +67,15 @@ fn kvm_inputs() -> Vec<std::path::PathBuf> {
     inputs
 }
 
+/// Every bundled sample (all platforms) and the accepted libvirt corpus.
+fn all_inputs() -> Vec<std::path::PathBuf> {
+    let mut v = kvm_inputs();
+    for p in ["vsphere", "ovf"] {
+        v.extend(samples(p));
+    }
+    v
+}
+
 fn domain_name(text: &str) -> String {
     let d = roxmltree::Document::parse(text).unwrap();
     d.root_element()
@@ -94,12 +103,15 @@ fn kvm_outputs_are_accepted_by_libvirt_and_its_schema() {
             .output()
             .unwrap()
     };
-    for s in kvm_inputs() {
+    for s in all_inputs() {
         let out = convert(&s, "kvm");
         let f = write_tmp(&dir, "out.xml", &out);
-        // Inputs the schema itself rejects (ACCEPTED.tsv says which) are
-        // checked by virsh only.
-        if rng_ok(&s).status.success() {
+        // libvirt inputs the schema itself rejects (ACCEPTED.tsv says which)
+        // are checked by virsh only.
+        let from_kvm = s
+            .components()
+            .any(|c| c.as_os_str() == "libvirt-qemu-domainxml" || c.as_os_str() == "kvm");
+        if !from_kvm || rng_ok(&s).status.success() {
             let o = rng_ok(&f);
             assert!(
                 o.status.success(),
@@ -149,7 +161,7 @@ fn hub_outputs_validate_against_the_hub_schema() {
         return;
     }
     let dir = temp_dir("eco-hvx");
-    for s in kvm_inputs() {
+    for s in all_inputs() {
         let out = convert(&s, "hvx");
         let f = write_tmp(&dir, "out.hvx.xml", &out);
         let o = Command::new("xmllint")
@@ -178,11 +190,15 @@ fn vsphere_outputs_deserialize_with_pyvmomi() {
     };
     let dir = temp_dir("eco-vsphere");
     let mut files = Vec::new();
-    for s in kvm_inputs() {
+    for s in all_inputs() {
         let out = convert(&s, "vsphere");
         files.push(write_tmp(
             &dir,
-            &format!("{}.vsphere.xml", s.file_stem().unwrap().to_string_lossy()),
+            &format!(
+                "{}-{}.vsphere.xml",
+                s.parent().unwrap().file_name().unwrap().to_string_lossy(),
+                s.file_stem().unwrap().to_string_lossy()
+            ),
             &out,
         ));
     }
@@ -201,7 +217,7 @@ fn vsphere_outputs_deserialize_with_pyvmomi() {
     let summary = String::from_utf8_lossy(&o.stdout);
     let db = summary
         .lines()
-        .find(|l| l.contains("db.vsphere.xml"))
+        .find(|l| l.contains("/kvm-db.vsphere.xml"))
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(db).unwrap();
     assert_eq!(v["numCPUs"], 8);
@@ -213,4 +229,366 @@ fn vsphere_outputs_deserialize_with_pyvmomi() {
         .filter_map(|d| d["macAddress"].as_str())
         .collect();
     assert_eq!(macs, ["52:54:00:5d:e0:01", "52:54:00:5d:e0:02"]);
+}
+
+fn hub_of(path: &std::path::Path) -> String {
+    convert(path, "hvx")
+}
+
+fn count_in(xml: &str, pred: impl Fn(roxmltree::Node) -> bool) -> usize {
+    let d = roxmltree::Document::parse(xml).unwrap();
+    d.descendants()
+        .filter(|n| n.is_element() && pred(*n))
+        .count()
+}
+
+/// Every OVF output is read by the Common OVF Tool and reports the CPUs,
+/// memory, NICs and disks the source had.
+#[test]
+fn ovf_outputs_are_read_by_cot_with_the_sources_values() {
+    let Some(py) = python() else {
+        return;
+    };
+    let dir = temp_dir("eco-ovf");
+    for s in samples("kvm")
+        .into_iter()
+        .chain(samples("vsphere"))
+        .chain(samples("ovf"))
+    {
+        let hub = hub_of(&s);
+        let hd = roxmltree::Document::parse(&hub).unwrap();
+        let vm = hd.root_element();
+        let child = |name: &str| vm.children().find(|c| c.has_tag_name(name)).unwrap();
+        let cpus: u64 = child("cpu").attribute("count").unwrap().parse().unwrap();
+        let bytes: u64 = child("memory").attribute("bytes").unwrap().parse().unwrap();
+        let nics = count_in(&hub, |n| {
+            n.has_tag_name("nic") && n.parent().is_some_and(|p| p.has_tag_name("vm"))
+        });
+        let disks = count_in(&hub, |n| {
+            n.has_tag_name("disk")
+                && n.attribute("device") == Some("disk")
+                && n.parent().is_some_and(|p| p.has_tag_name("vm"))
+        });
+        let out = convert(&s, "ovf");
+        let f = write_tmp(&dir, "out.ovf", &out);
+        let o = Command::new(&py)
+            .arg(root().join("tests/validators/ovf_check.py"))
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}{}",
+            s.display(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+        assert_eq!(v["cpus"], cpus, "{}", s.display());
+        assert_eq!(v["memory_bytes"], bytes, "{}", s.display());
+        assert_eq!(v["nics"], nics as u64, "{}", s.display());
+        assert_eq!(v["disks"], disks as u64, "{}", s.display());
+    }
+}
+
+/// The OVF files of govmomi's and virt-v2v's test suites: valid ones convert
+/// (one hub document per VirtualSystem, each valid against the hub schema);
+/// invalid ones fail with a message naming the file, never a crash.
+#[test]
+fn ovf_corpus_converts_or_fails_clearly() {
+    let mut files = Vec::new();
+    let mut stack = vec![
+        root().join("tests/corpus/govmomi-ovf"),
+        root().join("tests/corpus/virt-v2v"),
+    ];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "ovf") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 60, "{} OVF files", files.len());
+    let mut converted = 0;
+    for (k, f) in files.iter().enumerate() {
+        let out = temp_dir(&format!("eco-ovfc-{k}"));
+        let o = run(&[
+            "transform",
+            f.to_str().unwrap(),
+            "--to",
+            "hvx",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        match o.status.code() {
+            Some(0) => {
+                converted += 1;
+                if tool("xmllint").is_some() {
+                    for e in std::fs::read_dir(&out).unwrap() {
+                        let p = e.unwrap().path();
+                        let v = Command::new("xmllint")
+                            .args(["--noout", "--relaxng", "schema/hvx.rng"])
+                            .arg(&p)
+                            .current_dir(root())
+                            .output()
+                            .unwrap();
+                        assert!(
+                            v.status.success(),
+                            "{}: {}",
+                            f.display(),
+                            String::from_utf8_lossy(&v.stderr)
+                        );
+                    }
+                }
+            }
+            Some(1) => {
+                let e = stderr(&o);
+                let name = f.file_name().unwrap().to_string_lossy();
+                assert!(
+                    e.contains(name.as_ref()),
+                    "{}: the error does not name the file:\n{e}",
+                    f.display()
+                );
+                assert_eq!(
+                    std::fs::read_dir(&out).unwrap().count(),
+                    0,
+                    "{}: partial output",
+                    f.display()
+                );
+            }
+            other => panic!("{}: exit {other:?}\n{}", f.display(), stderr(&o)),
+        }
+    }
+    assert!(
+        converted >= 55,
+        "only {converted} of {} converted",
+        files.len()
+    );
+}
+
+/// What hvxform reads from virt-v2v's OVA test descriptors agrees with
+/// virt-v2v's own `--print-source` summaries (name, memory, vCPUs,
+/// firmware, disk buses, NIC models). Deliberate differences (CD-ROM slot,
+/// network vs bridge) are in tests/corpus/virt-v2v/AGREEMENT.md.
+#[test]
+fn ovf_agrees_with_virt_v2v() {
+    let dir = root().join("tests/corpus/virt-v2v");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "expected")
+            || !p.to_string_lossy().contains("test-i-ova")
+        {
+            continue;
+        }
+        let ovf = p.with_extension("ovf");
+        let expected = std::fs::read_to_string(&p).unwrap();
+        let field = |k: &str| {
+            expected
+                .lines()
+                .find_map(|l| {
+                    l.trim_start()
+                        .strip_prefix(k)
+                        .map(|v| v.trim_start_matches(':').trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        let hub = hub_of(&ovf);
+        let hd = roxmltree::Document::parse(&hub).unwrap();
+        let vm = hd.root_element();
+        let child = |name: &str| vm.children().find(|c| c.has_tag_name(name));
+        assert_eq!(
+            child("name").and_then(|n| n.text()).unwrap(),
+            field("source name"),
+            "{}",
+            ovf.display()
+        );
+        assert_eq!(
+            child("memory").unwrap().attribute("bytes").unwrap(),
+            field("memory").trim_end_matches(" (bytes)"),
+            "{}",
+            ovf.display()
+        );
+        assert_eq!(
+            child("cpu").unwrap().attribute("count").unwrap(),
+            field("nr vCPUs"),
+            "{}",
+            ovf.display()
+        );
+        let fw = child("firmware")
+            .and_then(|f| f.attribute("type"))
+            .unwrap_or("bios");
+        assert_eq!(fw, field("firmware"), "{}", ovf.display());
+        let buses: Vec<String> = vm
+            .children()
+            .filter(|c| c.has_tag_name("disk") && c.attribute("device") == Some("disk"))
+            .map(|d| d.attribute("bus").unwrap().to_string())
+            .collect();
+        let want_buses: Vec<String> = expected
+            .lines()
+            .skip_while(|l| !l.starts_with("disks:"))
+            .skip(1)
+            .take_while(|l| l.starts_with('\t'))
+            .filter_map(|l| {
+                l.split('[')
+                    .nth(1)
+                    .map(|b| b.trim_end_matches(']').to_string())
+            })
+            .collect();
+        assert_eq!(buses, want_buses, "{}", ovf.display());
+        let models: Vec<String> = vm
+            .children()
+            .filter(|c| c.has_tag_name("nic"))
+            .map(|n| n.attribute("model").unwrap().to_string())
+            .collect();
+        let want_models: Vec<String> = expected
+            .lines()
+            .skip_while(|l| !l.starts_with("NICs:"))
+            .skip(1)
+            .take_while(|l| l.starts_with('\t'))
+            .filter_map(|l| {
+                l.rsplit('[')
+                    .next()
+                    .map(|m| m.trim_end_matches(']').to_string())
+            })
+            .collect();
+        assert_eq!(models, want_models, "{}", ovf.display());
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} descriptors checked");
+}
+
+/// vCenter's own ConfigInfo responses (SOAP, read with --from vsphere) give
+/// valid hub documents.
+#[test]
+fn vsphere_config_info_is_read() {
+    let dir = temp_dir("eco-vsread");
+    for f in [
+        "test_json_vm_explode_default__20_response.xml",
+        "test_json_vm_explode_type__53_response.xml",
+    ] {
+        let p = root().join("tests/corpus/vsphere-vim25").join(f);
+        let o = run(&[
+            "transform",
+            "--from",
+            "vsphere",
+            p.to_str().unwrap(),
+            "--to",
+            "hvx",
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{f}: {}", stderr(&o));
+    }
+    if tool("xmllint").is_some() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let v = Command::new("xmllint")
+                .args(["--noout", "--relaxng", "schema/hvx.rng"])
+                .arg(&p)
+                .current_dir(root())
+                .output()
+                .unwrap();
+            assert!(
+                v.status.success(),
+                "{}: {}",
+                p.display(),
+                String::from_utf8_lossy(&v.stderr)
+            );
+        }
+    }
+}
+
+/// kvm → vsphere → kvm with one session store: identity, CPU, memory,
+/// firmware, disks and NICs (MACs exact) come back as libvirt had them.
+#[test]
+fn kvm_vsphere_kvm_keeps_identity_cpu_memory_firmware_disks_and_nics() {
+    if tool("virsh").is_none() {
+        return;
+    }
+    let dir = temp_dir("eco-vsrt");
+    let store = dir.join("store.yaml");
+    for s in samples("kvm") {
+        let stem = s.file_stem().unwrap().to_string_lossy().into_owned();
+        let o = run(&[
+            "transform",
+            s.to_str().unwrap(),
+            "--to",
+            "vsphere",
+            "-o",
+            dir.to_str().unwrap(),
+            "--session",
+            store.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let spec = dir.join(format!("{stem}.vsphere.xml"));
+        let o = run(&[
+            "transform",
+            spec.to_str().unwrap(),
+            "--to",
+            "kvm",
+            "-o",
+            dir.to_str().unwrap(),
+            "--session",
+            store.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let back = dir.join(format!("{stem}.vsphere.kvm.xml"));
+        let name = domain_name(&std::fs::read_to_string(&s).unwrap());
+        let a = virsh_dump(&s, &name);
+        let b = virsh_dump(&back, &name);
+        assert_eq!(essentials(&a), essentials(&b), "{}", s.display());
+    }
+}
+
+/// The parts of a libvirt domain the vSphere round trip must keep.
+fn essentials(xml: &str) -> Vec<String> {
+    let d = roxmltree::Document::parse(xml).unwrap();
+    let mut out = Vec::new();
+    for n in d.descendants().filter(|n| n.is_element()) {
+        let p = n
+            .parent()
+            .filter(|p| p.is_element())
+            .map(|p| p.tag_name().name())
+            .unwrap_or("");
+        let attrs = |names: &[&str]| {
+            names
+                .iter()
+                .map(|a| format!("{a}={}", n.attribute(*a).unwrap_or("-")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match (p, n.tag_name().name()) {
+            ("domain", "name" | "uuid" | "genid" | "vcpu" | "memory") => out.push(format!(
+                "{} {}",
+                n.tag_name().name(),
+                n.text().unwrap_or("")
+            )),
+            // UEFI is `firmware="efi"` or an explicit pflash loader: the same firmware.
+            ("domain", "os") => {
+                let pflash = n
+                    .children()
+                    .any(|c| c.has_tag_name("loader") && c.attribute("type") == Some("pflash"));
+                let fw = n
+                    .attribute("firmware")
+                    .unwrap_or(if pflash { "efi" } else { "bios" });
+                out.push(format!("os firmware={fw}"));
+            }
+            ("devices", "disk") => out.push(format!("disk {}", attrs(&["type", "device"]))),
+            ("disk", "source") => out.push(format!("  source {}", attrs(&["file", "dev"]))),
+            ("disk", "target") => out.push(format!("  target {}", attrs(&["dev", "bus"]))),
+            ("devices", "interface") => out.push(format!("interface {}", attrs(&["type"]))),
+            ("interface", "mac") => out.push(format!("  mac {}", attrs(&["address"]))),
+            ("interface", "source") => {
+                out.push(format!("  source {}", attrs(&["network", "bridge"])))
+            }
+            _ => {}
+        }
+    }
+    out
 }

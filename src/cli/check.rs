@@ -84,7 +84,11 @@ impl Check {
         let mut diags: Vec<Diagnostic> = Vec::new();
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         for s in sources {
-            let (_, d) = compile::compile(s, &resolver);
+            let d = if compile::is_library(&s) {
+                compile::check_library(s, &resolver)
+            } else {
+                compile::compile(s, &resolver).1
+            };
             diags.extend(d.items);
         }
         let errors = diags

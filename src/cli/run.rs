@@ -9,7 +9,6 @@ use crate::compile::{self, FsResolver};
 use crate::engine::EMBEDDED;
 use crate::exec::{self, RunOptions};
 use crate::platform::input;
-use crate::session::{MemoryStore, SessionAccess};
 
 /// Run a single mapping file over an input document and print its outputs
 /// and what went unmapped (for mapping authors).
@@ -76,27 +75,20 @@ impl Run {
                 return exit::INVALID;
             }
         };
-        let memory = MemoryStore::default();
-        let persisted = match &self.session {
-            Some(path) => match super::session::open(ctx, path) {
-                Ok(s) => Some(s),
-                Err(code) => return code,
-            },
-            None => None,
+        let persisted = match super::session::Store::open(ctx, self.session.as_deref()) {
+            Ok(s) => s,
+            Err(code) => return code,
         };
-        let store: &dyn SessionAccess = match &persisted {
-            Some(s) => s,
-            None => &memory,
-        };
+        let store = persisted.access();
         let opts = RunOptions {
             keep_secrets: self.keep_secrets,
             ..Default::default()
         };
         let result = exec::run(&program, &doc, &params, store, &opts);
         // Pairs minted by the run are saved before its output is printed.
-        if let (Ok(_), Some(s)) = (&result, persisted) {
-            if let Err(e) = s.commit() {
-                return super::session::store_error(ctx, &e);
+        if result.is_ok() {
+            if let Err(code) = persisted.commit(ctx) {
+                return code;
             }
         }
         match result {

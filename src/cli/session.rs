@@ -130,6 +130,38 @@ pub(super) fn open(ctx: &Ctx, path: &Path) -> Result<StoreFile, u8> {
     .map_err(|e| store_error(ctx, &e))
 }
 
+/// The store a conversion uses: the `--session` file, locked until
+/// [`Store::commit`], or a fresh in-memory one.
+pub(super) enum Store {
+    Memory(crate::session::MemoryStore),
+    File(StoreFile),
+}
+
+impl Store {
+    /// Opens `--session FILE` (locking it), or makes an in-memory store.
+    pub(super) fn open(ctx: &Ctx, path: Option<&Path>) -> Result<Store, u8> {
+        match path {
+            Some(p) => open(ctx, p).map(Store::File),
+            None => Ok(Store::Memory(Default::default())),
+        }
+    }
+
+    pub(super) fn access(&self) -> &dyn crate::session::SessionAccess {
+        match self {
+            Store::Memory(m) => m,
+            Store::File(f) => f,
+        }
+    }
+
+    /// Saves what was minted (file stores only) and unlocks; exit code on failure.
+    pub(super) fn commit(self, ctx: &Ctx) -> Result<(), u8> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::File(f) => f.commit().map(drop).map_err(|e| store_error(ctx, &e)),
+        }
+    }
+}
+
 /// A value for a human listing: as is, unless that would be ambiguous.
 fn shown(v: &str) -> String {
     if v.is_empty() || v.trim() != v || v.chars().any(char::is_control) {

@@ -13,7 +13,6 @@ use super::{exit, Ctx};
 use crate::engine::{self, Convert, ConvertError, Findings, Mappings, Produced};
 use crate::exec::RunOptions;
 use crate::platform::{self, input, Platform};
-use crate::session::{MemoryStore, SessionAccess};
 
 /// Version of the `--report` JSON format.
 pub const REPORT_VERSION: u32 = 1;
@@ -56,6 +55,10 @@ pub struct Transform {
     /// Copy secret values (passwords, guestinfo.*) into outputs.
     #[arg(long)]
     pub keep_secrets: bool,
+    /// Flush every output file to disk before renaming it into place
+    /// (writes are atomic either way; this makes them durable too).
+    #[arg(long)]
+    pub sync: bool,
 }
 
 struct Done {
@@ -140,18 +143,11 @@ impl Transform {
         // With --session, the store is locked and loaded here and stays
         // locked until it is saved, after converting and before writing any
         // output (book: Session tables).
-        let memory = MemoryStore::default();
-        let persisted = match &self.session {
-            Some(path) => match super::session::open(ctx, path) {
-                Ok(s) => Some(s),
-                Err(code) => return code,
-            },
-            None => None,
+        let persisted = match super::session::Store::open(ctx, self.session.as_deref()) {
+            Ok(s) => s,
+            Err(code) => return code,
         };
-        let store: &dyn SessionAccess = match &persisted {
-            Some(s) => s,
-            None => &memory,
-        };
+        let store = persisted.access();
         let conv = Convert {
             mappings: &mappings,
             params: self.params.clone(),
@@ -178,9 +174,9 @@ impl Transform {
         let results = convert_all(&conv, &inputs, from, &targets, self.deny_loss);
         // Saved before any output is written. If no input converted, no
         // output will use what was minted, and the store is left as it was.
-        if let Some(s) = persisted.filter(|_| results.iter().any(|d| d.result.is_ok())) {
-            if let Err(e) = s.commit() {
-                return super::session::store_error(ctx, &e);
+        if results.iter().any(|d| d.result.is_ok()) {
+            if let Err(code) = persisted.commit(ctx) {
+                return code;
             }
         }
 
@@ -194,6 +190,24 @@ impl Transform {
                 let stem = engine::stem(&d.input);
                 let mut files = Vec::new();
                 for p in docs {
+                    // Names computed by a mapping tell documents of one target
+                    // apart; a target with a single document needs none.
+                    // Names from data are checked even when they are not used.
+                    if let Some(m) = p.names.iter().find_map(|n| engine::safe_name_part(n).err()) {
+                        errors[k] = Some(format!("{}: {m}", d.input.display()));
+                        break;
+                    }
+                    let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
+                    let named;
+                    let p = if alone && !p.names.is_empty() {
+                        named = engine::Produced {
+                            names: Vec::new(),
+                            ..p.clone()
+                        };
+                        &named
+                    } else {
+                        p
+                    };
                     match engine::output_file_name(&stem, p) {
                         Ok(n) => files.push((n, p.xml.clone())),
                         Err(m) => {
@@ -253,7 +267,7 @@ impl Transform {
                 continue;
             }
             let dir = self.output.as_ref().expect("checked above");
-            match write_all_or_nothing(dir, &files) {
+            match write_all_or_nothing(dir, &files, self.sync) {
                 Ok(()) => {
                     written.insert(k, files.iter().map(|(n, _)| n.clone()).collect());
                 }
@@ -444,14 +458,17 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// All of an input's documents, or none: every temp file is written first,
 /// then all are renamed into place.
-fn write_all_or_nothing(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
+fn write_all_or_nothing(dir: &Path, files: &[(String, String)], sync: bool) -> Result<(), String> {
     let mut temps = Vec::new();
     for (name, xml) in files {
         let tmp = temp_path(dir, name);
         let r = (|| {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(xml.as_bytes())?;
-            f.sync_all()
+            if sync {
+                f.sync_all()?;
+            }
+            Ok::<(), std::io::Error>(())
         })();
         if let Err(e) = r {
             let _ = std::fs::remove_file(&tmp);
@@ -475,8 +492,10 @@ fn write_all_or_nothing(dir: &Path, files: &[(String, String)]) -> Result<(), St
         }
         done.push(fin);
     }
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+    if sync {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }

@@ -130,15 +130,17 @@ impl Compiler {
                 return dummy;
             };
             self.sessions[i].used = true;
-            let reverse = match m.name.as_str() {
-                "right" => false,
-                "left" => true,
+            let (reverse, probe) = match m.name.as_str() {
+                "right" => (false, false),
+                "left" => (true, false),
+                "find_right" => (false, true),
+                "find_left" => (true, true),
                 other => {
-                    let help = suggest(other, ["right", "left"]);
+                    let help = suggest(other, ["right", "left", "find_right", "find_left"]);
                     let d = self.error(
                         "hvx::undefined-function",
                         m.span,
-                        format!("session tables have `.right(x)` and `.left(x)`, not `.{other}`"),
+                        format!("session tables have `.right(x)`, `.left(x)`, `.find_right(x)` and `.find_left(x)`, not `.{other}`"),
                         "unknown lookup",
                     );
                     d.help = help;
@@ -164,6 +166,7 @@ impl Compiler {
                 mk(ExprKind::Session {
                     id: i as u32,
                     reverse,
+                    probe,
                     arg: Box::new(a),
                 }),
                 Type::String,
@@ -432,6 +435,7 @@ impl Compiler {
             ast::NodeTest::Text => Test::Text,
             ast::NodeTest::SelfNode => Test::SelfNode,
             ast::NodeTest::Parent => Test::Parent,
+            ast::NodeTest::Filter => Test::Filter,
         }
     }
 

@@ -40,24 +40,34 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// Reading an element's string value reads everything inside it.
-    fn touch_read(&mut self, it: Item<'a, 'i>) {
+    pub(super) fn touch_read(&mut self, it: Item<'a, 'i>) {
         match it {
             Item::Node(n) if n.is_element() => self.touch_subtree(it),
             _ => self.touch(it),
         }
     }
 
-    fn str_arg(&mut self, e: &'p Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Cow<'a, str>> {
+    pub(super) fn str_arg(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Cow<'a, str>> {
         let v = self.eval(e, cx, locals)?;
         Ok(self.string_of(&v))
     }
 
-    fn int_arg(&mut self, e: &'p Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<i64> {
+    pub(super) fn int_arg(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<i64> {
         let v = self.eval(e, cx, locals)?;
         self.int_of(v, e.loc, cx)
     }
 
-    fn int_of(&mut self, v: Val<'a, 'i>, loc: Loc, cx: &Cx<'a, 'i>) -> R<i64> {
+    pub(super) fn int_of(&mut self, v: Val<'a, 'i>, loc: Loc, cx: &Cx<'a, 'i>) -> R<i64> {
         match v {
             Val::Int(i) => Ok(i),
             Val::Bool(_) => {
@@ -140,7 +150,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
             ExprKind::Fn(f, args) => {
                 let fd = &p.fns[*f as usize];
-                let mut frame = vec![Val::empty_str(); (fd.frame as usize).max(args.len())];
+                let mut frame = self.take_frame((fd.frame as usize).max(args.len()));
                 for (k, a) in args.iter().enumerate() {
                     let v = self.eval(a, cx, locals)?;
                     frame[k] = self.coerce(v, fd.params[k], a.loc, cx)?;
@@ -148,6 +158,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 self.enter(e.loc, cx.item)?;
                 let v = self.eval(&fd.body, cx, &frame)?;
                 self.depth -= 1;
+                self.give_frame(frame);
                 self.coerce(v, fd.ret, e.loc, cx)?
             }
             ExprKind::Table(t, arg) => {
@@ -166,11 +177,28 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     _ => Val::Str(Cow::Owned(out)),
                 }
             }
-            ExprKind::Session { id, reverse, arg } => {
+            ExprKind::Session {
+                id,
+                reverse,
+                probe,
+                arg,
+            } => {
                 let v = self.eval(arg, cx, locals)?;
                 let key = self.string_of(&v);
                 let at = v.origin().or(Some(cx.item));
                 let def = &p.sessions[*id as usize];
+                // A missing or empty key looks up nothing (`<x>? = t.right(y)`
+                // then leaves `x` out), like the conversions.
+                if key.is_empty() {
+                    return Ok(Val::empty_str());
+                }
+                if *probe {
+                    let found = self
+                        .sessions
+                        .find(def, *reverse, &key)
+                        .map_err(|m| self.err(e.loc, at, m))?;
+                    return Ok(Val::Str(Cow::Owned(found.unwrap_or_default())));
+                }
                 let out = self
                     .sessions
                     .lookup(def, *reverse, &key)
@@ -199,11 +227,20 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         locals: &[Val<'a, 'i>],
         touch_last: bool,
     ) -> R<Vec<Item<'a, 'i>>> {
-        let start_items: Vec<Item<'a, 'i>> = match start {
-            PathStart::Context => vec![cx.item],
-            PathStart::Root | PathStart::RootDescendants => vec![Item::Node(self.doc.root())],
+        // The first step reads from a borrowed slice: no allocation for the
+        // common paths that start at the context node or the root.
+        let one;
+        let first: &[Item<'a, 'i>] = match start {
+            PathStart::Context => {
+                one = [cx.item];
+                &one
+            }
+            PathStart::Root | PathStart::RootDescendants => {
+                one = [Item::Node(self.doc.root())];
+                &one
+            }
             PathStart::Local(s) => match locals.get(*s as usize) {
-                Some(Val::Nodes(n)) => n.clone(),
+                Some(Val::Nodes(n)) => n,
                 _ => {
                     return Err(self.err(
                         loc,
@@ -213,7 +250,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
             },
             PathStart::Global(s) => match self.globals.get(*s as usize) {
-                Some(Val::Nodes(n)) => n.clone(),
+                Some(Val::Nodes(n)) => &n.clone(),
                 _ => {
                     return Err(self.err(
                         loc,
@@ -223,11 +260,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
             },
         };
-        let mut cur = start_items;
-        for (k, st) in steps.iter().enumerate() {
-            let desc = st.descendant || (k == 0 && matches!(start, PathStart::RootDescendants));
-            let touch = touch_last || k + 1 < steps.len();
-            cur = self.step(&cur, st, desc, locals, touch)?;
+        let Some((st0, rest)) = steps.split_first() else {
+            return Ok(first.to_vec());
+        };
+        let desc0 = st0.descendant || matches!(start, PathStart::RootDescendants);
+        let mut cur = self.step(first, st0, desc0, locals, touch_last || !rest.is_empty())?;
+        for (k, st) in rest.iter().enumerate() {
+            let touch = touch_last || k + 1 < rest.len();
+            cur = self.step(&cur, st, st.descendant, locals, touch)?;
         }
         Ok(cur)
     }
@@ -278,9 +318,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let l = self.eval(a, cx, locals)?;
         let r = self.eval(b, cx, locals)?;
         match op {
-            BinOp::Eq | BinOp::Ne => {
-                let eq = self.equal(&l, &r);
-                Ok(Val::Bool(if op == BinOp::Eq { eq } else { !eq }))
+            BinOp::Eq => Ok(Val::Bool(self.equal(&l, &r, false))),
+            // Existential, like `=`: some pair of values differs.
+            BinOp::Ne => Ok(Val::Bool(self.equal(&l, &r, true))),
+            // An empty node list has no value to order: the comparison is false.
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+                if l.is_empty_nodes() || r.is_empty_nodes() =>
+            {
+                Ok(Val::Bool(false))
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 let x = self.int_of(l, a.loc, cx)?;
@@ -332,11 +377,22 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// `=`: existential over node lists; numeric when one side is an integer.
-    fn equal(&mut self, l: &Val<'a, 'i>, r: &Val<'a, 'i>) -> bool {
+    /// `=` (or `!=` with `differ`): existential over node lists — true when
+    /// some pair of values is equal (differs); numeric when one side is an
+    /// integer. An empty node list makes both false.
+    pub(super) fn equal(&mut self, l: &Val<'a, 'i>, r: &Val<'a, 'i>, differ: bool) -> bool {
         if let (Val::Bool(_), _) | (_, Val::Bool(_)) = (l, r) {
-            return l.truthy() == r.truthy();
+            return (l.truthy() == r.truthy()) != differ;
         }
-        // Fast paths: one value against one value, no allocation.
+        let numeric = matches!(l, Val::Int(_)) || matches!(r, Val::Int(_));
+        let same = |x: &str, y: &str| {
+            if numeric {
+                matches!((convert::int(x), convert::int(y)), (Ok(p), Ok(q)) if p == q)
+            } else {
+                x == y
+            }
+        };
+        // Fast path: one value against one value, no allocation.
         let single = |run: &mut Self, v: &Val<'a, 'i>| -> Option<Cow<'a, str>> {
             match v {
                 Val::Nodes(items) if items.len() == 1 => {
@@ -347,19 +403,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 other => Some(other.string()),
             }
         };
-        let numeric = matches!(l, Val::Int(_)) || matches!(r, Val::Int(_));
-        if let (Val::Str(a), Val::Str(b)) = (l, r) {
-            return a == b;
-        }
         if !matches!(l, Val::Nodes(v) if v.len() != 1)
             && !matches!(r, Val::Nodes(v) if v.len() != 1)
         {
             if let (Some(x), Some(y)) = (single(self, l), single(self, r)) {
-                return if numeric {
-                    matches!((convert::int(&x), convert::int(&y)), (Ok(p), Ok(q)) if p == q)
-                } else {
-                    x == y
-                };
+                return same(&x, &y) != differ;
             }
         }
         let strings = |run: &mut Self, v: &Val<'a, 'i>| -> Vec<Cow<'a, str>> {
@@ -376,21 +424,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         };
         let ls = strings(self, l);
         let rs = strings(self, r);
-        ls.iter().any(|x| {
-            rs.iter().any(|y| {
-                if numeric {
-                    match (convert::int(x), convert::int(y)) {
-                        (Ok(p), Ok(q)) => p == q,
-                        _ => false,
-                    }
-                } else {
-                    x == y
-                }
-            })
-        })
+        ls.iter().any(|x| rs.iter().any(|y| same(x, y) != differ))
     }
 
-    fn test_node(ids: &[NameId], test: &Test, n: Node) -> bool {
+    pub(super) fn test_node(ids: &[NameId], test: &Test, n: Node) -> bool {
         match test {
             // Interned names compare as integers.
             Test::Elem(nt) if nt.id != NO_NAME => ids[n.id().get_usize()] == nt.id,
@@ -402,7 +439,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
     }
 
-    fn step(
+    pub(super) fn step(
         &mut self,
         input: &[Item<'a, 'i>],
         st: &'p Step,
@@ -410,6 +447,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         locals: &[Val<'a, 'i>],
         touch: bool,
     ) -> R<Vec<Item<'a, 'i>>> {
+        if st.test == Test::Filter {
+            // Positions count in the whole list, not per node.
+            let out = self.filter(input.to_vec(), &st.preds, locals)?;
+            if touch {
+                for it in &out {
+                    self.touch(*it);
+                }
+            }
+            return Ok(out);
+        }
         let mut out: Vec<Item<'a, 'i>> = Vec::new();
         let mut group: Vec<Item<'a, 'i>> = Vec::new();
         // Without predicates, nodes go straight to the result.
@@ -448,6 +495,28 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         push_attrs(n, buf);
                     }
                 }
+                Test::Elem(nt) if !desc && nt.id != NO_NAME && n.has_children() => {
+                    // Children by interned name, from a compact per-element index.
+                    let k = n.id().get_usize();
+                    if self.child_index[k].is_none() {
+                        let ids = &self.name_ids;
+                        let idx: super::ChildIndex = n
+                            .children()
+                            .filter(|c| c.is_element())
+                            .map(|c| (ids[c.id().get_usize()], c.id().get_usize() as u32))
+                            .collect();
+                        self.child_index[k] = Some(idx);
+                    }
+                    if let Some(idx) = &self.child_index[k] {
+                        for &(name, id) in idx.iter() {
+                            if name == nt.id {
+                                if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
+                                    buf.push(Item::Node(c));
+                                }
+                            }
+                        }
+                    }
+                }
                 test => {
                     let ids = &self.name_ids;
                     if desc {
@@ -483,7 +552,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         Ok(out)
     }
 
-    fn filter(
+    pub(super) fn filter(
         &mut self,
         mut items: Vec<Item<'a, 'i>>,
         preds: &'p [Expr],
@@ -519,7 +588,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         self.match_from(pat, pat.steps.len() - 1, item)
     }
 
-    fn match_from(&mut self, pat: &'p Pattern, k: usize, item: Item<'a, 'i>) -> R<bool> {
+    pub(super) fn match_from(&mut self, pat: &'p Pattern, k: usize, item: Item<'a, 'i>) -> R<bool> {
         let st = &pat.steps[k];
         let ok = match (&st.test, item) {
             (Test::Attr(nt), Item::Attr(n, i)) => n
@@ -576,266 +645,5 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
         }
         self.match_from(pat, k - 1, Item::Node(p))
-    }
-
-    fn builtin(
-        &mut self,
-        b: Builtin,
-        args: &'p [Expr],
-        loc: Loc,
-        cx: &Cx<'a, 'i>,
-        locals: &[Val<'a, 'i>],
-    ) -> R<Val<'a, 'i>> {
-        use Builtin as B;
-        let s = |x: String| Val::Str(Cow::Owned(x));
-        // Conversions report failures at the node the value came from.
-        macro_rules! convert_at {
-            ($f:expr) => {{
-                let v = self.eval(&args[0], cx, locals)?;
-                if matches!(&v, Val::Nodes(n) if n.is_empty()) {
-                    // A missing value converts to nothing; `<x>? = int(y)` then skips.
-                    return Ok(Val::empty_str());
-                }
-                let at = v.origin().or(Some(cx.item));
-                let text = self.string_of(&v);
-                $f(&text).map_err(|m: String| self.err(loc, at, m))?
-            }};
-        }
-        Ok(match b {
-            B::Concat => {
-                let mut out = String::new();
-                for a in args {
-                    out.push_str(&self.str_arg(a, cx, locals)?);
-                }
-                s(out)
-            }
-            B::Upper => s(self.str_arg(&args[0], cx, locals)?.to_uppercase()),
-            B::Lower => s(self.str_arg(&args[0], cx, locals)?.to_lowercase()),
-            B::Trim => s(self.str_arg(&args[0], cx, locals)?.trim().to_string()),
-            B::Length => Val::Int(self.str_arg(&args[0], cx, locals)?.chars().count() as i64),
-            B::Substring => {
-                let text = self.str_arg(&args[0], cx, locals)?;
-                let start = self.int_arg(&args[1], cx, locals)?.max(0) as usize;
-                let it = text.chars().skip(start);
-                let out: String = match args.get(2) {
-                    Some(l) => {
-                        let len = self.int_arg(l, cx, locals)?.max(0) as usize;
-                        it.take(len).collect()
-                    }
-                    None => it.collect(),
-                };
-                s(out)
-            }
-            B::Replace => {
-                let text = self.str_arg(&args[0], cx, locals)?;
-                let from = self.str_arg(&args[1], cx, locals)?;
-                let to = self.str_arg(&args[2], cx, locals)?;
-                if from.is_empty() {
-                    return Err(self.err(
-                        loc,
-                        Some(cx.item),
-                        "replace: the text to replace is empty",
-                    ));
-                }
-                s(text.replace(from.as_ref(), &to))
-            }
-            B::Split => {
-                let text = self.str_arg(&args[0], cx, locals)?;
-                let sep = self.str_arg(&args[1], cx, locals)?;
-                let i = self.int_arg(&args[2], cx, locals)?;
-                if sep.is_empty() {
-                    return Err(self.err(loc, Some(cx.item), "split: the separator is empty"));
-                }
-                s(usize::try_from(i)
-                    .ok()
-                    .and_then(|i| text.split(sep.as_ref()).nth(i))
-                    .unwrap_or("")
-                    .to_string())
-            }
-            B::Format => {
-                let tmpl = self.str_arg(&args[0], cx, locals)?.into_owned();
-                let mut out = String::new();
-                let mut rest = tmpl.as_str();
-                let mut k = 1;
-                while let Some(i) = rest.find("{}") {
-                    out.push_str(&rest[..i]);
-                    let Some(a) = args.get(k) else {
-                        return Err(self.err(
-                            loc,
-                            Some(cx.item),
-                            format!(
-                                "format: more `{{}}` than arguments ({} given)",
-                                args.len() - 1
-                            ),
-                        ));
-                    };
-                    out.push_str(&self.str_arg(a, cx, locals)?);
-                    k += 1;
-                    rest = &rest[i + 2..];
-                }
-                out.push_str(rest);
-                if k != args.len() {
-                    return Err(self.err(
-                        loc,
-                        Some(cx.item),
-                        format!(
-                            "format: {} argument(s) but {} `{{}}`",
-                            args.len() - 1,
-                            k - 1
-                        ),
-                    ));
-                }
-                s(out)
-            }
-            B::Contains | B::StartsWith | B::EndsWith => {
-                let a = self.str_arg(&args[0], cx, locals)?;
-                let c = self.str_arg(&args[1], cx, locals)?;
-                Val::Bool(match b {
-                    B::Contains => a.contains(c.as_ref()),
-                    B::StartsWith => a.starts_with(c.as_ref()),
-                    _ => a.ends_with(c.as_ref()),
-                })
-            }
-            B::Count => match self.eval(&args[0], cx, locals)? {
-                Val::Nodes(n) => Val::Int(n.len() as i64),
-                _ => return Err(self.err(loc, Some(cx.item), "count needs a node list")),
-            },
-            B::Position => Val::Int(cx.pos as i64),
-            B::Last => Val::Int(cx.size as i64),
-            B::Exists => Val::Bool(!self.eval(&args[0], cx, locals)?.is_empty()),
-            B::Empty => Val::Bool(self.eval(&args[0], cx, locals)?.is_empty()),
-            B::Not => Val::Bool(!self.eval(&args[0], cx, locals)?.truthy()),
-            B::String => s(self.str_arg(&args[0], cx, locals)?.into_owned()),
-            B::Int => Val::Int(convert_at!(convert::int)),
-            B::Uint => Val::Int(convert_at!(convert::uint)),
-            B::Bool => Val::Bool(convert_at!(convert::bool)),
-            B::Hex => Val::Int(convert_at!(convert::hex)),
-            B::Mac => s(convert_at!(convert::mac)),
-            B::Uuid => s(convert_at!(convert::uuid)),
-            B::UuidVmware => s(convert_at!(convert::uuid_vmware)),
-            B::UuidHyperv => s(convert_at!(convert::uuid_hyperv)),
-            B::Size => {
-                let unit = match args.get(1) {
-                    Some(u) => self.str_arg(u, cx, locals)?.into_owned(),
-                    None => String::new(),
-                };
-                Val::Int(convert_at!(|t: &str| convert::size(t, &unit)))
-            }
-            B::InUnit | B::InUnitCeil => {
-                let bytes = self.int_arg(&args[0], cx, locals)?;
-                let unit = self.str_arg(&args[1], cx, locals)?;
-                Val::Int(
-                    convert::in_unit(bytes, &unit, b == B::InUnitCeil)
-                        .map_err(|m| self.err(loc, Some(cx.item), m))?,
-                )
-            }
-            B::ToHex => {
-                let i = self.int_arg(&args[0], cx, locals)?;
-                s(format!("{i:#x}"))
-            }
-            B::Pad => {
-                let i = self.int_arg(&args[0], cx, locals)?;
-                let w = self.int_arg(&args[1], cx, locals)?.clamp(0, 64) as usize;
-                s(format!("{i:0w$}"))
-            }
-            B::Min | B::Max => {
-                let x = self.int_arg(&args[0], cx, locals)?;
-                let y = self.int_arg(&args[1], cx, locals)?;
-                Val::Int(if b == B::Min { x.min(y) } else { x.max(y) })
-            }
-            B::Name | B::LocalName => {
-                let it = match args.first() {
-                    Some(a) => match self.eval(a, cx, locals)? {
-                        Val::Nodes(n) => n.first().copied(),
-                        _ => None,
-                    },
-                    None => Some(cx.item),
-                };
-                let name = match it {
-                    Some(Item::Node(n)) if n.is_element() => {
-                        let tn = n.tag_name();
-                        match (b, tn.namespace().and_then(|u| n.lookup_prefix(u))) {
-                            (B::Name, Some(p)) if !p.is_empty() => format!("{p}:{}", tn.name()),
-                            _ => tn.name().to_string(),
-                        }
-                    }
-                    Some(Item::Attr(n, i)) => n
-                        .attributes()
-                        .nth(i as usize)
-                        .map(|a| a.name().to_string())
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                };
-                s(name)
-            }
-            B::Basename | B::Dirname | B::Stem => {
-                let path = self.str_arg(&args[0], cx, locals)?;
-                let cut = path.rfind(['/', '\\']);
-                let base = match cut {
-                    Some(i) => &path[i + 1..],
-                    None => path.as_ref(),
-                };
-                s(match b {
-                    B::Basename => base.to_string(),
-                    B::Dirname => cut.map(|i| path[..i].to_string()).unwrap_or_default(),
-                    _ => match base.rfind('.') {
-                        Some(i) if i > 0 => base[..i].to_string(),
-                        _ => base.to_string(),
-                    },
-                })
-            }
-            B::NodeIndex => {
-                let it = match args.first() {
-                    Some(a) => self.nodes(a, cx, locals)?.first().copied(),
-                    None => Some(cx.item),
-                };
-                Val::Int(match it {
-                    Some(Item::Node(n)) => {
-                        n.prev_siblings().filter(|s| s.is_element()).count() as i64
-                    }
-                    _ => 0,
-                })
-            }
-            B::Choose => {
-                if self.eval(&args[0], cx, locals)?.truthy() {
-                    self.eval(&args[1], cx, locals)?
-                } else {
-                    self.eval(&args[2], cx, locals)?
-                }
-            }
-            B::Default => {
-                let v = self.eval(&args[0], cx, locals)?;
-                if v.is_empty() {
-                    self.eval(&args[1], cx, locals)?
-                } else {
-                    v
-                }
-            }
-            B::Require => {
-                let v = self.eval(&args[0], cx, locals)?;
-                if v.is_empty() {
-                    let msg = match args.get(1) {
-                        Some(m) => self.str_arg(m, cx, locals)?.into_owned(),
-                        None => "a required value is missing".to_string(),
-                    };
-                    return Err(self.err(loc, Some(cx.item), msg));
-                }
-                v
-            }
-            B::Join => {
-                let v = self.eval(&args[0], cx, locals)?;
-                let sep = self.str_arg(&args[1], cx, locals)?;
-                let parts: Vec<String> = match &v {
-                    Val::Nodes(items) => {
-                        for i in items {
-                            self.touch_read(*i);
-                        }
-                        items.iter().map(|i| i.string().into_owned()).collect()
-                    }
-                    other => vec![other.string().into_owned()],
-                };
-                s(parts.join(&sep))
-            }
-        })
     }
 }

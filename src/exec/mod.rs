@@ -2,8 +2,11 @@
 //! documents. Never panics on bad input: every failure is a [`RuntimeError`]
 //! naming the mapping location and the input node.
 
+mod builtin;
+mod copy;
 mod eval;
 mod report;
+mod stmt;
 pub mod value;
 
 use std::borrow::Cow;
@@ -96,6 +99,9 @@ impl std::error::Error for RuntimeError {}
 /// Errors are boxed so that the hot `Result<Val, _>` stays small.
 type R<T> = Result<T, Box<RuntimeError>>;
 
+/// (name id, node id) of an element's element children.
+type ChildIndex = Box<[(NameId, u32)]>;
+
 /// Context of evaluation: the context item, its position and list size.
 #[derive(Clone, Copy)]
 struct Cx<'a, 'i> {
@@ -121,6 +127,11 @@ struct Run<'p, 'a, 'i> {
     line_index: std::cell::OnceCell<crate::diag::LineIndex>,
     /// Interned name of each input node ([`NO_NAME`] for other nodes).
     name_ids: Vec<NameId>,
+    /// Per element with many children: (name id, node id) of each element
+    /// child, built the first time a path step reads its children by name.
+    child_index: Vec<Option<ChildIndex>>,
+    /// Released local-variable frames, reused by rules, templates and functions.
+    frames: Vec<Vec<Val<'a, 'i>>>,
 }
 
 /// Turns `--param name=value` strings into typed values, checking names and
@@ -215,6 +226,8 @@ fn run_inner<'a, 'i>(
         dropped: Vec::new(),
         warnings: Vec::new(),
         line_index: std::cell::OnceCell::new(),
+        child_index: vec![None; n_nodes],
+        frames: Vec::new(),
         name_ids,
     };
     let root_cx = Cx {
@@ -297,6 +310,18 @@ fn value_to_val<'a, 'i>(v: &Value) -> Val<'a, 'i> {
 }
 
 impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
+    /// A frame of `n` empty local slots, reusing a released one.
+    pub(super) fn take_frame(&mut self, n: usize) -> Vec<Val<'a, 'i>> {
+        let mut f = self.frames.pop().unwrap_or_default();
+        f.resize(n, Val::empty_str());
+        f
+    }
+
+    pub(super) fn give_frame(&mut self, mut f: Vec<Val<'a, 'i>>) {
+        f.clear();
+        self.frames.push(f);
+    }
+
     /// The input's line index, built the first time a position is needed.
     pub(super) fn lines(&self) -> &crate::diag::LineIndex {
         self.line_index
@@ -305,7 +330,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 }
 
 impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
-    fn err(
+    pub(super) fn err(
         &self,
         loc: Loc,
         item: Option<Item<'a, 'i>>,
@@ -318,7 +343,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         })
     }
 
-    fn touch(&mut self, item: Item<'a, 'i>) {
+    pub(super) fn touch(&mut self, item: Item<'a, 'i>) {
         match item {
             Item::Node(n) => self.touched[n.id().get_usize()] = true,
             Item::Attr(n, i) => {
@@ -329,7 +354,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// Marks a node, its attributes and all its descendants as handled.
-    fn touch_subtree(&mut self, item: Item<'a, 'i>) {
+    pub(super) fn touch_subtree(&mut self, item: Item<'a, 'i>) {
         match item {
             Item::Attr(..) => self.touch(item),
             Item::Node(n) => {
@@ -345,7 +370,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
     }
 
-    fn enter(&mut self, loc: Loc, item: Item<'a, 'i>) -> R<()> {
+    pub(super) fn enter(&mut self, loc: Loc, item: Item<'a, 'i>) -> R<()> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
             return Err(self.err(
@@ -369,7 +394,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         r.map_err(|e| self.err(loc, Some(item), e.to_string()))
     }
 
-    fn start_elem(&mut self, name: &OutName, loc: Loc, item: Item<'a, 'i>) -> R<()> {
+    pub(super) fn start_elem(&mut self, name: &OutName, loc: Loc, item: Item<'a, 'i>) -> R<()> {
         let r = self.out.start(&name.qname);
         self.write(loc, item, r)?;
         if !self.root_started && self.out.depth() == 1 {
@@ -382,307 +407,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         Ok(())
     }
 
-    fn block(
-        &mut self,
-        stmts: &'p [Stmt],
-        cx: &Cx<'a, 'i>,
-        locals: &mut Vec<Val<'a, 'i>>,
-    ) -> R<()> {
-        for s in stmts {
-            self.stmt(s, cx, locals)?;
-        }
-        Ok(())
-    }
-
-    fn stmt(&mut self, s: &'p Stmt, cx: &Cx<'a, 'i>, locals: &mut Vec<Val<'a, 'i>>) -> R<()> {
-        match s {
-            Stmt::Elem {
-                name,
-                attrs,
-                body,
-                loc,
-            } => {
-                let value = match body {
-                    ElemBody::Value { expr, optional } => {
-                        let v = self.eval(expr, cx, locals)?;
-                        if *optional && v.is_empty() {
-                            return Ok(());
-                        }
-                        Some(self.string_of(&v))
-                    }
-                    _ => None,
-                };
-                let mut avals = Vec::with_capacity(attrs.len());
-                for (_, e) in attrs {
-                    let v = self.eval(e, cx, locals)?;
-                    avals.push(self.string_of(&v));
-                }
-                self.start_elem(name, *loc, cx.item)?;
-                for ((an, _), v) in attrs.iter().zip(avals) {
-                    let r = self.out.attr(&an.qname, &v);
-                    self.write(*loc, cx.item, r)?;
-                }
-                match body {
-                    ElemBody::Empty => {}
-                    ElemBody::Value { .. } => {
-                        let r = self.out.text(value.as_deref().unwrap_or(""));
-                        self.write(*loc, cx.item, r)?;
-                    }
-                    ElemBody::Block(b) => self.block(b, cx, locals)?,
-                }
-                self.out.end();
-            }
-            Stmt::Attr {
-                name,
-                optional,
-                value,
-                loc,
-            } => {
-                let v = self.eval(value, cx, locals)?;
-                if *optional && v.is_empty() {
-                    return Ok(());
-                }
-                let text = self.string_of(&v);
-                let r = self.out.attr(&name.qname, &text);
-                self.write(*loc, cx.item, r)?;
-            }
-            Stmt::Let {
-                slot,
-                ty,
-                value,
-                loc,
-            } => {
-                let v = self.eval(value, cx, locals)?;
-                let v = match ty {
-                    Some(t) => self.coerce(v, *t, *loc, cx)?,
-                    None => v,
-                };
-                set(locals, *slot, v);
-            }
-            Stmt::If { arms, otherwise } => {
-                for (c, b) in arms {
-                    if self.eval(c, cx, locals)?.truthy() {
-                        return self.block(b, cx, locals);
-                    }
-                }
-                self.block(otherwise, cx, locals)?;
-            }
-            Stmt::For {
-                slot,
-                seq,
-                sort,
-                body,
-                loc,
-            } => {
-                let v = self.eval(seq, cx, locals)?;
-                let mut items = match v {
-                    Val::Nodes(n) => n,
-                    other => {
-                        return Err(self.err(
-                            *loc,
-                            Some(cx.item),
-                            format!(
-                                "`for` needs a node list, found the value `{}`",
-                                other.string()
-                            ),
-                        ))
-                    }
-                };
-                if !sort.is_empty() {
-                    items = self.sort(items, sort, *slot, locals)?;
-                }
-                let size = items.len();
-                for (k, it) in items.into_iter().enumerate() {
-                    let icx = Cx {
-                        item: it,
-                        pos: k + 1,
-                        size,
-                    };
-                    set(locals, *slot, Val::Nodes(vec![it]));
-                    self.block(body, &icx, locals)?;
-                }
-            }
-            Stmt::Match {
-                value,
-                arms,
-                default,
-                loc,
-            } => {
-                let v = self.eval(value, cx, locals)?;
-                let s = self.string_of(&v);
-                for (vals, b) in arms {
-                    if vals.iter().any(|x| match x {
-                        Value::Str(t) => t == s.as_ref(),
-                        Value::Int(i) => crate::convert::int(&s).ok() == Some(*i),
-                        Value::Bool(b) => crate::convert::bool(&s).ok() == Some(*b),
-                    }) {
-                        return self.block(b, cx, locals);
-                    }
-                }
-                match default {
-                    Some(b) => self.block(b, cx, locals)?,
-                    None => {
-                        let at = v.origin().or(Some(cx.item));
-                        return Err(self.err(
-                            *loc,
-                            at,
-                            format!(
-                                "no `match` arm for the value `{}` (add a `_ => {{ ... }}` arm)",
-                                crate::convert::short(&s)
-                            ),
-                        ));
-                    }
-                }
-            }
-            Stmt::Apply { select, mode, loc } => {
-                let items: Vec<Item> = match select {
-                    None => match cx.item {
-                        Item::Node(n) => n
-                            .children()
-                            .filter(|c| c.is_element() || c.is_text())
-                            .map(Item::Node)
-                            .collect(),
-                        Item::Attr(..) => Vec::new(),
-                    },
-                    Some(Expr {
-                        kind: ExprKind::Path { start, steps },
-                        loc,
-                    }) => self.path(start, steps, *loc, cx, locals, false)?,
-                    Some(Expr {
-                        kind: ExprKind::Union(parts),
-                        ..
-                    }) => self.union(parts, cx, locals, false)?,
-                    Some(e) => self.nodes(e, cx, locals)?,
-                };
-                let size = items.len();
-                for (k, it) in items.into_iter().enumerate() {
-                    let icx = Cx {
-                        item: it,
-                        pos: k + 1,
-                        size,
-                    };
-                    self.apply_one(&icx, *mode, *loc)?;
-                }
-            }
-            Stmt::Copy { select, loc } => {
-                let v = self.eval(select, cx, locals)?;
-                match v {
-                    Val::Nodes(items) => {
-                        for it in items {
-                            self.copy(it, *loc)?;
-                        }
-                    }
-                    other => {
-                        let r = self.out.text(&other.string());
-                        self.write(*loc, cx.item, r)?;
-                    }
-                }
-            }
-            Stmt::Drop {
-                select,
-                reason,
-                loc,
-            } => {
-                let items = self.nodes(select, cx, locals)?;
-                for it in items {
-                    self.drop_item(it, reason, *loc);
-                }
-            }
-            Stmt::Call {
-                template,
-                args,
-                loc,
-            } => {
-                let t = &self.p.templates[*template as usize];
-                let mut frame = vec![Val::empty_str(); t.frame as usize];
-                for (k, a) in args.iter().enumerate() {
-                    let v = self.eval(a, cx, locals)?;
-                    let v = self.coerce(v, t.params[k], *loc, cx)?;
-                    set(&mut frame, k as u32, v);
-                }
-                self.enter(*loc, cx.item)?;
-                self.block(&t.body, cx, &mut frame)?;
-                self.depth -= 1;
-            }
-            Stmt::Error { message, loc } => {
-                let v = self.eval(message, cx, locals)?;
-                let m = self.string_of(&v).into_owned();
-                return Err(self.err(*loc, Some(cx.item), m));
-            }
-            Stmt::Warn { message, loc } => {
-                let v = self.eval(message, cx, locals)?;
-                let m = self.string_of(&v).into_owned();
-                self.warnings.push(Warning {
-                    message: m,
-                    mapping: self.p.describe(*loc),
-                    input: Some(report::pos(self.doc, self.lines(), cx.item)),
-                });
-            }
-            Stmt::Text { value, loc } => {
-                let v = self.eval(value, cx, locals)?;
-                let text = self.string_of(&v);
-                let r = self.out.text(&text);
-                self.write(*loc, cx.item, r)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn drop_item(&mut self, it: Item<'a, 'i>, reason: &str, loc: Loc) {
-        self.touch_subtree(it);
-        let pos = report::pos(self.doc, self.lines(), it);
-        self.dropped.push(Dropped {
-            line: pos.line,
-            col: pos.col,
-            path: pos.path,
-            reason: reason.to_string(),
-            mapping: self.p.describe(loc),
-        });
-    }
-
-    fn sort(
-        &mut self,
-        items: Vec<Item<'a, 'i>>,
-        keys: &'p [(Expr, bool)],
-        slot: u32,
-        locals: &mut Vec<Val<'a, 'i>>,
-    ) -> R<Vec<Item<'a, 'i>>> {
-        let size = items.len();
-        let mut keyed = Vec::with_capacity(size);
-        for (k, it) in items.into_iter().enumerate() {
-            let cx = Cx {
-                item: it,
-                pos: k + 1,
-                size,
-            };
-            // The loop variable is bound to the item while its keys are computed.
-            set(locals, slot, Val::Nodes(vec![it]));
-            let mut ks = Vec::with_capacity(keys.len());
-            for (e, _) in keys {
-                ks.push(self.eval(e, &cx, locals)?.string().into_owned());
-            }
-            keyed.push((ks, it));
-        }
-        keyed.sort_by(|a, b| {
-            for (i, (_, desc)) in keys.iter().enumerate() {
-                let (x, y) = (&a.0[i], &b.0[i]);
-                let ord = match (x.trim().parse::<i64>(), y.trim().parse::<i64>()) {
-                    (Ok(p), Ok(q)) => p.cmp(&q),
-                    _ => x.cmp(y),
-                };
-                let ord = if *desc { ord.reverse() } else { ord };
-                if ord != std::cmp::Ordering::Equal {
-                    return ord;
-                }
-            }
-            std::cmp::Ordering::Equal
-        });
-        Ok(keyed.into_iter().map(|(_, it)| it).collect())
-    }
-
     /// Finds the rule for one node in a mode and runs it, or applies the
     /// drop rules, rename rules and the unmapped policy.
-    fn apply_one(&mut self, cx: &Cx<'a, 'i>, mode: ModeId, loc: Loc) -> R<()> {
+    pub(super) fn apply_one(&mut self, cx: &Cx<'a, 'i>, mode: ModeId, loc: Loc) -> R<()> {
         let m = &self.p.modes[mode as usize];
         let item = cx.item;
         let cands: &[RuleId] = match item {
@@ -721,22 +448,23 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             let rule = &self.p.rules[rid as usize];
             self.touch(item);
             self.enter(loc, item)?;
-            let mut frame = vec![Val::empty_str(); rule.frame as usize];
+            let mut frame = self.take_frame(rule.frame as usize);
             self.block(&rule.body, cx, &mut frame)?;
             self.depth -= 1;
+            self.give_frame(frame);
             return Ok(());
         }
         self.fallback(item, mode, loc)
     }
 
-    fn tie_possible(&self, cands: &[RuleId], rid: RuleId) -> bool {
+    pub(super) fn tie_possible(&self, cands: &[RuleId], rid: RuleId) -> bool {
         let pr = self.p.rules[rid as usize].priority;
         cands
             .iter()
             .any(|&c| c != rid && self.p.rules[c as usize].priority == pr)
     }
 
-    fn fallback(&mut self, item: Item<'a, 'i>, mode: ModeId, loc: Loc) -> R<()> {
+    pub(super) fn fallback(&mut self, item: Item<'a, 'i>, mode: ModeId, loc: Loc) -> R<()> {
         // Whitespace-only text is formatting, not data.
         if let Item::Node(n) = item {
             if n.is_text() && n.text().is_none_or(|t| t.trim().is_empty()) {
@@ -789,169 +517,6 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     format!("no rule matches {what} (this mapping says `unmapped fail`)"),
                 ))
             }
-        }
-    }
-
-    fn is_secret(&mut self, item: Item<'a, 'i>) -> R<bool> {
-        if self.opts.keep_secrets {
-            return Ok(false);
-        }
-        for k in 0..self.p.secrets.len() {
-            if self.pattern_matches(&self.p.secrets[k], item)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    fn redact(&mut self, item: Item<'a, 'i>, loc: Loc) {
-        self.touch_subtree(item);
-        let pos = report::pos(self.doc, self.lines(), item);
-        self.warnings.push(Warning {
-            message: format!(
-                "secret {} not copied (use --keep-secrets to copy it)",
-                pos.path
-            ),
-            mapping: self.p.describe(loc),
-            input: Some(pos),
-        });
-    }
-
-    /// Deep copy of an input node into the output, honouring secrets and
-    /// rename rules.
-    fn copy(&mut self, item: Item<'a, 'i>, loc: Loc) -> R<()> {
-        if self.is_secret(item)? {
-            self.redact(item, loc);
-            return Ok(());
-        }
-        if let Some(ri) = self.rename_for(item) {
-            return self.emit_renamed(item, ri);
-        }
-        match item {
-            Item::Attr(n, i) => {
-                self.touch(item);
-                if let Some(a) = n.attributes().nth(i as usize) {
-                    let prefix = a.namespace().and_then(|u| n.lookup_prefix(u));
-                    let r = self.out.attr_ns(a.name(), a.namespace(), prefix, a.value());
-                    self.write(loc, item, r)?;
-                }
-            }
-            Item::Node(n) if n.is_text() => {
-                self.touch(item);
-                let r = self.out.text(n.text().unwrap_or(""));
-                self.write(loc, item, r)?;
-            }
-            Item::Node(n) if n.is_element() => {
-                self.touch(item);
-                let tn = n.tag_name();
-                let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
-                if self.out.depth() == 0 {
-                    self.root_started = true;
-                }
-                let r = self.out.start_ns(tn.name(), tn.namespace(), prefix);
-                self.write(loc, item, r)?;
-                for i in 0..n.attributes().len() {
-                    self.copy(Item::Attr(n, i as u16), loc)?;
-                }
-                // Whitespace between child elements is the input's indentation,
-                // not data: the writer indents the copy itself.
-                let has_elements = n.children().any(|c| c.is_element());
-                for c in n.children() {
-                    let blank = c.is_text() && c.text().is_some_and(|t| t.trim().is_empty());
-                    if blank && has_elements {
-                        self.touch(Item::Node(c));
-                    } else if c.is_element() || c.is_text() {
-                        self.copy(Item::Node(c), loc)?;
-                    }
-                }
-                self.out.end();
-            }
-            Item::Node(n) => {
-                self.touch(item);
-                for c in n.children().filter(|c| c.is_element()) {
-                    self.copy(Item::Node(c), loc)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn rename_for(&self, item: Item<'a, 'i>) -> Option<usize> {
-        if self.p.renames.is_empty() {
-            return None;
-        }
-        self.p.renames.iter().position(|r| match item {
-            Item::Node(n) if n.is_element() && !r.attr => r
-                .from
-                .matches(n.tag_name().name(), n.tag_name().namespace()),
-            Item::Attr(n, i) if r.attr => n
-                .attributes()
-                .nth(i as usize)
-                .is_some_and(|a| r.from.matches(a.name(), a.namespace())),
-            _ => false,
-        })
-    }
-
-    fn emit_renamed(&mut self, item: Item<'a, 'i>, ri: usize) -> R<()> {
-        let p = self.p;
-        let rn = &p.renames[ri];
-        self.touch_subtree(item);
-        let raw = item.string();
-        let cx = Cx {
-            item,
-            pos: 1,
-            size: 1,
-        };
-        let typed = self.coerce(Val::Str(raw.clone()), rn.from_ty, rn.loc, &cx)?;
-        let key = typed.string();
-        let mapped: String = match rn.via {
-            None => key.into_owned(),
-            Some(Via::Table(t)) => self.table_lookup(t, &key, rn.loc, Some(item))?,
-            Some(Via::Session { id, reverse }) => {
-                let def = &p.sessions[id as usize];
-                self.sessions
-                    .lookup(def, reverse, &key)
-                    .map_err(|m| self.err(rn.loc, Some(item), m))?
-            }
-        };
-        let out = self
-            .coerce(Val::Str(Cow::Owned(mapped)), rn.to_ty, rn.loc, &cx)?
-            .string()
-            .into_owned();
-        if rn.to.qname.is_empty() {
-            return Ok(());
-        }
-        if matches!(item, Item::Attr(..)) {
-            let r = self.out.attr(&rn.to.qname, &out);
-            self.write(rn.loc, item, r)
-        } else {
-            let r = self.out.start(&rn.to.qname);
-            self.write(rn.loc, item, r)?;
-            let r = self.out.text(&out);
-            self.write(rn.loc, item, r)?;
-            self.out.end();
-            Ok(())
-        }
-    }
-
-    fn table_lookup(&self, t: TableId, key: &str, loc: Loc, at: Option<Item<'a, 'i>>) -> R<String> {
-        let table = &self.p.tables[t as usize];
-        match table.rows.get(key).or(table.default.as_ref()) {
-            Some(v) => Ok(v.as_string()),
-            None => Err(self.err(
-                loc,
-                at,
-                format!(
-                    "table `{}` has no entry for `{}` (known: {})",
-                    table.name,
-                    crate::convert::short(key),
-                    {
-                        let mut k: Vec<&str> = table.rows.keys().map(|s| s.as_str()).collect();
-                        k.sort_unstable();
-                        k.join(", ")
-                    }
-                ),
-            )),
         }
     }
 }

@@ -36,18 +36,28 @@ pub struct Dropped {
 }
 
 pub fn pos(doc: &Document, lines: &crate::diag::LineIndex, item: Item) -> InputPos {
+    pos_with(doc, lines, item, None)
+}
+
+/// [`pos`], with sibling positions from a [`SiblingIndex`] when there is one.
+pub fn pos_with(
+    doc: &Document,
+    lines: &crate::diag::LineIndex,
+    item: Item,
+    sib: Option<&SiblingIndex>,
+) -> InputPos {
     let (offset, path) = match item {
-        Item::Node(n) => (n.range().start, node_path(n)),
+        Item::Node(n) => (n.range().start, node_path_with(n, sib)),
         Item::Attr(n, i) => match n.attributes().nth(i as usize) {
             Some(a) => (
                 a.range().start,
                 format!(
                     "{}/@{}",
-                    node_path(n),
+                    node_path_with(n, sib),
                     attr_qualified(a.name(), a.namespace(), n)
                 ),
             ),
-            None => (n.range().start, node_path(n)),
+            None => (n.range().start, node_path_with(n, sib)),
         },
     };
     let (line, col) = lines.line_col(doc.input_text(), offset);
@@ -81,7 +91,33 @@ fn attr_qualified(local: &str, ns: Option<&str>, scope: Node) -> String {
 
 /// `/a/b[2]/text()`: element names with their index among same-named
 /// siblings when there is more than one.
-pub fn node_path(n: Node) -> String {
+/// For each element: its 1-based position among same-named siblings and
+/// how many there are, computed in one pass (paths of many nodes stay linear).
+pub struct SiblingIndex(Vec<(u32, u32)>);
+
+impl SiblingIndex {
+    pub fn new(doc: &Document) -> Self {
+        let mut v = vec![(0u32, 0u32); doc.descendants().len()];
+        let mut counts: std::collections::HashMap<(Option<&str>, &str), u32> =
+            std::collections::HashMap::new();
+        for p in doc.descendants().filter(|n| n.is_element() || n.is_root()) {
+            counts.clear();
+            for c in p.children().filter(|c| c.is_element()) {
+                let k = counts
+                    .entry((c.tag_name().namespace(), c.tag_name().name()))
+                    .or_insert(0);
+                *k += 1;
+                v[c.id().get_usize()].0 = *k;
+            }
+            for c in p.children().filter(|c| c.is_element()) {
+                v[c.id().get_usize()].1 = counts[&(c.tag_name().namespace(), c.tag_name().name())];
+            }
+        }
+        SiblingIndex(v)
+    }
+}
+
+fn node_path_with(n: Node, sib: Option<&SiblingIndex>) -> String {
     let mut parts = Vec::new();
     let mut cur = Some(n);
     while let Some(c) = cur {
@@ -91,9 +127,17 @@ pub fn node_path(n: Node) -> String {
         if c.is_element() {
             let name = c.tag_name();
             let q = qualified(name.name(), name.namespace(), c);
-            let same = |s: &Node| s.is_element() && s.tag_name() == name;
-            let idx = c.prev_siblings().skip(1).filter(same).count();
-            let total = idx + c.next_siblings().filter(same).count();
+            let (idx, total) = match sib {
+                Some(SiblingIndex(v)) => {
+                    let (i, t) = v[c.id().get_usize()];
+                    (i as usize - 1, t as usize)
+                }
+                None => {
+                    let same = |s: &Node| s.is_element() && s.tag_name() == name;
+                    let idx = c.prev_siblings().skip(1).filter(same).count();
+                    (idx, idx + c.next_siblings().filter(same).count())
+                }
+            };
             if total > 1 {
                 parts.push(format!("{q}[{}]", idx + 1));
             } else {
@@ -117,10 +161,11 @@ pub(super) fn unmapped(r: &Run, detail: bool) -> (usize, Vec<Unmapped>) {
     if !detail {
         return (count, Vec::new());
     }
+    let sib = SiblingIndex::new(r.doc);
     let out = found
         .into_iter()
         .map(|(item, kind, inside)| {
-            let p = pos(r.doc, r.lines(), item);
+            let p = pos_with(r.doc, r.lines(), item, Some(&sib));
             let reason = match kind {
                 "element" if inside > 0 => {
                     format!("no rule matched this element ({inside} nodes inside it)")

@@ -93,6 +93,11 @@ impl<'a, 'i> Val<'a, 'i> {
             _ => false,
         }
     }
+    /// True for an empty node list (not for an empty string).
+    pub fn is_empty_nodes(&self) -> bool {
+        matches!(self, Val::Nodes(v) if v.is_empty())
+    }
+
     /// The first input node this value came from, for error locations.
     pub fn origin(&self) -> Option<Item<'a, 'i>> {
         match self {

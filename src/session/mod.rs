@@ -22,6 +22,9 @@ pub trait SessionAccess: Sync {
     /// Forward (`reverse == false`: left → right) or reverse lookup, applying
     /// the table's miss policy.
     fn lookup(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<String, String>;
+
+    /// The same lookup without the miss policy: `None` when there is no entry.
+    fn find(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<Option<String>, String>;
 }
 
 /// Normalises a value of a session type so equal identifiers are one key.
@@ -239,6 +242,23 @@ impl Tables {
 
     /// Looks up, minting on a miss when the policy says so. Returns the value
     /// and whether a new entry was made.
+    /// Looks up without minting or failing on a miss.
+    pub fn find(
+        &self,
+        def: &SessionDef,
+        reverse: bool,
+        key: &str,
+    ) -> Result<Option<String>, String> {
+        let from_ty = if reverse { def.right } else { def.left };
+        let key =
+            normalise(from_ty, key).map_err(|e| format!("session table `{}`: {e}", def.name))?;
+        Ok(self
+            .tables
+            .get(&def.name)
+            .and_then(|t| t.get(reverse, &key))
+            .map(str::to_string))
+    }
+
     pub fn lookup(
         &mut self,
         def: &SessionDef,
@@ -365,6 +385,13 @@ impl SessionAccess for MemoryStore {
     fn lookup(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<String, String> {
         let mut t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         t.lookup(def, reverse, key).map(|(v, _)| v)
+    }
+
+    fn find(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<Option<String>, String> {
+        self.tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .find(def, reverse, key)
     }
 }
 

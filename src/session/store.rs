@@ -255,6 +255,13 @@ impl SessionAccess for StoreFile {
             )
         })
     }
+
+    fn find(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<Option<String>, String> {
+        self.tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .find(def, reverse, key)
+    }
 }
 
 /// Replaces `path` atomically: temp file in the same directory, fsync,

@@ -34,6 +34,9 @@ pub struct File {
     pub header: Option<Header>,
     pub uses: Vec<(String, Span)>,
     pub namespaces: Vec<(Ident, String)>,
+    /// Prefixes declared `input namespace p = "..."`: for patterns and paths
+    /// only, never declared on output documents.
+    pub input_only: Vec<String>,
     pub input_ns: Option<(String, Span)>,
     pub output_ns: Option<(String, Span)>,
     pub unmapped: Option<(Policy, Span)>,
@@ -227,6 +230,8 @@ pub enum NodeTest {
     Text,
     SelfNode,
     Parent,
+    /// Predicates applied to a variable's whole node list (`$v[1]`).
+    Filter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

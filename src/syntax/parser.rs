@@ -6,11 +6,13 @@ use pest::iterators::Pair;
 use pest::Parser as _;
 
 use super::ast::*;
-use crate::diag::{Diagnostic, Label, Source};
+use super::error::syntax_error;
+use super::expr::{expr, lit, plain_string, raw_string, string_expr, var_ident};
+use crate::diag::{Diagnostic, Source};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/hvx.pest"]
-struct HvxParser;
+pub(super) struct HvxParser;
 
 type P<'i> = Pair<'i, Rule>;
 
@@ -30,8 +32,15 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                 file.uses.push((plain_string(&s), sp));
             }
             Rule::ns_decl => {
-                let mut it = item.into_inner();
+                let mut it = item.into_inner().peekable();
+                let mut input_only = false;
+                if it.peek().map(|p| p.as_rule()) == Some(Rule::ns_side) {
+                    input_only = it.next().unwrap().as_str() == "input";
+                }
                 let id = ident(it.next().unwrap());
+                if input_only {
+                    file.input_only.push(id.name.clone());
+                }
                 let uri = plain_string(&it.next().unwrap());
                 file.namespaces.push((id, uri));
             }
@@ -208,12 +217,12 @@ fn keyword_before(p: &P) -> String {
         .to_string()
 }
 
-fn span(p: &P) -> Span {
+pub(super) fn span(p: &P) -> Span {
     let s = p.as_span();
     Span::new(s.start()..s.end())
 }
 
-fn ident(p: P) -> Ident {
+pub(super) fn ident(p: P) -> Ident {
     Ident {
         name: p.as_str().to_string(),
         span: span(&p),
@@ -405,7 +414,7 @@ fn pattern(p: P) -> Pattern {
     pat
 }
 
-fn step_parts(p: P) -> (NodeTest, Vec<Expr>) {
+pub(super) fn step_parts(p: P) -> (NodeTest, Vec<Expr>) {
     let mut attr = false;
     let mut test = NodeTest::SelfNode;
     let mut preds = Vec::new();
@@ -666,412 +675,5 @@ fn stmt(p: P) -> Stmt {
             span: sp,
         },
         r => unreachable!("unexpected statement {r:?}"),
-    }
-}
-
-fn var_ident(p: P) -> Ident {
-    // var = "$" ident
-    let sp = span(&p);
-    Ident {
-        name: p.as_str().trim_start_matches('$').to_string(),
-        span: sp,
-    }
-}
-
-fn expr(p: P) -> Expr {
-    let sp = span(&p);
-    match p.as_rule() {
-        Rule::expr => expr(p.into_inner().next().unwrap()),
-        Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr | Rule::cmp_expr => {
-            let mut it = p.into_inner();
-            let mut lhs = expr(it.next().unwrap());
-            while let Some(op) = it.next() {
-                let rhs = expr(it.next().unwrap());
-                let op = match op.as_str() {
-                    "or" => BinOp::Or,
-                    "and" => BinOp::And,
-                    "=" => BinOp::Eq,
-                    "!=" => BinOp::Ne,
-                    "<" => BinOp::Lt,
-                    "<=" => BinOp::Le,
-                    ">" => BinOp::Gt,
-                    ">=" => BinOp::Ge,
-                    "+" => BinOp::Add,
-                    "-" => BinOp::Sub,
-                    "*" => BinOp::Mul,
-                    "div" => BinOp::Div,
-                    _ => BinOp::Mod,
-                };
-                let s = Span {
-                    start: lhs.span.start,
-                    end: rhs.span.end,
-                };
-                lhs = Expr {
-                    kind: ExprKind::Bin(op, Box::new(lhs), Box::new(rhs)),
-                    span: s,
-                };
-            }
-            lhs
-        }
-        Rule::unary => {
-            let mut it = p.into_inner();
-            let first = it.next().unwrap();
-            if first.as_rule() == Rule::neg {
-                let inner = expr(it.next().unwrap());
-                Expr {
-                    kind: ExprKind::Neg(Box::new(inner)),
-                    span: sp,
-                }
-            } else {
-                expr(first)
-            }
-        }
-        Rule::union => {
-            let mut parts: Vec<Expr> = p.into_inner().map(expr).collect();
-            if parts.len() == 1 {
-                parts.pop().unwrap()
-            } else {
-                Expr {
-                    kind: ExprKind::Union(parts),
-                    span: sp,
-                }
-            }
-        }
-        Rule::paren => expr(p.into_inner().next().unwrap()),
-        Rule::string => string_expr(p),
-        Rule::number | Rule::boolean => Expr {
-            kind: ExprKind::Lit(lit(p)),
-            span: sp,
-        },
-        Rule::call => {
-            let mut it = p.into_inner();
-            let name = ident(it.next().unwrap());
-            let mut method = None;
-            let mut args = Vec::new();
-            for q in it {
-                match q.as_rule() {
-                    Rule::ident => method = Some(ident(q)),
-                    Rule::call_args => {
-                        if let Some(a) = q.into_inner().next() {
-                            args = a.into_inner().map(expr).collect();
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if name.name == "text" && method.is_none() && args.is_empty() {
-                return Expr {
-                    kind: ExprKind::Path(PathExpr {
-                        start: PathStart::Context,
-                        steps: vec![PathStep {
-                            descendant: false,
-                            test: NodeTest::Text,
-                            preds: vec![],
-                        }],
-                    }),
-                    span: sp,
-                };
-            }
-            Expr {
-                kind: ExprKind::Call { name, method, args },
-                span: sp,
-            }
-        }
-        Rule::var_path => {
-            let mut it = p.into_inner();
-            let v = var_ident(it.next().unwrap());
-            let mut steps = Vec::new();
-            let mut desc = false;
-            for q in it {
-                match q.as_rule() {
-                    Rule::path_sep => desc = q.as_str() == "//",
-                    Rule::rel_path => {
-                        let mut first = true;
-                        for s in rel_steps(q) {
-                            let mut s = s;
-                            if first {
-                                s.descendant = desc;
-                                first = false;
-                            }
-                            steps.push(s);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if steps.is_empty() {
-                Expr {
-                    kind: ExprKind::Var(v),
-                    span: sp,
-                }
-            } else {
-                Expr {
-                    kind: ExprKind::Path(PathExpr {
-                        start: PathStart::Var(v),
-                        steps,
-                    }),
-                    span: sp,
-                }
-            }
-        }
-        Rule::path => {
-            let inner = p.into_inner().next().unwrap();
-            let pe = if inner.as_rule() == Rule::abs_path {
-                let mut start = PathStart::Root;
-                let mut steps = Vec::new();
-                for q in inner.into_inner() {
-                    match q.as_rule() {
-                        Rule::root => start = PathStart::Root,
-                        Rule::dslash => start = PathStart::RootDescendants,
-                        Rule::rel_path => steps = rel_steps(q),
-                        _ => {}
-                    }
-                }
-                PathExpr { start, steps }
-            } else {
-                PathExpr {
-                    start: PathStart::Context,
-                    steps: rel_steps(inner),
-                }
-            };
-            Expr {
-                kind: ExprKind::Path(pe),
-                span: sp,
-            }
-        }
-        r => unreachable!("unexpected expression rule {r:?}"),
-    }
-}
-
-fn rel_steps(p: P) -> Vec<PathStep> {
-    let mut steps = Vec::new();
-    let mut desc = false;
-    for q in p.into_inner() {
-        match q.as_rule() {
-            Rule::path_sep => desc = q.as_str() == "//",
-            Rule::step => {
-                let (test, preds) = step_parts(q);
-                steps.push(PathStep {
-                    descendant: desc,
-                    test,
-                    preds,
-                });
-                desc = false;
-            }
-            _ => {}
-        }
-    }
-    steps
-}
-
-fn lit(p: P) -> Lit {
-    match p.as_rule() {
-        Rule::string => Lit::Str(plain_string(&p)),
-        Rule::boolean => Lit::Bool(p.as_str() == "true"),
-        Rule::number => {
-            let s = p.as_str();
-            let n = if let Some(h) = s.strip_prefix("0x") {
-                i64::from_str_radix(h, 16)
-            } else {
-                s.parse::<i64>()
-            };
-            // Out-of-range literals are caught by the checker (it re-reads the text).
-            Lit::Int(n.unwrap_or(i64::MAX))
-        }
-        _ => Lit::Str(p.as_str().to_string()),
-    }
-}
-
-fn unescape(s: &str) -> String {
-    if s == "{}" {
-        // An empty pair of braces is literal text (`format("{}", x)`).
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('r') => out.push('\r'),
-                Some(o) => out.push(o),
-                None => {}
-            },
-            '{' | '}' => {
-                // `{{` and `}}` stand for one brace.
-                chars.next();
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// A string literal's text with escapes resolved; interpolations are kept as
-/// their source text (used where a plain string is required).
-fn plain_string(p: &P) -> String {
-    let mut out = String::new();
-    for q in p.clone().into_inner() {
-        match q.as_rule() {
-            Rule::str_text => out.push_str(q.as_str()),
-            Rule::esc => out.push_str(&unescape(q.as_str())),
-            _ => out.push_str(q.as_str()),
-        }
-    }
-    out
-}
-
-/// The raw text between the quotes (for mint patterns such as `"vm-{n}"`).
-fn raw_string(p: &P) -> String {
-    let s = p.as_str();
-    s[1..s.len() - 1].to_string()
-}
-
-fn string_expr(p: P) -> Expr {
-    let sp = span(&p);
-    let mut parts = Vec::new();
-    let mut text = String::new();
-    let mut has_interp = false;
-    for q in p.into_inner() {
-        match q.as_rule() {
-            Rule::str_text => text.push_str(q.as_str()),
-            Rule::esc => text.push_str(&unescape(q.as_str())),
-            Rule::interp => {
-                has_interp = true;
-                if !text.is_empty() {
-                    parts.push(InterpPart::Text(std::mem::take(&mut text)));
-                }
-                parts.push(InterpPart::Expr(expr(q.into_inner().next().unwrap())));
-            }
-            _ => {}
-        }
-    }
-    if !has_interp {
-        return Expr {
-            kind: ExprKind::Lit(Lit::Str(text)),
-            span: sp,
-        };
-    }
-    if !text.is_empty() {
-        parts.push(InterpPart::Text(text));
-    }
-    Expr {
-        kind: ExprKind::Interp(parts),
-        span: sp,
-    }
-}
-
-fn rule_name(r: &Rule) -> &'static str {
-    match r {
-        Rule::EOI => "end of file",
-        Rule::header => "`mapping \"name\" { ... }`",
-        Rule::use_decl => "`use`",
-        Rule::ns_decl | Rule::default_ns => "`namespace`",
-        Rule::unmapped_decl => "`unmapped`",
-        Rule::param_decl => "`param`",
-        Rule::table_decl => "`table`",
-        Rule::session_decl => "`session`",
-        Rule::fn_decl => "`fn`",
-        Rule::rename_decl => "`rename`",
-        Rule::secret_decl => "`secret`",
-        Rule::drop_rule | Rule::drop_stmt => "`drop`",
-        Rule::document_decl => "`document`",
-        Rule::on_decl => "`on`",
-        Rule::template_decl => "`template`",
-        Rule::header_field | Rule::hkey => "`from`, `to`, `version` or `description`",
-        Rule::policy => "`fail`, `report` or `copy`",
-        Rule::ty => "a type (string, int, uint, bool, nodes, any)",
-        Rule::sty => "a session type (string, int, uint, uuid, mac)",
-        Rule::table_row => "a table row (`\"key\" => \"value\"`)",
-        Rule::elem_stmt => "an element (`<name> ...`)",
-        Rule::attr_stmt => "an attribute (`@name = ...;`)",
-        Rule::let_stmt => "`let`",
-        Rule::if_stmt => "`if`",
-        Rule::for_stmt => "`for`",
-        Rule::match_stmt => "`match`",
-        Rule::apply_stmt => "`apply`",
-        Rule::copy_stmt => "`copy`",
-        Rule::call_stmt => "`call`",
-        Rule::error_stmt => "`error`",
-        Rule::warn_stmt => "`warn`",
-        Rule::text_stmt => "`text`",
-        Rule::block | Rule::block_close => "a block `{ ... }`",
-        Rule::expr | Rule::or_expr | Rule::unary => "an expression",
-        Rule::cmp_op => "a comparison",
-        Rule::add_op | Rule::mul_op => "an operator",
-        Rule::kw_or | Rule::kw_and => "`and`/`or`",
-        Rule::string => "a string",
-        Rule::number => "a number",
-        Rule::ident => "a name",
-        Rule::raw_name => "an XML name",
-        Rule::pattern | Rule::pat_step => "a pattern",
-        Rule::path | Rule::step => "a path",
-        Rule::predicate => "a predicate `[...]`",
-        Rule::mode_clause => "`mode NAME`",
-        Rule::priority => "`priority N`",
-        Rule::empty_close => "`/>`",
-        Rule::value_close | Rule::opt_value => "`> = value;`",
-        Rule::attr_init => "an attribute `name=\"value\"`",
-        Rule::miss_clause => "`miss mint` or `miss fail`",
-        Rule::via => "`via TABLE`",
-        Rule::sort_by => "`sort by`",
-        Rule::else_block => "`else`",
-        Rule::arm => "a match arm (`\"value\" => { ... }`)",
-        _ => "more input",
-    }
-}
-
-fn syntax_error(source: &Arc<Source>, e: pest::error::Error<Rule>) -> Diagnostic {
-    let (start, end) = match e.location {
-        pest::error::InputLocation::Pos(p) => (p, p),
-        pest::error::InputLocation::Span((a, b)) => (a, b),
-    };
-    let expected = match &e.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().map(rule_name).collect();
-            names.sort_unstable();
-            names.dedup();
-            names
-        }
-        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
-    };
-    let found = source.text[start.min(source.text.len())..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .take(20)
-        .collect::<String>();
-    let label = if expected.is_empty() {
-        "unexpected input".to_string()
-    } else {
-        format!("expected {}", join_or(&expected))
-    };
-    let message = if found.is_empty() {
-        format!("syntax error: {label}")
-    } else {
-        format!("syntax error: {label}, found `{found}`")
-    };
-    let end = if end == start {
-        (start + found.len().max(1)).min(source.text.len())
-    } else {
-        end
-    };
-    Diagnostic::error(
-        "hvx::syntax",
-        message,
-        Label {
-            source: source.clone(),
-            span: Span::new(start..end.max(start)),
-            text: label,
-        },
-    )
-}
-
-fn join_or(items: &[&str]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [init @ .., last] => format!("{} or {}", init.join(", "), last),
     }
 }

@@ -1,0 +1,316 @@
+//! Declarations: tables, session tables, rename rules, rule dispatch tables,
+//! and the checks that go with them.
+
+use std::collections::HashMap;
+
+use super::{find, lit_type, lit_value, norm, Compiler, Scope};
+use crate::diag::{suggest, Diagnostic};
+use crate::program::*;
+use crate::syntax::ast::{self, Span, Type};
+
+impl Compiler {
+    /// Tables and functions share one namespace with the built-ins; a
+    /// duplicate of the same kind is reported by `declare`.
+    pub(super) fn check_callable_name(&mut self, id: &ast::Ident, is_table: bool) {
+        if builtin_by_name(&id.name).is_some() {
+            self.error(
+                "hvx::duplicate-definition",
+                id.span,
+                format!("`{}` is a built-in function", id.name),
+                "this name is taken by a built-in",
+            )
+            .help = Some("choose another name".into());
+        }
+        let clash = if is_table {
+            find(&self.fns, &id.name).map(|i| self.fns[i].loc)
+        } else {
+            find(&self.tables, &id.name).map(|i| self.tables[i].loc)
+        };
+        if let Some(l) = clash {
+            let lbl = self.label(l, "first defined here");
+            self.error(
+                "hvx::duplicate-definition",
+                id.span,
+                format!(
+                    "`{}` is already {}",
+                    id.name,
+                    if is_table { "a function" } else { "a table" }
+                ),
+                "defined again here",
+            )
+            .secondary
+            .push(lbl);
+        }
+    }
+
+    pub(super) fn check_session(&mut self, s: &ast::SessionDecl) {
+        use ast::SessionType::Uuid;
+        match &s.miss {
+            ast::Miss::Mint(None) if s.left != Uuid && s.right != Uuid => {
+                self.error(
+                    "hvx::session-mint",
+                    s.name.span,
+                    format!(
+                        "session table `{}` cannot mint values without a pattern",
+                        s.name.name
+                    ),
+                    "no uuid side to mint into",
+                )
+                .help =
+                    Some("give a pattern such as `miss mint \"vm-{n}\"`, or `miss fail`".into());
+            }
+            ast::Miss::Mint(Some(p)) if !p.contains("{n}") => {
+                self.error(
+                    "hvx::session-mint",
+                    s.name.span,
+                    format!("mint pattern `{p}` of `{}` has no `{{n}}`", s.name.name),
+                    "patterns need `{n}`, the sequence number",
+                );
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn table(&mut self, t: &ast::Table) -> TableDef {
+        let mut rows = HashMap::new();
+        let mut firsts: HashMap<String, Span> = HashMap::new();
+        for row in &t.rows {
+            for (k, sp) in &row.keys {
+                self.check_lit(t.key_ty, k, *sp);
+                let key = lit_value(k).as_string();
+                if let Some(prev) = firsts.get(&key) {
+                    let l = self.label(self.loc(*prev), "first here");
+                    self.error(
+                        "hvx::duplicate-key",
+                        *sp,
+                        format!("table `{}` has the key `{key}` twice", t.name.name),
+                        "duplicate key",
+                    )
+                    .secondary
+                    .push(l);
+                    continue;
+                }
+                firsts.insert(key.clone(), *sp);
+                rows.insert(key, lit_value(&row.value));
+            }
+            self.check_lit(t.val_ty, &row.value, row.span);
+        }
+        let default = t
+            .default
+            .as_ref()
+            .and_then(|(v, _)| v.as_ref().map(lit_value));
+        if t.default.is_none() {
+            self.error(
+                "hvx::table-default",
+                t.name.span,
+                format!("table `{}` does not say what a miss does", t.name.name),
+                "no `_ => ...` row",
+            )
+            .help = Some(
+                "add `_ => error` to fail on a miss, or `_ => \"value\"` for a default".into(),
+            );
+        }
+        TableDef {
+            name: t.name.name.clone(),
+            key_ty: t.key_ty,
+            val_ty: t.val_ty,
+            rows,
+            default,
+            loc: self.loc(t.name.span),
+        }
+    }
+
+    pub(super) fn check_lit(&mut self, want: Type, lit: &ast::Lit, sp: Span) {
+        let ok = matches!(
+            (want, lit),
+            (Type::Any, _)
+                | (Type::String, ast::Lit::Str(_))
+                | (Type::Int | Type::Uint, ast::Lit::Int(_))
+                | (Type::Bool, ast::Lit::Bool(_))
+        ) || matches!((want, lit), (Type::String, _));
+        if !ok {
+            self.error(
+                "hvx::type-mismatch",
+                sp,
+                format!("expected a {} value", want.name()),
+                format!("this is a {}", lit_type(lit).name()),
+            );
+        }
+    }
+
+    pub(super) fn rename(&mut self, rn: &ast::Rename) -> Option<RenameDef> {
+        self.scope = Scope::default();
+        let from = self.name_test(
+            &ast::QName {
+                prefix: None,
+                local: String::new(),
+                span: rn.from.name.span,
+            },
+            &rn.from.name.name,
+            rn.from.attr,
+        )?;
+        let to = self.out_name(&rn.to.name, rn.to.attr)?;
+        let via = match &rn.via {
+            None => None,
+            Some((id, reverse)) => {
+                if let Some(i) = find(&self.sessions, &id.name) {
+                    self.sessions[i].used = true;
+                    Some(Via::Session {
+                        id: i as u32,
+                        reverse: *reverse,
+                    })
+                } else if let Some(i) = find(&self.tables, &id.name) {
+                    self.tables[i].used = true;
+                    if *reverse {
+                        self.error(
+                            "hvx::reverse-table",
+                            id.span,
+                            "static tables have no reverse lookup",
+                            "only session tables are bidirectional",
+                        );
+                    }
+                    Some(Via::Table(i as u32))
+                } else {
+                    let names: Vec<&str> = self
+                        .sessions
+                        .iter()
+                        .chain(self.tables.iter())
+                        .map(|s| s.name.as_str())
+                        .collect();
+                    let help = suggest(&id.name, names);
+                    let d = self.error(
+                        "hvx::undefined-table",
+                        id.span,
+                        format!("no table or session table named `{}`", id.name),
+                        "not defined",
+                    );
+                    d.help = help;
+                    None
+                }
+            }
+        };
+        Some(RenameDef {
+            attr: rn.from.attr,
+            from,
+            from_ty: rn.from_ty,
+            to,
+            to_ty: rn.to_ty,
+            via,
+            loc: self.loc(rn.span),
+        })
+    }
+
+    /// Sorts rules into per-mode dispatch tables and reports duplicates and
+    /// shadowed rules.
+    pub(super) fn dispatch(
+        &mut self,
+        rules: &[RuleDef],
+        rule_modes: &[(u32, Span, u16)],
+    ) -> Vec<ModeDef> {
+        let mut modes: Vec<ModeDef> = self
+            .modes
+            .iter()
+            .map(|m| ModeDef {
+                name: m.name.clone(),
+                ..Default::default()
+            })
+            .collect();
+        // duplicate and shadowed checks
+        for (i, a) in rules.iter().enumerate() {
+            for (j, b) in rules.iter().enumerate().take(i) {
+                if rule_modes[i].0 != rule_modes[j].0
+                    || norm(&a.pattern.text) != norm(&b.pattern.text)
+                {
+                    continue;
+                }
+                self.cur_src = rule_modes[i].2;
+                let other = self.label(b.loc, "the other rule");
+                let (code, msg) = if a.priority == b.priority {
+                    (
+                        "hvx::conflicting-rules",
+                        format!(
+                            "two rules match `{}` in the same mode with the same priority",
+                            a.pattern.text
+                        ),
+                    )
+                } else {
+                    ("hvx::shadowed-rule", format!("rule for `{}` can never fire: another rule with the same pattern has a higher priority", a.pattern.text))
+                };
+                let sp = if a.priority < b.priority {
+                    rule_modes[i].1
+                } else {
+                    rule_modes[j].1
+                };
+                if code == "hvx::conflicting-rules" {
+                    self.error(code, sp, msg, "same pattern, same priority")
+                        .secondary
+                        .push(other);
+                } else {
+                    self.warn(code, sp, msg, "shadowed").secondary.push(other);
+                }
+            }
+        }
+        for (id, r) in rules.iter().enumerate() {
+            let m = &mut modes[rule_modes[id].0 as usize];
+            let id = id as RuleId;
+            if m.by_name.is_empty() {
+                m.by_name = vec![Vec::new(); self.names.len()];
+            }
+            match r.pattern.steps.last().map(|s| &s.test) {
+                None => m.root.push(id),
+                Some(Test::Elem(nt)) if nt.id != NO_NAME => m.by_name[nt.id as usize].push(id),
+                Some(Test::Elem(_)) => m.any_elem.push(id),
+                Some(Test::Attr(_)) => m.attr.push(id),
+                Some(Test::Text) => m.text.push(id),
+                Some(Test::SelfNode | Test::Parent | Test::Filter) => m.any_elem.push(id),
+            }
+        }
+        let by_prio = |v: &mut Vec<RuleId>| {
+            v.sort_by(|a, b| {
+                rules[*b as usize]
+                    .priority
+                    .total_cmp(&rules[*a as usize].priority)
+            })
+        };
+        for m in &mut modes {
+            let any = m.any_elem.clone();
+            for v in m.by_name.iter_mut().filter(|v| !v.is_empty()) {
+                v.extend(any.iter().copied());
+                by_prio(v);
+            }
+            by_prio(&mut m.any_elem);
+            by_prio(&mut m.text);
+            by_prio(&mut m.root);
+            by_prio(&mut m.attr);
+        }
+        modes
+    }
+
+    pub(super) fn unused_warnings(&mut self) {
+        if self.library_mode {
+            return;
+        }
+        let mut warns = Vec::new();
+        for (kind, syms) in [
+            ("parameter", &self.globals),
+            ("table", &self.tables),
+            ("session table", &self.sessions),
+            ("function", &self.fns),
+            ("template", &self.templates),
+        ] {
+            for s in syms.iter().filter(|s| !s.used && !s.name.starts_with('_')) {
+                // Library definitions are shared; only the mapping's own are warned about.
+                if s.loc.source == 0 && kind != "parameter" {
+                    warns.push((s.loc, format!("{kind} `{}` is never used", s.name)));
+                }
+            }
+        }
+        for (loc, msg) in warns {
+            let l = self.label(loc, "never used");
+            self.diags.push(
+                Diagnostic::warning("hvx::unused", msg, l)
+                    .with_help("remove it, or prefix its name with `_`"),
+            );
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Built-in functions: strings, conversions, node functions.
+
+use std::borrow::Cow;
+
+use super::value::{Item, Val};
+use super::{Cx, Run, R};
+use crate::convert;
+use crate::program::*;
+
+impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
+    pub(super) fn builtin(
+        &mut self,
+        b: Builtin,
+        args: &'p [Expr],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        use Builtin as B;
+        let s = |x: String| Val::Str(Cow::Owned(x));
+        // Conversions report failures at the node the value came from.
+        macro_rules! convert_at {
+            ($f:expr) => {{
+                let v = self.eval(&args[0], cx, locals)?;
+                if v.is_empty() {
+                    // A missing or empty value converts to nothing;
+                    // `<x>? = int(y)` then skips it.
+                    return Ok(Val::empty_str());
+                }
+                let at = v.origin().or(Some(cx.item));
+                let text = self.string_of(&v);
+                $f(&text).map_err(|m: String| self.err(loc, at, m))?
+            }};
+        }
+        Ok(match b {
+            B::Concat => {
+                let mut out = String::new();
+                for a in args {
+                    out.push_str(&self.str_arg(a, cx, locals)?);
+                }
+                s(out)
+            }
+            B::Upper => s(self.str_arg(&args[0], cx, locals)?.to_uppercase()),
+            B::Lower => s(self.str_arg(&args[0], cx, locals)?.to_lowercase()),
+            B::Trim => s(self.str_arg(&args[0], cx, locals)?.trim().to_string()),
+            B::Length => Val::Int(self.str_arg(&args[0], cx, locals)?.chars().count() as i64),
+            B::Substring => {
+                let text = self.str_arg(&args[0], cx, locals)?;
+                let start = self.int_arg(&args[1], cx, locals)?.max(0) as usize;
+                let it = text.chars().skip(start);
+                let out: String = match args.get(2) {
+                    Some(l) => {
+                        let len = self.int_arg(l, cx, locals)?.max(0) as usize;
+                        it.take(len).collect()
+                    }
+                    None => it.collect(),
+                };
+                s(out)
+            }
+            B::Replace => {
+                let text = self.str_arg(&args[0], cx, locals)?;
+                let from = self.str_arg(&args[1], cx, locals)?;
+                let to = self.str_arg(&args[2], cx, locals)?;
+                if from.is_empty() {
+                    return Err(self.err(
+                        loc,
+                        Some(cx.item),
+                        "replace: the text to replace is empty",
+                    ));
+                }
+                s(text.replace(from.as_ref(), &to))
+            }
+            B::Split => {
+                let text = self.str_arg(&args[0], cx, locals)?;
+                let sep = self.str_arg(&args[1], cx, locals)?;
+                let i = self.int_arg(&args[2], cx, locals)?;
+                if sep.is_empty() {
+                    return Err(self.err(loc, Some(cx.item), "split: the separator is empty"));
+                }
+                s(usize::try_from(i)
+                    .ok()
+                    .and_then(|i| text.split(sep.as_ref()).nth(i))
+                    .unwrap_or("")
+                    .to_string())
+            }
+            B::Format => {
+                let tmpl = self.str_arg(&args[0], cx, locals)?.into_owned();
+                let mut out = String::new();
+                let mut rest = tmpl.as_str();
+                let mut k = 1;
+                while let Some(i) = rest.find("{}") {
+                    out.push_str(&rest[..i]);
+                    let Some(a) = args.get(k) else {
+                        return Err(self.err(
+                            loc,
+                            Some(cx.item),
+                            format!(
+                                "format: more `{{}}` than arguments ({} given)",
+                                args.len() - 1
+                            ),
+                        ));
+                    };
+                    out.push_str(&self.str_arg(a, cx, locals)?);
+                    k += 1;
+                    rest = &rest[i + 2..];
+                }
+                out.push_str(rest);
+                if k != args.len() {
+                    return Err(self.err(
+                        loc,
+                        Some(cx.item),
+                        format!(
+                            "format: {} argument(s) but {} `{{}}`",
+                            args.len() - 1,
+                            k - 1
+                        ),
+                    ));
+                }
+                s(out)
+            }
+            B::Contains | B::StartsWith | B::EndsWith => {
+                let a = self.str_arg(&args[0], cx, locals)?;
+                let c = self.str_arg(&args[1], cx, locals)?;
+                Val::Bool(match b {
+                    B::Contains => a.contains(c.as_ref()),
+                    B::StartsWith => a.starts_with(c.as_ref()),
+                    _ => a.ends_with(c.as_ref()),
+                })
+            }
+            B::Count => match self.eval(&args[0], cx, locals)? {
+                Val::Nodes(n) => Val::Int(n.len() as i64),
+                _ => return Err(self.err(loc, Some(cx.item), "count needs a node list")),
+            },
+            B::Position => Val::Int(cx.pos as i64),
+            B::Last => Val::Int(cx.size as i64),
+            B::Exists => Val::Bool(!self.eval(&args[0], cx, locals)?.is_empty()),
+            B::Empty => Val::Bool(self.eval(&args[0], cx, locals)?.is_empty()),
+            B::Not => Val::Bool(!self.eval(&args[0], cx, locals)?.truthy()),
+            B::String => s(self.str_arg(&args[0], cx, locals)?.into_owned()),
+            B::Int => Val::Int(convert_at!(convert::int)),
+            B::Uint => Val::Int(convert_at!(convert::uint)),
+            B::Bool => Val::Bool(convert_at!(convert::bool)),
+            B::Hex => Val::Int(convert_at!(convert::hex)),
+            B::Mac => s(convert_at!(convert::mac)),
+            B::Uuid => s(convert_at!(convert::uuid)),
+            B::UuidVmware => s(convert_at!(convert::uuid_vmware)),
+            B::UuidHyperv => s(convert_at!(convert::uuid_hyperv)),
+            B::Size => {
+                let unit = match args.get(1) {
+                    Some(u) => self.str_arg(u, cx, locals)?.into_owned(),
+                    None => String::new(),
+                };
+                Val::Int(convert_at!(|t: &str| convert::size(t, &unit)))
+            }
+            B::InUnit | B::InUnitCeil => {
+                let bytes = self.int_arg(&args[0], cx, locals)?;
+                let unit = self.str_arg(&args[1], cx, locals)?;
+                Val::Int(
+                    convert::in_unit(bytes, &unit, b == B::InUnitCeil)
+                        .map_err(|m| self.err(loc, Some(cx.item), m))?,
+                )
+            }
+            B::ToHex => {
+                let i = self.int_arg(&args[0], cx, locals)?;
+                s(format!("{i:#x}"))
+            }
+            B::Pad => {
+                let i = self.int_arg(&args[0], cx, locals)?;
+                let w = self.int_arg(&args[1], cx, locals)?.clamp(0, 64) as usize;
+                s(format!("{i:0w$}"))
+            }
+            B::Min | B::Max => {
+                let x = self.int_arg(&args[0], cx, locals)?;
+                let y = self.int_arg(&args[1], cx, locals)?;
+                Val::Int(if b == B::Min { x.min(y) } else { x.max(y) })
+            }
+            B::Name | B::LocalName => {
+                let it = match args.first() {
+                    Some(a) => match self.eval(a, cx, locals)? {
+                        Val::Nodes(n) => n.first().copied(),
+                        _ => None,
+                    },
+                    None => Some(cx.item),
+                };
+                let name = match it {
+                    Some(Item::Node(n)) if n.is_element() => {
+                        let tn = n.tag_name();
+                        match (b, tn.namespace().and_then(|u| n.lookup_prefix(u))) {
+                            (B::Name, Some(p)) if !p.is_empty() => format!("{p}:{}", tn.name()),
+                            _ => tn.name().to_string(),
+                        }
+                    }
+                    Some(Item::Attr(n, i)) => n
+                        .attributes()
+                        .nth(i as usize)
+                        .map(|a| a.name().to_string())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                s(name)
+            }
+            B::Basename | B::Dirname | B::Stem => {
+                let path = self.str_arg(&args[0], cx, locals)?;
+                let cut = path.rfind(['/', '\\']);
+                let base = match cut {
+                    Some(i) => &path[i + 1..],
+                    None => path.as_ref(),
+                };
+                s(match b {
+                    B::Basename => base.to_string(),
+                    B::Dirname => cut.map(|i| path[..i].to_string()).unwrap_or_default(),
+                    _ => match base.rfind('.') {
+                        Some(i) if i > 0 => base[..i].to_string(),
+                        _ => base.to_string(),
+                    },
+                })
+            }
+            B::DocOrder => {
+                let it = match args.first() {
+                    Some(a) => self.nodes(a, cx, locals)?.first().copied(),
+                    None => Some(cx.item),
+                };
+                Val::Int(
+                    it.map(|i| i.key().0 as i64 * 65536 + i.key().1 as i64)
+                        .unwrap_or(-1),
+                )
+            }
+            B::NodeIndex => {
+                let it = match args.first() {
+                    Some(a) => self.nodes(a, cx, locals)?.first().copied(),
+                    None => Some(cx.item),
+                };
+                Val::Int(match it {
+                    Some(Item::Node(n)) => {
+                        n.prev_siblings().filter(|s| s.is_element()).count() as i64
+                    }
+                    _ => 0,
+                })
+            }
+            B::Choose => {
+                if self.eval(&args[0], cx, locals)?.truthy() {
+                    self.eval(&args[1], cx, locals)?
+                } else {
+                    self.eval(&args[2], cx, locals)?
+                }
+            }
+            B::Default => {
+                let v = self.eval(&args[0], cx, locals)?;
+                if v.is_empty() {
+                    self.eval(&args[1], cx, locals)?
+                } else {
+                    v
+                }
+            }
+            B::Require => {
+                let v = self.eval(&args[0], cx, locals)?;
+                if v.is_empty() {
+                    let msg = match args.get(1) {
+                        Some(m) => self.str_arg(m, cx, locals)?.into_owned(),
+                        None => "a required value is missing".to_string(),
+                    };
+                    return Err(self.err(loc, Some(cx.item), msg));
+                }
+                v
+            }
+            B::Join => {
+                let v = self.eval(&args[0], cx, locals)?;
+                let sep = self.str_arg(&args[1], cx, locals)?;
+                let parts: Vec<String> = match &v {
+                    Val::Nodes(items) => {
+                        for i in items {
+                            self.touch_read(*i);
+                        }
+                        items.iter().map(|i| i.string().into_owned()).collect()
+                    }
+                    other => vec![other.string().into_owned()],
+                };
+                s(parts.join(&sep))
+            }
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! Deep copies of input nodes (with secrets left out and rename rules
+//! applied), rename rules, and static table lookups.
+
+use std::borrow::Cow;
+
+use super::value::{Item, Val};
+use super::{report, Cx, Run, Warning, R};
+use crate::program::*;
+
+impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
+    pub(super) fn is_secret(&mut self, item: Item<'a, 'i>) -> R<bool> {
+        if self.opts.keep_secrets {
+            return Ok(false);
+        }
+        for k in 0..self.p.secrets.len() {
+            if self.pattern_matches(&self.p.secrets[k], item)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    pub(super) fn redact(&mut self, item: Item<'a, 'i>, loc: Loc) {
+        self.touch_subtree(item);
+        let pos = report::pos(self.doc, self.lines(), item);
+        self.warnings.push(Warning {
+            message: format!(
+                "secret {} not copied (use --keep-secrets to copy it)",
+                pos.path
+            ),
+            mapping: self.p.describe(loc),
+            input: Some(pos),
+        });
+    }
+
+    /// Deep copy of an input node into the output, honouring secrets and
+    /// rename rules.
+    pub(super) fn copy(&mut self, item: Item<'a, 'i>, loc: Loc) -> R<()> {
+        if self.is_secret(item)? {
+            self.redact(item, loc);
+            return Ok(());
+        }
+        if let Some(ri) = self.rename_for(item) {
+            return self.emit_renamed(item, ri);
+        }
+        match item {
+            Item::Attr(n, i) => {
+                self.touch(item);
+                if let Some(a) = n.attributes().nth(i as usize) {
+                    let prefix = a.namespace().and_then(|u| n.lookup_prefix(u));
+                    let r = self.out.attr_ns(a.name(), a.namespace(), prefix, a.value());
+                    self.write(loc, item, r)?;
+                }
+            }
+            Item::Node(n) if n.is_text() => {
+                self.touch(item);
+                let r = self.out.text(n.text().unwrap_or(""));
+                self.write(loc, item, r)?;
+            }
+            Item::Node(n) if n.is_element() => {
+                self.touch(item);
+                let tn = n.tag_name();
+                let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
+                if self.out.depth() == 0 {
+                    self.root_started = true;
+                }
+                let r = self.out.start_ns(tn.name(), tn.namespace(), prefix);
+                self.write(loc, item, r)?;
+                for i in 0..n.attributes().len() {
+                    self.copy(Item::Attr(n, i as u16), loc)?;
+                }
+                // Whitespace between child elements is the input's indentation,
+                // not data: the writer indents the copy itself.
+                let has_elements = n.children().any(|c| c.is_element());
+                for c in n.children() {
+                    let blank = c.is_text() && c.text().is_some_and(|t| t.trim().is_empty());
+                    if blank && has_elements {
+                        self.touch(Item::Node(c));
+                    } else if c.is_element() || c.is_text() {
+                        self.copy(Item::Node(c), loc)?;
+                    }
+                }
+                self.out.end();
+            }
+            Item::Node(n) => {
+                self.touch(item);
+                for c in n.children().filter(|c| c.is_element()) {
+                    self.copy(Item::Node(c), loc)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn rename_for(&self, item: Item<'a, 'i>) -> Option<usize> {
+        if self.p.renames.is_empty() {
+            return None;
+        }
+        self.p.renames.iter().position(|r| match item {
+            Item::Node(n) if n.is_element() && !r.attr => r
+                .from
+                .matches(n.tag_name().name(), n.tag_name().namespace()),
+            Item::Attr(n, i) if r.attr => n
+                .attributes()
+                .nth(i as usize)
+                .is_some_and(|a| r.from.matches(a.name(), a.namespace())),
+            _ => false,
+        })
+    }
+
+    pub(super) fn emit_renamed(&mut self, item: Item<'a, 'i>, ri: usize) -> R<()> {
+        let p = self.p;
+        let rn = &p.renames[ri];
+        self.touch_subtree(item);
+        let raw = item.string();
+        let cx = Cx {
+            item,
+            pos: 1,
+            size: 1,
+        };
+        let typed = self.coerce(Val::Str(raw.clone()), rn.from_ty, rn.loc, &cx)?;
+        let key = typed.string();
+        let mapped: String = match rn.via {
+            None => key.into_owned(),
+            Some(Via::Table(t)) => self.table_lookup(t, &key, rn.loc, Some(item))?,
+            Some(Via::Session { id, reverse }) => {
+                let def = &p.sessions[id as usize];
+                self.sessions
+                    .lookup(def, reverse, &key)
+                    .map_err(|m| self.err(rn.loc, Some(item), m))?
+            }
+        };
+        let out = self
+            .coerce(Val::Str(Cow::Owned(mapped)), rn.to_ty, rn.loc, &cx)?
+            .string()
+            .into_owned();
+        if rn.to.qname.is_empty() {
+            return Ok(());
+        }
+        if matches!(item, Item::Attr(..)) {
+            let r = self.out.attr(&rn.to.qname, &out);
+            self.write(rn.loc, item, r)
+        } else {
+            let r = self.out.start(&rn.to.qname);
+            self.write(rn.loc, item, r)?;
+            let r = self.out.text(&out);
+            self.write(rn.loc, item, r)?;
+            self.out.end();
+            Ok(())
+        }
+    }
+
+    pub(super) fn table_lookup(
+        &self,
+        t: TableId,
+        key: &str,
+        loc: Loc,
+        at: Option<Item<'a, 'i>>,
+    ) -> R<String> {
+        let table = &self.p.tables[t as usize];
+        match table.rows.get(key).or(table.default.as_ref()) {
+            Some(v) => Ok(v.as_string()),
+            None => Err(self.err(
+                loc,
+                at,
+                format!(
+                    "table `{}` has no entry for `{}` (known: {})",
+                    table.name,
+                    crate::convert::short(key),
+                    {
+                        let mut k: Vec<&str> = table.rows.keys().map(|s| s.as_str()).collect();
+                        k.sort_unstable();
+                        k.join(", ")
+                    }
+                ),
+            )),
+        }
+    }
+}

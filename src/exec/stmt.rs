@@ -1,0 +1,312 @@
+//! Statements: output construction, variables, control flow, apply, copy,
+//! drop, calls and messages.
+
+use super::value::{Item, Val};
+use super::{report, set, Cx, Dropped, Run, Warning, R};
+use crate::program::*;
+
+impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
+    pub(super) fn block(
+        &mut self,
+        stmts: &'p [Stmt],
+        cx: &Cx<'a, 'i>,
+        locals: &mut Vec<Val<'a, 'i>>,
+    ) -> R<()> {
+        for s in stmts {
+            self.stmt(s, cx, locals)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn stmt(
+        &mut self,
+        s: &'p Stmt,
+        cx: &Cx<'a, 'i>,
+        locals: &mut Vec<Val<'a, 'i>>,
+    ) -> R<()> {
+        match s {
+            Stmt::Elem {
+                name,
+                attrs,
+                body,
+                loc,
+            } => {
+                let value = match body {
+                    ElemBody::Value { expr, optional } => {
+                        let v = self.eval(expr, cx, locals)?;
+                        if *optional && v.is_empty() {
+                            return Ok(());
+                        }
+                        Some(self.string_of(&v))
+                    }
+                    _ => None,
+                };
+                let mut avals = Vec::with_capacity(attrs.len());
+                for (_, e) in attrs {
+                    let v = self.eval(e, cx, locals)?;
+                    avals.push(self.string_of(&v));
+                }
+                self.start_elem(name, *loc, cx.item)?;
+                for ((an, _), v) in attrs.iter().zip(avals) {
+                    let r = self.out.attr(&an.qname, &v);
+                    self.write(*loc, cx.item, r)?;
+                }
+                match body {
+                    ElemBody::Empty => {}
+                    ElemBody::Value { .. } => {
+                        let r = self.out.text(value.as_deref().unwrap_or(""));
+                        self.write(*loc, cx.item, r)?;
+                    }
+                    ElemBody::Block(b) => self.block(b, cx, locals)?,
+                }
+                self.out.end();
+            }
+            Stmt::Attr {
+                name,
+                optional,
+                value,
+                loc,
+            } => {
+                let v = self.eval(value, cx, locals)?;
+                if *optional && v.is_empty() {
+                    return Ok(());
+                }
+                let text = self.string_of(&v);
+                let r = self.out.attr(&name.qname, &text);
+                self.write(*loc, cx.item, r)?;
+            }
+            Stmt::Let {
+                slot,
+                ty,
+                value,
+                loc,
+            } => {
+                let v = self.eval(value, cx, locals)?;
+                let v = match ty {
+                    Some(t) => self.coerce(v, *t, *loc, cx)?,
+                    None => v,
+                };
+                set(locals, *slot, v);
+            }
+            Stmt::If { arms, otherwise } => {
+                for (c, b) in arms {
+                    if self.eval(c, cx, locals)?.truthy() {
+                        return self.block(b, cx, locals);
+                    }
+                }
+                self.block(otherwise, cx, locals)?;
+            }
+            Stmt::For {
+                slot,
+                seq,
+                sort,
+                body,
+                loc,
+            } => {
+                let v = self.eval(seq, cx, locals)?;
+                let mut items = match v {
+                    Val::Nodes(n) => n,
+                    other => {
+                        return Err(self.err(
+                            *loc,
+                            Some(cx.item),
+                            format!(
+                                "`for` needs a node list, found the value `{}`",
+                                other.string()
+                            ),
+                        ))
+                    }
+                };
+                if !sort.is_empty() {
+                    items = self.sort(items, sort, *slot, locals)?;
+                }
+                let size = items.len();
+                for (k, it) in items.into_iter().enumerate() {
+                    let icx = Cx {
+                        item: it,
+                        pos: k + 1,
+                        size,
+                    };
+                    set(locals, *slot, Val::Nodes(vec![it]));
+                    self.block(body, &icx, locals)?;
+                }
+            }
+            Stmt::Match {
+                value,
+                arms,
+                default,
+                loc,
+            } => {
+                let v = self.eval(value, cx, locals)?;
+                let s = self.string_of(&v);
+                for (vals, b) in arms {
+                    if vals.iter().any(|x| match x {
+                        Value::Str(t) => t == s.as_ref(),
+                        Value::Int(i) => crate::convert::int(&s).ok() == Some(*i),
+                        Value::Bool(b) => crate::convert::bool(&s).ok() == Some(*b),
+                    }) {
+                        return self.block(b, cx, locals);
+                    }
+                }
+                match default {
+                    Some(b) => self.block(b, cx, locals)?,
+                    None => {
+                        let at = v.origin().or(Some(cx.item));
+                        return Err(self.err(
+                            *loc,
+                            at,
+                            format!(
+                                "no `match` arm for the value `{}` (add a `_ => {{ ... }}` arm)",
+                                crate::convert::short(&s)
+                            ),
+                        ));
+                    }
+                }
+            }
+            Stmt::Apply { select, mode, loc } => {
+                let items: Vec<Item> = match select {
+                    None => match cx.item {
+                        Item::Node(n) => n
+                            .children()
+                            .filter(|c| c.is_element() || c.is_text())
+                            .map(Item::Node)
+                            .collect(),
+                        Item::Attr(..) => Vec::new(),
+                    },
+                    Some(Expr {
+                        kind: ExprKind::Path { start, steps },
+                        loc,
+                    }) => self.path(start, steps, *loc, cx, locals, false)?,
+                    Some(Expr {
+                        kind: ExprKind::Union(parts),
+                        ..
+                    }) => self.union(parts, cx, locals, false)?,
+                    Some(e) => self.nodes(e, cx, locals)?,
+                };
+                let size = items.len();
+                for (k, it) in items.into_iter().enumerate() {
+                    let icx = Cx {
+                        item: it,
+                        pos: k + 1,
+                        size,
+                    };
+                    self.apply_one(&icx, *mode, *loc)?;
+                }
+            }
+            Stmt::Copy { select, loc } => {
+                let v = self.eval(select, cx, locals)?;
+                match v {
+                    Val::Nodes(items) => {
+                        for it in items {
+                            self.copy(it, *loc)?;
+                        }
+                    }
+                    other => {
+                        let r = self.out.text(&other.string());
+                        self.write(*loc, cx.item, r)?;
+                    }
+                }
+            }
+            Stmt::Drop {
+                select,
+                reason,
+                loc,
+            } => {
+                let items = self.nodes(select, cx, locals)?;
+                for it in items {
+                    self.drop_item(it, reason, *loc);
+                }
+            }
+            Stmt::Call {
+                template,
+                args,
+                loc,
+            } => {
+                let t = &self.p.templates[*template as usize];
+                let mut frame = self.take_frame(t.frame as usize);
+                for (k, a) in args.iter().enumerate() {
+                    let v = self.eval(a, cx, locals)?;
+                    let v = self.coerce(v, t.params[k], *loc, cx)?;
+                    set(&mut frame, k as u32, v);
+                }
+                self.enter(*loc, cx.item)?;
+                self.block(&t.body, cx, &mut frame)?;
+                self.depth -= 1;
+                self.give_frame(frame);
+            }
+            Stmt::Error { message, loc } => {
+                let v = self.eval(message, cx, locals)?;
+                let m = self.string_of(&v).into_owned();
+                return Err(self.err(*loc, Some(cx.item), m));
+            }
+            Stmt::Warn { message, loc } => {
+                let v = self.eval(message, cx, locals)?;
+                let m = self.string_of(&v).into_owned();
+                self.warnings.push(Warning {
+                    message: m,
+                    mapping: self.p.describe(*loc),
+                    input: Some(report::pos(self.doc, self.lines(), cx.item)),
+                });
+            }
+            Stmt::Text { value, loc } => {
+                let v = self.eval(value, cx, locals)?;
+                let text = self.string_of(&v);
+                let r = self.out.text(&text);
+                self.write(*loc, cx.item, r)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn drop_item(&mut self, it: Item<'a, 'i>, reason: &str, loc: Loc) {
+        self.touch_subtree(it);
+        let pos = report::pos(self.doc, self.lines(), it);
+        self.dropped.push(Dropped {
+            line: pos.line,
+            col: pos.col,
+            path: pos.path,
+            reason: reason.to_string(),
+            mapping: self.p.describe(loc),
+        });
+    }
+
+    pub(super) fn sort(
+        &mut self,
+        items: Vec<Item<'a, 'i>>,
+        keys: &'p [(Expr, bool)],
+        slot: u32,
+        locals: &mut Vec<Val<'a, 'i>>,
+    ) -> R<Vec<Item<'a, 'i>>> {
+        let size = items.len();
+        let mut keyed = Vec::with_capacity(size);
+        for (k, it) in items.into_iter().enumerate() {
+            let cx = Cx {
+                item: it,
+                pos: k + 1,
+                size,
+            };
+            // The loop variable is bound to the item while its keys are computed.
+            set(locals, slot, Val::Nodes(vec![it]));
+            let mut ks = Vec::with_capacity(keys.len());
+            for (e, _) in keys {
+                ks.push(self.eval(e, &cx, locals)?.string().into_owned());
+            }
+            keyed.push((ks, it));
+        }
+        keyed.sort_by(|a, b| {
+            for (i, (_, desc)) in keys.iter().enumerate() {
+                let (x, y) = (&a.0[i], &b.0[i]);
+                let ord = match (x.trim().parse::<i64>(), y.trim().parse::<i64>()) {
+                    (Ok(p), Ok(q)) => p.cmp(&q),
+                    _ => x.cmp(y),
+                };
+                let ord = if *desc { ord.reverse() } else { ord };
+                if ord != std::cmp::Ordering::Equal {
+                    return ord;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        Ok(keyed.into_iter().map(|(_, it)| it).collect())
+    }
+}

@@ -151,7 +151,7 @@ def() { # section name label docs bytes shown-command
 }
 n=$SMALL
 def batch hvx "batch: hvxform, shipped route kvm → hvx → vsphere" "$n" "$small_bytes" "hvxform transform small --to vsphere -o DIR"
-def batch hvx_sess "batch: hvxform, same + session store (1,000 ids, not looked up)" "$n" "$small_bytes" "... --session store.yaml"
+def batch hvx_sess "batch: hvxform, same + session store (1,000 ids, looked up)" "$n" "$small_bytes" "... --session store.yaml"
 def batch hvx_direct "batch: hvxform, direct benchmark mapping with the id lookup" "$n" "$small_bytes" "... --mappings DIR --session store.yaml"
 def batch xslt "batch: xsltproc, 1,000-entry table" "$n" "$small_bytes" "xsltproc --stringparam idmap vmids.xml libvirt2vsphere.xsl small/*.xml"
 def batch xslt1 "batch: xsltproc, 1-entry table" "$n" "$small_bytes" "xsltproc --stringparam idmap map1.xml ..."

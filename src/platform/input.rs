@@ -102,18 +102,40 @@ fn strip_decl_encoding(s: &str) -> String {
     s.to_string()
 }
 
-/// Parses XML, turning roxmltree's error into `file:line:col: message`.
+/// Deepest element nesting accepted. VM metadata nests a handful of levels;
+/// a hostile document nested far deeper is refused instead of exhausting the
+/// stack of the recursive parts of a conversion.
+pub const MAX_DEPTH: usize = 1024;
+
+/// Parses XML, turning roxmltree's error into `file:line:col: message`, and
+/// refuses documents nested deeper than [`MAX_DEPTH`].
 pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i>, InputError> {
     let opt = roxmltree::ParsingOptions {
         allow_dtd: false,
         ..Default::default()
     };
-    roxmltree::Document::parse_with_options(text, opt).map_err(|e| {
+    let doc = roxmltree::Document::parse_with_options(text, opt).map_err(|e| {
         let p = e.pos();
         InputError {
             message: format!("{name}:{}:{}: malformed XML: {e}", p.row, p.col),
         }
-    })
+    })?;
+    // Depth of each node from its parent's, in document order (parents first).
+    let mut depth = vec![0u32; doc.descendants().len()];
+    for n in doc.descendants().skip(1) {
+        let d = n.parent().map(|p| depth[p.id().get_usize()]).unwrap_or(0) + 1;
+        depth[n.id().get_usize()] = d;
+        if d as usize > MAX_DEPTH {
+            let p = doc.text_pos_at(n.range().start);
+            return Err(InputError {
+                message: format!(
+                    "{name}:{}:{}: elements nested deeper than {MAX_DEPTH} levels; refusing the document",
+                    p.row, p.col
+                ),
+            });
+        }
+    }
+    Ok(doc)
 }
 
 #[cfg(test)]
@@ -142,6 +164,21 @@ mod tests {
     fn vmx_in_its_declared_charset_decodes() {
         let s = decode(b".encoding = \"windows-1252\"\ndisplayName = \"Caf\xe9\"\n").unwrap();
         assert!(s.contains("Café"));
+    }
+
+    #[test]
+    fn hostile_nesting_is_refused_not_a_crash() {
+        let n = MAX_DEPTH + 10;
+        let text = format!("<r>{}{}</r>", "<a>".repeat(n), "</a>".repeat(n));
+        let e = parse_xml("deep.xml", &text).unwrap_err();
+        assert!(
+            e.message.contains("nested deeper than 1024"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.starts_with("deep.xml:1:"), "{}", e.message);
+        let ok = format!("<r>{}{}</r>", "<a>".repeat(100), "</a>".repeat(100));
+        assert!(parse_xml("ok.xml", &ok).is_ok());
     }
 
     #[test]

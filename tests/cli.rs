@@ -511,3 +511,33 @@ fn vm_identity_survives_kvm_vsphere_kvm_with_a_store() {
 fn uuid_version(u: &str) -> u32 {
     u.chars().nth(14).and_then(|c| c.to_digit(16)).unwrap_or(0)
 }
+
+/// Hostile nesting, in a mapping or in an input, is refused with a located
+/// error, never a stack overflow.
+#[test]
+fn hostile_nesting_is_an_error_not_a_crash() {
+    let dir = temp_dir("nesting");
+    let m = dir.join("deep.hvx");
+    let depth = 100_000;
+    std::fs::write(&m, format!("mapping \"d\" {{ from kvm to hvx version \"1\" }}\nunmapped report;\nfn f() -> int = {}1{};\n", "(".repeat(depth), ")".repeat(depth))).unwrap();
+    let o = run(&["check", m.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("nested deeper than 100 levels"));
+    let f = dir.join("deep.xml");
+    std::fs::write(
+        &f,
+        format!(
+            "<domain><name>x</name><memory>1</memory><metadata>{}{}</metadata></domain>",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        ),
+    )
+    .unwrap();
+    let o = run(&["transform", f.to_str().unwrap(), "--to", "vsphere"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nested deeper than 1024 levels"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -346,6 +346,9 @@ impl Transform {
     }
 }
 
+/// Stack size of conversion workers.
+const WORKER_STACK: usize = 64 << 20;
+
 fn convert_all(
     conv: &Convert,
     inputs: &[PathBuf],
@@ -359,20 +362,31 @@ fn convert_all(
         .map(|n| n.get())
         .unwrap_or(1)
         .min(inputs.len().max(1));
+    let work = || loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        if k >= inputs.len() {
+            break;
+        }
+        let path = &inputs[k];
+        let result = convert_one(conv, path, from, targets, deny_loss);
+        results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(Done {
+            input: path.clone(),
+            result,
+        });
+    };
     std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= inputs.len() {
-                    break;
-                }
-                let path = &inputs[k];
-                let result = convert_one(conv, path, from, targets, deny_loss);
-                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(Done {
-                    input: path.clone(),
-                    result,
-                });
-            });
+        // Generous stacks: compiling a mapping and converting a document
+        // recurse over their nesting (bounded by MAX_NESTING and MAX_DEPTH).
+        let started = (0..workers)
+            .filter(|_| {
+                std::thread::Builder::new()
+                    .stack_size(WORKER_STACK)
+                    .spawn_scoped(s, work)
+                    .is_ok()
+            })
+            .count();
+        if started == 0 {
+            work();
         }
     });
     results

@@ -16,9 +16,56 @@ pub(super) struct HvxParser;
 
 type P<'i> = Pair<'i, Rule>;
 
+/// Deepest nesting of `(`, `[` and `{` a mapping may use. The parser and the
+/// compiler recurse over nested constructs; a file nested deeper is refused
+/// with a diagnostic rather than overflowing the stack.
+pub const MAX_NESTING: usize = 100;
+
+fn check_nesting(source: &Arc<Source>) -> Result<(), Box<Diagnostic>> {
+    let (mut depth, mut in_str, mut in_comment, mut escaped) = (0usize, false, false, false);
+    for (i, c) in source.text.char_indices() {
+        if in_comment {
+            in_comment = c != '\n';
+            continue;
+        }
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                // Interpolations nest too.
+                '{' => depth += 1,
+                '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        } else {
+            match c {
+                '#' => in_comment = true,
+                '"' => in_str = true,
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if depth > MAX_NESTING {
+            return Err(Box::new(Diagnostic::error(
+                "hvx::syntax",
+                format!("syntax error: nested deeper than {MAX_NESTING} levels"),
+                crate::diag::Label {
+                    source: source.clone(),
+                    span: Span::new(i..i + 1),
+                    text: "too deep".into(),
+                },
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Parse one mapping or library file. A syntax error is returned as a
 /// diagnostic saying what was expected where.
 pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
+    check_nesting(source)?;
     let mut pairs = HvxParser::parse(Rule::file, &source.text)
         .map_err(|e| Box::new(syntax_error(source, e)))?;
     let file_pair = pairs.next().expect("pest returns the file rule");

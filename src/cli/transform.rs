@@ -64,10 +64,6 @@ pub struct Transform {
 struct Done {
     input: PathBuf,
     result: Result<(Vec<Produced>, Findings), String>,
-    /// With `-o DIR`: the input's documents written by the worker to hidden
-    /// temp files, (final name, temp path), renamed into place only after
-    /// every input is converted and no two outputs share a name.
-    staged: Option<Result<Vec<(String, PathBuf)>, String>>,
 }
 
 impl Transform {
@@ -175,69 +171,77 @@ impl Transform {
             }
         }
 
-        let out = self.output.as_deref().map(|d| (d, self.sync));
-        let results = convert_all(&conv, &inputs, from, &targets, self.deny_loss, out);
+        let results = convert_all(&conv, &inputs, from, &targets, self.deny_loss);
         // Saved before any output is written. If no input converted, no
         // output will use what was minted, and the store is left as it was.
         if results.iter().any(|d| d.result.is_ok()) {
             if let Err(code) = persisted.commit(ctx) {
-                for d in &results {
-                    if let Some(Ok(files)) = &d.staged {
-                        discard(files);
-                    }
-                }
                 return code;
             }
         }
 
-        // Find collisions between inputs before anything is renamed into
-        // place; with no -o, plan the documents for stdout.
+        // Name every output and find collisions before writing anything.
         let mut failures = 0usize;
-        let mut errors: Vec<Option<String>> = vec![None; results.len()];
+        let mut planned: Vec<(usize, Vec<(String, String)>)> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
-        let mut stdout_files: Vec<(usize, Vec<(String, String)>)> = Vec::new();
+        let mut errors: Vec<Option<String>> = vec![None; results.len()];
         for (k, d) in results.iter().enumerate() {
-            let names: Vec<String> = match (&d.result, &d.staged) {
-                (Ok(_), Some(Err(m))) => {
-                    errors[k] = Some(format!("{}: {m}", d.input.display()));
-                    continue;
-                }
-                (Ok(_), Some(Ok(files))) => files.iter().map(|(n, _)| n.clone()).collect(),
-                (Ok((docs, _)), None) => match plan_files(&d.input, docs) {
-                    Ok(files) => {
-                        let names = files.iter().map(|(n, _)| n.clone()).collect();
-                        stdout_files.push((k, files));
-                        names
-                    }
-                    Err(m) => {
+            if let Ok((docs, _)) = &d.result {
+                let stem = engine::stem(&d.input);
+                let mut files = Vec::new();
+                for p in docs {
+                    // Names computed by a mapping tell documents of one target
+                    // apart; a target with a single document needs none.
+                    // Names from data are checked even when they are not used.
+                    if let Some(m) = p.names.iter().find_map(|n| engine::safe_name_part(n).err()) {
                         errors[k] = Some(format!("{}: {m}", d.input.display()));
-                        continue;
+                        break;
                     }
-                },
-                (Err(_), _) => continue,
-            };
-            for n in names {
-                match by_name.get(&n) {
-                    Some(&other) if other != k => {
-                        errors[k] = Some(format!(
-                            "{}: output `{n}` would also be written for {}",
-                            d.input.display(),
-                            results[other].input.display()
-                        ));
-                        errors[other] = Some(format!(
-                            "{}: output `{n}` would also be written for {}",
-                            results[other].input.display(),
-                            d.input.display()
-                        ));
-                    }
-                    _ => {
-                        by_name.insert(n, k);
+                    let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
+                    let named;
+                    let p = if alone && !p.names.is_empty() {
+                        named = engine::Produced {
+                            names: Vec::new(),
+                            ..p.clone()
+                        };
+                        &named
+                    } else {
+                        p
+                    };
+                    match engine::output_file_name(&stem, p) {
+                        Ok(n) => files.push((n, p.xml.clone())),
+                        Err(m) => {
+                            errors[k] = Some(format!("{}: {m}", d.input.display()));
+                            break;
+                        }
                     }
                 }
+                if errors[k].is_none() {
+                    for (n, _) in &files {
+                        if let Some(&other) = by_name.get(n) {
+                            let msg = format!(
+                                "{}: output `{n}` would also be written for {}",
+                                d.input.display(),
+                                results[other].input.display()
+                            );
+                            errors[k] = Some(msg.clone());
+                            if other != k {
+                                errors[other] = Some(format!(
+                                    "{}: output `{n}` would also be written for {}",
+                                    results[other].input.display(),
+                                    d.input.display()
+                                ));
+                            }
+                        } else {
+                            by_name.insert(n.clone(), k);
+                        }
+                    }
+                }
+                planned.push((k, files));
             }
         }
+        let total_docs: usize = planned.iter().map(|(_, f)| f.len()).sum();
         let to_stdout = self.output.is_none();
-        let total_docs: usize = stdout_files.iter().map(|(_, f)| f.len()).sum();
         if to_stdout && (inputs.len() != 1 || total_docs > 1) {
             super::error(
                 ctx,
@@ -249,31 +253,25 @@ impl Transform {
             return exit::CANNOT_RUN;
         }
         let mut written: HashMap<usize, Vec<String>> = HashMap::new();
-        for (k, files) in stdout_files {
-            if errors[k].is_none() {
+        for (k, files) in planned {
+            if errors[k].is_some() {
+                continue;
+            }
+            if to_stdout {
                 let mut out = std::io::stdout().lock();
                 for (_, xml) in &files {
                     if out.write_all(xml.as_bytes()).is_err() {
                         return exit::CANNOT_RUN;
                     }
                 }
+                continue;
             }
-        }
-        if let Some(dir) = &self.output {
-            for (k, d) in results.iter().enumerate() {
-                let Some(Ok(files)) = &d.staged else {
-                    continue;
-                };
-                if errors[k].is_some() {
-                    discard(files);
-                    continue;
+            let dir = self.output.as_ref().expect("checked above");
+            match write_all_or_nothing(dir, &files, self.sync) {
+                Ok(()) => {
+                    written.insert(k, files.iter().map(|(n, _)| n.clone()).collect());
                 }
-                match commit_staged(dir, files, self.sync) {
-                    Ok(()) => {
-                        written.insert(k, files.iter().map(|(n, _)| n.clone()).collect());
-                    }
-                    Err(m) => errors[k] = Some(format!("{}: {m}", d.input.display())),
-                }
+                Err(m) => errors[k] = Some(format!("{}: {m}", results[k].input.display())),
             }
         }
 
@@ -357,7 +355,6 @@ fn convert_all(
     from: Option<&'static Platform>,
     targets: &[&'static Platform],
     deny_loss: bool,
-    out: Option<(&Path, bool)>,
 ) -> Vec<Done> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..inputs.len()).map(|_| None).collect());
@@ -371,22 +368,10 @@ fn convert_all(
             break;
         }
         let path = &inputs[k];
-        let mut result = convert_one(conv, path, from, targets, deny_loss);
-        // Writing overlaps converting: each worker stages its input's files.
-        let staged = match (&mut result, out) {
-            (Ok((docs, _)), Some((dir, sync))) => {
-                let staged = plan_files(path, docs).and_then(|files| stage(dir, &files, sync));
-                for d in docs.iter_mut() {
-                    d.xml = String::new();
-                }
-                Some(staged)
-            }
-            _ => None,
-        };
+        let result = convert_one(conv, path, from, targets, deny_loss);
         results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(Done {
             input: path.clone(),
             result,
-            staged,
         });
     };
     std::thread::scope(|s| {
@@ -485,44 +470,10 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     r
 }
 
-/// Output file names for an input's documents: `<stem>[.<names>].<target>.<ext>`.
-/// Names computed by a mapping tell documents of one target apart; a target
-/// with a single document needs none. Names from data are checked even when
-/// they are not used.
-fn plan_files(input: &Path, docs: &[Produced]) -> Result<Vec<(String, String)>, String> {
-    let stem = engine::stem(input);
-    let mut files = Vec::with_capacity(docs.len());
-    for p in docs {
-        if let Some(m) = p.names.iter().find_map(|n| engine::safe_name_part(n).err()) {
-            return Err(m);
-        }
-        let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
-        let name = if alone && !p.names.is_empty() {
-            engine::output_file_name(
-                &stem,
-                &engine::Produced {
-                    target: p.target,
-                    names: Vec::new(),
-                    ext: p.ext,
-                    xml: String::new(),
-                },
-            )?
-        } else {
-            engine::output_file_name(&stem, p)?
-        };
-        files.push((name, p.xml.clone()));
-    }
-    Ok(files)
-}
-
-/// Writes every document of an input to a hidden temp file in `dir`
-/// (flushed with `sync`). On failure, nothing of this input is left behind.
-fn stage(
-    dir: &Path,
-    files: &[(String, String)],
-    sync: bool,
-) -> Result<Vec<(String, PathBuf)>, String> {
-    let mut temps = Vec::with_capacity(files.len());
+/// All of an input's documents, or none: every temp file is written first,
+/// then all are renamed into place.
+fn write_all_or_nothing(dir: &Path, files: &[(String, String)], sync: bool) -> Result<(), String> {
+    let mut temps = Vec::new();
     for (name, xml) in files {
         let tmp = temp_path(dir, name);
         let r = (|| {
@@ -535,29 +486,20 @@ fn stage(
         })();
         if let Err(e) = r {
             let _ = std::fs::remove_file(&tmp);
-            discard(&temps);
+            for (t, _) in &temps {
+                let _ = std::fs::remove_file(t);
+            }
             return Err(format!("cannot write {}: {e}", dir.join(name).display()));
         }
-        temps.push((name.clone(), tmp));
+        temps.push((tmp, dir.join(name)));
     }
-    Ok(temps)
-}
-
-/// Removes staged temp files.
-fn discard(temps: &[(String, PathBuf)]) {
-    for (_, t) in temps {
-        let _ = std::fs::remove_file(t);
-    }
-}
-
-/// Renames an input's staged files into place: all of them, or none.
-fn commit_staged(dir: &Path, temps: &[(String, PathBuf)], sync: bool) -> Result<(), String> {
-    let mut done: Vec<PathBuf> = Vec::new();
-    for (name, tmp) in temps {
-        let fin = dir.join(name);
-        if let Err(e) = std::fs::rename(tmp, &fin) {
-            discard(temps);
-            for f in &done {
+    let mut done: Vec<&PathBuf> = Vec::new();
+    for (tmp, fin) in &temps {
+        if let Err(e) = std::fs::rename(tmp, fin) {
+            for (t, _) in &temps {
+                let _ = std::fs::remove_file(t);
+            }
+            for f in done {
                 let _ = std::fs::remove_file(f);
             }
             return Err(format!("cannot write {}: {e}", fin.display()));

@@ -216,24 +216,6 @@ pub struct Convert<'m> {
 }
 
 impl Convert<'_> {
-    /// Detects an input's platform (or takes `from`).
-    pub fn detect(
-        &self,
-        name: &str,
-        text: &str,
-        from: Option<&'static Platform>,
-    ) -> Result<&'static Platform, ConvertError> {
-        // Text formats (.vmx, xl.cfg) are read in their canonical XML form.
-        let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
-        let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
-        match from {
-            Some(p) => Ok(p),
-            None => platform::detect_xml(&doc)
-                .map(|(p, _)| p)
-                .map_err(|m| ConvertError::Input(format!("{name}: {m}"))),
-        }
-    }
-
     /// Converts one input text to every target.
     pub fn convert(
         &self,

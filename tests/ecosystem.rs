@@ -24,35 +24,6 @@ fn write_tmp(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBu
     p
 }
 
-fn virsh_dump(file: &std::path::Path, name: &str) -> String {
-    // The test driver preloads a domain named `test`: remove it first.
-    let pre = if name == "test" {
-        "destroy test; undefine test; "
-    } else {
-        ""
-    };
-    let o = Command::new("virsh")
-        .args([
-            "-c",
-            "test:///default",
-            &format!("{pre}define {}; dumpxml {name}", file.display()),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "virsh define {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    // Drop virsh's own messages ("Domain 'x' defined from ...").
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter(|l| !l.starts_with("Domain "))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The KVM samples and every libvirt test domain Debian's libvirt accepts.
 fn kvm_inputs() -> Vec<std::path::PathBuf> {
     let corpus = root().join("tests/corpus/libvirt-qemu-domainxml");

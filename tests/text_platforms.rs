@@ -710,26 +710,7 @@ fn libvirt_accepts(dir: &std::path::Path, input: &std::path::Path, xml: &str) {
     let name = child(doc.root_element(), "name")
         .and_then(|n| n.text())
         .unwrap();
-    // The test driver preloads a domain named `test`.
-    let pre = if name == "test" {
-        "destroy test; undefine test; "
-    } else {
-        ""
-    };
-    let o = Command::new("virsh")
-        .args([
-            "-c",
-            "test:///default",
-            &format!("{pre}define {}", file.display()),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "virsh define ({}): {}",
-        input.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    virsh_dump(&file, name);
 }
 
 // ---- Xen: mappings over the corpus ------------------------------------------

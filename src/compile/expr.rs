@@ -78,7 +78,7 @@ impl Compiler {
                 let t = match op {
                     BinOp::Or | BinOp::And | BinOp::Eq | BinOp::Ne => Type::Bool,
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                        for (t, c, sp) in [(ta, &ca, a.span), (tb, &cb, b.span)] {
+                        for (t, sp) in [(ta, a.span), (tb, b.span)] {
                             if t == Type::Bool {
                                 self.error(
                                     "hvx::type-mismatch",
@@ -87,7 +87,6 @@ impl Compiler {
                                     "this is a bool",
                                 );
                             }
-                            let _ = c;
                         }
                         Type::Bool
                     }
@@ -587,9 +586,6 @@ impl Compiler {
                 let (v, t) = self.expr(value);
                 if let Some(want) = ty {
                     self.check_assign(*want, t, &v, value.span);
-                }
-                if let Some(prev) = self.scope.vars.iter().rev().find(|x| x.name == var.name) {
-                    let _ = prev;
                 }
                 let slot = self.bind(var, ty.unwrap_or(t));
                 Stmt::Let {

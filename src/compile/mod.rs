@@ -22,7 +22,7 @@ pub fn check_library(root: Arc<Source>, resolver: &dyn Resolver) -> Diagnostics 
         library_mode: true,
         ..Compiler::default()
     };
-    c.load(root, resolver, false, None);
+    c.load(root, resolver, false);
     if !c.diags.has_errors() {
         let _ = c.build();
     }
@@ -46,7 +46,7 @@ pub fn is_library(source: &Arc<Source>) -> bool {
 /// Returns the program when there are no errors, and every diagnostic.
 pub fn compile(root: Arc<Source>, resolver: &dyn Resolver) -> (Option<Program>, Diagnostics) {
     let mut c = Compiler::default();
-    c.load(root, resolver, true, None);
+    c.load(root, resolver, true);
     if c.diags.has_errors() {
         return (None, c.diags);
     }
@@ -148,13 +148,7 @@ impl Compiler {
         d
     }
 
-    fn load(
-        &mut self,
-        source: Arc<Source>,
-        resolver: &dyn Resolver,
-        is_root: bool,
-        from: Option<(u16, Span)>,
-    ) {
+    fn load(&mut self, source: Arc<Source>, resolver: &dyn Resolver, is_root: bool) {
         if !self.loaded.insert(source.name.clone()) {
             return;
         }
@@ -217,7 +211,7 @@ impl Compiler {
         self.files.push((idx, file));
         for (rel, sp) in uses {
             match resolver.resolve(&source, &rel) {
-                Ok(lib) => self.load(lib, resolver, false, Some((idx, sp))),
+                Ok(lib) => self.load(lib, resolver, false),
                 Err(msg) => {
                     self.cur_src = idx;
                     self.error(
@@ -229,7 +223,6 @@ impl Compiler {
                 }
             }
         }
-        let _ = from;
     }
 
     fn declare(

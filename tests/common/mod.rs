@@ -77,3 +77,38 @@ pub fn samples(platform: &str) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// `virsh define` + `dumpxml` with libvirt's test driver (no daemon); asserts
+/// the definition is accepted and returns the dump.
+pub fn virsh_dump(file: &std::path::Path, name: &str) -> String {
+    // The test driver preloads a domain named `test`: remove it first.
+    let pre = if name == "test" {
+        "destroy test; undefine test; "
+    } else {
+        ""
+    };
+    let o = std::process::Command::new("virsh")
+        .args([
+            "-c",
+            "test:///default",
+            &format!(
+                "{pre}define {}; dumpxml \"{}\"",
+                file.display(),
+                name.replace('"', "\\\"")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "virsh define {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Drop virsh's own messages ("Domain 'x' defined from ...").
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("Domain "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

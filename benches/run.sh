@@ -64,7 +64,7 @@ HAVE_EATMYDATA=0; command -v eatmydata >/dev/null && HAVE_EATMYDATA=1
 
 PEERS="$ROOT/benches/peers"
 XSL="$PEERS/libvirt2vsphere.xsl"
-HVX=${HVXFORM:-$ROOT/target/release/hvxform}
+HVX=${HVXFORM:-${CARGO_TARGET_DIR:-$ROOT/target}/release/hvxform}
 FLOOR="$ROOT/benches/floor/target/release/hvxform-floor"
 
 # ------------------------------------------------------------------ build
@@ -77,8 +77,8 @@ elif [ -z "${HVXFORM:-}" ] && [ -d "$ROOT/.git" ]; then
     echo "note: $HVX is older than the last commit; run cargo build --release to measure the current code" >&2
   fi
 fi
-cargo build --release --quiet --manifest-path "$ROOT/benches/floor/Cargo.toml" 2>/dev/null ||
-  cargo build --release --quiet --offline --manifest-path "$ROOT/benches/floor/Cargo.toml"
+cargo build --release --quiet --manifest-path "$ROOT/benches/floor/Cargo.toml" --target-dir "$ROOT/benches/floor/target" 2>/dev/null ||
+  cargo build --release --quiet --offline --manifest-path "$ROOT/benches/floor/Cargo.toml" --target-dir "$ROOT/benches/floor/target"
 
 # ------------------------------------------------------------------ inputs
 mkdir -p "$WORK"

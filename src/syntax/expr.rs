@@ -7,66 +7,116 @@ use super::parser::{ident, span, step_parts, Rule};
 
 type P<'i> = Pair<'i, Rule>;
 
+/// An `expr` pair (a flat list of operands and operators) → an expression
+/// tree. Precedence, loosest first: `or`, `and`, comparisons, `+ -`,
+/// `* div mod`, a leading `-`, `|`. Binary operators are left-associative;
+/// the grammar allows at most one comparison per operand of `and`/`or`.
 pub(super) fn expr(p: P) -> Expr {
+    debug_assert_eq!(p.as_rule(), Rule::expr);
+    let items: Vec<P> = p.into_inner().collect();
+    let mut pos = 0;
+    let e = binary(&items, &mut pos, 0);
+    debug_assert_eq!(pos, items.len());
+    e
+}
+
+/// The binary operator a pair stands for, with its precedence.
+fn bin_op(p: &P) -> Option<(u8, BinOp)> {
+    let op = match p.as_rule() {
+        Rule::kw_or => (1, BinOp::Or),
+        Rule::kw_and => (2, BinOp::And),
+        Rule::cmp_op => match p.as_str() {
+            "=" => (3, BinOp::Eq),
+            "!=" => (3, BinOp::Ne),
+            "<" => (3, BinOp::Lt),
+            "<=" => (3, BinOp::Le),
+            ">" => (3, BinOp::Gt),
+            _ => (3, BinOp::Ge),
+        },
+        Rule::add_op if p.as_str() == "+" => (4, BinOp::Add),
+        Rule::add_op => (4, BinOp::Sub),
+        Rule::mul_op => match p.as_str() {
+            "*" => (5, BinOp::Mul),
+            "div" => (5, BinOp::Div),
+            _ => (5, BinOp::Mod),
+        },
+        _ => return None,
+    };
+    Some(op)
+}
+
+/// Precedence climbing over `items[*pos..]`: operators binding at least as
+/// tightly as `min`.
+fn binary(items: &[P], pos: &mut usize, min: u8) -> Expr {
+    let mut lhs = signed(items, pos);
+    while let Some((prec, op)) = items.get(*pos).and_then(bin_op) {
+        if prec < min {
+            break;
+        }
+        *pos += 1;
+        let rhs = binary(items, pos, prec + 1);
+        let span = Span {
+            start: lhs.span.start,
+            end: rhs.span.end,
+        };
+        lhs = Expr {
+            kind: ExprKind::Bin(op, Box::new(lhs), Box::new(rhs)),
+            span,
+        };
+    }
+    lhs
+}
+
+/// `-`? operand (`|` operand)*
+fn signed(items: &[P], pos: &mut usize) -> Expr {
+    if items[*pos].as_rule() == Rule::neg {
+        let start = span(&items[*pos]).start;
+        *pos += 1;
+        let inner = union(items, pos);
+        let span = Span {
+            start,
+            end: inner.span.end,
+        };
+        return Expr {
+            kind: ExprKind::Neg(Box::new(inner)),
+            span,
+        };
+    }
+    union(items, pos)
+}
+
+fn union(items: &[P], pos: &mut usize) -> Expr {
+    let first = operand(items[*pos].clone());
+    *pos += 1;
+    if items.get(*pos).map(P::as_rule) != Some(Rule::union_op) {
+        return first;
+    }
+    let mut parts = vec![first];
+    while items.get(*pos).map(P::as_rule) == Some(Rule::union_op) {
+        parts.push(operand(items[*pos + 1].clone()));
+        *pos += 2;
+    }
+    let span = Span {
+        start: parts[0].span.start,
+        end: parts[parts.len() - 1].span.end,
+    };
+    Expr {
+        kind: ExprKind::Union(parts),
+        span,
+    }
+}
+
+/// One operand: a literal, variable path, call, parenthesised expression or
+/// path.
+fn operand(p: P) -> Expr {
     let sp = span(&p);
     match p.as_rule() {
-        Rule::expr => expr(p.into_inner().next().unwrap()),
-        Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr | Rule::cmp_expr => {
-            let mut it = p.into_inner();
-            let mut lhs = expr(it.next().unwrap());
-            while let Some(op) = it.next() {
-                let rhs = expr(it.next().unwrap());
-                let op = match op.as_str() {
-                    "or" => BinOp::Or,
-                    "and" => BinOp::And,
-                    "=" => BinOp::Eq,
-                    "!=" => BinOp::Ne,
-                    "<" => BinOp::Lt,
-                    "<=" => BinOp::Le,
-                    ">" => BinOp::Gt,
-                    ">=" => BinOp::Ge,
-                    "+" => BinOp::Add,
-                    "-" => BinOp::Sub,
-                    "*" => BinOp::Mul,
-                    "div" => BinOp::Div,
-                    _ => BinOp::Mod,
-                };
-                let s = Span {
-                    start: lhs.span.start,
-                    end: rhs.span.end,
-                };
-                lhs = Expr {
-                    kind: ExprKind::Bin(op, Box::new(lhs), Box::new(rhs)),
-                    span: s,
-                };
-            }
-            lhs
+        Rule::paren => {
+            // The parentheses belong to the operand's span.
+            let mut e = expr(p.into_inner().next().unwrap());
+            e.span = sp;
+            e
         }
-        Rule::unary => {
-            let mut it = p.into_inner();
-            let first = it.next().unwrap();
-            if first.as_rule() == Rule::neg {
-                let inner = expr(it.next().unwrap());
-                Expr {
-                    kind: ExprKind::Neg(Box::new(inner)),
-                    span: sp,
-                }
-            } else {
-                expr(first)
-            }
-        }
-        Rule::union => {
-            let mut parts: Vec<Expr> = p.into_inner().map(expr).collect();
-            if parts.len() == 1 {
-                parts.pop().unwrap()
-            } else {
-                Expr {
-                    kind: ExprKind::Union(parts),
-                    span: sp,
-                }
-            }
-        }
-        Rule::paren => expr(p.into_inner().next().unwrap()),
         Rule::string => string_expr(p),
         Rule::number | Rule::boolean => Expr {
             kind: ExprKind::Lit(lit(p)),
@@ -314,5 +364,69 @@ pub(super) fn var_ident(p: P) -> Ident {
     Ident {
         name: p.as_str().trim_start_matches('$').to_string(),
         span: sp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::diag::Source;
+
+    /// The expression of `let $x = EXPR;` as an S-expression.
+    fn tree(src: &str) -> String {
+        fn show(e: &Expr) -> String {
+            match &e.kind {
+                ExprKind::Bin(op, a, b) => format!("({op:?} {} {})", show(a), show(b)),
+                ExprKind::Neg(a) => format!("(Neg {})", show(a)),
+                ExprKind::Union(v) => {
+                    let parts: Vec<String> = v.iter().map(show).collect();
+                    format!("(Union {})", parts.join(" "))
+                }
+                ExprKind::Lit(Lit::Int(n)) => n.to_string(),
+                ExprKind::Var(v) => format!("${}", v.name),
+                ExprKind::Path(_) => "path".into(),
+                _ => "?".into(),
+            }
+        }
+        let text = format!("fn f() -> any = {src};");
+        let source = Arc::new(Source {
+            name: "t.hvx".into(),
+            path: None,
+            text,
+        });
+        let file = crate::syntax::parse(&source).unwrap();
+        let body = &file.fns[0].body;
+        // Every span covers exactly its operands.
+        assert_eq!(&source.text[body.span.range()], src);
+        show(body)
+    }
+
+    #[test]
+    fn precedence_and_associativity() {
+        assert_eq!(tree("1 + 2 * 3"), "(Add 1 (Mul 2 3))");
+        assert_eq!(tree("1 - 2 - 3"), "(Sub (Sub 1 2) 3)");
+        assert_eq!(tree("8 div 2 mod 3"), "(Mod (Div 8 2) 3)");
+        assert_eq!(
+            tree("$a or $b and $c = 1 + 2"),
+            "(Or $a (And $b (Eq $c (Add 1 2))))"
+        );
+        assert_eq!(tree("$a and $b or $c"), "(Or (And $a $b) $c)");
+        assert_eq!(tree("-$a | $b * 2"), "(Mul (Neg (Union $a $b)) 2)");
+        assert_eq!(tree("1 - -2"), "(Sub 1 (Neg 2))");
+        assert_eq!(tree("(1 + 2) * 3"), "(Mul (Add 1 2) 3)");
+        assert_eq!(tree("a | b | c"), "(Union path path path)");
+    }
+
+    #[test]
+    fn comparisons_do_not_chain() {
+        let source = Arc::new(Source {
+            name: "t.hvx".into(),
+            path: None,
+            text: "fn f() -> any = 1 < 2 = true;".into(),
+        });
+        let err = crate::syntax::parse(&source).unwrap_err();
+        assert!(err.message.contains("syntax error"), "{}", err.message);
     }
 }

@@ -4,6 +4,7 @@
 mod decls;
 mod expr;
 pub mod load;
+pub mod prebuilt;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ pub fn check_library(root: Arc<Source>, resolver: &dyn Resolver) -> Diagnostics 
 
 /// Is this source a library (no header, rules, documents or policy)?
 pub fn is_library(source: &Arc<Source>) -> bool {
-    match crate::syntax::parse(source) {
+    match prebuilt::parse(source) {
         Ok(f) => {
             f.header.is_none()
                 && f.rules.is_empty()
@@ -154,7 +155,7 @@ impl Compiler {
         }
         let idx = self.sources.len() as u16;
         self.sources.push(source.clone());
-        let file = match crate::syntax::parse(&source) {
+        let file = match prebuilt::parse(&source) {
             Ok(f) => f,
             Err(d) => {
                 self.diags.push(*d);

@@ -1,12 +1,29 @@
 //! The abstract syntax tree of a mapping file, with byte spans into its source.
+//! It is serde-serialisable: `build.rs` parses the shipped mappings at build
+//! time and embeds their trees (see `crate::compile::prebuilt`).
 
 use std::ops::Range;
 
+use serde::{Deserialize, Serialize};
+
 /// A byte range in one mapping file's source text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(from = "(u32, u32)", into = "(u32, u32)")]
 pub struct Span {
     pub start: u32,
     pub end: u32,
+}
+
+impl From<(u32, u32)> for Span {
+    fn from((start, end): (u32, u32)) -> Self {
+        Span { start, end }
+    }
+}
+
+impl From<Span> for (u32, u32) {
+    fn from(s: Span) -> Self {
+        (s.start, s.end)
+    }
 }
 
 impl Span {
@@ -22,14 +39,14 @@ impl Span {
 }
 
 /// A name with the span it was written at.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ident {
     pub name: String,
     pub span: Span,
 }
 
 /// One parsed mapping (or library) file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct File {
     pub header: Option<Header>,
     pub uses: Vec<(String, Span)>,
@@ -52,7 +69,7 @@ pub struct File {
     pub templates: Vec<NamedTemplate>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Header {
     pub name: String,
     pub span: Span,
@@ -63,14 +80,14 @@ pub struct Header {
 }
 
 /// What happens to input nodes that no rule matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Policy {
     Fail,
     Report,
     Copy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Type {
     String,
     Int,
@@ -93,14 +110,14 @@ impl Type {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Param {
     pub name: Ident,
     pub ty: Type,
     pub default: Option<Expr>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Table {
     pub name: Ident,
     pub key_ty: Type,
@@ -109,7 +126,7 @@ pub struct Table {
     pub default: Option<(Option<Lit>, Span)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableRow {
     pub keys: Vec<(Lit, Span)>,
     pub value: Lit,
@@ -117,7 +134,7 @@ pub struct TableRow {
 }
 
 /// Types a session table side can have; keys are normalised by type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SessionType {
     String,
     Int,
@@ -138,7 +155,7 @@ impl SessionType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Miss {
     /// Mint a value: deterministic UUIDv5 for uuid sides, or a pattern with `{n}`.
     Mint(Option<String>),
@@ -148,7 +165,7 @@ pub enum Miss {
     Same,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionDecl {
     pub name: Ident,
     pub left: SessionType,
@@ -156,7 +173,7 @@ pub struct SessionDecl {
     pub miss: Miss,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FnDecl {
     pub name: Ident,
     pub params: Vec<(Ident, Type)>,
@@ -164,13 +181,13 @@ pub struct FnDecl {
     pub body: Expr,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Field {
     pub attr: bool,
     pub name: Ident,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rename {
     pub from: Field,
     pub from_ty: Type,
@@ -180,7 +197,7 @@ pub struct Rename {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
     pub name: Ident,
     pub each: Option<Expr>,
@@ -188,7 +205,7 @@ pub struct Document {
     pub body: Block,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rule {
     pub pattern: Pattern,
     pub mode: Option<Ident>,
@@ -197,7 +214,7 @@ pub struct Rule {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NamedTemplate {
     pub name: Ident,
     pub params: Vec<(Ident, Type)>,
@@ -205,7 +222,7 @@ pub struct NamedTemplate {
 }
 
 /// A match pattern: steps read left to right, matched right to left.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pattern {
     pub absolute: bool,
     /// `//` at the start: any depth.
@@ -215,7 +232,7 @@ pub struct Pattern {
     pub text: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PatStep {
     pub test: NodeTest,
     pub preds: Vec<Expr>,
@@ -223,7 +240,7 @@ pub struct PatStep {
     pub descendant: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum NodeTest {
     Elem(Option<QName>),
     Attr(Option<QName>),
@@ -234,7 +251,7 @@ pub enum NodeTest {
     Filter,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct QName {
     pub prefix: Option<String>,
     pub local: String,
@@ -243,7 +260,7 @@ pub struct QName {
 
 pub type Block = Vec<Stmt>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Stmt {
     Elem {
         name: Ident,
@@ -314,21 +331,21 @@ pub enum Stmt {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ElemBody {
     Empty,
     Value { expr: Expr, optional: bool },
     Block(Block),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Lit {
     Str(String),
     Int(i64),
     Bool(bool),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BinOp {
     Or,
     And,
@@ -345,13 +362,13 @@ pub enum BinOp {
     Mod,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ExprKind {
     Lit(Lit),
     /// A string literal with `{expr}` interpolations.
@@ -370,13 +387,13 @@ pub enum ExprKind {
     Union(Vec<Expr>),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum InterpPart {
     Text(String),
     Expr(Expr),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum PathStart {
     Context,
     Root,
@@ -385,13 +402,13 @@ pub enum PathStart {
     Var(Ident),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PathExpr {
     pub start: PathStart,
     pub steps: Vec<PathStep>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PathStep {
     pub descendant: bool,
     pub test: NodeTest,

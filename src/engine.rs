@@ -29,6 +29,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("hvx-to-ovf.hvx", include_str!("../mappings/hvx-to-ovf.hvx")),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
     ("lib/vmware.hvx", include_str!("../mappings/lib/vmware.hvx")),
+    (
+        "lib/libvirt.hvx",
+        include_str!("../mappings/lib/libvirt.hvx"),
+    ),
+    (
+        "lib/vsphere.hvx",
+        include_str!("../mappings/lib/vsphere.hvx"),
+    ),
     // Text platforms (.vmx, xl.cfg).
     (
         "vmware-to-hvx.hvx",
@@ -56,6 +64,8 @@ type Slot = OnceLock<Result<Arc<Program>, MappingError>>;
 /// Where mappings come from, with a compile-once cache.
 pub struct Mappings {
     overrides: Option<PathBuf>,
+    /// Route through the hub even where a direct mapping exists.
+    via_hub: bool,
     cache: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
@@ -63,8 +73,16 @@ impl Mappings {
     pub fn new(overrides: Option<PathBuf>) -> Self {
         Mappings {
             overrides,
+            via_hub: false,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Routes through the hub even where a direct mapping exists (to compare
+    /// the two: `transform --via-hub`).
+    pub fn via_hub(mut self, yes: bool) -> Self {
+        self.via_hub = yes;
+        self
     }
 
     /// The source of a mapping by file name: the override directory first,
@@ -116,10 +134,10 @@ impl Mappings {
     }
 
     /// The mapping files that convert `from` to `to`: a direct mapping when
-    /// one exists, else through the hub.
+    /// one exists (unless [`Mappings::via_hub`]), else through the hub.
     pub fn route(&self, from: &Platform, to: &Platform) -> Result<Vec<String>, String> {
         let direct = format!("{}-to-{}.hvx", from.name, to.name);
-        if from.name != to.name && self.exists(&direct) {
+        if from.name != to.name && !self.via_hub && self.exists(&direct) {
             return Ok(vec![direct]);
         }
         let mut files = Vec::new();

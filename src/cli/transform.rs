@@ -40,6 +40,10 @@ pub struct Transform {
     /// Directory of mappings that add to or override the shipped ones.
     #[arg(long, value_name = "DIR")]
     pub mappings: Option<PathBuf>,
+    /// Convert through the hvx hub even where a direct mapping
+    /// (e.g. kvm-to-vsphere) exists.
+    #[arg(long)]
+    pub via_hub: bool,
     /// Mapping parameter (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param)]
     pub params: Vec<(String, String)>,
@@ -139,7 +143,7 @@ impl Transform {
                 return exit::CANNOT_RUN;
             }
         }
-        let mappings = Mappings::new(self.mappings.clone());
+        let mappings = Mappings::new(self.mappings.clone()).via_hub(self.via_hub);
         // With --session, the store is locked and loaded here and stays
         // locked until it is saved, after converting and before writing any
         // output (book: Session tables).

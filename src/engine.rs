@@ -16,6 +16,11 @@ use crate::session::SessionAccess;
 /// The shipped mappings and libraries, by file name.
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("kvm-to-hvx.hvx", include_str!("../mappings/kvm-to-hvx.hvx")),
+    // Direct: preferred to kvm → hvx → vsphere, with the same output.
+    (
+        "kvm-to-vsphere.hvx",
+        include_str!("../mappings/kvm-to-vsphere.hvx"),
+    ),
     ("hvx-to-kvm.hvx", include_str!("../mappings/hvx-to-kvm.hvx")),
     (
         "hvx-to-vsphere.hvx",

@@ -28,7 +28,9 @@ pub struct RunOptions {
     pub keep_secrets: bool,
     /// Maximum nesting of `apply`, `call` and function calls.
     pub max_depth: usize,
-    /// List every unmapped node with its position (otherwise only count them).
+    /// List every unmapped node with its position, and say where each warning
+    /// was raised (otherwise only count unmapped nodes; warnings keep their
+    /// message).
     pub detail: bool,
     /// Write outputs without indentation (for intermediate documents).
     pub compact: bool,
@@ -59,6 +61,8 @@ pub struct OutDoc {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Warning {
     pub message: String,
+    /// `file:line:col` of the `warn` statement, and the input node it was
+    /// raised at; both empty unless [`RunOptions::detail`] is set.
     pub mapping: String,
     pub input: Option<InputPos>,
 }

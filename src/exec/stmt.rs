@@ -242,10 +242,18 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             Stmt::Warn { message, loc } => {
                 let v = self.eval(message, cx, locals)?;
                 let m = self.string_of(&v).into_owned();
+                // Where it was raised is shown only with detail (-v, --report);
+                // working it out costs more than the rest of the statement.
+                let (mapping, input) = if self.opts.detail {
+                    let at = report::pos(self.doc, self.lines(), cx.item);
+                    (self.p.describe(*loc), Some(at))
+                } else {
+                    (String::new(), None)
+                };
                 self.warnings.push(Warning {
                     message: m,
-                    mapping: self.p.describe(*loc),
-                    input: Some(report::pos(self.doc, self.lines(), cx.item)),
+                    mapping,
+                    input,
                 });
             }
             Stmt::Text { value, loc } => {

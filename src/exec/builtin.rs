@@ -135,7 +135,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             B::Last => Val::Int(cx.size as i64),
             B::Exists => Val::Bool(!self.eval(&args[0], cx, locals)?.is_empty()),
             B::Empty => Val::Bool(self.eval(&args[0], cx, locals)?.is_empty()),
-            B::Not => Val::Bool(!self.eval(&args[0], cx, locals)?.truthy()),
+            B::Not => Val::Bool(!self.eval_truthy(&args[0], cx, locals)?),
             B::String => s(self.str_arg(&args[0], cx, locals)?.into_owned()),
             B::Int => Val::Int(convert_at!(convert::int)),
             B::Uint => Val::Int(convert_at!(convert::uint)),

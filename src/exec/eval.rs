@@ -53,8 +53,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<Cow<'a, str>> {
-        let v = self.eval(e, cx, locals)?;
-        Ok(self.string_of(&v))
+        Ok(self.eval_str(e, cx, locals)?.0)
     }
 
     pub(super) fn int_arg(
@@ -130,8 +129,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             ExprKind::Concat(parts) => {
                 let mut s = String::new();
                 for x in parts {
-                    let v = self.eval(x, cx, locals)?;
-                    s.push_str(&self.string_of(&v));
+                    let (v, _) = self.eval_str(x, cx, locals)?;
+                    s.push_str(&v);
                 }
                 Val::Str(Cow::Owned(s))
             }
@@ -152,8 +151,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 let fd = &p.fns[*f as usize];
                 let mut frame = self.take_frame((fd.frame as usize).max(args.len()));
                 for (k, a) in args.iter().enumerate() {
-                    let v = self.eval(a, cx, locals)?;
-                    frame[k] = self.coerce(v, fd.params[k], a.loc, cx)?;
+                    frame[k] = if fd.params[k] == Type::String {
+                        Val::Str(self.eval_str(a, cx, locals)?.0)
+                    } else {
+                        let v = self.eval(a, cx, locals)?;
+                        self.coerce(v, fd.params[k], a.loc, cx)?
+                    };
                 }
                 self.enter(e.loc, cx.item)?;
                 let v = self.eval(&fd.body, cx, &frame)?;
@@ -306,12 +309,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     ) -> R<Val<'a, 'i>> {
         match op {
             BinOp::Or => {
-                let l = self.eval(a, cx, locals)?.truthy();
-                return Ok(Val::Bool(l || self.eval(b, cx, locals)?.truthy()));
+                let l = self.eval_truthy(a, cx, locals)?;
+                return Ok(Val::Bool(l || self.eval_truthy(b, cx, locals)?));
             }
             BinOp::And => {
-                let l = self.eval(a, cx, locals)?.truthy();
-                return Ok(Val::Bool(l && self.eval(b, cx, locals)?.truthy()));
+                let l = self.eval_truthy(a, cx, locals)?;
+                return Ok(Val::Bool(l && self.eval_truthy(b, cx, locals)?));
             }
             _ => {}
         }
@@ -497,16 +500,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 Test::Elem(nt) if !desc && nt.id != NO_NAME && n.has_children() => {
                     // Children by interned name, from a compact per-element index.
-                    let k = n.id().get_usize();
-                    if self.child_index[k].is_none() {
-                        let ids = &self.name_ids;
-                        let idx: super::ChildIndex = n
-                            .children()
-                            .filter(|c| c.is_element())
-                            .map(|c| (ids[c.id().get_usize()], c.id().get_usize() as u32))
-                            .collect();
-                        self.child_index[k] = Some(idx);
-                    }
+                    let k = self.index_children(n);
                     if let Some(idx) = &self.child_index[k] {
                         for &(name, id) in idx.iter() {
                             if name == nt.id {
@@ -552,6 +546,152 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         Ok(out)
     }
 
+    /// Builds `n`'s child index (element children by interned name) if it
+    /// has none yet; returns `n`'s slot in `child_index`.
+    fn index_children(&mut self, n: Node<'a, 'i>) -> usize {
+        let k = n.id().get_usize();
+        if self.child_index[k].is_none() {
+            let ids = &self.name_ids;
+            let idx: super::ChildIndex = n
+                .children()
+                .filter(|c| c.is_element())
+                .map(|c| (ids[c.id().get_usize()], c.id().get_usize() as u32))
+                .collect();
+            self.child_index[k] = Some(idx);
+        }
+        k
+    }
+
+    /// The first node of a path, without building its node list, for the
+    /// many places that need only a path's string value or whether it is
+    /// empty. `None` when the path is not simple: it starts at the context
+    /// node, the root or a variable holding one node, and every step is a
+    /// child element (by name), attribute or text step without predicates.
+    /// Such a path's nodes come out of a depth-first walk in document
+    /// order, so the first node found is the first of the list `path` would
+    /// build, and every node it would touch is touched here too.
+    fn path_first(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> Option<Option<Item<'a, 'i>>> {
+        let ExprKind::Path { start, steps } = &e.kind else {
+            return None;
+        };
+        let simple = |st: &Step| {
+            st.preds.is_empty()
+                && !st.descendant
+                && match &st.test {
+                    Test::Elem(nt) => nt.id != NO_NAME,
+                    Test::Attr(_) | Test::Text => true,
+                    _ => false,
+                }
+        };
+        if !steps.iter().all(simple) {
+            return None;
+        }
+        let from = match start {
+            PathStart::Context => cx.item,
+            PathStart::Root => Item::Node(self.doc.root()),
+            PathStart::Local(s) => match locals.get(*s as usize) {
+                Some(Val::Nodes(n)) if n.len() == 1 => n[0],
+                Some(Val::Nodes(n)) if n.is_empty() => return Some(None),
+                _ => return None,
+            },
+            PathStart::Global(_) | PathStart::RootDescendants => return None,
+        };
+        let mut first = None;
+        self.visit_first(from, steps, &mut first);
+        Some(first)
+    }
+
+    fn visit_first(
+        &mut self,
+        it: Item<'a, 'i>,
+        steps: &'p [Step],
+        first: &mut Option<Item<'a, 'i>>,
+    ) {
+        let Some((st, rest)) = steps.split_first() else {
+            first.get_or_insert(it);
+            return;
+        };
+        let Item::Node(n) = it else {
+            return;
+        };
+        match &st.test {
+            Test::Elem(nt) => {
+                if !n.has_children() {
+                    return;
+                }
+                let k = self.index_children(n);
+                let len = self.child_index[k].as_ref().map_or(0, |v| v.len());
+                for j in 0..len {
+                    let (name, id) = self.child_index[k].as_ref().map_or((NO_NAME, 0), |v| v[j]);
+                    if name != nt.id {
+                        continue;
+                    }
+                    if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
+                        self.touch(Item::Node(c));
+                        self.visit_first(Item::Node(c), rest, first);
+                    }
+                }
+            }
+            Test::Attr(nt) => {
+                if n.is_element() {
+                    for (j, a) in n.attributes().enumerate() {
+                        if nt.matches(a.name(), a.namespace()) {
+                            let c = Item::Attr(n, j as u16);
+                            self.touch(c);
+                            self.visit_first(c, rest, first);
+                        }
+                    }
+                }
+            }
+            _ => {
+                for c in n.children().filter(|c| c.is_text()) {
+                    self.touch(Item::Node(c));
+                    self.visit_first(Item::Node(c), rest, first);
+                }
+            }
+        }
+    }
+
+    /// The string value of `e` (of its first node, for nodes), and whether
+    /// `e` is empty (no nodes, or the empty string).
+    pub(super) fn eval_str(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<(Cow<'a, str>, bool)> {
+        if let Some(first) = self.path_first(e, cx, locals) {
+            return Ok(match first {
+                Some(it) => {
+                    self.touch_read(it);
+                    (it.string(), false)
+                }
+                None => (Cow::Borrowed(""), true),
+            });
+        }
+        let v = self.eval(e, cx, locals)?;
+        let empty = v.is_empty();
+        Ok((self.string_of(&v), empty))
+    }
+
+    /// The effective boolean value of `e`.
+    pub(super) fn eval_truthy(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<bool> {
+        if let Some(first) = self.path_first(e, cx, locals) {
+            return Ok(first.is_some());
+        }
+        Ok(self.eval(e, cx, locals)?.truthy())
+    }
+
     pub(super) fn filter(
         &mut self,
         mut items: Vec<Item<'a, 'i>>,
@@ -567,9 +707,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     pos: k + 1,
                     size,
                 };
-                let keep = match self.eval(pr, &cx, locals)? {
-                    Val::Int(n) => n == (k + 1) as i64,
-                    v => v.truthy(),
+                let keep = if matches!(pr.kind, ExprKind::Path { .. }) {
+                    self.eval_truthy(pr, &cx, locals)?
+                } else {
+                    match self.eval(pr, &cx, locals)? {
+                        Val::Int(n) => n == (k + 1) as i64,
+                        v => v.truthy(),
+                    }
                 };
                 if keep {
                     kept.push(it);

@@ -33,18 +33,17 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             } => {
                 let value = match body {
                     ElemBody::Value { expr, optional } => {
-                        let v = self.eval(expr, cx, locals)?;
-                        if *optional && v.is_empty() {
+                        let (v, empty) = self.eval_str(expr, cx, locals)?;
+                        if *optional && empty {
                             return Ok(());
                         }
-                        Some(self.string_of(&v))
+                        Some(v)
                     }
                     _ => None,
                 };
                 let mut avals = Vec::with_capacity(attrs.len());
                 for (_, e) in attrs {
-                    let v = self.eval(e, cx, locals)?;
-                    avals.push(self.string_of(&v));
+                    avals.push(self.eval_str(e, cx, locals)?.0);
                 }
                 self.start_elem(name, *loc, cx.item)?;
                 for ((an, _), v) in attrs.iter().zip(avals) {
@@ -67,11 +66,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 value,
                 loc,
             } => {
-                let v = self.eval(value, cx, locals)?;
-                if *optional && v.is_empty() {
+                let (text, empty) = self.eval_str(value, cx, locals)?;
+                if *optional && empty {
                     return Ok(());
                 }
-                let text = self.string_of(&v);
                 let r = self.out.attr(&name.qname, &text);
                 self.write(*loc, cx.item, r)?;
             }
@@ -90,7 +88,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             Stmt::If { arms, otherwise } => {
                 for (c, b) in arms {
-                    if self.eval(c, cx, locals)?.truthy() {
+                    if self.eval_truthy(c, cx, locals)? {
                         return self.block(b, cx, locals);
                     }
                 }

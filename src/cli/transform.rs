@@ -186,7 +186,7 @@ impl Transform {
 
         // Name every output and find collisions before writing anything.
         let mut failures = 0usize;
-        let mut planned: Vec<(usize, Vec<(String, String)>)> = Vec::new();
+        let mut planned: Vec<(usize, Vec<(String, &str)>)> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
         let mut errors: Vec<Option<String>> = vec![None; results.len()];
         for (k, d) in results.iter().enumerate() {
@@ -202,18 +202,22 @@ impl Transform {
                         break;
                     }
                     let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
+                    let xml = p.xml.as_str();
                     let named;
                     let p = if alone && !p.names.is_empty() {
+                        // Only the name is computed from it.
                         named = engine::Produced {
+                            target: p.target,
                             names: Vec::new(),
-                            ..p.clone()
+                            ext: p.ext,
+                            xml: String::new(),
                         };
                         &named
                     } else {
                         p
                     };
                     match engine::output_file_name(&stem, p) {
-                        Ok(n) => files.push((n, p.xml.clone())),
+                        Ok(n) => files.push((n, xml)),
                         Err(m) => {
                             errors[k] = Some(format!("{}: {m}", d.input.display()));
                             break;
@@ -476,7 +480,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// All of an input's documents, or none: every temp file is written first,
 /// then all are renamed into place.
-fn write_all_or_nothing(dir: &Path, files: &[(String, String)], sync: bool) -> Result<(), String> {
+fn write_all_or_nothing(dir: &Path, files: &[(String, &str)], sync: bool) -> Result<(), String> {
     let mut temps = Vec::new();
     for (name, xml) in files {
         let tmp = temp_path(dir, name);

@@ -40,9 +40,27 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 s(out)
             }
-            B::Upper => s(self.str_arg(&args[0], cx, locals)?.to_uppercase()),
-            B::Lower => s(self.str_arg(&args[0], cx, locals)?.to_lowercase()),
-            B::Trim => s(self.str_arg(&args[0], cx, locals)?.trim().to_string()),
+            // Text that is already in the wanted form is passed on, not copied.
+            B::Upper => {
+                let text = self.str_arg(&args[0], cx, locals)?;
+                if text.chars().any(char::is_lowercase) {
+                    s(text.to_uppercase())
+                } else {
+                    Val::Str(text)
+                }
+            }
+            B::Lower => {
+                let text = self.str_arg(&args[0], cx, locals)?;
+                if text.chars().any(char::is_uppercase) {
+                    s(text.to_lowercase())
+                } else {
+                    Val::Str(text)
+                }
+            }
+            B::Trim => Val::Str(match self.str_arg(&args[0], cx, locals)? {
+                Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+                Cow::Owned(t) => Cow::Owned(t.trim().to_string()),
+            }),
             B::Length => Val::Int(self.str_arg(&args[0], cx, locals)?.chars().count() as i64),
             B::Substring => {
                 let text = self.str_arg(&args[0], cx, locals)?;
@@ -68,7 +86,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         "replace: the text to replace is empty",
                     ));
                 }
-                s(text.replace(from.as_ref(), &to))
+                if text.contains(from.as_ref()) {
+                    s(text.replace(from.as_ref(), &to))
+                } else {
+                    Val::Str(text)
+                }
             }
             B::Split => {
                 let text = self.str_arg(&args[0], cx, locals)?;
@@ -77,11 +99,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 if sep.is_empty() {
                     return Err(self.err(loc, Some(cx.item), "split: the separator is empty"));
                 }
-                s(usize::try_from(i)
-                    .ok()
-                    .and_then(|i| text.split(sep.as_ref()).nth(i))
-                    .unwrap_or("")
-                    .to_string())
+                Val::Str(match text {
+                    Cow::Borrowed(t) => Cow::Borrowed(nth_part(t, &sep, i)),
+                    Cow::Owned(t) => Cow::Owned(nth_part(&t, &sep, i).to_string()),
+                })
             }
             B::Format => {
                 let tmpl = self.str_arg(&args[0], cx, locals)?.into_owned();
@@ -279,4 +300,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
         })
     }
+}
+
+/// The `i`th part of `text` split at `sep` (empty when there is none).
+fn nth_part<'s>(text: &'s str, sep: &str, i: i64) -> &'s str {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| text.split(sep).nth(i))
+        .unwrap_or("")
 }

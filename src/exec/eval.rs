@@ -316,6 +316,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 let l = self.eval_truthy(a, cx, locals)?;
                 return Ok(Val::Bool(l && self.eval_truthy(b, cx, locals)?));
             }
+            BinOp::Eq | BinOp::Ne => {
+                if let Some(v) = self.eq_literal(a, b, op == BinOp::Ne, cx, locals) {
+                    return Ok(Val::Bool(v));
+                }
+            }
             _ => {}
         }
         let l = self.eval(a, cx, locals)?;
@@ -377,6 +382,43 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 })
             }
         }
+    }
+
+    /// `path = literal` (or `!=`) where the path is simple and selects at
+    /// most one node: [`Self::equal`] without building the node list. `None`
+    /// for anything else.
+    fn eq_literal(
+        &mut self,
+        a: &'p Expr,
+        b: &'p Expr,
+        differ: bool,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> Option<bool> {
+        let (path, lit) = match (&a.kind, &b.kind) {
+            (ExprKind::Path { .. }, ExprKind::Lit(v)) => (a, v),
+            (ExprKind::Lit(v), ExprKind::Path { .. }) => (b, v),
+            _ => return None,
+        };
+        let (first, count) = self.path_first_count(path, cx, locals)?;
+        if count > 1 {
+            return None;
+        }
+        if let Value::Bool(want) = lit {
+            return Some((first.is_some() == *want) != differ);
+        }
+        // An empty node list equals nothing and differs from nothing.
+        let Some(it) = first else {
+            return Some(false);
+        };
+        self.touch_read(it);
+        let s = it.string();
+        let same = match lit {
+            Value::Int(i) => convert::int(&s) == Ok(*i),
+            Value::Str(t) => s == t.as_str(),
+            Value::Bool(_) => unreachable!("handled above"),
+        };
+        Some(same != differ)
     }
 
     /// `=`: existential over node lists; numeric when one side is an integer.
@@ -576,6 +618,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> Option<Option<Item<'a, 'i>>> {
+        self.path_first_count(e, cx, locals).map(|(first, _)| first)
+    }
+
+    /// [`Self::path_first`], and how many nodes the path selects.
+    fn path_first_count(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> Option<(Option<Item<'a, 'i>>, usize)> {
         let ExprKind::Path { start, steps } = &e.kind else {
             return None;
         };
@@ -596,14 +648,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             PathStart::Root => Item::Node(self.doc.root()),
             PathStart::Local(s) => match locals.get(*s as usize) {
                 Some(Val::Nodes(n)) if n.len() == 1 => n[0],
-                Some(Val::Nodes(n)) if n.is_empty() => return Some(None),
+                Some(Val::Nodes(n)) if n.is_empty() => return Some((None, 0)),
                 _ => return None,
             },
             PathStart::Global(_) | PathStart::RootDescendants => return None,
         };
-        let mut first = None;
-        self.visit_first(from, steps, &mut first);
-        Some(first)
+        let (mut first, mut count) = (None, 0);
+        self.visit_first(from, steps, &mut first, &mut count);
+        Some((first, count))
     }
 
     fn visit_first(
@@ -611,9 +663,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         it: Item<'a, 'i>,
         steps: &'p [Step],
         first: &mut Option<Item<'a, 'i>>,
+        count: &mut usize,
     ) {
         let Some((st, rest)) = steps.split_first() else {
             first.get_or_insert(it);
+            *count += 1;
             return;
         };
         let Item::Node(n) = it else {
@@ -633,7 +687,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     }
                     if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
                         self.touch(Item::Node(c));
-                        self.visit_first(Item::Node(c), rest, first);
+                        self.visit_first(Item::Node(c), rest, first, count);
                     }
                 }
             }
@@ -643,7 +697,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         if nt.matches(a.name(), a.namespace()) {
                             let c = Item::Attr(n, j as u16);
                             self.touch(c);
-                            self.visit_first(c, rest, first);
+                            self.visit_first(c, rest, first, count);
                         }
                     }
                 }
@@ -651,7 +705,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             _ => {
                 for c in n.children().filter(|c| c.is_text()) {
                     self.touch(Item::Node(c));
-                    self.visit_first(Item::Node(c), rest, first);
+                    self.visit_first(Item::Node(c), rest, first, count);
                 }
             }
         }

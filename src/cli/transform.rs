@@ -315,6 +315,9 @@ impl Transform {
                 failures += 1;
                 super::error(ctx, m);
             }
+            if self.report.is_none() {
+                continue;
+            }
             report_inputs.push(json!({
                 "input": name,
                 "ok": err.is_none(),

@@ -156,7 +156,7 @@ fn node_path_with(n: Node, sib: Option<&SiblingIndex>) -> String {
 /// untouched element is reported once, not with each descendant.
 pub(super) fn unmapped(r: &Run, detail: bool) -> (usize, Vec<Unmapped>) {
     let mut found = Vec::new();
-    walk(r, r.doc.root(), &mut found);
+    walk(r, r.doc.root(), detail, &mut found);
     let count = found.len();
     if !detail {
         return (count, Vec::new());
@@ -188,12 +188,18 @@ pub(super) fn unmapped(r: &Run, detail: bool) -> (usize, Vec<Unmapped>) {
 
 type Found<'a, 'i> = Vec<(Item<'a, 'i>, &'static str, usize)>;
 
-fn walk<'a, 'i>(r: &Run<'_, 'a, 'i>, n: Node<'a, 'i>, out: &mut Found<'a, 'i>) {
+/// `detail`: also count the nodes inside each untouched element (for its
+/// reason); without it only the untouched nodes themselves are counted.
+fn walk<'a, 'i>(r: &Run<'_, 'a, 'i>, n: Node<'a, 'i>, detail: bool, out: &mut Found<'a, 'i>) {
     for c in n.children() {
         let id = c.id().get_usize();
         if c.is_element() {
             if !r.touched[id] {
-                let inside = c.descendants().count() - 1 + c.attributes().len();
+                let inside = if detail {
+                    c.descendants().count() - 1 + c.attributes().len()
+                } else {
+                    0
+                };
                 out.push((Item::Node(c), "element", inside));
                 continue;
             }
@@ -203,7 +209,7 @@ fn walk<'a, 'i>(r: &Run<'_, 'a, 'i>, n: Node<'a, 'i>, out: &mut Found<'a, 'i>) {
                     out.push((Item::Attr(c, k as u16), "attribute", 0));
                 }
             }
-            walk(r, c, out);
+            walk(r, c, detail, out);
         } else if c.is_text() && !r.touched[id] && c.text().is_some_and(|t| !t.trim().is_empty()) {
             out.push((Item::Node(c), "text", 0));
         }

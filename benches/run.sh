@@ -15,9 +15,9 @@
 #
 # Needs python3, xsltproc, GNU time (/usr/bin/time) and cargo (builds the
 # floor, and hvxform when target/release/hvxform is missing; set HVXFORM to
-# use another binary). Optional: taskset (1-core run), eatmydata (runs
-# without fsync, to show what durable writes cost).
-#   apt-get install -y xsltproc time util-linux eatmydata
+# use another binary). Optional: taskset (1-core runs), a writable /dev/shm
+# (batch runs writing to memory, to show what the file system costs).
+#   apt-get install -y xsltproc time util-linux
 #
 # Every case runs once per round, all cases in turn (A B C ... A B C ...),
 # and ratios are taken within a round, then the median [min-max] over the
@@ -60,7 +60,10 @@ if [ "${BASH_VERSINFO[0]}" -lt 5 ]; then
   exit 2
 fi
 HAVE_TASKSET=0; command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ] && HAVE_TASKSET=1
-HAVE_EATMYDATA=0; command -v eatmydata >/dev/null && HAVE_EATMYDATA=1
+# Outputs in memory (tmpfs), to tell conversion from file-system time.
+SHM=/dev/shm/hvxform-bench-$$
+HAVE_SHM=0; [ -d /dev/shm ] && [ -w /dev/shm ] && HAVE_SHM=1
+trap 'rm -rf "$SHM"' EXIT
 
 PEERS="$ROOT/benches/peers"
 XSL="$PEERS/libvirt2vsphere.xsl"
@@ -97,7 +100,8 @@ gen() { # DIR ARGS...: the corpus, generated again only when the arguments chang
 gen "$C" --small-count "$SMALL" --large-mb "$LARGE_MB"
 gen "$Q" --small-count 0 --large-mb "$QUARTER_MB"
 rm -rf "$O"
-mkdir -p "$O"/{hvx,hvx_sess,hvx_hub,hvx_1core,hvx_nofsync,hvx_nofsync_1core,floor}
+mkdir -p "$O"/{hvx,hvx_sess,hvx_hub,hvx_1core,floor}
+[ $HAVE_SHM = 1 ] && mkdir -p "$SHM"/{hvx,hvx_1core,floor}
 # The 1,000-entry id table as a session store, and the 1-entry table for xsltproc.
 python3 "$ROOT/benches/report.py" store "$C/vmids.xml" "$WORK/store.yaml"
 python3 "$ROOT/benches/report.py" map1 "$C/vmids.xml" "$WORK/map1.xml"
@@ -124,8 +128,9 @@ cmd_of() {
     hvx_sess) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_sess" --session "$O/store-sess.yaml") ;;
     hvx_hub) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_hub" --via-hub --session "$O/store-hub.yaml") ;;
     hvx_1core) CMD=(taskset -c 0 "$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_1core") ;;
-    hvx_nofsync) CMD=(eatmydata "$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_nofsync") ;;
-    hvx_nofsync_1core) CMD=(taskset -c 0 eatmydata "$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_nofsync_1core") ;;
+    hvx_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx") ;;
+    hvx_shm_1core) CMD=(taskset -c 0 "$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_1core") ;;
+    floor_shm) CMD=("$FLOOR" "$SHM/floor" "$C/small") ;;
     xslt) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C"/small/*.xml) OUT="$O/xslt.xml" ;;
     xslt1) CMD=(xsltproc --stringparam idmap "$WORK/map1.xml" "$XSL" "$C"/small/*.xml) OUT="$O/xslt1.xml" ;;
     floor) CMD=("$FLOOR" "$O/floor" "$C/small") ;;
@@ -160,11 +165,12 @@ def batch floor "batch: floor (1 thread)" "$n" "$small_bytes" "floor DIR small"
 if [ $HAVE_TASKSET = 1 ]; then
   def batch hvx_1core "batch: hvxform on 1 core" "$n" "$small_bytes" "taskset -c 0 hvxform transform ..."
 fi
-if [ $HAVE_EATMYDATA = 1 ]; then
-  def batch hvx_nofsync "batch: hvxform without fsync (diagnostic)" "$n" "$small_bytes" "eatmydata hvxform transform ..."
+if [ $HAVE_SHM = 1 ]; then
+  def batch hvx_shm "batch: hvxform, outputs in memory (tmpfs; diagnostic)" "$n" "$small_bytes" "hvxform transform small --to vsphere -o /dev/shm/..."
   if [ $HAVE_TASKSET = 1 ]; then
-    def batch hvx_nofsync_1core "batch: hvxform without fsync, 1 core (diagnostic)" "$n" "$small_bytes" "taskset -c 0 eatmydata hvxform ..."
+    def batch hvx_shm_1core "batch: hvxform, outputs in memory, 1 core (diagnostic)" "$n" "$small_bytes" "taskset -c 0 hvxform ... -o /dev/shm/..."
   fi
+  def batch floor_shm "batch: floor, outputs in memory (diagnostic)" "$n" "$small_bytes" "floor /dev/shm/... small"
 fi
 def large hvx_large "large: hvxform, benchmark mapping, 1,000-pair store" "$large_docs" "$large_bytes" "hvxform transform large.xml --from kvm --to vsphere --mappings DIR --session store.yaml"
 def large xslt_large "large: xsltproc, 1,000-entry table" "$large_docs" "$large_bytes" "xsltproc --stringparam idmap vmids.xml libvirt2vsphere.xsl large.xml"
@@ -247,7 +253,7 @@ fs=$(findmnt -no FSTYPE -T "$WORK" 2>/dev/null || stat -f -c %T "$WORK")
   echo "Inputs: $SMALL small documents ($small_bytes bytes), large.xml $large_docs domains ($large_bytes bytes), quarter $quarter_docs domains ($quarter_bytes bytes), tiny.xml $tiny_bytes bytes."
   echo "$ROUNDS timed rounds after a warm-up; single: $((ROUNDS * SINGLE_RUNS)) runs per case; $((elapsed / 1000000)) s in all."
   [ $HAVE_TASKSET = 1 ] || echo "No 1-core run (taskset missing or 1 core)."
-  [ $HAVE_EATMYDATA = 1 ] || echo "No runs without fsync (eatmydata missing)."
+  [ $HAVE_SHM = 1 ] || echo "No runs writing to memory (no writable /dev/shm)."
   echo
   python3 "$ROOT/benches/report.py" table "$WORK"
 } | tee "$WORK/results.md"

@@ -425,6 +425,43 @@ fn an_input_with_several_vms_yields_one_named_document_per_vm() {
     );
 }
 
+/// Several inputs with distinct names are written as they are converted; an
+/// input with several documents still gets all of them, named.
+#[test]
+fn a_batch_with_fan_out_writes_every_document() {
+    let dir = temp_dir("fanout-batch");
+    let out = dir.join("out");
+    let o = run(&[
+        "transform",
+        "tests/corpus/govmomi-ovf/virtualsystemcollection.ovf",
+        "samples/kvm/web.xml",
+        "samples/kvm/db.xml",
+        "--to",
+        "kvm",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "db.kvm.xml",
+            "virtualsystemcollection.storage_server.kvm.xml",
+            "virtualsystemcollection.web-server.kvm.xml",
+            "web.kvm.xml"
+        ]
+    );
+    for n in &names {
+        let text = std::fs::read_to_string(out.join(n)).unwrap();
+        assert!(text.trim_end().ends_with("</domain>"), "{n}: {text}");
+    }
+}
+
 #[test]
 fn two_outputs_with_one_name_are_an_error_before_anything_is_written() {
     let dir = temp_dir("collision");

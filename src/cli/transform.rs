@@ -175,7 +175,18 @@ impl Transform {
             }
         }
 
-        let results = convert_all(&conv, &inputs, from, &targets, self.deny_loss);
+        let stream_to = self
+            .output
+            .as_deref()
+            .filter(|_| streams(&inputs, self.output.as_deref(), self.session.is_some()));
+        let (results, streamed) = convert_all(
+            &conv,
+            &inputs,
+            from,
+            &targets,
+            self.deny_loss,
+            stream_to.map(|d| (d, self.sync)),
+        );
         // Saved before any output is written. If no input converted, no
         // output will use what was minted, and the store is left as it was.
         if results.iter().any(|d| d.result.is_ok()) {
@@ -185,67 +196,55 @@ impl Transform {
         }
 
         // Name every output and find collisions before writing anything.
+        // (When the outputs were written while converting, `streamed`
+        // holds what happened; see `streams`.)
         let mut failures = 0usize;
         let mut planned: Vec<(usize, Vec<(String, &str)>)> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
         let mut errors: Vec<Option<String>> = vec![None; results.len()];
         for (k, d) in results.iter().enumerate() {
-            if let Ok((docs, _)) = &d.result {
-                let stem = engine::stem(&d.input);
-                let mut files = Vec::new();
-                for p in docs {
-                    // Names computed by a mapping tell documents of one target
-                    // apart; a target with a single document needs none.
-                    // Names from data are checked even when they are not used.
-                    if let Some(m) = p.names.iter().find_map(|n| engine::safe_name_part(n).err()) {
-                        errors[k] = Some(format!("{}: {m}", d.input.display()));
-                        break;
-                    }
-                    let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
-                    let xml = p.xml.as_str();
-                    let named;
-                    let p = if alone && !p.names.is_empty() {
-                        // Only the name is computed from it.
-                        named = engine::Produced {
-                            target: p.target,
-                            names: Vec::new(),
-                            ext: p.ext,
-                            xml: String::new(),
-                        };
-                        &named
-                    } else {
-                        p
-                    };
-                    match engine::output_file_name(&stem, p) {
-                        Ok(n) => files.push((n, xml)),
-                        Err(m) => {
-                            errors[k] = Some(format!("{}: {m}", d.input.display()));
-                            break;
-                        }
-                    }
+            let Ok((docs, _)) = &d.result else {
+                continue;
+            };
+            if streamed.is_some() {
+                continue;
+            }
+            let files = match plan_files(&d.input, docs) {
+                Ok(f) => f,
+                Err(m) => {
+                    errors[k] = Some(m);
+                    planned.push((k, Vec::new()));
+                    continue;
                 }
-                if errors[k].is_none() {
-                    for (n, _) in &files {
-                        if let Some(&other) = by_name.get(n) {
-                            let msg = format!(
-                                "{}: output `{n}` would also be written for {}",
-                                d.input.display(),
-                                results[other].input.display()
-                            );
-                            errors[k] = Some(msg.clone());
-                            if other != k {
-                                errors[other] = Some(format!(
-                                    "{}: output `{n}` would also be written for {}",
-                                    results[other].input.display(),
-                                    d.input.display()
-                                ));
-                            }
-                        } else {
-                            by_name.insert(n.clone(), k);
-                        }
-                    }
+            };
+            for (n, _) in &files {
+                if let Some(&other) = by_name.get(n) {
+                    errors[k] = Some(format!(
+                        "{}: output `{n}` would also be written for {}",
+                        d.input.display(),
+                        results[other].input.display()
+                    ));
+                    errors[other] = Some(format!(
+                        "{}: output `{n}` would also be written for {}",
+                        results[other].input.display(),
+                        d.input.display()
+                    ));
+                } else {
+                    by_name.insert(n.clone(), k);
                 }
-                planned.push((k, files));
+            }
+            planned.push((k, files));
+        }
+        let mut written: HashMap<usize, Vec<String>> = HashMap::new();
+        if let Some(streamed) = streamed {
+            for (k, r) in streamed.into_iter().enumerate() {
+                match r {
+                    Some(Ok(names)) => {
+                        written.insert(k, names);
+                    }
+                    Some(Err(m)) => errors[k] = Some(m),
+                    None => {}
+                }
             }
         }
         let total_docs: usize = planned.iter().map(|(_, f)| f.len()).sum();
@@ -260,7 +259,6 @@ impl Transform {
             );
             return exit::CANNOT_RUN;
         }
-        let mut written: HashMap<usize, Vec<String>> = HashMap::new();
         for (k, files) in planned {
             if errors[k].is_some() {
                 continue;
@@ -360,52 +358,159 @@ impl Transform {
 /// Stack size of conversion workers.
 const WORKER_STACK: usize = 64 << 20;
 
+/// What writing one input's outputs gave: the names written, or the error.
+type Written = Result<Vec<String>, String>;
+
+/// Converts every input on one worker per core. With `stream_to`, a writer
+/// thread writes each input's outputs as soon as it is converted (one thread
+/// only: files created in one directory from several threads at once cost
+/// the file system far more), and the second result says, per input, what
+/// writing gave (`None`: nothing to write).
 fn convert_all(
     conv: &Convert,
     inputs: &[PathBuf],
     from: Option<&'static Platform>,
     targets: &[&'static Platform],
     deny_loss: bool,
-) -> Vec<Done> {
+    stream_to: Option<(&Path, bool)>,
+) -> (Vec<Done>, Option<Vec<Option<Written>>>) {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..inputs.len()).map(|_| None).collect());
+    let written: Mutex<Vec<Option<Written>>> =
+        Mutex::new((0..inputs.len()).map(|_| None).collect());
+    let lock = |m| -> std::sync::MutexGuard<'_, Vec<Option<Done>>> {
+        Mutex::lock(m).unwrap_or_else(|e| e.into_inner())
+    };
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(inputs.len().max(1));
-    let work = || loop {
-        let k = next.fetch_add(1, Ordering::Relaxed);
-        if k >= inputs.len() {
-            break;
+    std::thread::scope(|outer| {
+        let (tx, rx) = std::sync::mpsc::channel::<usize>();
+        if let Some((dir, sync)) = stream_to {
+            let (results, written) = (&results, &written);
+            outer.spawn(move || {
+                for k in rx {
+                    let Some(mut done) = lock(results)[k].take() else {
+                        continue;
+                    };
+                    let w = done.result.as_ref().ok().map(|(docs, _)| {
+                        let files = plan_files(&done.input, docs)?;
+                        write_all_or_nothing(dir, &files, sync)
+                            .map(|()| files.iter().map(|(n, _)| n.clone()).collect())
+                            .map_err(|m| format!("{}: {m}", done.input.display()))
+                    });
+                    written.lock().unwrap_or_else(|e| e.into_inner())[k] = w;
+                    // Written (or failed): the documents are not needed any
+                    // more, so memory stays bounded however many inputs.
+                    if let Ok((docs, _)) = &mut done.result {
+                        docs.clear();
+                    }
+                    lock(results)[k] = Some(done);
+                }
+            });
         }
-        let path = &inputs[k];
-        let result = convert_one(conv, path, from, targets, deny_loss);
-        results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(Done {
-            input: path.clone(),
-            result,
+        let work = || loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            if k >= inputs.len() {
+                break;
+            }
+            let path = &inputs[k];
+            let result = convert_one(conv, path, from, targets, deny_loss);
+            lock(&results)[k] = Some(Done {
+                input: path.clone(),
+                result,
+            });
+            if stream_to.is_some() {
+                // The writer only stops when every sender is gone.
+                let _ = tx.send(k);
+            }
+        };
+        std::thread::scope(|s| {
+            // Generous stacks: compiling a mapping and converting a document
+            // recurse over their nesting (bounded by MAX_NESTING and MAX_DEPTH).
+            let started = (0..workers)
+                .filter(|_| {
+                    std::thread::Builder::new()
+                        .stack_size(WORKER_STACK)
+                        .spawn_scoped(s, work)
+                        .is_ok()
+                })
+                .count();
+            if started == 0 {
+                work();
+            }
         });
-    };
-    std::thread::scope(|s| {
-        // Generous stacks: compiling a mapping and converting a document
-        // recurse over their nesting (bounded by MAX_NESTING and MAX_DEPTH).
-        let started = (0..workers)
-            .filter(|_| {
-                std::thread::Builder::new()
-                    .stack_size(WORKER_STACK)
-                    .spawn_scoped(s, work)
-                    .is_ok()
-            })
-            .count();
-        if started == 0 {
-            work();
-        }
+        drop(tx);
     });
-    results
+    let results = results
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
         .flatten()
-        .collect()
+        .collect();
+    let written = stream_to.map(|_| written.into_inner().unwrap_or_else(|e| e.into_inner()));
+    (results, written)
+}
+
+/// The output files of one converted input: names (checked, and distinct
+/// within the input) and contents.
+fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Vec<(String, &'d str)>, String> {
+    let stem = engine::stem(input);
+    let mut files: Vec<(String, &str)> = Vec::new();
+    for p in docs {
+        // Names computed by a mapping tell documents of one target apart; a
+        // target with a single document needs none. Names from data are
+        // checked even when they are not used.
+        if let Some(m) = p.names.iter().find_map(|n| engine::safe_name_part(n).err()) {
+            return Err(format!("{}: {m}", input.display()));
+        }
+        let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
+        let name = if alone && !p.names.is_empty() {
+            // Only the name is computed from it.
+            let unnamed = engine::Produced {
+                target: p.target,
+                names: Vec::new(),
+                ext: p.ext,
+                xml: String::new(),
+            };
+            engine::output_file_name(&stem, &unnamed)
+        } else {
+            engine::output_file_name(&stem, p)
+        }
+        .map_err(|m| format!("{}: {m}", input.display()))?;
+        if files.iter().any(|(n, _)| *n == name) {
+            return Err(format!(
+                "{}: output `{name}` would also be written for {}",
+                input.display(),
+                input.display()
+            ));
+        }
+        files.push((name, p.xml.as_str()));
+    }
+    Ok(files)
+}
+
+/// Can each input's outputs be written as soon as it is converted? Only when
+/// no two inputs can produce the same output name, which depends on their
+/// file names alone: every name is `STEM.` followed by more, so two inputs
+/// collide only if their stems are equal or one is the other plus `.` and
+/// more. Then collisions can only be within one input, and those are found
+/// before that input is written. With a session store, outputs wait until
+/// the store is saved; to stdout, there is one output.
+fn streams(inputs: &[PathBuf], output: Option<&Path>, session: bool) -> bool {
+    if output.is_none() || session || inputs.len() < 2 {
+        return false;
+    }
+    let stems: Vec<String> = inputs.iter().map(|p| engine::stem(p)).collect();
+    let mut seen = std::collections::HashSet::with_capacity(stems.len());
+    if !stems.iter().all(|s| seen.insert(s.as_str())) {
+        return false;
+    }
+    // No stem may be another one followed by `.` and more.
+    stems
+        .iter()
+        .all(|t| t.match_indices('.').all(|(i, _)| !seen.contains(&t[..i])))
 }
 
 fn convert_one(
@@ -523,4 +628,38 @@ fn write_all_or_nothing(dir: &Path, files: &[(String, &str)], sync: bool) -> Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn outputs_stream_only_when_no_two_inputs_can_share_a_name() {
+        let out = Some(Path::new("out"));
+        assert!(streams(&paths(&["a/web.xml", "a/db.xml"]), out, false));
+        // Same stem in two directories: web.vsphere.xml twice.
+        assert!(!streams(&paths(&["a/web.xml", "b/web.xml"]), out, false));
+        // `a` with a fan-out name `b` is `a.b.…`, as is the input `a.b`.
+        assert!(!streams(&paths(&["x/a.xml", "x/a.b.xml"]), out, false));
+        assert!(!streams(
+            &paths(&["x/a.b.xml", "x/a-c.xml", "x/a.xml"]),
+            out,
+            false
+        ));
+        assert!(streams(
+            &paths(&["x/a.xml", "x/ab.xml", "x/a-b.xml"]),
+            out,
+            false
+        ));
+        // A session store is saved before any output is written; stdout and
+        // a single input have nothing to overlap.
+        assert!(!streams(&paths(&["a/web.xml", "a/db.xml"]), out, true));
+        assert!(!streams(&paths(&["a/web.xml", "a/db.xml"]), None, false));
+        assert!(!streams(&paths(&["a/web.xml"]), out, false));
+    }
 }

@@ -35,11 +35,7 @@ fn several_targets_need_an_output_dir_and_get_deterministic_names() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&dir);
     assert_eq!(names, ["web.hvx.hvx.xml", "web.vsphere.xml"]);
 }
 
@@ -126,11 +122,7 @@ fn a_bad_file_among_good_ones_fails_alone() {
         e.contains("broken.xml") && e.contains("2 of 3 input(s) converted"),
         "{e}"
     );
-    let mut names: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&out);
     assert_eq!(names, ["db.vsphere.xml", "web.vsphere.xml"]);
 }
 
@@ -411,11 +403,7 @@ fn an_input_with_several_vms_yields_one_named_document_per_vm() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&dir);
     assert_eq!(
         names,
         [
@@ -442,11 +430,7 @@ fn a_batch_with_fan_out_writes_every_document() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut names: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&out);
     assert_eq!(
         names,
         [
@@ -485,10 +469,7 @@ fn two_outputs_with_one_name_are_an_error_before_anything_is_written() {
         e.contains("output `web.vsphere.xml` would also be written"),
         "{e}"
     );
-    let names: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&out);
     assert_eq!(
         names,
         ["db.vsphere.xml"],

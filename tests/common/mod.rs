@@ -112,3 +112,13 @@ pub fn virsh_dump(file: &std::path::Path, name: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The names of the files in a directory, sorted.
+pub fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

@@ -22,20 +22,57 @@ pub const MAX_INPUT: u64 = 1 << 30;
 
 /// Reads a file and decodes it to text.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
-    let meta = std::fs::metadata(path).map_err(|e| InputError {
+    read_text_limited(path, MAX_INPUT)
+}
+
+/// [`read_text`] with a size limit. The limit holds for what is read, not
+/// only for the size the file system reports: a device (`/dev/zero`), a pipe
+/// or a file that grows while it is read is cut off at `limit` and refused.
+fn read_text_limited(path: &Path, limit: u64) -> Result<String, InputError> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| InputError {
         message: format!("{}: cannot read: {e}", path.display()),
-    })?;
-    if meta.len() > MAX_INPUT {
-        return Err(InputError {
-            message: format!("{}: file is larger than 1 GiB", path.display()),
-        });
+    };
+    let too_large = || InputError {
+        message: format!(
+            "{}: file is larger than {}",
+            path.display(),
+            size_text(limit)
+        ),
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    if size > limit {
+        return Err(too_large());
     }
-    let bytes = std::fs::read(path).map_err(|e| InputError {
-        message: format!("{}: cannot read: {e}", path.display()),
-    })?;
-    decode(&bytes).map_err(|m| InputError {
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    decode_owned(bytes).map_err(|m| InputError {
         message: format!("{}: {m}", path.display()),
     })
+}
+
+/// `1 GiB`, `1 MiB`, or bytes.
+fn size_text(n: u64) -> String {
+    match n {
+        _ if n >= 1 << 30 && n.is_multiple_of(1 << 30) => format!("{} GiB", n >> 30),
+        _ if n >= 1 << 20 && n.is_multiple_of(1 << 20) => format!("{} MiB", n >> 20),
+        _ => format!("{n} bytes"),
+    }
+}
+
+/// [`decode`], without copying plain UTF-8.
+fn decode_owned(bytes: Vec<u8>) -> Result<String, String> {
+    let bom = [&b"\xEF\xBB\xBF"[..], b"\xFF\xFE", b"\xFE\xFF"];
+    if bom.iter().any(|b| bytes.starts_with(b)) {
+        return decode(&bytes);
+    }
+    String::from_utf8(bytes).or_else(|e| decode(e.as_bytes()))
 }
 
 /// Decodes UTF-8 (BOM optional) or UTF-16 LE/BE with a BOM.
@@ -152,6 +189,32 @@ mod tests {
         let s = decode(&bytes).unwrap();
         let doc = parse_xml("x", &s).unwrap();
         assert_eq!(doc.root_element().text(), Some("é"));
+    }
+
+    #[test]
+    fn reading_is_bounded_whatever_size_the_file_reports() {
+        // A device reports size 0 and never ends.
+        let zero = Path::new("/dev/zero");
+        if zero.exists() {
+            let e = read_text_limited(zero, 1 << 20).unwrap_err();
+            assert_eq!(e.message, "/dev/zero: file is larger than 1 MiB");
+        }
+        let dir = std::env::temp_dir().join(format!("hvx-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("big.xml");
+        std::fs::write(&f, vec![b' '; (1 << 20) + 1]).unwrap();
+        let e = read_text_limited(&f, 1 << 20).unwrap_err();
+        assert!(
+            e.message.ends_with("file is larger than 1 MiB"),
+            "{}",
+            e.message
+        );
+        std::fs::write(&f, "<a>é</a>").unwrap();
+        assert_eq!(read_text_limited(&f, 1 << 20).unwrap(), "<a>é</a>");
+        // A byte-order mark is still honoured.
+        std::fs::write(&f, b"\xEF\xBB\xBF<a/>").unwrap();
+        assert_eq!(read_text_limited(&f, 1 << 20).unwrap(), "<a/>");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

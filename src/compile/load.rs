@@ -52,7 +52,8 @@ impl Resolver for FsResolver<'_> {
 
 /// Reads a file into a [`Source`], decoding UTF-8 (with or without BOM).
 pub fn read_source(path: &Path) -> Result<Arc<Source>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = crate::platform::input::read_limited(path, crate::platform::input::MAX_MAPPING)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|e| format!("{}: not valid UTF-8 ({e})", path.display()))?;

@@ -17,44 +17,55 @@ impl std::fmt::Display for InputError {
 }
 
 /// Largest input accepted (1 GiB): larger files are refused rather than
-/// exhausting memory.
+/// exhausting memory. Session stores have the same limit.
 pub const MAX_INPUT: u64 = 1 << 30;
+
+/// Largest mapping or library file accepted (the shipped ones are under 32 KiB).
+pub const MAX_MAPPING: u64 = 16 << 20;
 
 /// Reads a file and decodes it to text.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
     read_text_limited(path, MAX_INPUT)
 }
 
-/// [`read_text`] with a size limit. The limit holds for what is read, not
-/// only for the size the file system reports: a device (`/dev/zero`), a pipe
-/// or a file that grows while it is read is cut off at `limit` and refused.
+/// [`read_text`] with a size limit.
 fn read_text_limited(path: &Path, limit: u64) -> Result<String, InputError> {
+    let bytes = read_limited(path, limit).map_err(|e| InputError {
+        message: if e.kind() == std::io::ErrorKind::FileTooLarge {
+            format!("{}: {e}", path.display())
+        } else {
+            format!("{}: cannot read: {e}", path.display())
+        },
+    })?;
+    decode_owned(bytes).map_err(|m| InputError {
+        message: format!("{}: {m}", path.display()),
+    })
+}
+
+/// Reads a whole file, refusing one larger than `limit` bytes (an error of
+/// kind `FileTooLarge`). The limit holds for what is read, not only for the
+/// size the file system reports: a device (`/dev/zero`), a pipe or a file
+/// that grows while it is read is cut off at `limit` and refused. Every
+/// file hvxform reads from a user's path goes through here.
+pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let cannot = |e: std::io::Error| InputError {
-        message: format!("{}: cannot read: {e}", path.display()),
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("file is larger than {}", size_text(limit)),
+        )
     };
-    let too_large = || InputError {
-        message: format!(
-            "{}: file is larger than {}",
-            path.display(),
-            size_text(limit)
-        ),
-    };
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    let size = file.metadata().map_err(cannot)?.len();
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
     if size > limit {
         return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(size as usize + 1);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
+    file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(too_large());
     }
-    decode_owned(bytes).map_err(|m| InputError {
-        message: format!("{}: {m}", path.display()),
-    })
+    Ok(bytes)
 }
 
 /// `1 GiB`, `1 MiB`, or bytes.

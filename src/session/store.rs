@@ -100,7 +100,8 @@ pub fn read(path: &Path) -> Result<Tables, StoreError> {
 
 /// Reads and checks a store; `None` if the file does not exist.
 fn load(path: &Path) -> Result<Option<Tables>, StoreError> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::platform::input::read_limited(path, crate::platform::input::MAX_INPUT)
+    {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path, "read")(e)),

@@ -559,3 +559,21 @@ fn hostile_nesting_is_an_error_not_a_crash() {
         stderr(&o)
     );
 }
+
+/// A device given where a file belongs is refused, not read until memory
+/// runs out. Inputs and session stores go through the same reader with a
+/// 1 GiB limit (unit-tested with a small limit in src/platform/input.rs);
+/// mappings have 16 MiB, cheap enough to run here.
+#[test]
+fn endless_files_are_refused() {
+    if !std::path::Path::new("/dev/zero").exists() {
+        return;
+    }
+    let o = run(&["check", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/dev/zero: file is larger than 16 MiB"),
+        "{}",
+        stderr(&o)
+    );
+}

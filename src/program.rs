@@ -44,6 +44,9 @@ pub struct Program {
     pub documents: Vec<DocumentDef>,
     /// Namespace declarations written on the root of every output document.
     pub output_ns: Vec<(Option<String>, String)>,
+    /// (alternative URI, the URI it stands for): input names in the first
+    /// match tests written with the second (`namespace p = "A" | "B";`).
+    pub ns_aliases: Vec<(String, String)>,
     /// Element names the program's tests mention.
     pub names: NameTable,
     /// Line index of each source, for locations in run-time messages.
@@ -539,6 +542,20 @@ pub enum ElemBody {
 
 impl Program {
     /// `file:line:col` of a location in this program's sources.
+    /// An input name's namespace as the program's tests spell it: an
+    /// alternative URI becomes the one it stands for.
+    pub fn canon_ns<'s>(&'s self, ns: Option<&'s str>) -> Option<&'s str> {
+        match ns {
+            Some(u) if !self.ns_aliases.is_empty() => Some(
+                self.ns_aliases
+                    .iter()
+                    .find(|(a, _)| a == u)
+                    .map_or(u, |(_, p)| p.as_str()),
+            ),
+            other => other,
+        }
+    }
+
     pub fn describe(&self, loc: Loc) -> String {
         match self.sources.get(loc.source as usize) {
             Some(s) => {

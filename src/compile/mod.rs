@@ -265,8 +265,43 @@ impl Compiler {
             .unwrap_or(Policy::Report);
         // --- namespaces and defaults
         let mut output_ns_decls: Vec<(Option<String>, String)> = Vec::new();
+        let mut ns_aliases: Vec<(String, String)> = Vec::new();
         for (src, f) in &files {
             self.cur_src = *src;
+            for a in &f.ns_aliases {
+                if a.output {
+                    self.error(
+                        "hvx::namespace-alternative",
+                        a.span,
+                        "an output namespace has one URI",
+                        "alternatives only match input",
+                    )
+                    .help = Some(format!(
+                        "declare it without `output`, or drop `| \"{}\"`; output names use the first URI",
+                        a.alias
+                    ));
+                    continue;
+                }
+                let taken = f
+                    .namespaces
+                    .iter()
+                    .map(|(_, u)| u)
+                    .chain(f.input_ns.iter().map(|(u, _)| u))
+                    .any(|u| *u == a.alias)
+                    || ns_aliases
+                        .iter()
+                        .any(|(x, p)| *x == a.alias && *p != a.primary);
+                if taken || a.alias == a.primary {
+                    self.error(
+                        "hvx::namespace-alternative",
+                        a.span,
+                        format!("`{}` is already a namespace of its own here", a.alias),
+                        "an alternative must be a URI no other declaration names",
+                    );
+                    continue;
+                }
+                ns_aliases.push((a.alias.clone(), a.primary.clone()));
+            }
             for (id, uri) in &f.namespaces {
                 if let Some(prev) = self.namespaces.get(&id.name) {
                     if prev != uri {
@@ -564,6 +599,7 @@ impl Compiler {
             drops,
             documents,
             output_ns: output_ns_decls,
+            ns_aliases,
             names: std::mem::take(&mut self.names),
             lines: self
                 .sources

@@ -97,13 +97,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             return None;
         }
         self.p.renames.iter().position(|r| match item {
-            Item::Node(n) if n.is_element() && !r.attr => r
-                .from
-                .matches(n.tag_name().name(), n.tag_name().namespace()),
+            Item::Node(n) if n.is_element() && !r.attr => r.from.matches(
+                n.tag_name().name(),
+                self.p.canon_ns(n.tag_name().namespace()),
+            ),
             Item::Attr(n, i) if r.attr => n
                 .attributes()
                 .nth(i as usize)
-                .is_some_and(|a| r.from.matches(a.name(), a.namespace())),
+                .is_some_and(|a| r.from.matches(a.name(), self.p.canon_ns(a.namespace()))),
             _ => false,
         })
     }

@@ -472,12 +472,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         ls.iter().any(|x| rs.iter().any(|y| same(x, y) != differ))
     }
 
-    pub(super) fn test_node(ids: &[NameId], test: &Test, n: Node) -> bool {
+    pub(super) fn test_node(p: &Program, ids: &[NameId], test: &Test, n: Node) -> bool {
         match test {
             // Interned names compare as integers.
             Test::Elem(nt) if nt.id != NO_NAME => ids[n.id().get_usize()] == nt.id,
             Test::Elem(nt) => {
-                n.is_element() && nt.matches(n.tag_name().name(), n.tag_name().namespace())
+                n.is_element()
+                    && nt.matches(n.tag_name().name(), p.canon_ns(n.tag_name().namespace()))
             }
             Test::Text => n.is_text(),
             _ => false,
@@ -527,7 +528,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 Test::Attr(nt) => {
                     let push_attrs = |e: Node<'a, 'i>, g: &mut Vec<Item<'a, 'i>>| {
                         for (k, a) in e.attributes().enumerate() {
-                            if nt.matches(a.name(), a.namespace()) {
+                            if nt.matches(a.name(), self.p.canon_ns(a.namespace())) {
                                 g.push(Item::Attr(e, k as u16));
                             }
                         }
@@ -554,18 +555,18 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     }
                 }
                 test => {
-                    let ids = &self.name_ids;
+                    let (p, ids) = (self.p, &self.name_ids);
                     if desc {
                         buf.extend(
                             n.descendants()
                                 .skip(1)
-                                .filter(|c| Self::test_node(ids, test, *c))
+                                .filter(|c| Self::test_node(p, ids, test, *c))
                                 .map(Item::Node),
                         );
                     } else {
                         buf.extend(
                             n.children()
-                                .filter(|c| Self::test_node(ids, test, *c))
+                                .filter(|c| Self::test_node(p, ids, test, *c))
                                 .map(Item::Node),
                         );
                     }
@@ -694,7 +695,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             Test::Attr(nt) => {
                 if n.is_element() {
                     for (j, a) in n.attributes().enumerate() {
-                        if nt.matches(a.name(), a.namespace()) {
+                        if nt.matches(a.name(), self.p.canon_ns(a.namespace())) {
                             let c = Item::Attr(n, j as u16);
                             self.touch(c);
                             self.visit_first(c, rest, first, count);
@@ -792,10 +793,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             (Test::Attr(nt), Item::Attr(n, i)) => n
                 .attributes()
                 .nth(i as usize)
-                .is_some_and(|a| nt.matches(a.name(), a.namespace())),
+                .is_some_and(|a| nt.matches(a.name(), self.p.canon_ns(a.namespace()))),
             (Test::Attr(_), _) | (_, Item::Attr(..)) => false,
             (Test::SelfNode, _) => true,
-            (t, Item::Node(n)) => Self::test_node(&self.name_ids, t, n),
+            (t, Item::Node(n)) => Self::test_node(self.p, &self.name_ids, t, n),
         };
         if !ok {
             return Ok(false);
@@ -807,7 +808,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 (Item::Attr(..), _) => vec![item],
                 (Item::Node(_), Some(p)) => p
                     .children()
-                    .filter(|c| Self::test_node(&self.name_ids, &st.test, *c))
+                    .filter(|c| Self::test_node(self.p, &self.name_ids, &st.test, *c))
                     .map(Item::Node)
                     .collect(),
                 (Item::Node(_), None) => vec![item],

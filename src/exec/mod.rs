@@ -209,7 +209,7 @@ fn run_inner<'a, 'i>(
         total += n.attributes().len() as u32;
         name_ids.push(if n.is_element() {
             let tn = n.tag_name();
-            p.names.lookup(tn.namespace(), tn.name())
+            p.names.lookup(p.canon_ns(tn.namespace()), tn.name())
         } else {
             NO_NAME
         });

@@ -51,6 +51,10 @@ pub struct File {
     pub header: Option<Header>,
     pub uses: Vec<(String, Span)>,
     pub namespaces: Vec<(Ident, String)>,
+    /// Further URIs that input names in a namespace may have (`namespace p =
+    /// "A" | "B";`): (the first URI, an alternative, its span, declared for
+    /// output).
+    pub ns_aliases: Vec<NsAlias>,
     /// Prefixes declared `input namespace p = "..."`: for patterns and paths
     /// only, never declared on output documents.
     pub input_only: Vec<String>,
@@ -67,6 +71,15 @@ pub struct File {
     pub documents: Vec<Document>,
     pub rules: Vec<Rule>,
     pub templates: Vec<NamedTemplate>,
+}
+
+/// An alternative URI of a namespace (see [`File::ns_aliases`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NsAlias {
+    pub primary: String,
+    pub alias: String,
+    pub span: Span,
+    pub output: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

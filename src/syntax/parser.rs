@@ -80,15 +80,16 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
             }
             Rule::ns_decl => {
                 let mut it = item.into_inner().peekable();
-                let mut input_only = false;
+                let mut side = "";
                 if it.peek().map(|p| p.as_rule()) == Some(Rule::ns_side) {
-                    input_only = it.next().unwrap().as_str() == "input";
+                    side = it.next().unwrap().as_str();
                 }
                 let id = ident(it.next().unwrap());
-                if input_only {
+                if side == "input" {
                     file.input_only.push(id.name.clone());
                 }
                 let uri = plain_string(&it.next().unwrap());
+                ns_alternatives(&mut file, &uri, it, side == "output");
                 file.namespaces.push((id, uri));
             }
             Rule::default_ns => {
@@ -96,6 +97,7 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                 let mut it = item.into_inner();
                 let side = it.next().unwrap().as_str();
                 let uri = plain_string(&it.next().unwrap());
+                ns_alternatives(&mut file, &uri, it, side == "output");
                 if side == "input" {
                     file.input_ns = Some((uri, sp));
                 } else {
@@ -262,6 +264,23 @@ fn keyword_before(p: &P) -> String {
         .next()
         .unwrap_or("")
         .to_string()
+}
+
+/// `| "URI"` after a namespace's first URI: alternatives it also matches.
+fn ns_alternatives<'i>(
+    file: &mut File,
+    primary: &str,
+    rest: impl Iterator<Item = P<'i>>,
+    output: bool,
+) {
+    for q in rest {
+        file.ns_aliases.push(NsAlias {
+            primary: primary.to_string(),
+            alias: plain_string(&q),
+            span: span(&q),
+            output,
+        });
+    }
 }
 
 pub(super) fn span(p: &P) -> Span {

@@ -18,6 +18,23 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `transform tests/session/domain.xml --to vsphere` with the test mappings
+/// and a session store, plus `extra` arguments.
+fn domain_to_vsphere(store: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "transform",
+        "tests/session/domain.xml",
+        "--to",
+        "vsphere",
+        "--mappings",
+        MAPPINGS,
+        "--session",
+        s(store),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn ok(o: &Output) {
     assert_eq!(
         o.status.code(),
@@ -110,18 +127,7 @@ fn round_trip_with_one_store_restores_every_identifier() {
     seed_networks(&store);
     let there = dir.join("there");
     let back = dir.join("back");
-    ok(&run(&[
-        "transform",
-        "tests/session/domain.xml",
-        "--to",
-        "vsphere",
-        "--mappings",
-        MAPPINGS,
-        "--session",
-        s(&store),
-        "-o",
-        s(&there),
-    ]));
+    ok(&domain_to_vsphere(&store, &["-o", s(&there)]));
     // The book shows these files (book/src/sessions.md).
     let vs = std::fs::read_to_string(there.join("domain.vsphere.xml")).unwrap();
     let want = std::fs::read_to_string(root().join("tests/session/domain.vsphere.xml")).unwrap();
@@ -168,16 +174,7 @@ fn round_trip_with_one_store_restores_every_identifier() {
 fn an_unseeded_fail_table_says_how_to_seed_it() {
     let dir = temp_dir("session-unseeded");
     let store = dir.join("store.yaml");
-    let o = run(&[
-        "transform",
-        "tests/session/domain.xml",
-        "--to",
-        "vsphere",
-        "--mappings",
-        MAPPINGS,
-        "--session",
-        s(&store),
-    ]);
+    let o = domain_to_vsphere(&store, &[]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     let hint = format!(
@@ -623,16 +620,7 @@ fn a_table_declared_with_other_types_than_the_store_has_is_an_error() {
         "int:int",
     ]));
     let bytes = std::fs::read(&store).unwrap();
-    let o = run(&[
-        "transform",
-        "tests/session/domain.xml",
-        "--to",
-        "vsphere",
-        "--mappings",
-        MAPPINGS,
-        "--session",
-        s(&store),
-    ]);
+    let o = domain_to_vsphere(&store, &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("session table `networks` is declared `string <-> string` by the mapping but is `int <-> int` in the session store"),

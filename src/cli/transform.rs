@@ -195,46 +195,11 @@ impl Transform {
             }
         }
 
-        // Name every output and find collisions before writing anything.
-        // (When the outputs were written while converting, `streamed`
-        // holds what happened; see `streams`.)
+        // Name every output and find collisions before writing anything,
+        // unless the outputs were written while converting (see `streams`).
         let mut failures = 0usize;
         let mut planned: Vec<(usize, Vec<(String, &str)>)> = Vec::new();
-        let mut by_name: HashMap<String, usize> = HashMap::new();
         let mut errors: Vec<Option<String>> = vec![None; results.len()];
-        for (k, d) in results.iter().enumerate() {
-            let Ok((docs, _)) = &d.result else {
-                continue;
-            };
-            if streamed.is_some() {
-                continue;
-            }
-            let files = match plan_files(&d.input, docs) {
-                Ok(f) => f,
-                Err(m) => {
-                    errors[k] = Some(m);
-                    planned.push((k, Vec::new()));
-                    continue;
-                }
-            };
-            for (n, _) in &files {
-                if let Some(&other) = by_name.get(n) {
-                    errors[k] = Some(format!(
-                        "{}: output `{n}` would also be written for {}",
-                        d.input.display(),
-                        results[other].input.display()
-                    ));
-                    errors[other] = Some(format!(
-                        "{}: output `{n}` would also be written for {}",
-                        results[other].input.display(),
-                        d.input.display()
-                    ));
-                } else {
-                    by_name.insert(n.clone(), k);
-                }
-            }
-            planned.push((k, files));
-        }
         let mut written: HashMap<usize, Vec<String>> = HashMap::new();
         if let Some(streamed) = streamed {
             for (k, r) in streamed.into_iter().enumerate() {
@@ -245,6 +210,29 @@ impl Transform {
                     Some(Err(m)) => errors[k] = Some(m),
                     None => {}
                 }
+            }
+        } else {
+            let mut by_name: HashMap<String, usize> = HashMap::new();
+            for (k, d) in results.iter().enumerate() {
+                let Ok((docs, _)) = &d.result else {
+                    continue;
+                };
+                let files = match plan_files(&d.input, docs) {
+                    Ok(f) => f,
+                    Err(m) => {
+                        errors[k] = Some(m);
+                        continue;
+                    }
+                };
+                for (n, _) in &files {
+                    if let Some(&other) = by_name.get(n) {
+                        errors[k] = Some(clash(&d.input, n, &results[other].input));
+                        errors[other] = Some(clash(&results[other].input, n, &d.input));
+                    } else {
+                        by_name.insert(n.clone(), k);
+                    }
+                }
+                planned.push((k, files));
             }
         }
         let total_docs: usize = planned.iter().map(|(_, f)| f.len()).sum();
@@ -480,15 +468,20 @@ fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Vec<(String, &'d
         }
         .map_err(|m| format!("{}: {m}", input.display()))?;
         if files.iter().any(|(n, _)| *n == name) {
-            return Err(format!(
-                "{}: output `{name}` would also be written for {}",
-                input.display(),
-                input.display()
-            ));
+            return Err(clash(input, &name, input));
         }
         files.push((name, p.xml.as_str()));
     }
     Ok(files)
+}
+
+/// The error of an input whose output `name` another input (or itself) also has.
+fn clash(input: &Path, name: &str, other: &Path) -> String {
+    format!(
+        "{}: output `{name}` would also be written for {}",
+        input.display(),
+        other.display()
+    )
 }
 
 /// Can each input's outputs be written as soon as it is converted? Only when

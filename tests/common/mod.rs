@@ -122,3 +122,27 @@ pub fn file_names(dir: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// libvirt's RelaxNG schema of a domain (Debian `libvirt-clients`).
+pub const LIBVIRT_DOMAIN_RNG: &str = "/usr/share/libvirt/schemas/domain.rng";
+
+/// The hub's RelaxNG schema.
+pub fn hub_rng() -> PathBuf {
+    root().join("schema/hvx.rng")
+}
+
+/// `xmllint --noout --relaxng SCHEMA FILE`: `Err` with xmllint's complaint
+/// when the file is not valid.
+pub fn relaxng(schema: &Path, file: &Path) -> Result<(), String> {
+    let o = Command::new("xmllint")
+        .args(["--noout", "--relaxng"])
+        .arg(schema)
+        .arg(file)
+        .output()
+        .unwrap();
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}

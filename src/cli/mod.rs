@@ -8,6 +8,7 @@ mod platforms;
 mod run;
 mod session;
 mod transform;
+mod write;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use clap::Args;
 use serde_json::json;
 
+use super::write::{atomic_write, probe_writable, write_all_or_nothing, Reaper};
 use super::{exit, Ctx};
 use crate::engine::{self, Convert, ConvertError, Findings, Mappings, Produced};
 use crate::exec::RunOptions;
@@ -179,13 +180,14 @@ impl Transform {
             .output
             .as_deref()
             .filter(|_| streams(&inputs, self.output.as_deref(), self.session.is_some()));
+        let reaper = Reaper::default();
         let (results, streamed) = convert_all(
             &conv,
             &inputs,
             from,
             &targets,
             self.deny_loss,
-            stream_to.map(|d| (d, self.sync)),
+            stream_to.map(|dir| (dir, self.sync, &reaper)),
         );
         // Saved before any output is written. If no input converted, no
         // output will use what was minted, and the store is left as it was.
@@ -261,7 +263,7 @@ impl Transform {
                 continue;
             }
             let dir = self.output.as_ref().expect("checked above");
-            match write_all_or_nothing(dir, &files, self.sync) {
+            match write_all_or_nothing(dir, &files, self.sync, &reaper) {
                 Ok(()) => {
                     written.insert(k, files.iter().map(|(n, _)| n.clone()).collect());
                 }
@@ -360,7 +362,7 @@ fn convert_all(
     from: Option<&'static Platform>,
     targets: &[&'static Platform],
     deny_loss: bool,
-    stream_to: Option<(&Path, bool)>,
+    stream_to: Option<(&Path, bool, &Reaper)>,
 ) -> (Vec<Done>, Option<Vec<Option<Written>>>) {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..inputs.len()).map(|_| None).collect());
@@ -375,7 +377,7 @@ fn convert_all(
         .min(inputs.len().max(1));
     std::thread::scope(|outer| {
         let (tx, rx) = std::sync::mpsc::channel::<usize>();
-        if let Some((dir, sync)) = stream_to {
+        if let Some((dir, sync, reaper)) = stream_to {
             let (results, written) = (&results, &written);
             outer.spawn(move || {
                 for k in rx {
@@ -384,7 +386,7 @@ fn convert_all(
                     };
                     let w = done.result.as_ref().ok().map(|(docs, _)| {
                         let files = plan_files(&done.input, docs)?;
-                        write_all_or_nothing(dir, &files, sync)
+                        write_all_or_nothing(dir, &files, sync, reaper)
                             .map(|()| files.iter().map(|(n, _)| n.clone()).collect())
                             .map_err(|m| format!("{}: {m}", done.input.display()))
                     });
@@ -539,88 +541,6 @@ fn convert_one(
         ));
     }
     Ok((docs, findings))
-}
-
-fn probe_writable(dir: &Path) -> std::io::Result<()> {
-    let p = dir.join(format!(".hvxform-probe-{}", std::process::id()));
-    std::fs::write(&p, b"")?;
-    std::fs::remove_file(&p)
-}
-
-fn temp_path(dir: &Path, name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-}
-
-/// Writes through a temp file in the same directory, fsync, rename.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = temp_path(dir, &name);
-    let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
-}
-
-/// All of an input's documents, or none: every temp file is written first,
-/// then all are renamed into place.
-fn write_all_or_nothing(dir: &Path, files: &[(String, &str)], sync: bool) -> Result<(), String> {
-    let mut temps = Vec::new();
-    for (name, xml) in files {
-        let tmp = temp_path(dir, name);
-        let r = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(xml.as_bytes())?;
-            if sync {
-                f.sync_all()?;
-            }
-            Ok::<(), std::io::Error>(())
-        })();
-        if let Err(e) = r {
-            let _ = std::fs::remove_file(&tmp);
-            for (t, _) in &temps {
-                let _ = std::fs::remove_file(t);
-            }
-            return Err(format!("cannot write {}: {e}", dir.join(name).display()));
-        }
-        temps.push((tmp, dir.join(name)));
-    }
-    let mut done: Vec<&PathBuf> = Vec::new();
-    for (tmp, fin) in &temps {
-        if let Err(e) = std::fs::rename(tmp, fin) {
-            for (t, _) in &temps {
-                let _ = std::fs::remove_file(t);
-            }
-            for f in done {
-                let _ = std::fs::remove_file(f);
-            }
-            return Err(format!("cannot write {}: {e}", fin.display()));
-        }
-        done.push(fin);
-    }
-    if sync {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

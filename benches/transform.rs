@@ -4,6 +4,11 @@
 //! same input with roxmltree and writing the same number of nodes with
 //! xmlwriter. `--quick` runs a few iterations (CI keeps it working; it never
 //! fails on a time).
+//!
+//! `HVX_BENCH_MAPPINGS=DIR` times the direct route with the mappings of DIR
+//! (as `transform --mappings DIR`), to measure what part of a mapping costs:
+//! copy `mappings/`, remove or change a part, compare. `--profile CASE`
+//! loops one case 20,000 times for a profiler.
 
 use std::time::{Duration, Instant};
 
@@ -76,12 +81,12 @@ fn time<F: FnMut() -> usize>(iters: u32, mut f: F) -> Duration {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--profile hub|route|via-hub`: loop one case for a profiler, print nothing.
+    // `--profile floor|hub|route|via-hub`: loop one case for a profiler, print nothing.
     let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
     let iters = if quick { 20 } else { 2000 };
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/kvm/web.xml");
     let text = std::fs::read_to_string(path).unwrap();
-    let mappings = Mappings::new(None);
+    let mappings = Mappings::new(std::env::var_os("HVX_BENCH_MAPPINGS").map(Into::into));
     let hub_mappings = Mappings::new(None).via_hub(true);
     let store = MemoryStore::default();
     // The CLI's default: count unmapped nodes, list them only for -v/--report.
@@ -110,12 +115,18 @@ fn main() {
     };
     // Compile once, outside the timing.
     let vs_out = one(&conv, vsphere);
-    assert_eq!(
-        vs_out,
-        one(&conv_hub, vsphere),
+    let overridden = std::env::var_os("HVX_BENCH_MAPPINGS").is_some();
+    assert!(
+        overridden || vs_out == one(&conv_hub, vsphere),
         "direct and hub routes differ"
     );
     if let Some(case) = profile {
+        if case == "floor" {
+            let nodes = count_nodes(&vs_out);
+            let n: usize = (0..20000).map(|_| floor(&text, nodes)).sum();
+            std::hint::black_box(n);
+            return;
+        }
         let (c, target) = match case.as_str() {
             "hub" => (&conv, hvx),
             "via-hub" => (&conv_hub, vsphere),

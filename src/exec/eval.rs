@@ -270,7 +270,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let mut cur = self.step(first, st0, desc0, locals, touch_last || !rest.is_empty())?;
         for (k, st) in rest.iter().enumerate() {
             let touch = touch_last || k + 1 < rest.len();
-            cur = self.step(&cur, st, st.descendant, locals, touch)?;
+            let next = self.step(&cur, st, st.descendant, locals, touch)?;
+            self.give_items(std::mem::replace(&mut cur, next));
         }
         Ok(cur)
     }
@@ -503,7 +504,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             return Ok(out);
         }
-        let mut out: Vec<Item<'a, 'i>> = Vec::new();
+        let mut out = self.take_items();
         let mut group: Vec<Item<'a, 'i>> = Vec::new();
         // Without predicates, nodes go straight to the result.
         let direct = st.preds.is_empty();
@@ -545,11 +546,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     // Children by interned name, from a compact per-element index.
                     let k = self.index_children(n);
                     if let Some(idx) = &self.child_index[k] {
-                        for &(name, id) in idx.iter() {
-                            if name == nt.id {
-                                if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
-                                    buf.push(Item::Node(c));
-                                }
+                        for &(_, id) in &idx[named_range(idx, nt.id)] {
+                            if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
+                                buf.push(Item::Node(c));
                             }
                         }
                     }
@@ -591,16 +590,22 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 
     /// Builds `n`'s child index (element children by interned name) if it
     /// has none yet; returns `n`'s slot in `child_index`.
+    ///
+    /// The range of `n`'s children named `name` in the index is
+    /// [`named_range`].
     fn index_children(&mut self, n: Node<'a, 'i>) -> usize {
         let k = n.id().get_usize();
         if self.child_index[k].is_none() {
             let ids = &self.name_ids;
-            let idx: super::ChildIndex = n
+            let mut idx: Vec<(NameId, u32)> = n
                 .children()
                 .filter(|c| c.is_element())
                 .map(|c| (ids[c.id().get_usize()], c.id().get_usize() as u32))
                 .collect();
-            self.child_index[k] = Some(idx);
+            // By name, then in document order: the children with one name
+            // are one run, found by binary search.
+            idx.sort_unstable();
+            self.child_index[k] = Some(idx.into_boxed_slice());
         }
         k
     }
@@ -680,12 +685,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     return;
                 }
                 let k = self.index_children(n);
-                let len = self.child_index[k].as_ref().map_or(0, |v| v.len());
-                for j in 0..len {
-                    let (name, id) = self.child_index[k].as_ref().map_or((NO_NAME, 0), |v| v[j]);
-                    if name != nt.id {
-                        continue;
-                    }
+                let range = self.child_index[k]
+                    .as_ref()
+                    .map_or(0..0, |v| named_range(v, nt.id));
+                for j in range {
+                    let id = self.child_index[k].as_ref().map_or(0, |v| v[j].1);
                     if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
                         self.touch(Item::Node(c));
                         self.visit_first(Item::Node(c), rest, first, count);
@@ -732,6 +736,19 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let v = self.eval(e, cx, locals)?;
         let empty = v.is_empty();
         Ok((self.string_of(&v), empty))
+    }
+
+    /// Whether `e` is empty: no nodes, or the empty string.
+    pub(super) fn eval_is_empty(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<bool> {
+        if let Some(first) = self.path_first(e, cx, locals) {
+            return Ok(first.is_none());
+        }
+        Ok(self.eval(e, cx, locals)?.is_empty())
     }
 
     /// The effective boolean value of `e`.
@@ -845,4 +862,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
         self.match_from(pat, k - 1, Item::Node(p))
     }
+}
+
+/// The run of children named `name` in a sorted child index.
+fn named_range(idx: &[(NameId, u32)], name: NameId) -> std::ops::Range<usize> {
+    let lo = idx.partition_point(|&(n, _)| n < name);
+    let hi = lo + idx[lo..].partition_point(|&(n, _)| n == name);
+    lo..hi
 }

@@ -136,6 +136,8 @@ struct Run<'p, 'a, 'i> {
     child_index: Vec<Option<ChildIndex>>,
     /// Released local-variable frames, reused by rules, templates and functions.
     frames: Vec<Vec<Val<'a, 'i>>>,
+    /// Released node lists (a path's intermediate steps), reused by steps.
+    items: Vec<Vec<Item<'a, 'i>>>,
 }
 
 /// Turns `--param name=value` strings into typed values, checking names and
@@ -232,6 +234,7 @@ fn run_inner<'a, 'i>(
         line_index: std::cell::OnceCell::new(),
         child_index: vec![None; n_nodes],
         frames: Vec::new(),
+        items: Vec::new(),
         name_ids,
     };
     let root_cx = Cx {
@@ -324,6 +327,18 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     pub(super) fn give_frame(&mut self, mut f: Vec<Val<'a, 'i>>) {
         f.clear();
         self.frames.push(f);
+    }
+
+    /// An empty node list, reusing a released one.
+    pub(super) fn take_items(&mut self) -> Vec<Item<'a, 'i>> {
+        self.items.pop().unwrap_or_default()
+    }
+
+    pub(super) fn give_items(&mut self, mut v: Vec<Item<'a, 'i>>) {
+        if v.capacity() > 0 {
+            v.clear();
+            self.items.push(v);
+        }
     }
 
     /// The input's line index, built the first time a position is needed.

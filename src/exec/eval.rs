@@ -745,10 +745,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<bool> {
-        if let Some(first) = self.path_first(e, cx, locals) {
-            return Ok(first.is_none());
-        }
-        Ok(self.eval(e, cx, locals)?.is_empty())
+        Ok(!self.eval_holds(e, cx, locals, |v| !v.is_empty())?)
     }
 
     /// The effective boolean value of `e`.
@@ -758,10 +755,23 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<bool> {
+        self.eval_holds(e, cx, locals, Val::truthy)
+    }
+
+    /// `test` of `e`'s value; for a simple path (where `test` must hold
+    /// exactly when there are nodes), whether it selects a node, found
+    /// without building its node list.
+    fn eval_holds(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+        test: fn(&Val<'a, 'i>) -> bool,
+    ) -> R<bool> {
         if let Some(first) = self.path_first(e, cx, locals) {
             return Ok(first.is_some());
         }
-        Ok(self.eval(e, cx, locals)?.truthy())
+        Ok(test(&self.eval(e, cx, locals)?))
     }
 
     pub(super) fn filter(

@@ -255,7 +255,7 @@ fs=$(findmnt -no FSTYPE -T "$WORK" 2>/dev/null || stat -f -c %T "$WORK")
   [ $HAVE_TASKSET = 1 ] || echo "No 1-core run (taskset missing or 1 core)."
   [ $HAVE_SHM = 1 ] || echo "No runs writing to memory (no writable /dev/shm)."
   echo
-  python3 "$ROOT/benches/report.py" table "$WORK"
+  python3 "$ROOT/benches/report.py" table "$WORK" "$QUICK"
 } | tee "$WORK/results.md"
 
 if [ $FAILED = 1 ]; then

@@ -289,7 +289,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 let sep = self.str_arg(&args[1], cx, locals)?;
                 let parts: Vec<String> = match &v {
                     Val::Nodes(items) => {
-                        for i in items {
+                        for i in items.iter() {
                             self.touch_read(*i);
                         }
                         items.iter().map(|i| i.string().into_owned()).collect()

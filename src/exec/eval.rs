@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use roxmltree::Node;
 
-use super::value::{Item, Val};
+use super::value::{Item, Nodes, Val};
 use super::{Cx, Run, R};
 use crate::convert;
 use crate::program::*;
@@ -16,7 +16,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         e: &'p Expr,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
-    ) -> R<Vec<Item<'a, 'i>>> {
+    ) -> R<Nodes<'a, 'i>> {
         match self.eval(e, cx, locals)? {
             Val::Nodes(n) => Ok(n),
             other => Err(self.err(
@@ -144,7 +144,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 .cloned()
                 .unwrap_or_else(Val::empty_str),
             ExprKind::Path { start, steps } => {
-                Val::Nodes(self.path(start, steps, e.loc, cx, locals, true)?)
+                let v = self.path(start, steps, e.loc, cx, locals, true)?;
+                Val::Nodes(self.nodes_of(v))
             }
             ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
             ExprKind::Fn(f, args) => {
@@ -208,7 +209,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     .map_err(|m| self.err(e.loc, at, m))?;
                 Val::Str(Cow::Owned(out))
             }
-            ExprKind::Union(parts) => Val::Nodes(self.union(parts, cx, locals, true)?),
+            ExprKind::Union(parts) => Val::Nodes(self.union(parts, cx, locals, true)?.into()),
             ExprKind::Neg(x) => {
                 let i = self.int_arg(x, cx, locals)?;
                 Val::Int(i.checked_neg().ok_or_else(|| {
@@ -290,7 +291,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 ExprKind::Path { start, steps } => {
                     self.path(start, steps, x.loc, cx, locals, touch_last)?
                 }
-                _ => self.nodes(x, cx, locals)?,
+                _ => self.nodes(x, cx, locals)?.into_vec(),
             };
             all.extend(items);
         }
@@ -782,8 +783,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     ) -> R<Vec<Item<'a, 'i>>> {
         for pr in preds {
             let size = items.len();
-            let mut kept = Vec::with_capacity(size);
-            for (k, it) in items.into_iter().enumerate() {
+            let mut kept = self.take_items();
+            for (k, &it) in items.iter().enumerate() {
                 let cx = Cx {
                     item: it,
                     pos: k + 1,
@@ -801,7 +802,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     kept.push(it);
                 }
             }
-            items = kept;
+            self.give_items(std::mem::replace(&mut items, kept));
         }
         Ok(items)
     }

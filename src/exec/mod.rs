@@ -266,7 +266,7 @@ fn run_inner<'a, 'i>(
     for d in &p.documents {
         let items: Vec<Item> = match &d.each {
             None => vec![root_cx.item],
-            Some(e) => r.nodes(e, &root_cx, &[])?,
+            Some(e) => r.nodes(e, &root_cx, &[])?.into_vec(),
         };
         let size = items.len();
         for (k, item) in items.into_iter().enumerate() {
@@ -332,6 +332,18 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     /// An empty node list, reusing a released one.
     pub(super) fn take_items(&mut self) -> Vec<Item<'a, 'i>> {
         self.items.pop().unwrap_or_default()
+    }
+
+    /// A path's result as a value's node list: one node inline (its list
+    /// goes back for reuse), other counts as they are.
+    pub(super) fn nodes_of(&mut self, v: Vec<Item<'a, 'i>>) -> value::Nodes<'a, 'i> {
+        if v.len() == 1 {
+            let it = v[0];
+            self.give_items(v);
+            value::Nodes::One(it)
+        } else {
+            value::Nodes::Many(v)
+        }
     }
 
     pub(super) fn give_items(&mut self, mut v: Vec<Item<'a, 'i>>) {

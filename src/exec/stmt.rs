@@ -1,7 +1,7 @@
 //! Statements: output construction, variables, control flow, apply, copy,
 //! drop, calls and messages.
 
-use super::value::{Item, Val};
+use super::value::{Item, Nodes, Val};
 use super::{report, set, Cx, Dropped, Run, Warning, R};
 use crate::program::*;
 
@@ -116,7 +116,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     }
                 };
                 if !sort.is_empty() {
-                    items = self.sort(items, sort, *slot, locals)?;
+                    items = Nodes::Many(self.sort(items.into_vec(), sort, *slot, locals)?);
                 }
                 let size = items.len();
                 for (k, it) in items.into_iter().enumerate() {
@@ -125,7 +125,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         pos: k + 1,
                         size,
                     };
-                    set(locals, *slot, Val::Nodes(vec![it]));
+                    set(locals, *slot, Val::Nodes(Nodes::One(it)));
                     self.block(body, &icx, locals)?;
                 }
             }
@@ -179,7 +179,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         kind: ExprKind::Union(parts),
                         ..
                     }) => self.union(parts, cx, locals, false)?,
-                    Some(e) => self.nodes(e, cx, locals)?,
+                    Some(e) => self.nodes(e, cx, locals)?.into_vec(),
                 };
                 let size = items.len();
                 for (k, it) in items.into_iter().enumerate() {
@@ -292,7 +292,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 size,
             };
             // The loop variable is bound to the item while its keys are computed.
-            set(locals, slot, Val::Nodes(vec![it]));
+            set(locals, slot, Val::Nodes(Nodes::One(it)));
             let mut ks = Vec::with_capacity(keys.len());
             for (e, _) in keys {
                 ks.push(self.eval(e, &cx, locals)?.string().into_owned());

@@ -55,9 +55,69 @@ impl<'a, 'i> Item<'a, 'i> {
     }
 }
 
+/// A node list. Most paths select one node, which is kept inline: no
+/// allocation for it, or for a variable bound to it.
+#[derive(Debug, Clone)]
+pub enum Nodes<'a, 'i> {
+    One(Item<'a, 'i>),
+    /// Any other number of nodes, in document order.
+    Many(Vec<Item<'a, 'i>>),
+}
+
+impl<'a, 'i> Nodes<'a, 'i> {
+    pub fn into_vec(self) -> Vec<Item<'a, 'i>> {
+        match self {
+            Nodes::One(it) => vec![it],
+            Nodes::Many(v) => v,
+        }
+    }
+}
+
+impl<'a, 'i> std::ops::Deref for Nodes<'a, 'i> {
+    type Target = [Item<'a, 'i>];
+    fn deref(&self) -> &[Item<'a, 'i>] {
+        match self {
+            Nodes::One(it) => std::slice::from_ref(it),
+            Nodes::Many(v) => v,
+        }
+    }
+}
+
+impl<'a, 'i> From<Vec<Item<'a, 'i>>> for Nodes<'a, 'i> {
+    fn from(v: Vec<Item<'a, 'i>>) -> Self {
+        Nodes::Many(v)
+    }
+}
+
+impl<'a, 'i> IntoIterator for Nodes<'a, 'i> {
+    type Item = Item<'a, 'i>;
+    type IntoIter = NodesIter<'a, 'i>;
+    fn into_iter(self) -> NodesIter<'a, 'i> {
+        match self {
+            Nodes::One(it) => NodesIter::One(Some(it)),
+            Nodes::Many(v) => NodesIter::Many(v.into_iter()),
+        }
+    }
+}
+
+pub enum NodesIter<'a, 'i> {
+    One(Option<Item<'a, 'i>>),
+    Many(std::vec::IntoIter<Item<'a, 'i>>),
+}
+
+impl<'a, 'i> Iterator for NodesIter<'a, 'i> {
+    type Item = Item<'a, 'i>;
+    fn next(&mut self) -> Option<Item<'a, 'i>> {
+        match self {
+            NodesIter::One(it) => it.take(),
+            NodesIter::Many(v) => v.next(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Val<'a, 'i> {
-    Nodes(Vec<Item<'a, 'i>>),
+    Nodes(Nodes<'a, 'i>),
     Str(Cow<'a, str>),
     Int(i64),
     Bool(bool),

@@ -180,7 +180,11 @@ impl Transform {
             .output
             .as_deref()
             .filter(|_| streams(&inputs, self.output.as_deref(), self.session.is_some()));
-        let reaper = Reaper::default();
+        let reaper = self
+            .output
+            .as_deref()
+            .map(Reaper::for_dir)
+            .unwrap_or_default();
         let (results, streamed) = convert_all(
             &conv,
             &inputs,

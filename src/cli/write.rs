@@ -2,50 +2,83 @@
 //! a rename, so a reader never sees half a file and an old output is either
 //! kept whole or replaced whole.
 //!
-//! Replacing a file frees the old file's blocks, and on a file system that
-//! discards freed blocks (ext4 mounted with `discard`, common on virtual
-//! disks) the rename then waits for the device: about 60-200 µs a file on
-//! the machine `benches/run.sh` was measured on, as long as converting a
-//! document. A [`Reaper`] keeps a reference to each file a rename replaces
-//! and drops it on its own thread, so that wait overlaps the next writes
-//! instead of adding to them (`book/src/performance.md`).
+//! Replacing a file frees the old file's blocks, and on ext4 (mounted with
+//! `discard`, common on virtual disks) the rename then waits for the device
+//! to discard them: about 60-200 µs a file on the machine `benches/run.sh`
+//! was measured on, as long as converting a document. A [`Reaper`] keeps a
+//! reference to each file a rename replaces and drops it on its own thread
+//! once the rename is done, so that wait overlaps the next writes instead of
+//! adding to them (`book/src/performance.md`).
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::JoinHandle;
 
-/// Replaced files held at once at most: the writer waits when the reaper is
-/// this far behind, so the open files stay far below any descriptor limit.
+/// Replaced files held at once at most (fewer under a low descriptor limit):
+/// the writer waits when the reaper is this far behind.
 const HELD: usize = 256;
 
 /// Drops, on its own thread, the last reference to files that renames
 /// replaced. The thread starts with the first file replaced; dropping the
-/// `Reaper` waits until every file it holds is dropped.
+/// `Reaper` waits until every file it holds is dropped. The default reaper
+/// holds nothing: renames free the old files themselves.
 #[derive(Default)]
 pub struct Reaper {
+    /// How many replaced files may be held at once; 0: none.
+    held: usize,
     started: OnceLock<Option<(mpsc::SyncSender<File>, JoinHandle<()>)>>,
+    /// Files the thread has dropped.
+    released: Arc<AtomicUsize>,
 }
 
 impl Reaper {
-    /// Takes a reference to the file at `path`, if there is one, until the
-    /// reaper's thread drops it.
-    fn hold(&self, path: &Path) {
-        let Some(f) = open_path(path) else {
-            return;
-        };
+    /// A reaper for outputs written into `dir`: one that holds files only
+    /// where freeing them can wait for the disk (ext4). Elsewhere holding
+    /// gains nothing, and on NFS it would cost a silly-rename per file.
+    pub fn for_dir(dir: &Path) -> Reaper {
+        Reaper::holding(frees_synchronously(dir))
+    }
+
+    fn holding(yes: bool) -> Reaper {
+        Reaper {
+            held: if yes { held_limit() } else { 0 },
+            started: OnceLock::new(),
+            released: Arc::default(),
+        }
+    }
+
+    /// A reference to the file at `path`, if there is one and this reaper
+    /// holds files: give it to [`Reaper::release`] once the rename that
+    /// replaces it is done.
+    fn hold(&self, path: &Path) -> Option<File> {
+        if self.held == 0 {
+            return None;
+        }
+        open_path(path)
+    }
+
+    /// Drops `f` on the reaper's thread (started on first use). After the
+    /// rename, that drop is the file's last reference, so whatever freeing
+    /// the file costs is paid there.
+    fn release(&self, f: File) {
         let started = self.started.get_or_init(|| {
-            let (tx, rx) = mpsc::sync_channel::<File>(HELD);
+            let (tx, rx) = mpsc::sync_channel::<File>(self.held);
+            let released = Arc::clone(&self.released);
             std::thread::Builder::new()
                 .name("hvxform-reaper".into())
-                .spawn(move || rx.into_iter().for_each(drop))
+                .spawn(move || {
+                    for f in rx {
+                        drop(f);
+                        released.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
                 .ok()
                 .map(|t| (tx, t))
         });
-        // Without a thread, `f` is dropped here and the rename frees the old
-        // file itself.
+        // Without a thread, `f` is dropped here.
         if let Some((tx, _)) = started {
             let _ = tx.send(f);
         }
@@ -78,25 +111,50 @@ fn open_path(_: &Path) -> Option<File> {
     None
 }
 
-/// Reserves the blocks of a new file of `len` bytes before it is written.
-/// ext4 otherwise allocates them, and starts writing them back, in the
-/// rename that replaces an old file (its `auto_da_alloc` safeguard), on the
-/// writer's time. A hint only: a file system without it is written as is.
+/// Whether `dir` is on ext4, where freeing a replaced file's blocks happens
+/// in the call that drops its last reference (and waits for the disk when
+/// mounted with `discard`).
 #[cfg(target_os = "linux")]
-fn reserve(f: &File, len: usize) {
-    use std::os::fd::AsRawFd;
-    let Ok(len) = libc::off_t::try_from(len) else {
-        return;
+fn frees_synchronously(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const EXT4_SUPER_MAGIC: i64 = 0xEF53;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
     };
-    if len > 0 {
-        // SAFETY: fallocate only reads its integer arguments; the descriptor
-        // belongs to `f`, which outlives the call.
-        unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len) };
-    }
+    // SAFETY: statfs reads the NUL-terminated path `c` and writes only the
+    // struct it is given, which is plain data (all zeros is a valid value).
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0;
+    // The field's type differs between targets.
+    #[allow(clippy::unnecessary_cast)]
+    let kind = st.f_type as i64;
+    ok && kind == EXT4_SUPER_MAGIC
 }
 
 #[cfg(not(target_os = "linux"))]
-fn reserve(_: &File, _: usize) {}
+fn frees_synchronously(_: &Path) -> bool {
+    false
+}
+
+/// [`HELD`], or a quarter of the open-file limit if that is lower, so the
+/// held files never crowd out the files being written.
+#[cfg(target_os = "linux")]
+fn held_limit() -> usize {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return 0;
+    }
+    usize::try_from(r.rlim_cur / 4).map_or(HELD, |n| n.min(HELD))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn held_limit() -> usize {
+    0
+}
 
 /// Checks that files can be created in `dir`.
 pub fn probe_writable(dir: &Path) -> std::io::Result<()> {
@@ -151,7 +209,6 @@ pub fn write_all_or_nothing(
         let tmp = temp_path(dir, name);
         let r = (|| {
             let mut f = File::create(&tmp)?;
-            reserve(&f, xml.len());
             f.write_all(xml.as_bytes())?;
             if sync {
                 f.sync_all()?;
@@ -169,7 +226,7 @@ pub fn write_all_or_nothing(
     }
     let mut done: Vec<&PathBuf> = Vec::new();
     for (tmp, fin) in &temps {
-        reaper.hold(fin);
+        let old = reaper.hold(fin);
         if let Err(e) = std::fs::rename(tmp, fin) {
             for (t, _) in &temps {
                 let _ = std::fs::remove_file(t);
@@ -178,6 +235,9 @@ pub fn write_all_or_nothing(
                 let _ = std::fs::remove_file(f);
             }
             return Err(format!("cannot write {}: {e}", fin.display()));
+        }
+        if let Some(f) = old {
+            reaper.release(f);
         }
         done.push(fin);
     }
@@ -193,6 +253,10 @@ pub fn write_all_or_nothing(
 mod tests {
     use super::*;
 
+    fn as_refs(fs: &[(String, String)]) -> Vec<(String, &str)> {
+        fs.iter().map(|(a, b)| (a.clone(), b.as_str())).collect()
+    }
+
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -207,7 +271,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hvx-write-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let reaper = Reaper::default();
+        let reaper = Reaper::holding(true);
         let old = [
             ("a.xml".to_string(), "old a"),
             ("b.xml".to_string(), "old b"),
@@ -219,8 +283,10 @@ mod tests {
         let mut reader = File::open(dir.join("a.xml")).unwrap();
         let new = [("a.xml".to_string(), "new a"), ("b.xml".to_string(), "")];
         write_all_or_nothing(&dir, &new, true, &reaper).unwrap();
-        assert!(matches!(reaper.started.get(), Some(Some(_))));
+        let released = Arc::clone(&reaper.released);
         drop(reaper);
+        #[cfg(target_os = "linux")]
+        assert_eq!(released.load(Ordering::Relaxed), 2);
         let mut s = String::new();
         std::io::Read::read_to_string(&mut reader, &mut s).unwrap();
         assert_eq!(s, "old a");
@@ -231,12 +297,64 @@ mod tests {
     }
 
     #[test]
+    fn more_replacements_than_the_reaper_holds_all_get_released() {
+        let dir = std::env::temp_dir().join(format!("hvx-write-many-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = HELD + 44;
+        let files: Vec<(String, String)> = (0..n)
+            .map(|k| (format!("{k}.xml"), format!("<v>{k}</v>")))
+            .collect();
+        let reaper = Reaper::holding(true);
+        write_all_or_nothing(&dir, &as_refs(&files), false, &reaper).unwrap();
+        // Every file replaced twice, one input at a time as the writer does.
+        for _ in 0..2 {
+            for f in &files {
+                write_all_or_nothing(&dir, &as_refs(std::slice::from_ref(f)), false, &reaper)
+                    .unwrap();
+            }
+        }
+        let released = Arc::clone(&reaper.released);
+        drop(reaper);
+        #[cfg(target_os = "linux")]
+        assert_eq!(released.load(Ordering::Relaxed), 2 * n);
+        let _ = released;
+        assert_eq!(names(&dir).len(), n);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("7.xml")).unwrap(),
+            "<v>7</v>"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn only_ext4_outputs_are_held() {
+        // procfs is not ext4.
+        assert_eq!(Reaper::for_dir(Path::new("/proc")).held, 0);
+        assert!(Reaper::holding(true).held > 0);
+    }
+
+    #[test]
+    fn the_default_reaper_holds_nothing() {
+        let dir = std::env::temp_dir().join(format!("hvx-write-none-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let reaper = Reaper::default();
+        let files = [("a.xml".to_string(), "a")];
+        write_all_or_nothing(&dir, &files, false, &reaper).unwrap();
+        write_all_or_nothing(&dir, &files, false, &reaper).unwrap();
+        assert!(reaper.started.get().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_failed_rename_leaves_no_temp_file() {
         let dir = std::env::temp_dir().join(format!("hvx-write-fail-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         // A non-empty directory where the output should go: the rename fails.
         std::fs::create_dir_all(dir.join("a.xml").join("x")).unwrap();
-        let reaper = Reaper::default();
+        let reaper = Reaper::holding(true);
         let files = [("b.xml".to_string(), "b"), ("a.xml".to_string(), "a")];
         let e = write_all_or_nothing(&dir, &files, false, &reaper).unwrap_err();
         assert!(e.contains("a.xml"), "{e}");

@@ -346,8 +346,10 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         }
     }
 
+    /// Keeps `v` for reuse: up to 64 lists of at most 1,024 nodes, so the
+    /// pool stays small whatever a run selects.
     pub(super) fn give_items(&mut self, mut v: Vec<Item<'a, 'i>>) {
-        if v.capacity() > 0 {
+        if v.capacity() > 0 && v.capacity() <= 1024 && self.items.len() < 64 {
             v.clear();
             self.items.push(v);
         }

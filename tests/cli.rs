@@ -490,17 +490,7 @@ fn vm_identity_survives_kvm_vsphere_kvm_with_a_store() {
     )
     .unwrap();
     let store = dir.join("store.yaml");
-    let o = run(&[
-        "transform",
-        f.to_str().unwrap(),
-        "--to",
-        "vsphere",
-        "-o",
-        dir.to_str().unwrap(),
-        "--session",
-        store.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    transform_with_store(&f, "vsphere", &dir, &store);
     let spec = std::fs::read_to_string(dir.join("web.vsphere.xml")).unwrap();
     let d = roxmltree::Document::parse(&spec).unwrap();
     let iu = d
@@ -510,17 +500,7 @@ fn vm_identity_survives_kvm_vsphere_kvm_with_a_store() {
         .unwrap()
         .to_string();
     assert_eq!(uuid_version(&iu), 5, "minted deterministically: {iu}");
-    let o = run(&[
-        "transform",
-        dir.join("web.vsphere.xml").to_str().unwrap(),
-        "--to",
-        "kvm",
-        "-o",
-        dir.to_str().unwrap(),
-        "--session",
-        store.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    transform_with_store(&dir.join("web.vsphere.xml"), "kvm", &dir, &store);
     let back = std::fs::read_to_string(dir.join("web.vsphere.kvm.xml")).unwrap();
     let d = roxmltree::Document::parse(&back).unwrap();
     assert_eq!(d.root_element().attribute("id"), Some("42"));

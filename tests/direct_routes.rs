@@ -63,17 +63,7 @@ fn direct_route_shares_the_session_tables() {
     let dir = temp_dir("direct-session");
     let store = dir.join("store.yaml");
     let web = root().join("samples/kvm/web.xml");
-    let o = run(&[
-        "transform",
-        web.to_str().unwrap(),
-        "--to",
-        "vsphere",
-        "-o",
-        dir.to_str().unwrap(),
-        "--session",
-        store.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    transform_with_store(&web, "vsphere", &dir, &store);
     let spec = dir.join("web.vsphere.xml");
     let back = run(&[
         "transform",

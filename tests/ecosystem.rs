@@ -440,29 +440,9 @@ fn kvm_vsphere_kvm_keeps_identity_cpu_memory_firmware_disks_and_nics() {
     let store = dir.join("store.yaml");
     for s in samples("kvm") {
         let stem = s.file_stem().unwrap().to_string_lossy().into_owned();
-        let o = run(&[
-            "transform",
-            s.to_str().unwrap(),
-            "--to",
-            "vsphere",
-            "-o",
-            dir.to_str().unwrap(),
-            "--session",
-            store.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        transform_with_store(&s, "vsphere", &dir, &store);
         let spec = dir.join(format!("{stem}.vsphere.xml"));
-        let o = run(&[
-            "transform",
-            spec.to_str().unwrap(),
-            "--to",
-            "kvm",
-            "-o",
-            dir.to_str().unwrap(),
-            "--session",
-            store.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        transform_with_store(&spec, "kvm", &dir, &store);
         let back = dir.join(format!("{stem}.vsphere.kvm.xml"));
         let name = domain_name(&std::fs::read_to_string(&s).unwrap());
         let a = virsh_dump(&s, &name);

@@ -22,6 +22,21 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run hvxform")
 }
 
+/// `transform INPUT --to TARGET -o DIR --session STORE`, which must exit 0.
+pub fn transform_with_store(input: &Path, target: &str, dir: &Path, store: &Path) {
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        target,
+        "-o",
+        dir.to_str().unwrap(),
+        "--session",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

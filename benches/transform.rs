@@ -8,7 +8,7 @@
 //! `HVX_BENCH_MAPPINGS=DIR` times the direct route with the mappings of DIR
 //! (as `transform --mappings DIR`), to measure what part of a mapping costs:
 //! copy `mappings/`, remove or change a part, compare. `--profile CASE`
-//! loops one case 20,000 times for a profiler.
+//! loops one case 20,000 times (`HVX_BENCH_LOOPS`) for a profiler.
 
 use std::time::{Duration, Instant};
 
@@ -121,9 +121,14 @@ fn main() {
         "direct and hub routes differ"
     );
     if let Some(case) = profile {
+        // `HVX_BENCH_LOOPS=N` changes the 20,000 (fewer for callgrind).
+        let loops: usize = std::env::var("HVX_BENCH_LOOPS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20000);
         if case == "floor" {
             let nodes = count_nodes(&vs_out);
-            let n: usize = (0..20000).map(|_| floor(&text, nodes)).sum();
+            let n: usize = (0..loops).map(|_| floor(&text, nodes)).sum();
             std::hint::black_box(n);
             return;
         }
@@ -133,7 +138,7 @@ fn main() {
             _ => (&conv, vsphere),
         };
         let mut n = 0;
-        for _ in 0..20000 {
+        for _ in 0..loops {
             n += one(c, target).len();
         }
         std::hint::black_box(n);

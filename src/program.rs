@@ -66,7 +66,7 @@ pub struct TableDef {
     pub name: String,
     pub key_ty: Type,
     pub val_ty: Type,
-    pub rows: HashMap<String, Value>,
+    pub rows: HashMap<String, Value, FxBuild>,
     /// `None`: a miss is an error; `Some(v)`: the default.
     pub default: Option<Value>,
     pub loc: Loc,
@@ -88,6 +88,10 @@ pub struct FnDef {
     pub ret: Type,
     pub body: Expr,
     pub frame: u32,
+    /// The result depends only on the arguments (and the run's parameters,
+    /// tables and input): calls with equal arguments may share one result.
+    /// See [`mark_pure_fns`].
+    pub pure: bool,
 }
 
 #[derive(Debug)]
@@ -166,7 +170,7 @@ pub type NameId = u32;
 /// Not a name the program mentions (or a wildcard test).
 pub const NO_NAME: NameId = u32::MAX;
 
-/// A small, fast hasher for short keys (names), as in rustc's FxHash.
+/// A small, fast hasher for short keys (table keys), as in rustc's FxHash.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
 
@@ -184,7 +188,7 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 /// Every (namespace, local name) the program's element tests mention. Input
 /// documents are mapped onto these ids once per run, so matching compares
@@ -192,35 +196,44 @@ type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 #[derive(Debug, Default)]
 pub struct NameTable {
     pub names: Vec<(Option<String>, String)>,
-    by_local: HashMap<String, Vec<(Option<String>, NameId)>, FxBuild>,
+    /// Ids by the byte length of the local name: an input name is compared
+    /// only with the few names of its length (cheaper than hashing it).
+    by_len: Vec<Vec<NameId>>,
 }
 
 impl NameTable {
     pub fn intern(&mut self, ns: Option<&str>, local: &str) -> NameId {
-        if let Some(v) = self.by_local.get(local) {
-            if let Some((_, id)) = v.iter().find(|(n, _)| n.as_deref() == ns) {
-                return *id;
+        if let Some(ids) = self.by_len.get(local.len()) {
+            for &id in ids {
+                let (n, l) = &self.names[id as usize];
+                if l == local && n.as_deref() == ns {
+                    return id;
+                }
             }
         }
         let id = self.names.len() as NameId;
         self.names.push((ns.map(str::to_string), local.to_string()));
-        self.by_local
-            .entry(local.to_string())
-            .or_default()
-            .push((ns.map(str::to_string), id));
+        if self.by_len.len() <= local.len() {
+            self.by_len.resize_with(local.len() + 1, Vec::new);
+        }
+        self.by_len[local.len()].push(id);
         id
     }
 
     /// The id of an input element's name, or [`NO_NAME`].
     pub fn lookup(&self, ns: Option<&str>, local: &str) -> NameId {
-        match self.by_local.get(local) {
-            Some(v) => v
-                .iter()
-                .find(|(n, _)| n.as_deref() == ns.filter(|u| !u.is_empty()))
-                .map(|(_, id)| *id)
-                .unwrap_or(NO_NAME),
-            None => NO_NAME,
+        let ns = ns.filter(|u| !u.is_empty());
+        let Some(ids) = self.by_len.get(local.len()) else {
+            return NO_NAME;
+        };
+        for &id in ids {
+            let (n, l) = &self.names[id as usize];
+            if l.as_bytes().first() == local.as_bytes().first() && l == local && n.as_deref() == ns
+            {
+                return id;
+            }
         }
+        NO_NAME
     }
 
     pub fn len(&self) -> usize {
@@ -566,6 +579,85 @@ impl Program {
                 format!("{}:{l}:{c}", s.name)
             }
             None => "<unknown>".to_string(),
+        }
+    }
+}
+
+/// Marks the functions whose result depends only on their arguments, so a
+/// run may compute each distinct call once: the body (and every function it
+/// calls) reads no context (`.`, `position()`, `last()`, `name()` without an
+/// argument, ...) outside predicates, and probes no session table
+/// (`find_right`/`find_left` can answer differently once another lookup has
+/// minted). Lookups that mint are stable: the same key gets the same value.
+pub fn mark_pure_fns(fns: &mut [FnDef]) {
+    fn local_ok(e: &Expr, calls: &mut Vec<FnId>) -> bool {
+        let ok = |e: &Expr, calls: &mut Vec<FnId>| local_ok(e, calls);
+        match &e.kind {
+            ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => true,
+            ExprKind::Concat(xs) | ExprKind::Union(xs) => xs.iter().all(|x| ok(x, calls)),
+            ExprKind::Path { start, steps } => {
+                !matches!(start, PathStart::Context)
+                    && steps
+                        .iter()
+                        .all(|s| s.preds.iter().all(|p| pred_ok(p, calls)))
+            }
+            ExprKind::Builtin(b, args) => {
+                let needs_cx = match b {
+                    Builtin::Position | Builtin::Last => true,
+                    Builtin::Name | Builtin::LocalName | Builtin::DocOrder | Builtin::NodeIndex => {
+                        args.is_empty()
+                    }
+                    _ => false,
+                };
+                !needs_cx && args.iter().all(|x| ok(x, calls))
+            }
+            ExprKind::Fn(f, args) => {
+                calls.push(*f);
+                args.iter().all(|x| ok(x, calls))
+            }
+            ExprKind::Table(_, x) | ExprKind::Neg(x) => ok(x, calls),
+            ExprKind::Session { probe, arg, .. } => !probe && ok(arg, calls),
+            ExprKind::Bin(_, a, b) => ok(a, calls) && ok(b, calls),
+        }
+    }
+    // Inside a predicate the context is the node being filtered, which the
+    // path's start determines: only probes and impure calls matter there.
+    fn pred_ok(e: &Expr, calls: &mut Vec<FnId>) -> bool {
+        let all = |xs: &[Expr], calls: &mut Vec<FnId>| xs.iter().all(|x| pred_ok(x, calls));
+        match &e.kind {
+            ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => true,
+            ExprKind::Concat(xs) | ExprKind::Union(xs) | ExprKind::Builtin(_, xs) => all(xs, calls),
+            ExprKind::Path { steps, .. } => steps.iter().all(|s| all(&s.preds, calls)),
+            ExprKind::Fn(f, args) => {
+                calls.push(*f);
+                all(args, calls)
+            }
+            ExprKind::Table(_, x) | ExprKind::Neg(x) => pred_ok(x, calls),
+            ExprKind::Session { probe, arg, .. } => !probe && pred_ok(arg, calls),
+            ExprKind::Bin(_, a, b) => pred_ok(a, calls) && pred_ok(b, calls),
+        }
+    }
+    let mut calls: Vec<Vec<FnId>> = Vec::with_capacity(fns.len());
+    for f in fns.iter_mut() {
+        let mut c = Vec::new();
+        f.pure = local_ok(&f.body, &mut c);
+        calls.push(c);
+    }
+    // A function is pure when its callees are: drop purity until nothing changes.
+    loop {
+        let mut changed = false;
+        for i in 0..fns.len() {
+            if fns[i].pure
+                && calls[i]
+                    .iter()
+                    .any(|&c| !fns.get(c as usize).is_some_and(|f| f.pure))
+            {
+                fns[i].pure = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
         }
     }
 }

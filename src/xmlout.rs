@@ -3,7 +3,12 @@
 //! scopes, refuses characters XML cannot carry, and reports misuse as errors
 //! instead of panicking.
 
+use std::ops::Range;
+
 use xmlwriter::{Indent, Options, XmlWriter};
+
+/// The XML declaration every document starts with.
+const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>"#;
 
 /// Misuse of the writer by a mapping, or a value XML cannot represent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +51,11 @@ struct Open {
 pub struct XmlOut {
     w: XmlWriter,
     open: Vec<Open>,
-    /// (prefix, uri) bindings in scope; `None` prefix is the default namespace.
-    scope: Vec<(Option<String>, String)>,
+    /// (prefix, uri) bindings in scope, as ranges of `scope_text`; `None`
+    /// prefix is the default namespace.
+    scope: Vec<(Option<Range<usize>>, Range<usize>)>,
+    scope_text: String,
+    indent: bool,
     roots: usize,
     text_depth: usize,
     buf: String,
@@ -76,12 +84,14 @@ impl XmlOut {
             },
             ..Options::default()
         };
-        let mut w = XmlWriter::with_capacity(4096, opt);
-        w.write_declaration();
+        // The declaration is added by `finish` (xmlwriter formats it slowly).
+        let w = XmlWriter::with_capacity(4096, opt);
         XmlOut {
             w,
             open: Vec::new(),
             scope: Vec::new(),
+            scope_text: String::new(),
+            indent,
             roots: 0,
             text_depth: 0,
             buf: String::new(),
@@ -117,14 +127,21 @@ impl XmlOut {
         Ok(())
     }
 
+    fn text_of(&self, r: &Range<usize>) -> &str {
+        &self.scope_text[r.clone()]
+    }
+
     /// The prefix bound to `uri` in scope (`Some(None)` for the default).
     pub fn prefix_for(&self, uri: &str) -> Option<Option<&str>> {
         // Innermost binding wins; a prefix rebound later shadows earlier ones.
         for (i, (p, u)) in self.scope.iter().enumerate().rev() {
-            if u == uri {
-                let shadowed = self.scope[i + 1..].iter().any(|(q, _)| q == p);
+            if self.text_of(u) == uri {
+                let p = p.as_ref().map(|r| self.text_of(r));
+                let shadowed = self.scope[i + 1..]
+                    .iter()
+                    .any(|(q, _)| q.as_ref().map(|r| self.text_of(r)) == p);
                 if !shadowed {
-                    return Some(p.as_deref());
+                    return Some(p);
                 }
             }
         }
@@ -137,19 +154,31 @@ impl XmlOut {
             .iter()
             .rev()
             .find(|(p, _)| p.is_none())
-            .map(|(_, u)| u.as_str())
+            .map(|(_, u)| self.text_of(u))
             .filter(|u| !u.is_empty())
     }
 
     /// Declares a namespace on the element just started.
     pub fn declare(&mut self, prefix: Option<&str>, uri: &str) -> Result<(), WriteError> {
-        let name = match prefix {
-            Some(p) => format!("xmlns:{p}"),
-            None => "xmlns".to_string(),
-        };
-        self.attr(&name, uri)?;
-        self.scope
-            .push((prefix.map(str::to_string), uri.to_string()));
+        // Names and URIs are kept in one string: no allocation per binding.
+        let start = self.scope_text.len();
+        self.scope_text.push_str("xmlns");
+        if let Some(p) = prefix {
+            self.scope_text.push(':');
+            self.scope_text.push_str(p);
+        }
+        let name_end = self.scope_text.len();
+        self.scope_text.push_str(uri);
+        let end = self.scope_text.len();
+        let name = std::mem::take(&mut self.scope_text);
+        let r = self.attr(&name[start..name_end], &name[name_end..end]);
+        self.scope_text = name;
+        if let Err(e) = r {
+            self.scope_text.truncate(start);
+            return Err(e);
+        }
+        let p = prefix.map(|_| start + "xmlns:".len()..name_end);
+        self.scope.push((p, name_end..end));
         Ok(())
     }
 
@@ -257,7 +286,14 @@ impl XmlOut {
     pub fn end(&mut self) {
         if let Some(o) = self.open.pop() {
             self.w.end_element();
-            self.scope.truncate(o.ns_mark);
+            if o.ns_mark < self.scope.len() {
+                let from = self.scope[o.ns_mark].0.as_ref().map_or_else(
+                    || self.scope[o.ns_mark].1.start - "xmlns".len(),
+                    |p| p.start - "xmlns:".len(),
+                );
+                self.scope.truncate(o.ns_mark);
+                self.scope_text.truncate(from);
+            }
             if o.has_text {
                 self.text_depth -= 1;
             }
@@ -275,7 +311,14 @@ impl XmlOut {
         if self.roots == 0 {
             return Err(WriteError::NoRoot);
         }
-        Ok(self.w.end_document())
+        let body = self.w.end_document();
+        let mut doc = String::with_capacity(DECLARATION.len() + 1 + body.len());
+        doc.push_str(DECLARATION);
+        if self.indent {
+            doc.push('\n');
+        }
+        doc.push_str(&body);
+        Ok(doc)
     }
 }
 

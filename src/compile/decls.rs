@@ -72,7 +72,7 @@ impl Compiler {
     }
 
     pub(super) fn table(&mut self, t: &ast::Table) -> TableDef {
-        let mut rows = HashMap::new();
+        let mut rows: HashMap<String, Value, FxBuild> = HashMap::default();
         let mut firsts: HashMap<String, Span> = HashMap::new();
         for row in &t.rows {
             for (k, sp) in &row.keys {

@@ -474,6 +474,7 @@ impl Compiler {
                     ret: fd.ret,
                     body,
                     frame: self.scope.max_slot,
+                    pure: false,
                 }));
             }
             for t in &f.templates {
@@ -590,7 +591,11 @@ impl Compiler {
             params,
             tables,
             sessions,
-            fns: fns.into_iter().flatten().collect(),
+            fns: {
+                let mut fns: Vec<FnDef> = fns.into_iter().flatten().collect();
+                mark_pure_fns(&mut fns);
+                fns
+            },
             templates: templates.into_iter().flatten().collect(),
             rules,
             modes,

@@ -158,9 +158,20 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         loc: Loc,
         at: Option<Item<'a, 'i>>,
     ) -> R<String> {
+        self.table_value(t, key, loc, at).map(Value::as_string)
+    }
+
+    /// The row of table `t` for `key`, or its default; an error without one.
+    pub(super) fn table_value(
+        &self,
+        t: TableId,
+        key: &str,
+        loc: Loc,
+        at: Option<Item<'a, 'i>>,
+    ) -> R<&'p Value> {
         let table = &self.p.tables[t as usize];
         match table.rows.get(key).or(table.default.as_ref()) {
-            Some(v) => Ok(v.as_string()),
+            Some(v) => Ok(v),
             None => Err(self.err(
                 loc,
                 at,

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use roxmltree::Node;
 
-use super::value::{Item, Nodes, Val};
+use super::value::{self, Item, Nodes, Val};
 use super::{Cx, Run, R};
 use crate::convert;
 use crate::program::*;
@@ -31,12 +31,42 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     pub(super) fn string_of(&mut self, v: &Val<'a, 'i>) -> Cow<'a, str> {
-        if let Val::Nodes(items) = v {
-            if let Some(first) = items.first() {
-                self.touch_read(*first);
+        match v {
+            Val::Nodes(items) => {
+                if let Some(first) = items.first() {
+                    self.touch_read(*first);
+                }
+                v.string()
             }
+            Val::Int(i) => Cow::Owned(self.int_string(*i)),
+            _ => v.string(),
         }
-        v.string()
+    }
+
+    /// [`Self::string_of`], consuming the value: a string is moved, not copied.
+    pub(super) fn string_into(&mut self, v: Val<'a, 'i>) -> Cow<'a, str> {
+        match v {
+            Val::Str(s) => s,
+            Val::Nodes(value::Nodes::Many(items)) => {
+                let s = match items.first() {
+                    Some(first) => {
+                        self.touch_read(*first);
+                        first.string()
+                    }
+                    None => Cow::Borrowed(""),
+                };
+                self.give_items(items);
+                s
+            }
+            other => self.string_of(&other),
+        }
+    }
+
+    /// An integer's decimal form, in a reused string.
+    pub(super) fn int_string(&mut self, i: i64) -> String {
+        let mut s = self.take_string();
+        push_int(&mut s, i);
+        s
     }
 
     /// Reading an element's string value reads everything inside it.
@@ -90,7 +120,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let at = v.origin().or(Some(cx.item));
         Ok(match t {
             Type::Any | Type::Nodes => v,
-            Type::String => Val::Str(self.string_of(&v)),
+            Type::String => Val::Str(self.string_into(v)),
             Type::Int => Val::Int(self.int_of(v, loc, cx)?),
             Type::Uint => {
                 let i = self.int_of(v, loc, cx)?;
@@ -127,10 +157,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 Value::Bool(b) => Val::Bool(*b),
             },
             ExprKind::Concat(parts) => {
-                let mut s = String::new();
+                let mut s = self.take_string();
                 for x in parts {
                     let (v, _) = self.eval_str(x, cx, locals)?;
                     s.push_str(&v);
+                    self.give_str(v);
                 }
                 Val::Str(Cow::Owned(s))
             }
@@ -159,26 +190,34 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         self.coerce(v, fd.params[k], a.loc, cx)?
                     };
                 }
+                if fd.pure {
+                    if let Some(v) = self.memo_get(*f, &frame[..args.len()]) {
+                        self.give_frame(frame);
+                        return Ok(v);
+                    }
+                }
                 self.enter(e.loc, cx.item)?;
                 let v = self.eval(&fd.body, cx, &frame)?;
                 self.depth -= 1;
+                let v = self.coerce(v, fd.ret, e.loc, cx)?;
+                if fd.pure {
+                    self.memo_put(*f, &frame[..args.len()], &v);
+                }
                 self.give_frame(frame);
-                self.coerce(v, fd.ret, e.loc, cx)?
+                v
             }
             ExprKind::Table(t, arg) => {
                 let v = self.eval(arg, cx, locals)?;
-                let key = self.string_of(&v);
                 let at = v.origin().or(Some(cx.item));
-                let out = self.table_lookup(*t, &key, e.loc, at)?;
+                let key = self.string_into(v);
                 let vt = p.tables[*t as usize].val_ty;
-                match p.tables[*t as usize]
-                    .rows
-                    .get(key.as_ref())
-                    .or(p.tables[*t as usize].default.as_ref())
-                {
-                    Some(Value::Int(i)) if vt != Type::String => Val::Int(*i),
-                    Some(Value::Bool(b)) if vt != Type::String => Val::Bool(*b),
-                    _ => Val::Str(Cow::Owned(out)),
+                let row = self.table_value(*t, &key, e.loc, at)?;
+                self.give_str(key);
+                match row {
+                    Value::Int(i) if vt != Type::String => Val::Int(*i),
+                    Value::Bool(b) if vt != Type::String => Val::Bool(*b),
+                    Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
+                    other => Val::Str(Cow::Owned(other.as_string())),
                 }
             }
             ExprKind::Session {
@@ -506,9 +545,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             return Ok(out);
         }
         let mut out = self.take_items();
-        let mut group: Vec<Item<'a, 'i>> = Vec::new();
         // Without predicates, nodes go straight to the result.
         let direct = st.preds.is_empty();
+        let mut group: Vec<Item<'a, 'i>> = if direct {
+            Vec::new()
+        } else {
+            self.take_items()
+        };
         for it in input {
             let Item::Node(n) = *it else {
                 if matches!(st.test, Test::SelfNode) {
@@ -573,10 +616,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
             }
             if !direct {
-                let selected = self.filter(std::mem::take(&mut group), &st.preds, locals)?;
-                out.extend(selected);
+                let taken = std::mem::replace(&mut group, self.take_items());
+                let selected = self.filter(taken, &st.preds, locals)?;
+                out.extend_from_slice(&selected);
+                self.give_items(selected);
             }
         }
+        self.give_items(group);
         if input.len() > 1 || desc {
             out.sort_by_key(|i| i.key());
             out.dedup();
@@ -736,7 +782,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
         let v = self.eval(e, cx, locals)?;
         let empty = v.is_empty();
-        Ok((self.string_of(&v), empty))
+        Ok((self.string_into(v), empty))
     }
 
     /// Whether `e` is empty: no nodes, or the empty string.
@@ -880,4 +926,25 @@ fn named_range(idx: &[(NameId, u32)], name: NameId) -> std::ops::Range<usize> {
     let lo = idx.partition_point(|&(n, _)| n < name);
     let hi = lo + idx[lo..].partition_point(|&(n, _)| n == name);
     lo..hi
+}
+
+/// Appends the decimal form of `i` (what `i.to_string()` writes, without
+/// the formatting machinery).
+pub(super) fn push_int(out: &mut String, i: i64) {
+    let mut buf = [0u8; 20];
+    let mut k = buf.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        k -= 1;
+        buf[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[k..]).unwrap_or_default());
 }

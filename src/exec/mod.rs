@@ -138,7 +138,18 @@ struct Run<'p, 'a, 'i> {
     frames: Vec<Vec<Val<'a, 'i>>>,
     /// Released node lists (a path's intermediate steps), reused by steps.
     items: Vec<Vec<Item<'a, 'i>>>,
+    /// Results of pure function calls, by function: (arguments, result).
+    memo: Vec<Vec<MemoEntry<'a, 'i>>>,
+    /// Released strings (interpolations, numbers written as text), reused.
+    strings: Vec<String>,
 }
+
+type MemoEntry<'a, 'i> = (Box<[Val<'a, 'i>]>, Val<'a, 'i>);
+
+/// Results kept per function and run: enough for the distinct calls a
+/// mapping makes on one node's worth of data; a function called with more
+/// distinct arguments computes the rest each time.
+const MEMO_PER_FN: usize = 16;
 
 /// Turns `--param name=value` strings into typed values, checking names and
 /// types against the program's declarations.
@@ -235,6 +246,8 @@ fn run_inner<'a, 'i>(
         child_index: vec![None; n_nodes],
         frames: Vec::new(),
         items: Vec::new(),
+        memo: Vec::new(),
+        strings: Vec::new(),
         name_ids,
     };
     let root_cx = Cx {
@@ -325,8 +338,34 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     pub(super) fn give_frame(&mut self, mut f: Vec<Val<'a, 'i>>) {
-        f.clear();
+        for v in f.drain(..) {
+            self.give_val(v);
+        }
         self.frames.push(f);
+    }
+
+    /// Keeps the string or node list a value owns for reuse.
+    pub(super) fn give_val(&mut self, v: Val<'a, 'i>) {
+        match v {
+            Val::Str(s) => self.give_str(s),
+            Val::Nodes(value::Nodes::Many(items)) => self.give_items(items),
+            _ => {}
+        }
+    }
+
+    /// An empty string, reusing a released one.
+    pub(super) fn take_string(&mut self) -> String {
+        self.strings.pop().unwrap_or_default()
+    }
+
+    /// Keeps an owned string for reuse: up to 64 strings of at most 4 KiB.
+    pub(super) fn give_str(&mut self, s: Cow<'a, str>) {
+        if let Cow::Owned(mut s) = s {
+            if s.capacity() > 0 && s.capacity() <= 4096 && self.strings.len() < 64 {
+                s.clear();
+                self.strings.push(s);
+            }
+        }
     }
 
     /// An empty node list, reusing a released one.
@@ -352,6 +391,26 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         if v.capacity() > 0 && v.capacity() <= 1024 && self.items.len() < 64 {
             v.clear();
             self.items.push(v);
+        }
+    }
+
+    /// The result of an earlier call of pure function `f` with equal arguments.
+    pub(super) fn memo_get(&self, f: FnId, args: &[Val<'a, 'i>]) -> Option<Val<'a, 'i>> {
+        self.memo
+            .get(f as usize)?
+            .iter()
+            .find(|(k, _)| k.len() == args.len() && k.iter().zip(args).all(|(a, b)| a.same(b)))
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(super) fn memo_put(&mut self, f: FnId, args: &[Val<'a, 'i>], v: &Val<'a, 'i>) {
+        if self.memo.len() <= f as usize {
+            self.memo
+                .resize_with(self.p.fns.len().max(f as usize + 1), Vec::new);
+        }
+        let m = &mut self.memo[f as usize];
+        if m.len() < MEMO_PER_FN {
+            m.push((args.into(), v.clone()));
         }
     }
 

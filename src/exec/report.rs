@@ -155,12 +155,11 @@ fn node_path_with(n: Node, sib: Option<&SiblingIndex>) -> String {
 /// Every element, attribute and non-blank text the run never touched. An
 /// untouched element is reported once, not with each descendant.
 pub(super) fn unmapped(r: &Run, detail: bool) -> (usize, Vec<Unmapped>) {
-    let mut found = Vec::new();
-    walk(r, r.doc.root(), detail, &mut found);
-    let count = found.len();
     if !detail {
-        return (count, Vec::new());
+        return (walk(r, None), Vec::new());
     }
+    let mut found = Vec::new();
+    let count = walk(r, Some(&mut found));
     let sib = SiblingIndex::new(r.doc);
     let out = found
         .into_iter()
@@ -188,30 +187,55 @@ pub(super) fn unmapped(r: &Run, detail: bool) -> (usize, Vec<Unmapped>) {
 
 type Found<'a, 'i> = Vec<(Item<'a, 'i>, &'static str, usize)>;
 
-/// `detail`: also count the nodes inside each untouched element (for its
-/// reason); without it only the untouched nodes themselves are counted.
-fn walk<'a, 'i>(r: &Run<'_, 'a, 'i>, n: Node<'a, 'i>, detail: bool, out: &mut Found<'a, 'i>) {
-    for c in n.children() {
+/// Counts the untouched nodes and, given `out`, lists each with the number
+/// of nodes inside it (for an element's reason).
+///
+/// One pass over the nodes in document order (roxmltree keeps them in one
+/// array), skipping the inside of each untouched element.
+fn walk<'a, 'i>(r: &Run<'_, 'a, 'i>, mut out: Option<&mut Found<'a, 'i>>) -> usize {
+    let detail = out.is_some();
+    let mut count = 0;
+    let mut push = |it: Item<'a, 'i>, kind: &'static str, inside: usize| {
+        count += 1;
+        if let Some(o) = out.as_deref_mut() {
+            o.push((it, kind, inside));
+        }
+    };
+    let mut skip_until = 0;
+    for c in r.doc.descendants() {
         let id = c.id().get_usize();
+        if id < skip_until {
+            continue;
+        }
         if c.is_element() {
             if !r.touched[id] {
+                let len = c.descendants().len();
                 let inside = if detail {
-                    c.descendants().count() - 1 + c.attributes().len()
+                    len - 1 + c.attributes().len()
                 } else {
                     0
                 };
-                out.push((Item::Node(c), "element", inside));
+                push(Item::Node(c), "element", inside);
+                skip_until = id + len;
                 continue;
             }
             let base = r.attr_base[id] as usize;
-            for k in 0..c.attributes().len() {
-                if !r.touched_attr[base + k] {
-                    out.push((Item::Attr(c, k as u16), "attribute", 0));
+            let n = c.attributes().len();
+            if r.touched_attr[base..base + n].contains(&false) {
+                for k in 0..n {
+                    if !r.touched_attr[base + k] {
+                        push(Item::Attr(c, k as u16), "attribute", 0);
+                    }
                 }
             }
-            walk(r, c, detail, out);
-        } else if c.is_text() && !r.touched[id] && c.text().is_some_and(|t| !t.trim().is_empty()) {
-            out.push((Item::Node(c), "text", 0));
+        } else if c.is_text() && !r.touched[id] && c.text().is_some_and(|t| !is_blank(t)) {
+            push(Item::Node(c), "text", 0);
         }
     }
+    count
+}
+
+/// Whitespace only (formatting, not data).
+pub(super) fn is_blank(t: &str) -> bool {
+    t.bytes().all(|b| b.is_ascii_whitespace()) || t.trim().is_empty()
 }

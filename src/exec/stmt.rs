@@ -49,12 +49,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 for ((an, _), v) in attrs.iter().zip(avals) {
                     let r = self.out.attr(&an.qname, &v);
                     self.write(*loc, cx.item, r)?;
+                    self.give_str(v);
                 }
                 match body {
                     ElemBody::Empty => {}
                     ElemBody::Value { .. } => {
                         let r = self.out.text(value.as_deref().unwrap_or(""));
                         self.write(*loc, cx.item, r)?;
+                        if let Some(v) = value {
+                            self.give_str(v);
+                        }
                     }
                     ElemBody::Block(b) => self.block(b, cx, locals)?,
                 }
@@ -72,6 +76,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 let r = self.out.attr(&name.qname, &text);
                 self.write(*loc, cx.item, r)?;
+                self.give_str(text);
             }
             Stmt::Let {
                 slot,

@@ -158,6 +158,17 @@ impl<'a, 'i> Val<'a, 'i> {
         matches!(self, Val::Nodes(v) if v.is_empty())
     }
 
+    /// The same value: equal strings, numbers or booleans, or the same nodes.
+    pub fn same(&self, other: &Val<'a, 'i>) -> bool {
+        match (self, other) {
+            (Val::Str(a), Val::Str(b)) => a == b,
+            (Val::Int(a), Val::Int(b)) => a == b,
+            (Val::Bool(a), Val::Bool(b)) => a == b,
+            (Val::Nodes(a), Val::Nodes(b)) => a[..] == b[..],
+            _ => false,
+        }
+    }
+
     /// The first input node this value came from, for error locations.
     pub fn origin(&self) -> Option<Item<'a, 'i>> {
         match self {

@@ -45,11 +45,29 @@ pub fn bool(s: &str) -> Result<bool, String> {
 /// form `byte * 2^20` (also `byte*2^20`, `2^20`, `byte * 1024`).
 pub fn unit_factor(unit: &str) -> Result<u128, String> {
     let u = unit.trim();
-    let compact: String = u.chars().filter(|c| !c.is_whitespace()).collect();
-    let lower = compact.to_ascii_lowercase();
+    // The common units are short: compared on the stack, without copies.
+    let mut buf = [0u8; 8];
+    let mut n = 0;
+    for b in u.bytes().filter(|b| !(*b as char).is_whitespace()) {
+        if n == buf.len() {
+            n = usize::MAX;
+            break;
+        }
+        buf[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    let lower: std::borrow::Cow<str> = match std::str::from_utf8(buf.get(..n).unwrap_or(&[])) {
+        Ok(t) if n != usize::MAX && u.is_ascii() => t.into(),
+        _ => u
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase()
+            .into(),
+    };
     let bin = |p: u32| 1024u128.pow(p);
     let dec = |p: u32| 1000u128.pow(p);
-    let f = match lower.as_str() {
+    let f = match &*lower {
         "" | "b" | "byte" | "bytes" => 1,
         "k" | "kib" => bin(1),
         "kb" => dec(1),
@@ -134,21 +152,24 @@ pub fn in_unit(bytes: i64, unit: &str, ceil: bool) -> Result<i64, String> {
 /// Normalises a MAC address (any case; `:`, `-` or `.` separators, or none)
 /// to lower-case colon form.
 pub fn mac(s: &str) -> Result<String, String> {
-    let hex: String = s
+    let mut hex = s
         .trim()
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | '.'))
-        .collect();
-    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("`{}` is not a MAC address", short(s.trim())));
-    }
-    let lower = hex.to_ascii_lowercase();
+        .bytes()
+        .filter(|c| !matches!(c, b':' | b'-' | b'.'));
     let mut out = String::with_capacity(17);
-    for (i, ch) in lower.chars().enumerate() {
-        if i > 0 && i % 2 == 0 {
-            out.push(':');
+    for i in 0..12 {
+        match hex.next() {
+            Some(c) if c.is_ascii_hexdigit() => {
+                if i > 0 && i % 2 == 0 {
+                    out.push(':');
+                }
+                out.push(c.to_ascii_lowercase() as char);
+            }
+            _ => return Err(format!("`{}` is not a MAC address", short(s.trim()))),
         }
-        out.push(ch);
+    }
+    if hex.next().is_some() {
+        return Err(format!("`{}` is not a MAC address", short(s.trim())));
     }
     Ok(out)
 }
@@ -157,24 +178,32 @@ pub fn mac(s: &str) -> Result<String, String> {
 /// byte form (`56 4d 9c 3a 2f 55 1e 6b-8a 32 5d 11 50 ae 1f 3d`) to canonical
 /// lower-case 8-4-4-4-12.
 pub fn uuid(s: &str) -> Result<String, String> {
-    let hex: String = s
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, '{' | '}' | '-' | ' '))
-        .collect();
-    let hex = hex.strip_prefix("urn:uuid:").unwrap_or(&hex).to_string();
-    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("`{}` is not a UUID", short(s.trim())));
+    let t = s.trim();
+    // The hex digits (and a `urn:uuid:` prefix), on the stack.
+    let mut buf = [0u8; 41];
+    let mut n = 0;
+    for c in t
+        .bytes()
+        .filter(|c| !matches!(c, b'{' | b'}' | b'-' | b' '))
+    {
+        if n == buf.len() {
+            return Err(format!("`{}` is not a UUID", short(t)));
+        }
+        buf[n] = c;
+        n += 1;
     }
-    let h = hex.to_ascii_lowercase();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
+    let hex = buf[..n].strip_prefix(b"urn:uuid:").unwrap_or(&buf[..n]);
+    if hex.len() != 32 || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return Err(format!("`{}` is not a UUID", short(t)));
+    }
+    let mut out = String::with_capacity(36);
+    for (i, c) in hex.iter().enumerate() {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase() as char);
+    }
+    Ok(out)
 }
 
 /// VMware's `uuid.bios` form: 16 bytes, space-separated, `-` in the middle.
@@ -228,6 +257,9 @@ mod tests {
         assert_eq!(size("4096", "byte * 2^20").unwrap(), 4 << 30);
         assert_eq!(size("1", "KB").unwrap(), 1000);
         assert_eq!(size("1 TiB", "").unwrap(), 1 << 40);
+        assert_eq!(size("1", " k i B ").unwrap(), 1024);
+        assert_eq!(size("1", "K\u{b}iB").unwrap(), 1024);
+        assert_eq!(size("2", "bytes * 2^10").unwrap(), 2048);
         assert!(size("99999999999999999999999", "b").is_err());
         assert!(size("9999999999", "EiB").is_err());
         assert!(size("12", "furlongs").is_err());
@@ -255,6 +287,9 @@ mod tests {
         assert_eq!(mac("525400abcdef").unwrap(), "52:54:00:ab:cd:ef");
         assert!(mac("52:54:00:ab:cd").is_err());
         assert!(mac("zz:54:00:ab:cd:ef").is_err());
+        assert!(mac("52:54:00:ab:cd:ef:01").is_err());
+        assert!(mac("52:54:00:ab:cd:é").is_err());
+        assert_eq!(mac(" 5254.00ab.cdef ").unwrap(), "52:54:00:ab:cd:ef");
     }
 
     #[test]
@@ -274,6 +309,15 @@ mod tests {
             "{564D9C3A-2F55-1E6B-8A32-5D1150AE1F3D}"
         );
         assert!(uuid("not-a-uuid").is_err());
+        assert_eq!(
+            uuid("urn:uuid:564d9c3a-2f55-1e6b-8a32-5d1150ae1f3d").unwrap(),
+            c
+        );
+        assert_eq!(uuid("564D9C3A2F551E6B8A325D1150AE1F3D").unwrap(), c);
+        assert!(uuid("564d9c3a-2f55-1e6b-8a32-5d1150ae1f3d0").is_err());
+        assert!(uuid("564d9c3a-2f55-1e6b-8a32-5d1150ae1f3").is_err());
+        assert!(uuid(&"a".repeat(100)).is_err());
+        assert!(uuid("564d9c3a-2f55-1e6b-8a32-5d1150ae1féd").is_err());
     }
 
     #[test]

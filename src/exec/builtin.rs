@@ -65,15 +65,17 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             B::Substring => {
                 let text = self.str_arg(&args[0], cx, locals)?;
                 let start = self.int_arg(&args[1], cx, locals)?.max(0) as usize;
-                let it = text.chars().skip(start);
-                let out: String = match args.get(2) {
+                // Character positions to byte offsets.
+                let at = |t: &str, n: usize| t.char_indices().nth(n).map_or(t.len(), |(i, _)| i);
+                let from = at(&text, start);
+                let to = match args.get(2) {
                     Some(l) => {
                         let len = self.int_arg(l, cx, locals)?.max(0) as usize;
-                        it.take(len).collect()
+                        from + at(&text[from..], len)
                     }
-                    None => it.collect(),
+                    None => text.len(),
                 };
-                s(out)
+                Val::Str(part(text, from..to))
             }
             B::Replace => {
                 let text = self.str_arg(&args[0], cx, locals)?;
@@ -223,18 +225,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             B::Basename | B::Dirname | B::Stem => {
                 let path = self.str_arg(&args[0], cx, locals)?;
                 let cut = path.rfind(['/', '\\']);
-                let base = match cut {
-                    Some(i) => &path[i + 1..],
-                    None => path.as_ref(),
-                };
-                s(match b {
-                    B::Basename => base.to_string(),
-                    B::Dirname => cut.map(|i| path[..i].to_string()).unwrap_or_default(),
-                    _ => match base.rfind('.') {
-                        Some(i) if i > 0 => base[..i].to_string(),
-                        _ => base.to_string(),
+                let base = cut.map_or(0, |i| i + 1);
+                let range = match b {
+                    B::Basename => base..path.len(),
+                    B::Dirname => 0..cut.unwrap_or(0),
+                    _ => match path[base..].rfind('.') {
+                        Some(i) if i > 0 => base..base + i,
+                        _ => base..path.len(),
                     },
-                })
+                };
+                Val::Str(part(path, range))
             }
             B::DocOrder => {
                 let it = match args.first() {
@@ -299,6 +299,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 s(parts.join(&sep))
             }
         })
+    }
+}
+
+/// Part of a string: borrowed when the string is.
+fn part(text: Cow<'_, str>, r: std::ops::Range<usize>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(t) => Cow::Borrowed(&t[r]),
+        Cow::Owned(t) => Cow::Owned(t[r].to_string()),
     }
 }
 

@@ -159,6 +159,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             ExprKind::Concat(parts) => {
                 let mut s = self.take_string();
                 for x in parts {
+                    // A string variable is copied in, not cloned first.
+                    if let ExprKind::Local(slot) = x.kind {
+                        if let Some(Val::Str(v)) = locals.get(slot as usize) {
+                            s.push_str(v);
+                            continue;
+                        }
+                    }
                     let (v, _) = self.eval_str(x, cx, locals)?;
                     s.push_str(&v);
                     self.give_str(v);
@@ -175,6 +182,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 .cloned()
                 .unwrap_or_else(Val::empty_str),
             ExprKind::Path { start, steps } => {
+                // A simple path selecting at most one node needs no list.
+                if let Some((first, count)) = self.path_first_count(e, cx, locals) {
+                    match (first, count) {
+                        (None, _) => return Ok(Val::Nodes(Nodes::Many(Vec::new()))),
+                        (Some(it), 1) => return Ok(Val::Nodes(Nodes::One(it))),
+                        _ => {}
+                    }
+                }
                 let v = self.path(start, steps, e.loc, cx, locals, true)?;
                 Val::Nodes(self.nodes_of(v))
             }
@@ -439,6 +454,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let (path, lit) = match (&a.kind, &b.kind) {
             (ExprKind::Path { .. }, ExprKind::Lit(v)) => (a, v),
             (ExprKind::Lit(v), ExprKind::Path { .. }) => (b, v),
+            // A string variable against a string: compared where it is.
+            (ExprKind::Local(slot), ExprKind::Lit(Value::Str(t)))
+            | (ExprKind::Lit(Value::Str(t)), ExprKind::Local(slot)) => {
+                return match locals.get(*slot as usize) {
+                    Some(Val::Str(s)) => Some((s.as_ref() == t.as_str()) != differ),
+                    _ => None,
+                };
+            }
             _ => return None,
         };
         let (first, count) = self.path_first_count(path, cx, locals)?;

@@ -138,13 +138,19 @@ struct Run<'p, 'a, 'i> {
     frames: Vec<Vec<Val<'a, 'i>>>,
     /// Released node lists (a path's intermediate steps), reused by steps.
     items: Vec<Vec<Item<'a, 'i>>>,
-    /// Results of pure function calls, by function: (arguments, result).
-    memo: Vec<Vec<MemoEntry<'a, 'i>>>,
+    /// Pure function calls, by function: how many computed, and the kept
+    /// (arguments, result) pairs.
+    memo: Vec<(u32, Vec<MemoEntry<'a, 'i>>)>,
     /// Released strings (interpolations, numbers written as text), reused.
     strings: Vec<String>,
 }
 
-type MemoEntry<'a, 'i> = (Box<[Val<'a, 'i>]>, Val<'a, 'i>);
+/// A pure function's arguments (at most [`MEMO_ARGS`]) and its result.
+type MemoEntry<'a, 'i> = ([Val<'a, 'i>; MEMO_ARGS], Val<'a, 'i>);
+
+/// Functions with more arguments are not memoised (none of the shipped
+/// mappings' repeated calls has more).
+const MEMO_ARGS: usize = 2;
 
 /// Results kept per function and run: enough for the distinct calls a
 /// mapping makes on one node's worth of data; a function called with more
@@ -396,21 +402,36 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     /// The result of an earlier call of pure function `f` with equal arguments.
     pub(super) fn memo_get(&self, f: FnId, args: &[Val<'a, 'i>]) -> Option<Val<'a, 'i>> {
+        if args.len() > MEMO_ARGS {
+            return None;
+        }
         self.memo
             .get(f as usize)?
+            .1
             .iter()
-            .find(|(k, _)| k.len() == args.len() && k.iter().zip(args).all(|(a, b)| a.same(b)))
+            .find(|(k, _)| k.iter().zip(args).all(|(a, b)| a.same(b)))
             .map(|(_, v)| v.clone())
     }
 
+    /// Keeps a result from the second call of `f` on: most functions are
+    /// called once per run, and keeping their results would cost more than
+    /// it saves.
     pub(super) fn memo_put(&mut self, f: FnId, args: &[Val<'a, 'i>], v: &Val<'a, 'i>) {
+        if args.len() > MEMO_ARGS {
+            return;
+        }
         if self.memo.len() <= f as usize {
             self.memo
-                .resize_with(self.p.fns.len().max(f as usize + 1), Vec::new);
+                .resize_with(self.p.fns.len().max(f as usize + 1), Default::default);
         }
-        let m = &mut self.memo[f as usize];
-        if m.len() < MEMO_PER_FN {
-            m.push((args.into(), v.clone()));
+        let (calls, m) = &mut self.memo[f as usize];
+        *calls += 1;
+        if *calls >= 2 && m.len() < MEMO_PER_FN {
+            let mut key = [Val::empty_str(), Val::empty_str()];
+            for (k, a) in key.iter_mut().zip(args) {
+                *k = a.clone();
+            }
+            m.push((key, v.clone()));
         }
     }
 

@@ -124,7 +124,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     items = Nodes::Many(self.sort(items.into_vec(), sort, *slot, locals)?);
                 }
                 let size = items.len();
-                for (k, it) in items.into_iter().enumerate() {
+                for (k, &it) in items.iter().enumerate() {
                     let icx = Cx {
                         item: it,
                         pos: k + 1,
@@ -132,6 +132,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     };
                     set(locals, *slot, Val::Nodes(Nodes::One(it)));
                     self.block(body, &icx, locals)?;
+                }
+                if let Nodes::Many(v) = items {
+                    self.give_items(v);
                 }
             }
             Stmt::Match {
@@ -187,7 +190,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     Some(e) => self.nodes(e, cx, locals)?.into_vec(),
                 };
                 let size = items.len();
-                for (k, it) in items.into_iter().enumerate() {
+                for (k, &it) in items.iter().enumerate() {
                     let icx = Cx {
                         item: it,
                         pos: k + 1,
@@ -195,6 +198,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     };
                     self.apply_one(&icx, *mode, *loc)?;
                 }
+                self.give_items(items);
             }
             Stmt::Copy { select, loc } => {
                 let v = self.eval(select, cx, locals)?;

@@ -67,7 +67,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 let r = self.out.start_ns(tn.name(), tn.namespace(), prefix);
                 self.write(loc, item, r)?;
                 for i in 0..n.attributes().len() {
-                    self.copy(Item::Attr(n, i as u16), loc)?;
+                    self.copy(Item::Attr(n, i as u32), loc)?;
                 }
                 // Whitespace between child elements is the input's indentation,
                 // not data: the writer indents the copy itself.

@@ -149,29 +149,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<Val<'a, 'i>> {
-        let p = self.p;
         Ok(match &e.kind {
             ExprKind::Lit(v) => match v {
                 Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
                 Value::Int(i) => Val::Int(*i),
                 Value::Bool(b) => Val::Bool(*b),
             },
-            ExprKind::Concat(parts) => {
-                let mut s = self.take_string();
-                for x in parts {
-                    // A string variable is copied in, not cloned first.
-                    if let ExprKind::Local(slot) = x.kind {
-                        if let Some(Val::Str(v)) = locals.get(slot as usize) {
-                            s.push_str(v);
-                            continue;
-                        }
-                    }
-                    let (v, _) = self.eval_str(x, cx, locals)?;
-                    s.push_str(&v);
-                    self.give_str(v);
-                }
-                Val::Str(Cow::Owned(s))
-            }
+            ExprKind::Concat(parts) => self.concat(parts, cx, locals)?,
             ExprKind::Local(slot) => locals
                 .get(*slot as usize)
                 .cloned()
@@ -194,75 +178,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 Val::Nodes(self.nodes_of(v))
             }
             ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
-            ExprKind::Fn(f, args) => {
-                let fd = &p.fns[*f as usize];
-                let mut frame = self.take_frame((fd.frame as usize).max(args.len()));
-                for (k, a) in args.iter().enumerate() {
-                    frame[k] = if fd.params[k] == Type::String {
-                        Val::Str(self.eval_str(a, cx, locals)?.0)
-                    } else {
-                        let v = self.eval(a, cx, locals)?;
-                        self.coerce(v, fd.params[k], a.loc, cx)?
-                    };
-                }
-                if fd.pure {
-                    if let Some(v) = self.memo_get(*f, &frame[..args.len()]) {
-                        self.give_frame(frame);
-                        return Ok(v);
-                    }
-                }
-                self.enter(e.loc, cx.item)?;
-                let v = self.eval(&fd.body, cx, &frame)?;
-                self.depth -= 1;
-                let v = self.coerce(v, fd.ret, e.loc, cx)?;
-                if fd.pure {
-                    self.memo_put(*f, &frame[..args.len()], &v);
-                }
-                self.give_frame(frame);
-                v
-            }
-            ExprKind::Table(t, arg) => {
-                let v = self.eval(arg, cx, locals)?;
-                let at = v.origin().or(Some(cx.item));
-                let key = self.string_into(v);
-                let vt = p.tables[*t as usize].val_ty;
-                let row = self.table_value(*t, &key, e.loc, at)?;
-                self.give_str(key);
-                match row {
-                    Value::Int(i) if vt != Type::String => Val::Int(*i),
-                    Value::Bool(b) if vt != Type::String => Val::Bool(*b),
-                    Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
-                    other => Val::Str(Cow::Owned(other.as_string())),
-                }
-            }
+            ExprKind::Fn(f, args) => self.call_fn(*f, args, e.loc, cx, locals)?,
+            ExprKind::Table(t, arg) => self.table(*t, arg, e.loc, cx, locals)?,
             ExprKind::Session {
                 id,
                 reverse,
                 probe,
                 arg,
-            } => {
-                let v = self.eval(arg, cx, locals)?;
-                let key = self.string_of(&v);
-                let at = v.origin().or(Some(cx.item));
-                let def = &p.sessions[*id as usize];
-                // A missing or empty key looks up nothing (`<x>? = t.right(y)`
-                // then leaves `x` out), like the conversions.
-                if key.is_empty() {
-                    return Ok(Val::empty_str());
-                }
-                if *probe {
-                    let found = self
-                        .sessions
-                        .find(def, *reverse, &key)
-                        .map_err(|m| self.err(e.loc, at, m))?;
-                    return Ok(Val::Str(Cow::Owned(found.unwrap_or_default())));
-                }
-                let out = self
-                    .sessions
-                    .lookup(def, *reverse, &key)
-                    .map_err(|m| self.err(e.loc, at, m))?;
-                Val::Str(Cow::Owned(out))
-            }
+            } => self.session(*id, *reverse, *probe, arg, e.loc, cx, locals)?,
             ExprKind::Union(parts) => Val::Nodes(self.union(parts, cx, locals, true)?.into()),
             ExprKind::Neg(x) => {
                 let i = self.int_arg(x, cx, locals)?;
@@ -272,6 +195,131 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             ExprKind::Bin(op, a, b) => self.binary(*op, a, b, e.loc, cx, locals)?,
         })
+    }
+
+    // The larger kinds of expression live in their own functions, so that
+    // `eval` itself (called for every literal, variable and path) keeps a
+    // small stack frame.
+
+    /// An interpolated string.
+    #[inline(never)]
+    fn concat(
+        &mut self,
+        parts: &'p [Expr],
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        let mut s = self.take_string();
+        for x in parts {
+            // A string variable is copied in, not cloned first.
+            if let ExprKind::Local(slot) = x.kind {
+                if let Some(Val::Str(v)) = locals.get(slot as usize) {
+                    s.push_str(v);
+                    continue;
+                }
+            }
+            let (v, _) = self.eval_str(x, cx, locals)?;
+            s.push_str(&v);
+            self.give_str(v);
+        }
+        Ok(Val::Str(Cow::Owned(s)))
+    }
+
+    /// A call of a mapping's function.
+    #[inline(never)]
+    fn call_fn(
+        &mut self,
+        f: FnId,
+        args: &'p [Expr],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        let fd = &self.p.fns[f as usize];
+        let mut frame = self.take_frame((fd.frame as usize).max(args.len()));
+        for (k, a) in args.iter().enumerate() {
+            frame[k] = if fd.params[k] == Type::String {
+                Val::Str(self.eval_str(a, cx, locals)?.0)
+            } else {
+                let v = self.eval(a, cx, locals)?;
+                self.coerce(v, fd.params[k], a.loc, cx)?
+            };
+        }
+        if fd.pure {
+            if let Some(v) = self.memo_get(f, &frame[..args.len()]) {
+                self.give_frame(frame);
+                return Ok(v);
+            }
+        }
+        self.enter(loc, cx.item)?;
+        let v = self.eval(&fd.body, cx, &frame)?;
+        self.depth -= 1;
+        let v = self.coerce(v, fd.ret, loc, cx)?;
+        if fd.pure {
+            self.memo_put(f, &frame[..args.len()], &v);
+        }
+        self.give_frame(frame);
+        Ok(v)
+    }
+
+    /// A lookup in a static table.
+    #[inline(never)]
+    fn table(
+        &mut self,
+        t: TableId,
+        arg: &'p Expr,
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        let v = self.eval(arg, cx, locals)?;
+        let at = v.origin().or(Some(cx.item));
+        let key = self.string_into(v);
+        let vt = self.p.tables[t as usize].val_ty;
+        let row = self.table_value(t, &key, loc, at)?;
+        self.give_str(key);
+        Ok(match row {
+            Value::Int(i) if vt != Type::String => Val::Int(*i),
+            Value::Bool(b) if vt != Type::String => Val::Bool(*b),
+            Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
+            other => Val::Str(Cow::Owned(other.as_string())),
+        })
+    }
+
+    /// A lookup in a session table.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn session(
+        &mut self,
+        id: SessionId,
+        reverse: bool,
+        probe: bool,
+        arg: &'p Expr,
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        let v = self.eval(arg, cx, locals)?;
+        let key = self.string_of(&v);
+        let at = v.origin().or(Some(cx.item));
+        let def = &self.p.sessions[id as usize];
+        // A missing or empty key looks up nothing (`<x>? = t.right(y)`
+        // then leaves `x` out), like the conversions.
+        if key.is_empty() {
+            return Ok(Val::empty_str());
+        }
+        if probe {
+            let found = self
+                .sessions
+                .find(def, reverse, &key)
+                .map_err(|m| self.err(loc, at, m))?;
+            return Ok(Val::Str(Cow::Owned(found.unwrap_or_default())));
+        }
+        let out = self
+            .sessions
+            .lookup(def, reverse, &key)
+            .map_err(|m| self.err(loc, at, m))?;
+        Ok(Val::Str(Cow::Owned(out)))
     }
 
     /// Evaluates a path. `touch_last: false` leaves the final nodes unmarked
@@ -597,7 +645,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     let push_attrs = |e: Node<'a, 'i>, g: &mut Vec<Item<'a, 'i>>| {
                         for (k, a) in e.attributes().enumerate() {
                             if nt.matches(a.name(), self.p.canon_ns(a.namespace())) {
-                                g.push(Item::Attr(e, k as u16));
+                                g.push(Item::Attr(e, k as u32));
                             }
                         }
                     };
@@ -770,7 +818,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 if n.is_element() {
                     for (j, a) in n.attributes().enumerate() {
                         if nt.matches(a.name(), self.p.canon_ns(a.namespace())) {
-                            let c = Item::Attr(n, j as u16);
+                            let c = Item::Attr(n, j as u32);
                             self.touch(c);
                             self.visit_first(c, rest, first, count);
                         }

@@ -224,7 +224,7 @@ fn walk<'a, 'i>(r: &Run<'_, 'a, 'i>, mut out: Option<&mut Found<'a, 'i>>) -> usi
             if r.touched_attr[base..base + n].contains(&false) {
                 for k in 0..n {
                     if !r.touched_attr[base + k] {
-                        push(Item::Attr(c, k as u16), "attribute", 0);
+                        push(Item::Attr(c, k as u32), "attribute", 0);
                     }
                 }
             }

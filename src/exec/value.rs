@@ -10,7 +10,7 @@ use roxmltree::Node;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Item<'a, 'i> {
     Node(Node<'a, 'i>),
-    Attr(Node<'a, 'i>, u16),
+    Attr(Node<'a, 'i>, u32),
 }
 
 impl<'a, 'i> Item<'a, 'i> {
@@ -175,5 +175,13 @@ impl<'a, 'i> Val<'a, 'i> {
             Val::Nodes(v) => v.first().copied(),
             _ => None,
         }
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        use super::*;
+        eprintln!("Item {} Nodes {} Val {} R<Val> {} Cow {}", std::mem::size_of::<Item>(), std::mem::size_of::<Nodes>(), std::mem::size_of::<Val>(), std::mem::size_of::<Result<Val, Box<u8>>>(), std::mem::size_of::<Cow<str>>());
     }
 }

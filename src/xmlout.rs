@@ -9,6 +9,10 @@ use xmlwriter::{Indent, Options, XmlWriter};
 
 /// The XML declaration every document starts with.
 const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>"#;
+const DECL_LINE: &str = concat!(
+    r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>"#,
+    "\n"
+);
 
 /// Misuse of the writer by a mapping, or a value XML cannot represent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +80,11 @@ impl XmlOut {
     /// `indent: false` writes no formatting whitespace: for documents only a
     /// program reads (the hub between two stages of a route).
     pub fn with_indent(indent: bool) -> Self {
+        Self::with_capacity(indent, 4096)
+    }
+
+    /// [`Self::with_indent`], with room for `capacity` bytes of output.
+    pub fn with_capacity(indent: bool, capacity: usize) -> Self {
         let opt = Options {
             indent: if indent {
                 Indent::Spaces(2)
@@ -85,7 +94,7 @@ impl XmlOut {
             ..Options::default()
         };
         // The declaration is added by `finish` (xmlwriter formats it slowly).
-        let w = XmlWriter::with_capacity(4096, opt);
+        let w = XmlWriter::with_capacity(capacity, opt);
         XmlOut {
             w,
             open: Vec::new(),
@@ -311,13 +320,9 @@ impl XmlOut {
         if self.roots == 0 {
             return Err(WriteError::NoRoot);
         }
-        let body = self.w.end_document();
-        let mut doc = String::with_capacity(DECLARATION.len() + 1 + body.len());
-        doc.push_str(DECLARATION);
-        if self.indent {
-            doc.push('\n');
-        }
-        doc.push_str(&body);
+        let mut doc = self.w.end_document();
+        // In place when the buffer has room (see `with_capacity`).
+        doc.insert_str(0, if self.indent { DECL_LINE } else { DECLARATION });
         Ok(doc)
     }
 }

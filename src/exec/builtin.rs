@@ -259,7 +259,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 })
             }
             B::Choose => {
-                if self.eval(&args[0], cx, locals)?.truthy() {
+                if self.eval_truthy(&args[0], cx, locals)? {
                     self.eval(&args[1], cx, locals)?
                 } else {
                     self.eval(&args[2], cx, locals)?

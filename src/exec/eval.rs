@@ -659,12 +659,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 Test::Elem(nt) if !desc && nt.id != NO_NAME && n.has_children() => {
                     // Children by interned name, from a compact per-element index.
-                    let k = self.index_children(n);
-                    if let Some(idx) = &self.child_index[k] {
-                        for &(_, id) in &idx[named_range(idx, nt.id)] {
-                            if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
-                                buf.push(Item::Node(c));
-                            }
+                    let span = self.index_children(n);
+                    let named = named_range(&self.child_arena[span.clone()], nt.id);
+                    for &(_, id) in
+                        &self.child_arena[span.start + named.start..span.start + named.end]
+                    {
+                        if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
+                            buf.push(Item::Node(c));
                         }
                     }
                 }
@@ -706,26 +707,26 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         Ok(out)
     }
 
-    /// Builds `n`'s child index (element children by interned name) if it
-    /// has none yet; returns `n`'s slot in `child_index`.
-    ///
-    /// The range of `n`'s children named `name` in the index is
-    /// [`named_range`].
-    fn index_children(&mut self, n: Node<'a, 'i>) -> usize {
+    /// `n`'s child index: its element children by interned name, as a range
+    /// of `child_arena`, built the first time it is asked for. The children
+    /// named `name` are the [`named_range`] of that range.
+    fn index_children(&mut self, n: Node<'a, 'i>) -> std::ops::Range<usize> {
         let k = n.id().get_usize();
-        if self.child_index[k].is_none() {
-            let ids = &self.name_ids;
-            let mut idx: Vec<(NameId, u32)> = n
-                .children()
-                .filter(|c| c.is_element())
-                .map(|c| (ids[c.id().get_usize()], c.id().get_usize() as u32))
-                .collect();
-            // By name, then in document order: the children with one name
-            // are one run, found by binary search.
-            idx.sort_unstable();
-            self.child_index[k] = Some(idx.into_boxed_slice());
+        let (s, e) = self.child_span[k];
+        if s != u32::MAX {
+            return s as usize..e as usize;
         }
-        k
+        let start = self.child_arena.len();
+        for c in n.children().filter(|c| c.is_element()) {
+            let id = c.id().get_usize();
+            self.child_arena.push((self.name_ids[id], id as u32));
+        }
+        // By name, then in document order: the children with one name are
+        // one run, found by binary search.
+        self.child_arena[start..].sort_unstable();
+        let end = self.child_arena.len();
+        self.child_span[k] = (start as u32, end as u32);
+        start..end
     }
 
     /// The first node of a path, without building its node list, for the
@@ -802,12 +803,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 if !n.has_children() {
                     return;
                 }
-                let k = self.index_children(n);
-                let range = self.child_index[k]
-                    .as_ref()
-                    .map_or(0..0, |v| named_range(v, nt.id));
-                for j in range {
-                    let id = self.child_index[k].as_ref().map_or(0, |v| v[j].1);
+                let span = self.index_children(n);
+                let named = named_range(&self.child_arena[span.clone()], nt.id);
+                for j in span.start + named.start..span.start + named.end {
+                    let id = self.child_arena[j].1;
                     if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
                         self.touch(Item::Node(c));
                         self.visit_first(Item::Node(c), rest, first, count);
@@ -842,6 +841,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<(Cow<'a, str>, bool)> {
+        match &e.kind {
+            // Literal text (a good part of every mapping's output).
+            ExprKind::Lit(Value::Str(s)) => return Ok((Cow::Borrowed(s.as_str()), s.is_empty())),
+            ExprKind::Local(slot) => {
+                if let Some(Val::Str(s)) = locals.get(*slot as usize) {
+                    return Ok((s.clone(), s.is_empty()));
+                }
+            }
+            _ => {}
+        }
         if let Some(first) = self.path_first(e, cx, locals) {
             return Ok(match first {
                 Some(it) => {

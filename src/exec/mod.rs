@@ -103,8 +103,25 @@ impl std::error::Error for RuntimeError {}
 /// Errors are boxed so that the hot `Result<Val, _>` stays small.
 type R<T> = Result<T, Box<RuntimeError>>;
 
-/// (name id, node id) of an element's element children.
-type ChildIndex = Box<[(NameId, u32)]>;
+/// Per-node tables and pools a run needs, kept by each thread between runs
+/// so that a batch does not allocate them again for every document.
+#[derive(Default)]
+struct Scratch {
+    touched: Vec<bool>,
+    attr_base: Vec<u32>,
+    touched_attr: Vec<bool>,
+    name_ids: Vec<NameId>,
+    child_span: Vec<(u32, u32)>,
+    child_arena: Vec<(NameId, u32)>,
+    strings: Vec<String>,
+}
+
+/// Tables larger than this (in nodes) are not kept after a run.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
 
 /// Context of evaluation: the context item, its position and list size.
 #[derive(Clone, Copy)]
@@ -131,9 +148,12 @@ struct Run<'p, 'a, 'i> {
     line_index: std::cell::OnceCell<crate::diag::LineIndex>,
     /// Interned name of each input node ([`NO_NAME`] for other nodes).
     name_ids: Vec<NameId>,
-    /// Per element with many children: (name id, node id) of each element
-    /// child, built the first time a path step reads its children by name.
-    child_index: Vec<Option<ChildIndex>>,
+    /// Per element: its range of `child_arena`, or `(u32::MAX, _)` until a
+    /// path step first reads its children by name.
+    child_span: Vec<(u32, u32)>,
+    /// Each indexed element's element children as (name id, node id), by
+    /// name then in document order.
+    child_arena: Vec<(NameId, u32)>,
     /// Released local-variable frames, reused by rules, templates and functions.
     frames: Vec<Vec<Val<'a, 'i>>>,
     /// Released node lists (a path's intermediate steps), reused by steps.
@@ -210,7 +230,12 @@ pub fn run<'a, 'i>(
     sessions: &dyn SessionAccess,
     opts: &RunOptions,
 ) -> Result<Outcome, RuntimeError> {
-    run_inner(p, doc, params, sessions, opts).map_err(|e| *e)
+    let scratch = SCRATCH.take();
+    let (out, s) = run_inner(p, doc, params, sessions, opts, scratch);
+    if s.touched.capacity() <= SCRATCH_KEEP && s.touched_attr.capacity() <= SCRATCH_KEEP {
+        SCRATCH.set(s);
+    }
+    out.map_err(|e| *e)
 }
 
 fn run_inner<'a, 'i>(
@@ -219,9 +244,22 @@ fn run_inner<'a, 'i>(
     params: &[Option<Value>],
     sessions: &dyn SessionAccess,
     opts: &RunOptions,
-) -> R<Outcome> {
-    let mut attr_base = Vec::with_capacity(doc.descendants().len());
-    let mut name_ids = Vec::with_capacity(attr_base.capacity());
+    scratch: Scratch,
+) -> (R<Outcome>, Scratch) {
+    let Scratch {
+        mut touched,
+        mut attr_base,
+        mut touched_attr,
+        mut name_ids,
+        mut child_span,
+        mut child_arena,
+        strings,
+    } = scratch;
+    let n_nodes = doc.descendants().len();
+    attr_base.clear();
+    name_ids.clear();
+    attr_base.reserve(n_nodes);
+    name_ids.reserve(n_nodes);
     let mut total = 0u32;
     for n in doc.descendants() {
         attr_base.push(total);
@@ -233,29 +271,62 @@ fn run_inner<'a, 'i>(
             NO_NAME
         });
     }
-    let n_nodes = attr_base.len();
+    touched.clear();
+    touched.resize(n_nodes, false);
+    touched_attr.clear();
+    touched_attr.resize(total as usize, false);
+    child_span.clear();
+    child_span.resize(n_nodes, (u32::MAX, 0));
+    child_arena.clear();
     let mut r = Run {
         p,
         doc,
         globals: Vec::with_capacity(p.params.len()),
         sessions,
         opts,
-        touched: vec![false; n_nodes],
+        touched,
         attr_base,
-        touched_attr: vec![false; total as usize],
-        out: XmlOut::with_indent(!opts.compact),
+        touched_attr,
+        // Replaced by each document's own writer.
+        out: XmlOut::with_capacity(!opts.compact, 0),
         root_started: false,
         depth: 0,
         dropped: Vec::new(),
         warnings: Vec::new(),
         line_index: std::cell::OnceCell::new(),
-        child_index: vec![None; n_nodes],
+        child_span,
+        child_arena,
         frames: Vec::new(),
         items: Vec::new(),
         memo: Vec::new(),
-        strings: Vec::new(),
+        strings,
         name_ids,
     };
+    let result = execute(&mut r, params).map(|documents| {
+        let (unmapped_count, unmapped) = report::unmapped(&r, opts.detail);
+        Outcome {
+            documents,
+            unmapped_count,
+            unmapped,
+            dropped: std::mem::take(&mut r.dropped),
+            warnings: std::mem::take(&mut r.warnings),
+        }
+    });
+    let scratch = Scratch {
+        touched: r.touched,
+        attr_base: r.attr_base,
+        touched_attr: r.touched_attr,
+        name_ids: r.name_ids,
+        child_span: r.child_span,
+        child_arena: r.child_arena,
+        strings: r.strings,
+    };
+    (result, scratch)
+}
+
+/// Binds the parameters and writes every output document.
+fn execute<'a, 'i>(r: &mut Run<'a, 'a, 'i>, params: &[Option<Value>]) -> R<Vec<OutDoc>> {
+    let (p, doc, opts) = (r.p, r.doc, r.opts);
     let root_cx = Cx {
         item: Item::Node(doc.root()),
         pos: 1,
@@ -299,10 +370,14 @@ fn run_inner<'a, 'i>(
                 Some(e) => Some(r.eval(e, &cx, &locals)?.string().into_owned()),
                 None => None,
             };
-            r.out = XmlOut::with_indent(!opts.compact);
+            // Room for the output and its declaration, so that neither grows
+            // the buffer (outputs are about as large as their inputs); large
+            // documents grow it as they go.
+            let room = (doc.input_text().len() * 2).clamp(4096, 1 << 20);
+            r.out = XmlOut::with_capacity(!opts.compact, room);
             r.root_started = false;
             r.block(&d.body, &cx, &mut locals)?;
-            let out = std::mem::take(&mut r.out);
+            let out = std::mem::replace(&mut r.out, XmlOut::with_capacity(!opts.compact, 0));
             let xml = out.finish().map_err(|e| {
                 Box::new(RuntimeError {
                     message: format!("document `{}`: {e}", d.name),
@@ -317,14 +392,7 @@ fn run_inner<'a, 'i>(
             });
         }
     }
-    let (unmapped_count, unmapped) = report::unmapped(&r, opts.detail);
-    Ok(Outcome {
-        documents,
-        unmapped_count,
-        unmapped,
-        dropped: r.dropped,
-        warnings: r.warnings,
-    })
+    Ok(documents)
 }
 
 fn value_to_val<'a, 'i>(v: &Value) -> Val<'a, 'i> {

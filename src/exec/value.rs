@@ -177,11 +177,3 @@ impl<'a, 'i> Val<'a, 'i> {
         }
     }
 }
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn sizes() {
-        use super::*;
-        eprintln!("Item {} Nodes {} Val {} R<Val> {} Cow {}", std::mem::size_of::<Item>(), std::mem::size_of::<Nodes>(), std::mem::size_of::<Val>(), std::mem::size_of::<Result<Val, Box<u8>>>(), std::mem::size_of::<Cow<str>>());
-    }
-}

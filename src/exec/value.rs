@@ -18,7 +18,7 @@ impl<'a, 'i> Item<'a, 'i> {
     pub fn key(&self) -> (usize, u32) {
         match self {
             Item::Node(n) => (n.id().get_usize(), 0),
-            Item::Attr(n, i) => (n.id().get_usize(), *i as u32 + 1),
+            Item::Attr(n, i) => (n.id().get_usize(), *i + 1),
         }
     }
     pub fn node(&self) -> Node<'a, 'i> {

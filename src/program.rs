@@ -92,6 +92,9 @@ pub struct FnDef {
     /// tables and input): calls with equal arguments may share one result.
     /// See [`mark_pure_fns`].
     pub pure: bool,
+    /// A pure function large enough (its body and the functions it calls)
+    /// that keeping its first result pays even if it is called only twice.
+    pub heavy: bool,
 }
 
 #[derive(Debug)]
@@ -642,6 +645,39 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
         let mut c = Vec::new();
         f.pure = local_ok(&f.body, &mut c);
         calls.push(c);
+    }
+    // Size of each body in expressions, with the sizes of the functions it
+    // calls (each counted once, cycles cut), against the threshold.
+    fn size(e: &Expr) -> usize {
+        let all = |xs: &[Expr]| xs.iter().map(size).sum::<usize>();
+        1 + match &e.kind {
+            ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => 0,
+            ExprKind::Concat(xs) | ExprKind::Union(xs) | ExprKind::Builtin(_, xs) => all(xs),
+            ExprKind::Fn(_, xs) => all(xs),
+            ExprKind::Path { steps, .. } => steps.iter().map(|s| 1 + all(&s.preds)).sum(),
+            ExprKind::Table(_, x) | ExprKind::Neg(x) => size(x),
+            ExprKind::Session { arg, .. } => size(arg),
+            ExprKind::Bin(_, a, b) => size(a) + size(b),
+        }
+    }
+    const HEAVY: usize = 24;
+    for i in 0..fns.len() {
+        let mut seen = vec![false; fns.len()];
+        let mut todo = vec![i];
+        let mut total = 0;
+        while let Some(f) = todo.pop() {
+            if std::mem::replace(&mut seen[f], true) {
+                continue;
+            }
+            total += size(&fns[f].body);
+            todo.extend(
+                calls[f]
+                    .iter()
+                    .map(|&c| c as usize)
+                    .filter(|&c| c < fns.len()),
+            );
+        }
+        fns[i].heavy = total >= HEAVY;
     }
     // A function is pure when its callees are: drop purity until nothing changes.
     loop {

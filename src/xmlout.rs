@@ -276,8 +276,11 @@ impl XmlOut {
         if self.open.is_empty() {
             return Err(WriteError::TextOutsideRoot);
         }
-        self.buf.clear();
-        escape_into(&mut self.buf, value, false)?;
+        let plain = !needs_escape(value);
+        if !plain {
+            self.buf.clear();
+            escape_into(&mut self.buf, value, false)?;
+        }
         let o = self.open.last_mut().expect("checked above");
         o.has_content = true;
         if !o.has_text {
@@ -287,7 +290,7 @@ impl XmlOut {
         self.w.set_preserve_whitespaces(true);
         // Everything is escaped already: `<` became `&lt;`, so xmlwriter's own
         // `<` escaping finds nothing to do.
-        self.w.write_text(&self.buf);
+        self.w.write_text(if plain { value } else { &self.buf });
         Ok(())
     }
 
@@ -327,14 +330,33 @@ impl XmlOut {
     }
 }
 
+/// Bytes that may need escaping or checking: controls, `&`, `<`, `>`,
+/// `"`, and 0xEF (the first byte of U+FFFE and U+FFFF).
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t[0xEF] = true;
+    t
+};
+
+/// Whether [`escape_into`] would change or refuse `s`.
+fn needs_escape(s: &str) -> bool {
+    s.bytes().any(|b| SPECIAL[b as usize])
+}
+
 /// Escapes `s` for XML text (or an attribute value when `attr`), rejecting
 /// characters XML 1.0 cannot carry.
 pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteError> {
     // Most values need no escaping at all: copy them in one go.
-    if !s
-        .bytes()
-        .any(|b| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | b'"' | 0xEF))
-    {
+    if !needs_escape(s) {
         out.push_str(s);
         return Ok(());
     }

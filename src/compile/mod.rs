@@ -475,6 +475,7 @@ impl Compiler {
                     body,
                     frame: self.scope.max_slot,
                     pure: false,
+                    heavy: false,
                 }));
             }
             for t in &f.templates {

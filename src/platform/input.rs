@@ -168,6 +168,10 @@ pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i
             message: format!("{name}:{}:{}: malformed XML: {e}", p.row, p.col),
         }
     })?;
+    // A document of fewer nodes than the limit cannot nest deeper.
+    if doc.descendants().len() <= MAX_DEPTH {
+        return Ok(doc);
+    }
     // Depth of each node from its parent's, in document order (parents first).
     let mut depth = vec![0u32; doc.descendants().len()];
     for n in doc.descendants().skip(1) {

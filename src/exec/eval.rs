@@ -422,7 +422,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             BinOp::Eq | BinOp::Ne => {
                 if let Some(v) = self.eq_literal(a, b, op == BinOp::Ne, cx, locals) {
-                    return Ok(Val::Bool(v));
+                    return Ok(Val::Bool(v?));
                 }
             }
             _ => {}
@@ -498,15 +498,38 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         differ: bool,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
-    ) -> Option<bool> {
+    ) -> Option<R<bool>> {
         let (path, lit) = match (&a.kind, &b.kind) {
             (ExprKind::Path { .. }, ExprKind::Lit(v)) => (a, v),
             (ExprKind::Lit(v), ExprKind::Path { .. }) => (b, v),
+            // A string-valued call against a string: one string each side
+            // (no node lists, so `=` is plain string equality).
+            (ExprKind::Fn(..) | ExprKind::Builtin(..), ExprKind::Lit(Value::Str(t)))
+            | (ExprKind::Lit(Value::Str(t)), ExprKind::Fn(..) | ExprKind::Builtin(..)) => {
+                let call = if matches!(a.kind, ExprKind::Lit(_)) {
+                    b
+                } else {
+                    a
+                };
+                let ret = match &call.kind {
+                    ExprKind::Fn(f, _) => self.p.fns[*f as usize].ret,
+                    ExprKind::Builtin(b, _) => BUILTINS
+                        .iter()
+                        .find(|(x, _)| x == b)
+                        .map_or(Type::Any, |(_, i)| i.ret),
+                    _ => Type::Any,
+                };
+                if ret != Type::String {
+                    return None;
+                }
+                let r = self.eval_str(call, cx, locals);
+                return Some(r.map(|(s, _)| (s == t.as_str()) != differ));
+            }
             // A string variable against a string: compared where it is.
             (ExprKind::Local(slot), ExprKind::Lit(Value::Str(t)))
             | (ExprKind::Lit(Value::Str(t)), ExprKind::Local(slot)) => {
                 return match locals.get(*slot as usize) {
-                    Some(Val::Str(s)) => Some((s.as_ref() == t.as_str()) != differ),
+                    Some(Val::Str(s)) => Some(Ok((s.as_ref() == t.as_str()) != differ)),
                     _ => None,
                 };
             }
@@ -517,11 +540,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             return None;
         }
         if let Value::Bool(want) = lit {
-            return Some((first.is_some() == *want) != differ);
+            return Some(Ok((first.is_some() == *want) != differ));
         }
         // An empty node list equals nothing and differs from nothing.
         let Some(it) = first else {
-            return Some(false);
+            return Some(Ok(false));
         };
         self.touch_read(it);
         let s = it.string();
@@ -530,7 +553,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             Value::Str(t) => s == t.as_str(),
             Value::Bool(_) => unreachable!("handled above"),
         };
-        Some(same != differ)
+        Some(Ok(same != differ))
     }
 
     /// `=`: existential over node lists; numeric when one side is an integer.

@@ -41,12 +41,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     }
                     _ => None,
                 };
-                let mut avals = Vec::with_capacity(attrs.len());
-                for (_, e) in attrs {
-                    avals.push(self.eval_str(e, cx, locals)?.0);
-                }
                 self.start_elem(name, *loc, cx.item)?;
-                for ((an, _), v) in attrs.iter().zip(avals) {
+                for (an, e) in attrs {
+                    let v = self.eval_str(e, cx, locals)?.0;
                     let r = self.out.attr(&an.qname, &v);
                     self.write(*loc, cx.item, r)?;
                     self.give_str(v);

@@ -1026,8 +1026,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 
 /// The run of children named `name` in a sorted child index.
 fn named_range(idx: &[(NameId, u32)], name: NameId) -> std::ops::Range<usize> {
-    let lo = idx.partition_point(|&(n, _)| n < name);
-    let hi = lo + idx[lo..].partition_point(|&(n, _)| n == name);
+    // Most elements have a few children: a scan beats a binary search's
+    // chain of dependent loads there. The run itself is short.
+    let lo = if idx.len() <= 16 {
+        idx.iter().position(|&(n, _)| n >= name).unwrap_or(idx.len())
+    } else {
+        idx.partition_point(|&(n, _)| n < name)
+    };
+    let hi = lo + idx[lo..].iter().take_while(|&&(n, _)| n == name).count();
     lo..hi
 }
 

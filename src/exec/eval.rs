@@ -858,6 +858,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 
     /// The string value of `e` (of its first node, for nodes), and whether
     /// `e` is empty (no nodes, or the empty string).
+    #[inline(always)]
     pub(super) fn eval_str(
         &mut self,
         e: &'p Expr,
@@ -874,6 +875,17 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             _ => {}
         }
+        self.eval_str_slow(e, cx, locals)
+    }
+
+    /// [`Self::eval_str`] for paths and computed values.
+    #[inline(never)]
+    fn eval_str_slow(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<(Cow<'a, str>, bool)> {
         if let Some(first) = self.path_first(e, cx, locals) {
             return Ok(match first {
                 Some(it) => {
@@ -1029,7 +1041,9 @@ fn named_range(idx: &[(NameId, u32)], name: NameId) -> std::ops::Range<usize> {
     // Most elements have a few children: a scan beats a binary search's
     // chain of dependent loads there. The run itself is short.
     let lo = if idx.len() <= 16 {
-        idx.iter().position(|&(n, _)| n >= name).unwrap_or(idx.len())
+        idx.iter()
+            .position(|&(n, _)| n >= name)
+            .unwrap_or(idx.len())
     } else {
         idx.partition_point(|&(n, _)| n < name)
     };

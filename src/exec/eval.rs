@@ -607,10 +607,15 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         ls.iter().any(|x| rs.iter().any(|y| same(x, y) != differ))
     }
 
-    pub(super) fn test_node(p: &Program, ids: &[NameId], test: &Test, n: Node) -> bool {
+    pub(super) fn test_node(
+        p: &Program,
+        ids: &[std::cell::Cell<NameId>],
+        test: &Test,
+        n: Node,
+    ) -> bool {
         match test {
             // Interned names compare as integers.
-            Test::Elem(nt) if nt.id != NO_NAME => ids[n.id().get_usize()] == nt.id,
+            Test::Elem(nt) if nt.id != NO_NAME => super::name_of(p, ids, n) == nt.id,
             Test::Elem(nt) => {
                 n.is_element()
                     && nt.matches(n.tag_name().name(), p.canon_ns(n.tag_name().namespace()))
@@ -742,7 +747,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let start = self.child_arena.len();
         for c in n.children().filter(|c| c.is_element()) {
             let id = c.id().get_usize();
-            self.child_arena.push((self.name_ids[id], id as u32));
+            let name = super::name_of(self.p, &self.name_ids, c);
+            self.child_arena.push((name, id as u32));
         }
         // By name, then in document order: the children with one name are
         // one run, found by binary search.

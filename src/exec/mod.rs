@@ -110,10 +110,30 @@ struct Scratch {
     touched: Vec<bool>,
     attr_base: Vec<u32>,
     touched_attr: Vec<bool>,
-    name_ids: Vec<NameId>,
+    name_ids: Vec<std::cell::Cell<NameId>>,
     child_span: Vec<(u32, u32)>,
     child_arena: Vec<(NameId, u32)>,
     strings: Vec<String>,
+}
+
+/// Not looked up yet (a name id no program has).
+const UNKNOWN_NAME: NameId = NO_NAME - 1;
+
+/// The interned name of an input node, looked up the first time.
+fn name_of(p: &Program, ids: &[std::cell::Cell<NameId>], n: roxmltree::Node) -> NameId {
+    let cell = &ids[n.id().get_usize()];
+    let id = cell.get();
+    if id != UNKNOWN_NAME {
+        return id;
+    }
+    let id = if n.is_element() {
+        let tn = n.tag_name();
+        p.names.lookup(p.canon_ns(tn.namespace()), tn.name())
+    } else {
+        NO_NAME
+    };
+    cell.set(id);
+    id
 }
 
 /// Tables larger than this (in nodes) are not kept after a run.
@@ -146,8 +166,9 @@ struct Run<'p, 'a, 'i> {
     dropped: Vec<Dropped>,
     warnings: Vec<Warning>,
     line_index: std::cell::OnceCell<crate::diag::LineIndex>,
-    /// Interned name of each input node ([`NO_NAME`] for other nodes).
-    name_ids: Vec<NameId>,
+    /// Interned name of each input node ([`NO_NAME`] for other nodes), or
+    /// [`UNKNOWN_NAME`] until it is first needed (see [`name_of`]).
+    name_ids: Vec<std::cell::Cell<NameId>>,
     /// Per element: its range of `child_arena`, or `(u32::MAX, _)` until a
     /// path step first reads its children by name.
     child_span: Vec<(u32, u32)>,
@@ -264,13 +285,9 @@ fn run_inner<'a, 'i>(
     for n in doc.descendants() {
         attr_base.push(total);
         total += n.attributes().len() as u32;
-        name_ids.push(if n.is_element() {
-            let tn = n.tag_name();
-            p.names.lookup(p.canon_ns(tn.namespace()), tn.name())
-        } else {
-            NO_NAME
-        });
     }
+    // Names are looked up when first needed (most leaves never are).
+    name_ids.resize(n_nodes, std::cell::Cell::new(UNKNOWN_NAME));
     touched.clear();
     touched.resize(n_nodes, false);
     touched_attr.clear();
@@ -596,7 +613,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let item = cx.item;
         let cands: &[RuleId] = match item {
             Item::Node(n) if n.is_element() => {
-                match m.by_name.get(self.name_ids[n.id().get_usize()] as usize) {
+                match m.by_name.get(name_of(self.p, &self.name_ids, n) as usize) {
                     Some(v) if !v.is_empty() => v.as_slice(),
                     _ => &m.any_elem,
                 }

@@ -170,6 +170,10 @@ impl XmlOut {
     /// Declares a namespace on the element just started.
     pub fn declare(&mut self, prefix: Option<&str>, uri: &str) -> Result<(), WriteError> {
         // Names and URIs are kept in one string: no allocation per binding.
+        if self.scope_text.capacity() == 0 {
+            self.scope_text.reserve(256);
+            self.scope.reserve(8);
+        }
         let start = self.scope_text.len();
         self.scope_text.push_str("xmlns");
         if let Some(p) = prefix {

@@ -143,7 +143,28 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         })
     }
 
+    /// The value of `e`. Literals and variables are handled where `eval` is
+    /// called (it is inlined); everything else in [`Self::eval_slow`].
+    #[inline(always)]
     pub(super) fn eval(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        match &e.kind {
+            ExprKind::Lit(Value::Str(s)) => Ok(Val::Str(Cow::Borrowed(s.as_str()))),
+            ExprKind::Lit(Value::Int(i)) => Ok(Val::Int(*i)),
+            ExprKind::Local(slot) => Ok(locals
+                .get(*slot as usize)
+                .cloned()
+                .unwrap_or_else(Val::empty_str)),
+            _ => self.eval_slow(e, cx, locals),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_slow(
         &mut self,
         e: &'p Expr,
         cx: &Cx<'a, 'i>,
@@ -236,7 +257,34 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         locals: &[Val<'a, 'i>],
     ) -> R<Val<'a, 'i>> {
         let fd = &self.p.fns[f as usize];
-        let mut frame = self.take_frame((fd.frame as usize).max(args.len()));
+        let n = (fd.frame as usize).max(args.len());
+        // Most functions need a few slots: those live on the stack.
+        if n <= INLINE_FRAME {
+            let mut frame: [Val<'a, 'i>; INLINE_FRAME] = Default::default();
+            let v = self.fn_body(f, args, loc, cx, locals, &mut frame[..n]);
+            for slot in frame {
+                self.give_val(slot);
+            }
+            return v;
+        }
+        let mut frame = self.take_frame(n);
+        let v = self.fn_body(f, args, loc, cx, locals, &mut frame);
+        self.give_frame(frame);
+        v
+    }
+
+    /// Binds the arguments into `frame` and evaluates the body (or finds
+    /// the result of an earlier call).
+    fn fn_body(
+        &mut self,
+        f: FnId,
+        args: &'p [Expr],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+        frame: &mut [Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        let fd = &self.p.fns[f as usize];
         for (k, a) in args.iter().enumerate() {
             frame[k] = if fd.params[k] == Type::String {
                 Val::Str(self.eval_str(a, cx, locals)?.0)
@@ -247,18 +295,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
         if fd.pure {
             if let Some(v) = self.memo_get(f, &frame[..args.len()]) {
-                self.give_frame(frame);
                 return Ok(v);
             }
         }
         self.enter(loc, cx.item)?;
-        let v = self.eval(&fd.body, cx, &frame)?;
+        let v = self.eval(&fd.body, cx, frame)?;
         self.depth -= 1;
         let v = self.coerce(v, fd.ret, loc, cx)?;
         if fd.pure {
             self.memo_put(f, &frame[..args.len()], &v);
         }
-        self.give_frame(frame);
         Ok(v)
     }
 
@@ -1041,6 +1087,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         self.match_from(pat, k - 1, Item::Node(p))
     }
 }
+
+/// Function frames of at most this many slots are kept on the stack.
+const INLINE_FRAME: usize = 4;
 
 /// The run of children named `name` in a sorted child index.
 fn named_range(idx: &[(NameId, u32)], name: NameId) -> std::ops::Range<usize> {

@@ -446,7 +446,10 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     /// An empty string, reusing a released one.
     pub(super) fn take_string(&mut self) -> String {
-        self.strings.pop().unwrap_or_default()
+        // New strings start with room for a typical value.
+        self.strings
+            .pop()
+            .unwrap_or_else(|| String::with_capacity(64))
     }
 
     /// Keeps an owned string for reuse: up to 64 strings of at most 4 KiB.
@@ -461,7 +464,7 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     /// An empty node list, reusing a released one.
     pub(super) fn take_items(&mut self) -> Vec<Item<'a, 'i>> {
-        self.items.pop().unwrap_or_default()
+        self.items.pop().unwrap_or_else(|| Vec::with_capacity(8))
     }
 
     /// A path's result as a value's node list: one node inline (its list

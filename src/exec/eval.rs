@@ -159,6 +159,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 .get(*slot as usize)
                 .cloned()
                 .unwrap_or_else(Val::empty_str)),
+            // `.`
+            ExprKind::Path {
+                start: PathStart::Context,
+                steps,
+            } if steps.is_empty() => Ok(Val::Nodes(Nodes::One(cx.item))),
             _ => self.eval_slow(e, cx, locals),
         }
     }

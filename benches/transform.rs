@@ -49,6 +49,75 @@ fn floor(text: &str, nodes: usize) -> usize {
     w.end_document().len()
 }
 
+/// One step of writing a document: what [`floor_exact`] replays.
+enum Event {
+    Start(String),
+    Attr(String, String),
+    Text(String),
+    End,
+}
+
+/// The events that write `xml`'s elements, attributes and non-blank texts
+/// (qualified names as written), outside any timing.
+fn events(xml: &str) -> Vec<Event> {
+    fn walk(n: roxmltree::Node, out: &mut Vec<Event>) {
+        let q = |ns: Option<&str>, local: &str, scope: roxmltree::Node| match ns
+            .and_then(|u| scope.lookup_prefix(u))
+        {
+            Some(p) if !p.is_empty() => format!("{p}:{local}"),
+            _ => local.to_string(),
+        };
+        out.push(Event::Start(q(n.tag_name().namespace(), n.tag_name().name(), n)));
+        // Namespace declarations made on this element.
+        let parent = n.parent_element();
+        for ns in n.namespaces() {
+            let inherited = parent.is_some_and(|p| p.namespaces().any(|o| o == ns));
+            if !inherited && ns.name() != Some("xml") {
+                let name = ns.name().map_or("xmlns".to_string(), |p| format!("xmlns:{p}"));
+                out.push(Event::Attr(name, ns.uri().to_string()));
+            }
+        }
+        for a in n.attributes() {
+            out.push(Event::Attr(q(a.namespace(), a.name(), n), a.value().to_string()));
+        }
+        for c in n.children() {
+            if c.is_element() {
+                walk(c, out);
+            } else if let Some(t) = c.text().filter(|t| c.is_text() && !t.trim().is_empty()) {
+                out.push(Event::Text(t.to_string()));
+            }
+        }
+        out.push(Event::End);
+    }
+    let d = roxmltree::Document::parse(xml).unwrap();
+    let mut out = Vec::new();
+    walk(d.root_element(), &mut out);
+    out
+}
+
+/// The exact floor: parse the input with roxmltree, then write exactly the
+/// output's nodes (the declaration, the same names, namespace declarations,
+/// attributes, texts and nesting) with xmlwriter, indented as the output is.
+fn floor_exact(text: &str, ev: &[Event]) -> usize {
+    let doc = roxmltree::Document::parse(text).unwrap();
+    std::hint::black_box(doc.descendants().len());
+    let opt = xmlwriter::Options {
+        indent: xmlwriter::Indent::Spaces(2),
+        ..xmlwriter::Options::default()
+    };
+    let mut w = xmlwriter::XmlWriter::new(opt);
+    w.write_declaration();
+    for e in ev {
+        match e {
+            Event::Start(n) => w.start_element(n),
+            Event::Attr(n, v) => w.write_attribute(n, v),
+            Event::Text(t) => w.write_text(t),
+            Event::End => w.end_element(),
+        }
+    }
+    w.end_document().len()
+}
+
 /// Elements + attributes + non-blank texts of a document.
 fn count_nodes(xml: &str) -> usize {
     let d = roxmltree::Document::parse(xml).unwrap();
@@ -151,6 +220,8 @@ fn main() {
     let n_vs = count_nodes(&vs_out);
     let t_floor_hub = time(iters, || floor(&text, n_hub));
     let t_floor_vs = time(iters, || floor(&text, n_vs));
+    let ev_vs = events(&vs_out);
+    let t_exact_vs = time(iters, || floor_exact(&text, &ev_vs));
     let t_floor_both = time(iters, || floor(&text, n_hub + n_vs));
     let t_hub = time(iters, || one(&conv, hvx).len());
     let t_direct = time(iters, || one(&conv, vsphere).len());
@@ -203,6 +274,16 @@ fn main() {
         format!("kvm -> vsphere, shipped route: direct (writes {n_vs} nodes)"),
         t_direct,
         Some(t_floor_vs),
+    );
+    row(
+        "exact floor: parse input + write the output's own nodes".to_string(),
+        t_exact_vs,
+        None,
+    );
+    row(
+        "kvm -> vsphere, direct, against the exact floor".to_string(),
+        t_direct,
+        Some(t_exact_vs),
     );
     row(
         format!("floor: parse input + write {n_hub} nodes"),

@@ -67,18 +67,27 @@ fn events(xml: &str) -> Vec<Event> {
             Some(p) if !p.is_empty() => format!("{p}:{local}"),
             _ => local.to_string(),
         };
-        out.push(Event::Start(q(n.tag_name().namespace(), n.tag_name().name(), n)));
+        out.push(Event::Start(q(
+            n.tag_name().namespace(),
+            n.tag_name().name(),
+            n,
+        )));
         // Namespace declarations made on this element.
         let parent = n.parent_element();
         for ns in n.namespaces() {
             let inherited = parent.is_some_and(|p| p.namespaces().any(|o| o == ns));
             if !inherited && ns.name() != Some("xml") {
-                let name = ns.name().map_or("xmlns".to_string(), |p| format!("xmlns:{p}"));
+                let name = ns
+                    .name()
+                    .map_or("xmlns".to_string(), |p| format!("xmlns:{p}"));
                 out.push(Event::Attr(name, ns.uri().to_string()));
             }
         }
         for a in n.attributes() {
-            out.push(Event::Attr(q(a.namespace(), a.name(), n), a.value().to_string()));
+            out.push(Event::Attr(
+                q(a.namespace(), a.name(), n),
+                a.value().to_string(),
+            ));
         }
         for c in n.children() {
             if c.is_element() {

@@ -974,6 +974,34 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<bool> {
+        // Conditions are mostly logic, comparisons and variables: answered
+        // without building a value.
+        match &e.kind {
+            ExprKind::Local(slot) => {
+                return Ok(locals.get(*slot as usize).is_some_and(Val::truthy));
+            }
+            ExprKind::Bin(BinOp::Or, a, b) => {
+                return Ok(self.eval_truthy(a, cx, locals)? || self.eval_truthy(b, cx, locals)?);
+            }
+            ExprKind::Bin(BinOp::And, a, b) => {
+                return Ok(self.eval_truthy(a, cx, locals)? && self.eval_truthy(b, cx, locals)?);
+            }
+            ExprKind::Bin(op @ (BinOp::Eq | BinOp::Ne), a, b) => {
+                if let Some(v) = self.eq_literal(a, b, *op == BinOp::Ne, cx, locals) {
+                    return v;
+                }
+            }
+            ExprKind::Builtin(Builtin::Not, args) => {
+                return Ok(!self.eval_truthy(&args[0], cx, locals)?)
+            }
+            ExprKind::Builtin(Builtin::Exists, args) => {
+                return Ok(!self.eval_is_empty(&args[0], cx, locals)?)
+            }
+            ExprKind::Builtin(Builtin::Empty, args) => {
+                return self.eval_is_empty(&args[0], cx, locals)
+            }
+            _ => {}
+        }
         self.eval_holds(e, cx, locals, Val::truthy)
     }
 

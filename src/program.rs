@@ -706,3 +706,66 @@ fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Program>();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::compile::{compile, FsResolver};
+    use crate::diag::Source;
+
+    fn program(fns: &str) -> super::Program {
+        let text = format!(
+            "mapping \"t\" {{ from kvm to hvx version \"1\" }}\n\
+             unmapped report;\n\
+             session ids: string <-> string miss mint \"id{{n}}\";\n{fns}\n\
+             on domain {{ <vm> = name; }}\n"
+        );
+        let src = Arc::new(Source {
+            name: "t.hvx".into(),
+            path: None,
+            text,
+        });
+        let (p, d) = compile(src, &FsResolver { embedded: &[] });
+        p.unwrap_or_else(|| panic!("{d:?}"))
+    }
+
+    fn flags(p: &super::Program, name: &str) -> (bool, bool) {
+        let f = p.fns.iter().find(|f| f.name == name).unwrap();
+        (f.pure, f.heavy)
+    }
+
+    #[test]
+    fn pure_functions_read_only_their_arguments() {
+        let p = program(
+            "fn bus(d: nodes) -> string = default($d/target/@bus, \"ide\");\n\
+             fn first(d: nodes) -> string = $d/disk[position() = 1]/@type;\n\
+             fn pos() -> int = position();\n\
+             fn here() -> string = name;\n\
+             fn via(d: nodes) -> int = pos() + 1;\n\
+             fn probe(k: string) -> string = ids.find_right($k);\n\
+             fn mint(k: string) -> string = ids.right($k);\n\
+             fn wraps(k: string) -> string = probe($k);\n\
+             fn rec(n: int) -> int = choose($n < 1, 0, rec($n - 1));",
+        );
+        // Context inside a predicate is the filtered node: still pure.
+        for f in ["bus", "first", "mint", "rec"] {
+            assert!(flags(&p, f).0, "{f} should be pure");
+        }
+        for f in ["pos", "here", "via", "probe", "wraps"] {
+            assert!(!flags(&p, f).0, "{f} should not be pure");
+        }
+    }
+
+    #[test]
+    fn heavy_counts_the_functions_called() {
+        let p = program(
+            "fn small(s: string) -> string = upper($s);\n\
+             fn big(s: string) -> string = concat(small($s), small($s), small($s), small($s), \
+               small($s), small($s), small($s), small($s), small($s), small($s), small($s), \
+               small($s), small($s));",
+        );
+        assert!(!flags(&p, "small").1);
+        assert!(flags(&p, "big").1);
+    }
+}

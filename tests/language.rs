@@ -137,3 +137,30 @@ fn diagnostic_snapshots() {
         insta::assert_snapshot!(format!("diag_{name}"), err);
     }
 }
+
+/// Past an element's 64th attribute too, exactly the attributes nothing read
+/// are reported: the two read by paths and all of an element whose whole
+/// value was read are not.
+#[test]
+fn unmapped_report_tracks_every_attribute() {
+    let dir = root().join("tests/lang/unmapped-many-attributes");
+    let o = bin()
+        .args(["run", "--color", "never"])
+        .arg(dir.join("mapping.hvx"))
+        .arg(dir.join("input.xml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let unmapped: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("unmapped attribute"))
+        .collect();
+    assert_eq!(unmapped.len(), 68, "{err}");
+    for read in ["/domain/wide/@a1:", "/domain/wide/@a66:", "/domain/whole/"] {
+        assert!(
+            !err.contains(read),
+            "{read} was read but is reported:\n{err}"
+        );
+    }
+}

@@ -108,12 +108,20 @@ type R<T> = Result<T, Box<RuntimeError>>;
 #[derive(Default)]
 struct Scratch {
     touched: Vec<bool>,
-    attr_base: Vec<u32>,
-    touched_attr: Vec<bool>,
+    touched_attr: Vec<u64>,
     name_ids: Vec<std::cell::Cell<NameId>>,
     child_span: Vec<(u32, u32)>,
     child_arena: Vec<(NameId, u32)>,
     strings: Vec<String>,
+}
+
+/// The mask of an element's first (at most 64) attributes.
+fn all_attrs(len: usize) -> u64 {
+    if len >= 64 {
+        u64::MAX
+    } else {
+        (1 << len) - 1
+    }
 }
 
 /// Not looked up yet (a name id no program has).
@@ -158,8 +166,11 @@ struct Run<'p, 'a, 'i> {
     sessions: &'p dyn SessionAccess,
     opts: &'p RunOptions,
     touched: Vec<bool>,
-    attr_base: Vec<u32>,
-    touched_attr: Vec<bool>,
+    /// Per element, which of its first 64 attributes were touched (bit i:
+    /// attribute i); the rest, in the rare element with more, in
+    /// `touched_attr_more`.
+    touched_attr: Vec<u64>,
+    touched_attr_more: std::collections::HashSet<(u32, u32)>,
     out: XmlOut,
     root_started: bool,
     depth: usize,
@@ -269,7 +280,6 @@ fn run_inner<'a, 'i>(
 ) -> (R<Outcome>, Scratch) {
     let Scratch {
         mut touched,
-        mut attr_base,
         mut touched_attr,
         mut name_ids,
         mut child_span,
@@ -277,21 +287,13 @@ fn run_inner<'a, 'i>(
         strings,
     } = scratch;
     let n_nodes = doc.descendants().len();
-    attr_base.clear();
     name_ids.clear();
-    attr_base.reserve(n_nodes);
-    name_ids.reserve(n_nodes);
-    let mut total = 0u32;
-    for n in doc.descendants() {
-        attr_base.push(total);
-        total += n.attributes().len() as u32;
-    }
     // Names are looked up when first needed (most leaves never are).
     name_ids.resize(n_nodes, std::cell::Cell::new(UNKNOWN_NAME));
     touched.clear();
     touched.resize(n_nodes, false);
     touched_attr.clear();
-    touched_attr.resize(total as usize, false);
+    touched_attr.resize(n_nodes, 0);
     child_span.clear();
     child_span.resize(n_nodes, (u32::MAX, 0));
     child_arena.clear();
@@ -302,8 +304,8 @@ fn run_inner<'a, 'i>(
         sessions,
         opts,
         touched,
-        attr_base,
         touched_attr,
+        touched_attr_more: Default::default(),
         // Replaced by each document's own writer.
         out: XmlOut::with_capacity(!opts.compact, 0),
         root_started: false,
@@ -331,7 +333,6 @@ fn run_inner<'a, 'i>(
     });
     let scratch = Scratch {
         touched: r.touched,
-        attr_base: r.attr_base,
         touched_attr: r.touched_attr,
         name_ids: r.name_ids,
         child_span: r.child_span,
@@ -549,8 +550,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         match item {
             Item::Node(n) => self.touched[n.id().get_usize()] = true,
             Item::Attr(n, i) => {
-                let k = self.attr_base[n.id().get_usize()] as usize + i as usize;
-                self.touched_attr[k] = true;
+                let id = n.id().get_usize();
+                if i < 64 {
+                    self.touched_attr[id] |= 1 << i;
+                } else {
+                    self.touched_attr_more.insert((id as u32, i));
+                }
             }
         }
     }
@@ -563,12 +568,22 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 for d in n.descendants() {
                     let id = d.id().get_usize();
                     self.touched[id] = true;
-                    let base = self.attr_base[id] as usize;
-                    for k in 0..d.attributes().len() {
-                        self.touched_attr[base + k] = true;
+                    let len = d.attributes().len();
+                    self.touched_attr[id] = all_attrs(len);
+                    for k in 64..len {
+                        self.touched_attr_more.insert((id as u32, k as u32));
                     }
                 }
             }
+        }
+    }
+
+    /// Whether attribute `k` of node `id` was touched.
+    pub(super) fn attr_touched(&self, id: usize, k: usize) -> bool {
+        if k < 64 {
+            self.touched_attr[id] & (1 << k) != 0
+        } else {
+            self.touched_attr_more.contains(&(id as u32, k as u32))
         }
     }
 

@@ -219,11 +219,10 @@ fn walk<'a, 'i>(r: &Run<'_, 'a, 'i>, mut out: Option<&mut Found<'a, 'i>>) -> usi
                 skip_until = id + len;
                 continue;
             }
-            let base = r.attr_base[id] as usize;
             let n = c.attributes().len();
-            if r.touched_attr[base..base + n].contains(&false) {
+            if n > 0 && (n > 64 || r.touched_attr[id] != super::all_attrs(n)) {
                 for k in 0..n {
-                    if !r.touched_attr[base + k] {
+                    if !r.attr_touched(id, k) {
                         push(Item::Attr(c, k as u32), "attribute", 0);
                     }
                 }

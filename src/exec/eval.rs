@@ -110,7 +110,26 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// Converts a value to a declared type, failing at the input node.
+    #[inline(always)]
     pub(super) fn coerce(
+        &mut self,
+        v: Val<'a, 'i>,
+        t: Type,
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+    ) -> R<Val<'a, 'i>> {
+        // Most values already have their declared type.
+        match (t, &v) {
+            (Type::Any | Type::Nodes, _)
+            | (Type::String, Val::Str(_))
+            | (Type::Int, Val::Int(_))
+            | (Type::Bool, Val::Bool(_)) => Ok(v),
+            _ => self.convert_to(v, t, loc, cx),
+        }
+    }
+
+    #[inline(never)]
+    fn convert_to(
         &mut self,
         v: Val<'a, 'i>,
         t: Type,

@@ -28,8 +28,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     return Ok(Val::empty_str());
                 }
                 let at = v.origin().or(Some(cx.item));
-                let text = self.string_of(&v);
-                $f(&text).map_err(|m: String| self.err(loc, at, m))?
+                let text = self.string_into(v);
+                let r = $f(&text).map_err(|m: String| self.err(loc, at, m))?;
+                self.give_str(text);
+                r
             }};
         }
         Ok(match b {

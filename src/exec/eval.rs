@@ -129,13 +129,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     #[inline(never)]
-    fn convert_to(
-        &mut self,
-        v: Val<'a, 'i>,
-        t: Type,
-        loc: Loc,
-        cx: &Cx<'a, 'i>,
-    ) -> R<Val<'a, 'i>> {
+    fn convert_to(&mut self, v: Val<'a, 'i>, t: Type, loc: Loc, cx: &Cx<'a, 'i>) -> R<Val<'a, 'i>> {
         let at = v.origin().or(Some(cx.item));
         Ok(match t {
             Type::Any | Type::Nodes => v,

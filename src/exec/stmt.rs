@@ -245,7 +245,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             Stmt::Warn { message, loc } => {
                 let v = self.eval(message, cx, locals)?;
-                let m = self.string_of(&v).into_owned();
+                let m = self.string_into(v).into_owned();
                 // Where it was raised is shown only with detail (-v, --report);
                 // working it out costs more than the rest of the statement.
                 let (mapping, input) = if self.opts.detail {
@@ -262,9 +262,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             Stmt::Text { value, loc } => {
                 let v = self.eval(value, cx, locals)?;
-                let text = self.string_of(&v);
+                let text = self.string_into(v);
                 let r = self.out.text(&text);
                 self.write(*loc, cx.item, r)?;
+                self.give_str(text);
             }
         }
         Ok(())

@@ -956,16 +956,24 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> R<(Cow<'a, str>, bool)> {
-        if let Some(first) = self.path_first(e, cx, locals) {
-            return Ok(match first {
-                Some(it) => {
-                    self.touch_read(it);
-                    (it.string(), false)
+        let v = match &e.kind {
+            ExprKind::Path { .. } => {
+                if let Some(first) = self.path_first(e, cx, locals) {
+                    return Ok(match first {
+                        Some(it) => {
+                            self.touch_read(it);
+                            (it.string(), false)
+                        }
+                        None => (Cow::Borrowed(""), true),
+                    });
                 }
-                None => (Cow::Borrowed(""), true),
-            });
-        }
-        let v = self.eval(e, cx, locals)?;
+                self.eval(e, cx, locals)?
+            }
+            // Calls go straight to their function.
+            ExprKind::Fn(f, args) => self.call_fn(*f, args, e.loc, cx, locals)?,
+            ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
+            _ => self.eval(e, cx, locals)?,
+        };
         let empty = v.is_empty();
         Ok((self.string_into(v), empty))
     }

@@ -63,6 +63,9 @@ pub struct MappingError {
     pub diagnostics: Diagnostics,
 }
 
+/// The mapping files of a route, or why there is none.
+type RouteResult = Result<Arc<[String]>, String>;
+
 /// One compiled (or failed) mapping, computed once.
 type Slot = OnceLock<Result<Arc<Program>, MappingError>>;
 
@@ -72,6 +75,8 @@ pub struct Mappings {
     /// Route through the hub even where a direct mapping exists.
     via_hub: bool,
     cache: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Routes found, by (from, to) platform name.
+    routes: Mutex<HashMap<(&'static str, &'static str), RouteResult>>,
 }
 
 impl Mappings {
@@ -80,6 +85,7 @@ impl Mappings {
             overrides,
             via_hub: false,
             cache: Mutex::new(HashMap::new()),
+            routes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -119,7 +125,10 @@ impl Mappings {
     pub fn program(&self, file: &str) -> Result<Arc<Program>, MappingError> {
         let cell = {
             let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            c.entry(file.to_string()).or_default().clone()
+            match c.get(file) {
+                Some(cell) => cell.clone(),
+                None => c.entry(file.to_string()).or_default().clone(),
+            }
         };
         cell.get_or_init(|| {
             let Some(src) = self.source(file) else {
@@ -140,7 +149,18 @@ impl Mappings {
 
     /// The mapping files that convert `from` to `to`: a direct mapping when
     /// one exists (unless [`Mappings::via_hub`]), else through the hub.
-    pub fn route(&self, from: &Platform, to: &Platform) -> Result<Vec<String>, String> {
+    pub fn route(&self, from: &Platform, to: &Platform) -> Result<Arc<[String]>, String> {
+        let key = (from.name, to.name);
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = routes.get(&key) {
+            return r.clone();
+        }
+        let r = self.find_route(from, to).map(Arc::from);
+        routes.insert(key, r.clone());
+        r
+    }
+
+    fn find_route(&self, from: &Platform, to: &Platform) -> Result<Vec<String>, String> {
         let direct = format!("{}-to-{}.hvx", from.name, to.name);
         if from.name != to.name && !self.via_hub && self.exists(&direct) {
             return Ok(vec![direct]);
@@ -252,8 +272,7 @@ impl Convert<'_> {
         let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
         let source = match from {
             Some(p) => p,
-            None => platform::detect_xml(&doc)
-                .map(|(p, _)| p)
+            None => platform::platform_of_xml(&doc)
                 .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?,
         };
         if !source.implemented {

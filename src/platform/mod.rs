@@ -53,6 +53,18 @@ pub fn by_name(name: &str) -> Result<&'static Platform, String> {
 
 /// Detects the platform of an XML document from its root element.
 pub fn detect_xml(doc: &roxmltree::Document) -> Result<(&'static Platform, String), String> {
+    let p = platform_of_xml(doc)?;
+    let tn = doc.root_element().tag_name();
+    let (local, ns) = (tn.name(), tn.namespace());
+    let why = match ns {
+        Some(u) => format!("root element <{local}> in namespace {u}"),
+        None => format!("root element <{local}> without a namespace"),
+    };
+    Ok((p, why))
+}
+
+/// [`detect_xml`] without the reason (what a conversion needs).
+pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, String> {
     let root = doc.root_element();
     let tn = root.tag_name();
     let (local, ns) = (tn.name(), tn.namespace());
@@ -86,11 +98,7 @@ pub fn detect_xml(doc: &roxmltree::Document) -> Result<(&'static Platform, Strin
             ));
         }
     };
-    let why = match ns {
-        Some(u) => format!("root element <{local}> in namespace {u}"),
-        None => format!("root element <{local}> without a namespace"),
-    };
-    Ok((by_name(p).expect("registered"), why))
+    Ok(by_name(p).expect("registered"))
 }
 
 // ---- Text formats (.vmx, xl.cfg) -------------------------------------------

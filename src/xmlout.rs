@@ -119,6 +119,7 @@ impl XmlOut {
     }
 
     /// Starts an element with a name as written (`prefix:local` or `local`).
+    #[inline]
     pub fn start(&mut self, qname: &str) -> Result<(), WriteError> {
         if self.open.is_empty() {
             if self.roots > 0 {
@@ -259,6 +260,7 @@ impl XmlOut {
     }
 
     /// Writes an attribute on the element just started.
+    #[inline]
     pub fn attr(&mut self, qname: &str, value: &str) -> Result<(), WriteError> {
         match self.open.last() {
             Some(o) if !o.has_content => {}
@@ -273,6 +275,7 @@ impl XmlOut {
     }
 
     /// Writes text content.
+    #[inline]
     pub fn text(&mut self, value: &str) -> Result<(), WriteError> {
         if value.is_empty() {
             return Ok(());
@@ -299,6 +302,7 @@ impl XmlOut {
     }
 
     /// Ends the innermost open element.
+    #[inline]
     pub fn end(&mut self) {
         if let Some(o) = self.open.pop() {
             self.w.end_element();

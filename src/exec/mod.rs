@@ -602,6 +602,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         Ok(())
     }
 
+    #[inline]
     fn write<T>(
         &self,
         loc: Loc,
@@ -611,6 +612,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         r.map_err(|e| self.err(loc, Some(item), e.to_string()))
     }
 
+    #[inline]
     pub(super) fn start_elem(&mut self, name: &OutName, loc: Loc, item: Item<'a, 'i>) -> R<()> {
         let r = self.out.start(&name.qname);
         self.write(loc, item, r)?;

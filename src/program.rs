@@ -92,8 +92,9 @@ pub struct FnDef {
     /// tables and input): calls with equal arguments may share one result.
     /// See [`mark_pure_fns`].
     pub pure: bool,
-    /// A pure function large enough (its body and the functions it calls)
-    /// that keeping its first result pays even if it is called only twice.
+    /// A pure function whose first result is worth keeping: large enough
+    /// (its body and the functions it calls) that keeping it pays even if
+    /// it is called only twice, or a function of nodes.
     pub heavy: bool,
 }
 
@@ -677,7 +678,9 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
                     .filter(|&c| c < fns.len()),
             );
         }
-        fns[i].heavy = total >= HEAVY;
+        // A function of a node (`disk_bus(d: nodes)`) tends to be asked
+        // about the same node again; one of strings mostly is not.
+        fns[i].heavy = total >= HEAVY || fns[i].params.contains(&Type::Nodes);
     }
     // A function is pure when its callees are: drop purity until nothing changes.
     loop {

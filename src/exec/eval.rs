@@ -277,6 +277,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let fd = &self.p.fns[f as usize];
         let n = (fd.frame as usize).max(args.len());
         // Most functions need a few slots: those live on the stack.
+        if n <= 2 {
+            let mut frame: [Val<'a, 'i>; 2] = Default::default();
+            let v = self.fn_body(f, args, loc, cx, locals, &mut frame[..n]);
+            for slot in frame {
+                self.give_val(slot);
+            }
+            return v;
+        }
         if n <= INLINE_FRAME {
             let mut frame: [Val<'a, 'i>; INLINE_FRAME] = Default::default();
             let v = self.fn_body(f, args, loc, cx, locals, &mut frame[..n]);

@@ -278,24 +278,32 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let n = (fd.frame as usize).max(args.len());
         // Most functions need a few slots: those live on the stack.
         if n <= 2 {
-            let mut frame: [Val<'a, 'i>; 2] = Default::default();
-            let v = self.fn_body(f, args, loc, cx, locals, &mut frame[..n]);
-            for slot in frame {
-                self.give_val(slot);
-            }
-            return v;
+            return self.call_on_stack::<2>(f, args, loc, cx, locals, n);
         }
         if n <= INLINE_FRAME {
-            let mut frame: [Val<'a, 'i>; INLINE_FRAME] = Default::default();
-            let v = self.fn_body(f, args, loc, cx, locals, &mut frame[..n]);
-            for slot in frame {
-                self.give_val(slot);
-            }
-            return v;
+            return self.call_on_stack::<INLINE_FRAME>(f, args, loc, cx, locals, n);
         }
         let mut frame = self.take_frame(n);
         let v = self.fn_body(f, args, loc, cx, locals, &mut frame);
         self.give_frame(frame);
+        v
+    }
+
+    /// [`Self::fn_body`] with a frame of `n <= N` slots on the stack.
+    fn call_on_stack<const N: usize>(
+        &mut self,
+        f: FnId,
+        args: &'p [Expr],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+        n: usize,
+    ) -> R<Val<'a, 'i>> {
+        let mut frame: [Val<'a, 'i>; N] = std::array::from_fn(|_| Val::empty_str());
+        let v = self.fn_body(f, args, loc, cx, locals, &mut frame[..n]);
+        for slot in frame {
+            self.give_val(slot);
+        }
         v
     }
 

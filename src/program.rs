@@ -95,7 +95,7 @@ pub struct FnDef {
     /// A pure function whose first result is worth keeping: large enough
     /// (its body and the functions it calls) that keeping it pays even if
     /// it is called only twice, or a function of nodes.
-    pub heavy: bool,
+    pub keep_first: bool,
 }
 
 #[derive(Debug)]
@@ -680,7 +680,7 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
         }
         // A function of a node (`disk_bus(d: nodes)`) tends to be asked
         // about the same node again; one of strings mostly is not.
-        fns[i].heavy = total >= HEAVY || fns[i].params.contains(&Type::Nodes);
+        fns[i].keep_first = total >= HEAVY || fns[i].params.contains(&Type::Nodes);
     }
     // A function is pure when its callees are: drop purity until nothing changes.
     loop {
@@ -735,7 +735,7 @@ mod tests {
 
     fn flags(p: &super::Program, name: &str) -> (bool, bool) {
         let f = p.fns.iter().find(|f| f.name == name).unwrap();
-        (f.pure, f.heavy)
+        (f.pure, f.keep_first)
     }
 
     #[test]
@@ -761,7 +761,7 @@ mod tests {
     }
 
     #[test]
-    fn heavy_counts_the_functions_called() {
+    fn keep_first_counts_the_functions_called() {
         let p = program(
             "fn small(s: string) -> string = upper($s);\n\
              fn big(s: string) -> string = concat(small($s), small($s), small($s), small($s), \

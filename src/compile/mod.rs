@@ -475,7 +475,7 @@ impl Compiler {
                     body,
                     frame: self.scope.max_slot,
                     pure: false,
-                    heavy: false,
+                    keep_first: false,
                 }));
             }
             for t in &f.templates {

@@ -1024,9 +1024,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 return Ok(self.eval_truthy(a, cx, locals)? && self.eval_truthy(b, cx, locals)?);
             }
             ExprKind::Bin(op @ (BinOp::Eq | BinOp::Ne), a, b) => {
-                if let Some(v) = self.eq_literal(a, b, *op == BinOp::Ne, cx, locals) {
+                let differ = *op == BinOp::Ne;
+                if let Some(v) = self.eq_literal(a, b, differ, cx, locals) {
                     return v;
                 }
+                // What `binary` does after its own `eq_literal`.
+                let l = self.eval(a, cx, locals)?;
+                let r = self.eval(b, cx, locals)?;
+                return Ok(self.equal(&l, &r, differ));
             }
             ExprKind::Builtin(Builtin::Not, args) => {
                 return Ok(!self.eval_truthy(&args[0], cx, locals)?)

@@ -502,8 +502,8 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             .map(|(_, v)| v.clone())
     }
 
-    /// Keeps a result from the second call of `f` on (from the first for a
-    /// heavy function): most functions are called once per run, and keeping
+    /// Keeps a result from the second call of `f` on (from the first when
+    /// [`FnDef::keep_first`]): most functions are called once per run, and keeping
     /// their results would cost more than it saves.
     pub(super) fn memo_put(&mut self, f: FnId, args: &[Val<'a, 'i>], v: &Val<'a, 'i>) {
         if args.len() > MEMO_ARGS {
@@ -513,10 +513,10 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             self.memo
                 .resize_with(self.p.fns.len().max(f as usize + 1), Default::default);
         }
-        let heavy = self.p.fns[f as usize].heavy;
+        let keep_first = self.p.fns[f as usize].keep_first;
         let (calls, m) = &mut self.memo[f as usize];
         *calls += 1;
-        if (heavy || *calls >= 2) && m.len() < MEMO_PER_FN {
+        if (keep_first || *calls >= 2) && m.len() < MEMO_PER_FN {
             let mut key = [Val::empty_str(), Val::empty_str()];
             for (k, a) in key.iter_mut().zip(args) {
                 *k = a.clone();

@@ -123,12 +123,6 @@ pub enum Val<'a, 'i> {
     Bool(bool),
 }
 
-impl Default for Val<'_, '_> {
-    fn default() -> Self {
-        Val::empty_str()
-    }
-}
-
 impl<'a, 'i> Val<'a, 'i> {
     pub fn empty_str() -> Self {
         Val::Str(Cow::Borrowed(""))

@@ -172,11 +172,15 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 .get(*slot as usize)
                 .cloned()
                 .unwrap_or_else(Val::empty_str)),
-            // `.`
+            // `.` (a path of one `self::node()` step): the context item,
+            // touched as the path would touch it.
             ExprKind::Path {
                 start: PathStart::Context,
                 steps,
-            } if steps.is_empty() => Ok(Val::Nodes(Nodes::One(cx.item))),
+            } if is_dot(steps) => {
+                self.touch(cx.item);
+                Ok(Val::Nodes(Nodes::One(cx.item)))
+            }
             _ => self.eval_slow(e, cx, locals),
         }
     }
@@ -1167,6 +1171,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 const INLINE_FRAME: usize = 4;
 
 /// The run of children named `name` in a sorted child index.
+/// Whether a context path's steps are just `.`.
+#[inline(always)]
+fn is_dot(steps: &[Step]) -> bool {
+    matches!(steps, [st] if matches!(st.test, Test::SelfNode) && !st.descendant && st.preds.is_empty())
+}
+
 fn named_range(idx: &[(NameId, u32)], name: NameId) -> std::ops::Range<usize> {
     // Most elements have a few children: a scan beats a binary search's
     // chain of dependent loads there. The run itself is short.

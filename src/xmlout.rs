@@ -95,15 +95,18 @@ impl XmlOut {
         };
         // The declaration is added by `finish` (xmlwriter formats it slowly).
         let w = XmlWriter::with_capacity(capacity, opt);
+        // A writer that will write something starts with room for typical
+        // nesting and escaped values.
+        let room = |n: usize| if capacity > 0 { n } else { 0 };
         XmlOut {
             w,
-            open: Vec::new(),
+            open: Vec::with_capacity(room(16)),
             scope: Vec::new(),
             scope_text: String::new(),
             indent,
             roots: 0,
             text_depth: 0,
-            buf: String::new(),
+            buf: String::with_capacity(room(256)),
         }
     }
 

@@ -727,6 +727,32 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             return Ok(out);
         }
+        // The common step: children by name of one element.
+        if let (Test::Elem(nt), [Item::Node(n)]) = (&st.test, input) {
+            if !desc && nt.id != NO_NAME {
+                let mut out = self.take_items();
+                if n.has_children() {
+                    let span = self.index_children(*n);
+                    let named = named_range(&self.child_arena[span.clone()], nt.id);
+                    for &(_, id) in
+                        &self.child_arena[span.start + named.start..span.start + named.end]
+                    {
+                        if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
+                            out.push(Item::Node(c));
+                        }
+                    }
+                }
+                if !st.preds.is_empty() && !out.is_empty() {
+                    out = self.filter(out, &st.preds, locals)?;
+                }
+                if touch {
+                    for it in &out {
+                        self.touch(*it);
+                    }
+                }
+                return Ok(out);
+            }
+        }
         let mut out = self.take_items();
         // Without predicates, nodes go straight to the result.
         let direct = st.preds.is_empty();

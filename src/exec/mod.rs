@@ -113,6 +113,53 @@ struct Scratch {
     child_span: Vec<(u32, u32)>,
     child_arena: Vec<(NameId, u32)>,
     strings: Vec<String>,
+    /// Released node lists and frames (empty; see [`recycle`]).
+    items: Vec<Vec<Item<'static, 'static>>>,
+    frames: Vec<Vec<Val<'static, 'static>>>,
+    /// Pure-function results, emptied ([`Memo`]).
+    memo: Memo<'static, 'static>,
+}
+
+/// An empty vector of another lifetime of the same type, in the same
+/// allocation: kept pools carry their capacity from one document (whose
+/// lifetime their elements have) to the next. Collecting a consumed vector
+/// into one of the same layout reuses its buffer (std's in-place collect;
+/// `recycle_keeps_the_allocation` checks it); nothing is read from it.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("cleared")).collect()
+}
+
+/// [`recycle`] for each of a pool's vectors.
+fn recycle_all<T, U>(pool: Vec<Vec<T>>) -> Vec<Vec<U>> {
+    pool.into_iter().map(recycle).collect()
+}
+
+/// Results of pure function calls in a run, in one list: each function's
+/// entries are a chain through their first field, from `head[f]`.
+#[derive(Default)]
+pub(super) struct Memo<'a, 'i> {
+    /// Per function: calls computed so far in the run.
+    calls: Vec<u32>,
+    /// Per function: its newest entry + 1 (0: none), and how many it has.
+    head: Vec<(u32, u32)>,
+    entries: Vec<MemoEntry<'a, 'i>>,
+}
+
+impl<'a, 'i> Memo<'a, 'i> {
+    /// Emptied, for a program of `fns` functions, of another lifetime.
+    fn reset<'b, 'j>(self, fns: usize) -> Memo<'b, 'j> {
+        let (mut calls, mut head) = (self.calls, self.head);
+        calls.clear();
+        calls.resize(fns, 0);
+        head.clear();
+        head.resize(fns, (0, 0));
+        Memo {
+            calls,
+            head,
+            entries: recycle(self.entries),
+        }
+    }
 }
 
 /// The mask of an element's first (at most 64) attributes.
@@ -143,6 +190,9 @@ fn name_of(p: &Program, ids: &[std::cell::Cell<NameId>], n: roxmltree::Node) -> 
     cell.set(id);
     id
 }
+
+/// The capacity of a new pooled string.
+const STRING_ROOM: usize = 128;
 
 /// Tables larger than this (in nodes) are not kept after a run.
 const SCRATCH_KEEP: usize = 1 << 20;
@@ -190,15 +240,16 @@ struct Run<'p, 'a, 'i> {
     frames: Vec<Vec<Val<'a, 'i>>>,
     /// Released node lists (a path's intermediate steps), reused by steps.
     items: Vec<Vec<Item<'a, 'i>>>,
-    /// Pure function calls, by function: how many computed, and the kept
-    /// (arguments, result) pairs.
-    memo: Vec<(u32, Vec<MemoEntry<'a, 'i>>)>,
+    /// Pure function calls: how many computed, and the kept (arguments,
+    /// result) pairs.
+    memo: Memo<'a, 'i>,
     /// Released strings (interpolations, numbers written as text), reused.
     strings: Vec<String>,
 }
 
 /// A pure function's arguments (at most [`MEMO_ARGS`]) and its result.
-type MemoEntry<'a, 'i> = ([Val<'a, 'i>; MEMO_ARGS], Val<'a, 'i>);
+/// The entry before it for the same function + 1 (0: none) comes first.
+type MemoEntry<'a, 'i> = (u32, [Val<'a, 'i>; MEMO_ARGS], Val<'a, 'i>);
 
 /// Functions with more arguments are not memoised (none of the shipped
 /// mappings' repeated calls has more).
@@ -285,6 +336,9 @@ fn run_inner<'a, 'i>(
         mut child_span,
         mut child_arena,
         strings,
+        items,
+        frames,
+        memo,
     } = scratch;
     let n_nodes = doc.descendants().len();
     name_ids.clear();
@@ -315,9 +369,9 @@ fn run_inner<'a, 'i>(
         line_index: std::cell::OnceCell::new(),
         child_span,
         child_arena,
-        frames: Vec::new(),
-        items: Vec::new(),
-        memo: Vec::new(),
+        frames: recycle_all(frames),
+        items: recycle_all(items),
+        memo: memo.reset(p.fns.len()),
         strings,
         name_ids,
     };
@@ -338,6 +392,9 @@ fn run_inner<'a, 'i>(
         child_span: r.child_span,
         child_arena: r.child_arena,
         strings: r.strings,
+        items: recycle_all(r.items),
+        frames: recycle_all(r.frames),
+        memo: r.memo.reset(0),
     };
     (result, scratch)
 }
@@ -447,16 +504,18 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
 
     /// An empty string, reusing a released one.
     pub(super) fn take_string(&mut self) -> String {
-        // New strings start with room for a typical value.
+        // New strings start with room for a typical value (an interpolated
+        // key or path), so that building one rarely grows it.
         self.strings
             .pop()
-            .unwrap_or_else(|| String::with_capacity(64))
+            .unwrap_or_else(|| String::with_capacity(STRING_ROOM))
     }
 
-    /// Keeps an owned string for reuse: up to 64 strings of at most 4 KiB.
+    /// Keeps an owned string for reuse: up to 64 strings of
+    /// [`STRING_ROOM`] bytes to 4 KiB (smaller ones would have to grow).
     pub(super) fn give_str(&mut self, s: Cow<'a, str>) {
         if let Cow::Owned(mut s) = s {
-            if s.capacity() > 0 && s.capacity() <= 4096 && self.strings.len() < 64 {
+            if (STRING_ROOM..=4096).contains(&s.capacity()) && self.strings.len() < 64 {
                 s.clear();
                 self.strings.push(s);
             }
@@ -494,34 +553,39 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         if args.len() > MEMO_ARGS {
             return None;
         }
-        self.memo
-            .get(f as usize)?
-            .1
-            .iter()
-            .find(|(k, _)| k.iter().zip(args).all(|(a, b)| a.same(b)))
-            .map(|(_, v)| v.clone())
+        let m = &self.memo;
+        let mut at = m.head.get(f as usize)?.0;
+        while at != 0 {
+            let (next, k, v) = &m.entries[at as usize - 1];
+            if k.iter().zip(args).all(|(a, b)| a.same(b)) {
+                return Some(v.clone());
+            }
+            at = *next;
+        }
+        None
     }
 
     /// Keeps a result from the second call of `f` on (from the first when
     /// [`FnDef::keep_first`]): most functions are called once per run, and keeping
     /// their results would cost more than it saves.
     pub(super) fn memo_put(&mut self, f: FnId, args: &[Val<'a, 'i>], v: &Val<'a, 'i>) {
-        if args.len() > MEMO_ARGS {
+        let m = &mut self.memo;
+        if args.len() > MEMO_ARGS || m.calls.len() <= f as usize {
             return;
         }
-        if self.memo.len() <= f as usize {
-            self.memo
-                .resize_with(self.p.fns.len().max(f as usize + 1), Default::default);
-        }
+        m.calls[f as usize] += 1;
         let keep_first = self.p.fns[f as usize].keep_first;
-        let (calls, m) = &mut self.memo[f as usize];
-        *calls += 1;
-        if (keep_first || *calls >= 2) && m.len() < MEMO_PER_FN {
+        let (head, kept) = m.head[f as usize];
+        if (keep_first || m.calls[f as usize] >= 2) && (kept as usize) < MEMO_PER_FN {
             let mut key = [Val::empty_str(), Val::empty_str()];
             for (k, a) in key.iter_mut().zip(args) {
                 *k = a.clone();
             }
-            m.push((key, v.clone()));
+            if m.entries.capacity() == 0 {
+                m.entries.reserve(32);
+            }
+            m.entries.push((head, key, v.clone()));
+            m.head[f as usize] = (m.entries.len() as u32, kept + 1);
         }
     }
 
@@ -746,4 +810,27 @@ fn set<'a, 'i>(locals: &mut Vec<Val<'a, 'i>>, slot: u32, v: Val<'a, 'i>) {
         locals.resize(s + 1, Val::empty_str());
     }
     locals[s] = v;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let mut v: Vec<Val<'static, 'static>> = Vec::with_capacity(40);
+        v.push(Val::Int(1));
+        v.push(Val::Str(Cow::Owned("dropped".to_string())));
+        let ptr = v.as_ptr() as usize;
+        let w: Vec<Val<'_, '_>> = recycle(v);
+        assert!(w.is_empty());
+        assert_eq!(w.capacity(), 40);
+        assert_eq!(w.as_ptr() as usize, ptr);
+
+        let pool: Vec<Vec<Item<'static, 'static>>> =
+            (0..3).map(|_| Vec::with_capacity(8)).collect();
+        let back: Vec<Vec<Item<'_, '_>>> = recycle_all(pool);
+        assert_eq!(back.len(), 3);
+        assert!(back.iter().all(|v| v.is_empty() && v.capacity() == 8));
+    }
 }

@@ -886,14 +886,32 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// [`Self::path_first`], and how many nodes the path selects.
+    #[inline(always)]
     fn path_first_count(
         &mut self,
         e: &'p Expr,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
     ) -> Option<(Option<Item<'a, 'i>>, usize)> {
+        let (first, count) = self.path_first_packed(e, cx, locals);
+        match first {
+            NOT_SIMPLE => None,
+            NOT_FOUND => Some((None, count)),
+            p => Some((Some(self.unpack(p)), count)),
+        }
+    }
+
+    /// [`Self::path_first_count`] with the node [`pack_node`]ed, or
+    /// [`NOT_FOUND`], or [`NOT_SIMPLE`]: two words, returned in registers.
+    fn path_first_packed(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> (u64, usize) {
+        const NO: (u64, usize) = (NOT_SIMPLE, 0);
         let ExprKind::Path { start, steps } = &e.kind else {
-            return None;
+            return NO;
         };
         let simple = |st: &Step| {
             st.preds.is_empty()
@@ -905,38 +923,56 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
         };
         if !steps.iter().all(simple) {
-            return None;
+            return NO;
         }
         let from = match start {
             PathStart::Context => cx.item,
             PathStart::Root => Item::Node(self.doc.root()),
             PathStart::Local(s) => match locals.get(*s as usize) {
                 Some(Val::Nodes(n)) if n.len() == 1 => n[0],
-                Some(Val::Nodes(n)) if n.is_empty() => return Some((None, 0)),
-                _ => return None,
+                Some(Val::Nodes(n)) if n.is_empty() => return (NOT_FOUND, 0),
+                _ => return NO,
             },
-            PathStart::Global(_) | PathStart::RootDescendants => return None,
+            PathStart::Global(_) | PathStart::RootDescendants => return NO,
         };
-        let (mut first, mut count) = (None, 0);
-        self.visit_first(from, steps, &mut first, &mut count);
-        Some((first, count))
+        let n = match from {
+            _ if steps.is_empty() => return (pack(from), 1),
+            Item::Node(n) => n,
+            // An attribute has no children: its steps select nothing.
+            Item::Attr(..) => return (NOT_FOUND, 0),
+        };
+        let (mut first, mut count) = (NOT_FOUND, 0);
+        self.visit_first(n, steps, &mut first, &mut count);
+        (first, count)
     }
 
+    /// The node or attribute [`pack_node`] packed.
+    fn unpack(&self, p: u64) -> Item<'a, 'i> {
+        let id = roxmltree::NodeId::from(p as u32);
+        let n = self.doc.get_node(id).unwrap_or_else(|| self.doc.root());
+        match (p >> 32) as u32 {
+            0 => Item::Node(n),
+            k => Item::Attr(n, k - 1),
+        }
+    }
+
+    /// Walks `steps` (at least one) down from `n`, touching what each step
+    /// selects, keeping the first node the last step selects ([`pack_node`]ed)
+    /// and counting them. The last step's nodes are taken where they are
+    /// found, not passed down a call, and kept as one word: copying a
+    /// just-written `Item` (32 bytes, written in parts) stalled the
+    /// processor at every read.
     fn visit_first(
         &mut self,
-        it: Item<'a, 'i>,
+        n: Node<'a, 'i>,
         steps: &'p [Step],
-        first: &mut Option<Item<'a, 'i>>,
+        first: &mut u64,
         count: &mut usize,
     ) {
         let Some((st, rest)) = steps.split_first() else {
-            first.get_or_insert(it);
-            *count += 1;
             return;
         };
-        let Item::Node(n) = it else {
-            return;
-        };
+        let last = rest.is_empty();
         match &st.test {
             Test::Elem(nt) => {
                 if !n.has_children() {
@@ -947,8 +983,15 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 for j in span.start + named.start..span.start + named.end {
                     let id = self.child_arena[j].1;
                     if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
-                        self.touch(Item::Node(c));
-                        self.visit_first(Item::Node(c), rest, first, count);
+                        self.touched[c.id().get_usize()] = true;
+                        if last {
+                            if *first == NOT_FOUND {
+                                *first = pack_node(c);
+                            }
+                            *count += 1;
+                        } else {
+                            self.visit_first(c, rest, first, count);
+                        }
                     }
                 }
             }
@@ -958,15 +1001,26 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         if nt.matches(a.name(), self.p.canon_ns(a.namespace())) {
                             let c = Item::Attr(n, j as u32);
                             self.touch(c);
-                            self.visit_first(c, rest, first, count);
+                            if last {
+                                if *first == NOT_FOUND {
+                                    *first = pack(Item::Attr(n, j as u32));
+                                }
+                                *count += 1;
+                            }
                         }
                     }
                 }
             }
             _ => {
+                // Text nodes have no children either.
                 for c in n.children().filter(|c| c.is_text()) {
-                    self.touch(Item::Node(c));
-                    self.visit_first(Item::Node(c), rest, first, count);
+                    self.touched[c.id().get_usize()] = true;
+                    if last {
+                        if *first == NOT_FOUND {
+                            *first = pack_node(c);
+                        }
+                        *count += 1;
+                    }
                 }
             }
         }
@@ -1197,6 +1251,26 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 const INLINE_FRAME: usize = 4;
 
 /// The run of children named `name` in a sorted child index.
+/// No node found yet (see [`pack_node`]).
+const NOT_FOUND: u64 = u64::MAX;
+
+/// Not a path [`Run::path_first_count`] walks.
+const NOT_SIMPLE: u64 = u64::MAX - 1;
+
+/// [`pack_node`] for a node or an attribute.
+fn pack(it: Item) -> u64 {
+    match it {
+        Item::Node(n) => pack_node(n),
+        Item::Attr(n, k) => pack_node(n) | ((k as u64 + 1) << 32),
+    }
+}
+
+/// A node as one word: its index. An attribute adds its index + 1 in the
+/// high half.
+fn pack_node(n: Node) -> u64 {
+    n.id().get_usize() as u64
+}
+
 /// Whether a context path's steps are just `.`.
 #[inline(always)]
 fn is_dot(steps: &[Step]) -> bool {

@@ -43,8 +43,19 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
     }
 
-    /// [`Self::string_of`], consuming the value: a string is moved, not copied.
+    /// [`Self::string_of`], consuming the value: a string is moved, not
+    /// copied. Inlined: a string just returned by a call is taken field by
+    /// field where it lies (passing it on whole to a function stalled).
+    #[inline(always)]
     pub(super) fn string_into(&mut self, v: Val<'a, 'i>) -> Cow<'a, str> {
+        match v {
+            Val::Str(s) => s,
+            other => self.string_into_slow(other),
+        }
+    }
+
+    #[inline(never)]
+    fn string_into_slow(&mut self, v: Val<'a, 'i>) -> Cow<'a, str> {
         match v {
             Val::Str(s) => s,
             Val::Nodes(value::Nodes::Many(items)) => {
@@ -119,12 +130,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
     ) -> R<Val<'a, 'i>> {
         // Most values already have their declared type.
-        match (t, &v) {
-            (Type::Any | Type::Nodes, _)
-            | (Type::String, Val::Str(_))
-            | (Type::Int, Val::Int(_))
-            | (Type::Bool, Val::Bool(_)) => Ok(v),
-            _ => self.convert_to(v, t, loc, cx),
+        if has_type(&v, t) {
+            Ok(v)
+        } else {
+            self.convert_to(v, t, loc, cx)
         }
     }
 
@@ -324,12 +333,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     ) -> R<Val<'a, 'i>> {
         let fd = &self.p.fns[f as usize];
         for (k, a) in args.iter().enumerate() {
-            frame[k] = if fd.params[k] == Type::String {
-                Val::Str(self.eval_str(a, cx, locals)?.0)
-            } else {
-                let v = self.eval(a, cx, locals)?;
-                self.coerce(v, fd.params[k], a.loc, cx)?
-            };
+            self.arg_into(a, fd.params[k], cx, locals, &mut frame[k])?;
         }
         if fd.pure {
             if let Some(v) = self.memo_get(f, &frame[..args.len()]) {
@@ -344,6 +348,66 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             self.memo_put(f, &frame[..args.len()], &v);
         }
         Ok(v)
+    }
+
+    /// Evaluates argument `a`, of declared type `t`, into its frame slot.
+    /// Literals, variables, `.` and simple paths are written in place; a
+    /// value returned from a call is copied into the slot just after being
+    /// written, and reading a value that fresh stalls the processor.
+    #[inline(always)]
+    fn arg_into(
+        &mut self,
+        a: &'p Expr,
+        t: Type,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+        slot: &mut Val<'a, 'i>,
+    ) -> R<()> {
+        match &a.kind {
+            ExprKind::Lit(Value::Str(s)) if matches!(t, Type::String | Type::Any) => {
+                *slot = Val::Str(Cow::Borrowed(s.as_str()));
+                return Ok(());
+            }
+            ExprKind::Local(i) => {
+                if let Some(v) = locals.get(*i as usize) {
+                    if has_type(v, t) {
+                        *slot = v.clone();
+                        return Ok(());
+                    }
+                }
+            }
+            ExprKind::Path {
+                start: PathStart::Context,
+                steps,
+            } if is_dot(steps) && matches!(t, Type::Nodes | Type::Any) => {
+                self.touch(cx.item);
+                *slot = Val::Nodes(Nodes::One(cx.item));
+                return Ok(());
+            }
+            ExprKind::Path { .. } if t == Type::String => {
+                match self.path_first_packed(a, cx, locals).0 {
+                    NOT_SIMPLE => {}
+                    NOT_FOUND => {
+                        *slot = Val::empty_str();
+                        return Ok(());
+                    }
+                    p => {
+                        let it = self.unpack(p);
+                        self.touch_read(it);
+                        *slot = Val::Str(it.string());
+                        return Ok(());
+                    }
+                }
+            }
+            _ => {}
+        }
+        *slot = if t == Type::String {
+            Val::Str(self.eval_str(a, cx, locals)?.0)
+        } else {
+            let v = self.eval(a, cx, locals)?;
+            self.coerce(v, t, a.loc, cx)?
+        };
+        Ok(())
     }
 
     /// A lookup in a static table.
@@ -1251,6 +1315,18 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 const INLINE_FRAME: usize = 4;
 
 /// The run of children named `name` in a sorted child index.
+/// Whether `v` needs no conversion to type `t`.
+#[inline(always)]
+fn has_type(v: &Val, t: Type) -> bool {
+    matches!(
+        (t, v),
+        (Type::Any | Type::Nodes, _)
+            | (Type::String, Val::Str(_))
+            | (Type::Int, Val::Int(_))
+            | (Type::Bool, Val::Bool(_))
+    )
+}
+
 /// No node found yet (see [`pack_node`]).
 const NOT_FOUND: u64 = u64::MAX;
 

@@ -165,8 +165,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         })
     }
 
-    /// The value of `e`. Literals and variables are handled where `eval` is
-    /// called (it is inlined); everything else in [`Self::eval_slow`].
+    /// The value of `e`. Literals, variables and `.` are handled where
+    /// `eval` is called (it is inlined); everything else in
+    /// [`Self::eval_slow`].
     #[inline(always)]
     pub(super) fn eval(
         &mut self,
@@ -791,7 +792,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             return Ok(out);
         }
-        // The common step: children by name of one element.
+        // The common step: children by name of one node (an element or the
+        // document root).
         if let (Test::Elem(nt), [Item::Node(n)]) = (&st.test, input) {
             if !desc && nt.id != NO_NAME {
                 let mut out = self.take_items();
@@ -1010,10 +1012,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         (first, count)
     }
 
-    /// The node or attribute [`pack_node`] packed.
+    /// The node or attribute [`pack`] packed (never [`NOT_FOUND`] or
+    /// [`NOT_SIMPLE`]: callers check).
     fn unpack(&self, p: u64) -> Item<'a, 'i> {
+        debug_assert!(p != NOT_FOUND && p != NOT_SIMPLE);
         let id = roxmltree::NodeId::from(p as u32);
-        let n = self.doc.get_node(id).unwrap_or_else(|| self.doc.root());
+        let found = self.doc.get_node(id);
+        debug_assert!(found.is_some(), "packed a node of another document");
+        let n = found.unwrap_or_else(|| self.doc.root());
         match (p >> 32) as u32 {
             0 => Item::Node(n),
             k => Item::Attr(n, k - 1),
@@ -1021,7 +1027,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// Walks `steps` (at least one) down from `n`, touching what each step
-    /// selects, keeping the first node the last step selects ([`pack_node`]ed)
+    /// selects, keeping the first node the last step selects ([`pack`]ed)
     /// and counting them. The last step's nodes are taken where they are
     /// found, not passed down a call, and kept as one word: copying a
     /// just-written `Item` (32 bytes, written in parts) stalled the
@@ -1033,6 +1039,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         first: &mut u64,
         count: &mut usize,
     ) {
+        debug_assert!(!steps.is_empty(), "the caller handles a path without steps");
         let Some((st, rest)) = steps.split_first() else {
             return;
         };
@@ -1314,7 +1321,6 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 /// Function frames of at most this many slots are kept on the stack.
 const INLINE_FRAME: usize = 4;
 
-/// The run of children named `name` in a sorted child index.
 /// Whether `v` needs no conversion to type `t`.
 #[inline(always)]
 fn has_type(v: &Val, t: Type) -> bool {
@@ -1327,13 +1333,14 @@ fn has_type(v: &Val, t: Type) -> bool {
     )
 }
 
-/// No node found yet (see [`pack_node`]).
+/// No node found yet (see [`pack`]).
 const NOT_FOUND: u64 = u64::MAX;
 
 /// Not a path [`Run::path_first_count`] walks.
 const NOT_SIMPLE: u64 = u64::MAX - 1;
 
-/// [`pack_node`] for a node or an attribute.
+/// A node or an attribute as one word: the node's index, and for an
+/// attribute its index + 1 in the high half ([`Run::unpack`] reverses it).
 fn pack(it: Item) -> u64 {
     match it {
         Item::Node(n) => pack_node(n),
@@ -1341,8 +1348,7 @@ fn pack(it: Item) -> u64 {
     }
 }
 
-/// A node as one word: its index. An attribute adds its index + 1 in the
-/// high half.
+/// [`pack`] for a node.
 fn pack_node(n: Node) -> u64 {
     n.id().get_usize() as u64
 }
@@ -1353,6 +1359,7 @@ fn is_dot(steps: &[Step]) -> bool {
     matches!(steps, [st] if matches!(st.test, Test::SelfNode) && !st.descendant && st.preds.is_empty())
 }
 
+/// The run of children named `name` in a sorted child index.
 fn named_range(idx: &[(NameId, u32)], name: NameId) -> std::ops::Range<usize> {
     // Most elements have a few children: a scan beats a binary search's
     // chain of dependent loads there. The run itself is short.

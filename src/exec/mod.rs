@@ -247,8 +247,9 @@ struct Run<'p, 'a, 'i> {
     strings: Vec<String>,
 }
 
-/// A pure function's arguments (at most [`MEMO_ARGS`]) and its result.
-/// The entry before it for the same function + 1 (0: none) comes first.
+/// A kept result of a pure function: the index + 1 of the previous entry
+/// for the same function (0: none), the arguments (at most [`MEMO_ARGS`])
+/// and the result.
 type MemoEntry<'a, 'i> = (u32, [Val<'a, 'i>; MEMO_ARGS], Val<'a, 'i>);
 
 /// Functions with more arguments are not memoised (none of the shipped
@@ -486,11 +487,15 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         f
     }
 
+    /// Keeps a frame for reuse: up to 64 frames of at most 256 slots (the
+    /// pool is kept by the thread from one document to the next).
     pub(super) fn give_frame(&mut self, mut f: Vec<Val<'a, 'i>>) {
         for v in f.drain(..) {
             self.give_val(v);
         }
-        self.frames.push(f);
+        if f.capacity() <= 256 && self.frames.len() < 64 {
+            self.frames.push(f);
+        }
     }
 
     /// Keeps the string or node list a value owns for reuse.

@@ -1,6 +1,6 @@
 //! The session store file, format version 1: YAML that people can read and
 //! edit. [`parse`] checks everything a store must satisfy and reports every
-//! problem with its line and column; [`write`] lays a store out canonically.
+//! problem with its line and column; [`write`](fn@write) lays a store out canonically.
 //!
 //! ```yaml
 //! version: 1

@@ -1,7 +1,7 @@
 //! Session tables: bidirectional identifier tables (one left value ↔ one right
 //! value), with key normalisation by type and a declared policy for misses.
 //! This module holds the in-memory tables and the [`SessionAccess`]
-//! interface the executor uses; [`format`] reads and writes the YAML store
+//! interface the executor uses; [`format`](mod@format) reads and writes the YAML store
 //! file and [`store`] persists it safely (lock, atomic replace).
 
 pub mod format;

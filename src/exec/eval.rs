@@ -386,18 +386,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 return Ok(());
             }
             ExprKind::Path { .. } if t == Type::String => {
-                match self.path_first_packed(a, cx, locals).0 {
-                    NOT_SIMPLE => {}
-                    NOT_FOUND => {
-                        *slot = Val::empty_str();
-                        return Ok(());
-                    }
-                    p => {
-                        let it = self.unpack(p);
-                        self.touch_read(it);
-                        *slot = Val::Str(it.string());
-                        return Ok(());
-                    }
+                if let Some((s, _)) = self.path_first_string(a, cx, locals) {
+                    *slot = Val::Str(s);
+                    return Ok(());
                 }
             }
             _ => {}
@@ -797,15 +788,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         if let (Test::Elem(nt), [Item::Node(n)]) = (&st.test, input) {
             if !desc && nt.id != NO_NAME {
                 let mut out = self.take_items();
-                if n.has_children() {
-                    let span = self.index_children(*n);
-                    let named = named_range(&self.child_arena[span.clone()], nt.id);
-                    for &(_, id) in
-                        &self.child_arena[span.start + named.start..span.start + named.end]
-                    {
-                        if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
-                            out.push(Item::Node(c));
-                        }
+                for j in self.named_children(*n, nt.id) {
+                    let id = roxmltree::NodeId::new(self.child_arena[j].1);
+                    if let Some(c) = self.doc.get_node(id) {
+                        out.push(Item::Node(c));
                     }
                 }
                 if !st.preds.is_empty() && !out.is_empty() {
@@ -861,14 +847,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         push_attrs(n, buf);
                     }
                 }
-                Test::Elem(nt) if !desc && nt.id != NO_NAME && n.has_children() => {
+                Test::Elem(nt) if !desc && nt.id != NO_NAME => {
                     // Children by interned name, from a compact per-element index.
-                    let span = self.index_children(n);
-                    let named = named_range(&self.child_arena[span.clone()], nt.id);
-                    for &(_, id) in
-                        &self.child_arena[span.start + named.start..span.start + named.end]
-                    {
-                        if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
+                    for j in self.named_children(n, nt.id) {
+                        let id = roxmltree::NodeId::new(self.child_arena[j].1);
+                        if let Some(c) = self.doc.get_node(id) {
                             buf.push(Item::Node(c));
                         }
                     }
@@ -911,6 +894,17 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         Ok(out)
     }
 
+    /// The range of `child_arena` holding `n`'s element children named
+    /// `name` (by [`Self::index_children`]; empty for a leaf).
+    fn named_children(&mut self, n: Node<'a, 'i>, name: NameId) -> std::ops::Range<usize> {
+        if !n.has_children() {
+            return 0..0;
+        }
+        let span = self.index_children(n);
+        let named = named_range(&self.child_arena[span.clone()], name);
+        span.start + named.start..span.start + named.end
+    }
+
     /// `n`'s child index: its element children by interned name, as a range
     /// of `child_arena`, built the first time it is asked for. The children
     /// named `name` are the [`named_range`] of that range.
@@ -934,24 +928,15 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         start..end
     }
 
-    /// The first node of a path, without building its node list, for the
-    /// many places that need only a path's string value or whether it is
-    /// empty. `None` when the path is not simple: it starts at the context
-    /// node, the root or a variable holding one node, and every step is a
-    /// child element (by name), attribute or text step without predicates.
-    /// Such a path's nodes come out of a depth-first walk in document
-    /// order, so the first node found is the first of the list `path` would
-    /// build, and every node it would touch is touched here too.
-    fn path_first(
-        &mut self,
-        e: &'p Expr,
-        cx: &Cx<'a, 'i>,
-        locals: &[Val<'a, 'i>],
-    ) -> Option<Option<Item<'a, 'i>>> {
-        self.path_first_count(e, cx, locals).map(|(first, _)| first)
-    }
-
-    /// [`Self::path_first`], and how many nodes the path selects.
+    /// The first node of a path and how many it selects, without building
+    /// its node list, for the many places that need only a path's string
+    /// value, whether it is empty or whether it selects one node. `None`
+    /// when the path is not simple: it starts at the context node, the root
+    /// or a variable holding one node, and every step is a child element
+    /// (by name), attribute or text step without predicates. Such a path's
+    /// nodes come out of a depth-first walk in document order, so the first
+    /// node found is the first of the list `path` would build, and every
+    /// node it would touch is touched here too.
     #[inline(always)]
     fn path_first_count(
         &mut self,
@@ -967,7 +952,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
     }
 
-    /// [`Self::path_first_count`] with the node [`pack_node`]ed, or
+    /// [`Self::path_first_count`] with the node [`pack`]ed, or
     /// [`NOT_FOUND`], or [`NOT_SIMPLE`]: two words, returned in registers.
     fn path_first_packed(
         &mut self,
@@ -1046,15 +1031,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let last = rest.is_empty();
         match &st.test {
             Test::Elem(nt) => {
-                if !n.has_children() {
-                    return;
-                }
-                let span = self.index_children(n);
-                let named = named_range(&self.child_arena[span.clone()], nt.id);
-                for j in span.start + named.start..span.start + named.end {
-                    let id = self.child_arena[j].1;
-                    if let Some(c) = self.doc.get_node(roxmltree::NodeId::new(id)) {
-                        self.touched[c.id().get_usize()] = true;
+                for j in self.named_children(n, nt.id) {
+                    let id = roxmltree::NodeId::new(self.child_arena[j].1);
+                    if let Some(c) = self.doc.get_node(id) {
+                        self.touch_node(c);
                         if last {
                             if *first == NOT_FOUND {
                                 *first = pack_node(c);
@@ -1074,7 +1054,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                             self.touch(c);
                             if last {
                                 if *first == NOT_FOUND {
-                                    *first = pack(Item::Attr(n, j as u32));
+                                    *first = pack(c);
                                 }
                                 *count += 1;
                             }
@@ -1085,7 +1065,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             _ => {
                 // Text nodes have no children either.
                 for c in n.children().filter(|c| c.is_text()) {
-                    self.touched[c.id().get_usize()] = true;
+                    self.touch_node(c);
                     if last {
                         if *first == NOT_FOUND {
                             *first = pack_node(c);
@@ -1129,14 +1109,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     ) -> R<(Cow<'a, str>, bool)> {
         let v = match &e.kind {
             ExprKind::Path { .. } => {
-                if let Some(first) = self.path_first(e, cx, locals) {
-                    return Ok(match first {
-                        Some(it) => {
-                            self.touch_read(it);
-                            (it.string(), false)
-                        }
-                        None => (Cow::Borrowed(""), true),
-                    });
+                if let Some(r) = self.path_first_string(e, cx, locals) {
+                    return Ok(r);
                 }
                 self.eval(e, cx, locals)?
             }
@@ -1147,6 +1121,27 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         };
         let empty = v.is_empty();
         Ok((self.string_into(v), empty))
+    }
+
+    /// For a path [`Self::path_first_count`] walks: the string value of its
+    /// first node (read, so touched with what it reads) and whether it
+    /// selects none.
+    #[inline(always)]
+    fn path_first_string(
+        &mut self,
+        e: &'p Expr,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> Option<(Cow<'a, str>, bool)> {
+        match self.path_first_packed(e, cx, locals).0 {
+            NOT_SIMPLE => None,
+            NOT_FOUND => Some((Cow::Borrowed(""), true)),
+            p => {
+                let it = self.unpack(p);
+                self.touch_read(it);
+                Some((it.string(), false))
+            }
+        }
     }
 
     /// Whether `e` is empty: no nodes, or the empty string.
@@ -1212,10 +1207,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         locals: &[Val<'a, 'i>],
         test: fn(&Val<'a, 'i>) -> bool,
     ) -> R<bool> {
-        if let Some(first) = self.path_first(e, cx, locals) {
-            return Ok(first.is_some());
+        match self.path_first_packed(e, cx, locals).0 {
+            NOT_SIMPLE => Ok(test(&self.eval(e, cx, locals)?)),
+            first => Ok(first != NOT_FOUND),
         }
-        Ok(test(&self.eval(e, cx, locals)?))
     }
 
     pub(super) fn filter(

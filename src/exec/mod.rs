@@ -617,7 +617,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 
     pub(super) fn touch(&mut self, item: Item<'a, 'i>) {
         match item {
-            Item::Node(n) => self.touched[n.id().get_usize()] = true,
+            Item::Node(n) => self.touch_node(n),
             Item::Attr(n, i) => {
                 let id = n.id().get_usize();
                 if i < 64 {
@@ -627,6 +627,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
             }
         }
+    }
+
+    /// [`Self::touch`] for a node.
+    #[inline]
+    pub(super) fn touch_node(&mut self, n: roxmltree::Node<'a, 'i>) {
+        self.touched[n.id().get_usize()] = true;
     }
 
     /// Marks a node, its attributes and all its descendants as handled.

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+pub mod hyperv;
 pub mod input;
 pub mod text;
 pub mod vmx;
@@ -26,7 +27,7 @@ pub const PLATFORMS: &[Platform] = &[
     Platform { name: "xen", title: "Xen (xl.cfg)", ext: "cfg", signature: "xl.cfg text (.cfg or by its settings), or <xl> in urn:hvxform:xl:1", implemented: true },
     Platform { name: "vmware", title: "VMware Workstation/ESXi (.vmx)", ext: "vmx", signature: ".vmx text (.vmx or by its keys), or <vmx> in urn:hvxform:vmx:1", implemented: true },
     Platform { name: "vsphere", title: "VMware vSphere (vim25 ConfigSpec/ConfigInfo)", ext: "xml", signature: "<VirtualMachineConfigSpec>, <VirtualMachineConfigInfo>, <ConfigSpec> or <config> in urn:vim25", implemented: true },
-    Platform { name: "hyperv", title: "Microsoft Hyper-V", ext: "xml", signature: "Hyper-V configuration XML", implemented: false },
+    Platform { name: "hyperv", title: "Microsoft Hyper-V (WMI CIM-XML; pre-2016 .xml read only)", ext: "xml", signature: "CIM-XML <CIM> (DefineSystem) or <INSTANCE>s of Msvm_ classes, a pre-2016 <configuration> file, or <hyperv> in urn:hvxform:hyperv:1", implemented: true },
     Platform { name: "ec2", title: "Amazon EC2", ext: "xml", signature: "DescribeInstances item", implemented: false },
     Platform { name: "ovf", title: "DMTF OVF envelope", ext: "ovf", signature: "<Envelope> in http://schemas.dmtf.org/ovf/envelope/1 or /2", implemented: true },
     Platform { name: "hvx", title: "hvxform hub model", ext: "hvx.xml", signature: "<vm> in urn:hvxform:hvx:1", implemented: true },
@@ -82,6 +83,8 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
         ("vm", Some(HVX_NS)) => "hvx",
         ("vmx", Some(vmx::NS)) => "vmware",
         ("xl", Some(xl::NS)) => "xen",
+        ("hyperv", Some(hyperv::NS)) | ("CIM" | "INSTANCE", None) => "hyperv",
+        ("configuration", None) if is_hyperv_config(root) => "hyperv",
         _ => {
             let seen = match ns {
                 Some(u) => format!("root element <{local}> in namespace `{u}`"),
@@ -99,6 +102,13 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
         }
     };
     Ok(by_name(p).expect("registered"))
+}
+
+/// A pre-2016 Hyper-V `<GUID>.xml`: `<configuration>` with the VM's
+/// `properties` and `settings` (other programs use `<configuration>` too).
+fn is_hyperv_config(root: roxmltree::Node) -> bool {
+    let has = |n: &str| root.children().any(|c| c.has_tag_name(n));
+    has("properties") && (has("settings") || has("global_settings"))
 }
 
 // ---- Text formats (.vmx, xl.cfg) -------------------------------------------
@@ -151,6 +161,7 @@ pub fn to_xml<'t>(
     from: Option<&'static Platform>,
 ) -> Result<Cow<'t, str>, String> {
     match syntax_of(name, text, from).0 {
+        Syntax::Xml if hyperv::looks_like_cim(text) => hyperv::read(name, text).map(Cow::Owned),
         Syntax::Xml => Ok(Cow::Borrowed(text)),
         Syntax::Vmx => vmx::read(text).map(Cow::Owned).map_err(|e| e.render(name)),
         Syntax::Xl => xl::read(text).map(Cow::Owned).map_err(|e| e.render(name)),
@@ -161,6 +172,13 @@ pub fn to_xml<'t>(
 pub fn detect(name: &str, text: &str) -> Result<(&'static Platform, String), String> {
     let (syntax, why) = syntax_of(name, text, None);
     let p = match syntax {
+        Syntax::Xml if hyperv::looks_like_cim(text) => {
+            hyperv::read(name, text)?;
+            return Ok((
+                by_name("hyperv").expect("registered"),
+                "CIM-XML of Hyper-V's WMI classes".into(),
+            ));
+        }
         Syntax::Xml => {
             let doc = input::parse_xml(name, text).map_err(|e| e.message)?;
             return detect_xml(&doc).map_err(|m| format!("{name}: {m}"));
@@ -178,6 +196,7 @@ pub fn to_native(target: &Platform, xml: String) -> Result<String, String> {
     match target.name {
         "vmware" => vmx::write(&xml).map_err(|m| format!("writing .vmx: {m}")),
         "xen" => xl::write(&xml).map_err(|m| format!("writing xl.cfg: {m}")),
+        "hyperv" => hyperv::write(&xml).map_err(|m| format!("writing Hyper-V CIM-XML: {m}")),
         _ => Ok(xml),
     }
 }

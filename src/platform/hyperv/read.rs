@@ -1,0 +1,463 @@
+//! The reader: CIM-XML (a `DefineSystem` METHODCALL, instances as WMI's
+//! `GetText(1)` prints them, an enumeration response) → the canonical form.
+
+use roxmltree::{Document, Node};
+
+use super::{check_value, NS, SECURITY, TYPES, VSSD};
+use crate::platform::input;
+use crate::platform::text::is_ncname;
+use crate::xmlout::{WriteError, XmlOut};
+
+/// The name of the first element of an XML text, skipping a byte-order mark,
+/// the declaration, comments, processing instructions and a DOCTYPE.
+fn first_element(text: &str) -> Option<&str> {
+    let mut s = text.trim_start_matches('\u{feff}');
+    loop {
+        s = s.trim_start();
+        if let Some(r) = s.strip_prefix("<?") {
+            s = &r[r.find("?>")? + 2..];
+        } else if let Some(r) = s.strip_prefix("<!--") {
+            s = &r[r.find("-->")? + 3..];
+        } else if let Some(r) = s.strip_prefix("<!") {
+            s = &r[r.find('>')? + 1..];
+        } else if let Some(r) = s.strip_prefix('<') {
+            let end = r
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .unwrap_or(r.len());
+            return Some(&r[..end]);
+        } else {
+            return None;
+        }
+    }
+}
+
+/// Is this XML text a Hyper-V CIM-XML document (`<CIM>`, or one or more
+/// `<INSTANCE>` elements as WMI prints them)? A cheap look at the first
+/// element; [`read`] checks the rest.
+pub fn looks_like_cim(text: &str) -> bool {
+    matches!(first_element(text), Some("CIM" | "INSTANCE"))
+}
+
+/// An error at a node: `name:line:col: message`.
+fn at(name: &str, n: Node, msg: impl std::fmt::Display) -> String {
+    let p = n.document().text_pos_at(n.range().start);
+    format!("{name}:{}:{}: {msg}", p.row, p.col)
+}
+
+/// Element children of a node (CIM-XML has no meaningful text between them).
+fn elements<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    n.children().filter(|c| c.is_element())
+}
+
+/// The one child element `tag` of `n`, or an error naming what was expected.
+fn child<'a, 'i>(name: &str, n: Node<'a, 'i>, tag: &str) -> Result<Node<'a, 'i>, String> {
+    elements(n)
+        .find(|c| c.has_tag_name(tag))
+        .ok_or_else(|| at(name, n, format!("<{}> has no <{tag}>", n.tag_name().name())))
+}
+
+/// Reads a Hyper-V CIM-XML document into the canonical form. Errors are
+/// `name:line:col: message`, the line and column of the input file.
+pub fn read(name: &str, text: &str) -> Result<String, String> {
+    // WMI prints one instance after another: several root elements, which
+    // XML does not allow. Read them inside a wrapper.
+    let wrapped;
+    let mut shift = 0;
+    let doc = match input::parse_xml(name, text) {
+        Ok(d) => d,
+        Err(e) if first_element(text) == Some("INSTANCE") => {
+            (wrapped, shift) = wrap(text);
+            match input::parse_xml(name, &wrapped) {
+                Ok(d) => d,
+                Err(_) => return Err(e.message),
+            }
+        }
+        Err(e) => return Err(e.message),
+    };
+    let root = doc.root_element();
+    let mut r = Reader {
+        name,
+        out: XmlOut::new(),
+        seen_vssd: false,
+        shift,
+    };
+    let res = match root.tag_name().name() {
+        "CIM" => r.cim(root),
+        "INSTANCE" => r.instances("instances", std::iter::once(root)),
+        _ if root.has_tag_name("hvx-wrapper") => {
+            if let Some(other) = elements(root).find(|c| !c.has_tag_name("INSTANCE")) {
+                return Err(at(
+                    name,
+                    other,
+                    format!(
+                        "expected <INSTANCE>, found <{}> (a list of instances holds only instances)",
+                        other.tag_name().name()
+                    ),
+                ));
+            }
+            r.instances("instances", elements(root))
+        }
+        other => Err(at(
+            name,
+            root,
+            format!("<{other}> is not a Hyper-V CIM-XML document (expected <CIM> or <INSTANCE>)"),
+        )),
+    };
+    res?;
+    r.out
+        .finish()
+        .map_err(|e| format!("{name}: cannot represent the document as XML: {e}"))
+}
+
+/// `text` inside `<hvx-wrapper>`, and how many columns that moved the
+/// first line by: none when the XML declaration was long enough to make
+/// room for the wrapper's start tag.
+fn wrap(text: &str) -> (String, usize) {
+    const START: &str = "<hvx-wrapper>";
+    let body = text.trim_start_matches('\u{feff}');
+    match body.strip_prefix("<?xml").and_then(|r| r.find("?>")) {
+        Some(end) if end + 7 >= START.len() => {
+            let pad = " ".repeat(end + 7 - START.len());
+            (format!("{START}{pad}{}</hvx-wrapper>", &body[end + 7..]), 0)
+        }
+        Some(end) => (format!("{START}{}</hvx-wrapper>", &body[end + 7..]), 0),
+        None => (format!("{START}{body}</hvx-wrapper>"), START.len()),
+    }
+}
+
+struct Reader<'n> {
+    name: &'n str,
+    out: XmlOut,
+    seen_vssd: bool,
+    /// Columns the wrapper added to the first line of a list of instances.
+    shift: usize,
+}
+
+fn werr(name: &str) -> impl Fn(WriteError) -> String + '_ {
+    move |e| format!("{name}: cannot represent the document as XML: {e}")
+}
+
+impl Reader<'_> {
+    fn start_root(&mut self, form: &str) -> Result<(), String> {
+        let name = self.name;
+        self.out
+            .start_ns("hyperv", Some(NS), None)
+            .map_err(werr(name))?;
+        self.out.attr("form", form).map_err(werr(name))
+    }
+
+    /// `<CIM><MESSAGE>`: a request of method calls, or a response of instances.
+    fn cim(&mut self, root: Node) -> Result<(), String> {
+        let name = self.name;
+        let msg = child(name, root, "MESSAGE")?;
+        let body = elements(msg)
+            .next()
+            .ok_or_else(|| at(name, msg, "<MESSAGE> is empty"))?;
+        match body.tag_name().name() {
+            "SIMPLEREQ" => self.requests(std::iter::once(body)),
+            "MULTIREQ" => self.requests(elements(body)),
+            "SIMPLERSP" | "MULTIRSP" => {
+                if let Some(e) = body.descendants().find(|d| d.has_tag_name("ERROR")) {
+                    return Err(at(
+                        name,
+                        e,
+                        format!(
+                            "the response is a CIM error {}: {}",
+                            e.attribute("CODE").unwrap_or("?"),
+                            e.attribute("DESCRIPTION").unwrap_or("(no description)")
+                        ),
+                    ));
+                }
+                let insts: Vec<Node> = body
+                    .descendants()
+                    .filter(|d| {
+                        d.has_tag_name("INSTANCE")
+                            && d.ancestors().skip(1).all(|a| !a.has_tag_name("INSTANCE"))
+                    })
+                    .collect();
+                if insts.is_empty() {
+                    return Err(at(name, body, "the response holds no instances"));
+                }
+                self.instances("enumeration", insts.into_iter())
+            }
+            other => Err(at(
+                name,
+                body,
+                format!("<{other}> is neither a request nor a response"),
+            )),
+        }
+    }
+
+    /// The method calls of a request: one `DefineSystem`, and the TPM's
+    /// `ModifySecuritySettings` when there is one.
+    fn requests<'a, 'i: 'a>(
+        &mut self,
+        reqs: impl Iterator<Item = Node<'a, 'i>>,
+    ) -> Result<(), String> {
+        let name = self.name;
+        let mut calls = Vec::new();
+        for req in reqs {
+            let call = elements(req)
+                .next()
+                .ok_or_else(|| at(name, req, "an empty request"))?;
+            let method = call.attribute("NAME").unwrap_or("");
+            let (class, ok) = match (call.tag_name().name(), method) {
+                ("METHODCALL", "DefineSystem") => ("Msvm_VirtualSystemManagementService", true),
+                ("METHODCALL", "ModifySecuritySettings") => ("Msvm_SecurityService", true),
+                _ => ("", false),
+            };
+            if !ok {
+                return Err(at(
+                    name,
+                    call,
+                    format!(
+                        "<{} NAME=\"{method}\"> is not a VM definition: a Hyper-V document is a DefineSystem call \
+                         (with ModifySecuritySettings for a TPM), or the VM's instances",
+                        call.tag_name().name()
+                    ),
+                ));
+            }
+            let target = call
+                .descendants()
+                .find(|d| d.has_tag_name("INSTANCENAME") || d.has_tag_name("CLASSNAME"))
+                .ok_or_else(|| at(name, call, format!("{method} names no object to call")))?;
+            let called = target
+                .attribute("CLASSNAME")
+                .or_else(|| target.attribute("NAME"))
+                .unwrap_or("");
+            if called != class {
+                return Err(at(
+                    name,
+                    target,
+                    format!("{method} is a method of {class}, called here on `{called}`"),
+                ));
+            }
+            calls.push((method, call));
+        }
+        let defines = calls.iter().filter(|(m, _)| *m == "DefineSystem").count();
+        if defines != 1 {
+            return Err(format!(
+                "{name}: a Hyper-V request needs exactly one DefineSystem call, found {defines}"
+            ));
+        }
+        self.start_root("DefineSystem")?;
+        // DefineSystem first, whatever order the request had.
+        calls.sort_by_key(|(m, _)| *m != "DefineSystem");
+        for (method, call) in calls {
+            for p in elements(call) {
+                if !p.has_tag_name("PARAMVALUE") {
+                    continue;
+                }
+                let pname = p.attribute("NAME").unwrap_or("");
+                let expected: &[&str] = match method {
+                    "DefineSystem" => &["SystemSettings", "ResourceSettings", "ReferenceConfiguration"],
+                    _ => &["SecuritySettingData"],
+                };
+                if !expected.contains(&pname) {
+                    return Err(at(
+                        name,
+                        p,
+                        format!(
+                            "{method} has no parameter `{pname}` (it takes {})",
+                            expected.join(", ")
+                        ),
+                    ));
+                }
+                let values: Vec<Node> = p
+                    .descendants()
+                    .filter(|d| d.has_tag_name("VALUE"))
+                    .collect();
+                if pname == "ReferenceConfiguration" {
+                    if p.has_children() {
+                        return Err(at(
+                            name,
+                            p,
+                            "DefineSystem from a ReferenceConfiguration (a copy of another VM's snapshot) \
+                             cannot be converted: the configuration is not in the document",
+                        ));
+                    }
+                    continue;
+                }
+                if pname != "ResourceSettings" && values.len() != 1 {
+                    return Err(at(
+                        name,
+                        p,
+                        format!("{pname} needs one embedded instance, found {}", values.len()),
+                    ));
+                }
+                for v in values {
+                    self.embedded(pname, v)?;
+                }
+            }
+        }
+        if !self.seen_vssd {
+            return Err(format!(
+                "{name}: DefineSystem has no SystemSettings ({VSSD} instance)"
+            ));
+        }
+        self.out.end();
+        Ok(())
+    }
+
+    /// A `<VALUE>` holding an escaped `<INSTANCE>`.
+    fn embedded(&mut self, param: &str, v: Node) -> Result<(), String> {
+        let name = self.name;
+        let text = v.text().unwrap_or("");
+        let doc = Document::parse(text).map_err(|e| {
+            let p = e.pos();
+            at(
+                name,
+                v,
+                format!(
+                    "the embedded instance of {param} is not XML (its line {}, column {}): {e}",
+                    p.row, p.col
+                ),
+            )
+        })?;
+        let inst = doc.root_element();
+        if !inst.has_tag_name("INSTANCE") {
+            return Err(at(
+                name,
+                v,
+                format!(
+                    "{param} holds <{}>, not an embedded <INSTANCE>",
+                    inst.tag_name().name()
+                ),
+            ));
+        }
+        let class = inst.attribute("CLASSNAME").unwrap_or("");
+        let fits = match param {
+            "SystemSettings" => class == VSSD,
+            "SecuritySettingData" => class == SECURITY,
+            _ => class != VSSD && class != SECURITY,
+        };
+        if !fits {
+            return Err(at(
+                name,
+                v,
+                format!("{param} cannot hold an instance of `{class}`"),
+            ));
+        }
+        // Errors inside the instance are placed at the VALUE that holds it.
+        self.instance(inst).map_err(|m| {
+            at(
+                name,
+                v,
+                format!("in the embedded instance of {param}: {m}"),
+            )
+        })
+    }
+
+    fn instances<'a, 'i: 'a>(
+        &mut self,
+        form: &str,
+        insts: impl Iterator<Item = Node<'a, 'i>>,
+    ) -> Result<(), String> {
+        let name = self.name;
+        self.start_root(form)?;
+        let shift = self.shift;
+        for inst in insts {
+            self.instance(inst).map_err(|m| {
+                let p = inst.document().text_pos_at(inst.range().start);
+                let col = if p.row == 1 { p.col as usize - shift } else { p.col as usize };
+                format!("{name}:{}:{col}: {m}", p.row)
+            })?;
+        }
+        self.out.end();
+        Ok(())
+    }
+
+    /// One `<INSTANCE>` → `<instance class>` with one element per non-null
+    /// property. Errors are messages without a position (the caller knows
+    /// where the instance is).
+    fn instance(&mut self, inst: Node) -> Result<(), String> {
+        let name = self.name;
+        let class = inst
+            .attribute("CLASSNAME")
+            .filter(|c| !c.is_empty())
+            .ok_or("<INSTANCE> without a CLASSNAME")?;
+        if !is_ncname(class) {
+            return Err(format!("`{class}` is not a CIM class name"));
+        }
+        self.seen_vssd |= class == VSSD;
+        let w = &mut self.out;
+        w.start("instance").map_err(werr(name))?;
+        w.attr("class", class).map_err(werr(name))?;
+        let mut seen: Vec<&str> = Vec::new();
+        for p in elements(inst) {
+            let tag = p.tag_name().name();
+            let array = match tag {
+                "PROPERTY" => false,
+                "PROPERTY.ARRAY" => true,
+                "QUALIFIER" => continue,
+                "PROPERTY.REFERENCE" => {
+                    return Err(format!(
+                        "{class}: reference property `{}` is not supported in a VM's settings",
+                        p.attribute("NAME").unwrap_or("")
+                    ))
+                }
+                _ => return Err(format!("{class}: unexpected <{tag}> in an instance")),
+            };
+            let pname = p.attribute("NAME").unwrap_or("");
+            if !is_ncname(pname) || pname == "instance" {
+                return Err(format!("{class}: `{pname}` is not a property name"));
+            }
+            if seen.contains(&pname) {
+                return Err(format!("{class}: property `{pname}` is given twice"));
+            }
+            seen.push(pname);
+            let ty = p
+                .attribute("TYPE")
+                .ok_or_else(|| format!("{class}.{pname}: no TYPE"))?;
+            if !TYPES.contains(&ty) {
+                return Err(format!("{class}.{pname}: unknown CIM type `{ty}`"));
+            }
+            // A property without a value is NULL: it says nothing, and is left out.
+            let values: Vec<Node> = if array {
+                match elements(p).find(|c| c.has_tag_name("VALUE.ARRAY")) {
+                    Some(a) => elements(a).collect(),
+                    None => continue,
+                }
+            } else {
+                match elements(p).find(|c| c.has_tag_name("VALUE")) {
+                    Some(v) => vec![v],
+                    None => continue,
+                }
+            };
+            w.start(pname).map_err(werr(name))?;
+            w.attr("type", ty).map_err(werr(name))?;
+            if array {
+                w.attr("array", "true").map_err(werr(name))?;
+            }
+            if let Some(e) = p.attribute("EmbeddedObject") {
+                w.attr("embedded", e).map_err(werr(name))?;
+            }
+            for v in values {
+                let null = v.has_tag_name("VALUE.NULL");
+                if !null && !v.has_tag_name("VALUE") {
+                    return Err(format!(
+                        "{class}.{pname}: unexpected <{}> in a value",
+                        v.tag_name().name()
+                    ));
+                }
+                let text = v.text().unwrap_or("");
+                if !null {
+                    check_value(ty, text).map_err(|m| format!("{class}.{pname}: {m}"))?;
+                }
+                if array {
+                    w.start("value").map_err(werr(name))?;
+                    if null {
+                        w.attr("null", "true").map_err(werr(name))?;
+                    }
+                }
+                w.text(text).map_err(werr(name))?;
+                if array {
+                    w.end();
+                }
+            }
+            w.end();
+        }
+        w.end();
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+use super::*;
+
+const DEFINE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="1" PROTOCOLVERSION="1.0"><SIMPLEREQ>
+<METHODCALL NAME="DefineSystem"><LOCALINSTANCEPATH><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="virtualization"/><NAMESPACE NAME="v2"/></LOCALNAMESPACEPATH>
+<INSTANCENAME CLASSNAME="Msvm_VirtualSystemManagementService"><KEYBINDING NAME="Name"><KEYVALUE VALUETYPE="string">vmms</KEYVALUE></KEYBINDING></INSTANCENAME></LOCALINSTANCEPATH>
+<PARAMVALUE NAME="SystemSettings" PARAMTYPE="string" EmbeddedObject="instance"><VALUE>&lt;INSTANCE CLASSNAME=&quot;Msvm_VirtualSystemSettingData&quot;&gt;
+ &lt;PROPERTY NAME=&quot;ElementName&quot; TYPE=&quot;string&quot;&gt;&lt;VALUE&gt;a &amp;amp; b &amp;lt;c&amp;gt;&lt;/VALUE&gt;&lt;/PROPERTY&gt;
+ &lt;PROPERTY.ARRAY NAME=&quot;Notes&quot; TYPE=&quot;string&quot;&gt;&lt;VALUE.ARRAY&gt;&lt;VALUE&gt;x&lt;/VALUE&gt;&lt;VALUE&gt;y&lt;/VALUE&gt;&lt;/VALUE.ARRAY&gt;&lt;/PROPERTY.ARRAY&gt;
+ &lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;/PROPERTY&gt;
+&lt;/INSTANCE&gt;
+</VALUE></PARAMVALUE>
+<PARAMVALUE NAME="ResourceSettings" PARAMTYPE="string" EmbeddedObject="instance"><VALUE.ARRAY><VALUE>&lt;INSTANCE CLASSNAME=&quot;Msvm_ProcessorSettingData&quot;&gt;
+ &lt;PROPERTY NAME=&quot;ResourceType&quot; TYPE=&quot;uint16&quot;&gt;&lt;VALUE&gt;3&lt;/VALUE&gt;&lt;/PROPERTY&gt;
+ &lt;PROPERTY NAME=&quot;VirtualQuantity&quot; TYPE=&quot;uint64&quot;&gt;&lt;VALUE&gt;2&lt;/VALUE&gt;&lt;/PROPERTY&gt;
+&lt;/INSTANCE&gt;
+</VALUE></VALUE.ARRAY></PARAMVALUE>
+</METHODCALL></SIMPLEREQ></MESSAGE></CIM>"#;
+
+#[test]
+fn define_system_unpacks_embedded_instances() {
+    assert!(looks_like_cim(DEFINE));
+    let c = read("d.xml", DEFINE).unwrap();
+    let doc = roxmltree::Document::parse(&c).unwrap();
+    let root = doc.root_element();
+    assert!(root.has_tag_name((NS, "hyperv")));
+    assert_eq!(root.attribute("form"), Some("DefineSystem"));
+    let insts: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    assert_eq!(insts.len(), 2);
+    assert_eq!(insts[0].attribute("class"), Some(VSSD));
+    let name = insts[0]
+        .children()
+        .find(|n| n.has_tag_name("ElementName"))
+        .unwrap();
+    // Escaped twice in the file (embedded text inside a VALUE): once here.
+    assert_eq!(name.text(), Some("a & b <c>"));
+    // A property without a VALUE is NULL and left out.
+    assert!(!c.contains("Caption"), "{c}");
+    assert!(c.contains(r#"<Notes type="string" array="true">"#), "{c}");
+    assert!(c.contains(r#"<VirtualQuantity type="uint64">2</VirtualQuantity>"#), "{c}");
+}
+
+#[test]
+fn write_then_read_is_the_same_canonical_form() {
+    let c = read("d.xml", DEFINE).unwrap();
+    let cim = write(&c).unwrap();
+    // Hostile characters are escaped once inside the instance and once more
+    // as the VALUE's text.
+    assert!(cim.contains("a &amp;amp; b &amp;lt;c&amp;gt;"), "{cim}");
+    assert!(roxmltree::Document::parse(&cim).is_ok());
+    assert_eq!(read("again.xml", &cim).unwrap(), c);
+}
+
+#[test]
+fn a_tpm_is_a_second_call() {
+    let c = read("d.xml", DEFINE).unwrap();
+    let with_tpm = c.replace(
+        "</hyperv>",
+        r#"<instance class="Msvm_SecuritySettingData"><TpmEnabled type="boolean">TRUE</TpmEnabled></instance></hyperv>"#,
+    );
+    let cim = write(&with_tpm).unwrap();
+    assert!(cim.contains("<MULTIREQ>"), "{cim}");
+    assert!(cim.contains(r#"NAME="ModifySecuritySettings""#), "{cim}");
+    let back = read("t.xml", &cim).unwrap();
+    assert!(
+        back.contains("<instance class=\"Msvm_SecuritySettingData\">\n    <TpmEnabled type=\"boolean\">TRUE</TpmEnabled>"),
+        "{back}"
+    );
+    assert_eq!(write(&back).unwrap(), cim);
+}
+
+#[test]
+fn instances_as_wmi_prints_them() {
+    let text = concat!(
+        r#"<INSTANCE CLASSNAME="Msvm_VirtualSystemSettingData"><PROPERTY NAME="__PATH" CLASSORIGIN="___SYSTEM" TYPE="string"><VALUE>\\h\root</VALUE></PROPERTY>"#,
+        r#"<PROPERTY NAME="ElementName" TYPE="string"><VALUE>vm</VALUE></PROPERTY></INSTANCE>"#,
+        "\n",
+        r#"<INSTANCE CLASSNAME="Msvm_MemorySettingData"><PROPERTY NAME="ResourceType" TYPE="uint16"><VALUE>4</VALUE></PROPERTY></INSTANCE>"#
+    );
+    let c = read("i.xml", text).unwrap();
+    assert!(c.contains(r#"form="instances""#), "{c}");
+    assert_eq!(c.matches("<instance ").count(), 2, "{c}");
+    assert!(c.contains(r#"<__PATH type="string">\\h\root</__PATH>"#), "{c}");
+    // One instance alone is a well-formed document too.
+    let one = read("one.xml", text.split('\n').nth(1).unwrap()).unwrap();
+    assert_eq!(one.matches("<instance ").count(), 1);
+}
+
+#[test]
+fn bad_input_is_located() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "RequestStateChange",
+            r#"<CIM><MESSAGE><SIMPLEREQ>
+<METHODCALL NAME="RequestStateChange"><LOCALINSTANCEPATH/></METHODCALL></SIMPLEREQ></MESSAGE></CIM>"#,
+            "x.xml:2:1: <METHODCALL NAME=\"RequestStateChange\"> is not a VM definition",
+        ),
+        (
+            "no resource type value",
+            r#"<INSTANCE CLASSNAME="Msvm_ProcessorSettingData">
+  <PROPERTY NAME="ResourceType" TYPE="uint16"><VALUE>three</VALUE></PROPERTY></INSTANCE>"#,
+            "x.xml:1:1: Msvm_ProcessorSettingData.ResourceType: `three` is not a uint16 integer",
+        ),
+        (
+            "second instance",
+            "<INSTANCE CLASSNAME=\"A\"></INSTANCE>\n  <INSTANCE><PROPERTY/></INSTANCE>",
+            "x.xml:2:3: <INSTANCE> without a CLASSNAME",
+        ),
+        (
+            "wrapped, first line",
+            "<INSTANCE CLASSNAME=\"A\"></INSTANCE><INSTANCE CLASSNAME=\"B\"><X/></INSTANCE>",
+            "x.xml:1:36: B: unexpected <X> in an instance",
+        ),
+        (
+            "malformed",
+            "<INSTANCE CLASSNAME=\"A\">\n<PROPERTY></INSTANCE>",
+            "x.xml:2:",
+        ),
+        (
+            "unknown type",
+            r#"<INSTANCE CLASSNAME="A"><PROPERTY NAME="P" TYPE="uint128"><VALUE>1</VALUE></PROPERTY></INSTANCE>"#,
+            "unknown CIM type `uint128`",
+        ),
+        (
+            "wrong class for SystemSettings",
+            &DEFINE.replace("Msvm_VirtualSystemSettingData", "Msvm_Foo"),
+            "x.xml:5:80: SystemSettings cannot hold an instance of `Msvm_Foo`",
+        ),
+        (
+            "embedded not XML",
+            &DEFINE.replace("&lt;/INSTANCE&gt;\n</VALUE></VALUE.ARRAY>", "</VALUE></VALUE.ARRAY>"),
+            "x.xml:11:95: the embedded instance of ResourceSettings is not XML",
+        ),
+        (
+            "unknown parameter",
+            &DEFINE.replace("\"ResourceSettings\"", "\"Resources\""),
+            "DefineSystem has no parameter `Resources`",
+        ),
+    ];
+    for (what, text, want) in cases {
+        let e = read("x.xml", text).unwrap_err();
+        assert!(e.contains(want), "{what}: {e}");
+    }
+}
+
+#[test]
+fn the_writer_refuses_what_hyperv_cannot_take() {
+    let base = |body: &str| format!(r#"<hyperv xmlns="{NS}">{body}</hyperv>"#);
+    let vssd = r#"<instance class="Msvm_VirtualSystemSettingData"><ElementName type="string">v</ElementName></instance>"#;
+    let e = write(&base("")).unwrap_err();
+    assert!(e.contains("exactly one Msvm_VirtualSystemSettingData"), "{e}");
+    let e = write(&base(&format!(
+        r#"{vssd}<instance class="Msvm_ProcessorSettingData"><VirtualQuantity type="uint64">2</VirtualQuantity></instance>"#
+    )))
+    .unwrap_err();
+    assert!(e.contains("has no ResourceType"), "{e}");
+    let e = write(&base(&format!(
+        r#"{vssd}<instance class="Msvm_ProcessorSettingData"><ResourceType type="uint16">-3</ResourceType></instance>"#
+    )))
+    .unwrap_err();
+    assert!(e.contains("out of range for uint16"), "{e}");
+    let e = write(r#"<vm xmlns="urn:hvxform:hvx:1"/>"#).unwrap_err();
+    assert!(e.contains("not the Hyper-V canonical form"), "{e}");
+}
+
+#[test]
+fn values_are_checked_against_their_type() {
+    assert!(check_value("uint64", "18446744073709551615").is_ok());
+    assert!(check_value("uint64", "18446744073709551616").is_err());
+    assert!(check_value("sint8", "-128").is_ok());
+    assert!(check_value("boolean", "True").is_ok());
+    assert!(check_value("boolean", "1").is_err());
+    assert!(check_value("real64", "1.5").is_ok());
+    assert!(check_value("string", "anything <&>").is_ok());
+}

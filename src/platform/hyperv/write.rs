@@ -1,0 +1,218 @@
+//! The writer: the canonical form → a CIM-XML request, as a WMI client sends
+//! it to `root\virtualization\v2`.
+//!
+//! - `Msvm_VirtualSystemManagementService.DefineSystem`: SystemSettings = the
+//!   VSSD, ResourceSettings[] = every other instance except the security
+//!   settings, each embedded (serialised, then escaped in a `<VALUE>`);
+//! - when there is a `Msvm_SecuritySettingData` (the TPM), a second call in a
+//!   `<MULTIREQ>`: `Msvm_SecurityService.ModifySecuritySettings` with it.
+
+use roxmltree::{Document, Node};
+
+use super::{check_value, NS, SECURITY, TYPES, VSSD};
+use crate::xmlout::{WriteError, XmlOut};
+
+/// Writes the canonical form as a CIM-XML request. Errors name the instance
+/// and property; the canonical form comes from a mapping, so they are the
+/// mapping's mistakes.
+pub fn write(xml: &str) -> Result<String, String> {
+    let doc = Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
+    let root = doc.root_element();
+    if !(root.has_tag_name((NS, "hyperv"))) {
+        return Err(format!(
+            "the document is not the Hyper-V canonical form (root <{}>, expected <hyperv xmlns=\"{NS}\">)",
+            root.tag_name().name()
+        ));
+    }
+    let mut system = Vec::new();
+    let mut resources = Vec::new();
+    let mut security = Vec::new();
+    for (i, inst) in root.children().filter(|c| c.is_element()).enumerate() {
+        if !inst.has_tag_name((NS, "instance")) {
+            return Err(format!(
+                "<{}> in the Hyper-V canonical form: only <instance> elements belong there",
+                inst.tag_name().name()
+            ));
+        }
+        let class = inst.attribute("class").unwrap_or("");
+        let text = instance_text(inst).map_err(|m| format!("instance {} ({class}): {m}", i + 1))?;
+        match class {
+            VSSD => system.push(text),
+            SECURITY => security.push(text),
+            _ => {
+                if !has_property(inst, "ResourceType") {
+                    return Err(format!(
+                        "instance {} ({class}) has no ResourceType: DefineSystem's ResourceSettings are resource allocations",
+                        i + 1
+                    ));
+                }
+                resources.push(text)
+            }
+        }
+    }
+    if system.len() != 1 {
+        return Err(format!(
+            "a Hyper-V VM has exactly one {VSSD} instance, the mapping wrote {}",
+            system.len()
+        ));
+    }
+    if security.len() > 1 {
+        return Err(format!(
+            "a Hyper-V VM has at most one {SECURITY} instance, the mapping wrote {}",
+            security.len()
+        ));
+    }
+    request(&system[0], &resources, security.first())
+        .map_err(|e| format!("cannot write the request: {e}"))
+}
+
+fn has_property(inst: Node, name: &str) -> bool {
+    inst.children().any(|c| c.is_element() && c.tag_name().name() == name)
+}
+
+/// One instance as CIM-XML text (`<INSTANCE CLASSNAME>…`), what an embedded
+/// `<VALUE>` holds.
+fn instance_text(inst: Node) -> Result<String, String> {
+    let class = inst.attribute("class").unwrap_or("");
+    if !crate::platform::text::is_ncname(class) {
+        return Err(format!("`{class}` is not a CIM class name"));
+    }
+    let mut w = XmlOut::with_indent(false);
+    let e = |e: WriteError| e.to_string();
+    w.start("INSTANCE").map_err(e)?;
+    w.attr("CLASSNAME", class).map_err(e)?;
+    for p in inst.children().filter(|c| c.is_element()) {
+        let pname = p.tag_name().name();
+        let ty = p
+            .attribute("type")
+            .ok_or_else(|| format!("property `{pname}` has no type"))?;
+        if !TYPES.contains(&ty) {
+            return Err(format!("property `{pname}`: unknown CIM type `{ty}`"));
+        }
+        let array = p.attribute("array") == Some("true");
+        w.start(if array { "PROPERTY.ARRAY" } else { "PROPERTY" })
+            .map_err(e)?;
+        w.attr("NAME", pname).map_err(e)?;
+        w.attr("TYPE", ty).map_err(e)?;
+        if let Some(eo) = p.attribute("embedded") {
+            w.attr("EmbeddedObject", eo).map_err(e)?;
+        }
+        let check = |v: &str| check_value(ty, v).map_err(|m| format!("property `{pname}`: {m}"));
+        if array {
+            w.start("VALUE.ARRAY").map_err(e)?;
+            for v in p.children().filter(|c| c.is_element()) {
+                if v.attribute("null") == Some("true") {
+                    w.start("VALUE.NULL").map_err(e)?;
+                } else {
+                    let t = v.text().unwrap_or("");
+                    check(t)?;
+                    w.start("VALUE").map_err(e)?;
+                    w.text(t).map_err(e)?;
+                }
+                w.end();
+            }
+            w.end();
+        } else {
+            let t: String = p.children().filter_map(|c| c.text()).collect();
+            check(&t)?;
+            w.start("VALUE").map_err(e)?;
+            w.text(&t).map_err(e)?;
+            w.end();
+        }
+        w.end();
+    }
+    w.end();
+    let doc = w.finish().map_err(e)?;
+    // An embedded instance is an element, without an XML declaration.
+    Ok(match doc.find("?>") {
+        Some(end) if doc.starts_with("<?xml") => doc[end + 2..].trim_start().to_string(),
+        _ => doc,
+    })
+}
+
+fn request(system: &str, resources: &[String], security: Option<&String>) -> Result<String, WriteError> {
+    let mut w = XmlOut::new();
+    w.start("CIM")?;
+    w.attr("CIMVERSION", "2.0")?;
+    w.attr("DTDVERSION", "2.0")?;
+    w.start("MESSAGE")?;
+    w.attr("ID", "1")?;
+    w.attr("PROTOCOLVERSION", "1.0")?;
+    let multi = security.is_some();
+    if multi {
+        w.start("MULTIREQ")?;
+    }
+    w.start("SIMPLEREQ")?;
+    method_call(
+        &mut w,
+        "DefineSystem",
+        "Msvm_VirtualSystemManagementService",
+        Some(("Name", "vmms")),
+    )?;
+    param(&mut w, "SystemSettings", &[system.to_string()], false)?;
+    param(&mut w, "ResourceSettings", resources, true)?;
+    w.end(); // METHODCALL
+    w.end(); // SIMPLEREQ
+    if let Some(sec) = security {
+        w.start("SIMPLEREQ")?;
+        // Hyper-V has one security service per host: a singleton reference.
+        method_call(&mut w, "ModifySecuritySettings", "Msvm_SecurityService", None)?;
+        param(&mut w, "SecuritySettingData", std::slice::from_ref(sec), false)?;
+        w.end();
+        w.end();
+        w.end(); // MULTIREQ
+    }
+    w.finish()
+}
+
+fn method_call(
+    w: &mut XmlOut,
+    method: &str,
+    class: &str,
+    key: Option<(&str, &str)>,
+) -> Result<(), WriteError> {
+    w.start("METHODCALL")?;
+    w.attr("NAME", method)?;
+    w.start("LOCALINSTANCEPATH")?;
+    w.start("LOCALNAMESPACEPATH")?;
+    for ns in ["root", "virtualization", "v2"] {
+        w.start("NAMESPACE")?;
+        w.attr("NAME", ns)?;
+        w.end();
+    }
+    w.end();
+    w.start("INSTANCENAME")?;
+    w.attr("CLASSNAME", class)?;
+    if let Some((k, v)) = key {
+        w.start("KEYBINDING")?;
+        w.attr("NAME", k)?;
+        w.start("KEYVALUE")?;
+        w.attr("VALUETYPE", "string")?;
+        w.text(v)?;
+        w.end();
+        w.end();
+    }
+    w.end();
+    w.end();
+    Ok(())
+}
+
+fn param(w: &mut XmlOut, name: &str, values: &[String], array: bool) -> Result<(), WriteError> {
+    w.start("PARAMVALUE")?;
+    w.attr("NAME", name)?;
+    w.attr("PARAMTYPE", "string")?;
+    w.attr("EmbeddedObject", "instance")?;
+    if array {
+        w.start("VALUE.ARRAY")?;
+    }
+    for v in values {
+        w.start("VALUE")?;
+        w.text(v)?;
+        w.end();
+    }
+    if array {
+        w.end();
+    }
+    w.end();
+    Ok(())
+}

@@ -54,6 +54,15 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("lib/vmx.hvx", include_str!("../mappings/lib/vmx.hvx")),
     ("xen-to-hvx.hvx", include_str!("../mappings/xen-to-hvx.hvx")),
     ("hvx-to-xen.hvx", include_str!("../mappings/hvx-to-xen.hvx")),
+    // Hyper-V (CIM-XML through its canonical form).
+    (
+        "hyperv-to-hvx.hvx",
+        include_str!("../mappings/hyperv-to-hvx.hvx"),
+    ),
+    (
+        "hvx-to-hyperv.hvx",
+        include_str!("../mappings/hvx-to-hyperv.hvx"),
+    ),
 ];
 
 /// A mapping failed to compile.

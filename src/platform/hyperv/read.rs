@@ -250,7 +250,11 @@ impl Reader<'_> {
                 }
                 let pname = p.attribute("NAME").unwrap_or("");
                 let expected: &[&str] = match method {
-                    "DefineSystem" => &["SystemSettings", "ResourceSettings", "ReferenceConfiguration"],
+                    "DefineSystem" => &[
+                        "SystemSettings",
+                        "ResourceSettings",
+                        "ReferenceConfiguration",
+                    ],
                     _ => &["SecuritySettingData"],
                 };
                 if !expected.contains(&pname) {
@@ -282,7 +286,10 @@ impl Reader<'_> {
                     return Err(at(
                         name,
                         p,
-                        format!("{pname} needs one embedded instance, found {}", values.len()),
+                        format!(
+                            "{pname} needs one embedded instance, found {}",
+                            values.len()
+                        ),
                     ));
                 }
                 for v in values {
@@ -339,13 +346,8 @@ impl Reader<'_> {
             ));
         }
         // Errors inside the instance are placed at the VALUE that holds it.
-        self.instance(inst).map_err(|m| {
-            at(
-                name,
-                v,
-                format!("in the embedded instance of {param}: {m}"),
-            )
-        })
+        self.instance(inst)
+            .map_err(|m| at(name, v, format!("in the embedded instance of {param}: {m}")))
     }
 
     fn instances<'a, 'i: 'a>(
@@ -359,7 +361,11 @@ impl Reader<'_> {
         for inst in insts {
             self.instance(inst).map_err(|m| {
                 let p = inst.document().text_pos_at(inst.range().start);
-                let col = if p.row == 1 { p.col as usize - shift } else { p.col as usize };
+                let col = if p.row == 1 {
+                    p.col as usize - shift
+                } else {
+                    p.col as usize
+                };
                 format!("{name}:{}:{col}: {m}", p.row)
             })?;
         }

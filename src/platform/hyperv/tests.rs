@@ -37,7 +37,10 @@ fn define_system_unpacks_embedded_instances() {
     // A property without a VALUE is NULL and left out.
     assert!(!c.contains("Caption"), "{c}");
     assert!(c.contains(r#"<Notes type="string" array="true">"#), "{c}");
-    assert!(c.contains(r#"<VirtualQuantity type="uint64">2</VirtualQuantity>"#), "{c}");
+    assert!(
+        c.contains(r#"<VirtualQuantity type="uint64">2</VirtualQuantity>"#),
+        "{c}"
+    );
 }
 
 #[test]
@@ -80,7 +83,10 @@ fn instances_as_wmi_prints_them() {
     let c = read("i.xml", text).unwrap();
     assert!(c.contains(r#"form="instances""#), "{c}");
     assert_eq!(c.matches("<instance ").count(), 2, "{c}");
-    assert!(c.contains(r#"<__PATH type="string">\\h\root</__PATH>"#), "{c}");
+    assert!(
+        c.contains(r#"<__PATH type="string">\\h\root</__PATH>"#),
+        "{c}"
+    );
     // One instance alone is a well-formed document too.
     let one = read("one.xml", text.split('\n').nth(1).unwrap()).unwrap();
     assert_eq!(one.matches("<instance ").count(), 1);
@@ -128,7 +134,10 @@ fn bad_input_is_located() {
         ),
         (
             "embedded not XML",
-            &DEFINE.replace("&lt;/INSTANCE&gt;\n</VALUE></VALUE.ARRAY>", "</VALUE></VALUE.ARRAY>"),
+            &DEFINE.replace(
+                "&lt;/INSTANCE&gt;\n</VALUE></VALUE.ARRAY>",
+                "</VALUE></VALUE.ARRAY>",
+            ),
             "x.xml:11:95: the embedded instance of ResourceSettings is not XML",
         ),
         (
@@ -148,7 +157,10 @@ fn the_writer_refuses_what_hyperv_cannot_take() {
     let base = |body: &str| format!(r#"<hyperv xmlns="{NS}">{body}</hyperv>"#);
     let vssd = r#"<instance class="Msvm_VirtualSystemSettingData"><ElementName type="string">v</ElementName></instance>"#;
     let e = write(&base("")).unwrap_err();
-    assert!(e.contains("exactly one Msvm_VirtualSystemSettingData"), "{e}");
+    assert!(
+        e.contains("exactly one Msvm_VirtualSystemSettingData"),
+        "{e}"
+    );
     let e = write(&base(&format!(
         r#"{vssd}<instance class="Msvm_ProcessorSettingData"><VirtualQuantity type="uint64">2</VirtualQuantity></instance>"#
     )))

@@ -67,7 +67,8 @@ pub fn write(xml: &str) -> Result<String, String> {
 }
 
 fn has_property(inst: Node, name: &str) -> bool {
-    inst.children().any(|c| c.is_element() && c.tag_name().name() == name)
+    inst.children()
+        .any(|c| c.is_element() && c.tag_name().name() == name)
 }
 
 /// One instance as CIM-XML text (`<INSTANCE CLASSNAME>…`), what an embedded
@@ -130,7 +131,11 @@ fn instance_text(inst: Node) -> Result<String, String> {
     })
 }
 
-fn request(system: &str, resources: &[String], security: Option<&String>) -> Result<String, WriteError> {
+fn request(
+    system: &str,
+    resources: &[String],
+    security: Option<&String>,
+) -> Result<String, WriteError> {
     let mut w = XmlOut::new();
     w.start("CIM")?;
     w.attr("CIMVERSION", "2.0")?;
@@ -156,8 +161,18 @@ fn request(system: &str, resources: &[String], security: Option<&String>) -> Res
     if let Some(sec) = security {
         w.start("SIMPLEREQ")?;
         // Hyper-V has one security service per host: a singleton reference.
-        method_call(&mut w, "ModifySecuritySettings", "Msvm_SecurityService", None)?;
-        param(&mut w, "SecuritySettingData", std::slice::from_ref(sec), false)?;
+        method_call(
+            &mut w,
+            "ModifySecuritySettings",
+            "Msvm_SecurityService",
+            None,
+        )?;
+        param(
+            &mut w,
+            "SecuritySettingData",
+            std::slice::from_ref(sec),
+            false,
+        )?;
         w.end();
         w.end();
         w.end(); // MULTIREQ

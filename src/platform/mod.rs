@@ -84,7 +84,7 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
         ("vmx", Some(vmx::NS)) => "vmware",
         ("xl", Some(xl::NS)) => "xen",
         ("hyperv", Some(hyperv::NS)) | ("CIM" | "INSTANCE", None) => "hyperv",
-        ("configuration", None) if is_hyperv_config(root) => "hyperv",
+        ("configuration", None | Some(hyperv::NS)) if is_hyperv_config(root) => "hyperv",
         _ => {
             let seen = match ns {
                 Some(u) => format!("root element <{local}> in namespace `{u}`"),
@@ -162,7 +162,17 @@ pub fn to_xml<'t>(
 ) -> Result<Cow<'t, str>, String> {
     match syntax_of(name, text, from).0 {
         Syntax::Xml if hyperv::looks_like_cim(text) => hyperv::read(name, text).map(Cow::Owned),
-        Syntax::Xml => Ok(Cow::Borrowed(text)),
+        Syntax::Xml => {
+            // A pre-2016 Hyper-V file: into the canonical namespace.
+            if let Some(t) = hyperv::read_config(text) {
+                if let Ok(doc) = input::parse_xml(name, &t) {
+                    if is_hyperv_config(doc.root_element()) {
+                        return Ok(Cow::Owned(t));
+                    }
+                }
+            }
+            Ok(Cow::Borrowed(text))
+        }
         Syntax::Vmx => vmx::read(text).map(Cow::Owned).map_err(|e| e.render(name)),
         Syntax::Xl => xl::read(text).map(Cow::Owned).map_err(|e| e.render(name)),
     }

@@ -22,7 +22,7 @@
 mod read;
 mod write;
 
-pub use read::{looks_like_cim, read};
+pub use read::{looks_like_cim, read, read_config};
 pub use write::write;
 
 /// Namespace of the canonical form.
@@ -33,6 +33,30 @@ pub const VSSD: &str = "Msvm_VirtualSystemSettingData";
 /// The WMI class of the VM's security settings (TPM), set by
 /// `Msvm_SecurityService.ModifySecuritySettings` rather than `DefineSystem`.
 pub const SECURITY: &str = "Msvm_SecuritySettingData";
+
+/// The WMI classes of a VM's settings that hvxform reads and writes (the
+/// classes of `tests/validators/msvm.mof`, from Microsoft's class reference).
+/// An instance of another class is refused: it is not VM configuration (an
+/// `Msvm_Error`, a disk's `Msvm_VirtualHardDiskInfo`) or a class hvxform
+/// cannot check.
+pub const CLASSES: &[&str] = &[
+    VSSD,
+    "Msvm_VirtualSystemGlobalSettingData",
+    "Msvm_ProcessorSettingData",
+    "Msvm_MemorySettingData",
+    "Msvm_ResourceAllocationSettingData",
+    "Msvm_StorageAllocationSettingData",
+    "Msvm_SyntheticEthernetPortSettingData",
+    "Msvm_EmulatedEthernetPortSettingData",
+    "Msvm_EthernetPortAllocationSettingData",
+    "Msvm_SerialPortSettingData",
+    SECURITY,
+];
+
+/// Classes whose instances are resource allocations (they need a ResourceType).
+fn is_rasd(class: &str) -> bool {
+    !matches!(class, VSSD | SECURITY | "Msvm_VirtualSystemGlobalSettingData")
+}
 
 /// CIM property types (DSP0201 `CIMType`), without `reference`.
 const TYPES: &[&str] = &[

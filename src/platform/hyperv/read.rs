@@ -3,7 +3,7 @@
 
 use roxmltree::{Document, Node};
 
-use super::{check_value, NS, SECURITY, TYPES, VSSD};
+use super::{check_value, is_rasd, CLASSES, NS, SECURITY, TYPES, VSSD};
 use crate::platform::input;
 use crate::platform::text::is_ncname;
 use crate::xmlout::{WriteError, XmlOut};
@@ -36,6 +36,28 @@ fn first_element(text: &str) -> Option<&str> {
 /// element; [`read`] checks the rest.
 pub fn looks_like_cim(text: &str) -> bool {
     matches!(first_element(text), Some("CIM" | "INSTANCE"))
+}
+
+/// A pre-2016 Hyper-V configuration file (`<configuration>` with the VM's
+/// `properties` and `settings`) put into the canonical namespace, so the
+/// mappings read it beside the CIM forms. Only the root's start tag changes:
+/// every line after it keeps its line and column.
+pub fn read_config(text: &str) -> Option<String> {
+    if first_element(text) != Some("configuration") {
+        return None;
+    }
+    let start = text.find("<configuration")?;
+    let after = start + "<configuration".len();
+    if !text[after..].starts_with(|c: char| c == '>' || c.is_whitespace()) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + NS.len() + 10);
+    out.push_str(&text[..after]);
+    out.push_str(" xmlns=\"");
+    out.push_str(NS);
+    out.push('"');
+    out.push_str(&text[after..]);
+    Some(out)
 }
 
 /// An error at a node: `name:line:col: message`.
@@ -107,6 +129,18 @@ pub fn read(name: &str, text: &str) -> Result<String, String> {
     r.out
         .finish()
         .map_err(|e| format!("{name}: cannot represent the document as XML: {e}"))
+}
+
+/// A network adapter's static MAC: 12 hexadecimal digits, no separators.
+fn check_mac(v: &str) -> Result<(), String> {
+    if v.is_empty() || (v.len() == 12 && v.bytes().all(|b| b.is_ascii_hexdigit())) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{v}` is not a MAC address as Hyper-V writes it (12 hexadecimal digits, found {} characters)",
+            v.chars().count()
+        ))
+    }
 }
 
 /// `text` inside `<hvx-wrapper>`, and how many columns that moved the
@@ -382,8 +416,21 @@ impl Reader<'_> {
             .attribute("CLASSNAME")
             .filter(|c| !c.is_empty())
             .ok_or("<INSTANCE> without a CLASSNAME")?;
-        if !is_ncname(class) {
-            return Err(format!("`{class}` is not a CIM class name"));
+        if !CLASSES.contains(&class) {
+            return Err(format!(
+                "`{class}` is not a class of a Hyper-V VM's settings (known: {})",
+                CLASSES.join(", ")
+            ));
+        }
+        if is_rasd(class)
+            && !elements(inst).any(|p| {
+                p.attribute("NAME") == Some("ResourceType")
+                    && elements(p).any(|v| v.has_tag_name("VALUE"))
+            })
+        {
+            return Err(format!(
+                "{class} without a ResourceType: a resource allocation must say what it allocates"
+            ));
         }
         self.seen_vssd |= class == VSSD;
         let w = &mut self.out;
@@ -449,6 +496,9 @@ impl Reader<'_> {
                 let text = v.text().unwrap_or("");
                 if !null {
                     check_value(ty, text).map_err(|m| format!("{class}.{pname}: {m}"))?;
+                    if pname == "Address" && class.ends_with("EthernetPortSettingData") {
+                        check_mac(text).map_err(|m| format!("{class}.{pname}: {m}"))?;
+                    }
                 }
                 if array {
                     w.start("value").map_err(werr(name))?;

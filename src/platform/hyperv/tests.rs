@@ -109,22 +109,22 @@ fn bad_input_is_located() {
         ),
         (
             "second instance",
-            "<INSTANCE CLASSNAME=\"A\"></INSTANCE>\n  <INSTANCE><PROPERTY/></INSTANCE>",
+            "<INSTANCE CLASSNAME=\"Msvm_VirtualSystemSettingData\"></INSTANCE>\n  <INSTANCE><PROPERTY/></INSTANCE>",
             "x.xml:2:3: <INSTANCE> without a CLASSNAME",
         ),
         (
             "wrapped, first line",
-            "<INSTANCE CLASSNAME=\"A\"></INSTANCE><INSTANCE CLASSNAME=\"B\"><X/></INSTANCE>",
-            "x.xml:1:36: B: unexpected <X> in an instance",
+            "<INSTANCE CLASSNAME=\"Msvm_VirtualSystemSettingData\"></INSTANCE><INSTANCE CLASSNAME=\"Msvm_SecuritySettingData\"><X/></INSTANCE>",
+            "x.xml:1:64: Msvm_SecuritySettingData: unexpected <X> in an instance",
         ),
         (
             "malformed",
-            "<INSTANCE CLASSNAME=\"A\">\n<PROPERTY></INSTANCE>",
+            "<INSTANCE CLASSNAME=\"Msvm_VirtualSystemSettingData\">\n<PROPERTY></INSTANCE>",
             "x.xml:2:",
         ),
         (
             "unknown type",
-            r#"<INSTANCE CLASSNAME="A"><PROPERTY NAME="P" TYPE="uint128"><VALUE>1</VALUE></PROPERTY></INSTANCE>"#,
+            r#"<INSTANCE CLASSNAME="Msvm_SecuritySettingData"><PROPERTY NAME="P" TYPE="uint128"><VALUE>1</VALUE></PROPERTY></INSTANCE>"#,
             "unknown CIM type `uint128`",
         ),
         (
@@ -139,6 +139,21 @@ fn bad_input_is_located() {
                 "</VALUE></VALUE.ARRAY>",
             ),
             "x.xml:11:95: the embedded instance of ResourceSettings is not XML",
+        ),
+        (
+            "unknown class",
+            "<INSTANCE CLASSNAME=\"Msvm_VirtualSystemSettingData\"/>\n<INSTANCE CLASSNAME=\"Msvm_Error\"/>",
+            "x.xml:2:1: `Msvm_Error` is not a class of a Hyper-V VM's settings",
+        ),
+        (
+            "no ResourceType",
+            r#"<INSTANCE CLASSNAME="Msvm_ProcessorSettingData"><PROPERTY NAME="VirtualQuantity" TYPE="uint64"><VALUE>2</VALUE></PROPERTY></INSTANCE>"#,
+            "x.xml:1:1: Msvm_ProcessorSettingData without a ResourceType",
+        ),
+        (
+            "short MAC",
+            r#"<INSTANCE CLASSNAME="Msvm_SyntheticEthernetPortSettingData"><PROPERTY NAME="ResourceType" TYPE="uint16"><VALUE>10</VALUE></PROPERTY><PROPERTY NAME="Address" TYPE="string"><VALUE>00155D0A1B</VALUE></PROPERTY></INSTANCE>"#,
+            "Msvm_SyntheticEthernetPortSettingData.Address: `00155D0A1B` is not a MAC address as Hyper-V writes it (12 hexadecimal digits, found 10 characters)",
         ),
         (
             "unknown parameter",

@@ -1,0 +1,416 @@
+//! Hyper-V: round trips through the hub, KVM → Hyper-V → KVM through libvirt,
+//! every Hyper-V output through pywbem's CIM-XML parser and a mock CIM server
+//! with the Msvm classes, and bad input.
+
+mod common;
+use common::*;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hvxform::platform::hyperv;
+
+/// An instance's properties: name → (type, array, values), without WMI's
+/// system properties (`__PATH`, …), which describe where it was read.
+type Props = BTreeMap<String, (String, bool, Vec<String>)>;
+
+/// The instances of a Hyper-V document, keyed by class and InstanceID (or
+/// the place among instances of the class without one).
+fn instances(file: &Path) -> BTreeMap<(String, String), Props> {
+    let text = hvxform::platform::input::read_text(file).unwrap();
+    let canonical = hyperv::read(&file.display().to_string(), &text).unwrap();
+    let doc = roxmltree::Document::parse(&canonical).unwrap();
+    let mut out = BTreeMap::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for inst in doc.root_element().children().filter(|n| n.is_element()) {
+        let class = inst.attribute("class").unwrap().to_string();
+        let mut props = Props::new();
+        for p in inst.children().filter(|n| n.is_element()) {
+            let name = p.tag_name().name();
+            if name.starts_with("__") {
+                continue;
+            }
+            let array = p.attribute("array") == Some("true");
+            let values = if array {
+                p.children()
+                    .filter(|n| n.is_element())
+                    .map(|v| v.text().unwrap_or("").to_string())
+                    .collect()
+            } else {
+                vec![p.text().unwrap_or("").to_string()]
+            };
+            props.insert(
+                name.to_string(),
+                (p.attribute("type").unwrap().to_string(), array, values),
+            );
+        }
+        let n = seen.entry(class.clone()).or_default();
+        *n += 1;
+        let key = props
+            .get("InstanceID")
+            .map(|(_, _, v)| v[0].clone())
+            .unwrap_or_else(|| format!("#{n}"));
+        assert!(
+            out.insert((class, key.clone()), props).is_none(),
+            "{}: two instances {key}",
+            file.display()
+        );
+    }
+    out
+}
+
+/// Hyper-V documents written by others or by hand: the samples and the
+/// vendored `DefineSystem` and GetText examples.
+fn hyperv_inputs() -> Vec<PathBuf> {
+    let mut v = samples("hyperv");
+    v.push(root().join("tests/validators/reference-definesystem.xml"));
+    v
+}
+
+fn transform(input: &Path, to: &str, dir: &Path) -> PathBuf {
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        to,
+        "-o",
+        dir.to_str().unwrap(),
+        "--session",
+        dir.join("session.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{} → {to}: {}",
+        input.display(),
+        stderr(&o)
+    );
+    let stem = input.file_stem().unwrap().to_string_lossy();
+    let ext = match to {
+        "hvx" => "hvx.xml",
+        "kvm" | "hyperv" => "xml",
+        _ => unreachable!(),
+    };
+    dir.join(format!("{stem}.{to}.{ext}"))
+}
+
+#[test]
+fn hyperv_through_the_hub_and_back_is_identical() {
+    let dir = temp_dir("hyperv-roundtrip");
+    let mut compared = 0;
+    for input in hyperv_inputs() {
+        let hub = transform(&input, "hvx", &dir);
+        let back_dir = dir.join("back");
+        let back = transform(&hub, "hyperv", &back_dir);
+        let (a, b) = (instances(&input), instances(&back));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "{}: instances differ",
+            input.display()
+        );
+        for (k, pa) in &a {
+            assert_eq!(pa, &b[k], "{}: instance {k:?}", input.display());
+            compared += pa.len();
+        }
+    }
+    assert!(compared > 100, "only {compared} properties compared");
+}
+
+/// What libvirt says a domain is, in the terms the round trip keeps.
+#[derive(Debug, PartialEq)]
+struct Kept {
+    name: String,
+    uuid: String,
+    vcpus: String,
+    memory_kib: u64,
+    firmware_efi: bool,
+    secure_boot: bool,
+    disks: Vec<(String, String, String)>,
+    nics: Vec<(String, String)>,
+}
+
+fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, t: &str) -> Option<roxmltree::Node<'a, 'i>> {
+    n.children().find(|c| c.has_tag_name(t))
+}
+
+fn kept(xml: &str) -> Kept {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let d = doc.root_element();
+    let text = |n: Option<roxmltree::Node>| n.and_then(|n| n.text()).unwrap_or("").to_string();
+    let os = child(d, "os").unwrap();
+    let loader = child(os, "loader");
+    let devices = child(d, "devices").unwrap();
+    let mut disks = Vec::new();
+    let mut nics = Vec::new();
+    for dev in devices.children().filter(|n| n.is_element()) {
+        match dev.tag_name().name() {
+            "disk" => {
+                let src = child(dev, "source")
+                    .and_then(|s| s.attribute("file").or(s.attribute("dev")))
+                    .unwrap_or("")
+                    .to_string();
+                let bus = child(dev, "target").unwrap().attribute("bus").unwrap();
+                disks.push((dev.attribute("device").unwrap().into(), bus.into(), src));
+            }
+            "interface" => {
+                let mac = child(dev, "mac").unwrap().attribute("address").unwrap();
+                let src = child(dev, "source")
+                    .and_then(|s| s.attribute("network").or(s.attribute("bridge")))
+                    .unwrap_or("")
+                    .to_string();
+                nics.push((mac.to_string(), src));
+            }
+            _ => {}
+        }
+    }
+    let firmware_efi = os.attribute("firmware") == Some("efi")
+        || loader.is_some_and(|l| l.text().unwrap_or("").contains("OVMF"));
+    Kept {
+        name: text(child(d, "name")),
+        uuid: text(child(d, "uuid")),
+        vcpus: text(child(d, "vcpu")),
+        memory_kib: text(child(d, "memory")).parse().unwrap(),
+        firmware_efi,
+        secure_boot: loader.is_some_and(|l| l.attribute("secure") == Some("yes")),
+        disks,
+        nics,
+    }
+}
+
+#[test]
+fn kvm_through_hyperv_and_back_keeps_the_vm() {
+    if tool("virsh").is_none() {
+        return;
+    }
+    let dir = temp_dir("hyperv-kvm");
+    let mut inputs = samples("kvm");
+    let corpus = root().join("tests/corpus/libvirt-qemu-domainxml");
+    let mut listed: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+        .collect();
+    listed.sort();
+    inputs.extend(listed);
+    let mut checked = 0;
+    for input in &inputs {
+        let hv = transform(input, "hyperv", &dir);
+        let back = transform(&hv, "kvm", &dir.join("back"));
+        let name = roxmltree::Document::parse(&std::fs::read_to_string(input).unwrap())
+            .unwrap()
+            .root_element()
+            .children()
+            .find(|c| c.has_tag_name("name"))
+            .and_then(|n| n.text())
+            .unwrap()
+            .to_string();
+        let (a, b) = (kept(&virsh_dump(input, &name)), kept(&virsh_dump(&back, &name)));
+        // Hyper-V takes memory in steps of 2 MiB.
+        let want = Kept {
+            memory_kib: a.memory_kib.div_ceil(2048) * 2048,
+            ..a
+        };
+        assert_eq!(want, b, "{} → hyperv → kvm", input.display());
+        checked += 1;
+    }
+    assert!(checked >= 50, "{checked}");
+}
+
+/// Every Hyper-V output, from every sample of every platform and from the
+/// vendored corpora, through pywbem's CIM-XML parser and a mock CIM server
+/// compiled with the Msvm classes.
+#[test]
+fn every_hyperv_output_passes_pywbem() {
+    let Some(py) = pywbem_python() else {
+        return;
+    };
+    let dir = temp_dir("hyperv-pywbem");
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    for p in ["kvm", "vsphere", "ovf", "vmware", "xen", "hyperv"] {
+        inputs.extend(samples(p));
+    }
+    for sub in ["libvirt-qemu-domainxml", "govmomi-ovf", "libvirt-vmx2xml"] {
+        for e in walk(&root().join("tests/corpus").join(sub)) {
+            let ok = matches!(
+                e.extension().and_then(|x| x.to_str()),
+                Some("xml" | "ovf" | "vmx")
+            );
+            if ok {
+                inputs.push(e);
+            }
+        }
+    }
+    let mut outputs = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let out = dir.join(format!("{i}"));
+        let o = run(&[
+            "transform",
+            input.to_str().unwrap(),
+            "--to",
+            "hyperv",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        // Some corpus files are not convertible at all (negative tests of
+        // their projects); those must fail cleanly and write nothing.
+        if o.status.code() == Some(0) {
+            outputs.extend(walk(&out));
+        } else {
+            assert_eq!(o.status.code(), Some(1), "{}: {}", input.display(), stderr(&o));
+            assert!(walk(&out).is_empty(), "{}: partial output", input.display());
+        }
+    }
+    assert!(outputs.len() > 80, "only {} outputs", outputs.len());
+    let o = std::process::Command::new(py)
+        .arg(root().join("tests/validators/hyperv_check.py"))
+        .args(&outputs)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "pywbem rejected outputs:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lines = String::from_utf8_lossy(&o.stdout).lines().count();
+    assert_eq!(lines, outputs.len());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut entries: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn pywbem_python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HVX_PYWBEM_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let p = Path::new("/opt/hvx-pywbem-venv/bin/python");
+    if p.is_file() {
+        return Some(p.to_path_buf());
+    }
+    if std::env::var("HVX_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("HVX_PYWBEM_PYTHON (venv with pywbem) is required");
+    }
+    None
+}
+
+#[test]
+fn legacy_configuration_files_read_into_the_hub() {
+    let dir = temp_dir("hyperv-legacy");
+    for f in [
+        "mwrock-packer-templates_vm.XML",
+        "carrot-rcc_configuration-hyperv.xml",
+    ] {
+        let input = root().join("tests/corpus/hyperv-vm-config-xml").join(f);
+        let o = run(&["transform", input.to_str().unwrap(), "--to", "hvx"]);
+        assert_eq!(o.status.code(), Some(0), "{f}: {}", stderr(&o));
+        let hub = stdout(&o);
+        for want in [
+            r#"<uuid>7ffee066-9755-4950-9a16-4c94ac67ad00</uuid>"#,
+            r#"<firmware type="bios"/>"#,
+            r#"<cpu count="1"/>"#,
+            r#"<memory bytes="1073741824"/>"#,
+            r#"<disk device="disk" bus="ide" controller="0" unit="0" format="vhd">"#,
+            r#"<disk device="cdrom" bus="ide" controller="1" unit="0" format="raw"/>"#,
+            r#"<nic mac="00:15:5d:01:07:dc" mac_type="generated" model="netvsc">"#,
+            r#"<connection type="switch" name="Virtual External Switch"/>"#,
+        ] {
+            assert!(hub.contains(want), "{f}: {want} missing in\n{hub}");
+        }
+        // Written back as a DefineSystem: legacy files are read only.
+        let hv = transform(&input, "hyperv", &dir);
+        assert!(std::fs::read_to_string(hv).unwrap().contains("DefineSystem"));
+    }
+    let o = run(&["platforms"]);
+    assert!(stdout(&o).contains("pre-2016 .xml read only"));
+}
+
+#[test]
+fn bad_hyperv_input_is_a_located_error_and_writes_nothing() {
+    let dir = temp_dir("hyperv-bad");
+    let sample = std::fs::read_to_string(root().join("samples/hyperv/web-gen2.xml")).unwrap();
+    let define = |old: &str, new: &str| {
+        assert!(sample.contains(old), "{old}");
+        sample.replacen(old, new, 1)
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "other-method.xml",
+            define(r#"METHODCALL NAME="DefineSystem""#, r#"METHODCALL NAME="RequestStateChange""#).into_bytes(),
+            "other-method.xml:5:1: <METHODCALL NAME=\"RequestStateChange\"> is not a VM definition",
+        ),
+        (
+            "unknown-class.xml",
+            define("Msvm_SerialPortSettingData", "Msvm_SerialPortSettingDataX").into_bytes(),
+            "unknown-class.xml:8:",
+        ),
+        (
+            "no-resource-type.xml",
+            define("&lt;PROPERTY NAME=&quot;ResourceType&quot; TYPE=&quot;uint16&quot;&gt;&lt;VALUE&gt;3&lt;/VALUE&gt;&lt;/PROPERTY&gt;", "").into_bytes(),
+            "Msvm_ProcessorSettingData without a ResourceType",
+        ),
+        (
+            "short-mac.xml",
+            define("00155D0A1B2C", "00155D0A1B").into_bytes(),
+            "is not a MAC address as Hyper-V writes it",
+        ),
+        (
+            "utf16-no-bom.xml",
+            sample.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+            "utf16-no-bom.xml: not valid UTF-8 at byte 1 (UTF-16 files need a byte-order mark)",
+        ),
+        (
+            "lone-rasd.xml",
+            std::fs::read(root().join("tests/corpus/hyperv-wmi-cim-nova/Msvm_ResourceAllocationSettingData-001.xml")).unwrap(),
+            "no Msvm_VirtualSystemSettingData instance",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let f = dir.join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let out = dir.join(format!("out-{name}"));
+        let o = run(&["transform", f.to_str().unwrap(), "--to", "kvm", "-o", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{name}: {}", stderr(&o));
+        assert!(walk(&out).is_empty(), "{name}: partial output");
+    }
+}
+
+/// The instances WMI printed on a real host (nova's recorded stubs) all read.
+#[test]
+fn recorded_wmi_instances_read() {
+    let dir = root().join("tests/corpus/hyperv-wmi-cim-nova");
+    let mut n = 0;
+    for f in walk(&dir) {
+        if f.extension().is_some_and(|x| x == "xml") {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let name = f.display().to_string();
+            let class = f.file_name().unwrap().to_string_lossy().split('-').next().unwrap().to_string();
+            match hyperv::read(&name, &text) {
+                Ok(c) => {
+                    assert!(c.contains(&format!("class=\"{class}\"")), "{name}");
+                    n += 1;
+                }
+                // Not VM settings: refused by class, with the file named.
+                Err(e) => assert!(
+                    e.contains("is not a class of a Hyper-V VM's settings") && e.starts_with(&name),
+                    "{e}"
+                ),
+            }
+        }
+    }
+    assert!(n >= 15, "{n}");
+}

@@ -38,7 +38,12 @@ fn read_text_limited(path: &Path, limit: u64) -> Result<String, InputError> {
         },
     })?;
     decode_owned(bytes).map_err(|m| InputError {
-        message: format!("{}: {m}", path.display()),
+        // A message that starts with `line:col:` is placed in the file.
+        message: if m.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("{}:{m}", path.display())
+        } else {
+            format!("{}: {m}", path.display())
+        },
     })
 }
 
@@ -77,8 +82,19 @@ fn size_text(n: u64) -> String {
     }
 }
 
+/// UTF-16 without a byte-order mark: ASCII text whose every other byte is
+/// NUL, which is valid UTF-8 and would otherwise fail later as XML.
+fn utf16_without_bom(bytes: &[u8]) -> bool {
+    bytes.len() >= 4
+        && ((bytes[0] != 0 && bytes[1] == 0 && bytes[3] == 0)
+            || (bytes[0] == 0 && bytes[2] == 0 && bytes[1] != 0))
+}
+
 /// [`decode`], without copying plain UTF-8.
 fn decode_owned(bytes: Vec<u8>) -> Result<String, String> {
+    if utf16_without_bom(&bytes) {
+        return Err("1:1: UTF-16 text without a byte-order mark (UTF-16 files need a byte-order mark; add one, or convert the file to UTF-8)".into());
+    }
     let bom = [&b"\xEF\xBB\xBF"[..], b"\xFF\xFE", b"\xFE\xFF"];
     if bom.iter().any(|b| bytes.starts_with(b)) {
         return decode(&bytes);

@@ -55,7 +55,10 @@ pub const CLASSES: &[&str] = &[
 
 /// Classes whose instances are resource allocations (they need a ResourceType).
 fn is_rasd(class: &str) -> bool {
-    !matches!(class, VSSD | SECURITY | "Msvm_VirtualSystemGlobalSettingData")
+    !matches!(
+        class,
+        VSSD | SECURITY | "Msvm_VirtualSystemGlobalSettingData"
+    )
 }
 
 /// CIM property types (DSP0201 `CIMType`), without `reference`.

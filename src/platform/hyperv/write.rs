@@ -160,12 +160,12 @@ fn request(
     w.end(); // SIMPLEREQ
     if let Some(sec) = security {
         w.start("SIMPLEREQ")?;
-        // Hyper-V has one security service per host: a singleton reference.
+        // The host's one security service (the client puts in its own Name).
         method_call(
             &mut w,
             "ModifySecuritySettings",
             "Msvm_SecurityService",
-            None,
+            Some(("Name", "securityservice")),
         )?;
         param(
             &mut w,

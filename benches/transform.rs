@@ -2,7 +2,8 @@
 //! domain through the shipped kvm → vsphere route (the direct mapping), the
 //! hub route kvm → hvx → vsphere and its first stage, each against parsing the
 //! same input with roxmltree and writing the same number of nodes with
-//! xmlwriter. `--quick` runs a few iterations (CI keeps it working; it never
+//! xmlwriter; and kvm → hyperv (through the hub, then the CIM-XML writer).
+//! `--quick` runs a few iterations (CI keeps it working; it never
 //! fails on a time).
 //!
 //! `HVX_BENCH_MAPPINGS=DIR` times the direct route with the mappings of DIR
@@ -185,6 +186,7 @@ fn main() {
         run,
     };
     let vsphere = platform::by_name("vsphere").unwrap();
+    let hyperv = platform::by_name("hyperv").unwrap();
     let hvx = platform::by_name("hvx").unwrap();
     let one = |c: &Convert, target| {
         c.convert("web.xml", &text, None, &[target])
@@ -214,6 +216,7 @@ fn main() {
         }
         let (c, target) = match case.as_str() {
             "hub" => (&conv, hvx),
+            "hyperv" => (&conv, hyperv),
             "via-hub" => (&conv_hub, vsphere),
             _ => (&conv, vsphere),
         };
@@ -235,6 +238,12 @@ fn main() {
     let t_hub = time(iters, || one(&conv, hvx).len());
     let t_direct = time(iters, || one(&conv, vsphere).len());
     let t_via_hub = time(iters, || one(&conv_hub, vsphere).len());
+    // kvm -> hyperv: the hub, then the canonical Hyper-V form (counted as
+    // the nodes written: its instances are text once packed into CIM-XML).
+    let hv_out = one(&conv, hyperv);
+    let n_hv = count_nodes(&platform::hyperv::read("out.xml", &hv_out).unwrap());
+    let t_hyperv = time(iters, || one(&conv, hyperv).len());
+    let t_floor_hv = time(iters, || floor(&text, n_hub + n_hv));
     let t_compile = time(if quick { 2 } else { 50 }, || {
         let m = Mappings::new(None);
         m.program("kvm-to-vsphere.hvx").unwrap().rules.len()
@@ -325,6 +334,19 @@ fn main() {
         ),
         t_reparse,
         100.0 * ratio(t_reparse, t_via_hub)
+    );
+    row(
+        format!("floor: parse input + write {} nodes", n_hub + n_hv),
+        t_floor_hv,
+        None,
+    );
+    row(
+        format!(
+            "kvm -> hvx -> hyperv (writes {} nodes, then packs CIM-XML)",
+            n_hub + n_hv
+        ),
+        t_hyperv,
+        Some(t_floor_hv),
     );
     row("compile kvm-to-vsphere".into(), t_compile, None);
     row(

@@ -308,9 +308,10 @@ impl Convert<'_> {
                     mapping: file.clone(),
                     reads: if k == 0 { "input" } else { "hub" },
                 };
-                // Documents only the next stage reads are written without indentation.
+                // Documents only a program reads (the next stage, or the
+                // writer of a native format) are written without indentation.
                 let opts = RunOptions {
-                    compact: k + 1 < files.len(),
+                    compact: k + 1 < files.len() || platform::writes_native(target),
                     ..self.run.clone()
                 };
                 let mut next = Vec::new();

@@ -379,23 +379,47 @@ pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteErr
         out.push_str(s);
         return Ok(());
     }
-    out.reserve(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attr => out.push_str("&quot;"),
-            '\n' if attr => out.push_str("&#10;"),
-            '\t' if attr => out.push_str("&#9;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                return Err(WriteError::InvalidChar(c as u32))
-            }
-            c => out.push(c),
+    out.reserve(s.len() + s.len() / 4);
+    // Every byte that needs a look is ASCII, or 0xEF (the first byte of
+    // U+FFFE and U+FFFF): runs between them are copied whole, and cuts fall
+    // on character boundaries.
+    let bytes = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !SPECIAL[b as usize] {
+            i += 1;
+            continue;
         }
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if attr => "&quot;",
+            b'\n' if attr => "&#10;",
+            b'\t' if attr => "&#9;",
+            b'\r' => "&#13;",
+            b'"' | b'\n' | b'\t' => {
+                i += 1;
+                continue;
+            }
+            0xEF => {
+                match (bytes.get(i + 1), bytes.get(i + 2)) {
+                    (Some(0xBF), Some(0xBE)) => return Err(WriteError::InvalidChar(0xFFFE)),
+                    (Some(0xBF), Some(0xBF)) => return Err(WriteError::InvalidChar(0xFFFF)),
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            _ => return Err(WriteError::InvalidChar(b as u32)),
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(rep);
+        i += 1;
+        start = i;
     }
+    out.push_str(&s[start..]);
     Ok(())
 }
 

@@ -75,6 +75,7 @@ pub struct Outcome {
     pub unmapped_count: usize,
     /// Each of them, when [`RunOptions::detail`] is set.
     pub unmapped: Vec<Unmapped>,
+    /// What the mapping dropped on purpose, when [`RunOptions::detail`] is set.
     pub dropped: Vec<Dropped>,
     pub warnings: Vec<Warning>,
 }

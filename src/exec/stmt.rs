@@ -273,6 +273,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 
     pub(super) fn drop_item(&mut self, it: Item<'a, 'i>, reason: &str, loc: Loc) {
         self.touch_subtree(it);
+        // Drops are listed only with detail (-v, --report); without it, the
+        // position and path of each would be computed for nothing.
+        if !self.opts.detail {
+            return;
+        }
         let pos = report::pos(self.doc, self.lines(), it);
         self.dropped.push(Dropped {
             line: pos.line,

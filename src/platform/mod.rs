@@ -200,6 +200,12 @@ pub fn detect(name: &str, text: &str) -> Result<(&'static Platform, String), Str
     Ok((by_name(p).expect("registered"), why))
 }
 
+/// Whether a target's document is written from the last stage's output by
+/// [`to_native`] (so that output is only read by a program).
+pub fn writes_native(target: &Platform) -> bool {
+    matches!(target.name, "vmware" | "xen" | "hyperv")
+}
+
 /// The native document of a target from the last stage's output: `.vmx` or
 /// xl.cfg text from their canonical forms, the XML itself otherwise.
 pub fn to_native(target: &Platform, xml: String) -> Result<String, String> {

@@ -107,6 +107,9 @@ SUBTYPES = {
     "Microsoft:Hyper-V:Synthetic Ethernet Port": (10, {"Msvm_SyntheticEthernetPortSettingData"}),
     "Microsoft:Hyper-V:Emulated Ethernet Port": (10, {"Msvm_EmulatedEthernetPortSettingData"}),
     "Microsoft:Hyper-V:Synthetic Mouse": (13, {RASD}),
+    # Gen 1's floppy drive ("Microsoft Synthetic Diskette Drive" in the v1
+    # namespace; CIM ResourceType 14, Floppy Drive).
+    "Microsoft:Hyper-V:Synthetic Diskette Drive": (14, {RASD}),
     "Microsoft:Hyper-V:Synthetic DVD Drive": (16, {RASD}),
     "Microsoft:Hyper-V:Synthetic Disk Drive": (17, {RASD}),
     "Microsoft:Hyper-V:Physical Disk Drive": (17, {RASD}),

@@ -19,6 +19,8 @@
 //! and the writer packs the canonical form back into a `DefineSystem`
 //! METHODCALL (plus `ModifySecuritySettings` for a TPM).
 
+use crate::xmlout::XmlOut;
+
 mod read;
 mod write;
 
@@ -59,6 +61,40 @@ fn is_rasd(class: &str) -> bool {
         class,
         VSSD | SECURITY | "Msvm_VirtualSystemGlobalSettingData"
     )
+}
+
+/// The prefix of the VSSD `Notes` value that holds what the hub has and
+/// Hyper-V cannot (the canonical form's `<carried>`).
+pub const CARRIED_NOTE: &str = "hvxform:hub=";
+
+/// Writes a copy of `n` (an element, with its namespaces, attributes, text
+/// and children) into `w`. Comments and processing instructions are left
+/// out.
+fn copy_node(w: &mut XmlOut, n: roxmltree::Node) -> Result<(), crate::xmlout::WriteError> {
+    let tn = n.tag_name();
+    let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
+    w.start_ns(tn.name(), tn.namespace(), prefix)?;
+    for a in n.attributes() {
+        let p = a.namespace().and_then(|u| n.lookup_prefix(u));
+        w.attr_ns(a.name(), a.namespace(), p, a.value())?;
+    }
+    for c in n.children() {
+        if c.is_element() {
+            copy_node(w, c)?;
+        } else if c.is_text() {
+            w.text(c.text().unwrap_or(""))?;
+        }
+    }
+    w.end();
+    Ok(())
+}
+
+/// The XML text of an element written by `XmlOut`, without its declaration.
+fn without_declaration(doc: String) -> String {
+    match doc.find("?>") {
+        Some(end) if doc.starts_with("<?xml") => doc[end + 2..].trim_start().to_string(),
+        _ => doc,
+    }
 }
 
 /// CIM property types (DSP0201 `CIMType`), without `reference`.

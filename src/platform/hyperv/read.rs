@@ -3,7 +3,7 @@
 
 use roxmltree::{Document, Node};
 
-use super::{check_value, is_rasd, CLASSES, NS, SECURITY, TYPES, VSSD};
+use super::{check_value, copy_node, is_rasd, CARRIED_NOTE, CLASSES, NS, SECURITY, TYPES, VSSD};
 use crate::platform::input;
 use crate::platform::text::is_ncname;
 use crate::xmlout::{WriteError, XmlOut};
@@ -102,6 +102,7 @@ pub fn read(name: &str, text: &str) -> Result<String, String> {
         out: XmlOut::new(),
         seen_vssd: false,
         shift,
+        carried: None,
     };
     let res = match root.tag_name().name() {
         "CIM" => r.cim(root),
@@ -165,6 +166,8 @@ struct Reader<'n> {
     seen_vssd: bool,
     /// Columns the wrapper added to the first line of a list of instances.
     shift: usize,
+    /// The VSSD's `hvxform:hub=` Notes value, written as `<carried>`.
+    carried: Option<String>,
 }
 
 fn werr(name: &str) -> impl Fn(WriteError) -> String + '_ {
@@ -336,6 +339,7 @@ impl Reader<'_> {
                 "{name}: DefineSystem has no SystemSettings ({VSSD} instance)"
             ));
         }
+        self.write_carried()?;
         self.out.end();
         Ok(())
     }
@@ -403,6 +407,7 @@ impl Reader<'_> {
                 format!("{name}:{}:{col}: {m}", p.row)
             })?;
         }
+        self.write_carried()?;
         self.out.end();
         Ok(())
     }
@@ -433,9 +438,8 @@ impl Reader<'_> {
             ));
         }
         self.seen_vssd |= class == VSSD;
-        let w = &mut self.out;
-        w.start("instance").map_err(werr(name))?;
-        w.attr("class", class).map_err(werr(name))?;
+        self.out.start("instance").map_err(werr(name))?;
+        self.out.attr("class", class).map_err(werr(name))?;
         let mut seen: Vec<&str> = Vec::new();
         for p in elements(inst) {
             let tag = p.tag_name().name();
@@ -466,7 +470,7 @@ impl Reader<'_> {
                 return Err(format!("{class}.{pname}: unknown CIM type `{ty}`"));
             }
             // A property without a value is NULL: it says nothing, and is left out.
-            let values: Vec<Node> = if array {
+            let mut values: Vec<Node> = if array {
                 match elements(p).find(|c| c.has_tag_name("VALUE.ARRAY")) {
                     Some(a) => elements(a).collect(),
                     None => continue,
@@ -477,6 +481,20 @@ impl Reader<'_> {
                     None => continue,
                 }
             };
+            // What hvx-to-hyperv carried for the hub (see `<carried>`).
+            if class == VSSD && pname == "Notes" {
+                if let Some(i) = values
+                    .iter()
+                    .position(|v| v.text().is_some_and(|t| t.starts_with(CARRIED_NOTE)))
+                {
+                    let t = values.remove(i).text().unwrap_or("");
+                    self.carried = Some(t[CARRIED_NOTE.len()..].to_string());
+                }
+                if values.is_empty() {
+                    continue;
+                }
+            }
+            let w = &mut self.out;
             w.start(pname).map_err(werr(name))?;
             w.attr("type", ty).map_err(werr(name))?;
             if array {
@@ -513,7 +531,31 @@ impl Reader<'_> {
             }
             w.end();
         }
-        w.end();
+        self.out.end();
+        Ok(())
+    }
+
+    /// `<carried>`: the hub content hvx-to-hyperv kept in the VSSD's Notes.
+    fn write_carried(&mut self) -> Result<(), String> {
+        let name = self.name;
+        let Some(text) = self.carried.take() else {
+            return Ok(());
+        };
+        let doc = Document::parse(&text).map_err(|e| {
+            format!("{name}: the VSSD's `{CARRIED_NOTE}` Notes value is not the XML hvxform writes: {e}")
+        })?;
+        let hub = doc.root_element();
+        if !hub.has_tag_name((NS, "hub")) {
+            return Err(format!(
+                "{name}: the VSSD's `{CARRIED_NOTE}` Notes value holds <{}>, not hvxform's <hub>",
+                hub.tag_name().name()
+            ));
+        }
+        self.out.start("carried").map_err(werr(name))?;
+        for c in elements(hub) {
+            copy_node(&mut self.out, c).map_err(werr(name))?;
+        }
+        self.out.end();
         Ok(())
     }
 }

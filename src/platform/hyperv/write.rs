@@ -9,7 +9,7 @@
 
 use roxmltree::{Document, Node};
 
-use super::{check_value, NS, SECURITY, TYPES, VSSD};
+use super::{check_value, copy_node, without_declaration, CARRIED_NOTE, NS, SECURITY, TYPES, VSSD};
 use crate::xmlout::{WriteError, XmlOut};
 
 /// Writes the canonical form as a CIM-XML request. Errors name the instance
@@ -27,7 +27,20 @@ pub fn write(xml: &str) -> Result<String, String> {
     let mut system = Vec::new();
     let mut resources = Vec::new();
     let mut security = Vec::new();
-    for (i, inst) in root.children().filter(|c| c.is_element()).enumerate() {
+    // What the hub has and Hyper-V cannot: one Notes value of the VSSD.
+    let carried = match root
+        .children()
+        .find(|c| c.has_tag_name((NS, "carried")))
+        .filter(|c| c.children().any(|n| n.is_element()))
+    {
+        Some(c) => Some(carried_note(c).map_err(|e| format!("the carried hub content: {e}"))?),
+        None => None,
+    };
+    for (i, inst) in root
+        .children()
+        .filter(|c| c.is_element() && !c.has_tag_name((NS, "carried")))
+        .enumerate()
+    {
         if !inst.has_tag_name((NS, "instance")) {
             return Err(format!(
                 "<{}> in the Hyper-V canonical form: only <instance> elements belong there",
@@ -35,7 +48,9 @@ pub fn write(xml: &str) -> Result<String, String> {
             ));
         }
         let class = inst.attribute("class").unwrap_or("");
-        let text = instance_text(inst).map_err(|m| format!("instance {} ({class}): {m}", i + 1))?;
+        let note = carried.as_deref().filter(|_| class == VSSD);
+        let text =
+            instance_text(inst, note).map_err(|m| format!("instance {} ({class}): {m}", i + 1))?;
         match class {
             VSSD => system.push(text),
             SECURITY => security.push(text),
@@ -73,7 +88,7 @@ fn has_property(inst: Node, name: &str) -> bool {
 
 /// One instance as CIM-XML text (`<INSTANCE CLASSNAME>…`), what an embedded
 /// `<VALUE>` holds.
-fn instance_text(inst: Node) -> Result<String, String> {
+fn instance_text(inst: Node, note: Option<&str>) -> Result<String, String> {
     let class = inst.attribute("class").unwrap_or("");
     if !crate::platform::text::is_ncname(class) {
         return Err(format!("`{class}` is not a CIM class name"));
@@ -84,6 +99,11 @@ fn instance_text(inst: Node) -> Result<String, String> {
     w.attr("CLASSNAME", class).map_err(e)?;
     for p in inst.children().filter(|c| c.is_element()) {
         let pname = p.tag_name().name();
+        // WMI's system properties (`__PATH`, `__CLASS`, ...) say where an
+        // instance was read; WMI computes them, a request never sends them.
+        if pname.starts_with("__") {
+            continue;
+        }
         let ty = p
             .attribute("type")
             .ok_or_else(|| format!("property `{pname}` has no type"))?;
@@ -101,6 +121,13 @@ fn instance_text(inst: Node) -> Result<String, String> {
         let check = |v: &str| check_value(ty, v).map_err(|m| format!("property `{pname}`: {m}"));
         if array {
             w.start("VALUE.ARRAY").map_err(e)?;
+            if pname == "Notes" {
+                if let Some(n) = note {
+                    w.start("VALUE").map_err(e)?;
+                    w.text(n).map_err(e)?;
+                    w.end();
+                }
+            }
             for v in p.children().filter(|c| c.is_element()) {
                 if v.attribute("null") == Some("true") {
                     w.start("VALUE.NULL").map_err(e)?;
@@ -122,13 +149,40 @@ fn instance_text(inst: Node) -> Result<String, String> {
         }
         w.end();
     }
+    let has_notes = inst
+        .children()
+        .any(|c| c.is_element() && c.tag_name().name() == "Notes");
+    if let (Some(n), false) = (note, has_notes) {
+        w.start("PROPERTY.ARRAY").map_err(e)?;
+        w.attr("NAME", "Notes").map_err(e)?;
+        w.attr("TYPE", "string").map_err(e)?;
+        w.start("VALUE.ARRAY").map_err(e)?;
+        w.start("VALUE").map_err(e)?;
+        w.text(n).map_err(e)?;
+        w.end();
+        w.end();
+        w.end();
+    }
     w.end();
-    let doc = w.finish().map_err(e)?;
     // An embedded instance is an element, without an XML declaration.
-    Ok(match doc.find("?>") {
-        Some(end) if doc.starts_with("<?xml") => doc[end + 2..].trim_start().to_string(),
-        _ => doc,
-    })
+    Ok(without_declaration(w.finish().map_err(e)?))
+}
+
+/// The Notes value holding `<carried>`'s content: `hvxform:hub=` and the
+/// content in a `<hub>` element of the canonical namespace.
+fn carried_note(c: Node) -> Result<String, WriteError> {
+    let mut w = XmlOut::with_indent(false);
+    w.start_ns("hub", Some(NS), None)?;
+    // The hub's namespace once, not on every carried element.
+    w.declare(Some("hvx"), crate::platform::HVX_NS)?;
+    for ch in c.children().filter(|n| n.is_element()) {
+        copy_node(&mut w, ch)?;
+    }
+    w.end();
+    Ok(format!(
+        "{CARRIED_NOTE}{}",
+        without_declaration(w.finish()?)
+    ))
 }
 
 fn request(

@@ -38,12 +38,18 @@ fn kvm_inputs() -> Vec<std::path::PathBuf> {
     inputs
 }
 
-/// Every bundled sample (all platforms) and the accepted libvirt corpus.
+/// The bundled samples of kvm, vsphere, ovf and hyperv, the accepted libvirt
+/// corpus, and Hyper-V documents others wrote (pre-2016 configuration files,
+/// a DefineSystem without InstanceIDs).
 fn all_inputs() -> Vec<std::path::PathBuf> {
     let mut v = kvm_inputs();
-    for p in ["vsphere", "ovf"] {
+    for p in ["vsphere", "ovf", "hyperv"] {
         v.extend(samples(p));
     }
+    let legacy = root().join("tests/corpus/hyperv-vm-config-xml");
+    v.push(legacy.join("mwrock-packer-templates_vm.XML"));
+    v.push(legacy.join("carrot-rcc_configuration-hyperv.xml"));
+    v.push(root().join("tests/validators/reference-definesystem.xml"));
     v
 }
 

@@ -358,20 +358,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn pywbem_python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("HVX_PYWBEM_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let p = Path::new("/opt/hvx-pywbem-venv/bin/python");
-    if p.is_file() {
-        return Some(p.to_path_buf());
-    }
-    if std::env::var("HVX_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("HVX_PYWBEM_PYTHON (venv with pywbem) is required");
-    }
-    None
-}
-
 #[test]
 fn legacy_configuration_files_read_into_the_hub() {
     let dir = temp_dir("hyperv-legacy");

@@ -71,15 +71,31 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 }
 
 pub fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("HVX_PYTHON") {
+    venv_python("HVX_PYTHON", "/opt/hvx-venv", "venv with pyvmomi")
+}
+
+/// The Python of the pywbem venv (Hyper-V checks), set up by `.ci/run`.
+#[allow(dead_code)]
+pub fn pywbem_python() -> Option<PathBuf> {
+    venv_python(
+        "HVX_PYWBEM_PYTHON",
+        "/opt/hvx-pywbem-venv",
+        "venv with pywbem",
+    )
+}
+
+/// A validator venv's python: `$var`, else `DIR/bin/python` when it exists;
+/// in CI (HVX_REQUIRE_TOOLS=1) a missing one fails the test.
+fn venv_python(var: &str, dir: &str, what: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(var) {
         return Some(PathBuf::from(p));
     }
-    let p = Path::new("/opt/hvx-venv/bin/python");
+    let p = Path::new(dir).join("bin/python");
     if p.is_file() {
-        return Some(p.to_path_buf());
+        return Some(p);
     }
     if std::env::var("HVX_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("HVX_PYTHON (venv with pyvmomi) is required");
+        panic!("{var} ({what}) is required");
     }
     None
 }

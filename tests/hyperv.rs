@@ -562,3 +562,69 @@ fn the_hub_through_hyperv_and_back_is_identical() {
     }
     assert!(n >= 5, "{n}");
 }
+
+/// Session tables translate what changes kind between platforms: a libvirt
+/// network ↔ a Hyper-V virtual switch, an image directory ↔ a Windows
+/// folder, in both directions.
+#[test]
+fn session_tables_pair_switches_and_folders() {
+    let dir = temp_dir("hyperv-session");
+    let store = dir.join("s.yaml");
+    let s = store.to_str().unwrap();
+    for args in [
+        ["switches", "default", "NAT Switch"],
+        ["storage", "/var/lib/libvirt/images", "D:\\VMs"],
+        ["switches", "backup", "Storage"],
+        ["storage", "/srv/db01", "C:\\VMs\\db01"],
+    ] {
+        let o = run(&[
+            "session",
+            "set",
+            s,
+            args[0],
+            args[1],
+            args[2],
+            "--types",
+            "string:string",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    // kvm → hyperv: the switch and the folder of the table.
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "hyperv",
+        "--session",
+        s,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let canonical = hyperv::read("web.hyperv.xml", &stdout(&o)).unwrap();
+    assert!(
+        canonical.contains(r#"Msvm_VirtualEthernetSwitch",Name="NAT Switch""#),
+        "{canonical}"
+    );
+    assert!(
+        canonical.contains(r"<value>D:\VMs\web.vhdx</value>"),
+        "{canonical}"
+    );
+    // hyperv → hvx: back to the network and the directory.
+    let o = run(&[
+        "transform",
+        "samples/hyperv/db-gen1.xml",
+        "--to",
+        "hvx",
+        "--session",
+        s,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hub = stdout(&o);
+    assert!(
+        hub.contains(r#"<connection type="switch" name="backup"/>"#),
+        "{hub}"
+    );
+    assert!(
+        hub.contains(r#"<source type="file" path="/srv/db01/db01-os.vhdx"/>"#),
+        "{hub}"
+    );
+}

@@ -628,3 +628,48 @@ fn session_tables_pair_switches_and_folders() {
         "{hub}"
     );
 }
+
+/// The reader on CIM-XML that pywbem wrote: each request (the samples, and
+/// what hvxform writes from every sample of every platform) is read by
+/// pywbem and sent again through its own client (`InvokeMethod`, to an
+/// address that refuses); hvxform reads pywbem's request to the same
+/// instances, property by property.
+#[test]
+fn requests_pywbem_writes_read_the_same() {
+    let Some(py) = pywbem_python() else {
+        return;
+    };
+    let dir = temp_dir("hyperv-resend");
+    let mut requests = samples("hyperv")
+        .into_iter()
+        .filter(|p| std::fs::read_to_string(p).unwrap().contains("<CIM"))
+        .collect::<Vec<_>>();
+    for p in ["kvm", "vsphere", "ovf", "vmware", "xen", "hyperv"] {
+        for s in samples(p) {
+            let out = dir.join(p);
+            requests.push(transform(&s, "hyperv", &out));
+        }
+    }
+    for (i, req) in requests.iter().enumerate() {
+        let resent = dir.join(format!("resent-{i}.xml"));
+        let o = std::process::Command::new(&py)
+            .arg(root().join("tests/validators/pywbem_resend.py"))
+            .arg(req)
+            .arg(&resent)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            req.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let written = std::fs::read_to_string(&resent).unwrap();
+        assert!(
+            written.contains("ID=\"1001\""),
+            "not pywbem's request: {written}"
+        );
+        assert_eq!(instances(req), instances(&resent), "{}", req.display());
+    }
+    assert!(requests.len() >= 17, "{}", requests.len());
+}

@@ -673,3 +673,36 @@ fn requests_pywbem_writes_read_the_same() {
     }
     assert!(requests.len() >= 17, "{}", requests.len());
 }
+
+/// Values with the characters hvxform's Notes and WMI paths use themselves
+/// (`|`, `%`, `"`, `\`) come back as they were.
+#[test]
+fn separators_in_values_survive_the_round_trip() {
+    let dir = temp_dir("hyperv-separators");
+    let hub = root().join("tests/hub-examples/web.hvx.xml");
+    let text = std::fs::read_to_string(&hub)
+        .unwrap()
+        .replace("/var/lib/libvirt/images/web.qcow2", "/srv/a|b=c%7C.qcow2")
+        .replace(
+            r#"<connection type="network" name="default"/>"#,
+            r#"<connection type="switch" name="sw\x&quot;y|z"/>"#,
+        );
+    let input = dir.join("odd.hvx.xml");
+    std::fs::write(&input, &text).unwrap();
+    let hv = transform(&input, "hyperv", &dir);
+    let canonical = hyperv::read("odd", &std::fs::read_to_string(&hv).unwrap()).unwrap();
+    // In the WMI path, `\` and `"` are escaped.
+    assert!(
+        canonical.contains(r#",Name="sw\\x\"y|z"</value>"#),
+        "{canonical}"
+    );
+    let back = std::fs::read_to_string(transform(&hv, "hvx", &dir.join("back"))).unwrap();
+    assert!(
+        back.contains(r#"<source type="file" path="/srv/a|b=c%7C.qcow2"/>"#),
+        "{back}"
+    );
+    assert!(
+        back.contains(r#"<connection type="switch" name="sw\x&quot;y|z"/>"#),
+        "{back}"
+    );
+}

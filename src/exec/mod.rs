@@ -262,6 +262,13 @@ const MEMO_ARGS: usize = 2;
 /// distinct arguments computes the rest each time.
 const MEMO_PER_FN: usize = 16;
 
+/// The same for functions kept from their first call ([`FnDef::keep_first`]:
+/// heavy ones, and functions of nodes). A function of nodes that ranks a
+/// device among its siblings is called once per device, and each call may
+/// call it again for the siblings before: recomputing past the cap would
+/// make a VM of a few hundred devices cost the cube of their number.
+const MEMO_PER_HEAVY_FN: usize = 1024;
+
 /// Turns `--param name=value` strings into typed values, checking names and
 /// types against the program's declarations.
 pub fn bind_params(p: &Program, given: &[(String, String)]) -> Result<Vec<Option<Value>>, String> {
@@ -582,7 +589,12 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
         m.calls[f as usize] += 1;
         let keep_first = self.p.fns[f as usize].keep_first;
         let (head, kept) = m.head[f as usize];
-        if (keep_first || m.calls[f as usize] >= 2) && (kept as usize) < MEMO_PER_FN {
+        let cap = if keep_first {
+            MEMO_PER_HEAVY_FN
+        } else {
+            MEMO_PER_FN
+        };
+        if (keep_first || m.calls[f as usize] >= 2) && (kept as usize) < cap {
             let mut key = [Val::empty_str(), Val::empty_str()];
             for (k, a) in key.iter_mut().zip(args) {
                 *k = a.clone();

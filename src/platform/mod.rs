@@ -161,10 +161,13 @@ pub fn to_xml<'t>(
     from: Option<&'static Platform>,
 ) -> Result<Cow<'t, str>, String> {
     match syntax_of(name, text, from).0 {
-        Syntax::Xml if hyperv::looks_like_cim(text) => hyperv::read(name, text).map(Cow::Owned),
+        Syntax::Xml if hyperv::looks_like_cim(text) && from.is_none_or(|p| p.name == "hyperv") => {
+            hyperv::read(name, text).map(Cow::Owned)
+        }
         Syntax::Xml => {
             // A pre-2016 Hyper-V file: into the canonical namespace.
-            if let Some(t) = hyperv::read_config(text) {
+            let config = from.is_none_or(|p| p.name == "hyperv");
+            if let Some(t) = hyperv::read_config(text).filter(|_| config) {
                 if let Ok(doc) = input::parse_xml(name, &t) {
                     if is_hyperv_config(doc.root_element()) {
                         return Ok(Cow::Owned(t));

@@ -46,9 +46,13 @@ pub fn read_config(text: &str) -> Option<String> {
     if first_element(text) != Some("configuration") {
         return None;
     }
-    let start = text.find("<configuration")?;
+    // The root's start tag, where `first_element` found it (not a
+    // `<configuration` inside an earlier comment).
+    let start = first_element_offset(text)?;
     let after = start + "<configuration".len();
-    if !text[after..].starts_with(|c: char| c == '>' || c.is_whitespace()) {
+    let tag_end = start + text[start..].find('>')?;
+    // A root with a namespace of its own is not a Hyper-V file.
+    if text[after..tag_end].contains("xmlns") {
         return None;
     }
     let mut out = String::with_capacity(text.len() + NS.len() + 10);
@@ -58,6 +62,15 @@ pub fn read_config(text: &str) -> Option<String> {
     out.push('"');
     out.push_str(&text[after..]);
     Some(out)
+}
+
+/// The byte offset of the first element's `<`, skipping what
+/// [`first_element`] skips.
+fn first_element_offset(text: &str) -> Option<usize> {
+    let name = first_element(text)?;
+    let base = text.as_ptr() as usize;
+    // `first_element` returns a slice of `text` just after the `<`.
+    Some(name.as_ptr() as usize - base - 1)
 }
 
 /// An error at a node: `name:line:col: message`.
@@ -130,6 +143,43 @@ pub fn read(name: &str, text: &str) -> Result<String, String> {
     r.out
         .finish()
         .map_err(|e| format!("{name}: cannot represent the document as XML: {e}"))
+}
+
+/// The whole text of a `<VALUE>`: text and CDATA, comments left out; an
+/// element inside is an error (CIM values are text).
+fn value_text(v: Node) -> Result<String, String> {
+    let mut out = String::new();
+    for c in v.children() {
+        if c.is_text() {
+            out.push_str(c.text().unwrap_or(""));
+        } else if c.is_element() {
+            return Err(format!(
+                "unexpected <{}> inside a <{}>",
+                c.tag_name().name(),
+                v.tag_name().name()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The hub content of a VSSD's `hvxform:hub=` Notes value, checked: XML
+/// nested no deeper than any input, a `<hub>` of the canonical namespace.
+fn carried_doc(text: &str) -> Result<Document<'_>, String> {
+    let doc = input::parse_xml("", text).map_err(|e| {
+        format!(
+            "the `{CARRIED_NOTE}` Notes value is not the XML hvxform writes (at its {})",
+            e.message.trim_start_matches(':')
+        )
+    })?;
+    let root = doc.root_element();
+    if !root.has_tag_name((NS, "hub")) {
+        return Err(format!(
+            "the `{CARRIED_NOTE}` Notes value holds <{}>, not hvxform's <hub>",
+            root.tag_name().name()
+        ));
+    }
+    Ok(doc)
 }
 
 /// A network adapter's static MAC: 12 hexadecimal digits, no separators.
@@ -347,15 +397,15 @@ impl Reader<'_> {
     /// A `<VALUE>` holding an escaped `<INSTANCE>`.
     fn embedded(&mut self, param: &str, v: Node) -> Result<(), String> {
         let name = self.name;
-        let text = v.text().unwrap_or("");
-        let doc = Document::parse(text).map_err(|e| {
-            let p = e.pos();
+        let text = value_text(v).map_err(|m| at(name, v, m))?;
+        // Nesting limited as in any input; positions are the embedded text's.
+        let doc = input::parse_xml("", &text).map_err(|e| {
             at(
                 name,
                 v,
                 format!(
-                    "the embedded instance of {param} is not XML (its line {}, column {}): {e}",
-                    p.row, p.col
+                    "the embedded instance of {param} is not usable XML (at its {})",
+                    e.message.trim_start_matches(':')
                 ),
             )
         })?;
@@ -476,9 +526,15 @@ impl Reader<'_> {
                     None => continue,
                 }
             } else {
-                match elements(p).find(|c| c.has_tag_name("VALUE")) {
-                    Some(v) => vec![v],
-                    None => continue,
+                let mut vs = elements(p).filter(|c| c.has_tag_name("VALUE"));
+                match (vs.next(), vs.next()) {
+                    (Some(v), None) => vec![v],
+                    (None, _) => continue,
+                    (Some(_), Some(_)) => {
+                        return Err(format!(
+                            "{class}.{pname}: more than one <VALUE> in a single-valued property"
+                        ))
+                    }
                 }
             };
             // What hvx-to-hyperv carried for the hub (see `<carried>`).
@@ -487,8 +543,10 @@ impl Reader<'_> {
                     .iter()
                     .position(|v| v.text().is_some_and(|t| t.starts_with(CARRIED_NOTE)))
                 {
-                    let t = values.remove(i).text().unwrap_or("");
-                    self.carried = Some(t[CARRIED_NOTE.len()..].to_string());
+                    let t = value_text(values.remove(i))?;
+                    let hub = t[CARRIED_NOTE.len()..].to_string();
+                    carried_doc(&hub)?;
+                    self.carried = Some(hub);
                 }
                 if values.is_empty() {
                     continue;
@@ -511,7 +569,8 @@ impl Reader<'_> {
                         v.tag_name().name()
                     ));
                 }
-                let text = v.text().unwrap_or("");
+                let text = value_text(v).map_err(|m| format!("{class}.{pname}: {m}"))?;
+                let text = text.as_str();
                 if !null {
                     check_value(ty, text).map_err(|m| format!("{class}.{pname}: {m}"))?;
                     if pname == "Address" && class.ends_with("EthernetPortSettingData") {
@@ -541,16 +600,8 @@ impl Reader<'_> {
         let Some(text) = self.carried.take() else {
             return Ok(());
         };
-        let doc = Document::parse(&text).map_err(|e| {
-            format!("{name}: the VSSD's `{CARRIED_NOTE}` Notes value is not the XML hvxform writes: {e}")
-        })?;
+        let doc = carried_doc(&text).map_err(|m| format!("{name}: {m}"))?;
         let hub = doc.root_element();
-        if !hub.has_tag_name((NS, "hub")) {
-            return Err(format!(
-                "{name}: the VSSD's `{CARRIED_NOTE}` Notes value holds <{}>, not hvxform's <hub>",
-                hub.tag_name().name()
-            ));
-        }
         self.out.start("carried").map_err(werr(name))?;
         for c in elements(hub) {
             copy_node(&mut self.out, c).map_err(werr(name))?;

@@ -138,7 +138,7 @@ fn bad_input_is_located() {
                 "&lt;/INSTANCE&gt;\n</VALUE></VALUE.ARRAY>",
                 "</VALUE></VALUE.ARRAY>",
             ),
-            "x.xml:11:95: the embedded instance of ResourceSettings is not XML",
+            "x.xml:11:95: the embedded instance of ResourceSettings is not usable XML (at its 1:1: malformed XML",
         ),
         (
             "unknown class",
@@ -199,4 +199,72 @@ fn values_are_checked_against_their_type() {
     assert!(check_value("boolean", "1").is_err());
     assert!(check_value("real64", "1.5").is_ok());
     assert!(check_value("string", "anything <&>").is_ok());
+}
+
+#[test]
+fn hostile_embedded_and_carried_content_is_refused_quickly() {
+    // 5,000 levels inside an embedded instance: refused by the depth limit,
+    // placed at the VALUE that holds it.
+    let deep = format!("{}{}", "&lt;a&gt;".repeat(5000), "&lt;/a&gt;".repeat(5000));
+    let text = DEFINE.replace(
+        "&lt;/INSTANCE&gt;\n</VALUE></PARAMVALUE>",
+        &format!("{deep}&lt;/INSTANCE&gt;\n</VALUE></PARAMVALUE>"),
+    );
+    let e = read("x.xml", &text).unwrap_err();
+    assert!(e.contains("nested deeper than 1024"), "{e}");
+    assert!(e.starts_with("x.xml:5:80:"), "{e}");
+    // The same inside the hub content the Notes carry.
+    let hub = format!(
+        "hvxform:hub=&amp;lt;hub xmlns=&amp;quot;{NS}&amp;quot;&amp;gt;{}{}&amp;lt;/hub&amp;gt;",
+        "&amp;lt;a&amp;gt;".repeat(3000),
+        "&amp;lt;/a&amp;gt;".repeat(3000)
+    );
+    let text = DEFINE.replace(
+        "&lt;VALUE&gt;x&lt;/VALUE&gt;",
+        &format!("&lt;VALUE&gt;{hub}&lt;/VALUE&gt;"),
+    );
+    let e = read("x.xml", &text).unwrap_err();
+    assert!(e.contains("nested deeper than 1024"), "{e}");
+}
+
+#[test]
+fn values_are_whole_and_single() {
+    // A comment inside a VALUE does not cut it short.
+    let text = r#"<INSTANCE CLASSNAME="Msvm_VirtualSystemSettingData"><PROPERTY NAME="ElementName" TYPE="string"><VALUE>a<!--c-->b</VALUE></PROPERTY></INSTANCE>"#;
+    assert!(read("v.xml", text).unwrap().contains(">ab</ElementName>"));
+    let two = text.replace(
+        "<VALUE>a<!--c-->b</VALUE>",
+        "<VALUE>a</VALUE><VALUE>b</VALUE>",
+    );
+    let e = read("v.xml", &two).unwrap_err();
+    assert!(e.contains("more than one <VALUE>"), "{e}");
+    let el = text.replace("a<!--c-->b", "a<b/>");
+    let e = read("v.xml", &el).unwrap_err();
+    assert!(e.contains("unexpected <b> inside a <VALUE>"), "{e}");
+}
+
+#[test]
+fn the_writer_refuses_a_property_written_twice() {
+    let e = write(&format!(
+        r#"<hyperv xmlns="{NS}"><instance class="Msvm_VirtualSystemSettingData"><ElementName type="string">a</ElementName><ElementName type="string">b</ElementName></instance></hyperv>"#
+    ))
+    .unwrap_err();
+    assert!(e.contains("property `ElementName` is written twice"), "{e}");
+}
+
+#[test]
+fn a_configuration_file_gets_the_namespace_on_its_root() {
+    let text =
+        "<!-- <configuration> in a comment -->\n<configuration>\n  <properties/>\n</configuration>";
+    let t = read_config(text).unwrap();
+    assert!(
+        t.contains(&format!("\n<configuration xmlns=\"{NS}\">")),
+        "{t}"
+    );
+    assert!(
+        t.starts_with("<!-- <configuration> in a comment -->"),
+        "{t}"
+    );
+    // A root of another namespace is not a Hyper-V file.
+    assert!(read_config("<configuration xmlns=\"urn:x\"><properties/></configuration>").is_none());
 }

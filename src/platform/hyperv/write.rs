@@ -97,8 +97,13 @@ fn instance_text(inst: Node, note: Option<&str>) -> Result<String, String> {
     let e = |e: WriteError| e.to_string();
     w.start("INSTANCE").map_err(e)?;
     w.attr("CLASSNAME", class).map_err(e)?;
+    let mut seen: Vec<&str> = Vec::new();
     for p in inst.children().filter(|c| c.is_element()) {
         let pname = p.tag_name().name();
+        if seen.contains(&pname) {
+            return Err(format!("property `{pname}` is written twice"));
+        }
+        seen.push(pname);
         // WMI's system properties (`__PATH`, `__CLASS`, ...) say where an
         // instance was read; WMI computes them, a request never sends them.
         if pname.starts_with("__") {

@@ -100,11 +100,17 @@ pub fn read(name: &str, text: &str) -> Result<String, String> {
     let mut shift = 0;
     let doc = match input::parse_xml(name, text) {
         Ok(d) => d,
-        Err(e) if first_element(text) == Some("INSTANCE") => {
+        Err(_) if first_element(text) == Some("INSTANCE") => {
             (wrapped, shift) = wrap(text);
             match input::parse_xml(name, &wrapped) {
                 Ok(d) => d,
-                Err(_) => return Err(e.message),
+                // The wrapped text's error, in the file's columns.
+                Err(we) => {
+                    let m = we
+                        .message
+                        .replace("not 'hvx-wrapper'", "found the end of the file");
+                    return Err(unshift(&m, name, shift));
+                }
             }
         }
         Err(e) => return Err(e.message),
@@ -194,6 +200,22 @@ fn check_mac(v: &str) -> Result<(), String> {
     }
 }
 
+/// A `name:line:col: message` of the wrapped text with the column of line 1
+/// moved back by what the wrapper added.
+fn unshift(message: &str, name: &str, shift: usize) -> String {
+    let rest = message.strip_prefix(name).and_then(|r| r.strip_prefix(':'));
+    let mut parts = rest.map(|r| r.splitn(3, ':'));
+    let (row, col, msg) = match parts.as_mut().map(|p| (p.next(), p.next(), p.next())) {
+        Some((Some(r), Some(c), Some(m))) => (r, c, m),
+        _ => return message.to_string(),
+    };
+    match (row.parse::<usize>(), col.parse::<usize>()) {
+        (Ok(1), Ok(c)) => format!("{name}:1:{}:{msg}", c.saturating_sub(shift).max(1)),
+        (Ok(_), Ok(_)) => message.to_string(),
+        _ => message.to_string(),
+    }
+}
+
 /// `text` inside `<hvx-wrapper>`, and how many columns that moved the
 /// first line by: none when the XML declaration was long enough to make
 /// room for the wrapper's start tag.
@@ -241,8 +263,8 @@ impl Reader<'_> {
             .next()
             .ok_or_else(|| at(name, msg, "<MESSAGE> is empty"))?;
         match body.tag_name().name() {
-            "SIMPLEREQ" => self.requests(std::iter::once(body)),
-            "MULTIREQ" => self.requests(elements(body)),
+            "SIMPLEREQ" => self.requests(body, std::iter::once(body)),
+            "MULTIREQ" => self.requests(body, elements(body)),
             "SIMPLERSP" | "MULTIRSP" => {
                 if let Some(e) = body.descendants().find(|d| d.has_tag_name("ERROR")) {
                     return Err(at(
@@ -279,6 +301,7 @@ impl Reader<'_> {
     /// `ModifySecuritySettings` when there is one.
     fn requests<'a, 'i: 'a>(
         &mut self,
+        body: Node<'a, 'i>,
         reqs: impl Iterator<Item = Node<'a, 'i>>,
     ) -> Result<(), String> {
         let name = self.name;
@@ -323,8 +346,10 @@ impl Reader<'_> {
         }
         let defines = calls.iter().filter(|(m, _)| *m == "DefineSystem").count();
         if defines != 1 {
-            return Err(format!(
-                "{name}: a Hyper-V request needs exactly one DefineSystem call, found {defines}"
+            return Err(at(
+                name,
+                body,
+                format!("a Hyper-V request needs exactly one DefineSystem call, found {defines}"),
             ));
         }
         self.start_root("DefineSystem")?;
@@ -385,8 +410,10 @@ impl Reader<'_> {
             }
         }
         if !self.seen_vssd {
-            return Err(format!(
-                "{name}: DefineSystem has no SystemSettings ({VSSD} instance)"
+            return Err(at(
+                name,
+                body,
+                format!("DefineSystem has no SystemSettings ({VSSD} instance)"),
             ));
         }
         self.write_carried()?;

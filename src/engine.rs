@@ -55,6 +55,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("xen-to-hvx.hvx", include_str!("../mappings/xen-to-hvx.hvx")),
     ("hvx-to-xen.hvx", include_str!("../mappings/hvx-to-xen.hvx")),
     // Hyper-V (CIM-XML through its canonical form).
+    ("lib/hyperv.hvx", include_str!("../mappings/lib/hyperv.hvx")),
     (
         "hyperv-to-hvx.hvx",
         include_str!("../mappings/hyperv-to-hvx.hvx"),

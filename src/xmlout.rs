@@ -327,17 +327,25 @@ impl XmlOut {
     }
 
     /// Closes the document and returns its text.
-    pub fn finish(mut self) -> Result<String, WriteError> {
+    pub fn finish(self) -> Result<String, WriteError> {
+        let indent = self.indent;
+        let mut doc = self.finish_fragment()?;
+        // In place when the buffer has room (see `with_capacity`).
+        doc.insert_str(0, if indent { DECL_LINE } else { DECLARATION });
+        Ok(doc)
+    }
+
+    /// Closes the document and returns its text without an XML declaration:
+    /// an element that travels inside another document (a CIM embedded
+    /// instance).
+    pub fn finish_fragment(mut self) -> Result<String, WriteError> {
         while !self.open.is_empty() {
             self.end();
         }
         if self.roots == 0 {
             return Err(WriteError::NoRoot);
         }
-        let mut doc = self.w.end_document();
-        // In place when the buffer has room (see `with_capacity`).
-        doc.insert_str(0, if self.indent { DECL_LINE } else { DECLARATION });
-        Ok(doc)
+        Ok(self.w.end_document())
     }
 }
 

@@ -203,19 +203,32 @@ pub fn detect(name: &str, text: &str) -> Result<(&'static Platform, String), Str
     Ok((by_name(p).expect("registered"), why))
 }
 
+/// A native writer: the format's name (for errors) and the function that
+/// turns the canonical form into the platform's own document.
+type NativeWriter = (&'static str, fn(&str) -> Result<String, String>);
+
+/// The writer of a target whose document is not the last stage's XML itself:
+/// `.vmx` and xl.cfg text, and Hyper-V's CIM-XML request.
+fn native_writer(target: &Platform) -> Option<NativeWriter> {
+    match target.name {
+        "vmware" => Some((".vmx", vmx::write)),
+        "xen" => Some(("xl.cfg", xl::write)),
+        "hyperv" => Some(("Hyper-V CIM-XML", hyperv::write)),
+        _ => None,
+    }
+}
+
 /// Whether a target's document is written from the last stage's output by
 /// [`to_native`] (so that output is only read by a program).
 pub fn writes_native(target: &Platform) -> bool {
-    matches!(target.name, "vmware" | "xen" | "hyperv")
+    native_writer(target).is_some()
 }
 
-/// The native document of a target from the last stage's output: `.vmx` or
-/// xl.cfg text from their canonical forms, the XML itself otherwise.
+/// The native document of a target from the last stage's output: `.vmx`,
+/// xl.cfg or CIM-XML from their canonical forms, the XML itself otherwise.
 pub fn to_native(target: &Platform, xml: String) -> Result<String, String> {
-    match target.name {
-        "vmware" => vmx::write(&xml).map_err(|m| format!("writing .vmx: {m}")),
-        "xen" => xl::write(&xml).map_err(|m| format!("writing xl.cfg: {m}")),
-        "hyperv" => hyperv::write(&xml).map_err(|m| format!("writing Hyper-V CIM-XML: {m}")),
-        _ => Ok(xml),
+    match native_writer(target) {
+        Some((format, write)) => write(&xml).map_err(|m| format!("writing {format}: {m}")),
+        None => Ok(xml),
     }
 }

@@ -89,14 +89,6 @@ fn copy_node(w: &mut XmlOut, n: roxmltree::Node) -> Result<(), crate::xmlout::Wr
     Ok(())
 }
 
-/// The XML text of an element written by `XmlOut`, without its declaration.
-fn without_declaration(doc: String) -> String {
-    match doc.find("?>") {
-        Some(end) if doc.starts_with("<?xml") => doc[end + 2..].trim_start().to_string(),
-        _ => doc,
-    }
-}
-
 /// CIM property types (DSP0201 `CIMType`), without `reference`.
 const TYPES: &[&str] = &[
     "boolean", "string", "char16", "uint8", "sint8", "uint16", "sint16", "uint32", "sint32",

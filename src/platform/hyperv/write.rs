@@ -9,7 +9,7 @@
 
 use roxmltree::{Document, Node};
 
-use super::{check_value, copy_node, without_declaration, CARRIED_NOTE, NS, SECURITY, TYPES, VSSD};
+use super::{check_value, copy_node, CARRIED_NOTE, NS, SECURITY, TYPES, VSSD};
 use crate::xmlout::{WriteError, XmlOut};
 
 /// Writes the canonical form as a CIM-XML request. Errors name the instance
@@ -170,7 +170,7 @@ fn instance_text(inst: Node, note: Option<&str>) -> Result<String, String> {
     }
     w.end();
     // An embedded instance is an element, without an XML declaration.
-    Ok(without_declaration(w.finish().map_err(e)?))
+    w.finish_fragment().map_err(e)
 }
 
 /// The Notes value holding `<carried>`'s content: `hvxform:hub=` and the
@@ -184,10 +184,7 @@ fn carried_note(c: Node) -> Result<String, WriteError> {
         copy_node(&mut w, ch)?;
     }
     w.end();
-    Ok(format!(
-        "{CARRIED_NOTE}{}",
-        without_declaration(w.finish()?)
-    ))
+    Ok(format!("{CARRIED_NOTE}{}", w.finish_fragment()?))
 }
 
 fn request(

@@ -46,18 +46,24 @@ fn examples(md: &str) -> Vec<Example> {
     out
 }
 
-#[test]
-fn cli_chapter_examples_run_as_written() {
-    let md = std::fs::read_to_string(root().join("book/src/cli.md")).unwrap();
+/// Runs a chapter's `$ hvxform …` examples; `OUT` (cli.md, one folder per
+/// example) or `out/` (one folder for the whole chapter, so that examples
+/// can build on each other) stands for a temporary folder.
+fn run_chapter(chapter: &str, min: usize) {
+    let md = std::fs::read_to_string(root().join("book/src").join(chapter)).unwrap();
     let exs = examples(&md);
-    assert!(exs.len() >= 15, "only {} examples found", exs.len());
+    assert!(exs.len() >= min, "only {} examples found", exs.len());
+    let shared = temp_dir(&format!("book-{}", chapter.replace('/', "-")));
     let mut failures = Vec::new();
     for (k, ex) in exs.iter().enumerate() {
         let out = temp_dir(&format!("book-{k}"));
         let args: Vec<String> = ex
             .args
             .iter()
-            .map(|a| a.replace("OUT", out.to_str().unwrap()))
+            .map(|a| {
+                a.replace("OUT", out.to_str().unwrap())
+                    .replace("out/", &format!("{}/", shared.display()))
+            })
             .collect();
         let o = bin()
             .args(&args)
@@ -68,7 +74,7 @@ fn cli_chapter_examples_run_as_written() {
         let text = format!("{}{}", stdout(&o), stderr(&o));
         if o.status.code() != Some(ex.exit) {
             failures.push(format!(
-                "cli.md:{}: exit {:?}, expected {}\n{text}",
+                "{chapter}:{}: exit {:?}, expected {}\n{text}",
                 ex.line,
                 o.status.code(),
                 ex.exit
@@ -77,14 +83,26 @@ fn cli_chapter_examples_run_as_written() {
         }
         for want in &ex.expect {
             if !text.contains(want.as_str()) {
-                failures.push(format!("cli.md:{}: output lacks `{want}`\n{text}", ex.line));
+                failures.push(format!(
+                    "{chapter}:{}: output lacks `{want}`\n{text}",
+                    ex.line
+                ));
             }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// The language reference lists every built-in function.
+#[test]
+fn cli_chapter_examples_run_as_written() {
+    run_chapter("cli.md", 15);
+}
+
+#[test]
+fn hyperv_chapter_examples_run_as_written() {
+    run_chapter("platforms/hyperv.md", 6);
+}
+
 #[test]
 fn language_reference_lists_every_builtin() {
     let md = std::fs::read_to_string(root().join("book/src/language.md")).unwrap();

@@ -382,12 +382,24 @@ fn needs_escape(s: &str) -> bool {
 /// Escapes `s` for XML text (or an attribute value when `attr`), rejecting
 /// characters XML 1.0 cannot carry.
 pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteError> {
+    escape_impl::<false>(out, s, attr)
+}
+
+/// Escapes `s` for XML text twice in one pass: the text of an element whose
+/// text is itself XML text (`&` becomes `&amp;amp;`), as CIM-XML's embedded
+/// instances hold their values.
+pub fn escape_text_twice_into(out: &mut String, s: &str) -> Result<(), WriteError> {
+    escape_impl::<true>(out, s, false)
+}
+
+#[inline]
+fn escape_impl<const TWICE: bool>(out: &mut String, s: &str, attr: bool) -> Result<(), WriteError> {
     // Most values need no escaping at all: copy them in one go.
     if !needs_escape(s) {
         out.push_str(s);
         return Ok(());
     }
-    out.reserve(s.len() + s.len() / 4);
+    out.reserve(s.len() + s.len() / if TWICE { 2 } else { 4 });
     // Every byte that needs a look is ASCII, or 0xEF (the first byte of
     // U+FFFE and U+FFFF): runs between them are copied whole, and cuts fall
     // on character boundaries.
@@ -400,6 +412,10 @@ pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteErr
             continue;
         }
         let rep = match b {
+            b'&' if TWICE => "&amp;amp;",
+            b'<' if TWICE => "&amp;lt;",
+            b'>' if TWICE => "&amp;gt;",
+            b'\r' if TWICE => "&amp;#13;",
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
@@ -451,6 +467,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn escaping_twice_is_escaping_the_escaped() {
+        let hostile = "a & b < c > d \" e ' f ]]> g\nh\ti\r\u{e9}\u{FFFD}";
+        let (mut once, mut twice, mut both) = (String::new(), String::new(), String::new());
+        escape_into(&mut once, hostile, false).unwrap();
+        escape_into(&mut twice, &once, false).unwrap();
+        escape_text_twice_into(&mut both, hostile).unwrap();
+        assert_eq!(both, twice);
+        assert!(
+            both.contains("a &amp;amp; b &amp;lt; c &amp;gt; d"),
+            "{both}"
+        );
+        let mut out = String::new();
+        assert_eq!(
+            escape_text_twice_into(&mut out, "x\u{FFFE}"),
+            Err(WriteError::InvalidChar(0xFFFE))
+        );
+        assert_eq!(
+            escape_text_twice_into(&mut out, "x\u{1}"),
+            Err(WriteError::InvalidChar(1))
+        );
     }
 
     #[test]

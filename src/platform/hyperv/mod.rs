@@ -21,6 +21,7 @@
 
 use crate::xmlout::XmlOut;
 
+mod fast;
 mod read;
 mod write;
 

@@ -1,4 +1,5 @@
 use super::*;
+use write::write_tree;
 
 const DEFINE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="1" PROTOCOLVERSION="1.0"><SIMPLEREQ>
@@ -267,4 +268,154 @@ fn a_configuration_file_gets_the_namespace_on_its_root() {
     );
     // A root of another namespace is not a Hyper-V file.
     assert!(read_config("<configuration xmlns=\"urn:x\"><properties/></configuration>").is_none());
+}
+
+/// The canonical forms the writer sees: the mapping's compact output for
+/// every sample of every platform, and the reader's (indented) form of every
+/// Hyper-V document those make.
+fn canonical_forms() -> Vec<(String, String)> {
+    use crate::engine::{Convert, Mappings};
+    use crate::exec::{self, RunOptions};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let mappings = Mappings::new(None);
+    let store = crate::session::MemoryStore::default();
+    let conv = Convert {
+        mappings: &mappings,
+        params: vec![],
+        sessions: &store,
+        run: RunOptions::default(),
+    };
+    let hvx = crate::platform::by_name("hvx").unwrap();
+    let to_hyperv = mappings.program("hvx-to-hyperv.hvx").unwrap();
+    let compact = RunOptions {
+        compact: true,
+        ..RunOptions::default()
+    };
+    let mut out = Vec::new();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
+    dirs.sort_by_key(|d| d.path());
+    for dir in dirs {
+        let mut files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        files.sort_by_key(|f| f.path());
+        for f in files {
+            let name = f.path().display().to_string();
+            let text = std::fs::read_to_string(f.path()).unwrap();
+            let (hubs, _) = conv.convert(&name, &text, None, &[hvx]).unwrap();
+            for hub in hubs {
+                let doc = roxmltree::Document::parse(&hub.xml).unwrap();
+                let o = exec::run(&to_hyperv, &doc, &[], &store, &compact).unwrap();
+                for d in o.documents {
+                    let cim = write_tree(&d.xml).unwrap();
+                    out.push((format!("{name} (reader)"), read("r.xml", &cim).unwrap()));
+                    out.push((format!("{name} (mapping)"), d.xml));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_fast_path_writes_what_the_tree_walk_writes() {
+    let forms = canonical_forms();
+    assert!(forms.len() >= 30, "{} canonical forms", forms.len());
+    let with_carried = forms
+        .iter()
+        .filter(|(_, c)| c.contains("<carried>"))
+        .count();
+    assert!(with_carried >= 10, "{with_carried} with carried content");
+    for (name, c) in &forms {
+        // What a mapping writes takes the fast path (the reader's form
+        // declares the hub's prefix on each carried element: not always).
+        if name.ends_with("(mapping)") {
+            assert!(fast::pack(c).is_some(), "{name} left the fast path:\n{c}");
+        }
+        assert_eq!(write(c).unwrap(), write_tree(c).unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn what_the_fast_path_does_not_take_goes_to_the_tree_walk() {
+    let vssd = |props: &str| {
+        format!(
+            r#"<hyperv xmlns="{NS}"><instance class="{VSSD}"><ElementName type="string">v</ElementName>{props}</instance></hyperv>"#
+        )
+    };
+    let carried = |notes: &str| {
+        format!(
+            r#"<hyperv xmlns="{NS}" xmlns:hvx="{}"><instance class="{VSSD}">{notes}</instance><carried><hvx:clock offset="utc"/></carried></hyperv>"#,
+            crate::platform::HVX_NS
+        )
+    };
+    // A string's escaped text is copied as it is.
+    let amp = vssd(r#"<Caption type="string">a &amp; b</Caption>"#);
+    assert!(fast::pack(&amp).is_some());
+    assert_eq!(write(&amp).unwrap(), write_tree(&amp).unwrap());
+    // Accepted by both, but outside the scanner's subset: the same bytes.
+    let fine = [
+        vssd(r#"<Caption type="string"><!-- c -->x</Caption>"#),
+        vssd(r#"<Caption type="string" a="1" b="2" c="3" d="4">x</Caption>"#),
+        vssd(r#"<Version type="uint16">&#52;2</Version>"#),
+        vssd(r#"<Caption type='string'>x</Caption>"#),
+        vssd(r#"<Caption type="string">&#65;</Caption>"#),
+        vssd(r#"<Caption type="string" x="&#65;">y</Caption>"#),
+        format!(
+            r#"<hyperv xmlns="{NS}" xmlns:x="urn:x"><instance class="{VSSD}"/><carried><x:a/></carried></hyperv>"#
+        ),
+        format!(
+            r#"<hyperv xmlns="{NS}" xmlns:hvx="{hvx}"><instance class="{VSSD}"/><carried><hvx:a xmlns:hvx="{hvx}"/></carried></hyperv>"#,
+            hvx = crate::platform::HVX_NS
+        ),
+    ];
+    for c in &fine {
+        assert!(fast::pack(c).is_none(), "{c}");
+        let cim = write(c).unwrap();
+        assert_eq!(cim, write_tree(c).unwrap());
+    }
+    // The fast path keeps the carried content as the tree walk copies it.
+    let c = carried(r#"<Notes type="string" array="true"><value>n</value></Notes>"#);
+    assert!(fast::pack(&c).is_some());
+    assert_eq!(write(&c).unwrap(), write_tree(&c).unwrap());
+    assert!(
+        write(&c).unwrap().contains(r#"hvxform:hub=&amp;lt;hub xmlns="urn:hvxform:hyperv:1" xmlns:hvx="urn:hvxform:hvx:1"&amp;gt;&amp;lt;hvx:clock offset="utc"/&amp;gt;"#),
+        "{}",
+        write(&c).unwrap()
+    );
+    // Refused: the tree walk names what is wrong.
+    let refused = [
+        (
+            vssd(r#"<Version type="uint16">70000</Version>"#),
+            "out of range for uint16",
+        ),
+        (
+            vssd(r#"<Version type="uint17">1</Version>"#),
+            "unknown CIM type `uint17`",
+        ),
+        (
+            vssd(r#"<Caption type="string">a</Caption><Caption type="string">b</Caption>"#),
+            "written twice",
+        ),
+        (
+            carried(r#"<Notes type="string">n</Notes>"#),
+            "property `Notes` is single-valued here",
+        ),
+    ];
+    // Not well-formed: the fast path does not copy what it cannot vouch for.
+    let broken = [
+        vssd(r#"<Caption type="string">a &bogus; b</Caption>"#),
+        vssd(r#"<Caption type="string" x="<">y</Caption>"#),
+        vssd(r#"<Caption type="string">y</Title>"#),
+        carried(r#"<Notes type="string" array="true"/>"#).replace("/></carried>", "></carried>"),
+        carried(r#"<Notes type="string" array="true"/>"#)
+            .replace("offset=\"utc\"", "offset=\"&#0;\""),
+    ];
+    for c in &broken {
+        assert!(fast::pack(c).is_none(), "{c}");
+        assert!(write(c).unwrap_err().contains("not XML"), "{c}");
+    }
+    for (c, want) in &refused {
+        assert!(fast::pack(c).is_none(), "{c}");
+        let e = write(c).unwrap_err();
+        assert!(e.contains(want), "{e}");
+    }
 }

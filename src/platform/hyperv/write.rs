@@ -9,13 +9,23 @@
 
 use roxmltree::{Document, Node};
 
-use super::{check_value, copy_node, CARRIED_NOTE, NS, SECURITY, TYPES, VSSD};
-use crate::xmlout::{WriteError, XmlOut};
+use super::{check_value, copy_node, fast, CARRIED_NOTE, NS, SECURITY, TYPES, VSSD};
+use crate::xmlout::{escape_into, WriteError, XmlOut};
 
 /// Writes the canonical form as a CIM-XML request. Errors name the instance
 /// and property; the canonical form comes from a mapping, so they are the
 /// mapping's mistakes.
 pub fn write(xml: &str) -> Result<String, String> {
+    if let Some(p) = fast::pack(xml) {
+        return request(&p.system, &p.resources, p.security.as_ref(), true)
+            .map_err(|e| format!("cannot write the request: {e}"));
+    }
+    write_tree(xml)
+}
+
+/// The general path: the canonical form read into a tree, every part
+/// checked, each mistake named with its instance and property.
+pub(super) fn write_tree(xml: &str) -> Result<String, String> {
     let doc = Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
     let root = doc.root_element();
     if !(root.has_tag_name((NS, "hyperv"))) {
@@ -77,7 +87,7 @@ pub fn write(xml: &str) -> Result<String, String> {
             security.len()
         ));
     }
-    request(&system[0], &resources, security.first())
+    request(&system[0], &resources, security.first(), false)
         .map_err(|e| format!("cannot write the request: {e}"))
 }
 
@@ -146,6 +156,11 @@ fn instance_text(inst: Node, note: Option<&str>) -> Result<String, String> {
             }
             w.end();
         } else {
+            if pname == "Notes" && note.is_some() {
+                return Err(
+                    "property `Notes` is single-valued here; the VSSD's Notes is a string array (array=\"true\") and holds the carried hub content".into(),
+                );
+            }
             let t: String = p.children().filter_map(|c| c.text()).collect();
             check(&t)?;
             w.start("VALUE").map_err(e)?;
@@ -187,103 +202,162 @@ fn carried_note(c: Node) -> Result<String, WriteError> {
     Ok(format!("{CARRIED_NOTE}{}", w.finish_fragment()?))
 }
 
+/// The request around the instances, indented as every other output. It is
+/// written directly: its shape is fixed and its only values are the
+/// instances, escaped once more as the text of a `<VALUE>` (`escaped`: they
+/// are already).
 fn request(
     system: &str,
     resources: &[String],
     security: Option<&String>,
+    escaped: bool,
 ) -> Result<String, WriteError> {
-    let mut w = XmlOut::new();
-    w.start("CIM")?;
-    w.attr("CIMVERSION", "2.0")?;
-    w.attr("DTDVERSION", "2.0")?;
-    w.start("MESSAGE")?;
-    w.attr("ID", "1")?;
-    w.attr("PROTOCOLVERSION", "1.0")?;
+    let size: usize = system.len() + resources.iter().map(String::len).sum::<usize>();
+    let mut w = Pretty {
+        out: String::with_capacity(2048 + size + size / 3),
+        depth: 0,
+        escaped,
+    };
+    w.out
+        .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
+    w.open("CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\"");
+    w.open("MESSAGE ID=\"1\" PROTOCOLVERSION=\"1.0\"");
     let multi = security.is_some();
     if multi {
-        w.start("MULTIREQ")?;
+        w.open("MULTIREQ");
     }
-    w.start("SIMPLEREQ")?;
+    w.open("SIMPLEREQ");
     method_call(
         &mut w,
         "DefineSystem",
         "Msvm_VirtualSystemManagementService",
-        Some(("Name", "vmms")),
-    )?;
-    param(&mut w, "SystemSettings", &[system.to_string()], false)?;
-    param(&mut w, "ResourceSettings", resources, true)?;
-    w.end(); // METHODCALL
-    w.end(); // SIMPLEREQ
+        "vmms",
+    );
+    w.param("SystemSettings", std::slice::from_ref(&system), false)?;
+    w.param("ResourceSettings", resources, true)?;
+    w.close("METHODCALL");
+    w.close("SIMPLEREQ");
     if let Some(sec) = security {
-        w.start("SIMPLEREQ")?;
+        w.open("SIMPLEREQ");
         // The host's one security service (the client puts in its own Name).
         method_call(
             &mut w,
             "ModifySecuritySettings",
             "Msvm_SecurityService",
-            Some(("Name", "securityservice")),
-        )?;
-        param(
-            &mut w,
-            "SecuritySettingData",
-            std::slice::from_ref(sec),
-            false,
-        )?;
-        w.end();
-        w.end();
-        w.end(); // MULTIREQ
+            "securityservice",
+        );
+        w.param("SecuritySettingData", std::slice::from_ref(sec), false)?;
+        w.close("METHODCALL");
+        w.close("SIMPLEREQ");
+        w.close("MULTIREQ");
     }
-    w.finish()
+    w.close("MESSAGE");
+    w.close("CIM");
+    Ok(w.out)
 }
 
-fn method_call(
-    w: &mut XmlOut,
-    method: &str,
-    class: &str,
-    key: Option<(&str, &str)>,
-) -> Result<(), WriteError> {
-    w.start("METHODCALL")?;
-    w.attr("NAME", method)?;
-    w.start("LOCALINSTANCEPATH")?;
-    w.start("LOCALNAMESPACEPATH")?;
+/// An indented document written line by line (two spaces a level).
+struct Pretty {
+    out: String,
+    depth: usize,
+    /// The parameters' values are escaped already.
+    escaped: bool,
+}
+
+impl Pretty {
+    fn indent(&mut self) {
+        for _ in 0..self.depth {
+            self.out.push_str("  ");
+        }
+    }
+
+    /// `<tag_and_attrs>` on a line of its own; the caller's text is markup.
+    fn open(&mut self, tag_and_attrs: &str) {
+        self.indent();
+        self.out.push('<');
+        self.out.push_str(tag_and_attrs);
+        self.out.push_str(">\n");
+        self.depth += 1;
+    }
+
+    fn close(&mut self, name: &str) {
+        self.depth -= 1;
+        self.indent();
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push_str(">\n");
+    }
+
+    fn empty(&mut self, tag_and_attrs: &str) {
+        self.indent();
+        self.out.push('<');
+        self.out.push_str(tag_and_attrs);
+        self.out.push_str("/>\n");
+    }
+
+    /// `<tag_and_attrs>text</name>`, the text escaped.
+    fn text(&mut self, tag_and_attrs: &str, name: &str, text: &str) -> Result<(), WriteError> {
+        self.indent();
+        self.out.push('<');
+        self.out.push_str(tag_and_attrs);
+        self.out.push('>');
+        escape_into(&mut self.out, text, false)?;
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push_str(">\n");
+        Ok(())
+    }
+
+    /// A parameter of embedded instances (`values` are CIM-XML texts).
+    fn param<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        values: &[S],
+        array: bool,
+    ) -> Result<(), WriteError> {
+        self.open(&format!(
+            "PARAMVALUE NAME=\"{name}\" PARAMTYPE=\"string\" EmbeddedObject=\"instance\""
+        ));
+        match (array, values.is_empty()) {
+            (true, true) => self.empty("VALUE.ARRAY"),
+            (true, false) => self.open("VALUE.ARRAY"),
+            (false, _) => {}
+        }
+        for v in values {
+            if v.as_ref().is_empty() {
+                self.empty("VALUE");
+            } else if self.escaped {
+                self.indent();
+                self.out.push_str("<VALUE>");
+                self.out.push_str(v.as_ref());
+                self.out.push_str("</VALUE>\n");
+            } else {
+                self.text("VALUE", "VALUE", v.as_ref())?;
+            }
+        }
+        if array && !values.is_empty() {
+            self.close("VALUE.ARRAY");
+        }
+        self.close("PARAMVALUE");
+        Ok(())
+    }
+}
+
+/// `<METHODCALL NAME=method>` and the path of the service it calls (left
+/// open: the parameters follow).
+fn method_call(w: &mut Pretty, method: &str, class: &str, name: &str) {
+    w.open(&format!("METHODCALL NAME=\"{method}\""));
+    w.open("LOCALINSTANCEPATH");
+    w.open("LOCALNAMESPACEPATH");
     for ns in ["root", "virtualization", "v2"] {
-        w.start("NAMESPACE")?;
-        w.attr("NAME", ns)?;
-        w.end();
+        w.empty(&format!("NAMESPACE NAME=\"{ns}\""));
     }
-    w.end();
-    w.start("INSTANCENAME")?;
-    w.attr("CLASSNAME", class)?;
-    if let Some((k, v)) = key {
-        w.start("KEYBINDING")?;
-        w.attr("NAME", k)?;
-        w.start("KEYVALUE")?;
-        w.attr("VALUETYPE", "string")?;
-        w.text(v)?;
-        w.end();
-        w.end();
-    }
-    w.end();
-    w.end();
-    Ok(())
-}
-
-fn param(w: &mut XmlOut, name: &str, values: &[String], array: bool) -> Result<(), WriteError> {
-    w.start("PARAMVALUE")?;
-    w.attr("NAME", name)?;
-    w.attr("PARAMTYPE", "string")?;
-    w.attr("EmbeddedObject", "instance")?;
-    if array {
-        w.start("VALUE.ARRAY")?;
-    }
-    for v in values {
-        w.start("VALUE")?;
-        w.text(v)?;
-        w.end();
-    }
-    if array {
-        w.end();
-    }
-    w.end();
-    Ok(())
+    w.close("LOCALNAMESPACEPATH");
+    w.open(&format!("INSTANCENAME CLASSNAME=\"{class}\""));
+    w.open("KEYBINDING NAME=\"Name\"");
+    w.text("KEYVALUE VALUETYPE=\"string\"", "KEYVALUE", name)
+        .expect("a constant needs no check");
+    w.close("KEYBINDING");
+    w.close("INSTANCENAME");
+    w.close("LOCALINSTANCEPATH");
 }

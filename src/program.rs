@@ -67,6 +67,8 @@ pub struct TableDef {
     pub key_ty: Type,
     pub val_ty: Type,
     pub rows: HashMap<String, Value, FxBuild>,
+    /// The rows in the order the table lists them (`first_where` walks them).
+    pub ordered: Vec<(String, Value)>,
     /// `None`: a miss is an error; `Some(v)`: the default.
     pub default: Option<Value>,
     pub loc: Loc,
@@ -331,6 +333,9 @@ pub enum ExprKind {
     Builtin(Builtin, Vec<Expr>),
     Fn(FnId, Vec<Expr>),
     Table(TableId, Box<Expr>),
+    /// `table.first_where(f, args…)`: the first key, in the table's order,
+    /// for which `f(key, value, args…)` holds (empty when none does).
+    TableFirst(TableId, FnId, Vec<Expr>),
     Session {
         id: SessionId,
         reverse: bool,
@@ -620,6 +625,10 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
                 args.iter().all(|x| ok(x, calls))
             }
             ExprKind::Table(_, x) | ExprKind::Neg(x) => ok(x, calls),
+            ExprKind::TableFirst(_, f, args) => {
+                calls.push(*f);
+                args.iter().all(|x| ok(x, calls))
+            }
             ExprKind::Session { probe, arg, .. } => !probe && ok(arg, calls),
             ExprKind::Bin(_, a, b) => ok(a, calls) && ok(b, calls),
         }
@@ -637,6 +646,10 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
                 all(args, calls)
             }
             ExprKind::Table(_, x) | ExprKind::Neg(x) => pred_ok(x, calls),
+            ExprKind::TableFirst(_, f, args) => {
+                calls.push(*f);
+                all(args, calls)
+            }
             ExprKind::Session { probe, arg, .. } => !probe && pred_ok(arg, calls),
             ExprKind::Bin(_, a, b) => pred_ok(a, calls) && pred_ok(b, calls),
         }
@@ -654,7 +667,7 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
         1 + match &e.kind {
             ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => 0,
             ExprKind::Concat(xs) | ExprKind::Union(xs) | ExprKind::Builtin(_, xs) => all(xs),
-            ExprKind::Fn(_, xs) => all(xs),
+            ExprKind::Fn(_, xs) | ExprKind::TableFirst(_, _, xs) => all(xs),
             ExprKind::Path { steps, .. } => steps.iter().map(|s| 1 + all(&s.preds)).sum(),
             ExprKind::Table(_, x) | ExprKind::Neg(x) => size(x),
             ExprKind::Session { arg, .. } => size(arg),

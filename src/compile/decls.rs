@@ -73,6 +73,7 @@ impl Compiler {
 
     pub(super) fn table(&mut self, t: &ast::Table) -> TableDef {
         let mut rows: HashMap<String, Value, FxBuild> = HashMap::default();
+        let mut ordered = Vec::new();
         let mut firsts: HashMap<String, Span> = HashMap::new();
         for row in &t.rows {
             for (k, sp) in &row.keys {
@@ -91,6 +92,7 @@ impl Compiler {
                     continue;
                 }
                 firsts.insert(key.clone(), *sp);
+                ordered.push((key.clone(), lit_value(&row.value)));
                 rows.insert(key, lit_value(&row.value));
             }
             self.check_lit(t.val_ty, &row.value, row.span);
@@ -115,6 +117,7 @@ impl Compiler {
             key_ty: t.key_ty,
             val_ty: t.val_ty,
             rows,
+            ordered,
             default,
             loc: self.loc(t.name.span),
         }

@@ -102,6 +102,118 @@ impl Compiler {
         }
     }
 
+    /// `table.first_where(f, args…)` on a static table: `f` is a function
+    /// of (key, value, args…) returning bool.
+    fn table_method(
+        &mut self,
+        e: &ast::Expr,
+        t: usize,
+        name: &ast::Ident,
+        m: &ast::Ident,
+        args: &[ast::Expr],
+    ) -> (Expr, Type) {
+        let loc = self.loc(e.span);
+        let mk = |kind| Expr { kind, loc };
+        let dummy = (mk(ExprKind::Lit(Value::Str(String::new()))), Type::Any);
+        self.tables[t].used = true;
+        if m.name != "first_where" {
+            let d = self.error(
+                "hvx::undefined-function",
+                m.span,
+                format!(
+                    "static tables have `.first_where(function, args…)`, not `.{}`",
+                    m.name
+                ),
+                "unknown table method",
+            );
+            d.help = suggest(&m.name, ["first_where"]);
+            return dummy;
+        }
+        // The first argument names a function: a bare name, parsed as a path.
+        let fname = args.first().and_then(|a| match &a.kind {
+            ast::ExprKind::Path(p)
+                if matches!(p.start, ast::PathStart::Context) && p.steps.len() == 1 =>
+            {
+                match &p.steps[0] {
+                    ast::PathStep {
+                        descendant: false,
+                        test: ast::NodeTest::Elem(Some(q)),
+                        preds,
+                    } if q.prefix.is_none() && preds.is_empty() => Some((q.local.clone(), a.span)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        });
+        let Some((fname, fspan)) = fname else {
+            self.error(
+                "hvx::arity",
+                e.span,
+                format!(
+                    "`{}.first_where` takes a function's name first: `{}.first_where(fits, args…)`",
+                    name.name, name.name
+                ),
+                "no function named",
+            );
+            return dummy;
+        };
+        let Some(f) = find(&self.fns, &fname) else {
+            let help = suggest(&fname, self.fns.iter().map(|s| s.name.as_str()));
+            let d = self.error(
+                "hvx::undefined-function",
+                fspan,
+                format!("no function named `{fname}`"),
+                "not defined",
+            );
+            d.help = help;
+            return dummy;
+        };
+        self.fns[f].used = true;
+        let (params, ret) = self.fn_sigs[f].clone();
+        let (kt, vt) = self.table_tys[t];
+        let extra = &args[1..];
+        if params.len() != 2 + extra.len() {
+            self.error(
+                "hvx::arity",
+                e.span,
+                format!(
+                    "`{fname}` takes {} argument(s): the key, the value and {} more given here",
+                    params.len(),
+                    extra.len()
+                ),
+                "wrong number of arguments",
+            );
+            return dummy;
+        }
+        let fits = |want: Type, got: Type| {
+            matches!(want, Type::Any) || want == got || (want == Type::String)
+        };
+        if !fits(params[0], kt) || !fits(params[1], vt) || !matches!(ret, Type::Bool | Type::Any)
+        {
+            self.error(
+                "hvx::type-mismatch",
+                fspan,
+                format!(
+                    "`{fname}` must take the table's key ({}) and value ({}) first and return bool",
+                    kt.name(),
+                    vt.name()
+                ),
+                "wrong signature",
+            );
+            return dummy;
+        }
+        let mut compiled = Vec::with_capacity(extra.len());
+        for (a, want) in extra.iter().zip(&params[2..]) {
+            let (c, got) = self.expr(a);
+            self.check_assign(*want, got, &c, a.span);
+            compiled.push(c);
+        }
+        (
+            mk(ExprKind::TableFirst(t as u32, f as u32, compiled)),
+            self.table_tys[t].0,
+        )
+    }
+
     fn call(
         &mut self,
         e: &ast::Expr,
@@ -113,6 +225,11 @@ impl Compiler {
         let mk = |kind| Expr { kind, loc };
         let dummy = (mk(ExprKind::Lit(Value::Str(String::new()))), Type::Any);
         if let Some(m) = method {
+            if find(&self.sessions, &name.name).is_none() {
+                if let Some(t) = find(&self.tables, &name.name) {
+                    return self.table_method(e, t, name, m, args);
+                }
+            }
             // session lookups: table.right(x) / table.left(x)
             let Some(i) = find(&self.sessions, &name.name) else {
                 let help = suggest(&name.name, self.sessions.iter().map(|s| s.name.as_str()));

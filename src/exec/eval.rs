@@ -233,6 +233,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
             ExprKind::Fn(f, args) => self.call_fn(*f, args, e.loc, cx, locals)?,
             ExprKind::Table(t, arg) => self.table(*t, arg, e.loc, cx, locals)?,
+            ExprKind::TableFirst(t, f, args) => {
+                self.table_first(*t, *f, args, e.loc, cx, locals)?
+            }
             ExprKind::Session {
                 id,
                 reverse,
@@ -400,6 +403,63 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             self.coerce(v, t, a.loc, cx)?
         };
         Ok(())
+    }
+
+    /// `table.first_where(f, args…)`: walks the rows in order and returns
+    /// the first key for which `f(key, value, args…)` is true.
+    #[inline(never)]
+    fn table_first(
+        &mut self,
+        t: TableId,
+        f: FnId,
+        args: &'p [Expr],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        let p = self.p;
+        let fd = &p.fns[f as usize];
+        let table = &p.tables[t as usize];
+        let mut frame = self.take_frame((fd.frame as usize).max(2 + args.len()));
+        for (k, a) in args.iter().enumerate() {
+            let mut slot = Val::empty_str();
+            self.arg_into(a, fd.params[2 + k], cx, locals, &mut slot)?;
+            frame[2 + k] = slot;
+        }
+        let row_val = |v: &'p Value, ty: Type| -> Val<'a, 'i> {
+            match v {
+                Value::Int(i) if ty != Type::String => Val::Int(*i),
+                Value::Bool(b) if ty != Type::String => Val::Bool(*b),
+                Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
+                other => Val::Str(Cow::Owned(other.as_string())),
+            }
+        };
+        self.enter(loc, cx.item)?;
+        let mut found = None;
+        for (key, value) in &table.ordered {
+            frame[0] = match (table.key_ty, fd.params[0]) {
+                (Type::Int | Type::Uint, Type::Int | Type::Uint | Type::Any) => {
+                    Val::Int(key.parse().unwrap_or_default())
+                }
+                _ => Val::Str(Cow::Borrowed(key.as_str())),
+            };
+            frame[1] = row_val(value, fd.params[1]);
+            let v = self.eval(&fd.body, cx, &frame)?;
+            let v = self.coerce(v, Type::Bool, loc, cx)?;
+            if matches!(v, Val::Bool(true)) {
+                found = Some(key);
+                break;
+            }
+        }
+        self.depth -= 1;
+        self.give_frame(frame);
+        Ok(match found {
+            Some(k) => match table.key_ty {
+                Type::Int | Type::Uint => Val::Int(k.parse().unwrap_or_default()),
+                _ => Val::Str(Cow::Borrowed(k.as_str())),
+            },
+            None => Val::empty_str(),
+        })
     }
 
     /// A lookup in a static table.

@@ -2,7 +2,8 @@
 //! domain through the shipped kvm → vsphere route (the direct mapping), the
 //! hub route kvm → hvx → vsphere and its first stage, each against parsing the
 //! same input with roxmltree and writing the same number of nodes with
-//! xmlwriter; and kvm → hyperv (through the hub, then the CIM-XML writer).
+//! xmlwriter; kvm → hyperv (through the hub, then the CIM-XML writer); and
+//! kvm → ec2 (through the hub; the instance type chosen from its table).
 //! `--quick` runs a few iterations (CI keeps it working; it never
 //! fails on a time).
 //!
@@ -160,7 +161,7 @@ fn time<F: FnMut() -> usize>(iters: u32, mut f: F) -> Duration {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--profile floor|hub|route|via-hub`: loop one case for a profiler, print nothing.
+    // `--profile floor|hub|route|via-hub|hyperv|ec2`: loop one case for a profiler, print nothing.
     let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
     let iters = if quick { 20 } else { 2000 };
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/kvm/web.xml");
@@ -187,6 +188,7 @@ fn main() {
     };
     let vsphere = platform::by_name("vsphere").unwrap();
     let hyperv = platform::by_name("hyperv").unwrap();
+    let ec2 = platform::by_name("ec2").unwrap();
     let hvx = platform::by_name("hvx").unwrap();
     let one = |c: &Convert, target| {
         c.convert("web.xml", &text, None, &[target])
@@ -217,6 +219,7 @@ fn main() {
         let (c, target) = match case.as_str() {
             "hub" => (&conv, hvx),
             "hyperv" => (&conv, hyperv),
+            "ec2" => (&conv, ec2),
             "via-hub" => (&conv_hub, vsphere),
             _ => (&conv, vsphere),
         };
@@ -244,6 +247,11 @@ fn main() {
     let n_hv = count_nodes(&platform::hyperv::read("out.xml", &hv_out).unwrap());
     let t_hyperv = time(iters, || one(&conv, hyperv).len());
     let t_floor_hv = time(iters, || floor(&text, n_hub + n_hv));
+    // kvm -> ec2: the hub, then the DescribeInstances response (the
+    // instance type chosen from the 1,241-row table).
+    let n_ec2 = count_nodes(&one(&conv, ec2));
+    let t_ec2 = time(iters, || one(&conv, ec2).len());
+    let t_floor_ec2 = time(iters, || floor(&text, n_hub + n_ec2));
     let t_compile = time(if quick { 2 } else { 50 }, || {
         let m = Mappings::new(None);
         m.program("kvm-to-vsphere.hvx").unwrap().rules.len()
@@ -347,6 +355,16 @@ fn main() {
         ),
         t_hyperv,
         Some(t_floor_hv),
+    );
+    row(
+        format!("floor: parse input + write {} nodes", n_hub + n_ec2),
+        t_floor_ec2,
+        None,
+    );
+    row(
+        format!("kvm -> hvx -> ec2 (writes {} nodes)", n_hub + n_ec2),
+        t_ec2,
+        Some(t_floor_ec2),
     );
     row("compile kvm-to-vsphere".into(), t_compile, None);
     row(

@@ -64,6 +64,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "hvx-to-hyperv.hvx",
         include_str!("../mappings/hvx-to-hyperv.hvx"),
     ),
+    // Amazon EC2 (the instance-type table is generated: mappings/data/).
+    ("lib/ec2.hvx", include_str!("../mappings/lib/ec2.hvx")),
+    (
+        "lib/ec2-types.hvx",
+        include_str!("../mappings/lib/ec2-types.hvx"),
+    ),
+    ("ec2-to-hvx.hvx", include_str!("../mappings/ec2-to-hvx.hvx")),
+    ("hvx-to-ec2.hvx", include_str!("../mappings/hvx-to-ec2.hvx")),
 ];
 
 /// A mapping failed to compile.

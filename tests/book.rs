@@ -99,6 +99,11 @@ fn cli_chapter_examples_run_as_written() {
 }
 
 #[test]
+fn ec2_chapter_examples_run_as_written() {
+    run_chapter("platforms/ec2.md", 5);
+}
+
+#[test]
 fn hyperv_chapter_examples_run_as_written() {
     run_chapter("platforms/hyperv.md", 6);
 }

@@ -38,12 +38,12 @@ fn kvm_inputs() -> Vec<std::path::PathBuf> {
     inputs
 }
 
-/// The bundled samples of kvm, vsphere, ovf and hyperv, the accepted libvirt
+/// The bundled samples of kvm, vsphere, ovf, hyperv and ec2, the accepted libvirt
 /// corpus, and Hyper-V documents others wrote (pre-2016 configuration files,
 /// a DefineSystem without InstanceIDs).
 fn all_inputs() -> Vec<std::path::PathBuf> {
     let mut v = kvm_inputs();
-    for p in ["vsphere", "ovf", "hyperv"] {
+    for p in ["vsphere", "ovf", "hyperv", "ec2"] {
         v.extend(samples(p));
     }
     let legacy = root().join("tests/corpus/hyperv-vm-config-xml");

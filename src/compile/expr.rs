@@ -188,8 +188,7 @@ impl Compiler {
         let fits = |want: Type, got: Type| {
             matches!(want, Type::Any) || want == got || (want == Type::String)
         };
-        if !fits(params[0], kt) || !fits(params[1], vt) || !matches!(ret, Type::Bool | Type::Any)
-        {
+        if !fits(params[0], kt) || !fits(params[1], vt) || !matches!(ret, Type::Bool | Type::Any) {
             self.error(
                 "hvx::type-mismatch",
                 fspan,

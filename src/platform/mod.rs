@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+pub mod ec2;
 pub mod hyperv;
 pub mod input;
 pub mod text;
@@ -28,7 +29,7 @@ pub const PLATFORMS: &[Platform] = &[
     Platform { name: "vmware", title: "VMware Workstation/ESXi (.vmx)", ext: "vmx", signature: ".vmx text (.vmx or by its keys), or <vmx> in urn:hvxform:vmx:1", implemented: true },
     Platform { name: "vsphere", title: "VMware vSphere (vim25 ConfigSpec/ConfigInfo)", ext: "xml", signature: "<VirtualMachineConfigSpec>, <VirtualMachineConfigInfo>, <ConfigSpec> or <config> in urn:vim25", implemented: true },
     Platform { name: "hyperv", title: "Microsoft Hyper-V (WMI CIM-XML; pre-2016 .xml read only)", ext: "xml", signature: "CIM-XML <CIM> (DefineSystem) or <INSTANCE>s of Msvm_ classes, a pre-2016 <configuration> file, or <hyperv> in urn:hvxform:hyperv:1", implemented: true },
-    Platform { name: "ec2", title: "Amazon EC2", ext: "xml", signature: "DescribeInstances item", implemented: false },
+    Platform { name: "ec2", title: "Amazon EC2 (DescribeInstances response)", ext: "xml", signature: "<DescribeInstancesResponse> in http://ec2.amazonaws.com/doc/2016-11-15/ (with or without the final /)", implemented: true },
     Platform { name: "ovf", title: "DMTF OVF envelope", ext: "ovf", signature: "<Envelope> in http://schemas.dmtf.org/ovf/envelope/1 or /2", implemented: true },
     Platform { name: "hvx", title: "hvxform hub model", ext: "hvx.xml", signature: "<vm> in urn:hvxform:hvx:1", implemented: true },
 ];
@@ -37,6 +38,7 @@ pub const HVX_NS: &str = "urn:hvxform:hvx:1";
 pub const VIM25_NS: &str = "urn:vim25";
 pub const OVF1_NS: &str = "http://schemas.dmtf.org/ovf/envelope/1";
 pub const OVF2_NS: &str = "http://schemas.dmtf.org/ovf/envelope/2";
+use ec2::{NS as EC2_NS, NS_BARE as EC2_NS_BARE};
 
 /// Looks a platform up by name.
 pub fn by_name(name: &str) -> Result<&'static Platform, String> {
@@ -80,6 +82,7 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
             Some(VIM25_NS),
         ) => "vsphere",
         ("Envelope", Some(OVF1_NS | OVF2_NS)) => "ovf",
+        ("DescribeInstancesResponse", Some(EC2_NS | EC2_NS_BARE)) => "ec2",
         ("vm", Some(HVX_NS)) => "hvx",
         ("vmx", Some(vmx::NS)) => "vmware",
         ("xl", Some(xl::NS)) => "xen",
@@ -165,6 +168,12 @@ pub fn to_xml<'t>(
             hyperv::read(name, text).map(Cow::Owned)
         }
         Syntax::Xml => {
+            // An EC2 response without the final `/` of its namespace.
+            if from.is_none_or(|p| p.name == "ec2") {
+                if let Some(t) = ec2::normalise(text) {
+                    return Ok(Cow::Owned(t));
+                }
+            }
             // A pre-2016 Hyper-V file: into the canonical namespace.
             let config = from.is_none_or(|p| p.name == "hyperv");
             if let Some(t) = hyperv::read_config(text).filter(|_| config) {

@@ -86,7 +86,7 @@ pub fn pywbem_python() -> Option<PathBuf> {
 
 /// A validator venv's python: `$var`, else `DIR/bin/python` when it exists;
 /// in CI (HVX_REQUIRE_TOOLS=1) a missing one fails the test.
-fn venv_python(var: &str, dir: &str, what: &str) -> Option<PathBuf> {
+pub fn venv_python(var: &str, dir: &str, what: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(var) {
         return Some(PathBuf::from(p));
     }
@@ -175,5 +175,75 @@ pub fn relaxng(schema: &Path, file: &Path) -> Result<(), String> {
         Ok(())
     } else {
         Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+/// What libvirt says a domain is, in the terms the round trip keeps.
+#[derive(Debug, PartialEq)]
+pub struct Kept {
+    pub name: String,
+    pub uuid: String,
+    pub vcpus: String,
+    pub memory_kib: u64,
+    pub firmware_efi: bool,
+    pub secure_boot: bool,
+    /// (device, bus, source)
+    pub disks: Vec<(String, String, String)>,
+    /// (MAC, network or bridge, or `(type)`)
+    pub nics: Vec<(String, String)>,
+}
+
+pub fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, t: &str) -> Option<roxmltree::Node<'a, 'i>> {
+    n.children().find(|c| c.has_tag_name(t))
+}
+
+pub fn kept(xml: &str) -> Kept {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let d = doc.root_element();
+    let text = |n: Option<roxmltree::Node>| n.and_then(|n| n.text()).unwrap_or("").to_string();
+    let os = child(d, "os").unwrap();
+    let loader = child(os, "loader");
+    let devices = child(d, "devices").unwrap();
+    let mut disks = Vec::new();
+    let mut nics = Vec::new();
+    for dev in devices.children().filter(|n| n.is_element()) {
+        match dev.tag_name().name() {
+            "disk" => {
+                let src = child(dev, "source")
+                    .and_then(|s| s.attribute("file").or(s.attribute("dev")))
+                    .unwrap_or("")
+                    .to_string();
+                let bus = child(dev, "target").unwrap().attribute("bus").unwrap();
+                disks.push((dev.attribute("device").unwrap().into(), bus.into(), src));
+            }
+            "interface" => {
+                let mac = child(dev, "mac").unwrap().attribute("address").unwrap();
+                // The connection, for the kinds the hub models (a network
+                // or a bridge); others (tap devices, macvtap, vhost-user)
+                // have no Hyper-V counterpart and are left unconnected.
+                let src = match dev.attribute("type") {
+                    Some("network" | "bridge") => child(dev, "source")
+                        .and_then(|s| s.attribute("network").or(s.attribute("bridge")))
+                        .unwrap_or("")
+                        .to_string(),
+                    Some(t) => format!("({t})"),
+                    None => String::new(),
+                };
+                nics.push((mac.to_string(), src));
+            }
+            _ => {}
+        }
+    }
+    let firmware_efi = os.attribute("firmware") == Some("efi")
+        || loader.is_some_and(|l| l.text().unwrap_or("").contains("OVMF"));
+    Kept {
+        name: text(child(d, "name")),
+        uuid: text(child(d, "uuid")),
+        vcpus: text(child(d, "vcpu")),
+        memory_kib: text(child(d, "memory")).parse().unwrap(),
+        firmware_efi,
+        secure_boot: loader.is_some_and(|l| l.attribute("secure") == Some("yes")),
+        disks,
+        nics,
     }
 }

@@ -1,0 +1,98 @@
+"""Strict check of EC2 DescribeInstances responses, by AWS's own service model.
+
+    python ec2_check.py FILE...
+
+For each file: botocore's model-driven query parser reads it with the
+DescribeInstances output shape, moto's model-driven EC2 serializer writes the
+parsed result back, and the two documents' leaf paths (and values) are
+compared: an element the model does not know, or puts elsewhere, is dropped
+by the parser and shows up as a difference. Enum values are checked against
+the model's lists; the root must be DescribeInstancesResponse in
+http://ec2.amazonaws.com/doc/2016-11-15/ and hold at least one reservation.
+Prints `FILE: OK` or the problems; exits 1 when any file has one.
+
+The method is that of the team's consumers/ec2/ec2_strict.py, rewritten for
+several files and exact diagnostics.
+"""
+import sys
+import xml.etree.ElementTree as ET
+
+import botocore.parsers
+import botocore.session
+from moto.core.serialize import EC2Serializer
+from moto.core.utils import get_service_model as moto_model
+
+NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+MODEL = botocore.session.get_session().get_service_model("ec2")
+OP = MODEL.operation_model("DescribeInstances")
+SERIALIZER = EC2Serializer(moto_model("ec2").operation_model("DescribeInstances"))
+
+
+def leaves(xml):
+    root = ET.fromstring(xml)
+    out = set()
+
+    def walk(e, path):
+        kids = list(e)
+        if not kids and not path.endswith("/requestId"):
+            out.add((path, (e.text or "").strip()))
+        for i, k in enumerate(kids):
+            t = k.tag.split("}")[-1]
+            walk(k, path + "/" + t + (f"[{i}]" if t == "item" else ""))
+
+    walk(root, root.tag.split("}")[-1])
+    return out, root.tag
+
+
+def enum_errors(v, shape, path, errs):
+    if shape.type_name == "structure":
+        for k, s in shape.members.items():
+            if k in v:
+                enum_errors(v[k], s, path + "." + k, errs)
+    elif shape.type_name == "list":
+        for i, x in enumerate(v):
+            enum_errors(x, shape.member, f"{path}[{i}]", errs)
+    elif getattr(shape, "enum", None) and v not in shape.enum:
+        errs.append(f"{path} = {v!r} is not one of {shape.name}'s values")
+
+
+def check(src):
+    """The problems of one document (bytes), an empty list when none."""
+    try:
+        ET.fromstring(src)
+    except ET.ParseError as e:
+        return [f"not XML: {e}"]
+    parser = botocore.parsers.create_parser("ec2")
+    parsed = parser.parse({"body": src, "headers": {}, "status_code": 200}, OP.output_shape)
+    parsed.pop("ResponseMetadata", None)
+    if "Error" in parsed or "Errors" in parsed:
+        return [f"parsed as an error response: {parsed}"]
+    if not parsed.get("Reservations"):
+        return ["no reservation parsed (wrong root element or namespace?)"]
+    back = SERIALIZER.serialize(parsed)["body"]
+    (a, root), (b, _) = leaves(src), leaves(back.encode() if isinstance(back, str) else back)
+    errs = []
+    if root != "{" + NS + "}DescribeInstancesResponse":
+        errs.append(f"root is {root}, not {{{NS}}}DescribeInstancesResponse")
+    errs += [f"unknown or misplaced: {p} = {v!r}" for p, v in sorted(a - b)]
+    errs += [f"changed by the model: {p} = {v!r}" for p, v in sorted(b - a)]
+    enum_errors(parsed, OP.output_shape, "", errs)
+    return errs
+
+
+def main(paths):
+    bad = 0
+    for p in paths:
+        errs = check(open(p, "rb").read())
+        if errs:
+            bad += 1
+            print(f"{p}:")
+            for e in errs:
+                print(f"  {e}")
+        else:
+            print(f"{p}: OK")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -225,6 +225,8 @@ pub struct Produced {
     /// Names computed by mappings, outermost first (empty for the main document).
     pub names: Vec<String>,
     pub ext: &'static str,
+    /// A JSON document (named `<stem>.<target>.<names>.json`).
+    pub json: bool,
     pub xml: String,
 }
 
@@ -306,7 +308,8 @@ impl Convert<'_> {
                 .mappings
                 .route(source, target)
                 .map_err(ConvertError::Route)?;
-            let mut docs: Vec<(Vec<String>, String)> = Vec::new();
+            // (names, text, JSON?) of each document of the last stage run.
+            let mut docs: Vec<(Vec<String>, String, bool)> = Vec::new();
             // First stage reads the parsed input; later stages reparse the
             // previous stage's output (see book: performance).
             for (k, file) in files.iter().enumerate() {
@@ -324,27 +327,34 @@ impl Convert<'_> {
                     ..self.run.clone()
                 };
                 let mut next = Vec::new();
-                let mut run_stage =
-                    |doc: &roxmltree::Document, names: &[String]| -> Result<(), ConvertError> {
-                        let o = exec::run(&program, doc, &params, self.sessions, &opts).map_err(
-                            |error| ConvertError::Run {
-                                mapping: file.clone(),
-                                error,
-                            },
-                        )?;
-                        findings.unmapped_count += o.unmapped_count;
-                        collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
-                        for d in o.documents {
-                            let mut n = names.to_vec();
-                            n.extend(d.name);
-                            next.push((n, d.xml));
+                let mut run_stage = |doc: &roxmltree::Document,
+                                     names: &[String]|
+                 -> Result<(), ConvertError> {
+                    let o = exec::run(&program, doc, &params, self.sessions, &opts).map_err(
+                        |error| ConvertError::Run {
+                            mapping: file.clone(),
+                            error,
+                        },
+                    )?;
+                    findings.unmapped_count += o.unmapped_count;
+                    collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
+                    for d in o.documents {
+                        if d.json && k + 1 < files.len() {
+                            return Err(ConvertError::Route(format!(
+                                    "{file}: JSON document `{}` comes from a mapping whose output the next mapping of the route reads; only a route's last mapping writes JSON",
+                                    d.document
+                                )));
                         }
-                        Ok(())
-                    };
+                        let mut n = names.to_vec();
+                        n.extend(d.name);
+                        next.push((n, d.xml, d.json));
+                    }
+                    Ok(())
+                };
                 if k == 0 {
                     run_stage(&doc, &[])?;
                 } else {
-                    for (names, xml) in &docs {
+                    for (names, xml, _) in &docs {
                         let hub = roxmltree::Document::parse(xml).map_err(|e| {
                             ConvertError::Input(format!(
                                 "internal: stage output does not parse: {e}"
@@ -355,14 +365,20 @@ impl Convert<'_> {
                 }
                 docs = next;
             }
-            for (names, xml) in docs {
-                // Text targets (.vmx, xl.cfg) are written from their canonical form.
-                let xml = platform::to_native(target, xml)
-                    .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
+            for (names, xml, json) in docs {
+                // Text targets (.vmx, xl.cfg) are written from their canonical
+                // form; JSON documents as they are.
+                let xml = if json {
+                    xml
+                } else {
+                    platform::to_native(target, xml)
+                        .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?
+                };
                 out.push(Produced {
                     target: target.name,
                     names,
-                    ext: target.ext,
+                    ext: if json { "json" } else { target.ext },
+                    json,
                     xml,
                 });
             }
@@ -421,9 +437,16 @@ pub fn output_file_name(stem: &str, p: &Produced) -> Result<String, String> {
     let mut parts = vec![stem.to_string()];
     for n in &p.names {
         safe_name_part(n)?;
-        parts.push(n.clone());
     }
-    parts.push(p.target.to_string());
+    // A JSON document is a companion of the target's document:
+    // `web.ec2.run-instances.json` beside `web.ec2.xml`.
+    if p.json {
+        parts.push(p.target.to_string());
+        parts.extend(p.names.iter().cloned());
+    } else {
+        parts.extend(p.names.iter().cloned());
+        parts.push(p.target.to_string());
+    }
     parts.push(p.ext.to_string());
     Ok(parts.join("."))
 }

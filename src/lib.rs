@@ -11,6 +11,7 @@ pub mod convert;
 pub mod diag;
 pub mod engine;
 pub mod exec;
+pub mod jsonout;
 pub mod platform;
 pub mod program;
 pub mod render;

@@ -152,6 +152,8 @@ pub enum Via {
 #[derive(Debug)]
 pub struct DocumentDef {
     pub name: String,
+    /// Written as JSON (see [`crate::jsonout`]).
+    pub json: bool,
     pub each: Option<Expr>,
     pub file_name: Option<Expr>,
     pub body: Vec<Stmt>,

@@ -56,7 +56,8 @@ fn run_chapter(chapter: &str, min: usize) {
     let shared = temp_dir(&format!("book-{}", chapter.replace('/', "-")));
     let mut failures = Vec::new();
     for (k, ex) in exs.iter().enumerate() {
-        let out = temp_dir(&format!("book-{k}"));
+        // One folder per chapter and example: chapters run in parallel.
+        let out = temp_dir(&format!("book-{}-{k}", chapter.replace('/', "-")));
         let args: Vec<String> = ex
             .args
             .iter()

@@ -171,15 +171,48 @@ fn every_ec2_output_passes_botocore_and_moto() {
         let p = format!("ec2_instance={i}");
         outputs.push(transform(&libcloud(), "ec2", &dir.join(i), &["--param", &p]).0);
     }
-    let o = std::process::Command::new(py)
-        .arg(root().join("tests/validators/ec2_check.py"))
-        .args(&outputs)
-        .output()
-        .unwrap();
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
-    assert_eq!(out.matches(": OK").count(), outputs.len(), "{out}");
+    let check = |args: &[&str], files: &[PathBuf]| {
+        let o = std::process::Command::new(&py)
+            .arg(root().join("tests/validators/ec2_check.py"))
+            .args(args)
+            .args(files)
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        assert!(o.status.success(), "{out}{}", stderr(&o));
+        assert_eq!(out.matches(": OK").count(), files.len(), "{out}");
+    };
+    check(&[], &outputs);
     assert!(outputs.len() >= 50, "{}", outputs.len());
+    // Beside each response, the requests a user runs: RunInstances and one
+    // ImportImage per disk, as `aws ec2 … --cli-input-json` reads them.
+    let json = |suffix: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = walk_files(&dir)
+            .into_iter()
+            .filter(|f| f.to_string_lossy().contains(suffix))
+            .collect();
+        v.sort();
+        v
+    };
+    let (runs, imports) = (json(".ec2.run-instances.json"), json(".ec2.import-image-"));
+    assert_eq!(runs.len(), outputs.len(), "{runs:#?}");
+    // (Disks that are EBS volumes already, from EC2, need no import.)
+    assert!(imports.len() >= outputs.len() - 4, "{}", imports.len());
+    check(&["--request", "RunInstances"], &runs);
+    check(&["--request", "ImportImage"], &imports);
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// KVM → EC2 → KVM keeps name, UUID, vCPUs, memory, firmware and Secure

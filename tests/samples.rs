@@ -32,7 +32,15 @@ fn every_sample_to_every_target() {
         for sample in samples(&platform) {
             let stem = sample.file_stem().unwrap().to_string_lossy().into_owned();
             for t in &targets {
-                let o = run(&["transform", sample.to_str().unwrap(), "--to", t]);
+                let dir = temp_dir(&format!("samples-{platform}-{stem}-{t}"));
+                let o = run(&[
+                    "transform",
+                    sample.to_str().unwrap(),
+                    "--to",
+                    t,
+                    "-o",
+                    dir.to_str().unwrap(),
+                ]);
                 assert_eq!(
                     o.status.code(),
                     Some(0),
@@ -40,7 +48,18 @@ fn every_sample_to_every_target() {
                     sample.display(),
                     stderr(&o)
                 );
-                insta::assert_snapshot!(format!("{platform}__{stem}__{t}"), stdout(&o));
+                // The document, or (EC2's requests beside it) each file
+                // after a line with its name.
+                let files = file_names(&dir);
+                let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+                let text = match files.as_slice() {
+                    [one] => read(one),
+                    many => many
+                        .iter()
+                        .map(|f| format!("=== {f}\n{}", read(f)))
+                        .collect(),
+                };
+                insta::assert_snapshot!(format!("{platform}__{stem}__{t}"), text);
             }
         }
     }

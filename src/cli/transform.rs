@@ -459,13 +459,31 @@ fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Vec<(String, &'d
         if let Some(m) = p.names.iter().find_map(|n| engine::safe_name_part(n).err()) {
             return Err(format!("{}: {m}", input.display()));
         }
-        let alone = docs.iter().filter(|q| q.target == p.target).count() == 1;
-        let name = if alone && !p.names.is_empty() {
+        // JSON documents are companions of the target's document: they keep
+        // their own name, and the names before it only when the target's
+        // documents need theirs.
+        let single = docs
+            .iter()
+            .filter(|q| q.target == p.target && !q.json)
+            .count()
+            == 1;
+        let alone = !p.json && single;
+        let name = if p.json && single && p.names.len() > 1 {
+            let own = engine::Produced {
+                target: p.target,
+                names: p.names[p.names.len() - 1..].to_vec(),
+                ext: p.ext,
+                json: true,
+                xml: String::new(),
+            };
+            engine::output_file_name(&stem, &own)
+        } else if alone && !p.names.is_empty() {
             // Only the name is computed from it.
             let unnamed = engine::Produced {
                 target: p.target,
                 names: Vec::new(),
                 ext: p.ext,
+                json: p.json,
                 xml: String::new(),
             };
             engine::output_file_name(&stem, &unnamed)

@@ -548,6 +548,7 @@ impl Compiler {
                 }
                 documents.push(DocumentDef {
                     name: d.name.name.clone(),
+                    json: d.json,
                     each,
                     file_name,
                     body,
@@ -559,6 +560,7 @@ impl Compiler {
         if documents.is_empty() {
             documents.push(DocumentDef {
                 name: "main".into(),
+                json: false,
                 each: None,
                 file_name: None,
                 body: vec![Stmt::Apply {

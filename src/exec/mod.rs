@@ -54,6 +54,8 @@ pub struct OutDoc {
     pub document: String,
     /// The name computed by the declaration's `name` clause, if any.
     pub name: Option<String>,
+    /// A JSON document: `xml` holds JSON text.
+    pub json: bool,
     pub xml: String,
 }
 
@@ -223,6 +225,8 @@ struct Run<'p, 'a, 'i> {
     touched_attr: Vec<u64>,
     touched_attr_more: std::collections::HashSet<(u32, u32)>,
     out: XmlOut,
+    /// The document being written is a JSON one: typed values are marked.
+    json: bool,
     root_started: bool,
     depth: usize,
     dropped: Vec<Dropped>,
@@ -371,6 +375,7 @@ fn run_inner<'a, 'i>(
         touched_attr_more: Default::default(),
         // Replaced by each document's own writer.
         out: XmlOut::with_capacity(!opts.compact, 0),
+        json: false,
         root_started: false,
         depth: 0,
         dropped: Vec::new(),
@@ -460,6 +465,7 @@ fn execute<'a, 'i>(r: &mut Run<'a, 'a, 'i>, params: &[Option<Value>]) -> R<Vec<O
             let room = (doc.input_text().len() * 2).clamp(4096, 1 << 20);
             r.out = XmlOut::with_capacity(!opts.compact, room);
             r.root_started = false;
+            r.json = d.json;
             r.block(&d.body, &cx, &mut locals)?;
             let out = std::mem::replace(&mut r.out, XmlOut::with_capacity(!opts.compact, 0));
             let xml = out.finish().map_err(|e| {
@@ -469,9 +475,21 @@ fn execute<'a, 'i>(r: &mut Run<'a, 'a, 'i>, params: &[Option<Value>]) -> R<Vec<O
                     input: Some(report::pos(doc, r.lines(), item)),
                 })
             })?;
+            let xml = if d.json {
+                crate::jsonout::from_xml(&xml).map_err(|e| {
+                    Box::new(RuntimeError {
+                        message: format!("JSON document `{}`: {e}", d.name),
+                        mapping: p.describe(d.loc),
+                        input: Some(report::pos(doc, r.lines(), item)),
+                    })
+                })?
+            } else {
+                xml
+            };
             documents.push(OutDoc {
                 document: d.name.clone(),
                 name,
+                json: d.json,
                 xml,
             });
         }

@@ -31,7 +31,22 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 body,
                 loc,
             } => {
+                let mut typed = None;
                 let value = match body {
+                    ElemBody::Value { expr, optional } if self.json => {
+                        // JSON documents keep integers and booleans typed.
+                        let v = self.eval(expr, cx, locals)?;
+                        typed = match v {
+                            Val::Int(_) => Some("int"),
+                            Val::Bool(_) => Some("bool"),
+                            _ => None,
+                        };
+                        let empty = v.is_empty();
+                        if *optional && empty {
+                            return Ok(());
+                        }
+                        Some(self.string_into(v))
+                    }
                     ElemBody::Value { expr, optional } => {
                         let (v, empty) = self.eval_str(expr, cx, locals)?;
                         if *optional && empty {
@@ -42,6 +57,15 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     _ => None,
                 };
                 self.start_elem(name, *loc, cx.item)?;
+                if let Some(t) = typed {
+                    let r = self.out.attr_ns(
+                        crate::jsonout::TYPE_ATTR,
+                        Some(crate::jsonout::TYPE_NS),
+                        Some(crate::jsonout::TYPE_PREFIX),
+                        t,
+                    );
+                    self.write(*loc, cx.item, r)?;
+                }
                 for (an, e) in attrs {
                     let v = self.eval_str(e, cx, locals)?.0;
                     let r = self.out.attr(&an.qname, &v);

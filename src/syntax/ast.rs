@@ -213,6 +213,8 @@ pub struct Rename {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
     pub name: Ident,
+    /// Written as JSON (`document NAME json …`).
+    pub json: bool,
     pub each: Option<Expr>,
     pub file_name: Option<Expr>,
     pub body: Block,

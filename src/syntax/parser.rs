@@ -175,6 +175,7 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                 let mut each = None;
                 let mut file_name = None;
                 let mut body = Vec::new();
+                let mut json = false;
                 // `for` and `name` clauses are both plain exprs; tell them
                 // apart by the keyword text before them.
                 for p in it {
@@ -188,11 +189,13 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                             }
                         }
                         Rule::block => body = block(p),
+                        Rule::json_kw => json = true,
                         _ => {}
                     }
                 }
                 file.documents.push(Document {
                     name,
+                    json,
                     each,
                     file_name,
                     body,

@@ -1,6 +1,12 @@
 """Strict check of EC2 DescribeInstances responses, by AWS's own service model.
 
     python ec2_check.py FILE...
+    python ec2_check.py --request OPERATION FILE...
+
+The second form checks JSON requests (what `aws ec2 OPERATION
+--cli-input-json file://FILE` reads) with botocore's ParamValidator against
+the operation's input shape: unknown and missing members, wrong types, and
+enum values; an empty request is refused too.
 
 For each file: botocore's model-driven query parser reads it with the
 DescribeInstances output shape, moto's model-driven EC2 serializer writes the
@@ -80,10 +86,39 @@ def check(src):
     return errs
 
 
+def check_request(op, text):
+    """The problems of one JSON request (text), an empty list when none."""
+    import json
+
+    from botocore.exceptions import ParamValidationError
+    from botocore.validate import validate_parameters
+
+    try:
+        params = json.loads(text)
+    except ValueError as e:
+        return [f"not JSON: {e}"]
+    if not isinstance(params, dict) or not params:
+        return ["not a JSON object with members"]
+    shape = MODEL.operation_model(op).input_shape
+    try:
+        validate_parameters(params, shape)
+    except ParamValidationError as e:
+        return [line.strip() for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
+    errs = []
+    enum_errors(params, shape, "", errs)
+    return errs
+
+
 def main(paths):
     bad = 0
+    op = None
+    if paths[:1] == ["--request"]:
+        op, paths = paths[1], paths[2:]
     for p in paths:
-        errs = check(open(p, "rb").read())
+        if op:
+            errs = check_request(op, open(p, encoding="utf-8").read())
+        else:
+            errs = check(open(p, "rb").read())
         if errs:
             bad += 1
             print(f"{p}:")

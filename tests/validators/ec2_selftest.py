@@ -24,7 +24,41 @@ BAD = {
     "not XML": (GOOD.replace("</requestId>", ""), "not XML"),
 }
 
+REQUESTS = {
+    "RunInstances": (
+        '{"InstanceType": "t3.micro", "MinCount": 1, "MaxCount": 1, "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "a"}]}]}',
+        [
+            ('{"InstanceType": "t3.micro", "MinCount": "1", "MaxCount": 1}', "Invalid type"),
+            ('{"InstanceType": "t3.micro", "MaxCount": 1}', "Missing required parameter"),
+            ('{"InstanceType": "t3.micro", "MinCount": 1, "MaxCount": 1, "Colour": "red"}', "Unknown parameter"),
+            ('{"MinCount": 1, "MaxCount": 1, "TagSpecifications": {"ResourceType": "instance"}}', "Invalid type"),
+            ('{"MinCount": 1, "MaxCount": 1, "InstanceType": "t3.colossal"}', "not one of InstanceType"),
+            ("{}", "not a JSON object"),
+        ],
+    ),
+    "ImportImage": (
+        '{"DiskContainers": [{"Format": "VMDK", "UserBucket": {"S3Bucket": "b", "S3Key": "k"}}], "BootMode": "uefi"}',
+        [
+            ('{"BootMode": "efi"}', "not one of BootModeValues"),
+            ('{"DiskContainers": [{"Bucket": "b"}]}', "Unknown parameter"),
+        ],
+    ),
+}
+
 fails = 0
+cases = 1 + len(BAD)
+for op, (good, bads) in REQUESTS.items():
+    cases += 1 + len(bads)
+    errs = ec2_check.check_request(op, good)
+    if errs:
+        print(f"FAIL good {op} request refused: {errs}")
+        fails += 1
+    for text, want in bads:
+        errs = ec2_check.check_request(op, text)
+        if not any(want in e for e in errs):
+            print(f"FAIL {op} {text}: expected {want!r}, got {errs}")
+            fails += 1
+
 errs = ec2_check.check(GOOD.encode())
 if errs:
     print(f"FAIL good response refused: {errs}")
@@ -34,5 +68,5 @@ for name, (text, want) in BAD.items():
     if not any(want in e for e in errs):
         print(f"FAIL {name}: expected {want!r}, got {errs}")
         fails += 1
-print(f"ec2_check self-test: {1 + len(BAD) - fails} of {1 + len(BAD)} cases as expected")
+print(f"ec2_check self-test: {cases - fails} of {cases} cases as expected")
 sys.exit(1 if fails else 0)

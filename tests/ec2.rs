@@ -187,7 +187,7 @@ fn every_ec2_output_passes_botocore_and_moto() {
     // Beside each response, the requests a user runs: RunInstances and one
     // ImportImage per disk, as `aws ec2 … --cli-input-json` reads them.
     let json = |suffix: &str| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = walk_files(&dir)
+        let mut v: Vec<PathBuf> = walk(&dir)
             .into_iter()
             .filter(|f| f.to_string_lossy().contains(suffix))
             .collect();
@@ -200,19 +200,6 @@ fn every_ec2_output_passes_botocore_and_moto() {
     assert!(imports.len() >= outputs.len() - 4, "{}", imports.len());
     check(&["--request", "RunInstances"], &runs);
     check(&["--request", "ImportImage"], &imports);
-}
-
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk_files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// KVM → EC2 → KVM keeps name, UUID, vCPUs, memory, firmware and Secure

@@ -273,23 +273,6 @@ fn every_hyperv_output_passes_pywbem() {
     assert_eq!(lines, outputs.len());
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    let mut entries: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[test]
 fn legacy_configuration_files_read_into_the_hub() {
     let dir = temp_dir("hyperv-legacy");

@@ -426,14 +426,6 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             self.arg_into(a, fd.params[2 + k], cx, locals, &mut slot)?;
             frame[2 + k] = slot;
         }
-        let row_val = |v: &'p Value, ty: Type| -> Val<'a, 'i> {
-            match v {
-                Value::Int(i) if ty != Type::String => Val::Int(*i),
-                Value::Bool(b) if ty != Type::String => Val::Bool(*b),
-                Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
-                other => Val::Str(Cow::Owned(other.as_string())),
-            }
-        };
         self.enter(loc, cx.item)?;
         let mut found = None;
         for (key, value) in &table.ordered {
@@ -443,7 +435,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 _ => Val::Str(Cow::Borrowed(key.as_str())),
             };
-            frame[1] = row_val(value, fd.params[1]);
+            frame[1] = row_value(value, fd.params[1]);
             let v = self.eval(&fd.body, cx, &frame)?;
             let v = self.coerce(v, Type::Bool, loc, cx)?;
             if matches!(v, Val::Bool(true)) {
@@ -478,12 +470,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let vt = self.p.tables[t as usize].val_ty;
         let row = self.table_value(t, &key, loc, at)?;
         self.give_str(key);
-        Ok(match row {
-            Value::Int(i) if vt != Type::String => Val::Int(*i),
-            Value::Bool(b) if vt != Type::String => Val::Bool(*b),
-            Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
-            other => Val::Str(Cow::Owned(other.as_string())),
-        })
+        Ok(row_value(row, vt))
     }
 
     /// A lookup in a session table.
@@ -1448,4 +1435,15 @@ pub(super) fn push_int(out: &mut String, i: i64) {
     }
     // Only ASCII digits were written.
     out.push_str(std::str::from_utf8(&buf[k..]).unwrap_or_default());
+}
+
+/// A static table's value as a run-time value of type `ty` (a string when
+/// the table's values are read as strings).
+fn row_value<'p: 'a, 'a, 'i>(v: &'p Value, ty: Type) -> Val<'a, 'i> {
+    match v {
+        Value::Int(i) if ty != Type::String => Val::Int(*i),
+        Value::Bool(b) if ty != Type::String => Val::Bool(*b),
+        Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
+        other => Val::Str(Cow::Owned(other.as_string())),
+    }
 }

@@ -66,7 +66,10 @@ fn lookup_ns(n: usize, lookups: usize) -> f64 {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this as
+    // a smoke test (a debug build, no --bench): then a few iterations too.
+    let quick =
+        std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     let (n, rounds) = if quick { (10_000, 2) } else { (100_000, 5) };
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp");
     std::fs::create_dir_all(&dir).unwrap();

@@ -5,7 +5,7 @@
 //! xmlwriter; kvm → hyperv (through the hub, then the CIM-XML writer); and
 //! kvm → ec2 (through the hub; the instance type chosen from its table).
 //! `--quick` runs a few iterations (CI keeps it working; it never
-//! fails on a time).
+//! fails on a time), as does `cargo test --all-targets` (no `--bench`).
 //!
 //! `HVX_BENCH_MAPPINGS=DIR` times the direct route with the mappings of DIR
 //! (as `transform --mappings DIR`), to measure what part of a mapping costs:
@@ -160,7 +160,10 @@ fn time<F: FnMut() -> usize>(iters: u32, mut f: F) -> Duration {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this as
+    // a smoke test (a debug build, no --bench): then a few iterations too.
+    let quick =
+        std::env::args().any(|a| a == "--quick") || !std::env::args().any(|a| a == "--bench");
     // `--profile floor|hub|route|via-hub|hyperv|ec2`: loop one case for a profiler, print nothing.
     let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
     let iters = if quick { 20 } else { 2000 };

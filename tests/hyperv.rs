@@ -347,20 +347,8 @@ fn bad_hyperv_input_is_a_located_error_and_writes_nothing() {
         ),
     ];
     for (name, bytes, want) in cases {
-        let f = dir.join(name);
-        std::fs::write(&f, bytes).unwrap();
-        let out = dir.join(format!("out-{name}"));
-        let o = run(&[
-            "transform",
-            f.to_str().unwrap(),
-            "--to",
-            "kvm",
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
-        assert!(stderr(&o).contains(want), "{name}: {}", stderr(&o));
-        assert!(walk(&out).is_empty(), "{name}: partial output");
+        let err = refused_input(&dir, name, &bytes);
+        assert!(err.contains(want), "{name}: {err}");
     }
 }
 

@@ -265,3 +265,24 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Writes `bytes` as `dir/name`, converts it to kvm into `dir/out-NAME`, and
+/// checks the conversion is refused: exit 1 and nothing written. Returns
+/// stderr, for the caller's checks of the message.
+pub fn refused_input(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let f = dir.join(name);
+    std::fs::write(&f, bytes).unwrap();
+    let out = dir.join(format!("out-{name}"));
+    let o = run(&[
+        "transform",
+        f.to_str().unwrap(),
+        "--to",
+        "kvm",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+    assert!(walk(&out).is_empty(), "{name}: partial output");
+    err
+}

@@ -291,7 +291,7 @@ fn main() {
     // What chaining through the hub costs: the hub route writes the hub
     // compactly and parses it again (see book/src/performance.md).
     let program = mappings.program("kvm-to-hvx.hvx").unwrap();
-    let doc = roxmltree::Document::parse(&text).unwrap();
+    let doc = hvxform::tree::Document::parse(&text).unwrap();
     let compact = RunOptions {
         detail: false,
         compact: true,

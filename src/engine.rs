@@ -301,6 +301,8 @@ impl Convert<'_> {
                 source.name
             )));
         }
+        let doc = crate::tree::Document::from_roxml(&doc)
+            .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
         let mut out = Vec::new();
         let mut findings = Findings::default();
         for target in targets {
@@ -308,10 +310,11 @@ impl Convert<'_> {
                 .mappings
                 .route(source, target)
                 .map_err(ConvertError::Route)?;
-            // (names, text, JSON?) of each document of the last stage run.
-            let mut docs: Vec<(Vec<String>, String, bool)> = Vec::new();
-            // First stage reads the parsed input; later stages reparse the
-            // previous stage's output (see book: performance).
+            // Each document of the last stage run: its names, and its tree
+            // (for the next stage) or its text (XML or JSON).
+            let mut docs: Vec<(Vec<String>, exec::OutDoc)> = Vec::new();
+            // The first stage reads the parsed input; later stages read the
+            // tree the stage before built (see book: performance).
             for (k, file) in files.iter().enumerate() {
                 let program = self.mappings.program(file).map_err(ConvertError::Mapping)?;
                 let params = exec::bind_params(&program, &self.relevant_params(&program))
@@ -324,10 +327,11 @@ impl Convert<'_> {
                 // writer of a native format) are written without indentation.
                 let opts = RunOptions {
                     compact: k + 1 < files.len() || platform::writes_native(target),
+                    tree: k + 1 < files.len(),
                     ..self.run.clone()
                 };
                 let mut next = Vec::new();
-                let mut run_stage = |doc: &roxmltree::Document,
+                let mut run_stage = |doc: &crate::tree::Document,
                                      names: &[String]|
                  -> Result<(), ConvertError> {
                     let o = exec::run(&program, doc, &params, self.sessions, &opts).map_err(
@@ -346,26 +350,25 @@ impl Convert<'_> {
                                 )));
                         }
                         let mut n = names.to_vec();
-                        n.extend(d.name);
-                        next.push((n, d.xml, d.json));
+                        n.extend(d.name.clone());
+                        next.push((n, d));
                     }
                     Ok(())
                 };
                 if k == 0 {
                     run_stage(&doc, &[])?;
                 } else {
-                    for (names, xml, _) in &docs {
-                        let hub = roxmltree::Document::parse(xml).map_err(|e| {
-                            ConvertError::Input(format!(
-                                "internal: stage output does not parse: {e}"
-                            ))
+                    for (names, d) in &docs {
+                        let hub = d.tree.as_ref().ok_or_else(|| {
+                            ConvertError::Route(format!("internal: {file} read no tree"))
                         })?;
-                        run_stage(&hub, names)?;
+                        run_stage(hub, names)?;
                     }
                 }
                 docs = next;
             }
-            for (names, xml, json) in docs {
+            for (names, d) in docs {
+                let (xml, json) = (d.xml, d.json);
                 // Text targets (.vmx, xl.cfg) are written from their canonical
                 // form; JSON documents as they are.
                 let xml = if json {

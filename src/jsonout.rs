@@ -74,6 +74,8 @@ impl Value {
     }
 }
 
+type Node<'a> = crate::tree::Node<'a, 'a>;
+
 /// Namespace of the attribute that carries a value's type.
 pub const TYPE_NS: &str = "urn:hvxform:json:1";
 /// Its local name and prefix.
@@ -82,15 +84,23 @@ pub const TYPE_PREFIX: &str = "hvxjson";
 
 /// The JSON text of a JSON document, written as XML by the executor.
 pub fn from_xml(xml: &str) -> Result<String, String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("internal: {e}"))?;
-    let v = value(doc.root_element())?;
-    let mut s = String::with_capacity(xml.len());
+    let doc = crate::tree::Document::parse(xml).map_err(|e| format!("internal: {e}"))?;
+    from_tree(&doc)
+}
+
+/// The JSON text of a JSON document the executor built as a tree.
+pub fn from_tree(doc: &crate::tree::Document) -> Result<String, String> {
+    let root = doc
+        .root_element()
+        .ok_or_else(|| "internal: no root element".to_string())?;
+    let v = value(root)?;
+    let mut s = String::with_capacity(1024);
     v.write(&mut s, 0);
     s.push('\n');
     Ok(s)
 }
 
-fn path(n: roxmltree::Node) -> String {
+fn path(n: Node) -> String {
     let mut parts: Vec<&str> = n
         .ancestors()
         .filter(|a| a.is_element())
@@ -100,7 +110,7 @@ fn path(n: roxmltree::Node) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn value(n: roxmltree::Node) -> Result<Value, String> {
+fn value(n: Node) -> Result<Value, String> {
     for a in n.attributes() {
         if a.namespace() != Some(TYPE_NS) {
             return Err(format!(
@@ -111,7 +121,10 @@ fn value(n: roxmltree::Node) -> Result<Value, String> {
         }
     }
     let kids: Vec<_> = n.children().filter(|c| c.is_element()).collect();
-    let ty = n.attribute((TYPE_NS, TYPE_ATTR));
+    let ty = n
+        .attributes()
+        .find(|a| a.namespace() == Some(TYPE_NS) && a.name() == TYPE_ATTR)
+        .map(|a| a.value());
     match ty {
         None | Some("int" | "bool" | "string" | "array" | "object") => {}
         Some(t) => {

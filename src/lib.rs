@@ -17,4 +17,5 @@ pub mod program;
 pub mod render;
 pub mod session;
 pub mod syntax;
+pub mod tree;
 pub mod xmlout;

@@ -22,6 +22,8 @@ pub enum WriteError {
     SecondRoot(String),
     NoRoot,
     InvalidChar(u32),
+    /// A document built as a tree names a prefix it never declared.
+    Unbound(String),
 }
 
 impl std::fmt::Display for WriteError {
@@ -41,6 +43,7 @@ impl std::fmt::Display for WriteError {
             ),
             WriteError::NoRoot => write!(f, "the document has no root element"),
             WriteError::InvalidChar(c) => write!(f, "character U+{c:04X} cannot appear in XML 1.0"),
+            WriteError::Unbound(m) => f.write_str(m),
         }
     }
 }
@@ -54,6 +57,8 @@ struct Open {
 /// Writes one XML document.
 pub struct XmlOut {
     w: XmlWriter,
+    /// Building a tree instead of writing text ([`XmlOut::building`]).
+    tree: Option<crate::tree::Builder>,
     open: Vec<Open>,
     /// (prefix, uri) bindings in scope, as ranges of `scope_text`; `None`
     /// prefix is the default namespace.
@@ -100,6 +105,7 @@ impl XmlOut {
         let room = |n: usize| if capacity > 0 { n } else { 0 };
         XmlOut {
             w,
+            tree: None,
             open: Vec::with_capacity(room(16)),
             scope: Vec::new(),
             scope_text: String::new(),
@@ -108,6 +114,20 @@ impl XmlOut {
             text_depth: 0,
             buf: String::with_capacity(room(256)),
         }
+    }
+
+    /// A writer that builds a [`crate::tree::Document`] instead of text:
+    /// for a document the next stage of a route reads. It checks what the
+    /// text writer checks (characters, attribute order, one root).
+    pub fn building() -> Self {
+        let mut o = Self::with_capacity(false, 0);
+        o.tree = Some(crate::tree::Builder::new());
+        o
+    }
+
+    /// Whether this writer builds a tree.
+    pub fn is_building(&self) -> bool {
+        self.tree.is_some()
     }
 
     /// Depth of open elements.
@@ -131,7 +151,10 @@ impl XmlOut {
             self.roots += 1;
         }
         self.mark_content();
-        self.w.start_element(qname);
+        match &mut self.tree {
+            Some(b) => b.start(qname),
+            None => self.w.start_element(qname),
+        }
         self.open.push(Open {
             ns_mark: self.scope.len(),
             has_text: false,
@@ -270,6 +293,14 @@ impl XmlOut {
             _ => return Err(WriteError::AttributeAfterContent(qname.to_string())),
         }
         self.buf.clear();
+        if let Some(t) = &mut self.tree {
+            // Checked as the text writer would, kept as it is.
+            if needs_escape(value) {
+                escape_into(&mut self.buf, value, true)?;
+            }
+            t.attr(qname, value);
+            return Ok(());
+        }
         escape_into(&mut self.buf, value, true)?;
         let b = &self.buf;
         self.w
@@ -293,6 +324,10 @@ impl XmlOut {
         }
         let o = self.open.last_mut().expect("checked above");
         o.has_content = true;
+        if let Some(t) = &mut self.tree {
+            t.text(value);
+            return Ok(());
+        }
         if !o.has_text {
             o.has_text = true;
             self.text_depth += 1;
@@ -308,7 +343,10 @@ impl XmlOut {
     #[inline]
     pub fn end(&mut self) {
         if let Some(o) = self.open.pop() {
-            self.w.end_element();
+            match &mut self.tree {
+                Some(b) => b.end(),
+                None => self.w.end_element(),
+            }
             if o.ns_mark < self.scope.len() {
                 let from = self.scope[o.ns_mark].0.as_ref().map_or_else(
                     || self.scope[o.ns_mark].1.start - "xmlns".len(),
@@ -323,6 +361,22 @@ impl XmlOut {
             if self.text_depth == 0 {
                 self.w.set_preserve_whitespaces(false);
             }
+        }
+    }
+
+    /// Closes a document made by [`XmlOut::building`] and returns its tree.
+    pub fn finish_tree(mut self) -> Result<crate::tree::Document, WriteError> {
+        while !self.open.is_empty() {
+            self.end();
+        }
+        if self.roots == 0 {
+            return Err(WriteError::NoRoot);
+        }
+        match self.tree.take() {
+            Some(b) => b.finish().map_err(WriteError::Unbound),
+            None => Err(WriteError::Unbound(
+                "internal: this writer writes text, not a tree".into(),
+            )),
         }
     }
 

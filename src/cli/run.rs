@@ -61,10 +61,13 @@ impl Run {
                 return exit::INVALID;
             }
         };
-        let doc = match input::parse_xml(&name, &text) {
+        let doc = match input::parse_xml(&name, &text)
+            .map_err(|e| e.message)
+            .and_then(|d| crate::tree::Document::from_roxml(&d).map_err(|m| format!("{name}: {m}")))
+        {
             Ok(d) => d,
-            Err(e) => {
-                super::error(ctx, &e.message);
+            Err(m) => {
+                super::error(ctx, &m);
                 return exit::INVALID;
             }
         };

@@ -291,8 +291,12 @@ impl Transform {
                         super::warning(
                             ctx,
                             &format!(
-                                "{name}: unmapped ({}, {}) {}:{} {}: {}",
-                                s.reads, s.mapping, u.line, u.col, u.path, u.reason
+                                "{name}: unmapped ({}, {}) {}{}: {}",
+                                s.reads,
+                                s.mapping,
+                                crate::exec::at(u.line, u.col),
+                                u.path,
+                                u.reason
                             ),
                         );
                     }
@@ -558,8 +562,12 @@ fn convert_one(
     if deny_loss && findings.unmapped_count > 0 {
         let (s, u) = &findings.unmapped[0];
         return Err(format!(
-            "{name}: {} input node(s) unmapped and --deny-loss is set; first: {}:{} {} ({}, {})",
-            findings.unmapped_count, u.line, u.col, u.path, s.reads, s.mapping
+            "{name}: {} input node(s) unmapped and --deny-loss is set; first: {}{} ({}, {})",
+            findings.unmapped_count,
+            crate::exec::at(u.line, u.col),
+            u.path,
+            s.reads,
+            s.mapping
         ));
     }
     Ok((docs, findings))

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use roxmltree::Node;
+use crate::tree::Node;
 
 use super::value::{self, Item, Nodes, Val};
 use super::{Cx, Run, R};
@@ -836,7 +836,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             if !desc && nt.id != NO_NAME {
                 let mut out = self.take_items();
                 for j in self.named_children(*n, nt.id) {
-                    let id = roxmltree::NodeId::new(self.child_arena[j].1);
+                    let id = crate::tree::NodeId::new(self.child_arena[j].1);
                     if let Some(c) = self.doc.get_node(id) {
                         out.push(Item::Node(c));
                     }
@@ -897,7 +897,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 Test::Elem(nt) if !desc && nt.id != NO_NAME => {
                     // Children by interned name, from a compact per-element index.
                     for j in self.named_children(n, nt.id) {
-                        let id = roxmltree::NodeId::new(self.child_arena[j].1);
+                        let id = crate::tree::NodeId::new(self.child_arena[j].1);
                         if let Some(c) = self.doc.get_node(id) {
                             buf.push(Item::Node(c));
                         }
@@ -1048,7 +1048,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     /// [`NOT_SIMPLE`]: callers check).
     fn unpack(&self, p: u64) -> Item<'a, 'i> {
         debug_assert!(p != NOT_FOUND && p != NOT_SIMPLE);
-        let id = roxmltree::NodeId::from(p as u32);
+        let id = crate::tree::NodeId::from(p as u32);
         let found = self.doc.get_node(id);
         debug_assert!(found.is_some(), "packed a node of another document");
         let n = found.unwrap_or_else(|| self.doc.root());
@@ -1079,7 +1079,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         match &st.test {
             Test::Elem(nt) => {
                 for j in self.named_children(n, nt.id) {
-                    let id = roxmltree::NodeId::new(self.child_arena[j].1);
+                    let id = crate::tree::NodeId::new(self.child_arena[j].1);
                     if let Some(c) = self.doc.get_node(id) {
                         self.touch_node(c);
                         if last {

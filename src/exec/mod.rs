@@ -11,7 +11,7 @@ pub mod value;
 
 use std::borrow::Cow;
 
-use roxmltree::Document;
+use crate::tree::Document;
 
 use crate::program::*;
 use crate::session::SessionAccess;
@@ -19,7 +19,7 @@ use crate::syntax::ast::Policy;
 use crate::xmlout::XmlOut;
 use value::{Item, Val};
 
-pub use report::{Dropped, InputPos, Unmapped};
+pub use report::{at, Dropped, InputPos, Unmapped};
 
 /// Options for one run.
 #[derive(Debug, Clone)]
@@ -34,6 +34,9 @@ pub struct RunOptions {
     pub detail: bool,
     /// Write outputs without indentation (for intermediate documents).
     pub compact: bool,
+    /// Build each XML document as a tree ([`OutDoc::tree`]) instead of
+    /// writing its text: the next stage of a route reads it as it is.
+    pub tree: bool,
 }
 
 impl Default for RunOptions {
@@ -43,6 +46,7 @@ impl Default for RunOptions {
             max_depth: 200,
             detail: true,
             compact: false,
+            tree: false,
         }
     }
 }
@@ -56,7 +60,10 @@ pub struct OutDoc {
     pub name: Option<String>,
     /// A JSON document: `xml` holds JSON text.
     pub json: bool,
+    /// The document's text (empty when it was built as a tree).
     pub xml: String,
+    /// The document, when [`RunOptions::tree`] asked for it built.
+    pub tree: Option<crate::tree::Document>,
 }
 
 /// A warning raised by `warn`, or by the engine (e.g. a redacted secret).
@@ -95,7 +102,11 @@ impl std::fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.message)?;
         if let Some(i) = &self.input {
-            write!(f, "\n  at input {}:{} ({})", i.line, i.col, i.path)?;
+            if i.line == 0 {
+                write!(f, "\n  at input {}", i.path)?;
+            } else {
+                write!(f, "\n  at input {}:{} ({})", i.line, i.col, i.path)?;
+            }
         }
         write!(f, "\n  in mapping {}", self.mapping)
     }
@@ -178,7 +189,7 @@ fn all_attrs(len: usize) -> u64 {
 const UNKNOWN_NAME: NameId = NO_NAME - 1;
 
 /// The interned name of an input node, looked up the first time.
-fn name_of(p: &Program, ids: &[std::cell::Cell<NameId>], n: roxmltree::Node) -> NameId {
+fn name_of(p: &Program, ids: &[std::cell::Cell<NameId>], n: crate::tree::Node) -> NameId {
     let cell = &ids[n.id().get_usize()];
     let id = cell.get();
     if id != UNKNOWN_NAME {
@@ -214,7 +225,7 @@ struct Cx<'a, 'i> {
 
 struct Run<'p, 'a, 'i> {
     p: &'p Program,
-    doc: &'a Document<'i>,
+    doc: &'a Document,
     globals: Vec<Val<'a, 'i>>,
     sessions: &'p dyn SessionAccess,
     opts: &'p RunOptions,
@@ -319,9 +330,9 @@ pub fn bind_params(p: &Program, given: &[(String, String)]) -> Result<Vec<Option
 
 /// Runs `p` over `doc`. `params` comes from [`bind_params`] (missing entries
 /// take the declared default).
-pub fn run<'a, 'i>(
+pub fn run<'a>(
     p: &'a Program,
-    doc: &'a Document<'i>,
+    doc: &'a Document,
     params: &[Option<Value>],
     sessions: &dyn SessionAccess,
     opts: &RunOptions,
@@ -334,9 +345,9 @@ pub fn run<'a, 'i>(
     out.map_err(|e| *e)
 }
 
-fn run_inner<'a, 'i>(
+fn run_inner<'a>(
     p: &'a Program,
-    doc: &'a Document<'i>,
+    doc: &'a Document,
     params: &[Option<Value>],
     sessions: &dyn SessionAccess,
     opts: &RunOptions,
@@ -462,35 +473,49 @@ fn execute<'a, 'i>(r: &mut Run<'a, 'a, 'i>, params: &[Option<Value>]) -> R<Vec<O
             // Room for the output and its declaration, so that neither grows
             // the buffer (outputs are about as large as their inputs); large
             // documents grow it as they go.
+            // JSON documents, and documents the next stage reads, are built
+            // as trees: nothing writes their XML text to parse it again.
+            let build = opts.tree || d.json;
             let room = (doc.input_text().len() * 2).clamp(4096, 1 << 20);
-            r.out = XmlOut::with_capacity(!opts.compact, room);
+            r.out = if build {
+                XmlOut::building()
+            } else {
+                XmlOut::with_capacity(!opts.compact, room)
+            };
             r.root_started = false;
             r.json = d.json;
             r.block(&d.body, &cx, &mut locals)?;
             let out = std::mem::replace(&mut r.out, XmlOut::with_capacity(!opts.compact, 0));
-            let xml = out.finish().map_err(|e| {
+            let fail = |r: &Run, message: String| {
                 Box::new(RuntimeError {
-                    message: format!("document `{}`: {e}", d.name),
+                    message,
                     mapping: p.describe(d.loc),
                     input: Some(report::pos(doc, r.lines(), item)),
                 })
-            })?;
-            let xml = if d.json {
-                crate::jsonout::from_xml(&xml).map_err(|e| {
-                    Box::new(RuntimeError {
-                        message: format!("JSON document `{}`: {e}", d.name),
-                        mapping: p.describe(d.loc),
-                        input: Some(report::pos(doc, r.lines(), item)),
-                    })
-                })?
+            };
+            let (xml, tree) = if build {
+                let t = out
+                    .finish_tree()
+                    .map_err(|e| fail(r, format!("document `{}`: {e}", d.name)))?;
+                if d.json {
+                    let j = crate::jsonout::from_tree(&t)
+                        .map_err(|e| fail(r, format!("JSON document `{}`: {e}", d.name)))?;
+                    (j, None)
+                } else {
+                    (String::new(), Some(t))
+                }
             } else {
-                xml
+                let xml = out
+                    .finish()
+                    .map_err(|e| fail(r, format!("document `{}`: {e}", d.name)))?;
+                (xml, None)
             };
             documents.push(OutDoc {
                 document: d.name.clone(),
                 name,
                 json: d.json,
                 xml,
+                tree,
             });
         }
     }
@@ -662,7 +687,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 
     /// [`Self::touch`] for a node.
     #[inline]
-    pub(super) fn touch_node(&mut self, n: roxmltree::Node<'a, 'i>) {
+    pub(super) fn touch_node(&mut self, n: crate::tree::Node<'a, 'i>) {
         self.touched[n.id().get_usize()] = true;
     }
 

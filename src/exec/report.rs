@@ -1,6 +1,6 @@
 //! Input positions and the unmapped-input report.
 
-use roxmltree::{Document, Node};
+use crate::tree::{Document, Node};
 
 use super::value::Item;
 use super::Run;
@@ -9,10 +9,21 @@ use super::Run;
 /// as `/domain/devices/disk[2]/@type`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InputPos {
+    /// 0 (and `col` 0) for a node of a document the stage before built,
+    /// which has no text to point into: then `path` is the place.
     pub line: u32,
     #[serde(rename = "column")]
     pub col: u32,
     pub path: String,
+}
+
+/// `line:col ` of a node, or nothing for a node of a built document.
+pub fn at(line: u32, col: u32) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!("{line}:{col} ")
+    }
 }
 
 /// An input node that no rule matched, read, copied or dropped.
@@ -47,20 +58,24 @@ pub fn pos_with(
     sib: Option<&SiblingIndex>,
 ) -> InputPos {
     let (offset, path) = match item {
-        Item::Node(n) => (n.range().start, node_path_with(n, sib)),
+        Item::Node(n) => (n.position(), node_path_with(n, sib)),
         Item::Attr(n, i) => match n.attributes().nth(i as usize) {
             Some(a) => (
-                a.range().start,
+                a.position(),
                 format!(
                     "{}/@{}",
                     node_path_with(n, sib),
                     attr_qualified(a.name(), a.namespace(), n)
                 ),
             ),
-            None => (n.range().start, node_path_with(n, sib)),
+            None => (n.position(), node_path_with(n, sib)),
         },
     };
-    let (line, col) = lines.line_col(doc.input_text(), offset);
+    // A document built by the stage before has no text to point into.
+    let (line, col) = match offset {
+        Some(o) => lines.line_col(doc.input_text(), o),
+        None => (0, 0),
+    };
     InputPos {
         line: line as u32,
         col: col as u32,

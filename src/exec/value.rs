@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use roxmltree::Node;
+use crate::tree::Node;
 
 /// One selected input node: an element/text/root node, or an attribute
 /// (element + index).

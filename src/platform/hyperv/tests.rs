@@ -302,7 +302,7 @@ fn canonical_forms() -> Vec<(String, String)> {
             let text = std::fs::read_to_string(f.path()).unwrap();
             let (hubs, _) = conv.convert(&name, &text, None, &[hvx]).unwrap();
             for hub in hubs {
-                let doc = roxmltree::Document::parse(&hub.xml).unwrap();
+                let doc = crate::tree::Document::parse(&hub.xml).unwrap();
                 let o = exec::run(&to_hyperv, &doc, &[], &store, &compact).unwrap();
                 for d in o.documents {
                     let cim = write_tree(&d.xml).unwrap();

@@ -1,0 +1,1011 @@
+//! The document tree programs read: an arena of nodes in document order,
+//! every string in one buffer.
+//!
+//! A route's first stage reads the input, parsed by roxmltree and copied in
+//! ([`Document::from_roxml`]: one pass, the source text copied once, so
+//! positions still point into it). Later stages read the document the stage
+//! before built directly ([`Builder`], fed by [`crate::xmlout::XmlOut`]), so
+//! the hub is never written as text and parsed again.
+//!
+//! The API mirrors the part of roxmltree's that programs use. Comments and
+//! processing instructions are not kept: no program can select them.
+
+use std::marker::PhantomData;
+
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Root,
+    Element,
+    Text,
+}
+
+/// A range of [`Document::text`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone)]
+struct NodeData {
+    kind: Kind,
+    parent: u32,
+    prev: u32,
+    next: u32,
+    first: u32,
+    last: u32,
+    /// One past the last node of the subtree (nodes are in document order).
+    end: u32,
+    /// Namespace: index into `uris` + 1 (0: none).
+    ns: u32,
+    /// Local name of an element; the text of a text node.
+    name: Span,
+    attrs: (u32, u32),
+    /// Namespace bindings in scope: a range of `bindings`.
+    scope: (u32, u32),
+    /// Byte offset in the source text ([`NONE`]: built, no source).
+    pos: u32,
+}
+
+#[derive(Debug, Clone)]
+struct AttrData {
+    ns: u32,
+    name: Span,
+    value: Span,
+    pos: u32,
+}
+
+/// A prefix binding: `prefix` empty for the default namespace.
+#[derive(Debug, Clone, Copy)]
+struct Binding {
+    prefix: Option<Span>,
+    uri: Span,
+}
+
+/// A document: nodes, attributes and namespace bindings in arenas.
+#[derive(Debug, Clone, Default)]
+pub struct Document {
+    text: String,
+    /// Length of the source text at the start of `text` (0: built).
+    source_len: usize,
+    nodes: Vec<NodeData>,
+    attrs: Vec<AttrData>,
+    bindings: Vec<Binding>,
+    uris: Vec<Span>,
+}
+
+/// A node's id: its index in document order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    pub fn new(i: u32) -> Self {
+        NodeId(i)
+    }
+    pub fn get_usize(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl From<u32> for NodeId {
+    fn from(i: u32) -> Self {
+        NodeId(i)
+    }
+}
+
+/// A node of a [`Document`]. The second lifetime has no meaning of its own:
+/// it keeps the signatures of code written for roxmltree's nodes.
+#[derive(Clone, Copy)]
+pub struct Node<'a, 'i> {
+    doc: &'a Document,
+    id: u32,
+    _input: PhantomData<&'i ()>,
+}
+
+impl PartialEq for Node<'_, '_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.id == o.id && std::ptr::eq(self.doc, o.doc)
+    }
+}
+
+impl Eq for Node<'_, '_> {}
+
+impl std::fmt::Debug for Node<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.d().kind {
+            Kind::Root => write!(f, "Root"),
+            Kind::Element => write!(f, "Element({})", self.tag_name().name()),
+            Kind::Text => write!(f, "Text({:?})", self.text().unwrap_or("")),
+        }
+    }
+}
+
+/// An element's expanded name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpandedName<'a> {
+    ns: Option<&'a str>,
+    name: &'a str,
+}
+
+impl<'a> ExpandedName<'a> {
+    pub fn namespace(&self) -> Option<&'a str> {
+        self.ns
+    }
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+}
+
+/// An attribute of an element.
+#[derive(Clone, Copy)]
+pub struct Attribute<'a> {
+    doc: &'a Document,
+    a: &'a AttrData,
+}
+
+impl<'a> Attribute<'a> {
+    pub fn name(&self) -> &'a str {
+        self.doc.str(self.a.name)
+    }
+    pub fn namespace(&self) -> Option<&'a str> {
+        self.doc.uri(self.a.ns)
+    }
+    pub fn value(&self) -> &'a str {
+        self.doc.str(self.a.value)
+    }
+    /// Byte offset in the source text (None in a built document).
+    pub fn position(&self) -> Option<usize> {
+        (self.a.pos != NONE).then_some(self.a.pos as usize)
+    }
+}
+
+/// A namespace binding in scope.
+#[derive(Clone, Copy)]
+pub struct Namespace<'a> {
+    name: Option<&'a str>,
+    uri: &'a str,
+}
+
+impl<'a> Namespace<'a> {
+    /// The prefix; None for the default namespace.
+    pub fn name(&self) -> Option<&'a str> {
+        self.name
+    }
+    pub fn uri(&self) -> &'a str {
+        self.uri
+    }
+}
+
+impl Document {
+    fn str(&self, s: Span) -> &str {
+        &self.text[s.start as usize..s.end as usize]
+    }
+
+    fn uri(&self, ns: u32) -> Option<&str> {
+        (ns != 0).then(|| self.str(self.uris[ns as usize - 1]))
+    }
+
+    pub fn root<'i>(&self) -> Node<'_, 'i> {
+        self.node(0)
+    }
+
+    fn node<'i>(&self, id: u32) -> Node<'_, 'i> {
+        Node {
+            doc: self,
+            id,
+            _input: PhantomData,
+        }
+    }
+
+    pub fn get_node<'i>(&self, id: NodeId) -> Option<Node<'_, 'i>> {
+        ((id.0 as usize) < self.nodes.len()).then(|| self.node(id.0))
+    }
+
+    /// Every node, the root first, in document order.
+    pub fn descendants<'i>(&self) -> Descendants<'_, 'i> {
+        self.root().descendants()
+    }
+
+    /// The source text node positions refer to (empty for a built document).
+    pub fn input_text(&self) -> &str {
+        &self.text[..self.source_len]
+    }
+
+    pub fn root_element<'i>(&self) -> Option<Node<'_, 'i>> {
+        self.root().children().find(|c| c.is_element())
+    }
+
+    fn intern_uri(&mut self, uri: &str, source: &str) -> u32 {
+        if let Some(i) = self.uris.iter().position(|s| self.str(*s) == uri) {
+            return i as u32 + 1;
+        }
+        let s = self.span_of(uri, source);
+        self.uris.push(s);
+        self.uris.len() as u32
+    }
+
+    /// The span of `s`: in the copied source when it borrows from it,
+    /// otherwise appended.
+    fn span_of(&mut self, s: &str, source: &str) -> Span {
+        let base = source.as_ptr() as usize;
+        let p = s.as_ptr() as usize;
+        if p >= base && p + s.len() <= base + source.len() {
+            let start = (p - base) as u32;
+            return Span {
+                start,
+                end: start + s.len() as u32,
+            };
+        }
+        self.push_str(s)
+    }
+
+    fn push_str(&mut self, s: &str) -> Span {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        Span {
+            start,
+            end: self.text.len() as u32,
+        }
+    }
+
+    /// Parses `text` with roxmltree (plain XML, no DTD) and copies it.
+    pub fn parse(text: &str) -> Result<Document, String> {
+        let d = roxmltree::Document::parse(text).map_err(|e| e.to_string())?;
+        Document::from_roxml(&d)
+    }
+
+    /// Copies a document roxmltree parsed. Documents larger than 4 GiB are
+    /// refused (positions and spans are 32-bit).
+    pub fn from_roxml(doc: &roxmltree::Document) -> Result<Document, String> {
+        let source = doc.input_text();
+        if source.len() >= (NONE as usize) / 2 {
+            return Err("the document is larger than 2 GiB".into());
+        }
+        let mut d = Document {
+            text: String::with_capacity(source.len() + 64),
+            source_len: source.len(),
+            nodes: Vec::with_capacity(doc.descendants().len()),
+            ..Document::default()
+        };
+        d.text.push_str(source);
+        d.nodes.push(NodeData {
+            kind: Kind::Root,
+            parent: NONE,
+            prev: NONE,
+            next: NONE,
+            first: NONE,
+            last: NONE,
+            end: 1,
+            ns: 0,
+            name: Span::default(),
+            attrs: (0, 0),
+            scope: (0, 0),
+            pos: 0,
+        });
+        d.copy_children(doc.root(), 0, source);
+        Ok(d)
+    }
+
+    fn append_child(&mut self, parent: u32, mut data: NodeData) -> u32 {
+        let id = self.nodes.len() as u32;
+        let p = &mut self.nodes[parent as usize];
+        let prev = p.last;
+        data.prev = prev;
+        if prev == NONE {
+            p.first = id;
+        }
+        p.last = id;
+        if prev != NONE {
+            self.nodes[prev as usize].next = id;
+        }
+        self.nodes.push(data);
+        id
+    }
+
+    /// Copies `from`'s element and text children under `parent`, iteratively
+    /// (input nesting is bounded by the parser, not by this stack).
+    fn copy_children(&mut self, from: roxmltree::Node, parent: u32, source: &str) {
+        let mut stack: Vec<(roxmltree::Node, u32)> = Vec::new();
+        let mut cur = from.first_child();
+        let mut cur_parent = parent;
+        loop {
+            let Some(c) = cur else {
+                // Subtree of cur_parent done.
+                let end = self.nodes.len() as u32;
+                self.nodes[cur_parent as usize].end = end;
+                match stack.pop() {
+                    Some((n, p)) => {
+                        cur = n.next_sibling();
+                        cur_parent = p;
+                        continue;
+                    }
+                    None => break,
+                }
+            };
+            if c.is_text() {
+                let t = c.text().unwrap_or("");
+                let name = self.span_of(t, source);
+                let id = self.nodes.len() as u32;
+                self.append_child(
+                    cur_parent,
+                    NodeData {
+                        kind: Kind::Text,
+                        parent: cur_parent,
+                        prev: NONE,
+                        next: NONE,
+                        first: NONE,
+                        last: NONE,
+                        end: id + 1,
+                        ns: 0,
+                        name,
+                        attrs: (0, 0),
+                        scope: self.nodes[cur_parent as usize].scope,
+                        pos: c.range().start as u32,
+                    },
+                );
+                cur = c.next_sibling();
+                continue;
+            }
+            if !c.is_element() {
+                cur = c.next_sibling();
+                continue;
+            }
+            let tn = c.tag_name();
+            let ns = match tn.namespace() {
+                Some(u) => self.intern_uri(u, source),
+                None => 0,
+            };
+            let name = self.span_of(tn.name(), source);
+            let a0 = self.attrs.len() as u32;
+            for a in c.attributes() {
+                let ns = match a.namespace() {
+                    Some(u) => self.intern_uri(u, source),
+                    None => 0,
+                };
+                let name = self.span_of(a.name(), source);
+                let value = self.span_of(a.value(), source);
+                self.attrs.push(AttrData {
+                    ns,
+                    name,
+                    value,
+                    pos: a.range().start as u32,
+                });
+            }
+            let a1 = self.attrs.len() as u32;
+            let scope = self.scope_of(c, cur_parent, source);
+            let id = self.append_child(
+                cur_parent,
+                NodeData {
+                    kind: Kind::Element,
+                    parent: cur_parent,
+                    prev: NONE,
+                    next: NONE,
+                    first: NONE,
+                    last: NONE,
+                    end: NONE,
+                    ns,
+                    name,
+                    attrs: (a0, a1),
+                    scope,
+                    pos: c.range().start as u32,
+                },
+            );
+            stack.push((c, cur_parent));
+            cur_parent = id;
+            cur = c.first_child();
+        }
+    }
+
+    /// The bindings in scope on `c`: its parent's range when they are the
+    /// same (the common case), otherwise a new range.
+    fn scope_of(&mut self, c: roxmltree::Node, parent: u32, source: &str) -> (u32, u32) {
+        let inherited = self.nodes[parent as usize].scope;
+        let n = c.namespaces().len();
+        if n as u32 == inherited.1 - inherited.0 {
+            let same = c.namespaces().zip(inherited.0..inherited.1).all(|(ns, b)| {
+                let b = self.bindings[b as usize];
+                self.str(b.uri) == ns.uri() && b.prefix.map(|p| self.str(p)) == ns.name()
+            });
+            if same {
+                return inherited;
+            }
+        }
+        let b0 = self.bindings.len() as u32;
+        for ns in c.namespaces() {
+            let prefix = ns.name().map(|p| self.span_of(p, source));
+            let uri = self.span_of(ns.uri(), source);
+            self.bindings.push(Binding { prefix, uri });
+        }
+        (b0, self.bindings.len() as u32)
+    }
+}
+
+impl<'a, 'i> Node<'a, 'i> {
+    fn d(&self) -> &'a NodeData {
+        &self.doc.nodes[self.id as usize]
+    }
+
+    fn at(&self, id: u32) -> Option<Node<'a, 'i>> {
+        (id != NONE).then_some(Node {
+            doc: self.doc,
+            id,
+            _input: PhantomData,
+        })
+    }
+
+    pub fn id(&self) -> NodeId {
+        NodeId(self.id)
+    }
+
+    pub fn document(&self) -> &'a Document {
+        self.doc
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.d().kind == Kind::Root
+    }
+
+    pub fn is_element(&self) -> bool {
+        self.d().kind == Kind::Element
+    }
+
+    pub fn is_text(&self) -> bool {
+        self.d().kind == Kind::Text
+    }
+
+    pub fn root(&self) -> Node<'a, 'i> {
+        Node {
+            doc: self.doc,
+            id: 0,
+            _input: PhantomData,
+        }
+    }
+
+    pub fn parent(&self) -> Option<Node<'a, 'i>> {
+        self.at(self.d().parent)
+    }
+
+    pub fn parent_element(&self) -> Option<Node<'a, 'i>> {
+        self.parent().filter(|p| p.is_element())
+    }
+
+    /// This node and its ancestors, nearest first.
+    pub fn ancestors(&self) -> impl Iterator<Item = Node<'a, 'i>> {
+        std::iter::successors(Some(*self), |n| n.parent())
+    }
+
+    pub fn first_child(&self) -> Option<Node<'a, 'i>> {
+        self.at(self.d().first)
+    }
+
+    pub fn next_sibling(&self) -> Option<Node<'a, 'i>> {
+        self.at(self.d().next)
+    }
+
+    pub fn prev_sibling(&self) -> Option<Node<'a, 'i>> {
+        self.at(self.d().prev)
+    }
+
+    /// This node and the siblings before it, nearest first.
+    pub fn prev_siblings(&self) -> impl Iterator<Item = Node<'a, 'i>> {
+        std::iter::successors(Some(*self), |n| n.prev_sibling())
+    }
+
+    /// This node and the siblings after it.
+    pub fn next_siblings(&self) -> impl Iterator<Item = Node<'a, 'i>> {
+        std::iter::successors(Some(*self), |n| n.next_sibling())
+    }
+
+    pub fn has_children(&self) -> bool {
+        self.d().first != NONE
+    }
+
+    /// The element's name (empty for other nodes).
+    pub fn tag_name(&self) -> ExpandedName<'a> {
+        let d = self.d();
+        if d.kind != Kind::Element {
+            return ExpandedName { ns: None, name: "" };
+        }
+        ExpandedName {
+            ns: self.doc.uri(d.ns),
+            name: self.doc.str(d.name),
+        }
+    }
+
+    /// A text node's text, or an element's first child's when it is text.
+    pub fn text(&self) -> Option<&'a str> {
+        let d = self.d();
+        match d.kind {
+            Kind::Text => Some(self.doc.str(d.name)),
+            Kind::Element => self
+                .first_child()
+                .filter(|c| c.is_text())
+                .map(|c| self.doc.str(c.d().name)),
+            Kind::Root => None,
+        }
+    }
+
+    pub fn attributes(&self) -> Attributes<'a> {
+        let (a, b) = self.d().attrs;
+        Attributes {
+            doc: self.doc,
+            it: self.doc.attrs[a as usize..b as usize].iter(),
+        }
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&'a str> {
+        self.attributes()
+            .find(|a| a.namespace().is_none() && a.name() == name)
+            .map(|a| a.value())
+    }
+
+    pub fn children(&self) -> Children<'a, 'i> {
+        Children {
+            next: self.first_child(),
+        }
+    }
+
+    /// The node and every node under it, in document order.
+    pub fn descendants(&self) -> Descendants<'a, 'i> {
+        Descendants {
+            doc: self.doc,
+            next: self.id,
+            end: self.d().end.max(self.id + 1),
+            _input: PhantomData,
+        }
+    }
+
+    /// The namespace bindings in scope.
+    pub fn namespaces(&self) -> impl Iterator<Item = Namespace<'a>> + 'a {
+        let (a, b) = self.d().scope;
+        let doc = self.doc;
+        doc.bindings[a as usize..b as usize]
+            .iter()
+            .map(move |b| Namespace {
+                name: b.prefix.map(|p| doc.str(p)),
+                uri: doc.str(b.uri),
+            })
+    }
+
+    /// The prefix bound to `uri` in scope (`""` for the default namespace).
+    pub fn lookup_prefix(&self, uri: &str) -> Option<&'a str> {
+        self.namespaces()
+            .find(|n| n.uri() == uri)
+            .map(|n| n.name().unwrap_or(""))
+    }
+
+    /// Byte offset in the source text (None in a built document).
+    pub fn position(&self) -> Option<usize> {
+        let p = self.d().pos;
+        (p != NONE).then_some(p as usize)
+    }
+}
+
+/// The attributes of an element.
+pub struct Attributes<'a> {
+    doc: &'a Document,
+    it: std::slice::Iter<'a, AttrData>,
+}
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = Attribute<'a>;
+    fn next(&mut self) -> Option<Attribute<'a>> {
+        self.it.next().map(|a| Attribute { doc: self.doc, a })
+    }
+    fn nth(&mut self, n: usize) -> Option<Attribute<'a>> {
+        self.it.nth(n).map(|a| Attribute { doc: self.doc, a })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.it.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Attributes<'_> {}
+
+/// The children of a node.
+pub struct Children<'a, 'i> {
+    next: Option<Node<'a, 'i>>,
+}
+
+impl<'a, 'i> Iterator for Children<'a, 'i> {
+    type Item = Node<'a, 'i>;
+    fn next(&mut self) -> Option<Node<'a, 'i>> {
+        let n = self.next?;
+        self.next = n.next_sibling();
+        Some(n)
+    }
+}
+
+/// A subtree in document order.
+pub struct Descendants<'a, 'i> {
+    doc: &'a Document,
+    next: u32,
+    end: u32,
+    _input: PhantomData<&'i ()>,
+}
+
+impl<'a, 'i> Iterator for Descendants<'a, 'i> {
+    type Item = Node<'a, 'i>;
+    fn next(&mut self) -> Option<Node<'a, 'i>> {
+        (self.next < self.end).then(|| {
+            self.next += 1;
+            Node {
+                doc: self.doc,
+                id: self.next - 1,
+                _input: PhantomData,
+            }
+        })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = (self.end - self.next) as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Descendants<'_, '_> {}
+
+/// Builds a [`Document`] from writer events: what a stage writes for the
+/// next stage to read. Names arrive as written (`prefix:local`) and are
+/// resolved against the bindings in scope when the document is finished.
+#[derive(Debug, Default)]
+pub struct Builder {
+    doc: Document,
+    /// Open elements.
+    open: Vec<u32>,
+    /// Per element: its qualified name, resolved in [`Builder::finish`].
+    qnames: Vec<(u32, Span)>,
+    /// Per attribute: its qualified name (namespace declarations are not
+    /// attributes: they become bindings).
+    own_bindings: Vec<(u32, Binding)>,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        let mut b = Builder::default();
+        b.doc.nodes.push(NodeData {
+            kind: Kind::Root,
+            parent: NONE,
+            prev: NONE,
+            next: NONE,
+            first: NONE,
+            last: NONE,
+            end: NONE,
+            ns: 0,
+            name: Span::default(),
+            attrs: (0, 0),
+            scope: (0, 0),
+            pos: NONE,
+        });
+        b.open.push(0);
+        b
+    }
+
+    fn current(&self) -> u32 {
+        *self.open.last().unwrap_or(&0)
+    }
+
+    pub fn start(&mut self, qname: &str) {
+        let parent = self.current();
+        let name = self.doc.push_str(qname);
+        let n = self.doc.attrs.len() as u32;
+        let id = self.doc.append_child(
+            parent,
+            NodeData {
+                kind: Kind::Element,
+                parent,
+                prev: NONE,
+                next: NONE,
+                first: NONE,
+                last: NONE,
+                end: NONE,
+                ns: 0,
+                name,
+                attrs: (n, n),
+                scope: (0, 0),
+                pos: NONE,
+            },
+        );
+        self.qnames.push((id, name));
+        self.open.push(id);
+    }
+
+    /// An attribute (or a namespace declaration) of the element just started.
+    pub fn attr(&mut self, qname: &str, value: &str) {
+        let id = self.current();
+        if qname == "xmlns" || qname.starts_with("xmlns:") {
+            let prefix = qname.strip_prefix("xmlns:").map(|p| self.doc.push_str(p));
+            let uri = self.doc.push_str(value);
+            self.own_bindings.push((id, Binding { prefix, uri }));
+            return;
+        }
+        let name = self.doc.push_str(qname);
+        let value = self.doc.push_str(value);
+        self.doc.attrs.push(AttrData {
+            ns: 0,
+            name,
+            value,
+            pos: NONE,
+        });
+        self.doc.nodes[id as usize].attrs.1 = self.doc.attrs.len() as u32;
+    }
+
+    /// Text content; adjacent texts join into one node.
+    pub fn text(&mut self, value: &str) {
+        let parent = self.current();
+        let last = self.doc.nodes[parent as usize].last;
+        if last != NONE && self.doc.nodes[last as usize].kind == Kind::Text {
+            let span = self.doc.nodes[last as usize].name;
+            if span.end as usize == self.doc.text.len() {
+                self.doc.text.push_str(value);
+                self.doc.nodes[last as usize].name.end = self.doc.text.len() as u32;
+                return;
+            }
+            let mut joined = self.doc.str(span).to_string();
+            joined.push_str(value);
+            let s = self.doc.push_str(&joined);
+            self.doc.nodes[last as usize].name = s;
+            return;
+        }
+        let name = self.doc.push_str(value);
+        let id = self.doc.nodes.len() as u32;
+        self.doc.append_child(
+            parent,
+            NodeData {
+                kind: Kind::Text,
+                parent,
+                prev: NONE,
+                next: NONE,
+                first: NONE,
+                last: NONE,
+                end: id + 1,
+                ns: 0,
+                name,
+                attrs: (0, 0),
+                scope: (0, 0),
+                pos: NONE,
+            },
+        );
+    }
+
+    pub fn end(&mut self) {
+        if self.open.len() > 1 {
+            let id = self.open.pop().unwrap_or(0);
+            self.doc.nodes[id as usize].end = self.doc.nodes.len() as u32;
+        }
+    }
+
+    /// Resolves prefixes and returns the document. Unbound prefixes are an
+    /// error (the writer declares every prefix it writes).
+    pub fn finish(mut self) -> Result<Document, String> {
+        while self.open.len() > 1 {
+            self.end();
+        }
+        let total = self.doc.nodes.len() as u32;
+        self.doc.nodes[0].end = total;
+        let doc = &mut self.doc;
+        // Scopes, in document order: a node's scope is its parent's plus its
+        // own bindings.
+        let mut own = self.own_bindings.iter().peekable();
+        for id in 1..doc.nodes.len() {
+            let parent = doc.nodes[id].parent as usize;
+            let inherited = doc.nodes[parent].scope;
+            let mut mine = Vec::new();
+            while let Some((_, b)) = own.next_if(|(n, _)| *n as usize == id) {
+                mine.push(*b);
+            }
+            doc.nodes[id].scope = if mine.is_empty() {
+                inherited
+            } else {
+                let b0 = doc.bindings.len() as u32;
+                for k in inherited.0..inherited.1 {
+                    let old = doc.bindings[k as usize];
+                    let shadowed = mine
+                        .iter()
+                        .any(|m| m.prefix.map(|p| doc.str(p)) == old.prefix.map(|p| doc.str(p)));
+                    if !shadowed {
+                        doc.bindings.push(old);
+                    }
+                }
+                doc.bindings.extend(mine);
+                (b0, doc.bindings.len() as u32)
+            };
+        }
+        for &(id, qname) in &self.qnames {
+            let (ns, local) = doc.resolve(id, qname, true)?;
+            doc.nodes[id as usize].ns = ns;
+            doc.nodes[id as usize].name = local;
+            let (a0, a1) = doc.nodes[id as usize].attrs;
+            for k in a0..a1 {
+                let q = doc.attrs[k as usize].name;
+                let (ns, local) = doc.resolve(id, q, false)?;
+                doc.attrs[k as usize].ns = ns;
+                doc.attrs[k as usize].name = local;
+            }
+        }
+        Ok(self.doc)
+    }
+}
+
+impl Document {
+    /// The namespace and local name of a qualified name written on `id`.
+    fn resolve(&mut self, id: u32, q: Span, element: bool) -> Result<(u32, Span), String> {
+        let colon = self.str(q).find(':').map(|i| q.start + i as u32);
+        let (prefix, local) = match colon {
+            Some(c) => (
+                Some(Span {
+                    start: q.start,
+                    end: c,
+                }),
+                Span {
+                    start: c + 1,
+                    end: q.end,
+                },
+            ),
+            None => (None, q),
+        };
+        if prefix.is_some_and(|p| self.str(p) == "xml") {
+            return Ok((self.intern_uri(XML_NS, ""), local));
+        }
+        if prefix.is_none() && !element {
+            return Ok((0, local));
+        }
+        let (a, b) = self.nodes[id as usize].scope;
+        let found =
+            (a..b)
+                .rev()
+                .map(|k| self.bindings[k as usize])
+                .find(|bd| match (bd.prefix, prefix) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => self.str(x) == self.str(y),
+                    _ => false,
+                });
+        match (found, prefix) {
+            (Some(bd), _) if bd.uri.start == bd.uri.end => Ok((0, local)),
+            (Some(bd), _) => Ok((self.intern_span(bd.uri), local)),
+            (None, None) => Ok((0, local)),
+            (None, Some(_)) => Err(format!(
+                "internal: the prefix of `{}` is not declared",
+                self.str(q)
+            )),
+        }
+    }
+
+    /// [`Document::intern_uri`] for a URI already in `text`.
+    fn intern_span(&mut self, s: Span) -> u32 {
+        if let Some(i) = self.uris.iter().position(|u| self.str(*u) == self.str(s)) {
+            return i as u32 + 1;
+        }
+        self.uris.push(s);
+        self.uris.len() as u32
+    }
+}
+
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(xml: &str) -> (Document, Document) {
+        let rox = roxmltree::Document::parse(xml).unwrap();
+        let copied = Document::from_roxml(&rox).unwrap();
+        // The same document through the builder, as a writer would send it.
+        let mut b = Builder::new();
+        fn feed(n: roxmltree::Node, b: &mut Builder) {
+            for c in n.children() {
+                if c.is_text() {
+                    b.text(c.text().unwrap());
+                } else if c.is_element() {
+                    let q =
+                        |ns: Option<&str>, local: &str| match ns.and_then(|u| c.lookup_prefix(u)) {
+                            Some(p) if !p.is_empty() => format!("{p}:{local}"),
+                            _ => local.to_string(),
+                        };
+                    b.start(&q(c.tag_name().namespace(), c.tag_name().name()));
+                    let parent = c.parent_element();
+                    for ns in c.namespaces() {
+                        if parent.is_some_and(|p| p.namespaces().any(|o| o == ns)) {
+                            continue;
+                        }
+                        match ns.name() {
+                            Some(p) => b.attr(&format!("xmlns:{p}"), ns.uri()),
+                            None => b.attr("xmlns", ns.uri()),
+                        }
+                    }
+                    for a in c.attributes() {
+                        b.attr(&q(a.namespace(), a.name()), a.value());
+                    }
+                    feed(c, b);
+                    b.end();
+                }
+            }
+        }
+        feed(rox.root(), &mut b);
+        (copied, b.finish().unwrap())
+    }
+
+    /// A readable dump: names with namespaces, attributes, texts, nesting.
+    fn dump(d: &Document) -> String {
+        let mut s = String::new();
+        for n in d.descendants() {
+            let depth = std::iter::successors(n.parent(), |p| p.parent()).count();
+            s.push_str(&"  ".repeat(depth));
+            if n.is_element() {
+                let t = n.tag_name();
+                s.push_str(&format!("{{{}}}{}", t.namespace().unwrap_or(""), t.name()));
+                for a in n.attributes() {
+                    s.push_str(&format!(
+                        " {{{}}}{}={:?}",
+                        a.namespace().unwrap_or(""),
+                        a.name(),
+                        a.value()
+                    ));
+                }
+                s.push_str(&format!(" [{} in subtree]", n.descendants().len()));
+            } else if n.is_text() {
+                s.push_str(&format!("{:?}", n.text().unwrap()));
+            } else {
+                s.push_str("root");
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    #[test]
+    fn copied_and_built_trees_agree_with_the_parser() {
+        let xml = r#"<?xml version="1.0"?>
+<!-- a comment -->
+<a:vm xmlns:a="urn:a" xmlns="urn:d" a:id="1" plain="x &amp; y">
+  <name>web &lt;1&gt;</name>
+  <b:disk xmlns:b="urn:b" b:bus="virtio" xml:lang="en"><target dev="vda"/></b:disk>
+  <raw xmlns="">text<!-- c -->more</raw>
+</a:vm>"#;
+        let (copied, built) = both(xml);
+        let expected = "root
+  {urn:a}vm {urn:a}id=\"1\" {}plain=\"x & y\" [12 in subtree]
+    \"\\n  \"
+    {urn:d}name [2 in subtree]
+      \"web <1>\"
+    \"\\n  \"
+    {urn:b}disk {urn:b}bus=\"virtio\" {http://www.w3.org/XML/1998/namespace}lang=\"en\" [2 in subtree]
+      {urn:d}target {}dev=\"vda\" [1 in subtree]
+    \"\\n  \"
+    {}raw [3 in subtree]
+      \"text\"
+      \"more\"
+    \"\\n\"
+";
+        assert_eq!(dump(&copied), expected);
+        // The builder joins adjacent texts, as a parser of written text would.
+        assert_eq!(
+            dump(&built),
+            expected
+                .replace("\"text\"\n      \"more\"", "\"textmore\"")
+                .replace("[3 in subtree]", "[2 in subtree]")
+                .replace("[12 in subtree]", "[11 in subtree]")
+        );
+        let root = copied.root_element().unwrap();
+        assert_eq!(root.lookup_prefix("urn:a"), Some("a"));
+        assert_eq!(root.lookup_prefix("urn:d"), Some(""));
+        assert_eq!(root.lookup_prefix("urn:b"), None);
+        // Positions point into the source; built nodes have none.
+        let name = root.children().find(|c| c.is_element()).unwrap();
+        assert_eq!(
+            &copied.input_text()[name.position().unwrap()..][..6],
+            "<name>"
+        );
+        assert_eq!(built.root_element().unwrap().position(), None);
+        assert_eq!(built.input_text(), "");
+    }
+
+    #[test]
+    fn builder_refuses_an_undeclared_prefix() {
+        let mut b = Builder::new();
+        b.start("p:vm");
+        b.end();
+        assert!(b.finish().unwrap_err().contains("`p:vm`"));
+    }
+}

@@ -288,26 +288,6 @@ fn main() {
         m.program("kvm-to-hvx.hvx").unwrap().rules.len()
             + m.program("hvx-to-vsphere.hvx").unwrap().rules.len()
     });
-    // What chaining through the hub costs: the hub route writes the hub
-    // compactly and parses it again (see book/src/performance.md).
-    let program = mappings.program("kvm-to-hvx.hvx").unwrap();
-    let doc = hvxform::tree::Document::parse(&text).unwrap();
-    let compact = RunOptions {
-        detail: false,
-        compact: true,
-        ..RunOptions::default()
-    };
-    let hub_compact = hvxform::exec::run(&program, &doc, &[], &store, &compact)
-        .unwrap()
-        .documents[0]
-        .xml
-        .clone();
-    let t_reparse = time(iters, || {
-        roxmltree::Document::parse(&hub_compact)
-            .unwrap()
-            .descendants()
-            .len()
-    });
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!(
         "input: {path} ({} bytes), {iters} iterations, best of 5",
@@ -360,15 +340,6 @@ fn main() {
         ),
         t_via_hub,
         Some(t_floor_both),
-    );
-    println!(
-        "{:<60} {:>10.1?}  {:.0}% of the hub route",
-        format!(
-            "  of which: reparse of the hub ({} bytes, compact)",
-            hub_compact.len()
-        ),
-        t_reparse,
-        100.0 * ratio(t_reparse, t_via_hub)
     );
     row(
         format!("floor: parse input + write {} nodes", n_hub + n_hv),

@@ -17,62 +17,9 @@
 //!   empty) or `string`. The executor writes `int` and `bool` itself for
 //!   typed values. The attribute does not reach the output.
 //!
-//! Members keep the order they were written in; serde_json writes every
-//! string (its escaping is the only one).
-
-/// A JSON value whose objects keep their members' order.
-#[derive(Debug, Clone, PartialEq)]
-enum Value {
-    String(String),
-    Number(i64),
-    Bool(bool),
-    Array(Vec<Value>),
-    Object(Vec<(String, Value)>),
-}
-
-impl Value {
-    fn write(&self, out: &mut String, depth: usize) {
-        let pad = |out: &mut String, d: usize| {
-            out.push('\n');
-            for _ in 0..d {
-                out.push_str("  ");
-            }
-        };
-        match self {
-            Value::String(s) => out.push_str(&serde_json::to_string(s).expect("strings serialise")),
-            Value::Number(n) => out.push_str(&n.to_string()),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Array(v) if v.is_empty() => out.push_str("[]"),
-            Value::Array(v) => {
-                out.push('[');
-                for (i, x) in v.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    pad(out, depth + 1);
-                    x.write(out, depth + 1);
-                }
-                pad(out, depth);
-                out.push(']');
-            }
-            Value::Object(m) if m.is_empty() => out.push_str("{}"),
-            Value::Object(m) => {
-                out.push('{');
-                for (i, (k, x)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    pad(out, depth + 1);
-                    out.push_str(&serde_json::to_string(k).expect("strings serialise"));
-                    out.push_str(": ");
-                    x.write(out, depth + 1);
-                }
-                pad(out, depth);
-                out.push('}');
-            }
-        }
-    }
-}
+//! Members keep the order they were written in. The JSON is written as the
+//! tree is checked, in one pass; strings are escaped as serde_json escapes
+//! them (a unit test compares the two).
 
 type Node<'a> = crate::tree::Node<'a, 'a>;
 
@@ -82,7 +29,7 @@ pub const TYPE_NS: &str = "urn:hvxform:json:1";
 pub const TYPE_ATTR: &str = "type";
 pub const TYPE_PREFIX: &str = "hvxjson";
 
-/// The JSON text of a JSON document, written as XML by the executor.
+/// The JSON text of a JSON document, written as XML.
 pub fn from_xml(xml: &str) -> Result<String, String> {
     let doc = crate::tree::Document::parse(xml).map_err(|e| format!("internal: {e}"))?;
     from_tree(&doc)
@@ -93,9 +40,8 @@ pub fn from_tree(doc: &crate::tree::Document) -> Result<String, String> {
     let root = doc
         .root_element()
         .ok_or_else(|| "internal: no root element".to_string())?;
-    let v = value(root)?;
     let mut s = String::with_capacity(1024);
-    v.write(&mut s, 0);
+    write(root, &mut s, 0)?;
     s.push('\n');
     Ok(s)
 }
@@ -110,7 +56,45 @@ fn path(n: Node) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn value(n: Node) -> Result<Value, String> {
+fn pad(out: &mut String, depth: usize) {
+    out.push('\n');
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+/// A JSON string literal, escaped as serde_json escapes it: `"`, `\\` and
+/// the control characters; everything else as it is.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0C => "\\f",
+            0..=0x1F => "",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        if esc.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(esc);
+        }
+        from = i + 1;
+    }
+    out.push_str(&s[from..]);
+    out.push('"');
+}
+
+/// Checks `n` and writes its JSON value.
+fn write(n: Node, out: &mut String, depth: usize) -> Result<(), String> {
+    let mut ty = None;
     for a in n.attributes() {
         if a.namespace() != Some(TYPE_NS) {
             return Err(format!(
@@ -119,12 +103,10 @@ fn value(n: Node) -> Result<Value, String> {
                 a.name()
             ));
         }
+        if a.name() == TYPE_ATTR {
+            ty = Some(a.value());
+        }
     }
-    let kids: Vec<_> = n.children().filter(|c| c.is_element()).collect();
-    let ty = n
-        .attributes()
-        .find(|a| a.namespace() == Some(TYPE_NS) && a.name() == TYPE_ATTR)
-        .map(|a| a.value());
     match ty {
         None | Some("int" | "bool" | "string" | "array" | "object") => {}
         Some(t) => {
@@ -134,8 +116,18 @@ fn value(n: Node) -> Result<Value, String> {
             ))
         }
     }
-    if kids.is_empty() {
-        let text: String = n.children().filter_map(|c| c.text()).collect();
+    let kids = || n.children().filter(|c| c.is_element());
+    if kids().next().is_none() {
+        let mut texts = n.children().filter_map(|c| c.text());
+        let one = texts.next().unwrap_or("");
+        let joined;
+        let text = match texts.next() {
+            None => one,
+            Some(two) => {
+                joined = [one, two].into_iter().chain(texts).collect::<String>();
+                &joined
+            }
+        };
         if matches!(ty, Some("array" | "object")) && !text.trim().is_empty() {
             return Err(format!(
                 "{}: text `{text}` in an {}",
@@ -143,16 +135,19 @@ fn value(n: Node) -> Result<Value, String> {
                 ty.unwrap_or("")
             ));
         }
-        return Ok(match ty {
-            Some("int") => Value::Number(
-                text.parse::<i64>()
-                    .map_err(|_| format!("{}: `{text}` is not an integer", path(n)))?,
-            ),
-            Some("bool") => Value::Bool(text == "true"),
-            Some("array") => Value::Array(Vec::new()),
-            Some("object") => Value::Object(Vec::new()),
-            _ => Value::String(text),
-        });
+        match ty {
+            Some("int") => {
+                let v = text
+                    .parse::<i64>()
+                    .map_err(|_| format!("{}: `{text}` is not an integer", path(n)))?;
+                let _ = std::fmt::Write::write_fmt(out, format_args!("{v}"));
+            }
+            Some("bool") => out.push_str(if text == "true" { "true" } else { "false" }),
+            Some("array") => out.push_str("[]"),
+            Some("object") => out.push_str("{}"),
+            _ => push_json_str(out, text),
+        }
+        return Ok(());
     }
     if ty == Some("string") {
         return Err(format!("{}: a string cannot hold elements", path(n)));
@@ -168,33 +163,37 @@ fn value(n: Node) -> Result<Value, String> {
             t.trim()
         ));
     }
-    if ty == Some("array")
-        || ty != Some("object") && kids.iter().all(|k| k.tag_name().name() == "item")
-    {
-        return kids
-            .iter()
-            .map(|k| value(*k))
-            .collect::<Result<_, _>>()
-            .map(Value::Array);
-    }
-    let mut m: Vec<(String, Value)> = Vec::with_capacity(kids.len());
-    for k in kids {
-        let name = k.tag_name().name();
-        if name == "item" && ty != Some("object") {
-            return Err(format!(
-                "{}: `item` beside other members: a list is an element of `item`s only",
-                path(k)
-            ));
+    let array = ty == Some("array")
+        || ty != Some("object") && kids().all(|k| k.tag_name().name() == "item");
+    out.push(if array { '[' } else { '{' });
+    for (i, k) in kids().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        if m.iter().any(|(n, _)| n == name) {
-            return Err(format!(
-                "{}: member `{name}` written twice (a list is an element of `item`s)",
-                path(k)
-            ));
+        pad(out, depth + 1);
+        if !array {
+            let name = k.tag_name().name();
+            if name == "item" && ty != Some("object") {
+                return Err(format!(
+                    "{}: `item` beside other members: a list is an element of `item`s only",
+                    path(k)
+                ));
+            }
+            // Members are few: the earlier ones are compared directly.
+            if kids().take(i).any(|e| e.tag_name().name() == name) {
+                return Err(format!(
+                    "{}: member `{name}` written twice (a list is an element of `item`s)",
+                    path(k)
+                ));
+            }
+            push_json_str(out, name);
+            out.push_str(": ");
         }
-        m.push((name.to_string(), value(k)?));
+        write(k, out, depth + 1)?;
     }
-    Ok(Value::Object(m))
+    pad(out, depth);
+    out.push(if array { ']' } else { '}' });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -256,6 +255,24 @@ mod tests {
         assert!(e.contains("json:type `list` is not one of"), "{e}");
         let e = from_xml(&format!("<r><n{}><a/></n></r>", t("string"))).unwrap_err();
         assert!(e.contains("a string cannot hold elements"), "{e}");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let hostile =
+            "q\" b\\ nl\n cr\r tab\t bs\u{8} ff\u{c} nul\u{0} us\u{1f} del\u{7f} é 😀 </ '";
+        let mut out = String::new();
+        push_json_str(&mut out, hostile);
+        assert_eq!(out, serde_json::to_string(hostile).unwrap());
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, hostile);
+    }
+
+    #[test]
+    fn an_empty_array_or_object_in_an_object_keeps_its_place() {
+        let xml = format!("<r><a{}/><b>1</b><c{}/></r>", t("array"), t("object"));
+        let s = from_xml(&xml).unwrap();
+        assert_eq!(s, "{\n  \"a\": [],\n  \"b\": \"1\",\n  \"c\": {}\n}\n");
     }
 
     #[test]

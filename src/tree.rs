@@ -62,6 +62,8 @@ struct AttrData {
 struct Binding {
     prefix: Option<Span>,
     uri: Span,
+    /// The URI's index in `uris` + 1 (0: the empty URI, no namespace).
+    id: u32,
 }
 
 /// A document: nodes, attributes and namespace bindings in arenas.
@@ -416,7 +418,12 @@ impl Document {
         for ns in c.namespaces() {
             let prefix = ns.name().map(|p| self.span_of(p, source));
             let uri = self.span_of(ns.uri(), source);
-            self.bindings.push(Binding { prefix, uri });
+            let id = if ns.uri().is_empty() {
+                0
+            } else {
+                self.intern_span(uri)
+            };
+            self.bindings.push(Binding { prefix, uri, id });
         }
         (b0, self.bindings.len() as u32)
     }
@@ -648,23 +655,27 @@ impl ExactSizeIterator for Descendants<'_, '_> {}
 
 /// Builds a [`Document`] from writer events: what a stage writes for the
 /// next stage to read. Names arrive as written (`prefix:local`) and are
-/// resolved against the bindings in scope when the document is finished.
-#[derive(Debug, Default)]
+/// resolved as they arrive against the bindings in scope; a namespace
+/// declaration (which a writer sends after its element's start) resolves
+/// the element's name and attributes again.
+#[derive(Debug)]
 pub struct Builder {
     doc: Document,
-    /// Open elements.
-    open: Vec<u32>,
-    /// Per element: its qualified name, resolved in [`Builder::finish`].
-    qnames: Vec<(u32, Span)>,
-    /// Per attribute: its qualified name (namespace declarations are not
-    /// attributes: they become bindings).
-    own_bindings: Vec<(u32, Binding)>,
+    /// Open elements (the root node first): id, default namespace, and
+    /// whether the element's name has a prefix.
+    open: Vec<(u32, u32, bool)>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Builder {
     pub fn new() -> Self {
-        let mut b = Builder::default();
-        b.doc.nodes.push(NodeData {
+        let mut doc = Document::default();
+        doc.nodes.push(NodeData {
             kind: Kind::Root,
             parent: NONE,
             prev: NONE,
@@ -678,18 +689,25 @@ impl Builder {
             scope: (0, 0),
             pos: NONE,
         });
-        b.open.push(0);
-        b
+        // The `xml` prefix is bound in every document, to URI number 1.
+        let xml = doc.push_str(XML_NS);
+        doc.uris.push(xml);
+        Builder {
+            doc,
+            open: vec![(0, 0, false)],
+        }
     }
 
-    fn current(&self) -> u32 {
-        *self.open.last().unwrap_or(&0)
+    fn current(&self) -> (u32, u32) {
+        let &(id, ns, _) = self.open.last().unwrap_or(&(0, 0, false));
+        (id, ns)
     }
 
     pub fn start(&mut self, qname: &str) {
-        let parent = self.current();
+        let (parent, default_ns) = self.current();
         let name = self.doc.push_str(qname);
         let n = self.doc.attrs.len() as u32;
+        let scope = self.doc.nodes[parent as usize].scope;
         let id = self.doc.append_child(
             parent,
             NodeData {
@@ -700,30 +718,50 @@ impl Builder {
                 first: NONE,
                 last: NONE,
                 end: NONE,
-                ns: 0,
+                ns: default_ns,
                 name,
                 attrs: (n, n),
-                scope: (0, 0),
+                scope,
                 pos: NONE,
             },
         );
-        self.qnames.push((id, name));
-        self.open.push(id);
+        let prefixed = qname.as_bytes().contains(&b':');
+        self.open.push((id, default_ns, prefixed));
+        if prefixed {
+            self.doc.nodes[id as usize].ns = NONE;
+            self.resolve_element(id);
+        }
+    }
+
+    /// Resolves the name of element `id` (its `name` still the qualified one
+    /// when prefixed) against its scope; unresolved prefixes stay, and are
+    /// reported by [`Builder::finish`].
+    fn resolve_element(&mut self, id: u32) {
+        let d = &self.doc;
+        let q = d.nodes[id as usize].name;
+        if let Some((ns, local)) = d.resolve_prefixed(id, q) {
+            let n = &mut self.doc.nodes[id as usize];
+            n.ns = ns;
+            n.name = local;
+        }
     }
 
     /// An attribute (or a namespace declaration) of the element just started.
     pub fn attr(&mut self, qname: &str, value: &str) {
-        let id = self.current();
+        let (id, _) = self.current();
         if qname == "xmlns" || qname.starts_with("xmlns:") {
-            let prefix = qname.strip_prefix("xmlns:").map(|p| self.doc.push_str(p));
-            let uri = self.doc.push_str(value);
-            self.own_bindings.push((id, Binding { prefix, uri }));
+            self.declare(id, qname.strip_prefix("xmlns:"), value);
             return;
         }
-        let name = self.doc.push_str(qname);
+        let q = self.doc.push_str(qname);
         let value = self.doc.push_str(value);
+        let (ns, name) = if qname.as_bytes().contains(&b':') {
+            self.doc.resolve_prefixed(id, q).unwrap_or((NONE, q))
+        } else {
+            (0, q)
+        };
         self.doc.attrs.push(AttrData {
-            ns: 0,
+            ns,
             name,
             value,
             pos: NONE,
@@ -731,9 +769,67 @@ impl Builder {
         self.doc.nodes[id as usize].attrs.1 = self.doc.attrs.len() as u32;
     }
 
+    /// A namespace binding made on element `id`: its scope becomes its
+    /// parent's with the binding added, and its name and the attributes
+    /// written so far are resolved again.
+    fn declare(&mut self, id: u32, prefix: Option<&str>, uri: &str) {
+        let d = &mut self.doc;
+        let prefix = prefix.map(|p| d.push_str(p));
+        let uri_span = d.push_str(uri);
+        let ns = if uri.is_empty() {
+            0
+        } else {
+            d.intern_span(uri_span)
+        };
+        let new = Binding {
+            prefix,
+            uri: uri_span,
+            id: ns,
+        };
+        let (a, b) = d.nodes[id as usize].scope;
+        let b0 = d.bindings.len() as u32;
+        for k in a..b {
+            let old = d.bindings[k as usize];
+            let shadowed = match (old.prefix, new.prefix) {
+                (None, None) => true,
+                (Some(x), Some(y)) => d.str(x) == d.str(y),
+                _ => false,
+            };
+            if !shadowed {
+                d.bindings.push(old);
+            }
+        }
+        d.bindings.push(new);
+        d.nodes[id as usize].scope = (b0, d.bindings.len() as u32);
+        let prefixed = self.open.last().is_some_and(|t| t.2);
+        if prefix.is_none() {
+            if let Some(top) = self.open.last_mut() {
+                top.1 = ns;
+            }
+            if !prefixed {
+                self.doc.nodes[id as usize].ns = ns;
+            }
+        }
+        // A prefixed name written before the declaration.
+        if prefixed && self.doc.nodes[id as usize].ns == NONE {
+            self.resolve_element(id);
+        }
+        let (a0, a1) = self.doc.nodes[id as usize].attrs;
+        for k in a0..a1 {
+            let at = &self.doc.attrs[k as usize];
+            if at.ns == NONE {
+                if let Some((ns, local)) = self.doc.resolve_prefixed(id, at.name) {
+                    let at = &mut self.doc.attrs[k as usize];
+                    at.ns = ns;
+                    at.name = local;
+                }
+            }
+        }
+    }
+
     /// Text content; adjacent texts join into one node.
     pub fn text(&mut self, value: &str) {
-        let parent = self.current();
+        let (parent, _) = self.current();
         let last = self.doc.nodes[parent as usize].last;
         if last != NONE && self.doc.nodes[last as usize].kind == Kind::Text {
             let span = self.doc.nodes[last as usize].name;
@@ -750,6 +846,7 @@ impl Builder {
         }
         let name = self.doc.push_str(value);
         let id = self.doc.nodes.len() as u32;
+        let scope = self.doc.nodes[parent as usize].scope;
         self.doc.append_child(
             parent,
             NodeData {
@@ -763,7 +860,7 @@ impl Builder {
                 ns: 0,
                 name,
                 attrs: (0, 0),
-                scope: (0, 0),
+                scope,
                 pos: NONE,
             },
         );
@@ -771,105 +868,58 @@ impl Builder {
 
     pub fn end(&mut self) {
         if self.open.len() > 1 {
-            let id = self.open.pop().unwrap_or(0);
+            let (id, _, _) = self.open.pop().unwrap_or((0, 0, false));
             self.doc.nodes[id as usize].end = self.doc.nodes.len() as u32;
         }
     }
 
-    /// Resolves prefixes and returns the document. Unbound prefixes are an
-    /// error (the writer declares every prefix it writes).
+    /// Closes what is open and returns the document. A prefix never bound
+    /// is an error (the writer declares every prefix it writes).
     pub fn finish(mut self) -> Result<Document, String> {
         while self.open.len() > 1 {
             self.end();
         }
         let total = self.doc.nodes.len() as u32;
         self.doc.nodes[0].end = total;
-        let doc = &mut self.doc;
-        // Scopes, in document order: a node's scope is its parent's plus its
-        // own bindings.
-        let mut own = self.own_bindings.iter().peekable();
-        for id in 1..doc.nodes.len() {
-            let parent = doc.nodes[id].parent as usize;
-            let inherited = doc.nodes[parent].scope;
-            let mut mine = Vec::new();
-            while let Some((_, b)) = own.next_if(|(n, _)| *n as usize == id) {
-                mine.push(*b);
-            }
-            doc.nodes[id].scope = if mine.is_empty() {
-                inherited
-            } else {
-                let b0 = doc.bindings.len() as u32;
-                for k in inherited.0..inherited.1 {
-                    let old = doc.bindings[k as usize];
-                    let shadowed = mine
-                        .iter()
-                        .any(|m| m.prefix.map(|p| doc.str(p)) == old.prefix.map(|p| doc.str(p)));
-                    if !shadowed {
-                        doc.bindings.push(old);
-                    }
-                }
-                doc.bindings.extend(mine);
-                (b0, doc.bindings.len() as u32)
-            };
-        }
-        for &(id, qname) in &self.qnames {
-            let (ns, local) = doc.resolve(id, qname, true)?;
-            doc.nodes[id as usize].ns = ns;
-            doc.nodes[id as usize].name = local;
-            let (a0, a1) = doc.nodes[id as usize].attrs;
-            for k in a0..a1 {
-                let q = doc.attrs[k as usize].name;
-                let (ns, local) = doc.resolve(id, q, false)?;
-                doc.attrs[k as usize].ns = ns;
-                doc.attrs[k as usize].name = local;
-            }
+        let d = &self.doc;
+        let unbound = d
+            .nodes
+            .iter()
+            .filter(|n| n.kind == Kind::Element)
+            .map(|n| (n.ns, n.name))
+            .chain(d.attrs.iter().map(|a| (a.ns, a.name)))
+            .find(|(ns, _)| *ns == NONE);
+        if let Some((_, q)) = unbound {
+            return Err(format!(
+                "internal: the prefix of `{}` is not declared",
+                d.str(q)
+            ));
         }
         Ok(self.doc)
     }
 }
 
 impl Document {
-    /// The namespace and local name of a qualified name written on `id`.
-    fn resolve(&mut self, id: u32, q: Span, element: bool) -> Result<(u32, Span), String> {
-        let colon = self.str(q).find(':').map(|i| q.start + i as u32);
-        let (prefix, local) = match colon {
-            Some(c) => (
-                Some(Span {
-                    start: q.start,
-                    end: c,
-                }),
-                Span {
-                    start: c + 1,
-                    end: q.end,
-                },
-            ),
-            None => (None, q),
+    /// The namespace and local name of a prefixed name written on `id`
+    /// (`q`: `prefix:local`), or None when the prefix is not bound.
+    fn resolve_prefixed(&self, id: u32, q: Span) -> Option<(u32, Span)> {
+        let qname = self.str(q);
+        let colon = qname.bytes().position(|b| b == b':')? as u32;
+        let prefix = &qname[..colon as usize];
+        let local = Span {
+            start: q.start + colon + 1,
+            end: q.end,
         };
-        if prefix.is_some_and(|p| self.str(p) == "xml") {
-            return Ok((self.intern_uri(XML_NS, ""), local));
-        }
-        if prefix.is_none() && !element {
-            return Ok((0, local));
+        if prefix == "xml" {
+            // Bound to URI number 1 by `Builder::new`.
+            return Some((1, local));
         }
         let (a, b) = self.nodes[id as usize].scope;
-        let found =
-            (a..b)
-                .rev()
-                .map(|k| self.bindings[k as usize])
-                .find(|bd| match (bd.prefix, prefix) {
-                    (None, None) => true,
-                    (Some(x), Some(y)) => self.str(x) == self.str(y),
-                    _ => false,
-                });
-        match (found, prefix) {
-            (Some(bd), _) if bd.uri.start == bd.uri.end => Ok((0, local)),
-            (Some(bd), _) => Ok((self.intern_span(bd.uri), local)),
-            (None, None) => Ok((0, local)),
-            (None, Some(_)) => Err(format!(
-                "internal: the prefix of `{}` is not declared",
-                self.str(q)
-            )),
-        }
+        (a..b)
+            .rev()
+            .map(|k| self.bindings[k as usize])
+            .find(|bd| bd.prefix.is_some_and(|p| self.str(p) == prefix))
+            .map(|bd| (bd.id, local))
     }
 
     /// [`Document::intern_uri`] for a URI already in `text`.
@@ -999,6 +1049,44 @@ mod tests {
         );
         assert_eq!(built.root_element().unwrap().position(), None);
         assert_eq!(built.input_text(), "");
+    }
+
+    #[test]
+    fn a_declaration_after_the_names_it_binds_still_binds_them() {
+        let mut b = Builder::new();
+        b.start("p:a");
+        b.attr("p:x", "1");
+        b.attr("xmlns:p", "urn:p");
+        b.attr("xmlns", "urn:d");
+        b.attr("p:y", "2");
+        b.start("c");
+        b.attr("xml:lang", "en");
+        b.start("p:e");
+        b.attr("xmlns", "");
+        b.start("f");
+        b.end();
+        let d = b.finish().unwrap();
+        let a = d.root_element().unwrap();
+        assert_eq!(
+            (a.tag_name().namespace(), a.tag_name().name()),
+            (Some("urn:p"), "a")
+        );
+        let attrs: Vec<_> = a
+            .attributes()
+            .map(|x| (x.namespace(), x.name(), x.value()))
+            .collect();
+        assert_eq!(
+            attrs,
+            [(Some("urn:p"), "x", "1"), (Some("urn:p"), "y", "2")]
+        );
+        let c = a.first_child().unwrap();
+        assert_eq!(c.tag_name().namespace(), Some("urn:d"));
+        assert_eq!(c.attributes().next().unwrap().namespace(), Some(XML_NS));
+        let e = c.first_child().unwrap();
+        assert_eq!(e.tag_name().namespace(), Some("urn:p"));
+        // `xmlns=""` undeclares the default for the children.
+        assert_eq!(e.first_child().unwrap().tag_name().namespace(), None);
+        assert_eq!(a.descendants().len(), 4);
     }
 
     #[test]

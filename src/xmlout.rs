@@ -68,6 +68,8 @@ pub struct XmlOut {
     roots: usize,
     text_depth: usize,
     buf: String,
+    /// A qualified name being put together (no allocation per name).
+    qbuf: String,
 }
 
 impl Default for XmlOut {
@@ -113,6 +115,7 @@ impl XmlOut {
             roots: 0,
             text_depth: 0,
             buf: String::with_capacity(room(256)),
+            qbuf: String::new(),
         }
     }
 
@@ -241,13 +244,17 @@ impl XmlOut {
         if self.default_ns() == Some(uri) {
             return self.start(local);
         }
-        if let Some(Some(p)) = self.prefix_for(uri) {
-            let q = format!("{p}:{local}");
-            return self.start(&q);
+        if let Some(q) = self.in_scope_name(uri, local) {
+            let r = self.start(&q);
+            self.qbuf = q;
+            return r;
         }
         match preferred {
             Some(p) if !p.is_empty() => {
-                self.start(&format!("{p}:{local}"))?;
+                let q = self.qualified(p, local);
+                let r = self.start(&q);
+                self.qbuf = q;
+                r?;
                 self.declare(Some(p), uri)
             }
             _ => {
@@ -268,12 +275,16 @@ impl XmlOut {
         match ns {
             None | Some("") => self.attr(local, value),
             Some("http://www.w3.org/XML/1998/namespace") => {
-                self.attr(&format!("xml:{local}"), value)
+                let q = self.qualified("xml", local);
+                let r = self.attr(&q, value);
+                self.qbuf = q;
+                r
             }
             Some(uri) => {
-                if let Some(Some(p)) = self.prefix_for(uri) {
-                    let q = format!("{p}:{local}");
-                    return self.attr(&q, value);
+                if let Some(q) = self.in_scope_name(uri, local) {
+                    let r = self.attr(&q, value);
+                    self.qbuf = q;
+                    return r;
                 }
                 let p = preferred
                     .filter(|p| !p.is_empty())
@@ -281,6 +292,36 @@ impl XmlOut {
                     .to_string();
                 self.declare(Some(&p), uri)?;
                 self.attr(&format!("{p}:{local}"), value)
+            }
+        }
+    }
+
+    /// `prefix:local` in the reused name buffer, taken out of `self` (put
+    /// it back when done with it).
+    fn qualified(&mut self, prefix: &str, local: &str) -> String {
+        let mut q = std::mem::take(&mut self.qbuf);
+        q.clear();
+        q.push_str(prefix);
+        q.push(':');
+        q.push_str(local);
+        q
+    }
+
+    /// `prefix:local` with the prefix bound to `uri` in scope, in the reused
+    /// name buffer (None when `uri` has no prefix in scope).
+    fn in_scope_name(&mut self, uri: &str, local: &str) -> Option<String> {
+        let mut q = std::mem::take(&mut self.qbuf);
+        match self.prefix_for(uri) {
+            Some(Some(p)) => {
+                q.clear();
+                q.push_str(p);
+                q.push(':');
+                q.push_str(local);
+                Some(q)
+            }
+            _ => {
+                self.qbuf = q;
+                None
             }
         }
     }

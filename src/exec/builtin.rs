@@ -314,8 +314,13 @@ fn part(text: Cow<'_, str>, r: std::ops::Range<usize>) -> Cow<'_, str> {
 
 /// The `i`th part of `text` split at `sep` (empty when there is none).
 fn nth_part<'s>(text: &'s str, sep: &str, i: i64) -> &'s str {
-    usize::try_from(i)
-        .ok()
-        .and_then(|i| text.split(sep).nth(i))
-        .unwrap_or("")
+    let Ok(i) = usize::try_from(i) else {
+        return "";
+    };
+    // A one-byte separator (the common case) splits without a substring search.
+    match sep.as_bytes() {
+        [b] if b.is_ascii() => text.split(*b as char).nth(i),
+        _ => text.split(sep).nth(i),
+    }
+    .unwrap_or("")
 }

@@ -1,7 +1,10 @@
 //! Rendering diagnostics at the edge: miette (human), JSON, GitHub workflow
 //! annotations and SARIF 2.1.0.
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 use serde_json::json;
 
 use crate::diag::{Diagnostic, Severity};
@@ -11,7 +14,126 @@ pub const CHECK_JSON_VERSION: u32 = 1;
 
 struct Miette<'d> {
     d: &'d Diagnostic,
-    src: NamedSource<String>,
+    /// None when a label's line is too long to draw: the locations are
+    /// then written as `file:line:col` lines instead.
+    src: Option<Windowed<'d>>,
+}
+
+thread_local! {
+    /// The line index of the last text diagnostics were drawn from, with
+    /// that text: a file's many diagnostics share one (comparing the text
+    /// is a memcmp, far cheaper than indexing it again).
+    static LINES: std::cell::RefCell<Option<(String, crate::diag::LineIndex)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The 1-based line of byte `at` of `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    LINES.with(|cell| {
+        let mut c = cell.borrow_mut();
+        if c.as_ref().is_none_or(|(t, _)| t != text) {
+            *c = Some((text.to_string(), crate::diag::LineIndex::new(text)));
+        }
+        c.as_ref().map_or(1, |(_, idx)| idx.line_col(text, at).0)
+    })
+}
+
+/// A mapping's text as miette reads it: only the lines around a span are
+/// looked at (miette's own reader scans the file from its start for every
+/// span, which makes thousands of diagnostics cost the square of the size).
+struct Windowed<'s> {
+    name: &'s str,
+    text: &'s str,
+}
+
+impl SourceCode for Windowed<'_> {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let b = self.text.as_bytes();
+        let start = span.offset();
+        let end = start + span.len();
+        if end > b.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        let line_start = |at: usize| {
+            b[..at]
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(0, |i| i + 1)
+        };
+        let line_end = |at: usize| {
+            b[at..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(b.len(), |i| at + i)
+        };
+        // Without context (the header's `file:line:col`), the contents
+        // start at the span, with its column (in bytes, as miette counts).
+        let mut from = if before == 0 {
+            start
+        } else {
+            line_start(start)
+        };
+        let column = start - line_start(start);
+        for _ in 0..before {
+            if from == 0 {
+                break;
+            }
+            from = line_start(from - 1);
+        }
+        let mut to = line_end(end.saturating_sub(1).max(start));
+        for _ in 0..after {
+            if to >= b.len() {
+                break;
+            }
+            to = line_end(to + 1);
+        }
+        let line = line_of(self.text, from) - 1;
+        // The last line's newline too, as miette's own reader takes it (an
+        // empty last context line is then drawn).
+        if before > 0 && to < b.len() {
+            to += 1;
+        }
+        // As miette's own reader counts: the lines from the file's start
+        // through the window (miette joins the snippets of two labels when
+        // the first's count reaches the second's line).
+        let lines = line + b[from..to].iter().filter(|&&c| c == b'\n').count();
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.to_string(),
+            &b[from..to],
+            SourceSpan::new(from.into(), to - from),
+            line,
+            if before == 0 { column } else { 0 },
+            lines,
+        )))
+    }
+}
+
+/// Lines longer than this (in bytes) are not drawn: miette cannot draw a
+/// label past column 65,535, and such a snippet is unreadable anyway.
+const MAX_DRAWN_LINE: usize = 1000;
+
+/// A secondary label in the primary's file is drawn with it when it is at
+/// most this many lines away; farther ones are named in notes (miette draws
+/// every line between two labels).
+const MAX_DRAWN_GAP: usize = 8;
+
+/// The length of the line holding byte `at` of `text`.
+fn line_len(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    let start = text.as_bytes()[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = text.as_bytes()[at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| at + i);
+    end - start
 }
 
 impl std::fmt::Debug for Miette<'_> {
@@ -43,17 +165,18 @@ impl miette::Diagnostic for Miette<'_> {
             .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.src)
+        self.src.as_ref().map(|s| s as &dyn SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.src.as_ref()?;
         let p = &self.d.primary;
         let mut v = vec![LabeledSpan::new_primary_with_span(
             Some(p.text.clone()),
             p.span.range(),
         )];
-        // Secondary labels in the same file are drawn; others are named in notes.
+        // Secondary labels near the primary are drawn; others are named in notes.
         for s in &self.d.secondary {
-            if std::sync::Arc::ptr_eq(&s.source, &p.source) {
+            if drawn_with_primary(self.d, s) {
                 v.push(LabeledSpan::new_with_span(
                     Some(s.text.clone()),
                     s.span.range(),
@@ -64,6 +187,23 @@ impl miette::Diagnostic for Miette<'_> {
     }
 }
 
+/// Whether secondary label `s` is drawn in the primary's snippet: same
+/// file, a few lines away.
+fn drawn_with_primary(d: &Diagnostic, s: &crate::diag::Label) -> bool {
+    if !std::sync::Arc::ptr_eq(&s.source, &d.primary.source) {
+        return false;
+    }
+    let (a, b) = (d.primary.span.start as usize, s.span.start as usize);
+    let (lo, hi) = (a.min(b), a.max(b));
+    let text = s.source.text.as_bytes();
+    let lines_between = text[lo.min(text.len())..hi.min(text.len())]
+        .iter()
+        .filter(|&&c| c == b'\n')
+        .take(MAX_DRAWN_GAP + 1)
+        .count();
+    lines_between <= MAX_DRAWN_GAP
+}
+
 /// miette's rendering of one diagnostic.
 pub fn human(d: &Diagnostic, color: bool) -> String {
     let theme = if color {
@@ -72,17 +212,29 @@ pub fn human(d: &Diagnostic, color: bool) -> String {
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let same_file = |s: &&crate::diag::Label| drawn_with_primary(d, s);
+    let drawable = std::iter::once(&d.primary)
+        .chain(d.secondary.iter().filter(same_file))
+        .all(|l| line_len(&l.source.text, l.span.start as usize) <= MAX_DRAWN_LINE);
     let m = Miette {
         d,
-        src: NamedSource::new(d.primary.source.name.clone(), d.primary.source.text.clone()),
+        src: drawable.then(|| Windowed {
+            name: &d.primary.source.name,
+            text: &d.primary.source.text,
+        }),
     };
     let mut out = String::new();
     let _ = handler.render_report(&mut out, &m);
-    for s in d
-        .secondary
-        .iter()
-        .filter(|s| !std::sync::Arc::ptr_eq(&s.source, &d.primary.source))
-    {
+    if !drawable {
+        for l in std::iter::once(&d.primary).chain(d.secondary.iter().filter(same_file)) {
+            let (line, col) = l.source.line_col(l.span.start as usize);
+            out.push_str(&format!(
+                "  at {}:{line}:{col}: {} (the line is too long to show)\n",
+                l.source.name, l.text
+            ));
+        }
+    }
+    for s in d.secondary.iter().filter(|s| !drawn_with_primary(d, s)) {
         let (l, c) = s.source.line_col(s.span.start as usize);
         out.push_str(&format!("  note: {} ({}:{l}:{c})\n", s.text, s.source.name));
     }

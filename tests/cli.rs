@@ -557,3 +557,81 @@ fn endless_files_are_refused() {
         stderr(&o)
     );
 }
+
+/// Diagnostics stay readable and bounded whatever the mapping: a label past
+/// column 65,535 (miette cannot draw it) is named by position, and a
+/// thousand copies of one rule give one diagnostic each, drawn without the
+/// lines between far-apart labels.
+#[test]
+fn diagnostics_on_huge_mappings_are_bounded() {
+    let dir = temp_dir("huge-diags");
+    let long = dir.join("long.hvx");
+    std::fs::write(
+        &long,
+        format!(
+            "mapping \"t\" {{ from kvm to hvx version \"1\" }}\nunmapped report;\non domain {{ <vm> = {}$undefined; }}\n",
+            " ".repeat(70_000)
+        ),
+    )
+    .unwrap();
+    let o = run(&["check", long.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "at {}:3:70020: not defined here (the line is too long to show)",
+            long.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let dup = dir.join("dup.hvx");
+    let mut text =
+        String::from("mapping \"d\" { from kvm to hvx version \"1\" }\nunmapped report;\n");
+    for _ in 0..1000 {
+        text.push_str("on disk { <disk/> }\n");
+    }
+    std::fs::write(&dup, text).unwrap();
+    let o = run(&["check", dup.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.matches("hvx::conflicting-rules").count(), 999);
+    assert!(err.len() < 1_000_000, "{} bytes of diagnostics", err.len());
+    // The rule that fires (line 3) is far from line 1002: named in a note.
+    let last = err.rsplit("hvx::conflicting-rules").next().unwrap();
+    assert!(
+        last.contains(&format!("note: the other rule ({}:3:1)", dup.display())),
+        "{last}"
+    );
+    assert!(!last.contains(" 500 │"), "{last}");
+}
+
+/// `hvxform platforms | head -1`: when the reader goes away, hvxform stops
+/// quietly as a Unix tool does (SIGPIPE), without a panic message.
+#[test]
+fn a_closed_pipe_stops_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    for args in [&["platforms"][..], &["completions", "bash"], &["man"]] {
+        // Tests run in parallel: a child another test forks at that moment
+        // may hold the pipe open a little longer, and the write succeed. So
+        // a few tries; none may panic, and one at least must meet the
+        // closed pipe.
+        let mut stopped = 0;
+        for _ in 0..5 {
+            let mut child = common::bin()
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // The reader closes before anything is written.
+            drop(child.stdout.take());
+            let o = child.wait_with_output().unwrap();
+            assert!(stderr(&o).is_empty(), "{args:?}: {}", stderr(&o));
+            match o.status.signal() {
+                Some(13) => stopped += 1,
+                _ => assert!(o.status.success(), "{args:?}: {:?}", o.status),
+            }
+        }
+        assert!(stopped > 0, "{args:?} never met the closed pipe");
+    }
+}

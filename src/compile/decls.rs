@@ -218,39 +218,59 @@ impl Compiler {
                 ..Default::default()
             })
             .collect();
-        // duplicate and shadowed checks
+        // Duplicate and shadowed rules: rules of one mode with one pattern
+        // form a group; the first rule of the highest priority is the one
+        // that fires. Every other rule of the group gets one diagnostic
+        // against it (so n copies of a rule give n - 1, not n² / 2).
+        let mut groups: std::collections::HashMap<(u32, String), Vec<usize>> =
+            std::collections::HashMap::new();
         for (i, a) in rules.iter().enumerate() {
-            for (j, b) in rules.iter().enumerate().take(i) {
-                if rule_modes[i].0 != rule_modes[j].0
-                    || norm(&a.pattern.text) != norm(&b.pattern.text)
-                {
-                    continue;
+            groups
+                .entry((rule_modes[i].0, norm(&a.pattern.text)))
+                .or_default()
+                .push(i);
+        }
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        for g in groups.values().filter(|g| g.len() > 1) {
+            let winner = g.iter().copied().fold(g[0], |w, k| {
+                if rules[k].priority > rules[w].priority {
+                    k
+                } else {
+                    w
                 }
-                self.cur_src = rule_modes[i].2;
-                let other = self.label(b.loc, "the other rule");
-                let (code, msg) = if a.priority == b.priority {
-                    (
-                        "hvx::conflicting-rules",
-                        format!(
-                            "two rules match `{}` in the same mode with the same priority",
-                            a.pattern.text
-                        ),
-                    )
+            });
+            found.extend(g.iter().filter(|&&k| k != winner).map(|&k| (k, winner)));
+        }
+        found.sort_unstable();
+        for (i, w) in found {
+            let (a, b) = (&rules[i], &rules[w]);
+            self.cur_src = rule_modes[i].2;
+            let other = self.label(
+                b.loc,
+                if a.priority == b.priority {
+                    "the other rule"
                 } else {
-                    ("hvx::shadowed-rule", format!("rule for `{}` can never fire: another rule with the same pattern has a higher priority", a.pattern.text))
-                };
-                let sp = if a.priority < b.priority {
-                    rule_modes[i].1
-                } else {
-                    rule_modes[j].1
-                };
-                if code == "hvx::conflicting-rules" {
-                    self.error(code, sp, msg, "same pattern, same priority")
-                        .secondary
-                        .push(other);
-                } else {
-                    self.warn(code, sp, msg, "shadowed").secondary.push(other);
-                }
+                    "the rule that fires"
+                },
+            );
+            if a.priority == b.priority {
+                let msg = format!(
+                    "two rules match `{}` in the same mode with the same priority",
+                    a.pattern.text
+                );
+                self.error(
+                    "hvx::conflicting-rules",
+                    rule_modes[i].1,
+                    msg,
+                    "same pattern, same priority",
+                )
+                .secondary
+                .push(other);
+            } else {
+                let msg = format!("rule for `{}` can never fire: another rule with the same pattern has a higher priority", a.pattern.text);
+                self.warn("hvx::shadowed-rule", rule_modes[i].1, msg, "shadowed")
+                    .secondary
+                    .push(other);
             }
         }
         for (id, r) in rules.iter().enumerate() {

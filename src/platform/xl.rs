@@ -274,13 +274,31 @@ fn show(t: &Tok) -> String {
     }
 }
 
+/// Lists nest at most this deep (xl.cfg's own lists nest one level).
+const MAX_LIST_DEPTH: usize = 64;
+
 fn value(lx: &mut Lexer, t: Tok, line: usize, col: usize) -> Result<Value, TextError> {
+    value_in(lx, t, line, col, 0)
+}
+
+fn value_in(
+    lx: &mut Lexer,
+    t: Tok,
+    line: usize,
+    col: usize,
+    depth: usize,
+) -> Result<Value, TextError> {
     match t {
         Tok::Atom(s) => Ok(Value::Atom(s)),
         Tok::Ident(s) => Err(TextError::new(
             line,
             col,
             format!("`{s}` is not a value: quote strings (\"{s}\")"),
+        )),
+        Tok::Open if depth >= MAX_LIST_DEPTH => Err(TextError::new(
+            line,
+            col,
+            format!("lists nested deeper than {MAX_LIST_DEPTH} levels; refusing the file"),
         )),
         Tok::Open => {
             let mut items = Vec::new();
@@ -297,7 +315,7 @@ fn value(lx: &mut Lexer, t: Tok, line: usize, col: usize) -> Result<Value, TextE
                 match t {
                     Tok::Close => break,
                     Tok::Eof => return Err(TextError::new(line, col, "unterminated list: no `]`")),
-                    t => items.push(value(lx, t, l, c)?),
+                    t => items.push(value_in(lx, t, l, c, depth + 1)?),
                 }
                 let (t, l, c) = next(lx)?;
                 match t {
@@ -679,6 +697,21 @@ mod tests {
         assert_eq!((e.line, e.col), (1, 11));
         let e = read("builder = hvm\n").unwrap_err();
         assert!(e.message.contains("quote"), "{}", e.message);
+        // Deep nesting is refused at the list too deep, not by the stack.
+        let deep = format!(
+            "name = \"x\"\ndisk = {}{}\n",
+            "[".repeat(25_000),
+            "]".repeat(25_000)
+        );
+        let e = read(&deep).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 72), "{}", e.message);
+        assert!(e.message.contains("nested deeper than 64"), "{}", e.message);
+        let ok = format!(
+            "name = \"x\"\ndisk = {}{}\n",
+            "[".repeat(64),
+            "]".repeat(64)
+        );
+        assert!(read(&ok).is_ok());
     }
 
     #[test]

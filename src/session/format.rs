@@ -127,10 +127,72 @@ fn is_blank(text: &str) -> bool {
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
 }
 
+/// Flow collections (`[`, `{`) nest at most this deep: serde_yaml refuses
+/// deeper ones anyway, but only after libyaml's scanner, whose time grows
+/// with the square of the depth (40,000 levels: 20 s).
+const MAX_FLOW_DEPTH: usize = 128;
+
+/// The position of the first flow collection nested deeper than
+/// [`MAX_FLOW_DEPTH`], found in one pass (quoted scalars and comments are
+/// skipped).
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        col += 1;
+        if c == '\n' {
+            (line, col, comment) = (line + 1, 0, false);
+            prev = c;
+            continue;
+        }
+        match quote {
+            Some('"') if c == '\\' => {
+                chars.next();
+                col += 1;
+            }
+            Some(q) if c == q => {
+                if q == '\'' && chars.peek() == Some(&'\'') {
+                    chars.next();
+                    col += 1;
+                } else {
+                    quote = None;
+                }
+            }
+            Some(_) => {}
+            None if comment => {}
+            None => match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, col));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    None
+}
+
 /// Parses and checks a store. A blank text is an empty store.
 pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
     if is_blank(text) {
         return Ok(Tables::default());
+    }
+    if let Some(at) = too_deep(text) {
+        return Err(vec![Problem {
+            at: Some(at),
+            message: format!(
+                "collections nested deeper than {MAX_FLOW_DEPTH} levels; refusing the file"
+            ),
+        }]);
     }
     // One parse when all is well. On failure, the version is looked at
     // first, so a store from a newer hvxform is reported as such and not as
@@ -410,6 +472,32 @@ mod tests {
             .iter()
             .map(|p| p.to_string())
             .collect()
+    }
+
+    #[test]
+    fn deep_flow_collections_are_refused_before_yaml_parses_them() {
+        let deep = format!(
+            "version: 1\na: {}{}\n",
+            "[".repeat(40_000),
+            "]".repeat(40_000)
+        );
+        // Refused by the one-pass scan (its message, at the 129th `[`),
+        // before libyaml's scanner, whose time grows with the depth squared.
+        let p = problems(&deep);
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].starts_with("2:132: collections nested deeper than 128"),
+            "{p:?}"
+        );
+        // Brackets in quoted scalars and comments are not nesting.
+        let quoted = format!(
+            "version: 1\n# {}\nx: '{}'\ny: \"{}\\\"\"\n",
+            "[".repeat(200),
+            "[".repeat(200),
+            "{".repeat(200)
+        );
+        assert!(too_deep(&quoted).is_none());
+        assert!(too_deep(&format!("a: {}{}", "[".repeat(128), "]".repeat(128))).is_none());
     }
 
     #[test]

@@ -661,6 +661,8 @@ impl ExactSizeIterator for Descendants<'_, '_> {}
 #[derive(Debug)]
 pub struct Builder {
     doc: Document,
+    /// Position given to the nodes created next ([`Builder::origin`]).
+    origin: u32,
     /// Open elements (the root node first): id, default namespace, and
     /// whether the element's name has a prefix.
     open: Vec<(u32, u32, bool)>,
@@ -694,8 +696,35 @@ impl Builder {
         doc.uris.push(xml);
         Builder {
             doc,
+            origin: NONE,
             open: vec![(0, 0, false)],
         }
+    }
+
+    /// A builder whose nodes point into `source`, the text of the document
+    /// the writing program reads: [`Builder::origin`] positions are byte
+    /// offsets in it, and the built document's `input_text` is it.
+    pub fn with_source(source: &str) -> Self {
+        let mut b = Builder::new();
+        let d = &mut b.doc;
+        let xml = d.uris[0];
+        let mut text = String::with_capacity(source.len() + 4096);
+        text.push_str(source);
+        text.push_str(&d.text);
+        d.text = text;
+        d.uris[0] = Span {
+            start: xml.start + source.len() as u32,
+            end: xml.end + source.len() as u32,
+        };
+        d.source_len = source.len();
+        b
+    }
+
+    /// The source position of the nodes written next (None: no position):
+    /// the input node a program was at when it wrote them.
+    #[inline]
+    pub fn origin(&mut self, pos: Option<usize>) {
+        self.origin = pos.map_or(NONE, |p| p.min(self.doc.source_len) as u32);
     }
 
     fn current(&self) -> (u32, u32) {
@@ -722,7 +751,7 @@ impl Builder {
                 name,
                 attrs: (n, n),
                 scope,
-                pos: NONE,
+                pos: self.origin,
             },
         );
         let prefixed = qname.as_bytes().contains(&b':');
@@ -764,7 +793,7 @@ impl Builder {
             ns,
             name,
             value,
-            pos: NONE,
+            pos: self.origin,
         });
         self.doc.nodes[id as usize].attrs.1 = self.doc.attrs.len() as u32;
     }
@@ -861,7 +890,7 @@ impl Builder {
                 name,
                 attrs: (0, 0),
                 scope,
-                pos: NONE,
+                pos: self.origin,
             },
         );
     }

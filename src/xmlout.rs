@@ -128,6 +128,23 @@ impl XmlOut {
         o
     }
 
+    /// [`XmlOut::building`], for a program reading `source`: the nodes can
+    /// be given the position of the input node they were written from
+    /// ([`XmlOut::origin`]).
+    pub fn building_from(source: &str) -> Self {
+        let mut o = Self::with_capacity(false, 0);
+        o.tree = Some(crate::tree::Builder::with_source(source));
+        o
+    }
+
+    /// The position in the source of what is written next (a tree only).
+    #[inline]
+    pub fn origin(&mut self, pos: Option<usize>) {
+        if let Some(b) = &mut self.tree {
+            b.origin(pos);
+        }
+    }
+
     /// Whether this writer builds a tree.
     pub fn is_building(&self) -> bool {
         self.tree.is_some()

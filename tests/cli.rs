@@ -635,3 +635,54 @@ fn a_closed_pipe_stops_output_quietly() {
         assert!(stopped > 0, "{args:?} never met the closed pipe");
     }
 }
+
+/// A route through the hub hands the hub over as a tree whose nodes know
+/// the input node they were written from: what the second mapping reports
+/// points into the file the user gave, not into a hub nobody sees.
+#[test]
+fn hub_stage_findings_point_into_the_input_file() {
+    let dir = temp_dir("hub-positions");
+    let report = dir.join("r.json");
+    let input = root().join("samples/kvm/web.xml");
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        "xen",
+        "-o",
+        dir.join("out").to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&input).unwrap();
+    let line = |n: u64| {
+        text.lines()
+            .nth(n as usize - 1)
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let warnings = r["inputs"][0]["warnings"].as_array().unwrap();
+    let at = |path: &str| {
+        let w = warnings
+            .iter()
+            .find(|w| w["stage"] == "hub" && w["input"]["path"] == path)
+            .unwrap_or_else(|| panic!("no hub warning at {path}: {warnings:?}"));
+        line(w["input"]["line"].as_u64().unwrap())
+    };
+    assert!(
+        at("/vm/nic").starts_with("<interface "),
+        "{}",
+        at("/vm/nic")
+    );
+    assert!(at("/vm/video").starts_with("<video"), "{}", at("/vm/video"));
+    // Dropped hub nodes carry a position in the input too.
+    let dropped = r["inputs"][0]["dropped"].as_array().unwrap();
+    assert!(!dropped.is_empty());
+    assert!(dropped
+        .iter()
+        .all(|d| d["stage"] == "hub" && d["line"].as_u64().unwrap() >= 1));
+}

@@ -477,8 +477,12 @@ fn execute<'a, 'i>(r: &mut Run<'a, 'a, 'i>, params: &[Option<Value>]) -> R<Vec<O
             // as trees: nothing writes their XML text to parse it again.
             let build = opts.tree || d.json;
             let room = (doc.input_text().len() * 2).clamp(4096, 1 << 20);
-            r.out = if build {
+            r.out = if d.json {
                 XmlOut::building()
+            } else if build {
+                // The next stage's nodes point at the input nodes they came
+                // from: its reports name places in the file the user gave.
+                XmlOut::building_from(doc.input_text())
             } else {
                 XmlOut::with_capacity(!opts.compact, room)
             };
@@ -745,6 +749,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 
     #[inline]
     pub(super) fn start_elem(&mut self, name: &OutName, loc: Loc, item: Item<'a, 'i>) -> R<()> {
+        self.out.origin(item.position());
         let r = self.out.start(&name.qname);
         self.write(loc, item, r)?;
         if !self.root_started && self.out.depth() == 1 {

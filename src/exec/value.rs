@@ -21,6 +21,19 @@ impl<'a, 'i> Item<'a, 'i> {
             Item::Attr(n, i) => (n.id().get_usize(), *i + 1),
         }
     }
+    /// Where the item is in the source text (None in a built document
+    /// whose writer gave it no position).
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            Item::Node(n) => n.position(),
+            Item::Attr(n, i) => n
+                .attributes()
+                .nth(*i as usize)
+                .and_then(|a| a.position())
+                .or_else(|| n.position()),
+        }
+    }
+
     pub fn node(&self) -> Node<'a, 'i> {
         match self {
             Item::Node(n) | Item::Attr(n, _) => *n,

@@ -49,6 +49,26 @@ struct NodeData {
     pos: u32,
 }
 
+impl NodeData {
+    /// A node with no links yet ([`Document::append_child`] makes them).
+    fn new(kind: Kind, parent: u32, name: Span, scope: (u32, u32), pos: u32) -> Self {
+        NodeData {
+            kind,
+            parent,
+            prev: NONE,
+            next: NONE,
+            first: NONE,
+            last: NONE,
+            end: NONE,
+            ns: 0,
+            name,
+            attrs: (0, 0),
+            scope,
+            pos,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct AttrData {
     ns: u32,
@@ -272,20 +292,8 @@ impl Document {
             ..Document::default()
         };
         d.text.push_str(source);
-        d.nodes.push(NodeData {
-            kind: Kind::Root,
-            parent: NONE,
-            prev: NONE,
-            next: NONE,
-            first: NONE,
-            last: NONE,
-            end: 1,
-            ns: 0,
-            name: Span::default(),
-            attrs: (0, 0),
-            scope: (0, 0),
-            pos: 0,
-        });
+        d.nodes
+            .push(NodeData::new(Kind::Root, NONE, Span::default(), (0, 0), 0));
         d.copy_children(doc.root(), 0, source);
         Ok(d)
     }
@@ -330,23 +338,11 @@ impl Document {
                 let t = c.text().unwrap_or("");
                 let name = self.span_of(t, source);
                 let id = self.nodes.len() as u32;
-                self.append_child(
-                    cur_parent,
-                    NodeData {
-                        kind: Kind::Text,
-                        parent: cur_parent,
-                        prev: NONE,
-                        next: NONE,
-                        first: NONE,
-                        last: NONE,
-                        end: id + 1,
-                        ns: 0,
-                        name,
-                        attrs: (0, 0),
-                        scope: self.nodes[cur_parent as usize].scope,
-                        pos: c.range().start as u32,
-                    },
-                );
+                let scope = self.nodes[cur_parent as usize].scope;
+                let pos = c.range().start as u32;
+                let mut t = NodeData::new(Kind::Text, cur_parent, name, scope, pos);
+                t.end = id + 1;
+                self.append_child(cur_parent, t);
                 cur = c.next_sibling();
                 continue;
             }
@@ -377,23 +373,9 @@ impl Document {
             }
             let a1 = self.attrs.len() as u32;
             let scope = self.scope_of(c, cur_parent, source);
-            let id = self.append_child(
-                cur_parent,
-                NodeData {
-                    kind: Kind::Element,
-                    parent: cur_parent,
-                    prev: NONE,
-                    next: NONE,
-                    first: NONE,
-                    last: NONE,
-                    end: NONE,
-                    ns,
-                    name,
-                    attrs: (a0, a1),
-                    scope,
-                    pos: c.range().start as u32,
-                },
-            );
+            let mut e = NodeData::new(Kind::Element, cur_parent, name, scope, 0);
+            (e.ns, e.attrs, e.pos) = (ns, (a0, a1), c.range().start as u32);
+            let id = self.append_child(cur_parent, e);
             stack.push((c, cur_parent));
             cur_parent = id;
             cur = c.first_child();
@@ -677,20 +659,13 @@ impl Default for Builder {
 impl Builder {
     pub fn new() -> Self {
         let mut doc = Document::default();
-        doc.nodes.push(NodeData {
-            kind: Kind::Root,
-            parent: NONE,
-            prev: NONE,
-            next: NONE,
-            first: NONE,
-            last: NONE,
-            end: NONE,
-            ns: 0,
-            name: Span::default(),
-            attrs: (0, 0),
-            scope: (0, 0),
-            pos: NONE,
-        });
+        doc.nodes.push(NodeData::new(
+            Kind::Root,
+            NONE,
+            Span::default(),
+            (0, 0),
+            NONE,
+        ));
         // The `xml` prefix is bound in every document, to URI number 1.
         let xml = doc.push_str(XML_NS);
         doc.uris.push(xml);
@@ -737,23 +712,9 @@ impl Builder {
         let name = self.doc.push_str(qname);
         let n = self.doc.attrs.len() as u32;
         let scope = self.doc.nodes[parent as usize].scope;
-        let id = self.doc.append_child(
-            parent,
-            NodeData {
-                kind: Kind::Element,
-                parent,
-                prev: NONE,
-                next: NONE,
-                first: NONE,
-                last: NONE,
-                end: NONE,
-                ns: default_ns,
-                name,
-                attrs: (n, n),
-                scope,
-                pos: self.origin,
-            },
-        );
+        let mut e = NodeData::new(Kind::Element, parent, name, scope, self.origin);
+        (e.ns, e.attrs) = (default_ns, (n, n));
+        let id = self.doc.append_child(parent, e);
         let prefixed = qname.as_bytes().contains(&b':');
         self.open.push((id, default_ns, prefixed));
         if prefixed {
@@ -876,23 +837,9 @@ impl Builder {
         let name = self.doc.push_str(value);
         let id = self.doc.nodes.len() as u32;
         let scope = self.doc.nodes[parent as usize].scope;
-        self.doc.append_child(
-            parent,
-            NodeData {
-                kind: Kind::Text,
-                parent,
-                prev: NONE,
-                next: NONE,
-                first: NONE,
-                last: NONE,
-                end: id + 1,
-                ns: 0,
-                name,
-                attrs: (0, 0),
-                scope,
-                pos: self.origin,
-            },
-        );
+        let mut t = NodeData::new(Kind::Text, parent, name, scope, self.origin);
+        t.end = id + 1;
+        self.doc.append_child(parent, t);
     }
 
     pub fn end(&mut self) {

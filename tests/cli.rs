@@ -686,3 +686,26 @@ fn hub_stage_findings_point_into_the_input_file() {
         .iter()
         .all(|d| d["stage"] == "hub" && d["line"].as_u64().unwrap() >= 1));
 }
+
+/// `detect DIR` inspects each file of the directory, as `transform DIR`
+/// converts each; platform names are matched without case.
+#[test]
+fn detect_takes_a_directory_and_platform_names_ignore_case() {
+    let dir = root().join("samples/kvm");
+    let o = run(&["detect", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), samples("kvm").len(), "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains(": kvm (")), "{lines:?}");
+    let web = root().join("samples/kvm/web.xml");
+    let o = run(&[
+        "transform",
+        web.to_str().unwrap(),
+        "--from",
+        "KVM",
+        "--to",
+        "VSphere",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("<VirtualMachineConfigSpec"));
+}

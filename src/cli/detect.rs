@@ -10,7 +10,7 @@ use crate::platform::{self, input};
 /// Print the platform of each file and the evidence for it.
 #[derive(Debug, Args)]
 pub struct Detect {
-    /// Files to inspect.
+    /// Files to inspect (a directory: each file in it).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -18,7 +18,14 @@ pub struct Detect {
 impl Detect {
     pub fn run(self, ctx: &Ctx) -> u8 {
         let mut code = exit::OK;
-        for f in &self.files {
+        let files = match super::expand_inputs(&self.files) {
+            Ok(v) => v,
+            Err(m) => {
+                super::error(ctx, &m);
+                return exit::INVALID;
+            }
+        };
+        for f in &files {
             let name = f.display().to_string();
             let r = input::read_text(f)
                 .map_err(|e| e.message)

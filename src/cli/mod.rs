@@ -139,3 +139,27 @@ pub fn warning(ctx: &Ctx, msg: &str) {
         eprintln!("warning: {msg}");
     }
 }
+
+/// The files of `paths`: each file as given, and each directory's files
+/// (not its subdirectories), sorted by name.
+pub(crate) fn expand_inputs(
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut inputs = Vec::new();
+    for i in paths {
+        if !i.is_dir() {
+            inputs.push(i.clone());
+            continue;
+        }
+        let rd = std::fs::read_dir(i)
+            .map_err(|e| format!("{}: cannot read directory: {e}", i.display()))?;
+        let mut v: Vec<std::path::PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        inputs.extend(v);
+    }
+    Ok(inputs)
+}

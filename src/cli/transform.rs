@@ -105,29 +105,13 @@ impl Transform {
                 return exit::CANNOT_RUN;
             }
         };
-        // Expand directories.
-        let mut inputs = Vec::new();
-        for i in &self.inputs {
-            if i.is_dir() {
-                match std::fs::read_dir(i) {
-                    Ok(rd) => {
-                        let mut v: Vec<PathBuf> = rd
-                            .filter_map(|e| e.ok())
-                            .map(|e| e.path())
-                            .filter(|p| p.is_file())
-                            .collect();
-                        v.sort();
-                        inputs.extend(v);
-                    }
-                    Err(e) => {
-                        super::error(ctx, &format!("{}: cannot read directory: {e}", i.display()));
-                        return exit::INVALID;
-                    }
-                }
-            } else {
-                inputs.push(i.clone());
+        let inputs = match super::expand_inputs(&self.inputs) {
+            Ok(v) => v,
+            Err(m) => {
+                super::error(ctx, &m);
+                return exit::INVALID;
             }
-        }
+        };
         if let Some(dir) = &self.output {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 super::error(

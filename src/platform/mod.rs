@@ -42,16 +42,20 @@ use ec2::{NS as EC2_NS, NS_BARE as EC2_NS_BARE};
 
 /// Looks a platform up by name.
 pub fn by_name(name: &str) -> Result<&'static Platform, String> {
-    PLATFORMS.iter().find(|p| p.name == name).ok_or_else(|| {
-        let names: Vec<&str> = PLATFORMS.iter().map(|p| p.name).collect();
-        let hint = crate::diag::suggest(name, names.iter().copied())
-            .map(|h| format!("; {h}"))
-            .unwrap_or_default();
-        format!(
-            "unknown platform `{name}` (platforms: {}){hint}",
-            names.join(", ")
-        )
-    })
+    // `--to VSphere` means vsphere: names are matched without case.
+    PLATFORMS
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            let names: Vec<&str> = PLATFORMS.iter().map(|p| p.name).collect();
+            let hint = crate::diag::suggest(name, names.iter().copied())
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            format!(
+                "unknown platform `{name}` (platforms: {}){hint}",
+                names.join(", ")
+            )
+        })
 }
 
 /// Detects the platform of an XML document from its root element.

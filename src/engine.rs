@@ -456,6 +456,9 @@ pub fn output_file_name(stem: &str, p: &Produced) -> Result<String, String> {
 
 /// The stem of an input path (file name without its last extension).
 pub fn stem(path: &Path) -> String {
+    if path == Path::new("-") {
+        return "stdin".into();
+    }
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "input".into())

@@ -97,6 +97,22 @@ fn unwritable_output_dir_exits_2_and_writes_nothing() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    // -o naming a file says so.
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is a file, not a directory: -o names the directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
 
 #[test]
@@ -708,4 +724,35 @@ fn detect_takes_a_directory_and_platform_names_ignore_case() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("<VirtualMachineConfigSpec"));
+}
+
+/// `-` is standard input, for transform and detect; with -o its outputs
+/// are named `stdin.*`.
+#[test]
+fn dash_reads_standard_input() {
+    use std::io::Write;
+    let text = std::fs::read(root().join("samples/kvm/web.xml")).unwrap();
+    let feed = |args: &[&str]| {
+        let mut child = common::bin()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&text).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = feed(&["detect", "-"]);
+    assert_eq!(
+        stdout(&o),
+        "-: kvm (root element <domain> without a namespace)\n"
+    );
+    let o = feed(&["transform", "-", "--to", "vsphere"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("<name>web</name>"), "{}", stdout(&o));
+    let dir = temp_dir("stdin-out");
+    let o = feed(&["transform", "-", "--to", "kvm", "-o", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(file_names(&dir), ["stdin.kvm.xml"]);
 }

@@ -133,6 +133,47 @@ fn hub_outputs_validate_against_the_hub_schema() {
     }
 }
 
+/// The hub schema is the contract both ways: the hand-made examples pass,
+/// and each file of `tests/hub-examples/invalid/` (one deliberate fault
+/// each, named in its first comment) is well-formed XML the schema refuses,
+/// so a schema loosened by mistake fails here.
+#[test]
+fn hub_schema_accepts_the_examples_and_rejects_the_invalid_ones() {
+    if tool("xmllint").is_none() {
+        return;
+    }
+    let dir = root().join("tests/hub-examples");
+    let files = |d: &std::path::Path| {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".hvx.xml"))
+            .collect();
+        v.sort();
+        v
+    };
+    let valid = files(&dir);
+    assert!(valid.len() >= 5, "{valid:?}");
+    for f in &valid {
+        if let Err(e) = relaxng(&hub_rng(), f) {
+            panic!("{}: {e}", f.display());
+        }
+    }
+    let invalid = files(&dir.join("invalid"));
+    assert!(invalid.len() >= 5, "{invalid:?}");
+    for f in &invalid {
+        let text = std::fs::read_to_string(f).unwrap();
+        roxmltree::Document::parse(&text)
+            .unwrap_or_else(|e| panic!("{}: not well-formed: {e}", f.display()));
+        assert!(text.contains("INVALID on purpose"), "{}", f.display());
+        assert!(
+            relaxng(&hub_rng(), f).is_err(),
+            "{} is accepted by schema/hvx.rng",
+            f.display()
+        );
+    }
+}
+
 #[test]
 fn vsphere_outputs_deserialize_with_pyvmomi() {
     let Some(py) = python() else {

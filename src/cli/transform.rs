@@ -113,6 +113,16 @@ impl Transform {
             }
         };
         if let Some(dir) = &self.output {
+            if dir.exists() && !dir.is_dir() {
+                super::error(
+                    ctx,
+                    &format!(
+                        "{}: is a file, not a directory: -o names the directory the outputs are written to",
+                        dir.display()
+                    ),
+                );
+                return exit::CANNOT_RUN;
+            }
             if let Err(e) = std::fs::create_dir_all(dir) {
                 super::error(
                     ctx,

@@ -60,6 +60,18 @@ pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
             format!("file is larger than {}", size_text(limit)),
         )
     };
+    if path == Path::new("-") {
+        // Standard input, as `-` means to Unix tools (`xmllint -`).
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > limit {
+            return Err(too_large());
+        }
+        return Ok(bytes);
+    }
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size > limit {

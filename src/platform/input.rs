@@ -192,8 +192,25 @@ pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i
     };
     let doc = roxmltree::Document::parse_with_options(text, opt).map_err(|e| {
         let p = e.pos();
+        // A document cut short: roxmltree places it at 1:1; where the text
+        // ends is where something is missing.
+        let (row, col) = match e {
+            roxmltree::Error::UnclosedRootNode | roxmltree::Error::UnexpectedEndOfStream => {
+                let lines = crate::diag::LineIndex::new(text);
+                let (l, c) = lines.line_col(text, text.len());
+                (l as u32, c as u32)
+            }
+            _ => (p.row, p.col),
+        };
+        let what = match e {
+            roxmltree::Error::UnclosedRootNode => {
+                "the document ends before its root element is closed (is the file cut short?)"
+                    .to_string()
+            }
+            _ => e.to_string(),
+        };
         InputError {
-            message: format!("{name}:{}:{}: malformed XML: {e}", p.row, p.col),
+            message: format!("{name}:{row}:{col}: malformed XML: {what}"),
         }
     })?;
     // A document of fewer nodes than the limit cannot nest deeper.
@@ -221,6 +238,18 @@ pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_cut_short_is_placed_where_it_ends() {
+        let e = parse_xml("f.xml", "<domain>\n  <name>web</name>\n  <vcpu>2").unwrap_err();
+        assert_eq!(
+            e.message,
+            "f.xml:3:10: malformed XML: the document ends before its root element is closed (is the file cut short?)"
+        );
+        // Other errors keep roxmltree's position.
+        let e = parse_xml("f.xml", "<a>\n<b></c></a>").unwrap_err();
+        assert!(e.message.starts_with("f.xml:2:"), "{}", e.message);
+    }
 
     #[test]
     fn utf16_with_bom_decodes() {

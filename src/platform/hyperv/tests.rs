@@ -139,7 +139,7 @@ fn bad_input_is_located() {
                 "&lt;/INSTANCE&gt;\n</VALUE></VALUE.ARRAY>",
                 "</VALUE></VALUE.ARRAY>",
             ),
-            "x.xml:11:95: the embedded instance of ResourceSettings is not usable XML (at its 1:1: malformed XML",
+            "x.xml:11:95: the embedded instance of ResourceSettings is not usable XML (at its 4:1: malformed XML: the document ends before its root element is closed",
         ),
         (
             "unknown class",

@@ -756,3 +756,34 @@ fn dash_reads_standard_input() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(file_names(&dir), ["stdin.kvm.xml"]);
 }
+
+/// A parameter that only another route declares is not silently ignored.
+#[test]
+fn a_parameter_of_another_route_is_warned_about() {
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "kvm",
+        "--param",
+        "hardware_version=vmx-19",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "warning: --param hardware_version: no mapping on the route to kvm declares it; it is not used"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "--param",
+        "hardware_version=vmx-19",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("not used"), "{}", stderr(&o));
+}

@@ -169,6 +169,41 @@ impl Transform {
                 return exit::CANNOT_RUN;
             }
         }
+        // A parameter of another route (`--to kvm --param hardware_version=…`)
+        // would be ignored: say so.
+        if !self.params.is_empty() {
+            let sources: Vec<&'static Platform> = match from {
+                Some(p) => vec![p],
+                None => platform::PLATFORMS
+                    .iter()
+                    .filter(|p| p.implemented)
+                    .collect(),
+            };
+            let mut on_route: Vec<String> = Vec::new();
+            for s in &sources {
+                for t in &targets {
+                    if let Ok(files) = mappings.route(s, t) {
+                        on_route.extend(files.iter().cloned());
+                    }
+                }
+            }
+            for (n, _) in &self.params {
+                let used = on_route
+                    .iter()
+                    .filter_map(|f| mappings.program(f).ok())
+                    .any(|p| p.params.iter().any(|d| &d.name == n));
+                if !used {
+                    let to: Vec<&str> = targets.iter().map(|t| t.name).collect();
+                    super::warning(
+                        ctx,
+                        &format!(
+                            "--param {n}: no mapping on the route to {} declares it; it is not used",
+                            to.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
 
         let stream_to = self
             .output

@@ -240,12 +240,20 @@ impl Document {
     }
 
     fn intern_uri(&mut self, uri: &str, source: &str) -> u32 {
-        if let Some(i) = self.uris.iter().position(|s| self.str(*s) == uri) {
-            return i as u32 + 1;
+        if let Some(id) = self.uri_id(uri) {
+            return id;
         }
         let s = self.span_of(uri, source);
         self.uris.push(s);
         self.uris.len() as u32
+    }
+
+    /// The id (index + 1) of `uri` when it is interned.
+    fn uri_id(&self, uri: &str) -> Option<u32> {
+        self.uris
+            .iter()
+            .position(|s| self.str(*s) == uri)
+            .map(|i| i as u32 + 1)
     }
 
     /// The span of `s`: in the copied source when it borrows from it,
@@ -900,8 +908,8 @@ impl Document {
 
     /// [`Document::intern_uri`] for a URI already in `text`.
     fn intern_span(&mut self, s: Span) -> u32 {
-        if let Some(i) = self.uris.iter().position(|u| self.str(*u) == self.str(s)) {
-            return i as u32 + 1;
+        if let Some(id) = self.uri_id(self.str(s)) {
+            return id;
         }
         self.uris.push(s);
         self.uris.len() as u32

@@ -86,26 +86,21 @@ fn unwritable_output_dir_exits_2_and_writes_nothing() {
     let dir = temp_dir("unwritable");
     let file = dir.join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
-    let out = file.join("sub");
-    let o = run(&[
-        "transform",
-        "samples/kvm/web.xml",
-        "--to",
-        "vsphere",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let into = |out: &std::path::Path| {
+        run(&[
+            "transform",
+            "samples/kvm/web.xml",
+            "--to",
+            "vsphere",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = into(&file.join("sub"));
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     // -o naming a file says so.
-    let o = run(&[
-        "transform",
-        "samples/kvm/web.xml",
-        "--to",
-        "vsphere",
-        "-o",
-        file.to_str().unwrap(),
-    ]);
+    let o = into(&file);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("is a file, not a directory: -o names the directory"),

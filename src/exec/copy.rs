@@ -43,7 +43,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         if let Some(ri) = self.rename_for(item) {
             return self.emit_renamed(item, ri);
         }
-        self.out.origin(item.position());
+        self.mark_origin(item);
         match item {
             Item::Attr(n, i) => {
                 self.touch(item);

@@ -747,9 +747,18 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         r.map_err(|e| self.err(loc, Some(item), e.to_string()))
     }
 
+    /// Gives what is written next the position of `item`, when the output
+    /// is a tree for the next stage (text outputs carry no positions).
+    #[inline]
+    pub(super) fn mark_origin(&mut self, item: Item<'a, 'i>) {
+        if self.out.is_building() {
+            self.out.origin(item.position());
+        }
+    }
+
     #[inline]
     pub(super) fn start_elem(&mut self, name: &OutName, loc: Loc, item: Item<'a, 'i>) -> R<()> {
-        self.out.origin(item.position());
+        self.mark_origin(item);
         let r = self.out.start(&name.qname);
         self.write(loc, item, r)?;
         if !self.root_started && self.out.depth() == 1 {

@@ -95,7 +95,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 if *optional && empty {
                     return Ok(());
                 }
-                self.out.origin(cx.item.position());
+                self.mark_origin(cx.item);
                 let r = self.out.attr(&name.qname, &text);
                 self.write(*loc, cx.item, r)?;
                 self.give_str(text);

@@ -80,6 +80,9 @@ elif [ -z "${HVXFORM:-}" ] && [ -d "$ROOT/.git" ]; then
     echo "note: $HVX is older than the last commit; run cargo build --release to measure the current code" >&2
   fi
 fi
+case "$HVX" in
+  */debug/*) echo "note: $HVX is a debug build: its times below are not representative of hvxform" >&2 ;;
+esac
 cargo build --release --quiet --manifest-path "$ROOT/benches/floor/Cargo.toml" --target-dir "$ROOT/benches/floor/target" 2>/dev/null ||
   cargo build --release --quiet --offline --manifest-path "$ROOT/benches/floor/Cargo.toml" --target-dir "$ROOT/benches/floor/target"
 

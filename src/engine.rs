@@ -290,11 +290,8 @@ impl Convert<'_> {
         // Text formats (.vmx, xl.cfg) are read in their canonical XML form.
         let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
         let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
-        let source = match from {
-            Some(p) => p,
-            None => platform::platform_of_xml(&doc)
-                .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?,
-        };
+        let source = platform::source_of_xml(&doc, from)
+            .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
         if !source.implemented {
             return Err(ConvertError::Route(format!(
                 "{name}: reading {} is not implemented yet",
@@ -448,7 +445,15 @@ pub fn output_file_name(stem: &str, p: &Produced) -> Result<String, String> {
         parts.extend(p.names.iter().cloned());
     } else {
         parts.extend(p.names.iter().cloned());
-        parts.push(p.target.to_string());
+        // `web.ovf`, `web.hvx.xml`: an extension that names the target
+        // already says it once.
+        let says_target = p
+            .ext
+            .strip_prefix(p.target)
+            .is_some_and(|r| r.is_empty() || r.starts_with('.'));
+        if !says_target {
+            parts.push(p.target.to_string());
+        }
     }
     parts.push(p.ext.to_string());
     Ok(parts.join("."))
@@ -459,7 +464,16 @@ pub fn stem(path: &Path) -> String {
     if path == Path::new("-") {
         return "stdin".into();
     }
-    path.file_stem()
+    let stem = path
+        .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "input".into())
+        .unwrap_or_else(|| "input".into());
+    // A hub document's name has two extensions: `web.hvx.xml` is `web`.
+    let is_xml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+    match stem.strip_suffix(".hvx") {
+        Some(s) if is_xml && !s.is_empty() => s.to_string(),
+        _ => stem,
+    }
 }

@@ -57,6 +57,7 @@ pub struct Program {
 pub struct ParamDef {
     pub name: String,
     pub ty: Type,
+    pub domain: Option<crate::syntax::ast::Domain>,
     pub default: Option<Expr>,
     pub loc: Loc,
 }
@@ -549,6 +550,8 @@ pub enum Stmt {
     },
     Warn {
         message: Expr,
+        /// An `action`: something the user must do.
+        action: bool,
         loc: Loc,
     },
     Text {

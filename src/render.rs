@@ -331,17 +331,31 @@ pub fn sarif(diags: &[Diagnostic]) -> serde_json::Value {
             })
         })
         .collect();
+    let mut driver = json!({
+        "name": "hvxform",
+        "version": env!("CARGO_PKG_VERSION"),
+        "rules": rules.iter().map(|r| json!({"id": r})).collect::<Vec<_>>()
+    });
+    // Where the tool is documented: the package's repository when it has
+    // one. SARIF makes the property optional; a made-up address is worse
+    // than none.
+    if let Some(uri) = information_uri() {
+        driver["informationUri"] = json!(uri);
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {
-                "name": "hvxform",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/hvxform",
-                "rules": rules.iter().map(|r| json!({"id": r})).collect::<Vec<_>>()
-            }},
+            "tool": {"driver": driver},
             "results": results
         }]
     })
+}
+
+/// The SARIF `informationUri`: `repository` (else `homepage`) of Cargo.toml,
+/// when it is an absolute http(s) address.
+fn information_uri() -> Option<&'static str> {
+    [env!("CARGO_PKG_REPOSITORY"), env!("CARGO_PKG_HOMEPAGE")]
+        .into_iter()
+        .find(|u| u.starts_with("https://") || u.starts_with("http://"))
 }

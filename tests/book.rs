@@ -1,7 +1,9 @@
-//! The book's command-line examples are run as written: a line starting with
-//! `$ hvxform` in a ```console block is a command; the lines after it must
-//! appear in its output; `(exit N)` is its exit status. `OUT` is a fresh
-//! temporary directory per command.
+//! The book's command-line examples are run as written, on every page: a
+//! line starting with `$ hvxform` in a ```console block is a command (words
+//! split at spaces, `"…"` quoting); the lines after it must appear in its
+//! output; `(exit N)` is its exit status. `OUT` is a fresh temporary
+//! directory per command, `out/` one per page. Other commands go in ```sh
+//! blocks, which are not run.
 
 mod common;
 use common::*;
@@ -13,7 +15,40 @@ struct Example {
     exit: i32,
 }
 
-fn examples(md: &str) -> Vec<Example> {
+/// The words of a command line: split at spaces, with `"…"` and `'…'`
+/// quoting (no escapes, no variables: the book's commands need none).
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The `$ hvxform` examples of a page. A `$` line in a ```console block
+/// that runs anything else is an error: such commands go in ```sh blocks,
+/// which are not run, so every console example is.
+fn examples(md: &str) -> Result<Vec<Example>, String> {
     let mut out: Vec<Example> = Vec::new();
     let mut in_console = false;
     for (i, line) in md.lines().enumerate() {
@@ -27,10 +62,15 @@ fn examples(md: &str) -> Vec<Example> {
         if let Some(cmd) = line.strip_prefix("$ hvxform ") {
             out.push(Example {
                 line: i + 1,
-                args: cmd.split_whitespace().map(str::to_string).collect(),
+                args: words(cmd),
                 expect: Vec::new(),
                 exit: 0,
             });
+        } else if line.starts_with("$ ") {
+            return Err(format!(
+                "line {}: `{line}` in a console block is not run; put it in a ```sh block",
+                i + 1
+            ));
         } else if let Some(ex) = out.last_mut() {
             if let Some(code) = line
                 .trim()
@@ -43,7 +83,7 @@ fn examples(md: &str) -> Vec<Example> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Runs a chapter's `$ hvxform …` examples; `OUT` (cli.md, one folder per
@@ -51,7 +91,7 @@ fn examples(md: &str) -> Vec<Example> {
 /// can build on each other) stands for a temporary folder.
 fn run_chapter(chapter: &str, min: usize) {
     let md = std::fs::read_to_string(root().join("book/src").join(chapter)).unwrap();
-    let exs = examples(&md);
+    let exs = examples(&md).unwrap_or_else(|e| panic!("{chapter}: {e}"));
     assert!(exs.len() >= min, "only {} examples found", exs.len());
     let shared = temp_dir(&format!("book-{}", chapter.replace('/', "-")));
     let mut failures = Vec::new();
@@ -94,19 +134,78 @@ fn run_chapter(chapter: &str, min: usize) {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// Every page of the book, with the least number of examples it has (a
+/// page whose examples disappear fails too).
+const CHAPTERS: &[(&str, usize)] = &[
+    ("introduction.md", 1),
+    ("getting-started.md", 12),
+    ("migrating-a-fleet.md", 12),
+    ("cli.md", 25),
+    ("language.md", 0),
+    ("hub.md", 0),
+    ("sessions.md", 0),
+    ("json-formats.md", 0),
+    ("performance.md", 0),
+    ("platforms/kvm.md", 3),
+    ("platforms/vmware.md", 3),
+    ("platforms/xen.md", 3),
+    ("platforms/hyperv.md", 6),
+    ("platforms/ec2.md", 5),
+    ("platforms/vsphere.md", 3),
+    ("platforms/ovf.md", 3),
+];
+
 #[test]
-fn cli_chapter_examples_run_as_written() {
-    run_chapter("cli.md", 15);
+fn every_page_of_the_book_is_listed() {
+    let summary = std::fs::read_to_string(root().join("book/src/SUMMARY.md")).unwrap();
+    for part in summary.split("](").skip(1) {
+        let page = &part[..part.find(')').unwrap()];
+        if page.is_empty() {
+            continue;
+        }
+        assert!(
+            CHAPTERS.iter().any(|(c, _)| *c == page),
+            "{page} is in SUMMARY.md but its examples are not run (CHAPTERS)"
+        );
+    }
 }
 
 #[test]
-fn ec2_chapter_examples_run_as_written() {
-    run_chapter("platforms/ec2.md", 5);
+fn the_words_of_a_command_follow_its_quotes() {
+    assert_eq!(words(r#"a "b c" 'd' e"#), ["a", "b c", "d", "e"]);
+    assert_eq!(words(r#"x "" y"#), ["x", "", "y"]);
 }
 
-#[test]
-fn hyperv_chapter_examples_run_as_written() {
-    run_chapter("platforms/hyperv.md", 6);
+/// One test per page, so they run in parallel and fail separately.
+macro_rules! chapter_tests {
+    ($($name:ident => $page:expr),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let (page, min) = CHAPTERS.iter().find(|(c, _)| *c == $page).unwrap();
+                run_chapter(page, *min);
+            }
+        )*
+    };
+}
+
+chapter_tests! {
+    introduction_examples_run => "introduction.md",
+    getting_started_examples_run => "getting-started.md",
+    fleet_tutorial_examples_run => "migrating-a-fleet.md",
+    cli_chapter_examples_run_as_written => "cli.md",
+    language_examples_run => "language.md",
+    hub_examples_run => "hub.md",
+    sessions_examples_run => "sessions.md",
+    json_formats_examples_run => "json-formats.md",
+    performance_examples_run => "performance.md",
+    kvm_chapter_examples_run => "platforms/kvm.md",
+    vmware_chapter_examples_run => "platforms/vmware.md",
+    xen_chapter_examples_run => "platforms/xen.md",
+    hyperv_chapter_examples_run_as_written => "platforms/hyperv.md",
+    ec2_chapter_examples_run_as_written => "platforms/ec2.md",
+    vsphere_chapter_examples_run => "platforms/vsphere.md",
+    ovf_chapter_examples_run => "platforms/ovf.md",
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn several_targets_need_an_output_dir_and_get_deterministic_names() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let names = file_names(&dir);
-    assert_eq!(names, ["web.hvx.hvx.xml", "web.vsphere.xml"]);
+    assert_eq!(names, ["web.hvx.xml", "web.vsphere.xml"]);
 }
 
 #[test]
@@ -781,4 +781,392 @@ fn a_parameter_of_another_route_is_warned_about() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stderr(&o).contains("not used"), "{}", stderr(&o));
+}
+
+// ---- a newcomer's batches and messages (issue 21) -------------------------
+
+/// `-r` converts the folders inside a folder, and the outputs mirror them:
+/// two platform folders with the same stems do not collide. Files that are
+/// no VM description are skipped with a note (an error with --strict), and a
+/// folder of folders without -r says to use it.
+#[test]
+fn recursive_batches_mirror_folders_and_skip_other_files() {
+    let src = temp_dir("rec-src");
+    for (dir, file) in [
+        ("kvm", "samples/kvm/web.xml"),
+        ("ovf", "samples/ovf/web.ovf"),
+    ] {
+        let d = src.join("fleet").join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        let name = std::path::Path::new(file).file_name().unwrap();
+        std::fs::copy(root().join(file), d.join(name)).unwrap();
+        std::fs::write(d.join("README.txt"), "exported on Monday\n").unwrap();
+    }
+    std::fs::write(src.join("fleet/.hidden.xml"), "<garbage").unwrap();
+    let fleet = src.join("fleet");
+    let out = temp_dir("rec-out");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "transform",
+            fleet.to_str().unwrap(),
+            "--to",
+            "ovf,hvx",
+            "-o",
+        ];
+        a.push(out.to_str().unwrap());
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    // Without -r: a folder of folders is refused with the hint.
+    let o = args(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("-r converts"), "{}", stderr(&o));
+    assert!(walk(&out).is_empty());
+
+    let o = args(&["-r"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("2 of 2 input(s) converted"), "{e}");
+    assert!(e.contains("2 file(s) skipped"), "{e}");
+    assert!(
+        e.contains("note: skipped") && e.contains("README.txt"),
+        "{e}"
+    );
+    let mut got: Vec<String> = walk(&out)
+        .iter()
+        .map(|p| p.strip_prefix(&out).unwrap().display().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "kvm/web.hvx.xml",
+            "kvm/web.ovf",
+            "ovf/web.hvx.xml",
+            "ovf/web.ovf"
+        ]
+    );
+
+    // --strict: the README is an error, and its folder's VM is still converted.
+    let out2 = temp_dir("rec-out-strict");
+    let o = run(&[
+        "transform",
+        "-r",
+        "--strict",
+        fleet.to_str().unwrap(),
+        "--to",
+        "hvx",
+        "-o",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("error:") && stderr(&o).contains("README.txt: not a VM description")
+    );
+}
+
+/// An output may not replace its own input (`-o` the input's folder, and a
+/// target whose file name is the input's).
+#[test]
+fn an_output_never_replaces_its_input() {
+    let dir = temp_dir("replace-input");
+    let f = dir.join("web.ovf");
+    std::fs::copy(root().join("samples/ovf/web.ovf"), &f).unwrap();
+    let before = std::fs::read(&f).unwrap();
+    let o = run(&[
+        "transform",
+        f.to_str().unwrap(),
+        "--to",
+        "ovf",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("would replace this input"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+    assert_eq!(file_names(&dir), ["web.ovf"]);
+}
+
+/// Usage errors exit 2 before anything is converted: a parameter value of
+/// the wrong type or outside its declared values, a report that cannot be
+/// written. A parameter is checked against the route's own mapping (the
+/// vmware `hardware_version` is an int, vSphere's a string).
+#[test]
+fn parameters_and_reports_are_checked_before_converting() {
+    let out = temp_dir("param-domain");
+    let o_ = out.to_str().unwrap();
+    for (to, param, want) in [
+        (
+            "vsphere",
+            "hardware_version=vmx-99",
+            "is not one of `vmx-04`",
+        ),
+        ("vsphere", "disk_capacity_gib=lots", "expected an integer"),
+        (
+            "vsphere",
+            "disk_capacity_gib=0",
+            "is not an integer from 1 to 63488",
+        ),
+        ("vmware", "hardware_version=vmx-19", "expected an integer"),
+        ("hyperv", "vhd_format=qcow2", "is not one of `vhd`, `vhdx`"),
+    ] {
+        let o = run(&[
+            "transform",
+            "samples/kvm/web.xml",
+            "--to",
+            to,
+            "-o",
+            o_,
+            "--param",
+            param,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{param}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{param}: {}", stderr(&o));
+        assert!(walk(&out).is_empty(), "{param}: wrote {:?}", walk(&out));
+    }
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        o_,
+        "--param",
+        "hardware_version=vmx-21",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = std::fs::read_to_string(out.join("web.vsphere.xml")).unwrap();
+    assert!(spec.contains("<version>vmx-21</version>"), "{spec}");
+
+    let out = temp_dir("report-unwritable");
+    let report = out.join("no-such-folder/report.json");
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot write the report"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        walk(&out).is_empty(),
+        "outputs written before the report failed"
+    );
+}
+
+/// Messages for the wrong kind of file: located and naming what was
+/// expected, never "the document has no root element".
+#[test]
+fn wrong_files_say_what_they_are() {
+    let dir = temp_dir("wrong-files");
+    let pom = dir.join("pom.xml");
+    std::fs::write(&pom, r#"<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion></project>"#).unwrap();
+    let o = run(&[
+        "transform",
+        pom.to_str().unwrap(),
+        "--from",
+        "kvm",
+        "--to",
+        "vsphere",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("pom.xml: not a VM description of --from kvm: saw root element <project>"),
+        "{e}"
+    );
+    assert!(e.contains("a kvm document is <domain>"), "{e}");
+
+    let o = run(&[
+        "transform",
+        "samples/ovf/web.ovf",
+        "--from",
+        "kvm",
+        "--to",
+        "vsphere",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--from kvm names the wrong platform: this document is ovf"),
+        "{}",
+        stderr(&o)
+    );
+
+    let ini = dir.join("settings.ini");
+    std::fs::write(&ini, "[server]\nport = 80\n").unwrap();
+    let o = run(&["transform", ini.to_str().unwrap(), "--to", "kvm"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("settings.ini: not a VM description: it is not XML"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "transform",
+        ini.to_str().unwrap(),
+        "--from",
+        "xen",
+        "--to",
+        "kvm",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("settings.ini:1:1:")
+            && stderr(&o).contains("(read as xl.cfg: --from xen)"),
+        "{}",
+        stderr(&o)
+    );
+
+    let text = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let no_mem: String = text
+        .lines()
+        .filter(|l| !l.contains("<memory"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let f = dir.join("nomem.xml");
+    std::fs::write(&f, no_mem).unwrap();
+    for to in ["vsphere", "kvm"] {
+        let o = run(&["transform", f.to_str().unwrap(), "--to", to]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).contains("a libvirt domain needs <memory>"),
+            "{to}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+/// What the user must do (convert images, install drivers) is printed by
+/// default and counted; other warnings are counted and shown with -v.
+#[test]
+fn actions_are_shown_and_counted_by_default() {
+    let o = run(&["transform", "samples/kvm/web.xml", "--to", "hyperv"]);
+    assert_eq!(o.status.code(), Some(0));
+    let e = stderr(&o);
+    let actions: Vec<&str> = e.lines().filter(|l| l.starts_with("action: ")).collect();
+    assert_eq!(actions.len(), 2, "{e}");
+    assert!(actions[0].contains("qemu-img convert -O vhdx"), "{e}");
+    assert!(
+        e.contains("2 action(s) to take (above); 2 warning(s) (-v shows them)"),
+        "{e}"
+    );
+    let o = run(&["-q", "transform", "samples/kvm/web.xml", "--to", "hyperv"]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // -v shows the two warnings (besides what went unmapped).
+    let o = run(&["-v", "transform", "samples/kvm/web.xml", "--to", "hyperv"]);
+    let shown = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("warning: ") && !l.contains(": unmapped ("))
+        .count();
+    assert_eq!(shown, 2, "{}", stderr(&o));
+}
+
+/// A batch whose stderr is not a terminal draws no progress bar.
+#[test]
+fn no_progress_bar_when_not_a_terminal() {
+    let src = temp_dir("progress-src");
+    for i in 0..25 {
+        std::fs::copy(
+            root().join("samples/kvm/db.xml"),
+            src.join(format!("vm{i:02}.xml")),
+        )
+        .unwrap();
+    }
+    let out = temp_dir("progress-out");
+    let o = run(&[
+        "transform",
+        src.to_str().unwrap(),
+        "--to",
+        "kvm",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        !e.contains('\u{1b}') && !e.contains('\r') && !e.contains('█'),
+        "{e:?}"
+    );
+    assert!(e.contains("25 of 25 input(s) converted"), "{e}");
+}
+
+/// kvm → kvm through the hub reports nothing unmapped: the devices it
+/// carries verbatim account for the hub's fields.
+#[test]
+fn kvm_to_kvm_reports_nothing_unmapped() {
+    for f in samples("kvm") {
+        let o = run(&["transform", f.to_str().unwrap(), "--to", "kvm"]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(
+            !stderr(&o).contains("unmapped"),
+            "{}: {}",
+            f.display(),
+            stderr(&o)
+        );
+    }
+}
+
+/// `platforms` marks direct routes; every subcommand has a man page with
+/// its options and the exit status; SARIF names no made-up address.
+#[test]
+fn platforms_man_pages_and_sarif() {
+    let o = run(&["platforms"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("vsphere*")
+            && out.contains("direct mappings")
+            && out.contains("kvm-to-vsphere.hvx"),
+        "{out}"
+    );
+    let o = run(&["man", "transform"]);
+    assert_eq!(o.status.code(), Some(0));
+    let page = stdout(&o);
+    assert!(page.contains(".TH hvxform-transform 1"), "{page}");
+    assert!(
+        page.contains("\\-\\-recursive") && page.contains("EXIT STATUS"),
+        "{page}"
+    );
+    let o = run(&["man", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2));
+    let dir = temp_dir("man-pages");
+    let o = run(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let pages = file_names(&dir);
+    for p in [
+        "hvxform.1",
+        "hvxform-transform.1",
+        "hvxform-check.1",
+        "hvxform-session-show.1",
+    ] {
+        assert!(pages.iter().any(|n| n == p), "{pages:?}");
+    }
+    // Every page the main page lists in SEE ALSO / SUBCOMMANDS exists.
+    let main = std::fs::read_to_string(dir.join("hvxform.1")).unwrap();
+    for line in main
+        .lines()
+        .filter(|l| l.starts_with("hvxform\\-") && l.ends_with("(1)"))
+    {
+        let name = line.trim_end_matches("(1)").replace("\\-", "-");
+        assert!(
+            pages.contains(&format!("{name}.1")),
+            "{name} listed, no page"
+        );
+    }
+    let bad = root().join("tests/diagnostics/conflicting-rules.hvx");
+    let o = run(&["check", bad.to_str().unwrap(), "--format", "sarif"]);
+    assert!(!stdout(&o).contains("example.invalid"));
+    let sarif: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(sarif["runs"][0]["tool"]["driver"]["name"], "hvxform");
 }

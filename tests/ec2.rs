@@ -40,8 +40,15 @@ fn transform(input: &Path, to: &str, dir: &Path, args: &[&str]) -> (PathBuf, Str
         stderr(&o)
     );
     let stem = input.file_stem().unwrap().to_string_lossy();
+    // `web.hvx.xml` is named as `web` (book: Command line).
+    let stem = stem.strip_suffix(".hvx").unwrap_or(&stem);
     let ext = if to == "hvx" { "hvx.xml" } else { "xml" };
-    (dir.join(format!("{stem}.{to}.{ext}")), stderr(&o))
+    let name = if to == "hvx" {
+        format!("{stem}.{ext}")
+    } else {
+        format!("{stem}.{to}.{ext}")
+    };
+    (dir.join(name), stderr(&o))
 }
 
 /// Whether a libvirt domain has a disk (not only CD-ROMs and floppies): an
@@ -302,10 +309,10 @@ fn choose(vm: &str, families: Option<&str>) -> Result<(String, String), String> 
     let o = run(&a);
     if o.status.code() != Some(0) {
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-        assert!(!dir.join("vm.hvx.ec2.xml").exists(), "partial output");
+        assert!(!dir.join("vm.ec2.xml").exists(), "partial output");
         return Err(stderr(&o));
     }
-    let out = std::fs::read_to_string(dir.join("vm.hvx.ec2.xml")).unwrap();
+    let out = std::fs::read_to_string(dir.join("vm.ec2.xml")).unwrap();
     let t = out
         .split("<instanceType>")
         .nth(1)

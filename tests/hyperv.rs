@@ -107,12 +107,19 @@ fn transform_warned(input: &Path, to: &str, dir: &Path) -> (PathBuf, String) {
         stderr(&o)
     );
     let stem = input.file_stem().unwrap().to_string_lossy();
+    // `web.hvx.xml` is named as `web` (book: Command line).
+    let stem = stem.strip_suffix(".hvx").unwrap_or(&stem);
     let ext = match to {
         "hvx" => "hvx.xml",
         "kvm" | "hyperv" => "xml",
         _ => unreachable!(),
     };
-    (dir.join(format!("{stem}.{to}.{ext}")), stderr(&o))
+    let name = if to == "hvx" {
+        format!("{stem}.{ext}")
+    } else {
+        format!("{stem}.{to}.{ext}")
+    };
+    (dir.join(name), stderr(&o))
 }
 
 #[test]

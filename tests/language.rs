@@ -1,7 +1,8 @@
 //! Language fixtures: one folder per feature under tests/lang/, each with
 //! mapping.hvx + input.xml and either expected.xml (exact output) or
 //! expected-error.txt (a substring of the error), optional params.txt
-//! (NAME=VALUE lines) and expected-stderr.txt (substrings, one per line).
+//! (NAME=VALUE lines), expected-stderr.txt (substrings, one per line) and
+//! exit.txt (the exit status with expected-error.txt, when not 1).
 
 mod common;
 use common::*;
@@ -31,7 +32,12 @@ fn run_fixture(dir: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let (out, err) = (stdout(&o), stderr(&o));
     if let Ok(want) = std::fs::read_to_string(dir.join("expected-error.txt")) {
-        if o.status.code() != Some(1) {
+        // 1 (bad input) unless exit.txt says otherwise (2: a usage error).
+        let code = std::fs::read_to_string(dir.join("exit.txt"))
+            .ok()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(1);
+        if o.status.code() != Some(code) {
             return Err(format!("expected exit 1, got {:?}\n{err}", o.status.code()));
         }
         if !err.contains(want.trim()) {

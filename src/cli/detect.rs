@@ -13,19 +13,22 @@ pub struct Detect {
     /// Files to inspect (a directory: each file in it).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Also the files in folders inside the folders given.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
 }
 
 impl Detect {
     pub fn run(self, ctx: &Ctx) -> u8 {
         let mut code = exit::OK;
-        let files = match super::expand_inputs(&self.files) {
+        let files = match super::expand_inputs(&self.files, self.recursive) {
             Ok(v) => v,
             Err(m) => {
                 super::error(ctx, &m);
                 return exit::INVALID;
             }
         };
-        for f in &files {
+        for f in files.iter().map(|f| &f.path) {
             let name = f.display().to_string();
             let r = input::read_text(f)
                 .map_err(|e| e.message)

@@ -140,26 +140,80 @@ pub fn warning(ctx: &Ctx, msg: &str) {
     }
 }
 
-/// The files of `paths`: each file as given, and each directory's files
-/// (not its subdirectories), sorted by name.
+/// One input file of a batch.
+#[derive(Debug, Clone)]
+pub(crate) struct InputFile {
+    pub path: std::path::PathBuf,
+    /// The folder its outputs go to, under `-o`: its folder relative to
+    /// the folder given on the command line (`-r`), else empty.
+    pub rel: std::path::PathBuf,
+    /// Found in a folder rather than named on the command line: a file
+    /// that describes no VM is skipped, not an error (unless `--strict`).
+    pub listed: bool,
+}
+
+/// The files of `paths`: each file as given, and each folder's files
+/// (sorted by name; hidden files left out). With `recursive`, the files of
+/// its folders too, each with its folder relative to the one given;
+/// without, a folder that has only folders inside is an error with a hint.
 pub(crate) fn expand_inputs(
     paths: &[std::path::PathBuf],
-) -> Result<Vec<std::path::PathBuf>, String> {
+    recursive: bool,
+) -> Result<Vec<InputFile>, String> {
+    use std::path::PathBuf;
     let mut inputs = Vec::new();
     for i in paths {
         if !i.is_dir() {
-            inputs.push(i.clone());
+            inputs.push(InputFile {
+                path: i.clone(),
+                rel: PathBuf::new(),
+                listed: false,
+            });
             continue;
         }
-        let rd = std::fs::read_dir(i)
-            .map_err(|e| format!("{}: cannot read directory: {e}", i.display()))?;
-        let mut v: Vec<std::path::PathBuf> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        v.sort();
-        inputs.extend(v);
+        // Folders still to list, each with its path under `i`.
+        let mut todo: Vec<(PathBuf, PathBuf)> = vec![(i.clone(), PathBuf::new())];
+        let mut skipped_dirs = 0usize;
+        let before = inputs.len();
+        while let Some((dir, rel)) = todo.pop() {
+            let rd = std::fs::read_dir(&dir)
+                .map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?;
+            let mut files = Vec::new();
+            let mut dirs = Vec::new();
+            for e in rd.filter_map(|e| e.ok()) {
+                let name = e.file_name();
+                if name.to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                let path = e.path();
+                // A link to a folder is not followed (no loops); to a file, is.
+                let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+                if is_dir {
+                    dirs.push((path, rel.join(&name)));
+                } else if path.is_file() {
+                    files.push(path);
+                }
+            }
+            files.sort();
+            inputs.extend(files.into_iter().map(|path| InputFile {
+                path,
+                rel: rel.clone(),
+                listed: true,
+            }));
+            if recursive {
+                // Popped in name order.
+                dirs.sort();
+                todo.extend(dirs.into_iter().rev());
+            } else {
+                skipped_dirs += dirs.len();
+            }
+        }
+        if inputs.len() == before && skipped_dirs > 0 {
+            return Err(format!(
+                "{}: no files in this folder, only {skipped_dirs} folder(s); -r converts the files in folders inside it (the outputs mirror them)",
+                i.display()
+            ));
+        }
     }
     Ok(inputs)
 }

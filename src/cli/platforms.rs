@@ -31,16 +31,37 @@ impl Platforms {
             );
         }
         println!();
-        println!("routes (source -> target, through the hvx hub):");
+        println!(
+            "routes (source -> target; * = one direct mapping, the others through the hvx hub):"
+        );
         for a in PLATFORMS {
-            let targets: Vec<&str> = PLATFORMS
+            let targets: Vec<String> = PLATFORMS
                 .iter()
-                .filter(|b| m.route(a, b).is_ok())
-                .map(|b| b.name)
+                .filter_map(|b| {
+                    let files = m.route(a, b).ok()?;
+                    let direct = files.len() == 1 && a.name != "hvx" && b.name != "hvx";
+                    Some(format!("{}{}", b.name, if direct { "*" } else { "" }))
+                })
                 .collect();
             if !targets.is_empty() {
                 println!("  {:<8} -> {}", a.name, targets.join(", "));
             }
+        }
+        let direct: Vec<String> = PLATFORMS
+            .iter()
+            .flat_map(|a| PLATFORMS.iter().map(move |b| (a, b)))
+            .filter(|(a, b)| a.name != b.name && a.name != "hvx" && b.name != "hvx")
+            .filter_map(|(a, b)| {
+                let f = format!("{}-to-{}.hvx", a.name, b.name);
+                m.exists(&f).then_some(f)
+            })
+            .collect();
+        if !direct.is_empty() {
+            println!();
+            println!(
+                "direct mappings (transform --via-hub takes the hub route instead): {}",
+                direct.join(", ")
+            );
         }
         super::exit::OK
     }

@@ -71,11 +71,13 @@ impl Run {
                 return exit::INVALID;
             }
         };
+        // A parameter value of the wrong type or outside its declared values
+        // is a usage error, as for transform.
         let params = match exec::bind_params(&program, &self.params) {
             Ok(p) => p,
             Err(m) => {
                 super::error(ctx, &m);
-                return exit::INVALID;
+                return exit::CANNOT_RUN;
             }
         };
         let persisted = match super::session::Store::open(ctx, self.session.as_deref()) {
@@ -116,7 +118,12 @@ impl Run {
                     );
                 }
                 for w in &o.warnings {
-                    super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
+                    let m = format!("{} ({})", w.message, w.mapping);
+                    if w.action && !ctx.quiet {
+                        eprintln!("action: {m}");
+                    } else {
+                        super::warning(ctx, &m);
+                    }
                 }
                 for u in &o.unmapped {
                     super::warning(

@@ -23,12 +23,21 @@ pub const REPORT_VERSION: u32 = 1;
 /// Each input's platform is detected from its content (or given with --from).
 /// With one input and one output document and no -o, the document goes to
 /// stdout; otherwise -o DIR is required and files are named
-/// <input-stem>.<target>.<ext>.
+/// <input-stem>.<target>.<ext> (web.vsphere.xml), or <input-stem>.<ext>
+/// where the extension names the target (web.ovf, web.hvx.xml).
 #[derive(Debug, Args)]
 pub struct Transform {
-    /// Input files or directories (every file inside).
+    /// Input files or folders (every file inside; files that describe no
+    /// VM, such as a README, are skipped with a note).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
+    /// Also convert the files in folders inside the folders given; the
+    /// outputs mirror the folders under -o.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// A file in a folder that describes no VM is an error, not skipped.
+    #[arg(long)]
+    pub strict: bool,
     /// Target platform(s): kvm, vsphere, ovf, hvx, ... (comma-separated or repeated).
     #[arg(long, short = 't', required = true, value_delimiter = ',')]
     pub to: Vec<String>,
@@ -68,6 +77,10 @@ pub struct Transform {
 
 struct Done {
     input: PathBuf,
+    /// Its outputs' folder under `-o`.
+    rel: PathBuf,
+    /// Found in a folder (see [`super::InputFile`]).
+    listed: bool,
     result: Result<(Vec<Produced>, Findings), String>,
 }
 
@@ -105,7 +118,7 @@ impl Transform {
                 return exit::CANNOT_RUN;
             }
         };
-        let inputs = match super::expand_inputs(&self.inputs) {
+        let inputs = match super::expand_inputs(&self.inputs, self.recursive) {
             Ok(v) => v,
             Err(m) => {
                 super::error(ctx, &m);
@@ -138,6 +151,17 @@ impl Transform {
                 return exit::CANNOT_RUN;
             }
         }
+        // The report is written last: a report that cannot be written is
+        // found before anything is converted or written.
+        if let Some(r) = &self.report {
+            if let Err(m) = report_writable(r) {
+                super::error(
+                    ctx,
+                    &format!("{}: cannot write the report: {m}", r.display()),
+                );
+                return exit::CANNOT_RUN;
+            }
+        }
         let mappings = Mappings::new(self.mappings.clone()).via_hub(self.via_hub);
         // With --session, the store is locked and loaded here and stays
         // locked until it is saved, after converting and before writing any
@@ -157,7 +181,8 @@ impl Transform {
                 ..Default::default()
             },
         };
-        // Unknown --param names are a usage error.
+        // Unknown --param names, and values of the wrong type or outside the
+        // declared values, are usage errors.
         for (n, _) in &self.params {
             let declared = engine::EMBEDDED
                 .iter()
@@ -187,11 +212,18 @@ impl Transform {
                     }
                 }
             }
-            for (n, _) in &self.params {
-                let used = on_route
-                    .iter()
-                    .filter_map(|f| mappings.program(f).ok())
-                    .any(|p| p.params.iter().any(|d| &d.name == n));
+            for (n, v) in &self.params {
+                let mut used = false;
+                for p in on_route.iter().filter_map(|f| mappings.program(f).ok()) {
+                    if !p.params.iter().any(|d| &d.name == n) {
+                        continue;
+                    }
+                    used = true;
+                    if let Err(m) = crate::exec::bind_params(&p, &[(n.clone(), v.clone())]) {
+                        super::error(ctx, &format!("{m} (mapping {})", p.name));
+                        return exit::CANNOT_RUN;
+                    }
+                }
                 if !used {
                     let to: Vec<&str> = targets.iter().map(|t| t.name).collect();
                     super::warning(
@@ -209,11 +241,18 @@ impl Transform {
             .output
             .as_deref()
             .filter(|_| streams(&inputs, self.output.as_deref(), self.session.is_some()));
+        // A file found in a folder that describes no VM is skipped.
+        let skip = |d: &Done| {
+            d.listed
+                && !self.strict
+                && matches!(&d.result, Err(m) if crate::platform::is_not_a_vm(m))
+        };
         let reaper = self
             .output
             .as_deref()
             .map(Reaper::for_dir)
             .unwrap_or_default();
+        let progress = progress_bar(ctx, inputs.len());
         let (results, streamed) = convert_all(
             &conv,
             &inputs,
@@ -221,7 +260,9 @@ impl Transform {
             &targets,
             self.deny_loss,
             stream_to.map(|dir| (dir, self.sync, &reaper)),
+            &progress,
         );
+        progress.finish_and_clear();
         // Saved before any output is written. If no input converted, no
         // output will use what was minted, and the store is left as it was.
         if results.iter().any(|d| d.result.is_ok()) {
@@ -247,7 +288,8 @@ impl Transform {
                 }
             }
         } else {
-            let mut by_name: HashMap<String, usize> = HashMap::new();
+            let mut by_name: HashMap<PathBuf, usize> = HashMap::new();
+            let out_dir = self.output.as_deref();
             for (k, d) in results.iter().enumerate() {
                 let Ok((docs, _)) = &d.result else {
                     continue;
@@ -260,11 +302,15 @@ impl Transform {
                     }
                 };
                 for (n, _) in &files {
-                    if let Some(&other) = by_name.get(n) {
-                        errors[k] = Some(clash(&d.input, n, &results[other].input));
-                        errors[other] = Some(clash(&results[other].input, n, &d.input));
+                    let at = d.rel.join(n);
+                    if let Some(m) = out_dir.and_then(|o| overwrites_input(o, &at, &d.input)) {
+                        errors[k] = Some(m);
+                    } else if let Some(&other) = by_name.get(&at) {
+                        let n = at.display().to_string();
+                        errors[k] = Some(clash(&d.input, &n, &results[other].input));
+                        errors[other] = Some(clash(&results[other].input, &n, &d.input));
                     } else {
-                        by_name.insert(n.clone(), k);
+                        by_name.insert(at, k);
                     }
                 }
                 planned.push((k, files));
@@ -272,7 +318,7 @@ impl Transform {
         }
         let total_docs: usize = planned.iter().map(|(_, f)| f.len()).sum();
         let to_stdout = self.output.is_none();
-        if to_stdout && (inputs.len() != 1 || total_docs > 1) {
+        if to_stdout && (results.len() != 1 || total_docs > 1) {
             super::error(
                 ctx,
                 &format!(
@@ -295,26 +341,48 @@ impl Transform {
                 }
                 continue;
             }
-            let dir = self.output.as_ref().expect("checked above");
-            match write_all_or_nothing(dir, &files, self.sync, &reaper) {
+            let rel = &results[k].rel;
+            let dir = self.output.as_ref().expect("checked above").join(rel);
+            match make_dir(&dir)
+                .and_then(|()| write_all_or_nothing(&dir, &files, self.sync, &reaper))
+            {
                 Ok(()) => {
-                    written.insert(k, files.iter().map(|(n, _)| n.clone()).collect());
+                    written.insert(k, files.iter().map(|(n, _)| shown(rel, n)).collect());
                 }
                 Err(m) => errors[k] = Some(format!("{}: {m}", results[k].input.display())),
             }
         }
 
         let mut unmapped_total = 0usize;
+        let mut skipped = 0usize;
+        let (mut actions, mut warnings) = (0usize, 0usize);
         let mut report_inputs = Vec::new();
         for (k, d) in results.iter().enumerate() {
             let name = d.input.display().to_string();
+            if skip(d) {
+                skipped += 1;
+                super::note(
+                    ctx,
+                    &format!(
+                        "skipped {name}: {} (--strict makes this an error)",
+                        crate::platform::NOT_A_VM
+                    ),
+                );
+                if self.report.is_some() {
+                    report_inputs.push(json!({"input": name, "ok": true, "skipped": true, "error": null, "outputs": [], "unmapped": [], "dropped": [], "warnings": []}));
+                }
+                continue;
+            }
             let err = match &d.result {
                 Err(m) => Some(m.clone()),
                 Ok(_) => errors[k].clone(),
             };
             let findings = d.result.as_ref().ok().map(|(_, f)| f);
             if let Some(f) = findings {
-                unmapped_total += f.unmapped_count;
+                // Only what was written counts.
+                if err.is_none() {
+                    unmapped_total += f.unmapped_count;
+                }
                 if ctx.verbose > 0 {
                     for (s, u) in &f.unmapped {
                         super::warning(
@@ -330,9 +398,20 @@ impl Transform {
                         );
                     }
                 }
-                for (_, w) in &f.warnings {
-                    if ctx.verbose > 0 {
-                        super::warning(ctx, &format!("{name}: {}", w.message));
+                if err.is_none() {
+                    for (_, w) in &f.warnings {
+                        if w.action {
+                            actions += 1;
+                            // Shown by default, up to a bound (all with -v).
+                            if ctx.verbose > 0 || actions <= MAX_ACTIONS_SHOWN {
+                                action(ctx, &format!("{name}: {}", w.message));
+                            }
+                        } else {
+                            warnings += 1;
+                            if ctx.verbose > 0 {
+                                super::warning(ctx, &format!("{name}: {}", w.message));
+                            }
+                        }
                     }
                 }
             }
@@ -350,7 +429,7 @@ impl Transform {
                 "outputs": written.get(&k).cloned().unwrap_or_default(),
                 "unmapped": findings.map(|f| f.unmapped.iter().map(|(s, u)| json!({"stage": s.reads, "mapping": s.mapping, "line": u.line, "column": u.col, "path": u.path, "kind": u.kind, "reason": u.reason})).collect::<Vec<_>>()).unwrap_or_default(),
                 "dropped": findings.map(|f| f.dropped.iter().map(|(s, x)| json!({"stage": s.reads, "mapping": s.mapping, "line": x.line, "column": x.col, "path": x.path, "reason": x.reason})).collect::<Vec<_>>()).unwrap_or_default(),
-                "warnings": findings.map(|f| f.warnings.iter().map(|(s, w)| json!({"stage": s.reads, "mapping": w.mapping, "message": w.message, "input": w.input})).collect::<Vec<_>>()).unwrap_or_default(),
+                "warnings": findings.map(|f| f.warnings.iter().map(|(s, w)| json!({"stage": s.reads, "mapping": w.mapping, "action": w.action, "message": w.message, "input": w.input})).collect::<Vec<_>>()).unwrap_or_default(),
             }));
         }
         if let Some(r) = &self.report {
@@ -365,8 +444,28 @@ impl Transform {
             }
         }
         if !ctx.quiet {
-            let ok = results.len() - failures;
-            let mut line = format!("{ok} of {} input(s) converted", results.len());
+            let ok = results.len() - failures - skipped;
+            let mut line = format!("{ok} of {} input(s) converted", results.len() - skipped);
+            if skipped > 0 {
+                line.push_str(&format!(
+                    "; {skipped} file(s) skipped (not VM descriptions)"
+                ));
+            }
+            if actions > 0 {
+                line.push_str(&format!("; {actions} action(s) to take"));
+                if actions > MAX_ACTIONS_SHOWN && ctx.verbose == 0 {
+                    line.push_str(&format!(
+                        " (the first {MAX_ACTIONS_SHOWN} above; -v or --report FILE lists all)"
+                    ));
+                } else {
+                    line.push_str(" (above)");
+                }
+            }
+            if warnings > 0 && ctx.verbose == 0 {
+                line.push_str(&format!("; {warnings} warning(s) (-v shows them)"));
+            } else if warnings > 0 {
+                line.push_str(&format!("; {warnings} warning(s)"));
+            }
             if unmapped_total > 0 {
                 line.push_str(&format!(
                     "; {unmapped_total} input node(s) unmapped (see --report FILE, or -v)"
@@ -379,6 +478,57 @@ impl Transform {
         } else {
             exit::OK
         }
+    }
+}
+
+/// Whether the report file can be written: not a folder, and its folder
+/// exists and takes new files.
+fn report_writable(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a folder".into());
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(format!("no folder {}", dir.display()));
+    }
+    probe_writable(dir).map_err(|e| e.to_string())
+}
+
+/// The progress bar of a batch: drawn on stderr when it is a terminal, the
+/// batch has at least [`PROGRESS_FROM`] inputs and -q is not given; hidden
+/// (drawing nothing) otherwise.
+fn progress_bar(ctx: &Ctx, inputs: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if ctx.quiet || inputs < PROGRESS_FROM || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(inputs as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} input(s) converted, {per_sec}, {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Batches of fewer inputs get no progress bar.
+const PROGRESS_FROM: usize = 20;
+
+/// How many actions a run prints without -v.
+const MAX_ACTIONS_SHOWN: usize = 50;
+
+/// Prints an action line (something the user must do) unless quiet.
+fn action(ctx: &Ctx, msg: &str) {
+    if ctx.quiet {
+        return;
+    }
+    if ctx.color {
+        eprintln!("\x1b[1;36maction\x1b[0m: {msg}");
+    } else {
+        eprintln!("action: {msg}");
     }
 }
 
@@ -395,11 +545,12 @@ type Written = Result<Vec<String>, String>;
 /// writing gave (`None`: nothing to write).
 fn convert_all(
     conv: &Convert,
-    inputs: &[PathBuf],
+    inputs: &[super::InputFile],
     from: Option<&'static Platform>,
     targets: &[&'static Platform],
     deny_loss: bool,
     stream_to: Option<(&Path, bool, &Reaper)>,
+    progress: &indicatif::ProgressBar,
 ) -> (Vec<Done>, Option<Vec<Option<Written>>>) {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..inputs.len()).map(|_| None).collect());
@@ -423,8 +574,10 @@ fn convert_all(
                     };
                     let w = done.result.as_ref().ok().map(|(docs, _)| {
                         let files = plan_files(&done.input, docs)?;
-                        write_all_or_nothing(dir, &files, sync, reaper)
-                            .map(|()| files.iter().map(|(n, _)| n.clone()).collect())
+                        let at = dir.join(&done.rel);
+                        make_dir(&at)
+                            .and_then(|()| write_all_or_nothing(&at, &files, sync, reaper))
+                            .map(|()| files.iter().map(|(n, _)| shown(&done.rel, n)).collect())
                             .map_err(|m| format!("{}: {m}", done.input.display()))
                     });
                     written.lock().unwrap_or_else(|e| e.into_inner())[k] = w;
@@ -442,12 +595,15 @@ fn convert_all(
             if k >= inputs.len() {
                 break;
             }
-            let path = &inputs[k];
-            let result = convert_one(conv, path, from, targets, deny_loss);
+            let file = &inputs[k];
+            let result = convert_one(conv, &file.path, from, targets, deny_loss);
             lock(&results)[k] = Some(Done {
-                input: path.clone(),
+                input: file.path.clone(),
+                rel: file.rel.clone(),
+                listed: file.listed,
                 result,
             });
+            progress.inc(1);
             if stream_to.is_some() {
                 // The writer only stops when every sender is gone.
                 let _ = tx.send(k);
@@ -532,10 +688,43 @@ fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Vec<(String, &'d
     Ok(files)
 }
 
+/// Creates an output folder (and the folders above it) if needed.
+fn make_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// An output's path as reported: its folder under `-o`, then its name.
+fn shown(rel: &Path, name: &str) -> String {
+    if rel.as_os_str().is_empty() {
+        name.to_string()
+    } else {
+        rel.join(name).display().to_string()
+    }
+}
+
+/// The error when output `at` (under `out`) would replace its own input
+/// (`-o` the input's folder, and a target whose name is the input's).
+fn overwrites_input(out: &Path, at: &Path, input: &Path) -> Option<String> {
+    let target = std::fs::canonicalize(out.join(at)).ok()?;
+    let source = std::fs::canonicalize(input).ok()?;
+    (target == source).then(|| {
+        format!(
+            "{}: output `{}` would replace this input; give another output folder with -o",
+            input.display(),
+            at.display()
+        )
+    })
+}
+
 /// The error of an input whose output `name` another input (or itself) also has.
 fn clash(input: &Path, name: &str, other: &Path) -> String {
+    let hint = if input.parent() != other.parent() {
+        " (to convert several folders, give their parent folder with -r: the outputs mirror the folders)"
+    } else {
+        ""
+    };
     format!(
-        "{}: output `{name}` would also be written for {}",
+        "{}: output `{name}` would also be written for {}{hint}",
         input.display(),
         other.display()
     )
@@ -548,11 +737,27 @@ fn clash(input: &Path, name: &str, other: &Path) -> String {
 /// more. Then collisions can only be within one input, and those are found
 /// before that input is written. With a session store, outputs wait until
 /// the store is saved; to stdout, there is one output.
-fn streams(inputs: &[PathBuf], output: Option<&Path>, session: bool) -> bool {
+fn streams(inputs: &[super::InputFile], output: Option<&Path>, session: bool) -> bool {
     if output.is_none() || session || inputs.len() < 2 {
         return false;
     }
-    let stems: Vec<String> = inputs.iter().map(|p| engine::stem(p)).collect();
+    // Outputs in the input's own folder could replace an input: those are
+    // found when every name is known.
+    if let Some(o) = output.and_then(|o| std::fs::canonicalize(o).ok()) {
+        let beside = |f: &super::InputFile| {
+            let parent = f.path.parent().filter(|p| !p.as_os_str().is_empty());
+            std::fs::canonicalize(parent.unwrap_or(Path::new(".")))
+                .is_ok_and(|p| p == o.join(&f.rel))
+        };
+        if inputs.iter().any(beside) {
+            return false;
+        }
+    }
+    // Stems with their folder under -o: only outputs in one folder can meet.
+    let stems: Vec<String> = inputs
+        .iter()
+        .map(|f| shown(&f.rel, &engine::stem(&f.path)))
+        .collect();
     let mut seen = std::collections::HashSet::with_capacity(stems.len());
     if !stems.iter().all(|s| seen.insert(s.as_str())) {
         return false;
@@ -606,8 +811,15 @@ fn convert_one(
 mod tests {
     use super::*;
 
-    fn paths(names: &[&str]) -> Vec<PathBuf> {
-        names.iter().map(PathBuf::from).collect()
+    fn paths(names: &[&str]) -> Vec<super::super::InputFile> {
+        names
+            .iter()
+            .map(|n| super::super::InputFile {
+                path: PathBuf::from(n),
+                rel: PathBuf::new(),
+                listed: false,
+            })
+            .collect()
     }
 
     #[test]

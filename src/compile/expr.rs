@@ -867,8 +867,13 @@ impl Compiler {
                 message: self.expr(message).0,
                 loc: self.loc(*span),
             },
-            ast::Stmt::Warn { message, span } => Stmt::Warn {
+            ast::Stmt::Warn {
+                message,
+                action,
+                span,
+            } => Stmt::Warn {
                 message: self.expr(message).0,
+                action: *action,
                 loc: self.loc(*span),
             },
             ast::Stmt::Text { value, span } => Stmt::Text {

@@ -434,6 +434,7 @@ impl Compiler {
                 params.push(ParamDef {
                     name: p.name.name.clone(),
                     ty: p.ty,
+                    domain: p.domain.clone(),
                     default,
                     loc: self.loc(p.name.span),
                 });

@@ -28,6 +28,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 "secret {} not copied (use --keep-secrets to copy it)",
                 pos.path
             ),
+            action: false,
             mapping: self.p.describe(loc),
             input: Some(pos),
         });

@@ -70,6 +70,9 @@ pub struct OutDoc {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Warning {
     pub message: String,
+    /// Raised by `action`: something the user must do (convert a disk
+    /// image), shown by default.
+    pub action: bool,
     /// `file:line:col` of the `warn` statement, and the input node it was
     /// raised at; both empty unless [`RunOptions::detail`] is set.
     pub mapping: String,
@@ -323,6 +326,16 @@ pub fn bind_params(p: &Program, given: &[(String, String)]) -> Result<Vec<Option
             }
             _ => Value::Str(raw.clone()),
         };
+        use crate::syntax::ast::Domain;
+        let fits = match (&d.domain, &v) {
+            (Some(Domain::Range(a, b)), Value::Int(n)) => a <= n && n <= b,
+            (Some(Domain::OneOf(set)), Value::Str(s)) => set.iter().any(|x| x == s),
+            _ => true,
+        };
+        if !fits {
+            let dom = d.domain.as_ref().expect("checked");
+            return Err(format!("--param {name}: `{raw}` is not {dom}"));
+        }
         out[i] = Some(v);
     }
     Ok(out)

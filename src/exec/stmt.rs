@@ -268,7 +268,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 let m = self.string_of(&v).into_owned();
                 return Err(self.err(*loc, Some(cx.item), m));
             }
-            Stmt::Warn { message, loc } => {
+            Stmt::Warn {
+                message,
+                action,
+                loc,
+            } => {
                 let v = self.eval(message, cx, locals)?;
                 let m = self.string_into(v).into_owned();
                 // Where it was raised is shown only with detail (-v, --report);
@@ -281,6 +285,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 };
                 self.warnings.push(Warning {
                     message: m,
+                    action: *action,
                     mapping,
                     input,
                 });

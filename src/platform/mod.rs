@@ -27,7 +27,7 @@ pub const PLATFORMS: &[Platform] = &[
     Platform { name: "kvm", title: "KVM/QEMU (libvirt domain XML)", ext: "xml", signature: "<domain> without namespace", implemented: true },
     Platform { name: "xen", title: "Xen (xl.cfg)", ext: "cfg", signature: "xl.cfg text (.cfg or by its settings), or <xl> in urn:hvxform:xl:1", implemented: true },
     Platform { name: "vmware", title: "VMware Workstation/ESXi (.vmx)", ext: "vmx", signature: ".vmx text (.vmx or by its keys), or <vmx> in urn:hvxform:vmx:1", implemented: true },
-    Platform { name: "vsphere", title: "VMware vSphere (vim25 ConfigSpec/ConfigInfo)", ext: "xml", signature: "<VirtualMachineConfigSpec>, <VirtualMachineConfigInfo>, <ConfigSpec> or <config> in urn:vim25", implemented: true },
+    Platform { name: "vsphere", title: "VMware vSphere (vim25 ConfigSpec/ConfigInfo)", ext: "xml", signature: "<VirtualMachineConfigSpec>, <VirtualMachineConfigInfo>, <ConfigSpec> or <config> in urn:vim25, or a SOAP response of them", implemented: true },
     Platform { name: "hyperv", title: "Microsoft Hyper-V (WMI CIM-XML; pre-2016 .xml read only)", ext: "xml", signature: "CIM-XML <CIM> (DefineSystem) or <INSTANCE>s of Msvm_ classes, a pre-2016 <configuration> file, or <hyperv> in urn:hvxform:hyperv:1", implemented: true },
     Platform { name: "ec2", title: "Amazon EC2 (DescribeInstances response)", ext: "xml", signature: "<DescribeInstancesResponse> in http://ec2.amazonaws.com/doc/2016-11-15/ (with or without the final /)", implemented: true },
     Platform { name: "ovf", title: "DMTF OVF envelope", ext: "ovf", signature: "<Envelope> in http://schemas.dmtf.org/ovf/envelope/1 or /2", implemented: true },
@@ -86,6 +86,9 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
             Some(VIM25_NS),
         ) => "vsphere",
         ("Envelope", Some(OVF1_NS | OVF2_NS)) => "ovf",
+        // A vSphere API response as vCenter sends it (RetrievePropertiesResponse,
+        // FetchResponse): a SOAP envelope whose body is in urn:vim25.
+        ("Envelope", Some(SOAP_NS)) if soap_body_is_vim25(root) => "vsphere",
         ("DescribeInstancesResponse", Some(EC2_NS | EC2_NS_BARE)) => "ec2",
         ("vm", Some(HVX_NS)) => "hvx",
         ("vmx", Some(vmx::NS)) => "vmware",
@@ -93,22 +96,68 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
         ("hyperv", Some(hyperv::NS)) | ("CIM" | "INSTANCE", None) => "hyperv",
         ("configuration", None | Some(hyperv::NS)) if is_hyperv_config(root) => "hyperv",
         _ => {
-            let seen = match ns {
-                Some(u) => format!("root element <{local}> in namespace `{u}`"),
-                None => format!("root element <{local}> without a namespace"),
-            };
+            let seen = root_seen(doc);
             let tried: Vec<String> = PLATFORMS
                 .iter()
                 .filter(|p| p.implemented)
                 .map(|p| format!("{} ({})", p.name, p.signature))
                 .collect();
             return Err(format!(
-                "cannot tell the platform: saw {seen}; tried {}; use --from to say which it is",
+                "{NOT_A_VM} hvxform knows: saw {seen}; tried {}; use --from to say which it is",
                 tried.join("; ")
             ));
         }
     };
     Ok(by_name(p).expect("registered"))
+}
+
+/// SOAP 1.1's envelope namespace.
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// Whether a SOAP envelope's body holds a vSphere API element.
+fn soap_body_is_vim25(root: roxmltree::Node) -> bool {
+    root.children()
+        .filter(|c| c.has_tag_name((SOAP_NS, "Body")))
+        .flat_map(|b| b.children().filter(|c| c.is_element()))
+        .any(|c| c.tag_name().namespace() == Some(VIM25_NS))
+}
+
+/// What a document's root is, for messages.
+fn root_seen(doc: &roxmltree::Document) -> String {
+    let tn = doc.root_element().tag_name();
+    match tn.namespace() {
+        Some(u) => format!("root element <{}> in namespace `{u}`", tn.name()),
+        None => format!("root element <{}> without a namespace", tn.name()),
+    }
+}
+
+/// The platform of an XML input: `from` when the document is one of its
+/// documents, else an error saying what the document is; detected when
+/// `from` is `None`.
+pub fn source_of_xml(
+    doc: &roxmltree::Document,
+    from: Option<&'static Platform>,
+) -> Result<&'static Platform, String> {
+    let detected = platform_of_xml(doc);
+    let Some(from) = from else {
+        return detected;
+    };
+    match detected {
+        Ok(p) if p.name == from.name => Ok(p),
+        Ok(p) => Err(format!(
+            "--from {} names the wrong platform: this document is {} ({}); leave --from out to detect it",
+            from.name,
+            p.name,
+            root_seen(doc)
+        )),
+        Err(_) => Err(format!(
+            "{NOT_A_VM} of --from {}: saw {}; a {} document is {}",
+            from.name,
+            root_seen(doc),
+            from.name,
+            from.signature
+        )),
+    }
 }
 
 /// A pre-2016 Hyper-V `<GUID>.xml`: `<configuration>` with the VM's
@@ -126,6 +175,8 @@ pub enum Syntax {
     Xml,
     Vmx,
     Xl,
+    /// Neither XML nor a text format hvxform reads (a README, an INI file).
+    Unknown,
 }
 
 /// Decides how to read an input, and why: XML when it starts with `<`; else
@@ -156,8 +207,25 @@ pub fn syntax_of(name: &str, text: &str, from: Option<&Platform>) -> (Syntax, St
         (Some((n, why)), Some((m, _))) if n >= m => (Syntax::Vmx, why),
         (_, Some((_, why))) => (Syntax::Xl, why),
         (Some((_, why)), None) => (Syntax::Vmx, why),
-        (None, None) => (Syntax::Xml, String::new()),
+        (None, None) => (Syntax::Unknown, String::new()),
     }
+}
+
+/// The error for an input that is neither XML nor a text format hvxform
+/// reads. It starts with [`NOT_A_VM`], which batches use to skip it.
+pub fn unknown_syntax(name: &str) -> String {
+    format!(
+        "{name}: {NOT_A_VM}: it is not XML (it does not start with `<`), and its lines are neither .vmx nor xl.cfg settings; --from vmware or --from xen reads it as one"
+    )
+}
+
+/// How errors about inputs that describe no VM begin (see [`is_not_a_vm`]).
+pub const NOT_A_VM: &str = "not a VM description";
+
+/// Whether an input error says the input describes no VM at all (rather
+/// than a VM described wrongly): a batch skips such files in folders.
+pub fn is_not_a_vm(message: &str) -> bool {
+    message.contains(NOT_A_VM)
 }
 
 /// The input as XML for the mappings: XML as given, `.vmx` and xl.cfg text
@@ -167,7 +235,8 @@ pub fn to_xml<'t>(
     text: &'t str,
     from: Option<&'static Platform>,
 ) -> Result<Cow<'t, str>, String> {
-    match syntax_of(name, text, from).0 {
+    let (syntax, why) = syntax_of(name, text, from);
+    match syntax {
         Syntax::Xml if hyperv::looks_like_cim(text) && from.is_none_or(|p| p.name == "hyperv") => {
             hyperv::read(name, text).map(Cow::Owned)
         }
@@ -189,8 +258,13 @@ pub fn to_xml<'t>(
             }
             Ok(Cow::Borrowed(text))
         }
-        Syntax::Vmx => vmx::read(text).map(Cow::Owned).map_err(|e| e.render(name)),
-        Syntax::Xl => xl::read(text).map(Cow::Owned).map_err(|e| e.render(name)),
+        Syntax::Vmx => vmx::read(text)
+            .map(Cow::Owned)
+            .map_err(|e| format!("{} (read as .vmx: {why})", e.render(name))),
+        Syntax::Xl => xl::read(text)
+            .map(Cow::Owned)
+            .map_err(|e| format!("{} (read as xl.cfg: {why})", e.render(name))),
+        Syntax::Unknown => Err(unknown_syntax(name)),
     }
 }
 
@@ -211,6 +285,7 @@ pub fn detect(name: &str, text: &str) -> Result<(&'static Platform, String), Str
         }
         Syntax::Vmx => vmx::read(text).map(|_| "vmware"),
         Syntax::Xl => xl::read(text).map(|_| "xen"),
+        Syntax::Unknown => return Err(unknown_syntax(name)),
     };
     let p = p.map_err(|e| e.render(name))?;
     Ok((by_name(p).expect("registered"), why))

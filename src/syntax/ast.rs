@@ -127,7 +127,30 @@ impl Type {
 pub struct Param {
     pub name: Ident,
     pub ty: Type,
+    /// The values `--param` may give (`in 1..64`, `in ("a", "b")`).
+    pub domain: Option<Domain>,
     pub default: Option<Expr>,
+}
+
+/// The values a parameter takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Domain {
+    /// Integers from the first to the second, both included.
+    Range(i64, i64),
+    /// One of these strings.
+    OneOf(Vec<String>),
+}
+
+impl std::fmt::Display for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Domain::Range(a, b) => write!(f, "an integer from {a} to {b}"),
+            Domain::OneOf(v) => {
+                let q: Vec<String> = v.iter().map(|s| format!("`{s}`")).collect();
+                write!(f, "one of {}", q.join(", "))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -336,8 +359,11 @@ pub enum Stmt {
         message: Expr,
         span: Span,
     },
+    /// `warn` (`action: false`) or `action`: a warning that asks the user
+    /// to do something (convert an image), printed by default.
     Warn {
         message: Expr,
+        action: bool,
         span: Span,
     },
     Text {

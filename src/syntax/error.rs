@@ -39,6 +39,7 @@ fn rule_name(r: &Rule) -> &'static str {
         Rule::call_stmt => "`call`",
         Rule::error_stmt => "`error`",
         Rule::warn_stmt => "`warn`",
+        Rule::action_stmt => "`action`",
         Rule::text_stmt => "`text`",
         Rule::block | Rule::block_close => "a block `{ ... }`",
         Rule::expr => "an expression",

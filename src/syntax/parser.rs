@@ -117,8 +117,17 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                 let mut it = item.into_inner();
                 let name = ident(it.next().unwrap());
                 let ty = ty(it.next().unwrap());
+                let mut it = it.peekable();
+                let domain = it
+                    .next_if(|p| p.as_rule() == Rule::param_domain)
+                    .map(param_domain);
                 let default = it.next().map(expr);
-                file.params.push(Param { name, ty, default });
+                file.params.push(Param {
+                    name,
+                    ty,
+                    domain,
+                    default,
+                });
             }
             Rule::table_decl => file.tables.push(table(item)),
             Rule::session_decl => file.sessions.push(session(item)),
@@ -735,7 +744,8 @@ fn stmt(p: P) -> Stmt {
             message: expr(it.next().unwrap()),
             span: sp,
         },
-        Rule::warn_stmt => Stmt::Warn {
+        Rule::warn_stmt | Rule::action_stmt => Stmt::Warn {
+            action: rule == Rule::action_stmt,
             message: expr(it.next().unwrap()),
             span: sp,
         },
@@ -744,5 +754,26 @@ fn stmt(p: P) -> Stmt {
             span: sp,
         },
         r => unreachable!("unexpected statement {r:?}"),
+    }
+}
+
+/// `in 1..64` or `in ("a", "b")`.
+fn param_domain(p: P) -> crate::syntax::ast::Domain {
+    use crate::syntax::ast::Domain;
+    let q = p.into_inner().next().unwrap();
+    match q.as_rule() {
+        Rule::param_range => {
+            let mut it = q.into_inner();
+            let mut n = || {
+                let t = it.next().unwrap().as_str();
+                match t.strip_prefix("0x") {
+                    Some(h) => i64::from_str_radix(h, 16).unwrap_or(i64::MAX),
+                    None => t.parse().unwrap_or(i64::MAX),
+                }
+            };
+            let a = n();
+            Domain::Range(a, n())
+        }
+        _ => Domain::OneOf(q.into_inner().map(|s| plain_string(&s)).collect()),
     }
 }

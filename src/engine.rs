@@ -290,7 +290,7 @@ impl Convert<'_> {
         // Text formats (.vmx, xl.cfg) are read in their canonical XML form.
         let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
         let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
-        let source = platform::source_of_xml(&doc, from)
+        let (source, unknown_root) = platform::source_of_xml(&doc, from)
             .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
         if !source.implemented {
             return Err(ConvertError::Route(format!(
@@ -332,9 +332,16 @@ impl Convert<'_> {
                                      names: &[String]|
                  -> Result<(), ConvertError> {
                     let o = exec::run(&program, doc, &params, self.sessions, &opts).map_err(
-                        |error| ConvertError::Run {
-                            mapping: file.clone(),
-                            error,
+                        |error| match &unknown_root {
+                            // A document of no known platform read as --from
+                            // says, in which the mapping found nothing.
+                            Some(m) if k == 0 && error.message.ends_with("has no root element") => {
+                                ConvertError::Input(format!("{name}: {m}"))
+                            }
+                            _ => ConvertError::Run {
+                                mapping: file.clone(),
+                                error,
+                            },
                         },
                     )?;
                     findings.unmapped_count += o.unmapped_count;

@@ -11,6 +11,8 @@ pub mod convert;
 pub mod diag;
 pub mod engine;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod jsonout;
 pub mod platform;
 pub mod program;

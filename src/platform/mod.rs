@@ -131,33 +131,41 @@ fn root_seen(doc: &roxmltree::Document) -> String {
     }
 }
 
-/// The platform of an XML input: `from` when the document is one of its
-/// documents, else an error saying what the document is; detected when
-/// `from` is `None`.
+/// The platform of an XML input: detected when `from` is `None`; `from`
+/// unless the document is another platform's (an error saying which). A
+/// document of no known platform is read as `from` says (a mapping of one's
+/// own may read other roots): the second value is then the message to give
+/// when the mappings find nothing in it (see [`not_of`]).
 pub fn source_of_xml(
     doc: &roxmltree::Document,
     from: Option<&'static Platform>,
-) -> Result<&'static Platform, String> {
+) -> Result<(&'static Platform, Option<String>), String> {
     let detected = platform_of_xml(doc);
     let Some(from) = from else {
-        return detected;
+        return detected.map(|p| (p, None));
     };
     match detected {
-        Ok(p) if p.name == from.name => Ok(p),
+        Ok(p) if p.name == from.name => Ok((p, None)),
         Ok(p) => Err(format!(
             "--from {} names the wrong platform: this document is {} ({}); leave --from out to detect it",
             from.name,
             p.name,
             root_seen(doc)
         )),
-        Err(_) => Err(format!(
-            "{NOT_A_VM} of --from {}: saw {}; a {} document is {}",
-            from.name,
-            root_seen(doc),
-            from.name,
-            from.signature
-        )),
+        Err(_) => Ok((from, Some(not_of(doc, from)))),
     }
+}
+
+/// The error for a document of no known platform read as `from`, when the
+/// mappings found nothing in it.
+pub fn not_of(doc: &roxmltree::Document, from: &Platform) -> String {
+    format!(
+        "{NOT_A_VM} of --from {}: saw {}, and the mapping found nothing to convert in it; a {} document is {}",
+        from.name,
+        root_seen(doc),
+        from.name,
+        from.signature
+    )
 }
 
 /// A pre-2016 Hyper-V `<GUID>.xml`: `<configuration>` with the VM's

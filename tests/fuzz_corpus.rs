@@ -7,7 +7,10 @@
 mod common;
 use common::*;
 
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: its name and its entry point.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: &[Target] = &[
     ("mapping", hvxform::fuzz::mapping),
     ("input", hvxform::fuzz::input),
     ("vmx", hvxform::fuzz::vmx),

@@ -33,6 +33,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("ovf-to-hvx.hvx", include_str!("../mappings/ovf-to-hvx.hvx")),
     ("hvx-to-ovf.hvx", include_str!("../mappings/hvx-to-ovf.hvx")),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
+    ("lib/limits.hvx", include_str!("../mappings/lib/limits.hvx")),
     ("lib/vmware.hvx", include_str!("../mappings/lib/vmware.hvx")),
     (
         "lib/libvirt.hvx",

@@ -1170,3 +1170,37 @@ fn platforms_man_pages_and_sarif() {
     let sarif: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(sarif["runs"][0]["tool"]["driver"]["name"], "hvxform");
 }
+
+/// The limits that keep a 1 MB hostile file under a few seconds are
+/// refusals with a located message (book: Limits and robustness).
+#[test]
+fn limits_refuse_inputs_that_would_take_too_long() {
+    let dir = temp_dir("limits");
+    let attrs: String = (0..2000).map(|i| format!(" a{i}=\"v\"")).collect();
+    let crowded = dir.join("crowded.xml");
+    std::fs::write(
+        &crowded,
+        format!("<domain type='kvm'>\n  <name{attrs}>x</name>\n</domain>\n"),
+    )
+    .unwrap();
+    let keys: String = (0..10_001).map(|i| format!("k{i}.x = \"v\"\n")).collect();
+    let vmx = dir.join("keys.vmx");
+    std::fs::write(&vmx, format!("displayName = \"x\"\n{keys}")).unwrap();
+    let disks: String = (0..300)
+        .map(|i| format!("<disk type='file' device='disk'><source file='/a/{i}.img'/><target dev='sd{i}' bus='scsi'/></disk>"))
+        .collect();
+    let many = dir.join("many.xml");
+    std::fs::write(&many, format!("<domain type='kvm'><name>m</name><memory unit='KiB'>1048576</memory><devices>{disks}</devices></domain>")).unwrap();
+    for (f, to, want) in [
+        (&crowded, "kvm", "crowded.xml:2:3: an element with 1025 attributes or more; hvxform reads at most 1024 per element"),
+        (&vmx, "kvm", "keys.vmx:10001:1: more than 10000 settings"),
+        (&many, "kvm", "300 drives: hvxform converts VMs of at most 256 drives"),
+        (&many, "vsphere", "300 drives: hvxform converts VMs of at most 256 drives"),
+    ] {
+        let out = dir.join(format!("out-{to}"));
+        let o = run(&["transform", f.to_str().unwrap(), "--to", to, "-o", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+        assert!(walk(&out).is_empty());
+    }
+}

@@ -183,6 +183,10 @@ fn strip_decl_encoding(s: &str) -> String {
 /// stack of the recursive parts of a conversion.
 pub const MAX_DEPTH: usize = 1024;
 
+/// Most attributes accepted on one element (libvirt's richest elements have
+/// a dozen; a Hyper-V instance's properties are elements).
+pub const MAX_ATTRIBUTES: usize = 1024;
+
 /// Parses XML, turning roxmltree's error into `file:line:col: message`, and
 /// refuses documents nested deeper than [`MAX_DEPTH`].
 pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i>, InputError> {
@@ -190,6 +194,18 @@ pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i
         allow_dtd: false,
         ..Default::default()
     };
+    // Before parsing: roxmltree checks an element's attributes for
+    // duplicates pairwise, so thousands on one element take minutes.
+    if text.len() > MAX_ATTRIBUTES * 5 {
+        if let Some((at, n)) = crowded_tag(text) {
+            let (l, c) = crate::diag::LineIndex::new(text).line_col(text, at);
+            return Err(InputError {
+                message: format!(
+                    "{name}:{l}:{c}: an element with {n} attributes or more; hvxform reads at most {MAX_ATTRIBUTES} per element"
+                ),
+            });
+        }
+    }
     let doc = roxmltree::Document::parse_with_options(text, opt).map_err(|e| {
         let p = e.pos();
         // A document cut short: roxmltree places it at 1:1; where the text
@@ -233,6 +249,65 @@ pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i
         }
     }
     Ok(doc)
+}
+
+/// The byte offset of the first start tag with more than [`MAX_ATTRIBUTES`]
+/// attributes, and how many it has counted by then (`=` signs outside
+/// quoted values; comments, CDATA sections and processing instructions
+/// skipped). One pass over the text.
+fn crowded_tag(text: &str) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(k) = memchr(b'<', &b[i..]) {
+        let start = i + k;
+        let rest = &b[start..];
+        let skip_to = |end: &[u8]| {
+            rest.windows(end.len())
+                .position(|w| w == end)
+                .map(|p| start + p + end.len())
+        };
+        if rest.starts_with(b"<!--") {
+            i = skip_to(b"-->")?;
+            continue;
+        }
+        if rest.starts_with(b"<![CDATA[") {
+            i = skip_to(b"]]>")?;
+            continue;
+        }
+        if rest.starts_with(b"<?") {
+            i = skip_to(b"?>")?;
+            continue;
+        }
+        // A tag: count `=` outside quotes up to its `>`.
+        let (mut j, mut quote, mut n) = (start + 1, 0u8, 0usize);
+        while j < b.len() {
+            let c = b[j];
+            if quote != 0 {
+                if c == quote {
+                    quote = 0;
+                }
+            } else if c == b'"' || c == b'\'' {
+                quote = c;
+            } else if c == b'=' {
+                n += 1;
+                if n > MAX_ATTRIBUTES {
+                    return Some((start, n));
+                }
+            } else if c == b'>' {
+                break;
+            }
+            j += 1;
+        }
+        i = j + 1;
+        if i >= b.len() {
+            return None;
+        }
+    }
+    None
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == needle)
 }
 
 #[cfg(test)]

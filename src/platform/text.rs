@@ -2,6 +2,11 @@
 //! errors with a line and column, XML-name checks, and the single-byte
 //! character sets `.vmx` files may declare in `.encoding`.
 
+/// Most settings read from a `.vmx` or xl.cfg file (real ones have a few
+/// hundred at most; mappings look settings up by key, so tens of thousands
+/// would cost time with the square of their number).
+pub const MAX_SETTINGS: usize = 10_000;
+
 /// A lexer or parser error in a text file: 1-based line and column
 /// (columns count characters).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -113,7 +113,28 @@ pub fn lex(text: &str) -> Result<Vec<Entry>, TextError> {
             ));
         }
         if key.eq_ignore_ascii_case(".encoding") {
-            charset = Charset::from_label(&raw_value);
+            // A character set hvxform cannot decode (or write back) is
+            // refused here, not when the file is written again.
+            charset = Some(Charset::from_label(&raw_value).ok_or_else(|| {
+                TextError::new(
+                    line,
+                    key_start + 1,
+                    format!(
+                        "`.encoding = \"{}\"`: hvxform reads UTF-8, ISO-8859-1 and windows-1252 .vmx files; convert the file to UTF-8 and say so in .encoding",
+                        raw_value.escape_debug()
+                    ),
+                )
+            })?);
+        }
+        if out.len() == super::text::MAX_SETTINGS {
+            return Err(TextError::new(
+                line,
+                key_start + 1,
+                format!(
+                    "more than {} settings; refusing the file (a VM's .vmx has a few hundred)",
+                    super::text::MAX_SETTINGS
+                ),
+            ));
         }
         out.push(Entry {
             value: unescape(&raw_value, charset.unwrap_or(Charset::Utf8)),
@@ -501,6 +522,21 @@ pub fn sniff(text: &str) -> Option<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: an `.encoding` hvxform has no table for was read
+    /// as UTF-8, and writing the file back failed. It is refused, located.
+    #[test]
+    fn an_unknown_encoding_is_refused_where_it_is_declared() {
+        let e = read("displayName = \"x\"\n.encoding = \"UTF-8\u{feff}\"\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1));
+        assert!(
+            e.message
+                .contains("hvxform reads UTF-8, ISO-8859-1 and windows-1252"),
+            "{}",
+            e.message
+        );
+        assert!(read(".encoding = \"windows-1252\"\ndisplayName = \"x\"\n").is_ok());
+    }
 
     #[test]
     fn devices_and_keys() {

@@ -245,6 +245,16 @@ pub fn parse(text: &str) -> Result<Vec<Setting>, TextError> {
                 ),
             ));
         }
+        if out.len() == super::text::MAX_SETTINGS {
+            return Err(TextError::new(
+                line,
+                col,
+                format!(
+                    "more than {} settings; refusing the file (an xl.cfg has a few dozen)",
+                    super::text::MAX_SETTINGS
+                ),
+            ));
+        }
         out.push(Setting {
             key,
             value,
@@ -601,6 +611,10 @@ fn quote(s: &str) -> Result<String, String> {
             '\u{8}' => q.push_str("\\b"),
             '\u{b}' => q.push_str("\\v"),
             '\u{c}' => q.push_str("\\f"),
+            // Other control characters as `\xHH`, which xl reads back.
+            c if c.is_control() && (c as u32) < 0x100 => {
+                q.push_str(&format!("\\x{:02x}", c as u32));
+            }
             c if c.is_control() => {
                 return Err(format!(
                     "character U+{:04X} cannot be written in xl.cfg",
@@ -662,6 +676,17 @@ pub fn sniff(text: &str) -> Option<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: a value with a control character xl writes no
+    /// named escape for (DEL) was read, and the writer refused it. It is
+    /// written as `\xHH`, which reads back to the same value.
+    #[test]
+    fn control_characters_are_written_as_hex_escapes() {
+        let xml = read("name = \"a\x7fb\\x85c\"\n").unwrap();
+        let text = write(&xml).unwrap();
+        assert!(text.contains(r#"name = "a\x7fb\x85c""#), "{text}");
+        assert_eq!(read(&text).unwrap(), xml);
+    }
 
     #[test]
     fn settings_lists_and_specs() {

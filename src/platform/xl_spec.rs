@@ -22,6 +22,25 @@ pub struct Param {
     pub value: String,
 }
 
+/// The spec a disk parameter is in, for messages.
+fn key_of_disk() -> &'static str {
+    "disk"
+}
+
+/// A parameter name xl reads (and hvxform writes back): letters, digits,
+/// `_` and `-`. Found by fuzzing: other names were read and then refused
+/// when the file was written again.
+fn valid_name(key: &str, n: &str) -> Result<(), String> {
+    if n.is_empty()
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    {
+        return Err(format!("`{n}` cannot be a parameter name in a {key} spec"));
+    }
+    Ok(())
+}
+
 fn named(n: &str, v: &str) -> Param {
     Param {
         name: Some(n.to_string()),
@@ -51,7 +70,10 @@ pub fn parse(key: &str, spec: &str) -> Result<Vec<Param>, String> {
                     continue;
                 }
                 match tok.split_once('=') {
-                    Some((n, v)) => out.push(named(n.trim(), v.trim())),
+                    Some((n, v)) => {
+                        valid_name(key, n.trim())?;
+                        out.push(named(n.trim(), v.trim()))
+                    }
                     None if key == "pci" && k == 0 => out.push(named("bdf", tok)),
                     None => out.push(Param {
                         name: None,
@@ -90,6 +112,7 @@ fn parse_disk(spec: &str) -> Result<Vec<Param>, String> {
                 "access" => access = true,
                 _ => {}
             }
+            valid_name(key_of_disk(), n)?;
             out.push(named(n, v));
         } else if tok == "cdrom" {
             out.push(named("devtype", "cdrom"));

@@ -130,13 +130,24 @@ pub fn note(ctx: &Ctx, msg: &str) {
 
 /// Prints a warning line to stderr unless quiet.
 pub fn warning(ctx: &Ctx, msg: &str) {
+    labelled(ctx, "warning", "1;33", msg);
+}
+
+/// Prints an action line (something the user must do, such as converting a
+/// disk image) to stderr unless quiet.
+pub fn action(ctx: &Ctx, msg: &str) {
+    labelled(ctx, "action", "1;36", msg);
+}
+
+/// `label: msg` on stderr unless quiet, the label in `sgr` colour.
+fn labelled(ctx: &Ctx, label: &str, sgr: &str, msg: &str) {
     if ctx.quiet {
         return;
     }
     if ctx.color {
-        eprintln!("\x1b[1;33mwarning\x1b[0m: {msg}");
+        eprintln!("\x1b[{sgr}m{label}\x1b[0m: {msg}");
     } else {
-        eprintln!("warning: {msg}");
+        eprintln!("{label}: {msg}");
     }
 }
 

@@ -119,8 +119,8 @@ impl Run {
                 }
                 for w in &o.warnings {
                     let m = format!("{} ({})", w.message, w.mapping);
-                    if w.action && !ctx.quiet {
-                        eprintln!("action: {m}");
+                    if w.action {
+                        super::action(ctx, &m);
                     } else {
                         super::warning(ctx, &m);
                     }

@@ -404,7 +404,7 @@ impl Transform {
                             actions += 1;
                             // Shown by default, up to a bound (all with -v).
                             if ctx.verbose > 0 || actions <= MAX_ACTIONS_SHOWN {
-                                action(ctx, &format!("{name}: {}", w.message));
+                                super::action(ctx, &format!("{name}: {}", w.message));
                             }
                         } else {
                             warnings += 1;
@@ -519,18 +519,6 @@ const PROGRESS_FROM: usize = 20;
 
 /// How many actions a run prints without -v.
 const MAX_ACTIONS_SHOWN: usize = 50;
-
-/// Prints an action line (something the user must do) unless quiet.
-fn action(ctx: &Ctx, msg: &str) {
-    if ctx.quiet {
-        return;
-    }
-    if ctx.color {
-        eprintln!("\x1b[1;36maction\x1b[0m: {msg}");
-    } else {
-        eprintln!("action: {msg}");
-    }
-}
 
 /// Stack size of conversion workers.
 const WORKER_STACK: usize = 64 << 20;

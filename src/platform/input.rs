@@ -258,7 +258,7 @@ pub fn parse_xml<'i>(name: &str, text: &'i str) -> Result<roxmltree::Document<'i
 fn crowded_tag(text: &str) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     let mut i = 0;
-    while let Some(k) = memchr(b'<', &b[i..]) {
+    while let Some(k) = b[i..].iter().position(|&c| c == b'<') {
         let start = i + k;
         let rest = &b[start..];
         let skip_to = |end: &[u8]| {
@@ -304,10 +304,6 @@ fn crowded_tag(text: &str) -> Option<(usize, usize)> {
         }
     }
     None
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == needle)
 }
 
 #[cfg(test)]

@@ -22,11 +22,6 @@ pub struct Param {
     pub value: String,
 }
 
-/// The spec a disk parameter is in, for messages.
-fn key_of_disk() -> &'static str {
-    "disk"
-}
-
 /// A parameter name xl reads (and hvxform writes back): letters, digits,
 /// `_` and `-`. Found by fuzzing: other names were read and then refused
 /// when the file was written again.
@@ -112,7 +107,7 @@ fn parse_disk(spec: &str) -> Result<Vec<Param>, String> {
                 "access" => access = true,
                 _ => {}
             }
-            valid_name(key_of_disk(), n)?;
+            valid_name("disk", n)?;
             out.push(named(n, v));
         } else if tok == "cdrom" {
             out.push(named("devtype", "cdrom"));

@@ -32,6 +32,15 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ),
     ("ovf-to-hvx.hvx", include_str!("../mappings/ovf-to-hvx.hvx")),
     ("hvx-to-ovf.hvx", include_str!("../mappings/hvx-to-ovf.hvx")),
+    // Commands (hvxform command).
+    (
+        "commands/vsphere-to-hvx.hvx",
+        include_str!("../mappings/commands/vsphere-to-hvx.hvx"),
+    ),
+    (
+        "commands/hvx-to-kvm.hvx",
+        include_str!("../mappings/commands/hvx-to-kvm.hvx"),
+    ),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
     ("lib/limits.hvx", include_str!("../mappings/lib/limits.hvx")),
     ("lib/vmware.hvx", include_str!("../mappings/lib/vmware.hvx")),

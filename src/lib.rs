@@ -6,6 +6,7 @@
 //! (run a program over an input document, write output documents).
 
 pub mod cli;
+pub mod command;
 pub mod compile;
 pub mod convert;
 pub mod diag;

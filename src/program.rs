@@ -113,6 +113,8 @@ pub struct TemplateDef {
 pub struct RuleDef {
     pub pattern: Pattern,
     pub priority: f64,
+    /// What a command rule declared it needs (`needs …`).
+    pub needs: Option<crate::syntax::ast::Needs>,
     pub body: Vec<Stmt>,
     pub frame: u32,
     pub loc: Loc,

@@ -2,6 +2,7 @@
 //! returning an exit code.
 
 mod check;
+mod command;
 mod completions;
 mod detect;
 mod platforms;
@@ -51,6 +52,7 @@ pub enum Command {
     Transform(transform::Transform),
     Check(check::Check),
     Run(run::Run),
+    Command(command::Command),
     Session(session::Session),
     Platforms(platforms::Platforms),
     Detect(detect::Detect),
@@ -94,6 +96,7 @@ impl Cli {
             Command::Transform(c) => c.run(&ctx),
             Command::Check(c) => c.run(&ctx),
             Command::Run(c) => c.run(&ctx),
+            Command::Command(c) => c.run(&ctx),
             Command::Session(c) => c.run(&ctx),
             Command::Platforms(c) => c.run(&ctx),
             Command::Detect(c) => c.run(&ctx),

@@ -512,6 +512,7 @@ impl Compiler {
                 rules.push(RuleDef {
                     pattern,
                     priority,
+                    needs: r.needs.clone(),
                     body,
                     frame: self.scope.max_slot,
                     loc: self.loc(r.span),

@@ -37,6 +37,10 @@ pub struct RunOptions {
     /// Build each XML document as a tree ([`OutDoc::tree`]) instead of
     /// writing its text: the next stage of a route reads it as it is.
     pub tree: bool,
+    /// The input is a command request that holds the VM's current
+    /// configuration (`hvx:context`): rules that declare `needs context`
+    /// may run.
+    pub context: bool,
 }
 
 impl Default for RunOptions {
@@ -47,8 +51,22 @@ impl Default for RunOptions {
             detail: true,
             compact: false,
             tree: false,
+            context: false,
         }
     }
+}
+
+/// Which rule translated a command, and whether it needed the VM's
+/// configuration: recorded for every rule with a `needs` clause that ran.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CommandPath {
+    /// The command's element in the input.
+    pub input: InputPos,
+    /// `file:line:col` of the rule.
+    pub mapping: String,
+    /// `None` for a direct translation (`needs nothing`), else the reason
+    /// the rule gave for needing the VM's configuration.
+    pub needs: Option<String>,
 }
 
 /// One output document.
@@ -90,6 +108,8 @@ pub struct Outcome {
     /// What the mapping dropped on purpose, when [`RunOptions::detail`] is set.
     pub dropped: Vec<Dropped>,
     pub warnings: Vec<Warning>,
+    /// The rules with a `needs` clause that ran (command mappings).
+    pub paths: Vec<CommandPath>,
 }
 
 /// A failure while running a mapping.
@@ -245,6 +265,7 @@ struct Run<'p, 'a, 'i> {
     depth: usize,
     dropped: Vec<Dropped>,
     warnings: Vec<Warning>,
+    paths: Vec<CommandPath>,
     line_index: std::cell::OnceCell<crate::diag::LineIndex>,
     /// Interned name of each input node ([`NO_NAME`] for other nodes), or
     /// [`UNKNOWN_NAME`] until it is first needed (see [`name_of`]).
@@ -404,6 +425,7 @@ fn run_inner<'a>(
         depth: 0,
         dropped: Vec::new(),
         warnings: Vec::new(),
+        paths: Vec::new(),
         line_index: std::cell::OnceCell::new(),
         child_span,
         child_arena,
@@ -421,6 +443,7 @@ fn run_inner<'a>(
             unmapped,
             dropped: std::mem::take(&mut r.dropped),
             warnings: std::mem::take(&mut r.warnings),
+            paths: std::mem::take(&mut r.paths),
         }
     });
     let scratch = Scratch {
@@ -823,6 +846,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
         if let Some(rid) = chosen {
             let rule = &self.p.rules[rid as usize];
+            if let Some(needs) = &rule.needs {
+                self.command_path(rule, needs, item)?;
+            }
             self.touch(item);
             self.enter(loc, item)?;
             let mut frame = self.take_frame(rule.frame as usize);
@@ -832,6 +858,41 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             return Ok(());
         }
         self.fallback(item, mode, loc)
+    }
+
+    /// Records which path a command took; a rule that needs the VM's
+    /// configuration, run on a request without it, is an error naming what
+    /// it needs.
+    #[cold]
+    fn command_path(
+        &mut self,
+        rule: &'p RuleDef,
+        needs: &'p crate::syntax::ast::Needs,
+        item: Item<'a, 'i>,
+    ) -> R<()> {
+        use crate::syntax::ast::Needs;
+        let why = match needs {
+            Needs::Nothing => None,
+            Needs::Context(why) => Some(why.clone()),
+        };
+        if let (Some(why), false) = (&why, self.opts.context) {
+            let what = match item {
+                Item::Node(n) if n.is_element() => format!("<{}>", n.tag_name().name()),
+                _ => "this command".to_string(),
+            };
+            return Err(self.err(
+                rule.loc,
+                Some(item),
+                format!("{what} needs the VM's current configuration ({why}); give it with --context VM-FILE"),
+            ));
+        }
+        let input = report::pos(self.doc, self.lines(), item);
+        self.paths.push(CommandPath {
+            input,
+            mapping: self.p.describe(rule.loc),
+            needs: why,
+        });
+        Ok(())
     }
 
     pub(super) fn tie_possible(&self, cands: &[RuleId], rid: RuleId) -> bool {

@@ -248,8 +248,20 @@ pub struct Rule {
     pub pattern: Pattern,
     pub mode: Option<Ident>,
     pub priority: Option<(i32, Span)>,
+    /// `needs nothing` / `needs context "why"` (command mappings).
+    pub needs: Option<Needs>,
     pub body: Block,
     pub span: Span,
+}
+
+/// What a command rule declares it needs to translate its command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Needs {
+    /// A direct translation: the command alone says everything.
+    Nothing,
+    /// The VM's current configuration (the request's `hvx:context`), for
+    /// the reason given.
+    Context(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -216,6 +216,7 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                     pattern: None,
                     mode: None,
                     priority: None,
+                    needs: None,
                     body: Vec::new(),
                 };
                 for p in item.into_inner() {
@@ -230,6 +231,13 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                             let n = s.as_str().parse::<i32>().unwrap_or(i32::MAX);
                             rule.priority = Some((n, sp));
                         }
+                        Rule::needs_clause => {
+                            let q = p.into_inner().next().unwrap();
+                            rule.needs = Some(match q.as_rule() {
+                                Rule::needs_nothing => Needs::Nothing,
+                                _ => Needs::Context(plain_string(&q)),
+                            });
+                        }
                         Rule::block => rule.body = block(p),
                         _ => {}
                     }
@@ -238,6 +246,7 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
                     pattern: rule.pattern.unwrap(),
                     mode: rule.mode,
                     priority: rule.priority,
+                    needs: rule.needs,
                     body: rule.body,
                     span: sp,
                 });
@@ -263,6 +272,7 @@ struct Rule_ {
     pattern: Option<Pattern>,
     mode: Option<Ident>,
     priority: Option<(i32, Span)>,
+    needs: Option<Needs>,
     body: Block,
 }
 

@@ -1,0 +1,252 @@
+//! `hvxform command`: translate a command for a VM (power, CPUs, memory,
+//! devices) into another platform's commands. See book: Commands.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{exit, Ctx};
+use crate::command as cmd;
+use crate::engine::Mappings;
+use crate::exec::{self, CommandPath, RunOptions};
+use crate::platform::{self, input};
+
+/// Translate a command for a VM into another platform's commands.
+///
+/// Commands that mean the same on every VM (power on, set memory) are
+/// translated directly; commands that name devices need the VM's current
+/// configuration (--context), in the source platform's format.
+#[derive(Debug, Args)]
+pub struct Command {
+    /// The command document: a vSphere method (ReconfigVM_Task, PowerOnVM_Task, …)
+    /// as a SOAP envelope or its body element.
+    pub input: PathBuf,
+    /// Target platform (kvm, or hvx for the hub's command vocabulary).
+    #[arg(long, value_name = "PLATFORM")]
+    pub to: String,
+    /// The VM's current configuration, in the command's platform's format
+    /// (vSphere: a VirtualMachineConfigInfo, with its device keys).
+    #[arg(long, value_name = "VM-FILE")]
+    pub context: Option<PathBuf>,
+    /// Say on stderr which path each command took (direct, or through the
+    /// VM's configuration) and which rule translated it.
+    #[arg(long)]
+    pub explain: bool,
+    /// Print the translated commands as a shell script (kvm: virsh calls).
+    #[arg(long)]
+    pub script: bool,
+    /// The libvirt connection URI the script's virsh calls use.
+    #[arg(long, value_name = "URI", default_value = "qemu:///system")]
+    pub connect: String,
+    /// Write the translation to FILE (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Mapping parameters (hvx-to-kvm: domain=NAME).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Session store (YAML): the tables the command mappings read.
+    #[arg(long, value_name = "FILE")]
+    pub session: Option<PathBuf>,
+    /// Directory of mappings that override the built-in ones
+    /// (`commands/vsphere-to-hvx.hvx`, `commands/hvx-to-kvm.hvx`).
+    #[arg(long, value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+}
+
+impl Command {
+    pub fn run(self, ctx: &Ctx) -> u8 {
+        match self.translate(ctx) {
+            Ok(()) => exit::OK,
+            Err(code) => code,
+        }
+    }
+
+    fn translate(&self, ctx: &Ctx) -> Result<(), u8> {
+        let fail = |m: &str, code: u8| {
+            super::error(ctx, m);
+            code
+        };
+        let target = platform::by_name(&self.to).map_err(|m| fail(&m, exit::CANNOT_RUN))?;
+        if !matches!(target.name, "kvm" | "hvx") {
+            return Err(fail(
+                &format!(
+                    "translating commands to {} is not implemented yet (targets: kvm, hvx)",
+                    target.name
+                ),
+                exit::INVALID,
+            ));
+        }
+        if self.script && target.name != "kvm" {
+            return Err(fail(
+                "--script prints virsh calls: use it with --to kvm",
+                exit::CANNOT_RUN,
+            ));
+        }
+        let name = self.input.display().to_string();
+        let text = input::read_text(&self.input).map_err(|e| fail(&e.message, exit::INVALID))?;
+        let doc = input::parse_xml(&name, &text).map_err(|e| {
+            // A body cut out of its SOAP envelope loses the envelope's
+            // declaration of xsi, which vim25 bodies use.
+            let hint = if e.message.contains("unknown namespace prefix 'xsi'") {
+                "\n  hint: this body uses the xsi prefix its SOAP envelope declared: give the whole envelope, or add xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" to the method element"
+            } else {
+                ""
+            };
+            fail(&format!("{}{hint}", e.message), exit::INVALID)
+        })?;
+        let (command, source) = cmd::command_element(&doc)
+            .and_then(|c| cmd::source_of(c).map(|p| (c, p)))
+            .map_err(|m| fail(&format!("{name}:{m}"), exit::INVALID))?;
+        // The context: the VM's document in the command's own platform.
+        let ctx_text = match &self.context {
+            Some(p) => {
+                let n = p.display().to_string();
+                let t = input::read_text(p).map_err(|e| fail(&e.message, exit::INVALID))?;
+                let t = platform::to_xml(&n, &t, None)
+                    .map_err(|m| fail(&m, exit::INVALID))?
+                    .into_owned();
+                Some((n, t))
+            }
+            None => None,
+        };
+        let ctx_doc = match &ctx_text {
+            Some((n, t)) => {
+                let d = input::parse_xml(n, t).map_err(|e| fail(&e.message, exit::INVALID))?;
+                let p = platform::platform_of_xml(&d)
+                    .map_err(|m| fail(&format!("{n}: {m}"), exit::INVALID))?;
+                if p.name != source.name {
+                    return Err(fail(
+                        &format!(
+                            "{n}: the context is a {} document; a {} command needs the VM's {} configuration",
+                            p.name, source.name, source.name
+                        ),
+                        exit::INVALID,
+                    ));
+                }
+                Some(d)
+            }
+            None => None,
+        };
+        let request = cmd::request(command, ctx_doc.as_ref().map(|d| d.root_element()))
+            .map_err(|m| fail(&format!("{name}: {m}"), exit::INVALID))?;
+
+        let mappings = Mappings::new(self.mappings.clone());
+        let mut files = vec![format!("commands/{}-to-hvx.hvx", source.name)];
+        if target.name != "hvx" {
+            files.push(format!("commands/hvx-to-{}.hvx", target.name));
+        }
+        for f in &files {
+            if !mappings.exists(f) {
+                return Err(fail(
+                    &format!(
+                        "no command route from {} to {}: no mapping `{f}`",
+                        source.name, target.name
+                    ),
+                    exit::INVALID,
+                ));
+            }
+        }
+        let persisted = super::session::Store::open(ctx, self.session.as_deref())?;
+        let store = persisted.access();
+        let mut known = vec![false; self.params.len()];
+        let mut paths: Vec<(String, CommandPath)> = Vec::new();
+        let mut hub: Option<crate::tree::Document> = None;
+        let mut out = String::new();
+        for (k, file) in files.iter().enumerate() {
+            let last = k + 1 == files.len();
+            let program = match mappings.program(file) {
+                Ok(p) => p,
+                Err(e) => {
+                    for d in &e.diagnostics.items {
+                        eprint!("{}", crate::render::human(d, ctx.color));
+                    }
+                    return Err(fail(
+                        &format!("mapping {} does not compile", e.name),
+                        exit::INVALID,
+                    ));
+                }
+            };
+            let mine: Vec<(String, String)> = self
+                .params
+                .iter()
+                .enumerate()
+                .filter(|(_, (n, _))| program.params.iter().any(|d| &d.name == n))
+                .map(|(i, p)| {
+                    known[i] = true;
+                    p.clone()
+                })
+                .collect();
+            let params =
+                exec::bind_params(&program, &mine).map_err(|m| fail(&m, exit::CANNOT_RUN))?;
+            let opts = RunOptions {
+                context: k == 0 && ctx_doc.is_some(),
+                tree: !last,
+                compact: !last,
+                ..Default::default()
+            };
+            let input = if k == 0 {
+                &request
+            } else {
+                hub.as_ref().expect("built by stage 1")
+            };
+            let o = exec::run(&program, input, &params, store, &opts).map_err(|e| {
+                let at = if k == 0 {
+                    name.clone()
+                } else {
+                    format!("{name} (hub command)")
+                };
+                fail(&format!("{at}: {e}"), exit::INVALID)
+            })?;
+            paths.extend(o.paths.into_iter().map(|p| (file.clone(), p)));
+            for w in &o.warnings {
+                super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
+            }
+            let Some(d) = o.documents.into_iter().next() else {
+                return Err(fail(&format!("{file} wrote no document"), exit::INVALID));
+            };
+            if last {
+                out = d.xml;
+            } else {
+                hub = d.tree;
+            }
+        }
+        if let Some((i, _)) = known.iter().enumerate().find(|(_, k)| !**k) {
+            return Err(fail(
+                &format!(
+                    "no mapping of this route declares parameter `{}`",
+                    self.params[i].0
+                ),
+                exit::CANNOT_RUN,
+            ));
+        }
+        if self.explain {
+            for (file, p) in &paths {
+                let how = match &p.needs {
+                    None => "direct".to_string(),
+                    Some(why) => format!("uses the VM's configuration: {why}"),
+                };
+                // The request wrapper is hvxform's, not the user's.
+                let path = p.input.path.strip_prefix("/hvx:request").unwrap_or(&p.input.path);
+                eprintln!(
+                    "{name}:{}:{}: {path} → {how} (rule {}; mapping {file})",
+                    p.input.line, p.input.col, p.mapping
+                );
+            }
+        }
+        if self.script {
+            out = cmd::virsh_script(&out, &self.connect)
+                .map_err(|m| fail(&format!("internal: {m}"), exit::INVALID))?;
+        }
+        persisted.commit(ctx)?;
+        match &self.output {
+            Some(p) => super::write::atomic_write(p, out.as_bytes()).map_err(|e| {
+                fail(
+                    &format!("{}: cannot write: {e}", p.display()),
+                    exit::CANNOT_RUN,
+                )
+            })?,
+            None => print!("{out}"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,317 @@
+//! Commands across platforms: finding the command in a command document,
+//! the request a command mapping reads (the command and, when given, the
+//! VM's current configuration), and the `virsh` script of a libvirt command
+//! document. See book: Commands.
+
+use std::fmt::Write as _;
+
+use crate::platform::{self, Platform, HVX_NS, VIM25_NS};
+use crate::tree::{Builder, Document};
+
+/// The namespace of hvxform's XML form of `virsh` operations.
+pub const VIRSH_NS: &str = "urn:hvxform:virsh:1";
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// The vSphere methods hvxform translates.
+pub const VSPHERE_METHODS: &[&str] = &[
+    "PowerOnVM_Task",
+    "PowerOffVM_Task",
+    "ShutdownGuest",
+    "RebootGuest",
+    "ResetVM_Task",
+    "ReconfigVM_Task",
+];
+
+/// The command element of a command document: a SOAP envelope's body
+/// element, or the root.
+pub fn command_element<'a, 'i>(
+    doc: &'a roxmltree::Document<'i>,
+) -> Result<roxmltree::Node<'a, 'i>, String> {
+    let root = doc.root_element();
+    if !root.has_tag_name((SOAP_NS, "Envelope")) {
+        return Ok(root);
+    }
+    let (line, col) = line_col(root);
+    let body = root
+        .children()
+        .find(|c| c.has_tag_name((SOAP_NS, "Body")))
+        .ok_or_else(|| format!("{line}:{col}: a SOAP envelope without a <Body>"))?;
+    let (line, col) = line_col(body);
+    body.children()
+        .find(|c| c.is_element())
+        .ok_or_else(|| format!("{line}:{col}: the SOAP <Body> holds no command"))
+}
+
+/// The platform a command element belongs to, checked against what
+/// hvxform knows of that platform's commands.
+pub fn source_of(cmd: roxmltree::Node) -> Result<&'static Platform, String> {
+    let tn = cmd.tag_name();
+    let (local, ns) = (tn.name(), tn.namespace());
+    let (line, col) = line_col(cmd);
+    match ns {
+        Some(VIM25_NS) => {
+            if VSPHERE_METHODS.contains(&local) {
+                return Ok(platform::by_name("vsphere").expect("registered"));
+            }
+            let hint = crate::diag::suggest(local, VSPHERE_METHODS.iter().copied())
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            Err(format!(
+                "{line}:{col}: vSphere method `{local}` is not a command hvxform translates (known: {}){hint}",
+                VSPHERE_METHODS.join(", ")
+            ))
+        }
+        Some(VIRSH_NS) if local == "virsh" => Ok(platform::by_name("kvm").expect("registered")),
+        _ => {
+            let seen = match ns {
+                Some(u) => format!("<{local}> in namespace {u}"),
+                None => format!("<{local}> without a namespace"),
+            };
+            Err(format!(
+                "{line}:{col}: not a command hvxform knows: saw {seen}; expected a vSphere method in urn:vim25 (bare or in a SOAP envelope: {}) or <virsh> in {VIRSH_NS}",
+                VSPHERE_METHODS.join(", ")
+            ))
+        }
+    }
+}
+
+fn line_col(n: roxmltree::Node) -> (u32, u32) {
+    let p = n.document().text_pos_at(n.range().start);
+    (p.row, p.col)
+}
+
+/// The document a command mapping reads: `<hvx:request>` holding the VM's
+/// current configuration in `<hvx:context>` (its own platform's document,
+/// as it is) when given, then the command element. The command's nodes keep
+/// their positions in the command file, so what the mapping reports points
+/// there.
+pub fn request(cmd: roxmltree::Node, context: Option<roxmltree::Node>) -> Result<Document, String> {
+    let mut b = Builder::with_source(cmd.document().input_text());
+    b.origin(Some(cmd.range().start));
+    b.start("hvx:request");
+    b.attr("xmlns:hvx", HVX_NS);
+    if let Some(c) = context {
+        b.origin(None);
+        b.start("hvx:context");
+        copy(&mut b, c, false, &mut Vec::new());
+        b.end();
+    }
+    copy(&mut b, cmd, true, &mut Vec::new());
+    b.end();
+    b.finish()
+}
+
+/// Copies an element subtree, declaring on each element the namespaces
+/// its parent (in the copy) does not have in scope.
+fn copy(
+    b: &mut Builder,
+    n: roxmltree::Node,
+    origins: bool,
+    scope: &mut Vec<(Option<String>, String)>,
+) {
+    if origins {
+        b.origin(Some(n.range().start));
+    }
+    let tn = n.tag_name();
+    let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
+    let qname = match (prefix, tn.namespace()) {
+        (Some(p), Some(_)) if !p.is_empty() => format!("{p}:{}", tn.name()),
+        _ => tn.name().to_string(),
+    };
+    b.start(&qname);
+    let mark = scope.len();
+    // The default namespace of the copy starts empty under hvx:request
+    // (which binds only `hvx`).
+    for ns in n.namespaces() {
+        let (p, u) = (ns.name(), ns.uri());
+        let bound = scope
+            .iter()
+            .rev()
+            .find(|(q, _)| q.as_deref() == p)
+            .map(|(_, v)| v.as_str());
+        let inherited = match p {
+            None => bound.unwrap_or(""),
+            Some("hvx") => bound.unwrap_or(HVX_NS),
+            Some(_) => bound.unwrap_or("\u{0}"),
+        };
+        if inherited != u {
+            match p {
+                Some(p) => b.attr(&format!("xmlns:{p}"), u),
+                None => b.attr("xmlns", u),
+            }
+            scope.push((p.map(str::to_string), u.to_string()));
+        }
+    }
+    if tn.namespace().is_none()
+        && scope
+            .iter()
+            .rev()
+            .find(|(q, _)| q.is_none())
+            .is_some_and(|(_, u)| !u.is_empty())
+    {
+        b.attr("xmlns", "");
+        scope.push((None, String::new()));
+    }
+    for a in n.attributes() {
+        let q = match a.namespace().and_then(|u| n.lookup_prefix(u)) {
+            Some(p) if !p.is_empty() => format!("{p}:{}", a.name()),
+            _ => a.name().to_string(),
+        };
+        b.attr(&q, a.value());
+    }
+    for c in n.children() {
+        if c.is_element() {
+            copy(b, c, origins, scope);
+        } else if let Some(t) = c.text().filter(|_| c.is_text()) {
+            if origins {
+                b.origin(Some(c.range().start));
+            }
+            b.text(t);
+        }
+    }
+    scope.truncate(mark);
+    b.end();
+}
+
+/// The `virsh` script of a libvirt command document (`<virsh>` in
+/// [`VIRSH_NS`]): one `virsh` call per operation, device XML in
+/// here-documents. `uri` is the connection (`-c`).
+pub fn virsh_script(xml: &str, uri: &str) -> Result<String, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let root = doc.root_element();
+    if !root.has_tag_name((VIRSH_NS, "virsh")) {
+        return Err(format!("not a <virsh> document in {VIRSH_NS}"));
+    }
+    let domain = root
+        .attribute("domain")
+        .ok_or("<virsh> has no domain attribute")?;
+    let q = shell_quote;
+    let mut s = String::from("#!/bin/sh\n# Written by hvxform from a command document; run it where virsh reaches the host.\nset -e\n");
+    let mut n = 0;
+    for op in root.children().filter(|c| c.is_element()) {
+        let name = op.tag_name().name();
+        let config = if op.attribute("config") == Some("yes") {
+            " --config"
+        } else {
+            ""
+        };
+        let base = format!("virsh -c {} ", q(uri));
+        match name {
+            "start" | "destroy" | "shutdown" | "reboot" | "reset" => {
+                writeln!(s, "{base}{name} {}", q(domain)).unwrap();
+            }
+            "setvcpus" => {
+                let count = op.attribute("count").ok_or("<setvcpus> has no count")?;
+                let max = if op.attribute("maximum") == Some("yes") {
+                    " --maximum"
+                } else {
+                    ""
+                };
+                writeln!(s, "{base}setvcpus {} {}{config}{max}", q(domain), q(count)).unwrap();
+            }
+            "setmaxmem" | "setmem" => {
+                let kib = op.attribute("kib").ok_or("<setmem> has no kib")?;
+                writeln!(s, "{base}{name} {} {}KiB{config}", q(domain), q(kib)).unwrap();
+            }
+            "attach-device" | "update-device" | "detach-device" => {
+                let dev = op
+                    .children()
+                    .find(|c| c.is_element())
+                    .ok_or_else(|| format!("<{name}> holds no device"))?;
+                n += 1;
+                let file = format!("\"$tmp/device-{n}.xml\"");
+                if n == 1 {
+                    s.push_str("tmp=$(mktemp -d)\ntrap 'rm -rf \"$tmp\"' EXIT\n");
+                }
+                writeln!(s, "cat > {file} <<'HVXFORM_DEVICE'").unwrap();
+                s.push_str(&doc.input_text()[dev.range()]);
+                s.push_str("\nHVXFORM_DEVICE\n");
+                writeln!(s, "{base}{name} {} {file}{config}", q(domain)).unwrap();
+            }
+            other => return Err(format!("unknown virsh operation <{other}>")),
+        }
+    }
+    Ok(s)
+}
+
+/// Quotes a word for a POSIX shell.
+pub fn shell_quote(w: &str) -> String {
+    if !w.is_empty()
+        && w.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&c))
+    {
+        return w.to_string();
+    }
+    format!("'{}'", w.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_keeps_the_command_and_its_positions() {
+        let text = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><ReconfigVM_Task xmlns="urn:vim25"><_this type="VirtualMachine">vm-42</_this><spec><deviceChange><device xsi:type="VirtualDisk"><key>2000</key></device></deviceChange></spec></ReconfigVM_Task></soapenv:Body></soapenv:Envelope>"#;
+        let doc = roxmltree::Document::parse(text).unwrap();
+        let cmd = command_element(&doc).unwrap();
+        assert_eq!(source_of(cmd).unwrap().name, "vsphere");
+        let ctx = roxmltree::Document::parse("<domain><name>web</name></domain>").unwrap();
+        let r = request(cmd, Some(ctx.root_element())).unwrap();
+        let root = r.root_element().unwrap();
+        assert_eq!(root.tag_name().name(), "request");
+        assert_eq!(root.tag_name().namespace(), Some(HVX_NS));
+        let kids: Vec<_> = root.children().filter(|c| c.is_element()).collect();
+        assert_eq!(kids[0].tag_name().name(), "context");
+        let dom = kids[0].children().find(|c| c.is_element()).unwrap();
+        assert_eq!(dom.tag_name().namespace(), None);
+        assert_eq!(kids[1].tag_name().name(), "ReconfigVM_Task");
+        assert_eq!(kids[1].tag_name().namespace(), Some(VIM25_NS));
+        // The xsi prefix declared on the envelope is in scope in the copy.
+        let dev = kids[1]
+            .descendants()
+            .find(|d| d.tag_name().name() == "device")
+            .unwrap();
+        let a = dev.attributes().next().unwrap();
+        assert_eq!(
+            a.namespace(),
+            Some("http://www.w3.org/2001/XMLSchema-instance")
+        );
+        // Positions point into the command file.
+        assert_eq!(
+            kids[1].position(),
+            Some(text.find("<ReconfigVM_Task").unwrap())
+        );
+    }
+
+    #[test]
+    fn unknown_methods_are_named_with_a_hint() {
+        let doc = roxmltree::Document::parse(r#"<PowerOnVM xmlns="urn:vim25"/>"#).unwrap();
+        let e = source_of(doc.root_element()).unwrap_err();
+        assert!(
+            e.contains("`PowerOnVM`") && e.contains("PowerOnVM_Task"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn virsh_script_quotes_and_uses_here_documents() {
+        let xml = format!(
+            r#"<virsh xmlns="{VIRSH_NS}" domain="web 1"><setvcpus count="4" config="yes" maximum="yes"/><detach-device config="yes"><interface type="network"><mac address="52:54:00:00:00:01"/></interface></detach-device><start/></virsh>"#
+        );
+        let s = virsh_script(&xml, "qemu:///system").unwrap();
+        assert!(
+            s.contains("virsh -c qemu:///system setvcpus 'web 1' 4 --config --maximum\n"),
+            "{s}"
+        );
+        assert!(s.contains("<mac address=\"52:54:00:00:00:01\"/>"), "{s}");
+        assert!(
+            s.contains("detach-device 'web 1' \"$tmp/device-1.xml\" --config\n"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("virsh -c qemu:///system start 'web 1'\n"),
+            "{s}"
+        );
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}

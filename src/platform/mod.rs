@@ -73,6 +73,11 @@ pub fn detect_xml(doc: &roxmltree::Document) -> Result<(&'static Platform, Strin
 /// [`detect_xml`] without the reason (what a conversion needs).
 pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, String> {
     let root = doc.root_element();
+    if let Some(m) = command_method(root) {
+        return Err(format!(
+            "{NOT_A_VM}: a command ({m}), not a VM's configuration; translate it with `hvxform command`"
+        ));
+    }
     let tn = root.tag_name();
     let (local, ns) = (tn.name(), tn.namespace());
     let p = match (local, ns) {
@@ -120,6 +125,25 @@ fn soap_body_is_vim25(root: roxmltree::Node) -> bool {
         .filter(|c| c.has_tag_name((SOAP_NS, "Body")))
         .flat_map(|b| b.children().filter(|c| c.is_element()))
         .any(|c| c.tag_name().namespace() == Some(VIM25_NS))
+}
+
+/// The method of a command document (a vSphere method, bare or in a SOAP
+/// envelope; hvxform's `<virsh>`), which describes no VM.
+fn command_method<'a>(root: roxmltree::Node<'a, '_>) -> Option<&'a str> {
+    let el = if root.has_tag_name((SOAP_NS, "Envelope")) {
+        root.children()
+            .filter(|c| c.has_tag_name((SOAP_NS, "Body")))
+            .flat_map(|b| b.children().filter(|c| c.is_element()))
+            .next()?
+    } else {
+        root
+    };
+    let tn = el.tag_name();
+    match tn.namespace() {
+        Some(VIM25_NS) if crate::command::VSPHERE_METHODS.contains(&tn.name()) => Some(tn.name()),
+        Some(crate::command::VIRSH_NS) => Some("virsh"),
+        _ => None,
+    }
 }
 
 /// What a document's root is, for messages.

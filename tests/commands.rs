@@ -1,0 +1,245 @@
+//! `hvxform command`: vSphere commands (as pyVmomi serialized them) to virsh
+//! operations, direct and through the VM's configuration (a
+//! VirtualMachineConfigInfo as govmomi's vcsim reported it), bad input, and
+//! the proof on real endpoints (vcsim and libvirtd) when they are available.
+
+mod common;
+
+use common::{run, stderr, stdout, temp_dir};
+
+const CTX: &str = "samples/commands/proof.context.xml";
+
+fn command(args: &[&str]) -> std::process::Output {
+    let mut a = vec!["command"];
+    a.extend_from_slice(args);
+    run(&a)
+}
+
+/// The operations of a `<virsh>` document: (name, attributes, device XML
+/// element names with their attributes).
+fn ops(xml: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().namespace(), Some("urn:hvxform:virsh:1"));
+    root.children()
+        .filter(|c| c.is_element())
+        .map(|op| {
+            let mut s = op.tag_name().name().to_string();
+            for a in op.attributes() {
+                s.push_str(&format!(" {}={}", a.name(), a.value()));
+            }
+            for d in op.descendants().skip(1).filter(|d| d.is_element()) {
+                s.push_str(&format!(" <{}", d.tag_name().name()));
+                for a in d.attributes() {
+                    s.push_str(&format!(" {}={}", a.name(), a.value()));
+                }
+                s.push('>');
+            }
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn direct_commands_need_no_context() {
+    let o = command(&["samples/commands/power-on.xml", "--to", "kvm", "--param", "domain=web", "--explain"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(ops(&stdout(&o)), ["start"]);
+    assert!(stderr(&o).contains("/PowerOnVM_Task → direct (rule <builtin>/commands/vsphere-to-hvx.hvx:"), "{}", stderr(&o));
+
+    let o = command(&["samples/commands/cpu-memory.xml", "--to", "kvm", "--param", "domain=web"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        [
+            "setvcpus count=4 config=yes maximum=yes",
+            "setvcpus count=4 config=yes",
+            "setmaxmem kib=2097152 config=yes",
+            "setmem kib=2097152 config=yes"
+        ]
+    );
+}
+
+#[test]
+fn a_direct_command_without_a_domain_name_says_how_to_give_one() {
+    let o = command(&["samples/commands/power-on.xml", "--to", "kvm"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("which libvirt domain?") && stderr(&o).contains("--param domain=NAME"), "{}", stderr(&o));
+}
+
+#[test]
+fn device_commands_use_the_vms_configuration() {
+    // Key 207 is the second NIC in the configuration vcsim reported.
+    let o = command(&["samples/commands/remove-nic.xml", "--to", "kvm", "--context", CTX, "--explain"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        ["detach-device config=yes <interface type=user> <mac address=52:54:00:c0:00:02>"]
+    );
+    assert!(stdout(&o).contains("domain=\"proof\""), "the VM's name comes from the context");
+    assert!(
+        stderr(&o).contains("/ReconfigVM_Task/spec/deviceChange → uses the VM's configuration: the VM's devices"),
+        "{}",
+        stderr(&o)
+    );
+    // The CD-ROM (key 205) gets the new ISO, its datastore path mapped back
+    // to a host path through the session table `datastores`.
+    let dir = temp_dir("command-iso");
+    let store = dir.join("s.yaml");
+    let s = store.to_str().unwrap();
+    let o = run(&["session", "set", s, "datastores", "/srv/iso", "LocalDS_0", "--types", "string:string", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = command(&["samples/commands/change-iso.xml", "--to", "kvm", "--context", CTX, "--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        ["update-device config=yes <disk type=file device=cdrom> <source file=/srv/iso/other.iso> <target dev=hdc bus=ide> <readonly>"]
+    );
+}
+
+#[test]
+fn a_device_command_without_context_names_what_it_needs() {
+    let dir = temp_dir("command-noctx");
+    let out = dir.join("out.xml");
+    let o = command(&["samples/commands/remove-nic.xml", "--to", "kvm", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("<deviceChange> needs the VM's current configuration (the VM's devices, to know which device each key names); give it with --context VM-FILE"), "{e}");
+    assert!(e.contains("at input 3:"), "located in the command file: {e}");
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
+fn commands_the_target_cannot_express_are_refused_with_a_reason() {
+    let o = command(&["samples/commands/grow-disk.xml", "--to", "kvm", "--context", CTX]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("growing disk sda (/var/lib/libvirt/images/proof-os.img) to 42949672960 bytes: libvirt keeps no disk size"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn script_is_virsh_calls_that_a_shell_parses() {
+    let o = command(&["samples/commands/remove-nic.xml", "--to", "kvm", "--context", CTX, "--script", "--connect", "qemu:///system"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(s.contains("virsh -c qemu:///system detach-device proof \"$tmp/device-1.xml\" --config\n"), "{s}");
+    let dir = temp_dir("command-script");
+    let f = dir.join("s.sh");
+    std::fs::write(&f, &s).unwrap();
+    let n = std::process::Command::new("sh").arg("-n").arg(&f).status().unwrap();
+    assert!(n.success(), "sh -n refuses the script:\n{s}");
+}
+
+#[test]
+fn bad_commands_and_contexts_are_located_errors() {
+    let dir = temp_dir("command-bad");
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            write("unknown.xml", "<PowerOnVM xmlns=\"urn:vim25\"><_this>vm-1</_this></PowerOnVM>"),
+            vec![],
+            "unknown.xml:1:1: vSphere method `PowerOnVM` is not a command hvxform translates",
+        ),
+        (write("malformed.xml", "<PowerOnVM_Task xmlns=\"urn:vim25\">\n  <_this>vm-1</_this>\n"), vec![], "malformed.xml:3:1"),
+        (
+            write("bare.xml", "<ReconfigVM_Task xmlns=\"urn:vim25\"><spec><deviceChange><device xsi:type=\"VirtualDisk\"/></deviceChange></spec></ReconfigVM_Task>"),
+            vec![],
+            "hint: this body uses the xsi prefix its SOAP envelope declared",
+        ),
+        (
+            write("nokey.xml", &std::fs::read_to_string(common::root().join("samples/commands/remove-nic.xml")).unwrap().replace("<key>207</key>", "<key>4000</key>")),
+            vec!["--context", CTX],
+            "device key 4000 is not in the VM's configuration (its keys: 200, 201, 300, 100, 400, 600, 700, 500, 12000, 202, 203, 204, 205, 206, 207)",
+        ),
+        (
+            write("notnic.xml", &std::fs::read_to_string(common::root().join("samples/commands/remove-nic.xml")).unwrap().replace("<key>207</key>", "<key>203</key>")),
+            vec!["--context", CTX],
+            "device key 203 is a VirtualDisk in the VM's configuration, not a VirtualE1000",
+        ),
+        (
+            write("other.xml", "<virsh xmlns=\"urn:hvxform:virsh:1\" domain=\"web\"><start/></virsh>"),
+            vec![],
+            "no command route from kvm to kvm",
+        ),
+        (
+            common::root().join("samples/commands/remove-nic.xml").to_str().unwrap().to_string(),
+            vec!["--context", "samples/kvm/web.xml"],
+            "samples/kvm/web.xml: the context is a kvm document; a vsphere command needs the VM's vsphere configuration",
+        ),
+        (
+            write("nobody.xml", "<e:Envelope xmlns:e=\"http://schemas.xmlsoap.org/soap/envelope/\"><e:Header/></e:Envelope>"),
+            vec![],
+            "nobody.xml:1:1: a SOAP envelope without a <Body>",
+        ),
+    ];
+    for (file, extra, want) in cases {
+        let out = dir.join("out.xml");
+        let mut a = vec![file.as_str(), "--to", "kvm", "-o", out.to_str().unwrap()];
+        a.extend(extra);
+        let o = command(&a);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{file}: want `{want}` in:\n{}", stderr(&o));
+        assert!(!out.exists(), "{file}: nothing written");
+    }
+    // An unknown target is a usage error.
+    let o = command(&["samples/commands/power-on.xml", "--to", "vmwre"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn the_hub_command_vocabulary_is_the_middle_of_every_route() {
+    let o = command(&["samples/commands/remove-nic.xml", "--to", "hvx", "--context", CTX]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let root = doc.root_element();
+    assert!(root.has_tag_name(("urn:hvxform:hvx:1", "commands")));
+    assert_eq!(root.attribute("vm"), Some("vm-42"));
+    assert_eq!(root.attribute("name"), Some("proof"));
+    let nic = root.children().find(|c| c.is_element()).unwrap();
+    assert_eq!(nic.tag_name().name(), "remove-nic");
+    assert_eq!(nic.attribute("mac"), Some("52:54:00:c0:00:02"));
+}
+
+#[test]
+fn a_command_file_is_not_a_vm_to_transform() {
+    let o = run(&["transform", "samples/commands/power-on.xml", "--to", "kvm", "-o", temp_dir("command-tr").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("a command (PowerOnVM_Task), not a VM's configuration; translate it with `hvxform command`"), "{}", stderr(&o));
+}
+
+/// The proof: each command executed by vcsim (vSphere) and its translation
+/// by libvirtd (QEMU driver), the two VMs read back and compared. Needs
+/// HVX_VCSIM (the vcsim binary `.ci/run` builds) and a libvirtd answering
+/// on HVX_LIBVIRT_URI (default qemu:///system).
+#[test]
+fn commands_have_the_same_effect_on_vcsim_and_libvirtd() {
+    let required = std::env::var("HVX_REQUIRE_TOOLS").as_deref() == Ok("1");
+    let Some(vcsim) = std::env::var_os("HVX_VCSIM") else {
+        assert!(!required, "HVX_VCSIM (the vcsim binary) is required");
+        eprintln!("skipped: HVX_VCSIM is not set");
+        return;
+    };
+    let Some(py) = common::python() else { return };
+    let uri = std::env::var("HVX_LIBVIRT_URI").unwrap_or_else(|_| "qemu:///system".into());
+    let work = temp_dir("command-proof");
+    let o = std::process::Command::new(py)
+        .arg(common::root().join("tests/validators/command_proof.py"))
+        .arg(env!("CARGO_BIN_EXE_hvxform"))
+        .arg(vcsim)
+        .arg(&uri)
+        .arg(&work)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("8 of 8 cases passed"), "{out}");
+}

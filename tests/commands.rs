@@ -42,12 +42,30 @@ fn ops(xml: &str) -> Vec<String> {
 
 #[test]
 fn direct_commands_need_no_context() {
-    let o = command(&["samples/commands/power-on.xml", "--to", "kvm", "--param", "domain=web", "--explain"]);
+    let o = command(&[
+        "samples/commands/power-on.xml",
+        "--to",
+        "kvm",
+        "--param",
+        "domain=web",
+        "--explain",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(ops(&stdout(&o)), ["start"]);
-    assert!(stderr(&o).contains("/PowerOnVM_Task → direct (rule <builtin>/commands/vsphere-to-hvx.hvx:"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("/PowerOnVM_Task → direct (rule <builtin>/commands/vsphere-to-hvx.hvx:"),
+        "{}",
+        stderr(&o)
+    );
 
-    let o = command(&["samples/commands/cpu-memory.xml", "--to", "kvm", "--param", "domain=web"]);
+    let o = command(&[
+        "samples/commands/cpu-memory.xml",
+        "--to",
+        "kvm",
+        "--param",
+        "domain=web",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         ops(&stdout(&o)),
@@ -64,21 +82,37 @@ fn direct_commands_need_no_context() {
 fn a_direct_command_without_a_domain_name_says_how_to_give_one() {
     let o = command(&["samples/commands/power-on.xml", "--to", "kvm"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("which libvirt domain?") && stderr(&o).contains("--param domain=NAME"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("which libvirt domain?") && stderr(&o).contains("--param domain=NAME"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn device_commands_use_the_vms_configuration() {
     // Key 207 is the second NIC in the configuration vcsim reported.
-    let o = command(&["samples/commands/remove-nic.xml", "--to", "kvm", "--context", CTX, "--explain"]);
+    let o = command(&[
+        "samples/commands/remove-nic.xml",
+        "--to",
+        "kvm",
+        "--context",
+        CTX,
+        "--explain",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         ops(&stdout(&o)),
         ["detach-device config=yes <interface type=user> <mac address=52:54:00:c0:00:02>"]
     );
-    assert!(stdout(&o).contains("domain=\"proof\""), "the VM's name comes from the context");
     assert!(
-        stderr(&o).contains("/ReconfigVM_Task/spec/deviceChange → uses the VM's configuration: the VM's devices"),
+        stdout(&o).contains("domain=\"proof\""),
+        "the VM's name comes from the context"
+    );
+    assert!(
+        stderr(&o).contains(
+            "/ReconfigVM_Task/spec/deviceChange → uses the VM's configuration: the VM's devices"
+        ),
         "{}",
         stderr(&o)
     );
@@ -87,9 +121,27 @@ fn device_commands_use_the_vms_configuration() {
     let dir = temp_dir("command-iso");
     let store = dir.join("s.yaml");
     let s = store.to_str().unwrap();
-    let o = run(&["session", "set", s, "datastores", "/srv/iso", "LocalDS_0", "--types", "string:string", "-q"]);
+    let o = run(&[
+        "session",
+        "set",
+        s,
+        "datastores",
+        "/srv/iso",
+        "LocalDS_0",
+        "--types",
+        "string:string",
+        "-q",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = command(&["samples/commands/change-iso.xml", "--to", "kvm", "--context", CTX, "--session", s]);
+    let o = command(&[
+        "samples/commands/change-iso.xml",
+        "--to",
+        "kvm",
+        "--context",
+        CTX,
+        "--session",
+        s,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         ops(&stdout(&o)),
@@ -101,17 +153,32 @@ fn device_commands_use_the_vms_configuration() {
 fn a_device_command_without_context_names_what_it_needs() {
     let dir = temp_dir("command-noctx");
     let out = dir.join("out.xml");
-    let o = command(&["samples/commands/remove-nic.xml", "--to", "kvm", "-o", out.to_str().unwrap()]);
+    let o = command(&[
+        "samples/commands/remove-nic.xml",
+        "--to",
+        "kvm",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("<deviceChange> needs the VM's current configuration (the VM's devices, to know which device each key names); give it with --context VM-FILE"), "{e}");
-    assert!(e.contains("at input 3:"), "located in the command file: {e}");
+    assert!(
+        e.contains("at input 3:"),
+        "located in the command file: {e}"
+    );
     assert!(!out.exists(), "nothing written");
 }
 
 #[test]
 fn commands_the_target_cannot_express_are_refused_with_a_reason() {
-    let o = command(&["samples/commands/grow-disk.xml", "--to", "kvm", "--context", CTX]);
+    let o = command(&[
+        "samples/commands/grow-disk.xml",
+        "--to",
+        "kvm",
+        "--context",
+        CTX,
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("growing disk sda (/var/lib/libvirt/images/proof-os.img) to 42949672960 bytes: libvirt keeps no disk size"),
@@ -122,14 +189,30 @@ fn commands_the_target_cannot_express_are_refused_with_a_reason() {
 
 #[test]
 fn script_is_virsh_calls_that_a_shell_parses() {
-    let o = command(&["samples/commands/remove-nic.xml", "--to", "kvm", "--context", CTX, "--script", "--connect", "qemu:///system"]);
+    let o = command(&[
+        "samples/commands/remove-nic.xml",
+        "--to",
+        "kvm",
+        "--context",
+        CTX,
+        "--script",
+        "--connect",
+        "qemu:///system",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = stdout(&o);
-    assert!(s.contains("virsh -c qemu:///system detach-device proof \"$tmp/device-1.xml\" --config\n"), "{s}");
+    assert!(
+        s.contains("virsh -c qemu:///system detach-device proof \"$tmp/device-1.xml\" --config\n"),
+        "{s}"
+    );
     let dir = temp_dir("command-script");
     let f = dir.join("s.sh");
     std::fs::write(&f, &s).unwrap();
-    let n = std::process::Command::new("sh").arg("-n").arg(&f).status().unwrap();
+    let n = std::process::Command::new("sh")
+        .arg("-n")
+        .arg(&f)
+        .status()
+        .unwrap();
     assert!(n.success(), "sh -n refuses the script:\n{s}");
 }
 
@@ -185,7 +268,11 @@ fn bad_commands_and_contexts_are_located_errors() {
         a.extend(extra);
         let o = command(&a);
         assert_eq!(o.status.code(), Some(1), "{file}: {}", stderr(&o));
-        assert!(stderr(&o).contains(want), "{file}: want `{want}` in:\n{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{file}: want `{want}` in:\n{}",
+            stderr(&o)
+        );
         assert!(!out.exists(), "{file}: nothing written");
     }
     // An unknown target is a usage error.
@@ -195,7 +282,13 @@ fn bad_commands_and_contexts_are_located_errors() {
 
 #[test]
 fn the_hub_command_vocabulary_is_the_middle_of_every_route() {
-    let o = command(&["samples/commands/remove-nic.xml", "--to", "hvx", "--context", CTX]);
+    let o = command(&[
+        "samples/commands/remove-nic.xml",
+        "--to",
+        "hvx",
+        "--context",
+        CTX,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     let doc = roxmltree::Document::parse(&text).unwrap();
@@ -210,7 +303,14 @@ fn the_hub_command_vocabulary_is_the_middle_of_every_route() {
 
 #[test]
 fn a_command_file_is_not_a_vm_to_transform() {
-    let o = run(&["transform", "samples/commands/power-on.xml", "--to", "kvm", "-o", temp_dir("command-tr").to_str().unwrap()]);
+    let o = run(&[
+        "transform",
+        "samples/commands/power-on.xml",
+        "--to",
+        "kvm",
+        "-o",
+        temp_dir("command-tr").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("a command (PowerOnVM_Task), not a VM's configuration; translate it with `hvxform command`"), "{}", stderr(&o));
 }

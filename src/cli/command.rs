@@ -189,14 +189,9 @@ impl Command {
             } else {
                 hub.as_ref().expect("built by stage 1")
             };
-            let o = exec::run(&program, input, &params, store, &opts).map_err(|e| {
-                let at = if k == 0 {
-                    name.clone()
-                } else {
-                    format!("{name} (hub command)")
-                };
-                fail(&format!("{at}: {e}"), exit::INVALID)
-            })?;
+            // Positions in the hub commands point into the command file too.
+            let o = exec::run(&program, input, &params, store, &opts)
+                .map_err(|e| fail(&format!("{name}: {e}"), exit::INVALID))?;
             paths.extend(o.paths.into_iter().map(|p| (file.clone(), p)));
             for w in &o.warnings {
                 super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
@@ -226,7 +221,11 @@ impl Command {
                     Some(why) => format!("uses the VM's configuration: {why}"),
                 };
                 // The request wrapper is hvxform's, not the user's.
-                let path = p.input.path.strip_prefix("/hvx:request").unwrap_or(&p.input.path);
+                let path = p
+                    .input
+                    .path
+                    .strip_prefix("/hvx:request")
+                    .unwrap_or(&p.input.path);
                 eprintln!(
                     "{name}:{}:{}: {path} → {how} (rule {}; mapping {file})",
                     p.input.line, p.input.col, p.mapping

@@ -5,7 +5,10 @@
 
 use std::fmt::Write as _;
 
+use crate::engine::{MappingError, Mappings};
+use crate::exec::{self, CommandPath, RunOptions, Warning};
 use crate::platform::{self, Platform, HVX_NS, VIM25_NS};
+use crate::session::SessionAccess;
 use crate::tree::{Builder, Document};
 
 /// The namespace of hvxform's XML form of `virsh` operations.
@@ -173,6 +176,108 @@ fn copy(
     b.end();
 }
 
+/// A translated command.
+#[derive(Debug)]
+pub struct Translation {
+    /// The target's command document (XML).
+    pub output: String,
+    /// Which rule translated each command, by mapping file.
+    pub paths: Vec<(String, CommandPath)>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Why a command could not be translated.
+#[derive(Debug)]
+pub enum TranslateError {
+    /// A mapping of the route does not compile.
+    Mapping(MappingError),
+    /// A parameter no mapping of the route declares, or of the wrong type.
+    Usage(String),
+    /// No route, or the command cannot be translated (the message says why).
+    Invalid(String),
+}
+
+/// Translates a [`request`] (named `name` in messages) from `source`'s
+/// commands to `target`'s, through the hub's: `commands/<source>-to-hvx.hvx`,
+/// then `commands/hvx-to-<target>.hvx` (none for `--to hvx`).
+#[allow(clippy::too_many_arguments)]
+pub fn translate(
+    mappings: &Mappings,
+    name: &str,
+    request: &Document,
+    has_context: bool,
+    source: &Platform,
+    target: &Platform,
+    params: &[(String, String)],
+    sessions: &dyn SessionAccess,
+) -> Result<Translation, TranslateError> {
+    let mut files = vec![format!("commands/{}-to-hvx.hvx", source.name)];
+    if target.name != "hvx" {
+        files.push(format!("commands/hvx-to-{}.hvx", target.name));
+    }
+    if let Some(f) = files.iter().find(|f| !mappings.exists(f)) {
+        return Err(TranslateError::Invalid(format!(
+            "no command route from {} to {}: no mapping `{f}`",
+            source.name, target.name
+        )));
+    }
+    let mut known = vec![false; params.len()];
+    let mut t = Translation {
+        output: String::new(),
+        paths: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut hub: Option<Document> = None;
+    for (k, file) in files.iter().enumerate() {
+        let last = k + 1 == files.len();
+        let program = mappings.program(file).map_err(TranslateError::Mapping)?;
+        let mine: Vec<(String, String)> = params
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _))| program.params.iter().any(|d| &d.name == n))
+            .map(|(i, p)| {
+                known[i] = true;
+                p.clone()
+            })
+            .collect();
+        let bound = exec::bind_params(&program, &mine).map_err(TranslateError::Usage)?;
+        let opts = RunOptions {
+            context: k == 0 && has_context,
+            tree: !last,
+            compact: !last,
+            // Unmapped nodes fail a command mapping; what it drops (the
+            // context, mostly) is not reported.
+            detail: false,
+            ..Default::default()
+        };
+        let input = match &hub {
+            Some(h) if k > 0 => h,
+            _ => request,
+        };
+        // Positions in the hub commands point into the command file too.
+        let o = exec::run(&program, input, &bound, sessions, &opts)
+            .map_err(|e| TranslateError::Invalid(format!("{name}: {e}")))?;
+        t.paths
+            .extend(o.paths.into_iter().map(|p| (file.clone(), p)));
+        t.warnings.extend(o.warnings);
+        let Some(d) = o.documents.into_iter().next() else {
+            return Err(TranslateError::Invalid(format!("{file} wrote no document")));
+        };
+        if last {
+            t.output = d.xml;
+        } else {
+            hub = d.tree;
+        }
+    }
+    if let Some(i) = known.iter().position(|k| !k) {
+        return Err(TranslateError::Usage(format!(
+            "no mapping of this route declares parameter `{}`",
+            params[i].0
+        )));
+    }
+    Ok(t)
+}
+
 /// The `virsh` script of a libvirt command document (`<virsh>` in
 /// [`VIRSH_NS`]): one `virsh` call per operation, device XML in
 /// here-documents. `uri` is the connection (`-c`).
@@ -185,7 +290,7 @@ pub fn virsh_script(xml: &str, uri: &str) -> Result<String, String> {
     let domain = root
         .attribute("domain")
         .ok_or("<virsh> has no domain attribute")?;
-    let q = shell_quote;
+    let q = crate::session::shell_word;
     let mut s = String::from("#!/bin/sh\n# Written by hvxform from a command document; run it where virsh reaches the host.\nset -e\n");
     let mut n = 0;
     for op in root.children().filter(|c| c.is_element()) {
@@ -232,17 +337,6 @@ pub fn virsh_script(xml: &str, uri: &str) -> Result<String, String> {
         }
     }
     Ok(s)
-}
-
-/// Quotes a word for a POSIX shell.
-pub fn shell_quote(w: &str) -> String {
-    if !w.is_empty()
-        && w.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&c))
-    {
-        return w.to_string();
-    }
-    format!("'{}'", w.replace('\'', "'\\''"))
 }
 
 #[cfg(test)]
@@ -312,6 +406,5 @@ mod tests {
             s.ends_with("virsh -c qemu:///system start 'web 1'\n"),
             "{s}"
         );
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
     }
 }

@@ -738,6 +738,15 @@ fn dash_reads_standard_input() {
         child.stdin.take().unwrap().write_all(&text).unwrap();
         child.wait_with_output().unwrap()
     };
+    // `-o -` is not a folder named `-`.
+    let o = run(&["transform", "samples/kvm/web.xml", "--to", "hvx", "-o", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("without -o the outputs go to stdout"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!root().join("-").exists());
     let o = feed(&["detect", "-"]);
     assert_eq!(
         stdout(&o),

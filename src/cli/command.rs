@@ -8,7 +8,6 @@ use clap::Args;
 use super::{exit, Ctx};
 use crate::command as cmd;
 use crate::engine::Mappings;
-use crate::exec::{self, CommandPath, RunOptions};
 use crate::platform::{self, input};
 
 /// Translate a command for a VM into another platform's commands.
@@ -131,89 +130,34 @@ impl Command {
             .map_err(|m| fail(&format!("{name}: {m}"), exit::INVALID))?;
 
         let mappings = Mappings::new(self.mappings.clone());
-        let mut files = vec![format!("commands/{}-to-hvx.hvx", source.name)];
-        if target.name != "hvx" {
-            files.push(format!("commands/hvx-to-{}.hvx", target.name));
-        }
-        for f in &files {
-            if !mappings.exists(f) {
-                return Err(fail(
-                    &format!(
-                        "no command route from {} to {}: no mapping `{f}`",
-                        source.name, target.name
-                    ),
-                    exit::INVALID,
-                ));
-            }
-        }
         let persisted = super::session::Store::open(ctx, self.session.as_deref())?;
-        let store = persisted.access();
-        let mut known = vec![false; self.params.len()];
-        let mut paths: Vec<(String, CommandPath)> = Vec::new();
-        let mut hub: Option<crate::tree::Document> = None;
-        let mut out = String::new();
-        for (k, file) in files.iter().enumerate() {
-            let last = k + 1 == files.len();
-            let program = match mappings.program(file) {
-                Ok(p) => p,
-                Err(e) => {
-                    for d in &e.diagnostics.items {
-                        eprint!("{}", crate::render::human(d, ctx.color));
-                    }
-                    return Err(fail(
-                        &format!("mapping {} does not compile", e.name),
-                        exit::INVALID,
-                    ));
+        let t = cmd::translate(
+            &mappings,
+            &name,
+            &request,
+            ctx_doc.is_some(),
+            source,
+            target,
+            &self.params,
+            persisted.access(),
+        )
+        .map_err(|e| match e {
+            cmd::TranslateError::Mapping(e) => {
+                for d in &e.diagnostics.items {
+                    eprint!("{}", crate::render::human(d, ctx.color));
                 }
-            };
-            let mine: Vec<(String, String)> = self
-                .params
-                .iter()
-                .enumerate()
-                .filter(|(_, (n, _))| program.params.iter().any(|d| &d.name == n))
-                .map(|(i, p)| {
-                    known[i] = true;
-                    p.clone()
-                })
-                .collect();
-            let params =
-                exec::bind_params(&program, &mine).map_err(|m| fail(&m, exit::CANNOT_RUN))?;
-            let opts = RunOptions {
-                context: k == 0 && ctx_doc.is_some(),
-                tree: !last,
-                compact: !last,
-                ..Default::default()
-            };
-            let input = if k == 0 {
-                &request
-            } else {
-                hub.as_ref().expect("built by stage 1")
-            };
-            // Positions in the hub commands point into the command file too.
-            let o = exec::run(&program, input, &params, store, &opts)
-                .map_err(|e| fail(&format!("{name}: {e}"), exit::INVALID))?;
-            paths.extend(o.paths.into_iter().map(|p| (file.clone(), p)));
-            for w in &o.warnings {
-                super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
+                fail(
+                    &format!("mapping {} does not compile", e.name),
+                    exit::INVALID,
+                )
             }
-            let Some(d) = o.documents.into_iter().next() else {
-                return Err(fail(&format!("{file} wrote no document"), exit::INVALID));
-            };
-            if last {
-                out = d.xml;
-            } else {
-                hub = d.tree;
-            }
+            cmd::TranslateError::Usage(m) => fail(&m, exit::CANNOT_RUN),
+            cmd::TranslateError::Invalid(m) => fail(&m, exit::INVALID),
+        })?;
+        for w in &t.warnings {
+            super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
         }
-        if let Some((i, _)) = known.iter().enumerate().find(|(_, k)| !**k) {
-            return Err(fail(
-                &format!(
-                    "no mapping of this route declares parameter `{}`",
-                    self.params[i].0
-                ),
-                exit::CANNOT_RUN,
-            ));
-        }
+        let (paths, mut out) = (t.paths, t.output);
         if self.explain {
             for (file, p) in &paths {
                 let how = match &p.needs {

@@ -126,6 +126,15 @@ impl Transform {
             }
         };
         if let Some(dir) = &self.output {
+            // `-o -` would make a folder named `-`: stdout is what -o's
+            // absence means.
+            if dir.as_os_str() == "-" {
+                super::error(
+                    ctx,
+                    "-o -: without -o the outputs go to stdout; -o names a directory",
+                );
+                return exit::CANNOT_RUN;
+            }
             if dir.exists() && !dir.is_dir() {
                 super::error(
                     ctx,

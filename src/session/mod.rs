@@ -363,8 +363,9 @@ impl Tables {
     }
 }
 
-/// A value as one shell word, for commands suggested in messages.
-pub(crate) fn shell_word(s: &str) -> String {
+/// A value as one POSIX shell word (commands suggested in messages, virsh
+/// scripts).
+pub fn shell_word(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+=,".contains(c))

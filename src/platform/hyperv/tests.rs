@@ -292,7 +292,12 @@ fn canonical_forms() -> Vec<(String, String)> {
         ..RunOptions::default()
     };
     let mut out = Vec::new();
-    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
+    // Every platform's samples (samples/commands holds commands, not VMs).
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_name() != "commands")
+        .collect();
     dirs.sort_by_key(|d| d.path());
     for dir in dirs {
         let mut files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();

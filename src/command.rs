@@ -242,7 +242,8 @@ pub fn translate(
             .collect();
         let bound = exec::bind_params(&program, &mine).map_err(TranslateError::Usage)?;
         let opts = RunOptions {
-            context: k == 0 && has_context,
+            // A first mapping may pass the context on with the hub commands.
+            context: has_context,
             tree: !last,
             compact: !last,
             // Unmapped nodes fail a command mapping; what it drops (the

@@ -41,6 +41,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "commands/hvx-to-kvm.hvx",
         include_str!("../mappings/commands/hvx-to-kvm.hvx"),
     ),
+    (
+        "commands/kvm-to-hvx.hvx",
+        include_str!("../mappings/commands/kvm-to-hvx.hvx"),
+    ),
+    (
+        "commands/hvx-to-vsphere.hvx",
+        include_str!("../mappings/commands/hvx-to-vsphere.hvx"),
+    ),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
     ("lib/limits.hvx", include_str!("../mappings/lib/limits.hvx")),
     ("lib/vmware.hvx", include_str!("../mappings/lib/vmware.hvx")),

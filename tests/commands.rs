@@ -247,14 +247,20 @@ fn bad_commands_and_contexts_are_located_errors() {
             "device key 203 is a VirtualDisk in the VM's configuration, not a VirtualE1000",
         ),
         (
-            write("other.xml", "<virsh xmlns=\"urn:hvxform:virsh:1\" domain=\"web\"><start/></virsh>"),
+            write("attach.xml", "<virsh xmlns=\"urn:hvxform:virsh:1\" domain=\"web\"><attach-device config=\"yes\"><disk/></attach-device></virsh>"),
             vec![],
-            "no command route from kvm to kvm",
+            "attach-device of a <disk> is not a command hvxform translates yet",
         ),
         (
             common::root().join("samples/commands/remove-nic.xml").to_str().unwrap().to_string(),
+            vec!["--context", "samples/ovf/web.ovf"],
+            "samples/ovf/web.ovf: the context is a ovf document; a vsphere command translated to kvm needs the VM's configuration as vsphere or kvm reports it",
+        ),
+        (
+            // vSphere device keys are resolved in vSphere's configuration.
+            common::root().join("samples/commands/remove-nic.xml").to_str().unwrap().to_string(),
             vec!["--context", "samples/kvm/web.xml"],
-            "samples/kvm/web.xml: the context is a kvm document; a vsphere command needs the VM's vsphere configuration",
+            "the context holds no VM configuration with devices (a VirtualMachineConfigInfo",
         ),
         (
             write("nobody.xml", "<e:Envelope xmlns:e=\"http://schemas.xmlsoap.org/soap/envelope/\"><e:Header/></e:Envelope>"),
@@ -301,6 +307,139 @@ fn the_hub_command_vocabulary_is_the_middle_of_every_route() {
     assert_eq!(nic.attribute("mac"), Some("52:54:00:c0:00:02"));
 }
 
+/// The `<calls>` of a vSphere translation: each call's method and what its
+/// spec sets.
+fn calls(xml: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let root = doc.root_element();
+    assert!(
+        root.has_tag_name(("urn:hvxform:vsphere-calls:1", "calls")),
+        "{xml}"
+    );
+    root.children()
+        .filter(|c| c.is_element())
+        .map(|c| {
+            assert_eq!(c.tag_name().namespace(), Some("urn:vim25"));
+            let this = c
+                .children()
+                .find(|x| x.has_tag_name(("urn:vim25", "_this")))
+                .unwrap();
+            assert_eq!(this.attribute("type"), Some("VirtualMachine"));
+            let mut s = format!("{} {}", c.tag_name().name(), this.text().unwrap());
+            for d in c.descendants().filter(|d| {
+                d.is_element() && !d.has_children()
+                    || d.children().all(|x| x.is_text()) && d.is_element()
+            }) {
+                if d.tag_name().name() != "_this" {
+                    s.push_str(&format!(
+                        " {}={}",
+                        d.tag_name().name(),
+                        d.text().unwrap_or("")
+                    ));
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn virsh_operations_become_vsphere_calls_with_keys_from_the_vsphere_vm() {
+    let dir = temp_dir("command-back");
+    let store = dir.join("s.yaml");
+    let s = store.to_str().unwrap();
+    let o = run(&[
+        "session",
+        "set",
+        s,
+        "datastores",
+        "/var/lib/libvirt/images",
+        "LocalDS_0",
+        "--types",
+        "string:string",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = command(&[
+        "samples/commands/virsh-reconfigure.xml",
+        "--to",
+        "vsphere",
+        "--context",
+        CTX,
+        "--param",
+        "vm=vm-42",
+        "--session",
+        s,
+        "--explain",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        calls(&stdout(&o)),
+        [
+            "ReconfigVM_Task vm-42 numCPUs=4",
+            "ReconfigVM_Task vm-42 memoryMB=2048",
+            "ReconfigVM_Task vm-42 operation=remove key=207",
+            "ReconfigVM_Task vm-42 operation=edit key=205 label=cdrom hdc summary= fileName=[LocalDS_0] other.iso controllerKey=201 unitNumber=0",
+        ]
+    );
+    let e = stderr(&o);
+    assert!(e.contains("/virsh/detach-device → direct"), "{e}");
+    assert!(
+        e.contains("/commands/remove-nic → uses the VM's configuration: the vSphere VM's devices"),
+        "{e}"
+    );
+    // Without the vSphere VM's configuration, the NIC has no key.
+    let o = command(&[
+        "samples/commands/virsh-reconfigure.xml",
+        "--to",
+        "vsphere",
+        "--param",
+        "vm=vm-42",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("<remove-nic> needs the VM's current configuration (the vSphere VM's devices, to find the key of the NIC with this MAC)"), "{}", stderr(&o));
+    // Which VM: vSphere's managed object id.
+    let o = command(&[
+        "samples/commands/virsh-reconfigure.xml",
+        "--to",
+        "vsphere",
+        "--context",
+        CTX,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("give its managed object id with --param vm=MOREF"),
+        "{}",
+        stderr(&o)
+    );
+    // A MAC the vSphere VM does not have.
+    let doc = dir.join("other-mac.xml");
+    std::fs::write(
+        &doc,
+        std::fs::read_to_string(common::root().join("samples/commands/virsh-reconfigure.xml"))
+            .unwrap()
+            .replace("52:54:00:c0:00:02", "52:54:00:c0:00:99"),
+    )
+    .unwrap();
+    let o = command(&[
+        doc.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "--context",
+        CTX,
+        "--param",
+        "vm=vm-42",
+        "--session",
+        s,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the vSphere VM has no NIC with MAC 52:54:00:c0:00:99"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_command_file_is_not_a_vm_to_transform() {
     let o = run(&[
@@ -341,5 +480,5 @@ fn commands_have_the_same_effect_on_vcsim_and_libvirtd() {
     let out = stdout(&o);
     println!("{out}");
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    assert!(out.contains("8 of 8 cases passed"), "{out}");
+    assert!(out.contains("15 of 15 cases passed"), "{out}");
 }

@@ -66,10 +66,10 @@ impl Command {
             code
         };
         let target = platform::by_name(&self.to).map_err(|m| fail(&m, exit::CANNOT_RUN))?;
-        if !matches!(target.name, "kvm" | "hvx") {
+        if !matches!(target.name, "kvm" | "vsphere" | "hvx") {
             return Err(fail(
                 &format!(
-                    "translating commands to {} is not implemented yet (targets: kvm, hvx)",
+                    "translating commands to {} is not implemented yet (targets: kvm, vsphere, hvx)",
                     target.name
                 ),
                 exit::INVALID,
@@ -113,11 +113,11 @@ impl Command {
                 let d = input::parse_xml(n, t).map_err(|e| fail(&e.message, exit::INVALID))?;
                 let p = platform::platform_of_xml(&d)
                     .map_err(|m| fail(&format!("{n}: {m}"), exit::INVALID))?;
-                if p.name != source.name {
+                if p.name != source.name && p.name != target.name {
                     return Err(fail(
                         &format!(
-                            "{n}: the context is a {} document; a {} command needs the VM's {} configuration",
-                            p.name, source.name, source.name
+                            "{n}: the context is a {} document; a {} command translated to {} needs the VM's configuration as {} or {} reports it",
+                            p.name, source.name, target.name, source.name, target.name
                         ),
                         exit::INVALID,
                     ));

@@ -55,6 +55,7 @@ fn rule_name(r: &Rule) -> &'static str {
         Rule::predicate => "a predicate `[...]`",
         Rule::mode_clause => "`mode NAME`",
         Rule::priority => "`priority N`",
+        Rule::needs_clause => "`needs nothing` or `needs context \"why\"`",
         Rule::empty_close => "`/>`",
         Rule::value_close | Rule::opt_value => "`> = value;`",
         Rule::attr_init => "an attribute `name=\"value\"`",

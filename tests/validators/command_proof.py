@@ -10,6 +10,10 @@ configuration as vcsim reports it (--context) and the virsh script it prints
 runs against libvirtd. Both VMs are then read back and their P0 facts (CPUs,
 memory, disks, NICs with MAC, CD-ROM media, power state) compared.
 
+The other way round (kvm -> vsphere): virsh operations run on libvirtd, and
+hvxform's translation of their `<virsh>` document (with the vSphere VM's
+configuration as context) is POSTed to vcsim, call by call.
+
 Usage: command_proof.py HVXFORM VCSIM_BINARY LIBVIRT_URI WORKDIR
 Prints one JSON line per case and a summary; exit 1 when a case fails.
 """
@@ -98,6 +102,19 @@ class Vcsim:
         m = re.search(r'<returnval type="Task">([^<]+)</returnval>', body)
         if m:
             self.wait(vim.Task(m.group(1), self.stub))
+
+    def post_calls(self, calls_xml):
+        """POSTs each call of a `<calls>` document in a SOAP envelope."""
+        root = ET.fromstring(calls_xml)
+        assert root.tag == "{urn:hvxform:vsphere-calls:1}calls", root.tag
+        for call in root:
+            body = ET.tostring(call, encoding="unicode")
+            self.post('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+                      'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                      'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                      'xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soapenv:Body>'
+                      + body + "</soapenv:Body></soapenv:Envelope>")
+        return len(root)
 
     def context(self, vm):
         """The VM's configuration as vSphere reports it (ConfigInfo)."""
@@ -262,6 +279,72 @@ def main():
                 res["ok"] = a == b
                 if not res["ok"]:
                     res["error"] = "P0 facts differ"
+        except Exception as e:  # noqa: BLE001 - reported per case
+            res["ok"], res["error"] = False, str(e)
+        finally:
+            lv.remove(vmname)
+        failed += not res["ok"]
+        results.append(res)
+        print(json.dumps(res), flush=True)
+    # kvm -> vsphere: (name, start powered on?, [(virsh XML op, virsh argv)]).
+    nic2 = '<interface xmlns="" type="user"><mac address="52:54:00:c0:00:02"/></interface>'
+    sdb = ('<disk xmlns="" type="file" device="disk"><source file="/var/lib/libvirt/images/proof-data.img"/>'
+           '<target dev="sdb" bus="scsi"/></disk>')
+    iso = ('<disk xmlns="" type="file" device="cdrom"><source file="/var/lib/libvirt/images/other.iso"/>'
+           '<target dev="hdc" bus="ide"/><readonly/></disk>')
+
+    def dev_op(op, xml):
+        return (f'<{op} config="yes">{xml}</{op}>', [op, "{dom}", ("file", xml), "--config"])
+
+    back = [
+        ("power-on", False, [("<start/>", ["start", "{dom}"])]),
+        ("power-off", True, [("<destroy/>", ["destroy", "{dom}"])]),
+        ("reset", True, [("<reset/>", ["reset", "{dom}"])]),
+        ("cpu-memory", False, [
+            ('<setvcpus count="4" config="yes" maximum="yes"/>', ["setvcpus", "{dom}", "4", "--config", "--maximum"]),
+            ('<setvcpus count="4" config="yes"/>', ["setvcpus", "{dom}", "4", "--config"]),
+            ('<setmaxmem kib="2097152" config="yes"/>', ["setmaxmem", "{dom}", "2097152KiB", "--config"]),
+            ('<setmem kib="2097152" config="yes"/>', ["setmem", "{dom}", "2097152KiB", "--config"]),
+        ]),
+        ("remove-nic", False, [dev_op("detach-device", nic2)]),
+        ("remove-disk", False, [dev_op("detach-device", sdb)]),
+        ("change-iso", False, [dev_op("update-device", iso)]),
+    ]
+    for name, on, ops in back:
+        vmname = f"back-{name}"
+        res = {"case": name, "pair": "kvm->vsphere"}
+        try:
+            vm = vc.create(spec_xml, vmname)
+            lv.remove(vmname)
+            lv.define(vmname)
+            if on:
+                vc.wait(vm.PowerOnVM_Task())
+                lv.virsh("start", vmname)
+            doc = os.path.join(work, f"{vmname}.virsh.xml")
+            open(doc, "w").write(f'<virsh xmlns="urn:hvxform:virsh:1" domain="{vmname}">'
+                                 + "".join(x for x, _ in ops) + "</virsh>")
+            ctx = os.path.join(work, f"{vmname}.context.xml")
+            open(ctx, "w").write(vc.context(vm))
+            t = run([hvxform, "command", doc, "--to", "vsphere", "--context", ctx, "--session", store,
+                     "--param", f"vm={vm._moId}", "--explain"])
+            res["explain"] = [l for l in t.stderr.splitlines() if "→" in l]
+            if t.returncode != 0:
+                raise RuntimeError(f"hvxform command failed: {t.stderr.strip()}")
+            for _, argv in ops:
+                args = []
+                for a in argv:
+                    if isinstance(a, tuple):
+                        f = os.path.join(work, f"{vmname}.dev.xml")
+                        open(f, "w").write(a[1])
+                        a = f
+                    args.append(a.replace("{dom}", vmname))
+                lv.virsh(*args)
+            res["calls"] = vc.post_calls(t.stdout)
+            a, b = vc.facts(vm), lv.facts(vmname)
+            res["vsphere"], res["kvm"] = a, b
+            res["ok"] = a == b
+            if not res["ok"]:
+                res["error"] = "P0 facts differ"
         except Exception as e:  # noqa: BLE001 - reported per case
             res["ok"], res["error"] = False, str(e)
         finally:

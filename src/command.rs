@@ -340,6 +340,258 @@ pub fn virsh_script(xml: &str, uri: &str) -> Result<String, String> {
     Ok(s)
 }
 
+/// The VM's configuration `context` (its platform's document text) after
+/// the commands of `commands`, a command document of the same platform (the
+/// source command, or the translation): what `--update-context` writes, so
+/// a sequence of commands can be translated one after another.
+///
+/// vSphere (a VirtualMachineConfigInfo): `numCPUs`, `memoryMB` and
+/// `deviceChange` (remove, edit: the device's backing) of each
+/// `ReconfigVM_Task`. libvirt (a domain): `setvcpus`, `setmaxmem`, `setmem`,
+/// `detach-device` (an interface by MAC, a disk by target) and
+/// `update-device` (a disk by target). Power changes leave a configuration
+/// as it is.
+pub fn update_context(platform: &str, context: &str, commands: &str) -> Result<String, String> {
+    let ctx = roxmltree::Document::parse(context).map_err(|e| e.to_string())?;
+    let cmd = roxmltree::Document::parse(commands).map_err(|e| e.to_string())?;
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    match platform {
+        "vsphere" => vsphere_edits(&ctx, &cmd, &mut edits)?,
+        "kvm" => virsh_edits(&ctx, &cmd, &mut edits)?,
+        p => return Err(format!("updating a {p} context is not implemented")),
+    }
+    edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+    let mut out = context.to_string();
+    let mut floor = usize::MAX;
+    for (r, text) in edits {
+        if r.end > floor {
+            return Err("two commands change the same part of the context".into());
+        }
+        floor = r.start;
+        out.replace_range(r, &text);
+    }
+    Ok(out)
+}
+
+fn child<'a, 'i>(
+    n: roxmltree::Node<'a, 'i>,
+    ns: Option<&str>,
+    name: &str,
+) -> Option<roxmltree::Node<'a, 'i>> {
+    // `xmlns=""` (device XML inside a <virsh> document) is no namespace.
+    n.children().find(|c| {
+        c.is_element()
+            && c.tag_name().name() == name
+            && c.tag_name().namespace().filter(|u| !u.is_empty()) == ns
+    })
+}
+
+/// The range of an element's text content (empty at its end tag when it
+/// has none).
+fn text_range(n: roxmltree::Node) -> std::ops::Range<usize> {
+    match n.children().find(|c| c.is_text()) {
+        Some(t) => t.range(),
+        None => {
+            let r = n.range();
+            let src = &n.document().input_text()[r.clone()];
+            match src.rfind("</") {
+                Some(i) => r.start + i..r.start + i,
+                None => r.end - 2..r.end - 2,
+            }
+        }
+    }
+}
+
+/// The range that removes an element with the indentation before it and the
+/// line break after it, when it has a line of its own.
+fn removal(text: &str, r: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let line_start = text[..r.start].rfind('\n').map_or(0, |i| i + 1);
+    let own_line = text[line_start..r.start].trim().is_empty()
+        && text[r.end..]
+            .split('\n')
+            .next()
+            .is_some_and(|rest| rest.trim().is_empty());
+    if !own_line {
+        return r;
+    }
+    let end = text[r.end..]
+        .find('\n')
+        .map_or(text.len(), |i| r.end + i + 1);
+    line_start..end
+}
+
+fn vsphere_edits(
+    ctx: &roxmltree::Document,
+    cmd: &roxmltree::Document,
+    edits: &mut Vec<(std::ops::Range<usize>, String)>,
+) -> Result<(), String> {
+    let v = Some(VIM25_NS);
+    let info = ctx
+        .descendants()
+        .find(|n| n.is_element() && child(*n, v, "hardware").is_some())
+        .ok_or("the context holds no VM configuration (a VirtualMachineConfigInfo)")?;
+    let hw = child(info, v, "hardware").expect("found above");
+    // The source command (a SOAP envelope or body), or a <calls> document.
+    let methods: Vec<roxmltree::Node> = cmd
+        .descendants()
+        .filter(|n| {
+            n.is_element()
+                && n.tag_name().namespace() == v
+                && VSPHERE_METHODS.contains(&n.tag_name().name())
+        })
+        .collect();
+    let set_text = |edits: &mut Vec<_>, name: &str, value: &str| -> Result<(), String> {
+        let n =
+            child(hw, v, name).ok_or_else(|| format!("the context's hardware has no {name}"))?;
+        edits.push((text_range(n), value.to_string()));
+        Ok(())
+    };
+    for m in methods
+        .iter()
+        .filter(|m| m.tag_name().name() == "ReconfigVM_Task")
+    {
+        let Some(spec) = child(*m, v, "spec") else {
+            continue;
+        };
+        if let Some(n) = child(spec, v, "numCPUs") {
+            set_text(edits, "numCPU", n.text().unwrap_or("").trim())?;
+        }
+        if let Some(n) = child(spec, v, "memoryMB") {
+            set_text(edits, "memoryMB", n.text().unwrap_or("").trim())?;
+        }
+        for dc in spec
+            .children()
+            .filter(|c| c.has_tag_name((VIM25_NS, "deviceChange")))
+        {
+            let op = child(dc, v, "operation")
+                .and_then(|o| o.text())
+                .unwrap_or("");
+            let dev = child(dc, v, "device").ok_or("a deviceChange without a device")?;
+            let key = child(dev, v, "key")
+                .and_then(|k| k.text())
+                .unwrap_or("")
+                .trim();
+            let cur = hw
+                .children()
+                .filter(|d| d.has_tag_name((VIM25_NS, "device")))
+                .find(|d| child(*d, v, "key").and_then(|k| k.text()).map(str::trim) == Some(key))
+                .ok_or_else(|| format!("device key {key} is not in the context"))?;
+            match op {
+                "remove" => edits.push((removal(ctx.input_text(), cur.range()), String::new())),
+                "edit" => {
+                    let Some(b) = child(dev, v, "backing") else {
+                        continue;
+                    };
+                    let old =
+                        child(cur, v, "backing").ok_or("the context's device has no backing")?;
+                    // The new backing as the command wrote it; its prefixes
+                    // must mean the same in the context.
+                    for a in b.descendants().flat_map(|d| d.attributes()) {
+                        if let Some(u) = a.namespace() {
+                            if cur.lookup_prefix(u) != b.lookup_prefix(u) {
+                                return Err(format!(
+                                    "the command and the context spell namespace {u} differently"
+                                ));
+                            }
+                        }
+                    }
+                    let text = &cmd.input_text()[b.range()];
+                    edits.push((old.range(), text.replace(" xmlns=\"urn:vim25\"", "")));
+                }
+                _ => return Err(format!("deviceChange {op} cannot update the context")),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn virsh_edits(
+    ctx: &roxmltree::Document,
+    cmd: &roxmltree::Document,
+    edits: &mut Vec<(std::ops::Range<usize>, String)>,
+) -> Result<(), String> {
+    let dom = ctx.root_element();
+    if !dom.has_tag_name("domain") {
+        return Err("the context is not a libvirt domain".into());
+    }
+    let root = cmd.root_element();
+    if !root.has_tag_name((VIRSH_NS, "virsh")) {
+        return Err(format!("not a <virsh> document in {VIRSH_NS}"));
+    }
+    let devices = child(dom, None, "devices").ok_or("the domain has no <devices>")?;
+    let element =
+        |name: &str| child(dom, None, name).ok_or_else(|| format!("the domain has no <{name}>"));
+    for op in root.children().filter(|c| c.is_element()) {
+        match op.tag_name().name() {
+            "setvcpus" if op.attribute("maximum") == Some("yes") => {}
+            "setvcpus" => edits.push((
+                text_range(element("vcpu")?),
+                op.attribute("count").unwrap_or("").into(),
+            )),
+            "setmaxmem" | "setmem" => {
+                let name = if op.tag_name().name() == "setmem" {
+                    "currentMemory"
+                } else {
+                    "memory"
+                };
+                let kib = op.attribute("kib").unwrap_or("");
+                let r = match child(dom, None, name) {
+                    Some(n) => n.range(),
+                    None if name == "currentMemory" => {
+                        let m = element("memory")?.range();
+                        m.end..m.end
+                    }
+                    None => return Err("the domain has no <memory>".into()),
+                };
+                edits.push((r, format!("<{name} unit='KiB'>{kib}</{name}>")));
+            }
+            "detach-device" | "update-device" => {
+                let d = op
+                    .children()
+                    .find(|c| c.is_element())
+                    .ok_or("an operation without a device")?;
+                let same = |c: &roxmltree::Node| -> bool {
+                    if !c.has_tag_name(d.tag_name().name()) {
+                        return false;
+                    }
+                    match d.tag_name().name() {
+                        "interface" => {
+                            let mac = |n: &roxmltree::Node| {
+                                child(*n, None, "mac")
+                                    .and_then(|m| m.attribute("address"))
+                                    .map(str::to_ascii_lowercase)
+                            };
+                            mac(c).is_some() && mac(c) == mac(&d)
+                        }
+                        "disk" => {
+                            let dev = |n: &roxmltree::Node| {
+                                child(*n, None, "target")
+                                    .and_then(|t| t.attribute("dev"))
+                                    .map(str::to_string)
+                            };
+                            dev(c).is_some() && dev(c) == dev(&d)
+                        }
+                        _ => false,
+                    }
+                };
+                let cur = devices
+                    .children()
+                    .find(same)
+                    .ok_or_else(|| format!("the domain has no such <{}>", d.tag_name().name()))?;
+                if op.tag_name().name() == "detach-device" {
+                    edits.push((removal(ctx.input_text(), cur.range()), String::new()));
+                } else {
+                    let text = cmd.input_text()[d.range()].replacen(" xmlns=\"\"", "", 1);
+                    edits.push((cur.range(), text));
+                }
+            }
+            "start" | "destroy" | "shutdown" | "reboot" | "reset" => {}
+            other => return Err(format!("<{other}> cannot update the context")),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

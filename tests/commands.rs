@@ -441,6 +441,99 @@ fn virsh_operations_become_vsphere_calls_with_keys_from_the_vsphere_vm() {
 }
 
 #[test]
+fn a_sequence_of_commands_is_translated_against_the_changing_vm() {
+    let dir = temp_dir("command-sequence");
+    let ctx = dir.join("vm.xml");
+    std::fs::copy(common::root().join(CTX), &ctx).unwrap();
+    let c = ctx.to_str().unwrap();
+    let step = |cmd: &str| command(&[cmd, "--to", "kvm", "--context", c, "--update-context"]);
+    let o = step("samples/commands/remove-nic.xml");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The NIC is gone from the VM: removing it again is an error, and the
+    // context is left as it was.
+    let before = std::fs::read(&ctx).unwrap();
+    let o = step("samples/commands/remove-nic.xml");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("device key 207 is not in the VM's configuration"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(&ctx).unwrap(),
+        before,
+        "a failed translation leaves the context"
+    );
+    for cmd in [
+        "samples/commands/cpu-memory.xml",
+        "samples/commands/change-iso.xml",
+    ] {
+        let o = step(cmd);
+        assert_eq!(o.status.code(), Some(0), "{cmd}: {}", stderr(&o));
+    }
+    let text = std::fs::read_to_string(&ctx).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let leaf = |name: &str| -> Vec<String> {
+        doc.descendants()
+            .filter(|n| n.tag_name().name() == name)
+            .map(|n| n.text().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(leaf("numCPU"), ["4"]);
+    assert_eq!(leaf("memoryMB"), ["2048"]);
+    assert_eq!(leaf("macAddress"), ["52:54:00:c0:00:01"]);
+    assert!(
+        leaf("fileName").contains(&"[LocalDS_0] other.iso".to_string()),
+        "{text}"
+    );
+    // The updated context is still a VM hvxform reads.
+    let o = run(&[
+        "transform",
+        c,
+        "--to",
+        "kvm",
+        "-o",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A libvirt domain as context, changed by virsh operations.
+    let dom = dir.join("proof.xml");
+    std::fs::copy(common::root().join("tests/commands/proof.xml"), &dom).unwrap();
+    let o = command(&[
+        "samples/commands/virsh-reconfigure.xml",
+        "--to",
+        "hvx",
+        "--context",
+        dom.to_str().unwrap(),
+        "--update-context",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&dom).unwrap();
+    let d = roxmltree::Document::parse(&text).unwrap();
+    let r = d.root_element();
+    assert_eq!(common::child(r, "vcpu").unwrap().text(), Some("4"));
+    assert_eq!(
+        common::child(r, "currentMemory").unwrap().text(),
+        Some("2097152")
+    );
+    let macs: Vec<_> = d
+        .descendants()
+        .filter(|n| n.has_tag_name("mac"))
+        .filter_map(|n| n.attribute("address"))
+        .collect();
+    assert_eq!(macs, ["52:54:00:c0:00:01"]);
+    assert!(
+        text.contains("<source file=\"/var/lib/libvirt/images/other.iso\"/>"),
+        "{text}"
+    );
+    if common::tool("virsh").is_some() {
+        let out = common::virsh_dump(&dom, "proof");
+        assert!(out.contains("other.iso"), "{out}");
+    }
+}
+
+#[test]
 fn a_command_file_is_not_a_vm_to_transform() {
     let o = run(&[
         "transform",

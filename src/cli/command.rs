@@ -27,6 +27,11 @@ pub struct Command {
     /// (vSphere: a VirtualMachineConfigInfo, with its device keys).
     #[arg(long, value_name = "VM-FILE")]
     pub context: Option<PathBuf>,
+    /// After translating, apply the command to the --context file too
+    /// (atomically), so the next command is translated against the changed
+    /// VM.
+    #[arg(long, requires = "context")]
+    pub update_context: bool,
     /// Say on stderr which path each command took (direct, or through the
     /// VM's configuration) and which rule translated it.
     #[arg(long)]
@@ -158,6 +163,26 @@ impl Command {
             super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
         }
         let (paths, mut out) = (t.paths, t.output);
+        // The context as the command leaves it: changed by whichever side
+        // of the route is its platform.
+        let updated = match (&ctx_text, &ctx_doc) {
+            (Some((n, ctext)), Some(d)) if self.update_context => {
+                let p = platform::platform_of_xml(d).map_err(|m| fail(&m, exit::INVALID))?;
+                let commands = if p.name == source.name {
+                    text.as_str()
+                } else {
+                    out.as_str()
+                };
+                let new = cmd::update_context(p.name, ctext, commands).map_err(|m| {
+                    fail(
+                        &format!("{n}: cannot update the context: {m}"),
+                        exit::INVALID,
+                    )
+                })?;
+                Some((self.context.clone().expect("given"), new))
+            }
+            _ => None,
+        };
         if self.explain {
             for (file, p) in &paths {
                 let how = match &p.needs {
@@ -189,6 +214,17 @@ impl Command {
                 )
             })?,
             None => print!("{out}"),
+        }
+        if let Some((p, new)) = updated {
+            super::write::atomic_write(&p, new.as_bytes()).map_err(|e| {
+                fail(
+                    &format!(
+                        "{}: cannot update the context: {e} (the translation was written)",
+                        p.display()
+                    ),
+                    exit::CANNOT_RUN,
+                )
+            })?;
         }
         Ok(())
     }

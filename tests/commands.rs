@@ -533,6 +533,136 @@ fn a_sequence_of_commands_is_translated_against_the_changing_vm() {
     }
 }
 
+/// The VM's configuration as a PropertyCollector response names it (`obj`).
+fn response_context(moref: &str) -> String {
+    let info = std::fs::read_to_string(common::root().join(CTX)).unwrap();
+    let body = info
+        .replacen("<config ", "<val ", 1)
+        .trim_end()
+        .strip_suffix("</config>")
+        .unwrap()
+        .to_string()
+        + "</val>";
+    format!(
+        r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><objects><obj type="VirtualMachine">{moref}</obj><propSet><name>config</name>{body}</propSet></objects></returnval></RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+#[test]
+fn the_context_must_be_the_vm_the_command_is_for() {
+    let dir = temp_dir("command-which-vm");
+    let same = dir.join("same.xml");
+    std::fs::write(&same, response_context("vm-42")).unwrap();
+    let o = command(&[
+        "samples/commands/remove-nic.xml",
+        "--to",
+        "kvm",
+        "--context",
+        same.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a PropertyCollector response is a context: {}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("52:54:00:c0:00:02"));
+    let other = dir.join("other.xml");
+    std::fs::write(&other, response_context("vm-7")).unwrap();
+    let o = command(&[
+        "samples/commands/remove-nic.xml",
+        "--to",
+        "kvm",
+        "--context",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the context describes VM vm-7; the command is for VM vm-42"),
+        "{}",
+        stderr(&o)
+    );
+    let o = command(&[
+        "samples/commands/virsh-reconfigure.xml",
+        "--to",
+        "vsphere",
+        "--param",
+        "vm=vm-42",
+        "--context",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the context describes VM vm-7; the calls are for VM vm-42"),
+        "{}",
+        stderr(&o)
+    );
+    let dom = dir.join("dom.xml");
+    std::fs::write(
+        &dom,
+        std::fs::read_to_string(common::root().join("tests/commands/proof.xml"))
+            .unwrap()
+            .replace("<name>proof</name>", "<name>db</name>"),
+    )
+    .unwrap();
+    let o = command(&[
+        "samples/commands/virsh-reconfigure.xml",
+        "--to",
+        "hvx",
+        "--context",
+        dom.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the context is domain db; the commands are for proof"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn secure_boot_needs_uefi_and_libvirt_refuses_to_translate_it() {
+    let dir = temp_dir("command-secure-boot");
+    let sb = dir.join("sb.xml");
+    let text =
+        std::fs::read_to_string(common::root().join("samples/commands/cpu-memory.xml")).unwrap();
+    let start = text.find("<spec").unwrap();
+    let end = text.find("</spec>").unwrap() + "</spec>".len();
+    let text = format!("{}<spec><bootOptions><efiSecureBootEnabled>true</efiSecureBootEnabled></bootOptions></spec>{}", &text[..start], &text[end..]);
+    std::fs::write(&sb, text).unwrap();
+    let sb = sb.to_str().unwrap();
+    // The proof VM boots with BIOS.
+    let o = command(&[sb, "--to", "kvm", "--context", CTX]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("Secure Boot needs UEFI firmware; this VM boots with bios"),
+        "{}",
+        stderr(&o)
+    );
+    let efi = dir.join("efi.xml");
+    std::fs::write(
+        &efi,
+        std::fs::read_to_string(common::root().join(CTX))
+            .unwrap()
+            .replace("<firmware>bios</firmware>", "<firmware>efi</firmware>"),
+    )
+    .unwrap();
+    let o = command(&[sb, "--to", "hvx", "--context", efi.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("<secure-boot enabled=\"true\"/>"),
+        "{}",
+        stdout(&o)
+    );
+    let o = command(&[sb, "--to", "kvm", "--context", efi.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("Secure Boot is part of a libvirt domain's firmware definition"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_command_file_is_not_a_vm_to_transform() {
     let o = run(&[

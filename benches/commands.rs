@@ -47,7 +47,8 @@ fn main() {
         let cmd = command::command_element(&doc).unwrap();
         let source = command::source_of(cmd).unwrap();
         let c = context.map(|t| roxmltree::Document::parse(t).unwrap());
-        let req = command::request(cmd, c.as_ref().map(|d| d.root_element())).unwrap();
+        let roots: Vec<_> = c.iter().map(|d| d.root_element()).collect();
+        let req = command::request(cmd, &roots).unwrap();
         let store = MemoryStore::default();
         let t = command::translate(
             &mappings,

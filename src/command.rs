@@ -84,16 +84,17 @@ fn line_col(n: roxmltree::Node) -> (u32, u32) {
 }
 
 /// The document a command mapping reads: `<hvx:request>` holding the VM's
-/// current configuration in `<hvx:context>` (its own platform's document,
-/// as it is) when given, then the command element. The command's nodes keep
+/// current configuration in one `<hvx:context>` per document given (each its
+/// own platform's document, as it is), then the command element. The command's nodes keep
 /// their positions in the command file, so what the mapping reports points
 /// there.
-pub fn request(cmd: roxmltree::Node, context: Option<roxmltree::Node>) -> Result<Document, String> {
+pub fn request(cmd: roxmltree::Node, contexts: &[roxmltree::Node]) -> Result<Document, String> {
     let mut b = Builder::with_source(cmd.document().input_text());
     b.origin(Some(cmd.range().start));
     b.start("hvx:request");
     b.attr("xmlns:hvx", HVX_NS);
-    if let Some(c) = context {
+    for c in contexts {
+        let c = *c;
         b.origin(None);
         b.start("hvx:context");
         copy(&mut b, c, false, &mut Vec::new());
@@ -275,6 +276,11 @@ pub fn translate(
             "no mapping of this route declares parameter `{}`",
             params[i].0
         )));
+    }
+    // Hyper-V's calls go out as the CIM-XML request a WMI client sends.
+    if target.name == "hyperv" {
+        t.output = platform::hyperv::write_calls(&t.output)
+            .map_err(|m| TranslateError::Invalid(format!("{name}: the Hyper-V calls: {m}")))?;
     }
     Ok(t)
 }
@@ -603,7 +609,7 @@ mod tests {
         let cmd = command_element(&doc).unwrap();
         assert_eq!(source_of(cmd).unwrap().name, "vsphere");
         let ctx = roxmltree::Document::parse("<domain><name>web</name></domain>").unwrap();
-        let r = request(cmd, Some(ctx.root_element())).unwrap();
+        let r = request(cmd, &[ctx.root_element()]).unwrap();
         let root = r.root_element().unwrap();
         assert_eq!(root.tag_name().name(), "request");
         assert_eq!(root.tag_name().namespace(), Some(HVX_NS));

@@ -49,6 +49,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "commands/hvx-to-vsphere.hvx",
         include_str!("../mappings/commands/hvx-to-vsphere.hvx"),
     ),
+    (
+        "commands/hvx-to-hyperv.hvx",
+        include_str!("../mappings/commands/hvx-to-hyperv.hvx"),
+    ),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
     ("lib/limits.hvx", include_str!("../mappings/lib/limits.hvx")),
     ("lib/vmware.hvx", include_str!("../mappings/lib/vmware.hvx")),

@@ -663,6 +663,163 @@ fn secure_boot_needs_uefi_and_libvirt_refuses_to_translate_it() {
     );
 }
 
+/// Each METHODCALL of a CIM-XML request: its name and, for each parameter,
+/// the values (an embedded instance unescaped) it carries.
+fn cim_calls(xml: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("METHODCALL"))
+        .map(|m| {
+            let mut s = m.attribute("NAME").unwrap().to_string();
+            for k in m.descendants().filter(|k| k.has_tag_name("KEYVALUE")) {
+                s.push_str(&format!(" key={}", k.text().unwrap()));
+            }
+            for p in m.children().filter(|p| p.has_tag_name("PARAMVALUE")) {
+                s.push_str(&format!(" {}:", p.attribute("NAME").unwrap()));
+                for v in p.descendants().filter(|v| v.has_tag_name("VALUE")) {
+                    s.push_str(&format!(" {}", v.text().unwrap_or("")));
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
+    let dir = temp_dir("command-hyperv");
+    // The proof VM on Hyper-V, as hvxform converts it (its adapters with
+    // their InstanceIDs).
+    let o = run(&[
+        "transform",
+        "tests/commands/proof.xml",
+        "--to",
+        "hyperv",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hv = dir.join("proof.hyperv.xml");
+    let hv = hv.to_str().unwrap();
+    let guid = "3C1F6A2E-8B4D-4E7A-9C15-6D2E8F0A1B34";
+    let mut outputs = Vec::new();
+    let mut translate = |name: &str, args: &[&str]| -> String {
+        let out = dir.join(name);
+        let mut a = args.to_vec();
+        a.extend(["--to", "hyperv", "-o", out.to_str().unwrap()]);
+        let o = command(&a);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        outputs.push(out.clone());
+        std::fs::read_to_string(out).unwrap()
+    };
+    let x = translate(
+        "on.xml",
+        &["samples/commands/power-on.xml", "--context", hv],
+    );
+    assert_eq!(
+        cim_calls(&x),
+        [format!(
+            "RequestStateChange key=Msvm_ComputerSystem key={guid} RequestedState: 2"
+        )]
+    );
+    let x = translate(
+        "cpu-mem.xml",
+        &[
+            "samples/commands/cpu-memory.xml",
+            "--param",
+            &format!("vm={guid}"),
+        ],
+    );
+    let calls = cim_calls(&x);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls[0].contains(&format!(
+            "Microsoft:{guid}\\b637f346-6a0e-4dec-af52-bd70cb80a21d\\0"
+        )) && calls[0].contains("NAME=\"VirtualQuantity\" TYPE=\"uint64\"><VALUE>4<"),
+        "{}",
+        calls[0]
+    );
+    assert!(
+        calls[1].contains("Msvm_MemorySettingData") && calls[1].contains("<VALUE>2048<"),
+        "{}",
+        calls[1]
+    );
+    // vSphere's key 207 is resolved in vSphere's configuration (its MAC),
+    // the MAC in Hyper-V's (the adapter's InstanceID): two contexts.
+    let x = translate(
+        "nic.xml",
+        &[
+            "samples/commands/remove-nic.xml",
+            "--context",
+            CTX,
+            "--context",
+            hv,
+        ],
+    );
+    let calls = cim_calls(&x);
+    assert_eq!(calls.len(), 1);
+    assert!(
+        calls[0].starts_with("RemoveResourceSettings key=vmms key=Microsoft:3C1F6A2E")
+            && calls[0].contains("ResourceSettings:"),
+        "{calls:?}"
+    );
+    let hv_text = std::fs::read_to_string(hv).unwrap();
+    let id = calls[0]
+        .split("key=")
+        .nth(2)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(
+        hv_text.contains(id),
+        "the adapter's InstanceID comes from the Hyper-V VM"
+    );
+    // libvirt → Hyper-V.
+    let virsh = dir.join("virsh.xml");
+    std::fs::write(&virsh, r#"<virsh xmlns="urn:hvxform:virsh:1" domain="proof"><start/><detach-device config="yes"><interface xmlns="" type="user"><mac address="52:54:00:C0:00:02"/></interface></detach-device></virsh>"#).unwrap();
+    let x = translate("from-kvm.xml", &[virsh.to_str().unwrap(), "--context", hv]);
+    let calls = cim_calls(&x);
+    assert!(
+        calls[0].starts_with("RequestStateChange")
+            && calls[1].starts_with("RemoveResourceSettings"),
+        "{calls:?}"
+    );
+    // What Hyper-V's side does not translate yet is refused, naming it.
+    let o = command(&[
+        "samples/commands/change-iso.xml",
+        "--to",
+        "hyperv",
+        "--context",
+        CTX,
+        "--context",
+        hv,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("changing a DVD's media is not translated to Hyper-V yet"),
+        "{}",
+        stderr(&o)
+    );
+    let o = command(&["samples/commands/power-on.xml", "--to", "hyperv"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("which Hyper-V VM? give its GUID with --param vm=GUID"),
+        "{}",
+        stderr(&o)
+    );
+    // pywbem's CIM-XML parser and pywbem_mock with the Msvm classes accept
+    // every request.
+    if let Some(py) = common::pywbem_python() {
+        let mut c = std::process::Command::new(py);
+        c.arg(common::root().join("tests/validators/hyperv_check.py"));
+        c.args(&outputs);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        assert_eq!(stdout(&o).lines().count(), outputs.len(), "{}", stdout(&o));
+    }
+}
+
 #[test]
 fn a_command_file_is_not_a_vm_to_transform() {
     let o = run(&[

@@ -26,7 +26,9 @@ pub struct Command {
     /// The VM's current configuration, in the command's platform's format
     /// (vSphere: a VirtualMachineConfigInfo, with its device keys).
     #[arg(long, value_name = "VM-FILE")]
-    pub context: Option<PathBuf>,
+    /// Repeat it for both sides of a route whose two platforms name devices
+    /// their own way (vSphere → Hyper-V: each VM's configuration).
+    pub context: Vec<PathBuf>,
     /// After translating, apply the command to the --context file too
     /// (atomically), so the next command is translated against the changed
     /// VM.
@@ -71,10 +73,10 @@ impl Command {
             code
         };
         let target = platform::by_name(&self.to).map_err(|m| fail(&m, exit::CANNOT_RUN))?;
-        if !matches!(target.name, "kvm" | "vsphere" | "hvx") {
+        if !matches!(target.name, "kvm" | "vsphere" | "hyperv" | "hvx") {
             return Err(fail(
                 &format!(
-                    "translating commands to {} is not implemented yet (targets: kvm, vsphere, hvx)",
+                    "translating commands to {} is not implemented yet (targets: kvm, vsphere, hyperv, hvx)",
                     target.name
                 ),
                 exit::INVALID,
@@ -101,37 +103,35 @@ impl Command {
         let (command, source) = cmd::command_element(&doc)
             .and_then(|c| cmd::source_of(c).map(|p| (c, p)))
             .map_err(|m| fail(&format!("{name}:{m}"), exit::INVALID))?;
-        // The context: the VM's document in the command's own platform.
-        let ctx_text = match &self.context {
-            Some(p) => {
-                let n = p.display().to_string();
-                let t = input::read_text(p).map_err(|e| fail(&e.message, exit::INVALID))?;
-                let t = platform::to_xml(&n, &t, None)
-                    .map_err(|m| fail(&m, exit::INVALID))?
-                    .into_owned();
-                Some((n, t))
+        // The contexts: the VM's documents, each in the source's or the
+        // target's format.
+        let mut ctx_texts = Vec::new();
+        for p in &self.context {
+            let n = p.display().to_string();
+            let t = input::read_text(p).map_err(|e| fail(&e.message, exit::INVALID))?;
+            let t = platform::to_xml(&n, &t, None)
+                .map_err(|m| fail(&m, exit::INVALID))?
+                .into_owned();
+            ctx_texts.push((p.clone(), n, t));
+        }
+        let mut ctx_docs = Vec::new();
+        for (_, n, t) in &ctx_texts {
+            let d = input::parse_xml(n, t).map_err(|e| fail(&e.message, exit::INVALID))?;
+            let p = platform::platform_of_xml(&d)
+                .map_err(|m| fail(&format!("{n}: {m}"), exit::INVALID))?;
+            if p.name != source.name && p.name != target.name {
+                return Err(fail(
+                    &format!(
+                        "{n}: the context is a {} document; a {} command translated to {} needs the VM's configuration as {} or {} reports it",
+                        p.name, source.name, target.name, source.name, target.name
+                    ),
+                    exit::INVALID,
+                ));
             }
-            None => None,
-        };
-        let ctx_doc = match &ctx_text {
-            Some((n, t)) => {
-                let d = input::parse_xml(n, t).map_err(|e| fail(&e.message, exit::INVALID))?;
-                let p = platform::platform_of_xml(&d)
-                    .map_err(|m| fail(&format!("{n}: {m}"), exit::INVALID))?;
-                if p.name != source.name && p.name != target.name {
-                    return Err(fail(
-                        &format!(
-                            "{n}: the context is a {} document; a {} command translated to {} needs the VM's configuration as {} or {} reports it",
-                            p.name, source.name, target.name, source.name, target.name
-                        ),
-                        exit::INVALID,
-                    ));
-                }
-                Some(d)
-            }
-            None => None,
-        };
-        let request = cmd::request(command, ctx_doc.as_ref().map(|d| d.root_element()))
+            ctx_docs.push((d, p));
+        }
+        let roots: Vec<_> = ctx_docs.iter().map(|(d, _)| d.root_element()).collect();
+        let request = cmd::request(command, &roots)
             .map_err(|m| fail(&format!("{name}: {m}"), exit::INVALID))?;
 
         let mappings = Mappings::new(self.mappings.clone());
@@ -140,7 +140,7 @@ impl Command {
             &mappings,
             &name,
             &request,
-            ctx_doc.is_some(),
+            !ctx_docs.is_empty(),
             source,
             target,
             &self.params,
@@ -165,9 +165,9 @@ impl Command {
         let (paths, mut out) = (t.paths, t.output);
         // The context as the command leaves it: changed by whichever side
         // of the route is its platform.
-        let updated = match (&ctx_text, &ctx_doc) {
-            (Some((n, ctext)), Some(d)) if self.update_context => {
-                let p = platform::platform_of_xml(d).map_err(|m| fail(&m, exit::INVALID))?;
+        let mut updated = Vec::new();
+        if self.update_context {
+            for ((path, n, ctext), (_, p)) in ctx_texts.iter().zip(&ctx_docs) {
                 let commands = if p.name == source.name {
                     text.as_str()
                 } else {
@@ -179,10 +179,9 @@ impl Command {
                         exit::INVALID,
                     )
                 })?;
-                Some((self.context.clone().expect("given"), new))
+                updated.push((path.clone(), new));
             }
-            _ => None,
-        };
+        }
         if self.explain {
             for (file, p) in &paths {
                 let how = match &p.needs {
@@ -215,7 +214,7 @@ impl Command {
             })?,
             None => print!("{out}"),
         }
-        if let Some((p, new)) = updated {
+        for (p, new) in updated {
             super::write::atomic_write(&p, new.as_bytes()).map_err(|e| {
                 fail(
                     &format!(

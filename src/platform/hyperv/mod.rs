@@ -26,7 +26,7 @@ mod read;
 mod write;
 
 pub use read::{looks_like_cim, read, read_config};
-pub use write::write;
+pub use write::{write, write_calls};
 
 /// Namespace of the canonical form.
 pub const NS: &str = "urn:hvxform:hyperv:1";

@@ -361,3 +361,155 @@ fn method_call(w: &mut Pretty, method: &str, class: &str, name: &str) {
     w.close("INSTANCENAME");
     w.close("LOCALINSTANCEPATH");
 }
+
+/// Writes the canonical form of method calls (`<hyperv form="calls">`, what
+/// `commands/hvx-to-hyperv.hvx` writes) as a CIM-XML request: one
+/// `<SIMPLEREQ>` per `<call>`, in a `<MULTIREQ>` when there are several.
+///
+/// ```xml
+/// <hyperv xmlns="urn:hvxform:hyperv:1" form="calls">
+///   <call method="RequestStateChange" class="Msvm_ComputerSystem" name="GUID">
+///     <param name="RequestedState" type="uint16">2</param>
+///   </call>
+///   <call method="ModifyResourceSettings">
+///     <param name="ResourceSettings"><instance class="…">…</instance></param>
+///   </call>
+///   <call method="RemoveResourceSettings">
+///     <param name="ResourceSettings"><ref class="…" InstanceID="…"/></param>
+///   </call>
+/// </hyperv>
+/// ```
+///
+/// Calls without `class` go to `Msvm_VirtualSystemManagementService`.
+pub fn write_calls(xml: &str) -> Result<String, String> {
+    let doc = Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
+    let root = doc.root_element();
+    if !root.has_tag_name((NS, "hyperv")) || root.attribute("form") != Some("calls") {
+        return Err(format!(
+            "not the Hyper-V canonical form of calls (<hyperv form=\"calls\" xmlns=\"{NS}\">)"
+        ));
+    }
+    let calls: Vec<Node> = root.children().filter(|c| c.is_element()).collect();
+    if calls.is_empty() {
+        return Err("no call to write".into());
+    }
+    let mut w = Pretty {
+        out: String::with_capacity(4096),
+        depth: 0,
+        escaped: false,
+    };
+    let e = |e: WriteError| e.to_string();
+    w.out
+        .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
+    w.open("CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\"");
+    w.open("MESSAGE ID=\"1\" PROTOCOLVERSION=\"1.0\"");
+    if calls.len() > 1 {
+        w.open("MULTIREQ");
+    }
+    for (i, c) in calls.iter().enumerate() {
+        let at = |m: String| format!("call {}: {m}", i + 1);
+        if !c.has_tag_name((NS, "call")) {
+            return Err(at(format!("<{}>, expected <call>", c.tag_name().name())));
+        }
+        let method = c.attribute("method").unwrap_or("");
+        if !crate::platform::text::is_ncname(method) {
+            return Err(at(format!("`{method}` is not a method name")));
+        }
+        w.open("SIMPLEREQ");
+        match c.attribute("class") {
+            Some("Msvm_ComputerSystem") => {
+                let name = c.attribute("name").unwrap_or("");
+                if name.is_empty() {
+                    return Err(at(
+                        "a call on Msvm_ComputerSystem needs the VM's name (its GUID)".into(),
+                    ));
+                }
+                w.open(&format!("METHODCALL NAME=\"{method}\""));
+                w.open("LOCALINSTANCEPATH");
+                w.open("LOCALNAMESPACEPATH");
+                for ns in ["root", "virtualization", "v2"] {
+                    w.empty(&format!("NAMESPACE NAME=\"{ns}\""));
+                }
+                w.close("LOCALNAMESPACEPATH");
+                w.open("INSTANCENAME CLASSNAME=\"Msvm_ComputerSystem\"");
+                for (k, v) in [("CreationClassName", "Msvm_ComputerSystem"), ("Name", name)] {
+                    w.open(&format!("KEYBINDING NAME=\"{k}\""));
+                    w.text("KEYVALUE VALUETYPE=\"string\"", "KEYVALUE", v)
+                        .map_err(e)?;
+                    w.close("KEYBINDING");
+                }
+                w.close("INSTANCENAME");
+                w.close("LOCALINSTANCEPATH");
+            }
+            None => method_call(
+                &mut w,
+                method,
+                "Msvm_VirtualSystemManagementService",
+                "vmms",
+            ),
+            Some(other) => return Err(at(format!("calls on {other} are not written"))),
+        }
+        for p in c.children().filter(|p| p.is_element()) {
+            let pname = p.attribute("name").unwrap_or("");
+            if !crate::platform::text::is_ncname(pname) {
+                return Err(at(format!("`{pname}` is not a parameter name")));
+            }
+            let kids: Vec<Node> = p.children().filter(|k| k.is_element()).collect();
+            if kids.is_empty() {
+                // A plain value of a CIM type.
+                let ty = p.attribute("type").unwrap_or("");
+                if !TYPES.contains(&ty) {
+                    return Err(at(format!("parameter `{pname}`: unknown CIM type `{ty}`")));
+                }
+                let t = p.text().unwrap_or("");
+                check_value(ty, t).map_err(|m| at(format!("parameter `{pname}`: {m}")))?;
+                w.open(&format!("PARAMVALUE NAME=\"{pname}\" PARAMTYPE=\"{ty}\""));
+                w.text("VALUE", "VALUE", t).map_err(e)?;
+                w.close("PARAMVALUE");
+            } else if kids.iter().all(|k| k.has_tag_name((NS, "instance"))) {
+                let texts = kids
+                    .iter()
+                    .map(|k| instance_text(*k, None))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|m| at(format!("parameter `{pname}`: {m}")))?;
+                w.param(pname, &texts, true).map_err(e)?;
+            } else if kids.iter().all(|k| k.has_tag_name((NS, "ref"))) {
+                w.open(&format!(
+                    "PARAMVALUE NAME=\"{pname}\" PARAMTYPE=\"reference\""
+                ));
+                w.open("VALUE.REFARRAY");
+                for r in &kids {
+                    let class = r.attribute("class").unwrap_or("");
+                    let id = r.attribute("InstanceID").unwrap_or("");
+                    if !crate::platform::text::is_ncname(class) || id.is_empty() {
+                        return Err(at(format!(
+                            "parameter `{pname}`: a reference needs a class and an InstanceID"
+                        )));
+                    }
+                    w.open("VALUE.REFERENCE");
+                    w.open(&format!("INSTANCENAME CLASSNAME=\"{class}\""));
+                    w.open("KEYBINDING NAME=\"InstanceID\"");
+                    w.text("KEYVALUE VALUETYPE=\"string\"", "KEYVALUE", id)
+                        .map_err(e)?;
+                    w.close("KEYBINDING");
+                    w.close("INSTANCENAME");
+                    w.close("VALUE.REFERENCE");
+                }
+                w.close("VALUE.REFARRAY");
+                w.close("PARAMVALUE");
+            } else {
+                return Err(at(format!(
+                    "parameter `{pname}` mixes instances and references"
+                )));
+            }
+        }
+        w.close("METHODCALL");
+        w.close("SIMPLEREQ");
+    }
+    if calls.len() > 1 {
+        w.close("MULTIREQ");
+    }
+    w.close("MESSAGE");
+    w.close("CIM");
+    Ok(w.out)
+}

@@ -25,6 +25,24 @@ pub const VSPHERE_METHODS: &[&str] = &[
     "ReconfigVM_Task",
 ];
 
+/// A Hyper-V command request (CIM-XML method calls, their instances
+/// embedded as escaped text) in the canonical form of calls that command
+/// mappings read (`<hyperv form="calls">`); `None` for any other document.
+/// Positions in what the mapping reports are then the canonical form's.
+pub fn canonical(name: &str, text: &str) -> Result<Option<String>, String> {
+    if !platform::hyperv::looks_like_cim(text) {
+        return Ok(None);
+    }
+    let doc = match roxmltree::Document::parse(text) {
+        Ok(d) => d,
+        Err(_) => return Ok(None),
+    };
+    if platform::hyperv::command_method(doc.root_element()).is_none() {
+        return Ok(None);
+    }
+    platform::hyperv::read_calls(name, text).map(Some)
+}
+
 /// The command element of a command document: a SOAP envelope's body
 /// element, or the root.
 pub fn command_element<'a, 'i>(
@@ -65,6 +83,11 @@ pub fn source_of(cmd: roxmltree::Node) -> Result<&'static Platform, String> {
             ))
         }
         Some(VIRSH_NS) if local == "virsh" => Ok(platform::by_name("kvm").expect("registered")),
+        Some(platform::hyperv::NS)
+            if local == "hyperv" && cmd.attribute("form") == Some("calls") =>
+        {
+            Ok(platform::by_name("hyperv").expect("registered"))
+        }
         _ => {
             let seen = match ns {
                 Some(u) => format!("<{local}> in namespace {u}"),

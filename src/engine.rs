@@ -53,6 +53,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "commands/hvx-to-hyperv.hvx",
         include_str!("../mappings/commands/hvx-to-hyperv.hvx"),
     ),
+    (
+        "commands/hyperv-to-hvx.hvx",
+        include_str!("../mappings/commands/hyperv-to-hvx.hvx"),
+    ),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
     ("lib/limits.hvx", include_str!("../mappings/lib/limits.hvx")),
     ("lib/vmware.hvx", include_str!("../mappings/lib/vmware.hvx")),

@@ -90,6 +90,11 @@ impl Command {
         }
         let name = self.input.display().to_string();
         let text = input::read_text(&self.input).map_err(|e| fail(&e.message, exit::INVALID))?;
+        // Hyper-V's calls are read in their canonical form.
+        let text = match cmd::canonical(&name, &text).map_err(|m| fail(&m, exit::INVALID))? {
+            Some(t) => t,
+            None => text,
+        };
         let doc = input::parse_xml(&name, &text).map_err(|e| {
             // A body cut out of its SOAP envelope loses the envelope's
             // declaration of xsi, which vim25 bodies use.

@@ -130,6 +130,9 @@ fn soap_body_is_vim25(root: roxmltree::Node) -> bool {
 /// The method of a command document (a vSphere method, bare or in a SOAP
 /// envelope; hvxform's `<virsh>`), which describes no VM.
 fn command_method<'a>(root: roxmltree::Node<'a, '_>) -> Option<&'a str> {
+    if let Some(m) = hyperv::command_method(root) {
+        return Some(m);
+    }
     let el = if root.has_tag_name((SOAP_NS, "Envelope")) {
         root.children()
             .filter(|c| c.has_tag_name((SOAP_NS, "Body")))

@@ -25,7 +25,7 @@ mod fast;
 mod read;
 mod write;
 
-pub use read::{looks_like_cim, read, read_config};
+pub use read::{command_method, looks_like_cim, read, read_calls, read_config, COMMAND_METHODS};
 pub use write::{write, write_calls};
 
 /// Namespace of the canonical form.

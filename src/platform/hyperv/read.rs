@@ -151,6 +151,156 @@ pub fn read(name: &str, text: &str) -> Result<String, String> {
         .map_err(|e| format!("{name}: cannot represent the document as XML: {e}"))
 }
 
+/// The WMI methods a Hyper-V command request calls (`hvxform command`), with
+/// the class each belongs to.
+pub const COMMAND_METHODS: &[(&str, &str)] = &[
+    ("RequestStateChange", "Msvm_ComputerSystem"),
+    (
+        "ModifyResourceSettings",
+        "Msvm_VirtualSystemManagementService",
+    ),
+    (
+        "RemoveResourceSettings",
+        "Msvm_VirtualSystemManagementService",
+    ),
+];
+
+/// Whether a CIM-XML document is a request of command methods (not a VM).
+pub fn command_method<'a>(root: Node<'a, '_>) -> Option<&'a str> {
+    if !root.has_tag_name("CIM") {
+        return None;
+    }
+    root.descendants()
+        .filter(|d| d.has_tag_name("METHODCALL"))
+        .filter_map(|m| m.attribute("NAME"))
+        .find(|m| COMMAND_METHODS.iter().any(|(c, _)| c == m))
+}
+
+/// Reads a CIM-XML request of command methods (RequestStateChange,
+/// ModifyResourceSettings, RemoveResourceSettings) into the canonical form
+/// of calls that `write_calls` writes: `<hyperv form="calls">` with one
+/// `<call>` per METHODCALL, embedded instances unpacked into `<instance>`s
+/// and references into `<ref class InstanceID>`.
+pub fn read_calls(name: &str, text: &str) -> Result<String, String> {
+    let doc = input::parse_xml(name, text).map_err(|e| e.message)?;
+    let root = doc.root_element();
+    let mut r = Reader {
+        name,
+        out: XmlOut::new(),
+        seen_vssd: false,
+        shift: 0,
+        carried: None,
+    };
+    if !root.has_tag_name("CIM") {
+        return Err(at(
+            name,
+            root,
+            "a Hyper-V command is a CIM-XML request (<CIM>)",
+        ));
+    }
+    let msg = child(name, root, "MESSAGE")?;
+    let body = elements(msg)
+        .next()
+        .ok_or_else(|| at(name, msg, "<MESSAGE> is empty"))?;
+    let reqs: Vec<Node> = match body.tag_name().name() {
+        "SIMPLEREQ" => vec![body],
+        "MULTIREQ" => elements(body).collect(),
+        other => return Err(at(name, body, format!("<{other}> is not a request"))),
+    };
+    r.start_root("calls")?;
+    let w = werr(name);
+    for req in reqs {
+        let call = elements(req)
+            .next()
+            .filter(|c| c.has_tag_name("METHODCALL"))
+            .ok_or_else(|| at(name, req, "a request without a <METHODCALL>"))?;
+        let method = call.attribute("NAME").unwrap_or("");
+        let Some((_, class)) = COMMAND_METHODS.iter().find(|(m, _)| *m == method) else {
+            return Err(at(
+                name,
+                call,
+                format!(
+                    "method `{method}` is not a command hvxform translates (known: {})",
+                    COMMAND_METHODS
+                        .iter()
+                        .map(|(m, _)| *m)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        let target = call
+            .descendants()
+            .find(|d| d.has_tag_name("INSTANCENAME"))
+            .ok_or_else(|| at(name, call, format!("{method} names no object to call")))?;
+        let called = target.attribute("CLASSNAME").unwrap_or("");
+        if called != *class {
+            return Err(at(
+                name,
+                target,
+                format!("{method} is a method of {class}, called here on `{called}`"),
+            ));
+        }
+        r.out.start("call").map_err(&w)?;
+        r.out.attr("method", method).map_err(&w)?;
+        if *class == "Msvm_ComputerSystem" {
+            let vm = elements(target)
+                .find(|k| k.attribute("NAME") == Some("Name"))
+                .and_then(|k| k.descendants().find(|v| v.has_tag_name("KEYVALUE")))
+                .and_then(|v| v.text())
+                .ok_or_else(|| {
+                    at(
+                        name,
+                        target,
+                        "Msvm_ComputerSystem without its Name key (the VM's GUID)",
+                    )
+                })?;
+            r.out.attr("class", class).map_err(&w)?;
+            r.out.attr("name", vm.trim()).map_err(&w)?;
+        }
+        for p in elements(call).filter(|p| p.has_tag_name("PARAMVALUE")) {
+            let pname = p.attribute("NAME").unwrap_or("");
+            r.out.start("param").map_err(&w)?;
+            r.out.attr("name", pname).map_err(&w)?;
+            if p.attribute("EmbeddedObject") == Some("instance") {
+                for v in p.descendants().filter(|d| d.has_tag_name("VALUE")) {
+                    r.embedded(pname, v)?;
+                }
+            } else if p.descendants().any(|d| d.has_tag_name("VALUE.REFERENCE")) {
+                for inst in p.descendants().filter(|d| d.has_tag_name("INSTANCENAME")) {
+                    let id = elements(inst)
+                        .find(|k| k.attribute("NAME") == Some("InstanceID"))
+                        .and_then(|k| k.descendants().find(|v| v.has_tag_name("KEYVALUE")))
+                        .and_then(|v| v.text())
+                        .ok_or_else(|| at(name, inst, "a reference without an InstanceID key"))?;
+                    r.out.start("ref").map_err(&w)?;
+                    r.out
+                        .attr("class", inst.attribute("CLASSNAME").unwrap_or(""))
+                        .map_err(&w)?;
+                    r.out.attr("InstanceID", id.trim()).map_err(&w)?;
+                    r.out.end();
+                }
+            } else {
+                let v = p
+                    .descendants()
+                    .find(|d| d.has_tag_name("VALUE"))
+                    .ok_or_else(|| at(name, p, format!("parameter {pname} has no value")))?;
+                let ty = p.attribute("PARAMTYPE").unwrap_or("string");
+                let t = value_text(v).map_err(|m| at(name, v, m))?;
+                check_value(ty, &t).map_err(|m| at(name, v, format!("{pname}: {m}")))?;
+                r.out.attr("type", ty).map_err(&w)?;
+                r.out.text(&t).map_err(&w)?;
+            }
+            r.out.end();
+        }
+        r.out.end();
+    }
+    r.out.end();
+    r.out
+        .finish()
+        .map_err(|e| format!("{name}: cannot represent the document as XML: {e}"))
+}
+
 /// The whole text of a `<VALUE>`: text and CDATA, comments left out; an
 /// element inside is an error (CIM values are text).
 fn value_text(v: Node) -> Result<String, String> {

@@ -150,6 +150,67 @@ fn device_commands_use_the_vms_configuration() {
 }
 
 #[test]
+fn an_added_disk_gets_the_next_free_target_and_unit() {
+    let dir = temp_dir("command-add-disk");
+    let store = dir.join("s.yaml");
+    let s = store.to_str().unwrap();
+    let o = run(&[
+        "session",
+        "set",
+        s,
+        "datastores",
+        "/var/lib/libvirt/images",
+        "LocalDS_0",
+        "--types",
+        "string:string",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // vSphere creates a 10 GiB disk on the SCSI controller (key 202), where
+    // the VM (converted from KVM) has sda and sdb: libvirt's next is sdc.
+    let o = command(&[
+        "samples/commands/add-disk.xml",
+        "--to",
+        "kvm",
+        "--context",
+        CTX,
+        "--session",
+        s,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        ["attach-device config=yes <disk type=file device=disk> <driver name=qemu type=qcow2> <source file=/var/lib/libvirt/images/proof-add/proof-add.qcow2> <target dev=sdc bus=scsi>"]
+    );
+    assert!(
+        stderr(&o).contains("action: create the disk image: qemu-img create -f qcow2 /var/lib/libvirt/images/proof-add/proof-add.qcow2 10737418240"),
+        "{}",
+        stderr(&o)
+    );
+    // libvirt attaches an image; vSphere places it on the next free unit of
+    // the SCSI controller (0 and 1 are taken).
+    let doc = dir.join("attach.xml");
+    std::fs::write(&doc, r#"<virsh xmlns="urn:hvxform:virsh:1" domain="proof"><attach-device config="yes"><disk xmlns="" type="file" device="disk"><source file="/var/lib/libvirt/images/proof-add.qcow2"/><target dev="sdc" bus="scsi"/></disk></attach-device></virsh>"#).unwrap();
+    let o = command(&[
+        doc.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "--context",
+        CTX,
+        "--param",
+        "vm=vm-42",
+        "--session",
+        s,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        vsphere_calls(&stdout(&o)),
+        ["ReconfigVM_Task vm-42 operation=add key=-1 fileName=[LocalDS_0] proof-add/proof-add.vmdk diskMode=persistent controllerKey=202 unitNumber=2"]
+    );
+    assert!(stderr(&o).contains("action: convert the disk image for vSphere: qemu-img convert -O vmdk /var/lib/libvirt/images/proof-add.qcow2"), "{}", stderr(&o));
+}
+
+#[test]
 fn a_device_command_without_context_names_what_it_needs() {
     let dir = temp_dir("command-noctx");
     let out = dir.join("out.xml");
@@ -918,5 +979,5 @@ fn commands_have_the_same_effect_on_vcsim_and_libvirtd() {
     let out = stdout(&o);
     println!("{out}");
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    assert!(out.contains("20 of 20 cases passed"), "{out}");
+    assert!(out.contains("22 of 22 cases passed"), "{out}");
 }

@@ -165,7 +165,16 @@ impl Command {
             cmd::TranslateError::Invalid(m) => fail(&m, exit::INVALID),
         })?;
         for w in &t.warnings {
-            super::warning(ctx, &format!("{} ({})", w.message, w.mapping));
+            let m = if w.mapping.is_empty() {
+                w.message.clone()
+            } else {
+                format!("{} ({})", w.message, w.mapping)
+            };
+            if w.action {
+                super::action(ctx, &m);
+            } else {
+                super::warning(ctx, &m);
+            }
         }
         let (paths, mut out) = (t.paths, t.output);
         // The context as the command leaves it: changed by whichever side

@@ -226,6 +226,16 @@ def main():
         cd.backing = vim.vm.device.VirtualCdrom.IsoBackingInfo(fileName="[LocalDS_0] other.iso")
         return ("Reconfigure", vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="edit", device=cd)]))
 
+    def add_disk(vm):
+        # A new 10 GiB disk on the SCSI controller, created by vSphere.
+        ctl = dev(vm, vim.vm.device.VirtualSCSIController)
+        os.makedirs(os.path.join(vc.ds.info.url, "proof-add"), exist_ok=True)
+        d = vim.vm.device.VirtualDisk(key=-1, controllerKey=ctl.key, unitNumber=2, capacityInKB=10 * 1024 * 1024,
+                                      backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                                          fileName="[LocalDS_0] proof-add/proof-add.vmdk", diskMode="persistent"))
+        return ("Reconfigure", vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
+            operation="add", fileOperation="create", device=d)]))
+
     def grow_disk(vm):
         d = dev(vm, vim.vm.device.VirtualDisk)
         d.capacityInKB = 40 * 1024 * 1024
@@ -238,6 +248,7 @@ def main():
         ("remove-nic", False, remove_nic, None),
         ("remove-disk", False, remove_disk, None),
         ("change-iso", False, change_iso, None),
+        ("add-disk", False, add_disk, None),
         ("reset", True, lambda vm: ("Reset",), None),
         ("grow-disk", False, grow_disk, "libvirt keeps no disk size"),
     ]
@@ -293,6 +304,14 @@ def main():
     iso = ('<disk xmlns="" type="file" device="cdrom"><source file="/var/lib/libvirt/images/other.iso"/>'
            '<target dev="hdc" bus="ide"/><readonly/></disk>')
 
+    # An image converted for both sides, as the `action:` lines say.
+    new_disk = ('<disk xmlns="" type="file" device="disk"><driver name="qemu" type="qcow2"/>'
+                '<source file="/var/lib/libvirt/images/proof-add.qcow2"/><target dev="sdc" bus="scsi"/></disk>')
+    open(os.path.join(IMAGES, "proof-add.qcow2"), "a").close()
+    os.makedirs(os.path.join(vc.ds.info.url, "proof-add"), exist_ok=True)
+    for f in ("proof-add.vmdk", "proof-add-flat.vmdk"):
+        open(os.path.join(vc.ds.info.url, "proof-add", f), "a").close()
+
     def dev_op(op, xml):
         return (f'<{op} config="yes">{xml}</{op}>', [op, "{dom}", ("file", xml), "--config"])
 
@@ -309,6 +328,7 @@ def main():
         ("remove-nic", False, [dev_op("detach-device", nic2)]),
         ("remove-disk", False, [dev_op("detach-device", sdb)]),
         ("change-iso", False, [dev_op("update-device", iso)]),
+        ("add-disk", False, [dev_op("attach-device", new_disk)]),
     ]
     for name, on, ops in back:
         vmname = f"back-{name}"
@@ -361,7 +381,7 @@ def main():
     if r.returncode != 0:
         sys.exit(f"converting the proof VM to Hyper-V failed: {r.stderr}")
     hv_ctx = os.path.join(work, "proof.hyperv.xml")
-    for name, on, call, _ in [c for c in cases if c[3] is None and c[0] != "remove-disk" and c[0] != "change-iso"]:
+    for name, on, call, _ in [c for c in cases if c[3] is None and c[0] not in ("remove-disk", "change-iso", "add-disk")]:
         vmname = f"hv-{name}"
         res = {"case": name, "pair": "hyperv->kvm, hyperv->vsphere"}
         try:

@@ -57,6 +57,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "commands/hyperv-to-hvx.hvx",
         include_str!("../mappings/commands/hyperv-to-hvx.hvx"),
     ),
+    (
+        "commands/hvx-to-ec2.hvx",
+        include_str!("../mappings/commands/hvx-to-ec2.hvx"),
+    ),
     ("lib/units.hvx", include_str!("../mappings/lib/units.hvx")),
     ("lib/limits.hvx", include_str!("../mappings/lib/limits.hvx")),
     ("lib/vmware.hvx", include_str!("../mappings/lib/vmware.hvx")),

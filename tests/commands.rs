@@ -940,6 +940,150 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
 }
 
 #[test]
+fn commands_become_ec2_requests_that_botocore_accepts() {
+    let dir = temp_dir("command-ec2");
+    let ec2 = "samples/ec2/web.xml";
+    let mut outputs = Vec::new();
+    let mut translate = |name: &str, args: &[&str]| -> serde_json::Value {
+        let out = dir.join(name);
+        let mut a = args.to_vec();
+        a.extend(["--to", "ec2", "-o", out.to_str().unwrap()]);
+        let o = command(&a);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        outputs.push(out.clone());
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+    };
+    let v = translate(
+        "on.json",
+        &["samples/commands/power-on.xml", "--context", ec2],
+    );
+    assert_eq!(
+        v,
+        serde_json::json!({"Requests": [{"Operation": "StartInstances", "Parameters": {"InstanceIds": ["i-02c25b9e9a7765733"]}}]})
+    );
+    // 4 vCPUs and 2 GiB together: one type change, the smallest type of the
+    // preferred families that fits (t3.medium has 2 vCPUs).
+    let v = translate(
+        "size.json",
+        &["samples/commands/cpu-memory.xml", "--context", ec2],
+    );
+    assert_eq!(v["Requests"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["Requests"][0]["Operation"], "ModifyInstanceAttribute");
+    assert_eq!(
+        v["Requests"][0]["Parameters"]["InstanceType"]["Value"],
+        "c7i.xlarge"
+    );
+    // A secondary interface is detached by its attachment; vSphere's key 207
+    // is found in vSphere's configuration, its MAC in the instance.
+    let text = std::fs::read_to_string(common::root().join(ec2)).unwrap();
+    let (a, b) = (
+        text.find("<networkInterfaceSet>").unwrap() + "<networkInterfaceSet>".len(),
+        text.find("</networkInterfaceSet>").unwrap(),
+    );
+    let second = text[a..b]
+        .replace("02:00:00:4e:b3:63", "52:54:00:c0:00:02")
+        .replace(
+            "<deviceIndex>0</deviceIndex>",
+            "<deviceIndex>1</deviceIndex>",
+        )
+        .replace(
+            "eni-attach-ae9575f469db8e227",
+            "eni-attach-0000000000000002",
+        );
+    let two = dir.join("two-nics.xml");
+    std::fs::write(&two, format!("{}{second}{}", &text[..b], &text[b..])).unwrap();
+    let v = translate(
+        "nic.json",
+        &[
+            "samples/commands/remove-nic.xml",
+            "--context",
+            CTX,
+            "--context",
+            two.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        v,
+        serde_json::json!({"Requests": [{"Operation": "DetachNetworkInterface", "Parameters": {"AttachmentId": "eni-attach-0000000000000002"}}]})
+    );
+    let virsh = dir.join("virsh.xml");
+    std::fs::write(&virsh, r#"<virsh xmlns="urn:hvxform:virsh:1" domain="web-01"><setvcpus count="4" config="yes"/><setmem kib="2097152" config="yes"/><detach-device config="yes"><interface xmlns="" type="network"><mac address="52:54:00:c0:00:02"/></interface></detach-device></virsh>"#).unwrap();
+    let v = translate(
+        "kvm.json",
+        &[virsh.to_str().unwrap(), "--context", two.to_str().unwrap()],
+    );
+    let ops: Vec<_> = v["Requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Operation"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ops,
+        ["ModifyInstanceAttribute", "DetachNetworkInterface"],
+        "{v}"
+    );
+    // What EC2's API cannot do is refused with the reason.
+    let o = command(&[
+        "samples/commands/change-iso.xml",
+        "--to",
+        "ec2",
+        "--context",
+        CTX,
+        "--context",
+        ec2,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("EC2 instances have no CD-ROM drive"),
+        "{}",
+        stderr(&o)
+    );
+    let primary = dir.join("primary.xml");
+    std::fs::write(
+        &primary,
+        std::fs::read_to_string(common::root().join(CTX))
+            .unwrap()
+            .replace("52:54:00:c0:00:02", "02:00:00:4e:b3:63"),
+    )
+    .unwrap();
+    let o = command(&[
+        "samples/commands/remove-nic.xml",
+        "--to",
+        "ec2",
+        "--context",
+        primary.to_str().unwrap(),
+        "--context",
+        ec2,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is the instance's primary one (device index 0): EC2 cannot detach it"),
+        "{}",
+        stderr(&o)
+    );
+    // botocore's own check of each request against EC2's service model.
+    if let Some(py) = common::venv_python(
+        "HVX_EC2_PYTHON",
+        "/opt/hvx-ec2-venv",
+        "venv with botocore and moto",
+    ) {
+        let mut c = std::process::Command::new(py);
+        c.arg(common::root().join("tests/validators/ec2_check.py"))
+            .arg("--requests");
+        c.args(&outputs);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        assert_eq!(
+            stdout(&o).matches(": OK").count(),
+            outputs.len(),
+            "{}",
+            stdout(&o)
+        );
+    }
+}
+
+#[test]
 fn a_command_file_is_not_a_vm_to_transform() {
     let o = run(&[
         "transform",

@@ -73,10 +73,10 @@ impl Command {
             code
         };
         let target = platform::by_name(&self.to).map_err(|m| fail(&m, exit::CANNOT_RUN))?;
-        if !matches!(target.name, "kvm" | "vsphere" | "hyperv" | "hvx") {
+        if !matches!(target.name, "kvm" | "vsphere" | "hyperv" | "ec2" | "hvx") {
             return Err(fail(
                 &format!(
-                    "translating commands to {} is not implemented yet (targets: kvm, vsphere, hyperv, hvx)",
+                    "translating commands to {} is not implemented yet (targets: kvm, vsphere, hyperv, ec2, hvx)",
                     target.name
                 ),
                 exit::INVALID,

@@ -252,7 +252,23 @@ def main():
         ("reset", True, lambda vm: ("Reset",), None),
         ("grow-disk", False, grow_disk, "libvirt keeps no disk size"),
     ]
-    results, failed = [], 0
+    results = []
+
+    def same(res, **facts):
+        """Records the VMs' P0 facts; the case passes when they agree."""
+        res.update(facts)
+        first = next(iter(facts.values()))
+        res["ok"] = all(f == first for f in facts.values())
+        if not res["ok"]:
+            res["error"] = "P0 facts differ"
+
+    def record(res, vmname, error=None):
+        if error is not None:
+            res["ok"], res["error"] = False, str(error)
+        lv.remove(vmname)
+        results.append(res)
+        print(json.dumps(res), flush=True)
+
     for name, on, call, refusal in cases:
         vmname = f"proof-{name}"
         res = {"case": name, "pair": "vsphere->kvm"}
@@ -285,18 +301,11 @@ def main():
                 s = run(["sh", script])
                 if s.returncode != 0:
                     raise RuntimeError(f"libvirtd refused the translation: {s.stderr.strip()}\n{t.stdout}")
-                a, b = vc.facts(vm), lv.facts(vmname)
-                res["vsphere"], res["kvm"] = a, b
-                res["ok"] = a == b
-                if not res["ok"]:
-                    res["error"] = "P0 facts differ"
+                same(res, vsphere=vc.facts(vm), kvm=lv.facts(vmname))
         except Exception as e:  # noqa: BLE001 - reported per case
-            res["ok"], res["error"] = False, str(e)
-        finally:
-            lv.remove(vmname)
-        failed += not res["ok"]
-        results.append(res)
-        print(json.dumps(res), flush=True)
+            record(res, vmname, e)
+        else:
+            record(res, vmname)
     # kvm -> vsphere: (name, start powered on?, [(virsh XML op, virsh argv)]).
     nic2 = '<interface xmlns="" type="user"><mac address="52:54:00:c0:00:02"/></interface>'
     sdb = ('<disk xmlns="" type="file" device="disk"><source file="/var/lib/libvirt/images/proof-data.img"/>'
@@ -360,18 +369,11 @@ def main():
                     args.append(a.replace("{dom}", vmname))
                 lv.virsh(*args)
             res["calls"] = vc.post_calls(t.stdout)
-            a, b = vc.facts(vm), lv.facts(vmname)
-            res["vsphere"], res["kvm"] = a, b
-            res["ok"] = a == b
-            if not res["ok"]:
-                res["error"] = "P0 facts differ"
+            same(res, vsphere=vc.facts(vm), kvm=lv.facts(vmname))
         except Exception as e:  # noqa: BLE001 - reported per case
-            res["ok"], res["error"] = False, str(e)
-        finally:
-            lv.remove(vmname)
-        failed += not res["ok"]
-        results.append(res)
-        print(json.dumps(res), flush=True)
+            record(res, vmname, e)
+        else:
+            record(res, vmname)
     # Through Hyper-V (no Hyper-V runs here: its requests are checked by
     # pywbem in tests/commands.rs): the vSphere command translated to a
     # Hyper-V request, that request translated to libvirt (run on libvirtd)
@@ -421,19 +423,13 @@ def main():
             if s_.returncode != 0:
                 raise RuntimeError(f"libvirtd refused the translation: {s_.stderr.strip()}\n{t.stdout}")
             res["calls"] = vc.post_calls(u.stdout)
-            a, b, c = vc.facts(ref), lv.facts(vmname), vc.facts(via)
-            res["vsphere"], res["kvm"], res["vsphere via hyperv"] = a, b, c
-            res["ok"] = a == b == c
-            if not res["ok"]:
-                res["error"] = "P0 facts differ"
+            same(res, vsphere=vc.facts(ref), kvm=lv.facts(vmname), vsphere_via_hyperv=vc.facts(via))
         except Exception as e:  # noqa: BLE001 - reported per case
-            res["ok"], res["error"] = False, str(e)
-        finally:
-            lv.remove(vmname)
-        failed += not res["ok"]
-        results.append(res)
-        print(json.dumps(res), flush=True)
+            record(res, vmname, e)
+        else:
+            record(res, vmname)
     vc.close()
+    failed = sum(not r["ok"] for r in results)
     print(f"{len(results) - failed} of {len(results)} cases passed")
     sys.exit(1 if failed else 0)
 

@@ -109,13 +109,41 @@ def check_request(op, text):
     return errs
 
 
+def check_requests(text):
+    """A sequence of requests (hvxform command --to ec2):
+    {"Requests": [{"Operation": OP, "Parameters": {...}}, ...]}, each checked
+    as check_request checks one."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        return [f"not JSON: {e}"]
+    reqs = doc.get("Requests") if isinstance(doc, dict) else None
+    if not isinstance(reqs, list) or not reqs:
+        return ["no Requests list"]
+    errs = []
+    for i, r in enumerate(reqs):
+        op = r.get("Operation") if isinstance(r, dict) else None
+        if op not in MODEL.operation_names:
+            errs.append(f"request {i + 1}: unknown operation {op!r}")
+            continue
+        errs += [f"request {i + 1} ({op}): {e}" for e in check_request(op, json.dumps(r.get("Parameters")))]
+    return errs
+
+
 def main(paths):
     bad = 0
     op = None
+    many = False
     if paths[:1] == ["--request"]:
         op, paths = paths[1], paths[2:]
+    elif paths[:1] == ["--requests"]:
+        many, paths = True, paths[1:]
     for p in paths:
-        if op:
+        if many:
+            errs = check_requests(open(p, encoding="utf-8").read())
+        elif op:
             errs = check_request(op, open(p, encoding="utf-8").read())
         else:
             errs = check(open(p, "rb").read())

@@ -231,8 +231,8 @@ fn request(
         &mut w,
         "DefineSystem",
         "Msvm_VirtualSystemManagementService",
-        "vmms",
-    );
+        &[("Name", "vmms")],
+    )?;
     w.param("SystemSettings", std::slice::from_ref(&system), false)?;
     w.param("ResourceSettings", resources, true)?;
     w.close("METHODCALL");
@@ -244,8 +244,8 @@ fn request(
             &mut w,
             "ModifySecuritySettings",
             "Msvm_SecurityService",
-            "securityservice",
-        );
+            &[("Name", "securityservice")],
+        )?;
         w.param("SecuritySettingData", std::slice::from_ref(sec), false)?;
         w.close("METHODCALL");
         w.close("SIMPLEREQ");
@@ -343,9 +343,15 @@ impl Pretty {
     }
 }
 
-/// `<METHODCALL NAME=method>` and the path of the service it calls (left
-/// open: the parameters follow).
-fn method_call(w: &mut Pretty, method: &str, class: &str, name: &str) {
+/// `<METHODCALL NAME=method>` and the path of the object it calls, an
+/// instance of `class` named by its `keys` (left open: the parameters
+/// follow).
+fn method_call(
+    w: &mut Pretty,
+    method: &str,
+    class: &str,
+    keys: &[(&str, &str)],
+) -> Result<(), WriteError> {
     w.open(&format!("METHODCALL NAME=\"{method}\""));
     w.open("LOCALINSTANCEPATH");
     w.open("LOCALNAMESPACEPATH");
@@ -354,12 +360,14 @@ fn method_call(w: &mut Pretty, method: &str, class: &str, name: &str) {
     }
     w.close("LOCALNAMESPACEPATH");
     w.open(&format!("INSTANCENAME CLASSNAME=\"{class}\""));
-    w.open("KEYBINDING NAME=\"Name\"");
-    w.text("KEYVALUE VALUETYPE=\"string\"", "KEYVALUE", name)
-        .expect("a constant needs no check");
-    w.close("KEYBINDING");
+    for (k, v) in keys {
+        w.open(&format!("KEYBINDING NAME=\"{k}\""));
+        w.text("KEYVALUE VALUETYPE=\"string\"", "KEYVALUE", v)?;
+        w.close("KEYBINDING");
+    }
     w.close("INSTANCENAME");
     w.close("LOCALINSTANCEPATH");
+    Ok(())
 }
 
 /// Writes the canonical form of method calls (`<hyperv form="calls">`, what
@@ -424,29 +432,21 @@ pub fn write_calls(xml: &str) -> Result<String, String> {
                         "a call on Msvm_ComputerSystem needs the VM's name (its GUID)".into(),
                     ));
                 }
-                w.open(&format!("METHODCALL NAME=\"{method}\""));
-                w.open("LOCALINSTANCEPATH");
-                w.open("LOCALNAMESPACEPATH");
-                for ns in ["root", "virtualization", "v2"] {
-                    w.empty(&format!("NAMESPACE NAME=\"{ns}\""));
-                }
-                w.close("LOCALNAMESPACEPATH");
-                w.open("INSTANCENAME CLASSNAME=\"Msvm_ComputerSystem\"");
-                for (k, v) in [("CreationClassName", "Msvm_ComputerSystem"), ("Name", name)] {
-                    w.open(&format!("KEYBINDING NAME=\"{k}\""));
-                    w.text("KEYVALUE VALUETYPE=\"string\"", "KEYVALUE", v)
-                        .map_err(e)?;
-                    w.close("KEYBINDING");
-                }
-                w.close("INSTANCENAME");
-                w.close("LOCALINSTANCEPATH");
+                method_call(
+                    &mut w,
+                    method,
+                    "Msvm_ComputerSystem",
+                    &[("CreationClassName", "Msvm_ComputerSystem"), ("Name", name)],
+                )
+                .map_err(e)?;
             }
             None => method_call(
                 &mut w,
                 method,
                 "Msvm_VirtualSystemManagementService",
-                "vmms",
-            ),
+                &[("Name", "vmms")],
+            )
+            .map_err(e)?,
             Some(other) => return Err(at(format!("calls on {other} are not written"))),
         }
         for p in c.children().filter(|p| p.is_element()) {

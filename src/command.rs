@@ -363,6 +363,23 @@ pub fn virsh_script(xml: &str, uri: &str) -> Result<String, String> {
                 s.push_str("\nHVXFORM_DEVICE\n");
                 writeln!(s, "{base}{name} {} {file}{config}", q(domain)).unwrap();
             }
+            "define" => {
+                // The whole domain, defined again (Secure Boot lives in its
+                // firmware definition, which no other virsh command edits).
+                let dom = op
+                    .children()
+                    .find(|c| c.is_element())
+                    .ok_or("<define> holds no domain")?;
+                n += 1;
+                let file = format!("\"$tmp/domain-{n}.xml\"");
+                if n == 1 {
+                    s.push_str("tmp=$(mktemp -d)\ntrap 'rm -rf \"$tmp\"' EXIT\n");
+                }
+                writeln!(s, "cat > {file} <<'HVXFORM_DOMAIN'").unwrap();
+                s.push_str(&doc.input_text()[dom.range()]);
+                s.push_str("\nHVXFORM_DOMAIN\n");
+                writeln!(s, "{base}define {file}").unwrap();
+            }
             other => return Err(format!("unknown virsh operation <{other}>")),
         }
     }

@@ -682,7 +682,7 @@ fn the_context_must_be_the_vm_the_command_is_for() {
 }
 
 #[test]
-fn secure_boot_needs_uefi_and_libvirt_refuses_to_translate_it() {
+fn secure_boot_needs_uefi_and_libvirt_defines_the_domain_again() {
     let dir = temp_dir("command-secure-boot");
     let sb = dir.join("sb.xml");
     let text =
@@ -715,10 +715,95 @@ fn secure_boot_needs_uefi_and_libvirt_refuses_to_translate_it() {
         "{}",
         stdout(&o)
     );
+    // libvirt keeps Secure Boot in the domain's definition: without the
+    // domain, the translation says it needs it; with it, the domain is
+    // defined again with the firmware feature on.
     let o = command(&[sb, "--to", "kvm", "--context", efi.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("Secure Boot is part of a libvirt domain's firmware definition"),
+        stderr(&o).contains("the context holds no libvirt domain"),
+        "{}",
+        stderr(&o)
+    );
+    let dom = dir.join("efi-domain.xml");
+    std::fs::write(
+        &dom,
+        std::fs::read_to_string(common::root().join("tests/commands/proof.xml"))
+            .unwrap()
+            .replace("<os>", "<os firmware='efi'>"),
+    )
+    .unwrap();
+    let o = command(&[
+        sb,
+        "--to",
+        "kvm",
+        "--context",
+        efi.to_str().unwrap(),
+        "--context",
+        dom.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let doc = roxmltree::Document::parse(&out).unwrap();
+    let domain = doc
+        .descendants()
+        .find(|n| n.has_tag_name("domain"))
+        .expect("a <define> of the domain");
+    assert_eq!(domain.parent().unwrap().tag_name().name(), "define");
+    let feature = domain
+        .descendants()
+        .find(|n| n.has_tag_name("feature") && n.attribute("name") == Some("secure-boot"))
+        .unwrap();
+    assert_eq!(feature.attribute("enabled"), Some("yes"));
+    // Everything else of the domain is as the context has it.
+    for dev in [
+        "proof-os.img",
+        "proof-data.img",
+        "52:54:00:c0:00:02",
+        "install.iso",
+    ] {
+        assert!(out.contains(dev), "{dev}: {out}");
+    }
+    // A BIOS domain cannot have it.
+    let o = command(&[
+        sb,
+        "--to",
+        "kvm",
+        "--context",
+        efi.to_str().unwrap(),
+        "--context",
+        "tests/commands/proof.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o)
+            .contains("Secure Boot needs UEFI firmware; libvirt domain proof boots with BIOS"),
+        "{}",
+        stderr(&o)
+    );
+    // Nor a generation 1 Hyper-V VM (the BIOS domain as hvxform converts
+    // it), whatever the vSphere side boots with.
+    let o = run(&[
+        "transform",
+        "tests/commands/proof.xml",
+        "--to",
+        "hyperv",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = command(&[
+        sb,
+        "--to",
+        "hyperv",
+        "--context",
+        efi.to_str().unwrap(),
+        "--context",
+        dir.join("proof.hyperv.xml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("Secure Boot needs a generation 2 (UEFI) VM; this Hyper-V VM is Microsoft:Hyper-V:SubType:1"),
         "{}",
         stderr(&o)
     );
@@ -846,9 +931,32 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
             && calls[1].starts_with("RemoveResourceSettings"),
         "{calls:?}"
     );
-    // What Hyper-V's side does not translate yet is refused, naming it.
+    // A new ISO: the DVD drive's media, found in Hyper-V's settings (its
+    // InstanceID) through vSphere's (which drive key 3002 was), changed.
+    let x = translate(
+        "iso.xml",
+        &[
+            "samples/commands/change-iso.xml",
+            "--context",
+            CTX,
+            "--context",
+            hv,
+        ],
+    );
+    let calls = cim_calls(&x);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].starts_with("ModifyResourceSettings key=vmms ResourceSettings:")
+            && calls[0].contains(&format!(
+                "Microsoft:{guid}\\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\\0\\1\\L"
+            ))
+            && calls[0].contains("Virtual Hard Disks\\other.iso"),
+        "{calls:?}"
+    );
+    // Adding a disk takes two calls on Hyper-V, the second naming what the
+    // first made: refused, saying so.
     let o = command(&[
-        "samples/commands/change-iso.xml",
+        "samples/commands/add-disk.xml",
         "--to",
         "hyperv",
         "--context",
@@ -858,7 +966,7 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("changing a DVD's media is not translated to Hyper-V yet"),
+        stderr(&o).contains("adding a disk is not translated to Hyper-V: Hyper-V adds the drive and its virtual hard disk in two calls"),
         "{}",
         stderr(&o)
     );
@@ -888,7 +996,7 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
     let nic = nic.to_str().unwrap();
     let o = command(&[nic, "--to", "kvm", "--param", "domain=proof"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("needs the VM's current configuration (the Hyper-V VM's settings, to know which adapter an InstanceID names)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("needs the VM's current configuration (the Hyper-V VM's settings, to know which adapter or drive an InstanceID names)"), "{}", stderr(&o));
     let o = command(&[
         nic,
         "--to",
@@ -1097,12 +1205,14 @@ fn a_command_file_is_not_a_vm_to_transform() {
     assert!(stderr(&o).contains("a command (PowerOnVM_Task), not a VM's configuration; translate it with `hvxform command`"), "{}", stderr(&o));
 }
 
-/// The proof: each command executed by vcsim (vSphere) and its translation
-/// by libvirtd (QEMU driver), the two VMs read back and compared. Needs
-/// HVX_VCSIM (the vcsim binary `.ci/run` builds) and a libvirtd answering
-/// on HVX_LIBVIRT_URI (default qemu:///system).
+/// The proof, for every ordered pair of vSphere, KVM and Hyper-V: each
+/// command executed on its own endpoint and its translations on the others
+/// (vcsim; libvirtd with the QEMU driver; pywbem_mock with the Msvm classes
+/// and hyperv_endpoint.py's providers), the VMs read back and compared.
+/// Needs HVX_VCSIM (the vcsim binary `.ci/run` builds), HVX_PYWBEM_PYTHON
+/// and a libvirtd answering on HVX_LIBVIRT_URI (default qemu:///system).
 #[test]
-fn commands_have_the_same_effect_on_vcsim_and_libvirtd() {
+fn commands_have_the_same_effect_on_every_endpoint() {
     let required = std::env::var("HVX_REQUIRE_TOOLS").as_deref() == Ok("1");
     let Some(vcsim) = std::env::var_os("HVX_VCSIM") else {
         assert!(!required, "HVX_VCSIM (the vcsim binary) is required");
@@ -1110,6 +1220,9 @@ fn commands_have_the_same_effect_on_vcsim_and_libvirtd() {
         return;
     };
     let Some(py) = common::python() else { return };
+    let Some(pywbem) = common::pywbem_python() else {
+        return;
+    };
     let uri = std::env::var("HVX_LIBVIRT_URI").unwrap_or_else(|_| "qemu:///system".into());
     let work = temp_dir("command-proof");
     let o = std::process::Command::new(py)
@@ -1118,10 +1231,16 @@ fn commands_have_the_same_effect_on_vcsim_and_libvirtd() {
         .arg(vcsim)
         .arg(&uri)
         .arg(&work)
+        .arg(pywbem)
         .output()
         .unwrap();
     let out = stdout(&o);
     println!("{out}");
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    assert!(out.contains("22 of 22 cases passed"), "{out}");
+    // 26 cases: 10 from vSphere, 8 from KVM, 8 from Hyper-V, each translated
+    // for the two other platforms; 4 of the 52 translations are refusals.
+    assert!(
+        out.contains("26 of 26 cases passed (52 translations, 4 of them refusals)"),
+        "{out}"
+    );
 }

@@ -30,7 +30,10 @@ def request_xml(methodname, path, params):
     conn = pywbem.WBEMConnection("http://127.0.0.1:1", ("user", "password"),
                                  default_namespace=path.namespace, timeout=2)
     conn.debug = True
-    args = [(name, value) for name, _type, value in params]
+    # A plain value keeps the CIM type its PARAMTYPE gave (pywbem writes a
+    # str as a string).
+    args = [(name, pywbem.cimvalue(value, ptype) if isinstance(value, str) and ptype
+             not in (None, "string", "reference") else value) for name, ptype, value in params]
     try:
         conn.InvokeMethod(methodname, path, args)
     except pywbem.ConnectionError:
@@ -40,25 +43,30 @@ def request_xml(methodname, path, params):
     return conn.last_request
 
 
+def resend(path):
+    """The request in `path` as pywbem's client writes it (a MULTIREQ of the
+    SIMPLEREQs it wrote when there are several calls)."""
+    kind, calls = parse_document(read_text(path), Parser())
+    if kind != "request":
+        raise Bad("%s is not a request" % path)
+    docs = [request_xml(*c) for c in calls]
+    if len(docs) == 1:
+        return docs[0]
+    # One MESSAGE: the SIMPLEREQ of each request pywbem wrote, in a MULTIREQ.
+    reqs = [re.search(r"<SIMPLEREQ>.*</SIMPLEREQ>", d, re.S).group(0) for d in docs]
+    head = re.match(r"(.*?<MESSAGE[^>]*>)", docs[0], re.S).group(1)
+    return head + "<MULTIREQ>" + "".join(reqs) + "</MULTIREQ></MESSAGE></CIM>"
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        kind, calls = parse_document(read_text(argv[1]), Parser())
-        if kind != "request":
-            raise Bad("%s is not a request" % argv[1])
-        docs = [request_xml(*c) for c in calls]
+        out = resend(argv[1])
     except (Bad, pywbem.Error) as exc:
         print("pywbem_resend: %s: %s" % (argv[1], exc), file=sys.stderr)
         return 1
-    if len(docs) == 1:
-        out = docs[0]
-    else:
-        # One MESSAGE: the SIMPLEREQ of each request pywbem wrote, in a MULTIREQ.
-        reqs = [re.search(r"<SIMPLEREQ>.*</SIMPLEREQ>", d, re.S).group(0) for d in docs]
-        head = re.match(r"(.*?<MESSAGE[^>]*>)", docs[0], re.S).group(1)
-        out = head + "<MULTIREQ>" + "".join(reqs) + "</MULTIREQ></MESSAGE></CIM>"
     with open(argv[2], "w", encoding="utf-8") as f:
         f.write(out)
     return 0

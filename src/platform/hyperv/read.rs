@@ -163,6 +163,11 @@ pub const COMMAND_METHODS: &[(&str, &str)] = &[
         "RemoveResourceSettings",
         "Msvm_VirtualSystemManagementService",
     ),
+    ("AddResourceSettings", "Msvm_VirtualSystemManagementService"),
+    (
+        "ModifySystemSettings",
+        "Msvm_VirtualSystemManagementService",
+    ),
 ];
 
 /// Whether a CIM-XML document is a request of command methods (not a VM).
@@ -176,8 +181,7 @@ pub fn command_method<'a>(root: Node<'a, '_>) -> Option<&'a str> {
         .find(|m| COMMAND_METHODS.iter().any(|(c, _)| c == m))
 }
 
-/// Reads a CIM-XML request of command methods (RequestStateChange,
-/// ModifyResourceSettings, RemoveResourceSettings) into the canonical form
+/// Reads a CIM-XML request of command methods ([`COMMAND_METHODS`]) into the canonical form
 /// of calls that `write_calls` writes: `<hyperv form="calls">` with one
 /// `<call>` per METHODCALL, embedded instances unpacked into `<instance>`s
 /// and references into `<ref class InstanceID>`.

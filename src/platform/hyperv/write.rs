@@ -370,6 +370,12 @@ fn method_call(
     Ok(())
 }
 
+/// The method parameters that take one value, not an array (Microsoft's
+/// signatures: ModifySystemSettings' SystemSettings, AddResourceSettings'
+/// AffectedConfiguration); every other instance or reference parameter of
+/// the command methods is an array.
+const SINGLE_PARAMS: &[&str] = &["SystemSettings", "AffectedConfiguration"];
+
 /// Writes the canonical form of method calls (`<hyperv form="calls">`, what
 /// `commands/hvx-to-hyperv.hvx` writes) as a CIM-XML request: one
 /// `<SIMPLEREQ>` per `<call>`, in a `<MULTIREQ>` when there are several.
@@ -466,18 +472,27 @@ pub fn write_calls(xml: &str) -> Result<String, String> {
                 w.open(&format!("PARAMVALUE NAME=\"{pname}\" PARAMTYPE=\"{ty}\""));
                 w.text("VALUE", "VALUE", t).map_err(e)?;
                 w.close("PARAMVALUE");
+            } else if kids.len() > 1 && SINGLE_PARAMS.contains(&pname) {
+                return Err(at(format!(
+                    "parameter `{pname}` takes one value, given {}",
+                    kids.len()
+                )));
             } else if kids.iter().all(|k| k.has_tag_name((NS, "instance"))) {
                 let texts = kids
                     .iter()
                     .map(|k| instance_text(*k, None))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|m| at(format!("parameter `{pname}`: {m}")))?;
-                w.param(pname, &texts, true).map_err(e)?;
+                w.param(pname, &texts, !SINGLE_PARAMS.contains(&pname))
+                    .map_err(e)?;
             } else if kids.iter().all(|k| k.has_tag_name((NS, "ref"))) {
+                let single = SINGLE_PARAMS.contains(&pname);
                 w.open(&format!(
                     "PARAMVALUE NAME=\"{pname}\" PARAMTYPE=\"reference\""
                 ));
-                w.open("VALUE.REFARRAY");
+                if !single {
+                    w.open("VALUE.REFARRAY");
+                }
                 for r in &kids {
                     let class = r.attribute("class").unwrap_or("");
                     let id = r.attribute("InstanceID").unwrap_or("");
@@ -495,7 +510,9 @@ pub fn write_calls(xml: &str) -> Result<String, String> {
                     w.close("INSTANCENAME");
                     w.close("VALUE.REFERENCE");
                 }
-                w.close("VALUE.REFARRAY");
+                if !single {
+                    w.close("VALUE.REFARRAY");
+                }
                 w.close("PARAMVALUE");
             } else {
                 return Err(at(format!(

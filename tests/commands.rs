@@ -15,6 +15,13 @@ fn command(args: &[&str]) -> std::process::Output {
     run(&a)
 }
 
+/// Runs `hvxform command ARGS`, which must fail (exit 1) saying `reason`.
+fn refused(args: &[&str], reason: &str) {
+    let o = command(args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(reason), "{}", stderr(&o));
+}
+
 /// The operations of a `<virsh>` document: (name, attributes, device XML
 /// element names with their attributes).
 fn ops(xml: &str) -> Vec<String> {
@@ -233,19 +240,13 @@ fn a_device_command_without_context_names_what_it_needs() {
 
 #[test]
 fn commands_the_target_cannot_express_are_refused_with_a_reason() {
-    let o = command(&[
+    refused(&[
         "samples/commands/grow-disk.xml",
         "--to",
         "kvm",
         "--context",
         CTX,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("growing disk sda (/var/lib/libvirt/images/proof-os.img) to 42949672960 bytes: libvirt keeps no disk size"),
-        "{}",
-        stderr(&o)
-    );
+    ], "growing disk sda (/var/lib/libvirt/images/proof-os.img) to 42949672960 bytes: libvirt keeps no disk size");
 }
 
 #[test]
@@ -450,28 +451,23 @@ fn virsh_operations_become_vsphere_calls_with_keys_from_the_vsphere_vm() {
         "{e}"
     );
     // Without the vSphere VM's configuration, the NIC has no key.
-    let o = command(&[
+    refused(&[
         "samples/commands/virsh-reconfigure.xml",
         "--to",
         "vsphere",
         "--param",
         "vm=vm-42",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("<remove-nic> needs the VM's current configuration (the vSphere VM's devices, to find the key of the NIC with this MAC)"), "{}", stderr(&o));
+    ], "<remove-nic> needs the VM's current configuration (the vSphere VM's devices, to find the key of the NIC with this MAC)");
     // Which VM: vSphere's managed object id.
-    let o = command(&[
-        "samples/commands/virsh-reconfigure.xml",
-        "--to",
-        "vsphere",
-        "--context",
-        CTX,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("give its managed object id with --param vm=MOREF"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[
+            "samples/commands/virsh-reconfigure.xml",
+            "--to",
+            "vsphere",
+            "--context",
+            CTX,
+        ],
+        "give its managed object id with --param vm=MOREF",
     );
     // A MAC the vSphere VM does not have.
     let doc = dir.join("other-mac.xml");
@@ -482,22 +478,19 @@ fn virsh_operations_become_vsphere_calls_with_keys_from_the_vsphere_vm() {
             .replace("52:54:00:c0:00:02", "52:54:00:c0:00:99"),
     )
     .unwrap();
-    let o = command(&[
-        doc.to_str().unwrap(),
-        "--to",
-        "vsphere",
-        "--context",
-        CTX,
-        "--param",
-        "vm=vm-42",
-        "--session",
-        s,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("the vSphere VM has no NIC with MAC 52:54:00:c0:00:99"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[
+            doc.to_str().unwrap(),
+            "--to",
+            "vsphere",
+            "--context",
+            CTX,
+            "--param",
+            "vm=vm-42",
+            "--session",
+            s,
+        ],
+        "the vSphere VM has no NIC with MAC 52:54:00:c0:00:99",
     );
 }
 
@@ -630,33 +623,27 @@ fn the_context_must_be_the_vm_the_command_is_for() {
     assert!(stdout(&o).contains("52:54:00:c0:00:02"));
     let other = dir.join("other.xml");
     std::fs::write(&other, response_context("vm-7")).unwrap();
-    let o = command(&[
-        "samples/commands/remove-nic.xml",
-        "--to",
-        "kvm",
-        "--context",
-        other.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("the context describes VM vm-7; the command is for VM vm-42"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[
+            "samples/commands/remove-nic.xml",
+            "--to",
+            "kvm",
+            "--context",
+            other.to_str().unwrap(),
+        ],
+        "the context describes VM vm-7; the command is for VM vm-42",
     );
-    let o = command(&[
-        "samples/commands/virsh-reconfigure.xml",
-        "--to",
-        "vsphere",
-        "--param",
-        "vm=vm-42",
-        "--context",
-        other.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("the context describes VM vm-7; the calls are for VM vm-42"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[
+            "samples/commands/virsh-reconfigure.xml",
+            "--to",
+            "vsphere",
+            "--param",
+            "vm=vm-42",
+            "--context",
+            other.to_str().unwrap(),
+        ],
+        "the context describes VM vm-7; the calls are for VM vm-42",
     );
     let dom = dir.join("dom.xml");
     std::fs::write(
@@ -666,18 +653,15 @@ fn the_context_must_be_the_vm_the_command_is_for() {
             .replace("<name>proof</name>", "<name>db</name>"),
     )
     .unwrap();
-    let o = command(&[
-        "samples/commands/virsh-reconfigure.xml",
-        "--to",
-        "hvx",
-        "--context",
-        dom.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("the context is domain db; the commands are for proof"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[
+            "samples/commands/virsh-reconfigure.xml",
+            "--to",
+            "hvx",
+            "--context",
+            dom.to_str().unwrap(),
+        ],
+        "the context is domain db; the commands are for proof",
     );
 }
 
@@ -693,12 +677,9 @@ fn secure_boot_needs_uefi_and_libvirt_defines_the_domain_again() {
     std::fs::write(&sb, text).unwrap();
     let sb = sb.to_str().unwrap();
     // The proof VM boots with BIOS.
-    let o = command(&[sb, "--to", "kvm", "--context", CTX]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("Secure Boot needs UEFI firmware; this VM boots with bios"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[sb, "--to", "kvm", "--context", CTX],
+        "Secure Boot needs UEFI firmware; this VM boots with bios",
     );
     let efi = dir.join("efi.xml");
     std::fs::write(
@@ -718,12 +699,9 @@ fn secure_boot_needs_uefi_and_libvirt_defines_the_domain_again() {
     // libvirt keeps Secure Boot in the domain's definition: without the
     // domain, the translation says it needs it; with it, the domain is
     // defined again with the firmware feature on.
-    let o = command(&[sb, "--to", "kvm", "--context", efi.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("the context holds no libvirt domain"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[sb, "--to", "kvm", "--context", efi.to_str().unwrap()],
+        "the context holds no libvirt domain",
     );
     let dom = dir.join("efi-domain.xml");
     std::fs::write(
@@ -792,7 +770,7 @@ fn secure_boot_needs_uefi_and_libvirt_defines_the_domain_again() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = command(&[
+    refused(&[
         sb,
         "--to",
         "hyperv",
@@ -800,13 +778,7 @@ fn secure_boot_needs_uefi_and_libvirt_defines_the_domain_again() {
         efi.to_str().unwrap(),
         "--context",
         dir.join("proof.hyperv.xml").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("Secure Boot needs a generation 2 (UEFI) VM; this Hyper-V VM is Microsoft:Hyper-V:SubType:1"),
-        "{}",
-        stderr(&o)
-    );
+    ], "Secure Boot needs a generation 2 (UEFI) VM; this Hyper-V VM is Microsoft:Hyper-V:SubType:1");
 }
 
 /// Each METHODCALL of a CIM-XML request: its name and, for each parameter,
@@ -955,7 +927,7 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
     );
     // Adding a disk takes two calls on Hyper-V, the second naming what the
     // first made: refused, saying so.
-    let o = command(&[
+    refused(&[
         "samples/commands/add-disk.xml",
         "--to",
         "hyperv",
@@ -963,19 +935,10 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
         CTX,
         "--context",
         hv,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("adding a disk is not translated to Hyper-V: Hyper-V adds the drive and its virtual hard disk in two calls"),
-        "{}",
-        stderr(&o)
-    );
-    let o = command(&["samples/commands/power-on.xml", "--to", "hyperv"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("which Hyper-V VM? give its GUID with --param vm=GUID"),
-        "{}",
-        stderr(&o)
+    ], "adding a disk is not translated to Hyper-V: Hyper-V adds the drive and its virtual hard disk in two calls");
+    refused(
+        &["samples/commands/power-on.xml", "--to", "hyperv"],
+        "which Hyper-V VM? give its GUID with --param vm=GUID",
     );
     // And back: Hyper-V's requests read as commands. CPU and memory need
     // nothing; an adapter's InstanceID needs the Hyper-V VM's settings.
@@ -994,9 +957,7 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
     );
     let nic = dir.join("nic.xml");
     let nic = nic.to_str().unwrap();
-    let o = command(&[nic, "--to", "kvm", "--param", "domain=proof"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("needs the VM's current configuration (the Hyper-V VM's settings, to know which adapter or drive an InstanceID names)"), "{}", stderr(&o));
+    refused(&[nic, "--to", "kvm", "--param", "domain=proof"], "needs the VM's current configuration (the Hyper-V VM's settings, to know which adapter or drive an InstanceID names)");
     let o = command(&[
         nic,
         "--to",
@@ -1045,6 +1006,167 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
         assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
         assert_eq!(stdout(&o).lines().count(), outputs.len(), "{}", stdout(&o));
     }
+}
+
+/// A Hyper-V request as a WMI client writes it: one METHODCALL on the
+/// management service.
+fn cim_request(method: &str, params: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="1001" PROTOCOLVERSION="1.0"><SIMPLEREQ>
+<METHODCALL NAME="{method}"><LOCALINSTANCEPATH><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="virtualization"/><NAMESPACE NAME="v2"/></LOCALNAMESPACEPATH>
+<INSTANCENAME CLASSNAME="Msvm_VirtualSystemManagementService"><KEYBINDING NAME="Name"><KEYVALUE VALUETYPE="string">vmms</KEYVALUE></KEYBINDING></INSTANCENAME></LOCALINSTANCEPATH>
+{params}
+</METHODCALL></SIMPLEREQ></MESSAGE></CIM>"#
+    )
+}
+
+#[test]
+fn hyperv_drive_and_firmware_requests_read_as_commands() {
+    let dir = temp_dir("command-hyperv-read");
+    let o = run(&[
+        "transform",
+        "tests/commands/proof.xml",
+        "--to",
+        "hyperv",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hv = dir.join("proof.hyperv.xml");
+    let hv = hv.to_str().unwrap();
+    let vm = "Microsoft:3C1F6A2E-8B4D-4E7A-9C15-6D2E8F0A1B34";
+    let dvd = format!(r"{vm}\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\0\1\D");
+    let write = |name: &str, text: String| -> String {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // New media on the VM's DVD drive (AddResourceSettings, its Parent the
+    // drive's WMI path): libvirt's update-device of that drive (hdc, from
+    // the drive's note), the ISO in the folder the drive's image came from.
+    let parent = format!(
+        r#"\\.\root\virtualization\v2:Msvm_ResourceAllocationSettingData.InstanceID="{}""#,
+        dvd.replace('\\', r"\\")
+    );
+    let media = format!(
+        r#"<INSTANCE CLASSNAME="Msvm_StorageAllocationSettingData"><PROPERTY NAME="ResourceType" TYPE="uint16"><VALUE>31</VALUE></PROPERTY><PROPERTY NAME="ResourceSubType" TYPE="string"><VALUE>Microsoft:Hyper-V:Virtual CD/DVD Disk</VALUE></PROPERTY><PROPERTY NAME="Parent" TYPE="string"><VALUE>{parent}</VALUE></PROPERTY><PROPERTY.ARRAY NAME="HostResource" TYPE="string"><VALUE.ARRAY><VALUE>D:\isos\other.iso</VALUE></VALUE.ARRAY></PROPERTY.ARRAY></INSTANCE>"#
+    );
+    let escaped = media
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let add = write(
+        "add-media.xml",
+        cim_request(
+            "AddResourceSettings",
+            &format!(
+                r#"<PARAMVALUE NAME="AffectedConfiguration" PARAMTYPE="reference"><VALUE.REFERENCE><INSTANCENAME CLASSNAME="Msvm_VirtualSystemSettingData"><KEYBINDING NAME="InstanceID"><KEYVALUE VALUETYPE="string">{vm}</KEYVALUE></KEYBINDING></INSTANCENAME></VALUE.REFERENCE></PARAMVALUE>
+<PARAMVALUE NAME="ResourceSettings" PARAMTYPE="string" EmbeddedObject="instance"><VALUE.ARRAY><VALUE>{escaped}</VALUE></VALUE.ARRAY></PARAMVALUE>"#
+            ),
+        ),
+    );
+    let o = command(&[
+        &add,
+        "--to",
+        "kvm",
+        "--context",
+        hv,
+        "--param",
+        "domain=proof",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        ["update-device config=yes <disk type=file device=cdrom> <source file=/var/lib/libvirt/images/other.iso> <target dev=hdc bus=ide> <readonly>"]
+    );
+    // Without the VM's settings, the drive the Parent names is unknown.
+    refused(
+        &[&add, "--to", "kvm", "--param", "domain=proof"],
+        "the Hyper-V VM's settings, to know which drive a new media's Parent names",
+    );
+    // A disk's image removed without its drive leaves an empty drive, which
+    // no other platform has: refused.
+    let vhd = format!(r"{vm}\E90CD2C6-AE54-55D2-A8CA-1D9FED32CF79\0\0\L");
+    let remove = |ids: &[(&str, &str)]| -> String {
+        let refs: String = ids
+            .iter()
+            .map(|(class, id)| format!(r#"<VALUE.REFERENCE><INSTANCENAME CLASSNAME="{class}"><KEYBINDING NAME="InstanceID"><KEYVALUE VALUETYPE="string">{id}</KEYVALUE></KEYBINDING></INSTANCENAME></VALUE.REFERENCE>"#))
+            .collect();
+        cim_request(
+            "RemoveResourceSettings",
+            &format!(
+                r#"<PARAMVALUE NAME="ResourceSettings" PARAMTYPE="reference"><VALUE.REFARRAY>{refs}</VALUE.REFARRAY></PARAMVALUE>"#
+            ),
+        )
+    };
+    let only_vhd = write(
+        "remove-vhd.xml",
+        remove(&[("Msvm_StorageAllocationSettingData", &vhd)]),
+    );
+    refused(
+        &[&only_vhd, "--to", "kvm", "--context", hv, "--param", "domain=proof"],
+        "removing a Msvm_StorageAllocationSettingData (Microsoft:Hyper-V:Virtual Hard Disk) is not a command hvxform translates",
+    );
+    // With its drive, it is the disk's removal: libvirt's target sdb.
+    let drive = format!(r"{vm}\E90CD2C6-AE54-55D2-A8CA-1D9FED32CF79\0\0\D");
+    let both = write(
+        "remove-disk.xml",
+        remove(&[
+            ("Msvm_StorageAllocationSettingData", &vhd),
+            ("Msvm_ResourceAllocationSettingData", &drive),
+        ]),
+    );
+    let o = command(&[
+        &both,
+        "--to",
+        "kvm",
+        "--context",
+        hv,
+        "--param",
+        "domain=proof",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        ["detach-device config=yes <disk type=file device=disk> <source file=/var/lib/libvirt/images/proof-data.img> <target dev=sdb bus=scsi>"]
+    );
+    // ModifySystemSettings: Secure Boot, and nothing else of the VM.
+    let system = |props: &str| -> String {
+        let inst = format!(r#"<INSTANCE CLASSNAME="Msvm_VirtualSystemSettingData"><PROPERTY NAME="InstanceID" TYPE="string"><VALUE>{vm}</VALUE></PROPERTY>{props}</INSTANCE>"#)
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        cim_request(
+            "ModifySystemSettings",
+            &format!(
+                r#"<PARAMVALUE NAME="SystemSettings" PARAMTYPE="string" EmbeddedObject="instance"><VALUE>{inst}</VALUE></PARAMVALUE>"#
+            ),
+        )
+    };
+    let sb = write(
+        "sb.xml",
+        system(
+            r#"<PROPERTY NAME="SecureBootEnabled" TYPE="boolean"><VALUE>TRUE</VALUE></PROPERTY>"#,
+        ),
+    );
+    let o = command(&[&sb, "--to", "hvx", "--context", hv]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(r#"<secure-boot enabled="true"/>"#),
+        "{}",
+        stdout(&o)
+    );
+    let renamed = write(
+        "rename.xml",
+        system(
+            r#"<PROPERTY NAME="SecureBootEnabled" TYPE="boolean"><VALUE>TRUE</VALUE></PROPERTY><PROPERTY NAME="BIOSGUID" TYPE="string"><VALUE>{00000000-0000-0000-0000-000000000001}</VALUE></PROPERTY>"#,
+        ),
+    );
+    refused(
+        &[&renamed, "--to", "hvx", "--context", hv],
+        "ModifySystemSettings changes BIOSGUID, which hvxform does not translate",
+    );
 }
 
 #[test]
@@ -1132,20 +1254,17 @@ fn commands_become_ec2_requests_that_botocore_accepts() {
         "{v}"
     );
     // What EC2's API cannot do is refused with the reason.
-    let o = command(&[
-        "samples/commands/change-iso.xml",
-        "--to",
-        "ec2",
-        "--context",
-        CTX,
-        "--context",
-        ec2,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("EC2 instances have no CD-ROM drive"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[
+            "samples/commands/change-iso.xml",
+            "--to",
+            "ec2",
+            "--context",
+            CTX,
+            "--context",
+            ec2,
+        ],
+        "EC2 instances have no CD-ROM drive",
     );
     let primary = dir.join("primary.xml");
     std::fs::write(
@@ -1155,20 +1274,17 @@ fn commands_become_ec2_requests_that_botocore_accepts() {
             .replace("52:54:00:c0:00:02", "02:00:00:4e:b3:63"),
     )
     .unwrap();
-    let o = command(&[
-        "samples/commands/remove-nic.xml",
-        "--to",
-        "ec2",
-        "--context",
-        primary.to_str().unwrap(),
-        "--context",
-        ec2,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("is the instance's primary one (device index 0): EC2 cannot detach it"),
-        "{}",
-        stderr(&o)
+    refused(
+        &[
+            "samples/commands/remove-nic.xml",
+            "--to",
+            "ec2",
+            "--context",
+            primary.to_str().unwrap(),
+            "--context",
+            ec2,
+        ],
+        "is the instance's primary one (device index 0): EC2 cannot detach it",
     );
     // botocore's own check of each request against EC2's service model.
     if let Some(py) = common::venv_python(

@@ -129,66 +129,102 @@ pub fn request(cmd: roxmltree::Node, contexts: &[roxmltree::Node]) -> Result<Doc
 }
 
 /// Copies an element subtree, declaring on each element the namespaces
-/// its parent (in the copy) does not have in scope.
+/// its parent (in the copy) does not have in scope. A context is copied
+/// into every request, so this is on the hot path of data-dependent
+/// commands: names are built in one reused buffer, and an element that
+/// declares no namespace of its own skips the namespace work.
 fn copy(
     b: &mut Builder,
     n: roxmltree::Node,
     origins: bool,
     scope: &mut Vec<(Option<String>, String)>,
 ) {
+    copy_in(b, n, origins, scope, true, &mut String::new());
+}
+
+/// Whether `n` has exactly its parent's namespaces in scope (it declares
+/// none): roxmltree then shares the parent's entries, so comparing their
+/// addresses is enough.
+fn same_namespaces_as_parent(n: roxmltree::Node) -> bool {
+    let Some(p) = n.parent_element() else {
+        return false;
+    };
+    let (a, b) = (n.namespaces(), p.namespaces());
+    a.len() == b.len()
+        && a.zip(b).all(|(x, y)| {
+            std::ptr::eq(x.uri(), y.uri()) && x.name().map(str::as_ptr) == y.name().map(str::as_ptr)
+        })
+}
+
+/// `prefix:local` (or `local`) into `buf`.
+fn qname<'b>(buf: &'b mut String, prefix: Option<&str>, local: &str) -> &'b str {
+    buf.clear();
+    if let Some(p) = prefix.filter(|p| !p.is_empty()) {
+        buf.push_str(p);
+        buf.push(':');
+    }
+    buf.push_str(local);
+    buf
+}
+
+fn copy_in(
+    b: &mut Builder,
+    n: roxmltree::Node,
+    origins: bool,
+    scope: &mut Vec<(Option<String>, String)>,
+    top: bool,
+    buf: &mut String,
+) {
     if origins {
         b.origin(Some(n.range().start));
     }
     let tn = n.tag_name();
     let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
-    let qname = match (prefix, tn.namespace()) {
-        (Some(p), Some(_)) if !p.is_empty() => format!("{p}:{}", tn.name()),
-        _ => tn.name().to_string(),
-    };
-    b.start(&qname);
+    b.start(qname(buf, prefix, tn.name()));
     let mark = scope.len();
-    // The default namespace of the copy starts empty under hvx:request
-    // (which binds only `hvx`).
-    for ns in n.namespaces() {
-        let (p, u) = (ns.name(), ns.uri());
-        let bound = scope
-            .iter()
-            .rev()
-            .find(|(q, _)| q.as_deref() == p)
-            .map(|(_, v)| v.as_str());
-        let inherited = match p {
-            None => bound.unwrap_or(""),
-            Some("hvx") => bound.unwrap_or(HVX_NS),
-            Some(_) => bound.unwrap_or("\u{0}"),
-        };
-        if inherited != u {
-            match p {
-                Some(p) => b.attr(&format!("xmlns:{p}"), u),
-                None => b.attr("xmlns", u),
+    if top || !same_namespaces_as_parent(n) {
+        // The default namespace of the copy starts empty under hvx:request
+        // (which binds only `hvx`).
+        for ns in n.namespaces() {
+            let (p, u) = (ns.name(), ns.uri());
+            let bound = scope
+                .iter()
+                .rev()
+                .find(|(q, _)| q.as_deref() == p)
+                .map(|(_, v)| v.as_str());
+            let inherited = match p {
+                None => bound.unwrap_or(""),
+                Some("hvx") => bound.unwrap_or(HVX_NS),
+                Some(_) => bound.unwrap_or("\u{0}"),
+            };
+            if inherited != u {
+                match p {
+                    Some(p) => b.attr(qname(buf, Some("xmlns"), p), u),
+                    None => b.attr("xmlns", u),
+                }
+                scope.push((p.map(str::to_string), u.to_string()));
             }
-            scope.push((p.map(str::to_string), u.to_string()));
+        }
+        if tn.namespace().is_none()
+            && scope
+                .iter()
+                .rev()
+                .find(|(q, _)| q.is_none())
+                .is_some_and(|(_, u)| !u.is_empty())
+        {
+            b.attr("xmlns", "");
+            scope.push((None, String::new()));
         }
     }
-    if tn.namespace().is_none()
-        && scope
-            .iter()
-            .rev()
-            .find(|(q, _)| q.is_none())
-            .is_some_and(|(_, u)| !u.is_empty())
-    {
-        b.attr("xmlns", "");
-        scope.push((None, String::new()));
-    }
     for a in n.attributes() {
-        let q = match a.namespace().and_then(|u| n.lookup_prefix(u)) {
-            Some(p) if !p.is_empty() => format!("{p}:{}", a.name()),
-            _ => a.name().to_string(),
-        };
-        b.attr(&q, a.value());
+        match a.namespace().and_then(|u| n.lookup_prefix(u)) {
+            Some(p) if !p.is_empty() => b.attr(qname(buf, Some(p), a.name()), a.value()),
+            _ => b.attr(a.name(), a.value()),
+        }
     }
     for c in n.children() {
         if c.is_element() {
-            copy(b, c, origins, scope);
+            copy_in(b, c, origins, scope, false, buf);
         } else if let Some(t) = c.text().filter(|_| c.is_text()) {
             if origins {
                 b.origin(Some(c.range().start));

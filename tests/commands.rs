@@ -781,6 +781,100 @@ fn secure_boot_needs_uefi_and_libvirt_defines_the_domain_again() {
     ], "Secure Boot needs a generation 2 (UEFI) VM; this Hyper-V VM is Microsoft:Hyper-V:SubType:1");
 }
 
+/// A vSphere ReconfigVM_Task of `spec` (the body of samples/commands/cpu-memory.xml
+/// with another spec), written to `dir/name`.
+fn reconfig(dir: &std::path::Path, name: &str, spec: &str) -> String {
+    let text =
+        std::fs::read_to_string(common::root().join("samples/commands/cpu-memory.xml")).unwrap();
+    let start = text.find("<spec").unwrap();
+    let end = text.find("</spec>").unwrap() + "</spec>".len();
+    let p = dir.join(name);
+    std::fs::write(&p, format!("{}{spec}{}", &text[..start], &text[end..])).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_new_nic_needs_nothing_and_a_removed_cdrom_needs_the_vm() {
+    let dir = temp_dir("command-nic-cdrom");
+    let nic = reconfig(
+        &dir,
+        "add-nic.xml",
+        r#"<spec><deviceChange><operation>add</operation><device xsi:type="VirtualE1000"><key>-1</key><backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName></backing><addressType>manual</addressType><macAddress>52:54:00:C0:00:03</macAddress></device></deviceChange></spec>"#,
+    );
+    // Direct: the NIC names its own MAC, model and network.
+    let o = command(&[&nic, "--to", "kvm", "--param", "domain=proof", "--explain"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        ["attach-device config=yes <interface type=network> <mac address=52:54:00:c0:00:03> <source network=VM Network> <model type=e1000>"]
+    );
+    assert!(stderr(&o).contains("→ direct"), "{}", stderr(&o));
+    // A MAC left to vSphere would differ on the other side.
+    let generated = reconfig(
+        &dir,
+        "generated.xml",
+        r#"<spec><deviceChange><operation>add</operation><device xsi:type="VirtualVmxnet3"><key>-1</key><backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName></backing><addressType>generated</addressType></device></deviceChange></spec>"#,
+    );
+    refused(
+        &[&generated, "--to", "kvm", "--param", "domain=proof"],
+        "the new NIC's MAC is left to vSphere (addressType generated)",
+    );
+    // libvirt → vSphere: a new device with a temporary key, its MAC manual.
+    let virsh = dir.join("attach-nic.xml");
+    std::fs::write(&virsh, r#"<virsh xmlns="urn:hvxform:virsh:1" domain="proof"><attach-device config="yes"><interface xmlns="" type="network"><mac address="52:54:00:c0:00:03"/><source network="default"/><model type="virtio"/></interface></attach-device></virsh>"#).unwrap();
+    let o = command(&[
+        virsh.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "--param",
+        "vm=vm-42",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let calls = vsphere_calls(&stdout(&o));
+    assert_eq!(
+        calls,
+        ["ReconfigVM_Task vm-42 operation=add key=-1 deviceName=default startConnected=true allowGuestControl=true connected=false addressType=manual macAddress=52:54:00:c0:00:03"]
+    );
+    assert!(
+        stdout(&o).contains(r#"<device xsi:type="VirtualVmxnet3">"#),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("virtio → vmxnet3; the guest needs the vmxnet3 driver"),
+        "{}",
+        stderr(&o)
+    );
+    // Hyper-V would need two calls, the second naming what the first made.
+    refused(
+        &[
+            virsh.to_str().unwrap(),
+            "--to",
+            "hyperv",
+            "--param",
+            "vm=3C1F6A2E-8B4D-4E7A-9C15-6D2E8F0A1B34",
+        ],
+        "adding a network adapter is not translated to Hyper-V",
+    );
+    // Removing the CD-ROM: key 205 is the drive hdc in vSphere's
+    // configuration; without it the key means nothing.
+    let cd = reconfig(
+        &dir,
+        "remove-cdrom.xml",
+        r#"<spec><deviceChange><operation>remove</operation><device xsi:type="VirtualCdrom"><key>205</key></device></deviceChange></spec>"#,
+    );
+    let o = command(&[&cd, "--to", "kvm", "--context", CTX]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        ["detach-device config=yes <disk type=file device=cdrom> <target dev=hdc bus=ide>"]
+    );
+    refused(
+        &[&cd, "--to", "kvm", "--param", "domain=proof"],
+        "needs the VM's current configuration",
+    );
+}
+
 /// Each METHODCALL of a CIM-XML request: its name and, for each parameter,
 /// the values (an embedded instance unescaped) it carries.
 fn cim_calls(xml: &str) -> Vec<String> {
@@ -1353,10 +1447,11 @@ fn commands_have_the_same_effect_on_every_endpoint() {
     let out = stdout(&o);
     println!("{out}");
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    // 26 cases: 10 from vSphere, 8 from KVM, 8 from Hyper-V, each translated
-    // for the two other platforms; 4 of the 52 translations are refusals.
+    // 31 cases: 12 from vSphere, 10 from KVM, 9 from Hyper-V, each
+    // translated for the two other platforms; 6 of the 62 translations are
+    // refusals.
     assert!(
-        out.contains("26 of 26 cases passed (52 translations, 4 of them refusals)"),
+        out.contains("31 of 31 cases passed (62 translations, 6 of them refusals)"),
         "{out}"
     );
 }

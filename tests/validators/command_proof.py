@@ -298,6 +298,19 @@ def main():
         d.capacityInKB = 40 * 1024 * 1024
         return ("Reconfigure", vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="edit", device=d)]))
 
+    def add_nic(vm):
+        # A third NIC, its MAC given (every platform must use the same).
+        nic = vim.vm.device.VirtualE1000(
+            key=-1, addressType="manual", macAddress="52:54:00:c0:00:03",
+            backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network"))
+        return ("Reconfigure", vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
+            operation="add", device=nic)]))
+
+    def remove_cdrom(vm):
+        cd = dev(vm, vim.vm.device.VirtualCdrom)
+        return ("Reconfigure", vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
+            operation="remove", device=vim.vm.device.VirtualCdrom(key=cd.key))]))
+
     def secure_boot(vm):
         return ("Reconfigure", vim.vm.ConfigSpec(bootOptions=vim.vm.BootOptions(efiSecureBootEnabled=True)))
 
@@ -306,6 +319,9 @@ def main():
            '<target dev="sdb" bus="scsi"/></disk>')
     iso = ('<disk xmlns="" type="file" device="cdrom"><source file="/var/lib/libvirt/images/other.iso"/>'
            '<target dev="hdc" bus="ide"/><readonly/></disk>')
+    nic3 = ('<interface xmlns="" type="user"><mac address="52:54:00:c0:00:03"/>'
+            '<model type="e1000"/></interface>')
+    hdc = '<disk xmlns="" type="file" device="cdrom"><target dev="hdc" bus="ide"/></disk>'
     new_disk = ('<disk xmlns="" type="file" device="disk"><driver name="qemu" type="qcow2"/>'
                 '<source file="/var/lib/libvirt/images/proof-add.qcow2"/><target dev="sdc" bus="scsi"/></disk>')
 
@@ -315,6 +331,7 @@ def main():
     # (name, powered on first?, the vSphere call, the virsh operations,
     #  {target: the reason it refuses}).
     adding = "two calls, the second naming the drive by the InstanceID Hyper-V gives it"
+    adding_nic = "two calls, the connection's Parent naming the adapter"
     cases = [
         ("power-on", False, lambda vm: ("PowerOn", None), [("<start/>", ["start", "{dom}"])], {}),
         ("power-off", True, lambda vm: ("PowerOff",), [("<destroy/>", ["destroy", "{dom}"])], {}),
@@ -329,6 +346,8 @@ def main():
         ("remove-disk", False, remove_disk, [dev_op("detach-device", sdb)], {}),
         ("change-iso", False, change_iso, [dev_op("update-device", iso)], {}),
         ("add-disk", False, add_disk, [dev_op("attach-device", new_disk)], {"hyperv": adding}),
+        ("add-nic", False, add_nic, [dev_op("attach-device", nic3)], {"hyperv": adding_nic}),
+        ("remove-cdrom", False, remove_cdrom, [dev_op("detach-device", hdc)], {}),
         ("grow-disk", False, grow_disk, None, {"kvm": "libvirt keeps no disk size",
                                                "hyperv": "ResizeVirtualHardDisk"}),
         # On the UEFI twin. libvirt turns it on by defining the domain again,

@@ -794,7 +794,7 @@ fn reconfig(dir: &std::path::Path, name: &str, spec: &str) -> String {
 }
 
 #[test]
-fn a_new_nic_needs_nothing_and_a_removed_cdrom_needs_the_vm() {
+fn a_new_nic_needs_nothing_and_cdroms_need_the_vm() {
     let dir = temp_dir("command-nic-cdrom");
     let nic = reconfig(
         &dir,
@@ -872,6 +872,83 @@ fn a_new_nic_needs_nothing_and_a_removed_cdrom_needs_the_vm() {
     refused(
         &[&cd, "--to", "kvm", "--param", "domain=proof"],
         "needs the VM's current configuration",
+    );
+    // A new CD-ROM on IDE controller 200: libvirt's first free hd* target
+    // (the VM has hdc), its ISO where ESXi keeps the datastore (not in the
+    // datastores table here).
+    let add = reconfig(
+        &dir,
+        "add-cdrom.xml",
+        r#"<spec><deviceChange><operation>add</operation><device xsi:type="VirtualCdrom"><key>-1</key><backing xsi:type="VirtualCdromIsoBackingInfo"><fileName>[LocalDS_0] tools.iso</fileName></backing><controllerKey>200</controllerKey><unitNumber>0</unitNumber></device></deviceChange></spec>"#,
+    );
+    let o = command(&[&add, "--to", "kvm", "--context", CTX]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        ops(&stdout(&o)),
+        ["attach-device config=yes <disk type=file device=cdrom> <driver name=qemu type=raw> <source file=/vmfs/volumes/LocalDS_0/tools.iso> <target dev=hda bus=ide> <readonly>"]
+    );
+    // Hyper-V adds a drive with media in two calls: refused; an empty
+    // drive goes on the IDE controller's free location.
+    let dir_s = dir.to_str().unwrap();
+    let o = run(&[
+        "transform",
+        "tests/commands/proof.xml",
+        "--to",
+        "hyperv",
+        "-o",
+        dir_s,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hv = dir.join("proof.hyperv.xml");
+    let hv = hv.to_str().unwrap();
+    refused(
+        &[&add, "--to", "hyperv", "--context", CTX, "--context", hv],
+        "adding a DVD drive with media is not translated to Hyper-V",
+    );
+    let empty = reconfig(
+        &dir,
+        "add-empty-cdrom.xml",
+        r#"<spec><deviceChange><operation>add</operation><device xsi:type="VirtualCdrom"><key>-1</key><backing xsi:type="VirtualCdromRemotePassthroughBackingInfo"><deviceName></deviceName><exclusive>false</exclusive></backing><controllerKey>200</controllerKey><unitNumber>0</unitNumber></device></deviceChange></spec>"#,
+    );
+    // The converted VM's one IDE controller is full (sda and hdc), and a
+    // generation 1 VM takes DVD drives on IDE only.
+    refused(
+        &[&empty, "--to", "hyperv", "--context", CTX, "--context", hv],
+        "generation 1 takes DVD drives on IDE only",
+    );
+    // With Hyper-V's second IDE controller (every generation 1 VM has
+    // two), the drive goes there, at location 0.
+    let text = std::fs::read_to_string(hv).unwrap();
+    let ide1 = r#"<INSTANCE CLASSNAME="Msvm_ResourceAllocationSettingData"><PROPERTY NAME="InstanceID" TYPE="string"><VALUE>Microsoft:3C1F6A2E-8B4D-4E7A-9C15-6D2E8F0A1B34\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\1</VALUE></PROPERTY><PROPERTY NAME="ResourceType" TYPE="uint16"><VALUE>5</VALUE></PROPERTY><PROPERTY NAME="ResourceSubType" TYPE="string"><VALUE>Microsoft:Hyper-V:Emulated IDE Controller</VALUE></PROPERTY><PROPERTY NAME="Address" TYPE="string"><VALUE>1</VALUE></PROPERTY></INSTANCE>"#
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    // The ResourceSettings array (the instances in it are escaped text).
+    let at = text.find("<VALUE.ARRAY>").unwrap() + "<VALUE.ARRAY>".len();
+    let two = dir.join("two-ide.xml");
+    std::fs::write(
+        &two,
+        format!("{}<VALUE>{ide1}</VALUE>{}", &text[..at], &text[at..]),
+    )
+    .unwrap();
+    let o = command(&[
+        &empty,
+        "--to",
+        "hyperv",
+        "--context",
+        CTX,
+        "--context",
+        two.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let calls = cim_calls(&stdout(&o));
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].starts_with("AddResourceSettings key=vmms key=Microsoft:3C1F6A2E-8B4D-4E7A-9C15-6D2E8F0A1B34 AffectedConfiguration: ResourceSettings:")
+            && calls[0].contains("Synthetic DVD Drive")
+            && calls[0].contains(r#"83F8638B-8DCA-4152-9EDA-2CA8B33039B4\\1""#)
+            && calls[0].contains(r#"<PROPERTY NAME="AddressOnParent" TYPE="string"><VALUE>0</VALUE>"#),
+        "{calls:?}"
     );
 }
 
@@ -1447,11 +1524,11 @@ fn commands_have_the_same_effect_on_every_endpoint() {
     let out = stdout(&o);
     println!("{out}");
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    // 31 cases: 12 from vSphere, 10 from KVM, 9 from Hyper-V, each
-    // translated for the two other platforms; 6 of the 62 translations are
+    // 34 cases: 13 from vSphere, 11 from KVM, 10 from Hyper-V, each
+    // translated for the two other platforms; 6 of the 68 translations are
     // refusals.
     assert!(
-        out.contains("31 of 31 cases passed (62 translations, 6 of them refusals)"),
+        out.contains("34 of 34 cases passed (68 translations, 6 of them refusals)"),
         "{out}"
     );
 }

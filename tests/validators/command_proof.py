@@ -311,6 +311,15 @@ def main():
         return ("Reconfigure", vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
             operation="remove", device=vim.vm.device.VirtualCdrom(key=cd.key))]))
 
+    def add_cdrom(vm):
+        # An empty CD-ROM drive on the first IDE channel.
+        ide = dev(vm, vim.vm.device.VirtualIDEController)
+        cd = vim.vm.device.VirtualCdrom(
+            key=-1, controllerKey=ide.key, unitNumber=0,
+            backing=vim.vm.device.VirtualCdrom.RemotePassthroughBackingInfo(deviceName="", exclusive=False))
+        return ("Reconfigure", vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(
+            operation="add", device=cd)]))
+
     def secure_boot(vm):
         return ("Reconfigure", vim.vm.ConfigSpec(bootOptions=vim.vm.BootOptions(efiSecureBootEnabled=True)))
 
@@ -321,6 +330,7 @@ def main():
            '<target dev="hdc" bus="ide"/><readonly/></disk>')
     nic3 = ('<interface xmlns="" type="user"><mac address="52:54:00:c0:00:03"/>'
             '<model type="e1000"/></interface>')
+    hda = '<disk xmlns="" type="file" device="cdrom"><target dev="hda" bus="ide"/><readonly/></disk>'
     hdc = '<disk xmlns="" type="file" device="cdrom"><target dev="hdc" bus="ide"/></disk>'
     new_disk = ('<disk xmlns="" type="file" device="disk"><driver name="qemu" type="qcow2"/>'
                 '<source file="/var/lib/libvirt/images/proof-add.qcow2"/><target dev="sdc" bus="scsi"/></disk>')
@@ -348,6 +358,7 @@ def main():
         ("add-disk", False, add_disk, [dev_op("attach-device", new_disk)], {"hyperv": adding}),
         ("add-nic", False, add_nic, [dev_op("attach-device", nic3)], {"hyperv": adding_nic}),
         ("remove-cdrom", False, remove_cdrom, [dev_op("detach-device", hdc)], {}),
+        ("add-cdrom", False, add_cdrom, [dev_op("attach-device", hda)], {}),
         ("grow-disk", False, grow_disk, None, {"kvm": "libvirt keeps no disk size",
                                                "hyperv": "ResizeVirtualHardDisk"}),
         # On the UEFI twin. libvirt turns it on by defining the domain again,

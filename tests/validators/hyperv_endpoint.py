@@ -206,6 +206,17 @@ class Host:
                     raise failed("%s's Parent %s is not among the settings" % (r.classname, pid))
                 r["Parent"] = parent.replace(pid.replace("\\", "\\\\"), renamed[pid].replace("\\", "\\\\"))
             self.create(r, new)
+        # Like Hyper-V, a generation 1 VM has its two IDE controllers
+        # whether the request lists them or not.
+        if vssd.get("VirtualSystemSubType") != "Microsoft:Hyper-V:SubType:2":
+            have = {str(r.get("Address")) for r in given if r.get("ResourceType") == 5}
+            for channel in ("0", "1"):
+                if channel not in have:
+                    ide = CIMInstance("Msvm_ResourceAllocationSettingData")
+                    ide["ResourceType"] = pywbem.Uint16(5)
+                    ide["ResourceSubType"] = "Microsoft:Hyper-V:Emulated IDE Controller"
+                    ide["Address"] = channel
+                    self.create(ide, "Microsoft:%s\\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\\%s" % (guid, channel))
         system = CIMInstanceName(CS, {"CreationClassName": CS, "Name": guid}, namespace=NS_V2)
         cs = CIMInstance(CS, properties=dict(system.keybindings), path=system)
         cs["ElementName"] = vssd.get("ElementName")
@@ -313,8 +324,9 @@ class Host:
                             if i["ResourceSubType"] == "Microsoft:Hyper-V:Virtual Hard Disk"),
             "macs": sorted(":".join(re.findall("..", i["Address"].lower())) for i in s
                            if i.classname.endswith("EthernetPortSettingData")),
-            "media": sorted(base(i) for i in storage
-                            if i["ResourceSubType"] == "Microsoft:Hyper-V:Virtual CD/DVD Disk"),
+            # Each DVD drive's media ("" when it has none).
+            "media": sorted(next((base(m) for m in storage if path_id(m["Parent"]) == d["InstanceID"]), "")
+                            for d in s if d.get("ResourceType") == 16),
             "power": "on" if cs["EnabledState"] == 2 else "off",
             "secure_boot": bool(one(VSSD).get("SecureBootEnabled")),
         }

@@ -431,9 +431,12 @@ pub fn virsh_script(xml: &str, uri: &str) -> Result<String, String> {
 /// `deviceChange` (remove, edit: the device's backing) of each
 /// `ReconfigVM_Task`. libvirt (a domain): `setvcpus`, `setmaxmem`, `setmem`,
 /// `detach-device` (an interface by MAC, a disk by target) and
-/// `update-device` (a disk by target). Power changes leave a configuration
-/// as it is.
+/// `update-device` (a disk by target). Hyper-V: see `hyperv_update`. Power
+/// changes leave a configuration as it is.
 pub fn update_context(platform: &str, context: &str, commands: &str) -> Result<String, String> {
+    if platform == "hyperv" {
+        return hyperv_update(context, commands);
+    }
     let ctx = roxmltree::Document::parse(context).map_err(|e| e.to_string())?;
     let cmd = roxmltree::Document::parse(commands).map_err(|e| e.to_string())?;
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
@@ -442,6 +445,15 @@ pub fn update_context(platform: &str, context: &str, commands: &str) -> Result<S
         "kvm" => virsh_edits(&ctx, &cmd, &mut edits)?,
         p => return Err(format!("updating a {p} context is not implemented")),
     }
+    apply_edits(context, edits)
+}
+
+/// Replaces each range of `text` (none overlapping) with its new text.
+fn apply_edits(
+    text: &str,
+    mut edits: Vec<(std::ops::Range<usize>, String)>,
+) -> Result<String, String> {
+    let context = text;
     edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
     let mut out = context.to_string();
     let mut floor = usize::MAX;
@@ -453,6 +465,137 @@ pub fn update_context(platform: &str, context: &str, commands: &str) -> Result<S
         out.replace_range(r, &text);
     }
     Ok(out)
+}
+
+/// Hyper-V: `context` is the VM's settings as the Hyper-V reader gives them
+/// (the canonical form of a DefineSystem request or of instances);
+/// `commands` the Hyper-V request (CIM-XML) or its canonical calls. The
+/// settings a `ModifyResourceSettings` or `ModifySystemSettings` names take
+/// its properties, a `RemoveResourceSettings` takes its settings away with
+/// what hangs from them (an adapter's connection, a drive's media), and the
+/// result is written back in the context's own form. A setting is found by
+/// its InstanceID; the VM's own settings, processor and memory, of which
+/// there is one each, by their class when the context has no InstanceID
+/// for them (a DefineSystem request leaves InstanceIDs to Hyper-V). `AddResourceSettings` is refused: Hyper-V gives
+/// the new setting its InstanceID, which only the VM read back can tell.
+fn hyperv_update(context: &str, commands: &str) -> Result<String, String> {
+    use platform::hyperv;
+    let calls = if hyperv::looks_like_cim(commands) {
+        hyperv::read_calls("the command", commands)?
+    } else {
+        commands.to_string()
+    };
+    let ctx = roxmltree::Document::parse(context).map_err(|e| e.to_string())?;
+    let cmd = roxmltree::Document::parse(&calls).map_err(|e| e.to_string())?;
+    let root = ctx.root_element();
+    let form = root.attribute("form").unwrap_or("");
+    if !root.has_tag_name((hyperv::NS, "hyperv")) || !matches!(form, "DefineSystem" | "instances") {
+        return Err("the context is not a Hyper-V VM's settings".into());
+    }
+    let instances: Vec<roxmltree::Node> = root
+        .children()
+        .filter(|c| c.has_tag_name((hyperv::NS, "instance")))
+        .collect();
+    let prop = |i: roxmltree::Node, name: &str| -> String {
+        child(i, Some(hyperv::NS), name)
+            .and_then(|p| p.text())
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let single = [
+        "Msvm_VirtualSystemSettingData",
+        "Msvm_ProcessorSettingData",
+        "Msvm_MemorySettingData",
+    ];
+    let find = |class: &str, id: &str| -> Option<roxmltree::Node> {
+        instances
+            .iter()
+            .copied()
+            .find(|i| !id.is_empty() && prop(*i, "InstanceID") == id)
+            .or_else(|| {
+                // Only a setting the context has no InstanceID for.
+                single
+                    .contains(&class)
+                    .then(|| {
+                        instances.iter().copied().filter(|i| {
+                            i.attribute("class") == Some(class) && prop(*i, "InstanceID").is_empty()
+                        })
+                    })
+                    .and_then(|mut it| it.next().filter(|_| it.next().is_none()))
+            })
+    };
+    // A WMI path names an instance by its InstanceID, backslashes doubled.
+    let names = |path: &str, id: &str| -> bool {
+        !id.is_empty() && path.replace("\\\\", "\\").contains(&format!("\"{id}\""))
+    };
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    let mut removed: Vec<roxmltree::NodeId> = Vec::new();
+    for call in cmd.root_element().children().filter(|c| c.is_element()) {
+        let method = call.attribute("method").unwrap_or("");
+        let params = call.children().filter(|c| c.is_element());
+        match method {
+            "RequestStateChange" => {}
+            "ModifyResourceSettings" | "ModifySystemSettings" => {
+                for given in params.flat_map(|p| p.children().filter(|c| c.is_element())) {
+                    let class = given.attribute("class").unwrap_or("");
+                    let id = prop(given, "InstanceID");
+                    let cur = find(class, &id).ok_or_else(|| {
+                        format!("{method}: the context has no {class} {id}")
+                    })?;
+                    for p in given.children().filter(|c| c.is_element()) {
+                        let name = p.tag_name().name();
+                        if name == "InstanceID" {
+                            continue;
+                        }
+                        let new = ctx_text(&cmd, p);
+                        match child(cur, Some(hyperv::NS), name) {
+                            Some(old) => edits.push((old.range(), new)),
+                            None => {
+                                // Before the instance's end tag.
+                                let end = cur.range().end;
+                                let at = context[..end].rfind("</").unwrap_or(end);
+                                edits.push((at..at, new));
+                            }
+                        }
+                    }
+                }
+            }
+            "RemoveResourceSettings" => {
+                for r in params.flat_map(|p| p.children().filter(|c| c.is_element())) {
+                    let id = r.attribute("InstanceID").unwrap_or("");
+                    let cur = find("", id)
+                        .ok_or_else(|| format!("{method}: the context has no setting {id}"))?;
+                    let hanging = instances
+                        .iter()
+                        .copied()
+                        .filter(|i| names(&prop(*i, "Parent"), id));
+                    for i in std::iter::once(cur).chain(hanging) {
+                        if !removed.contains(&i.id()) {
+                            removed.push(i.id());
+                            edits.push((removal(context, i.range()), String::new()));
+                        }
+                    }
+                }
+            }
+            "AddResourceSettings" => {
+                return Err("AddResourceSettings: Hyper-V gives the new setting its InstanceID, which only the VM's settings read back can tell; read them again (a GetText or enumeration of its instances)".into())
+            }
+            other => return Err(format!("{other} is not a method the context can take")),
+        }
+    }
+    let canonical = apply_edits(context, edits)?;
+    if form == "DefineSystem" {
+        hyperv::write(&canonical)
+    } else {
+        hyperv::write_instances(&canonical)
+    }
+}
+
+/// An element of a canonical calls document, as text for the context (both
+/// have the Hyper-V canonical namespace as default).
+fn ctx_text(doc: &roxmltree::Document, n: roxmltree::Node) -> String {
+    doc.input_text()[n.range()].to_string()
 }
 
 fn child<'a, 'i>(
@@ -718,6 +861,38 @@ mod tests {
         let e = source_of(doc.root_element()).unwrap_err();
         assert!(
             e.contains("`PowerOnVM`") && e.contains("PowerOnVM_Task"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_hyperv_context_follows_changes_but_not_new_settings() {
+        let ctx = r#"<hyperv xmlns="urn:hvxform:hyperv:1" form="instances">
+  <instance class="Msvm_VirtualSystemSettingData"><InstanceID type="string">Microsoft:A</InstanceID><ElementName type="string">web</ElementName></instance>
+  <instance class="Msvm_ProcessorSettingData"><InstanceID type="string">Microsoft:A\P</InstanceID><ResourceType type="uint16">3</ResourceType><VirtualQuantity type="uint64">2</VirtualQuantity></instance>
+  <instance class="Msvm_SyntheticEthernetPortSettingData"><InstanceID type="string">Microsoft:A\N</InstanceID><ResourceType type="uint16">10</ResourceType><Address type="string">525400C00001</Address></instance>
+  <instance class="Msvm_EthernetPortAllocationSettingData"><InstanceID type="string">Microsoft:A\N\C</InstanceID><ResourceType type="uint16">33</ResourceType><Parent type="string">\\\\.\\root\\virtualization\\v2:Msvm_SyntheticEthernetPortSettingData.InstanceID="Microsoft:A\\N"</Parent></instance>
+</hyperv>"#;
+        let calls = r#"<hyperv xmlns="urn:hvxform:hyperv:1" form="calls">
+  <call method="ModifyResourceSettings"><param name="ResourceSettings"><instance class="Msvm_ProcessorSettingData"><InstanceID type="string">Microsoft:A\P</InstanceID><VirtualQuantity type="uint64">4</VirtualQuantity></instance></param></call>
+  <call method="RemoveResourceSettings"><param name="ResourceSettings"><ref class="Msvm_SyntheticEthernetPortSettingData" InstanceID="Microsoft:A\N"/></param></call>
+</hyperv>"#;
+        let out = update_context("hyperv", ctx, calls).unwrap();
+        assert!(out.contains("<VALUE>4</VALUE>"), "{out}");
+        assert!(!out.contains("<VALUE>2</VALUE>"), "{out}");
+        // The adapter and the connection that hangs from it are gone.
+        assert!(!out.contains("EthernetPort"), "{out}");
+        assert_eq!(out.matches("<INSTANCE ").count(), 2, "{out}");
+        let add = calls.replace("RemoveResourceSettings", "AddResourceSettings");
+        let e = update_context("hyperv", ctx, &add).unwrap_err();
+        assert!(
+            e.contains("Hyper-V gives the new setting its InstanceID"),
+            "{e}"
+        );
+        let unknown = calls.replace("Microsoft:A\\P", "Microsoft:B\\P");
+        let e = update_context("hyperv", ctx, &unknown).unwrap_err();
+        assert!(
+            e.contains("the context has no Msvm_ProcessorSettingData"),
             "{e}"
         );
     }

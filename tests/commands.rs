@@ -587,6 +587,79 @@ fn a_sequence_of_commands_is_translated_against_the_changing_vm() {
     }
 }
 
+#[test]
+fn a_sequence_of_commands_updates_a_hyperv_context() {
+    let dir = temp_dir("command-sequence-hyperv");
+    let dir_s = dir.to_str().unwrap();
+    let o = run(&[
+        "transform",
+        "tests/commands/proof.xml",
+        "--to",
+        "hyperv",
+        "-o",
+        dir_s,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hv = dir.join("proof.hyperv.xml");
+    let hv_s = hv.to_str().unwrap();
+    // vSphere's own context is taken fresh for each command (only Hyper-V's
+    // is followed here).
+    let vs = dir.join("vs.xml");
+    let vs_s = vs.to_str().unwrap();
+    let step = |cmd: &str| {
+        std::fs::copy(common::root().join(CTX), &vs).unwrap();
+        command(&[
+            cmd,
+            "--to",
+            "hyperv",
+            "--context",
+            vs_s,
+            "--context",
+            hv_s,
+            "--update-context",
+        ])
+    };
+    let o = step("samples/commands/cpu-memory.xml");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = step("samples/commands/remove-nic.xml");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = step("samples/commands/change-iso.xml");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The context is still a DefineSystem request that hvxform reads, now
+    // with 4 CPUs, 2 GiB, one NIC and the other ISO.
+    let o = run(&["transform", hv_s, "--to", "hvx", "-o", dir_s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hub = std::fs::read_to_string(dir.join("proof.hyperv.hvx.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&hub).unwrap();
+    let vm = doc.root_element();
+    let one = |name: &str| vm.children().find(|c| c.has_tag_name(name)).unwrap();
+    assert_eq!(one("cpu").attribute("count"), Some("4"), "{hub}");
+    assert_eq!(
+        one("memory").attribute("bytes"),
+        Some("2147483648"),
+        "{hub}"
+    );
+    let nics: Vec<_> = vm.descendants().filter(|n| n.has_tag_name("nic")).collect();
+    assert_eq!(nics.len(), 1, "{hub}");
+    assert!(hub.contains("other.iso"), "{hub}");
+    // The adapter is gone: removing it again fails, and the context stays.
+    let before = std::fs::read(&hv).unwrap();
+    refused(
+        &[
+            "samples/commands/remove-nic.xml",
+            "--to",
+            "hyperv",
+            "--context",
+            vs_s,
+            "--context",
+            hv_s,
+            "--update-context",
+        ],
+        "the Hyper-V VM has no network adapter with MAC 52:54:00:c0:00:02",
+    );
+    assert_eq!(std::fs::read(&hv).unwrap(), before);
+}
+
 /// The VM's configuration as a PropertyCollector response names it (`obj`).
 fn response_context(moref: &str) -> String {
     let info = std::fs::read_to_string(common::root().join(CTX)).unwrap();

@@ -26,7 +26,7 @@ mod read;
 mod write;
 
 pub use read::{command_method, looks_like_cim, read, read_calls, read_config, COMMAND_METHODS};
-pub use write::{write, write_calls};
+pub use write::{write, write_calls, write_instances};
 
 /// Namespace of the canonical form.
 pub const NS: &str = "urn:hvxform:hyperv:1";

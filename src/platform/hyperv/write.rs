@@ -91,6 +91,39 @@ pub(super) fn write_tree(xml: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot write the request: {e}"))
 }
 
+/// The canonical form of a VM's instances written back as WMI's `GetText(1)`
+/// prints them: one `<INSTANCE>` per line, the carried hub content in the
+/// VSSD's Notes as [`write`] puts it.
+pub fn write_instances(xml: &str) -> Result<String, String> {
+    let doc = Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
+    let root = doc.root_element();
+    if !(root.has_tag_name((NS, "hyperv"))) {
+        return Err("the document is not the Hyper-V canonical form".into());
+    }
+    let carried = match root
+        .children()
+        .find(|c| c.has_tag_name((NS, "carried")))
+        .filter(|c| c.children().any(|n| n.is_element()))
+    {
+        Some(c) => Some(carried_note(c).map_err(|e| format!("the carried hub content: {e}"))?),
+        None => None,
+    };
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    for (i, inst) in root
+        .children()
+        .filter(|c| c.has_tag_name((NS, "instance")))
+        .enumerate()
+    {
+        let class = inst.attribute("class").unwrap_or("");
+        let note = carried.as_deref().filter(|_| class == VSSD);
+        let text =
+            instance_text(inst, note).map_err(|m| format!("instance {} ({class}): {m}", i + 1))?;
+        out.push_str(&text);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 fn has_property(inst: Node, name: &str) -> bool {
     inst.children()
         .any(|c| c.is_element() && c.tag_name().name() == name)

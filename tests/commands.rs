@@ -22,6 +22,29 @@ fn refused(args: &[&str], reason: &str) {
     assert!(stderr(&o).contains(reason), "{}", stderr(&o));
 }
 
+/// The proof VM converted to Hyper-V (a DefineSystem request) in `dir`;
+/// its path.
+fn proof_on_hyperv(dir: &std::path::Path) -> String {
+    let o = run(&[
+        "transform",
+        "tests/commands/proof.xml",
+        "--to",
+        "hyperv",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    dir.join("proof.hyperv.xml").to_str().unwrap().to_string()
+}
+
+/// The operations of the `<virsh>` document `hvxform command ARGS` writes;
+/// the command must succeed.
+fn translated(args: &[&str]) -> Vec<String> {
+    let o = command(args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    ops(&stdout(&o))
+}
+
 /// The operations of a `<virsh>` document: (name, attributes, device XML
 /// element names with their attributes).
 fn ops(xml: &str) -> Vec<String> {
@@ -66,16 +89,14 @@ fn direct_commands_need_no_context() {
         stderr(&o)
     );
 
-    let o = command(&[
-        "samples/commands/cpu-memory.xml",
-        "--to",
-        "kvm",
-        "--param",
-        "domain=web",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
-        ops(&stdout(&o)),
+        translated(&[
+            "samples/commands/cpu-memory.xml",
+            "--to",
+            "kvm",
+            "--param",
+            "domain=web",
+        ]),
         [
             "setvcpus count=4 config=yes maximum=yes",
             "setvcpus count=4 config=yes",
@@ -140,7 +161,8 @@ fn device_commands_use_the_vms_configuration() {
         "-q",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = command(&[
+    assert_eq!(
+        translated(&[
         "samples/commands/change-iso.xml",
         "--to",
         "kvm",
@@ -148,10 +170,7 @@ fn device_commands_use_the_vms_configuration() {
         CTX,
         "--session",
         s,
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        ops(&stdout(&o)),
+    ]),
         ["update-device config=yes <disk type=file device=cdrom> <source file=/srv/iso/other.iso> <target dev=hdc bus=ide> <readonly>"]
     );
 }
@@ -591,16 +610,7 @@ fn a_sequence_of_commands_is_translated_against_the_changing_vm() {
 fn a_sequence_of_commands_updates_a_hyperv_context() {
     let dir = temp_dir("command-sequence-hyperv");
     let dir_s = dir.to_str().unwrap();
-    let o = run(&[
-        "transform",
-        "tests/commands/proof.xml",
-        "--to",
-        "hyperv",
-        "-o",
-        dir_s,
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let hv = dir.join("proof.hyperv.xml");
+    let hv = std::path::PathBuf::from(proof_on_hyperv(&dir));
     let hv_s = hv.to_str().unwrap();
     // vSphere's own context is taken fresh for each command (only Hyper-V's
     // is followed here).
@@ -834,15 +844,7 @@ fn secure_boot_needs_uefi_and_libvirt_defines_the_domain_again() {
     );
     // Nor a generation 1 Hyper-V VM (the BIOS domain as hvxform converts
     // it), whatever the vSphere side boots with.
-    let o = run(&[
-        "transform",
-        "tests/commands/proof.xml",
-        "--to",
-        "hyperv",
-        "-o",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hv = proof_on_hyperv(&dir);
     refused(&[
         sb,
         "--to",
@@ -850,7 +852,7 @@ fn secure_boot_needs_uefi_and_libvirt_defines_the_domain_again() {
         "--context",
         efi.to_str().unwrap(),
         "--context",
-        dir.join("proof.hyperv.xml").to_str().unwrap(),
+        &hv,
     ], "Secure Boot needs a generation 2 (UEFI) VM; this Hyper-V VM is Microsoft:Hyper-V:SubType:1");
 }
 
@@ -936,10 +938,8 @@ fn a_new_nic_needs_nothing_and_cdroms_need_the_vm() {
         "remove-cdrom.xml",
         r#"<spec><deviceChange><operation>remove</operation><device xsi:type="VirtualCdrom"><key>205</key></device></deviceChange></spec>"#,
     );
-    let o = command(&[&cd, "--to", "kvm", "--context", CTX]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
-        ops(&stdout(&o)),
+        translated(&[&cd, "--to", "kvm", "--context", CTX]),
         ["detach-device config=yes <disk type=file device=cdrom> <target dev=hdc bus=ide>"]
     );
     refused(
@@ -954,26 +954,14 @@ fn a_new_nic_needs_nothing_and_cdroms_need_the_vm() {
         "add-cdrom.xml",
         r#"<spec><deviceChange><operation>add</operation><device xsi:type="VirtualCdrom"><key>-1</key><backing xsi:type="VirtualCdromIsoBackingInfo"><fileName>[LocalDS_0] tools.iso</fileName></backing><controllerKey>200</controllerKey><unitNumber>0</unitNumber></device></deviceChange></spec>"#,
     );
-    let o = command(&[&add, "--to", "kvm", "--context", CTX]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
-        ops(&stdout(&o)),
+        translated(&[&add, "--to", "kvm", "--context", CTX]),
         ["attach-device config=yes <disk type=file device=cdrom> <driver name=qemu type=raw> <source file=/vmfs/volumes/LocalDS_0/tools.iso> <target dev=hda bus=ide> <readonly>"]
     );
     // Hyper-V adds a drive with media in two calls: refused; an empty
     // drive goes on the IDE controller's free location.
-    let dir_s = dir.to_str().unwrap();
-    let o = run(&[
-        "transform",
-        "tests/commands/proof.xml",
-        "--to",
-        "hyperv",
-        "-o",
-        dir_s,
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let hv = dir.join("proof.hyperv.xml");
-    let hv = hv.to_str().unwrap();
+    let hv = proof_on_hyperv(&dir);
+    let hv = hv.as_str();
     refused(
         &[&add, "--to", "hyperv", "--context", CTX, "--context", hv],
         "adding a DVD drive with media is not translated to Hyper-V",
@@ -1052,17 +1040,8 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
     let dir = temp_dir("command-hyperv");
     // The proof VM on Hyper-V, as hvxform converts it (its adapters with
     // their InstanceIDs).
-    let o = run(&[
-        "transform",
-        "tests/commands/proof.xml",
-        "--to",
-        "hyperv",
-        "-o",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let hv = dir.join("proof.hyperv.xml");
-    let hv = hv.to_str().unwrap();
+    let hv = proof_on_hyperv(&dir);
+    let hv = hv.as_str();
     let guid = "3C1F6A2E-8B4D-4E7A-9C15-6D2E8F0A1B34";
     let mut outputs = Vec::new();
     let mut translate = |name: &str, args: &[&str]| -> String {
@@ -1188,10 +1167,8 @@ fn commands_become_hyperv_method_calls_that_pywbem_accepts() {
     // nothing; an adapter's InstanceID needs the Hyper-V VM's settings.
     let cpu = dir.join("cpu-mem.xml");
     let cpu = cpu.to_str().unwrap();
-    let o = command(&[cpu, "--to", "kvm", "--param", "domain=proof"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
-        ops(&stdout(&o)),
+        translated(&[cpu, "--to", "kvm", "--param", "domain=proof"]),
         [
             "setvcpus count=4 config=yes maximum=yes",
             "setvcpus count=4 config=yes",
@@ -1268,17 +1245,8 @@ fn cim_request(method: &str, params: &str) -> String {
 #[test]
 fn hyperv_drive_and_firmware_requests_read_as_commands() {
     let dir = temp_dir("command-hyperv-read");
-    let o = run(&[
-        "transform",
-        "tests/commands/proof.xml",
-        "--to",
-        "hyperv",
-        "-o",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let hv = dir.join("proof.hyperv.xml");
-    let hv = hv.to_str().unwrap();
+    let hv = proof_on_hyperv(&dir);
+    let hv = hv.as_str();
     let vm = "Microsoft:3C1F6A2E-8B4D-4E7A-9C15-6D2E8F0A1B34";
     let dvd = format!(r"{vm}\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\0\1\D");
     let write = |name: &str, text: String| -> String {
@@ -1310,7 +1278,8 @@ fn hyperv_drive_and_firmware_requests_read_as_commands() {
             ),
         ),
     );
-    let o = command(&[
+    assert_eq!(
+        translated(&[
         &add,
         "--to",
         "kvm",
@@ -1318,10 +1287,7 @@ fn hyperv_drive_and_firmware_requests_read_as_commands() {
         hv,
         "--param",
         "domain=proof",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        ops(&stdout(&o)),
+    ]),
         ["update-device config=yes <disk type=file device=cdrom> <source file=/var/lib/libvirt/images/other.iso> <target dev=hdc bus=ide> <readonly>"]
     );
     // Without the VM's settings, the drive the Parent names is unknown.
@@ -1361,7 +1327,8 @@ fn hyperv_drive_and_firmware_requests_read_as_commands() {
             ("Msvm_ResourceAllocationSettingData", &drive),
         ]),
     );
-    let o = command(&[
+    assert_eq!(
+        translated(&[
         &both,
         "--to",
         "kvm",
@@ -1369,10 +1336,7 @@ fn hyperv_drive_and_firmware_requests_read_as_commands() {
         hv,
         "--param",
         "domain=proof",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        ops(&stdout(&o)),
+    ]),
         ["detach-device config=yes <disk type=file device=disk> <source file=/var/lib/libvirt/images/proof-data.img> <target dev=sdb bus=scsi>"]
     );
     // ModifySystemSettings: Secure Boot, and nothing else of the VM.

@@ -38,14 +38,7 @@ pub(super) fn write_tree(xml: &str) -> Result<String, String> {
     let mut resources = Vec::new();
     let mut security = Vec::new();
     // What the hub has and Hyper-V cannot: one Notes value of the VSSD.
-    let carried = match root
-        .children()
-        .find(|c| c.has_tag_name((NS, "carried")))
-        .filter(|c| c.children().any(|n| n.is_element()))
-    {
-        Some(c) => Some(carried_note(c).map_err(|e| format!("the carried hub content: {e}"))?),
-        None => None,
-    };
+    let carried = carried_of(root)?;
     for (i, inst) in root
         .children()
         .filter(|c| c.is_element() && !c.has_tag_name((NS, "carried")))
@@ -100,14 +93,7 @@ pub fn write_instances(xml: &str) -> Result<String, String> {
     if !(root.has_tag_name((NS, "hyperv"))) {
         return Err("the document is not the Hyper-V canonical form".into());
     }
-    let carried = match root
-        .children()
-        .find(|c| c.has_tag_name((NS, "carried")))
-        .filter(|c| c.children().any(|n| n.is_element()))
-    {
-        Some(c) => Some(carried_note(c).map_err(|e| format!("the carried hub content: {e}"))?),
-        None => None,
-    };
+    let carried = carried_of(root)?;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     for (i, inst) in root
         .children()
@@ -122,6 +108,15 @@ pub fn write_instances(xml: &str) -> Result<String, String> {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// The Notes value of what `<carried>` holds, if it holds anything.
+fn carried_of(root: Node) -> Result<Option<String>, String> {
+    root.children()
+        .find(|c| c.has_tag_name((NS, "carried")))
+        .filter(|c| c.children().any(|n| n.is_element()))
+        .map(|c| carried_note(c).map_err(|e| format!("the carried hub content: {e}")))
+        .transpose()
 }
 
 fn has_property(inst: Node, name: &str) -> bool {

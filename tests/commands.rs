@@ -931,6 +931,62 @@ fn a_new_nic_needs_nothing_and_cdroms_need_the_vm() {
         ],
         "adding a network adapter is not translated to Hyper-V",
     );
+    // Moving NIC key 207 to another port group: libvirt's update-device of
+    // the interface with that MAC; Hyper-V's ModifyResourceSettings of the
+    // adapter's connection (the switch), which reads back as the same move.
+    let moved = reconfig(
+        &dir,
+        "edit-nic.xml",
+        r#"<spec><deviceChange><operation>edit</operation><device xsi:type="VirtualE1000"><key>207</key><backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>Prod</deviceName></backing><addressType>manual</addressType><macAddress>52:54:00:c0:00:02</macAddress></device></deviceChange></spec>"#,
+    );
+    assert_eq!(
+        translated(&[&moved, "--to", "kvm", "--context", CTX]),
+        ["update-device config=yes <interface type=network> <mac address=52:54:00:c0:00:02> <source network=Prod>"]
+    );
+    let hv = proof_on_hyperv(&dir);
+    let to_hv = dir.join("edit-nic.hyperv.xml");
+    let o = command(&[
+        &moved,
+        "--to",
+        "hyperv",
+        "--context",
+        CTX,
+        "--context",
+        &hv,
+        "-o",
+        to_hv.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let calls = cim_calls(&std::fs::read_to_string(&to_hv).unwrap());
+    assert!(
+        calls.len() == 1
+            && calls[0].starts_with("ModifyResourceSettings")
+            && calls[0].contains("Msvm_EthernetPortAllocationSettingData")
+            && calls[0].contains(r#"Name="Prod""#),
+        "{calls:?}"
+    );
+    assert_eq!(
+        translated(&[
+            to_hv.to_str().unwrap(),
+            "--to",
+            "kvm",
+            "--context",
+            &hv,
+            "--param",
+            "domain=proof"
+        ]),
+        ["update-device config=yes <interface type=network> <mac address=52:54:00:c0:00:02> <source network=Prod>"]
+    );
+    // A new MAC is not a move.
+    let remac = reconfig(
+        &dir,
+        "remac.xml",
+        r#"<spec><deviceChange><operation>edit</operation><device xsi:type="VirtualE1000"><key>207</key><backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName></backing><addressType>manual</addressType><macAddress>52:54:00:c0:00:99</macAddress></device></deviceChange></spec>"#,
+    );
+    refused(
+        &[&remac, "--to", "kvm", "--context", CTX],
+        "changes its MAC (52:54:00:c0:00:02 to 52:54:00:c0:00:99)",
+    );
     // Removing the CD-ROM: key 205 is the drive hdc in vSphere's
     // configuration; without it the key means nothing.
     let cd = reconfig(

@@ -450,10 +450,9 @@ pub fn update_context(platform: &str, context: &str, commands: &str) -> Result<S
 
 /// Replaces each range of `text` (none overlapping) with its new text.
 fn apply_edits(
-    text: &str,
+    context: &str,
     mut edits: Vec<(std::ops::Range<usize>, String)>,
 ) -> Result<String, String> {
-    let context = text;
     edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
     let mut out = context.to_string();
     let mut floor = usize::MAX;
@@ -548,7 +547,9 @@ fn hyperv_update(context: &str, commands: &str) -> Result<String, String> {
                         if name == "InstanceID" {
                             continue;
                         }
-                        let new = ctx_text(&cmd, p);
+                        // Both documents have the canonical namespace as
+                        // default, so the element's text fits as it is.
+                        let new = calls[p.range()].to_string();
                         match child(cur, Some(hyperv::NS), name) {
                             Some(old) => edits.push((old.range(), new)),
                             None => {
@@ -590,12 +591,6 @@ fn hyperv_update(context: &str, commands: &str) -> Result<String, String> {
     } else {
         hyperv::write_instances(&canonical)
     }
-}
-
-/// An element of a canonical calls document, as text for the context (both
-/// have the Hyper-V canonical namespace as default).
-fn ctx_text(doc: &roxmltree::Document, n: roxmltree::Node) -> String {
-    doc.input_text()[n.range()].to_string()
 }
 
 fn child<'a, 'i>(

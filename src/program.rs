@@ -483,6 +483,45 @@ builtins! {
     Choose = "choose"(3, 3) -> Any : "choose(cond, a, b): a when cond is true, else b (only one is evaluated)";
 }
 
+impl Builtin {
+    /// The declared type of argument `i` (the last one repeats for a
+    /// variadic built-in): what `check` holds each argument to, as it does
+    /// for a user function's parameters. `string` takes any value (its
+    /// string value); `int` takes a node list or a string that parses.
+    pub fn param(self, i: usize) -> Type {
+        use Builtin as B;
+        use Type::{Any, Nodes, String as Str};
+        let params: &[Type] = match self {
+            B::Substring => &[Str, Type::Int, Type::Int],
+            B::Split => &[Str, Str, Type::Int],
+            B::Format => &[Str, Any],
+            B::Count
+            | B::Exists
+            | B::Name
+            | B::LocalName
+            | B::Join
+            | B::NodeIndex
+            | B::DocOrder => &[Nodes, Str],
+            B::Not => &[Type::Bool],
+            B::Choose => &[Type::Bool, Any, Any],
+            B::InUnit | B::InUnitCeil => &[Type::Int, Str],
+            B::ToHex => &[Type::Int],
+            B::Min | B::Max | B::Pad => &[Type::Int, Type::Int],
+            B::Concat
+            | B::Empty
+            | B::String
+            | B::Int
+            | B::Uint
+            | B::Bool
+            | B::Size
+            | B::Default
+            | B::Require => &[Any],
+            _ => &[Str],
+        };
+        params[i.min(params.len() - 1)]
+    }
+}
+
 pub fn builtin_by_name(name: &str) -> Option<(Builtin, &'static BuiltinInfo)> {
     BUILTINS
         .iter()

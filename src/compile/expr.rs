@@ -370,6 +370,18 @@ impl Compiler {
             .help = Some(format!("{}: {}", info.name, info.doc));
             return dummy;
         }
+        for (i, ((c, got), a)) in compiled.iter().zip(args).enumerate() {
+            let before = self.diags.items.len();
+            self.check_assign(b.param(i), *got, c, a.span);
+            if let Some(d) = self.diags.items.get_mut(before) {
+                d.help = Some(format!(
+                    "argument {} of `{}`: {}",
+                    i + 1,
+                    info.name,
+                    info.doc
+                ));
+            }
+        }
         self.check_const_conversion(b, &compiled, args);
         let ret = match b {
             Builtin::Default | Builtin::Require => {

@@ -8,7 +8,7 @@ use super::value::{self, Item, Nodes, Val};
 use super::{Cx, Run, R};
 use crate::convert;
 use crate::program::*;
-use crate::syntax::ast::{BinOp, Type};
+use crate::syntax::ast::{BinOp, Miss, Type};
 
 impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     pub(super) fn nodes(
@@ -491,8 +491,22 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let at = v.origin().or(Some(cx.item));
         let def = &self.p.sessions[id as usize];
         // A missing or empty key looks up nothing (`<x>? = t.right(y)`
-        // then leaves `x` out), like the conversions.
+        // then leaves `x` out), like the conversions; with `miss fail` it
+        // is a miss like any other (book: Session tables). `mint` pairs
+        // nothing with it: an empty key names nothing, and minting for it
+        // would give every VM without the value one shared identifier.
         if key.is_empty() {
+            if let (Miss::Fail(hint), false) = (&def.miss, probe) {
+                let mut m = format!(
+                    "session table `{}` looked up with an empty key ({} side): the value it identifies is missing or empty",
+                    def.name,
+                    if reverse { "right" } else { "left" }
+                );
+                if let Some(h) = hint {
+                    m.push_str(&format!(" ({h})"));
+                }
+                return Err(self.err(loc, at, m));
+            }
             return Ok(Val::empty_str());
         }
         if probe {

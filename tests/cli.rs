@@ -1213,3 +1213,40 @@ fn limits_refuse_inputs_that_would_take_too_long() {
         assert!(walk(&out).is_empty());
     }
 }
+
+/// `run` refuses a document of another platform than the mapping's `from`
+/// (a kvm mapping on a vSphere document), naming both, unless `--force`.
+#[test]
+fn run_refuses_a_document_of_another_platform() {
+    let o = run(&[
+        "run",
+        "mappings/kvm-to-hvx.hvx",
+        "samples/vsphere/web.xml",
+        "--color",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("samples/vsphere/web.xml: this document is vsphere")
+            && err.contains("the mapping reads kvm")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    // Forced, the mapping runs (and finds no <domain> in it).
+    let o = run(&[
+        "run",
+        "--force",
+        "mappings/kvm-to-hvx.hvx",
+        "samples/vsphere/web.xml",
+    ]);
+    assert!(
+        !stderr(&o).contains("this document is vsphere"),
+        "{}",
+        stderr(&o)
+    );
+    // The right platform runs as before.
+    let o = run(&["run", "mappings/kvm-to-hvx.hvx", "samples/kvm/web.xml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -27,6 +27,9 @@ pub struct Run {
     /// Session store (YAML) to look up and record session-table pairs in.
     #[arg(long, value_name = "FILE")]
     pub session: Option<PathBuf>,
+    /// Run the mapping on a document of another platform than its `from`.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl Run {
@@ -63,8 +66,14 @@ impl Run {
         };
         let doc = match input::parse_xml(&name, &text)
             .map_err(|e| e.message)
-            .and_then(|d| crate::tree::Document::from_roxml(&d).map_err(|m| format!("{name}: {m}")))
-        {
+            .and_then(|d| {
+                if !self.force {
+                    wrong_platform(&d, &program.from).map_err(|m| {
+                        format!("{name}: {m}; `--force` runs the mapping on it anyway")
+                    })?;
+                }
+                crate::tree::Document::from_roxml(&d).map_err(|m| format!("{name}: {m}"))
+            }) {
             Ok(d) => d,
             Err(m) => {
                 super::error(ctx, &m);
@@ -141,5 +150,20 @@ impl Run {
                 exit::INVALID
             }
         }
+    }
+}
+
+/// A document of a known platform other than the mapping's `from` (a
+/// mapping of a platform hvxform does not know reads anything).
+fn wrong_platform(doc: &roxmltree::Document, from: &str) -> Result<(), String> {
+    let Ok(wanted) = crate::platform::by_name(from) else {
+        return Ok(());
+    };
+    match crate::platform::platform_of_xml(doc) {
+        Ok(p) if p.name != wanted.name => Err(format!(
+            "this document is {} ({}), and the mapping reads {from} ({})",
+            p.name, p.signature, wanted.signature
+        )),
+        _ => Ok(()),
     }
 }

@@ -335,5 +335,32 @@ impl Compiler {
                     .with_help("remove it, or prefix its name with `_`"),
             );
         }
+        // A mode no `apply` names: its rules never run (a typo in
+        // `on x mode NAME`, most often).
+        let applied: Vec<String> = self
+            .modes
+            .iter()
+            .filter(|m| m.used && m.name != "default")
+            .map(|m| m.name.clone())
+            .collect();
+        let idle: Vec<(Loc, String)> = self
+            .modes
+            .iter()
+            .filter(|m| !m.used && m.loc.source == 0 && !m.name.starts_with('_'))
+            .map(|m| (m.loc, m.name.clone()))
+            .collect();
+        for (loc, name) in idle {
+            let l = self.label(loc, "no `apply` uses this mode");
+            let help = crate::diag::suggest(&name, applied.iter().map(String::as_str))
+                .unwrap_or_else(|| format!("apply them with `apply PATH mode {name};`"));
+            self.diags.push(
+                Diagnostic::warning(
+                    "hvx::unused",
+                    format!("the rules in mode `{name}` never run: no `apply` uses the mode"),
+                    l,
+                )
+                .with_help(help),
+            );
+        }
     }
 }

@@ -30,6 +30,8 @@ pub struct Program {
     pub to: String,
     pub version: String,
     pub unmapped: Policy,
+    /// Where the mapping states its `unmapped` policy.
+    pub unmapped_loc: Loc,
     pub sources: Vec<Arc<Source>>,
     pub params: Vec<ParamDef>,
     pub tables: Vec<TableDef>,

@@ -263,6 +263,13 @@ impl Compiler {
             .and_then(|f| f.unmapped)
             .map(|p| p.0)
             .unwrap_or(Policy::Report);
+        let unmapped_loc = Loc {
+            source: 0,
+            span: root
+                .and_then(|f| f.unmapped)
+                .map(|p| p.1)
+                .unwrap_or_default(),
+        };
         // --- namespaces and defaults
         let mut output_ns_decls: Vec<(Option<String>, String)> = Vec::new();
         let mut ns_aliases: Vec<(String, String)> = Vec::new();
@@ -592,6 +599,7 @@ impl Compiler {
             to: header.to.map(|i| i.name).unwrap_or_default(),
             version: header.version.unwrap_or_default(),
             unmapped,
+            unmapped_loc,
             sources: self.sources.clone(),
             params,
             tables,

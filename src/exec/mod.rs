@@ -435,16 +435,36 @@ fn run_inner<'a>(
         strings,
         name_ids,
     };
-    let result = execute(&mut r, params).map(|documents| {
+    let result = execute(&mut r, params).and_then(|documents| {
+        drop_unreached(&mut r)?;
         let (unmapped_count, unmapped) = report::unmapped(&r, opts.detail);
-        Outcome {
+        // `unmapped fail` holds for what no `apply` reached too (a document
+        // body, a rule that reads some children and not the others).
+        if p.unmapped == Policy::Fail && unmapped_count > 0 {
+            if let Some(item) = report::first_unmapped(&r) {
+                let e = r.err(
+                    p.unmapped_loc,
+                    Some(item),
+                    format!(
+                        "{} is not mapped{} (this mapping says `unmapped fail`)",
+                        report::describe(item),
+                        match unmapped_count - 1 {
+                            0 => String::new(),
+                            n => format!(", nor are {n} more input node(s)"),
+                        }
+                    ),
+                );
+                return Err(e);
+            }
+        }
+        Ok(Outcome {
             documents,
             unmapped_count,
             unmapped,
             dropped: std::mem::take(&mut r.dropped),
             warnings: std::mem::take(&mut r.warnings),
             paths: std::mem::take(&mut r.paths),
-        }
+        })
     });
     let scratch = Scratch {
         touched: r.touched,
@@ -458,6 +478,45 @@ fn run_inner<'a>(
         memo: r.memo.reset(0),
     };
     (result, scratch)
+}
+
+/// Input no `apply` reached (a document body's, attributes of an element a
+/// rule took) that a top-level `drop` pattern matches is dropped with its
+/// reason, as it would have been had `apply` reached it: a mapping that
+/// declares `drop @versionId "..."` means it wherever the attribute is.
+fn drop_unreached<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<()> {
+    if r.p.drops.is_empty() || report::unmapped(r, false).0 == 0 {
+        return Ok(());
+    }
+    for item in report::all_unmapped(r) {
+        // A node already dropped with an ancestor below.
+        let done = match item {
+            Item::Node(n) => r.touched[n.id().get_usize()],
+            Item::Attr(n, k) => r.attr_touched(n.id().get_usize(), k as usize),
+        };
+        if done {
+            continue;
+        }
+        // The node itself, else the nearest element holding it: a drop of
+        // `context` drops what is inside it that nothing read, once.
+        let (holder, skip) = match item {
+            Item::Node(n) => (n, 1),
+            Item::Attr(n, _) => (n, 0),
+        };
+        let holders = holder.ancestors().skip(skip);
+        let candidates =
+            std::iter::once(item).chain(holders.filter(|a| a.is_element()).map(Item::Node));
+        'found: for it in candidates {
+            for k in 0..r.p.drops.len() {
+                if r.pattern_matches(&r.p.drops[k].0, it)? {
+                    let (pat, reason) = &r.p.drops[k];
+                    r.drop_item(it, reason, pat.loc);
+                    break 'found;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Binds the parameters and writes every output document.
@@ -938,17 +997,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             Policy::Report => Ok(()),
             Policy::Copy => self.copy(item, loc),
             Policy::Fail => {
-                let what = match item {
-                    Item::Node(n) if n.is_element() => format!("element `{}`", n.tag_name().name()),
-                    Item::Node(_) => "text".to_string(),
-                    Item::Attr(n, i) => format!(
-                        "attribute `{}`",
-                        n.attributes()
-                            .nth(i as usize)
-                            .map(|a| a.name())
-                            .unwrap_or("?")
-                    ),
-                };
+                let what = report::describe(item);
                 Err(self.err(
                     loc,
                     Some(item),

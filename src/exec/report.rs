@@ -200,6 +200,34 @@ pub(super) fn unmapped(r: &Run, detail: bool) -> (usize, Vec<Unmapped>) {
     (count, out)
 }
 
+/// The first node (in document order) the run never touched.
+pub(super) fn first_unmapped<'a, 'i>(r: &Run<'_, 'a, 'i>) -> Option<Item<'a, 'i>> {
+    all_unmapped(r).first().copied()
+}
+
+/// Every node the run never touched (an element once, not with what is
+/// inside it), in document order.
+pub(super) fn all_unmapped<'a, 'i>(r: &Run<'_, 'a, 'i>) -> Vec<Item<'a, 'i>> {
+    let mut found = Vec::new();
+    walk(r, Some(&mut found));
+    found.into_iter().map(|f| f.0).collect()
+}
+
+/// `element `name``, `attribute `name``, `text`: what an item is, for messages.
+pub(super) fn describe(item: Item) -> String {
+    match item {
+        Item::Node(n) if n.is_element() => format!("element `{}`", n.tag_name().name()),
+        Item::Node(_) => "text".to_string(),
+        Item::Attr(n, i) => format!(
+            "attribute `{}`",
+            n.attributes()
+                .nth(i as usize)
+                .map(|a| a.name())
+                .unwrap_or("?")
+        ),
+    }
+}
+
 type Found<'a, 'i> = Vec<(Item<'a, 'i>, &'static str, usize)>;
 
 /// Counts the untouched nodes and, given `out`, lists each with the number

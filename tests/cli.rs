@@ -1250,3 +1250,36 @@ fn run_refuses_a_document_of_another_platform() {
     let o = run(&["run", "mappings/kvm-to-hvx.hvx", "samples/kvm/web.xml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// The language reference's fan-out example, used as a user's mapping with
+/// `transform --mappings DIR -o DIR`, writes the names the book gives
+/// (`<stem>.<name>.<target>.<ext>`).
+#[test]
+fn fan_out_example_names_its_files_as_the_book_says() {
+    let maps = temp_dir("fan-out-maps");
+    std::fs::copy(
+        root().join("tests/lang/fan-out/mapping.hvx"),
+        maps.join("ovf-to-hvx.hvx"),
+    )
+    .unwrap();
+    let out = temp_dir("fan-out-out");
+    let o = run(&[
+        "transform",
+        "tests/lang/fan-out/input.xml",
+        "--to",
+        "hvx",
+        "--mappings",
+        maps.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        file_names(&out),
+        [
+            "input.inventory.hvx.xml",
+            "input.shop-db.hvx.xml",
+            "input.shop-web.hvx.xml"
+        ]
+    );
+}

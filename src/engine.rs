@@ -277,7 +277,7 @@ pub enum ConvertError {
     Route(String),
     Run {
         mapping: String,
-        error: exec::RuntimeError,
+        error: Box<exec::RuntimeError>,
     },
     /// The target's writer refused the last stage's output (`.vmx`, xl.cfg).
     Output(String),
@@ -370,7 +370,7 @@ impl Convert<'_> {
                             }
                             _ => ConvertError::Run {
                                 mapping: file.clone(),
-                                error,
+                                error: Box::new(error),
                             },
                         },
                     )?;

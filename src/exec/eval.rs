@@ -345,7 +345,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
         }
         self.enter(loc, cx.item)?;
-        let v = self.eval(&fd.body, cx, frame)?;
+        let v = self
+            .eval(&fd.body, cx, frame)
+            .map_err(|e| self.called(e, format!("function `{}` called", fd.name), loc, cx.item))?;
         self.depth -= 1;
         let v = self.coerce(v, fd.ret, loc, cx)?;
         if fd.pure {

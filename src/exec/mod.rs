@@ -119,19 +119,42 @@ pub struct RuntimeError {
     /// `file:line:col` in the mapping.
     pub mapping: String,
     pub input: Option<InputPos>,
+    /// The calls the error happened in, innermost first: `function `f`
+    /// called at FILE:LINE:COL`, `the rule at FILE:LINE:COL` (each with its
+    /// input node), and how many times over (a recursion repeats one call);
+    /// at most [`STACK_KEPT`], `stack_more` counting the others.
+    pub stack: Vec<(String, usize)>,
+    pub stack_more: usize,
+}
+
+/// Frames of a call stack kept in an error (a runaway recursion has 200).
+const STACK_KEPT: usize = 12;
+
+fn input_pos(i: &InputPos) -> String {
+    if i.line == 0 {
+        i.path.clone()
+    } else {
+        format!("{}:{} ({})", i.line, i.col, i.path)
+    }
 }
 
 impl std::fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.message)?;
         if let Some(i) = &self.input {
-            if i.line == 0 {
-                write!(f, "\n  at input {}", i.path)?;
-            } else {
-                write!(f, "\n  at input {}:{} ({})", i.line, i.col, i.path)?;
+            write!(f, "\n  at input {}", input_pos(i))?;
+        }
+        write!(f, "\n  in mapping {}", self.mapping)?;
+        for (s, n) in &self.stack {
+            write!(f, "\n  in {s}")?;
+            if *n > 1 {
+                write!(f, " ({n} times)")?;
             }
         }
-        write!(f, "\n  in mapping {}", self.mapping)
+        if self.stack_more > 0 {
+            write!(f, "\n  ... and {} more call(s) out", self.stack_more)?;
+        }
+        Ok(())
     }
 }
 
@@ -541,6 +564,8 @@ fn execute<'a, 'i>(r: &mut Run<'a, 'a, 'i>, params: &[Option<Value>]) -> R<Vec<O
                         ),
                         mapping: p.describe(d.loc),
                         input: None,
+                        stack: Vec::new(),
+                        stack_more: 0,
                     }))
                 }
             },
@@ -590,6 +615,8 @@ fn execute<'a, 'i>(r: &mut Run<'a, 'a, 'i>, params: &[Option<Value>]) -> R<Vec<O
                     message,
                     mapping: p.describe(d.loc),
                     input: Some(report::pos(doc, r.lines(), item)),
+                    stack: Vec::new(),
+                    stack_more: 0,
                 })
             };
             let (xml, tree) = if build {
@@ -767,7 +794,30 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             message: message.into(),
             mapping: self.p.describe(loc),
             input: item.map(|i| report::pos(self.doc, self.lines(), i)),
+            stack: Vec::new(),
+            stack_more: 0,
         })
+    }
+
+    /// Adds the call an error came out of to its stack (on the error path
+    /// only: a run that succeeds pays nothing for it).
+    #[cold]
+    pub(super) fn called(
+        &self,
+        mut e: Box<RuntimeError>,
+        what: String,
+        loc: Loc,
+        item: Item<'a, 'i>,
+    ) -> Box<RuntimeError> {
+        let at = input_pos(&report::pos(self.doc, self.lines(), item));
+        let frame = format!("{what} at {}, on input {at}", self.p.describe(loc));
+        let kept = e.stack.len();
+        match e.stack.last_mut() {
+            Some((last, n)) if *last == frame => *n += 1,
+            _ if kept < STACK_KEPT => e.stack.push((frame, 1)),
+            _ => e.stack_more += 1,
+        }
+        e
     }
 
     pub(super) fn touch(&mut self, item: Item<'a, 'i>) {
@@ -911,7 +961,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             self.touch(item);
             self.enter(loc, item)?;
             let mut frame = self.take_frame(rule.frame as usize);
-            self.block(&rule.body, cx, &mut frame)?;
+            self.block(&rule.body, cx, &mut frame)
+                .map_err(|e| self.called(e, "the rule".into(), rule.loc, item))?;
             self.depth -= 1;
             self.give_frame(frame);
             return Ok(());

@@ -259,7 +259,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     set(&mut frame, k as u32, v);
                 }
                 self.enter(*loc, cx.item)?;
-                self.block(&t.body, cx, &mut frame)?;
+                self.block(&t.body, cx, &mut frame).map_err(|e| {
+                    self.called(e, format!("template `{}` called", t.name), *loc, cx.item)
+                })?;
                 self.depth -= 1;
                 self.give_frame(frame);
             }

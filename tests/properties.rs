@@ -941,3 +941,71 @@ fn generated_hub_documents_are_valid() {
         }
     }
 }
+
+/// The shrunk counterexamples the hub generator found, kept as fixtures:
+/// each was a silent loss (or, for VMware's port group, a failed
+/// conversion) before the mapping it names reported it.
+#[test]
+fn counterexamples_found_by_the_hub_generator() {
+    let disk = |device, bus| HubDisk {
+        device,
+        bus,
+        format: "raw",
+        source: true,
+        capacity_gib: None,
+    };
+    let nic = |model, connection| HubNic { model, connection };
+    let vm = |mib, disks, nics| Hub {
+        name: "a".into(),
+        uuid: [0; 16],
+        description: None,
+        windows: false,
+        uefi: false,
+        secure: false,
+        tpm: false,
+        vcpus: 1,
+        topology: None,
+        mib,
+        disks,
+        nics,
+        native: vec![],
+    };
+    let cases = [
+        // hvx-to-vsphere rounded memory up to 4 MiB without a word.
+        ("vsphere", vm(1001, vec![disk("disk", "virtio")], vec![])),
+        // hvx-to-vmware said `memsize` rounded, not memory.
+        ("vmware", vm(1001, vec![disk("disk", "scsi")], vec![])),
+        // hvx-to-vmware failed: `dvs0` is not a UUID.
+        (
+            "vmware",
+            vm(
+                1024,
+                vec![disk("disk", "scsi")],
+                vec![nic("e1000", "portgroup")],
+            ),
+        ),
+        // hvx-to-vmware: a network became a bridge, pcnet vlance, silently.
+        (
+            "vmware",
+            vm(
+                1024,
+                vec![disk("disk", "usb")],
+                vec![nic("pcnet", "network")],
+            ),
+        ),
+        // hvx-to-kvm: NVMe became virtio, a switch a network, netvsc virtio.
+        (
+            "kvm",
+            vm(
+                1024,
+                vec![disk("disk", "nvme")],
+                vec![nic("netvsc", "switch")],
+            ),
+        ),
+    ];
+    for (p, h) in cases {
+        if let Err(e) = check_hub_through(&h, p) {
+            panic!("{p}: {e}\n{}", hub_xml(&h));
+        }
+    }
+}

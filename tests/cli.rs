@@ -1283,3 +1283,65 @@ fn fan_out_example_names_its_files_as_the_book_says() {
         ]
     );
 }
+
+/// A mapping `to cmdb` in --mappings DIR makes `cmdb` a target (and a
+/// source with --from), its documents named `<stem>.cmdb.xml`; without the
+/// directory the name is refused with what it needs.
+#[test]
+fn a_platform_of_ones_own_is_a_target_with_its_mappings() {
+    let maps = temp_dir("user-platform-maps");
+    std::fs::write(
+        maps.join("kvm-to-cmdb.hvx"),
+        r#"mapping "kvm-to-cmdb" { from kvm to cmdb version "1" }
+unmapped report;
+on domain { <asset name={name} cpus={vcpu}/> }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        maps.join("cmdb-to-hvx.hvx"),
+        r#"mapping "cmdb-to-hvx" { from cmdb to hvx version "1" }
+unmapped report;
+output namespace "urn:hvxform:hvx:1";
+on asset { <vm> { <name> = @name; } }
+"#,
+    )
+    .unwrap();
+    let out = temp_dir("user-platform-out");
+    let m = maps.to_str().unwrap();
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "cmdb",
+        "--mappings",
+        m,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(file_names(&out), ["web.cmdb.xml"]);
+    let asset = std::fs::read_to_string(out.join("web.cmdb.xml")).unwrap();
+    assert!(asset.contains(r#"<asset name="web" cpus="2"/>"#), "{asset}");
+    // ... and back, as a source named with --from.
+    let o = run(&[
+        "transform",
+        out.join("web.cmdb.xml").to_str().unwrap(),
+        "--from",
+        "cmdb",
+        "--to",
+        "hvx",
+        "--mappings",
+        m,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("<name>web</name>"), "{}", stdout(&o));
+    // Without the mappings, the name is unknown, and the error says why.
+    let o = run(&["transform", "samples/kvm/web.xml", "--to", "cmdb"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("needs its mappings in --mappings DIR"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -86,9 +86,27 @@ struct Done {
 
 impl Transform {
     pub fn run(self, ctx: &Ctx) -> u8 {
+        // A name hvxform does not know is a platform of the user's own when
+        // a mapping in --mappings DIR converts to or from it.
+        let find = |name: &str| {
+            platform::by_name(name).or_else(|m| {
+                self.mappings
+                    .as_deref()
+                    .and_then(|d| platform::user_platform(name, d))
+                    .ok_or_else(|| match &self.mappings {
+                        Some(d) => format!(
+                            "{m}; no mapping in {} converts to or from `{name}`",
+                            d.display()
+                        ),
+                        None => format!(
+                            "{m}; a platform of your own needs its mappings in --mappings DIR (`hvx-to-{name}.hvx`, `kvm-to-{name}.hvx`, ...)"
+                        ),
+                    })
+            })
+        };
         let mut targets = Vec::new();
         for t in &self.to {
-            match platform::by_name(t.trim()) {
+            match find(t.trim()) {
                 Ok(p) if !p.implemented => {
                     super::error(
                         ctx,
@@ -110,7 +128,7 @@ impl Transform {
                 }
             }
         }
-        let from: Option<&'static Platform> = match self.from.as_deref().map(platform::by_name) {
+        let from: Option<&'static Platform> = match self.from.as_deref().map(find) {
             None => None,
             Some(Ok(p)) => Some(p),
             Some(Err(m)) => {

@@ -40,6 +40,43 @@ pub const OVF1_NS: &str = "http://schemas.dmtf.org/ovf/envelope/1";
 pub const OVF2_NS: &str = "http://schemas.dmtf.org/ovf/envelope/2";
 use ec2::{NS as EC2_NS, NS_BARE as EC2_NS_BARE};
 
+/// A platform of the user's own: a name that a mapping in `dir` converts to
+/// or from (`kvm-to-cmdb.hvx`, `hvx-to-cmdb.hvx`, `cmdb-to-hvx.hvx`), its
+/// documents written as `<stem>.<name>.xml`. Made once per name and process.
+pub fn user_platform(name: &str, dir: &std::path::Path) -> Option<&'static Platform> {
+    use std::sync::Mutex;
+    static MADE: Mutex<Vec<&'static Platform>> = Mutex::new(Vec::new());
+    let name = name.to_ascii_lowercase();
+    let word = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !word || PLATFORMS.iter().any(|p| p.name == name) {
+        return None;
+    }
+    let (to, from) = (format!("-to-{name}.hvx"), format!("{name}-to-"));
+    let found = std::fs::read_dir(dir).ok()?.flatten().any(|e| {
+        let f = e.file_name().to_string_lossy().into_owned();
+        f.ends_with(&to) || (f.starts_with(&from) && f.ends_with(".hvx"))
+    });
+    if !found {
+        return None;
+    }
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = made.iter().find(|p| p.name == name) {
+        return Some(p);
+    }
+    let p: &'static Platform = Box::leak(Box::new(Platform {
+        name: Box::leak(name.into_boxed_str()),
+        title: "a platform of the user's own (its mappings in --mappings DIR)",
+        ext: "xml",
+        signature: "a document its mapping reads (give --from)",
+        implemented: true,
+    }));
+    made.push(p);
+    Some(p)
+}
+
 /// Looks a platform up by name.
 pub fn by_name(name: &str) -> Result<&'static Platform, String> {
     // `--to VSphere` means vsphere: names are matched without case.

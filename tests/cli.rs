@@ -1345,3 +1345,64 @@ on asset { <vm> { <name> = @name; } }
         stderr(&o)
     );
 }
+
+/// `run` takes several inputs: printed one after the other, or written
+/// with -o as transform names them (the mapping's `to` as the target), with
+/// a JSON report; --deny-loss fails an input with unmapped nodes and writes
+/// none of its documents.
+#[test]
+fn run_takes_several_inputs_with_output_report_and_deny_loss() {
+    let o = run(&[
+        "run",
+        "mappings/kvm-to-hvx.hvx",
+        "samples/kvm/web.xml",
+        "samples/kvm/db.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("<!-- input samples/kvm/web.xml -->")
+            && out.contains("<!-- input samples/kvm/db.xml -->")
+            && out.contains("<name>db</name>"),
+        "{out}"
+    );
+    let dir = temp_dir("run-several");
+    let report = dir.join("report.json");
+    let outd = dir.join("out");
+    let o = run(&[
+        "run",
+        "mappings/kvm-to-hvx.hvx",
+        "samples/kvm/web.xml",
+        "samples/kvm/db.xml",
+        "-o",
+        outd.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert_eq!(file_names(&outd), ["db.hvx.xml", "web.hvx.xml"]);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let inputs = r["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2);
+    assert!(inputs.iter().all(|i| i["ok"] == true), "{r}");
+    // kvm-to-vsphere leaves nodes of web.xml unmapped: --deny-loss fails it.
+    let denied = dir.join("denied");
+    let o = run(&[
+        "run",
+        "mappings/kvm-to-vsphere.hvx",
+        "samples/kvm/web.xml",
+        "-o",
+        denied.to_str().unwrap(),
+        "--deny-loss",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o)
+            .contains("input node(s) unmapped and --deny-loss is set; first: 1:9 /domain/@type"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(file_names(&denied).is_empty());
+}

@@ -1,23 +1,40 @@
-//! `hvxform run`: run one mapping file over one input, for mapping authors.
+//! `hvxform run`: run one mapping file over inputs, for mapping authors.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use serde_json::json;
 
 use super::{exit, Ctx};
 use crate::compile::{self, FsResolver};
-use crate::engine::EMBEDDED;
-use crate::exec::{self, RunOptions};
+use crate::engine::{output_file_name, stem, Produced, EMBEDDED};
+use crate::exec::{self, Outcome, RunOptions};
 use crate::platform::input;
+use crate::program::Program;
 
-/// Run a single mapping file over an input document and print its outputs
-/// and what went unmapped (for mapping authors).
+/// Run a single mapping file over input documents and print (or, with -o,
+/// write) its outputs and what went unmapped (for mapping authors).
 #[derive(Debug, Args)]
 pub struct Run {
     /// The mapping (.hvx).
     pub mapping: PathBuf,
-    /// The input document (XML, or .vmx / xl.cfg text, read in its canonical XML form).
-    pub input: PathBuf,
+    /// The input documents (XML, or .vmx / xl.cfg text, read in their canonical XML form).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Write each input's documents into this directory
+    /// (`<stem>[.<name>].<to>.<ext>`, `to` being the mapping's) instead of
+    /// printing them.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Write a JSON report of every input (outputs, unmapped, dropped,
+    /// warnings), as `transform --report` does.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Fail an input (exit 1, none of its documents written) when any of
+    /// its nodes is unmapped.
+    #[arg(long)]
+    pub deny_loss: bool,
     /// Mapping parameters.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param)]
     pub params: Vec<(String, String)>,
@@ -48,38 +65,6 @@ impl Run {
         let Some(program) = program else {
             return exit::INVALID;
         };
-        let name = self.input.display().to_string();
-        let text = match input::read_text(&self.input) {
-            Ok(t) => t,
-            Err(e) => {
-                super::error(ctx, &e.message);
-                return exit::INVALID;
-            }
-        };
-        // .vmx and xl.cfg inputs are read in their canonical XML form.
-        let text = match crate::platform::to_xml(&name, &text, None) {
-            Ok(t) => t,
-            Err(m) => {
-                super::error(ctx, &m);
-                return exit::INVALID;
-            }
-        };
-        let doc = match input::parse_xml(&name, &text)
-            .map_err(|e| e.message)
-            .and_then(|d| {
-                if !self.force {
-                    wrong_platform(&d, &program.from).map_err(|m| {
-                        format!("{name}: {m}; `--force` runs the mapping on it anyway")
-                    })?;
-                }
-                crate::tree::Document::from_roxml(&d).map_err(|m| format!("{name}: {m}"))
-            }) {
-            Ok(d) => d,
-            Err(m) => {
-                super::error(ctx, &m);
-                return exit::INVALID;
-            }
-        };
         // A parameter value of the wrong type or outside its declared values
         // is a usage error, as for transform.
         let params = match exec::bind_params(&program, &self.params) {
@@ -89,67 +74,224 @@ impl Run {
                 return exit::CANNOT_RUN;
             }
         };
-        let persisted = match super::session::Store::open(ctx, self.session.as_deref()) {
+        if let Some(dir) = &self.output {
+            if let Err(m) = std::fs::create_dir_all(dir)
+                .map_err(|e| e.to_string())
+                .and_then(|_| super::write::probe_writable(dir).map_err(|e| e.to_string()))
+            {
+                super::error(ctx, &format!("{}: cannot write there: {m}", dir.display()));
+                return exit::CANNOT_RUN;
+            }
+        }
+        if let Some(r) = &self.report {
+            if r.is_dir() {
+                super::error(ctx, &format!("{}: the report is a folder", r.display()));
+                return exit::CANNOT_RUN;
+            }
+        }
+        let mut persisted = match super::session::Store::open(ctx, self.session.as_deref()) {
             Ok(s) => s,
             Err(code) => return code,
         };
-        let store = persisted.access();
+        let reaper = self.output.as_deref().map(super::write::Reaper::for_dir);
+        let mut written_by: HashMap<String, PathBuf> = HashMap::new();
+        let mut report = Vec::new();
+        let mut failures = 0;
+        for path in &self.inputs {
+            let name = path.display().to_string();
+            let outcome = self.one(&program, &params, path, &persisted);
+            // Pairs minted by the run are saved before its output is written.
+            let outcome = outcome.and_then(|o| {
+                persisted
+                    .save(ctx)
+                    .map_err(|_| format!("{name}: the session store was not saved"))?;
+                Ok(o)
+            });
+            let mut outputs = Vec::new();
+            let result = outcome.and_then(|o| {
+                if self.deny_loss && o.unmapped_count > 0 {
+                    let first = o
+                        .unmapped
+                        .first()
+                        .map(|u| format!("; first: {}{}", exec::at(u.line, u.col), u.path))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "{name}: {} input node(s) unmapped and --deny-loss is set{first}",
+                        o.unmapped_count
+                    ));
+                }
+                match (&self.output, &reaper) {
+                    (Some(dir), Some(reaper)) => {
+                        let files = file_names(&program, path, &o)?;
+                        for (f, _) in &files {
+                            if let Some(other) = written_by.get(f) {
+                                return Err(format!(
+                                    "{name}: {f} was written for {} already; give the inputs different names",
+                                    other.display()
+                                ));
+                            }
+                        }
+                        super::write::write_all_or_nothing(dir, &files, false, reaper)?;
+                        for (f, _) in &files {
+                            written_by.insert(f.clone(), path.clone());
+                            outputs.push(dir.join(f).display().to_string());
+                        }
+                    }
+                    _ => {
+                        if self.inputs.len() > 1 {
+                            println!("<!-- input {name} -->");
+                        }
+                        for d in &o.documents {
+                            if o.documents.len() > 1 || d.name.is_some() {
+                                println!(
+                                    "<!-- document {} {} -->",
+                                    d.document,
+                                    d.name.as_deref().unwrap_or("")
+                                );
+                            }
+                            print!("{}", d.xml);
+                        }
+                    }
+                }
+                Ok(o)
+            });
+            match &result {
+                Ok(o) => print_findings(ctx, &name, o),
+                Err(m) => {
+                    failures += 1;
+                    super::error(ctx, m);
+                }
+            }
+            if self.report.is_some() {
+                let o = result.as_ref().ok();
+                report.push(json!({
+                    "input": name,
+                    "ok": o.is_some(),
+                    "error": result.as_ref().err(),
+                    "outputs": outputs,
+                    "unmapped": o.map(|o| o.unmapped.iter().map(|u| json!({"mapping": program.name, "line": u.line, "column": u.col, "path": u.path, "kind": u.kind, "reason": u.reason})).collect::<Vec<_>>()).unwrap_or_default(),
+                    "dropped": o.map(|o| o.dropped.iter().map(|x| json!({"mapping": x.mapping, "line": x.line, "column": x.col, "path": x.path, "reason": x.reason})).collect::<Vec<_>>()).unwrap_or_default(),
+                    "warnings": o.map(|o| o.warnings.iter().map(|w| json!({"mapping": w.mapping, "action": w.action, "message": w.message, "input": w.input})).collect::<Vec<_>>()).unwrap_or_default(),
+                }));
+            }
+        }
+        if let Some(r) = &self.report {
+            let doc = json!({"version": super::transform::REPORT_VERSION, "inputs": report});
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            if let Err(e) = super::write::atomic_write(r, text.as_bytes()) {
+                super::error(
+                    ctx,
+                    &format!("{}: cannot write the report: {e}", r.display()),
+                );
+                return exit::CANNOT_RUN;
+            }
+        }
+        if failures > 0 {
+            exit::INVALID
+        } else {
+            exit::OK
+        }
+    }
+
+    /// Reads, checks and runs one input.
+    fn one(
+        &self,
+        program: &Program,
+        params: &[Option<crate::program::Value>],
+        path: &Path,
+        persisted: &super::session::Store,
+    ) -> Result<Outcome, String> {
+        let name = path.display().to_string();
+        let text = input::read_text(path).map_err(|e| e.message)?;
+        // .vmx and xl.cfg inputs are read in their canonical XML form.
+        let text = crate::platform::to_xml(&name, &text, None)?;
+        let doc = input::parse_xml(&name, &text)
+            .map_err(|e| e.message)
+            .and_then(|d| {
+                if !self.force {
+                    wrong_platform(&d, &program.from).map_err(|m| {
+                        format!("{name}: {m}; `--force` runs the mapping on it anyway")
+                    })?;
+                }
+                crate::tree::Document::from_roxml(&d).map_err(|m| format!("{name}: {m}"))
+            })?;
         let opts = RunOptions {
             keep_secrets: self.keep_secrets,
             ..Default::default()
         };
-        let result = exec::run(&program, &doc, &params, store, &opts);
-        // Pairs minted by the run are saved before its output is printed.
-        if result.is_ok() {
-            if let Err(code) = persisted.commit(ctx) {
-                return code;
-            }
+        exec::run(program, &doc, params, persisted.access(), &opts)
+            .map_err(|e| format!("{name}: {e}"))
+    }
+}
+
+/// The files an input's documents are written to, as `transform` names
+/// them, with the mapping's `to` as the target.
+fn file_names<'o>(
+    program: &Program,
+    input: &Path,
+    o: &'o Outcome,
+) -> Result<Vec<(String, &'o str)>, String> {
+    let to = crate::platform::by_name(&program.to).ok();
+    let target: &'static str = match to {
+        Some(p) => p.name,
+        None if program.to.is_empty() => "out",
+        None => Box::leak(program.to.clone().into_boxed_str()),
+    };
+    let mut files = Vec::new();
+    for d in &o.documents {
+        let p = Produced {
+            target,
+            names: d.name.clone().into_iter().collect(),
+            ext: if d.json {
+                "json"
+            } else {
+                to.map_or(
+                    "xml",
+                    |p| if p.ext.ends_with("xml") { p.ext } else { "xml" },
+                )
+            },
+            json: d.json,
+            xml: String::new(),
+        };
+        let f = output_file_name(&stem(input), &p)
+            .map_err(|m| format!("{}: document `{}`: {m}", input.display(), d.document))?;
+        if files.iter().any(|(g, _)| *g == f) {
+            return Err(format!(
+                "{}: two documents named {f}; give them different names",
+                input.display()
+            ));
         }
-        match result {
-            Ok(o) => {
-                for d in &o.documents {
-                    if o.documents.len() > 1 || d.name.is_some() {
-                        println!(
-                            "<!-- document {} {} -->",
-                            d.document,
-                            d.name.as_deref().unwrap_or("")
-                        );
-                    }
-                    print!("{}", d.xml);
-                }
-                for d in &o.dropped {
-                    super::note(
-                        ctx,
-                        &format!(
-                            "{name}:{}:{}: dropped {}: {} ({})",
-                            d.line, d.col, d.path, d.reason, d.mapping
-                        ),
-                    );
-                }
-                for w in &o.warnings {
-                    let m = format!("{} ({})", w.message, w.mapping);
-                    if w.action {
-                        super::action(ctx, &m);
-                    } else {
-                        super::warning(ctx, &m);
-                    }
-                }
-                for u in &o.unmapped {
-                    super::warning(
-                        ctx,
-                        &format!(
-                            "{name}:{}:{}: unmapped {} {}: {}",
-                            u.line, u.col, u.kind, u.path, u.reason
-                        ),
-                    );
-                }
-                exit::OK
-            }
-            Err(e) => {
-                super::error(ctx, &format!("{name}: {e}"));
-                exit::INVALID
-            }
+        files.push((f, d.xml.as_str()));
+    }
+    Ok(files)
+}
+
+fn print_findings(ctx: &Ctx, name: &str, o: &Outcome) {
+    for d in &o.dropped {
+        super::note(
+            ctx,
+            &format!(
+                "{name}:{}:{}: dropped {}: {} ({})",
+                d.line, d.col, d.path, d.reason, d.mapping
+            ),
+        );
+    }
+    for w in &o.warnings {
+        let m = format!("{} ({})", w.message, w.mapping);
+        if w.action {
+            super::action(ctx, &m);
+        } else {
+            super::warning(ctx, &m);
         }
+    }
+    for u in &o.unmapped {
+        super::warning(
+            ctx,
+            &format!(
+                "{name}:{}:{}: unmapped {} {}: {}",
+                u.line, u.col, u.kind, u.path, u.reason
+            ),
+        );
     }
 }
 

@@ -153,6 +153,15 @@ impl Store {
         }
     }
 
+    /// Saves what was minted (file stores only), keeping the lock; exit
+    /// code on failure.
+    pub(super) fn save(&mut self, ctx: &Ctx) -> Result<(), u8> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::File(f) => f.save().map(drop).map_err(|e| store_error(ctx, &e)),
+        }
+    }
+
     /// Saves what was minted (file stores only) and unlocks; exit code on failure.
     pub(super) fn commit(self, ctx: &Ctx) -> Result<(), u8> {
         match self {

@@ -94,6 +94,8 @@ impl Transform {
                     .as_deref()
                     .and_then(|d| platform::user_platform(name, d))
                     .ok_or_else(|| match &self.mappings {
+                        // A typo of a known name: the suggestion says it all.
+                        _ if m.contains("did you mean") => m.clone(),
                         Some(d) => format!(
                             "{m}; no mapping in {} converts to or from `{name}`",
                             d.display()

@@ -213,6 +213,13 @@ impl StoreFile {
     /// Saves the tables if anything changed, then unlocks. Returns whether
     /// the file was written.
     pub fn commit(mut self) -> Result<bool, StoreError> {
+        self.save()
+    }
+
+    /// Saves the tables if anything changed, keeping the lock (for a run
+    /// of several inputs that saves after each). Returns whether the file
+    /// was written.
+    pub fn save(&mut self) -> Result<bool, StoreError> {
         let tables = self.tables();
         if !tables.changed() {
             return Ok(false);

@@ -1406,3 +1406,27 @@ fn run_takes_several_inputs_with_output_report_and_deny_loss() {
     );
     assert!(file_names(&denied).is_empty());
 }
+
+/// `run --report` into a folder that does not exist is refused before
+/// anything is written.
+#[test]
+fn run_checks_the_report_before_writing() {
+    let dir = temp_dir("run-report-first");
+    let outd = dir.join("out");
+    let o = run(&[
+        "run",
+        "mappings/kvm-to-hvx.hvx",
+        "samples/kvm/web.xml",
+        "-o",
+        outd.to_str().unwrap(),
+        "--report",
+        dir.join("missing/report.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot write the report"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!outd.exists());
+}

@@ -74,18 +74,22 @@ impl Run {
                 return exit::CANNOT_RUN;
             }
         };
+        // The report is checked before anything is written, as transform's.
+        if let Some(r) = &self.report {
+            if let Err(m) = super::transform::report_writable(r) {
+                super::error(
+                    ctx,
+                    &format!("{}: cannot write the report: {m}", r.display()),
+                );
+                return exit::CANNOT_RUN;
+            }
+        }
         if let Some(dir) = &self.output {
             if let Err(m) = std::fs::create_dir_all(dir)
                 .map_err(|e| e.to_string())
                 .and_then(|_| super::write::probe_writable(dir).map_err(|e| e.to_string()))
             {
                 super::error(ctx, &format!("{}: cannot write there: {m}", dir.display()));
-                return exit::CANNOT_RUN;
-            }
-        }
-        if let Some(r) = &self.report {
-            if r.is_dir() {
-                super::error(ctx, &format!("{}: the report is a folder", r.display()));
                 return exit::CANNOT_RUN;
             }
         }

@@ -512,7 +512,7 @@ impl Transform {
 
 /// Whether the report file can be written: not a folder, and its folder
 /// exists and takes new files.
-fn report_writable(path: &Path) -> Result<(), String> {
+pub(super) fn report_writable(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err("is a folder".into());
     }

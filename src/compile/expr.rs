@@ -40,7 +40,7 @@ impl Compiler {
                         _ => PathStart::Context,
                     },
                 };
-                let steps = p
+                let steps: Vec<Step> = p
                     .steps
                     .iter()
                     .map(|s| Step {
@@ -49,6 +49,7 @@ impl Compiler {
                         preds: s.preds.iter().map(|x| self.expr(x).0).collect(),
                     })
                     .collect();
+                self.lint_hub_names(&steps, e.span);
                 (mk(ExprKind::Path { start, steps }), Type::Nodes)
             }
             ast::ExprKind::Union(parts) => {
@@ -468,6 +469,62 @@ impl Compiler {
                 "arithmetic needs integers",
                 format!("this is {what}"),
             );
+        }
+    }
+
+    /// A path into hub documents (names in `urn:hvxform:hvx:1`) may only
+    /// name the hub's elements and attributes (`schema/hvx.rng`): `nmae`
+    /// or `mac/@adress` can never match, and would read nothing silently.
+    /// The check stops where native content begins (`extension`, `entry`,
+    /// `*`).
+    fn lint_hub_names(&mut self, steps: &[Step], span: Span) {
+        let (elements, attributes) = crate::compile::hub_vocabulary();
+        // After an element of the VM format, attributes are checked too.
+        let mut in_hub = false;
+        for s in steps {
+            let (name, kind, known) = match &s.test {
+                Test::Elem(t) if t.any_ns || t.local.is_none() => return,
+                Test::Elem(t) if t.ns.as_deref() == Some(crate::platform::HVX_NS) => {
+                    let l = t.local.as_deref().unwrap_or_default();
+                    if matches!(l, "extension" | "extensions" | "entry") {
+                        return;
+                    }
+                    // The hub's command documents and carried markers share
+                    // the namespace (book: Commands); their attributes are
+                    // not checked.
+                    if !elements.contains(l) && crate::compile::HUB_OTHER_ELEMENTS.contains(&l) {
+                        in_hub = false;
+                        continue;
+                    }
+                    in_hub = true;
+                    (l, "element", elements)
+                }
+                Test::Elem(_) => return,
+                Test::Attr(t) if in_hub && t.ns.is_none() => {
+                    (t.local.as_deref().unwrap_or("*"), "attribute", attributes)
+                }
+                _ => continue,
+            };
+            if name == "*" || known.contains(name) {
+                continue;
+            }
+            let help = crate::diag::suggest(
+                name,
+                known.iter().map(String::as_str).chain(
+                    crate::compile::HUB_OTHER_ELEMENTS
+                        .iter()
+                        .copied()
+                        .filter(|_| kind == "element"),
+                ),
+            );
+            self.warn(
+                "hvx::unknown-name",
+                span,
+                format!("no {kind} of the hub format is named `{name}` (schema/hvx.rng): this path selects nothing"),
+                "never matches a hub document",
+            )
+            .help = help;
+            return;
         }
     }
 

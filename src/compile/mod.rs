@@ -759,3 +759,55 @@ pub fn is_ncname(s: &str) -> bool {
     }
     chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '\u{B7}'))
 }
+
+/// Elements in the hub's namespace outside the VM format: the hub command
+/// documents (book: Commands) and what the Hyper-V mapping carries in a
+/// VM's Notes (`hvx:lost`, `hvx:no-firmware`).
+pub(crate) const HUB_OTHER_ELEMENTS: &[&str] = &[
+    "commands",
+    "context",
+    "request",
+    "power",
+    "cpus",
+    "memory",
+    "add-disk",
+    "remove-disk",
+    "resize-disk",
+    "add-nic",
+    "change-nic",
+    "remove-nic",
+    "change-media",
+    "add-cdrom",
+    "remove-cdrom",
+    "secure-boot",
+    "lost",
+    "no-firmware",
+];
+
+/// The element and attribute names of the hub format, from `schema/hvx.rng`
+/// (compiled in): what `hvx::unknown-name` checks hub paths against.
+pub(crate) fn hub_vocabulary() -> &'static (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    static NAMES: std::sync::OnceLock<(
+        std::collections::BTreeSet<String>,
+        std::collections::BTreeSet<String>,
+    )> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let rng = include_str!("../../schema/hvx.rng");
+        let doc = roxmltree::Document::parse(rng).expect("schema/hvx.rng is well-formed");
+        let (mut elements, mut attributes) = (Default::default(), Default::default());
+        for n in doc.descendants() {
+            let set: &mut std::collections::BTreeSet<String> = match n.tag_name().name() {
+                "element" => &mut elements,
+                "attribute" => &mut attributes,
+                _ => continue,
+            };
+            if let Some(name) = n.attribute("name") {
+                set.insert(name.to_string());
+            }
+        }
+        (elements, attributes)
+    })
+}

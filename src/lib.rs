@@ -19,6 +19,7 @@ pub mod platform;
 pub mod program;
 pub mod render;
 pub mod session;
+pub mod suite;
 pub mod syntax;
 pub mod tree;
 pub mod xmlout;

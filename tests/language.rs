@@ -2,107 +2,28 @@
 //! mapping.hvx + input.xml and either expected.xml (exact output) or
 //! expected-error.txt (a substring of the error), optional params.txt
 //! (NAME=VALUE lines), expected-stderr.txt (substrings, one per line) and
-//! exit.txt (the exit status with expected-error.txt, when not 1).
+//! exit.txt (the exit status with expected-error.txt, when not 1): run by
+//! `hvxform test tests/lang`.
 
 mod common;
 use common::*;
-use std::path::Path;
 
-fn run_fixture(dir: &Path) -> Result<(), String> {
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        dir.join("mapping.hvx").display().to_string(),
-        dir.join("input.xml").display().to_string(),
-        "--color".into(),
-        "never".into(),
-    ];
-    if let Ok(p) = std::fs::read_to_string(dir.join("params.txt")) {
-        for l in p.lines().filter(|l| !l.trim().is_empty()) {
-            args.push("--param".into());
-            args.push(l.trim().to_string());
-        }
-    }
-    if dir.join("keep-secrets").exists() {
-        args.push("--keep-secrets".into());
-    }
-    let o = bin()
-        .args(&args)
-        .current_dir(root())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let (out, err) = (stdout(&o), stderr(&o));
-    if let Ok(want) = std::fs::read_to_string(dir.join("expected-error.txt")) {
-        // 1 (bad input) unless exit.txt says otherwise (2: a usage error).
-        let code = std::fs::read_to_string(dir.join("exit.txt"))
-            .ok()
-            .and_then(|c| c.trim().parse().ok())
-            .unwrap_or(1);
-        if o.status.code() != Some(code) {
-            return Err(format!("expected exit 1, got {:?}\n{err}", o.status.code()));
-        }
-        if !err.contains(want.trim()) {
-            return Err(format!("stderr lacks `{}`:\n{err}", want.trim()));
-        }
-    } else {
-        let want = std::fs::read_to_string(dir.join("expected.xml"))
-            .map_err(|e| format!("expected.xml: {e}"))?;
-        if o.status.code() != Some(0) {
-            return Err(format!("exit {:?}\n{err}", o.status.code()));
-        }
-        if out != want {
-            return Err(format!(
-                "output differs\n--- expected\n{want}\n--- got\n{out}\n--- stderr\n{err}"
-            ));
-        }
-    }
-    if let Ok(want) = std::fs::read_to_string(dir.join("expected-stderr.txt")) {
-        for l in want.lines().filter(|l| !l.trim().is_empty()) {
-            if !err.contains(l.trim()) {
-                return Err(format!("stderr lacks `{}`:\n{err}", l.trim()));
-            }
-        }
-    }
-    Ok(())
-}
-
+/// The fixtures are a suite of `hvxform test` (the older layout it reads:
+/// `expected.xml`, `expected-error.txt`, `expected-stderr.txt`).
 #[test]
 fn language_fixtures() {
     let base = root().join("tests/lang");
-    let mut dirs: Vec<_> = std::fs::read_dir(&base)
+    let count = std::fs::read_dir(&base)
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("mapping.hvx").exists())
-        .collect();
-    dirs.sort();
+        .filter(|e| e.as_ref().unwrap().path().join("mapping.hvx").exists())
+        .count();
+    assert!(count >= 20, "expected at least 20 fixtures, found {count}");
+    let o = run(&["test", "tests/lang", "--color", "never"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(
-        dirs.len() >= 20,
-        "expected at least 20 fixtures, found {}",
-        dirs.len()
-    );
-    let mut failures = Vec::new();
-    for d in &dirs {
-        if !d.join("expected.xml").exists() && !d.join("expected-error.txt").exists() {
-            // A fixture whose expected output would record a known bug
-            // (tests/lang/BUGS.md) has no expected file yet.
-            eprintln!(
-                "skipping {} (known bug, see tests/lang/BUGS.md)",
-                d.display()
-            );
-            continue;
-        }
-        if let Err(m) = run_fixture(d) {
-            failures.push(format!(
-                "== {}\n{m}",
-                d.file_name().unwrap().to_string_lossy()
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} fixtures failed:\n{}",
-        failures.len(),
-        dirs.len(),
-        failures.join("\n")
+        stdout(&o).contains(&format!("{count} passed, 0 failed")),
+        "{}",
+        stdout(&o)
     );
 }
 

@@ -1,9 +1,9 @@
-//! Every bundled sample × every target the binary writes is a snapshot:
-//! mapping authors review output changes with `cargo insta review`.
+//! Every bundled sample × every target the binary writes is a case of the
+//! suite `tests/suites/samples` (`hvxform test`): mapping authors review
+//! output changes with `hvxform test tests/suites --review`.
 
 mod common;
 use common::*;
-
 /// Targets `hvxform platforms` says can be written.
 fn writable_targets() -> Vec<String> {
     let o = run(&["platforms"]);
@@ -29,40 +29,34 @@ fn every_sample_to_every_target() {
         .filter(|p| !p.ends_with("commands"))
         .collect();
     dirs.sort();
+    let mut missing = Vec::new();
+    let mut cases = 0;
     for dir in dirs {
         let platform = dir.file_name().unwrap().to_string_lossy().into_owned();
         for sample in samples(&platform) {
-            let stem = sample.file_stem().unwrap().to_string_lossy().into_owned();
+            let file = sample.file_name().unwrap().to_string_lossy().into_owned();
+            let stem = file.split('.').next().unwrap().to_string();
             for t in &targets {
-                let dir = temp_dir(&format!("samples-{platform}-{stem}-{t}"));
-                let o = run(&[
-                    "transform",
-                    sample.to_str().unwrap(),
-                    "--to",
-                    t,
-                    "-o",
-                    dir.to_str().unwrap(),
-                ]);
-                assert_eq!(
-                    o.status.code(),
-                    Some(0),
-                    "{} → {t}: {}",
-                    sample.display(),
-                    stderr(&o)
-                );
-                // The document, or (EC2's requests beside it) each file
-                // after a line with its name.
-                let files = file_names(&dir);
-                let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-                let text = match files.as_slice() {
-                    [one] => read(one),
-                    many => many
-                        .iter()
-                        .map(|f| format!("=== {f}\n{}", read(f)))
-                        .collect(),
-                };
-                insta::assert_snapshot!(format!("{platform}__{stem}__{t}"), text);
+                let case = root().join(format!("tests/suites/samples/{platform}/{stem}-to-{t}"));
+                let yaml = std::fs::read_to_string(case.join("case.yaml")).unwrap_or_default();
+                let input = format!("input: ../../../../../samples/{platform}/{file}\n");
+                if !yaml.contains(&input) || !yaml.contains(&format!("to: {t}\n")) {
+                    missing.push(case.display().to_string());
+                }
+                cases += 1;
             }
         }
     }
+    assert!(
+        missing.is_empty(),
+        "cases missing or wrong:\n{}",
+        missing.join("\n")
+    );
+    let o = run(&["test", "tests/suites/samples", "--color", "never"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("{cases} passed, 0 failed")),
+        "{}",
+        stdout(&o)
+    );
 }

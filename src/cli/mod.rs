@@ -8,8 +8,12 @@ mod detect;
 mod platforms;
 mod run;
 mod session;
+mod test;
 mod transform;
 mod write;
+
+pub(crate) use run::{file_names as run_file_names, wrong_platform};
+pub(crate) use write::atomic_write;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -52,6 +56,7 @@ pub enum Command {
     Transform(transform::Transform),
     Check(check::Check),
     Run(run::Run),
+    Test(test::Test),
     Command(command::Command),
     Session(session::Session),
     Platforms(platforms::Platforms),
@@ -96,6 +101,7 @@ impl Cli {
             Command::Transform(c) => c.run(&ctx),
             Command::Check(c) => c.run(&ctx),
             Command::Run(c) => c.run(&ctx),
+            Command::Test(c) => c.run(&ctx),
             Command::Command(c) => c.run(&ctx),
             Command::Session(c) => c.run(&ctx),
             Command::Platforms(c) => c.run(&ctx),

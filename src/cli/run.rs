@@ -230,7 +230,7 @@ impl Run {
 
 /// The files an input's documents are written to, as `transform` names
 /// them, with the mapping's `to` as the target.
-fn file_names<'o>(
+pub(crate) fn file_names<'o>(
     program: &Program,
     input: &Path,
     o: &'o Outcome,
@@ -301,7 +301,7 @@ fn print_findings(ctx: &Ctx, name: &str, o: &Outcome) {
 
 /// A document of a known platform other than the mapping's `from` (a
 /// mapping of a platform hvxform does not know reads anything).
-fn wrong_platform(doc: &roxmltree::Document, from: &str) -> Result<(), String> {
+pub(crate) fn wrong_platform(doc: &roxmltree::Document, from: &str) -> Result<(), String> {
     let Ok(wanted) = crate::platform::by_name(from) else {
         return Ok(());
     };

@@ -1,0 +1,332 @@
+//! `hvxform test`: suites of mapping tests, as mapping authors run them.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+const MAPPING: &str = r#"mapping "inventory" { from kvm to cmdb version "1" }
+
+unmapped report;
+
+# A comment the tests move around: lines shift, behaviour does not.
+on domain {
+  <host name={name} vcpus={vcpu}> {
+    if vcpu > 4 {
+      warn "{name}: a large VM";
+    }
+    apply devices/interface;
+  }
+}
+
+on interface {
+  <nic mac={mac/@address}/>
+}
+"#;
+
+const INPUT: &str = r#"<domain type="kvm">
+  <name>web</name>
+  <vcpu>8</vcpu>
+  <devices>
+    <interface type="network"><mac address="52:54:00:00:00:01"/></interface>
+    <disk type="file"/>
+  </devices>
+</domain>
+"#;
+
+fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// A suite with one mapping and two cases, blessed.
+fn suite(name: &str) -> std::path::PathBuf {
+    let d = temp_dir(name);
+    write(&d.join("mapping.hvx"), MAPPING);
+    write(&d.join("web/input.xml"), INPUT);
+    write(&d.join("small/input.xml"), &INPUT.replace(">8<", ">2<"));
+    let o = test(&d, &["--bless"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    d
+}
+
+fn test(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["test", dir.to_str().unwrap(), "--color", "never"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn bless_keeps_every_output_and_the_report_then_the_suite_passes() {
+    let d = suite("suite-bless");
+    let exp = d.join("web/expected");
+    let doc = std::fs::read_to_string(exp.join("input.cmdb.xml")).unwrap();
+    assert!(
+        doc.contains(r#"<host name="web" vcpus="8">"#) && doc.contains("52:54:00:00:00:01"),
+        "{doc}"
+    );
+    let report = std::fs::read_to_string(exp.join("report.txt")).unwrap();
+    // The warning and the unmapped disk, without mapping line numbers.
+    assert!(
+        report.contains("warning: web: a large VM (../mapping.hvx)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("unmapped element /domain/devices/disk (6:5)"),
+        "{report}"
+    );
+    assert!(!report.contains("mapping.hvx:"), "{report}");
+    // The small VM has no warning: only the unmapped disk.
+    let small = std::fs::read_to_string(d.join("small/expected/report.txt")).unwrap();
+    assert!(!small.contains("large VM"), "{small}");
+    let o = test(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("ok      small") && out.contains("ok      web"),
+        "{out}"
+    );
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn edits_that_keep_behaviour_keep_the_snapshots() {
+    let d = suite("suite-stable");
+    // Three more comment lines above every rule: every location moves.
+    let moved = MAPPING.replace("# A comment", "# one\n# two\n# three\n# A comment");
+    write(&d.join("mapping.hvx"), &moved);
+    let o = test(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn a_changed_output_fails_with_a_unified_diff() {
+    let d = suite("suite-diff");
+    write(
+        &d.join("mapping.hvx"),
+        &MAPPING.replace("<nic mac={mac/@address}/>", "<nic address={mac/@address}/>"),
+    );
+    let o = test(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("FAILED  web"), "{out}");
+    assert!(out.contains("--- expected/input.cmdb.xml"), "{out}");
+    assert!(out.contains("-  <nic mac=\"52:54:00:00:00:01\"/>"), "{out}");
+    assert!(
+        out.contains("+  <nic address=\"52:54:00:00:00:01\"/>"),
+        "{out}"
+    );
+    assert!(out.contains("0 passed, 2 failed"), "{out}");
+    assert!(stderr(&o).contains("--bless"), "{}", stderr(&o));
+    // The expected files are untouched without --bless.
+    let kept = std::fs::read_to_string(d.join("web/expected/input.cmdb.xml")).unwrap();
+    assert!(kept.contains("<nic mac="), "{kept}");
+}
+
+#[test]
+fn expected_failures_keep_the_code_and_location() {
+    let d = temp_dir("suite-error");
+    write(
+        &d.join("typo/mapping.hvx"),
+        "mapping \"m\" { from kvm to cmdb version \"1\" }\nunmapped report;\non domain {\n  <host n={max(vcpu, \"one\")}/>\n}\n",
+    );
+    write(&d.join("typo/input.xml"), INPUT);
+    let o = test(&d, &["--bless"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let err = std::fs::read_to_string(d.join("typo/expected/error.txt")).unwrap();
+    assert!(err.starts_with("error[hvx::type-mismatch]: "), "{err}");
+    assert!(err.contains("--> mapping.hvx:4:"), "{err}");
+    assert!(!d.join("typo/expected/input.cmdb.xml").exists());
+    let o = test(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // Fixing the mapping makes the case fail: the error is gone.
+    write(
+        &d.join("typo/mapping.hvx"),
+        "mapping \"m\" { from kvm to cmdb version \"1\" }\nunmapped report;\non domain {\n  <host n={max(vcpu, 1)}/>\n}\n",
+    );
+    let o = test(&d, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("gone: expected/error.txt was not produced"),
+        "{out}"
+    );
+    assert!(out.contains("new: expected/input.cmdb.xml"), "{out}");
+}
+
+#[test]
+fn broken_cases_are_failures_of_their_own_never_a_crash() {
+    let d = suite("suite-broken");
+    // No input.
+    write(&d.join("no-input/case.yaml"), "mapping: ../mapping.hvx\n");
+    // An expected file that is not XML.
+    write(&d.join("bad-expected/input.xml"), INPUT);
+    write(
+        &d.join("bad-expected/expected/input.cmdb.xml"),
+        "<host><unclosed>",
+    );
+    // A mapping that does not compile, with no expected error.
+    write(&d.join("broken/input.xml"), INPUT);
+    write(&d.join("broken/mapping.hvx"), "mapping \"m\" { from kvm to cmdb version \"1\" }\nunmapped report;\non domain { <x a={nmae(}/> }\n");
+    // A case.yaml with a field that does not exist.
+    write(&d.join("bad-yaml/input.xml"), INPUT);
+    write(
+        &d.join("bad-yaml/case.yaml"),
+        "mapping: ../mapping.hvx\nparms: {a: 1}\n",
+    );
+    let o = test(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("2 passed, 4 failed"), "{out}");
+    assert!(
+        out.contains("no-input: no input (a file named input.xml"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "bad-expected/expected/input.cmdb.xml: the expected file is not well-formed XML"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("new: expected/error.txt"), "{out}");
+    assert!(out.contains("+error[hvx::"), "{out}");
+    assert!(
+        out.contains("bad-yaml/case.yaml:2:1: unknown field `parms`"),
+        "{out}"
+    );
+    assert!(!out.contains("panicked"), "{out}");
+}
+
+#[test]
+fn bless_never_writes_outside_the_suite() {
+    let d = suite("suite-outside");
+    let outside = temp_dir("suite-outside-target");
+    std::fs::remove_dir_all(d.join("web/expected")).unwrap();
+    std::os::unix::fs::symlink(&outside, d.join("web/expected")).unwrap();
+    let o = test(&d, &["--bless"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("a symbolic link"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+#[test]
+fn json_and_junit_reports_for_ci() {
+    let d = suite("suite-formats");
+    write(&d.join("web/expected/input.cmdb.xml"), "<host/>\n");
+    let o = test(&d, &["--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["passed"], 1);
+    assert_eq!(v["failed"], 1);
+    let web = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "web")
+        .unwrap();
+    assert_eq!(web["status"], "failed");
+    assert_eq!(web["mismatches"][0]["kind"], "differs");
+    assert!(web["mismatches"][0]["diff"]
+        .as_str()
+        .unwrap()
+        .contains("-<host/>"));
+    let o = test(&d, &["--format", "junit"]);
+    assert_eq!(o.status.code(), Some(1));
+    let x = stdout(&o);
+    let doc = roxmltree::Document::parse(&x).unwrap();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("tests"), Some("2"));
+    assert_eq!(suite.attribute("failures"), Some("1"));
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert_eq!(failure.parent().unwrap().attribute("name"), Some("web"));
+    assert!(failure.text().unwrap().contains("+<?xml"), "{x}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = run(&["test", "no/such/folder"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/folder: not a folder of test cases"));
+    let empty = temp_dir("suite-empty");
+    let o = test(&empty, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no test cases"), "{}", stderr(&o));
+    // --review asks on a terminal; a pipe is not one.
+    let d = suite("suite-review-pipe");
+    let o = test(&d, &["--review"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--review asks on a terminal"));
+}
+
+/// `--review` on a terminal (util-linux `script` gives the run one):
+/// accept the first case, reject the second.
+#[test]
+fn review_accepts_and_rejects_case_by_case() {
+    let Some(script) = tool("script") else {
+        eprintln!("skipping: no `script`");
+        return;
+    };
+    let d = suite("suite-review");
+    write(
+        &d.join("mapping.hvx"),
+        &MAPPING.replace("<nic mac=", "<nic hw="),
+    );
+    let cmd = format!(
+        "{} test {} --review --color never",
+        env!("CARGO_BIN_EXE_hvxform"),
+        d.display()
+    );
+    let mut child = std::process::Command::new(script)
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut i = child.stdin.take().unwrap();
+        i.write_all(b"a\nr\n").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("accepted"), "{out}");
+    assert!(out.contains("rejected"), "{out}");
+    // Cases run in name order: `small` accepted, `web` rejected.
+    let small = std::fs::read_to_string(d.join("small/expected/input.cmdb.xml")).unwrap();
+    assert!(small.contains("<nic hw="), "{small}");
+    let web = std::fs::read_to_string(d.join("web/expected/input.cmdb.xml")).unwrap();
+    assert!(web.contains("<nic mac="), "{web}");
+    assert_eq!(o.status.code(), Some(1), "{out}");
+}
+
+#[test]
+fn cases_give_the_same_results_on_one_thread() {
+    let a = run(&["test", "tests/lang", "-j", "1", "--format", "json"]);
+    let b = run(&["test", "tests/lang", "--format", "json"]);
+    let strip = |o: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].to_string(), c["status"].to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(a.status.code(), Some(0), "{}", stdout(&a));
+    assert_eq!(strip(&a), strip(&b));
+}
+
+/// The project's own suites: the language fixtures, every sample through
+/// every target, and round trips.
+#[test]
+fn shipped_suites_pass() {
+    for s in ["tests/lang", "tests/suites"] {
+        let o = run(&["test", s, "--color", "never"]);
+        assert_eq!(o.status.code(), Some(0), "{s}:\n{}", stdout(&o));
+    }
+}

@@ -239,8 +239,13 @@ pub fn hex(s: &str) -> Result<i64, String> {
 
 /// Truncates long values in messages.
 pub fn short(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
+    short_to(s, 40)
+}
+
+/// `s` cut to `n` characters, with `…` when cut.
+pub fn short_to(s: &str, n: usize) -> String {
+    if s.chars().count() > n {
+        format!("{}…", s.chars().take(n).collect::<String>())
     } else {
         s.to_string()
     }

@@ -267,6 +267,11 @@ pub struct Findings {
     pub unmapped: Vec<(Stage, Unmapped)>,
     pub dropped: Vec<(Stage, Dropped)>,
     pub warnings: Vec<(Stage, Warning)>,
+    /// What each stage's mapping ran, with [`RunOptions::coverage`].
+    #[serde(skip)]
+    pub hits: Vec<(Arc<Program>, exec::Hits)>,
+    /// What happened in each stage, with [`RunOptions::trace`].
+    pub trace: Vec<(Stage, exec::TraceEvent)>,
 }
 
 /// A failed conversion.
@@ -376,6 +381,12 @@ impl Convert<'_> {
                     )?;
                     findings.unmapped_count += o.unmapped_count;
                     collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
+                    if let Some(h) = o.hits {
+                        findings.hits.push((program.clone(), h));
+                    }
+                    findings
+                        .trace
+                        .extend(o.trace.into_iter().map(|e| (stage.clone(), e)));
                     for d in o.documents {
                         if d.json && k + 1 < files.len() {
                             return Err(ConvertError::Route(format!(

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod command;
 pub mod compile;
 pub mod convert;
+pub mod coverage;
 pub mod diag;
 pub mod engine;
 pub mod exec;

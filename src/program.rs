@@ -16,7 +16,7 @@ pub type SessionId = u32;
 pub type ModeId = u32;
 
 /// Where a construct was written: which source file, which bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Loc {
     pub source: u16,
     pub span: Span,
@@ -101,6 +101,8 @@ pub struct FnDef {
     /// (its body and the functions it calls) that keeping it pays even if
     /// it is called only twice, or a function of nodes.
     pub keep_first: bool,
+    /// Where the function's name is declared.
+    pub loc: Loc,
 }
 
 #[derive(Debug)]
@@ -109,6 +111,8 @@ pub struct TemplateDef {
     pub params: Vec<Type>,
     pub body: Vec<Stmt>,
     pub frame: u32,
+    /// Where the template's name is declared.
+    pub loc: Loc,
 }
 
 #[derive(Debug)]
@@ -601,6 +605,27 @@ pub enum Stmt {
         value: Expr,
         loc: Loc,
     },
+}
+
+impl Stmt {
+    /// Where the statement is written (an `if`: its first condition).
+    pub fn loc(&self) -> Loc {
+        match self {
+            Stmt::If { arms, .. } => arms.first().map(|(c, _)| c.loc).unwrap_or_default(),
+            Stmt::Elem { loc, .. }
+            | Stmt::Attr { loc, .. }
+            | Stmt::Let { loc, .. }
+            | Stmt::For { loc, .. }
+            | Stmt::Match { loc, .. }
+            | Stmt::Apply { loc, .. }
+            | Stmt::Copy { loc, .. }
+            | Stmt::Drop { loc, .. }
+            | Stmt::Call { loc, .. }
+            | Stmt::Error { loc, .. }
+            | Stmt::Warn { loc, .. }
+            | Stmt::Text { loc, .. } => *loc,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

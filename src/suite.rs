@@ -165,6 +165,8 @@ pub struct Observed {
     pub stderr: String,
     /// The exit status `hvxform run` would give.
     pub exit: u8,
+    /// What each mapping that ran ran (with coverage on).
+    pub coverage: Vec<(Arc<Program>, exec::Hits)>,
 }
 
 /// One difference between a case's expected files and what it produced.
@@ -492,6 +494,7 @@ fn produce(case: &Case, shared: &Shared, coverage: bool) -> Result<Observed, Str
             &params,
             &store,
             shared,
+            coverage,
             &mut o,
         )?;
     } else {
@@ -572,7 +575,7 @@ fn single(
     params: &[(String, String)],
     store: &MemoryStore,
     shared: &Shared,
-    _coverage: bool,
+    coverage: bool,
     o: &mut Observed,
 ) {
     let slot = shared.compiled(mapping);
@@ -641,12 +644,16 @@ fn single(
     };
     let opts = RunOptions {
         keep_secrets: cfg.keep_secrets,
+        coverage,
         ..Default::default()
     };
     let outcome: Outcome = match exec::run(program, &doc, &bound, store, &opts) {
         Ok(x) => x,
         Err(e) => return fail(o, report, format!("{name}: {e}"), 1),
     };
+    if let Some(h) = &outcome.hits {
+        o.coverage.push((program.clone(), h.clone()));
+    }
     // What `run` prints.
     for d in &outcome.documents {
         if outcome.documents.len() > 1 || d.name.is_some() {
@@ -707,6 +714,7 @@ fn route(
     params: &[(String, String)],
     store: &MemoryStore,
     shared: &Shared,
+    coverage: bool,
     o: &mut Observed,
 ) -> Result<(), String> {
     let dir = cfg.mappings.as_ref().map(|d| normalise(&case.dir.join(d)));
@@ -736,6 +744,7 @@ fn route(
         sessions: store,
         run: RunOptions {
             keep_secrets: cfg.keep_secrets,
+            coverage,
             ..Default::default()
         },
     };
@@ -755,6 +764,7 @@ fn route(
         };
         match conv.convert(&name, &t, from, &[target]) {
             Ok((docs, findings)) => {
+                o.coverage.extend(findings.hits.iter().cloned());
                 let step = if targets.len() > 1 {
                     format!("[{}] ", k + 1)
                 } else {

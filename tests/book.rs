@@ -3,12 +3,17 @@
 //! split at spaces, `"…"` quoting); the lines after it must appear in its
 //! output; `(exit N)` is its exit status. `OUT` is a fresh temporary
 //! directory per command, `out/` one per page. Other commands go in ```sh
-//! blocks, which are not run.
+//! blocks, which are not run. A line `<!-- test: copy SRC out/DST -->`
+//! (hidden in the rendered book) copies a file or folder of the project
+//! into the page's `out/` before the examples after it run, for examples
+//! that change files.
 
 mod common;
 use common::*;
 
 struct Example {
+    /// `Some((src, dst))`: a copy, not a command.
+    copy: Option<(String, String)>,
     line: usize,
     args: Vec<String>,
     expect: Vec<String>,
@@ -52,6 +57,26 @@ fn examples(md: &str) -> Result<Vec<Example>, String> {
     let mut out: Vec<Example> = Vec::new();
     let mut in_console = false;
     for (i, line) in md.lines().enumerate() {
+        if let Some(c) = line
+            .strip_prefix("<!-- test: copy ")
+            .and_then(|c| c.strip_suffix(" -->"))
+        {
+            let w = words(c);
+            let [src, dst] = w.as_slice() else {
+                return Err(format!("line {}: `copy SRC out/DST`", i + 1));
+            };
+            if !dst.starts_with("out/") {
+                return Err(format!("line {}: copies go into out/", i + 1));
+            }
+            out.push(Example {
+                copy: Some((src.clone(), dst.clone())),
+                line: i + 1,
+                args: Vec::new(),
+                expect: Vec::new(),
+                exit: 0,
+            });
+            continue;
+        }
         if line.starts_with("```") {
             in_console = line.trim() == "```console";
             continue;
@@ -61,6 +86,7 @@ fn examples(md: &str) -> Result<Vec<Example>, String> {
         }
         if let Some(cmd) = line.strip_prefix("$ hvxform ") {
             out.push(Example {
+                copy: None,
                 line: i + 1,
                 args: words(cmd),
                 expect: Vec::new(),
@@ -71,7 +97,7 @@ fn examples(md: &str) -> Result<Vec<Example>, String> {
                 "line {}: `{line}` in a console block is not run; put it in a ```sh block",
                 i + 1
             ));
-        } else if let Some(ex) = out.last_mut() {
+        } else if let Some(ex) = out.last_mut().filter(|e| e.copy.is_none()) {
             if let Some(code) = line
                 .trim()
                 .strip_prefix("(exit ")
@@ -96,6 +122,11 @@ fn run_chapter(chapter: &str, min: usize) {
     let shared = temp_dir(&format!("book-{}", chapter.replace('/', "-")));
     let mut failures = Vec::new();
     for (k, ex) in exs.iter().enumerate() {
+        if let Some((src, dst)) = &ex.copy {
+            let to = shared.join(dst.strip_prefix("out/").unwrap());
+            copy_tree(&root().join(src), &to);
+            continue;
+        }
         // One folder per chapter and example: chapters run in parallel.
         let out = temp_dir(&format!("book-{}-{k}", chapter.replace('/', "-")));
         let args: Vec<String> = ex
@@ -134,6 +165,20 @@ fn run_chapter(chapter: &str, min: usize) {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// Copies a file, or a folder and everything in it.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    }
+}
+
 /// Every page of the book, with the least number of examples it has (a
 /// page whose examples disappear fails too).
 const CHAPTERS: &[(&str, usize)] = &[
@@ -142,6 +187,7 @@ const CHAPTERS: &[(&str, usize)] = &[
     ("migrating-a-fleet.md", 12),
     ("cli.md", 25),
     ("language.md", 0),
+    ("authoring.md", 10),
     ("hub.md", 0),
     ("sessions.md", 0),
     ("commands.md", 6),
@@ -197,6 +243,7 @@ chapter_tests! {
     fleet_tutorial_examples_run => "migrating-a-fleet.md",
     cli_chapter_examples_run_as_written => "cli.md",
     language_examples_run => "language.md",
+    authoring_examples_run_as_written => "authoring.md",
     hub_examples_run => "hub.md",
     sessions_examples_run => "sessions.md",
     commands_examples_run_as_written => "commands.md",

@@ -330,3 +330,147 @@ fn shipped_suites_pass() {
         assert_eq!(o.status.code(), Some(0), "{s}:\n{}", stdout(&o));
     }
 }
+
+/// `--coverage` counts what the suite ran: the `if` never taken by the
+/// small VM is taken by the large one, the disk rule never fires.
+#[test]
+fn coverage_names_what_never_ran_and_lcov_reads_it() {
+    let d = suite("suite-coverage");
+    // Only the small VM: the warning's arm never runs.
+    std::fs::remove_dir_all(d.join("web")).unwrap();
+    let lcov_file = d.join("../suite-coverage.info");
+    let o = test(&d, &["--coverage", "--lcov", lcov_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    let mapping = d.join("mapping.hvx").display().to_string();
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(&mapping))
+        .unwrap_or_else(|| panic!("no row for {mapping}:\n{out}"));
+    // 2 rules (both fired); 5 statements, the `warn` not run; the `if`'s
+    // arm not taken, its "no arm" taken.
+    assert!(row.contains("2/2 100%"), "{row}");
+    assert!(row.contains("4/5 80%"), "{row}");
+    assert!(row.contains("1/2 50%"), "{row}");
+    assert!(
+        out.contains(&format!("{mapping}:9:7: statement: warn")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{mapping}:8:8: branch: if arm 1")),
+        "{out}"
+    );
+    let info = std::fs::read_to_string(&lcov_file).unwrap();
+    assert!(info.contains(&format!("SF:{mapping}\n")), "{info}");
+    assert!(info.contains("DA:9,0\n"), "{info}");
+    assert!(info.contains("BRDA:8,0,0,-\n"), "{info}");
+    assert!(info.contains("BRDA:8,0,1,1\n"), "{info}");
+    // lcov itself reads the tracefile.
+    if let Some(lcov) = tool("lcov") {
+        let o = std::process::Command::new(lcov)
+            .args(["--rc", "lcov_branch_coverage=1", "--summary"])
+            .arg(&lcov_file)
+            .output()
+            .unwrap();
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(o.status.success(), "{all}");
+        assert!(all.contains("lines......: 80.0% (4 of 5 lines)"), "{all}");
+        assert!(
+            all.contains("functions..: 100.0% (2 of 2 functions)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("branches...: 50.0% (1 of 2 branches)"),
+            "{all}"
+        );
+    }
+}
+
+/// `run --trace` says where each output node came from, which rules
+/// fired and which they beat, and which paths selected nothing.
+#[test]
+fn trace_shows_sources_rules_and_empty_paths() {
+    let d = temp_dir("trace");
+    write(
+        &d.join("m.hvx"),
+        r#"mapping "t" { from kvm to cmdb version "1" }
+unmapped report;
+on domain {
+  <host name={nmae}> {
+    apply devices/interface;
+  }
+}
+on interface priority 1 {
+  <nic mac={mac/@address}/>
+}
+on interface {
+  <never/>
+}
+"#,
+    );
+    write(&d.join("in.xml"), INPUT);
+    let m = d.join("m.hvx").display().to_string();
+    let i = d.join("in.xml").display().to_string();
+    let o = run(&["run", &m, &i, "--trace"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("rule on domain ({m}:3:1) <- input 1:1 /domain")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "@name = \"\" ({m}:4:15) <- input 1:1 /domain  [`nmae` selected nothing]"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "rule on interface ({m}:8:1) <- input 5:5 /domain/devices/interface"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("beat {m}:11:1 (priority 0)")),
+        "{err}"
+    );
+    // The value's input node is the attribute the path selected.
+    assert!(err.contains(&format!("@mac = \"52:54:00:00:00:01\" ({m}:9:13) <- input 5:36 /domain/devices/interface/mac/@address")), "{err}");
+    // The outputs are unchanged on stdout.
+    assert!(stdout(&o).contains("<nic mac=\"52:54:00:00:00:01\"/>"));
+    let o = run(&["run", &m, &i, "--trace", "json"]);
+    let events: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.len() >= 6, "{events:?}");
+    let rule = events
+        .iter()
+        .find(|e| e["event"] == "rule" && e["name"] == "interface")
+        .unwrap();
+    assert_eq!(rule["beat"][0], format!("{m}:11:1 (priority 0)"));
+    assert_eq!(rule["input"]["line"], 5);
+    assert!(events.iter().all(|e| e["file"] == i.as_str()));
+    // transform traces each mapping of the route.
+    let out = temp_dir("trace-out");
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "xen",
+        "-o",
+        out.to_str().unwrap(),
+        "--trace",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("trace of samples/kvm/web.xml through kvm-to-hvx.hvx:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("trace of samples/kvm/web.xml through hvx-to-xen.hvx:"),
+        "{err}"
+    );
+}

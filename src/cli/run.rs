@@ -47,6 +47,43 @@ pub struct Run {
     /// Run the mapping on a document of another platform than its `from`.
     #[arg(long)]
     pub force: bool,
+    /// Print on stderr where each output node came from (the statement and
+    /// the input node), which rules fired and which they beat, and each
+    /// path that selected nothing: as annotated text, or JSON lines.
+    #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
+    pub trace: Option<TraceFormat>,
+}
+
+/// How `--trace` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    Text,
+    Json,
+}
+
+/// Prints a run's trace on stderr.
+pub(crate) fn print_trace(
+    f: TraceFormat,
+    input: &str,
+    stage: Option<&str>,
+    events: &[exec::TraceEvent],
+) {
+    match f {
+        TraceFormat::Text => {
+            match stage {
+                Some(m) => eprintln!("trace of {input} through {m}:"),
+                None => eprintln!("trace of {input}:"),
+            }
+            eprint!("{}", exec::trace_text(events));
+        }
+        TraceFormat::Json => {
+            let mut extra = vec![("file", input)];
+            if let Some(m) = stage {
+                extra.push(("stage", m));
+            }
+            eprint!("{}", exec::trace_json(events, &extra));
+        }
+    }
 }
 
 impl Run {
@@ -221,10 +258,15 @@ impl Run {
             })?;
         let opts = RunOptions {
             keep_secrets: self.keep_secrets,
+            trace: self.trace.is_some(),
             ..Default::default()
         };
-        exec::run(program, &doc, params, persisted.access(), &opts)
-            .map_err(|e| format!("{name}: {e}"))
+        let o = exec::run(program, &doc, params, persisted.access(), &opts)
+            .map_err(|e| format!("{name}: {e}"))?;
+        if let Some(f) = self.trace {
+            print_trace(f, &name, None, &o.trace);
+        }
+        Ok(o)
     }
 }
 

@@ -33,6 +33,13 @@ pub struct Test {
     /// Run only the cases whose name contains this text.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
+    /// Report which rules, statements, branches, functions, templates,
+    /// drops and table rows of each mapping the suite ran.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Write the coverage as an lcov tracefile (implies --coverage).
+    #[arg(long, value_name = "FILE")]
+    pub lcov: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,7 +91,17 @@ impl Test {
                 .unwrap_or(1)
         });
         let started = std::time::Instant::now();
-        let results = suite::run_all(&cases, jobs, false);
+        if let Some(l) = &self.lcov {
+            if let Err(m) = super::transform::report_writable(l) {
+                super::error(
+                    ctx,
+                    &format!("{}: cannot write the lcov file: {m}", l.display()),
+                );
+                return exit::CANNOT_RUN;
+            }
+        }
+        let coverage = self.coverage || self.lcov.is_some();
+        let results = suite::run_all(&cases, jobs, coverage);
         let secs = started.elapsed().as_secs_f64();
         let several = self.dirs.len() > 1;
         let label = |r: &CaseResult| {
@@ -127,6 +144,29 @@ impl Test {
             Format::Text => print_text(ctx, &results, &label, self.bless),
             Format::Json => print_json(&results, &label, secs),
             Format::Junit => print_junit(&results, &label, secs),
+        }
+        if coverage {
+            let mut report = crate::coverage::Report::default();
+            for r in &results {
+                for (p, h) in &r.observed.coverage {
+                    report.add(p, h);
+                }
+            }
+            if self.coverage && self.format == Format::Text {
+                println!(
+                    "\ncoverage:\n{}",
+                    report.text(if ctx.verbose > 0 { usize::MAX } else { 10 })
+                );
+            }
+            if let Some(l) = &self.lcov {
+                if let Err(e) = super::write::atomic_write(l, report.lcov().as_bytes()) {
+                    super::error(
+                        ctx,
+                        &format!("{}: cannot write the lcov file: {e}", l.display()),
+                    );
+                    return exit::CANNOT_RUN;
+                }
+            }
         }
         let mut failed = failed;
         if self.review {

@@ -66,6 +66,10 @@ pub struct Transform {
     /// Treat unmapped input as an error.
     #[arg(long)]
     pub deny_loss: bool,
+    /// Print on stderr, for each input and each mapping of its route, where
+    /// each output node came from and which rules fired (as `run --trace`).
+    #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
+    pub trace: Option<super::run::TraceFormat>,
     /// Copy secret values (passwords, guestinfo.*) into outputs.
     #[arg(long)]
     pub keep_secrets: bool,
@@ -207,6 +211,7 @@ impl Transform {
             run: RunOptions {
                 keep_secrets: self.keep_secrets,
                 detail: ctx.verbose > 0 || self.report.is_some() || self.deny_loss,
+                trace: self.trace.is_some(),
                 ..Default::default()
             },
         };
@@ -407,6 +412,20 @@ impl Transform {
                 Ok(_) => errors[k].clone(),
             };
             let findings = d.result.as_ref().ok().map(|(_, f)| f);
+            if let (Some(f), Some(t)) = (findings, self.trace) {
+                // One trace per mapping of the route, in the order they ran.
+                let mut k = 0;
+                while k < f.trace.len() {
+                    let stage = &f.trace[k].0.mapping;
+                    let n = f.trace[k..]
+                        .iter()
+                        .take_while(|(s, _)| &s.mapping == stage)
+                        .count();
+                    let events: Vec<_> = f.trace[k..k + n].iter().map(|(_, e)| e.clone()).collect();
+                    super::run::print_trace(t, &name, Some(stage), &events);
+                    k += n;
+                }
+            }
             if let Some(f) = findings {
                 // Only what was written counts.
                 if err.is_none() {

@@ -29,7 +29,7 @@ impl Compiler {
                 None => (mk(ExprKind::Lit(Value::Str(String::new()))), Type::Any),
             },
             ast::ExprKind::Path(p) => {
-                self.lint_path_variable(p, e.span);
+                let looks_like_var = self.lint_path_variable(p, e.span);
                 let start = match &p.start {
                     ast::PathStart::Context => PathStart::Context,
                     ast::PathStart::Root => PathStart::Root,
@@ -50,6 +50,11 @@ impl Compiler {
                     })
                     .collect();
                 self.lint_hub_names(&steps, e.span);
+                // One warning per path: a variable's name written without
+                // `$` is that, not an unknown libvirt name.
+                if self.from == "kvm" && !looks_like_var {
+                    self.lint_libvirt_names(&steps, e.span);
+                }
                 (mk(ExprKind::Path { start, steps }), Type::Nodes)
             }
             ast::ExprKind::Union(parts) => {
@@ -528,6 +533,45 @@ impl Compiler {
         }
     }
 
+    /// A path in a `from kvm` mapping reads libvirt domain XML: an element
+    /// or attribute name in no namespace that libvirt's schemas do not have
+    /// can never match (`nmae`, `mac/@adress`). Names in a namespace
+    /// (metadata, the hub's, virsh's) and what follows them are not checked,
+    /// but a name in no namespace after them is (`hvx:context/domain/nmae`).
+    fn lint_libvirt_names(&mut self, steps: &[Step], span: Span) {
+        let (elements, attributes) = crate::compile::libvirt_vocabulary();
+        let mut in_libvirt = false;
+        for s in steps {
+            let (name, kind, known) = match &s.test {
+                Test::Elem(t) if t.any_ns || t.local.is_none() => return,
+                Test::Elem(t) if t.ns.is_none() => {
+                    in_libvirt = true;
+                    (t.local.as_deref().unwrap_or_default(), "element", elements)
+                }
+                Test::Elem(_) => {
+                    in_libvirt = false;
+                    continue;
+                }
+                Test::Attr(t) if in_libvirt && t.ns.is_none() => {
+                    (t.local.as_deref().unwrap_or("*"), "attribute", attributes)
+                }
+                _ => continue,
+            };
+            if name == "*" || known.contains(name) {
+                continue;
+            }
+            let help = crate::diag::suggest(name, known.iter().map(String::as_str));
+            self.warn(
+                "hvx::unknown-name",
+                span,
+                format!("no {kind} of libvirt's domain XML is named `{name}` (its RelaxNG schemas): this path selects nothing in a kvm document"),
+                "never matches a libvirt domain",
+            )
+            .help = help;
+            return;
+        }
+    }
+
     /// Checks that a value of type `got` can be used where `want` is declared.
     pub(crate) fn check_assign(&mut self, want: Type, got: Type, c: &Expr, sp: Span) {
         let bad = match (want, got, &c.kind) {
@@ -554,19 +598,20 @@ impl Compiler {
 
     /// `fn f(n: int) -> int = n * 2;` reads the child element `n`, not the
     /// parameter: warn when a relative path starts with a variable's name.
-    fn lint_path_variable(&mut self, p: &ast::PathExpr, span: Span) {
+    /// Returns whether it warned.
+    fn lint_path_variable(&mut self, p: &ast::PathExpr, span: Span) -> bool {
         if !matches!(p.start, ast::PathStart::Context) {
-            return;
+            return false;
         }
         let Some(ast::PathStep {
             test: ast::NodeTest::Elem(Some(q)),
             ..
         }) = p.steps.first()
         else {
-            return;
+            return false;
         };
         if q.prefix.is_some() {
-            return;
+            return false;
         }
         let is_var = self.scope.vars.iter().any(|v| v.name == q.local)
             || self.globals.iter().any(|g| g.name == q.local);
@@ -582,6 +627,7 @@ impl Compiler {
             )
             .help = Some(format!("write `${}` for the variable", q.local));
         }
+        is_var
     }
 
     pub(crate) fn var(&mut self, id: &ast::Ident) -> Option<(ExprKind, Type)> {

@@ -83,6 +83,8 @@ pub(crate) struct Compiler {
     library_mode: bool,
     pub(crate) names: NameTable,
     pub(crate) cur_src: u16,
+    /// The mapping's `from` platform (paths read its documents).
+    pub(crate) from: String,
 }
 
 /// A declared name: where it was declared and whether anything used it.
@@ -259,6 +261,11 @@ impl Compiler {
         let files = std::mem::take(&mut self.files);
         let root = files.iter().find(|(i, _)| *i == 0).map(|(_, f)| f);
         let header = root.and_then(|f| f.header.clone());
+        self.from = header
+            .as_ref()
+            .and_then(|h| h.from.as_ref())
+            .map(|i| i.name.to_ascii_lowercase())
+            .unwrap_or_default();
         let unmapped = root
             .and_then(|f| f.unmapped)
             .map(|p| p.0)
@@ -484,6 +491,7 @@ impl Compiler {
                     frame: self.scope.max_slot,
                     pure: false,
                     keep_first: false,
+                    loc: self.loc(fd.name.span),
                 }));
             }
             for t in &f.templates {
@@ -501,6 +509,7 @@ impl Compiler {
                     params: t.params.iter().map(|p| p.1).collect(),
                     body,
                     frame: self.scope.max_slot,
+                    loc: self.loc(t.name.span),
                 }));
             }
             for r in &f.rules {
@@ -783,6 +792,33 @@ pub(crate) const HUB_OTHER_ELEMENTS: &[&str] = &[
     "lost",
     "no-firmware",
 ];
+
+/// The element and attribute names of libvirt's domain XML, from libvirt's
+/// RelaxNG schemas (`schema/libvirt-names.txt`, compiled in): what
+/// `hvx::unknown-name` checks the paths of `from kvm` mappings against.
+pub(crate) fn libvirt_vocabulary() -> &'static (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    static NAMES: std::sync::OnceLock<(
+        std::collections::BTreeSet<String>,
+        std::collections::BTreeSet<String>,
+    )> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let (mut elements, mut attributes) = (
+            std::collections::BTreeSet::new(),
+            std::collections::BTreeSet::new(),
+        );
+        for l in include_str!("../../schema/libvirt-names.txt").lines() {
+            match l.split_once(' ') {
+                Some(("element", n)) => elements.insert(n.to_string()),
+                Some(("attribute", n)) => attributes.insert(n.to_string()),
+                _ => false,
+            };
+        }
+        (elements, attributes)
+    })
+}
 
 /// The element and attribute names of the hub format, from `schema/hvx.rng`
 /// (compiled in): what `hvx::unknown-name` checks hub paths against.

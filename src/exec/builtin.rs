@@ -261,7 +261,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 })
             }
             B::Choose => {
-                if self.eval_truthy(&args[0], cx, locals)? {
+                let then = self.eval_truthy(&args[0], cx, locals)?;
+                if self.obs.is_some() {
+                    self.hit(super::Probe::Arm(loc, u32::from(!then)));
+                }
+                if then {
                     self.eval(&args[1], cx, locals)?
                 } else {
                     self.eval(&args[2], cx, locals)?

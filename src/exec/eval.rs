@@ -292,6 +292,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         locals: &[Val<'a, 'i>],
     ) -> R<Val<'a, 'i>> {
         let fd = &self.p.fns[f as usize];
+        if self.obs.is_some() {
+            self.hit(super::Probe::Fn(f));
+        }
         let n = (fd.frame as usize).max(args.len());
         // Most functions need a few slots: those live on the stack.
         if n <= 2 {
@@ -429,6 +432,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             frame[2 + k] = slot;
         }
         self.enter(loc, cx.item)?;
+        if self.obs.is_some() {
+            self.hit(super::Probe::Fn(f));
+        }
         let mut found = None;
         for (key, value) in &table.ordered {
             frame[0] = match (table.key_ty, fd.params[0]) {
@@ -447,6 +453,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
         self.depth -= 1;
         self.give_frame(frame);
+        if let (Some(k), true) = (found, self.obs.is_some()) {
+            self.hit(super::Probe::Row(t, Some(k.clone())));
+        }
         Ok(match found {
             Some(k) => match table.key_ty {
                 Type::Int | Type::Uint => Val::Int(k.parse().unwrap_or_default()),
@@ -471,6 +480,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let key = self.string_into(v);
         let vt = self.p.tables[t as usize].val_ty;
         let row = self.table_value(t, &key, loc, at)?;
+        if self.obs.is_some() {
+            let known = self.p.tables[t as usize].rows.contains_key(key.as_ref());
+            self.hit(super::Probe::Row(t, known.then(|| key.to_string())));
+        }
         self.give_str(key);
         Ok(row_value(row, vt))
     }

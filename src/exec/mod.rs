@@ -5,6 +5,7 @@
 mod builtin;
 mod copy;
 mod eval;
+mod observe;
 mod report;
 mod stmt;
 pub mod value;
@@ -19,6 +20,8 @@ use crate::syntax::ast::Policy;
 use crate::xmlout::XmlOut;
 use value::{Item, Val};
 
+use observe::Observer;
+pub use observe::{probes, trace_json, trace_text, Hits, Probe, ProbeInfo, TraceEvent};
 pub use report::{at, Dropped, InputPos, Unmapped};
 
 /// Options for one run.
@@ -41,6 +44,11 @@ pub struct RunOptions {
     /// configuration (`hvx:context`): rules that declare `needs context`
     /// may run.
     pub context: bool,
+    /// Count what ran ([`Outcome::hits`], `hvxform test --coverage`).
+    pub coverage: bool,
+    /// Record where each output node came from ([`Outcome::trace`],
+    /// `--trace`).
+    pub trace: bool,
 }
 
 impl Default for RunOptions {
@@ -52,6 +60,8 @@ impl Default for RunOptions {
             compact: false,
             tree: false,
             context: false,
+            coverage: false,
+            trace: false,
         }
     }
 }
@@ -110,6 +120,10 @@ pub struct Outcome {
     pub warnings: Vec<Warning>,
     /// The rules with a `needs` clause that ran (command mappings).
     pub paths: Vec<CommandPath>,
+    /// What ran, with [`RunOptions::coverage`].
+    pub hits: Option<Hits>,
+    /// What happened, with [`RunOptions::trace`].
+    pub trace: Vec<TraceEvent>,
 }
 
 /// A failure while running a mapping.
@@ -293,6 +307,8 @@ struct Run<'p, 'a, 'i> {
     /// Interned name of each input node ([`NO_NAME`] for other nodes), or
     /// [`UNKNOWN_NAME`] until it is first needed (see [`name_of`]).
     name_ids: Vec<std::cell::Cell<NameId>>,
+    /// Coverage and trace, when asked for (see [`observe`]).
+    obs: Option<Box<Observer>>,
     /// Per element: its range of `child_arena`, or `(u32::MAX, _)` until a
     /// path step first reads its children by name.
     child_span: Vec<(u32, u32)>,
@@ -457,6 +473,12 @@ fn run_inner<'a>(
         memo: memo.reset(p.fns.len()),
         strings,
         name_ids,
+        obs: (opts.coverage || opts.trace).then(|| {
+            Box::new(Observer {
+                hits: opts.coverage.then(Hits::default),
+                trace: opts.trace.then(Vec::new),
+            })
+        }),
     };
     let result = execute(&mut r, params).and_then(|documents| {
         drop_unreached(&mut r)?;
@@ -480,6 +502,7 @@ fn run_inner<'a>(
                 return Err(e);
             }
         }
+        let (hits, trace) = r.take_observer();
         Ok(Outcome {
             documents,
             unmapped_count,
@@ -487,6 +510,8 @@ fn run_inner<'a>(
             dropped: std::mem::take(&mut r.dropped),
             warnings: std::mem::take(&mut r.warnings),
             paths: std::mem::take(&mut r.paths),
+            hits,
+            trace,
         })
     });
     let scratch = Scratch {
@@ -955,6 +980,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         }
         if let Some(rid) = chosen {
             let rule = &self.p.rules[rid as usize];
+            if self.obs.is_some() {
+                self.hit(Probe::Rule(rid));
+                if self.tracing() {
+                    let beat = self.beaten(cands, rid, item);
+                    let name = rule.pattern.text.clone();
+                    self.trace("rule", name, None, rule.loc, Some(item), None, beat);
+                }
+            }
             if let Some(needs) = &rule.needs {
                 self.command_path(rule, needs, item)?;
             }

@@ -1,6 +1,7 @@
 //! Statements: output construction, variables, control flow, apply, copy,
 //! drop, calls and messages.
 
+use super::observe::Probe;
 use super::value::{Item, Nodes, Val};
 use super::{report, set, Cx, Dropped, Run, Warning, R};
 use crate::program::*;
@@ -24,6 +25,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         cx: &Cx<'a, 'i>,
         locals: &mut Vec<Val<'a, 'i>>,
     ) -> R<()> {
+        if self.obs.is_some() {
+            self.hit(Probe::Stmt(s.loc()));
+        }
         match s {
             Stmt::Elem {
                 name,
@@ -57,6 +61,29 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     _ => None,
                 };
                 self.start_elem(name, *loc, cx.item)?;
+                if self.tracing() {
+                    let v = match body {
+                        ElemBody::Value { expr, .. } => {
+                            Some((value.as_deref().unwrap_or(""), expr))
+                        }
+                        _ => None,
+                    };
+                    match v {
+                        Some((v, e)) => {
+                            let v = v.to_string();
+                            self.trace_value("element", &name.qname, &v, e, *loc, cx, locals);
+                        }
+                        None => self.trace(
+                            "element",
+                            name.qname.to_string(),
+                            None,
+                            *loc,
+                            Some(cx.item),
+                            None,
+                            Vec::new(),
+                        ),
+                    }
+                }
                 if let Some(t) = typed {
                     let r = self.out.attr_ns(
                         crate::jsonout::TYPE_ATTR,
@@ -68,6 +95,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 for (an, e) in attrs {
                     let v = self.eval_str(e, cx, locals)?.0;
+                    if self.tracing() {
+                        self.trace_value("attribute", &an.qname, &v, e, e.loc, cx, locals);
+                    }
                     let r = self.out.attr(&an.qname, &v);
                     self.write(*loc, cx.item, r)?;
                     self.give_str(v);
@@ -95,6 +125,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 if *optional && empty {
                     return Ok(());
                 }
+                if self.tracing() {
+                    self.trace_value("attribute", &name.qname, &text, value, *loc, cx, locals);
+                }
                 self.mark_origin(cx.item);
                 let r = self.out.attr(&name.qname, &text);
                 self.write(*loc, cx.item, r)?;
@@ -114,10 +147,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 set(locals, *slot, v);
             }
             Stmt::If { arms, otherwise } => {
-                for (c, b) in arms {
+                for (k, (c, b)) in arms.iter().enumerate() {
                     if self.eval_truthy(c, cx, locals)? {
+                        if self.obs.is_some() {
+                            self.hit(Probe::Arm(s.loc(), k as u32));
+                        }
                         return self.block(b, cx, locals);
                     }
+                }
+                if self.obs.is_some() {
+                    self.hit(Probe::Arm(s.loc(), arms.len() as u32));
                 }
                 self.block(otherwise, cx, locals)?;
             }
@@ -146,6 +185,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     items = Nodes::Many(self.sort(items.into_vec(), sort, *slot, locals)?);
                 }
                 let size = items.len();
+                if size == 0 && self.tracing() {
+                    let what = self.source_text(seq.loc);
+                    let note = Some(format!("`{what}` selected nothing"));
+                    self.trace("for", what, None, *loc, Some(cx.item), note, Vec::new());
+                }
                 for (k, &it) in items.iter().enumerate() {
                     let icx = Cx {
                         item: it,
@@ -167,17 +211,25 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             } => {
                 let v = self.eval(value, cx, locals)?;
                 let s = self.string_of(&v);
-                for (vals, b) in arms {
+                for (k, (vals, b)) in arms.iter().enumerate() {
                     if vals.iter().any(|x| match x {
                         Value::Str(t) => t == s.as_ref(),
                         Value::Int(i) => crate::convert::int(&s).ok() == Some(*i),
                         Value::Bool(b) => crate::convert::bool(&s).ok() == Some(*b),
                     }) {
+                        if self.obs.is_some() {
+                            self.hit(Probe::Arm(*loc, k as u32));
+                        }
                         return self.block(b, cx, locals);
                     }
                 }
                 match default {
-                    Some(b) => self.block(b, cx, locals)?,
+                    Some(b) => {
+                        if self.obs.is_some() {
+                            self.hit(Probe::Arm(*loc, arms.len() as u32));
+                        }
+                        self.block(b, cx, locals)?
+                    }
                     None => {
                         let at = v.origin().or(Some(cx.item));
                         return Err(self.err(
@@ -212,6 +264,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     Some(e) => self.nodes(e, cx, locals)?.into_vec(),
                 };
                 let size = items.len();
+                if size == 0 && self.tracing() {
+                    if let Some(e) = select {
+                        let what = self.source_text(e.loc);
+                        let note = Some(format!("`{what}` selected nothing"));
+                        self.trace("apply", what, None, *loc, Some(cx.item), note, Vec::new());
+                    }
+                }
                 for (k, &it) in items.iter().enumerate() {
                     let icx = Cx {
                         item: it,
@@ -224,6 +283,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             Stmt::Copy { select, loc } => {
                 let v = self.eval(select, cx, locals)?;
+                if self.tracing() {
+                    let what = self.source_text(select.loc);
+                    let note = v.is_empty().then(|| format!("`{what}` selected nothing"));
+                    self.trace("copy", what, None, *loc, Some(cx.item), note, Vec::new());
+                }
                 match v {
                     Val::Nodes(items) => {
                         for it in items {
@@ -252,6 +316,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 loc,
             } => {
                 let t = &self.p.templates[*template as usize];
+                if self.obs.is_some() {
+                    self.hit(Probe::Template(*template));
+                }
                 let mut frame = self.take_frame(t.frame as usize);
                 for (k, a) in args.iter().enumerate() {
                     let v = self.eval(a, cx, locals)?;
@@ -277,6 +344,17 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             } => {
                 let v = self.eval(message, cx, locals)?;
                 let m = self.string_into(v).into_owned();
+                if self.tracing() {
+                    self.trace(
+                        "warn",
+                        String::new(),
+                        Some(&m),
+                        *loc,
+                        Some(cx.item),
+                        None,
+                        Vec::new(),
+                    );
+                }
                 // Where it was raised is shown only with detail (-v, --report);
                 // working it out costs more than the rest of the statement.
                 let (mapping, input) = if self.opts.detail {
@@ -295,6 +373,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             Stmt::Text { value, loc } => {
                 let v = self.eval(value, cx, locals)?;
                 let text = self.string_into(v);
+                if self.tracing() {
+                    self.trace_value("text", "", &text, value, *loc, cx, locals);
+                }
                 let r = self.out.text(&text);
                 self.write(*loc, cx.item, r)?;
                 self.give_str(text);
@@ -305,6 +386,18 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
 
     pub(super) fn drop_item(&mut self, it: Item<'a, 'i>, reason: &str, loc: Loc) {
         self.touch_subtree(it);
+        if self.obs.is_some() {
+            self.hit(Probe::Drop(loc));
+            self.trace(
+                "drop",
+                reason.to_string(),
+                None,
+                loc,
+                Some(it),
+                None,
+                Vec::new(),
+            );
+        }
         // Drops are listed only with detail (-v, --report); without it, the
         // position and path of each would be computed for nothing.
         if !self.opts.detail {

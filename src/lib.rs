@@ -13,6 +13,7 @@ pub mod coverage;
 pub mod diag;
 pub mod engine;
 pub mod exec;
+pub mod fmt;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod jsonout;

@@ -5,6 +5,7 @@ mod check;
 mod command;
 mod completions;
 mod detect;
+mod fmt;
 mod platforms;
 mod run;
 mod session;
@@ -57,6 +58,7 @@ pub enum Command {
     Check(check::Check),
     Run(run::Run),
     Test(test::Test),
+    Fmt(fmt::Fmt),
     Command(command::Command),
     Session(session::Session),
     Platforms(platforms::Platforms),
@@ -102,6 +104,7 @@ impl Cli {
             Command::Check(c) => c.run(&ctx),
             Command::Run(c) => c.run(&ctx),
             Command::Test(c) => c.run(&ctx),
+            Command::Fmt(c) => c.run(&ctx),
             Command::Command(c) => c.run(&ctx),
             Command::Session(c) => c.run(&ctx),
             Command::Platforms(c) => c.run(&ctx),

@@ -572,6 +572,102 @@ impl Compiler {
         }
     }
 
+    /// The vocabulary output names are checked against, for a mapping `to
+    /// hvx` or `to kvm`.
+    fn target_vocabulary(&self) -> Option<Vocabulary> {
+        match self.to.as_str() {
+            "hvx" => {
+                let (elements, attributes) = crate::compile::hub_vocabulary();
+                Some(Vocabulary {
+                    elements,
+                    attributes,
+                    ns: Some(crate::platform::HVX_NS),
+                    native: &["extension", "extensions", "entry"],
+                    what: "the hub format (schema/hvx.rng)",
+                })
+            }
+            "kvm" => {
+                let (elements, attributes) = crate::compile::libvirt_vocabulary();
+                Some(Vocabulary {
+                    elements,
+                    attributes,
+                    ns: None,
+                    native: &["metadata"],
+                    what: "libvirt's domain XML",
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// An output element of a mapping `to hvx` or `to kvm` whose name the
+    /// target format does not have: a document the target's readers refuse
+    /// or ignore. Returns whether the element's attributes and content are
+    /// the target format's to check.
+    fn lint_output_element(&mut self, o: &OutName, span: Span) -> bool {
+        if self.out_stack.last() == Some(&false) {
+            return false;
+        }
+        let Some(Vocabulary {
+            elements,
+            ns,
+            native,
+            what,
+            ..
+        }) = self.target_vocabulary()
+        else {
+            return false;
+        };
+        if o.ns.as_deref() != ns {
+            return false;
+        }
+        let local = o.qname.rsplit(':').next().unwrap_or(&o.qname);
+        if native.contains(&local) {
+            return false;
+        }
+        let other = self.to == "hvx" && crate::compile::HUB_OTHER_ELEMENTS.contains(&local);
+        if elements.contains(local) || other {
+            return !other;
+        }
+        let help = crate::diag::suggest(local, elements.iter().map(String::as_str));
+        self.warn(
+            "hvx::unknown-name",
+            span,
+            format!(
+                "no element of {what} is named `{local}`: the output is not a {} document",
+                self.to
+            ),
+            "not in the target's format",
+        )
+        .help = help;
+        false
+    }
+
+    /// An attribute (no namespace) of a checked output element whose name
+    /// the target format does not have.
+    fn lint_output_attribute(&mut self, o: &OutName, span: Span) {
+        let Some(Vocabulary {
+            attributes, what, ..
+        }) = self.target_vocabulary()
+        else {
+            return;
+        };
+        if o.ns.is_some() || attributes.contains(o.qname.as_str()) {
+            return;
+        }
+        let help = crate::diag::suggest(&o.qname, attributes.iter().map(String::as_str));
+        self.warn(
+            "hvx::unknown-name",
+            span,
+            format!(
+                "no attribute of {what} is named `{}`: the output is not a {} document",
+                o.qname, self.to
+            ),
+            "not in the target's format",
+        )
+        .help = help;
+    }
+
     /// Checks that a value of type `got` can be used where `want` is declared.
     pub(crate) fn check_assign(&mut self, want: Type, got: Type, c: &Expr, sp: Span) {
         let bad = match (want, got, &c.kind) {
@@ -760,6 +856,10 @@ impl Compiler {
                 span,
             } => {
                 let out = self.out_name(name, false);
+                let checked = match &out {
+                    Some(o) => self.lint_output_element(o, name.span),
+                    None => false,
+                };
                 let mut cattrs = Vec::new();
                 let mut seen: Vec<&str> = Vec::new();
                 for (an, av) in attrs {
@@ -773,6 +873,9 @@ impl Compiler {
                     }
                     seen.push(&an.name);
                     let on = self.out_name(an, true);
+                    if let (Some(o), true) = (&on, checked) {
+                        self.lint_output_attribute(o, an.span);
+                    }
                     let (v, _) = self.expr(av);
                     if let Some(on) = on {
                         cattrs.push((on, v));
@@ -784,7 +887,12 @@ impl Compiler {
                         expr: self.expr(expr).0,
                         optional: *optional,
                     },
-                    ast::ElemBody::Block(b) => ElemBody::Block(self.block(b)),
+                    ast::ElemBody::Block(b) => {
+                        self.out_stack.push(checked);
+                        let b = self.block(b);
+                        self.out_stack.pop();
+                        ElemBody::Block(b)
+                    }
                 };
                 Stmt::Elem {
                     name: out?,
@@ -800,6 +908,9 @@ impl Compiler {
                 span,
             } => {
                 let on = self.out_name(name, true);
+                if let (Some(o), Some(true)) = (&on, self.out_stack.last()) {
+                    self.lint_output_attribute(o, name.span);
+                }
                 let (v, _) = self.expr(value);
                 Stmt::Attr {
                     name: on?,
@@ -997,4 +1108,16 @@ impl Compiler {
             },
         })
     }
+}
+
+/// The names of a target format, for checking a mapping's output.
+struct Vocabulary {
+    elements: &'static std::collections::BTreeSet<String>,
+    attributes: &'static std::collections::BTreeSet<String>,
+    /// The namespace the format's elements are in.
+    ns: Option<&'static str>,
+    /// Elements whose content is not the format's (carried native data).
+    native: &'static [&'static str],
+    /// The format, for messages.
+    what: &'static str,
 }

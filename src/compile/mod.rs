@@ -85,6 +85,13 @@ pub(crate) struct Compiler {
     pub(crate) cur_src: u16,
     /// The mapping's `from` platform (paths read its documents).
     pub(crate) from: String,
+    /// The mapping's `to` platform (its output elements are checked
+    /// against the platform's names).
+    pub(crate) to: String,
+    /// For each output element open around the statement being compiled:
+    /// are its name and attributes the target format's to check (`false`
+    /// inside native content: extensions, entries, namespaced elements)?
+    pub(crate) out_stack: Vec<bool>,
 }
 
 /// A declared name: where it was declared and whether anything used it.
@@ -264,6 +271,11 @@ impl Compiler {
         self.from = header
             .as_ref()
             .and_then(|h| h.from.as_ref())
+            .map(|i| i.name.to_ascii_lowercase())
+            .unwrap_or_default();
+        self.to = header
+            .as_ref()
+            .and_then(|h| h.to.as_ref())
             .map(|i| i.name.to_ascii_lowercase())
             .unwrap_or_default();
         let unmapped = root

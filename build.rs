@@ -42,11 +42,13 @@ fn main() {
         "src/syntax",
         "src/diag.rs",
         "build.rs",
+        "schema",
     ] {
         println!("cargo::rerun-if-changed={watched}");
     }
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    vocabularies(&root, &out);
     let mut files = Vec::new();
     hvx_files(&root.join("mappings"), &mut files);
     let mut table = String::from(
@@ -85,4 +87,30 @@ fn main() {
     }
     table.push_str("];\n");
     std::fs::write(out.join("prebuilt.rs"), table).unwrap();
+}
+
+/// The names lists of `schema/*-names.txt` as sorted static slices
+/// (`$OUT_DIR/vocabularies.rs`): checking a name is a binary search, with
+/// nothing to build when a mapping is compiled.
+fn vocabularies(root: &Path, out: &Path) {
+    let mut code = String::new();
+    for (file, konst) in [
+        ("libvirt-names.txt", "LIBVIRT"),
+        ("vsphere-names.txt", "VSPHERE"),
+        ("ec2-names.txt", "EC2"),
+    ] {
+        let text = std::fs::read_to_string(root.join("schema").join(file)).unwrap();
+        for (kind, suffix) in [("element", "ELEMENTS"), ("attribute", "ATTRIBUTES")] {
+            let mut names: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix(kind).and_then(|r| r.strip_prefix(' ')))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            code.push_str(&format!(
+                "/// From schema/{file}.\npub(crate) static {konst}_{suffix}: &[&str] = &{names:?};\n"
+            ));
+        }
+    }
+    std::fs::write(out.join("vocabularies.rs"), code).unwrap();
 }

@@ -50,6 +50,7 @@ impl Compiler {
                     })
                     .collect();
                 self.lint_hub_names(&steps, e.span);
+                self.lint_namespace_names(&steps, e.span);
                 // One warning per path: a variable's name written without
                 // `$` is that, not an unknown libvirt name.
                 if self.from == "kvm" && !looks_like_var {
@@ -546,21 +547,21 @@ impl Compiler {
                 Test::Elem(t) if t.any_ns || t.local.is_none() => return,
                 Test::Elem(t) if t.ns.is_none() => {
                     in_libvirt = true;
-                    (t.local.as_deref().unwrap_or_default(), "element", elements)
+                    (t.local.as_deref().unwrap_or_default(), "element", &elements)
                 }
                 Test::Elem(_) => {
                     in_libvirt = false;
                     continue;
                 }
                 Test::Attr(t) if in_libvirt && t.ns.is_none() => {
-                    (t.local.as_deref().unwrap_or("*"), "attribute", attributes)
+                    (t.local.as_deref().unwrap_or("*"), "attribute", &attributes)
                 }
                 _ => continue,
             };
             if name == "*" || known.contains(name) {
                 continue;
             }
-            let help = crate::diag::suggest(name, known.iter().map(String::as_str));
+            let help = crate::diag::suggest(name, known.iter());
             self.warn(
                 "hvx::unknown-name",
                 span,
@@ -572,15 +573,53 @@ impl Compiler {
         }
     }
 
+    /// A path step in vSphere's or EC2's namespace naming an element (or,
+    /// after one, an attribute) the format does not have.
+    fn lint_namespace_names(&mut self, steps: &[Step], span: Span) {
+        let mut current: Option<Vocabulary> = None;
+        for s in steps {
+            let (name, kind, v) = match &s.test {
+                Test::Elem(t) if t.any_ns || t.local.is_none() => return,
+                Test::Elem(t) => {
+                    current = t.ns.as_deref().and_then(namespace_vocabulary);
+                    let Some(v) = &current else { continue };
+                    (
+                        t.local.as_deref().unwrap_or_default(),
+                        "element",
+                        v.elements,
+                    )
+                }
+                Test::Attr(t) if t.ns.is_none() => match &current {
+                    Some(v) => (t.local.as_deref().unwrap_or("*"), "attribute", v.attributes),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if name == "*" || v.contains(name) {
+                continue;
+            }
+            let what = current.as_ref().map(|v| v.what).unwrap_or_default();
+            let help = crate::diag::suggest(name, v.iter());
+            self.warn(
+                "hvx::unknown-name",
+                span,
+                format!("no {kind} of {what} is named `{name}`: this path selects nothing"),
+                "never matches",
+            )
+            .help = help;
+            return;
+        }
+    }
+
     /// The vocabulary output names are checked against, for a mapping `to
-    /// hvx` or `to kvm`.
+    /// hvx` or `to kvm` (vSphere's and EC2's go by namespace).
     fn target_vocabulary(&self) -> Option<Vocabulary> {
         match self.to.as_str() {
             "hvx" => {
                 let (elements, attributes) = crate::compile::hub_vocabulary();
                 Some(Vocabulary {
-                    elements,
-                    attributes,
+                    elements: crate::compile::Names::Set(elements),
+                    attributes: crate::compile::Names::Set(attributes),
                     ns: Some(crate::platform::HVX_NS),
                     native: &["extension", "extensions", "entry"],
                     what: "the hub format (schema/hvx.rng)",
@@ -608,13 +647,14 @@ impl Compiler {
         if self.out_stack.last() == Some(&false) {
             return false;
         }
+        let by_ns = o.ns.as_deref().and_then(namespace_vocabulary);
         let Some(Vocabulary {
             elements,
             ns,
             native,
             what,
             ..
-        }) = self.target_vocabulary()
+        }) = by_ns.or_else(|| self.target_vocabulary())
         else {
             return false;
         };
@@ -629,7 +669,7 @@ impl Compiler {
         if elements.contains(local) || other {
             return !other;
         }
-        let help = crate::diag::suggest(local, elements.iter().map(String::as_str));
+        let help = crate::diag::suggest(local, elements.iter());
         self.warn(
             "hvx::unknown-name",
             span,
@@ -655,7 +695,7 @@ impl Compiler {
         if o.ns.is_some() || attributes.contains(o.qname.as_str()) {
             return;
         }
-        let help = crate::diag::suggest(&o.qname, attributes.iter().map(String::as_str));
+        let help = crate::diag::suggest(&o.qname, attributes.iter());
         self.warn(
             "hvx::unknown-name",
             span,
@@ -1112,12 +1152,42 @@ impl Compiler {
 
 /// The names of a target format, for checking a mapping's output.
 struct Vocabulary {
-    elements: &'static std::collections::BTreeSet<String>,
-    attributes: &'static std::collections::BTreeSet<String>,
+    elements: crate::compile::Names,
+    attributes: crate::compile::Names,
     /// The namespace the format's elements are in.
     ns: Option<&'static str>,
     /// Elements whose content is not the format's (carried native data).
     native: &'static [&'static str],
     /// The format, for messages.
     what: &'static str,
+}
+
+/// The vocabulary of a namespace whose names hvxform knows in full:
+/// vSphere's vim25 (pyVmomi's types) and EC2's responses (botocore's model).
+fn namespace_vocabulary(ns: &str) -> Option<Vocabulary> {
+    let (sets, ns, what): (_, &'static str, _) = match ns {
+        crate::platform::VIM25_NS => (
+            crate::compile::vsphere_vocabulary(),
+            crate::platform::VIM25_NS,
+            "vSphere's vim25 XML (pyVmomi's types)",
+        ),
+        crate::platform::ec2::NS => (
+            crate::compile::ec2_vocabulary(),
+            crate::platform::ec2::NS,
+            "EC2's responses (botocore's model)",
+        ),
+        crate::platform::ec2::NS_BARE => (
+            crate::compile::ec2_vocabulary(),
+            crate::platform::ec2::NS_BARE,
+            "EC2's responses (botocore's model)",
+        ),
+        _ => return None,
+    };
+    Some(Vocabulary {
+        elements: sets.0,
+        attributes: sets.1,
+        ns: Some(ns),
+        native: &[],
+        what,
+    })
 }

@@ -564,7 +564,15 @@ impl Compiler {
                 self.scope = Scope::default();
                 let each = d.each.as_ref().map(|e| self.expr(e).0);
                 let file_name = d.file_name.as_ref().map(|e| self.expr(e).0);
+                // A JSON document's names are JSON members, not the target
+                // format's elements.
+                if d.json {
+                    self.out_stack.push(false);
+                }
                 let body = self.block(&d.body);
+                if d.json {
+                    self.out_stack.pop();
+                }
                 if documents
                     .iter()
                     .any(|x: &DocumentDef| x.name == d.name.name)
@@ -805,31 +813,59 @@ pub(crate) const HUB_OTHER_ELEMENTS: &[&str] = &[
     "no-firmware",
 ];
 
-/// The element and attribute names of libvirt's domain XML, from libvirt's
-/// RelaxNG schemas (`schema/libvirt-names.txt`, compiled in): what
-/// `hvx::unknown-name` checks the paths of `from kvm` mappings against.
-pub(crate) fn libvirt_vocabulary() -> &'static (
-    std::collections::BTreeSet<String>,
-    std::collections::BTreeSet<String>,
-) {
-    static NAMES: std::sync::OnceLock<(
-        std::collections::BTreeSet<String>,
-        std::collections::BTreeSet<String>,
-    )> = std::sync::OnceLock::new();
-    NAMES.get_or_init(|| {
-        let (mut elements, mut attributes) = (
-            std::collections::BTreeSet::new(),
-            std::collections::BTreeSet::new(),
-        );
-        for l in include_str!("../../schema/libvirt-names.txt").lines() {
-            match l.split_once(' ') {
-                Some(("element", n)) => elements.insert(n.to_string()),
-                Some(("attribute", n)) => attributes.insert(n.to_string()),
-                _ => false,
-            };
+mod vocab {
+    include!(concat!(env!("OUT_DIR"), "/vocabularies.rs"));
+}
+
+/// A format's element or attribute names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Names {
+    Set(&'static std::collections::BTreeSet<String>),
+    /// Sorted (build.rs).
+    Sorted(&'static [&'static str]),
+}
+
+impl Names {
+    pub(crate) fn contains(&self, n: &str) -> bool {
+        match self {
+            Names::Set(s) => s.contains(n),
+            Names::Sorted(v) => v.binary_search(&n).is_ok(),
         }
-        (elements, attributes)
-    })
+    }
+
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = &'static str>> {
+        match *self {
+            Names::Set(s) => Box::new(s.iter().map(String::as_str)),
+            Names::Sorted(v) => Box::new(v.iter().copied()),
+        }
+    }
+}
+
+/// The element and attribute names of libvirt's domain XML, from libvirt's
+/// RelaxNG schemas (`schema/libvirt-names.txt`, compiled in as sorted
+/// slices): what `hvx::unknown-name` checks `from kvm` and `to kvm`
+/// mappings against.
+pub(crate) fn libvirt_vocabulary() -> (Names, Names) {
+    (
+        Names::Sorted(vocab::LIBVIRT_ELEMENTS),
+        Names::Sorted(vocab::LIBVIRT_ATTRIBUTES),
+    )
+}
+
+/// vSphere's vim25 names, from pyVmomi (`schema/vsphere-names.txt`).
+pub(crate) fn vsphere_vocabulary() -> (Names, Names) {
+    (
+        Names::Sorted(vocab::VSPHERE_ELEMENTS),
+        Names::Sorted(vocab::VSPHERE_ATTRIBUTES),
+    )
+}
+
+/// EC2's response names, from botocore (`schema/ec2-names.txt`).
+pub(crate) fn ec2_vocabulary() -> (Names, Names) {
+    (
+        Names::Sorted(vocab::EC2_ELEMENTS),
+        Names::Sorted(vocab::EC2_ATTRIBUTES),
+    )
 }
 
 /// The element and attribute names of the hub format, from `schema/hvx.rng`

@@ -27,6 +27,11 @@ pub struct Check {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Also the pedantic lints: warnings that hold for many correct
+    /// mappings (hvx::maybe-empty: an attribute always written from a path,
+    /// `a=""` when the path selects nothing).
+    #[arg(long)]
+    pub pedantic: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,9 +90,9 @@ impl Check {
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         for s in sources {
             let d = if compile::is_library(&s) {
-                compile::check_library(s, &resolver)
+                compile::check_library_with(s, &resolver, self.pedantic)
             } else {
-                compile::compile(s, &resolver).1
+                compile::compile_with(s, &resolver, self.pedantic).1
             };
             diags.extend(d.items);
         }

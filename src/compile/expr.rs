@@ -708,6 +708,25 @@ impl Compiler {
         .help = help;
     }
 
+    /// An attribute that is always written, with a value that is a path:
+    /// when the path selects nothing the output gets `a=""`, which no
+    /// format means. Pedantic: where the input's schema requires what the
+    /// path reads (libvirt's `<graphics type>`), the warning is noise.
+    fn lint_maybe_empty(&mut self, name: &str, v: &Expr, span: Span) {
+        if !self.pedantic || !matches!(v.kind, ExprKind::Path { .. }) {
+            return;
+        }
+        self.warn(
+            "hvx::maybe-empty",
+            span,
+            format!("attribute `{name}` is written as `{name}=\"\"` when this path selects nothing"),
+            "may select nothing",
+        )
+        .help = Some(format!(
+            "write `@{name}? = …;` in the element's body to leave it out then, or give a default: `default(…, \"…\")`"
+        ));
+    }
+
     /// Checks that a value of type `got` can be used where `want` is declared.
     pub(crate) fn check_assign(&mut self, want: Type, got: Type, c: &Expr, sp: Span) {
         let bad = match (want, got, &c.kind) {
@@ -917,6 +936,7 @@ impl Compiler {
                         self.lint_output_attribute(o, an.span);
                     }
                     let (v, _) = self.expr(av);
+                    self.lint_maybe_empty(&an.name, &v, av.span);
                     if let Some(on) = on {
                         cattrs.push((on, v));
                     }
@@ -952,6 +972,9 @@ impl Compiler {
                     self.lint_output_attribute(o, name.span);
                 }
                 let (v, _) = self.expr(value);
+                if !*optional {
+                    self.lint_maybe_empty(&name.name, &v, value.span);
+                }
                 Stmt::Attr {
                     name: on?,
                     optional: *optional,

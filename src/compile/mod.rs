@@ -19,8 +19,18 @@ pub use load::{read_source, FsResolver, Resolver};
 /// Definitions a library does not use itself are not warned about: other
 /// mappings use them.
 pub fn check_library(root: Arc<Source>, resolver: &dyn Resolver) -> Diagnostics {
+    check_library_with(root, resolver, false)
+}
+
+/// [`check_library`], with the pedantic lints when `pedantic`.
+pub fn check_library_with(
+    root: Arc<Source>,
+    resolver: &dyn Resolver,
+    pedantic: bool,
+) -> Diagnostics {
     let mut c = Compiler {
         library_mode: true,
+        pedantic,
         ..Compiler::default()
     };
     c.load(root, resolver, false);
@@ -46,7 +56,21 @@ pub fn is_library(source: &Arc<Source>) -> bool {
 /// Compiles the mapping in `root`, loading its libraries through `resolver`.
 /// Returns the program when there are no errors, and every diagnostic.
 pub fn compile(root: Arc<Source>, resolver: &dyn Resolver) -> (Option<Program>, Diagnostics) {
-    let mut c = Compiler::default();
+    compile_with(root, resolver, false)
+}
+
+/// [`compile`], with the pedantic lints (`hvxform check --pedantic`) when
+/// `pedantic`: warnings that hold for many correct mappings, such as an
+/// attribute written from a path the input's schema may require anyway.
+pub fn compile_with(
+    root: Arc<Source>,
+    resolver: &dyn Resolver,
+    pedantic: bool,
+) -> (Option<Program>, Diagnostics) {
+    let mut c = Compiler {
+        pedantic,
+        ..Compiler::default()
+    };
     c.load(root, resolver, true);
     if c.diags.has_errors() {
         return (None, c.diags);
@@ -92,6 +116,8 @@ pub(crate) struct Compiler {
     /// are its name and attributes the target format's to check (`false`
     /// inside native content: extensions, entries, namespaced elements)?
     pub(crate) out_stack: Vec<bool>,
+    /// Emit the pedantic lints (`hvx::maybe-empty`).
+    pub(crate) pedantic: bool,
 }
 
 /// A declared name: where it was declared and whether anything used it.

@@ -479,6 +479,14 @@ fn produce(case: &Case, shared: &Shared, coverage: bool) -> Result<Observed, Str
     // Names in what is kept: relative to the case folder.
     let mut names: Vec<(String, String)> = Vec::new();
     let mut o = Observed::default();
+    let run = CaseRun {
+        cfg: &cfg,
+        input: &input,
+        params: &params,
+        store: &store,
+        shared,
+        coverage,
+    };
     if let Some(to) = &cfg.to {
         if cfg.mapping.is_some() {
             return Err(format!(
@@ -486,17 +494,7 @@ fn produce(case: &Case, shared: &Shared, coverage: bool) -> Result<Observed, Str
                 case.dir.join("case.yaml").display()
             ));
         }
-        route(
-            case,
-            &cfg,
-            &to.list(),
-            &input,
-            &params,
-            &store,
-            shared,
-            coverage,
-            &mut o,
-        )?;
+        route(case, &run, &to.list(), &mut o)?;
     } else {
         let mapping = match &cfg.mapping {
             Some(m) => {
@@ -515,9 +513,7 @@ fn produce(case: &Case, shared: &Shared, coverage: bool) -> Result<Observed, Str
                 p
             }
         };
-        single(
-            &cfg, &mapping, &input, &params, &store, shared, coverage, &mut o,
-        );
+        single(&run, &mapping, &mut o);
     }
     let tables = store.tables.into_inner().unwrap_or_else(|e| e.into_inner());
     if !tables.is_empty() {
@@ -567,17 +563,26 @@ fn strip_locations(text: &str, files: &[&str]) -> String {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn single(
-    cfg: &CaseConfig,
-    mapping: &Path,
-    input_path: &Path,
-    params: &[(String, String)],
-    store: &MemoryStore,
-    shared: &Shared,
+/// What running a case needs, whichever way it runs.
+struct CaseRun<'a> {
+    cfg: &'a CaseConfig,
+    input: &'a Path,
+    params: &'a [(String, String)],
+    store: &'a MemoryStore,
+    shared: &'a Shared,
     coverage: bool,
-    o: &mut Observed,
-) {
+}
+
+/// Runs one mapping file on the case's input (`run`).
+fn single(r: &CaseRun, mapping: &Path, o: &mut Observed) {
+    let CaseRun {
+        cfg,
+        input: input_path,
+        params,
+        store,
+        shared,
+        coverage,
+    } = *r;
     let slot = shared.compiled(mapping);
     let c = slot.get_or_init(|| compile_file(mapping));
     let mapping_name = mapping.display().to_string();
@@ -705,18 +710,17 @@ fn single(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn route(
-    case: &Case,
-    cfg: &CaseConfig,
-    chain: &[String],
-    input_path: &Path,
-    params: &[(String, String)],
-    store: &MemoryStore,
-    shared: &Shared,
-    coverage: bool,
-    o: &mut Observed,
-) -> Result<(), String> {
+/// Converts the case's input along `chain` (`transform`, a round trip
+/// when the chain has several targets).
+fn route(case: &Case, r: &CaseRun, chain: &[String], o: &mut Observed) -> Result<(), String> {
+    let CaseRun {
+        cfg,
+        input: input_path,
+        params,
+        store,
+        shared,
+        coverage,
+    } = *r;
     let dir = cfg.mappings.as_ref().map(|d| normalise(&case.dir.join(d)));
     let find = |n: &str| -> Result<&'static Platform, String> {
         platform::by_name(n).or_else(|m| {

@@ -575,14 +575,7 @@ struct CaseRun<'a> {
 
 /// Runs one mapping file on the case's input (`run`).
 fn single(r: &CaseRun, mapping: &Path, o: &mut Observed) {
-    let CaseRun {
-        cfg,
-        input: input_path,
-        params,
-        store,
-        shared,
-        coverage,
-    } = *r;
+    let (cfg, input_path, store, shared) = (r.cfg, r.input, r.store, r.shared);
     let slot = shared.compiled(mapping);
     let c = slot.get_or_init(|| compile_file(mapping));
     let mapping_name = mapping.display().to_string();
@@ -627,7 +620,7 @@ fn single(r: &CaseRun, mapping: &Path, o: &mut Observed) {
         }
         o.exit = exit;
     };
-    let bound = match exec::bind_params(program, params) {
+    let bound = match exec::bind_params(program, r.params) {
         Ok(p) => p,
         Err(m) => return fail(o, report, m, 2),
     };
@@ -649,7 +642,7 @@ fn single(r: &CaseRun, mapping: &Path, o: &mut Observed) {
     };
     let opts = RunOptions {
         keep_secrets: cfg.keep_secrets,
-        coverage,
+        coverage: r.coverage,
         ..Default::default()
     };
     let outcome: Outcome = match exec::run(program, &doc, &bound, store, &opts) {
@@ -713,14 +706,7 @@ fn single(r: &CaseRun, mapping: &Path, o: &mut Observed) {
 /// Converts the case's input along `chain` (`transform`, a round trip
 /// when the chain has several targets).
 fn route(case: &Case, r: &CaseRun, chain: &[String], o: &mut Observed) -> Result<(), String> {
-    let CaseRun {
-        cfg,
-        input: input_path,
-        params,
-        store,
-        shared,
-        coverage,
-    } = *r;
+    let (cfg, input_path, store, shared) = (r.cfg, r.input, r.store, r.shared);
     let dir = cfg.mappings.as_ref().map(|d| normalise(&case.dir.join(d)));
     let find = |n: &str| -> Result<&'static Platform, String> {
         platform::by_name(n).or_else(|m| {
@@ -744,11 +730,11 @@ fn route(case: &Case, r: &CaseRun, chain: &[String], o: &mut Observed) -> Result
     let engine = shared.engine(dir);
     let conv = Convert {
         mappings: &engine,
-        params: params.to_vec(),
+        params: r.params.to_vec(),
         sessions: store,
         run: RunOptions {
             keep_secrets: cfg.keep_secrets,
-            coverage,
+            coverage: r.coverage,
             ..Default::default()
         },
     };

@@ -8,25 +8,11 @@ use common::*;
 
 #[test]
 fn every_vsphere_output_is_created_on_vcsim() {
-    let Some(vcsim) = std::env::var_os("HVX_VCSIM") else {
-        assert!(
-            std::env::var("HVX_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "HVX_VCSIM (the vcsim binary) is required"
-        );
-        eprintln!("skipped: HVX_VCSIM is not set");
+    let Some(vcsim) = endpoint("HVX_VCSIM", "the vcsim binary") else {
         return;
     };
     let Some(py) = python() else { return };
-    let mut inputs = Vec::new();
-    let mut platforms: Vec<_> = std::fs::read_dir(root().join("samples"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|p| p != "commands")
-        .collect();
-    platforms.sort();
-    for p in &platforms {
-        inputs.extend(samples(p));
-    }
+    let mut inputs: Vec<_> = vm_samples().into_iter().map(|(_, s)| s).collect();
     let mut corpus: Vec<_> = std::fs::read_dir(root().join("tests/corpus/libvirt-qemu-domainxml"))
         .unwrap()
         .map(|e| e.unwrap().path())

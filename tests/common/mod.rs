@@ -109,6 +109,38 @@ pub fn samples(platform: &str) -> Vec<PathBuf> {
     v
 }
 
+/// Every VM sample of every platform (`samples/commands` holds commands),
+/// as (platform, path), in order.
+pub fn vm_samples() -> Vec<(String, PathBuf)> {
+    let mut platforms: Vec<_> = std::fs::read_dir(root().join("samples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|p| p != "commands")
+        .collect();
+    platforms.sort();
+    platforms
+        .into_iter()
+        .flat_map(|p| samples(&p).into_iter().map(move |s| (p.clone(), s)))
+        .collect()
+}
+
+/// The value of an environment variable naming an endpoint `.ci/run` starts
+/// (`HVX_VCSIM`, `HVX_LIBVIRT_URI`): `None` (the test skips) when it is not
+/// set, a failure in CI (HVX_REQUIRE_TOOLS=1).
+pub fn endpoint(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            assert!(
+                std::env::var("HVX_REQUIRE_TOOLS").as_deref() != Ok("1"),
+                "{var} ({what}) is required"
+            );
+            eprintln!("skipped: {var} is not set");
+            None
+        }
+    }
+}
+
 /// `virsh define` + `dumpxml` with libvirt's test driver (no daemon); asserts
 /// the definition is accepted and returns the dump.
 pub fn virsh_dump(file: &std::path::Path, name: &str) -> String {

@@ -112,5 +112,23 @@ fn vocabularies(root: &Path, out: &Path) {
             ));
         }
     }
+    // The hub format's names, from its RelaxNG schema: every
+    // `<element name="…">` and `<attribute name="…">`.
+    let rng = std::fs::read_to_string(root.join("schema/hvx.rng")).unwrap();
+    for (tag, suffix) in [
+        ("<element name=\"", "ELEMENTS"),
+        ("<attribute name=\"", "ATTRIBUTES"),
+    ] {
+        let mut names: Vec<&str> = rng
+            .split(tag)
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        code.push_str(&format!(
+            "/// From schema/hvx.rng.\npub(crate) static HUB_{suffix}: &[&str] = &{names:?};\n"
+        ));
+    }
     std::fs::write(out.join("vocabularies.rs"), code).unwrap();
 }

@@ -516,7 +516,7 @@ impl Compiler {
             }
             let help = crate::diag::suggest(
                 name,
-                known.iter().map(String::as_str).chain(
+                known.iter().chain(
                     crate::compile::HUB_OTHER_ELEMENTS
                         .iter()
                         .copied()
@@ -618,8 +618,8 @@ impl Compiler {
             "hvx" => {
                 let (elements, attributes) = crate::compile::hub_vocabulary();
                 Some(Vocabulary {
-                    elements: crate::compile::Names::Set(elements),
-                    attributes: crate::compile::Names::Set(attributes),
+                    elements,
+                    attributes,
                     ns: Some(crate::platform::HVX_NS),
                     native: &["extension", "extensions", "entry"],
                     what: "the hub format (schema/hvx.rng)",

@@ -843,27 +843,17 @@ mod vocab {
     include!(concat!(env!("OUT_DIR"), "/vocabularies.rs"));
 }
 
-/// A format's element or attribute names.
+/// A format's element or attribute names, sorted (build.rs).
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Names {
-    Set(&'static std::collections::BTreeSet<String>),
-    /// Sorted (build.rs).
-    Sorted(&'static [&'static str]),
-}
+pub(crate) struct Names(&'static [&'static str]);
 
 impl Names {
     pub(crate) fn contains(&self, n: &str) -> bool {
-        match self {
-            Names::Set(s) => s.contains(n),
-            Names::Sorted(v) => v.binary_search(&n).is_ok(),
-        }
+        self.0.binary_search(&n).is_ok()
     }
 
-    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = &'static str>> {
-        match *self {
-            Names::Set(s) => Box::new(s.iter().map(String::as_str)),
-            Names::Sorted(v) => Box::new(v.iter().copied()),
-        }
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &'static str> {
+        self.0.iter().copied()
     }
 }
 
@@ -873,51 +863,51 @@ impl Names {
 /// mappings against.
 pub(crate) fn libvirt_vocabulary() -> (Names, Names) {
     (
-        Names::Sorted(vocab::LIBVIRT_ELEMENTS),
-        Names::Sorted(vocab::LIBVIRT_ATTRIBUTES),
+        Names(vocab::LIBVIRT_ELEMENTS),
+        Names(vocab::LIBVIRT_ATTRIBUTES),
     )
 }
 
 /// vSphere's vim25 names, from pyVmomi (`schema/vsphere-names.txt`).
 pub(crate) fn vsphere_vocabulary() -> (Names, Names) {
     (
-        Names::Sorted(vocab::VSPHERE_ELEMENTS),
-        Names::Sorted(vocab::VSPHERE_ATTRIBUTES),
+        Names(vocab::VSPHERE_ELEMENTS),
+        Names(vocab::VSPHERE_ATTRIBUTES),
     )
 }
 
 /// EC2's response names, from botocore (`schema/ec2-names.txt`).
 pub(crate) fn ec2_vocabulary() -> (Names, Names) {
-    (
-        Names::Sorted(vocab::EC2_ELEMENTS),
-        Names::Sorted(vocab::EC2_ATTRIBUTES),
-    )
+    (Names(vocab::EC2_ELEMENTS), Names(vocab::EC2_ATTRIBUTES))
 }
 
 /// The element and attribute names of the hub format, from `schema/hvx.rng`
-/// (compiled in): what `hvx::unknown-name` checks hub paths against.
-pub(crate) fn hub_vocabulary() -> &'static (
-    std::collections::BTreeSet<String>,
-    std::collections::BTreeSet<String>,
-) {
-    static NAMES: std::sync::OnceLock<(
-        std::collections::BTreeSet<String>,
-        std::collections::BTreeSet<String>,
-    )> = std::sync::OnceLock::new();
-    NAMES.get_or_init(|| {
+/// (compiled in as sorted slices): what `hvx::unknown-name` checks hub paths
+/// and outputs against.
+pub(crate) fn hub_vocabulary() -> (Names, Names) {
+    (Names(vocab::HUB_ELEMENTS), Names(vocab::HUB_ATTRIBUTES))
+}
+
+#[cfg(test)]
+mod vocabulary_tests {
+    /// build.rs finds the hub's names by text; an XML parse of the schema
+    /// finds the same.
+    #[test]
+    fn hub_names_are_the_schemas() {
         let rng = include_str!("../../schema/hvx.rng");
-        let doc = roxmltree::Document::parse(rng).expect("schema/hvx.rng is well-formed");
-        let (mut elements, mut attributes) = (Default::default(), Default::default());
-        for n in doc.descendants() {
-            let set: &mut std::collections::BTreeSet<String> = match n.tag_name().name() {
-                "element" => &mut elements,
-                "attribute" => &mut attributes,
-                _ => continue,
-            };
-            if let Some(name) = n.attribute("name") {
-                set.insert(name.to_string());
-            }
+        let doc = roxmltree::Document::parse(rng).unwrap();
+        for (tag, names) in [
+            ("element", super::vocab::HUB_ELEMENTS),
+            ("attribute", super::vocab::HUB_ATTRIBUTES),
+        ] {
+            let mut want: Vec<&str> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name(tag))
+                .filter_map(|n| n.attribute("name"))
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(names, want.as_slice(), "{tag}s");
         }
-        (elements, attributes)
-    })
+    }
 }

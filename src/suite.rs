@@ -625,17 +625,12 @@ fn single(r: &CaseRun, mapping: &Path, o: &mut Observed) {
         Err(m) => return fail(o, report, m, 2),
     };
     let name = input_path.display().to_string();
-    let doc = (|| {
-        let text = input::read_text(input_path).map_err(|e| e.message)?;
-        let text = platform::to_xml(&name, &text, None)?;
-        let d = input::parse_xml(&name, &text).map_err(|e| e.message)?;
-        if !cfg.force {
-            crate::cli::wrong_platform(&d, &program.from).map_err(|m| {
-                format!("{name}: {m}; `force: true` in case.yaml runs the mapping on it anyway")
-            })?;
-        }
-        crate::tree::Document::from_roxml(&d).map_err(|m| format!("{name}: {m}"))
-    })();
+    let doc = crate::cli::read_input(
+        input_path,
+        &program.from,
+        cfg.force,
+        "`force: true` in case.yaml",
+    );
     let doc = match doc {
         Ok(d) => d,
         Err(m) => return fail(o, report, m, 1),

@@ -13,7 +13,7 @@ mod test;
 mod transform;
 mod write;
 
-pub(crate) use run::{file_names as run_file_names, wrong_platform};
+pub(crate) use run::{file_names as run_file_names, read_input};
 pub(crate) use write::atomic_write;
 
 use std::io::IsTerminal;

@@ -243,19 +243,7 @@ impl Run {
         persisted: &super::session::Store,
     ) -> Result<Outcome, String> {
         let name = path.display().to_string();
-        let text = input::read_text(path).map_err(|e| e.message)?;
-        // .vmx and xl.cfg inputs are read in their canonical XML form.
-        let text = crate::platform::to_xml(&name, &text, None)?;
-        let doc = input::parse_xml(&name, &text)
-            .map_err(|e| e.message)
-            .and_then(|d| {
-                if !self.force {
-                    wrong_platform(&d, &program.from).map_err(|m| {
-                        format!("{name}: {m}; `--force` runs the mapping on it anyway")
-                    })?;
-                }
-                crate::tree::Document::from_roxml(&d).map_err(|m| format!("{name}: {m}"))
-            })?;
+        let doc = read_input(path, &program.from, self.force, "`--force`")?;
         let opts = RunOptions {
             keep_secrets: self.keep_secrets,
             trace: self.trace.is_some(),
@@ -268,6 +256,26 @@ impl Run {
         }
         Ok(o)
     }
+}
+
+/// Reads an input for a mapping that reads `from`: .vmx and xl.cfg in their
+/// canonical XML form; a document of another known platform is refused
+/// unless `force` (`how` names the option that forces, in the message).
+pub(crate) fn read_input(
+    path: &Path,
+    from: &str,
+    force: bool,
+    how: &str,
+) -> Result<crate::tree::Document, String> {
+    let name = path.display().to_string();
+    let text = input::read_text(path).map_err(|e| e.message)?;
+    let text = crate::platform::to_xml(&name, &text, None)?;
+    let d = input::parse_xml(&name, &text).map_err(|e| e.message)?;
+    if !force {
+        wrong_platform(&d, from)
+            .map_err(|m| format!("{name}: {m}; {how} runs the mapping on it anyway"))?;
+    }
+    crate::tree::Document::from_roxml(&d).map_err(|m| format!("{name}: {m}"))
 }
 
 /// The files an input's documents are written to, as `transform` names

@@ -50,12 +50,9 @@ impl Compiler {
                     })
                     .collect();
                 self.lint_hub_names(&steps, e.span);
-                self.lint_namespace_names(&steps, e.span);
                 // One warning per path: a variable's name written without
                 // `$` is that, not an unknown libvirt name.
-                if self.from == "kvm" && !looks_like_var {
-                    self.lint_libvirt_names(&steps, e.span);
-                }
+                self.lint_format_names(&steps, e.span, looks_like_var);
                 (mk(ExprKind::Path { start, steps }), Type::Nodes)
             }
             ast::ExprKind::Union(parts) => {
@@ -534,54 +531,24 @@ impl Compiler {
         }
     }
 
-    /// A path in a `from kvm` mapping reads libvirt domain XML: an element
-    /// or attribute name in no namespace that libvirt's schemas do not have
-    /// can never match (`nmae`, `mac/@adress`). Names in a namespace
-    /// (metadata, the hub's, virsh's) and what follows them are not checked,
-    /// but a name in no namespace after them is (`hvx:context/domain/nmae`).
-    fn lint_libvirt_names(&mut self, steps: &[Step], span: Span) {
-        let (elements, attributes) = crate::compile::libvirt_vocabulary();
-        let mut in_libvirt = false;
-        for s in steps {
-            let (name, kind, known) = match &s.test {
-                Test::Elem(t) if t.any_ns || t.local.is_none() => return,
-                Test::Elem(t) if t.ns.is_none() => {
-                    in_libvirt = true;
-                    (t.local.as_deref().unwrap_or_default(), "element", &elements)
-                }
-                Test::Elem(_) => {
-                    in_libvirt = false;
-                    continue;
-                }
-                Test::Attr(t) if in_libvirt && t.ns.is_none() => {
-                    (t.local.as_deref().unwrap_or("*"), "attribute", &attributes)
-                }
-                _ => continue,
-            };
-            if name == "*" || known.contains(name) {
-                continue;
-            }
-            let help = crate::diag::suggest(name, known.iter());
-            self.warn(
-                "hvx::unknown-name",
-                span,
-                format!("no {kind} of libvirt's domain XML is named `{name}` (its RelaxNG schemas): this path selects nothing in a kvm document"),
-                "never matches a libvirt domain",
-            )
-            .help = help;
-            return;
-        }
-    }
-
-    /// A path step in vSphere's or EC2's namespace naming an element (or,
-    /// after one, an attribute) the format does not have.
-    fn lint_namespace_names(&mut self, steps: &[Step], span: Span) {
+    /// A path step naming an element (or, after one of its elements, an
+    /// attribute) that the format it reads does not have: vSphere's and
+    /// EC2's by namespace, libvirt's (no namespace) in a mapping `from kvm`
+    /// (`nmae`, `mac/@adress`). Other names, and names in no namespace when
+    /// `plain_is_variable` (the path-looks-like-variable warning says it),
+    /// are not checked; checking goes on after them
+    /// (`hvx:context/domain/nmae`).
+    fn lint_format_names(&mut self, steps: &[Step], span: Span, plain_is_variable: bool) {
         let mut current: Option<Vocabulary> = None;
         for s in steps {
             let (name, kind, v) = match &s.test {
                 Test::Elem(t) if t.any_ns || t.local.is_none() => return,
                 Test::Elem(t) => {
-                    current = t.ns.as_deref().and_then(namespace_vocabulary);
+                    current = match t.ns.as_deref() {
+                        Some(ns) => namespace_vocabulary(ns),
+                        None if self.from == "kvm" && !plain_is_variable => Some(libvirt()),
+                        None => None,
+                    };
                     let Some(v) = &current else { continue };
                     (
                         t.local.as_deref().unwrap_or_default(),
@@ -598,13 +565,16 @@ impl Compiler {
             if name == "*" || v.contains(name) {
                 continue;
             }
-            let what = current.as_ref().map(|v| v.what).unwrap_or_default();
+            let Some(f) = &current else { return };
             let help = crate::diag::suggest(name, v.iter());
             self.warn(
                 "hvx::unknown-name",
                 span,
-                format!("no {kind} of {what} is named `{name}`: this path selects nothing"),
-                "never matches",
+                format!(
+                    "no {kind} of {} is named `{name}`{}: this path selects nothing{}",
+                    f.what, f.source, f.tail
+                ),
+                f.label,
             )
             .help = help;
             return;
@@ -623,18 +593,12 @@ impl Compiler {
                     ns: Some(crate::platform::HVX_NS),
                     native: &["extension", "extensions", "entry"],
                     what: "the hub format (schema/hvx.rng)",
+                    source: "",
+                    tail: "",
+                    label: "never matches a hub document",
                 })
             }
-            "kvm" => {
-                let (elements, attributes) = crate::compile::libvirt_vocabulary();
-                Some(Vocabulary {
-                    elements,
-                    attributes,
-                    ns: None,
-                    native: &["metadata"],
-                    what: "libvirt's domain XML",
-                })
-            }
+            "kvm" => Some(libvirt()),
             _ => None,
         }
     }
@@ -1183,6 +1147,27 @@ struct Vocabulary {
     native: &'static [&'static str],
     /// The format, for messages.
     what: &'static str,
+    /// Where its names come from, and what a path that misses selects
+    /// nothing in, for messages about paths (` (its RelaxNG schemas)`,
+    /// ` in a kvm document`); and the label.
+    source: &'static str,
+    tail: &'static str,
+    label: &'static str,
+}
+
+/// libvirt's domain XML, in no namespace.
+fn libvirt() -> Vocabulary {
+    let (elements, attributes) = crate::compile::libvirt_vocabulary();
+    Vocabulary {
+        elements,
+        attributes,
+        ns: None,
+        native: &["metadata"],
+        what: "libvirt's domain XML",
+        source: " (its RelaxNG schemas)",
+        tail: " in a kvm document",
+        label: "never matches a libvirt domain",
+    }
 }
 
 /// The vocabulary of a namespace whose names hvxform knows in full:
@@ -1212,5 +1197,8 @@ fn namespace_vocabulary(ns: &str) -> Option<Vocabulary> {
         ns: Some(ns),
         native: &[],
         what,
+        source: "",
+        tail: "",
+        label: "never matches",
     })
 }

@@ -2,7 +2,7 @@
 //! which rules, statements, branches, functions, templates, drops and
 //! table rows ran, per mapping file, as a text summary and as lcov.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::exec::{probes, Hits, Probe};
@@ -36,8 +36,8 @@ struct Key {
 pub struct Report {
     /// File name → item → times it ran.
     files: BTreeMap<String, BTreeMap<Key, u64>>,
-    /// Programs whose items are already listed (by address).
-    seen: HashSet<usize>,
+    /// Each program's items by probe, made once (by the program's address).
+    items: HashMap<usize, HashMap<Probe, (String, Key)>>,
     /// Programs kept alive so that their addresses stay theirs.
     kept: Vec<Arc<Program>>,
 }
@@ -58,35 +58,54 @@ impl Report {
     /// everything it could have run, at zero).
     pub fn add(&mut self, p: &Arc<Program>, hits: &Hits) {
         let addr = Arc::as_ptr(p) as usize;
-        let first = self.seen.insert(addr);
-        if first {
+        if !self.items.contains_key(&addr) {
             self.kept.push(p.clone());
-        }
-        for info in probes(p) {
-            let count = hits.0.get(&info.probe).copied().unwrap_or(0) as u64;
-            if count == 0 && !first {
-                continue;
+            let items = Self::items_of(p);
+            for (file, key) in items.values() {
+                self.files
+                    .entry(file.clone())
+                    .or_default()
+                    .entry(key.clone())
+                    .or_default();
             }
-            let file = p
-                .sources
-                .get(info.loc.source as usize)
-                .map(|s| s.name.clone())
-                .unwrap_or_default();
-            let (line, col) = line_col(p, info.loc);
-            let (point, arm) = match &info.probe {
-                Probe::Arm(at, k) => (Some(line_col(p, *at)), *k),
-                _ => (None, 0),
-            };
-            let key = Key {
-                line,
-                col,
-                kind: info.kind,
-                what: info.what,
-                point,
-                arm,
-            };
-            *self.files.entry(file).or_default().entry(key).or_default() += count;
+            self.items.insert(addr, items);
         }
+        let items = &self.items[&addr];
+        for (probe, &n) in &hits.0 {
+            if let Some((file, key)) = items.get(probe) {
+                if let Some(c) = self.files.get_mut(file).and_then(|f| f.get_mut(key)) {
+                    *c += n as u64;
+                }
+            }
+        }
+    }
+
+    /// Everything `p` could run, by probe: its file and item.
+    fn items_of(p: &Program) -> HashMap<Probe, (String, Key)> {
+        probes(p)
+            .into_iter()
+            .map(|info| {
+                let file = p
+                    .sources
+                    .get(info.loc.source as usize)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                let (line, col) = line_col(p, info.loc);
+                let (point, arm) = match &info.probe {
+                    Probe::Arm(at, k) => (Some(line_col(p, *at)), *k),
+                    _ => (None, 0),
+                };
+                let key = Key {
+                    line,
+                    col,
+                    kind: info.kind,
+                    what: info.what,
+                    point,
+                    arm,
+                };
+                (info.probe, (file, key))
+            })
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {

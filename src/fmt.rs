@@ -64,34 +64,15 @@ impl State {
         let mut it = line.chars().peekable();
         while let Some(c) = it.next() {
             match self.stack.last().copied() {
-                Some(Mode::Str) => match c {
-                    '\\' => {
+                Some(_) => {
+                    if in_string(&mut self.stack, c, it.peek().copied()) {
                         it.next();
                     }
-                    '"' => {
-                        self.stack.pop();
-                        if self.stack.is_empty() {
-                            last = Some('"');
-                        }
+                    // A string that closed: its quote ends the code so far.
+                    if self.stack.is_empty() {
+                        last = Some('"');
                     }
-                    '{' if it.peek() == Some(&'{') || it.peek() == Some(&'}') => {
-                        it.next();
-                    }
-                    '}' if it.peek() == Some(&'}') => {
-                        it.next();
-                    }
-                    '{' => self.stack.push(Mode::Interp(0)),
-                    _ => {}
-                },
-                Some(Mode::Interp(n)) => match c {
-                    '"' => self.stack.push(Mode::Str),
-                    '{' => *self.stack.last_mut().unwrap() = Mode::Interp(n + 1),
-                    '}' if n == 0 => {
-                        self.stack.pop();
-                    }
-                    '}' => *self.stack.last_mut().unwrap() = Mode::Interp(n - 1),
-                    _ => {}
-                },
+                }
                 None => {
                     match c {
                         '#' => break,
@@ -123,6 +104,41 @@ impl State {
                 };
             }
         }
+    }
+}
+
+/// One character inside a string or an interpolation (`stack` not empty),
+/// the mode stack updated: returns whether the next character belongs to
+/// this one (`\x`, `{{`, `}}`, `{}`).
+fn in_string(stack: &mut Vec<Mode>, c: char, next: Option<char>) -> bool {
+    match stack.last().copied() {
+        Some(Mode::Str) => match c {
+            '\\' => true,
+            '{' if matches!(next, Some('{' | '}')) => true,
+            '}' if next == Some('}') => true,
+            '"' => {
+                stack.pop();
+                false
+            }
+            '{' => {
+                stack.push(Mode::Interp(0));
+                false
+            }
+            _ => false,
+        },
+        Some(Mode::Interp(n)) => {
+            match c {
+                '"' => stack.push(Mode::Str),
+                '{' => *stack.last_mut().unwrap() = Mode::Interp(n + 1),
+                '}' if n == 0 => {
+                    stack.pop();
+                }
+                '}' => *stack.last_mut().unwrap() = Mode::Interp(n - 1),
+                _ => {}
+            }
+            false
+        }
+        None => false,
     }
 }
 
@@ -203,34 +219,13 @@ fn significant(src: &str) -> String {
     let mut it = src.chars().peekable();
     while let Some(c) = it.next() {
         match stack.last().copied() {
-            Some(Mode::Str) => {
-                out.push(c);
-                match c {
-                    '\\' => out.extend(it.next()),
-                    '"' => {
-                        stack.pop();
-                    }
-                    '{' | '}'
-                        if it.peek() == Some(&'}') || (c == '{' && it.peek() == Some(&'{')) =>
-                    {
-                        out.extend(it.next());
-                    }
-                    '{' => stack.push(Mode::Interp(0)),
-                    _ => {}
-                }
-            }
-            Some(Mode::Interp(n)) => {
-                if !c.is_whitespace() {
+            Some(mode) => {
+                // Strings whole; in an interpolation, what is not whitespace.
+                if mode == Mode::Str || !c.is_whitespace() {
                     out.push(c);
                 }
-                match c {
-                    '"' => stack.push(Mode::Str),
-                    '{' => *stack.last_mut().unwrap() = Mode::Interp(n + 1),
-                    '}' if n == 0 => {
-                        stack.pop();
-                    }
-                    '}' => *stack.last_mut().unwrap() = Mode::Interp(n - 1),
-                    _ => {}
+                if in_string(&mut stack, c, it.peek().copied()) {
+                    out.extend(it.next());
                 }
             }
             None if comment => {

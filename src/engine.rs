@@ -274,6 +274,20 @@ pub struct Findings {
     pub trace: Vec<(Stage, exec::TraceEvent)>,
 }
 
+impl Findings {
+    /// What went unmapped, was dropped or warned about, as the report of
+    /// `transform --report` and the server's envelope list them.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        json!({
+            "unmapped_count": self.unmapped_count,
+            "unmapped": self.unmapped.iter().map(|(s, u)| json!({"stage": s.reads, "mapping": s.mapping, "line": u.line, "column": u.col, "path": u.path, "kind": u.kind, "reason": u.reason})).collect::<Vec<_>>(),
+            "dropped": self.dropped.iter().map(|(s, x)| json!({"stage": s.reads, "mapping": s.mapping, "line": x.line, "column": x.col, "path": x.path, "reason": x.reason})).collect::<Vec<_>>(),
+            "warnings": self.warnings.iter().map(|(s, w)| json!({"stage": s.reads, "mapping": w.mapping, "action": w.action, "message": w.message, "input": w.input})).collect::<Vec<_>>(),
+        })
+    }
+}
+
 /// A failed conversion.
 #[derive(Debug, Clone)]
 pub enum ConvertError {

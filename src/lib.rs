@@ -20,6 +20,7 @@ pub mod jsonout;
 pub mod platform;
 pub mod program;
 pub mod render;
+pub mod serve;
 pub mod session;
 pub mod suite;
 pub mod syntax;

@@ -50,8 +50,9 @@ pub struct Command {
     /// Mapping parameters (hvx-to-kvm: domain=NAME).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param)]
     pub params: Vec<(String, String)>,
-    /// Session store (YAML): the tables the command mappings read.
-    #[arg(long, value_name = "FILE")]
+    /// Session store: a YAML file, or a PostgreSQL database
+    /// (`postgres://USER@HOST[:PORT]/DB`; the password from PGPASSWORD).
+    #[arg(long, value_name = "FILE|URL")]
     pub session: Option<PathBuf>,
     /// Directory of mappings that override the built-in ones
     /// (`commands/vsphere-to-hvx.hvx`, `commands/hvx-to-kvm.hvx`).

@@ -8,6 +8,7 @@ mod detect;
 mod fmt;
 mod platforms;
 mod run;
+mod serve;
 mod session;
 mod test;
 mod transform;
@@ -61,6 +62,7 @@ pub enum Command {
     Fmt(fmt::Fmt),
     Command(command::Command),
     Session(session::Session),
+    Serve(serve::Serve),
     Platforms(platforms::Platforms),
     Detect(detect::Detect),
     Completions(completions::Completions),
@@ -107,6 +109,7 @@ impl Cli {
             Command::Fmt(c) => c.run(&ctx),
             Command::Command(c) => c.run(&ctx),
             Command::Session(c) => c.run(&ctx),
+            Command::Serve(c) => c.run(&ctx),
             Command::Platforms(c) => c.run(&ctx),
             Command::Detect(c) => c.run(&ctx),
             Command::Completions(c) => c.run(&ctx),

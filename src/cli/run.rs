@@ -41,8 +41,9 @@ pub struct Run {
     /// Copy secret values into outputs.
     #[arg(long)]
     pub keep_secrets: bool,
-    /// Session store (YAML) to look up and record session-table pairs in.
-    #[arg(long, value_name = "FILE")]
+    /// Session store: a YAML file, or a PostgreSQL database
+    /// (`postgres://USER@HOST[:PORT]/DB`; the password from PGPASSWORD).
+    #[arg(long, value_name = "FILE|URL")]
     pub session: Option<PathBuf>,
     /// Run the mapping on a document of another platform than its `from`.
     #[arg(long)]

@@ -1,11 +1,9 @@
 //! `hvxform session`: show, seed, edit and check session stores (the YAML
 //! files `--session FILE` reads and writes).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use serde::Serialize;
 
 use super::{exit, Ctx};
 use crate::session::{self, format, store, StoreError, StoreFile, Tables};
@@ -131,17 +129,34 @@ pub(super) fn open(ctx: &Ctx, path: &Path) -> Result<StoreFile, u8> {
 }
 
 /// The store a conversion uses: the `--session` file, locked until
-/// [`Store::commit`], or a fresh in-memory one.
+/// [`Store::commit`]; a PostgreSQL database (`postgres://...`), in one
+/// transaction until then; or a fresh in-memory one.
 pub(super) enum Store {
     Memory(crate::session::MemoryStore),
     File(StoreFile),
+    Postgres(Box<session::pg::PgSession>),
 }
 
 impl Store {
-    /// Opens `--session FILE` (locking it), or makes an in-memory store.
+    /// Opens `--session FILE` (locking it) or `--session postgres://...`
+    /// (connecting and starting a transaction), or makes an in-memory store.
     pub(super) fn open(ctx: &Ctx, path: Option<&Path>) -> Result<Store, u8> {
         match path {
-            Some(p) => open(ctx, p).map(Store::File),
+            Some(p) => match p.to_str().filter(|s| session::pg::is_url(s)) {
+                Some(url) => {
+                    let client = session::pg::connect(url).map_err(|m| {
+                        super::error(ctx, &m);
+                        exit::CANNOT_RUN
+                    })?;
+                    session::pg::PgSession::begin(client)
+                        .map(|s| Store::Postgres(Box::new(s)))
+                        .map_err(|m| {
+                            super::error(ctx, &format!("{}: {m}", session::pg::redact(url)));
+                            exit::CANNOT_RUN
+                        })
+                }
+                None => open(ctx, p).map(Store::File),
+            },
             None => Ok(Store::Memory(Default::default())),
         }
     }
@@ -150,23 +165,33 @@ impl Store {
         match self {
             Store::Memory(m) => m,
             Store::File(f) => f,
+            Store::Postgres(s) => s.as_ref(),
         }
     }
 
-    /// Saves what was minted (file stores only), keeping the lock; exit
-    /// code on failure.
+    /// Saves what was minted (file and database stores), keeping the lock
+    /// or connection; exit code on failure.
     pub(super) fn save(&mut self, ctx: &Ctx) -> Result<(), u8> {
         match self {
             Store::Memory(_) => Ok(()),
             Store::File(f) => f.save().map(drop).map_err(|e| store_error(ctx, &e)),
+            Store::Postgres(s) => s.save().map(drop).map_err(|m| {
+                super::error(ctx, &format!("session store: cannot commit: {m}"));
+                exit::CANNOT_RUN
+            }),
         }
     }
 
-    /// Saves what was minted (file stores only) and unlocks; exit code on failure.
+    /// Saves what was minted (file and database stores) and unlocks; exit
+    /// code on failure.
     pub(super) fn commit(self, ctx: &Ctx) -> Result<(), u8> {
         match self {
             Store::Memory(_) => Ok(()),
             Store::File(f) => f.commit().map(drop).map_err(|e| store_error(ctx, &e)),
+            Store::Postgres(s) => s.commit().map(drop).map_err(|m| {
+                super::error(ctx, &format!("session store: cannot commit: {m}"));
+                exit::CANNOT_RUN
+            }),
         }
     }
 }
@@ -197,30 +222,7 @@ impl Show {
             .filter(|(n, _)| self.table.as_deref().is_none_or(|t| t == *n));
         match self.format {
             ShowFormat::Json => {
-                #[derive(Serialize)]
-                struct Doc<'a> {
-                    version: u64,
-                    tables: BTreeMap<&'a str, Table<'a>>,
-                }
-                #[derive(Serialize)]
-                struct Table<'a> {
-                    left: &'static str,
-                    right: &'static str,
-                    entries: &'a [(String, String)],
-                }
-                let doc = Doc {
-                    version: format::VERSION,
-                    tables: selected
-                        .map(|(name, t)| {
-                            let table = Table {
-                                left: t.left.name(),
-                                right: t.right.name(),
-                                entries: t.entries(),
-                            };
-                            (name, table)
-                        })
-                        .collect(),
-                };
+                let doc = format::to_json(selected);
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
             ShowFormat::Human => {

@@ -57,8 +57,9 @@ pub struct Transform {
     /// Mapping parameter (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param)]
     pub params: Vec<(String, String)>,
-    /// Session store (YAML).
-    #[arg(long, value_name = "FILE")]
+    /// Session store: a YAML file, or a PostgreSQL database
+    /// (`postgres://USER@HOST[:PORT]/DB`; the password from PGPASSWORD).
+    #[arg(long, value_name = "FILE|URL")]
     pub session: Option<PathBuf>,
     /// Write the full loss report as JSON.
     #[arg(long, value_name = "FILE")]
@@ -475,10 +476,15 @@ impl Transform {
                 "ok": err.is_none(),
                 "error": err,
                 "outputs": written.get(&k).cloned().unwrap_or_default(),
-                "unmapped": findings.map(|f| f.unmapped.iter().map(|(s, u)| json!({"stage": s.reads, "mapping": s.mapping, "line": u.line, "column": u.col, "path": u.path, "kind": u.kind, "reason": u.reason})).collect::<Vec<_>>()).unwrap_or_default(),
-                "dropped": findings.map(|f| f.dropped.iter().map(|(s, x)| json!({"stage": s.reads, "mapping": s.mapping, "line": x.line, "column": x.col, "path": x.path, "reason": x.reason})).collect::<Vec<_>>()).unwrap_or_default(),
-                "warnings": findings.map(|f| f.warnings.iter().map(|(s, w)| json!({"stage": s.reads, "mapping": w.mapping, "action": w.action, "message": w.message, "input": w.input})).collect::<Vec<_>>()).unwrap_or_default(),
             }));
+            let f = findings
+                .map(Findings::to_json)
+                .unwrap_or_else(|| Findings::default().to_json());
+            if let (Some(entry), serde_json::Value::Object(f)) = (report_inputs.last_mut(), f) {
+                if let Some(o) = entry.as_object_mut() {
+                    o.extend(f.into_iter().filter(|(k, _)| k != "unmapped_count"));
+                }
+            }
         }
         if let Some(r) = &self.report {
             let doc = json!({"version": REPORT_VERSION, "inputs": report_inputs});

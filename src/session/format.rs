@@ -461,6 +461,24 @@ fn plain_ok(v: &str, ty: SessionType) -> bool {
         && !WORDS.contains(&v.to_ascii_lowercase().as_str())
 }
 
+/// Tables as JSON: `{"version": 1, "tables": {NAME: {"left", "right",
+/// "entries": [[L, R], ...]}}}` (`session show --format json`, the
+/// server's `GET /v1/sessions`).
+pub fn to_json<'a>(tables: impl Iterator<Item = (&'a str, &'a TableData)>) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (name, t) in tables {
+        out.insert(
+            name.to_string(),
+            serde_json::json!({
+                "left": t.left.name(),
+                "right": t.right.name(),
+                "entries": t.entries(),
+            }),
+        );
+    }
+    serde_json::json!({"version": VERSION, "tables": out})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

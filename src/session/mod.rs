@@ -6,6 +6,7 @@
 
 pub mod format;
 mod locate;
+pub mod pg;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -265,11 +266,7 @@ impl Tables {
         reverse: bool,
         key: &str,
     ) -> Result<(String, bool), String> {
-        let (from_ty, to_ty) = if reverse {
-            (def.right, def.left)
-        } else {
-            (def.left, def.right)
-        };
+        let from_ty = if reverse { def.right } else { def.left };
         let key =
             normalise(from_ty, key).map_err(|e| format!("session table `{}`: {e}", def.name))?;
         let empty;
@@ -294,62 +291,9 @@ impl Tables {
                 &empty
             }
         };
-        let minted = match &def.miss {
-            Miss::Fail(hint) => {
-                let (l, r) = if reverse {
-                    ("LEFT", key.as_str())
-                } else {
-                    (key.as_str(), "RIGHT")
-                };
-                let mut msg = format!(
-                    "session table `{}` has no entry for `{key}` ({} side); seed it with `hvxform session set STORE {} {} {} --types {}:{}`",
-                    def.name,
-                    if reverse { "right" } else { "left" },
-                    def.name,
-                    shell_word(l),
-                    shell_word(r),
-                    def.left.name(),
-                    def.right.name()
-                );
-                if let Some(h) = hint {
-                    msg.push_str(&format!(" ({h})"));
-                }
-                return Err(msg);
-            }
-            Miss::Same => normalise(to_ty, &key).map_err(|e| {
-                format!(
-                    "session table `{}`: `{key}` cannot be used on the other side: {e}",
-                    def.name
-                )
-            })?,
-            Miss::Mint(None) if to_ty == SessionType::Uuid => {
-                let name = format!(
-                    "{}\u{0}{}\u{0}{key}",
-                    def.name,
-                    if reverse { "left" } else { "right" }
-                );
-                uuid::Uuid::new_v5(&MINT_NS, name.as_bytes()).to_string()
-            }
-            Miss::Mint(None) => {
-                return Err(format!(
-                    "session table `{}` cannot mint a {} value for `{key}` without a pattern",
-                    def.name,
-                    to_ty.name()
-                ))
-            }
-            Miss::Mint(Some(pattern)) => {
-                let mut n = t.entries.len() as u64 + 1;
-                loop {
-                    let cand = pattern.replace("{n}", &n.to_string());
-                    let cand = normalise(to_ty, &cand)
-                        .map_err(|e| format!("session table `{}`: minted value: {e}", def.name))?;
-                    if t.get(!reverse, &cand).is_none() {
-                        break cand;
-                    }
-                    n += 1;
-                }
-            }
-        };
+        let minted = mint(def, reverse, &key, t.entries.len() as u64, &mut |cand| {
+            Ok(t.get(!reverse, cand).is_some())
+        })?;
         let (l, r) = if reverse {
             (minted.clone(), key)
         } else {
@@ -361,6 +305,77 @@ impl Tables {
         self.changed = true;
         Ok((minted, true))
     }
+}
+
+/// The value a miss of `key` (normalised) gets under the table's policy:
+/// an error for `fail`, the key itself for `same`, a minted value for
+/// `mint`. `len` is the number of pairs in the table and `taken` says
+/// whether a value on the other side is already paired (pattern minting
+/// takes the first free `{n}` from `len + 1`). One rule for every store.
+pub(crate) fn mint(
+    def: &SessionDef,
+    reverse: bool,
+    key: &str,
+    len: u64,
+    taken: &mut dyn FnMut(&str) -> Result<bool, String>,
+) -> Result<String, String> {
+    let to_ty = if reverse { def.left } else { def.right };
+    Ok(match &def.miss {
+        Miss::Fail(hint) => {
+            let (l, r) = if reverse {
+                ("LEFT", key)
+            } else {
+                (key, "RIGHT")
+            };
+            let mut msg = format!(
+                "session table `{}` has no entry for `{key}` ({} side); seed it with `hvxform session set STORE {} {} {} --types {}:{}`",
+                def.name,
+                if reverse { "right" } else { "left" },
+                def.name,
+                shell_word(l),
+                shell_word(r),
+                def.left.name(),
+                def.right.name()
+            );
+            if let Some(h) = hint {
+                msg.push_str(&format!(" ({h})"));
+            }
+            return Err(msg);
+        }
+        Miss::Same => normalise(to_ty, key).map_err(|e| {
+            format!(
+                "session table `{}`: `{key}` cannot be used on the other side: {e}",
+                def.name
+            )
+        })?,
+        Miss::Mint(None) if to_ty == SessionType::Uuid => {
+            let name = format!(
+                "{}\u{0}{}\u{0}{key}",
+                def.name,
+                if reverse { "left" } else { "right" }
+            );
+            uuid::Uuid::new_v5(&MINT_NS, name.as_bytes()).to_string()
+        }
+        Miss::Mint(None) => {
+            return Err(format!(
+                "session table `{}` cannot mint a {} value for `{key}` without a pattern",
+                def.name,
+                to_ty.name()
+            ))
+        }
+        Miss::Mint(Some(pattern)) => {
+            let mut n = len + 1;
+            loop {
+                let cand = pattern.replace("{n}", &n.to_string());
+                let cand = normalise(to_ty, &cand)
+                    .map_err(|e| format!("session table `{}`: minted value: {e}", def.name))?;
+                if !taken(&cand)? {
+                    break cand;
+                }
+                n += 1;
+            }
+        }
+    })
 }
 
 /// A value as one POSIX shell word (commands suggested in messages, virsh

@@ -27,6 +27,8 @@ pub enum SessionCommand {
     Set(Set),
     Rm(Rm),
     Check(CheckStore),
+    Export(Export),
+    Import(Import),
 }
 
 impl Session {
@@ -36,6 +38,8 @@ impl Session {
             SessionCommand::Set(c) => c.run(ctx),
             SessionCommand::Rm(c) => c.run(ctx),
             SessionCommand::Check(c) => c.run(ctx),
+            SessionCommand::Export(c) => c.run(ctx),
+            SessionCommand::Import(c) => c.run(ctx),
         }
     }
 }
@@ -94,6 +98,32 @@ pub struct Rm {
 pub struct CheckStore {
     /// The session store.
     pub file: PathBuf,
+}
+
+/// Write the tables of a PostgreSQL store as a YAML store file.
+///
+/// One consistent snapshot, pairs in the order they were made; the file is
+/// replaced atomically. `hvxform session import` takes it back.
+#[derive(Debug, Args)]
+pub struct Export {
+    /// The database (`postgres://USER@HOST[:PORT]/DB`; password from PGPASSWORD).
+    pub url: String,
+    /// The YAML store file to write (default: standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Add the pairs of a YAML store file to a PostgreSQL store.
+///
+/// All or nothing, in one transaction: a table with other side types, or
+/// a value already paired with something else in the database, is an
+/// error and nothing is added. Pairs already there are kept.
+#[derive(Debug, Args)]
+pub struct Import {
+    /// The YAML store file.
+    pub file: PathBuf,
+    /// The database (`postgres://USER@HOST[:PORT]/DB`; password from PGPASSWORD).
+    pub url: String,
 }
 
 fn parse_types(s: &str) -> Result<(SessionType, SessionType), String> {
@@ -398,6 +428,94 @@ impl Rm {
             },
             Err(m) => {
                 super::error(ctx, &format!("{}: {m}", self.file.display()));
+                exit::INVALID
+            }
+        }
+    }
+}
+
+/// Connects to a `postgres://` URL given where a store is expected.
+fn connect(ctx: &Ctx, url: &str) -> Result<postgres::Client, u8> {
+    if !session::pg::is_url(url) {
+        super::error(
+            ctx,
+            &format!("{url}: not a PostgreSQL URL (postgres://USER@HOST[:PORT]/DB)"),
+        );
+        return Err(exit::CANNOT_RUN);
+    }
+    session::pg::connect(url).map_err(|m| {
+        super::error(ctx, &m);
+        exit::CANNOT_RUN
+    })
+}
+
+impl Export {
+    fn run(self, ctx: &Ctx) -> u8 {
+        let mut client = match connect(ctx, &self.url) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let tables = match session::pg::export(&mut client) {
+            Ok(t) => t,
+            Err(m) => {
+                super::error(ctx, &format!("{}: {m}", session::pg::redact(&self.url)));
+                return exit::CANNOT_RUN;
+            }
+        };
+        let text = format::write(&tables);
+        match &self.output {
+            Some(f) => {
+                if let Err(e) = super::atomic_write(f, text.as_bytes()) {
+                    super::error(ctx, &format!("{}: cannot write: {e}", f.display()));
+                    return exit::CANNOT_RUN;
+                }
+                if !ctx.quiet {
+                    eprintln!(
+                        "{}: {} table(s), {} entries",
+                        f.display(),
+                        tables.len(),
+                        tables.entry_count()
+                    );
+                }
+            }
+            None => print!("{text}"),
+        }
+        exit::OK
+    }
+}
+
+impl Import {
+    fn run(self, ctx: &Ctx) -> u8 {
+        let tables = match store::read(&self.file) {
+            Ok(t) => t,
+            Err(e) => return store_error(ctx, &e),
+        };
+        let mut client = match connect(ctx, &self.url) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        match session::pg::import(&mut client, &tables) {
+            Ok(d) => {
+                if !ctx.quiet {
+                    eprintln!(
+                        "{}: {} table(s); {} new pair(s), {} already there",
+                        session::pg::redact(&self.url),
+                        d.tables,
+                        d.new_pairs,
+                        d.existing_pairs
+                    );
+                }
+                exit::OK
+            }
+            Err(m) => {
+                super::error(
+                    ctx,
+                    &format!(
+                        "{} → {}: {m}; nothing was imported",
+                        self.file.display(),
+                        session::pg::redact(&self.url)
+                    ),
+                );
                 exit::INVALID
             }
         }

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -318,3 +320,81 @@ pub fn refused_input(dir: &Path, name: &str, bytes: &[u8]) -> String {
     assert!(walk(&out).is_empty(), "{name}: partial output");
     err
 }
+
+/// A fresh, empty database on the PostgreSQL server `.ci/run` starts
+/// (`HVX_PG_URL`), named after the test: its URL. `None` (skip) without it.
+pub fn pg_database(name: &str) -> Option<String> {
+    let base = endpoint("HVX_PG_URL", "a PostgreSQL server for session tables")?;
+    let mut admin =
+        postgres::Client::connect(&base, postgres::NoTls).expect("connect to HVX_PG_URL");
+    let db = format!("hvx_{name}");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .expect("drop the old test database");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .expect("create the test database");
+    let (head, _) = base.rsplit_once('/').expect("a URL with a database");
+    Some(format!("{head}/{db}"))
+}
+
+/// A running `hvxform serve`, stopped (SIGKILL) when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub addr: String,
+}
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+impl Server {
+    /// Starts `hvxform serve` on a free loopback port with `args`, and waits
+    /// for /healthz.
+    pub fn start(args: &[&str]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = bin()
+            .args(["serve", "--listen", &addr])
+            .args(args)
+            .env("HVXFORM_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start hvxform serve");
+        let mut s = Server { child, addr };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http::Client::new(&s.addr).send("GET", "/healthz", &[], b"") {
+                if r.status == 200 {
+                    return s;
+                }
+            }
+            if let Ok(Some(st)) = s.child.try_wait() {
+                panic!("hvxform serve exited: {st}");
+            }
+            assert!(std::time::Instant::now() < deadline, "serve did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn client(&self) -> http::Client {
+        http::Client::new(&self.addr)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The bearer header the test servers expect.
+pub const AUTH: (&str, &str) = ("Authorization", "Bearer test-token-0123456789abcdef");

@@ -1,0 +1,354 @@
+//! `hvxform serve` and PostgreSQL session stores, against a real
+//! PostgreSQL server (`HVX_PG_URL`, started by `.ci/run`).
+
+mod common;
+
+use common::http::Response;
+use common::{pg_database, run, stderr, temp_dir, Server, AUTH};
+
+fn web() -> Vec<u8> {
+    std::fs::read(common::root().join("samples/kvm/web.xml")).unwrap()
+}
+
+fn post(s: &Server, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let mut h = vec![AUTH];
+    h.extend_from_slice(headers);
+    s.client().send("POST", path, &h, body).expect("request")
+}
+
+fn get(s: &Server, path: &str) -> Response {
+    s.client().send("GET", path, &[AUTH], b"").expect("request")
+}
+
+/// The error envelope: status, kind, message.
+fn err(r: &Response) -> (u16, String, String) {
+    let e = &r.json()["error"];
+    assert_eq!(e["status"], r.status, "{}", r.body);
+    (
+        r.status,
+        e["kind"].as_str().unwrap().to_string(),
+        e["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn the_server_converts_as_the_cli_does_and_shares_its_tables() {
+    let Some(url) = pg_database("serve_api") else {
+        return;
+    };
+    let s = Server::start(&["--session", &url, "--max-body", "200000"]);
+    // Health checks need no token; everything else does.
+    let mut c = s.client();
+    assert_eq!(c.send("GET", "/healthz", &[], b"").unwrap().status, 200);
+    let ready = c.send("GET", "/readyz", &[], b"").unwrap();
+    assert_eq!(
+        (ready.status, ready.json()["session"].as_str()),
+        (200, Some("postgres"))
+    );
+    for (path, headers) in [
+        ("/metrics", vec![]),
+        (
+            "/v1/openapi.json",
+            vec![("Authorization", "Bearer wrong-token-0123456789")],
+        ),
+    ] {
+        let r = c.send("GET", path, &headers, b"").unwrap();
+        assert_eq!(err(&r).0, 401, "{path}");
+        assert!(r.header("www-authenticate").is_some());
+    }
+    let r = c
+        .send("POST", "/v1/convert?to=vsphere", &[], &web())
+        .unwrap();
+    assert_eq!(err(&r).1, "unauthorized");
+
+    // One input to two targets: the envelope names each output as the CLI
+    // names its files, with the same bytes as `transform --session` gives
+    // on the same database.
+    let r = post(
+        &s,
+        "/v1/convert?to=vsphere&to=ovf&name=web.xml",
+        &[],
+        &web(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let env = r.json();
+    let outs = env["outputs"].as_array().unwrap();
+    let names: Vec<&str> = outs.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["web.vsphere.xml", "web.ovf"]);
+    assert_eq!(outs[0]["media_type"], "application/xml");
+    assert!(env["report"]["unmapped"].as_array().unwrap().len() > 0);
+    let dir = temp_dir("serve-cli");
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere,ovf",
+        "-o",
+        dir.to_str().unwrap(),
+        "--session",
+        &url,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for o in outs {
+        let file = std::fs::read_to_string(dir.join(o["name"].as_str().unwrap())).unwrap();
+        assert_eq!(o["content"].as_str().unwrap(), file);
+    }
+    // The minted datastore is in the database, as the server shows it.
+    let t = get(&s, "/v1/sessions").json();
+    assert_eq!(
+        t["tables"]["datastores"]["entries"][0],
+        serde_json::json!(["/var/lib/libvirt/images", "datastore1"])
+    );
+    // Accept: application/xml gives the one document itself...
+    let r = post(
+        &s,
+        "/v1/convert?to=vsphere",
+        &[("Accept", "application/xml")],
+        &web(),
+    );
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some("application/xml"))
+    );
+    assert!(r.body.contains("<VirtualMachineConfigSpec"));
+    // ... and is refused for two.
+    let r = post(
+        &s,
+        "/v1/convert?to=vsphere,ovf",
+        &[("Accept", "application/xml")],
+        &web(),
+    );
+    assert_eq!(err(&r).0, 406);
+
+    // Bad requests: located messages, the right status.
+    let r = post(
+        &s,
+        "/v1/convert?to=vsphere&name=bad.xml",
+        &[],
+        b"<domain>\n  <name>x</nam>\n</domain>",
+    );
+    let (st, kind, msg) = err(&r);
+    assert_eq!((st, kind.as_str()), (400, "input"));
+    assert!(msg.starts_with("bad.xml:2:"), "{msg}");
+    assert_eq!(r.json()["error"]["location"]["line"], 2);
+    let r = post(&s, "/v1/convert?to=vshpere", &[], &web());
+    let (st, _, msg) = err(&r);
+    assert_eq!(st, 400);
+    assert!(msg.contains("did you mean `vsphere`"), "{msg}");
+    let r = post(&s, "/v1/convert", &[], &web());
+    assert_eq!(err(&r).0, 400);
+    let r = post(&s, "/v1/convert?to=vsphere&colour=red", &[], &web());
+    assert!(err(&r).2.contains("unknown query parameter `colour`"));
+    let r = post(
+        &s,
+        "/v1/convert?to=vsphere&name=../../etc/passwd",
+        &[],
+        &web(),
+    );
+    assert_eq!(
+        r.status, 200,
+        "a name labels outputs, it is never a path: {}",
+        r.body
+    );
+    assert_eq!(r.json()["outputs"][0]["name"], "passwd.vsphere.xml");
+    let r = post(&s, "/v1/convert?to=vsphere", &[], &vec![b' '; 300_000]);
+    assert_eq!(err(&r).0, 413);
+    let r = post(&s, "/v1/convert?to=kvm&name=v.xml", &[], b"<VirtualMachineConfigSpec xmlns='urn:vim25'><numCPUs>two</numCPUs></VirtualMachineConfigSpec>");
+    assert!(matches!(r.status, 400 | 422), "{}", r.body);
+    let r = s.client().send("GET", "/v2/nothing", &[AUTH], b"").unwrap();
+    assert_eq!(err(&r).0, 404);
+
+    // Mappings are checked as `hvxform check --format json` checks them.
+    let r = post(&s, "/v1/check?name=mine.hvx", &[], b"mapping \"mine\" { from kvm to vsphere version \"1\" }\n\nunmapped report;\non domain {\n  <name> = undefined_fn(name);\n}\n");
+    assert_eq!(r.status, 422, "{}", r.body);
+    let d = r.json();
+    let first = &d["diagnostics"][0]["primary"];
+    assert_eq!(first["file"], "mine.hvx", "{d}");
+    assert_eq!(first["line"].as_u64(), Some(5), "{d}");
+
+    // Metrics count what happened.
+    let m = get(&s, "/metrics");
+    assert_eq!(m.status, 200);
+    assert!(
+        m.body.contains("hvxform_conversions_total{result=\"ok\"}"),
+        "{}",
+        m.body
+    );
+    assert!(m
+        .body
+        .contains("hvxform_http_requests_total{endpoint=\"convert\",status=\"413\"} 1"));
+    assert!(m.body.contains(
+        "hvxform_http_request_duration_seconds_bucket{endpoint=\"convert\",le=\"+Inf\"}"
+    ));
+    assert!(get(&s, "/v1/openapi.json").json()["paths"]["/v1/convert"].is_object());
+}
+
+#[test]
+fn limits_answer_503_and_the_server_keeps_going() {
+    // One worker, no queue: concurrent requests beyond it are refused at
+    // once. (400 copies of a disk keep the worker busy; vSphere refuses
+    // that many, a 422, which is as good an answer as a 200 here.)
+    let s = Server::start(&["--workers", "1", "--queue", "0"]);
+    let big: Vec<u8> = {
+        let w = String::from_utf8(web()).unwrap();
+        let disk = &w[w.find("<disk").unwrap()..w.find("</disk>").unwrap() + 7];
+        w.replace(disk, &disk.repeat(400)).into_bytes()
+    };
+    // A deadline no conversion of this document meets.
+    let t = Server::start(&["--timeout", "0.001"]);
+    let (st, kind, _) = err(&post(&t, "/v1/convert?to=vsphere", &[], &big));
+    assert_eq!((st, kind.as_str()), (503, "timeout"));
+    let statuses: Vec<(u16, String)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..24)
+            .map(|_| {
+                let big = &big;
+                let s = &s;
+                sc.spawn(move || {
+                    let r = post(s, "/v1/convert?to=vsphere", &[], big);
+                    let kind = if r.status == 200 {
+                        String::new()
+                    } else {
+                        err(&r).1
+                    };
+                    (r.status, kind)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let answered = |s: &(u16, String)| s.0 == 200 || s.1 == "conversion";
+    assert!(statuses.iter().any(answered), "{statuses:?}");
+    assert!(
+        statuses.iter().any(|s| *s == (503, "busy".to_string())),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| answered(s) || s.1 == "busy"),
+        "{statuses:?}"
+    );
+    // Still serving (once the worker is back at the queue: a client
+    // retries after Retry-After).
+    let served = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        post(&s, "/v1/convert?to=vsphere", &[], &web()).status == 200
+    });
+    assert!(served);
+}
+
+#[test]
+fn refuses_to_start_without_a_token_or_off_loopback() {
+    let o = common::bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("HVXFORM_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bearer token"), "{}", stderr(&o));
+    let o = common::bin()
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("HVXFORM_TOKEN", common::TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("loopback"), "{}", stderr(&o));
+    let o = common::bin()
+        .args(["serve", "--session", "store.yaml"])
+        .env("HVXFORM_TOKEN", common::TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("PostgreSQL"), "{}", stderr(&o));
+}
+
+#[test]
+fn cli_round_trip_and_export_import_through_postgres() {
+    let (Some(a), Some(b)) = (pg_database("cli_a"), pg_database("cli_b")) else {
+        return;
+    };
+    let dir = temp_dir("pg-cli");
+    let there = dir.join("there");
+    let back = dir.join("back");
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        o
+    };
+    // kvm -> vsphere -> kvm with the tables in PostgreSQL: the datastore
+    // path comes back from the table.
+    ok(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        there.to_str().unwrap(),
+        "--session",
+        &a,
+    ]);
+    ok(&[
+        "transform",
+        there.join("web.vsphere.xml").to_str().unwrap(),
+        "--to",
+        "kvm",
+        "-o",
+        back.to_str().unwrap(),
+        "--session",
+        &a,
+    ]);
+    let kvm = std::fs::read_to_string(back.join("web.vsphere.kvm.xml")).unwrap();
+    assert!(kvm.contains("/var/lib/libvirt/images/web.qcow2"), "{kvm}");
+    // export -> import into another database -> export: the same file.
+    let y1 = dir.join("a.yaml");
+    let y2 = dir.join("b.yaml");
+    ok(&["session", "export", &a, "-o", y1.to_str().unwrap()]);
+    let o = ok(&["session", "import", y1.to_str().unwrap(), &b]);
+    assert!(stderr(&o).contains("2 new pair(s)"), "{}", stderr(&o));
+    ok(&["session", "export", &b, "-o", y2.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&y1).unwrap(),
+        std::fs::read_to_string(&y2).unwrap()
+    );
+    let shown = common::stdout(&ok(&[
+        "session",
+        "show",
+        y2.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert!(shown.contains("datastore1"), "{shown}");
+    // A conflicting import changes nothing.
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\ntables:\n  zzz:\n    left: string\n    right: string\n    entries:\n      - [a, b]\n  datastores:\n    left: string\n    right: string\n    entries:\n      - [/var/lib/libvirt/images, elsewhere]\n",
+    )
+    .unwrap();
+    let o = run(&["session", "import", bad.to_str().unwrap(), &b]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("already paired with `datastore1`"),
+        "{}",
+        stderr(&o)
+    );
+    let y3 = dir.join("c.yaml");
+    ok(&["session", "export", &b, "-o", y3.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&y3).unwrap(),
+        std::fs::read_to_string(&y2).unwrap()
+    );
+    // Unreachable databases and wrong URLs: exit 2, the password not shown.
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "--session",
+        "postgres://u:hunter2@127.0.0.1:1/x",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot connect") && !stderr(&o).contains("hunter2"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -76,7 +76,7 @@ fn the_server_converts_as_the_cli_does_and_shares_its_tables() {
     let names: Vec<&str> = outs.iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["web.vsphere.xml", "web.ovf"]);
     assert_eq!(outs[0]["media_type"], "application/xml");
-    assert!(env["report"]["unmapped"].as_array().unwrap().len() > 0);
+    assert!(!env["report"]["unmapped"].as_array().unwrap().is_empty());
     let dir = temp_dir("serve-cli");
     let o = run(&[
         "transform",

@@ -191,6 +191,7 @@ const CHAPTERS: &[(&str, usize)] = &[
     ("hub.md", 0),
     ("sessions.md", 0),
     ("commands.md", 6),
+    ("serve.md", 0),
     ("json-formats.md", 0),
     ("performance.md", 0),
     ("robustness.md", 0),

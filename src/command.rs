@@ -257,6 +257,96 @@ pub enum TranslateError {
     Invalid(String),
 }
 
+/// A command translated from its text: the [`Translation`], the command's
+/// platform, and each context's platform (in the order given).
+pub struct TextTranslation {
+    pub translation: Translation,
+    pub source: &'static Platform,
+    /// The command document in canonical XML (Hyper-V's calls rewritten).
+    pub command: String,
+    /// Each context's platform and its text in canonical XML.
+    pub contexts: Vec<(&'static Platform, String)>,
+}
+
+/// Translates a command document given as text (`name` in messages), with
+/// the VM's configurations `contexts` (name, text; each in the command's
+/// or the target's format): what `hvxform command` and the server's
+/// `/v1/command` do.
+#[allow(clippy::too_many_arguments)]
+pub fn translate_text(
+    mappings: &Mappings,
+    name: &str,
+    text: &str,
+    contexts: &[(String, String)],
+    target: &'static Platform,
+    params: &[(String, String)],
+    sessions: &dyn SessionAccess,
+) -> Result<TextTranslation, TranslateError> {
+    use crate::platform::input;
+    if !matches!(target.name, "kvm" | "vsphere" | "hyperv" | "ec2" | "hvx") {
+        return Err(TranslateError::Invalid(format!(
+            "translating commands to {} is not implemented yet (targets: kvm, vsphere, hyperv, ec2, hvx)",
+            target.name
+        )));
+    }
+    let bad = TranslateError::Invalid;
+    // Hyper-V's calls are read in their canonical form.
+    let canon = canonical(name, text).map_err(bad)?;
+    let text = canon.as_deref().unwrap_or(text);
+    let doc = input::parse_xml(name, text).map_err(|e| {
+        // A body cut out of its SOAP envelope loses the envelope's
+        // declaration of xsi, which vim25 bodies use.
+        let hint = if e.message.contains("unknown namespace prefix 'xsi'") {
+            "\n  hint: this body uses the xsi prefix its SOAP envelope declared: give the whole envelope, or add xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" to the method element"
+        } else {
+            ""
+        };
+        bad(format!("{}{hint}", e.message))
+    })?;
+    let (command, source) = command_element(&doc)
+        .and_then(|c| source_of(c).map(|p| (c, p)))
+        .map_err(|m| bad(format!("{name}:{m}")))?;
+    let mut xml = Vec::new();
+    for (n, t) in contexts {
+        xml.push(platform::to_xml(n, t, None).map_err(bad)?);
+    }
+    let mut docs = Vec::new();
+    for ((n, _), t) in contexts.iter().zip(&xml) {
+        let d = input::parse_xml(n, t).map_err(|e| bad(e.message))?;
+        let p = platform::platform_of_xml(&d).map_err(|m| bad(format!("{n}: {m}")))?;
+        if p.name != source.name && p.name != target.name {
+            return Err(bad(format!(
+                "{n}: the context is a {} document; a {} command translated to {} needs the VM's configuration as {} or {} reports it",
+                p.name, source.name, target.name, source.name, target.name
+            )));
+        }
+        docs.push((d, p));
+    }
+    let roots: Vec<_> = docs.iter().map(|(d, _)| d.root_element()).collect();
+    let request = request(command, &roots).map_err(|m| bad(format!("{name}: {m}")))?;
+    let translation = translate(
+        mappings,
+        name,
+        &request,
+        !docs.is_empty(),
+        source,
+        target,
+        params,
+        sessions,
+    )?;
+    let contexts = docs
+        .iter()
+        .zip(&xml)
+        .map(|((_, p), t)| (*p, t.to_string()))
+        .collect();
+    Ok(TextTranslation {
+        translation,
+        source,
+        command: text.to_string(),
+        contexts,
+    })
+}
+
 /// Translates a [`request`] (named `name` in messages) from `source`'s
 /// commands to `target`'s, through the hub's: `commands/<source>-to-hvx.hvx`,
 /// then `commands/hvx-to-<target>.hvx` (none for `--to hvx`).

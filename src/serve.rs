@@ -234,7 +234,8 @@ impl Metrics {
 struct Shared {
     cfg: Config,
     mappings: Mappings,
-    jobs: SyncSender<Job>,
+    /// Taken (closed) at shutdown, which ends the workers.
+    jobs: Mutex<Option<SyncSender<Job>>>,
     metrics: Metrics,
     next_id: AtomicU64,
 }
@@ -319,7 +320,7 @@ pub fn run(cfg: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), String> {
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
         mappings,
-        jobs: tx,
+        jobs: Mutex::new(Some(tx)),
         metrics: Metrics::default(),
         next_id: AtomicU64::new(1),
     });
@@ -352,8 +353,8 @@ pub fn run(cfg: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), String> {
             .await
             .map_err(|e| format!("server error: {e}"))
     })?;
-    // Dropping the last sender ends the workers once the queue is empty.
-    drop(shared);
+    // Closing the queue ends the workers once it is empty.
+    shared.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
     for t in threads {
         let _ = t.join();
     }
@@ -391,6 +392,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/convert", post(convert))
         .route("/v1/check", post(check))
+        .route("/v1/command", post(command))
         .route("/v1/sessions", get(sessions_export).post(sessions_import))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -409,6 +411,7 @@ fn endpoint(path: &str) -> &'static str {
         "/v1/openapi.json" => "openapi",
         "/v1/convert" => "convert",
         "/v1/check" => "check",
+        "/v1/command" => "command",
         "/v1/sessions" => "sessions",
         _ => "other",
     }
@@ -537,7 +540,15 @@ async fn dispatch(
         work: Box::new(work),
         reply: tx,
     };
-    match s.jobs.try_send(job) {
+    let jobs = s.jobs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(jobs) = jobs else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutdown",
+            "the server is stopping",
+        );
+    };
+    match jobs.try_send(job) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
             return error(
@@ -838,6 +849,209 @@ async fn check(
             StatusCode::OK
         };
         Reply::json(status, &report)
+    })
+    .await
+}
+
+/// The body of `/v1/command` when it carries contexts.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandBody {
+    command: String,
+    #[serde(default)]
+    contexts: Vec<NamedText>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedText {
+    name: String,
+    content: String,
+}
+
+async fn command(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Reply {
+    let pairs = match query_pairs(q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut name = "command.xml".to_string();
+    let mut target = None;
+    let mut params = Vec::new();
+    let mut script: Option<String> = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "name" => name = v,
+            "to" => match platform::by_name(&v) {
+                Ok(p) => target = Some(p),
+                Err(m) => return bad(&m),
+            },
+            "param" => match crate::cli::parse_param(&v) {
+                Ok(p) => params.push(p),
+                Err(m) => return bad(&format!("param: {m}")),
+            },
+            "script" => script = Some(v),
+            _ => {
+                return bad(&format!(
+                    "unknown query parameter `{k}` (name, to, param, script)"
+                ))
+            }
+        }
+    }
+    let Some(target) = target else {
+        return bad("no target: add `to=PLATFORM` (kvm, vsphere, hyperv, ec2, hvx) to the query");
+    };
+    if script.is_some() && target.name != "kvm" {
+        return bad("script=URI gives virsh calls: use it with to=kvm");
+    }
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let text = match read_body(&s, &headers, body, &name).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let (text, contexts) = if json_body {
+        match serde_json::from_str::<CommandBody>(&text) {
+            Ok(b) => (
+                b.command,
+                b.contexts
+                    .into_iter()
+                    .map(|c| (c.name, c.content))
+                    .collect::<Vec<_>>(),
+            ),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "input",
+                    &format!(
+                        "request body:{}:{}: {e} (expected {{\"command\": XML, \"contexts\": [{{\"name\", \"content\"}}]}})",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+            }
+        }
+    } else {
+        (text, Vec::new())
+    };
+    let raw = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/xml") || a.contains("text/plain"));
+    let session = s.cfg.session.clone();
+    dispatch(&s, move |w| {
+        let shared = w.shared.clone();
+        let run = |store: &dyn session::SessionAccess| {
+            crate::command::translate_text(
+                &shared.mappings,
+                &name,
+                &text,
+                &contexts,
+                target,
+                &params,
+                store,
+            )
+        };
+        let result = match &session {
+            None => run(&MemoryStore::default()),
+            Some(url) => {
+                let sess = match w.begin(url) {
+                    Ok(x) => x,
+                    Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
+                };
+                let r = run(&sess);
+                if let Some(m) = sess.failure() {
+                    drop(sess.rollback());
+                    return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m);
+                }
+                if r.is_err() {
+                    w.client = Some(sess.rollback());
+                } else {
+                    match sess.commit() {
+                        Ok((n, c)) => {
+                            shared.metrics.minted.fetch_add(n, Ordering::Relaxed);
+                            w.client = Some(c);
+                        }
+                        Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
+                    }
+                }
+                r
+            }
+        };
+        let done = match result {
+            Ok(d) => d,
+            Err(crate::command::TranslateError::Mapping(e)) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "mapping",
+                    &format!("mapping {} does not compile", e.name),
+                )
+            }
+            Err(crate::command::TranslateError::Usage(m)) => return bad(&m),
+            Err(crate::command::TranslateError::Invalid(m)) => {
+                // A document that cannot be read is located; one that
+                // reads but cannot be translated is not.
+                let status = if location(&m).is_some() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                return error(status, "input", &m);
+            }
+        };
+        let t = done.translation;
+        let (output, media_type) = match &script {
+            Some(uri) => match crate::command::virsh_script(&t.output, uri) {
+                Ok(o) => (o, "text/plain; charset=utf-8"),
+                Err(m) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &m),
+            },
+            None => (t.output, "application/xml"),
+        };
+        if raw {
+            return Reply {
+                status: StatusCode::OK,
+                content_type: media_type,
+                body: output.into_bytes(),
+            };
+        }
+        let warnings: Vec<Value> = t
+            .warnings
+            .iter()
+            .map(|w| json!({"message": w.message, "action": w.action, "mapping": w.mapping}))
+            .collect();
+        let paths: Vec<Value> = t
+            .paths
+            .iter()
+            .map(|(file, p)| {
+                json!({
+                    "mapping": file,
+                    "rule": p.mapping,
+                    "line": p.input.line,
+                    "column": p.input.col,
+                    "direct": p.needs.is_none(),
+                    "needs": p.needs,
+                })
+            })
+            .collect();
+        Reply::json(
+            StatusCode::OK,
+            &json!({
+                "version": 1,
+                "input": name,
+                "source": done.source.name,
+                "target": target.name,
+                "media_type": media_type,
+                "output": output,
+                "warnings": warnings,
+                "paths": paths,
+            }),
+        )
     })
     .await
 }

@@ -352,3 +352,178 @@ fn cli_round_trip_and_export_import_through_postgres() {
         stderr(&o)
     );
 }
+
+#[test]
+fn commands_translate_as_the_cli_translates_them() {
+    let s = Server::start(&[]);
+    let read = |p: &str| std::fs::read_to_string(common::root().join(p)).unwrap();
+    // Direct: the body is the command.
+    let r = post(
+        &s,
+        "/v1/command?to=kvm&param=domain=web&name=power-on.xml",
+        &[],
+        read("samples/commands/power-on.xml").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cli = run(&[
+        "command",
+        "samples/commands/power-on.xml",
+        "--to",
+        "kvm",
+        "--param",
+        "domain=web",
+    ]);
+    assert_eq!(r.json()["output"].as_str().unwrap(), common::stdout(&cli));
+    assert_eq!(r.json()["source"], "vsphere");
+    // With the VM's configuration: a JSON body.
+    let body = serde_json::json!({
+        "command": read("samples/commands/remove-nic.xml"),
+        "contexts": [{"name": "proof.context.xml", "content": read("samples/commands/proof.context.xml")}],
+    });
+    let r = post(
+        &s,
+        "/v1/command?to=kvm&name=remove-nic.xml",
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cli = run(&[
+        "command",
+        "samples/commands/remove-nic.xml",
+        "--to",
+        "kvm",
+        "--context",
+        "samples/commands/proof.context.xml",
+    ]);
+    assert_eq!(r.json()["output"].as_str().unwrap(), common::stdout(&cli));
+    assert_eq!(r.json()["paths"][0]["direct"], false, "{}", r.body);
+    // ... as a virsh script, plain text.
+    let r = post(
+        &s,
+        "/v1/command?to=kvm&param=domain=web&script=qemu:///system",
+        &[("Accept", "text/plain")],
+        read("samples/commands/cpu-memory.xml").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("virsh -c qemu:///system"), "{}", r.body);
+    // Without the configuration it needs: 422, the CLI's message.
+    let r = post(
+        &s,
+        "/v1/command?to=kvm",
+        &[],
+        read("samples/commands/remove-nic.xml").as_bytes(),
+    );
+    let (st, _, msg) = err(&r);
+    let cli = run(&["command", "samples/commands/remove-nic.xml", "--to", "kvm"]);
+    assert_eq!(st, 422);
+    assert!(
+        stderr(&cli).contains(
+            msg.lines()
+                .next()
+                .unwrap()
+                .split("command.xml")
+                .last()
+                .unwrap()
+        ),
+        "{msg} / {}",
+        stderr(&cli)
+    );
+    // Bad bodies and targets.
+    let r = post(
+        &s,
+        "/v1/command?to=kvm",
+        &[("Content-Type", "application/json")],
+        b"{\"command\": 1}",
+    );
+    assert_eq!(err(&r).0, 400);
+    let r = post(
+        &s,
+        "/v1/command?to=ovf",
+        &[],
+        read("samples/commands/power-on.xml").as_bytes(),
+    );
+    assert!(err(&r).2.contains("not implemented"), "{}", r.body);
+    let r = post(
+        &s,
+        "/v1/command?to=kvm&name=c.xml",
+        &[],
+        b"<PowerOnVM_Task xmlns='urn:vim25'>",
+    );
+    let (st, _, msg) = err(&r);
+    assert_eq!(st, 400);
+    assert!(msg.starts_with("c.xml:1:"), "{msg}");
+}
+
+#[test]
+fn sigterm_finishes_the_requests_in_flight() {
+    let mut s = Server::start(&["--workers", "1"]);
+    let big: Vec<u8> = {
+        let w = String::from_utf8(web()).unwrap();
+        let disk = &w[w.find("<disk").unwrap()..w.find("</disk>").unwrap() + 7];
+        w.replace(disk, &disk.repeat(400)).into_bytes()
+    };
+    std::thread::scope(|sc| {
+        let h = sc.spawn(|| post(&s, "/v1/convert?to=hvx", &[], &big));
+        // Wait until the conversion is in flight (the metrics request is one).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !get(&s, "/metrics")
+            .body
+            .contains("hvxform_requests_in_flight 2")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the request never arrived"
+            );
+        }
+        let pid = s.child.id().to_string();
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let r = h.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+    });
+    let st = s.child.wait().unwrap();
+    assert_eq!(st.code(), Some(0));
+    // And it accepts nothing more.
+    assert!(s.client().send("GET", "/healthz", &[], b"").is_err());
+}
+
+#[test]
+fn hostile_documents_get_located_errors() {
+    let s = Server::start(&[]);
+    let deep = format!(
+        "<domain>{}{}</domain>",
+        "<a>".repeat(5000),
+        "</a>".repeat(5000)
+    );
+    let (st, _, msg) = err(&post(
+        &s,
+        "/v1/convert?to=vsphere&name=deep.xml",
+        &[],
+        deep.as_bytes(),
+    ));
+    assert_eq!(st, 400);
+    assert!(
+        msg.starts_with("deep.xml:1:") && msg.contains("nested deeper"),
+        "{msg}"
+    );
+    let (st, _, msg) = err(&post(
+        &s,
+        "/v1/convert?to=vsphere&name=b.xml",
+        &[],
+        b"\xff\xfe<\x00",
+    ));
+    assert_eq!(st, 400, "{msg}");
+    let (st, _, msg) = err(&post(
+        &s,
+        "/v1/convert?to=vsphere&name=n.xml",
+        &[],
+        b"<notavm/>",
+    ));
+    assert_eq!(st, 400);
+    assert!(msg.starts_with("n.xml"), "{msg}");
+    // Still up.
+    assert_eq!(post(&s, "/v1/convert?to=vsphere", &[], &web()).status, 200);
+}

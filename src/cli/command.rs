@@ -74,15 +74,6 @@ impl Command {
             code
         };
         let target = platform::by_name(&self.to).map_err(|m| fail(&m, exit::CANNOT_RUN))?;
-        if !matches!(target.name, "kvm" | "vsphere" | "hyperv" | "ec2" | "hvx") {
-            return Err(fail(
-                &format!(
-                    "translating commands to {} is not implemented yet (targets: kvm, vsphere, hyperv, ec2, hvx)",
-                    target.name
-                ),
-                exit::INVALID,
-            ));
-        }
         if self.script && target.name != "kvm" {
             return Err(fail(
                 "--script prints virsh calls: use it with --to kvm",
@@ -91,63 +82,18 @@ impl Command {
         }
         let name = self.input.display().to_string();
         let text = input::read_text(&self.input).map_err(|e| fail(&e.message, exit::INVALID))?;
-        // Hyper-V's calls are read in their canonical form.
-        let text = match cmd::canonical(&name, &text).map_err(|m| fail(&m, exit::INVALID))? {
-            Some(t) => t,
-            None => text,
-        };
-        let doc = input::parse_xml(&name, &text).map_err(|e| {
-            // A body cut out of its SOAP envelope loses the envelope's
-            // declaration of xsi, which vim25 bodies use.
-            let hint = if e.message.contains("unknown namespace prefix 'xsi'") {
-                "\n  hint: this body uses the xsi prefix its SOAP envelope declared: give the whole envelope, or add xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" to the method element"
-            } else {
-                ""
-            };
-            fail(&format!("{}{hint}", e.message), exit::INVALID)
-        })?;
-        let (command, source) = cmd::command_element(&doc)
-            .and_then(|c| cmd::source_of(c).map(|p| (c, p)))
-            .map_err(|m| fail(&format!("{name}:{m}"), exit::INVALID))?;
-        // The contexts: the VM's documents, each in the source's or the
-        // target's format.
         let mut ctx_texts = Vec::new();
         for p in &self.context {
-            let n = p.display().to_string();
             let t = input::read_text(p).map_err(|e| fail(&e.message, exit::INVALID))?;
-            let t = platform::to_xml(&n, &t, None)
-                .map_err(|m| fail(&m, exit::INVALID))?
-                .into_owned();
-            ctx_texts.push((p.clone(), n, t));
+            ctx_texts.push((p.display().to_string(), t));
         }
-        let mut ctx_docs = Vec::new();
-        for (_, n, t) in &ctx_texts {
-            let d = input::parse_xml(n, t).map_err(|e| fail(&e.message, exit::INVALID))?;
-            let p = platform::platform_of_xml(&d)
-                .map_err(|m| fail(&format!("{n}: {m}"), exit::INVALID))?;
-            if p.name != source.name && p.name != target.name {
-                return Err(fail(
-                    &format!(
-                        "{n}: the context is a {} document; a {} command translated to {} needs the VM's configuration as {} or {} reports it",
-                        p.name, source.name, target.name, source.name, target.name
-                    ),
-                    exit::INVALID,
-                ));
-            }
-            ctx_docs.push((d, p));
-        }
-        let roots: Vec<_> = ctx_docs.iter().map(|(d, _)| d.root_element()).collect();
-        let request = cmd::request(command, &roots)
-            .map_err(|m| fail(&format!("{name}: {m}"), exit::INVALID))?;
-
         let mappings = Mappings::new(self.mappings.clone());
         let persisted = super::session::Store::open(ctx, self.session.as_deref())?;
-        let t = cmd::translate(
+        let done = cmd::translate_text(
             &mappings,
             &name,
-            &request,
-            !ctx_docs.is_empty(),
-            source,
+            &text,
+            &ctx_texts,
             target,
             &self.params,
             persisted.access(),
@@ -165,6 +111,7 @@ impl Command {
             cmd::TranslateError::Usage(m) => fail(&m, exit::CANNOT_RUN),
             cmd::TranslateError::Invalid(m) => fail(&m, exit::INVALID),
         })?;
+        let (source, t) = (done.source, done.translation);
         for w in &t.warnings {
             let m = if w.mapping.is_empty() {
                 w.message.clone()
@@ -182,9 +129,11 @@ impl Command {
         // of the route is its platform.
         let mut updated = Vec::new();
         if self.update_context {
-            for ((path, n, ctext), (_, p)) in ctx_texts.iter().zip(&ctx_docs) {
+            for ((path, (n, _)), (p, ctext)) in
+                self.context.iter().zip(&ctx_texts).zip(&done.contexts)
+            {
                 let commands = if p.name == source.name {
-                    text.as_str()
+                    done.command.as_str()
                 } else {
                     out.as_str()
                 };

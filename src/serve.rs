@@ -48,6 +48,8 @@ pub struct Config {
     pub queue: usize,
     pub max_body: usize,
     pub timeout: Duration,
+    /// PEM certificate chain and private key: serve HTTPS (rustls).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The API version in paths and the envelope.
@@ -336,6 +338,10 @@ pub fn run(cfg: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), String> {
                 .map_err(|e| format!("cannot start a worker thread: {e}"))?,
         );
     }
+    let tls = match &cfg.tls {
+        Some((cert, key)) => Some(tls_config(cert, key)?),
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -348,10 +354,19 @@ pub fn run(cfg: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         ready(addr);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| format!("server error: {e}"))
+        let served = match tls {
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }
+            Some(config) => {
+                axum::serve(TlsListener::start(listener, config, addr), app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }
+        };
+        served.map_err(|e| format!("server error: {e}"))
     })?;
     // Closing the queue ends the workers once it is empty.
     shared.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -359,6 +374,87 @@ pub fn run(cfg: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), String> {
         let _ = t.join();
     }
     Ok(())
+}
+
+/// The rustls configuration from a PEM certificate chain and key.
+fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|i| i.collect())
+        .map_err(|e| format!("{}: cannot read the certificate chain: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("{}: cannot read the private key: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Accepts TCP connections and hands over those whose TLS handshake
+/// succeeded (each handshake in a task of its own, bounded by 10 s, so a
+/// slow client holds up no one).
+struct TlsListener {
+    rx: tokio::sync::mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
+    addr: SocketAddr,
+}
+
+impl TlsListener {
+    fn start(
+        listener: tokio::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        addr: SocketAddr,
+    ) -> TlsListener {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(x) => x,
+                    Err(_) => {
+                        // Out of file descriptors and the like: back off.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+                    if let Ok(Ok(tls)) = hs.await {
+                        let _ = tx.send((tls, peer)).await;
+                    }
+                });
+            }
+        });
+        TlsListener { rx, addr }
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(x) => x,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
 }
 
 async fn shutdown_signal() {

@@ -527,3 +527,105 @@ fn hostile_documents_get_located_errors() {
     // Still up.
     assert_eq!(post(&s, "/v1/convert?to=vsphere", &[], &web()).status, 200);
 }
+
+/// One HTTPS request with rustls, trusting `ca` (DER) only.
+fn https(
+    addr: &str,
+    ca: &[u8],
+    path: &str,
+    auth: bool,
+    body: &[u8],
+) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca.to_vec()))
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    let auth = if auth {
+        format!("{}: {}\r\n", AUTH.0, AUTH.1)
+    } else {
+        String::new()
+    };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n{auth}\r\n",
+        body.len()
+    );
+    tls.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    tls.write_all(body).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or(text.clone())?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+#[test]
+fn tls_with_a_certificate_on_any_address() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let dir = temp_dir("serve-tls");
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    let s = Server::spawn(&[
+        "--tls-cert",
+        c.to_str().unwrap(),
+        "--tls-key",
+        k.to_str().unwrap(),
+    ]);
+    let ca = cert.der().to_vec();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while https(&s.addr, &ca, "/healthz", false, b"").is_err() {
+        assert!(std::time::Instant::now() < deadline, "no TLS server");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (st, body) = https(&s.addr, &ca, "/v1/convert?to=vsphere", true, &web()).unwrap();
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("VirtualMachineConfigSpec"));
+    assert_eq!(https(&s.addr, &ca, "/metrics", false, b"").unwrap().0, 401);
+    // Plain HTTP on the TLS port gets no answer.
+    assert!(s.client().send("GET", "/healthz", &[], b"").is_err());
+    // A client that does not trust the certificate is refused.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    assert!(https(&s.addr, other.cert.der(), "/healthz", false, b"").is_err());
+    // A key that does not match, or no certificate: it does not start.
+    let o = common::bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            k.to_str().unwrap(),
+            "--tls-key",
+            k.to_str().unwrap(),
+        ])
+        .env("HVXFORM_TOKEN", common::TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cert.pem") || stderr(&o).contains("no certificate"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -14,13 +14,13 @@ use crate::session::pg;
 ///
 /// Every endpoint but /healthz and /readyz needs `Authorization: Bearer
 /// TOKEN`; the token comes from --token-file or HVXFORM_TOKEN, never from
-/// the command line. Without TLS the server listens on loopback only (put
-/// it behind a TLS-terminating proxy on the same host). Stops on SIGINT or
+/// the command line. With --tls-cert and --tls-key it serves HTTPS on any
+/// address; without, it listens on loopback only. Stops on SIGINT or
 /// SIGTERM after the requests in flight. The API: /v1/openapi.json and the
 /// book chapter "The transform server".
 #[derive(Debug, Args)]
 pub struct Serve {
-    /// Address to listen on (loopback only).
+    /// Address to listen on (loopback only without TLS).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     pub listen: SocketAddr,
     /// Session tables: a PostgreSQL database (`postgres://USER@HOST[:PORT]/DB`;
@@ -47,6 +47,13 @@ pub struct Serve {
     /// A request that takes longer gets 503.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Serve HTTPS with this PEM certificate chain (and --tls-key); then
+    /// any address may be given to --listen.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Serve {
@@ -55,9 +62,9 @@ impl Serve {
             super::error(ctx, m);
             exit::CANNOT_RUN
         };
-        if !self.listen.ip().is_loopback() {
+        if !self.listen.ip().is_loopback() && self.tls_cert.is_none() {
             return fail(&format!(
-                "--listen {}: without TLS the server listens on loopback only (127.0.0.1 or ::1); put a TLS-terminating proxy in front",
+                "--listen {}: without TLS the server listens on loopback only (127.0.0.1 or ::1); give --tls-cert and --tls-key, or put a TLS-terminating proxy in front",
                 self.listen
             ));
         }
@@ -97,11 +104,13 @@ impl Serve {
             queue: self.queue,
             max_body: self.max_body,
             timeout: Duration::from_secs_f64(self.timeout),
+            tls: self.tls_cert.zip(self.tls_key),
         };
         let quiet = ctx.quiet;
+        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
         match crate::serve::run(cfg, |addr| {
             if !quiet {
-                eprintln!("hvxform serve: listening on http://{addr}");
+                eprintln!("hvxform serve: listening on {scheme}://{addr}");
             }
         }) {
             Ok(()) => exit::OK,

@@ -350,6 +350,24 @@ impl Server {
     /// Starts `hvxform serve` on a free loopback port with `args`, and waits
     /// for /healthz.
     pub fn start(args: &[&str]) -> Server {
+        let mut s = Server::spawn(args);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http::Client::new(&s.addr).send("GET", "/healthz", &[], b"") {
+                if r.status == 200 {
+                    return s;
+                }
+            }
+            if let Ok(Some(st)) = s.child.try_wait() {
+                panic!("hvxform serve exited: {st}");
+            }
+            assert!(std::time::Instant::now() < deadline, "serve did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Starts `hvxform serve` on a free loopback port, without waiting.
+    pub fn spawn(args: &[&str]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -364,20 +382,7 @@ impl Server {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start hvxform serve");
-        let mut s = Server { child, addr };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            if let Ok(r) = http::Client::new(&s.addr).send("GET", "/healthz", &[], b"") {
-                if r.status == 200 {
-                    return s;
-                }
-            }
-            if let Ok(Some(st)) = s.child.try_wait() {
-                panic!("hvxform serve exited: {st}");
-            }
-            assert!(std::time::Instant::now() < deadline, "serve did not start");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        Server { child, addr }
     }
 
     pub fn client(&self) -> http::Client {

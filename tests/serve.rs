@@ -629,3 +629,57 @@ fn tls_with_a_certificate_on_any_address() {
         stderr(&o)
     );
 }
+
+#[test]
+fn the_database_keeps_tables_one_to_one_and_its_schema_versioned() {
+    let Some(url) = pg_database("schema") else {
+        return;
+    };
+    // Two processes migrating at once apply each migration once.
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| sc.spawn(|| run(&["session", "show", &url])))
+            .collect();
+        for h in hs {
+            let o = h.join().unwrap();
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        }
+    });
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let versions: Vec<i32> = db
+        .query("SELECT version FROM hvx_schema ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, [1]);
+    // The constraints, not hvxform, keep each side unique.
+    db.batch_execute(
+        "INSERT INTO hvx_tables VALUES ('t', 'string', 'string');
+         INSERT INTO hvx_pairs (tbl, left_value, right_value) VALUES ('t', 'a', 'x')",
+    )
+    .unwrap();
+    for (l, r) in [("a", "y"), ("b", "x")] {
+        let e = db
+            .execute(
+                "INSERT INTO hvx_pairs (tbl, left_value, right_value) VALUES ('t', $1, $2)",
+                &[&l, &r],
+            )
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            "{l} {r}"
+        );
+    }
+    // A database a newer hvxform made is refused, not misread.
+    db.batch_execute("INSERT INTO hvx_schema (version) VALUES (99)")
+        .unwrap();
+    let o = run(&["session", "export", &url]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("newer than this hvxform"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -84,6 +84,8 @@ fn four_instances_one_database_kill_and_restart() {
     // Phase 1: until the kill has happened and PostgreSQL is not yet
     // stopped. Errors that clients of live instances see in it.
     let pg_down = AtomicBool::new(false);
+    // Set when the run cannot go on (the clients stop; the test fails).
+    let abort = AtomicBool::new(false);
     let errors_of_live = AtomicUsize::new(0);
     let unavailable = AtomicUsize::new(0);
     let refused_after_kill = AtomicUsize::new(0);
@@ -95,18 +97,24 @@ fn four_instances_one_database_kill_and_restart() {
             let (addrs, next, done, killed) = (&addrs, &next, &done, &killed);
             let (pg_down, errors_of_live, unavailable, refused_after_kill) =
                 (&pg_down, &errors_of_live, &unavailable, &refused_after_kill);
-            let (seen, template) = (&seen, &template);
+            let (seen, template, abort) = (&seen, &template, &abort);
             sc.spawn(move || {
                 let mut home = t % 4;
                 let mut client = common::http::Client::new(&addrs[home]);
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= count {
+                    if i >= count || abort.load(Ordering::SeqCst) {
                         return;
                     }
                     let (id, dir, net, doc) = input(template, i);
                     loop {
-                        assert!(Instant::now() < deadline, "the load run took too long");
+                        if abort.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        if Instant::now() > deadline {
+                            abort.store(true, Ordering::SeqCst);
+                            panic!("the load run took too long");
+                        }
                         let r = client.send(
                             "POST",
                             &format!("/v1/convert?to=vsphere&name=vm-{i}.xml"),
@@ -133,15 +141,18 @@ fn four_instances_one_database_kill_and_restart() {
                                 }
                                 std::thread::sleep(Duration::from_millis(100));
                             }
-                            Ok(r) => panic!("input {i}: {} {}", r.status, r.body),
+                            Ok(r) => {
+                                abort.store(true, Ordering::SeqCst);
+                                panic!("input {i}: {} {}", r.status, r.body)
+                            }
                             Err(e) => {
                                 // Only the killed instance may refuse; its
                                 // clients move to the next instance, as a
                                 // load balancer would send them.
-                                assert!(
-                                    killed.load(Ordering::SeqCst) && home == 0,
-                                    "instance {home}: {e}"
-                                );
+                                if !(killed.load(Ordering::SeqCst) && home == 0) {
+                                    abort.store(true, Ordering::SeqCst);
+                                    panic!("instance {home}: {e}");
+                                }
                                 refused_after_kill.fetch_add(1, Ordering::Relaxed);
                                 home = 1 + t % 3;
                                 client = common::http::Client::new(&addrs[home]);
@@ -152,9 +163,19 @@ fn four_instances_one_database_kill_and_restart() {
                 }
             });
         }
-        // The disturbances, driven by progress.
-        while done.load(Ordering::SeqCst) < count / 3 {
-            std::thread::sleep(Duration::from_millis(20));
+        // The disturbances, driven by progress. A client that fails stops
+        // the others (abort), and this thread with them.
+        let wait_for = |n: usize| {
+            while done.load(Ordering::SeqCst) < n {
+                if abort.load(Ordering::SeqCst) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            true
+        };
+        if !wait_for(count / 3) {
+            return;
         }
         killed.store(true, Ordering::SeqCst);
         servers[0].kill();
@@ -162,8 +183,8 @@ fn four_instances_one_database_kill_and_restart() {
             "killed instance 0 at {} conversions",
             done.load(Ordering::SeqCst)
         );
-        while done.load(Ordering::SeqCst) < 2 * count / 3 {
-            std::thread::sleep(Duration::from_millis(20));
+        if !wait_for(2 * count / 3) {
+            return;
         }
         if let Some(dir) = &pg_dir {
             let ctl = |cmd: &str| {

@@ -53,7 +53,7 @@ pub enum ShowFormat {
 /// List the tables and entries of a store.
 #[derive(Debug, Args)]
 pub struct Show {
-    /// The session store.
+    /// The session store: a YAML file, or a PostgreSQL URL.
     pub file: PathBuf,
     /// Only this table.
     #[arg(long, value_name = "TABLE")]
@@ -237,13 +237,29 @@ fn shown(v: &str) -> String {
 
 impl Show {
     fn run(self, ctx: &Ctx) -> u8 {
-        let tables = match store::read(&self.file) {
-            Ok(t) => t,
-            Err(e) => return store_error(ctx, &e),
+        let tables = match self.file.to_str().filter(|s| session::pg::is_url(s)) {
+            Some(url) => {
+                let mut client = match connect(ctx, url) {
+                    Ok(c) => c,
+                    Err(code) => return code,
+                };
+                match session::pg::export(&mut client) {
+                    Ok(t) => t,
+                    Err(m) => {
+                        super::error(ctx, &format!("{}: {m}", session::pg::redact(url)));
+                        return exit::CANNOT_RUN;
+                    }
+                }
+            }
+            None => match store::read(&self.file) {
+                Ok(t) => t,
+                Err(e) => return store_error(ctx, &e),
+            },
         };
         if let Some(name) = &self.table {
             if tables.get(name).is_none() {
-                super::error(ctx, &no_table(&self.file, &tables, name));
+                let shown = PathBuf::from(session::pg::redact(&self.file.to_string_lossy()));
+                super::error(ctx, &no_table(&shown, &tables, name));
                 return exit::INVALID;
             }
         }
@@ -284,7 +300,10 @@ impl Show {
                     }
                 }
                 if tables.is_empty() && !ctx.quiet {
-                    eprintln!("{}: no tables", self.file.display());
+                    eprintln!(
+                        "{}: no tables",
+                        session::pg::redact(&self.file.to_string_lossy())
+                    );
                 }
                 print!("{out}");
             }

@@ -374,7 +374,12 @@ impl Server {
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = bin()
+        // HVX_SERVE_BIN: another build (a release binary, to measure).
+        let mut cmd = match std::env::var_os("HVX_SERVE_BIN") {
+            Some(b) => Command::new(b),
+            None => bin(),
+        };
+        let child = cmd
             .args(["serve", "--listen", &addr])
             .args(args)
             .env("HVXFORM_TOKEN", TOKEN)

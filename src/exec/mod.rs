@@ -218,6 +218,14 @@ pub(super) struct Memo<'a, 'i> {
     /// Per function: its newest entry + 1 (0: none), and how many it has.
     head: Vec<(u32, u32)>,
     entries: Vec<MemoEntry<'a, 'i>>,
+    /// Functions with more than [`MEMO_SCAN`] results are looked up by a
+    /// hash of their arguments: (function, hash) → newest entry + 1, and
+    /// per entry the previous one with the same key (0: none). A scan of a
+    /// long chain would cost each miss the whole chain: a document of
+    /// thousands of VMs (one `<domains>` wrapper) made every call of a kept
+    /// function scan 1,024 results.
+    index: std::collections::HashMap<(u32, u64), u32>,
+    same_hash: Vec<u32>,
 }
 
 impl<'a, 'i> Memo<'a, 'i> {
@@ -228,12 +236,58 @@ impl<'a, 'i> Memo<'a, 'i> {
         calls.resize(fns, 0);
         head.clear();
         head.resize(fns, (0, 0));
+        let (mut index, mut same_hash) = (self.index, self.same_hash);
+        index.clear();
+        same_hash.clear();
         Memo {
             calls,
             head,
             entries: recycle(self.entries),
+            index,
+            same_hash,
         }
     }
+}
+
+/// Results scanned in order before a function's results are indexed by hash.
+const MEMO_SCAN: u32 = 16;
+
+/// A hash of arguments consistent with [`Val::same`] (FNV-1a over their
+/// identity: string bytes, numbers, node positions).
+fn memo_hash(args: &[Val]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |x: u64| h = (h ^ x).wrapping_mul(0x0000_0100_0000_01b3);
+    for a in args {
+        match a {
+            Val::Str(s) => {
+                mix(1);
+                for b in s.as_bytes() {
+                    mix(*b as u64);
+                }
+            }
+            Val::Int(i) => {
+                mix(2);
+                mix(*i as u64);
+            }
+            Val::Bool(b) => {
+                mix(3);
+                mix(*b as u64);
+            }
+            Val::Nodes(ns) => {
+                mix(4);
+                for it in ns.iter() {
+                    match it {
+                        Item::Node(n) => mix(n.id().get_usize() as u64),
+                        Item::Attr(n, i) => {
+                            mix(n.id().get_usize() as u64 | 1 << 40);
+                            mix(*i as u64);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    h
 }
 
 /// The mask of an element's first (at most 64) attributes.
@@ -761,7 +815,18 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
             return None;
         }
         let m = &self.memo;
-        let mut at = m.head.get(f as usize)?.0;
+        let (mut at, kept) = *m.head.get(f as usize)?;
+        if kept > MEMO_SCAN {
+            let mut at = m.index.get(&(f, memo_hash(args))).copied().unwrap_or(0);
+            while at != 0 {
+                let (_, k, v) = &m.entries[at as usize - 1];
+                if k.iter().zip(args).all(|(a, b)| a.same(b)) {
+                    return Some(v.clone());
+                }
+                at = m.same_hash[at as usize - 1];
+            }
+            return None;
+        }
         while at != 0 {
             let (next, k, v) = &m.entries[at as usize - 1];
             if k.iter().zip(args).all(|(a, b)| a.same(b)) {
@@ -797,7 +862,23 @@ impl<'p, 'a, 'i> Run<'p, 'a, 'i> {
                 m.entries.reserve(32);
             }
             m.entries.push((head, key, v.clone()));
-            m.head[f as usize] = (m.entries.len() as u32, kept + 1);
+            m.same_hash.push(0);
+            let new = m.entries.len() as u32;
+            m.head[f as usize] = (new, kept + 1);
+            if kept + 1 > MEMO_SCAN {
+                if kept == MEMO_SCAN {
+                    // Past the scan limit: index this function's results so far.
+                    let mut at = head;
+                    while at != 0 {
+                        let k = memo_hash(&m.entries[at as usize - 1].1[..args.len()]);
+                        let prev = m.index.insert((f, k), at).unwrap_or(0);
+                        m.same_hash[at as usize - 1] = prev;
+                        at = m.entries[at as usize - 1].0;
+                    }
+                }
+                let prev = m.index.insert((f, memo_hash(args)), new).unwrap_or(0);
+                m.same_hash[new as usize - 1] = prev;
+            }
         }
     }
 

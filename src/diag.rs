@@ -155,12 +155,23 @@ impl Diagnostics {
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    distance_within(&a, &b, usize::MAX).unwrap_or(usize::MAX)
+}
+
+/// The distance of [`edit_distance`] if it is at most `limit`: `None` as
+/// soon as every cell of a row exceeds it (the distance only grows from
+/// there), and at once when the lengths alone differ by more.
+fn distance_within(a: &[char], b: &[char], limit: usize) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
     // Three rows: two back (for swaps), one back, this one.
     let mut prev2: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
     for i in 0..a.len() {
         cur[0] = i + 1;
+        let mut row_min = cur[0];
         for j in 0..b.len() {
             let cost = usize::from(a[i] != b[j]);
             let mut d = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
@@ -168,27 +179,83 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
                 d = d.min(prev2[j - 1] + 1);
             }
             cur[j + 1] = d;
+            row_min = row_min.min(d);
+        }
+        // A swap reaches back two rows: stop only when both exceed the limit.
+        let prev_min = prev.iter().copied().min().unwrap_or(0);
+        if row_min > limit && prev_min > limit {
+            return None;
         }
         std::mem::swap(&mut prev2, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    Some(prev[b.len()]).filter(|d| *d <= limit)
 }
 
 /// The closest candidate to `name`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+    let name: Vec<char> = name.chars().collect();
+    let limit = (name.len() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    let mut buf = Vec::new();
+    for c in candidates {
+        // Cheap first: a length that differs by more than the limit.
+        let len = if c.is_ascii() {
+            c.len()
+        } else {
+            c.chars().count()
+        };
+        if len.abs_diff(name.len()) > limit {
+            continue;
+        }
+        buf.clear();
+        buf.extend(c.chars());
+        let bound = best.map_or(limit, |(d, _)| d.saturating_sub(1)).min(limit);
+        if let Some(d) = distance_within(&name, &buf, bound) {
+            if best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, c));
+            }
+        }
+    }
+    best.map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_distances_agree_with_the_full_one() {
+        // Pseudo-random strings over a small alphabet (many near misses).
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut word = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x % 9) as usize;
+            (0..n)
+                .map(|i| ['a', 'b', 'c', 'é'][((x >> (i * 2)) % 4) as usize])
+                .collect::<Vec<char>>()
+        };
+        for _ in 0..3000 {
+            let (a, b) = (word(), word());
+            let full = distance_within(&a, &b, usize::MAX).unwrap();
+            for limit in 0..6 {
+                let want = (full <= limit).then_some(full);
+                assert_eq!(distance_within(&a, &b, limit), want, "{a:?} {b:?} {limit}");
+            }
+        }
+        let names = ["name", "nmae", "memory", "memoryMB", "numCPUs"];
+        assert_eq!(
+            suggest("nmae", names).as_deref(),
+            Some("did you mean `nmae`?")
+        );
+        assert_eq!(
+            suggest("memroy", names).as_deref(),
+            Some("did you mean `memory`?")
+        );
+        assert_eq!(suggest("zzzzzz", names), None);
+    }
 
     #[test]
     fn suggestions_pick_the_nearest_name() {

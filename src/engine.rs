@@ -186,7 +186,7 @@ impl Mappings {
                 });
             };
             let resolver = FsResolver { embedded: EMBEDDED };
-            let (p, diags) = compile::compile(src, &resolver);
+            let (p, diags) = compile::compile_to_run(src, &resolver);
             p.map(Arc::new).ok_or(MappingError {
                 name: file.to_string(),
                 diagnostics: diags,

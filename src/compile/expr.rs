@@ -481,6 +481,9 @@ impl Compiler {
     /// The check stops where native content begins (`extension`, `entry`,
     /// `*`).
     fn lint_hub_names(&mut self, steps: &[Step], span: Span) {
+        if self.skip_name_lints {
+            return;
+        }
         let (elements, attributes) = crate::compile::hub_vocabulary();
         // After an element of the VM format, attributes are checked too.
         let mut in_hub = false;
@@ -539,6 +542,9 @@ impl Compiler {
     /// are not checked; checking goes on after them
     /// (`hvx:context/domain/nmae`).
     fn lint_format_names(&mut self, steps: &[Step], span: Span, plain_is_variable: bool) {
+        if self.skip_name_lints {
+            return;
+        }
         let mut current: Option<Vocabulary> = None;
         for s in steps {
             let (name, kind, v) = match &s.test {
@@ -608,6 +614,9 @@ impl Compiler {
     /// or ignore. Returns whether the element's attributes and content are
     /// the target format's to check.
     fn lint_output_element(&mut self, o: &OutName, span: Span) -> bool {
+        if self.skip_name_lints {
+            return false;
+        }
         if self.out_stack.last() == Some(&false) {
             return false;
         }
@@ -650,6 +659,9 @@ impl Compiler {
     /// An attribute (no namespace) of a checked output element whose name
     /// the target format does not have.
     fn lint_output_attribute(&mut self, o: &OutName, span: Span) {
+        if self.skip_name_lints {
+            return;
+        }
         let Some(Vocabulary {
             attributes, what, ..
         }) = self.target_vocabulary()

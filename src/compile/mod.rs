@@ -59,6 +59,29 @@ pub fn compile(root: Arc<Source>, resolver: &dyn Resolver) -> (Option<Program>, 
     compile_with(root, resolver, false)
 }
 
+/// [`compile`] for converting: errors only matter, so the warnings that
+/// compare names with the formats' vocabularies are not computed (`hvxform
+/// check` computes them).
+pub fn compile_to_run(
+    root: Arc<Source>,
+    resolver: &dyn Resolver,
+) -> (Option<Program>, Diagnostics) {
+    let mut c = Compiler {
+        skip_name_lints: true,
+        ..Compiler::default()
+    };
+    c.load(root, resolver, true);
+    if c.diags.has_errors() {
+        return (None, c.diags);
+    }
+    let program = c.build();
+    if c.diags.has_errors() {
+        (None, c.diags)
+    } else {
+        (program, c.diags)
+    }
+}
+
 /// [`compile`], with the pedantic lints (`hvxform check --pedantic`) when
 /// `pedantic`: warnings that hold for many correct mappings, such as an
 /// attribute written from a path the input's schema may require anyway.
@@ -118,6 +141,10 @@ pub(crate) struct Compiler {
     pub(crate) out_stack: Vec<bool>,
     /// Emit the pedantic lints (`hvx::maybe-empty`).
     pub(crate) pedantic: bool,
+    /// Leave out the lints of names against the formats' vocabularies
+    /// (warnings only, and costly: a suggestion compares a name with
+    /// thousands): a mapping compiled to convert shows no warnings.
+    pub(crate) skip_name_lints: bool,
 }
 
 /// A declared name: where it was declared and whether anything used it.

@@ -103,17 +103,26 @@ gen() { # DIR ARGS...: the corpus, generated again only when the arguments chang
 gen "$C" --small-count "$SMALL" --large-mb "$LARGE_MB"
 gen "$Q" --small-count 0 --large-mb "$QUARTER_MB"
 rm -rf "$O"
-mkdir -p "$O"/{hvx,hvx_sess,hvx_hub,hvx_1core,floor}
-[ $HAVE_SHM = 1 ] && mkdir -p "$SHM"/{hvx,hvx_1core,floor}
+mkdir -p "$O"/{hvx,hvx_sess,hvx_hub,hvx_1core,hvx_xsl,floor}
+[ $HAVE_SHM = 1 ] && mkdir -p "$SHM"/{hvx,hvx_1core,hvx_sess,hvx_xsl,floor}
 # The 1,000-entry id table as a session store, and the 1-entry table for xsltproc.
 python3 "$ROOT/benches/report.py" store "$C/vmids.xml" "$WORK/store.yaml"
 python3 "$ROOT/benches/report.py" map1 "$C/vmids.xml" "$WORK/map1.xml"
 "$HVX" -q session check "$WORK/store.yaml"
-for s in sess hub large; do cp "$WORK/store.yaml" "$O/store-$s.yaml"; done
-# The large case's benchmark mapping (a <domains> wrapper is no libvirt
-# format), as the kvm → vsphere mapping of a `--mappings` directory.
-mkdir -p "$WORK/direct"
-cp "$ROOT/benches/mappings/domains-to-vsphere.hvx" "$WORK/direct/kvm-to-vsphere.hvx"
+for s in sess sess_shm hub large xsl xsl_shm large_xsl tiny; do cp "$WORK/store.yaml" "$O/store-$s.yaml"; done
+# The large case runs the shipped route: the shipped kvm-to-vsphere.hvx
+# byte for byte, plus one rule for the <domains> wrapper (no libvirt format
+# has one).
+mkdir -p "$WORK/shipped"
+{
+  cat "$ROOT/mappings/kvm-to-vsphere.hvx"
+  printf '\n# benches/run.sh: a <domains> wrapper of libvirt domains gives one wrapper of specs.\n'
+  printf 'on domains {\n  <VirtualMachineConfigSpecs> {\n    apply domain;\n  }\n}\n'
+} >"$WORK/shipped/kvm-to-vsphere.hvx"
+# The stylesheet's job in hvxform's language: the same job as xsltproc's
+# (report.py check compares the outputs).
+XSLJOB="$ROOT/benches/mappings/stylesheet"
+WEB="$ROOT/samples/kvm/web.xml"
 
 small_bytes=$(cat "$C"/small/*.xml | wc -c)
 large_bytes=$(wc -c <"$C/large.xml")
@@ -131,19 +140,27 @@ cmd_of() {
     hvx_sess) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_sess" --session "$O/store-sess.yaml") ;;
     hvx_hub) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_hub" --via-hub --session "$O/store-hub.yaml") ;;
     hvx_1core) CMD=(taskset -c 0 "$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_1core") ;;
+    hvx_xsl) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_xsl" --mappings "$XSLJOB" --session "$O/store-xsl.yaml") ;;
+    hvx_xsl_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_xsl" --mappings "$XSLJOB" --session "$O/store-xsl_shm.yaml") ;;
+    xslt_shm) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C"/small/*.xml) OUT="$SHM/xslt.xml" ;;
+    hvx_sess_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_sess" --session "$O/store-sess_shm.yaml") ;;
     hvx_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx") ;;
     hvx_shm_1core) CMD=(taskset -c 0 "$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_1core") ;;
     floor_shm) CMD=("$FLOOR" "$SHM/floor" "$C/small") ;;
     xslt) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C"/small/*.xml) OUT="$O/xslt.xml" ;;
     xslt1) CMD=(xsltproc --stringparam idmap "$WORK/map1.xml" "$XSL" "$C"/small/*.xml) OUT="$O/xslt1.xml" ;;
     floor) CMD=("$FLOOR" "$O/floor" "$C/small") ;;
-    hvx_large) CMD=("$HVX" -q transform "$C/large.xml" --from kvm --to vsphere --mappings "$WORK/direct" --session "$O/store-large.yaml") OUT="$O/hvx-large.xml" ;;
+    hvx_large) CMD=("$HVX" -q transform "$C/large.xml" --from kvm --to vsphere --mappings "$WORK/shipped" --session "$O/store-large.yaml") OUT="$O/hvx-large.xml" ;;
+    hvx_large_xsl) CMD=("$HVX" -q transform "$C/large.xml" --from kvm --to vsphere --mappings "$XSLJOB" --session "$O/store-large_xsl.yaml") OUT="$O/hvx-large-xsl.xml" ;;
     xslt_large) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C/large.xml") OUT="$O/xslt-large.xml" ;;
     floor_large) CMD=("$FLOOR" - "$C/large.xml") OUT="$O/floor-large.xml" ;;
-    hvx_quarter) CMD=("$HVX" -q transform "$Q/large.xml" --from kvm --to vsphere --mappings "$WORK/direct" --session "$O/store-large.yaml") OUT="$O/hvx-quarter.xml" ;;
+    hvx_quarter) CMD=("$HVX" -q transform "$Q/large.xml" --from kvm --to vsphere --mappings "$WORK/shipped" --session "$O/store-large.yaml") OUT="$O/hvx-quarter.xml" ;;
     floor_quarter) CMD=("$FLOOR" - "$Q/large.xml") OUT="$O/floor-quarter.xml" ;;
     hvx_tiny) CMD=("$HVX" -q transform "$C/tiny.xml" --to vsphere) ;;
     hvx_tiny_hub) CMD=("$HVX" -q transform "$C/tiny.xml" --to vsphere --via-hub) ;;
+    hvx_tiny_xsl) CMD=("$HVX" -q transform "$C/tiny.xml" --to vsphere --mappings "$XSLJOB" --session "$O/store-tiny.yaml") ;;
+    hvx_web) CMD=("$HVX" -q transform "$WEB" --to vsphere --session "$O/store-tiny.yaml") ;;
+    floor_web) CMD=("$FLOOR" - "$WEB") ;;
     xslt_tiny) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C/tiny.xml") ;;
     floor_tiny) CMD=("$FLOOR" - "$C/tiny.xml") ;;
   esac
@@ -159,6 +176,7 @@ def() { # section name label docs bytes shown-command
   case $1 in batch) BATCH+=("$2") ;; large) LARGE+=("$2") ;; single) SINGLE+=("$2") ;; esac
 }
 n=$SMALL
+def batch hvx_xsl "batch: hvxform, the stylesheet's job (benches/mappings/stylesheet), 1,000-pair store: the same job as xsltproc's" "$n" "$small_bytes" "hvxform transform small --to vsphere -o DIR --mappings stylesheet --session store.yaml"
 def batch hvx "batch: hvxform, shipped route kvm → vsphere (direct mapping), no store" "$n" "$small_bytes" "hvxform transform small --to vsphere -o DIR"
 def batch hvx_sess "batch: hvxform, same + session store (1,000 ids, looked up)" "$n" "$small_bytes" "... --session store.yaml"
 def batch hvx_hub "batch: hvxform, hub route kvm → hvx → vsphere + store" "$n" "$small_bytes" "... --via-hub --session store.yaml"
@@ -169,21 +187,28 @@ if [ $HAVE_TASKSET = 1 ]; then
   def batch hvx_1core "batch: hvxform on 1 core" "$n" "$small_bytes" "taskset -c 0 hvxform transform ..."
 fi
 if [ $HAVE_SHM = 1 ]; then
+  def batch hvx_xsl_shm "batch: hvxform, the stylesheet's job, outputs in memory (tmpfs)" "$n" "$small_bytes" "... --mappings stylesheet --session store.yaml -o /dev/shm/..."
+  def batch xslt_shm "batch: xsltproc, 1,000-entry table, output in memory (tmpfs)" "$n" "$small_bytes" "xsltproc ... small/*.xml > /dev/shm/..."
+  def batch hvx_sess_shm "batch: hvxform, shipped route + store, outputs in memory (tmpfs)" "$n" "$small_bytes" "... --session store.yaml -o /dev/shm/..."
   def batch hvx_shm "batch: hvxform, outputs in memory (tmpfs; diagnostic)" "$n" "$small_bytes" "hvxform transform small --to vsphere -o /dev/shm/..."
   if [ $HAVE_TASKSET = 1 ]; then
     def batch hvx_shm_1core "batch: hvxform, outputs in memory, 1 core (diagnostic)" "$n" "$small_bytes" "taskset -c 0 hvxform ... -o /dev/shm/..."
   fi
   def batch floor_shm "batch: floor, outputs in memory (diagnostic)" "$n" "$small_bytes" "floor /dev/shm/... small"
 fi
-def large hvx_large "large: hvxform, benchmark mapping, 1,000-pair store" "$large_docs" "$large_bytes" "hvxform transform large.xml --from kvm --to vsphere --mappings DIR --session store.yaml"
+def large hvx_large "large: hvxform, shipped route (+ a <domains> wrapper rule), 1,000-pair store" "$large_docs" "$large_bytes" "hvxform transform large.xml --from kvm --to vsphere --mappings shipped+wrapper --session store.yaml"
+def large hvx_large_xsl "large: hvxform, the stylesheet's job, 1,000-pair store" "$large_docs" "$large_bytes" "... --mappings stylesheet --session store.yaml"
 def large xslt_large "large: xsltproc, 1,000-entry table" "$large_docs" "$large_bytes" "xsltproc --stringparam idmap vmids.xml libvirt2vsphere.xsl large.xml"
 def large floor_large "large: floor" "$large_docs" "$large_bytes" "floor - large.xml"
 def large hvx_quarter "large ÷ 4: hvxform" "$quarter_docs" "$quarter_bytes" "(same, quarter-size file)"
 def large floor_quarter "large ÷ 4: floor" "$quarter_docs" "$quarter_bytes" "floor - large.xml (quarter)"
 def single hvx_tiny "single: hvxform, shipped route (1 mapping, kvm → vsphere)" 1 "$tiny_bytes" "hvxform transform tiny.xml --to vsphere"
 def single hvx_tiny_hub "single: hvxform, hub route (2 mappings)" 1 "$tiny_bytes" "hvxform transform tiny.xml --to vsphere --via-hub"
+def single hvx_tiny_xsl "single: hvxform, the stylesheet's job, 1,000-pair store" 1 "$tiny_bytes" "hvxform transform tiny.xml --to vsphere --mappings stylesheet --session store.yaml"
 def single xslt_tiny "single: xsltproc, 1,000-entry table" 1 "$tiny_bytes" "xsltproc --stringparam idmap vmids.xml libvirt2vsphere.xsl tiny.xml"
 def single floor_tiny "single: floor" 1 "$tiny_bytes" "floor - tiny.xml"
+def single hvx_web "single, 3 KB domain: hvxform, shipped route, 1,000-pair store" 1 "$(wc -c <"$WEB")" "hvxform transform samples/kvm/web.xml --to vsphere --session store.yaml"
+def single floor_web "single, 3 KB domain: floor" 1 "$(wc -c <"$WEB")" "floor - samples/kvm/web.xml"
 
 FAILED=0
 usec() { local t=${1/./}; echo $((10#$t)); }

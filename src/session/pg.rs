@@ -402,46 +402,63 @@ impl Inner {
         Ok(n)
     }
 
-    fn query_opt(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<Option<postgres::Row>, String> {
+    /// One statement, one round trip: the parameters are typed here (all
+    /// text), so the server is not asked to prepare it first.
+    fn query_opt(&mut self, sql: &str, params: &[&str]) -> Result<Option<postgres::Row>, String> {
         ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
-        let r = self.client.query_opt(sql, params);
-        r.map_err(|e| self.db(e))
+        let typed: Vec<(&(dyn postgres::types::ToSql + Sync), postgres::types::Type)> = params
+            .iter()
+            .map(|p| {
+                (
+                    p as &(dyn postgres::types::ToSql + Sync),
+                    postgres::types::Type::TEXT,
+                )
+            })
+            .collect();
+        let r = self.client.query_typed(sql, &typed);
+        r.map(|rows| rows.into_iter().next())
+            .map_err(|e| self.db(e))
     }
 
-    /// A table's side types (`None`: no such table yet).
-    fn signature(&mut self, name: &str) -> Result<Option<(SessionType, SessionType)>, String> {
-        if let Some(s) = self.sigs.get(name) {
-            return Ok(Some(*s));
-        }
-        let Some(row) = self.query_opt(
-            "SELECT left_type, right_type FROM hvx_tables WHERE name = $1",
-            &[&name],
-        )?
-        else {
-            return Ok(None);
+    /// A table's side types (`None`: no such table yet) and the value paired
+    /// with `key` (the right value of a left key, or with `reverse` the
+    /// left value of a right key), in one round trip.
+    fn probe(
+        &mut self,
+        table: &str,
+        reverse: bool,
+        key: &str,
+    ) -> Result<(Option<(SessionType, SessionType)>, Option<String>), String> {
+        let sql = if reverse {
+            "SELECT t.left_type, t.right_type, p.left_value FROM hvx_tables t
+             LEFT JOIN hvx_pairs p ON p.tbl = t.name AND p.right_value = $2 WHERE t.name = $1"
+        } else {
+            "SELECT t.left_type, t.right_type, p.right_value FROM hvx_tables t
+             LEFT JOIN hvx_pairs p ON p.tbl = t.name AND p.left_value = $2 WHERE t.name = $1"
+        };
+        let Some(row) = self.query_opt(sql, &[table, key])? else {
+            return Ok((None, None));
         };
         let sig = (ty(row.get(0))?, ty(row.get(1))?);
-        self.sigs.insert(name.to_string(), sig);
-        Ok(Some(sig))
+        self.sigs.insert(table.to_string(), sig);
+        Ok((Some(sig), row.get(2)))
     }
 
-    /// The value paired with `key` (the right value of a left key, or with
-    /// `reverse` the left value of a right key).
+    /// The value paired with `key`.
     fn get(&mut self, table: &str, reverse: bool, key: &str) -> Result<Option<String>, String> {
         let sql = if reverse {
             "SELECT left_value FROM hvx_pairs WHERE tbl = $1 AND right_value = $2"
         } else {
             "SELECT right_value FROM hvx_pairs WHERE tbl = $1 AND left_value = $2"
         };
-        Ok(self.query_opt(sql, &[&table, &key])?.map(|r| r.get(0)))
+        Ok(self.query_opt(sql, &[table, key])?.map(|r| r.get(0)))
     }
 
-    fn check_signature(&mut self, def: &SessionDef) -> Result<bool, String> {
-        match self.signature(&def.name)? {
+    fn check_signature(
+        def: &SessionDef,
+        sig: Option<(SessionType, SessionType)>,
+    ) -> Result<bool, String> {
+        match sig {
             Some(sig) if sig != (def.left, def.right) => Err(format!(
                 "session table `{}` is declared `{} <-> {}` by the mapping but is `{} <-> {}` in the session store",
                 def.name,
@@ -456,11 +473,14 @@ impl Inner {
     }
 
     fn lookup(&mut self, def: &SessionDef, reverse: bool, key: String) -> Result<String, String> {
-        let exists = self.check_signature(def)?;
-        if exists {
-            if let Some(v) = self.get(&def.name, reverse, &key)? {
-                return Ok(v);
-            }
+        let (sig, found) = match self.sigs.get(&def.name).copied() {
+            // The table is known in this transaction: only the pair to read.
+            Some(sig) => (Some(sig), self.get(&def.name, reverse, &key)?),
+            None => self.probe(&def.name, reverse, &key)?,
+        };
+        Self::check_signature(def, sig)?;
+        if let Some(v) = found {
+            return Ok(v);
         }
         if let Miss::Fail(_) = def.miss {
             return mint(def, reverse, &key, 0, &mut |_| Ok(false));
@@ -469,29 +489,29 @@ impl Inner {
         // committed while this one waited is found, not minted twice.
         if !self.locked {
             ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
-            let r = self
-                .client
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&MINT_LOCK]);
+            let r = self.client.query_typed(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[(&MINT_LOCK, postgres::types::Type::INT8)],
+            );
             r.map_err(|e| self.db(e))?;
             self.locked = true;
             self.sigs.clear();
         }
-        if !self.check_signature(def)? {
-            ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
-            let r = self.client.execute(
+        let (sig, found) = self.probe(&def.name, reverse, &key)?;
+        if !Self::check_signature(def, sig)? {
+            self.query_opt(
                 "INSERT INTO hvx_tables (name, left_type, right_type) VALUES ($1, $2, $3)",
-                &[&def.name, &def.left.name(), &def.right.name()],
-            );
-            r.map_err(|e| self.db(e))?;
+                &[def.name.as_str(), def.left.name(), def.right.name()],
+            )?;
             self.sigs.insert(def.name.clone(), (def.left, def.right));
-        } else if let Some(v) = self.get(&def.name, reverse, &key)? {
+        } else if let Some(v) = found {
             return Ok(v);
         }
         let len = match &def.miss {
             Miss::Mint(Some(_)) => {
                 let row = self.query_opt(
                     "SELECT count(*) FROM hvx_pairs WHERE tbl = $1",
-                    &[&def.name],
+                    &[def.name.as_str()],
                 )?;
                 row.map_or(0, |r| r.get::<_, i64>(0)) as u64
             }
@@ -512,12 +532,10 @@ impl Inner {
         } else {
             (&key, &minted)
         };
-        ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
-        let res = self.client.execute(
+        self.query_opt(
             "INSERT INTO hvx_pairs (tbl, left_value, right_value) VALUES ($1, $2, $3)",
-            &[&def.name, l, r],
-        );
-        res.map_err(|e| self.db(e))?;
+            &[def.name.as_str(), l.as_str(), r.as_str()],
+        )?;
         self.minted += 1;
         Ok(minted)
     }

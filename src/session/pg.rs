@@ -293,6 +293,9 @@ pub fn import(client: &mut Client, tables: &Tables) -> Result<Imported, String> 
     Ok(done)
 }
 
+/// A table's left and right types.
+type Sides = (SessionType, SessionType);
+
 /// Statements sent to PostgreSQL by every [`PgSession`] of this process
 /// (the server's `/metrics`).
 pub static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
@@ -428,7 +431,7 @@ impl Inner {
         table: &str,
         reverse: bool,
         key: &str,
-    ) -> Result<(Option<(SessionType, SessionType)>, Option<String>), String> {
+    ) -> Result<(Option<Sides>, Option<String>), String> {
         let sql = if reverse {
             "SELECT t.left_type, t.right_type, p.left_value FROM hvx_tables t
              LEFT JOIN hvx_pairs p ON p.tbl = t.name AND p.right_value = $2 WHERE t.name = $1"

@@ -268,6 +268,41 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Runs `f` with the session store: a store of its own when the server
+    /// has no database, otherwise a transaction on this worker's
+    /// connection, committed when `f` succeeds (before the answer is sent)
+    /// and rolled back when it fails. `Err`: the store failed, a 503.
+    fn with_store<T, E>(
+        &mut self,
+        f: impl FnOnce(&dyn session::SessionAccess) -> Result<T, E>,
+    ) -> Result<Result<T, E>, Reply> {
+        let Some(url) = self.shared.cfg.session.clone() else {
+            return Ok(f(&MemoryStore::default()));
+        };
+        let unavailable = |m: &str| error(StatusCode::SERVICE_UNAVAILABLE, "store", m);
+        let sess = self.begin(&url).map_err(|m| unavailable(&m))?;
+        let r = f(&sess);
+        if let Some(m) = sess.failure() {
+            // The connection may be gone: the next request reconnects.
+            drop(sess.rollback());
+            return Err(unavailable(&m));
+        }
+        if r.is_err() {
+            self.client = Some(sess.rollback());
+            return Ok(r);
+        }
+        match sess.commit() {
+            Ok((n, c)) => {
+                self.shared.metrics.minted.fetch_add(n, Ordering::Relaxed);
+                self.client = Some(c);
+                Ok(r)
+            }
+            Err(m) => Err(unavailable(&format!("session store: cannot commit: {m}"))),
+        }
+    }
+}
+
 fn worker_loop(shared: Arc<Shared>, rx: Arc<Mutex<Receiver<Job>>>) {
     let mut w = Worker {
         shared,
@@ -791,7 +826,6 @@ async fn convert(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let session = s.cfg.session.clone();
     dispatch(&s, move |w| {
         let shared = w.shared.clone();
         let run = |store: &dyn session::SessionAccess| {
@@ -806,37 +840,9 @@ async fn convert(
             }
             .convert(&name, &text, from, &targets)
         };
-        let result = match &session {
-            None => run(&MemoryStore::default()),
-            Some(url) => {
-                let sess = match w.begin(url) {
-                    Ok(x) => x,
-                    Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
-                };
-                let r = run(&sess);
-                match (&r, sess.failure()) {
-                    (_, Some(m)) => {
-                        // The connection may be gone: the next request reconnects.
-                        drop(sess.rollback());
-                        return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m);
-                    }
-                    (Err(_), None) => w.client = Some(sess.rollback()),
-                    (Ok(_), None) => match sess.commit() {
-                        Ok((n, c)) => {
-                            shared.metrics.minted.fetch_add(n, Ordering::Relaxed);
-                            w.client = Some(c);
-                        }
-                        Err(m) => {
-                            return error(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "store",
-                                &format!("session store: cannot commit: {m}"),
-                            )
-                        }
-                    },
-                }
-                r
-            }
+        let result = match w.with_store(run) {
+            Ok(r) => r,
+            Err(reply) => return reply,
         };
         let m = &shared.metrics;
         let (docs, findings) = match result {
@@ -1040,7 +1046,6 @@ async fn command(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/xml") || a.contains("text/plain"));
-    let session = s.cfg.session.clone();
     dispatch(&s, move |w| {
         let shared = w.shared.clone();
         let run = |store: &dyn session::SessionAccess| {
@@ -1054,31 +1059,9 @@ async fn command(
                 store,
             )
         };
-        let result = match &session {
-            None => run(&MemoryStore::default()),
-            Some(url) => {
-                let sess = match w.begin(url) {
-                    Ok(x) => x,
-                    Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
-                };
-                let r = run(&sess);
-                if let Some(m) = sess.failure() {
-                    drop(sess.rollback());
-                    return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m);
-                }
-                if r.is_err() {
-                    w.client = Some(sess.rollback());
-                } else {
-                    match sess.commit() {
-                        Ok((n, c)) => {
-                            shared.metrics.minted.fetch_add(n, Ordering::Relaxed);
-                            w.client = Some(c);
-                        }
-                        Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
-                    }
-                }
-                r
-            }
+        let result = match w.with_store(run) {
+            Ok(r) => r,
+            Err(reply) => return reply,
         };
         let done = match result {
             Ok(d) => d,

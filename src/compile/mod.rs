@@ -66,20 +66,11 @@ pub fn compile_to_run(
     root: Arc<Source>,
     resolver: &dyn Resolver,
 ) -> (Option<Program>, Diagnostics) {
-    let mut c = Compiler {
+    Compiler {
         skip_name_lints: true,
         ..Compiler::default()
-    };
-    c.load(root, resolver, true);
-    if c.diags.has_errors() {
-        return (None, c.diags);
     }
-    let program = c.build();
-    if c.diags.has_errors() {
-        (None, c.diags)
-    } else {
-        (program, c.diags)
-    }
+    .compile(root, resolver)
 }
 
 /// [`compile`], with the pedantic lints (`hvxform check --pedantic`) when
@@ -90,19 +81,31 @@ pub fn compile_with(
     resolver: &dyn Resolver,
     pedantic: bool,
 ) -> (Option<Program>, Diagnostics) {
-    let mut c = Compiler {
+    Compiler {
         pedantic,
         ..Compiler::default()
-    };
-    c.load(root, resolver, true);
-    if c.diags.has_errors() {
-        return (None, c.diags);
     }
-    let program = c.build();
-    if c.diags.has_errors() {
-        (None, c.diags)
-    } else {
-        (program, c.diags)
+    .compile(root, resolver)
+}
+
+impl Compiler {
+    /// Loads `root` (and what it uses) and builds its program: `None` with
+    /// the diagnostics when any is an error.
+    fn compile(
+        mut self,
+        root: Arc<Source>,
+        resolver: &dyn Resolver,
+    ) -> (Option<Program>, Diagnostics) {
+        self.load(root, resolver, true);
+        if self.diags.has_errors() {
+            return (None, self.diags);
+        }
+        let program = self.build();
+        if self.diags.has_errors() {
+            (None, self.diags)
+        } else {
+            (program, self.diags)
+        }
     }
 }
 

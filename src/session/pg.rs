@@ -544,25 +544,16 @@ impl Inner {
     }
 }
 
-impl super::SessionAccess for PgSession {
-    fn lookup(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<String, String> {
-        let from_ty = if reverse { def.right } else { def.left };
-        let key =
-            normalise(from_ty, key).map_err(|e| format!("session table `{}`: {e}", def.name))?;
-        let mut g = self.inner();
-        if let Some(m) = &g.failed {
-            return Err(m.clone());
-        }
-        let ck = (def.name.clone(), reverse, key);
-        if let Some(v) = g.cache.get(&ck) {
-            return Ok(v.clone());
-        }
-        let v = g.lookup(def, reverse, ck.2.clone())?;
-        g.cache.insert(ck, v.clone());
-        Ok(v)
-    }
-
-    fn find(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<Option<String>, String> {
+impl PgSession {
+    /// A lookup through this transaction's cache: `miss` asks the database
+    /// (with the normalised key) when the cache does not know the key.
+    fn cached(
+        &self,
+        def: &SessionDef,
+        reverse: bool,
+        key: &str,
+        miss: impl FnOnce(&mut Inner, &str) -> Result<Option<String>, String>,
+    ) -> Result<Option<String>, String> {
         let from_ty = if reverse { def.right } else { def.left };
         let key =
             normalise(from_ty, key).map_err(|e| format!("session table `{}`: {e}", def.name))?;
@@ -574,11 +565,24 @@ impl super::SessionAccess for PgSession {
         if let Some(v) = g.cache.get(&ck) {
             return Ok(Some(v.clone()));
         }
-        let v = g.get(&def.name, reverse, &ck.2)?;
+        let v = miss(&mut g, &ck.2)?;
         if let Some(v) = &v {
             g.cache.insert(ck, v.clone());
         }
         Ok(v)
+    }
+}
+
+impl super::SessionAccess for PgSession {
+    fn lookup(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<String, String> {
+        self.cached(def, reverse, key, |g, k| {
+            g.lookup(def, reverse, k.to_string()).map(Some)
+        })
+        .map(Option::unwrap_or_default)
+    }
+
+    fn find(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<Option<String>, String> {
+        self.cached(def, reverse, key, |g, k| g.get(&def.name, reverse, k))
     }
 }
 

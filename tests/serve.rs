@@ -131,6 +131,20 @@ fn the_server_converts_as_the_cli_does_and_shares_its_tables() {
     assert_eq!((st, kind.as_str()), (400, "input"));
     assert!(msg.starts_with("bad.xml:2:"), "{msg}");
     assert_eq!(r.json()["error"]["location"]["line"], 2);
+    // The command line says the same of the same file.
+    let bad = temp_dir("serve-bad");
+    std::fs::write(bad.join("bad.xml"), "<domain>\n  <name>x</nam>\n</domain>").unwrap();
+    let o = common::bin()
+        .args(["transform", "bad.xml", "--to", "vsphere"])
+        .current_dir(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("error: {msg}")),
+        "{msg} / {}",
+        stderr(&o)
+    );
     let r = post(&s, "/v1/convert?to=vshpere", &[], &web());
     let (st, _, msg) = err(&r);
     assert_eq!(st, 400);

@@ -249,16 +249,20 @@ struct Worker {
 }
 
 impl Worker {
+    /// This worker's connection, or a new one when it has none or it broke.
+    fn connection(&mut self, url: &str) -> Result<postgres::Client, String> {
+        match self.client.take() {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => pg::connect(url),
+        }
+    }
+
     /// A transaction on this worker's connection (connecting, or
     /// reconnecting once when the old connection broke: after a database
     /// restart the first request succeeds).
     fn begin(&mut self, url: &str) -> Result<pg::PgSession, String> {
         for attempt in 0..2 {
-            let client = match self.client.take() {
-                Some(c) if !c.is_closed() => c,
-                _ => pg::connect(url)?,
-            };
-            match pg::PgSession::begin(client) {
+            match pg::PgSession::begin(self.connection(url)?) {
                 Ok(s) => return Ok(s),
                 Err(m) if attempt == 1 => return Err(m),
                 Err(_) => {}
@@ -745,6 +749,14 @@ async fn read_body(
         .map_err(|m| error(StatusCode::BAD_REQUEST, "input", &format!("{what}: {m}")))
 }
 
+/// Does the request's Accept header name one of `types`?
+fn accepts(headers: &HeaderMap, types: &[&str]) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| types.iter().any(|t| a.contains(t)))
+}
+
 /// The query's pairs, in order (`to` may repeat).
 fn query_pairs(q: Option<String>) -> Result<Vec<(String, String)>, Reply> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(q.as_deref().unwrap_or(""))
@@ -818,10 +830,7 @@ async fn convert(
     if let Err(m) = engine::safe_name_part(&stem) {
         return bad(&format!("name: {m}"));
     }
-    let raw = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/xml") || a.contains("text/xml"));
+    let raw = accepts(&headers, &["application/xml", "text/xml"]);
     let text = match read_body(&s, &headers, body, &name).await {
         Ok(t) => t,
         Err(r) => return r,
@@ -1042,10 +1051,7 @@ async fn command(
     } else {
         (text, Vec::new())
     };
-    let raw = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/xml") || a.contains("text/plain"));
+    let raw = accepts(&headers, &["application/xml", "text/plain"]);
     dispatch(&s, move |w| {
         let shared = w.shared.clone();
         let run = |store: &dyn session::SessionAccess| {
@@ -1148,14 +1154,10 @@ async fn sessions_export(State(s): State<Arc<Shared>>) -> Reply {
         return no_database();
     };
     dispatch(&s, move |w| {
-        let client = match w.client.take().filter(|c| !c.is_closed()) {
-            Some(c) => c,
-            None => match pg::connect(&url) {
-                Ok(c) => c,
-                Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
-            },
+        let mut client = match w.connection(&url) {
+            Ok(c) => c,
+            Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
         };
-        let mut client = client;
         let r = pg::export(&mut client);
         w.client = Some(client);
         match r {
@@ -1182,12 +1184,9 @@ async fn sessions_import(State(s): State<Arc<Shared>>, headers: HeaderMap, body:
         }
     };
     dispatch(&s, move |w| {
-        let mut client = match w.client.take().filter(|c| !c.is_closed()) {
-            Some(c) => c,
-            None => match pg::connect(&url) {
-                Ok(c) => c,
-                Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
-            },
+        let mut client = match w.connection(&url) {
+            Ok(c) => c,
+            Err(m) => return error(StatusCode::SERVICE_UNAVAILABLE, "store", &m),
         };
         let r = pg::import(&mut client, &tables);
         w.client = Some(client);

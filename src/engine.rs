@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::carry;
 use crate::compile::{self, FsResolver};
 use crate::diag::{Diagnostics, Source};
 use crate::exec::{self, Dropped, RunOptions, Unmapped, Warning};
@@ -336,6 +337,21 @@ impl Convert<'_> {
         from: Option<&'static Platform>,
         targets: &[&'static Platform],
     ) -> Result<(Vec<Produced>, Findings), ConvertError> {
+        self.convert_at(name, text, from, targets, 0, self.sessions)
+    }
+
+    /// [`Self::convert`] of a document `depth` packages deep (0: the
+    /// user's; more: an original replayed to restore carried data, which is
+    /// neither carried again nor, past [`carry::MAX_NESTING`], restored).
+    fn convert_at(
+        &self,
+        name: &str,
+        text: &str,
+        from: Option<&'static Platform>,
+        targets: &[&'static Platform],
+        depth: usize,
+        store: &dyn SessionAccess,
+    ) -> Result<(Vec<Produced>, Findings), ConvertError> {
         // Text formats (.vmx, xl.cfg) are read in their canonical XML form.
         let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
         let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
@@ -351,6 +367,17 @@ impl Convert<'_> {
             .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
         let mut out = Vec::new();
         let mut findings = Findings::default();
+        let carrying = self.run.carry && depth == 0;
+        // The pairs this conversion uses go with what it carries.
+        let recorder = carry::Recorder::new(store);
+        let sessions: &dyn SessionAccess = if carrying { &recorder } else { store };
+        // What the input carries from an earlier conversion (restored below).
+        let carried = match doc.root_element() {
+            Some(root) if self.run.carry && depth <= carry::MAX_NESTING => {
+                carry::find(source.name, root)
+            }
+            _ => None,
+        };
         for target in targets {
             let files = self
                 .mappings
@@ -359,6 +386,8 @@ impl Convert<'_> {
             // Each document of the last stage run: its names, and its tree
             // (for the next stage) or its text (XML or JSON).
             let mut docs: Vec<(Vec<String>, exec::OutDoc)> = Vec::new();
+            // The input's secret nodes, as the first stage found them.
+            let mut secrets = Vec::new();
             // The first stage reads the parsed input; later stages read the
             // tree the stage before built (see book: performance).
             for (k, file) in files.iter().enumerate() {
@@ -371,28 +400,33 @@ impl Convert<'_> {
                 };
                 // Documents only a program reads (the next stage, or the
                 // writer of a native format) are written without indentation.
+                let restoring = k == 0 && carried.is_some() && file == &hub_stage(source);
                 let opts = RunOptions {
                     compact: k + 1 < files.len() || platform::writes_native(target),
-                    tree: k + 1 < files.len(),
+                    tree: k + 1 < files.len() || restoring,
+                    carry: carrying && k == 0,
                     ..self.run.clone()
                 };
                 let mut next = Vec::new();
                 let mut run_stage = |doc: &crate::tree::Document,
                                      names: &[String]|
                  -> Result<(), ConvertError> {
-                    let o = exec::run(&program, doc, &params, self.sessions, &opts).map_err(
-                        |error| match &unknown_root {
-                            // A document of no known platform read as --from
-                            // says, in which the mapping found nothing.
-                            Some(m) if k == 0 && error.message.ends_with("has no root element") => {
-                                ConvertError::Input(format!("{name}: {m}"))
+                    let o =
+                        exec::run(&program, doc, &params, sessions, &opts).map_err(|error| {
+                            match &unknown_root {
+                                // A document of no known platform read as --from
+                                // says, in which the mapping found nothing.
+                                Some(m)
+                                    if k == 0 && error.message.ends_with("has no root element") =>
+                                {
+                                    ConvertError::Input(format!("{name}: {m}"))
+                                }
+                                _ => ConvertError::Run {
+                                    mapping: file.clone(),
+                                    error: Box::new(error),
+                                },
                             }
-                            _ => ConvertError::Run {
-                                mapping: file.clone(),
-                                error: Box::new(error),
-                            },
-                        },
-                    )?;
+                        })?;
                     findings.unmapped_count += o.unmapped_count;
                     collect(&mut findings, &stage, o.unmapped, o.dropped, o.warnings);
                     if let Some(h) = o.hits {
@@ -401,6 +435,9 @@ impl Convert<'_> {
                     findings
                         .trace
                         .extend(o.trace.into_iter().map(|e| (stage.clone(), e)));
+                    if k == 0 {
+                        secrets = o.secrets;
+                    }
                     for d in o.documents {
                         if d.json && k + 1 < files.len() {
                             return Err(ConvertError::Route(format!(
@@ -416,6 +453,21 @@ impl Convert<'_> {
                 };
                 if k == 0 {
                     run_stage(&doc, &[])?;
+                    if restoring {
+                        // One VM (a response of several carries nothing here).
+                        if let [(_, main)] = next.as_mut_slice() {
+                            let pkg = carried.as_ref().expect("restoring");
+                            self.restore(
+                                name,
+                                pkg,
+                                source,
+                                main,
+                                k + 1 < files.len(),
+                                depth,
+                                &mut findings,
+                            );
+                        }
+                    }
                 } else {
                     for (names, d) in &docs {
                         let hub = d.tree.as_ref().ok_or_else(|| {
@@ -426,8 +478,23 @@ impl Convert<'_> {
                 }
                 docs = next;
             }
+            let documents = docs.iter().filter(|(_, d)| !d.json).count();
             for (names, d) in docs {
-                let (xml, json) = (d.xml, d.json);
+                let (mut xml, json) = (d.xml, d.json);
+                if carrying && documents == 1 && !json && carry::has_channel(target.name) {
+                    let pairs = recorder.pairs();
+                    self.attach(
+                        &text,
+                        &doc,
+                        source,
+                        target,
+                        &carried,
+                        &pairs,
+                        &secrets,
+                        &mut xml,
+                        &mut findings,
+                    );
+                }
                 // Text targets (.vmx, xl.cfg) are written from their canonical
                 // form; JSON documents as they are.
                 let xml = if json {
@@ -448,6 +515,119 @@ impl Convert<'_> {
         Ok((out, findings))
     }
 
+    /// Writes the package of carried data into `xml` (a document of
+    /// `target` as its mapping wrote it): the input, without its secrets,
+    /// or, for a document going back to its own platform, the package it
+    /// already carries.
+    #[allow(clippy::too_many_arguments)]
+    fn attach(
+        &self,
+        text: &str,
+        doc: &crate::tree::Document,
+        source: &'static Platform,
+        target: &'static Platform,
+        carried: &Option<Result<String, String>>,
+        pairs: &[(String, String, String)],
+        secrets: &[(crate::tree::NodeId, Option<u32>)],
+        xml: &mut String,
+        findings: &mut Findings,
+    ) {
+        let pkg = if source.name == target.name {
+            match carried {
+                Some(Ok(p)) => p.clone(),
+                _ => return,
+            }
+        } else if secrets.is_empty() {
+            carry::encode(source.name, pairs, text)
+        } else {
+            match carry::without(doc, secrets) {
+                Ok(t) => carry::encode(source.name, pairs, &t),
+                Err(e) => {
+                    return carry_warning(findings, format!("the original is not carried: {e}"))
+                }
+            }
+        };
+        match carry::attach(target.name, xml, &pkg) {
+            Ok(with) => *xml = with,
+            Err(e) => carry_warning(findings, format!("the original is not carried: {e}")),
+        }
+    }
+
+    /// Restores the carried data of a document read by its platform's
+    /// `*-to-hvx` mapping into `main`, that mapping's hub (see [`carry`]).
+    /// What cannot be replayed is a warning; the hub then stays as read.
+    #[allow(clippy::too_many_arguments)]
+    fn restore(
+        &self,
+        name: &str,
+        pkg: &Result<String, String>,
+        via: &'static Platform,
+        main: &mut exec::OutDoc,
+        as_tree: bool,
+        depth: usize,
+        findings: &mut Findings,
+    ) {
+        let hub = platform::by_name("hvx").expect("the hub platform");
+        let replay = |pkg: &str| -> Result<(String, String), String> {
+            let package = carry::decode(pkg)?;
+            let from = platform::by_name(package.platform)?;
+            let label = format!("{name} (carried {})", from.name);
+            // The original's identifiers, whatever the user's store holds now.
+            let store = carry::Replay::new(package.pairs);
+            let one =
+                |text: &str, from: &'static Platform, to: &'static Platform, restore: bool| {
+                    let d = if restore {
+                        depth + 1
+                    } else {
+                        carry::MAX_NESTING + 1
+                    };
+                    self.convert_at(&label, text, Some(from), &[to], d, &store)
+                        .map_err(|e| e.to_string())?
+                        .0
+                        .into_iter()
+                        .find(|p| !p.json)
+                        .map(|p| p.xml)
+                        .ok_or_else(|| format!("{label}: no document"))
+                };
+            // A: the original's hub; B: A through the platform and back.
+            let a = if from.name == "hvx" {
+                package.text.to_string()
+            } else {
+                one(package.text, from, hub, true)?
+            };
+            let there = one(&a, hub, via, false)?;
+            let b = one(&there, via, hub, false)?;
+            Ok((a, b))
+        };
+        let result = pkg.clone().and_then(|p| {
+            let (a, b) = replay(&p)?;
+            let a = crate::tree::Document::parse(&a)?;
+            let b = crate::tree::Document::parse(&b)?;
+            let c = main.tree.as_ref().ok_or("the hub was not built")?;
+            let mut out = if as_tree {
+                crate::xmlout::XmlOut::building()
+            } else {
+                crate::xmlout::XmlOut::new()
+            };
+            let warnings = carry::merge(&a, &b, c, via.name, &mut out)?;
+            if as_tree {
+                main.tree = Some(out.finish_tree().map_err(|e| e.to_string())?);
+            } else {
+                main.xml = out.finish().map_err(|e| e.to_string())?;
+                main.tree = None;
+            }
+            Ok(warnings)
+        });
+        match result {
+            Ok(warnings) => {
+                for w in warnings {
+                    carry_warning(findings, w);
+                }
+            }
+            Err(e) => carry_warning(findings, format!("carried data not restored: {e}")),
+        }
+    }
+
     /// `--param` values go to every mapping that declares them; a name no
     /// mapping on the route declares is an error reported by the CLI.
     fn relevant_params(&self, p: &Program) -> Vec<(String, String)> {
@@ -457,6 +637,28 @@ impl Convert<'_> {
             .cloned()
             .collect()
     }
+}
+
+/// The mapping that reads `source` into the hub.
+fn hub_stage(source: &Platform) -> String {
+    format!("{}-to-hvx.hvx", source.name)
+}
+
+/// A warning about carried data, in the findings of the conversion.
+fn carry_warning(findings: &mut Findings, message: String) {
+    let stage = Stage {
+        mapping: "carried data".into(),
+        reads: "hub",
+    };
+    findings.warnings.push((
+        stage,
+        Warning {
+            message,
+            action: false,
+            mapping: String::new(),
+            input: None,
+        },
+    ));
 }
 
 fn collect(f: &mut Findings, stage: &Stage, u: Vec<Unmapped>, d: Vec<Dropped>, w: Vec<Warning>) {

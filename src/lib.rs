@@ -5,6 +5,7 @@
 //! (AST → [`program::Program`], every diagnostic collected) → [`exec`]
 //! (run a program over an input document, write output documents).
 
+pub mod carry;
 pub mod cli;
 pub mod command;
 pub mod compile;

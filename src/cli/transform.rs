@@ -74,6 +74,11 @@ pub struct Transform {
     /// Copy secret values (passwords, guestinfo.*) into outputs.
     #[arg(long)]
     pub keep_secrets: bool,
+    /// Do not carry the original in outputs whose platform has a channel
+    /// for it (vSphere: `extraConfig` `hvx.carry.*`), nor restore what an
+    /// input carries (book: The hub, carried data).
+    #[arg(long)]
+    pub no_carry: bool,
     /// Flush every output file to disk before renaming it into place
     /// (writes are atomic either way; this makes them durable too).
     #[arg(long)]
@@ -211,6 +216,7 @@ impl Transform {
             sessions: store,
             run: RunOptions {
                 keep_secrets: self.keep_secrets,
+                carry: !self.no_carry,
                 detail: ctx.verbose > 0 || self.report.is_some() || self.deny_loss,
                 trace: self.trace.is_some(),
                 ..Default::default()

@@ -49,6 +49,10 @@ pub struct RunOptions {
     /// Record where each output node came from ([`Outcome::trace`],
     /// `--trace`).
     pub trace: bool,
+    /// Carry the input in the output for the way back (book: hub, carried
+    /// data): the run lists the input's secret nodes
+    /// ([`Outcome::secrets`]) so that what is carried leaves them out.
+    pub carry: bool,
 }
 
 impl Default for RunOptions {
@@ -62,6 +66,7 @@ impl Default for RunOptions {
             context: false,
             coverage: false,
             trace: false,
+            carry: true,
         }
     }
 }
@@ -124,6 +129,9 @@ pub struct Outcome {
     pub hits: Option<Hits>,
     /// What happened, with [`RunOptions::trace`].
     pub trace: Vec<TraceEvent>,
+    /// The input's secret nodes (element, or attribute index), with
+    /// [`RunOptions::carry`] unless secrets are kept.
+    pub secrets: Vec<(crate::tree::NodeId, Option<u32>)>,
 }
 
 /// A failure while running a mapping.
@@ -557,6 +565,7 @@ fn run_inner<'a>(
             }
         }
         let (hits, trace) = r.take_observer();
+        let secrets = secret_nodes(&mut r)?;
         Ok(Outcome {
             documents,
             unmapped_count,
@@ -566,6 +575,7 @@ fn run_inner<'a>(
             paths: std::mem::take(&mut r.paths),
             hits,
             trace,
+            secrets,
         })
     });
     let scratch = Scratch {
@@ -580,6 +590,34 @@ fn run_inner<'a>(
         memo: r.memo.reset(0),
     };
     (result, scratch)
+}
+
+/// Every secret node of the input (an element is listed without its
+/// descendants), when the run's input is to be carried.
+fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, Option<u32>)>> {
+    let mut found = Vec::new();
+    if !r.opts.carry || r.opts.keep_secrets || r.p.secrets.is_empty() {
+        return Ok(found);
+    }
+    let mut skip_below: Option<crate::tree::Node<'a, 'i>> = None;
+    for n in r.doc.descendants().filter(|n| n.is_element()) {
+        if let Some(s) = skip_below {
+            if n.ancestors().any(|a| a == s) {
+                continue;
+            }
+        }
+        if r.is_secret(Item::Node(n))? {
+            found.push((n.id(), None));
+            skip_below = Some(n);
+            continue;
+        }
+        for i in 0..n.attributes().len() as u32 {
+            if r.is_secret(Item::Attr(n, i))? {
+                found.push((n.id(), Some(i)));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Input no `apply` reached (a document body's, attributes of an element a

@@ -1,0 +1,802 @@
+//! Carried data: what a target platform cannot model travels with the VM in
+//! the target's own extension channel, and comes back on the way home.
+//!
+//! **Carrying.** A conversion to a platform with a channel ([`has_channel`])
+//! writes, beside what the mappings wrote, a *package*: the input document
+//! as it was read (its secrets left out unless `--keep-secrets`) and the
+//! platform it came from. In vSphere it is a run of `extraConfig` values
+//! `hvx.carry.0`, `hvx.carry.1`, … of at most [`CHUNK`] bytes each.
+//!
+//! **Restoring** is one rule for every platform, a three-way merge of hub
+//! documents (the book's hub chapter, "Carried data"):
+//!
+//! - `A`, the hub of the carried original (read from the package);
+//! - `B`, `A` written to the platform and read back: what the platform
+//!   held when the VM left;
+//! - `C`, the hub of the document as it comes back.
+//!
+//! An element of `C` equal to its counterpart in `B` was not changed on the
+//! platform: `A`'s original comes back in its place, exact (memory the
+//! platform rounded, the native element a device carried). An element that
+//! differs, or is new, is the platform's and wins. An element of `B` that
+//! `C` no longer has was removed there: its carried original is dropped with
+//! a warning. An element of `A` with no counterpart in `B` is one the
+//! platform cannot hold at all: it comes back. `vm` and `extensions` are
+//! merged member by member; everything else is taken whole.
+
+use std::sync::Mutex;
+
+use crate::program::SessionDef;
+use crate::session::{MemoryStore, SessionAccess};
+use crate::tree::{Document, Node};
+use crate::xmlout::{WriteError, XmlOut};
+
+/// What starts a package: the format's version, then the platform.
+pub const HEADER: &str = "hvx-carry/1 ";
+/// Bytes per value in a channel (vSphere's `extraConfig` values are kept
+/// well under any limit of the platform).
+pub const CHUNK: usize = 1000;
+/// At most this many values: a package over 512 KB is not carried (the
+/// report says so).
+pub const MAX_CHUNKS: usize = 512;
+/// Packages inside packages (a VM through several platforms) are replayed
+/// this deep at most.
+pub const MAX_NESTING: usize = 4;
+
+/// The platforms whose documents carry a package.
+pub fn has_channel(platform: &str) -> bool {
+    platform == "vsphere"
+}
+
+/// The package for `text`, read as `platform`, with the session pairs its
+/// conversion used (`(table, left, right)`), so that the way back replays
+/// it with the same identifiers.
+pub fn encode(platform: &str, pairs: &[(String, String, String)], text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    out.push_str(HEADER);
+    out.push_str(platform);
+    out.push('\n');
+    for (t, l, r) in pairs {
+        out.push_str("= ");
+        for (i, f) in [t, l, r].into_iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            for ch in f.chars() {
+                match ch {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    c => out.push(c),
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(text);
+    out
+}
+
+/// A package read back.
+#[derive(Debug, PartialEq)]
+pub struct Package<'p> {
+    pub platform: &'p str,
+    pub pairs: Vec<(String, String, String)>,
+    pub text: &'p str,
+}
+
+/// The parts of a package.
+pub fn decode(pkg: &str) -> Result<Package<'_>, String> {
+    let rest = pkg
+        .strip_prefix(HEADER)
+        .ok_or_else(|| "the carried data is not in a format this hvxform reads".to_string())?;
+    let (platform, mut rest) = rest
+        .split_once('\n')
+        .ok_or_else(|| "the carried data has no platform line".to_string())?;
+    if crate::platform::by_name(platform).is_err() {
+        return Err(format!(
+            "the carried data is of unknown platform `{platform}`"
+        ));
+    }
+    let mut pairs = Vec::new();
+    while let Some(line) = rest.strip_prefix("= ") {
+        let (line, after) = line
+            .split_once('\n')
+            .ok_or("the carried data ends in a session pair")?;
+        let mut fields = line.split('\t').map(unescape);
+        match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (Some(t), Some(l), Some(r), None) => pairs.push((t?, l?, r?)),
+            _ => {
+                return Err(format!(
+                    "the carried session pair `{line}` has not three fields"
+                ))
+            }
+        }
+        rest = after;
+    }
+    Ok(Package {
+        platform,
+        pairs,
+        text: rest,
+    })
+}
+
+fn unescape(f: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(f.len());
+    let mut it = f.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('\\') => out.push('\\'),
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            _ => return Err(format!("a bad escape in the carried session pair `{f}`")),
+        }
+    }
+    Ok(out)
+}
+
+/// The session store of a conversion whose input is carried: it answers as
+/// its base does and keeps every pair it answered with.
+pub struct Recorder<'s> {
+    base: &'s dyn SessionAccess,
+    pairs: Mutex<Vec<(String, String, String)>>,
+}
+
+impl<'s> Recorder<'s> {
+    pub fn new(base: &'s dyn SessionAccess) -> Self {
+        Recorder {
+            base,
+            pairs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The pairs answered with, each once, in the order first used.
+    pub fn pairs(&self) -> Vec<(String, String, String)> {
+        self.pairs.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn keep(&self, def: &SessionDef, reverse: bool, key: &str, value: &str) {
+        let side = |ty, v: &str| crate::session::normalise(ty, v).unwrap_or_else(|_| v.to_string());
+        let (l, r) = if reverse {
+            (side(def.left, value), side(def.right, key))
+        } else {
+            (side(def.left, key), side(def.right, value))
+        };
+        let pair = (def.name.clone(), l, r);
+        let mut p = self.pairs.lock().unwrap_or_else(|e| e.into_inner());
+        if !p.contains(&pair) {
+            p.push(pair);
+        }
+    }
+}
+
+impl SessionAccess for Recorder<'_> {
+    fn lookup(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<String, String> {
+        let v = self.base.lookup(def, reverse, key)?;
+        self.keep(def, reverse, key, &v);
+        Ok(v)
+    }
+
+    fn find(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<Option<String>, String> {
+        let v = self.base.find(def, reverse, key)?;
+        if let Some(v) = &v {
+            self.keep(def, reverse, key, v);
+        }
+        Ok(v)
+    }
+}
+
+/// The session store a carried original is replayed with: the pairs its
+/// conversion used, then tables of its own (what it mints is thrown away;
+/// the user's store is never read nor changed by a replay).
+pub struct Replay {
+    pairs: Vec<(String, String, String)>,
+    own: MemoryStore,
+}
+
+impl Replay {
+    pub fn new(pairs: Vec<(String, String, String)>) -> Self {
+        Replay {
+            pairs,
+            own: MemoryStore::default(),
+        }
+    }
+}
+
+impl SessionAccess for Replay {
+    fn lookup(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<String, String> {
+        match self.find(def, reverse, key)? {
+            Some(v) => Ok(v),
+            None => self.own.lookup(def, reverse, key),
+        }
+    }
+
+    fn find(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<Option<String>, String> {
+        let ty = if reverse { def.right } else { def.left };
+        let k = crate::session::normalise(ty, key).unwrap_or_else(|_| key.to_string());
+        let hit = self
+            .pairs
+            .iter()
+            .find(|(t, l, r)| t == &def.name && if reverse { r == &k } else { l == &k });
+        match hit {
+            Some((_, l, r)) => Ok(Some(if reverse { l.clone() } else { r.clone() })),
+            None => self.own.find(def, reverse, key),
+        }
+    }
+}
+
+/// `pkg` cut into values of at most [`CHUNK`] bytes, at character
+/// boundaries; `None` when it needs more than [`MAX_CHUNKS`].
+pub fn chunks(pkg: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let mut rest = pkg;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(CHUNK);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+        if out.len() > MAX_CHUNKS {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// `xml` (a document of `platform` as its mapping wrote it) with `pkg` in
+/// the platform's channel.
+pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
+    let parts = chunks(pkg).ok_or_else(|| {
+        format!(
+            "the original document is too large to carry ({} bytes; at most {})",
+            pkg.len(),
+            CHUNK * MAX_CHUNKS
+        )
+    })?;
+    match platform {
+        "vsphere" => {
+            // After the last `extraConfig` the mapping wrote (hvx-to-vsphere
+            // always writes its `hvx.source` marker): the ConfigSpec's
+            // member order stays as vim25 declares it.
+            const END: &str = "</extraConfig>";
+            let at = xml
+                .rfind(END)
+                .map(|i| i + END.len())
+                .ok_or("the ConfigSpec has no extraConfig to carry the original beside")?;
+            let mut add = String::with_capacity(pkg.len() + parts.len() * 120);
+            for (i, part) in parts.iter().enumerate() {
+                add.push_str("\n  <extraConfig>\n    <key>hvx.carry.");
+                add.push_str(&i.to_string());
+                add.push_str("</key>\n    <value xsi:type=\"xsd:string\">");
+                crate::xmlout::escape_into(&mut add, part, false).map_err(|e| e.to_string())?;
+                add.push_str("</value>\n  </extraConfig>");
+            }
+            let mut out = String::with_capacity(xml.len() + add.len());
+            out.push_str(&xml[..at]);
+            out.push_str(&add);
+            out.push_str(&xml[at..]);
+            Ok(out)
+        }
+        _ => Err(format!("{platform} has no channel for carried data")),
+    }
+}
+
+/// The package a document of `platform` carries: `None` when it carries
+/// none, an error when its values do not make one (a value missing).
+pub fn find(platform: &str, root: Node) -> Option<Result<String, String>> {
+    if platform != "vsphere" {
+        return None;
+    }
+    let mut parts: Vec<(usize, &str)> = Vec::new();
+    for ec in root
+        .children()
+        .filter(|n| n.tag_name().name() == "extraConfig")
+    {
+        let child = |name: &str| {
+            ec.children()
+                .find(|n| n.tag_name().name() == name)
+                .map(|n| n.text().unwrap_or(""))
+        };
+        let Some(k) = child("key").and_then(|k| k.strip_prefix("hvx.carry.")) else {
+            continue;
+        };
+        match k.parse::<usize>() {
+            Ok(i) if i < MAX_CHUNKS => parts.push((i, child("value").unwrap_or(""))),
+            _ => {
+                return Some(Err(format!(
+                    "extraConfig key hvx.carry.{k} is not a part number"
+                )))
+            }
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    parts.sort_by_key(|p| p.0);
+    let mut pkg = String::new();
+    for (want, (i, v)) in parts.iter().enumerate() {
+        if *i != want {
+            return Some(Err(format!(
+                "extraConfig hvx.carry.{want} is missing ({} parts found)",
+                parts.len()
+            )));
+        }
+        pkg.push_str(v);
+    }
+    Some(Ok(pkg))
+}
+
+/// `doc` written again without its secret nodes (elements, or attributes
+/// by index): what is carried of an input with secrets.
+pub fn without(
+    doc: &Document,
+    secrets: &[(crate::tree::NodeId, Option<u32>)],
+) -> Result<String, String> {
+    fn walk(
+        n: Node,
+        secrets: &[(crate::tree::NodeId, Option<u32>)],
+        out: &mut XmlOut,
+    ) -> Result<(), WriteError> {
+        let id = n.id();
+        if secrets.contains(&(id, None)) {
+            return Ok(());
+        }
+        let tn = n.tag_name();
+        let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
+        out.start_ns(tn.name(), tn.namespace(), prefix)?;
+        for (i, a) in n.attributes().enumerate() {
+            if secrets.contains(&(id, Some(i as u32))) {
+                continue;
+            }
+            let p = a.namespace().and_then(|u| n.lookup_prefix(u));
+            out.attr_ns(a.name(), a.namespace(), p, a.value())?;
+        }
+        for c in n.children() {
+            if c.is_element() {
+                walk(c, secrets, out)?;
+            } else if c.is_text() {
+                out.text(c.text().unwrap_or(""))?;
+            }
+        }
+        out.end();
+        Ok(())
+    }
+    let root = doc.root_element().ok_or("no root element")?;
+    let mut out = XmlOut::with_indent(false);
+    walk(root, secrets, &mut out).map_err(|e| e.to_string())?;
+    out.finish().map_err(|e| e.to_string())
+}
+
+/// Whether two elements are the same: name, attributes (in any order),
+/// text and child elements (in order).
+pub fn same(x: Node, y: Node) -> bool {
+    if x.tag_name() != y.tag_name() || x.attributes().len() != y.attributes().len() {
+        return false;
+    }
+    for a in x.attributes() {
+        if !y.attributes().any(|b| {
+            b.name() == a.name() && b.namespace() == a.namespace() && b.value() == a.value()
+        }) {
+            return false;
+        }
+    }
+    let mut xs = content(x);
+    let mut ys = content(y);
+    loop {
+        match (xs.next(), ys.next()) {
+            (None, None) => return true,
+            (Some(p), Some(q)) => {
+                let equal = match (p.is_element(), q.is_element()) {
+                    (true, true) => same(p, q),
+                    (false, false) => p.text() == q.text(),
+                    _ => false,
+                };
+                if !equal {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Child elements and non-blank texts.
+fn content<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    n.children().filter(|c| {
+        c.is_element() || (c.is_text() && c.text().is_some_and(|t| !t.trim().is_empty()))
+    })
+}
+
+fn elements<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    n.children().filter(|c| c.is_element())
+}
+
+/// The order of the hub's `vm` members (schema/hvx.rng).
+const VM_ORDER: &[&str] = &[
+    "name",
+    "uuid",
+    "genid",
+    "description",
+    "os",
+    "firmware",
+    "tpm",
+    "kernel",
+    "cpu",
+    "memory",
+    "features",
+    "clock",
+    "lifecycle",
+    "controller",
+    "disk",
+    "nic",
+    "graphics",
+    "video",
+    "serial",
+    "parallel",
+    "console",
+    "input",
+    "sound",
+    "usb",
+    "watchdog",
+    "rng",
+    "extensions",
+];
+
+/// Elements merged member by member; all others are taken whole.
+fn is_container(n: Node) -> bool {
+    matches!(n.tag_name().name(), "vm" | "extensions")
+}
+
+/// The merge's result: the hub, written into `out`, and what was dropped.
+pub fn merge(
+    a: &Document,
+    b: &Document,
+    c: &Document,
+    via: &str,
+    out: &mut XmlOut,
+) -> Result<Vec<String>, String> {
+    let (Some(ra), Some(rb), Some(rc)) = (a.root_element(), b.root_element(), c.root_element())
+    else {
+        return Err("a hub without a root element".into());
+    };
+    if ra.tag_name() != rc.tag_name() || rb.tag_name() != rc.tag_name() {
+        return Err("the carried hub and the returning one differ at the root".into());
+    }
+    let mut m = Merger {
+        out,
+        via,
+        warnings: Vec::new(),
+    };
+    m.container(ra, rb, rc).map_err(|e| e.to_string())?;
+    Ok(m.warnings)
+}
+
+/// What goes out, for one member.
+enum Pick<'a, 'i> {
+    /// Taken whole.
+    Whole(Node<'a, 'i>),
+    /// Merged member by member (A, B, C).
+    Merge(Node<'a, 'i>, Node<'a, 'i>, Node<'a, 'i>),
+}
+
+struct Merger<'o> {
+    out: &'o mut XmlOut,
+    via: &'o str,
+    warnings: Vec<String>,
+}
+
+impl Merger<'_> {
+    fn container<'a, 'i>(
+        &mut self,
+        a: Node<'a, 'i>,
+        b: Node<'a, 'i>,
+        c: Node<'a, 'i>,
+    ) -> Result<(), WriteError> {
+        let tn = c.tag_name();
+        let prefix = tn.namespace().and_then(|u| c.lookup_prefix(u));
+        self.out.start_ns(tn.name(), tn.namespace(), prefix)?;
+        // Attributes: the platform's value where it changed, else the original.
+        let mut names: Vec<(Option<&str>, &str)> = Vec::new();
+        for n in [a, b, c] {
+            for at in n.attributes() {
+                if !names.contains(&(at.namespace(), at.name())) {
+                    names.push((at.namespace(), at.name()));
+                }
+            }
+        }
+        let get = |n: Node<'_, '_>, ns: Option<&str>, name: &str| {
+            n.attributes()
+                .find(|x| x.namespace() == ns && x.name() == name)
+                .map(|x| x.value().to_string())
+        };
+        for (ns, name) in names {
+            let (va, vb, vc) = (get(a, ns, name), get(b, ns, name), get(c, ns, name));
+            if let Some(v) = if vc == vb { va } else { vc } {
+                let p = ns.and_then(|u| c.lookup_prefix(u));
+                self.out.attr_ns(name, ns, p, &v)?;
+            }
+        }
+        // Members, grouped by name, in the hub's order.
+        let mut groups: Vec<(Option<&str>, &str)> = Vec::new();
+        for n in elements(a).chain(elements(c)) {
+            let k = (n.tag_name().namespace(), n.tag_name().name());
+            if !groups.contains(&k) {
+                groups.push(k);
+            }
+        }
+        if tn.name() == "vm" {
+            let rank = |name: &str| {
+                VM_ORDER
+                    .iter()
+                    .position(|x| *x == name)
+                    .unwrap_or(VM_ORDER.len())
+            };
+            groups.sort_by_key(|(_, name)| rank(name));
+        }
+        for (ns, name) in groups {
+            let (la, lb, lc) = (
+                members(a, ns, name),
+                members(b, ns, name),
+                members(c, ns, name),
+            );
+            for p in self.group(&la, &lb, &lc) {
+                match p {
+                    Pick::Whole(n) => self.copy(n)?,
+                    Pick::Merge(x, y, z) => self.container(x, y, z)?,
+                }
+            }
+        }
+        self.out.end();
+        Ok(())
+    }
+
+    /// One group of same-named members.
+    fn group<'a, 'i>(
+        &mut self,
+        la: &[Node<'a, 'i>],
+        lb: &[Node<'a, 'i>],
+        lc: &[Node<'a, 'i>],
+    ) -> Vec<Pick<'a, 'i>> {
+        // B comes from A: pair them by place when the platform kept them
+        // all, else each B with the A it shares most with.
+        let b_to_a: Vec<Option<usize>> = if la.len() == lb.len() {
+            (0..lb.len()).map(Some).collect()
+        } else {
+            let facts_a: Vec<Vec<String>> = la.iter().map(|n| facts(*n)).collect();
+            let mut used = vec![false; la.len()];
+            lb.iter()
+                .map(|nb| {
+                    let fb = facts(*nb);
+                    let best = (0..la.len())
+                        .filter(|&i| !used[i])
+                        .map(|i| (fb.iter().filter(|f| facts_a[i].contains(f)).count(), i))
+                        .filter(|(score, _)| *score > 0)
+                        .max_by_key(|(score, i)| (*score, usize::MAX - i))
+                        .map(|(_, i)| i);
+                    if let Some(i) = best {
+                        used[i] = true;
+                    }
+                    best
+                })
+                .collect()
+        };
+        let mut a_has_b = vec![false; la.len()];
+        for i in b_to_a.iter().flatten() {
+            a_has_b[*i] = true;
+        }
+        // Each C with the B it equals (the same place first).
+        let mut b_used = vec![false; lb.len()];
+        let c_to_b: Vec<Option<usize>> = lc
+            .iter()
+            .enumerate()
+            .map(|(k, nc)| {
+                let hit = std::iter::once(k)
+                    .chain(0..lb.len())
+                    .find(|&j| j < lb.len() && !b_used[j] && same(lb[j], *nc));
+                if let Some(j) = hit {
+                    b_used[j] = true;
+                }
+                hit
+            })
+            .collect();
+        // Singletons merged member by member when they changed.
+        if la.len() == 1
+            && lb.len() == 1
+            && lc.len() == 1
+            && is_container(lc[0])
+            && c_to_b[0].is_none()
+        {
+            return vec![Pick::Merge(la[0], lb[0], lc[0])];
+        }
+        let mut picks: Vec<(f64, Pick)> = Vec::new();
+        let mut last = -1.0;
+        for (k, nc) in lc.iter().enumerate() {
+            match c_to_b[k].and_then(|j| b_to_a[j]) {
+                Some(i) => {
+                    picks.push((i as f64, Pick::Whole(la[i])));
+                    last = i as f64;
+                }
+                None => {
+                    last += 1e-3;
+                    picks.push((last, Pick::Whole(*nc)));
+                }
+            }
+        }
+        for (i, na) in la.iter().enumerate() {
+            if !a_has_b[i] {
+                picks.push((i as f64, Pick::Whole(*na)));
+            }
+        }
+        for (j, nb) in lb.iter().enumerate() {
+            if b_used[j] {
+                continue;
+            }
+            if let Some(i) = b_to_a[j] {
+                if !same(la[i], *nb) {
+                    self.warnings.push(format!(
+                        "carried {} not restored: it was changed or removed in {}, whose value is kept",
+                        describe(la[i]),
+                        self.via
+                    ));
+                }
+            }
+        }
+        picks.sort_by(|x, y| x.0.total_cmp(&y.0));
+        picks.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// A deep copy.
+    fn copy(&mut self, n: Node) -> Result<(), WriteError> {
+        let tn = n.tag_name();
+        let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
+        self.out.start_ns(tn.name(), tn.namespace(), prefix)?;
+        for a in n.attributes() {
+            let p = a.namespace().and_then(|u| n.lookup_prefix(u));
+            self.out.attr_ns(a.name(), a.namespace(), p, a.value())?;
+        }
+        let has_elements = n.children().any(|c| c.is_element());
+        for c in n.children() {
+            if c.is_element() {
+                self.copy(c)?;
+            } else if c.is_text() {
+                let t = c.text().unwrap_or("");
+                if !(has_elements && t.trim().is_empty()) {
+                    self.out.text(t)?;
+                }
+            }
+        }
+        self.out.end();
+        Ok(())
+    }
+}
+
+/// The child elements of `n` named `ns:name`.
+fn members<'a, 'i>(n: Node<'a, 'i>, ns: Option<&str>, name: &str) -> Vec<Node<'a, 'i>> {
+    elements(n)
+        .filter(|e| e.tag_name().namespace() == ns && e.tag_name().name() == name)
+        .collect()
+}
+
+/// Every attribute and text of an element's subtree as `path=value`.
+fn facts(n: Node) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(n: Node, path: &str, out: &mut Vec<String>) {
+        let here = format!("{path}/{}", n.tag_name().name());
+        for a in n.attributes() {
+            out.push(format!("{here}/@{}={}", a.name(), a.value()));
+        }
+        for c in n.children() {
+            if c.is_element() {
+                walk(c, &here, out);
+            } else if let Some(t) = c.text().filter(|t| !t.trim().is_empty()) {
+                out.push(format!("{here}={t}"));
+            }
+        }
+    }
+    walk(n, "", &mut out);
+    out
+}
+
+/// `disk /var/lib/libvirt/images/web.qcow2`, `nic 52:54:00:…`, `memory`.
+fn describe(n: Node) -> String {
+    let name = n.tag_name().name();
+    let key = ["path", "mac", "target", "index", "type"]
+        .iter()
+        .find_map(|k| n.attribute(k))
+        .or_else(|| {
+            n.children()
+                .find(|c| c.is_element() && c.tag_name().name() == "source")
+                .and_then(|s| s.attribute("path"))
+        });
+    match key {
+        Some(k) => format!("{name} {k}"),
+        None => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_characters_whole_and_join_back() {
+        let pkg = encode("kvm", &[], &"é".repeat(1500));
+        let parts = chunks(&pkg).unwrap();
+        assert!(parts.len() > 2 && parts.iter().all(|p| p.len() <= CHUNK));
+        assert_eq!(parts.concat(), pkg);
+        assert!(chunks(&"x".repeat(CHUNK * MAX_CHUNKS + 1)).is_none());
+    }
+
+    #[test]
+    fn decode_refuses_what_it_cannot_read() {
+        let pairs = vec![(
+            "datastore".to_string(),
+            "/a\tb\\c\n".to_string(),
+            "datastore1".to_string(),
+        )];
+        let pkg = encode("kvm", &pairs, "<domain/>");
+        assert_eq!(
+            decode(&pkg).unwrap(),
+            Package {
+                platform: "kvm",
+                pairs,
+                text: "<domain/>"
+            }
+        );
+        assert!(decode("hvx-carry/1 kvm\n= a\tb\n<domain/>").is_err());
+        assert!(decode("hvx-carry/1 kvm\n= a\tb\tc\\x\n<domain/>").is_err());
+        assert!(decode("hvx-carry/2 kvm\n<domain/>").is_err());
+        assert!(decode("hvx-carry/1 nowhere\n<domain/>").is_err());
+        assert!(decode("hvx-carry/1 kvm").is_err());
+    }
+
+    fn merged(a: &str, b: &str, c: &str) -> (String, Vec<String>) {
+        let (a, b, c) = (
+            Document::parse(a).unwrap(),
+            Document::parse(b).unwrap(),
+            Document::parse(c).unwrap(),
+        );
+        let mut out = XmlOut::with_indent(false);
+        let w = merge(&a, &b, &c, "P", &mut out).unwrap();
+        (out.finish_fragment().unwrap(), w)
+    }
+
+    #[test]
+    fn unchanged_members_come_back_exact_and_changes_win() {
+        let a = r#"<vm><name>x</name><memory bytes="2000000"/><disk n="1"><extension>k1</extension></disk><disk n="2"><extension>k2</extension></disk><input type="tablet"/></vm>"#;
+        let b = r#"<vm><name>x</name><memory bytes="4194304"/><disk n="1"/><disk n="2"/></vm>"#;
+        // Nothing changed: A back.
+        let (out, w) = merged(a, b, b);
+        assert_eq!(out, a);
+        assert!(w.is_empty());
+        // Memory changed, disk 2 removed, a disk added.
+        let c = r#"<vm><name>x</name><memory bytes="8388608"/><disk n="1"/><disk n="3"/></vm>"#;
+        let (out, w) = merged(a, b, c);
+        assert_eq!(
+            out,
+            r#"<vm><name>x</name><memory bytes="8388608"/><disk n="1"><extension>k1</extension></disk><disk n="3"/><input type="tablet"/></vm>"#
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("carried memory"), "{w:?}");
+        assert!(w[1].starts_with("carried disk"), "{w:?}");
+    }
+
+    #[test]
+    fn extensions_merge_member_by_member() {
+        let a = r#"<vm><extensions><entry k="1">a</entry><extension p="kvm">x</extension></extensions></vm>"#;
+        let b = r#"<vm><extensions><entry k="1">a</entry></extensions></vm>"#;
+        let c = r#"<vm><extensions><entry k="1">changed</entry></extensions></vm>"#;
+        let (out, w) = merged(a, b, c);
+        assert_eq!(
+            out,
+            r#"<vm><extensions><entry k="1">changed</entry><extension p="kvm">x</extension></extensions></vm>"#
+        );
+        // The entry's original was what the platform held: nothing lost.
+        assert!(w.is_empty(), "{w:?}");
+    }
+}

@@ -1,0 +1,348 @@
+//! Carried data (book: The hub, "Carried data"): what vSphere cannot model
+//! travels in `extraConfig` `hvx.carry.*` and comes back, exact where the VM
+//! was not changed in vSphere, with vSphere's changes winning where it was.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// The KVM samples and every libvirt test domain Debian's libvirt accepts.
+fn kvm_inputs() -> Vec<PathBuf> {
+    let corpus = root().join("tests/corpus/libvirt-qemu-domainxml");
+    let accepted = std::fs::read_to_string(corpus.join("ACCEPTED.tsv")).unwrap();
+    let mut inputs = samples("kvm");
+    for line in accepted.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.get(1) == Some(&"yes") {
+            inputs.push(corpus.join(cols[0]));
+        }
+    }
+    inputs
+}
+
+fn transform(input: &Path, target: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        target,
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn only_file(dir: &Path) -> PathBuf {
+    let names = file_names(dir);
+    assert_eq!(names.len(), 1, "{names:?}");
+    dir.join(&names[0])
+}
+
+fn domain_name(text: &str) -> String {
+    let d = roxmltree::Document::parse(text).unwrap();
+    d.root_element()
+        .children()
+        .find(|c| c.has_tag_name("name"))
+        .and_then(|n| n.text())
+        .unwrap()
+        .to_string()
+}
+
+/// Every attribute and text of a document, as `path/@name=value` and
+/// `path=text` (paths with element positions), for the leaf-fact share.
+fn facts(xml: &str) -> Vec<String> {
+    fn walk(n: roxmltree::Node, path: &str, out: &mut Vec<String>) {
+        let mut seen = std::collections::HashMap::<&str, usize>::new();
+        for c in n.children().filter(|c| c.is_element()) {
+            let k = seen.entry(c.tag_name().name()).or_default();
+            *k += 1;
+            let here = format!("{path}/{}[{k}]", c.tag_name().name());
+            for a in c.attributes() {
+                out.push(format!("{here}/@{}={}", a.name(), a.value()));
+            }
+            if let Some(t) = c.text().filter(|t| !t.trim().is_empty()) {
+                out.push(format!("{here}={}", t.trim()));
+            }
+            walk(c, &here, out);
+        }
+    }
+    let d = roxmltree::Document::parse(xml).unwrap();
+    let mut out = Vec::new();
+    walk(d.root(), "", &mut out);
+    out
+}
+
+/// kvm → vsphere → kvm with a session store, for the samples and the
+/// libvirt corpus: after libvirt's normalisation (`virsh define` +
+/// `dumpxml`) identical to the original. Exceptions are listed with why.
+#[test]
+fn kvm_through_vsphere_and_back_is_identical_after_libvirt_normalisation() {
+    if tool("virsh").is_none() {
+        return;
+    }
+    let inputs = kvm_inputs();
+    assert!(inputs.len() >= 50, "{} inputs", inputs.len());
+    let (mut identical, mut facts_kept, mut facts_all) = (0, 0, 0);
+    let mut differ = Vec::new();
+    for (k, s) in inputs.iter().enumerate() {
+        let dir = temp_dir(&format!("carry-rt-{k}"));
+        let store = dir.join("store.yaml");
+        let st = ["--session", store.to_str().unwrap()];
+        let o = transform(s, "vsphere", &dir.join("there"), &st);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", s.display(), stderr(&o));
+        let spec = only_file(&dir.join("there"));
+        let o = transform(&spec, "kvm", &dir.join("back"), &st);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", s.display(), stderr(&o));
+        assert!(
+            !stderr(&o).contains("carried data not restored"),
+            "{}: {}",
+            s.display(),
+            stderr(&o)
+        );
+        let back = only_file(&dir.join("back"));
+        let name = domain_name(&std::fs::read_to_string(s).unwrap());
+        let (a, b) = (virsh_dump(s, &name), virsh_dump(&back, &name));
+        let (fa, fb) = (facts(&a), facts(&b));
+        facts_all += fa.len();
+        facts_kept += fa.iter().filter(|f| fb.contains(f)).count();
+        if a == b {
+            identical += 1;
+        } else {
+            differ.push(s.display().to_string());
+        }
+    }
+    let share = 100.0 * facts_kept as f64 / facts_all as f64;
+    eprintln!(
+        "kvm → vsphere → kvm: {identical} of {} identical, {share:.1} % of leaf facts kept",
+        inputs.len()
+    );
+    assert!(
+        differ.is_empty(),
+        "{} of {} differ after libvirt's normalisation: {differ:?}",
+        differ.len(),
+        inputs.len()
+    );
+}
+
+/// The ConfigSpec of `samples/kvm/win-uefi.xml` as hvxform writes it, with
+/// the changes an administrator makes in vSphere: memory 8 → 16 GiB, 4 → 8
+/// vCPUs, the NIC removed, a data disk added.
+fn changed_in_vsphere(dir: &Path) -> PathBuf {
+    let o = transform(
+        &root().join("samples/kvm/win-uefi.xml"),
+        "vsphere",
+        dir,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = std::fs::read_to_string(dir.join("win-uefi.vsphere.xml")).unwrap();
+    let mut s = spec
+        .replace("<memoryMB>8192</memoryMB>", "<memoryMB>16384</memoryMB>")
+        .replace("<numCPUs>4</numCPUs>", "<numCPUs>8</numCPUs>");
+    let nic = s.find("VirtualE1000e").expect("the sample's NIC");
+    let start = s[..nic].rfind("  <deviceChange>").unwrap();
+    let end = nic + s[nic..].find("</deviceChange>\n").unwrap() + "</deviceChange>\n".len();
+    s.replace_range(start..end, "");
+    let disk = r#"  <deviceChange>
+    <operation>add</operation>
+    <device xsi:type="VirtualDisk">
+      <key>-2209</key>
+      <backing xsi:type="VirtualDiskFlatVer2BackingInfo">
+        <fileName>[datastore1] win-uefi/data.vmdk</fileName>
+        <diskMode>persistent</diskMode>
+      </backing>
+      <controllerKey>-150</controllerKey>
+      <unitNumber>2</unitNumber>
+      <capacityInKB>1048576</capacityInKB>
+    </device>
+  </deviceChange>
+"#;
+    let at = s.find("  <extraConfig>").unwrap();
+    s.insert_str(at, disk);
+    let p = dir.join("changed.xml");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+#[test]
+fn changes_made_in_vsphere_win_and_the_report_says_what_was_dropped() {
+    let dir = temp_dir("carry-changed");
+    let changed = changed_in_vsphere(&dir.join("there"));
+    let o = transform(&changed, "kvm", &dir.join("back"), &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    for what in [
+        "carried memory",
+        "carried cpu",
+        "carried nic 52:54:00:c8:21:9f",
+    ] {
+        assert!(
+            err.contains(&format!("{what} not restored")),
+            "{what}: {err}"
+        );
+    }
+    // The two disks vSphere kept come back as libvirt had them.
+    assert!(!err.contains("carried disk"), "{err}");
+    let xml = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    let d = roxmltree::Document::parse(&xml).unwrap();
+    let text = |name: &str| {
+        d.descendants()
+            .find(|n| n.has_tag_name(name))
+            .and_then(|n| n.text())
+            .map(str::to_string)
+    };
+    assert_eq!(text("memory").as_deref(), Some("16777216"));
+    assert_eq!(text("vcpu").as_deref(), Some("8"));
+    assert!(
+        !d.descendants().any(|n| n.has_tag_name("interface")),
+        "{xml}"
+    );
+    let disks: Vec<_> = d.descendants().filter(|n| n.has_tag_name("disk")).collect();
+    assert_eq!(disks.len(), 3, "{xml}");
+    // Restored from the original: the cache mode and boot order vSphere
+    // cannot hold; the new disk is vSphere's.
+    let cache = |n: roxmltree::Node| {
+        n.children()
+            .find(|c| c.has_tag_name("driver"))
+            .and_then(|d| d.attribute("cache"))
+            .map(str::to_string)
+    };
+    assert_eq!(cache(disks[0]).as_deref(), Some("writeback"), "{xml}");
+    assert!(disks[0].children().any(|c| c.has_tag_name("boot")), "{xml}");
+    let source = |n: roxmltree::Node| {
+        n.children()
+            .find(|c| c.has_tag_name("source"))
+            .and_then(|s| s.attribute("file"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(source(disks[2]).ends_with("win-uefi/data.vmdk"), "{xml}");
+    // What vSphere cannot model at all comes back too (the TPM's emulator).
+    assert!(d.descendants().any(|n| n.has_tag_name("tpm")), "{xml}");
+}
+
+#[test]
+fn no_carry_writes_nothing_extra_and_restores_nothing() {
+    let dir = temp_dir("carry-none");
+    let web = root().join("samples/kvm/web.xml");
+    let o = transform(&web, "vsphere", &dir.join("plain"), &["--no-carry"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plain = std::fs::read_to_string(only_file(&dir.join("plain"))).unwrap();
+    assert!(!plain.contains("hvx.carry."), "{plain}");
+    let o = transform(&web, "vsphere", &dir.join("carried"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = only_file(&dir.join("carried"));
+    let carried = std::fs::read_to_string(&spec).unwrap();
+    assert!(carried.contains("<key>hvx.carry.0</key>"), "{carried}");
+    // Without it, the way back is vSphere's alone: no memballoon.
+    let o = transform(&spec, "kvm", &dir.join("back"), &["--no-carry"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(!back.contains("memballoon"), "{back}");
+    let o = transform(&spec, "kvm", &dir.join("restored"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let restored = std::fs::read_to_string(only_file(&dir.join("restored"))).unwrap();
+    assert!(restored.contains("memballoon"), "{restored}");
+}
+
+#[test]
+fn secrets_are_not_carried_unless_kept() {
+    let dir = temp_dir("carry-secret");
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let input = dir.join("vnc.xml");
+    std::fs::write(
+        &input,
+        web.replace(
+            "<graphics type='vnc'",
+            "<graphics type='vnc' passwd='s3cr3t-vnc'",
+        ),
+    )
+    .unwrap();
+    let o = transform(&input, "vsphere", &dir.join("a"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = only_file(&dir.join("a"));
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("hvx.carry.0"), "{text}");
+    assert!(!text.contains("s3cr3t-vnc"), "{text}");
+    // What was carried is still the rest of the domain.
+    let o = transform(&spec, "kvm", &dir.join("back"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(back.contains("<graphics type=\"vnc\""), "{back}");
+    assert!(!back.contains("s3cr3t-vnc"), "{back}");
+    let o = transform(&input, "vsphere", &dir.join("kept"), &["--keep-secrets"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kept = std::fs::read_to_string(only_file(&dir.join("kept"))).unwrap();
+    assert!(kept.contains("s3cr3t-vnc"), "{kept}");
+}
+
+#[test]
+fn a_broken_package_is_a_warning_and_the_document_still_converts() {
+    let dir = temp_dir("carry-broken");
+    let o = transform(
+        &root().join("samples/kvm/db.xml"),
+        "vsphere",
+        &dir.join("a"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(only_file(&dir.join("a"))).unwrap();
+    assert!(
+        text.contains("<key>hvx.carry.1</key>"),
+        "a package of several parts"
+    );
+    // Part 1 lost (an administrator edited extraConfig).
+    let at = text.find("<key>hvx.carry.1</key>").unwrap();
+    let start = text[..at].rfind("  <extraConfig>").unwrap();
+    let end = at + text[at..].find("</extraConfig>\n").unwrap() + "</extraConfig>\n".len();
+    let mut broken = text.clone();
+    broken.replace_range(start..end, "");
+    let p = dir.join("broken.xml");
+    std::fs::write(&p, &broken).unwrap();
+    let o = transform(&p, "kvm", &dir.join("back"), &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("carried data not restored: extraConfig hvx.carry.1 is missing"),
+        "{}",
+        stderr(&o)
+    );
+    // A package of another format version: said, not guessed at.
+    let p = dir.join("future.xml");
+    std::fs::write(&p, text.replace("hvx-carry/1 kvm", "hvx-carry/9 kvm")).unwrap();
+    let o = transform(&p, "kvm", &dir.join("future"), &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not in a format this hvxform reads"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// What was carried goes on through another platform: kvm → vsphere →
+/// vsphere (the package kept) → kvm is still the original.
+#[test]
+fn the_package_survives_a_conversion_back_to_its_own_platform() {
+    let dir = temp_dir("carry-same");
+    let web = root().join("samples/kvm/web.xml");
+    let store = dir.join("store.yaml");
+    let st = ["--session", store.to_str().unwrap()];
+    assert_eq!(
+        transform(&web, "vsphere", &dir.join("a"), &st)
+            .status
+            .code(),
+        Some(0)
+    );
+    let a = only_file(&dir.join("a"));
+    let o = transform(&a, "vsphere", &dir.join("b"), &st);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let b = only_file(&dir.join("b"));
+    let o = transform(&b, "kvm", &dir.join("c"), &st);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = transform(&web, "kvm", &dir.join("direct"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(only_file(&dir.join("c"))).unwrap(),
+        std::fs::read_to_string(only_file(&dir.join("direct"))).unwrap()
+    );
+}

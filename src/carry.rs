@@ -45,7 +45,7 @@ pub const MAX_NESTING: usize = 4;
 
 /// The platforms whose documents carry a package.
 pub fn has_channel(platform: &str) -> bool {
-    platform == "vsphere"
+    matches!(platform, "vsphere" | "kvm" | "vmware" | "xen" | "ovf")
 }
 
 /// The package for `text`, read as `platform`, with the session pairs its
@@ -282,53 +282,227 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             out.push_str(&xml[at..]);
             Ok(out)
         }
+        "kvm" => {
+            // In libvirt's <metadata>, which it keeps as it is: the mapping's
+            // own, or a new one after the domain's <name>.
+            let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+            let root = doc.root_element();
+            let mut el = String::with_capacity(pkg.len() + 80);
+            el.push_str("<hvxc:carry xmlns:hvxc=\"");
+            el.push_str(NS);
+            el.push_str("\">");
+            crate::xmlout::escape_into(&mut el, pkg, false).map_err(|e| e.to_string())?;
+            el.push_str("</hvxc:carry>");
+            let (at, add) = match root.children().find(|n| n.has_tag_name("metadata")) {
+                Some(m) if m.has_children() => {
+                    let end = m.range().end - "</metadata>".len();
+                    (end, format!("  {el}\n  "))
+                }
+                Some(m) => {
+                    return Ok(format!(
+                        "{}<metadata>\n    {el}\n  </metadata>{}",
+                        &xml[..m.range().start],
+                        &xml[m.range().end..]
+                    ))
+                }
+                None => {
+                    let name = root
+                        .children()
+                        .find(|n| n.has_tag_name("name"))
+                        .ok_or("the domain has no <name> to put <metadata> after")?;
+                    (
+                        name.range().end,
+                        format!("\n  <metadata>\n    {el}\n  </metadata>"),
+                    )
+                }
+            };
+            let mut out = String::with_capacity(xml.len() + add.len());
+            out.push_str(&xml[..at]);
+            out.push_str(&add);
+            out.push_str(&xml[at..]);
+            Ok(out)
+        }
+        "vmware" | "xen" => {
+            // Keys of the canonical form (`.vmx` and xl.cfg writers quote
+            // and escape them), after the mapping's own.
+            let end = if platform == "vmware" {
+                "</vmx>"
+            } else {
+                "</xl>"
+            };
+            let at = xml
+                .rfind(end)
+                .ok_or("the document is not in its canonical form")?;
+            let mut add = String::with_capacity(pkg.len() + parts.len() * 60);
+            for (i, part) in parts.iter().enumerate() {
+                if platform == "vmware" {
+                    add.push_str(&format!("<entry key=\"hvx.carry.{i}\">"));
+                } else {
+                    add.push_str(&format!("<hvx_carry_{i}>"));
+                }
+                crate::xmlout::escape_into(&mut add, part, false).map_err(|e| e.to_string())?;
+                if platform == "vmware" {
+                    add.push_str("</entry>");
+                } else {
+                    add.push_str(&format!("</hvx_carry_{i}>"));
+                }
+            }
+            Ok(format!("{}{add}{}", &xml[..at], &xml[at..]))
+        }
+        "ovf" => {
+            // A section of its own in the VirtualSystem, which an OVF
+            // reader may skip (ovf:required="false").
+            const END: &str = "</VirtualSystem>";
+            let at = xml.rfind(END).ok_or("the envelope has no VirtualSystem")?;
+            let mut add = String::with_capacity(pkg.len() + 300);
+            add.push_str("  <hvxc:CarrySection xmlns:hvxc=\"");
+            add.push_str(NS);
+            add.push_str("\" ovf:required=\"false\">\n      <Info>What hvxform carries for the way back: the original this VM was converted from</Info>\n      <hvxc:Package>");
+            crate::xmlout::escape_into(&mut add, pkg, false).map_err(|e| e.to_string())?;
+            add.push_str("</hvxc:Package>\n    </hvxc:CarrySection>\n  ");
+            Ok(format!("{}{add}{}", &xml[..at], &xml[at..]))
+        }
         _ => Err(format!("{platform} has no channel for carried data")),
     }
 }
 
-/// The package a document of `platform` carries: `None` when it carries
-/// none, an error when its values do not make one (a value missing).
-pub fn find(platform: &str, root: Node) -> Option<Result<String, String>> {
-    if platform != "vsphere" {
-        return None;
-    }
-    let mut parts: Vec<(usize, &str)> = Vec::new();
-    for ec in root
-        .children()
-        .filter(|n| n.tag_name().name() == "extraConfig")
-    {
-        let child = |name: &str| {
-            ec.children()
-                .find(|n| n.tag_name().name() == name)
-                .map(|n| n.text().unwrap_or(""))
-        };
-        let Some(k) = child("key").and_then(|k| k.strip_prefix("hvx.carry.")) else {
-            continue;
-        };
-        match k.parse::<usize>() {
-            Ok(i) if i < MAX_CHUNKS => parts.push((i, child("value").unwrap_or(""))),
-            _ => {
-                return Some(Err(format!(
-                    "extraConfig key hvx.carry.{k} is not a part number"
-                )))
-            }
-        }
-    }
-    if parts.is_empty() {
-        return None;
-    }
+/// The namespace of the element that holds a package in libvirt's
+/// `<metadata>` (libvirt keeps elements of other namespaces there as they
+/// are) and of the OVF section that does.
+pub const NS: &str = "urn:hvxform:carry:1";
+
+/// What a document carries: the package, or why its values do not make
+/// one, and the byte ranges of input text the engine removes before the
+/// mapping reads it (a channel no mapping should see), in order.
+pub struct Found {
+    pub package: Result<String, String>,
+    pub strip: Vec<std::ops::Range<usize>>,
+}
+
+/// The package put together from numbered parts (`what` names a part:
+/// `extraConfig hvx.carry.{}`).
+fn assemble(mut parts: Vec<(usize, &str)>, what: &str) -> Result<String, String> {
     parts.sort_by_key(|p| p.0);
     let mut pkg = String::new();
     for (want, (i, v)) in parts.iter().enumerate() {
         if *i != want {
-            return Some(Err(format!(
-                "extraConfig hvx.carry.{want} is missing ({} parts found)",
+            return Err(format!(
+                "{} is missing ({} parts found)",
+                what.replace("{}", &want.to_string()),
                 parts.len()
-            )));
+            ));
         }
         pkg.push_str(v);
     }
-    Some(Ok(pkg))
+    Ok(pkg)
+}
+
+/// The part number after `prefix` in `key`, if `key` is a part's.
+fn part_of(key: &str, prefix: &str) -> Option<Result<usize, String>> {
+    let k = key.strip_prefix(prefix)?;
+    Some(
+        k.parse::<usize>()
+            .ok()
+            .filter(|i| *i < MAX_CHUNKS)
+            .ok_or_else(|| format!("{key} is not a part of carried data")),
+    )
+}
+
+/// The package a document of `platform` carries (its canonical XML form
+/// for `.vmx` and xl.cfg), if any.
+pub fn find(platform: &str, doc: &roxmltree::Document) -> Option<Found> {
+    let root = doc.root_element();
+    let mut parts: Vec<(usize, &str)> = Vec::new();
+    let mut strip = Vec::new();
+    let what;
+    match platform {
+        "vsphere" => {
+            what = "extraConfig hvx.carry.{}";
+            for ec in root.children().filter(|n| n.has_tag_name("extraConfig")) {
+                let child = |name: &str| {
+                    ec.children()
+                        .find(|n| n.tag_name().name() == name)
+                        .map(|n| n.text().unwrap_or(""))
+                };
+                let Some(key) = child("key") else { continue };
+                match part_of(key, "hvx.carry.") {
+                    None => continue,
+                    Some(Ok(i)) => parts.push((i, child("value").unwrap_or(""))),
+                    Some(Err(e)) => {
+                        return Some(Found {
+                            package: Err(e),
+                            strip,
+                        })
+                    }
+                }
+            }
+        }
+        "vmware" | "xen" => {
+            let (attr, prefix) = if platform == "vmware" {
+                (true, "hvx.carry.")
+            } else {
+                (false, "hvx_carry_")
+            };
+            what = if attr { "hvx.carry.{}" } else { "hvx_carry_{}" };
+            for n in root.children().filter(|n| n.is_element()) {
+                let key = if attr {
+                    n.attribute("key")
+                } else {
+                    Some(n.tag_name().name())
+                };
+                match key.and_then(|k| part_of(k, prefix)) {
+                    None => continue,
+                    Some(Ok(i)) => {
+                        parts.push((i, n.text().unwrap_or("")));
+                        strip.push(n.range());
+                    }
+                    Some(Err(e)) => {
+                        return Some(Found {
+                            package: Err(e),
+                            strip: Vec::new(),
+                        })
+                    }
+                }
+            }
+        }
+        "kvm" => {
+            let meta = root.children().find(|n| n.has_tag_name("metadata"))?;
+            let el = meta
+                .children()
+                .find(|n| n.is_element() && n.tag_name().namespace() == Some(NS))?;
+            // The whole <metadata> when the package is all it holds.
+            let alone = meta.children().filter(|n| n.is_element()).count() == 1;
+            return Some(Found {
+                package: Ok(el.text().unwrap_or("").to_string()),
+                strip: vec![if alone { meta.range() } else { el.range() }],
+            });
+        }
+        "ovf" => {
+            let vs = root
+                .descendants()
+                .find(|n| n.tag_name().name() == "VirtualSystem")?;
+            let sec = vs
+                .children()
+                .find(|n| n.is_element() && n.tag_name().namespace() == Some(NS))?;
+            let pkg = sec
+                .children()
+                .find(|n| n.is_element() && n.tag_name().name() == "Package")
+                .map(|n| n.text().unwrap_or("").to_string())
+                .ok_or_else(|| "the carried-data section has no Package".to_string());
+            return Some(Found {
+                package: pkg,
+                strip: vec![sec.range()],
+            });
+        }
+        _ => return None,
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(Found {
+        package: assemble(parts, what),
+        strip,
+    })
 }
 
 /// `doc` written again without its secret nodes (elements, or attributes
@@ -375,12 +549,12 @@ pub fn without(
 /// Whether two elements are the same: name, attributes (in any order),
 /// text and child elements (in order).
 pub fn same(x: Node, y: Node) -> bool {
-    if x.tag_name() != y.tag_name() || x.attributes().len() != y.attributes().len() {
+    if qname(x) != qname(y) || x.attributes().len() != y.attributes().len() {
         return false;
     }
     for a in x.attributes() {
         if !y.attributes().any(|b| {
-            b.name() == a.name() && b.namespace() == a.namespace() && b.value() == a.value()
+            b.name() == a.name() && ns(b.namespace()) == ns(a.namespace()) && b.value() == a.value()
         }) {
             return false;
         }
@@ -403,6 +577,18 @@ pub fn same(x: Node, y: Node) -> bool {
             _ => return false,
         }
     }
+}
+
+/// No namespace and the empty one are the same (a tree built with
+/// `xmlns=""` says the latter, a parsed one the former).
+fn ns(n: Option<&str>) -> Option<&str> {
+    n.filter(|u| !u.is_empty())
+}
+
+/// An element's (namespace, local name).
+fn qname<'a>(n: Node<'a, '_>) -> (Option<&'a str>, &'a str) {
+    let t = n.tag_name();
+    (ns(t.namespace()), t.name())
 }
 
 /// Child elements and non-blank texts.
@@ -464,7 +650,7 @@ pub fn merge(
     else {
         return Err("a hub without a root element".into());
     };
-    if ra.tag_name() != rc.tag_name() || rb.tag_name() != rc.tag_name() {
+    if qname(ra) != qname(rc) || qname(rb) != qname(rc) {
         return Err("the carried hub and the returning one differ at the root".into());
     }
     let mut m = Merger {
@@ -504,27 +690,27 @@ impl Merger<'_> {
         let mut names: Vec<(Option<&str>, &str)> = Vec::new();
         for n in [a, b, c] {
             for at in n.attributes() {
-                if !names.contains(&(at.namespace(), at.name())) {
-                    names.push((at.namespace(), at.name()));
+                if !names.contains(&(ns(at.namespace()), at.name())) {
+                    names.push((ns(at.namespace()), at.name()));
                 }
             }
         }
-        let get = |n: Node<'_, '_>, ns: Option<&str>, name: &str| {
+        let get = |n: Node<'_, '_>, uri: Option<&str>, name: &str| {
             n.attributes()
-                .find(|x| x.namespace() == ns && x.name() == name)
+                .find(|x| ns(x.namespace()) == uri && x.name() == name)
                 .map(|x| x.value().to_string())
         };
-        for (ns, name) in names {
-            let (va, vb, vc) = (get(a, ns, name), get(b, ns, name), get(c, ns, name));
+        for (uri, name) in names {
+            let (va, vb, vc) = (get(a, uri, name), get(b, uri, name), get(c, uri, name));
             if let Some(v) = if vc == vb { va } else { vc } {
-                let p = ns.and_then(|u| c.lookup_prefix(u));
-                self.out.attr_ns(name, ns, p, &v)?;
+                let p = uri.and_then(|u| c.lookup_prefix(u));
+                self.out.attr_ns(name, uri, p, &v)?;
             }
         }
         // Members, grouped by name, in the hub's order.
         let mut groups: Vec<(Option<&str>, &str)> = Vec::new();
         for n in elements(a).chain(elements(c)) {
-            let k = (n.tag_name().namespace(), n.tag_name().name());
+            let k = qname(n);
             if !groups.contains(&k) {
                 groups.push(k);
             }
@@ -676,10 +862,8 @@ impl Merger<'_> {
 }
 
 /// The child elements of `n` named `ns:name`.
-fn members<'a, 'i>(n: Node<'a, 'i>, ns: Option<&str>, name: &str) -> Vec<Node<'a, 'i>> {
-    elements(n)
-        .filter(|e| e.tag_name().namespace() == ns && e.tag_name().name() == name)
-        .collect()
+fn members<'a, 'i>(n: Node<'a, 'i>, uri: Option<&str>, name: &str) -> Vec<Node<'a, 'i>> {
+    elements(n).filter(|e| qname(*e) == (uri, name)).collect()
 }
 
 /// Every attribute and text of an element's subtree as `path=value`.

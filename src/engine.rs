@@ -204,14 +204,25 @@ impl Mappings {
         if let Some(r) = routes.get(&key) {
             return r.clone();
         }
-        let r = self.find_route(from, to).map(Arc::from);
+        let r = self.find_route(from, to, !self.via_hub).map(Arc::from);
         routes.insert(key, r.clone());
         r
     }
 
-    fn find_route(&self, from: &Platform, to: &Platform) -> Result<Vec<String>, String> {
+    /// The route through the hub, even where a direct mapping exists (a
+    /// document whose carried data is restored in the hub).
+    pub fn hub_route(&self, from: &Platform, to: &Platform) -> Result<Arc<[String]>, String> {
+        self.find_route(from, to, false).map(Arc::from)
+    }
+
+    fn find_route(
+        &self,
+        from: &Platform,
+        to: &Platform,
+        direct_ok: bool,
+    ) -> Result<Vec<String>, String> {
         let direct = format!("{}-to-{}.hvx", from.name, to.name);
-        if from.name != to.name && !self.via_hub && self.exists(&direct) {
+        if from.name != to.name && direct_ok && self.exists(&direct) {
             return Ok(vec![direct]);
         }
         let mut files = Vec::new();
@@ -353,6 +364,7 @@ impl Convert<'_> {
         store: &dyn SessionAccess,
     ) -> Result<(Vec<Produced>, Findings), ConvertError> {
         // Text formats (.vmx, xl.cfg) are read in their canonical XML form.
+        let raw = text;
         let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
         let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
         let (source, unknown_root) = platform::source_of_xml(&doc, from)
@@ -363,31 +375,62 @@ impl Convert<'_> {
                 source.name
             )));
         }
-        let doc = crate::tree::Document::from_roxml(&doc)
-            .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
+        // What the input carries from an earlier conversion (restored
+        // below), and the input as its mapping reads it: without a channel
+        // that is not the mapping's to see.
+        let found = if self.run.carry && depth <= carry::MAX_NESTING {
+            carry::find(source.name, &doc)
+        } else {
+            None
+        };
+        let doc = match found.as_ref().map(|f| &f.strip).filter(|s| !s.is_empty()) {
+            Some(ranges) => {
+                let mut t = String::with_capacity(text.len());
+                let mut at = 0;
+                for r in ranges {
+                    t.push_str(&text[at..r.start]);
+                    at = r.end;
+                }
+                t.push_str(&text[at..]);
+                let d = input::parse_xml(name, &t).map_err(|e| ConvertError::Input(e.message))?;
+                crate::tree::Document::from_roxml(&d)
+            }
+            None => crate::tree::Document::from_roxml(&doc),
+        };
+        let doc = doc.map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
+        let carried = found.map(|f| f.package);
         let mut out = Vec::new();
         let mut findings = Findings::default();
         let carrying = self.run.carry && depth == 0;
         // The pairs this conversion uses go with what it carries.
         let recorder = carry::Recorder::new(store);
         let sessions: &dyn SessionAccess = if carrying { &recorder } else { store };
-        // What the input carries from an earlier conversion (restored below).
-        let carried = match doc.root_element() {
-            Some(root) if self.run.carry && depth <= carry::MAX_NESTING => {
-                carry::find(source.name, root)
-            }
-            _ => None,
-        };
         for target in targets {
-            let files = self
+            let mut files = self
                 .mappings
                 .route(source, target)
                 .map_err(ConvertError::Route)?;
+            // Carried data is restored in the hub.
+            if carried.is_some() && files.first() != Some(&hub_stage(source)) {
+                files = self
+                    .mappings
+                    .hub_route(source, target)
+                    .map_err(ConvertError::Route)?;
+            }
             // Each document of the last stage run: its names, and its tree
             // (for the next stage) or its text (XML or JSON).
             let mut docs: Vec<(Vec<String>, exec::OutDoc)> = Vec::new();
             // The input's secret nodes, as the first stage found them.
             let mut secrets = Vec::new();
+            let mut home: Option<Original> = None;
+            // Going back to the platform a package came from: nothing new
+            // is carried (the original is restored instead).
+            let mut homebound = source.name != target.name
+                && matches!(&carried, Some(Ok(p)) if p.strip_prefix(carry::HEADER)
+                    .and_then(|r| r.split_once('\n'))
+                    .is_some_and(|(from, _)| from == target.name))
+                // A hub that holds the target's own native detail.
+                || (source.name == "hvx" && carrying && knows(&doc, target));
             // The first stage reads the parsed input; later stages read the
             // tree the stage before built (see book: performance).
             for (k, file) in files.iter().enumerate() {
@@ -457,7 +500,7 @@ impl Convert<'_> {
                         // One VM (a response of several carries nothing here).
                         if let [(_, main)] = next.as_mut_slice() {
                             let pkg = carried.as_ref().expect("restoring");
-                            self.restore(
+                            let original = self.restore(
                                 name,
                                 pkg,
                                 source,
@@ -466,25 +509,64 @@ impl Convert<'_> {
                                 depth,
                                 &mut findings,
                             );
+                            // Unchanged, and home: the original as it was.
+                            home = original.filter(|o| o.platform.name == target.name);
                         }
+                    }
+                    if home.is_some() {
+                        break;
                     }
                 } else {
                     for (names, d) in &docs {
                         let hub = d.tree.as_ref().ok_or_else(|| {
                             ConvertError::Route(format!("internal: {file} read no tree"))
                         })?;
+                        // The VM's own native detail for the target is in the
+                        // hub already (carried by a mapping: Hyper-V's Notes,
+                        // EC2's tags): it is on its way home.
+                        if k + 1 == files.len() && carrying && !homebound {
+                            homebound = knows(hub, target);
+                        }
                         run_stage(hub, names)?;
                     }
                 }
                 docs = next;
             }
+            if let Some(o) = home {
+                // The original as it was read: native text as it is, a
+                // canonical form (what is carried of an input with
+                // secrets) written out as the platform's.
+                let canonical = matches!(
+                    platform::to_xml(name, &o.text, Some(target)),
+                    Ok(std::borrow::Cow::Borrowed(_))
+                );
+                let xml = if canonical {
+                    platform::to_native(target, o.text)
+                        .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?
+                } else {
+                    o.text
+                };
+                out.push(Produced {
+                    target: target.name,
+                    names: Vec::new(),
+                    ext: target.ext,
+                    json: false,
+                    xml,
+                });
+                continue;
+            }
             let documents = docs.iter().filter(|(_, d)| !d.json).count();
             for (names, d) in docs {
                 let (mut xml, json) = (d.xml, d.json);
-                if carrying && documents == 1 && !json && carry::has_channel(target.name) {
+                if carrying
+                    && !homebound
+                    && documents == 1
+                    && !json
+                    && carry::has_channel(target.name)
+                {
                     let pairs = recorder.pairs();
                     self.attach(
-                        &text,
+                        raw,
                         &doc,
                         source,
                         target,
@@ -566,9 +648,9 @@ impl Convert<'_> {
         as_tree: bool,
         depth: usize,
         findings: &mut Findings,
-    ) {
+    ) -> Option<Original> {
         let hub = platform::by_name("hvx").expect("the hub platform");
-        let replay = |pkg: &str| -> Result<(String, String), String> {
+        let replay = |pkg: &str| -> Result<(String, String, Original), String> {
             let package = carry::decode(pkg)?;
             let from = platform::by_name(package.platform)?;
             let label = format!("{name} (carried {})", from.name);
@@ -597,13 +679,23 @@ impl Convert<'_> {
             };
             let there = one(&a, hub, via, false)?;
             let b = one(&there, via, hub, false)?;
-            Ok((a, b))
+            let original = Original {
+                platform: from,
+                text: package.text.to_string(),
+            };
+            Ok((a, b, original))
         };
+        let mut unchanged = None;
         let result = pkg.clone().and_then(|p| {
-            let (a, b) = replay(&p)?;
+            let (a, b, original) = replay(&p)?;
             let a = crate::tree::Document::parse(&a)?;
             let b = crate::tree::Document::parse(&b)?;
             let c = main.tree.as_ref().ok_or("the hub was not built")?;
+            if let (Some(rb), Some(rc)) = (b.root_element(), c.root_element()) {
+                if carry::same(rb, rc) {
+                    unchanged = Some(original);
+                }
+            }
             let mut out = if as_tree {
                 crate::xmlout::XmlOut::building()
             } else {
@@ -626,6 +718,7 @@ impl Convert<'_> {
             }
             Err(e) => carry_warning(findings, format!("carried data not restored: {e}")),
         }
+        unchanged
     }
 
     /// `--param` values go to every mapping that declares them; a name no
@@ -637,6 +730,22 @@ impl Convert<'_> {
             .cloned()
             .collect()
     }
+}
+
+/// The document a package carries, when the document that carried it came
+/// back unchanged: going home to its own platform, it is the output.
+struct Original {
+    platform: &'static Platform,
+    text: String,
+}
+
+/// Whether a hub holds native detail of `target` (its `extension` or
+/// `entry` elements): the VM has been there.
+fn knows(hub: &crate::tree::Document, target: &Platform) -> bool {
+    hub.descendants().any(|n| {
+        matches!(n.tag_name().name(), "extension" | "entry")
+            && n.attribute("platform") == Some(target.name)
+    })
 }
 
 /// The mapping that reads `source` into the hub.

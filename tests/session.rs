@@ -132,6 +132,9 @@ fn round_trip_with_one_store_restores_every_identifier() {
     let vs = std::fs::read_to_string(there.join("domain.vsphere.xml")).unwrap();
     let want = std::fs::read_to_string(root().join("tests/session/domain.vsphere.xml")).unwrap();
     assert_eq!(vs, want);
+    // These mappings write no extraConfig for carried data to go in, so
+    // the way back would carry the spec in the domain's metadata: this test
+    // is about the identifiers alone.
     ok(&run(&[
         "transform",
         s(&there.join("domain.vsphere.xml")),
@@ -141,6 +144,7 @@ fn round_trip_with_one_store_restores_every_identifier() {
         MAPPINGS,
         "--session",
         s(&store),
+        "--no-carry",
         "-o",
         s(&back),
     ]));

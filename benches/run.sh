@@ -120,6 +120,7 @@ mkdir -p "$WORK/shipped"
   printf 'on domains {\n  <VirtualMachineConfigSpecs> {\n    apply domain;\n  }\n}\n'
 } >"$WORK/shipped/kvm-to-vsphere.hvx"
 # The stylesheet's job in hvxform's language: the same job as xsltproc's
+# (with --no-carry: xsltproc carries no original for the way back)
 # (report.py check compares the outputs).
 XSLJOB="$ROOT/benches/mappings/stylesheet"
 WEB="$ROOT/samples/kvm/web.xml"
@@ -140,8 +141,8 @@ cmd_of() {
     hvx_sess) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_sess" --session "$O/store-sess.yaml") ;;
     hvx_hub) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_hub" --via-hub --session "$O/store-hub.yaml") ;;
     hvx_1core) CMD=(taskset -c 0 "$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_1core") ;;
-    hvx_xsl) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_xsl" --mappings "$XSLJOB" --session "$O/store-xsl.yaml") ;;
-    hvx_xsl_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_xsl" --mappings "$XSLJOB" --session "$O/store-xsl_shm.yaml") ;;
+    hvx_xsl) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$O/hvx_xsl" --mappings "$XSLJOB" --no-carry --session "$O/store-xsl.yaml") ;;
+    hvx_xsl_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_xsl" --mappings "$XSLJOB" --no-carry --session "$O/store-xsl_shm.yaml") ;;
     xslt_shm) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C"/small/*.xml) OUT="$SHM/xslt.xml" ;;
     hvx_sess_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_sess" --session "$O/store-sess_shm.yaml") ;;
     hvx_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx") ;;
@@ -151,14 +152,14 @@ cmd_of() {
     xslt1) CMD=(xsltproc --stringparam idmap "$WORK/map1.xml" "$XSL" "$C"/small/*.xml) OUT="$O/xslt1.xml" ;;
     floor) CMD=("$FLOOR" "$O/floor" "$C/small") ;;
     hvx_large) CMD=("$HVX" -q transform "$C/large.xml" --from kvm --to vsphere --mappings "$WORK/shipped" --session "$O/store-large.yaml") OUT="$O/hvx-large.xml" ;;
-    hvx_large_xsl) CMD=("$HVX" -q transform "$C/large.xml" --from kvm --to vsphere --mappings "$XSLJOB" --session "$O/store-large_xsl.yaml") OUT="$O/hvx-large-xsl.xml" ;;
+    hvx_large_xsl) CMD=("$HVX" -q transform "$C/large.xml" --from kvm --to vsphere --mappings "$XSLJOB" --no-carry --session "$O/store-large_xsl.yaml") OUT="$O/hvx-large-xsl.xml" ;;
     xslt_large) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C/large.xml") OUT="$O/xslt-large.xml" ;;
     floor_large) CMD=("$FLOOR" - "$C/large.xml") OUT="$O/floor-large.xml" ;;
     hvx_quarter) CMD=("$HVX" -q transform "$Q/large.xml" --from kvm --to vsphere --mappings "$WORK/shipped" --session "$O/store-large.yaml") OUT="$O/hvx-quarter.xml" ;;
     floor_quarter) CMD=("$FLOOR" - "$Q/large.xml") OUT="$O/floor-quarter.xml" ;;
     hvx_tiny) CMD=("$HVX" -q transform "$C/tiny.xml" --to vsphere) ;;
     hvx_tiny_hub) CMD=("$HVX" -q transform "$C/tiny.xml" --to vsphere --via-hub) ;;
-    hvx_tiny_xsl) CMD=("$HVX" -q transform "$C/tiny.xml" --to vsphere --mappings "$XSLJOB" --session "$O/store-tiny.yaml") ;;
+    hvx_tiny_xsl) CMD=("$HVX" -q transform "$C/tiny.xml" --to vsphere --mappings "$XSLJOB" --no-carry --session "$O/store-tiny.yaml") ;;
     hvx_web) CMD=("$HVX" -q transform "$WEB" --to vsphere --session "$O/store-tiny.yaml") ;;
     floor_web) CMD=("$FLOOR" - "$WEB") ;;
     xslt_tiny) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C/tiny.xml") ;;
@@ -176,7 +177,7 @@ def() { # section name label docs bytes shown-command
   case $1 in batch) BATCH+=("$2") ;; large) LARGE+=("$2") ;; single) SINGLE+=("$2") ;; esac
 }
 n=$SMALL
-def batch hvx_xsl "batch: hvxform, the stylesheet's job (benches/mappings/stylesheet), 1,000-pair store: the same job as xsltproc's" "$n" "$small_bytes" "hvxform transform small --to vsphere -o DIR --mappings stylesheet --session store.yaml"
+def batch hvx_xsl "batch: hvxform, the stylesheet's job (benches/mappings/stylesheet), 1,000-pair store: the same job as xsltproc's" "$n" "$small_bytes" "hvxform transform small --to vsphere -o DIR --mappings stylesheet --no-carry --session store.yaml"
 def batch hvx "batch: hvxform, shipped route kvm → vsphere (direct mapping), no store" "$n" "$small_bytes" "hvxform transform small --to vsphere -o DIR"
 def batch hvx_sess "batch: hvxform, same + session store (1,000 ids, looked up)" "$n" "$small_bytes" "... --session store.yaml"
 def batch hvx_hub "batch: hvxform, hub route kvm → hvx → vsphere + store" "$n" "$small_bytes" "... --via-hub --session store.yaml"
@@ -204,7 +205,7 @@ def large hvx_quarter "large ÷ 4: hvxform" "$quarter_docs" "$quarter_bytes" "(s
 def large floor_quarter "large ÷ 4: floor" "$quarter_docs" "$quarter_bytes" "floor - large.xml (quarter)"
 def single hvx_tiny "single: hvxform, shipped route (1 mapping, kvm → vsphere)" 1 "$tiny_bytes" "hvxform transform tiny.xml --to vsphere"
 def single hvx_tiny_hub "single: hvxform, hub route (2 mappings)" 1 "$tiny_bytes" "hvxform transform tiny.xml --to vsphere --via-hub"
-def single hvx_tiny_xsl "single: hvxform, the stylesheet's job, 1,000-pair store" 1 "$tiny_bytes" "hvxform transform tiny.xml --to vsphere --mappings stylesheet --session store.yaml"
+def single hvx_tiny_xsl "single: hvxform, the stylesheet's job, 1,000-pair store" 1 "$tiny_bytes" "hvxform transform tiny.xml --to vsphere --mappings stylesheet --no-carry --session store.yaml"
 def single xslt_tiny "single: xsltproc, 1,000-entry table" 1 "$tiny_bytes" "xsltproc --stringparam idmap vmids.xml libvirt2vsphere.xsl tiny.xml"
 def single floor_tiny "single: floor" 1 "$tiny_bytes" "floor - tiny.xml"
 def single hvx_web "single, 3 KB domain: hvxform, shipped route, 1,000-pair store" 1 "$(wc -c <"$WEB")" "hvxform transform samples/kvm/web.xml --to vsphere --session store.yaml"

@@ -145,6 +145,13 @@ impl Mappings {
         self
     }
 
+    /// Whether a mapping of this name comes from the override directory.
+    pub fn overridden(&self, file: &str) -> bool {
+        self.overrides
+            .as_ref()
+            .is_some_and(|d| d.join(file).exists())
+    }
+
     /// The source of a mapping by file name: the override directory first,
     /// then the embedded set.
     pub fn source(&self, file: &str) -> Option<Arc<Source>> {
@@ -406,6 +413,20 @@ impl Convert<'_> {
         let recorder = carry::Recorder::new(store);
         let sessions: &dyn SessionAccess = if carrying { &recorder } else { store };
         for target in targets {
+            // Where this target's findings start.
+            let mark = (findings.unmapped.len(), findings.unmapped_count);
+            let (dropped_mark, warnings_mark) = (findings.dropped.len(), findings.warnings.len());
+            // A document converted to its own platform, already in the form
+            // that platform's writer writes, is itself once its mapping has
+            // read it without an error (book: cli, Routes).
+            let identity = source.name == target.name
+                && depth == 0
+                && !self.mappings.via_hub
+                && !self.mappings.overridden(&hub_stage(source))
+                && !self
+                    .mappings
+                    .overridden(&format!("hvx-to-{}.hvx", target.name))
+                && platform::in_written_form(target, raw, &doc);
             let mut files = self
                 .mappings
                 .route(source, target)
@@ -443,7 +464,8 @@ impl Convert<'_> {
                 };
                 // Documents only a program reads (the next stage, or the
                 // writer of a native format) are written without indentation.
-                let restoring = k == 0 && carried.is_some() && file == &hub_stage(source);
+                let restoring =
+                    k == 0 && !identity && carried.is_some() && file == &hub_stage(source);
                 let opts = RunOptions {
                     compact: k + 1 < files.len() || platform::writes_native(target),
                     tree: k + 1 < files.len() || restoring,
@@ -496,6 +518,9 @@ impl Convert<'_> {
                 };
                 if k == 0 {
                     run_stage(&doc, &[])?;
+                    if identity {
+                        break;
+                    }
                     if restoring {
                         // One VM (a response of several carries nothing here).
                         if let [(_, main)] = next.as_mut_slice() {
@@ -532,6 +557,21 @@ impl Convert<'_> {
                 }
                 docs = next;
             }
+            if identity {
+                out.push(Produced {
+                    target: target.name,
+                    names: Vec::new(),
+                    ext: target.ext,
+                    json: false,
+                    xml: raw.to_string(),
+                });
+                // Nothing converted, so nothing dropped, lost or to do.
+                findings.unmapped.truncate(mark.0);
+                findings.unmapped_count = mark.1;
+                findings.dropped.truncate(dropped_mark);
+                findings.warnings.truncate(warnings_mark);
+                continue;
+            }
             if let Some(o) = home {
                 // The original as it was read: native text as it is, a
                 // canonical form (what is carried of an input with
@@ -553,6 +593,7 @@ impl Convert<'_> {
                     json: false,
                     xml,
                 });
+                carried_away(&mut findings, mark, target);
                 continue;
             }
             let documents = docs.iter().filter(|(_, d)| !d.json).count();
@@ -565,7 +606,7 @@ impl Convert<'_> {
                     && carry::has_channel(target.name)
                 {
                     let pairs = recorder.pairs();
-                    self.attach(
+                    if self.attach(
                         raw,
                         &doc,
                         source,
@@ -575,7 +616,11 @@ impl Convert<'_> {
                         &secrets,
                         &mut xml,
                         &mut findings,
-                    );
+                    ) {
+                        // Nothing the mappings left unmapped is lost: the
+                        // original holds it, and it comes back.
+                        carried_away(&mut findings, mark, target);
+                    }
                 }
                 // Text targets (.vmx, xl.cfg) are written from their canonical
                 // form; JSON documents as they are.
@@ -613,11 +658,23 @@ impl Convert<'_> {
         secrets: &[(crate::tree::NodeId, Option<u32>)],
         xml: &mut String,
         findings: &mut Findings,
-    ) {
+    ) -> bool {
+        // Too large to carry: said before a copy of it is made.
+        let limit = carry::CHUNK * carry::MAX_CHUNKS;
+        if source.name != target.name && text.len() > limit {
+            carry_warning(
+                findings,
+                format!(
+                    "the original is not carried: it is too large ({} bytes; at most {limit})",
+                    text.len()
+                ),
+            );
+            return false;
+        }
         let pkg = if source.name == target.name {
             match carried {
                 Some(Ok(p)) => p.clone(),
-                _ => return,
+                _ => return false,
             }
         } else if secrets.is_empty() {
             carry::encode(source.name, pairs, text)
@@ -625,13 +682,20 @@ impl Convert<'_> {
             match carry::without(doc, secrets) {
                 Ok(t) => carry::encode(source.name, pairs, &t),
                 Err(e) => {
-                    return carry_warning(findings, format!("the original is not carried: {e}"))
+                    carry_warning(findings, format!("the original is not carried: {e}"));
+                    return false;
                 }
             }
         };
         match carry::attach(target.name, xml, &pkg) {
-            Ok(with) => *xml = with,
-            Err(e) => carry_warning(findings, format!("the original is not carried: {e}")),
+            Ok(with) => {
+                *xml = with;
+                true
+            }
+            Err(e) => {
+                carry_warning(findings, format!("the original is not carried: {e}"));
+                false
+            }
         }
     }
 
@@ -737,6 +801,29 @@ impl Convert<'_> {
 struct Original {
     platform: &'static Platform,
     text: String,
+}
+
+/// What went unmapped for `target` since `mark` was carried in its output
+/// (or is the original it gives back): listed as carried, not as lost.
+fn carried_away(findings: &mut Findings, mark: (usize, usize), target: &Platform) {
+    let moved: Vec<_> = findings.unmapped.drain(mark.0..).collect();
+    findings.unmapped_count = mark.1;
+    for (stage, u) in moved {
+        let mapping = stage.mapping.clone();
+        findings.dropped.push((
+            stage,
+            Dropped {
+                line: u.line,
+                col: u.col,
+                path: u.path,
+                reason: format!(
+                    "{} has no place for it; carried in the output for the way back",
+                    target.name
+                ),
+                mapping,
+            },
+        ));
+    }
 }
 
 /// Whether a hub holds native detail of `target` (its `extension` or

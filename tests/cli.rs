@@ -212,10 +212,22 @@ fn deny_loss_turns_unmapped_input_into_an_error() {
         "-o",
         dir.to_str().unwrap(),
         "--deny-loss",
+        "--no-carry",
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--deny-loss"));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    // With the original carried in the spec, nothing is lost.
+    let o = run(&[
+        "transform",
+        "samples/kvm/db.xml",
+        "--to",
+        "vsphere",
+        "-o",
+        dir.to_str().unwrap(),
+        "--deny-loss",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 #[test]
@@ -1203,7 +1215,7 @@ fn limits_refuse_inputs_that_would_take_too_long() {
     for (f, to, want) in [
         (&crowded, "kvm", "crowded.xml:2:3: an element with 1025 attributes or more; hvxform reads at most 1024 per element"),
         (&vmx, "kvm", "keys.vmx:10001:1: more than 10000 settings"),
-        (&many, "kvm", "300 drives: hvxform converts VMs of at most 256 drives"),
+        (&many, "xen", "300 drives: hvxform converts VMs of at most 256 drives"),
         (&many, "vsphere", "300 drives: hvxform converts VMs of at most 256 drives"),
     ] {
         let out = dir.join(format!("out-{to}"));

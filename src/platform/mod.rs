@@ -384,6 +384,34 @@ pub fn writes_native(target: &Platform) -> bool {
     native_writer(target).is_some()
 }
 
+/// Whether `raw` (a document read as `target`, `doc` its XML form) is
+/// already in the form `target`'s writer writes: a libvirt domain, a
+/// ConfigSpec, an OVF envelope, a `.vmx` file, an xl.cfg, a DefineSystem
+/// request. (A vCenter ConfigInfo, WMI's
+/// instances or a pre-2016 Hyper-V file are read forms: converting them to
+/// their own platform writes the platform's form.)
+pub fn in_written_form(target: &Platform, raw: &str, doc: &crate::tree::Document) -> bool {
+    let Some(root) = doc.root_element() else {
+        return false;
+    };
+    let name = root.tag_name().name();
+    match target.name {
+        "kvm" => name == "domain",
+        "vsphere" => name == "VirtualMachineConfigSpec",
+        "ovf" => name == "Envelope",
+        "vmware" | "xen" => !raw.trim_start().starts_with('<'),
+        // ec2 → ec2 writes the response back in place through the hub, and
+        // the RunInstances and ImportImage requests beside it.
+        "ec2" => false,
+        "hyperv" => roxmltree::Document::parse(raw).is_ok_and(|d| {
+            d.descendants().any(|n| {
+                n.has_tag_name("METHODCALL") && n.attribute("NAME") == Some("DefineSystem")
+            })
+        }),
+        _ => false,
+    }
+}
+
 /// The native document of a target from the last stage's output: `.vmx`,
 /// xl.cfg or CIM-XML from their canonical forms, the XML itself otherwise.
 pub fn to_native(target: &Platform, xml: String) -> Result<String, String> {

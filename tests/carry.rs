@@ -6,20 +6,6 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-/// The KVM samples and every libvirt test domain Debian's libvirt accepts.
-fn kvm_inputs() -> Vec<PathBuf> {
-    let corpus = root().join("tests/corpus/libvirt-qemu-domainxml");
-    let accepted = std::fs::read_to_string(corpus.join("ACCEPTED.tsv")).unwrap();
-    let mut inputs = samples("kvm");
-    for line in accepted.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.get(1) == Some(&"yes") {
-            inputs.push(corpus.join(cols[0]));
-        }
-    }
-    inputs
-}
-
 fn transform(input: &Path, target: &str, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "transform",
@@ -33,20 +19,28 @@ fn transform(input: &Path, target: &str, out: &Path, extra: &[&str]) -> std::pro
     run(&args)
 }
 
+/// `transform INPUT --to TARGET -o DIR`, which must succeed: its main
+/// (not JSON) document.
+fn converted(input: &Path, target: &str, dir: &Path) -> PathBuf {
+    let o = transform(input, target, dir, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}: {}",
+        input.display(),
+        stderr(&o)
+    );
+    let name = file_names(dir)
+        .into_iter()
+        .find(|n| !n.ends_with(".json"))
+        .unwrap();
+    dir.join(name)
+}
+
 fn only_file(dir: &Path) -> PathBuf {
     let names = file_names(dir);
     assert_eq!(names.len(), 1, "{names:?}");
     dir.join(&names[0])
-}
-
-fn domain_name(text: &str) -> String {
-    let d = roxmltree::Document::parse(text).unwrap();
-    d.root_element()
-        .children()
-        .find(|c| c.has_tag_name("name"))
-        .and_then(|n| n.text())
-        .unwrap()
-        .to_string()
 }
 
 /// Every attribute and text of a document, as `path/@name=value` and
@@ -160,34 +154,8 @@ fn every_sample_through_every_platform_with_a_channel_and_back_is_byte_identical
                 continue;
             }
             let dir = temp_dir(&format!("carry-home-{platform}-{q}-{count}"));
-            let o = transform(&sample, q, &dir.join("there"), &[]);
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{}: {}",
-                sample.display(),
-                stderr(&o)
-            );
-            let there = dir.join("there").join(
-                file_names(&dir.join("there"))
-                    .into_iter()
-                    .find(|n| !n.ends_with(".json"))
-                    .unwrap(),
-            );
-            let o = transform(&there, &platform, &dir.join("back"), &[]);
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{}: {}",
-                sample.display(),
-                stderr(&o)
-            );
-            let back = dir.join("back").join(
-                file_names(&dir.join("back"))
-                    .into_iter()
-                    .find(|n| !n.ends_with(".json"))
-                    .unwrap(),
-            );
+            let there = converted(&sample, q, &dir.join("there"));
+            let back = converted(&there, &platform, &dir.join("back"));
             assert!(
                 std::fs::read(&back).unwrap() == std::fs::read(&sample).unwrap(),
                 "{} → {q} → {platform} is not the sample",
@@ -494,20 +462,7 @@ fn every_sample_converted_to_its_own_platform_is_itself() {
             continue;
         }
         let dir = temp_dir(&format!("carry-same-{platform}-{count}"));
-        let o = transform(&sample, &platform, &dir, &[]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}: {}",
-            sample.display(),
-            stderr(&o)
-        );
-        let out = dir.join(
-            file_names(&dir)
-                .into_iter()
-                .find(|n| !n.ends_with(".json"))
-                .unwrap(),
-        );
+        let out = converted(&sample, &platform, &dir);
         assert!(
             std::fs::read_to_string(&out).unwrap() == text,
             "{} → {platform} is not the sample",

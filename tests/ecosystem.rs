@@ -24,20 +24,6 @@ fn write_tmp(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBu
     p
 }
 
-/// The KVM samples and every libvirt test domain Debian's libvirt accepts.
-fn kvm_inputs() -> Vec<std::path::PathBuf> {
-    let corpus = root().join("tests/corpus/libvirt-qemu-domainxml");
-    let accepted = std::fs::read_to_string(corpus.join("ACCEPTED.tsv")).unwrap();
-    let mut inputs = samples("kvm");
-    for line in accepted.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.get(1) == Some(&"yes") {
-            inputs.push(corpus.join(cols[0]));
-        }
-    }
-    inputs
-}
-
 /// The bundled samples of kvm, vsphere, ovf, hyperv and ec2, the accepted libvirt
 /// corpus, and Hyper-V documents others wrote (pre-2016 configuration files,
 /// a DefineSystem without InstanceIDs).
@@ -51,16 +37,6 @@ fn all_inputs() -> Vec<std::path::PathBuf> {
     v.push(legacy.join("carrot-rcc_configuration-hyperv.xml"));
     v.push(root().join("tests/validators/reference-definesystem.xml"));
     v
-}
-
-fn domain_name(text: &str) -> String {
-    let d = roxmltree::Document::parse(text).unwrap();
-    d.root_element()
-        .children()
-        .find(|c| c.has_tag_name("name"))
-        .and_then(|n| n.text())
-        .unwrap()
-        .to_string()
 }
 
 #[test]

@@ -408,3 +408,29 @@ impl Drop for Server {
 
 /// The bearer header the test servers expect.
 pub const AUTH: (&str, &str) = ("Authorization", "Bearer test-token-0123456789abcdef");
+
+/// The KVM samples and every libvirt test domain Debian's libvirt accepts
+/// (tests/corpus/libvirt-qemu-domainxml/ACCEPTED.tsv).
+pub fn kvm_inputs() -> Vec<PathBuf> {
+    let corpus = root().join("tests/corpus/libvirt-qemu-domainxml");
+    let accepted = std::fs::read_to_string(corpus.join("ACCEPTED.tsv")).unwrap();
+    let mut inputs = samples("kvm");
+    for line in accepted.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.get(1) == Some(&"yes") {
+            inputs.push(corpus.join(cols[0]));
+        }
+    }
+    inputs
+}
+
+/// The `<name>` of a libvirt domain.
+pub fn domain_name(text: &str) -> String {
+    let d = roxmltree::Document::parse(text).unwrap();
+    d.root_element()
+        .children()
+        .find(|c| c.has_tag_name("name"))
+        .and_then(|n| n.text())
+        .unwrap()
+        .to_string()
+}

@@ -549,7 +549,11 @@ impl Convert<'_> {
                         // The VM's own native detail for the target is in the
                         // hub already (carried by a mapping: Hyper-V's Notes,
                         // EC2's tags): it is on its way home.
-                        if k + 1 == files.len() && carrying && !homebound {
+                        if k + 1 == files.len()
+                            && carrying
+                            && !homebound
+                            && carry::has_channel(target.name)
+                        {
                             homebound = knows(hub, target);
                         }
                         run_stage(hub, names)?;
@@ -829,9 +833,16 @@ fn carried_away(findings: &mut Findings, mark: (usize, usize), target: &Platform
 /// Whether a hub holds native detail of `target` (its `extension` or
 /// `entry` elements): the VM has been there.
 fn knows(hub: &crate::tree::Document, target: &Platform) -> bool {
-    hub.descendants().any(|n| {
-        matches!(n.tag_name().name(), "extension" | "entry")
-            && n.attribute("platform") == Some(target.name)
+    // Where the hub keeps them: in `extensions` and as the last children of
+    // each device (not inside the native content they hold).
+    let Some(vm) = hub.root_element() else {
+        return false;
+    };
+    vm.children().filter(|c| c.is_element()).any(|c| {
+        c.children().any(|n| {
+            matches!(n.tag_name().name(), "extension" | "entry")
+                && n.attribute("platform") == Some(target.name)
+        })
     })
 }
 

@@ -408,7 +408,10 @@ impl Convert<'_> {
         let carried = found.map(|f| f.package);
         let mut out = Vec::new();
         let mut findings = Findings::default();
-        let carrying = self.run.carry && depth == 0;
+        // Only a target with a channel carries anything: for the others no
+        // pair is recorded and no secret looked for.
+        let carrying =
+            self.run.carry && depth == 0 && targets.iter().any(|t| carry::has_channel(t.name));
         // The pairs this conversion uses go with what it carries.
         let recorder = carry::Recorder::new(store);
         let sessions: &dyn SessionAccess = if carrying { &recorder } else { store };
@@ -447,9 +450,8 @@ impl Convert<'_> {
             // Going back to the platform a package came from: nothing new
             // is carried (the original is restored instead).
             let mut homebound = source.name != target.name
-                && matches!(&carried, Some(Ok(p)) if p.strip_prefix(carry::HEADER)
-                    .and_then(|r| r.split_once('\n'))
-                    .is_some_and(|(from, _)| from == target.name))
+                && matches!(&carried, Some(Ok(p))
+                    if carry::decode(p).is_ok_and(|k| k.platform == target.name))
                 // A hub that holds the target's own native detail.
                 || (source.name == "hvx" && carrying && knows(&doc, target));
             // The first stage reads the parsed input; later stages read the

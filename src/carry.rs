@@ -45,7 +45,259 @@ pub const MAX_NESTING: usize = 4;
 
 /// The platforms whose documents carry a package.
 pub fn has_channel(platform: &str) -> bool {
-    matches!(platform, "vsphere" | "kvm" | "vmware" | "xen" | "ovf")
+    matches!(
+        platform,
+        "vsphere" | "kvm" | "vmware" | "xen" | "ovf" | "ec2"
+    )
+}
+
+/// EC2 carries a package in tags `hvxform:carry:0`, `hvxform:carry:1`, …:
+/// deflated, base64-encoded (characters every AWS service accepts in a tag
+/// value) and cut into values of at most [`EC2_VALUE`] characters, within
+/// EC2's [`EC2_TAGS`] tags per resource.
+pub const EC2_PREFIX: &str = "hvxform:carry:";
+/// Characters of an EC2 tag value.
+pub const EC2_VALUE: usize = 256;
+/// Tags of an EC2 resource.
+pub const EC2_TAGS: usize = 50;
+
+/// `pkg` deflated and base64-encoded: what EC2's tags hold.
+pub fn pack(pkg: &str) -> String {
+    use base64::Engine as _;
+    let z = miniz_oxide::deflate::compress_to_vec(pkg.as_bytes(), 6);
+    base64::engine::general_purpose::STANDARD.encode(z)
+}
+
+/// The package of [`pack`]ed text; at most the size any channel carries
+/// (so a hostile value cannot inflate without bound).
+pub fn unpack(packed: &str) -> Result<String, String> {
+    use base64::Engine as _;
+    let z = base64::engine::general_purpose::STANDARD
+        .decode(packed.trim())
+        .map_err(|e| format!("the carried tags are not base64: {e}"))?;
+    let limit = CHUNK * MAX_CHUNKS;
+    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(&z, limit).map_err(|e| {
+        if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput {
+            format!("the carried data inflates to more than {limit} bytes")
+        } else {
+            format!("the carried tags do not inflate ({:?})", e.status)
+        }
+    })?;
+    String::from_utf8(raw).map_err(|_| "the carried data is not UTF-8".to_string())
+}
+
+/// [`pack`]ed `pkg` in EC2 tag values, or why it does not fit beside the
+/// `used` tags the resource has.
+fn ec2_parts(pkg: &str, used: usize) -> Result<Vec<String>, String> {
+    let packed = pack(pkg);
+    let parts: Vec<String> = packed
+        .as_bytes()
+        .chunks(EC2_VALUE)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    if used + parts.len() > EC2_TAGS {
+        return Err(format!(
+            "it needs {} tags ({} bytes deflated) beside the {used} the instance has, and EC2 allows {EC2_TAGS}",
+            parts.len(),
+            packed.len()
+        ));
+    }
+    Ok(parts)
+}
+
+/// The `tagSet` of the one instance of a DescribeInstancesResponse.
+fn ec2_tag_set<'a, 'i>(doc: &'a roxmltree::Document<'i>) -> Option<roxmltree::Node<'a, 'i>> {
+    let child = |n: roxmltree::Node<'a, 'i>, name: &str| {
+        n.children()
+            .filter(|c| c.is_element() && c.tag_name().name() == name)
+            .collect::<Vec<_>>()
+    };
+    let root = doc.root_element();
+    let [res] = child(root, "reservationSet")[..] else {
+        return None;
+    };
+    let [r] = child(res, "item")[..] else {
+        return None;
+    };
+    let [set] = child(r, "instancesSet")[..] else {
+        return None;
+    };
+    let [inst] = child(set, "item")[..] else {
+        return None;
+    };
+    child(inst, "tagSet").into_iter().next()
+}
+
+/// The key of an item of a `tagSet`.
+fn ec2_key<'a>(item: roxmltree::Node<'a, '_>) -> Option<&'a str> {
+    item.children()
+        .find(|c| c.is_element() && c.tag_name().name() == "key")
+        .and_then(|k| k.text())
+}
+
+/// The line indentation of the byte at `at`.
+fn indent_at(text: &str, at: usize) -> &str {
+    let line = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let n = text[line..].bytes().take_while(|b| *b == b' ').count();
+    &text[line..line + n]
+}
+
+/// `json` (a RunInstances request, as the JSON writer writes it) with the
+/// [`pack`]ed `pkg` in the tags of its instance `TagSpecifications`, so
+/// that the instance it creates carries it.
+pub fn attach_json(json: &str, pkg: &str) -> Result<String, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("the request is not JSON: {e}"))?;
+    let specs = v
+        .get("TagSpecifications")
+        .and_then(|s| s.as_array())
+        .ok_or("the request has no TagSpecifications")?;
+    let k = specs
+        .iter()
+        .position(|s| s.get("ResourceType").and_then(|t| t.as_str()) == Some("instance"))
+        .ok_or("the request tags no instance")?;
+    let used = specs[k]
+        .get("Tags")
+        .and_then(|t| t.as_array())
+        .map_or(0, |t| t.len());
+    let parts = ec2_parts(pkg, used)?;
+    // Where the instance's `Tags` array ends, found by walking the text.
+    let specs_at = json::member(json, 0, "TagSpecifications").ok_or("no TagSpecifications")?;
+    let item = json::item(json, specs_at, k).ok_or("no instance TagSpecifications")?;
+    let tags = json::member(json, item, "Tags").ok_or("the instance tags have no Tags")?;
+    let end = json::end(json, tags).ok_or("the Tags do not end")? - 1;
+    let pad = indent_at(json, end);
+    let mut add = String::new();
+    let empty = used == 0;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 || !empty {
+            add.push(',');
+        }
+        add.push_str(&format!(
+            "\n{pad}  {{\n{pad}    \"Key\": \"{EC2_PREFIX}{i}\",\n{pad}    \"Value\": \"{part}\"\n{pad}  }}"
+        ));
+    }
+    // After the last tag, or inside `[]`.
+    let at = if empty {
+        json[..end].rfind('[').map_or(end, |i| i + 1)
+    } else {
+        json[..end].trim_end().len()
+    };
+    let close = if empty {
+        format!("\n{pad}")
+    } else {
+        json[at..end].to_string()
+    };
+    Ok(format!("{}{add}{close}{}", &json[..at], &json[end..]))
+}
+
+/// Finding values in JSON text by walking it (strings, with their escapes,
+/// skipped whole): offsets of values in the text.
+mod json {
+    fn ws(t: &[u8], mut i: usize) -> usize {
+        while i < t.len() && t[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    }
+
+    /// The end of the string that starts at `i`.
+    fn string_end(t: &[u8], mut i: usize) -> Option<usize> {
+        i += 1;
+        while i < t.len() {
+            match t[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    /// The end of the value that starts at (or after whitespace at) `i`.
+    pub fn end(text: &str, i: usize) -> Option<usize> {
+        let t = text.as_bytes();
+        let mut i = ws(t, i);
+        match *t.get(i)? {
+            b'"' => string_end(t, i),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                while i < t.len() {
+                    match t[i] {
+                        b'"' => {
+                            i = string_end(t, i)?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(i + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                None
+            }
+            _ => {
+                while i < t.len() && !matches!(t[i], b',' | b'}' | b']') {
+                    i += 1;
+                }
+                Some(i)
+            }
+        }
+    }
+
+    /// Where the value of member `name` of the object at `i` starts.
+    pub fn member(text: &str, i: usize, name: &str) -> Option<usize> {
+        let t = text.as_bytes();
+        let mut i = ws(t, i);
+        if t.get(i) != Some(&b'{') {
+            return None;
+        }
+        i += 1;
+        loop {
+            i = ws(t, i);
+            if t.get(i)? != &b'"' {
+                return None;
+            }
+            let k_end = string_end(t, i)?;
+            let key: String = serde_json::from_str(&text[i..k_end]).ok()?;
+            i = ws(t, k_end);
+            if t.get(i)? != &b':' {
+                return None;
+            }
+            let v = ws(t, i + 1);
+            if key == name {
+                return Some(v);
+            }
+            i = ws(t, end(text, v)?);
+            match t.get(i)? {
+                b',' => i += 1,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Where item `k` of the array at `i` starts.
+    pub fn item(text: &str, i: usize, k: usize) -> Option<usize> {
+        let t = text.as_bytes();
+        let mut i = ws(t, i);
+        if t.get(i) != Some(&b'[') {
+            return None;
+        }
+        i += 1;
+        for _ in 0..k {
+            i = ws(t, end(text, i)?);
+            if t.get(i)? != &b',' {
+                return None;
+            }
+            i += 1;
+        }
+        Some(ws(t, i))
+    }
 }
 
 /// The package for `text`, read as `platform`, with the session pairs its
@@ -362,6 +614,38 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             add.push_str("</hvxc:Package>\n    </hvxc:CarrySection>\n  ");
             Ok(format!("{}{add}{}", &xml[..at], &xml[at..]))
         }
+        "ec2" => {
+            // Tags of the instance, after the mapping's own.
+            let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+            let set = ec2_tag_set(&doc).ok_or("the response has not exactly one instance")?;
+            let used = set.children().filter(|c| c.is_element()).count();
+            let parts = ec2_parts(pkg, used)?;
+            let pad = indent_at(xml, set.range().start);
+            let mut add = String::with_capacity(parts.len() * (EC2_VALUE + 120));
+            for (i, part) in parts.iter().enumerate() {
+                add.push_str(&format!(
+                    "\n{pad}  <item>\n{pad}    <key>{EC2_PREFIX}{i}</key>\n{pad}    <value>{part}</value>\n{pad}  </item>"
+                ));
+            }
+            let r = set.range();
+            if used == 0 {
+                let name = &xml[r.start + 1..]
+                    .split(|c: char| c == '>' || c == '/' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("tagSet");
+                Ok(format!(
+                    "{}<{name}>{add}\n{pad}</{name}>{}",
+                    &xml[..r.start],
+                    &xml[r.end..]
+                ))
+            } else {
+                let close = xml[..r.end]
+                    .rfind("</")
+                    .ok_or("the tagSet does not close")?;
+                let at = xml[..close].trim_end().len();
+                Ok(format!("{}{add}{}", &xml[..at], &xml[at..]))
+            }
+        }
         _ => Err(format!("{platform} has no channel for carried data")),
     }
 }
@@ -492,6 +776,38 @@ pub fn find(platform: &str, doc: &roxmltree::Document) -> Option<Found> {
             return Some(Found {
                 package: pkg,
                 strip: vec![sec.range()],
+            });
+        }
+        "ec2" => {
+            what = "tag hvxform:carry:{}";
+            let set = ec2_tag_set(doc)?;
+            let mut values = Vec::new();
+            for item in set.children().filter(|c| c.is_element()) {
+                match ec2_key(item).and_then(|k| part_of(k, EC2_PREFIX)) {
+                    None => continue,
+                    Some(Ok(i)) => {
+                        let v = item
+                            .children()
+                            .find(|c| c.is_element() && c.tag_name().name() == "value")
+                            .and_then(|v| v.text())
+                            .unwrap_or("");
+                        values.push((i, v));
+                        strip.push(item.range());
+                    }
+                    Some(Err(e)) => {
+                        return Some(Found {
+                            package: Err(e),
+                            strip: Vec::new(),
+                        })
+                    }
+                }
+            }
+            if values.is_empty() {
+                return None;
+            }
+            return Some(Found {
+                package: assemble(values, what).and_then(|p| unpack(&p)),
+                strip,
             });
         }
         _ => return None,
@@ -982,5 +1298,79 @@ mod tests {
         );
         // The entry's original was what the platform held: nothing lost.
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn packed_packages_unpack_and_hostile_tags_are_refused() {
+        let pkg = encode("kvm", &[], "<domain>é &amp; \u{1F600}</domain>");
+        let p = pack(&pkg);
+        assert!(p
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c)));
+        assert_eq!(unpack(&p).unwrap(), pkg);
+        assert!(unpack("not base64!").unwrap_err().contains("not base64"));
+        use base64::Engine as _;
+        let b64 = |z: &[u8]| base64::engine::general_purpose::STANDARD.encode(z);
+        assert!(unpack(&b64(b"\xff\x00garbage"))
+            .unwrap_err()
+            .contains("do not inflate"));
+        // A bomb: 64 MB of zeros in 64 KB of deflate stops at the limit.
+        let bomb = miniz_oxide::deflate::compress_to_vec(&vec![0u8; 64 << 20], 9);
+        assert!(unpack(&b64(&bomb))
+            .unwrap_err()
+            .contains("inflates to more than"));
+        let bad = miniz_oxide::deflate::compress_to_vec(&[0xff, 0xfe], 6);
+        assert!(unpack(&b64(&bad)).unwrap_err().contains("not UTF-8"));
+    }
+
+    #[test]
+    fn ec2_tags_are_added_to_the_response_and_the_request() {
+        let pkg = encode("kvm", &[], "<domain/>");
+        let xml = "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n  <reservationSet>\n    <item>\n      <instancesSet>\n        <item>\n          <tagSet/>\n        </item>\n      </instancesSet>\n    </item>\n  </reservationSet>\n</DescribeInstancesResponse>";
+        let with = attach("ec2", xml, &pkg).unwrap();
+        let doc = roxmltree::Document::parse(&with).unwrap();
+        let found = find("ec2", &doc).unwrap();
+        assert_eq!(found.package.unwrap(), pkg);
+        assert!(
+            with.contains(
+                "          <tagSet>\n            <item>\n              <key>hvxform:carry:0</key>"
+            ),
+            "{with}"
+        );
+        // Stripped, the response is the mapping's again (blanks aside).
+        let mut t = with.clone();
+        for r in found.strip.iter().rev() {
+            t.replace_range(r.clone(), "");
+        }
+        assert!(!t.contains("hvxform"), "{t}");
+
+        // A request with tags, one with none, and a string that looks like JSON.
+        let json = "{\n  \"Odd\": \"]}\\\" [\",\n  \"TagSpecifications\": [\n    {\n      \"ResourceType\": \"volume\",\n      \"Tags\": []\n    },\n    {\n      \"ResourceType\": \"instance\",\n      \"Tags\": [\n        {\n          \"Key\": \"Name\",\n          \"Value\": \"web\"\n        }\n      ]\n    }\n  ]\n}";
+        let with = attach_json(json, &pkg).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&with).unwrap();
+        let tags = v["TagSpecifications"][1]["Tags"].as_array().unwrap();
+        assert_eq!(tags.len(), 2, "{with}");
+        assert_eq!(tags[1]["Key"], "hvxform:carry:0");
+        assert_eq!(unpack(tags[1]["Value"].as_str().unwrap()).unwrap(), pkg);
+        assert_eq!(v["Odd"], "]}\" [");
+        assert!(v["TagSpecifications"][0]["Tags"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+        let empty = json.replace(
+            "{\n          \"Key\": \"Name\",\n          \"Value\": \"web\"\n        }",
+            "",
+        );
+        let with = attach_json(&empty, &pkg).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&with).unwrap();
+        assert_eq!(
+            v["TagSpecifications"][1]["Tags"][0]["Key"], "hvxform:carry:0",
+            "{with}"
+        );
+        // No instance to tag: an error, not a guess.
+        let none = json.replace("\"instance\"", "\"image\"");
+        assert!(attach_json(&none, &pkg)
+            .unwrap_err()
+            .contains("tags no instance"));
     }
 }

@@ -603,29 +603,51 @@ impl Convert<'_> {
                 continue;
             }
             let documents = docs.iter().filter(|(_, d)| !d.json).count();
+            // The package, for the one document of a target with a channel
+            // (and EC2's RunInstances request beside it).
+            let pkg = if carrying && !homebound && documents == 1 && carry::has_channel(target.name)
+            {
+                self.package(
+                    raw,
+                    &doc,
+                    source,
+                    target,
+                    &carried,
+                    &recorder.pairs(),
+                    &secrets,
+                    &mut findings,
+                )
+            } else {
+                None
+            };
             for (names, d) in docs {
                 let (mut xml, json) = (d.xml, d.json);
-                if carrying
-                    && !homebound
-                    && documents == 1
-                    && !json
-                    && carry::has_channel(target.name)
-                {
-                    let pairs = recorder.pairs();
-                    if self.attach(
-                        raw,
-                        &doc,
-                        source,
-                        target,
-                        &carried,
-                        &pairs,
-                        &secrets,
-                        &mut xml,
-                        &mut findings,
-                    ) {
-                        // Nothing the mappings left unmapped is lost: the
-                        // original holds it, and it comes back.
-                        carried_away(&mut findings, mark, target);
+                if let Some(pkg) = &pkg {
+                    let with = if !json {
+                        Some(carry::attach(target.name, &xml, pkg))
+                    } else if target.name == "ec2" && xml.contains("\"TagSpecifications\"") {
+                        Some(carry::attach_json(&xml, pkg))
+                    } else {
+                        None
+                    };
+                    match with {
+                        Some(Ok(with)) => {
+                            xml = with;
+                            // Nothing the mappings left unmapped is lost:
+                            // the original holds it, and it comes back.
+                            if !json {
+                                carried_away(&mut findings, mark, target);
+                            }
+                        }
+                        Some(Err(e)) => carry_warning(
+                            &mut findings,
+                            if json {
+                                format!("the original is not carried in the request: {e}")
+                            } else {
+                                format!("the original is not carried: {e}")
+                            },
+                        ),
+                        None => {}
                     }
                 }
                 // Text targets (.vmx, xl.cfg) are written from their canonical
@@ -648,12 +670,12 @@ impl Convert<'_> {
         Ok((out, findings))
     }
 
-    /// Writes the package of carried data into `xml` (a document of
-    /// `target` as its mapping wrote it): the input, without its secrets,
-    /// or, for a document going back to its own platform, the package it
-    /// already carries.
+    /// The package of carried data for a document of `target`: the input,
+    /// without its secrets, or, for a document going back to its own
+    /// platform, the package it already carries. `None` (with a warning
+    /// saying why, where there is one) when nothing is carried.
     #[allow(clippy::too_many_arguments)]
-    fn attach(
+    fn package(
         &self,
         text: &str,
         doc: &crate::tree::Document,
@@ -662,9 +684,8 @@ impl Convert<'_> {
         carried: &Option<Result<String, String>>,
         pairs: &[(String, String, String)],
         secrets: &[(crate::tree::NodeId, Option<u32>)],
-        xml: &mut String,
         findings: &mut Findings,
-    ) -> bool {
+    ) -> Option<String> {
         // Too large to carry: said before a copy of it is made.
         let limit = carry::CHUNK * carry::MAX_CHUNKS;
         if source.name != target.name && text.len() > limit {
@@ -675,32 +696,22 @@ impl Convert<'_> {
                     text.len()
                 ),
             );
-            return false;
+            return None;
         }
-        let pkg = if source.name == target.name {
+        if source.name == target.name {
             match carried {
-                Some(Ok(p)) => p.clone(),
-                _ => return false,
+                Some(Ok(p)) => Some(p.clone()),
+                _ => None,
             }
         } else if secrets.is_empty() {
-            carry::encode(source.name, pairs, text)
+            Some(carry::encode(source.name, pairs, text))
         } else {
             match carry::without(doc, secrets) {
-                Ok(t) => carry::encode(source.name, pairs, &t),
+                Ok(t) => Some(carry::encode(source.name, pairs, &t)),
                 Err(e) => {
                     carry_warning(findings, format!("the original is not carried: {e}"));
-                    return false;
+                    None
                 }
-            }
-        };
-        match carry::attach(target.name, xml, &pkg) {
-            Ok(with) => {
-                *xml = with;
-                true
-            }
-            Err(e) => {
-                carry_warning(findings, format!("the original is not carried: {e}"));
-                false
             }
         }
     }

@@ -67,8 +67,16 @@ fn facts(xml: &str) -> Vec<String> {
     out
 }
 
-/// The platforms whose documents carry the original.
-const CHANNELS: &[&str] = &["vsphere", "vmware", "xen", "ovf"];
+/// The platforms whose documents carry the original (Hyper-V carries the
+/// hub in its Notes instead, through its mappings).
+const CHANNELS: &[&str] = &["vsphere", "vmware", "xen", "ovf", "ec2"];
+
+/// Why a platform refuses a domain, where it rightly does: a documented
+/// exception to the 95 % (EC2 boots from an EBS root volume, so a VM
+/// without a disk is no EC2 instance).
+fn refusal_is_documented(p: &str, err: &str) -> bool {
+    p == "ec2" && err.contains("the VM has no disk: an EC2 instance boots from an EBS root volume")
+}
 
 /// kvm → P → kvm with a session store, for every platform P with a channel,
 /// over the samples and the libvirt corpus: after libvirt's normalisation
@@ -81,20 +89,31 @@ fn kvm_through_every_platform_and_back_is_identical_after_libvirt_normalisation(
     }
     let inputs = kvm_inputs();
     assert!(inputs.len() >= 50, "{} inputs", inputs.len());
-    for p in CHANNELS {
+    for p in CHANNELS.iter().chain(&["hyperv"]) {
         let (mut identical, mut facts_kept, mut facts_all) = (0, 0, 0);
-        let (mut differ, mut refused) = (Vec::new(), Vec::new());
+        let (mut differ, mut refused, mut exceptions) = (Vec::new(), Vec::new(), Vec::new());
         for (k, s) in inputs.iter().enumerate() {
             let dir = temp_dir(&format!("carry-rt-{p}-{k}"));
             let store = dir.join("store.yaml");
             let st = ["--session", store.to_str().unwrap()];
             let o = transform(s, p, &dir.join("there"), &st);
             if o.status.code() == Some(1) {
-                refused.push(format!("{}: {}", s.display(), stderr(&o).trim()));
+                let why = format!("{}: {}", s.display(), stderr(&o).trim());
+                if refusal_is_documented(p, &why) {
+                    exceptions.push(why);
+                } else {
+                    refused.push(why);
+                }
                 continue;
             }
             assert_eq!(o.status.code(), Some(0), "{}: {}", s.display(), stderr(&o));
-            let there = only_file(&dir.join("there"));
+            // The document (EC2's requests beside it are JSON).
+            let there = dir.join("there").join(
+                file_names(&dir.join("there"))
+                    .into_iter()
+                    .find(|n| !n.ends_with(".json"))
+                    .unwrap(),
+            );
             let o = transform(
                 &there,
                 "kvm",
@@ -121,9 +140,11 @@ fn kvm_through_every_platform_and_back_is_identical_after_libvirt_normalisation(
             }
         }
         let share = 100.0 * facts_kept as f64 / facts_all.max(1) as f64;
+        // The share of the domains the platform can hold.
+        let held = inputs.len() - exceptions.len();
         eprintln!(
-            "kvm → {p} → kvm: {identical} of {} identical, {} refused by {p}, {share:.1} % of leaf facts kept",
-            inputs.len(),
+            "kvm → {p} → kvm: {identical} of {held} identical ({} refused by {p} with a documented reason, {} without), {share:.1} % of leaf facts kept",
+            exceptions.len(),
             refused.len()
         );
         for r in &refused {
@@ -135,9 +156,8 @@ fn kvm_through_every_platform_and_back_is_identical_after_libvirt_normalisation(
             differ.len()
         );
         assert!(
-            identical * 100 >= inputs.len() * 95,
-            "{p}: {identical} of {} identical: {refused:?}",
-            inputs.len()
+            identical * 100 >= held * 95 && held * 100 >= inputs.len() * 50,
+            "{p}: {identical} of {held} identical: {refused:?}",
         );
     }
 }
@@ -149,7 +169,7 @@ fn kvm_through_every_platform_and_back_is_identical_after_libvirt_normalisation(
 fn every_sample_through_every_platform_with_a_channel_and_back_is_byte_identical() {
     let mut count = 0;
     for (platform, sample) in vm_samples() {
-        for q in ["kvm", "vsphere", "vmware", "xen", "ovf"] {
+        for q in ["kvm", "vsphere", "vmware", "xen", "ovf", "ec2"] {
             if q == platform {
                 continue;
             }
@@ -164,7 +184,7 @@ fn every_sample_through_every_platform_with_a_channel_and_back_is_byte_identical
             count += 1;
         }
     }
-    assert!(count >= 80, "{count} round trips");
+    assert!(count >= 100, "{count} round trips");
 }
 
 /// Memory and CPU count changed on the intermediate platform: the changes
@@ -224,6 +244,99 @@ fn changes_on_each_platform_win_over_what_was_carried() {
             "{p}: {back}"
         );
     }
+}
+
+/// A bigger instance type chosen in EC2 (t3.small → t3.xlarge): its vCPUs
+/// and memory win, the rest of the domain comes back from the tags.
+#[test]
+fn an_instance_type_changed_in_ec2_wins_over_what_was_carried() {
+    let web = root().join("samples/kvm/web.xml");
+    let dir = temp_dir("carry-change-ec2");
+    let there = converted(&web, "ec2", &dir.join("there"));
+    let text = std::fs::read_to_string(&there).unwrap();
+    let (from, to) = (
+        "<instanceType>t3.small</instanceType>",
+        "<instanceType>t3.xlarge</instanceType>",
+    );
+    assert!(text.contains(from), "{text}");
+    assert!(text.contains("<key>hvxform:carry:0</key>"), "{text}");
+    let edited = dir.join("web.ec2.xml");
+    std::fs::write(&edited, text.replacen(from, to, 1)).unwrap();
+    let o = transform(&edited, "kvm", &dir.join("back"), &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("carried memory not restored: it was changed or removed in ec2"),
+        "{}",
+        stderr(&o)
+    );
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(
+        back.contains("<memory unit=\"KiB\">16777216</memory>"),
+        "{back}"
+    );
+    assert!(back.contains(">4</vcpu>"), "{back}");
+    // What EC2 cannot hold came back, the tags' blob not with it.
+    assert!(back.contains("<memballoon model=\"virtio\">"), "{back}");
+    assert!(
+        back.contains("<timer name=\"rtc\" tickpolicy=\"catchup\"/>"),
+        "{back}"
+    );
+    assert!(!back.contains("hvxform:carry"), "{back}");
+}
+
+/// The carried tags are in the RunInstances request too (the instance it
+/// creates carries them), within EC2's 50 tags of 256 characters; a
+/// package that does not fit is a warning, and the conversion still runs.
+#[test]
+fn ec2_tags_carry_the_original_within_ec2_limits() {
+    let web = root().join("samples/kvm/web.xml");
+    let dir = temp_dir("carry-ec2-tags");
+    let o = transform(&web, "ec2", &dir, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("web.ec2.run-instances.json")).unwrap(),
+    )
+    .unwrap();
+    let tags = run["TagSpecifications"][0]["Tags"].as_array().unwrap();
+    let carried: Vec<&str> = tags
+        .iter()
+        .filter(|t| t["Key"].as_str().unwrap().starts_with("hvxform:carry:"))
+        .map(|t| t["Value"].as_str().unwrap())
+        .collect();
+    assert!(!carried.is_empty() && tags.len() <= 50, "{tags:?}");
+    assert!(carried.iter().all(|v| v.len() <= 256), "{carried:?}");
+    // Every character is one every AWS service takes in a tag value.
+    assert!(carried.iter().all(|v| v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))));
+    // The same values as the response's tags.
+    let xml = std::fs::read_to_string(dir.join("web.ec2.xml")).unwrap();
+    for v in &carried {
+        assert!(xml.contains(&format!("<value>{v}</value>")), "{v}");
+    }
+
+    // A domain whose package needs more tags than EC2 allows: not carried,
+    // with the reason; converted all the same.
+    let big = dir.join("big.xml");
+    let text = std::fs::read_to_string(&web).unwrap();
+    let noise: String = (0..4000u32)
+        .map(|i| format!("{:08x}", i.wrapping_mul(2654435761)))
+        .collect();
+    std::fs::write(
+        &big,
+        text.replacen("<description>", &format!("<description>{noise} "), 1),
+    )
+    .unwrap();
+    let o = transform(&big, "ec2", &dir.join("big"), &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the original is not carried: it needs")
+            && stderr(&o).contains("EC2 allows 50"),
+        "{}",
+        stderr(&o)
+    );
+    let xml = std::fs::read_to_string(dir.join("big/big.ec2.xml")).unwrap();
+    assert!(!xml.contains("hvxform:carry"));
 }
 
 /// The ConfigSpec of `samples/kvm/win-uefi.xml` as hvxform writes it, with

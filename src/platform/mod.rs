@@ -27,7 +27,7 @@ pub const PLATFORMS: &[Platform] = &[
     Platform { name: "kvm", title: "KVM/QEMU (libvirt domain XML)", ext: "xml", signature: "<domain> without namespace", implemented: true },
     Platform { name: "xen", title: "Xen (xl.cfg)", ext: "cfg", signature: "xl.cfg text (.cfg or by its settings), or <xl> in urn:hvxform:xl:1", implemented: true },
     Platform { name: "vmware", title: "VMware Workstation/ESXi (.vmx)", ext: "vmx", signature: ".vmx text (.vmx or by its keys), or <vmx> in urn:hvxform:vmx:1", implemented: true },
-    Platform { name: "vsphere", title: "VMware vSphere (vim25 ConfigSpec/ConfigInfo)", ext: "xml", signature: "<VirtualMachineConfigSpec>, <VirtualMachineConfigInfo>, <ConfigSpec> or <config> in urn:vim25, or a SOAP response of them", implemented: true },
+    Platform { name: "vsphere", title: "VMware vSphere (vim25 ConfigSpec/ConfigInfo)", ext: "xml", signature: "<VirtualMachineConfigSpec>, <VirtualMachineConfigInfo>, <ConfigSpec> or <config> in urn:vim25 (or any element there of that xsi:type, as pyVmomi serialises them), or a SOAP response of them", implemented: true },
     Platform { name: "hyperv", title: "Microsoft Hyper-V (WMI CIM-XML; pre-2016 .xml read only)", ext: "xml", signature: "CIM-XML <CIM> (DefineSystem) or <INSTANCE>s of Msvm_ classes, a pre-2016 <configuration> file, or <hyperv> in urn:hvxform:hyperv:1", implemented: true },
     Platform { name: "ec2", title: "Amazon EC2 (DescribeInstances response)", ext: "xml", signature: "<DescribeInstancesResponse> in http://ec2.amazonaws.com/doc/2016-11-15/ (with or without the final /)", implemented: true },
     Platform { name: "ovf", title: "DMTF OVF envelope", ext: "ovf", signature: "<Envelope> in http://schemas.dmtf.org/ovf/envelope/1 or /2", implemented: true },
@@ -107,6 +107,17 @@ pub fn detect_xml(doc: &roxmltree::Document) -> Result<(&'static Platform, Strin
     Ok((p, why))
 }
 
+/// An element whose `xsi:type` says it is a VM's configuration.
+fn is_vim_config(n: roxmltree::Node) -> bool {
+    const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+    n.attribute((XSI, "type")).is_some_and(|t| {
+        matches!(
+            t.rsplit(':').next(),
+            Some("VirtualMachineConfigSpec" | "VirtualMachineConfigInfo")
+        )
+    })
+}
+
 /// [`detect_xml`] without the reason (what a conversion needs).
 pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, String> {
     let root = doc.root_element();
@@ -127,6 +138,9 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
             | "spec",
             Some(VIM25_NS),
         ) => "vsphere",
+        // A data object as pyVmomi serialises it (`SoapAdapter.Serialize`):
+        // any element, typed by xsi:type.
+        (_, Some(VIM25_NS)) if is_vim_config(root) => "vsphere",
         ("Envelope", Some(OVF1_NS | OVF2_NS)) => "ovf",
         // A vSphere API response as vCenter sends it (RetrievePropertiesResponse,
         // FetchResponse): a SOAP envelope whose body is in urn:vim25.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check OVF descriptors with COT (the Common OVF Tool) and summarise them as JSON.
 
-usage: ovf_check.py [--cot PATH] [--pretty] [--keep-going] FILE.ovf|FILE.ova...
+usage: ovf_check.py [--cot PATH] [--pretty] [--without-product-sections] FILE.ovf|FILE.ova...
 
 Run it with the interpreter of the venv that has COT ($HVX_PYTHON, set by
 .ci/run); the cot command is $HVX_COT, else --cot, else the `cot` next to this
@@ -65,8 +65,17 @@ def find_cot(arg):
     return None
 
 
-def stage_ovf(path, tmp):
-    """Copy an .ovf into tmp with sparse placeholders for its referenced files."""
+# A ProductSection element, whatever its prefix (they do not nest).
+PRODUCT_RE = re.compile(r"<((?:[\w.-]+:)?)ProductSection\b.*?</\1ProductSection>", re.S)
+
+
+def stage_ovf(path, tmp, without_products=False):
+    """Copy an .ovf into tmp with sparse placeholders for its referenced files.
+
+    With without_products, its ProductSections are left out of the copy:
+    COT refuses a VirtualSystem with several (OVF allows one per product
+    class and instance; VMware's appliances have them), and no CPU, memory,
+    disk or NIC comes from one."""
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
@@ -78,7 +87,13 @@ def stage_ovf(path, tmp):
     base = os.path.join(tmp, *["d%d" % i for i in range(depth)])
     os.makedirs(base, exist_ok=True)
     dst = os.path.join(base, os.path.basename(path))
-    shutil.copyfile(path, dst)
+    if without_products:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        with open(dst, "w", encoding="utf-8") as fh:
+            fh.write(PRODUCT_RE.sub("", text))
+    else:
+        shutil.copyfile(path, dst)
     for elem in root.iter():
         if not (isinstance(elem.tag, str) and elem.tag.endswith("}File")):
             continue
@@ -182,11 +197,12 @@ def model_profiles(target):
             return out
 
 
-def check_file(path, cot):
+def check_file(path, cot, without_products=False):
     if not os.path.isfile(path):
         raise CheckError("no such file")
     with tempfile.TemporaryDirectory(prefix="ovf_check.") as tmp:
-        target = stage_ovf(path, tmp) if not path.lower().endswith(".ova") else path
+        target = (stage_ovf(path, tmp, without_products)
+                  if not path.lower().endswith(".ova") else path)
         rc, stdout, errors, warnings = run_cot(cot, target)
         if errors:
             raise CheckError("; ".join(errors))
@@ -222,6 +238,9 @@ def main(argv=None):
     ap.add_argument("files", nargs="+", metavar="FILE.ovf")
     ap.add_argument("--cot", help="path of the cot command")
     ap.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    ap.add_argument("--without-product-sections", action="store_true",
+                    help="give COT the descriptor without its ProductSections "
+                         "(COT refuses several in one VirtualSystem)")
     args = ap.parse_args(argv)
     cot = find_cot(args.cot)
     if cot is None:
@@ -236,7 +255,7 @@ def main(argv=None):
     failed = 0
     for path in args.files:
         try:
-            summary = check_file(path, cot)
+            summary = check_file(path, cot, args.without_product_sections)
         except CheckError as exc:
             failed += 1
             sys.stderr.write("ovf_check: %s: %s\n" % (path, exc))

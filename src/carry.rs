@@ -92,10 +92,20 @@ pub fn unpack(packed: &str) -> Result<String, String> {
     String::from_utf8(raw).map_err(|_| "the carried data is not UTF-8".to_string())
 }
 
-/// [`pack`]ed `pkg` in EC2 tag values, or why it does not fit beside the
-/// `used` tags the resource has.
-fn ec2_parts(pkg: &str, used: usize) -> Result<Vec<String>, String> {
-    let packed = pack(pkg);
+/// A package in the form its channel holds it: [`pack`]ed for EC2's tags,
+/// as it is for the others. [`attach`] and [`attach_json`] take this form
+/// (so a package written twice, as EC2's are, is packed once).
+pub fn channel_form(platform: &str, pkg: &str) -> String {
+    if platform == "ec2" {
+        pack(pkg)
+    } else {
+        pkg.to_string()
+    }
+}
+
+/// A [`pack`]ed package in EC2 tag values, or why it does not fit beside
+/// the `used` tags the resource has.
+fn ec2_parts(packed: &str, used: usize) -> Result<Vec<String>, String> {
     let parts: Vec<String> = packed
         .as_bytes()
         .chunks(EC2_VALUE)
@@ -134,6 +144,38 @@ fn ec2_tag_set<'a, 'i>(doc: &'a roxmltree::Document<'i>) -> Option<roxmltree::No
     child(inst, "tagSet").into_iter().next()
 }
 
+/// Where the one instance's `tagSet` is in a response written as
+/// hvxform's writer writes it (names without a prefix, no comments), and
+/// how many tags it has, found without parsing the response again; `None`
+/// when the text is not that plain (it is parsed then).
+fn plain_tag_set(xml: &str) -> Option<(std::ops::Range<usize>, usize)> {
+    if xml.contains("<!--") || xml.contains("<![CDATA[") {
+        return None;
+    }
+    // Start tags of `name` (not of a longer name it begins).
+    let starts = |name: &'static str| {
+        xml.match_indices(name).filter(move |(i, _)| {
+            matches!(
+                xml.as_bytes().get(i + name.len()),
+                Some(b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r')
+            )
+        })
+    };
+    if starts("<instanceId").count() != 1 || starts("<tagSet").count() != 1 {
+        return None;
+    }
+    let (at, _) = starts("<tagSet").next()?;
+    let rest = &xml[at..];
+    if rest.starts_with("<tagSet/>") {
+        return Some((at..at + "<tagSet/>".len(), 0));
+    }
+    if !rest.starts_with("<tagSet>") {
+        return None;
+    }
+    let end = at + rest.find("</tagSet>")? + "</tagSet>".len();
+    Some((at..end, xml[at..end].matches("<item>").count()))
+}
+
 /// The key of an item of a `tagSet`.
 fn ec2_key<'a>(item: roxmltree::Node<'a, '_>) -> Option<&'a str> {
     item.children()
@@ -149,9 +191,9 @@ fn indent_at(text: &str, at: usize) -> &str {
 }
 
 /// `json` (a RunInstances request, as the JSON writer writes it) with the
-/// [`pack`]ed `pkg` in the tags of its instance `TagSpecifications`, so
-/// that the instance it creates carries it.
-pub fn attach_json(json: &str, pkg: &str) -> Result<String, String> {
+/// [`pack`]ed package `packed` in the tags of its instance
+/// `TagSpecifications`, so that the instance it creates carries it.
+pub fn attach_json(json: &str, packed: &str) -> Result<String, String> {
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("the request is not JSON: {e}"))?;
     let specs = v
@@ -166,7 +208,7 @@ pub fn attach_json(json: &str, pkg: &str) -> Result<String, String> {
         .get("Tags")
         .and_then(|t| t.as_array())
         .map_or(0, |t| t.len());
-    let parts = ec2_parts(pkg, used)?;
+    let parts = ec2_parts(packed, used)?;
     // Where the instance's `Tags` array ends, found by walking the text.
     let specs_at = json::member(json, 0, "TagSpecifications").ok_or("no TagSpecifications")?;
     let item = json::item(json, specs_at, k).ok_or("no instance TagSpecifications")?;
@@ -506,8 +548,8 @@ pub fn chunks(pkg: &str) -> Option<Vec<&str>> {
     Some(out)
 }
 
-/// `xml` (a document of `platform` as its mapping wrote it) with `pkg` in
-/// the platform's channel.
+/// `xml` (a document of `platform` as its mapping wrote it) with `pkg` (in
+/// its [`channel_form`]) in the platform's channel.
 pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
     let parts = chunks(pkg).ok_or_else(|| {
         format!(
@@ -622,18 +664,26 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
         }
         "ec2" => {
             // Tags of the instance, after the mapping's own.
-            let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
-            let set = ec2_tag_set(&doc).ok_or("the response has not exactly one instance")?;
-            let used = set.children().filter(|c| c.is_element()).count();
+            let (r, used) = match plain_tag_set(xml) {
+                Some(found) => found,
+                None => {
+                    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+                    let set =
+                        ec2_tag_set(&doc).ok_or("the response has not exactly one instance")?;
+                    (
+                        set.range(),
+                        set.children().filter(|c| c.is_element()).count(),
+                    )
+                }
+            };
             let parts = ec2_parts(pkg, used)?;
-            let pad = indent_at(xml, set.range().start);
+            let pad = indent_at(xml, r.start);
             let mut add = String::with_capacity(parts.len() * (EC2_VALUE + 120));
             for (i, part) in parts.iter().enumerate() {
                 add.push_str(&format!(
                     "\n{pad}  <item>\n{pad}    <key>{EC2_PREFIX}{i}</key>\n{pad}    <value>{part}</value>\n{pad}  </item>"
                 ));
             }
-            let r = set.range();
             if used == 0 {
                 let name = &xml[r.start + 1..]
                     .split(|c: char| c == '>' || c == '/' || c.is_whitespace())
@@ -1332,8 +1382,8 @@ mod tests {
     #[test]
     fn ec2_tags_are_added_to_the_response_and_the_request() {
         let pkg = encode("kvm", &[], "<domain/>");
-        let xml = "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n  <reservationSet>\n    <item>\n      <instancesSet>\n        <item>\n          <tagSet/>\n        </item>\n      </instancesSet>\n    </item>\n  </reservationSet>\n</DescribeInstancesResponse>";
-        let with = attach("ec2", xml, &pkg).unwrap();
+        let xml = "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n  <reservationSet>\n    <item>\n      <instancesSet>\n        <item>\n          <instanceId>i-1</instanceId>\n          <tagSet/>\n        </item>\n      </instancesSet>\n    </item>\n  </reservationSet>\n</DescribeInstancesResponse>";
+        let with = attach("ec2", xml, &channel_form("ec2", &pkg)).unwrap();
         let doc = roxmltree::Document::parse(&with).unwrap();
         let found = find("ec2", &doc).unwrap();
         assert_eq!(found.package.unwrap(), pkg);
@@ -1343,6 +1393,19 @@ mod tests {
             ),
             "{with}"
         );
+        // Found without parsing, as the parser finds it; a comment makes
+        // the text not plain, and the parser is used.
+        let (r, n) = plain_tag_set(&with).unwrap();
+        let set = ec2_tag_set(&doc).unwrap();
+        assert_eq!((r, n), (set.range(), 1));
+        assert!(plain_tag_set(&format!("<!-- <tagSet> -->{xml}")).is_none());
+        let again = attach(
+            "ec2",
+            &format!("{xml}<!-- x -->"),
+            &channel_form("ec2", &pkg),
+        )
+        .unwrap();
+        assert_eq!(again, format!("{with}<!-- x -->"));
         // Stripped, the response is the mapping's again (blanks aside).
         let mut t = with.clone();
         for r in found.strip.iter().rev() {
@@ -1352,7 +1415,8 @@ mod tests {
 
         // A request with tags, one with none, and a string that looks like JSON.
         let json = "{\n  \"Odd\": \"]}\\\" [\",\n  \"TagSpecifications\": [\n    {\n      \"ResourceType\": \"volume\",\n      \"Tags\": []\n    },\n    {\n      \"ResourceType\": \"instance\",\n      \"Tags\": [\n        {\n          \"Key\": \"Name\",\n          \"Value\": \"web\"\n        }\n      ]\n    }\n  ]\n}";
-        let with = attach_json(json, &pkg).unwrap();
+        let packed = channel_form("ec2", &pkg);
+        let with = attach_json(json, &packed).unwrap();
         let v: serde_json::Value = serde_json::from_str(&with).unwrap();
         let tags = v["TagSpecifications"][1]["Tags"].as_array().unwrap();
         assert_eq!(tags.len(), 2, "{with}");
@@ -1367,7 +1431,7 @@ mod tests {
             "{\n          \"Key\": \"Name\",\n          \"Value\": \"web\"\n        }",
             "",
         );
-        let with = attach_json(&empty, &pkg).unwrap();
+        let with = attach_json(&empty, &packed).unwrap();
         let v: serde_json::Value = serde_json::from_str(&with).unwrap();
         assert_eq!(
             v["TagSpecifications"][1]["Tags"][0]["Key"], "hvxform:carry:0",

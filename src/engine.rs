@@ -605,21 +605,22 @@ impl Convert<'_> {
             let documents = docs.iter().filter(|(_, d)| !d.json).count();
             // The package, for the one document of a target with a channel
             // (and EC2's RunInstances request beside it).
-            let pkg = if carrying && !homebound && documents == 1 && carry::has_channel(target.name)
-            {
-                self.package(
-                    raw,
-                    &doc,
-                    source,
-                    target,
-                    &carried,
-                    &recorder.pairs(),
-                    &secrets,
-                    &mut findings,
-                )
-            } else {
-                None
-            };
+            let pkg =
+                if carrying && !homebound && documents == 1 && carry::has_channel(target.name) {
+                    self.package(
+                        raw,
+                        &doc,
+                        source,
+                        target,
+                        &carried,
+                        &recorder.pairs(),
+                        &secrets,
+                        &mut findings,
+                    )
+                } else {
+                    None
+                }
+                .map(|p| carry::channel_form(target.name, &p));
             for (names, d) in docs {
                 let (mut xml, json) = (d.xml, d.json);
                 if let Some(pkg) = &pkg {

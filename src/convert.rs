@@ -179,6 +179,10 @@ pub fn mac(s: &str) -> Result<String, String> {
 /// lower-case 8-4-4-4-12.
 pub fn uuid(s: &str) -> Result<String, String> {
     let t = s.trim();
+    // Already canonical (what stores and most documents hold): as it is.
+    if is_canonical_uuid(t) {
+        return Ok(t.to_string());
+    }
     // The hex digits (and a `urn:uuid:` prefix), on the stack.
     let mut buf = [0u8; 41];
     let mut n = 0;
@@ -204,6 +208,15 @@ pub fn uuid(s: &str) -> Result<String, String> {
         out.push(c.to_ascii_lowercase() as char);
     }
     Ok(out)
+}
+
+/// Lower-case 8-4-4-4-12 hex digits.
+fn is_canonical_uuid(t: &str) -> bool {
+    t.len() == 36
+        && t.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        })
 }
 
 /// VMware's `uuid.bios` form: 16 bytes, space-separated, `-` in the middle.
@@ -314,6 +327,10 @@ mod tests {
             "{564D9C3A-2F55-1E6B-8A32-5D1150AE1F3D}"
         );
         assert!(uuid("not-a-uuid").is_err());
+        // The canonical form as it is; upper case and spaces normalised.
+        assert_eq!(uuid(c).unwrap(), c);
+        assert_eq!(uuid(&format!(" {} ", c.to_uppercase())).unwrap(), c);
+        assert!(uuid("564d9c3a-2f55-1e6b-8a32x5d1150ae1f3d").is_err());
         assert_eq!(
             uuid("urn:uuid:564d9c3a-2f55-1e6b-8a32-5d1150ae1f3d").unwrap(),
             c

@@ -76,12 +76,16 @@ pub struct TableData {
 
 impl TableData {
     pub fn new(left: SessionType, right: SessionType) -> Self {
+        Self::with_capacity(left, right, 0)
+    }
+    /// A table with room for `n` pairs (a store's, as it is loaded).
+    pub fn with_capacity(left: SessionType, right: SessionType, n: usize) -> Self {
         TableData {
             left,
             right,
-            entries: Vec::new(),
-            by_left: HashMap::new(),
-            by_right: HashMap::new(),
+            entries: Vec::with_capacity(n),
+            by_left: HashMap::with_capacity(n),
+            by_right: HashMap::with_capacity(n),
         }
     }
     /// The pairs (normalised), oldest first.

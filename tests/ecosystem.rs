@@ -259,11 +259,8 @@ fn ovf_outputs_are_read_by_cot_with_the_sources_values() {
     }
 }
 
-/// The OVF files of govmomi's and virt-v2v's test suites: valid ones convert
-/// (one hub document per VirtualSystem, each valid against the hub schema);
-/// invalid ones fail with a message naming the file, never a crash.
-#[test]
-fn ovf_corpus_converts_or_fails_clearly() {
+/// The OVF descriptors of govmomi's and virt-v2v's test suites, sorted.
+fn corpus_ovfs() -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![
         root().join("tests/corpus/govmomi-ovf"),
@@ -280,6 +277,15 @@ fn ovf_corpus_converts_or_fails_clearly() {
         }
     }
     files.sort();
+    files
+}
+
+/// The OVF files of govmomi's and virt-v2v's test suites: valid ones convert
+/// (one hub document per VirtualSystem, each valid against the hub schema);
+/// invalid ones fail with a message naming the file, never a crash.
+#[test]
+fn ovf_corpus_converts_or_fails_clearly() {
+    let files = corpus_ovfs();
     assert!(files.len() >= 60, "{} OVF files", files.len());
     let mut converted = 0;
     for (k, f) in files.iter().enumerate() {
@@ -672,22 +678,7 @@ fn ovf_readers_agree_with_cot_on_descriptors_others_wrote() {
     let Some(py) = python() else {
         return;
     };
-    let mut files = Vec::new();
-    let mut stack = vec![
-        root().join("tests/corpus/govmomi-ovf"),
-        root().join("tests/corpus/virt-v2v"),
-    ];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "ovf") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
+    let files = corpus_ovfs();
     // COT exits 1 for the descriptors it cannot read (listed on stderr);
     // the others are on stdout, one JSON object each.
     let o = Command::new(&py)

@@ -47,9 +47,15 @@ pub const MAX_NESTING: usize = 4;
 pub fn has_channel(platform: &str) -> bool {
     matches!(
         platform,
-        "vsphere" | "kvm" | "vmware" | "xen" | "ovf" | "ec2"
+        "vsphere" | "kvm" | "vmware" | "xen" | "ovf" | "ec2" | "hyperv"
     )
 }
+
+/// Hyper-V carries a package in the VSSD's `Notes`, values
+/// `hvxform:carry:0=…`, `hvxform:carry:1=…`, … ([`pack`]ed: Notes values
+/// are escaped twice in CIM-XML, base64 needs no escaping), after the
+/// mapping's own.
+pub const NOTES_PREFIX: &str = "hvxform:carry:";
 
 /// EC2 carries a package in tags `hvxform:carry:0`, `hvxform:carry:1`, …:
 /// deflated, base64-encoded (characters every AWS service accepts in a tag
@@ -96,7 +102,7 @@ pub fn unpack(packed: &str) -> Result<String, String> {
 /// as it is for the others. [`attach`] and [`attach_json`] take this form
 /// (so a package written twice, as EC2's are, is packed once).
 pub fn channel_form(platform: &str, pkg: &str) -> String {
-    if platform == "ec2" {
+    if matches!(platform, "ec2" | "hyperv") {
         pack(pkg)
     } else {
         pkg.to_string()
@@ -702,7 +708,74 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
                 Ok(format!("{}{add}{}", &xml[..at], &xml[at..]))
             }
         }
+        "hyperv" => {
+            // Values of the VSSD's Notes, after the mapping's own (the
+            // canonical form, which the CIM-XML writer packs).
+            let (notes, empty) = vssd_notes(xml)?;
+            let mut add = String::with_capacity(pkg.len() + 64);
+            for (i, part) in parts.iter().enumerate() {
+                add.push_str("<value>");
+                add.push_str(NOTES_PREFIX);
+                add.push_str(&i.to_string());
+                add.push('=');
+                add.push_str(part);
+                add.push_str("</value>");
+            }
+            const NOTES: &str = "<Notes type=\"string\" array=\"true\">";
+            Ok(match (notes, empty) {
+                // No Notes yet: one, at the end of the VSSD.
+                (None, _) => {
+                    let (_, end) = vssd_range(xml)?;
+                    format!("{}{NOTES}{add}</Notes>{}", &xml[..end], &xml[end..])
+                }
+                (Some(r), true) => {
+                    format!("{}{NOTES}{add}</Notes>{}", &xml[..r.start], &xml[r.end..])
+                }
+                (Some(r), false) => {
+                    let at = r.end - "</Notes>".len();
+                    format!("{}{add}{}", &xml[..at], &xml[at..])
+                }
+            })
+        }
         _ => Err(format!("{platform} has no channel for carried data")),
+    }
+}
+
+/// The VSSD instance of a canonical Hyper-V document as the writer writes
+/// it: its start and where its end tag starts.
+fn vssd_range(xml: &str) -> Result<(usize, usize), String> {
+    const START: &str = "<instance class=\"Msvm_VirtualSystemSettingData\">";
+    let not_plain = || "the document has not one VSSD as hvxform writes it".to_string();
+    if xml.matches(START).count() != 1 || xml.contains("<!--") || xml.contains("<![CDATA[") {
+        return Err(not_plain());
+    }
+    let at = xml.find(START).ok_or_else(not_plain)?;
+    let end = at + xml[at..].find("</instance>").ok_or_else(not_plain)?;
+    Ok((at, end))
+}
+
+/// The VSSD's `Notes` element (its range, and whether it is empty), if it
+/// has one.
+type NotesAt = (Option<std::ops::Range<usize>>, bool);
+fn vssd_notes(xml: &str) -> Result<NotesAt, String> {
+    const EMPTY: &str = "<Notes type=\"string\" array=\"true\"/>";
+    const START: &str = "<Notes type=\"string\" array=\"true\">";
+    let (at, end) = vssd_range(xml)?;
+    let inside = &xml[at..end];
+    if let Some(i) = inside.find(EMPTY) {
+        return Ok((Some(at + i..at + i + EMPTY.len()), true));
+    }
+    match inside.find(START) {
+        Some(i) => {
+            let close = inside[i..]
+                .find("</Notes>")
+                .ok_or("the VSSD's Notes do not end")?;
+            Ok((Some(at + i..at + i + close + "</Notes>".len()), false))
+        }
+        None if inside.contains("<Notes") => {
+            Err("the VSSD's Notes are not an array as hvxform writes it".into())
+        }
+        None => Ok((None, false)),
     }
 }
 
@@ -832,6 +905,45 @@ pub fn find(platform: &str, doc: &roxmltree::Document) -> Option<Found> {
             return Some(Found {
                 package: pkg,
                 strip: vec![sec.range()],
+            });
+        }
+        "hyperv" => {
+            what = "Notes value hvxform:carry:{}";
+            let vssds: Vec<_> = root
+                .children()
+                .filter(|n| {
+                    n.has_tag_name("instance")
+                        && n.attribute("class") == Some("Msvm_VirtualSystemSettingData")
+                })
+                .collect();
+            let [vssd] = vssds[..] else { return None };
+            let notes = vssd.children().find(|n| n.has_tag_name("Notes"))?;
+            let mut values = Vec::new();
+            for v in notes.children().filter(|c| c.is_element()) {
+                let text = v.text().unwrap_or("");
+                let Some((key, part)) = text.split_once('=') else {
+                    continue;
+                };
+                match part_of(key, NOTES_PREFIX) {
+                    None => continue,
+                    Some(Ok(i)) => {
+                        values.push((i, part));
+                        strip.push(v.range());
+                    }
+                    Some(Err(e)) => {
+                        return Some(Found {
+                            package: Err(e),
+                            strip: Vec::new(),
+                        })
+                    }
+                }
+            }
+            if values.is_empty() {
+                return None;
+            }
+            return Some(Found {
+                package: assemble(values, what).and_then(|p| unpack(&p)),
+                strip,
             });
         }
         "ec2" => {

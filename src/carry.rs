@@ -955,65 +955,27 @@ pub fn find(platform: &str, doc: &roxmltree::Document) -> Option<Found> {
                 .collect();
             let [vssd] = vssds[..] else { return None };
             let notes = vssd.children().find(|n| n.has_tag_name("Notes"))?;
-            let mut values = Vec::new();
-            for v in notes.children().filter(|c| c.is_element()) {
-                let text = v.text().unwrap_or("");
-                let Some((key, part)) = text.split_once('=') else {
-                    continue;
-                };
-                match part_of(key, NOTES_PREFIX) {
-                    None => continue,
-                    Some(Ok(i)) => {
-                        values.push((i, part));
-                        strip.push(v.range());
-                    }
-                    Some(Err(e)) => {
-                        return Some(Found {
-                            package: Err(e),
-                            strip: Vec::new(),
-                        })
-                    }
-                }
-            }
-            if values.is_empty() {
-                return None;
-            }
-            return Some(Found {
-                package: assemble(values, what).and_then(|p| unpack(&p)),
-                strip,
+            let values = notes.children().filter(|c| c.is_element()).filter_map(|v| {
+                let (key, part) = v.text()?.split_once('=')?;
+                Some((v.range(), key, part))
             });
+            return packed_parts(values, NOTES_PREFIX, what);
         }
         "ec2" => {
             what = "tag hvxform:carry:{}";
             let set = ec2_tag_set(doc)?;
-            let mut values = Vec::new();
-            for item in set.children().filter(|c| c.is_element()) {
-                match ec2_key(item).and_then(|k| part_of(k, EC2_PREFIX)) {
-                    None => continue,
-                    Some(Ok(i)) => {
-                        let v = item
-                            .children()
-                            .find(|c| c.is_element() && c.tag_name().name() == "value")
-                            .and_then(|v| v.text())
-                            .unwrap_or("");
-                        values.push((i, v));
-                        strip.push(item.range());
-                    }
-                    Some(Err(e)) => {
-                        return Some(Found {
-                            package: Err(e),
-                            strip: Vec::new(),
-                        })
-                    }
-                }
-            }
-            if values.is_empty() {
-                return None;
-            }
-            return Some(Found {
-                package: assemble(values, what).and_then(|p| unpack(&p)),
-                strip,
-            });
+            let tags = set
+                .children()
+                .filter(|c| c.is_element())
+                .filter_map(|item| {
+                    let value = item
+                        .children()
+                        .find(|c| c.is_element() && c.tag_name().name() == "value")
+                        .and_then(|v| v.text())
+                        .unwrap_or("");
+                    Some((item.range(), ec2_key(item)?, value))
+                });
+            return packed_parts(tags, EC2_PREFIX, what);
         }
         _ => return None,
     }
@@ -1022,6 +984,39 @@ pub fn find(platform: &str, doc: &roxmltree::Document) -> Option<Found> {
     }
     Some(Found {
         package: assemble(parts, what),
+        strip,
+    })
+}
+
+/// The package in [`pack`]ed parts: of `candidates` (each a range of the
+/// input, a key and a value), those whose key is `prefix` and a part
+/// number; `None` when there are none.
+fn packed_parts<'a>(
+    candidates: impl Iterator<Item = (std::ops::Range<usize>, &'a str, &'a str)>,
+    prefix: &str,
+    what: &str,
+) -> Option<Found> {
+    let (mut values, mut strip) = (Vec::new(), Vec::new());
+    for (range, key, value) in candidates {
+        match part_of(key, prefix) {
+            None => continue,
+            Some(Ok(i)) => {
+                values.push((i, value));
+                strip.push(range);
+            }
+            Some(Err(e)) => {
+                return Some(Found {
+                    package: Err(e),
+                    strip: Vec::new(),
+                })
+            }
+        }
+    }
+    if values.is_empty() {
+        return None;
+    }
+    Some(Found {
+        package: assemble(values, what).and_then(|p| unpack(&p)),
         strip,
     })
 }

@@ -233,6 +233,21 @@ fn indent_at(text: &str, at: usize) -> &str {
     &text[line..line + n]
 }
 
+/// `text` (a document of `platform`, JSON when `json`) with `pkg` (in its
+/// [`channel_form`]) in its channel; `None` for a document that has none
+/// (JSON requests other than EC2's RunInstances).
+pub fn attach_to(
+    platform: &str,
+    text: &str,
+    json: bool,
+    pkg: &str,
+) -> Option<Result<String, String>> {
+    if !json {
+        return Some(attach(platform, text, pkg));
+    }
+    (platform == "ec2" && text.contains("\"TagSpecifications\"")).then(|| attach_json(text, pkg))
+}
+
 /// `json` (a RunInstances request, as the JSON writer writes it) with the
 /// [`pack`]ed package `packed` in the tags of its instance
 /// `TagSpecifications`, so that the instance it creates carries it.

@@ -624,14 +624,7 @@ impl Convert<'_> {
             for (names, d) in docs {
                 let (mut xml, json) = (d.xml, d.json);
                 if let Some(pkg) = &pkg {
-                    let with = if !json {
-                        Some(carry::attach(target.name, &xml, pkg))
-                    } else if target.name == "ec2" && xml.contains("\"TagSpecifications\"") {
-                        Some(carry::attach_json(&xml, pkg))
-                    } else {
-                        None
-                    };
-                    match with {
+                    match carry::attach_to(target.name, &xml, json, pkg) {
                         Some(Ok(with)) => {
                             xml = with;
                             // Nothing the mappings left unmapped is lost:

@@ -30,6 +30,11 @@ fn converted(input: &Path, target: &str, dir: &Path) -> PathBuf {
         input.display(),
         stderr(&o)
     );
+    main_document(dir)
+}
+
+/// The document of an output directory (EC2's requests beside it are JSON).
+fn main_document(dir: &Path) -> PathBuf {
     let name = file_names(dir)
         .into_iter()
         .find(|n| !n.ends_with(".json"))
@@ -106,13 +111,7 @@ fn kvm_through_every_platform_and_back_is_identical_after_libvirt_normalisation(
                 continue;
             }
             assert_eq!(o.status.code(), Some(0), "{}: {}", s.display(), stderr(&o));
-            // The document (EC2's requests beside it are JSON).
-            let there = dir.join("there").join(
-                file_names(&dir.join("there"))
-                    .into_iter()
-                    .find(|n| !n.ends_with(".json"))
-                    .unwrap(),
-            );
+            let there = main_document(&dir.join("there"));
             let o = transform(
                 &there,
                 "kvm",

@@ -1607,6 +1607,29 @@ mod tests {
     }
 
     #[test]
+    fn ec2_takes_the_dense_form_when_only_it_fits() {
+        let pkg = encode("kvm", &[], include_str!("../samples/kvm/db.xml"));
+        let (fast, dense) = (pack(&pkg), pack_dense(&pkg));
+        let tags = |p: &str| p.len().div_ceil(EC2_VALUE);
+        assert!(
+            tags(&dense) < tags(&fast),
+            "{} {}",
+            tags(&dense),
+            tags(&fast)
+        );
+        // Room for the LZ4 form: it is taken as it is.
+        let parts = ec2_parts(&fast, EC2_TAGS - tags(&fast)).unwrap();
+        assert_eq!(parts.concat(), fast);
+        // Room only for the deflated form: that is what the tags hold.
+        let parts = ec2_parts(&fast, EC2_TAGS - tags(&dense)).unwrap();
+        assert_eq!(parts.concat(), dense);
+        assert_eq!(unpack(&parts.concat()).unwrap(), pkg);
+        // Room for neither: why, in numbers.
+        let e = ec2_parts(&fast, EC2_TAGS - tags(&dense) + 1).unwrap_err();
+        assert!(e.contains(&format!("needs {} tags", tags(&dense))), "{e}");
+    }
+
+    #[test]
     fn ec2_tags_are_added_to_the_response_and_the_request() {
         let pkg = encode("kvm", &[], "<domain/>");
         let xml = "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n  <reservationSet>\n    <item>\n      <instancesSet>\n        <item>\n          <instanceId>i-1</instanceId>\n          <tagSet/>\n        </item>\n      </instancesSet>\n    </item>\n  </reservationSet>\n</DescribeInstancesResponse>";

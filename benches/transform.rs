@@ -223,6 +223,22 @@ fn main() {
             .ok()
             .and_then(|n| n.parse().ok())
             .unwrap_or(20000);
+        if let Some((src, rel)) = case.split_once(':') {
+            // `--profile kvm:ovf`: one pair of the matrix, from its sample.
+            let (path, target) = matrix_case(src, rel);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let from = platform::by_name(src).unwrap();
+            let mut n = 0;
+            for _ in 0..loops {
+                n += conv
+                    .convert(&path, &text, Some(from), &[target])
+                    .unwrap()
+                    .0
+                    .len();
+            }
+            std::hint::black_box(n);
+            return;
+        }
         if case == "floor" {
             let nodes = count_nodes(&vs_out);
             let n: usize = (0..loops).map(|_| floor(&text, nodes)).sum();
@@ -367,10 +383,120 @@ fn main() {
         t_ec2,
         Some(t_floor_ec2),
     );
+    matrix(&conv, if quick { 2 } else { 300 });
     row("compile kvm-to-vsphere".into(), t_compile, None);
     row(
         "compile kvm-to-hvx + hvx-to-vsphere".into(),
         t_compile_hub,
         None,
     );
+}
+
+/// The sample of each platform in [`matrix`].
+const SAMPLES: &[(&str, &str)] = &[
+    ("kvm", "samples/kvm/web.xml"),
+    ("vmware", "samples/vmware/web.vmx"),
+    ("xen", "samples/xen/web.cfg"),
+    ("vsphere", "samples/vsphere/web.xml"),
+    ("ovf", "samples/ovf/web.ovf"),
+    ("hyperv", "samples/hyperv/web-gen2.xml"),
+    ("ec2", "samples/ec2/web.xml"),
+];
+
+/// The sample of `src` and the platform `target` of a `--profile SRC:TARGET`.
+fn matrix_case(src: &str, target: &str) -> (String, &'static hvxform::platform::Platform) {
+    let rel = SAMPLES
+        .iter()
+        .find(|(p, _)| *p == src)
+        .expect("a platform")
+        .1;
+    (
+        format!("{}/{rel}", env!("CARGO_MANIFEST_DIR")),
+        platform::by_name(target).unwrap(),
+    )
+}
+
+/// Every source → target pair: one bundled sample of each platform (its
+/// `web` VM) converted to every other platform and to the hub, each against
+/// its node-count floor: parsing the document the route's first mapping
+/// reads (the input itself, or for `.vmx`, xl.cfg and Hyper-V's CIM-XML
+/// their canonical XML form, which hvxform builds from them) and writing as
+/// many nodes as the route writes (the hub, where the route goes through
+/// it, and every output document in its canonical XML form; JSON members
+/// and values counted as their XML would be).
+fn matrix(conv: &Convert, iters: u32) {
+    let targets: Vec<&str> = SAMPLES
+        .iter()
+        .map(|(p, _)| *p)
+        .chain(std::iter::once("hvx"))
+        .collect();
+    let direct = |s: &str, t: &str| {
+        hvxform::engine::EMBEDDED
+            .iter()
+            .any(|(n, _)| *n == format!("{s}-to-{t}.hvx"))
+    };
+    println!();
+    println!(
+        "every route: per document, and × its node-count floor ({iters} iterations, best of 5)"
+    );
+    print!("{:<9}", "from \\ to");
+    for t in &targets {
+        print!(" {t:>16}");
+    }
+    println!();
+    let mut worst: Vec<(f64, String)> = Vec::new();
+    for (src, rel) in SAMPLES {
+        let path = format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let from = platform::by_name(src).unwrap();
+        let read = platform::to_xml(&path, &text, Some(from))
+            .unwrap()
+            .into_owned();
+        let docs = |target: &'static hvxform::platform::Platform| {
+            conv.convert(&path, &text, Some(from), &[target])
+                .unwrap_or_else(|e| panic!("{src} -> {}: {e}", target.name))
+                .0
+        };
+        let hvx = platform::by_name("hvx").unwrap();
+        let hub_nodes = count_nodes(&docs(hvx)[0].xml);
+        print!("{src:<9}");
+        for t in &targets {
+            if t == src {
+                print!(" {:>16}", "-");
+                continue;
+            }
+            let target = platform::by_name(t).unwrap();
+            let mut nodes = if *t == "hvx" || direct(src, t) {
+                0
+            } else {
+                hub_nodes
+            };
+            for d in docs(target) {
+                nodes += if d.json {
+                    count_json_nodes(&serde_json::from_str(&d.xml).unwrap())
+                } else {
+                    count_nodes(&platform::to_xml("out", &d.xml, Some(target)).unwrap())
+                };
+            }
+            let t_route = time(iters, || docs(target).len());
+            let t_floor = time(iters, || floor(&read, nodes));
+            let r = t_route.as_secs_f64() / t_floor.as_secs_f64();
+            print!(" {:>8.1?} {r:>5.2}x", t_route);
+            worst.push((r, format!("{src} -> {t}")));
+        }
+        println!();
+    }
+    worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let over = worst.iter().filter(|(r, _)| *r > 2.5).count();
+    println!(
+        "{over} of {} routes over 2.5x their floor; the worst: {}",
+        worst.len(),
+        worst
+            .iter()
+            .take(5)
+            .map(|(r, n)| format!("{n} {r:.2}x"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!();
 }

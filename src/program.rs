@@ -298,6 +298,10 @@ pub struct PatStep {
     pub test: Test,
     pub preds: Vec<Expr>,
     pub descendant: bool,
+    /// A predicate may read `position()` or `last()`: whether a node matches
+    /// depends on its siblings, which are all filtered to find out. False
+    /// (see [`mark_positional`]) lets a node be tested alone.
+    pub positional: bool,
 }
 
 /// An output element or attribute name, resolved at compile time.
@@ -661,6 +665,46 @@ impl Program {
                 format!("{}:{l}:{c}", s.name)
             }
             None => "<unknown>".to_string(),
+        }
+    }
+}
+
+/// Clears [`PatStep::positional`] on the steps of the program's patterns
+/// whose predicates read neither `position()` nor `last()`, themselves or in
+/// a function they call. (A predicate whose value is a number is positional
+/// too, `[2]`; that shows only when it is evaluated, and the executor checks.)
+pub fn mark_positional(p: &mut Program) {
+    fn reads(e: &Expr, fns: &[bool]) -> bool {
+        let any = |xs: &[Expr]| xs.iter().any(|x| reads(x, fns));
+        match &e.kind {
+            ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => false,
+            ExprKind::Builtin(Builtin::Position | Builtin::Last, _) => true,
+            ExprKind::Concat(xs) | ExprKind::Union(xs) | ExprKind::Builtin(_, xs) => any(xs),
+            ExprKind::Path { steps, .. } => steps.iter().any(|s| any(&s.preds)),
+            ExprKind::Fn(f, xs) | ExprKind::TableFirst(_, f, xs) => fns[*f as usize] || any(xs),
+            ExprKind::Table(_, x) | ExprKind::Neg(x) => reads(x, fns),
+            ExprKind::Session { arg, .. } => reads(arg, fns),
+            ExprKind::Bin(_, a, b) => reads(a, fns) || reads(b, fns),
+        }
+    }
+    // Which functions read them, to a fixed point (calls may be recursive).
+    let mut fns = vec![false; p.fns.len()];
+    loop {
+        let next: Vec<bool> = p.fns.iter().map(|f| reads(&f.body, &fns)).collect();
+        if next == fns {
+            break;
+        }
+        fns = next;
+    }
+    let patterns = p
+        .rules
+        .iter_mut()
+        .map(|r| &mut r.pattern)
+        .chain(p.secrets.iter_mut())
+        .chain(p.drops.iter_mut().map(|(d, _)| d));
+    for pat in patterns {
+        for st in &mut pat.steps {
+            st.positional = st.preds.iter().any(|e| reads(e, &fns));
         }
     }
 }

@@ -859,6 +859,8 @@ impl Compiler {
                 test: self.test(&s.test),
                 preds: s.preds.iter().map(|x| self.expr(x).0).collect(),
                 descendant: s.descendant,
+                // Until `mark_positional` knows better.
+                positional: true,
             })
             .collect();
         Pattern {

@@ -678,7 +678,7 @@ impl Compiler {
         self.unused_warnings();
 
         let header = header?;
-        Some(Program {
+        let mut program = Program {
             name: header.name.clone(),
             from: header.from.map(|i| i.name).unwrap_or_default(),
             to: header.to.map(|i| i.name).unwrap_or_default(),
@@ -709,7 +709,9 @@ impl Compiler {
                 .iter()
                 .map(|s| crate::diag::LineIndex::new(&s.text))
                 .collect(),
-        })
+        };
+        mark_positional(&mut program);
+        Some(program)
     }
 
     pub(crate) fn bind(&mut self, id: &ast::Ident, ty: Type) -> u32 {

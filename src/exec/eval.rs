@@ -1344,20 +1344,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             return Ok(false);
         }
         if !st.preds.is_empty() {
-            // Position among siblings that pass the same test.
-            let parent = item.node().parent();
-            let sibs: Vec<Item<'a, 'i>> = match (item, parent) {
-                (Item::Attr(..), _) => vec![item],
-                (Item::Node(_), Some(p)) => p
-                    .children()
-                    .filter(|c| Self::test_node(self.p, &self.name_ids, &st.test, *c))
-                    .map(Item::Node)
-                    .collect(),
-                (Item::Node(_), None) => vec![item],
-            };
-            let kept = self.filter(sibs, &st.preds, &[])?;
-            if !kept.contains(&item) {
-                return Ok(false);
+            match self.holds_alone(st, item)? {
+                Some(true) => {}
+                Some(false) => return Ok(false),
+                None => {
+                    if !self.holds_among_siblings(st, item)? {
+                        return Ok(false);
+                    }
+                }
             }
         }
         let parent = match item {
@@ -1386,6 +1380,53 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
         }
         self.match_from(pat, k - 1, Item::Node(p))
+    }
+
+    /// Whether `item` passes the predicates of a pattern step that reads no
+    /// position (`None`: the step's or a value's position matters, see
+    /// [`Self::holds_among_siblings`]). Testing a node alone keeps a pattern
+    /// with a predicate linear: `secret *[…]` is tested on every node.
+    fn holds_alone(&mut self, st: &'p PatStep, item: Item<'a, 'i>) -> R<Option<bool>> {
+        if st.positional {
+            return Ok(None);
+        }
+        let cx = Cx {
+            item,
+            pos: 1,
+            size: 1,
+        };
+        for pr in &st.preds {
+            let keep = if matches!(pr.kind, ExprKind::Path { .. }) {
+                self.eval_truthy(pr, &cx, &[])?
+            } else {
+                match self.eval(pr, &cx, &[])? {
+                    // `[2]`: a position after all.
+                    Val::Int(_) => return Ok(None),
+                    v => v.truthy(),
+                }
+            };
+            if !keep {
+                return Ok(Some(false));
+            }
+        }
+        Ok(Some(true))
+    }
+
+    /// Whether `item` is among its siblings (those passing the step's test)
+    /// that the step's predicates keep, as a path would select them.
+    fn holds_among_siblings(&mut self, st: &'p PatStep, item: Item<'a, 'i>) -> R<bool> {
+        let parent = item.node().parent();
+        let sibs: Vec<Item<'a, 'i>> = match (item, parent) {
+            (Item::Attr(..), _) => vec![item],
+            (Item::Node(_), Some(p)) => p
+                .children()
+                .filter(|c| Self::test_node(self.p, &self.name_ids, &st.test, *c))
+                .map(Item::Node)
+                .collect(),
+            (Item::Node(_), None) => vec![item],
+        };
+        let kept = self.filter(sibs, &st.preds, &[])?;
+        Ok(kept.contains(&item))
     }
 }
 

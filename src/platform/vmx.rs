@@ -194,25 +194,39 @@ pub fn unescape(v: &str, charset: Charset) -> String {
 /// `|XX`; outside UTF-8, every non-ASCII character becomes the `|XX` bytes
 /// of its encoding, so that the file itself is ASCII.
 pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        if c == '"' || c == '|' || (c.is_control() && (c as u32) < 0x80) {
-            out.push_str(&format!("|{:02X}", c as u32));
-        } else if c.is_ascii() || charset == Some(Charset::Utf8) {
-            out.push(c);
-        } else {
-            let mut b = Vec::new();
-            let cs = charset.ok_or_else(|| {
-                format!("cannot write `{c}`: hvxform has no table for the encoding `{label}`")
-            })?;
-            if !cs.encode_char(c, &mut b) {
-                return Err(format!("`{c}` has no encoding in `{label}`"));
-            }
-            for x in b {
-                out.push_str(&format!("|{x:02X}"));
-            }
+    fn hex(out: &mut String, x: u8) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        out.push('|');
+        out.push(HEX[usize::from(x >> 4)] as char);
+        out.push(HEX[usize::from(x & 15)] as char);
+    }
+    let utf8 = charset == Some(Charset::Utf8);
+    let mut out = String::with_capacity(v.len() + v.len() / 8);
+    // Runs of characters written as they are are copied whole.
+    let mut start = 0;
+    for (i, c) in v.char_indices() {
+        let special = c == '"' || c == '|' || (c.is_control() && (c as u32) < 0x80);
+        if !special && (c.is_ascii() || utf8) {
+            continue;
+        }
+        out.push_str(&v[start..i]);
+        start = i + c.len_utf8();
+        if special {
+            hex(&mut out, c as u8);
+            continue;
+        }
+        let mut b = Vec::new();
+        let cs = charset.ok_or_else(|| {
+            format!("cannot write `{c}`: hvxform has no table for the encoding `{label}`")
+        })?;
+        if !cs.encode_char(c, &mut b) {
+            return Err(format!("`{c}` has no encoding in `{label}`"));
+        }
+        for x in b {
+            hex(&mut out, x);
         }
     }
+    out.push_str(&v[start..]);
     Ok(out)
 }
 
@@ -603,6 +617,23 @@ mod tests {
         let e = read("a = \"1\" x\n").unwrap_err();
         assert_eq!((e.line, e.col), (1, 9));
         assert!(read("a = \"1\"\na = \"1\"\n# c\n\n").is_ok());
+    }
+
+    #[test]
+    fn escape_writes_specials_as_hex_and_copies_the_rest() {
+        let u = Some(Charset::Utf8);
+        assert_eq!(escape("", u, "UTF-8").unwrap(), "");
+        assert_eq!(escape("plain café", u, "UTF-8").unwrap(), "plain café");
+        assert_eq!(
+            escape("a\"b|c\nd\u{7f}é\t", u, "UTF-8").unwrap(),
+            "a|22b|7Cc|0Ad|7Fé|09"
+        );
+        assert_eq!(escape("\"\"", u, "UTF-8").unwrap(), "|22|22");
+        let w = Charset::from_label("windows-1252");
+        assert_eq!(escape("é\"€x", w, "windows-1252").unwrap(), "|E9|22|80x");
+        assert!(escape("é", None, "x-unknown")
+            .unwrap_err()
+            .contains("no table for the encoding `x-unknown`"));
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! same input with roxmltree and writing the same number of nodes with
 //! xmlwriter; kvm → hyperv (through the hub, then the CIM-XML writer); and
 //! kvm → ec2 (through the hub; the instance type chosen from its table).
-//! `--quick` runs a few iterations (CI keeps it working; it never
-//! fails on a time), as does `cargo test --all-targets` (no `--bench`).
+//! Then every source → target pair against its floor ([`matrix`]); under
+//! `cargo bench` a route more than 3x slower, against its floor, than in
+//! `benches/baseline.tsv` fails the run ([`guard`]; `--write-baseline`
+//! rewrites the file). `--quick` runs a few iterations (CI's run: the
+//! guard is its only verdict), as does `cargo test --all-targets` (no
+//! `--bench`, no guard).
 //!
 //! `HVX_BENCH_MAPPINGS=DIR` times the direct route with the mappings of DIR
 //! (as `transform --mappings DIR`), to measure what part of a mapping costs:
@@ -383,7 +387,12 @@ fn main() {
         t_ec2,
         Some(t_floor_ec2),
     );
-    matrix(&conv, if quick { 2 } else { 300 });
+    let ratios = matrix(&conv, if quick { 20 } else { 300 });
+    // `cargo bench` (release): every route against the kept baseline. Not
+    // under `cargo test --all-targets`, whose debug build has other ratios.
+    if std::env::args().any(|a| a == "--bench") {
+        guard(&ratios);
+    }
     row("compile kvm-to-vsphere".into(), t_compile, None);
     row(
         "compile kvm-to-hvx + hvx-to-vsphere".into(),
@@ -424,7 +433,8 @@ fn matrix_case(src: &str, target: &str) -> (String, &'static hvxform::platform::
 /// many nodes as the route writes (the hub, where the route goes through
 /// it, and every output document in its canonical XML form; JSON members
 /// and values counted as their XML would be).
-fn matrix(conv: &Convert, iters: u32) {
+fn matrix(conv: &Convert, iters: u32) -> Vec<(String, String, f64)> {
+    let mut ratios = Vec::new();
     let targets: Vec<&str> = SAMPLES
         .iter()
         .map(|(p, _)| *p)
@@ -483,6 +493,7 @@ fn matrix(conv: &Convert, iters: u32) {
             let r = t_route.as_secs_f64() / t_floor.as_secs_f64();
             print!(" {:>8.1?} {r:>5.2}x", t_route);
             worst.push((r, format!("{src} -> {t}")));
+            ratios.push((src.to_string(), t.to_string(), r));
         }
         println!();
     }
@@ -499,4 +510,61 @@ fn matrix(conv: &Convert, iters: u32) {
             .join(", ")
     );
     println!();
+    ratios
+}
+
+/// Where the kept ratios are: `benches/baseline.tsv`.
+const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/baseline.tsv");
+
+/// A regression guard: fails (exit 1) when a route's ratio to its floor is
+/// more than 3x its ratio in `benches/baseline.tsv`; ratios, taken in one
+/// run, hold across machines better than times. `--write-baseline` writes
+/// the file from this run instead (do it after a full run, not `--quick`,
+/// when a route got faster or a new one came). A route the file lacks is
+/// reported, not failed.
+fn guard(ratios: &[(String, String, f64)]) {
+    if std::env::args().any(|a| a == "--write-baseline") {
+        let mut out = String::from(
+            "# Each route's per-document time over its node-count floor, from\n\
+             # `cargo bench --bench transform -- --write-baseline` (benches/transform.rs).\n\
+             # The bench fails when a route's ratio is more than 3x the one here.\n",
+        );
+        for (s, t, r) in ratios {
+            out.push_str(&format!("{s}\t{t}\t{r:.2}\n"));
+        }
+        std::fs::write(BASELINE, out).expect("write benches/baseline.tsv");
+        println!("wrote {BASELINE}");
+        return;
+    }
+    let text = std::fs::read_to_string(BASELINE).expect("read benches/baseline.tsv");
+    let kept: Vec<(&str, &str, f64)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let r = f.get(2).and_then(|r| r.parse().ok());
+            match (f.as_slice(), r) {
+                ([s, t, _], Some(r)) => (*s, *t, r),
+                _ => panic!("benches/baseline.tsv: not `source<TAB>target<TAB>ratio`: {l:?}"),
+            }
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for (s, t, r) in ratios {
+        match kept.iter().find(|(ks, kt, _)| ks == s && kt == t) {
+            Some((_, _, base)) if *r > 3.0 * base => failed.push(format!(
+                "{s} -> {t}: {r:.2}x its floor, more than 3x the baseline's {base:.2}x"
+            )),
+            Some(_) => {}
+            None => println!("{s} -> {t}: not in benches/baseline.tsv"),
+        }
+    }
+    if !failed.is_empty() {
+        eprintln!(
+            "regression against benches/baseline.tsv:\n  {}",
+            failed.join("\n  ")
+        );
+        std::process::exit(1);
+    }
+    println!("every route within 3x of benches/baseline.tsv");
 }

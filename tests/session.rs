@@ -648,3 +648,90 @@ fn the_book_chapter_includes_files_that_exist() {
     }
     assert!(n >= 5);
 }
+
+#[test]
+fn a_batch_with_a_store_writes_as_it_goes_after_saving_the_store() {
+    // Inputs whose outputs pass the 16 MB held for one save: the batch saves
+    // the store, writes what it holds, and goes on (outputs are not all kept
+    // until the end). What it writes is what converting the inputs one at a
+    // time with the same store writes, and the store holds every pair.
+    let dir = temp_dir("session-streamed");
+    let (inputs, one_by_one) = (dir.join("in"), dir.join("one"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let note = "x".repeat(1 << 20);
+    let n = 20;
+    for i in 0..n {
+        let uuid = format!("<uuid>4dea22b3-1d52-d8f3-2516-{i:012}</uuid>");
+        let doc = regex_free_replace(&web, "<uuid>", "</uuid>", &uuid).replacen(
+            "<name>web</name>",
+            &format!("<name>vm{i}</name><description>{note}</description>"),
+            1,
+        );
+        assert!(doc.contains(&uuid) && doc.contains("<description>"));
+        std::fs::write(inputs.join(format!("vm{i:02}.xml")), doc).unwrap();
+    }
+    let (store, store1) = (dir.join("store.yaml"), dir.join("store1.yaml"));
+    let batch = |out: &Path| {
+        run(&[
+            "transform",
+            s(&inputs),
+            "--to",
+            "vsphere",
+            "-o",
+            s(out),
+            "--session",
+            s(&store),
+        ])
+    };
+    ok(&batch(&dir.join("out")));
+    for i in 0..n {
+        ok(&run(&[
+            "transform",
+            s(&inputs.join(format!("vm{i:02}.xml"))),
+            "--to",
+            "vsphere",
+            "-o",
+            s(&one_by_one),
+            "--session",
+            s(&store1),
+        ]));
+    }
+    for i in 0..n {
+        let name = format!("vm{i:02}.vsphere.xml");
+        let a = std::fs::read(dir.join("out").join(&name)).unwrap();
+        let b = std::fs::read(one_by_one.join(&name)).unwrap();
+        assert!(a == b, "{name} differs");
+    }
+    let sorted = |p: &Path| {
+        let mut t: Vec<(String, Vec<(String, String)>)> = pairs(p).into_iter().collect();
+        for (_, v) in &mut t {
+            v.sort();
+        }
+        t.sort();
+        t
+    };
+    assert_eq!(sorted(&store), sorted(&store1));
+    let p = pairs(&store);
+    assert!(
+        !p["networks"].is_empty() && !p["datastores"].is_empty(),
+        "{p:?}"
+    );
+    // Nothing left behind: no temp files of the writer or the store.
+    for d in [dir.join("out"), dir.clone()] {
+        let left: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+/// `text` with what lies between the first `open` and the next `close`
+/// (both included) replaced by `with`.
+fn regex_free_replace(text: &str, open: &str, close: &str, with: &str) -> String {
+    let a = text.find(open).unwrap();
+    let b = a + text[a..].find(close).unwrap() + close.len();
+    format!("{}{with}{}", &text[..a], &text[b..])
+}

@@ -199,6 +199,22 @@ impl Store {
         }
     }
 
+    /// How a batch that writes outputs while it converts saves what was
+    /// minted before writing any of them: `Some(None)` when nothing needs
+    /// saving (no store), `Some(Some(save))` for a store file (saved while
+    /// lookups go on), `None` when the store is saved only once, at the end
+    /// (a database: one transaction), so outputs wait for it.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn saver(&self) -> Option<Option<Box<dyn Fn() -> Result<(), String> + Sync + '_>>> {
+        match self {
+            Store::Memory(_) => Some(None),
+            Store::File(f) => Some(Some(Box::new(|| {
+                f.save_now().map(drop).map_err(|e| e.to_string())
+            }))),
+            Store::Postgres(_) => None,
+        }
+    }
+
     /// Saves what was minted (file and database stores), keeping the lock
     /// or connection; exit code on failure.
     pub(super) fn save(&mut self, ctx: &Ctx) -> Result<(), u8> {

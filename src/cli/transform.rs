@@ -278,10 +278,11 @@ impl Transform {
             }
         }
 
+        let saver = persisted.saver();
         let stream_to = self
             .output
             .as_deref()
-            .filter(|_| streams(&inputs, self.output.as_deref(), self.session.is_some()));
+            .filter(|_| streams(&inputs, self.output.as_deref(), saver.is_none()));
         // A file found in a folder that describes no VM is skipped.
         let skip = |d: &Done| {
             d.listed
@@ -300,12 +301,20 @@ impl Transform {
             from,
             &targets,
             self.deny_loss,
-            stream_to.map(|dir| (dir, self.sync, &reaper)),
+            stream_to.map(|dir| Stream {
+                dir,
+                sync: self.sync,
+                reaper: &reaper,
+                save_first: saver.as_ref().and_then(|s| s.as_deref()),
+            }),
             &progress,
         );
         progress.finish_and_clear();
-        // Saved before any output is written. If no input converted, no
-        // output will use what was minted, and the store is left as it was.
+        drop(saver);
+        // Saved before any output is written (outputs written while
+        // converting were each preceded by a save: see `Stream`). If no input
+        // converted, no output will use what was minted, and the store is
+        // left as it was.
         if results.iter().any(|d| d.result.is_ok()) {
             if let Err(code) = persisted.commit(ctx) {
                 return code;
@@ -591,13 +600,29 @@ type Written = Result<Vec<String>, String>;
 /// only: files created in one directory from several threads at once cost
 /// the file system far more), and the second result says, per input, what
 /// writing gave (`None`: nothing to write).
+/// Where and how [`convert_all`] writes outputs as it goes.
+struct Stream<'s> {
+    dir: &'s Path,
+    sync: bool,
+    reaper: &'s Reaper,
+    /// Saves the session store: called before any output is written, so no
+    /// output names an identifier the store does not hold. Outputs then wait
+    /// in memory until [`HELD_BYTES`] of them (or the last) are converted,
+    /// and one save covers them all.
+    save_first: Option<&'s (dyn Fn() -> Result<(), String> + Sync)>,
+}
+
+/// Outputs held for one save of the session store, at most (then saved and
+/// written): a batch's memory stays bounded however many inputs it has.
+const HELD_BYTES: usize = 16 << 20;
+
 fn convert_all(
     conv: &Convert,
     inputs: &[super::InputFile],
     from: Option<&'static Platform>,
     targets: &[&'static Platform],
     deny_loss: bool,
-    stream_to: Option<(&Path, bool, &Reaper)>,
+    stream_to: Option<Stream>,
     progress: &indicatif::ProgressBar,
 ) -> (Vec<Done>, Option<Vec<Option<Written>>>) {
     let next = AtomicUsize::new(0);
@@ -613,29 +638,56 @@ fn convert_all(
         .min(inputs.len().max(1));
     std::thread::scope(|outer| {
         let (tx, rx) = std::sync::mpsc::channel::<usize>();
-        if let Some((dir, sync, reaper)) = stream_to {
+        if let Some(st) = &stream_to {
             let (results, written) = (&results, &written);
+            let (dir, sync, reaper, save_first) = (st.dir, st.sync, st.reaper, st.save_first);
             outer.spawn(move || {
+                // Converted, not written yet (waiting for a save of the store).
+                let mut held: Vec<(usize, Done)> = Vec::new();
+                let mut held_bytes = 0;
+                let flush = |held: &mut Vec<(usize, Done)>| {
+                    let saved = match save_first {
+                        Some(save) if held.iter().any(|(_, d)| d.result.is_ok()) => save(),
+                        _ => Ok(()),
+                    };
+                    for (k, mut done) in held.drain(..) {
+                        let w = done.result.as_ref().ok().map(|(docs, _)| {
+                            let input = done.input.display();
+                            if let Err(m) = &saved {
+                                return Err(format!(
+                                    "{input}: not written: the session store could not be saved first: {m}"
+                                ));
+                            }
+                            let files = plan_files(&done.input, docs)?;
+                            let at = dir.join(&done.rel);
+                            make_dir(&at)
+                                .and_then(|()| write_all_or_nothing(&at, &files, sync, reaper))
+                                .map(|()| files.iter().map(|(n, _)| shown(&done.rel, n)).collect())
+                                .map_err(|m| format!("{input}: {m}"))
+                        });
+                        written.lock().unwrap_or_else(|e| e.into_inner())[k] = w;
+                        // Written (or failed): the documents are not needed
+                        // any more, so memory stays bounded.
+                        if let Ok((docs, _)) = &mut done.result {
+                            docs.clear();
+                        }
+                        lock(results)[k] = Some(done);
+                    }
+                };
                 for k in rx {
-                    let Some(mut done) = lock(results)[k].take() else {
+                    let Some(done) = lock(results)[k].take() else {
                         continue;
                     };
-                    let w = done.result.as_ref().ok().map(|(docs, _)| {
-                        let files = plan_files(&done.input, docs)?;
-                        let at = dir.join(&done.rel);
-                        make_dir(&at)
-                            .and_then(|()| write_all_or_nothing(&at, &files, sync, reaper))
-                            .map(|()| files.iter().map(|(n, _)| shown(&done.rel, n)).collect())
-                            .map_err(|m| format!("{}: {m}", done.input.display()))
-                    });
-                    written.lock().unwrap_or_else(|e| e.into_inner())[k] = w;
-                    // Written (or failed): the documents are not needed any
-                    // more, so memory stays bounded however many inputs.
-                    if let Ok((docs, _)) = &mut done.result {
-                        docs.clear();
+                    if let Ok((docs, _)) = &done.result {
+                        held_bytes += docs.iter().map(|d| d.xml.len()).sum::<usize>();
                     }
-                    lock(results)[k] = Some(done);
+                    held.push((k, done));
+                    if save_first.is_none() || held_bytes >= HELD_BYTES {
+                        flush(&mut held);
+                        held_bytes = 0;
+                    }
                 }
+                flush(&mut held);
             });
         }
         let work = || loop {
@@ -785,8 +837,8 @@ fn clash(input: &Path, name: &str, other: &Path) -> String {
 /// more. Then collisions can only be within one input, and those are found
 /// before that input is written. With a session store, outputs wait until
 /// the store is saved; to stdout, there is one output.
-fn streams(inputs: &[super::InputFile], output: Option<&Path>, session: bool) -> bool {
-    if output.is_none() || session || inputs.len() < 2 {
+fn streams(inputs: &[super::InputFile], output: Option<&Path>, saved_last: bool) -> bool {
+    if output.is_none() || saved_last || inputs.len() < 2 {
         return false;
     }
     // Outputs in the input's own folder could replace an input: those are
@@ -871,6 +923,105 @@ mod tests {
     }
 
     #[test]
+    fn a_store_is_saved_before_any_output_and_outputs_are_not_all_held() {
+        // 24 inputs of about 1 MB: their outputs pass HELD_BYTES, so the
+        // writer saves and writes before the batch ends, and saves again
+        // before writing the rest.
+        let dir = std::env::temp_dir().join(format!("hvx-held-{}", std::process::id()));
+        let (ins, out) = (dir.join("in"), dir.join("out"));
+        std::fs::create_dir_all(&ins).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        let web = include_str!("../../samples/kvm/web.xml");
+        let note = "x".repeat(1 << 20);
+        let inputs: Vec<super::super::InputFile> = (0..24)
+            .map(|i| {
+                let p = ins.join(format!("vm{i:02}.xml"));
+                let doc = web.replacen(
+                    "<name>web</name>",
+                    &format!("<name>vm{i}</name><description>{note}</description>"),
+                    1,
+                );
+                std::fs::write(&p, doc).unwrap();
+                super::super::InputFile {
+                    path: p,
+                    rel: PathBuf::new(),
+                    listed: false,
+                }
+            })
+            .collect();
+        let mappings = Mappings::new(None);
+        let store = crate::session::MemoryStore::default();
+        let conv = Convert {
+            mappings: &mappings,
+            params: vec![],
+            sessions: &store,
+            run: RunOptions::default(),
+        };
+        // Each save records how many outputs were written before it.
+        let seen: Mutex<Vec<usize>> = Mutex::default();
+        let save = || {
+            seen.lock()
+                .unwrap()
+                .push(std::fs::read_dir(&out).unwrap().count());
+            Ok(())
+        };
+        let reaper = Reaper::default();
+        let vsphere = platform::by_name("vsphere").unwrap();
+        let (done, written) = convert_all(
+            &conv,
+            &inputs,
+            None,
+            &[vsphere],
+            false,
+            Some(Stream {
+                dir: &out,
+                sync: false,
+                reaper: &reaper,
+                save_first: Some(&save),
+            }),
+            &indicatif::ProgressBar::hidden(),
+        );
+        assert!(done.iter().all(|d| d.result.is_ok()));
+        assert!(written.unwrap().iter().all(|w| matches!(w, Some(Ok(_)))));
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 24);
+        let seen = seen.into_inner().unwrap();
+        assert!(seen.len() >= 2, "{seen:?}");
+        // Nothing was written before the first save; some before the last.
+        assert_eq!(seen[0], 0, "{seen:?}");
+        assert!(
+            seen[seen.len() - 1] > 0 && seen[seen.len() - 1] < 24,
+            "{seen:?}"
+        );
+        // A store that cannot be saved: nothing is written, each input says why.
+        let out2 = dir.join("out2");
+        std::fs::create_dir_all(&out2).unwrap();
+        let fail = || Err("disk full".to_string());
+        let (_, written) = convert_all(
+            &conv,
+            &inputs[..3],
+            None,
+            &[vsphere],
+            false,
+            Some(Stream {
+                dir: &out2,
+                sync: false,
+                reaper: &reaper,
+                save_first: Some(&fail),
+            }),
+            &indicatif::ProgressBar::hidden(),
+        );
+        for w in written.unwrap() {
+            let e = w.unwrap().unwrap_err();
+            assert!(
+                e.contains("vm0") && e.contains("not written") && e.contains("disk full"),
+                "{e}"
+            );
+        }
+        assert_eq!(std::fs::read_dir(&out2).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn outputs_stream_only_when_no_two_inputs_can_share_a_name() {
         let out = Some(Path::new("out"));
         assert!(streams(&paths(&["a/web.xml", "a/db.xml"]), out, false));
@@ -888,8 +1039,9 @@ mod tests {
             out,
             false
         ));
-        // A session store is saved before any output is written; stdout and
-        // a single input have nothing to overlap.
+        // A store saved only at the end (a database's one transaction) holds
+        // every output back; stdout and a single input have nothing to
+        // overlap.
         assert!(!streams(&paths(&["a/web.xml", "a/db.xml"]), out, true));
         assert!(!streams(&paths(&["a/web.xml", "a/db.xml"]), None, false));
         assert!(!streams(&paths(&["a/web.xml"]), out, false));

@@ -220,13 +220,21 @@ impl StoreFile {
     /// of several inputs that saves after each). Returns whether the file
     /// was written.
     pub fn save(&mut self) -> Result<bool, StoreError> {
-        let tables = self.tables();
+        self.save_now()
+    }
+
+    /// [`StoreFile::save`] while lookups may still run on other threads:
+    /// what was minted up to now is written (lookups wait meanwhile), and
+    /// what is minted later is written by the next save. A batch that
+    /// writes its outputs as it goes saves this way before writing any.
+    pub fn save_now(&self) -> Result<bool, StoreError> {
+        let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         if !tables.changed() {
             return Ok(false);
         }
-        let text = format::write(tables);
+        let text = format::write(&tables);
         save(&self.real, text.as_bytes()).map_err(io_err(&self.shown, "write"))?;
-        self.tables().mark_saved();
+        tables.mark_saved();
         Ok(true)
     }
 }

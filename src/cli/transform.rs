@@ -967,24 +967,29 @@ mod tests {
         };
         let reaper = Reaper::default();
         let vsphere = platform::by_name("vsphere").unwrap();
-        let (done, written) = convert_all(
-            &conv,
-            &inputs,
-            None,
-            &[vsphere],
-            false,
-            Some(Stream {
-                dir: &out,
-                sync: false,
-                reaper: &reaper,
-                save_first: Some(&save),
-            }),
-            &indicatif::ProgressBar::hidden(),
-        );
+        let batch = |inputs: &[super::super::InputFile],
+                     dir: &Path,
+                     save_first: &(dyn Fn() -> Result<(), String> + Sync)| {
+            convert_all(
+                &conv,
+                inputs,
+                None,
+                &[vsphere],
+                false,
+                Some(Stream {
+                    dir,
+                    sync: false,
+                    reaper: &reaper,
+                    save_first: Some(save_first),
+                }),
+                &indicatif::ProgressBar::hidden(),
+            )
+        };
+        let (done, written) = batch(&inputs, &out, &save);
         assert!(done.iter().all(|d| d.result.is_ok()));
         assert!(written.unwrap().iter().all(|w| matches!(w, Some(Ok(_)))));
         assert_eq!(std::fs::read_dir(&out).unwrap().count(), 24);
-        let seen = seen.into_inner().unwrap();
+        let seen = seen.lock().unwrap().clone();
         assert!(seen.len() >= 2, "{seen:?}");
         // Nothing was written before the first save; some before the last.
         assert_eq!(seen[0], 0, "{seen:?}");
@@ -996,20 +1001,7 @@ mod tests {
         let out2 = dir.join("out2");
         std::fs::create_dir_all(&out2).unwrap();
         let fail = || Err("disk full".to_string());
-        let (_, written) = convert_all(
-            &conv,
-            &inputs[..3],
-            None,
-            &[vsphere],
-            false,
-            Some(Stream {
-                dir: &out2,
-                sync: false,
-                reaper: &reaper,
-                save_first: Some(&fail),
-            }),
-            &indicatif::ProgressBar::hidden(),
-        );
+        let (_, written) = batch(&inputs[..3], &out2, &fail);
         for w in written.unwrap() {
             let e = w.unwrap().unwrap_err();
             assert!(

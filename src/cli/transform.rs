@@ -203,8 +203,8 @@ impl Transform {
         }
         let mappings = Mappings::new(self.mappings.clone()).via_hub(self.via_hub);
         // With --session, the store is locked and loaded here and stays
-        // locked until it is saved, after converting and before writing any
-        // output (book: Session tables).
+        // locked until the run ends; it is saved before any output that
+        // needs what was minted is written (book: Session tables).
         let persisted = match super::session::Store::open(ctx, self.session.as_deref()) {
             Ok(s) => s,
             Err(code) => return code,
@@ -315,9 +315,15 @@ impl Transform {
         // converting were each preceded by a save: see `Stream`). If no input
         // converted, no output will use what was minted, and the store is
         // left as it was.
+        let mut store_failed = None;
         if results.iter().any(|d| d.result.is_ok()) {
             if let Err(code) = persisted.commit(ctx) {
-                return code;
+                if streamed.is_none() {
+                    return code;
+                }
+                // Outputs were written as the batch went (each after a save
+                // that held what it uses): say which, then fail.
+                store_failed = Some(code);
             }
         }
 
@@ -542,7 +548,9 @@ impl Transform {
             }
             eprintln!("{line}");
         }
-        if failures > 0 {
+        if let Some(code) = store_failed {
+            code
+        } else if failures > 0 {
             exit::INVALID
         } else {
             exit::OK

@@ -832,9 +832,17 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         match test {
             // Interned names compare as integers.
             Test::Elem(nt) if nt.id != NO_NAME => super::name_of(p, ids, n) == nt.id,
+            // `*`, `p:*` and names no input has: the local name first (the
+            // namespace, perhaps through the aliases, only when it matches).
             Test::Elem(nt) => {
-                n.is_element()
-                    && nt.matches(n.tag_name().name(), p.canon_ns(n.tag_name().namespace()))
+                if !n.is_element() {
+                    return false;
+                }
+                let tn = n.tag_name();
+                if nt.local.as_deref().is_some_and(|l| l != tn.name()) {
+                    return false;
+                }
+                nt.any_ns || nt.ns.as_deref() == p.canon_ns(tn.namespace())
             }
             Test::Text => n.is_text(),
             _ => false,
@@ -881,9 +889,39 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 return Ok(out);
             }
         }
+        // `*[local_name() = X]` with X the same for every candidate (the
+        // idiom of namespace-agnostic mappings): X once, then names compared,
+        // not a string made and compared per child.
+        let mut preds = &st.preds[..];
+        let mut local: Option<String> = None;
+        if let (false, Test::Elem(_), Some(x), Some(&first)) = (
+            desc,
+            &st.test,
+            st.preds.first().and_then(local_name_eq),
+            input.first(),
+        ) {
+            // Evaluated only where the predicate would be (a candidate
+            // exists): what X reads counts as read, as it did.
+            let (p, ids) = (self.p, &self.name_ids);
+            let candidate = input.iter().any(|it| match it {
+                Item::Node(n) => n.children().any(|c| Self::test_node(p, ids, &st.test, c)),
+                Item::Attr(..) => false,
+            });
+            let cx = Cx {
+                item: first,
+                pos: 1,
+                size: 1,
+            };
+            if candidate {
+                if let Val::Str(v) = self.eval(x, &cx, locals)? {
+                    local = Some(v.into_owned());
+                    preds = &st.preds[1..];
+                }
+            }
+        }
         let mut out = self.take_items();
         // Without predicates, nodes go straight to the result.
-        let direct = st.preds.is_empty();
+        let direct = preds.is_empty();
         let mut group: Vec<Item<'a, 'i>> = if direct {
             Vec::new()
         } else {
@@ -934,7 +972,14 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 test => {
                     let (p, ids) = (self.p, &self.name_ids);
-                    if desc {
+                    if let Some(l) = &local {
+                        buf.extend(
+                            n.children()
+                                .filter(|c| c.tag_name().name() == l.as_str())
+                                .filter(|c| Self::test_node(p, ids, test, *c))
+                                .map(Item::Node),
+                        );
+                    } else if desc {
                         buf.extend(
                             n.descendants()
                                 .skip(1)
@@ -952,7 +997,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             if !direct {
                 let taken = std::mem::replace(&mut group, self.take_items());
-                let selected = self.filter(taken, &st.preds, locals)?;
+                let selected = self.filter(taken, preds, locals)?;
                 out.extend_from_slice(&selected);
                 self.give_items(selected);
             }
@@ -1515,5 +1560,45 @@ fn row_value<'p: 'a, 'a, 'i>(v: &'p Value, ty: Type) -> Val<'a, 'i> {
         Value::Bool(b) if ty != Type::String => Val::Bool(*b),
         Value::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
         other => Val::Str(Cow::Owned(other.as_string())),
+    }
+}
+
+/// `X` of a predicate `local_name() = X` (or `X = local_name()`) whose `X`
+/// reads nothing of the node being tested, so one value serves every
+/// candidate.
+fn local_name_eq(e: &Expr) -> Option<&Expr> {
+    let ExprKind::Bin(BinOp::Eq, a, b) = &e.kind else {
+        return None;
+    };
+    let is_local_name = |x: &Expr| matches!(&x.kind, ExprKind::Builtin(Builtin::LocalName, args) if args.is_empty());
+    let other = if is_local_name(a) {
+        b
+    } else if is_local_name(b) {
+        a
+    } else {
+        return None;
+    };
+    context_free(other).then_some(other)
+}
+
+/// Whether `e`'s value is the same whatever the context node, position and
+/// size: literals, variables, paths from a variable or the root, and
+/// built-ins of those (function calls are not looked into).
+fn context_free(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => true,
+        ExprKind::Path { start, .. } => !matches!(start, PathStart::Context),
+        ExprKind::Builtin(b, xs) => {
+            let reads_cx = matches!(b, Builtin::Position | Builtin::Last)
+                || (matches!(
+                    b,
+                    Builtin::Name | Builtin::LocalName | Builtin::DocOrder | Builtin::NodeIndex
+                ) && xs.is_empty());
+            !reads_cx && xs.iter().all(context_free)
+        }
+        ExprKind::Concat(xs) => xs.iter().all(context_free),
+        ExprKind::Table(_, x) | ExprKind::Neg(x) => context_free(x),
+        ExprKind::Bin(_, a, b) => context_free(a) && context_free(b),
+        _ => false,
     }
 }

@@ -494,6 +494,19 @@ builtins! {
 }
 
 impl Builtin {
+    /// Whether a call with `args` reads its context: the position or size
+    /// (`position()`, `last()`), or the context node itself (`name()`,
+    /// `local_name()`, `doc_order()`, `node_index()` without an argument).
+    pub fn reads_context(self, args: &[Expr]) -> bool {
+        match self {
+            Builtin::Position | Builtin::Last => true,
+            Builtin::Name | Builtin::LocalName | Builtin::DocOrder | Builtin::NodeIndex => {
+                args.is_empty()
+            }
+            _ => false,
+        }
+    }
+
     /// The declared type of argument `i` (the last one repeats for a
     /// variadic built-in): what `check` holds each argument to, as it does
     /// for a user function's parameters. `string` takes any value (its
@@ -728,14 +741,7 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
                         .all(|s| s.preds.iter().all(|p| pred_ok(p, calls)))
             }
             ExprKind::Builtin(b, args) => {
-                let needs_cx = match b {
-                    Builtin::Position | Builtin::Last => true,
-                    Builtin::Name | Builtin::LocalName | Builtin::DocOrder | Builtin::NodeIndex => {
-                        args.is_empty()
-                    }
-                    _ => false,
-                };
-                !needs_cx && args.iter().all(|x| ok(x, calls))
+                !b.reads_context(args) && args.iter().all(|x| ok(x, calls))
             }
             ExprKind::Fn(f, args) => {
                 calls.push(*f);

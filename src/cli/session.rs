@@ -209,7 +209,7 @@ impl Store {
         match self {
             Store::Memory(_) => Some(None),
             Store::File(f) => Some(Some(Box::new(|| {
-                f.save_now().map(drop).map_err(|e| e.to_string())
+                f.save().map(drop).map_err(|e| e.to_string())
             }))),
             Store::Postgres(_) => None,
         }

@@ -1349,13 +1349,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     pos: k + 1,
                     size,
                 };
-                let keep = if matches!(pr.kind, ExprKind::Path { .. }) {
-                    self.eval_truthy(pr, &cx, locals)?
-                } else {
-                    match self.eval(pr, &cx, locals)? {
-                        Val::Int(n) => n == (k + 1) as i64,
-                        v => v.truthy(),
-                    }
+                let keep = match self.pred(pr, &cx, locals)? {
+                    Pred::Holds(b) => b,
+                    Pred::Position(n) => n == (k + 1) as i64,
                 };
                 if keep {
                     kept.push(it);
@@ -1441,20 +1437,27 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             size: 1,
         };
         for pr in &st.preds {
-            let keep = if matches!(pr.kind, ExprKind::Path { .. }) {
-                self.eval_truthy(pr, &cx, &[])?
-            } else {
-                match self.eval(pr, &cx, &[])? {
-                    // `[2]`: a position after all.
-                    Val::Int(_) => return Ok(None),
-                    v => v.truthy(),
-                }
-            };
-            if !keep {
-                return Ok(Some(false));
+            match self.pred(pr, &cx, &[])? {
+                Pred::Holds(true) => {}
+                Pred::Holds(false) => return Ok(Some(false)),
+                // `[2]`: a position after all.
+                Pred::Position(_) => return Ok(None),
             }
         }
         Ok(Some(true))
+    }
+
+    /// What predicate `pr` says of the context item: a number is a position
+    /// to compare with the item's, anything else holds or not.
+    #[inline]
+    fn pred(&mut self, pr: &'p Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Pred> {
+        if matches!(pr.kind, ExprKind::Path { .. }) {
+            return Ok(Pred::Holds(self.eval_truthy(pr, cx, locals)?));
+        }
+        Ok(match self.eval(pr, cx, locals)? {
+            Val::Int(n) => Pred::Position(n),
+            v => Pred::Holds(v.truthy()),
+        })
     }
 
     /// Whether `item` is among its siblings (those passing the step's test)
@@ -1563,6 +1566,12 @@ fn row_value<'p: 'a, 'a, 'i>(v: &'p Value, ty: Type) -> Val<'a, 'i> {
     }
 }
 
+/// What a predicate says of one item (see `Run::pred`).
+enum Pred {
+    Holds(bool),
+    Position(i64),
+}
+
 /// `X` of a predicate `local_name() = X` (or `X = local_name()`) whose `X`
 /// reads nothing of the node being tested, so one value serves every
 /// candidate.
@@ -1588,14 +1597,7 @@ fn context_free(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => true,
         ExprKind::Path { start, .. } => !matches!(start, PathStart::Context),
-        ExprKind::Builtin(b, xs) => {
-            let reads_cx = matches!(b, Builtin::Position | Builtin::Last)
-                || (matches!(
-                    b,
-                    Builtin::Name | Builtin::LocalName | Builtin::DocOrder | Builtin::NodeIndex
-                ) && xs.is_empty());
-            !reads_cx && xs.iter().all(context_free)
-        }
+        ExprKind::Builtin(b, xs) => !b.reads_context(xs) && xs.iter().all(context_free),
         ExprKind::Concat(xs) => xs.iter().all(context_free),
         ExprKind::Table(_, x) | ExprKind::Neg(x) => context_free(x),
         ExprKind::Bin(_, a, b) => context_free(a) && context_free(b),

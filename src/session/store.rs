@@ -212,22 +212,19 @@ impl StoreFile {
 
     /// Saves the tables if anything changed, then unlocks. Returns whether
     /// the file was written.
-    pub fn commit(mut self) -> Result<bool, StoreError> {
+    pub fn commit(self) -> Result<bool, StoreError> {
         self.save()
     }
 
     /// Saves the tables if anything changed, keeping the lock (for a run
     /// of several inputs that saves after each). Returns whether the file
     /// was written.
-    pub fn save(&mut self) -> Result<bool, StoreError> {
-        self.save_now()
-    }
-
-    /// [`StoreFile::save`] while lookups may still run on other threads:
-    /// what was minted up to now is written (lookups wait meanwhile), and
-    /// what is minted later is written by the next save. A batch that
-    /// writes its outputs as it goes saves this way before writing any.
-    pub fn save_now(&self) -> Result<bool, StoreError> {
+    ///
+    /// Lookups may still run on other threads: what was minted up to now is
+    /// written (lookups wait meanwhile), and what is minted later by the
+    /// next save. A batch that writes its outputs as it goes saves this way
+    /// before writing any.
+    pub fn save(&self) -> Result<bool, StoreError> {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         if !tables.changed() {
             return Ok(false);

@@ -14,7 +14,8 @@
 //! `HVX_BENCH_MAPPINGS=DIR` times the direct route with the mappings of DIR
 //! (as `transform --mappings DIR`), to measure what part of a mapping costs:
 //! copy `mappings/`, remove or change a part, compare. `--profile CASE`
-//! loops one case 20,000 times (`HVX_BENCH_LOOPS`) for a profiler.
+//! loops one case 20,000 times (`HVX_BENCH_LOOPS`) for a profiler; SRC may
+//! be a file (`--profile out/web.hvx.xml:hyperv` times one stage).
 
 use std::time::{Duration, Instant};
 
@@ -227,18 +228,13 @@ fn main() {
             .ok()
             .and_then(|n| n.parse().ok())
             .unwrap_or(20000);
-        if let Some((src, rel)) = case.split_once(':') {
+        if let Some((src, rel)) = case.rsplit_once(':') {
             // `--profile kvm:ovf`: one pair of the matrix, from its sample.
-            let (path, target) = matrix_case(src, rel);
+            let (path, from, target) = matrix_case(src, rel);
             let text = std::fs::read_to_string(&path).unwrap();
-            let from = platform::by_name(src).unwrap();
             let mut n = 0;
             for _ in 0..loops {
-                n += conv
-                    .convert(&path, &text, Some(from), &[target])
-                    .unwrap()
-                    .0
-                    .len();
+                n += conv.convert(&path, &text, from, &[target]).unwrap().0.len();
             }
             std::hint::black_box(n);
             return;
@@ -412,17 +408,25 @@ const SAMPLES: &[(&str, &str)] = &[
     ("ec2", "samples/ec2/web.xml"),
 ];
 
-/// The sample of `src` and the platform `target` of a `--profile SRC:TARGET`.
-fn matrix_case(src: &str, target: &str) -> (String, &'static hvxform::platform::Platform) {
-    let rel = SAMPLES
-        .iter()
-        .find(|(p, _)| *p == src)
-        .expect("a platform")
-        .1;
-    (
-        format!("{}/{rel}", env!("CARGO_MANIFEST_DIR")),
-        platform::by_name(target).unwrap(),
-    )
+/// The sample of `src` (or `src` itself, a file, read as detected) and
+/// the platform `target` of a `--profile SRC:TARGET`.
+fn matrix_case(
+    src: &str,
+    target: &str,
+) -> (
+    String,
+    Option<&'static hvxform::platform::Platform>,
+    &'static hvxform::platform::Platform,
+) {
+    let target = platform::by_name(target).expect("a target platform");
+    match SAMPLES.iter().find(|(p, _)| *p == src) {
+        Some((p, rel)) => (
+            format!("{}/{rel}", env!("CARGO_MANIFEST_DIR")),
+            platform::by_name(p).ok(),
+            target,
+        ),
+        None => (src.to_string(), None, target),
+    }
 }
 
 /// Every source → target pair: one bundled sample of each platform (its

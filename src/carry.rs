@@ -647,8 +647,16 @@ pub fn chunks(pkg: &str) -> Option<Vec<&str>> {
     Some(out)
 }
 
-/// `xml` (a document of `platform` as its mapping wrote it) with `pkg` (in
-/// its [`channel_form`]) in the platform's channel.
+/// Whether [`attach`] takes `platform`'s document as the platform's own
+/// text (`.vmx`, xl.cfg: their writer has run) rather than as its
+/// mapping wrote it.
+pub fn attaches_to_native(platform: &str) -> bool {
+    matches!(platform, "vmware" | "xen")
+}
+
+/// `xml` (a document of `platform` as its mapping wrote it, or its native
+/// text where [`attaches_to_native`]) with `pkg` (in its [`channel_form`])
+/// in the platform's channel.
 pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
     let parts = chunks(pkg).ok_or_else(|| {
         format!(
@@ -722,31 +730,51 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             Ok(out)
         }
         "vmware" | "xen" => {
-            // Keys of the canonical form (`.vmx` and xl.cfg writers quote
-            // and escape them), after the mapping's own.
-            let end = if platform == "vmware" {
-                "</vmx>"
+            // Lines of the native text (see [`attaches_to_native`]), after
+            // the mapping's own: keys of their own, which no mapping writes.
+            let (prefix, sep) = if platform == "vmware" {
+                ("hvx.carry.", " = \"")
             } else {
-                "</xl>"
+                ("hvx_carry_", " = ")
             };
-            let at = xml
-                .rfind(end)
-                .ok_or("the document is not in its canonical form")?;
-            let mut add = String::with_capacity(pkg.len() + parts.len() * 60);
-            for (i, part) in parts.iter().enumerate() {
-                if platform == "vmware" {
-                    add.push_str(&format!("<entry key=\"hvx.carry.{i}\">"));
-                } else {
-                    add.push_str(&format!("<hvx_carry_{i}>"));
-                }
-                crate::xmlout::escape_into(&mut add, part, false).map_err(|e| e.to_string())?;
-                if platform == "vmware" {
-                    add.push_str("</entry>");
-                } else {
-                    add.push_str(&format!("</hvx_carry_{i}>"));
-                }
+            if xml.lines().any(|l| {
+                l.get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            }) {
+                return Err(format!(
+                    "the document already has {prefix}* settings of its own"
+                ));
             }
-            Ok(format!("{}{add}{}", &xml[..at], &xml[at..]))
+            // A .vmx file in another encoding says so on its first line.
+            let label = xml
+                .strip_prefix(".encoding = \"")
+                .and_then(|r| r.split('"').next());
+            let charset = label.map_or(
+                Some(crate::platform::text::Charset::Utf8),
+                crate::platform::text::Charset::from_label,
+            );
+            let mut out = String::with_capacity(xml.len() + pkg.len() + parts.len() * 40);
+            out.push_str(xml);
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            for (i, part) in parts.iter().enumerate() {
+                out.push_str(prefix);
+                out.push_str(&i.to_string());
+                out.push_str(sep);
+                if platform == "vmware" {
+                    out.push_str(&crate::platform::vmx::escape(
+                        part,
+                        charset,
+                        label.unwrap_or("UTF-8"),
+                    )?);
+                    out.push('"');
+                } else {
+                    out.push_str(&crate::platform::xl::quote(part)?);
+                }
+                out.push('\n');
+            }
+            Ok(out)
         }
         "ovf" => {
             // A section of its own in the VirtualSystem, which an OVF
@@ -1627,6 +1655,43 @@ mod tests {
         // Room for neither: why, in numbers.
         let e = ec2_parts(&fast, EC2_TAGS - tags(&dense) + 1).unwrap_err();
         assert!(e.contains(&format!("needs {} tags", tags(&dense))), "{e}");
+    }
+
+    #[test]
+    fn text_platforms_carry_in_lines_of_their_own_that_read_back() {
+        use crate::platform::{by_name, to_xml};
+        // Quotes, bars, newlines and a character outside ASCII: each
+        // format's escapes, and .vmx's in the file's own encoding.
+        let pkg = encode(
+            "kvm",
+            &[],
+            "<domain>\n  <description>caf\u{e9} \"q\" | \\ x</description>\n</domain>",
+        );
+        for (platform, native, file) in [
+            ("vmware", "name = \"web\"\n", "web.vmx"),
+            (
+                "vmware",
+                ".encoding = \"windows-1252\"\nname = \"web\"\n",
+                "web.vmx",
+            ),
+            ("xen", "name = \"web\"\nmemory = 1024\n", "web.cfg"),
+        ] {
+            let with = attach(platform, native, &channel_form(platform, &pkg)).unwrap();
+            assert!(with.starts_with(native), "{with}");
+            let carried = &with[native.len()..];
+            assert!(carried.starts_with("hvx"), "{with}");
+            if native.contains("1252") {
+                assert!(carried.contains("caf|E9"), "{carried}");
+            }
+            let xml = to_xml(file, &with, Some(by_name(platform).unwrap())).unwrap();
+            let doc = roxmltree::Document::parse(&xml).unwrap();
+            let found = find(platform, &doc).unwrap();
+            assert_eq!(found.package.unwrap(), pkg, "{with}");
+            // A document that has the channel's keys already is not
+            // given a second set.
+            let e = attach(platform, &with, &channel_form(platform, &pkg)).unwrap_err();
+            assert!(e.contains("already has"), "{e}");
+        }
     }
 
     #[test]

@@ -468,9 +468,12 @@ impl Convert<'_> {
                 // writer of a native format) are written without indentation.
                 let restoring =
                     k == 0 && !identity && carried.is_some() && file == &hub_stage(source);
+                let last = k + 1 == files.len();
                 let opts = RunOptions {
-                    compact: k + 1 < files.len() || platform::writes_native(target),
-                    tree: k + 1 < files.len() || restoring,
+                    compact: !last || platform::writes_native(target),
+                    // The next stage, the restore and a writer of native
+                    // text read the document as a tree, never as text.
+                    tree: !last || restoring || platform::writes_from_tree(target),
                     carry: carrying && k == 0,
                     ..self.run.clone()
                 };
@@ -622,7 +625,17 @@ impl Convert<'_> {
                 }
                 .map(|p| carry::channel_form(target.name, &p));
             for (names, d) in docs {
-                let (mut xml, json) = (d.xml, d.json);
+                let json = d.json;
+                // `.vmx` and xl.cfg are written before the package is
+                // attached (as lines of their own); the others after.
+                let native_first = !json && carry::attaches_to_native(target.name);
+                let mut xml = match &d.tree {
+                    Some(t) => platform::to_native_tree(target, t),
+                    None if native_first => platform::to_native(target, d.xml),
+                    None => Ok(d.xml),
+                }
+                .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
+                let native = d.tree.is_some() || native_first;
                 if let Some(pkg) = &pkg {
                     match carry::attach_to(target.name, &xml, json, pkg) {
                         Some(Ok(with)) => {
@@ -646,7 +659,7 @@ impl Convert<'_> {
                 }
                 // Text targets (.vmx, xl.cfg) are written from their canonical
                 // form; JSON documents as they are.
-                let xml = if json {
+                let xml = if json || native {
                     xml
                 } else {
                     platform::to_native(target, xml)

@@ -392,6 +392,36 @@ fn native_writer(target: &Platform) -> Option<NativeWriter> {
     }
 }
 
+/// The writer of a target that writes its document from the canonical form
+/// as a tree (see [`to_native_tree`]).
+fn tree_writer(target: &Platform) -> Option<(&'static str, TreeWriter)> {
+    match target.name {
+        "vmware" => Some((".vmx", vmx::write_tree)),
+        "xen" => Some(("xl.cfg", xl::write_tree)),
+        _ => None,
+    }
+}
+
+type TreeWriter = fn(&crate::tree::Document) -> Result<String, String>;
+
+/// Whether `target`'s writer reads the last stage's output as a tree: that
+/// stage then builds its document as one and never writes its XML text.
+pub fn writes_from_tree(target: &Platform) -> bool {
+    tree_writer(target).is_some()
+}
+
+/// [`to_native`] from the canonical form built as a tree (for a target
+/// [`writes_from_tree`] says reads one).
+pub fn to_native_tree(target: &Platform, doc: &crate::tree::Document) -> Result<String, String> {
+    match tree_writer(target) {
+        Some((format, write)) => write(doc).map_err(|m| format!("writing {format}: {m}")),
+        None => Err(format!(
+            "internal: {} has no writer from a tree",
+            target.name
+        )),
+    }
+}
+
 /// Whether a target's document is written from the last stage's output by
 /// [`to_native`] (so that output is only read by a program).
 pub fn writes_native(target: &Platform) -> bool {

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use super::text::{is_ncname, Charset, TextError};
+use crate::tree::{Document as Tree, Node as TreeNode};
 use crate::xmlout::XmlOut;
 
 /// Namespace of the canonical form.
@@ -387,8 +388,16 @@ fn key_element(w: &mut XmlOut, key: &str, value: &str) -> Result<(), crate::xmlo
 /// per key element, in document order (the keys of a `device` together),
 /// `.encoding` first when the root has an `encoding` attribute.
 pub fn write(xml: &str) -> Result<String, String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
-    let root = doc.root_element();
+    let doc = Tree::parse(xml).map_err(|e| format!("not XML: {e}"))?;
+    write_tree(&doc)
+}
+
+/// [`write`] from the canonical form as a tree: what a mapping's last
+/// stage builds, so its text is never written to be parsed again.
+pub fn write_tree(doc: &Tree) -> Result<String, String> {
+    let root = doc
+        .root_element()
+        .ok_or("the document has no root element")?;
     if root.tag_name().name() != "vmx" {
         return Err(format!(
             "the document is not the .vmx canonical form (root <{}>, expected <vmx xmlns=\"{NS}\">)",
@@ -398,9 +407,16 @@ pub fn write(xml: &str) -> Result<String, String> {
     let label = root.attribute("encoding");
     let charset = label.map_or(Some(Charset::Utf8), Charset::from_label);
     let label = label.unwrap_or("UTF-8");
-    let mut lines = Vec::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
-    let mut put = |key: String, value: &str| -> Result<(), String> {
+    let mut out = String::with_capacity(doc.input_text().len().max(1024));
+    // Each key (lower case, as VMware compares them) and where its value
+    // is in `out`.
+    let mut seen: HashMap<String, std::ops::Range<usize>> = HashMap::new();
+    let mut put = |key: &str, key_rest: Option<&str>, value: &str| -> Result<(), String> {
+        let full = match key_rest {
+            Some(rest) => std::borrow::Cow::Owned(format!("{key}.{rest}")),
+            None => std::borrow::Cow::Borrowed(key),
+        };
+        let key = full.as_ref();
         if key.is_empty()
             || key
                 .chars()
@@ -408,21 +424,28 @@ pub fn write(xml: &str) -> Result<String, String> {
         {
             return Err(format!("`{key}` cannot be a .vmx key"));
         }
+        let escaped = escape(value, charset, label)?;
         let lk = key.to_ascii_lowercase();
         if let Some(old) = seen.get(&lk) {
-            if old != value {
+            // Escaping is one to one: equal escapes, equal values.
+            if out[old.clone()] != *escaped {
+                let old = unescape(&out[old.clone()], charset.unwrap_or(Charset::Utf8));
                 return Err(format!(
                     "the key `{key}` is written twice, with `{old}` and `{value}`"
                 ));
             }
             return Ok(());
         }
-        seen.insert(lk, value.to_string());
-        lines.push(format!("{key} = \"{}\"", escape(value, charset, label)?));
+        out.push_str(key);
+        out.push_str(" = \"");
+        let at = out.len();
+        out.push_str(&escaped);
+        seen.insert(lk, at..out.len());
+        out.push_str("\"\n");
         Ok(())
     };
     if let Some(enc) = root.attribute("encoding") {
-        put(".encoding".into(), enc)?;
+        put(".encoding", None, enc)?;
     }
     for n in root.children() {
         if n.is_text() {
@@ -437,18 +460,19 @@ pub fn write(xml: &str) -> Result<String, String> {
         if n.tag_name().name() == "device" {
             let prefix = device_id(n)?;
             for c in n.children().filter(|c| c.is_element()) {
-                put(format!("{prefix}.{}", key_of(c)?), &value_of(c)?)?;
+                put(&prefix, Some(key_of(c)?), &value_of(c)?)?;
             }
         } else {
-            put(key_of(n)?, &value_of(n)?)?;
+            put(key_of(n)?, None, &value_of(n)?)?;
         }
     }
-    let mut s = lines.join("\n");
-    s.push('\n');
-    Ok(s)
+    if out.is_empty() {
+        out.push('\n');
+    }
+    Ok(out)
 }
 
-fn device_id(n: roxmltree::Node) -> Result<String, String> {
+fn device_id(n: TreeNode) -> Result<String, String> {
     let kind = n
         .attribute("kind")
         .filter(|k| !k.is_empty())
@@ -467,15 +491,17 @@ fn device_id(n: roxmltree::Node) -> Result<String, String> {
     Ok(s)
 }
 
-fn key_of(n: roxmltree::Node) -> Result<String, String> {
+fn key_of<'a>(n: TreeNode<'a, '_>) -> Result<&'a str, String> {
     match n.attribute("key") {
-        Some(k) => Ok(k.to_string()),
+        Some(k) => Ok(k),
         None if n.tag_name().name() == "entry" => Err("an <entry> needs a `key`".into()),
-        None => Ok(n.tag_name().name().to_string()),
+        None => Ok(n.tag_name().name()),
     }
 }
 
-fn value_of(n: roxmltree::Node) -> Result<String, String> {
+/// The key's text: borrowed when it is one text node (as built), joined
+/// otherwise.
+fn value_of<'a>(n: TreeNode<'a, '_>) -> Result<std::borrow::Cow<'a, str>, String> {
     if let Some(c) = n.children().find(|c| c.is_element()) {
         return Err(format!(
             "the key element <{}> contains an element <{}>; keys hold text",
@@ -483,10 +509,20 @@ fn value_of(n: roxmltree::Node) -> Result<String, String> {
             c.tag_name().name()
         ));
     }
-    Ok(n.children()
+    let mut texts = n
+        .children()
         .filter(|c| c.is_text())
-        .filter_map(|c| c.text())
-        .collect())
+        .filter_map(|c| c.text());
+    let first = texts.next().unwrap_or("");
+    Ok(match texts.next() {
+        None => first.into(),
+        Some(second) => {
+            let mut s = String::from(first);
+            s.push_str(second);
+            texts.for_each(|t| s.push_str(t));
+            s.into()
+        }
+    })
 }
 
 /// Keys whose presence says a text is a `.vmx` file.

@@ -487,15 +487,23 @@ fn list_item(w: &mut XmlOut, key: &str, v: &Value) -> Result<SpecResult, WriteEr
 /// document order. Integers are written bare, everything else in double
 /// quotes; lists on one line.
 pub fn write(xml: &str) -> Result<String, String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
-    let root = doc.root_element();
+    let doc = crate::tree::Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
+    write_tree(&doc)
+}
+
+/// [`write`] from the canonical form as a tree: what a mapping's last
+/// stage builds, so its text is never written to be parsed again.
+pub fn write_tree(doc: &crate::tree::Document) -> Result<String, String> {
+    let root = doc
+        .root_element()
+        .ok_or("the document has no root element")?;
     if root.tag_name().name() != "xl" {
         return Err(format!(
             "the document is not the xl.cfg canonical form (root <{}>, expected <xl xmlns=\"{NS}\">)",
             root.tag_name().name()
         ));
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(doc.input_text().len().max(1024));
     let mut seen: HashMap<String, String> = HashMap::new();
     for n in root.children() {
         if n.is_text() {
@@ -527,13 +535,16 @@ pub fn write(xml: &str) -> Result<String, String> {
             }
             continue;
         }
-        out.push_str(&format!("{key} = {value}\n"));
+        out.push_str(&key);
+        out.push_str(" = ");
+        out.push_str(&value);
+        out.push('\n');
         seen.insert(key, value);
     }
     Ok(out)
 }
 
-fn write_value(n: roxmltree::Node, key: &str, top: bool) -> Result<String, String> {
+fn write_value(n: crate::tree::Node, key: &str, top: bool) -> Result<String, String> {
     let list = n.attribute("list") == Some("true")
         || (!top && n.tag_name().name() == "list")
         || n.children().any(|c| c.is_element());
@@ -592,38 +603,46 @@ fn write_value(n: roxmltree::Node, key: &str, top: bool) -> Result<String, Strin
 }
 
 /// A value as xl writes it: integers bare, other text double-quoted.
-fn quote(s: &str) -> Result<String, String> {
+pub(crate) fn quote(s: &str) -> Result<String, String> {
     let bare = (s == "0" || (s.starts_with(|c: char| ('1'..='9').contains(&c))))
         && s.bytes().all(|b| b.is_ascii_digit())
         || (s.len() > 2 && s.starts_with("0x") && s[2..].bytes().all(|b| b.is_ascii_hexdigit()));
     if bare {
         return Ok(s.to_string());
     }
-    let mut q = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            '\r' => q.push_str("\\r"),
-            '\t' => q.push_str("\\t"),
-            '\u{7}' => q.push_str("\\a"),
-            '\u{8}' => q.push_str("\\b"),
-            '\u{b}' => q.push_str("\\v"),
-            '\u{c}' => q.push_str("\\f"),
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    // Runs of characters written as they are are copied whole.
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\u{7}' => "\\a",
+            '\u{8}' => "\\b",
+            '\u{b}' => "\\v",
+            '\u{c}' => "\\f",
+            c if c.is_control() => "",
+            _ => continue,
+        };
+        q.push_str(&s[start..i]);
+        start = i + c.len_utf8();
+        if !esc.is_empty() {
+            q.push_str(esc);
+        } else if (c as u32) < 0x100 {
             // Other control characters as `\xHH`, which xl reads back.
-            c if c.is_control() && (c as u32) < 0x100 => {
-                q.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => {
-                return Err(format!(
-                    "character U+{:04X} cannot be written in xl.cfg",
-                    c as u32
-                ))
-            }
-            c => q.push(c),
+            q.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            return Err(format!(
+                "character U+{:04X} cannot be written in xl.cfg",
+                c as u32
+            ));
         }
     }
+    q.push_str(&s[start..]);
     q.push('"');
     Ok(q)
 }

@@ -293,25 +293,22 @@ pub fn attach_to(
 /// [`pack`]ed package `packed` in the tags of its instance
 /// `TagSpecifications`, so that the instance it creates carries it.
 pub fn attach_json(json: &str, packed: &str) -> Result<String, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("the request is not JSON: {e}"))?;
-    let specs = v
-        .get("TagSpecifications")
-        .and_then(|s| s.as_array())
-        .ok_or("the request has no TagSpecifications")?;
-    let k = specs
-        .iter()
-        .position(|s| s.get("ResourceType").and_then(|t| t.as_str()) == Some("instance"))
+    // Walked as text, not parsed into values: the request is the JSON
+    // writer's, and only where the instance's tags end matters.
+    let specs_at =
+        json::member(json, 0, "TagSpecifications").ok_or("the request has no TagSpecifications")?;
+    let specs = json::count(json, specs_at).ok_or("the TagSpecifications are not a list")?;
+    let item = (0..specs)
+        .filter_map(|k| json::item(json, specs_at, k))
+        .find(|&at| {
+            json::member(json, at, "ResourceType").and_then(|v| Some(&json[v..json::end(json, v)?]))
+                == Some("\"instance\"")
+        })
         .ok_or("the request tags no instance")?;
-    let used = specs[k]
-        .get("Tags")
-        .and_then(|t| t.as_array())
-        .map_or(0, |t| t.len());
-    let parts = ec2_parts(packed, used)?;
-    // Where the instance's `Tags` array ends, found by walking the text.
-    let specs_at = json::member(json, 0, "TagSpecifications").ok_or("no TagSpecifications")?;
-    let item = json::item(json, specs_at, k).ok_or("no instance TagSpecifications")?;
     let tags = json::member(json, item, "Tags").ok_or("the instance tags have no Tags")?;
+    let used = json::count(json, tags).ok_or("the instance's Tags are not a list")?;
+    let parts = ec2_parts(packed, used)?;
+    // Where the instance's `Tags` array ends.
     let end = json::end(json, tags).ok_or("the Tags do not end")? - 1;
     let pad = indent_at(json, end);
     let mut add = String::new();
@@ -411,18 +408,46 @@ mod json {
                 return None;
             }
             let k_end = string_end(t, i)?;
-            let key: String = serde_json::from_str(&text[i..k_end]).ok()?;
+            let raw = &text[i + 1..k_end - 1];
+            let is_name = if raw.contains('\\') {
+                serde_json::from_str::<String>(&text[i..k_end]).ok()? == name
+            } else {
+                raw == name
+            };
             i = ws(t, k_end);
             if t.get(i)? != &b':' {
                 return None;
             }
             let v = ws(t, i + 1);
-            if key == name {
+            if is_name {
                 return Some(v);
             }
             i = ws(t, end(text, v)?);
             match t.get(i)? {
                 b',' => i += 1,
+                _ => return None,
+            }
+        }
+    }
+
+    /// How many items the array at `i` has; `None` for no array.
+    pub fn count(text: &str, i: usize) -> Option<usize> {
+        let t = text.as_bytes();
+        let mut i = ws(t, i);
+        if t.get(i) != Some(&b'[') {
+            return None;
+        }
+        i = ws(t, i + 1);
+        if t.get(i)? == &b']' {
+            return Some(0);
+        }
+        let mut n = 0;
+        loop {
+            n += 1;
+            i = ws(t, end(text, i)?);
+            match t.get(i)? {
+                b',' => i += 1,
+                b']' => return Some(n),
                 _ => return None,
             }
         }
@@ -1738,6 +1763,18 @@ mod tests {
         assert_eq!(tags[1]["Key"], "hvxform:carry:0");
         assert_eq!(unpack(tags[1]["Value"].as_str().unwrap()).unwrap(), pkg);
         assert_eq!(v["Odd"], "]}\" [");
+        // A member name written with an escape is still that name.
+        let escaped = json.replace(
+            "\"ResourceType\": \"instance\"",
+            "\"Resource\\u0054ype\": \"instance\"",
+        );
+        assert_ne!(escaped, json);
+        let with = attach_json(&escaped, &packed).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&with).unwrap();
+        assert_eq!(
+            v["TagSpecifications"][1]["Tags"][1]["Key"],
+            "hvxform:carry:0"
+        );
         assert!(v["TagSpecifications"][0]["Tags"]
             .as_array()
             .unwrap()

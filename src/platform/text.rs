@@ -39,7 +39,7 @@ pub fn is_ncname(s: &str) -> bool {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
         _ => return false,
     }
-    !s.to_ascii_lowercase().starts_with("xml")
+    !s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("xml"))
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 

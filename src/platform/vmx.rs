@@ -40,86 +40,93 @@ pub fn lex(text: &str) -> Result<Vec<Entry>, TextError> {
     for (n, raw) in text.split('\n').enumerate() {
         let line = n + 1;
         let l = raw.strip_suffix('\r').unwrap_or(raw);
-        let chars: Vec<char> = l.chars().collect();
-        let mut i = skip_ws(&chars, 0);
-        if i == chars.len() || chars[i] == '#' {
+        // Positions are byte offsets in `l`; columns count characters.
+        let col = |i: usize| l[..i].chars().count() + 1;
+        let at = |i: usize| l[i..].chars().next().expect("inside the line");
+        let mut i = skip_ws(l, 0);
+        if i == l.len() || l.as_bytes()[i] == b'#' {
             continue;
         }
         let key_start = i;
-        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' {
-            let c = chars[i];
+        for (k, c) in l[key_start..].char_indices() {
+            if c.is_whitespace() || c == '=' {
+                break;
+            }
             if c == '"' || c == '#' || c == '\'' || !c.is_ascii() || c.is_control() {
+                let i = key_start + k;
                 return Err(TextError::new(
                     line,
-                    i + 1,
+                    col(i),
                     format!("unexpected {} in a key", describe(c)),
                 ));
             }
-            i += 1;
+            i = key_start + k + c.len_utf8();
         }
         if i == key_start {
-            return Err(TextError::new(line, i + 1, "expected a key before `=`"));
+            return Err(TextError::new(line, col(i), "expected a key before `=`"));
         }
-        let key: String = chars[key_start..i].iter().collect();
-        i = skip_ws(&chars, i);
-        if i == chars.len() || chars[i] != '=' {
+        let key = &l[key_start..i];
+        i = skip_ws(l, i);
+        if i == l.len() || l.as_bytes()[i] != b'=' {
             return Err(TextError::new(
                 line,
-                i + 1,
+                col(i),
                 format!("expected `=` after the key `{key}`"),
             ));
         }
-        i = skip_ws(&chars, i + 1);
-        let quoted = i < chars.len() && chars[i] == '"';
+        i = skip_ws(l, i + 1);
+        let quoted = l.as_bytes().get(i) == Some(&b'"');
         let (raw_value, next) = if quoted {
-            let Some(end) = chars[i + 1..].iter().position(|&c| c == '"') else {
+            let Some(end) = l[i + 1..].find('"') else {
                 return Err(TextError::new(
                     line,
-                    i + 1,
+                    col(i),
                     format!("unterminated string in the value of `{key}`"),
                 ));
             };
-            let v: String = chars[i + 1..i + 1 + end].iter().collect();
-            (v, i + end + 2)
-        } else if i == chars.len() || chars[i] == '#' {
+            (&l[i + 1..i + 1 + end], i + end + 2)
+        } else if i == l.len() || l.as_bytes()[i] == b'#' {
             return Err(TextError::new(
                 line,
-                i + 1,
+                col(i),
                 format!("expected a value after `{key} =`"),
             ));
         } else {
             // VMware writes every value in quotes; a bare word is accepted.
             let start = i;
-            while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '#' {
-                if chars[i] == '"' {
+            for (k, c) in l[start..].char_indices() {
+                if c.is_whitespace() || c == '#' {
+                    break;
+                }
+                if c == '"' {
                     return Err(TextError::new(
                         line,
-                        i + 1,
+                        col(start + k),
                         "unexpected `\"` inside an unquoted value",
                     ));
                 }
-                i += 1;
+                i = start + k + c.len_utf8();
             }
-            (chars[start..i].iter().collect(), i)
+            (&l[start..i], i)
         };
-        let after = skip_ws(&chars, next);
-        if after < chars.len() && chars[after] != '#' {
+        let after = skip_ws(l, next);
+        if after < l.len() && l.as_bytes()[after] != b'#' {
             return Err(TextError::new(
                 line,
-                after + 1,
+                col(after),
                 format!(
                     "unexpected {} after the value of `{key}`",
-                    describe(chars[after])
+                    describe(at(after))
                 ),
             ));
         }
         if key.eq_ignore_ascii_case(".encoding") {
             // A character set hvxform cannot decode (or write back) is
             // refused here, not when the file is written again.
-            charset = Some(Charset::from_label(&raw_value).ok_or_else(|| {
+            charset = Some(Charset::from_label(raw_value).ok_or_else(|| {
                 TextError::new(
                     line,
-                    key_start + 1,
+                    col(key_start),
                     format!(
                         "`.encoding = \"{}\"`: hvxform reads UTF-8, ISO-8859-1 and windows-1252 .vmx files; convert the file to UTF-8 and say so in .encoding",
                         raw_value.escape_debug()
@@ -130,7 +137,7 @@ pub fn lex(text: &str) -> Result<Vec<Entry>, TextError> {
         if out.len() == super::text::MAX_SETTINGS {
             return Err(TextError::new(
                 line,
-                key_start + 1,
+                col(key_start),
                 format!(
                     "more than {} settings; refusing the file (a VM's .vmx has a few hundred)",
                     super::text::MAX_SETTINGS
@@ -138,21 +145,25 @@ pub fn lex(text: &str) -> Result<Vec<Entry>, TextError> {
             ));
         }
         out.push(Entry {
-            value: unescape(&raw_value, charset.unwrap_or(Charset::Utf8)),
-            key,
+            value: unescape(raw_value, charset.unwrap_or(Charset::Utf8)),
+            key: key.to_string(),
             line,
-            col: key_start + 1,
+            col: col(key_start),
             quoted,
         });
     }
     Ok(out)
 }
 
-fn skip_ws(chars: &[char], mut i: usize) -> usize {
-    while i < chars.len() && matches!(chars[i], ' ' | '\t' | '\u{feff}') {
-        i += 1;
+/// Past the blanks (spaces, tabs, byte order marks) at byte `i` of `l`.
+fn skip_ws(l: &str, mut i: usize) -> usize {
+    loop {
+        match l.as_bytes().get(i) {
+            Some(b' ' | b'\t') => i += 1,
+            Some(0xEF) if l[i..].starts_with('\u{feff}') => i += '\u{feff}'.len_utf8(),
+            _ => return i,
+        }
     }
-    i
 }
 
 fn describe(c: char) -> String {
@@ -653,6 +664,18 @@ mod tests {
         let e = read("a = \"1\" x\n").unwrap_err();
         assert_eq!((e.line, e.col), (1, 9));
         assert!(read("a = \"1\"\na = \"1\"\n# c\n\n").is_ok());
+        // Columns count characters, not bytes: after a two-byte `é`, and
+        // after a byte order mark (three bytes, one column).
+        let e = read("name = \"\u{e9}\" x\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 12), "{}", e.message);
+        assert!(e.message.contains("`x`"), "{}", e.message);
+        let e = read("\u{feff}k\u{e9}y = \"1\"\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 3), "{}", e.message);
+        let entries = lex("\u{feff}key = v\u{e9} # c\n").unwrap();
+        assert_eq!((entries[0].col, entries[0].value.as_str()), (2, "v\u{e9}"));
+        assert!(!entries[0].quoted);
+        let e = read("k = ab\"c\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 7), "{}", e.message);
     }
 
     #[test]

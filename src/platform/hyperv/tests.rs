@@ -424,3 +424,126 @@ fn what_the_fast_path_does_not_take_goes_to_the_tree_walk() {
         assert!(e.contains(want), "{e}");
     }
 }
+
+/// `read` with the embedded instances decoded before parsing, and without:
+/// the same canonical form, or the same error.
+fn read_both_ways(name: &str, text: &str) -> Result<String, String> {
+    let first = read::read_with(name, text, true);
+    let plain = read::read_with(name, text, false);
+    assert_eq!(first, plain, "{name}: decoding first changed what is read");
+    first
+}
+
+#[test]
+fn embedded_instances_decoded_first_read_as_the_parser_reads_them() {
+    // Requests: the samples, and every sample of every platform written as
+    // one (carried hub content and all).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut requests: Vec<(String, String)> = vec![("define".into(), DEFINE.into())];
+    for f in std::fs::read_dir(root.join("samples/hyperv"))
+        .unwrap()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        requests.push((f.path().display().to_string(), text));
+    }
+    for (name, c) in canonical_forms() {
+        requests.push((name, write_tree(&c).unwrap()));
+    }
+    assert!(requests.len() >= 40, "{} requests", requests.len());
+    for (name, text) in &requests {
+        // (A sample may be instances as WMI prints them: nothing embedded.)
+        assert!(
+            read::Embedded::find(text).is_some() || !text.contains("<CIM"),
+            "{name}: not decoded first"
+        );
+        read_both_ways(name, text).unwrap();
+    }
+    // Instances as WMI prints them (nothing embedded) read as before.
+    for f in std::fs::read_dir(root.join("tests/corpus/hyperv-wmi-cim-nova"))
+        .unwrap()
+        .flatten()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "xml"))
+    {
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        let _ = read_both_ways(&f.path().display().to_string(), &text);
+    }
+}
+
+#[test]
+fn what_decoding_first_does_not_take_is_read_as_before() {
+    let c = read("d.xml", DEFINE).unwrap();
+    let request = write_tree(&c).unwrap();
+    let value = |v: &str| DEFINE.replacen("a &amp;amp; b", v, 1);
+    let cases: Vec<(&str, String, bool)> = vec![
+        // Character references are decoded; ones XML refuses are the
+        // parser's to report.
+        ("references", value("&#65;&#x42;&#10;&#9;"), true),
+        ("a NUL reference", value("&#0;"), false),
+        ("an unknown entity", value("&nbsp;"), false),
+        ("an entity cut short", value("&amp"), false),
+        ("a carriage return", value("a\r\nb"), false),
+        ("`]]>` in a value", value("]]&gt;]]>"), true),
+        // Markup that holds a `<VALUE>` that is not one is stepped over.
+        (
+            "a comment",
+            DEFINE.replacen("<SIMPLEREQ>", "<SIMPLEREQ><!-- <VALUE>&lt;INSTANCE --><!-- -->", 1),
+            true,
+        ),
+        (
+            "a comment after a value",
+            DEFINE.replacen("</VALUE></PARAMVALUE>", "<!-- x --></VALUE></PARAMVALUE>", 1),
+            true,
+        ),
+        (
+            "a comment not closed",
+            DEFINE.replacen("<SIMPLEREQ>", "<SIMPLEREQ><!-- x", 1),
+            false,
+        ),
+        (
+            "CDATA in a value",
+            DEFINE.replacen("&lt;/INSTANCE&gt;\n</VALUE>", "&lt;/INSTANCE&gt;<![CDATA[<VALUE>&lt;INSTANCE</VALUE>]]></VALUE>", 1),
+            true,
+        ),
+        (
+            "a processing instruction",
+            DEFINE.replacen("<SIMPLEREQ>", "<SIMPLEREQ><?pi <VALUE>&lt;INSTANCE</VALUE> ?>", 1),
+            true,
+        ),
+        ("a DOCTYPE", format!("<!DOCTYPE CIM>{DEFINE}"), false),
+        ("blanks before the instance", DEFINE.replace("<VALUE>&lt;INSTANCE", "<VALUE>\n  &lt;INSTANCE"), true),
+        ("a value not closed", DEFINE.replacen("</VALUE></PARAMVALUE>", "</VALUEX></PARAMVALUE>", 1), true),
+        (
+            "an instance holding an embedded one",
+            DEFINE.replacen(
+                "&lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;/PROPERTY&gt;",
+                "&lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;VALUE&gt;&amp;lt;INSTANCE/&amp;gt;&lt;/VALUE&gt;&lt;/PROPERTY&gt;",
+                1,
+            ),
+            true,
+        ),
+    ];
+    for (what, text, decoded) in &cases {
+        assert_ne!(text, DEFINE, "{what}: the case changed nothing");
+        assert_eq!(
+            read::Embedded::find(text).is_some(),
+            *decoded,
+            "{what}: decoded first or not"
+        );
+        let _ = read_both_ways(what, text);
+    }
+    // A response whose instance has a property holding an embedded
+    // instance: its value is text to the reader, decoded either way.
+    let rsp = format!(
+        "<CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\"><MESSAGE ID=\"1\" PROTOCOLVERSION=\"1.0\"><SIMPLERSP><IMETHODRESPONSE NAME=\"EnumerateInstances\"><IRETURNVALUE><INSTANCE CLASSNAME=\"{VSSD}\"><PROPERTY NAME=\"ElementName\" TYPE=\"string\"><VALUE>&lt;INSTANCE CLASSNAME=&quot;x&quot;/&gt;</VALUE></PROPERTY></INSTANCE></IRETURNVALUE></IMETHODRESPONSE></SIMPLERSP></MESSAGE></CIM>"
+    );
+    assert!(read::Embedded::find(&rsp).is_some());
+    let r = read_both_ways("response", &rsp).unwrap();
+    assert!(r.contains("&lt;INSTANCE CLASSNAME=\"x\"/&gt;"), "{r}");
+    // Cut anywhere, a request is refused the same way.
+    for end in (0..request.len()).step_by(61) {
+        if request.is_char_boundary(end) {
+            let _ = read_both_ways(&format!("cut at {end}"), &request[..end]);
+        }
+    }
+}

@@ -90,10 +90,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                         "replace: the text to replace is empty",
                     ));
                 }
-                if text.contains(from.as_ref()) {
-                    s(text.replace(from.as_ref(), &to))
-                } else {
-                    Val::Str(text)
+                match replace_str(&text, &from, &to) {
+                    Some(r) => s(r),
+                    None => Val::Str(text),
                 }
             }
             B::Split => {
@@ -147,7 +146,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 let a = self.str_arg(&args[0], cx, locals)?;
                 let c = self.str_arg(&args[1], cx, locals)?;
                 Val::Bool(match b {
-                    B::Contains => a.contains(c.as_ref()),
+                    B::Contains => find_str(&a, &c).is_some(),
                     B::StartsWith => a.starts_with(c.as_ref()),
                     _ => a.ends_with(c.as_ref()),
                 })
@@ -308,6 +307,57 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 }
 
+/// Where `needle` first occurs in `hay`. In a short text (what mappings
+/// mostly search: names, paths, ids) each place the needle's first byte
+/// occurs is compared, which takes less than setting up std's two-way
+/// search (a few hundred instructions for a 70-byte needle); longer texts
+/// take std's search, linear in every case. (A match starts at a byte equal
+/// to the needle's first, a character's first byte: a char boundary.)
+pub(super) fn find_str(hay: &str, needle: &str) -> Option<usize> {
+    /// At most this many bytes compared at each candidate place, times as
+    /// many places: bounded work on any input.
+    const SHORT: usize = 256;
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return Some(0);
+    };
+    if n.len() > h.len() {
+        return None;
+    }
+    if h.len() > SHORT {
+        return hay.find(needle);
+    }
+    let last = h.len() - n.len();
+    let mut i = 0;
+    while i <= last {
+        i += h[i..=last].iter().position(|&b| b == first)?;
+        if &h[i + 1..i + n.len()] == rest {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `text` with every `from` (not empty) replaced by `to`, left to right as
+/// `str::replace` does; `None` when there is none.
+fn replace_str(text: &str, from: &str, to: &str) -> Option<String> {
+    let mut at = find_str(text, from)?;
+    let mut out = String::with_capacity(text.len() + to.len());
+    let mut rest = text;
+    loop {
+        out.push_str(&rest[..at]);
+        out.push_str(to);
+        rest = &rest[at + from.len()..];
+        match find_str(rest, from) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Part of a string: borrowed when the string is.
 fn part(text: Cow<'_, str>, r: std::ops::Range<usize>) -> Cow<'_, str> {
     match text {
@@ -327,4 +377,52 @@ fn nth_part<'s>(text: &'s str, sep: &str, i: i64) -> &'s str {
         _ => text.split(sep).nth(i),
     }
     .unwrap_or("")
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::{find_str, replace_str};
+
+    #[test]
+    fn find_and_replace_agree_with_std_on_every_cut() {
+        // Short and long texts, repeats, overlaps, multi-byte characters.
+        let texts = [
+            String::new(),
+            "a".into(),
+            "aaaa".into(),
+            "abcabcabd".into(),
+            "\\\\.\\root:X.InstanceID=\"Microsoft:1\\\\2\"".into(),
+            "caf\u{e9} \u{e9}t\u{e9} \u{1F600}x\u{1F600}".into(),
+            "ab".repeat(300),
+            format!("{}needle{}", "x".repeat(400), "y".repeat(10)),
+        ];
+        let needles = [
+            "a",
+            "aa",
+            "abd",
+            "ab",
+            "\\\\",
+            "\"",
+            "\u{e9}",
+            "\u{1F600}x",
+            "needle",
+            "zz",
+            "x",
+            "",
+        ];
+        for t in &texts {
+            for n in needles {
+                assert_eq!(find_str(t, n), t.find(n), "{t:?} {n:?}");
+                if !n.is_empty() {
+                    let std = t.contains(n).then(|| t.replace(n, "<>"));
+                    assert_eq!(replace_str(t, n, "<>"), std, "{t:?} {n:?}");
+                }
+            }
+            for k in 0..t.len() {
+                if let Some(n) = t.get(k..(k + 3).min(t.len())) {
+                    assert_eq!(find_str(t, n), t.find(n), "{t:?} {n:?}");
+                }
+            }
+        }
+    }
 }

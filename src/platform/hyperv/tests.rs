@@ -474,7 +474,8 @@ fn embedded_instances_decoded_first_read_as_the_parser_reads_them() {
 fn what_decoding_first_does_not_take_is_read_as_before() {
     let c = read("d.xml", DEFINE).unwrap();
     let request = write_tree(&c).unwrap();
-    let value = |v: &str| DEFINE.replacen("a &amp;amp; b", v, 1);
+    let edit = |from: &str, to: &str| DEFINE.replacen(from, to, 1);
+    let value = |v: &str| edit("a &amp;amp; b", v);
     let cases: Vec<(&str, String, bool)> = vec![
         // Character references are decoded; ones XML refuses are the
         // parser's to report.
@@ -487,39 +488,35 @@ fn what_decoding_first_does_not_take_is_read_as_before() {
         // Markup that holds a `<VALUE>` that is not one is stepped over.
         (
             "a comment",
-            DEFINE.replacen("<SIMPLEREQ>", "<SIMPLEREQ><!-- <VALUE>&lt;INSTANCE --><!-- -->", 1),
+            edit("<SIMPLEREQ>", "<SIMPLEREQ><!-- <VALUE>&lt;INSTANCE --><!-- -->"),
             true,
         ),
         (
             "a comment after a value",
-            DEFINE.replacen("</VALUE></PARAMVALUE>", "<!-- x --></VALUE></PARAMVALUE>", 1),
+            edit("</VALUE></PARAMVALUE>", "<!-- x --></VALUE></PARAMVALUE>"),
             true,
         ),
         (
             "a comment not closed",
-            DEFINE.replacen("<SIMPLEREQ>", "<SIMPLEREQ><!-- x", 1),
+            edit("<SIMPLEREQ>", "<SIMPLEREQ><!-- x"),
             false,
         ),
         (
             "CDATA in a value",
-            DEFINE.replacen("&lt;/INSTANCE&gt;\n</VALUE>", "&lt;/INSTANCE&gt;<![CDATA[<VALUE>&lt;INSTANCE</VALUE>]]></VALUE>", 1),
+            edit("&lt;/INSTANCE&gt;\n</VALUE>", "&lt;/INSTANCE&gt;<![CDATA[<VALUE>&lt;INSTANCE</VALUE>]]></VALUE>"),
             true,
         ),
         (
             "a processing instruction",
-            DEFINE.replacen("<SIMPLEREQ>", "<SIMPLEREQ><?pi <VALUE>&lt;INSTANCE</VALUE> ?>", 1),
+            edit("<SIMPLEREQ>", "<SIMPLEREQ><?pi <VALUE>&lt;INSTANCE</VALUE> ?>"),
             true,
         ),
         ("a DOCTYPE", format!("<!DOCTYPE CIM>{DEFINE}"), false),
         ("blanks before the instance", DEFINE.replace("<VALUE>&lt;INSTANCE", "<VALUE>\n  &lt;INSTANCE"), true),
-        ("a value not closed", DEFINE.replacen("</VALUE></PARAMVALUE>", "</VALUEX></PARAMVALUE>", 1), true),
+        ("a value not closed", edit("</VALUE></PARAMVALUE>", "</VALUEX></PARAMVALUE>"), true),
         (
             "an instance holding an embedded one",
-            DEFINE.replacen(
-                "&lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;/PROPERTY&gt;",
-                "&lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;VALUE&gt;&amp;lt;INSTANCE/&amp;gt;&lt;/VALUE&gt;&lt;/PROPERTY&gt;",
-                1,
-            ),
+            edit("&lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;/PROPERTY&gt;", "&lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;VALUE&gt;&amp;lt;INSTANCE/&amp;gt;&lt;/VALUE&gt;&lt;/PROPERTY&gt;"),
             true,
         ),
     ];

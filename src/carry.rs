@@ -778,6 +778,13 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
                 Some(crate::platform::text::Charset::Utf8),
                 crate::platform::text::Charset::from_label,
             );
+            // The reader puts these values into the canonical XML form: a
+            // character XML cannot hold would make the file unreadable.
+            let mut scratch = String::new();
+            for part in &parts {
+                scratch.clear();
+                crate::xmlout::escape_into(&mut scratch, part, false).map_err(|e| e.to_string())?;
+            }
             let mut out = String::with_capacity(xml.len() + pkg.len() + parts.len() * 40);
             out.push_str(xml);
             if !out.is_empty() && !out.ends_with('\n') {
@@ -1136,6 +1143,14 @@ pub fn without(
     doc: &Document,
     secrets: &[(crate::tree::NodeId, Option<u32>)],
 ) -> Result<String, String> {
+    write_without(doc, secrets, false)
+}
+
+fn write_without(
+    doc: &Document,
+    secrets: &[(crate::tree::NodeId, Option<u32>)],
+    indent: bool,
+) -> Result<String, String> {
     fn walk(
         n: Node,
         secrets: &[(crate::tree::NodeId, Option<u32>)],
@@ -1166,9 +1181,15 @@ pub fn without(
         Ok(())
     }
     let root = doc.root_element().ok_or("no root element")?;
-    let mut out = XmlOut::with_indent(false);
+    let mut out = XmlOut::with_indent(indent);
     walk(root, secrets, &mut out).map_err(|e| e.to_string())?;
     out.finish().map_err(|e| e.to_string())
+}
+
+/// `doc` written as a final output is (indented, with its declaration): a
+/// document a stage built as a tree that no writer reads as one.
+pub fn written(doc: &Document) -> Result<String, String> {
+    write_without(doc, &[], true)
 }
 
 /// Whether two elements are the same: name, attributes (in any order),
@@ -1716,6 +1737,11 @@ mod tests {
             // given a second set.
             let e = attach(platform, &with, &channel_form(platform, &pkg)).unwrap_err();
             assert!(e.contains("already has"), "{e}");
+            // Nor is an original with a character XML cannot hold (the
+            // reader puts these values into XML): refused, as before.
+            let odd = encode("xen", &[], "name = \"web\"\n# odd \u{1} comment\n");
+            let e = attach(platform, native, &channel_form(platform, &odd)).unwrap_err();
+            assert!(e.contains("U+0001") || e.contains("0x1"), "{e}");
         }
     }
 

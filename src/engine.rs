@@ -605,6 +605,17 @@ impl Convert<'_> {
                 carried_away(&mut findings, mark, target);
                 continue;
             }
+            // A hub the first stage built as a tree to restore into, when
+            // nothing replaced it (the restore failed, or the stage wrote
+            // several documents): written as the stage would have.
+            for (_, d) in docs.iter_mut() {
+                if !platform::writes_from_tree(target) {
+                    if let Some(t) = d.tree.take() {
+                        d.xml = carry::written(&t)
+                            .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
+                    }
+                }
+            }
             let documents = docs.iter().filter(|(_, d)| !d.json).count();
             // The package, for the one document of a target with a channel
             // (and EC2's RunInstances request beside it).

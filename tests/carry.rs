@@ -543,6 +543,35 @@ fn a_broken_package_is_a_warning_and_the_document_still_converts() {
     );
 }
 
+/// Read into the hub (a route of one mapping, whose hub is built as a tree
+/// to restore into): a package that cannot be restored leaves the hub as
+/// read, written in full, with a warning.
+#[test]
+fn a_broken_package_read_into_the_hub_leaves_the_hub_as_read() {
+    let dir = temp_dir("carry-broken-hub");
+    let plain = std::fs::read_to_string(root().join("samples/vmware/web.vmx")).unwrap();
+    let p = dir.join("web.vmx");
+    std::fs::write(
+        &p,
+        format!("{plain}hvx.carry.0 = \"hvx-carry/1 garbage\"\n"),
+    )
+    .unwrap();
+    let o = transform(&p, "hvx", &dir.join("a"), &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("carried data not restored"),
+        "{}",
+        stderr(&o)
+    );
+    let got = std::fs::read_to_string(only_file(&dir.join("a"))).unwrap();
+    let want = converted(
+        &root().join("samples/vmware/web.vmx"),
+        "hvx",
+        &dir.join("b"),
+    );
+    assert_eq!(got, std::fs::read_to_string(want).unwrap());
+}
+
 /// What was carried goes on through another platform: kvm → vsphere →
 /// vsphere (the package kept) → kvm is still the original.
 #[test]

@@ -435,18 +435,18 @@ pub fn write_tree(doc: &Tree) -> Result<String, String> {
         {
             return Err(format!("`{key}` cannot be a .vmx key"));
         }
-        let escaped = escape(value, charset, label)?;
         let lk = key.to_ascii_lowercase();
         if let Some(old) = seen.get(&lk) {
-            // Escaping is one to one: equal escapes, equal values.
-            if out[old.clone()] != *escaped {
-                let old = unescape(&out[old.clone()], charset.unwrap_or(Charset::Utf8));
+            // The value as it was written, unescaped (escaping is one to one).
+            let old = unescape(&out[old.clone()], charset.unwrap_or(Charset::Utf8));
+            if old != value {
                 return Err(format!(
                     "the key `{key}` is written twice, with `{old}` and `{value}`"
                 ));
             }
             return Ok(());
         }
+        let escaped = escape(value, charset, label)?;
         out.push_str(key);
         out.push_str(" = \"");
         let at = out.len();
@@ -676,6 +676,30 @@ mod tests {
         assert!(!entries[0].quoted);
         let e = read("k = ab\"c\n").unwrap_err();
         assert_eq!((e.line, e.col), (1, 7), "{}", e.message);
+    }
+
+    #[test]
+    fn a_key_written_twice_is_written_once_or_refused() {
+        let doc = |enc: &str, a: &str, b: &str| {
+            format!(
+                "<vmx xmlns=\"{NS}\" encoding=\"{enc}\"><displayname key=\"displayName\">{a}</displayname><entry key=\"DISPLAYNAME\">{b}</entry></vmx>"
+            )
+        };
+        // The same value (in a file of another charset too): once.
+        let w = write(&doc("windows-1252", "caf\u{e9} \"x\"", "caf\u{e9} \"x\"")).unwrap();
+        assert_eq!(
+            w,
+            ".encoding = \"windows-1252\"\ndisplayName = \"caf|E9 |22x|22\"\n"
+        );
+        // Another value: refused, naming both, even one the file's charset
+        // cannot hold.
+        for second in ["cafe", "\u{141}"] {
+            let e = write(&doc("windows-1252", "caf\u{e9}", second)).unwrap_err();
+            assert_eq!(
+                e,
+                format!("the key `DISPLAYNAME` is written twice, with `caf\u{e9}` and `{second}`")
+            );
+        }
     }
 
     #[test]

@@ -520,9 +520,20 @@ fn decode(s: &str) -> Option<String> {
         } else {
             let semi = r.iter().take(11).position(|&x| x == b';')?;
             let e = std::str::from_utf8(&r[..semi]).ok()?;
+            // Digits only: Rust's parsers would take a sign (`&#+49;`),
+            // which XML refuses.
             let n = match e.strip_prefix("#x") {
-                Some(h) => u32::from_str_radix(h, 16).ok()?,
-                None => e.strip_prefix('#')?.parse().ok()?,
+                Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    u32::from_str_radix(h, 16).ok()?
+                }
+                Some(_) => return None,
+                None => {
+                    let d = e.strip_prefix('#')?;
+                    if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
+                        return None;
+                    }
+                    d.parse().ok()?
+                }
             };
             let c = char::from_u32(n).filter(|&c| {
                 matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)

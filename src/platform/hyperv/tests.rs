@@ -481,6 +481,9 @@ fn what_decoding_first_does_not_take_is_read_as_before() {
         // parser's to report.
         ("references", value("&#65;&#x42;&#10;&#9;"), true),
         ("a NUL reference", value("&#0;"), false),
+        ("a signed reference", value("&#+49;"), false),
+        ("a signed hexadecimal reference", value("&#x+31;"), false),
+        ("an empty reference", value("&#;"), false),
         ("an unknown entity", value("&nbsp;"), false),
         ("an entity cut short", value("&amp"), false),
         ("a carriage return", value("a\r\nb"), false),

@@ -780,10 +780,8 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             );
             // The reader puts these values into the canonical XML form: a
             // character XML cannot hold would make the file unreadable.
-            let mut scratch = String::new();
             for part in &parts {
-                scratch.clear();
-                crate::xmlout::escape_into(&mut scratch, part, false).map_err(|e| e.to_string())?;
+                crate::xmlout::check_chars(part).map_err(|e| e.to_string())?;
             }
             let mut out = String::with_capacity(xml.len() + pkg.len() + parts.len() * 40);
             out.push_str(xml);

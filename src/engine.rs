@@ -346,7 +346,17 @@ pub struct Convert<'m> {
     pub run: RunOptions,
 }
 
-impl Convert<'_> {
+impl<'m> Convert<'m> {
+    /// A conversion with no parameters and the default run options.
+    pub fn new(mappings: &'m Mappings, sessions: &'m dyn SessionAccess) -> Self {
+        Convert {
+            mappings,
+            params: Vec::new(),
+            sessions,
+            run: RunOptions::default(),
+        }
+    }
+
     /// Converts one input text to every target.
     pub fn convert(
         &self,
@@ -605,17 +615,6 @@ impl Convert<'_> {
                 carried_away(&mut findings, mark, target);
                 continue;
             }
-            // A hub the first stage built as a tree to restore into, when
-            // nothing replaced it (the restore failed, or the stage wrote
-            // several documents): written as the stage would have.
-            for (_, d) in docs.iter_mut() {
-                if !platform::writes_from_tree(target) {
-                    if let Some(t) = d.tree.take() {
-                        d.xml = carry::written(&t)
-                            .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
-                    }
-                }
-            }
             let documents = docs.iter().filter(|(_, d)| !d.json).count();
             // The package, for the one document of a target with a channel
             // (and EC2's RunInstances request beside it).
@@ -639,14 +638,19 @@ impl Convert<'_> {
                 let json = d.json;
                 // `.vmx` and xl.cfg are written before the package is
                 // attached (as lines of their own); the others after.
+                // A hub the first stage built as a tree to restore into, and
+                // nothing replaced (the restore failed, or the stage wrote
+                // several documents), is written as the stage would have.
                 let native_first = !json && carry::attaches_to_native(target.name);
-                let mut xml = match &d.tree {
-                    Some(t) => platform::to_native_tree(target, t),
-                    None if native_first => platform::to_native(target, d.xml),
-                    None => Ok(d.xml),
-                }
-                .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
-                let native = d.tree.is_some() || native_first;
+                let (xml, native) = match &d.tree {
+                    Some(t) if platform::writes_from_tree(target) => {
+                        (platform::to_native_tree(target, t), true)
+                    }
+                    Some(t) => (carry::written(t), false),
+                    None if native_first => (platform::to_native(target, d.xml), true),
+                    None => (Ok(d.xml), false),
+                };
+                let mut xml = xml.map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
                 if let Some(pkg) = &pkg {
                     match carry::attach_to(target.name, &xml, json, pkg) {
                         Some(Ok(with)) => {

@@ -497,6 +497,15 @@ pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteErr
     escape_impl::<false>(out, s, attr)
 }
 
+/// Whether XML 1.0 can hold every character of `s`: what [`escape_into`]
+/// refuses, found without keeping an escaped copy.
+pub fn check_chars(s: &str) -> Result<(), WriteError> {
+    if !needs_escape(s) {
+        return Ok(());
+    }
+    escape_into(&mut String::new(), s, false)
+}
+
 /// Escapes `s` for XML text twice in one pass: the text of an element whose
 /// text is itself XML text (`&` becomes `&amp;amp;`), as CIM-XML's embedded
 /// instances hold their values.

@@ -959,12 +959,7 @@ mod tests {
             .collect();
         let mappings = Mappings::new(None);
         let store = crate::session::MemoryStore::default();
-        let conv = Convert {
-            mappings: &mappings,
-            params: vec![],
-            sessions: &store,
-            run: RunOptions::default(),
-        };
+        let conv = Convert::new(&mappings, &store);
         // Each save records how many outputs were written before it.
         let seen: Mutex<Vec<usize>> = Mutex::default();
         let save = || {

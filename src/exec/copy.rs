@@ -12,12 +12,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         if self.opts.keep_secrets {
             return Ok(false);
         }
-        let p = self.p;
-        for pat in &p.secrets {
-            if !could_match(pat, item) {
-                continue;
-            }
-            if self.pattern_matches(pat, item)? {
+        for k in 0..self.p.secrets.len() {
+            if self.pattern_matches(&self.p.secrets[k], item)? {
                 return Ok(true);
             }
         }
@@ -193,29 +189,5 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 ),
             )),
         }
-    }
-}
-
-/// Whether `pat` may match `item`, from its last step alone: the kind of
-/// node and the local name it names. Every copied node (and, where the
-/// original is carried, every input node) is checked against the secrets,
-/// and most are neither of their kind nor of their name.
-#[inline]
-fn could_match(pat: &Pattern, item: Item) -> bool {
-    let Some(last) = pat.steps.last() else {
-        return true;
-    };
-    match (&last.test, item) {
-        (Test::Attr(_), Item::Node(_)) => false,
-        (Test::Elem(_), Item::Attr(..)) => false,
-        (Test::Elem(nt), Item::Node(n)) => {
-            n.is_element() && nt.local.as_deref().is_none_or(|l| n.tag_name().name() == l)
-        }
-        (Test::Attr(nt), Item::Attr(n, i)) => nt.local.as_deref().is_none_or(|l| {
-            n.attributes()
-                .nth(i as usize)
-                .is_some_and(|a| a.name() == l)
-        }),
-        _ => true,
     }
 }

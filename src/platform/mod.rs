@@ -377,45 +377,45 @@ pub fn detect(name: &str, text: &str) -> Result<(&'static Platform, String), Str
     Ok((by_name(p).expect("registered"), why))
 }
 
-/// A native writer: the format's name (for errors) and the function that
-/// turns the canonical form into the platform's own document.
-type NativeWriter = (&'static str, fn(&str) -> Result<String, String>);
-
-/// The writer of a target whose document is not the last stage's XML itself:
-/// `.vmx` and xl.cfg text, and Hyper-V's CIM-XML request.
-fn native_writer(target: &Platform) -> Option<NativeWriter> {
-    match target.name {
-        "vmware" => Some((".vmx", vmx::write)),
-        "xen" => Some(("xl.cfg", xl::write)),
-        "hyperv" => Some(("Hyper-V CIM-XML", hyperv::write)),
-        _ => None,
-    }
-}
-
-/// The writer of a target that writes its document from the canonical form
-/// as a tree (see [`to_native_tree`]).
-fn tree_writer(target: &Platform) -> Option<(&'static str, TreeWriter)> {
-    match target.name {
-        "vmware" => Some((".vmx", vmx::write_tree)),
-        "xen" => Some(("xl.cfg", xl::write_tree)),
-        _ => None,
-    }
+/// A native writer: the format's name (for errors), the function that
+/// turns the canonical form into the platform's own document, and the one
+/// that does it from the canonical form built as a tree, where there is one.
+struct NativeWriter {
+    format: &'static str,
+    text: fn(&str) -> Result<String, String>,
+    tree: Option<TreeWriter>,
 }
 
 type TreeWriter = fn(&crate::tree::Document) -> Result<String, String>;
 
+/// The writer of a target whose document is not the last stage's XML itself:
+/// `.vmx` and xl.cfg text, and Hyper-V's CIM-XML request.
+fn native_writer(target: &Platform) -> Option<NativeWriter> {
+    let (format, text, tree): (_, fn(&str) -> _, Option<TreeWriter>) = match target.name {
+        "vmware" => (".vmx", vmx::write, Some(vmx::write_tree)),
+        "xen" => ("xl.cfg", xl::write, Some(xl::write_tree)),
+        "hyperv" => ("Hyper-V CIM-XML", hyperv::write, None),
+        _ => return None,
+    };
+    Some(NativeWriter { format, text, tree })
+}
+
 /// Whether `target`'s writer reads the last stage's output as a tree: that
 /// stage then builds its document as one and never writes its XML text.
 pub fn writes_from_tree(target: &Platform) -> bool {
-    tree_writer(target).is_some()
+    native_writer(target).is_some_and(|w| w.tree.is_some())
 }
 
 /// [`to_native`] from the canonical form built as a tree (for a target
 /// [`writes_from_tree`] says reads one).
 pub fn to_native_tree(target: &Platform, doc: &crate::tree::Document) -> Result<String, String> {
-    match tree_writer(target) {
-        Some((format, write)) => write(doc).map_err(|m| format!("writing {format}: {m}")),
-        None => Err(format!(
+    match native_writer(target) {
+        Some(NativeWriter {
+            format,
+            tree: Some(write),
+            ..
+        }) => write(doc).map_err(|m| format!("writing {format}: {m}")),
+        _ => Err(format!(
             "internal: {} has no writer from a tree",
             target.name
         )),
@@ -460,7 +460,7 @@ pub fn in_written_form(target: &Platform, raw: &str, doc: &crate::tree::Document
 /// xl.cfg or CIM-XML from their canonical forms, the XML itself otherwise.
 pub fn to_native(target: &Platform, xml: String) -> Result<String, String> {
     match native_writer(target) {
-        Some((format, write)) => write(&xml).map_err(|m| format!("writing {format}: {m}")),
+        Some(w) => (w.text)(&xml).map_err(|m| format!("writing {}: {m}", w.format)),
         None => Ok(xml),
     }
 }

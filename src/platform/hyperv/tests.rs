@@ -279,12 +279,7 @@ fn canonical_forms() -> Vec<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
     let mappings = Mappings::new(None);
     let store = crate::session::MemoryStore::default();
-    let conv = Convert {
-        mappings: &mappings,
-        params: vec![],
-        sessions: &store,
-        run: RunOptions::default(),
-    };
+    let conv = Convert::new(&mappings, &store);
     let hvx = crate::platform::by_name("hvx").unwrap();
     let to_hyperv = mappings.program("hvx-to-hyperv.hvx").unwrap();
     let compact = RunOptions {

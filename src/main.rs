@@ -1,5 +1,8 @@
 use clap::Parser;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // A Unix tool whose reader goes away (`hvxform detect DIR | head`) stops
     // quietly, as `cat` does: Rust ignores SIGPIPE, which turns the next

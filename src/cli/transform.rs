@@ -384,6 +384,7 @@ impl Transform {
             );
             return exit::CANNOT_RUN;
         }
+        let mut made: Option<PathBuf> = None;
         for (k, files) in planned {
             if errors[k].is_some() {
                 continue;
@@ -399,9 +400,13 @@ impl Transform {
             }
             let rel = &results[k].rel;
             let dir = self.output.as_ref().expect("checked above").join(rel);
-            match make_dir(&dir)
-                .and_then(|()| write_all_or_nothing(&dir, &files, self.sync, &reaper))
-            {
+            // Each folder made once (inputs of one folder are in a row).
+            let ready = if made.as_ref() == Some(&dir) {
+                Ok(())
+            } else {
+                make_dir(&dir).map(|()| made = Some(dir.clone()))
+            };
+            match ready.and_then(|()| write_all_or_nothing(&dir, &files, self.sync, &reaper)) {
                 Ok(()) => {
                     written.insert(k, files.iter().map(|(n, _)| shown(rel, n)).collect());
                 }
@@ -653,7 +658,10 @@ fn convert_all(
                 // Converted, not written yet (waiting for a save of the store).
                 let mut held: Vec<(usize, Done)> = Vec::new();
                 let mut held_bytes = 0;
-                let flush = |held: &mut Vec<(usize, Done)>| {
+                // The folder made last: inputs of one folder write into one
+                // folder, made once (not a mkdir and a stat per output).
+                let mut made: Option<std::path::PathBuf> = None;
+                let mut flush = |held: &mut Vec<(usize, Done)>| {
                     let saved = match save_first {
                         Some(save) if held.iter().any(|(_, d)| d.result.is_ok()) => save(),
                         _ => Ok(()),
@@ -668,8 +676,11 @@ fn convert_all(
                             }
                             let files = plan_files(&done.input, docs)?;
                             let at = dir.join(&done.rel);
-                            make_dir(&at)
-                                .and_then(|()| write_all_or_nothing(&at, &files, sync, reaper))
+                            if made.as_deref() != Some(at.as_path()) {
+                                make_dir(&at).map_err(|m| format!("{input}: {m}"))?;
+                                made = Some(at.clone());
+                            }
+                            write_all_or_nothing(&at, &files, sync, reaper)
                                 .map(|()| files.iter().map(|(n, _)| shown(&done.rel, n)).collect())
                                 .map_err(|m| format!("{input}: {m}"))
                         });
@@ -852,13 +863,18 @@ fn streams(inputs: &[super::InputFile], output: Option<&Path>, saved_last: bool)
     // Outputs in the input's own folder could replace an input: those are
     // found when every name is known.
     if let Some(o) = output.and_then(|o| std::fs::canonicalize(o).ok()) {
-        let beside = |f: &super::InputFile| {
+        // Inputs mostly share folders: each folder resolved once.
+        let mut resolved: std::collections::HashMap<&Path, Option<PathBuf>> =
+            std::collections::HashMap::new();
+        for f in inputs {
             let parent = f.path.parent().filter(|p| !p.as_os_str().is_empty());
-            std::fs::canonicalize(parent.unwrap_or(Path::new(".")))
-                .is_ok_and(|p| p == o.join(&f.rel))
-        };
-        if inputs.iter().any(beside) {
-            return false;
+            let parent = parent.unwrap_or(Path::new("."));
+            let real = resolved
+                .entry(parent)
+                .or_insert_with(|| std::fs::canonicalize(parent).ok());
+            if real.as_ref().is_some_and(|p| *p == o.join(&f.rel)) {
+                return false;
+            }
         }
     }
     // Stems with their folder under -o: only outputs in one folder can meet.

@@ -165,9 +165,11 @@ pub fn probe_writable(dir: &Path) -> std::io::Result<()> {
 
 fn temp_path(dir: &Path, name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
+    // getpid is a system call: once per process, not once per file.
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     dir.join(format!(
         ".{name}.{}.{}.tmp",
-        std::process::id(),
+        PID.get_or_init(std::process::id),
         N.fetch_add(1, Ordering::Relaxed)
     ))
 }

@@ -1376,7 +1376,12 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             (Test::Attr(nt), Item::Attr(n, i)) => n
                 .attributes()
                 .nth(i as usize)
-                .is_some_and(|a| nt.matches(a.name(), self.p.canon_ns(a.namespace()))),
+                // The local name first: the namespace is looked up (and
+                // its alias resolved) only for a node the name admits.
+                .is_some_and(|a| {
+                    nt.local.as_deref().is_none_or(|l| l == a.name())
+                        && nt.matches(a.name(), self.p.canon_ns(a.namespace()))
+                }),
             (Test::Attr(_), _) | (_, Item::Attr(..)) => false,
             (Test::SelfNode, _) => true,
             (t, Item::Node(n)) => Self::test_node(self.p, &self.name_ids, t, n),

@@ -211,12 +211,21 @@ pub fn uuid(s: &str) -> Result<String, String> {
 }
 
 /// Lower-case 8-4-4-4-12 hex digits.
-fn is_canonical_uuid(t: &str) -> bool {
-    t.len() == 36
-        && t.bytes().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
-        })
+/// Is `t` a UUID in the normalised form (8-4-4-4-12 lower-case hex
+/// digits), the form [`uuid`] returns?
+pub fn is_canonical_uuid(t: &str) -> bool {
+    let b = t.as_bytes();
+    let hex = |r: &[u8]| r.iter().all(|&c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+    b.len() == 36
+        && b[8] == b'-'
+        && b[13] == b'-'
+        && b[18] == b'-'
+        && b[23] == b'-'
+        && hex(&b[..8])
+        && hex(&b[9..13])
+        && hex(&b[14..18])
+        && hex(&b[19..23])
+        && hex(&b[24..])
 }
 
 /// VMware's `uuid.bios` form: 16 bytes, space-separated, `-` in the middle.
@@ -267,6 +276,31 @@ pub fn short_to(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_uuids_are_exactly_the_normal_form() {
+        let good = "0123abcd-4567-89ef-0a1b-c2d3e4f5a6b7";
+        assert!(is_canonical_uuid(good));
+        assert_eq!(uuid(good).unwrap(), good);
+        // Every one-byte change: a UUID only when uuid() gives it back.
+        for i in 0..good.len() {
+            for c in [b'-', b'0', b'f', b'g', b'A', b'F', b' ', b'{'] {
+                let mut b = good.as_bytes().to_vec();
+                b[i] = c;
+                let v = String::from_utf8(b).unwrap();
+                assert_eq!(is_canonical_uuid(&v), uuid(&v).is_ok_and(|u| u == v), "{v}");
+            }
+        }
+        for v in [
+            "",
+            "0123abcd",
+            &good.to_uppercase(),
+            &format!("{{{good}}}"),
+            &good.replace('-', ""),
+        ] {
+            assert!(!is_canonical_uuid(v), "{v}");
+        }
+    }
 
     #[test]
     fn sizes_and_units() {

@@ -84,11 +84,12 @@ fn canonical(text: &str) -> Option<RawTables> {
     // A value that reads the same as a plain scalar to any YAML parser.
     fn value(v: &str) -> Option<String> {
         const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
-        let first = v.chars().next()?;
-        let ok = (first.is_ascii_alphanumeric() || first == '/' || first == '_')
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_./+-".contains(c))
-            && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(v));
+        let first = *v.as_bytes().first()?;
+        let ok = (first.is_ascii_alphanumeric() || first == b'/' || first == b'_')
+            && v.bytes().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'+' | b'-')
+            })
+            && (v.len() > 5 || !WORDS.iter().any(|w| w.eq_ignore_ascii_case(v)));
         ok.then(|| v.to_string())
     }
     let mut lines = text
@@ -257,6 +258,11 @@ pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
     if is_blank(text) {
         return Ok(Tables::default());
     }
+    // The layout hvxform writes, without the YAML parser (its lines nest
+    // three levels at most: no depth to check).
+    if let Some(raw) = canonical(text) {
+        return check(text, raw);
+    }
     if let Some(at) = too_deep(text) {
         return Err(vec![Problem {
             at: Some(at),
@@ -264,10 +270,6 @@ pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
                 "collections nested deeper than {MAX_FLOW_DEPTH} levels; refusing the file"
             ),
         }]);
-    }
-    // The layout hvxform writes, without the YAML parser.
-    if let Some(raw) = canonical(text) {
-        return check(text, raw);
     }
     // One parse when all is well. On failure, the version is looked at
     // first, so a store from a newer hvxform is reported as such and not as
@@ -476,9 +478,9 @@ pub fn write(t: &Tables) -> String {
         s.push_str("\n    entries:\n");
         for (l, r) in table.entries() {
             s.push_str("      - [");
-            s.push_str(&scalar(l, table.left));
+            scalar_into(&mut s, l, table.left);
             s.push_str(", ");
-            s.push_str(&scalar(r, table.right));
+            scalar_into(&mut s, r, table.right);
             s.push_str("]\n");
         }
     }
@@ -493,6 +495,21 @@ pub fn scalar(v: &str, ty: SessionType) -> String {
     if plain_ok(v, ty) {
         return v.to_string();
     }
+    quoted(v)
+}
+
+/// [`scalar`] appended to `out` (a plain one without a copy of its own).
+fn scalar_into(out: &mut String, v: &str, ty: SessionType) {
+    if plain_ok(v, ty) {
+        out.push_str(v);
+    } else {
+        out.push_str(&quoted(v));
+    }
+}
+
+/// `v` quoted: single quotes, or double quotes with escapes when it holds
+/// control characters.
+fn quoted(v: &str) -> String {
     if v.chars().any(needs_escape) {
         let mut s = String::with_capacity(v.len() + 2);
         s.push('"');
@@ -532,7 +549,7 @@ fn plain_ok(v: &str, ty: SessionType) -> bool {
                 && v.len() < 19
         }
         // The normalised form: 8-4-4-4-12 lower-case hex digits.
-        SessionType::Uuid => return crate::convert::uuid(v).is_ok_and(|u| u == v),
+        SessionType::Uuid => return crate::convert::is_canonical_uuid(v),
         _ => {}
     }
     const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];

@@ -30,6 +30,23 @@ pub trait SessionAccess: Sync {
 
 /// Normalises a value of a session type so equal identifiers are one key.
 pub fn normalise(ty: SessionType, v: &str) -> Result<String, String> {
+    // A decimal already in its normal form (what stores hold) as it is:
+    // no sign but `-`, no leading zero, short enough not to overflow.
+    let digits = v
+        .strip_prefix('-')
+        .filter(|_| ty == SessionType::Int)
+        .unwrap_or(v);
+    if matches!(ty, SessionType::Int | SessionType::Uint)
+        && (v == "0"
+            || (digits.len() <= 18
+                && digits
+                    .bytes()
+                    .next()
+                    .is_some_and(|c| matches!(c, b'1'..=b'9'))
+                && digits.bytes().all(|c| c.is_ascii_digit())))
+    {
+        return Ok(v.to_string());
+    }
     match ty {
         SessionType::String => Ok(v.to_string()),
         SessionType::Int => convert::int(v).map(|i| i.to_string()),
@@ -419,6 +436,51 @@ impl SessionAccess for MemoryStore {
 mod tests {
     use super::*;
     use crate::program::Loc;
+
+    #[test]
+    fn integers_in_normal_form_are_kept_and_others_parsed() {
+        // The shortcut for stored values must agree with parsing and
+        // formatting every value, normal or not.
+        let mut values: Vec<String> = [
+            "0",
+            "-0",
+            "00",
+            "007",
+            "+5",
+            " 5",
+            "5 ",
+            "-",
+            "",
+            "1_000",
+            "1e3",
+            "0x10",
+            "١٢",
+            "-12",
+            "--1",
+            "12-",
+            "999999999999999999",
+            "-999999999999999999",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "99999999999999999999",
+            "1234567890123456789",
+        ]
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+        values.extend((0..200).map(|i| (i * 7919 - 700).to_string()));
+        for v in &values {
+            for ty in [SessionType::Int, SessionType::Uint] {
+                let parsed = match ty {
+                    SessionType::Int => convert::int(v),
+                    _ => convert::uint(v),
+                }
+                .map(|i| i.to_string());
+                assert_eq!(normalise(ty, v), parsed, "{ty:?} {v:?}");
+            }
+        }
+    }
 
     fn def(miss: Miss, left: SessionType, right: SessionType) -> SessionDef {
         SessionDef {

@@ -705,7 +705,7 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
                 add.push_str("\n  <extraConfig>\n    <key>hvx.carry.");
                 add.push_str(&i.to_string());
                 add.push_str("</key>\n    <value xsi:type=\"xsd:string\">");
-                crate::xmlout::escape_into(&mut add, part, false).map_err(|e| e.to_string())?;
+                crate::xmlout::text_block_into(&mut add, part).map_err(|e| e.to_string())?;
                 add.push_str("</value>\n  </extraConfig>");
             }
             let mut out = String::with_capacity(xml.len() + add.len());
@@ -723,7 +723,7 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             el.push_str("<hvxc:carry xmlns:hvxc=\"");
             el.push_str(NS);
             el.push_str("\">");
-            crate::xmlout::escape_into(&mut el, pkg, false).map_err(|e| e.to_string())?;
+            crate::xmlout::text_block_into(&mut el, pkg).map_err(|e| e.to_string())?;
             el.push_str("</hvxc:carry>");
             let (at, add) = match root.children().find(|n| n.has_tag_name("metadata")) {
                 Some(m) if m.has_children() => {
@@ -815,7 +815,7 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             add.push_str("  <hvxc:CarrySection xmlns:hvxc=\"");
             add.push_str(NS);
             add.push_str("\" ovf:required=\"false\">\n      <Info>What hvxform carries for the way back: the original this VM was converted from</Info>\n      <hvxc:Package>");
-            crate::xmlout::escape_into(&mut add, pkg, false).map_err(|e| e.to_string())?;
+            crate::xmlout::text_block_into(&mut add, pkg).map_err(|e| e.to_string())?;
             add.push_str("</hvxc:Package>\n    </hvxc:CarrySection>\n  ");
             Ok(format!("{}{add}{}", &xml[..at], &xml[at..]))
         }

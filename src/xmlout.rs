@@ -506,6 +506,70 @@ pub fn check_chars(s: &str) -> Result<(), WriteError> {
     escape_into(&mut String::new(), s, false)
 }
 
+/// Bytes a CDATA section cannot hold as they are: controls other than tab
+/// and line feed (a carriage return would be read back as a line feed), and
+/// 0xEF (the first byte of U+FFFE and U+FFFF, which XML refuses).
+static NOT_IN_CDATA: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b != b'\t' as usize && b != b'\n' as usize;
+        b += 1;
+    }
+    t[0xEF] = true;
+    t
+};
+
+/// Appends `s` as element text: as it is when nothing in it needs escaping,
+/// else in a CDATA section (`]]>` split across two), which keeps a carried
+/// document readable and costs a scan instead of an escape per `<` and `>`;
+/// escaped as [`escape_into`] does when it holds what a CDATA section
+/// cannot (a carriage return, a control, U+FFFE/U+FFFF; the last two are
+/// refused there).
+pub fn text_block_into(out: &mut String, s: &str) -> Result<(), WriteError> {
+    // One pass: does anything need escaping, and can a CDATA section hold
+    // it all (a table each, eight bytes at a time).
+    let (mut special, mut awkward) = (false, false);
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        for &b in c {
+            special |= SPECIAL[b as usize];
+            awkward |= NOT_IN_CDATA[b as usize];
+        }
+        if awkward {
+            break;
+        }
+    }
+    for &b in chunks.remainder() {
+        special |= SPECIAL[b as usize];
+        awkward |= NOT_IN_CDATA[b as usize];
+    }
+    if awkward {
+        return escape_into(out, s, false);
+    }
+    if !special {
+        out.push_str(s);
+        return Ok(());
+    }
+    out.reserve(s.len() + 12);
+    out.push_str("<![CDATA[");
+    // `]` is rare: found with memchr, then `]]>` looked for at it.
+    let (mut from, mut at) = (0, 0);
+    while let Some(i) = s[at..].find(']') {
+        let i = at + i;
+        if s[i..].starts_with("]]>") {
+            // `]]` ends this section, `>` starts the next.
+            out.push_str(&s[from..i + 2]);
+            out.push_str("]]><![CDATA[");
+            from = i + 2;
+        }
+        at = i + 1;
+    }
+    out.push_str(&s[from..]);
+    out.push_str("]]>");
+    Ok(())
+}
+
 /// Escapes `s` for XML text twice in one pass: the text of an element whose
 /// text is itself XML text (`&` becomes `&amp;amp;`), as CIM-XML's embedded
 /// instances hold their values.
@@ -574,6 +638,47 @@ mod tests {
 
     fn reparse(xml: &str) -> roxmltree::Document<'_> {
         roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"))
+    }
+
+    #[test]
+    fn text_blocks_read_back_as_written() {
+        let cases = [
+            "plain",
+            "<domain type='kvm'>\n  <name>a &amp; b</name>\n</domain>",
+            "]]>",
+            "a]]>b]]>c",
+            "]]]>>",
+            "]]",
+            "x]]",
+            "]]>]]>",
+            "é<ü>ß\t\n",
+            "<![CDATA[inner]]>",
+            "line\r\nbreak <x>",
+            "tab\tand <lt>",
+        ];
+        for s in cases {
+            let mut out = String::from("<v>");
+            text_block_into(&mut out, s).unwrap();
+            out.push_str("</v>");
+            let doc = reparse(&out);
+            let text: String = doc
+                .root_element()
+                .children()
+                .filter_map(|n| n.text())
+                .collect();
+            assert_eq!(text, s, "{out}");
+            // One text node, as a reader taking the element's text sees it.
+            assert_eq!(doc.root_element().text().unwrap_or(""), s, "{out}");
+        }
+        // What XML cannot hold is refused, as escaping refuses it.
+        for bad in ["a\u{1}b <x>", "<x>\u{FFFE}", "\u{FFFF}]]>"] {
+            let mut out = String::new();
+            assert!(text_block_into(&mut out, bad).is_err(), "{bad:?}");
+        }
+        // A carriage return cannot be kept in CDATA: escaped instead.
+        let mut out = String::new();
+        text_block_into(&mut out, "a\r\n<b>").unwrap();
+        assert_eq!(out, "a&#13;\n&lt;b&gt;");
     }
 
     #[test]

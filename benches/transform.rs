@@ -19,6 +19,11 @@
 
 use std::time::{Duration, Instant};
 
+// The allocator the hvxform binary uses (src/main.rs), for the routes and
+// the floors alike.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use hvxform::engine::{Convert, Mappings};
 use hvxform::exec::RunOptions;
 use hvxform::platform;

@@ -506,9 +506,20 @@ pub fn check_chars(s: &str) -> Result<(), WriteError> {
     escape_into(&mut String::new(), s, false)
 }
 
+/// Whether byte `b` is in [`SPECIAL`] and in [`NOT_IN_CDATA`], computed
+/// (a test checks every byte against the tables).
+#[inline(always)]
+fn classify(b: u8) -> (bool, bool) {
+    let control = b < 0x20;
+    let special = control | (b == b'&') | (b == b'<') | (b == b'>') | (b == b'"') | (b == 0xEF);
+    let awkward = (control & (b != b'\t') & (b != b'\n')) | (b == 0xEF);
+    (special, awkward)
+}
+
 /// Bytes a CDATA section cannot hold as they are: controls other than tab
 /// and line feed (a carriage return would be read back as a line feed), and
 /// 0xEF (the first byte of U+FFFE and U+FFFF, which XML refuses).
+#[cfg(test)]
 static NOT_IN_CDATA: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
@@ -527,22 +538,14 @@ static NOT_IN_CDATA: [bool; 256] = {
 /// cannot (a carriage return, a control, U+FFFE/U+FFFF; the last two are
 /// refused there).
 pub fn text_block_into(out: &mut String, s: &str) -> Result<(), WriteError> {
-    // One pass: does anything need escaping, and can a CDATA section hold
-    // it all (a table each, eight bytes at a time).
+    // One pass: does anything need escaping (SPECIAL), and can a CDATA
+    // section hold it all (NOT_IN_CDATA)? Comparisons without a branch or
+    // a table, so the compiler checks many bytes at a time.
     let (mut special, mut awkward) = (false, false);
-    let mut chunks = s.as_bytes().chunks_exact(8);
-    for c in &mut chunks {
-        for &b in c {
-            special |= SPECIAL[b as usize];
-            awkward |= NOT_IN_CDATA[b as usize];
-        }
-        if awkward {
-            break;
-        }
-    }
-    for &b in chunks.remainder() {
-        special |= SPECIAL[b as usize];
-        awkward |= NOT_IN_CDATA[b as usize];
+    for &b in s.as_bytes() {
+        let (s, a) = classify(b);
+        special |= s;
+        awkward |= a;
     }
     if awkward {
         return escape_into(out, s, false);
@@ -638,6 +641,17 @@ mod tests {
 
     fn reparse(xml: &str) -> roxmltree::Document<'_> {
         roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"))
+    }
+
+    #[test]
+    fn classify_agrees_with_the_tables() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                classify(b),
+                (SPECIAL[b as usize], NOT_IN_CDATA[b as usize]),
+                "{b:#x}"
+            );
+        }
     }
 
     #[test]

@@ -406,7 +406,14 @@ impl Transform {
             } else {
                 make_dir(&dir).map(|()| made = Some(dir.clone()))
             };
-            match ready.and_then(|()| write_all_or_nothing(&dir, &files, self.sync, &reaper)) {
+            let mut wrote =
+                ready.and_then(|()| write_all_or_nothing(&dir, &files, self.sync, &reaper));
+            // The folder removed since it was made: made again.
+            if wrote.is_err() && !dir.is_dir() {
+                wrote = make_dir(&dir)
+                    .and_then(|()| write_all_or_nothing(&dir, &files, self.sync, &reaper));
+            }
+            match wrote {
                 Ok(()) => {
                     written.insert(k, files.iter().map(|(n, _)| shown(rel, n)).collect());
                 }
@@ -628,6 +635,28 @@ struct Stream<'s> {
 /// Outputs held for one save of the session store, at most (then saved and
 /// written): a batch's memory stays bounded however many inputs it has.
 const HELD_BYTES: usize = 16 << 20;
+/// Converted inputs a worker has not handed to the writer yet: sent when
+/// there are enough, and when the worker stops (or panics).
+struct Ready<'a> {
+    tx: &'a std::sync::mpsc::Sender<Vec<usize>>,
+    ks: Vec<usize>,
+}
+
+impl Ready<'_> {
+    fn send(&mut self) {
+        if !self.ks.is_empty() {
+            // The writer is gone only if it panicked: nothing to do then.
+            let _ = self.tx.send(std::mem::take(&mut self.ks));
+        }
+    }
+}
+
+impl Drop for Ready<'_> {
+    fn drop(&mut self) {
+        self.send();
+    }
+}
+
 /// A worker hands converted inputs to the writer this many at a time, or
 /// sooner when their outputs reach [`SEND_BYTES`].
 const SEND_EVERY: usize = 32;
@@ -684,7 +713,13 @@ fn convert_all(
                                 make_dir(&at).map_err(|m| format!("{input}: {m}"))?;
                                 made = Some(at.clone());
                             }
-                            write_all_or_nothing(&at, &files, sync, reaper)
+                            let mut wrote = write_all_or_nothing(&at, &files, sync, reaper);
+                            // The folder removed since it was made: made again.
+                            if wrote.is_err() && !at.is_dir() {
+                                make_dir(&at).map_err(|m| format!("{input}: {m}"))?;
+                                wrote = write_all_or_nothing(&at, &files, sync, reaper);
+                            }
+                            wrote
                                 .map(|()| files.iter().map(|(n, _)| shown(&done.rel, n)).collect())
                                 .map_err(|m| format!("{input}: {m}"))
                         });
@@ -718,8 +753,13 @@ fn convert_all(
         let work = || {
             // Converted inputs go to the writer a few at a time: one wake-up
             // (a futex call and, on one core, two context switches) per
-            // document cost 3 % of a batch of small ones.
-            let mut ready: Vec<usize> = Vec::new();
+            // document cost 3 % of a batch of small ones. What a worker
+            // holds is sent when it is dropped, even by a panic, so nothing
+            // converted goes unwritten.
+            let mut ready = Ready {
+                tx: &tx,
+                ks: Vec::new(),
+            };
             let mut ready_bytes = 0;
             loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
@@ -739,17 +779,15 @@ fn convert_all(
                 });
                 progress.inc(1);
                 if stream_to.is_some() {
-                    ready.push(k);
-                    if ready.len() >= SEND_EVERY || ready_bytes >= SEND_BYTES {
-                        let _ = tx.send(std::mem::take(&mut ready));
+                    ready.ks.push(k);
+                    if ready.ks.len() >= SEND_EVERY || ready_bytes >= SEND_BYTES {
+                        ready.send();
                         ready_bytes = 0;
                     }
                 }
             }
-            // The writer only stops when every sender is gone.
-            if !ready.is_empty() {
-                let _ = tx.send(ready);
-            }
+            // The writer only stops when every sender is gone; the rest of
+            // `ready` goes as it is dropped.
         };
         std::thread::scope(|s| {
             // Generous stacks: compiling a mapping and converting a document

@@ -13,7 +13,12 @@ pub const NS_BARE: &str = "http://ec2.amazonaws.com/doc/2016-11-15";
 /// The response with its root's bare namespace declaration given the final
 /// `/`, or `None` when it needs nothing (or is not a response).
 pub fn normalise(text: &str) -> Option<String> {
-    let start = text.find("<DescribeInstancesResponse")?;
+    // The root's start tag only: the same name further on is another
+    // document's (a comment, or a response carried in a CDATA section).
+    if crate::platform::text::first_element(text)? != "DescribeInstancesResponse" {
+        return None;
+    }
+    let start = crate::platform::text::first_element_offset(text)?;
     let tag_end = start + text[start..].find('>')?;
     let decl = format!("xmlns=\"{NS_BARE}\"");
     let at = start + text[start..tag_end].find(&decl)?;
@@ -29,15 +34,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_response_inside_another_document_is_left_as_it_is() {
+        // A response carried in a CDATA section of a libvirt domain: the
+        // domain is not a response, and the carried bytes stay exact.
+        let domain = format!(
+            "<domain type=\"kvm\"><metadata><hvxc:carry xmlns:hvxc=\"urn:hvxform:carry:1\"><![CDATA[hvx-carry/1 ec2\n<DescribeInstancesResponse xmlns=\"{NS_BARE}\"></DescribeInstancesResponse>]]></hvxc:carry></metadata></domain>"
+        );
+        assert_eq!(normalise(&domain), None);
+        // A response whose root comes after a declaration and a comment.
+        let r = format!(
+            "<?xml version=\"1.0\"?>\n<!-- x -->\n<DescribeInstancesResponse xmlns=\"{NS_BARE}\"/>"
+        );
+        assert!(normalise(&r).unwrap().contains(&format!("xmlns=\"{NS}\"")));
+    }
+
+    #[test]
     fn the_bare_namespace_gets_its_slash_on_the_root_only() {
         let bare = format!(
             "<?xml version=\"1.0\"?>\n<!-- <DescribeInstancesResponse> -->\n<DescribeInstancesResponse xmlns=\"{NS_BARE}\"><requestId>x</requestId></DescribeInstancesResponse>"
         );
-        // The comment comes first: the first `<DescribeInstancesResponse`
-        // is in it, whose "tag" has no declaration.
-        assert_eq!(normalise(&bare), None);
-        let bare = bare.replace("<!-- <DescribeInstancesResponse> -->\n", "");
+        // The comment's `<DescribeInstancesResponse>` is passed over: the
+        // root's declaration is the one given its `/`.
         let t = normalise(&bare).unwrap();
+        assert!(t.contains("<!-- <DescribeInstancesResponse> -->"), "{t}");
         assert!(
             t.contains(&format!("<DescribeInstancesResponse xmlns=\"{NS}\">")),
             "{t}"

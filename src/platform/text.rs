@@ -139,6 +139,38 @@ pub fn vmx_encoding_label(bytes: &[u8]) -> Option<String> {
     None
 }
 
+/// The name of the first element of an XML text, skipping a byte-order mark,
+/// the declaration, comments, processing instructions and a DOCTYPE.
+pub fn first_element(text: &str) -> Option<&str> {
+    let mut s = text.trim_start_matches('\u{feff}');
+    loop {
+        s = s.trim_start();
+        if let Some(r) = s.strip_prefix("<?") {
+            s = &r[r.find("?>")? + 2..];
+        } else if let Some(r) = s.strip_prefix("<!--") {
+            s = &r[r.find("-->")? + 3..];
+        } else if let Some(r) = s.strip_prefix("<!") {
+            s = &r[r.find('>')? + 1..];
+        } else if let Some(r) = s.strip_prefix('<') {
+            let end = r
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .unwrap_or(r.len());
+            return Some(&r[..end]);
+        } else {
+            return None;
+        }
+    }
+}
+
+/// The byte offset of the first element's `<`, skipping what
+/// [`first_element`] skips.
+pub fn first_element_offset(text: &str) -> Option<usize> {
+    let name = first_element(text)?;
+    let base = text.as_ptr() as usize;
+    // `first_element` returns a slice of `text` just after the `<`.
+    Some(name.as_ptr() as usize - base - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

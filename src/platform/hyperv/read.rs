@@ -5,31 +5,8 @@ use roxmltree::{Document, Node};
 
 use super::{check_value, copy_node, is_rasd, CARRIED_NOTE, CLASSES, NS, SECURITY, TYPES, VSSD};
 use crate::platform::input;
-use crate::platform::text::is_ncname;
+use crate::platform::text::{first_element, first_element_offset, is_ncname};
 use crate::xmlout::{WriteError, XmlOut};
-
-/// The name of the first element of an XML text, skipping a byte-order mark,
-/// the declaration, comments, processing instructions and a DOCTYPE.
-fn first_element(text: &str) -> Option<&str> {
-    let mut s = text.trim_start_matches('\u{feff}');
-    loop {
-        s = s.trim_start();
-        if let Some(r) = s.strip_prefix("<?") {
-            s = &r[r.find("?>")? + 2..];
-        } else if let Some(r) = s.strip_prefix("<!--") {
-            s = &r[r.find("-->")? + 3..];
-        } else if let Some(r) = s.strip_prefix("<!") {
-            s = &r[r.find('>')? + 1..];
-        } else if let Some(r) = s.strip_prefix('<') {
-            let end = r
-                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-                .unwrap_or(r.len());
-            return Some(&r[..end]);
-        } else {
-            return None;
-        }
-    }
-}
 
 /// Is this XML text a Hyper-V CIM-XML document (`<CIM>`, or one or more
 /// `<INSTANCE>` elements as WMI prints them)? A cheap look at the first
@@ -62,15 +39,6 @@ pub fn read_config(text: &str) -> Option<String> {
     out.push('"');
     out.push_str(&text[after..]);
     Some(out)
-}
-
-/// The byte offset of the first element's `<`, skipping what
-/// [`first_element`] skips.
-fn first_element_offset(text: &str) -> Option<usize> {
-    let name = first_element(text)?;
-    let base = text.as_ptr() as usize;
-    // `first_element` returns a slice of `text` just after the `<`.
-    Some(name.as_ptr() as usize - base - 1)
 }
 
 /// An error at a node: `name:line:col: message`.

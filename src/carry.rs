@@ -1171,7 +1171,7 @@ fn write_without(
         for c in n.children() {
             if c.is_element() {
                 walk(c, secrets, out)?;
-            } else if c.is_text() {
+            } else if c.is_text() && !secrets.contains(&(c.id(), None)) {
                 out.text(c.text().unwrap_or(""))?;
             }
         }

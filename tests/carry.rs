@@ -502,6 +502,69 @@ fn secrets_are_not_carried_unless_kept() {
 }
 
 #[test]
+fn a_secret_text_node_is_not_carried() {
+    // A mapping author's `secret title/text();` (the shipped mappings
+    // name attributes and elements): the text is left out of what is
+    // carried as it is left out of copies.
+    let dir = temp_dir("carry-secret-text");
+    let maps = dir.join("mappings");
+    copy_dir(&root().join("mappings"), &maps);
+    let m = maps.join("kvm-to-vsphere.hvx");
+    let text = std::fs::read_to_string(&m).unwrap();
+    std::fs::write(
+        &m,
+        text.replace(
+            "secret devices/graphics/@passwd;",
+            "secret devices/graphics/@passwd;\nsecret title/text();",
+        ),
+    )
+    .unwrap();
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let input = dir.join("titled.xml");
+    std::fs::write(
+        &input,
+        web.replace(
+            "<description>",
+            "<title>s3cr3t-title</title>\n  <description>",
+        ),
+    )
+    .unwrap();
+    let maps_arg = maps.to_str().unwrap();
+    let o = transform(&input, "vsphere", &dir.join("a"), &["--mappings", maps_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = std::fs::read_to_string(only_file(&dir.join("a"))).unwrap();
+    assert!(spec.contains("hvx.carry.0"), "{spec}");
+    assert!(!spec.contains("s3cr3t-title"), "{spec}");
+    // The element itself is carried (only its text is secret).
+    assert!(
+        spec.contains("<title/>") || spec.contains("<title></title>"),
+        "{spec}"
+    );
+    let o = transform(
+        &input,
+        "vsphere",
+        &dir.join("kept"),
+        &["--mappings", maps_arg, "--keep-secrets"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kept = std::fs::read_to_string(only_file(&dir.join("kept"))).unwrap();
+    assert!(kept.contains("s3cr3t-title"), "{kept}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+#[test]
 fn a_broken_package_is_a_warning_and_the_document_still_converts() {
     let dir = temp_dir("carry-broken");
     let o = transform(

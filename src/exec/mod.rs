@@ -593,7 +593,8 @@ fn run_inner<'a>(
 }
 
 /// Every secret node of the input (an element is listed without its
-/// descendants), when the run's input is to be carried.
+/// descendants; attributes and text nodes of elements that are not), when
+/// the run's input is to be carried.
 fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, Option<u32>)>> {
     let mut found = Vec::new();
     if !r.opts.carry || r.opts.keep_secrets || r.p.secrets.is_empty() {
@@ -608,7 +609,13 @@ fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, 
     let elements =
         r.p.secrets
             .iter()
-            .any(|p| !matches!(last(p), Some(Test::Attr(_))));
+            .any(|p| !matches!(last(p), Some(Test::Attr(_) | Test::Text)));
+    // Text nodes: `secret description/text();` (and `.` or a filter,
+    // which can name any node).
+    let texts =
+        r.p.secrets
+            .iter()
+            .any(|p| matches!(last(p), Some(Test::Text | Test::SelfNode | Test::Filter)));
     let mut attr_names: Option<Vec<&str>> = Some(Vec::new());
     for p in &r.p.secrets {
         if let Some(Test::Attr(nt)) = last(p) {
@@ -634,6 +641,13 @@ fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, 
             let named = attr_names.as_ref().is_none_or(|v| v.contains(&a.name()));
             if named && r.is_secret(Item::Attr(n, i as u32))? {
                 found.push((n.id(), Some(i as u32)));
+            }
+        }
+        if texts {
+            for c in n.children().filter(|c| c.is_text()) {
+                if r.is_secret(Item::Node(c))? {
+                    found.push((c.id(), None));
+                }
             }
         }
     }

@@ -473,16 +473,11 @@ fn no_carry_writes_nothing_extra_and_restores_nothing() {
 #[test]
 fn secrets_are_not_carried_unless_kept() {
     let dir = temp_dir("carry-secret");
-    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
-    let input = dir.join("vnc.xml");
-    std::fs::write(
-        &input,
-        web.replace(
-            "<graphics type='vnc'",
-            "<graphics type='vnc' passwd='s3cr3t-vnc'",
-        ),
-    )
-    .unwrap();
+    let input = web_with(
+        &dir.join("vnc.xml"),
+        "<graphics type='vnc'",
+        "<graphics type='vnc' passwd='s3cr3t-vnc'",
+    );
     let o = transform(&input, "vsphere", &dir.join("a"), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let spec = only_file(&dir.join("a"));
@@ -519,16 +514,11 @@ fn a_secret_text_node_is_not_carried() {
         ),
     )
     .unwrap();
-    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
-    let input = dir.join("titled.xml");
-    std::fs::write(
-        &input,
-        web.replace(
-            "<description>",
-            "<title>s3cr3t-title</title>\n  <description>",
-        ),
-    )
-    .unwrap();
+    let input = web_with(
+        &dir.join("titled.xml"),
+        "<description>",
+        "<title>s3cr3t-title</title>\n  <description>",
+    );
     let maps_arg = maps.to_str().unwrap();
     let o = transform(&input, "vsphere", &dir.join("a"), &["--mappings", maps_arg]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -549,6 +539,14 @@ fn a_secret_text_node_is_not_carried() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let kept = std::fs::read_to_string(only_file(&dir.join("kept"))).unwrap();
     assert!(kept.contains("s3cr3t-title"), "{kept}");
+}
+
+/// `samples/kvm/web.xml` with `from` replaced by `to`, written at `path`.
+fn web_with(path: &Path, from: &str, to: &str) -> PathBuf {
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    assert!(web.contains(from), "{from}");
+    std::fs::write(path, web.replace(from, to)).unwrap();
+    path.to_path_buf()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

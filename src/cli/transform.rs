@@ -400,20 +400,7 @@ impl Transform {
             }
             let rel = &results[k].rel;
             let dir = self.output.as_ref().expect("checked above").join(rel);
-            // Each folder made once (inputs of one folder are in a row).
-            let ready = if made.as_ref() == Some(&dir) {
-                Ok(())
-            } else {
-                make_dir(&dir).map(|()| made = Some(dir.clone()))
-            };
-            let mut wrote =
-                ready.and_then(|()| write_all_or_nothing(&dir, &files, self.sync, &reaper));
-            // The folder removed since it was made: made again.
-            if wrote.is_err() && !dir.is_dir() {
-                wrote = make_dir(&dir)
-                    .and_then(|()| write_all_or_nothing(&dir, &files, self.sync, &reaper));
-            }
-            match wrote {
+            match write_in_folder(&dir, &files, self.sync, &reaper, &mut made) {
                 Ok(()) => {
                     written.insert(k, files.iter().map(|(n, _)| shown(rel, n)).collect());
                 }
@@ -691,9 +678,7 @@ fn convert_all(
                 // Converted, not written yet (waiting for a save of the store).
                 let mut held: Vec<(usize, Done)> = Vec::new();
                 let mut held_bytes = 0;
-                // The folder made last: inputs of one folder write into one
-                // folder, made once (not a mkdir and a stat per output).
-                let mut made: Option<std::path::PathBuf> = None;
+                let mut made: Option<PathBuf> = None;
                 let mut flush = |held: &mut Vec<(usize, Done)>| {
                     let saved = match save_first {
                         Some(save) if held.iter().any(|(_, d)| d.result.is_ok()) => save(),
@@ -709,17 +694,7 @@ fn convert_all(
                             }
                             let files = plan_files(&done.input, docs)?;
                             let at = dir.join(&done.rel);
-                            if made.as_deref() != Some(at.as_path()) {
-                                make_dir(&at).map_err(|m| format!("{input}: {m}"))?;
-                                made = Some(at.clone());
-                            }
-                            let mut wrote = write_all_or_nothing(&at, &files, sync, reaper);
-                            // The folder removed since it was made: made again.
-                            if wrote.is_err() && !at.is_dir() {
-                                make_dir(&at).map_err(|m| format!("{input}: {m}"))?;
-                                wrote = write_all_or_nothing(&at, &files, sync, reaper);
-                            }
-                            wrote
+                            write_in_folder(&at, &files, sync, reaper, &mut made)
                                 .map(|()| files.iter().map(|(n, _)| shown(&done.rel, n)).collect())
                                 .map_err(|m| format!("{input}: {m}"))
                         });
@@ -871,6 +846,29 @@ fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Vec<(String, &'d
 /// Creates an output folder (and the folders above it) if needed.
 fn make_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// Writes one input's outputs into `dir`, making the folder first unless it
+/// is `made`, the folder made last (inputs of one folder come in a row: not
+/// a `mkdir` and a `stat` per output), and again when it was removed since.
+fn write_in_folder(
+    dir: &Path,
+    files: &[(String, &str)],
+    sync: bool,
+    reaper: &Reaper,
+    made: &mut Option<PathBuf>,
+) -> Result<(), String> {
+    if made.as_deref() != Some(dir) {
+        make_dir(dir)?;
+        *made = Some(dir.to_path_buf());
+    }
+    match write_all_or_nothing(dir, files, sync, reaper) {
+        Err(_) if !dir.is_dir() => {
+            make_dir(dir)?;
+            write_all_or_nothing(dir, files, sync, reaper)
+        }
+        wrote => wrote,
+    }
 }
 
 /// An output's path as reported: its folder under `-o`, then its name.

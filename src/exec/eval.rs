@@ -892,30 +892,41 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         // `*[local_name() = X]` with X the same for every candidate (the
         // idiom of namespace-agnostic mappings): X once, then names compared,
         // not a string made and compared per child.
+        // Descendant steps too (`$env//*[local_name() = "Disk"]`): there a
+        // predicate per descendant was most of an OVF route's time.
         let mut preds = &st.preds[..];
-        let mut local: Option<String> = None;
-        if let (false, Test::Elem(_), Some(x), Some(&first)) = (
-            desc,
+        let mut local: Option<Cow<'p, str>> = None;
+        if let (Test::Elem(_), Some(x), Some(&first)) = (
             &st.test,
             st.preds.first().and_then(local_name_eq),
             input.first(),
         ) {
-            // Evaluated only where the predicate would be (a candidate
-            // exists): what X reads counts as read, as it did.
-            let (p, ids) = (self.p, &self.name_ids);
-            let candidate = input.iter().any(|it| match it {
-                Item::Node(n) => n.children().any(|c| Self::test_node(p, ids, &st.test, c)),
-                Item::Attr(..) => false,
-            });
-            let cx = Cx {
-                item: first,
-                pos: 1,
-                size: 1,
-            };
-            if candidate {
-                if let Val::Str(v) = self.eval(x, &cx, locals)? {
-                    local = Some(v.into_owned());
-                    preds = &st.preds[1..];
+            if let ExprKind::Lit(Value::Str(v)) = &x.kind {
+                // A literal reads nothing and cannot fail.
+                local = Some(Cow::Borrowed(v.as_str()));
+                preds = &st.preds[1..];
+            } else {
+                // Evaluated only where the predicate would be (a candidate
+                // exists): what X reads counts as read, as it did.
+                let (p, ids) = (self.p, &self.name_ids);
+                let candidate = input.iter().any(|it| match it {
+                    Item::Node(n) if desc => n
+                        .descendants()
+                        .skip(1)
+                        .any(|c| Self::test_node(p, ids, &st.test, c)),
+                    Item::Node(n) => n.children().any(|c| Self::test_node(p, ids, &st.test, c)),
+                    Item::Attr(..) => false,
+                });
+                let cx = Cx {
+                    item: first,
+                    pos: 1,
+                    size: 1,
+                };
+                if candidate {
+                    if let Val::Str(v) = self.eval(x, &cx, locals)? {
+                        local = Some(Cow::Owned(v.into_owned()));
+                        preds = &st.preds[1..];
+                    }
                 }
             }
         }
@@ -972,13 +983,24 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 test => {
                     let (p, ids) = (self.p, &self.name_ids);
-                    if let Some(l) = &local {
-                        buf.extend(
-                            n.children()
-                                .filter(|c| c.tag_name().name() == l.as_str())
-                                .filter(|c| Self::test_node(p, ids, test, *c))
-                                .map(Item::Node),
-                        );
+                    if let Some(l) = local.as_deref() {
+                        let named = |c: &Node<'a, 'i>| c.is_element() && c.tag_name().name() == l;
+                        if desc {
+                            buf.extend(
+                                n.descendants()
+                                    .skip(1)
+                                    .filter(named)
+                                    .filter(|c| Self::test_node(p, ids, test, *c))
+                                    .map(Item::Node),
+                            );
+                        } else {
+                            buf.extend(
+                                n.children()
+                                    .filter(named)
+                                    .filter(|c| Self::test_node(p, ids, test, *c))
+                                    .map(Item::Node),
+                            );
+                        }
                     } else if desc {
                         buf.extend(
                             n.descendants()

@@ -42,6 +42,8 @@ pub struct Program {
     pub modes: Vec<ModeDef>,
     pub renames: Vec<RenameDef>,
     pub secrets: Vec<Pattern>,
+    /// What the secret patterns can name (see [`SecretKinds`]).
+    pub secret_kinds: SecretKinds,
     pub drops: Vec<(Pattern, String)>,
     pub documents: Vec<DocumentDef>,
     /// Namespace declarations written on the root of every output document.
@@ -282,6 +284,53 @@ pub enum Test {
     Parent,
     /// Predicates over the whole input list (`$v[1]`).
     Filter,
+}
+
+/// What the `secret` patterns' last steps can name, so that most nodes
+/// (every one a `copy` writes, every one the carried original holds) are
+/// passed by without matching a pattern: elements, text nodes, and which
+/// attributes by local name.
+#[derive(Debug, Default)]
+pub struct SecretKinds {
+    pub elements: bool,
+    pub texts: bool,
+    /// The attribute local names a pattern ends in (`None`: any, for `@*`
+    /// or a last step that can name anything).
+    pub attrs: Option<Vec<String>>,
+}
+
+impl SecretKinds {
+    pub fn of(patterns: &[Pattern]) -> Self {
+        let mut k = SecretKinds {
+            elements: false,
+            texts: false,
+            attrs: Some(Vec::new()),
+        };
+        for p in patterns {
+            match p.steps.last().map(|s| &s.test) {
+                Some(Test::Elem(_)) => k.elements = true,
+                Some(Test::Text) => k.texts = true,
+                Some(Test::Attr(nt)) => match (&mut k.attrs, &nt.local) {
+                    (Some(v), Some(l)) => v.push(l.clone()),
+                    _ => k.attrs = None,
+                },
+                // `.`, `..`, a filter, no step: anything.
+                _ => {
+                    k.elements = true;
+                    k.texts = true;
+                    k.attrs = None;
+                }
+            }
+        }
+        k
+    }
+
+    /// Whether some pattern can name an attribute called `local`.
+    pub fn attr(&self, local: &str) -> bool {
+        self.attrs
+            .as_ref()
+            .is_none_or(|v| v.iter().any(|n| n == local))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -872,6 +921,22 @@ mod tests {
     fn flags(p: &super::Program, name: &str) -> (bool, bool) {
         let f = p.fns.iter().find(|f| f.name == name).unwrap();
         (f.pure, f.keep_first)
+    }
+
+    #[test]
+    fn secret_kinds_name_what_the_patterns_can() {
+        let kinds = |secrets: &str| super::SecretKinds::of(&program(secrets).secrets);
+        let k = kinds("");
+        assert!(!k.elements && !k.texts && !k.attr("passwd"));
+        let k = kinds("secret graphics/@passwd; secret @key;");
+        assert!(!k.elements && !k.texts);
+        assert!(k.attr("passwd") && k.attr("key") && !k.attr("type"));
+        let k = kinds("secret graphics/@*;");
+        assert!(!k.elements && k.attr("anything"));
+        let k = kinds("secret title/text();");
+        assert!(!k.elements && k.texts && !k.attr("passwd"));
+        let k = kinds("secret disk[@type = \"x\"]/secret;");
+        assert!(k.elements && !k.texts && !k.attr("passwd"));
     }
 
     #[test]

@@ -359,6 +359,11 @@ impl XmlOut {
             t.attr(qname, value);
             return Ok(());
         }
+        if !needs_escape(value) {
+            self.w
+                .write_attribute_raw(qname, |out| out.extend_from_slice(value.as_bytes()));
+            return Ok(());
+        }
         escape_into(&mut self.buf, value, true)?;
         let b = &self.buf;
         self.w

@@ -698,6 +698,7 @@ impl Compiler {
             rules,
             modes,
             renames,
+            secret_kinds: crate::program::SecretKinds::of(&secrets),
             secrets,
             drops,
             documents,

@@ -9,7 +9,20 @@ use crate::program::*;
 
 impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     pub(super) fn is_secret(&mut self, item: Item<'a, 'i>) -> R<bool> {
-        if self.opts.keep_secrets {
+        if self.opts.keep_secrets || self.p.secrets.is_empty() {
+            return Ok(false);
+        }
+        let kinds = &self.p.secret_kinds;
+        let may = match item {
+            Item::Attr(n, i) => n
+                .attributes()
+                .nth(i as usize)
+                .is_some_and(|a| kinds.attr(a.name())),
+            Item::Node(n) if n.is_element() => kinds.elements,
+            Item::Node(n) if n.is_text() => kinds.texts,
+            Item::Node(_) => true,
+        };
+        if !may {
             return Ok(false);
         }
         for k in 0..self.p.secrets.len() {

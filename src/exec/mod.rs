@@ -600,31 +600,6 @@ fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, 
     if !r.opts.carry || r.opts.keep_secrets || r.p.secrets.is_empty() {
         return Ok(found);
     }
-    // What the patterns' last steps can name, so most nodes are passed by
-    // without matching a pattern: may an element be secret, and which
-    // attribute names (None: any) may be.
-    fn last(p: &Pattern) -> Option<&Test> {
-        p.steps.last().map(|s| &s.test)
-    }
-    let elements =
-        r.p.secrets
-            .iter()
-            .any(|p| !matches!(last(p), Some(Test::Attr(_) | Test::Text)));
-    // Text nodes: `secret description/text();` (and `.` or a filter,
-    // which can name any node).
-    let texts =
-        r.p.secrets
-            .iter()
-            .any(|p| matches!(last(p), Some(Test::Text | Test::SelfNode | Test::Filter)));
-    let mut attr_names: Option<Vec<&str>> = Some(Vec::new());
-    for p in &r.p.secrets {
-        if let Some(Test::Attr(nt)) = last(p) {
-            match (&mut attr_names, nt.local.as_deref()) {
-                (Some(v), Some(l)) => v.push(l),
-                _ => attr_names = None,
-            }
-        }
-    }
     let mut skip_below: Option<crate::tree::Node<'a, 'i>> = None;
     for n in r.doc.descendants().filter(|n| n.is_element()) {
         if let Some(s) = skip_below {
@@ -632,18 +607,18 @@ fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, 
                 continue;
             }
         }
-        if elements && r.is_secret(Item::Node(n))? {
+        // is_secret passes by what no pattern can name.
+        if r.is_secret(Item::Node(n))? {
             found.push((n.id(), None));
             skip_below = Some(n);
             continue;
         }
-        for (i, a) in n.attributes().enumerate() {
-            let named = attr_names.as_ref().is_none_or(|v| v.contains(&a.name()));
-            if named && r.is_secret(Item::Attr(n, i as u32))? {
+        for i in 0..n.attributes().len() {
+            if r.is_secret(Item::Attr(n, i as u32))? {
                 found.push((n.id(), Some(i as u32)));
             }
         }
-        if texts {
+        if r.p.secret_kinds.texts {
             for c in n.children().filter(|c| c.is_text()) {
                 if r.is_secret(Item::Node(c))? {
                     found.push((c.id(), None));

@@ -8,6 +8,9 @@ use super::{report, Cx, Run, Warning, R};
 use crate::program::*;
 
 impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
+    /// Whether a secret pattern matches `item` (never with --keep-secrets).
+    /// A node no pattern can name is passed by here, without a call.
+    #[inline]
     pub(super) fn is_secret(&mut self, item: Item<'a, 'i>) -> R<bool> {
         if self.opts.keep_secrets || self.p.secrets.is_empty() {
             return Ok(false);
@@ -25,6 +28,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         if !may {
             return Ok(false);
         }
+        self.secret_matches(item)
+    }
+
+    #[inline(never)]
+    fn secret_matches(&mut self, item: Item<'a, 'i>) -> R<bool> {
         for k in 0..self.p.secrets.len() {
             if self.pattern_matches(&self.p.secrets[k], item)? {
                 return Ok(true);

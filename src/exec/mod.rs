@@ -607,14 +607,15 @@ fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, 
                 continue;
             }
         }
-        // is_secret passes by what no pattern can name.
-        if r.is_secret(Item::Node(n))? {
+        // Only what a pattern can name is matched (SecretKinds).
+        let kinds = &r.p.secret_kinds;
+        if kinds.elements && r.is_secret(Item::Node(n))? {
             found.push((n.id(), None));
             skip_below = Some(n);
             continue;
         }
-        for i in 0..n.attributes().len() {
-            if r.is_secret(Item::Attr(n, i as u32))? {
+        for (i, a) in n.attributes().enumerate() {
+            if r.p.secret_kinds.attr(a.name()) && r.is_secret(Item::Attr(n, i as u32))? {
                 found.push((n.id(), Some(i as u32)));
             }
         }

@@ -69,6 +69,18 @@ impl LineIndex {
         let start = self.starts[line - 1] as usize;
         (line, text[start..offset].chars().count() + 1)
     }
+    /// The byte offset of a 1-based line and column (in characters) of
+    /// `text`: [`Self::line_col`] backwards (past the end: the end).
+    pub fn offset(&self, text: &str, line: usize, col: usize) -> usize {
+        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
+            return text.len();
+        };
+        let start = start as usize;
+        text[start..]
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(text.len(), |(i, _)| start + i)
+    }
 }
 
 /// A label: a span in a source with a short text.

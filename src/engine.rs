@@ -380,41 +380,54 @@ impl<'m> Convert<'m> {
         depth: usize,
         store: &dyn SessionAccess,
     ) -> Result<(Vec<Produced>, Findings), ConvertError> {
-        // Text formats (.vmx, xl.cfg) are read in their canonical XML form.
+        // Text formats (.vmx, xl.cfg) are read in their canonical XML form:
+        // built straight into the tree the first mapping reads, unless the
+        // input may carry data (found in the canonical text).
         let raw = text;
-        let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
-        let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
-        let (source, unknown_root) = platform::source_of_xml(&doc, from)
-            .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
-        if !source.implemented {
-            return Err(ConvertError::Route(format!(
-                "{name}: reading {} is not implemented yet",
-                source.name
-            )));
-        }
-        // What the input carries from an earlier conversion (restored
-        // below), and the input as its mapping reads it: without a channel
-        // that is not the mapping's to see.
-        let found = if self.run.carry && depth <= carry::MAX_NESTING {
-            carry::find(source.name, &doc)
-        } else {
-            None
-        };
-        let doc = match found.as_ref().map(|f| &f.strip).filter(|s| !s.is_empty()) {
-            Some(ranges) => {
-                let mut t = String::with_capacity(text.len());
-                let mut at = 0;
-                for r in ranges {
-                    t.push_str(&text[at..r.start]);
-                    at = r.end;
-                }
-                t.push_str(&text[at..]);
-                let d = input::parse_xml(name, &t).map_err(|e| ConvertError::Input(e.message))?;
-                crate::tree::Document::from_roxml(&d)
+        let (doc, source, unknown_root, found) = match platform::to_tree(name, text, from) {
+            Some(built) => {
+                let (doc, source) = built.map_err(ConvertError::Input)?;
+                (doc, source, None, None)
             }
-            None => crate::tree::Document::from_roxml(&doc),
+            None => {
+                let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
+                let doc =
+                    input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
+                let (source, unknown_root) = platform::source_of_xml(&doc, from)
+                    .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
+                if !source.implemented {
+                    return Err(ConvertError::Route(format!(
+                        "{name}: reading {} is not implemented yet",
+                        source.name
+                    )));
+                }
+                // What the input carries from an earlier conversion (restored
+                // below), and the input as its mapping reads it: without a channel
+                // that is not the mapping's to see.
+                let found = if self.run.carry && depth <= carry::MAX_NESTING {
+                    carry::find(source.name, &doc)
+                } else {
+                    None
+                };
+                let doc = match found.as_ref().map(|f| &f.strip).filter(|s| !s.is_empty()) {
+                    Some(ranges) => {
+                        let mut t = String::with_capacity(text.len());
+                        let mut at = 0;
+                        for r in ranges {
+                            t.push_str(&text[at..r.start]);
+                            at = r.end;
+                        }
+                        t.push_str(&text[at..]);
+                        let d = input::parse_xml(name, &t)
+                            .map_err(|e| ConvertError::Input(e.message))?;
+                        crate::tree::Document::from_roxml(&d)
+                    }
+                    None => crate::tree::Document::from_roxml(&doc),
+                };
+                let doc = doc.map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
+                (doc, source, unknown_root, found)
+            }
         };
-        let doc = doc.map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
         let carried = found.map(|f| f.package);
         let mut out = Vec::new();
         let mut findings = Findings::default();

@@ -1123,3 +1123,117 @@ fn kvm_outputs_from_xl_are_accepted_by_libvirt() {
         hub_is_valid(&dir, &f);
     }
 }
+
+/// Element names, attributes and texts (formatting whitespace left out) of
+/// two trees, side by side.
+fn same_tree(a: hvxform::tree::Node, b: hvxform::tree::Node, at: &str) {
+    assert_eq!(a.tag_name().name(), b.tag_name().name(), "{at}");
+    assert_eq!(a.tag_name().namespace(), b.tag_name().namespace(), "{at}");
+    let attrs = |n: hvxform::tree::Node| -> Vec<(String, String)> {
+        n.attributes()
+            .map(|a| (a.name().to_string(), a.value().to_string()))
+            .collect()
+    };
+    assert_eq!(attrs(a), attrs(b), "{at}");
+    fn kids<'a, 'i>(n: hvxform::tree::Node<'a, 'i>) -> Vec<hvxform::tree::Node<'a, 'i>> {
+        n.children()
+            .filter(|c| c.is_element() || c.text().is_some_and(|t| !t.trim().is_empty()))
+            .collect()
+    }
+    let (ka, kb) = (kids(a), kids(b));
+    assert_eq!(ka.len(), kb.len(), "{at}: <{}>", a.tag_name().name());
+    for (x, y) in ka.into_iter().zip(kb) {
+        if x.is_element() {
+            same_tree(x, y, at);
+        } else {
+            assert_eq!(x.text(), y.text(), "{at}");
+        }
+    }
+}
+
+/// The tree a `.vmx` or xl.cfg input is read into (not written as text and
+/// parsed again) is the canonical form's, and each element points at the
+/// line of the text it comes from.
+#[test]
+fn the_built_tree_is_the_canonical_form_with_the_lines_of_the_file() {
+    let mut n = 0;
+    for (f, vmx_file) in vmx_files()
+        .into_iter()
+        .map(|f| (f, true))
+        .chain(xl_files().into_iter().map(|f| (f, false)))
+    {
+        let text = input::read_text(&f).unwrap();
+        let at = f.display().to_string();
+        let (xml, built) = if vmx_file {
+            (vmx::read(&text), vmx::read_tree(&text))
+        } else {
+            (xl::read(&text), xl::read_tree(&text))
+        };
+        let (Ok(xml), Ok(built)) = (xml, built) else {
+            continue;
+        };
+        n += 1;
+        let parsed = hvxform::tree::Document::parse(&xml).unwrap();
+        let (pr, br) = (
+            parsed.root_element().unwrap(),
+            built.root_element().unwrap(),
+        );
+        same_tree(pr, br, &at);
+        assert_eq!(built.input_text(), text, "{at}");
+        let lines: Vec<&str> = text.split('\n').collect();
+        for e in br.descendants().filter(|e| e.is_element()).skip(1) {
+            let pos = e
+                .position()
+                .unwrap_or_else(|| panic!("{at}: <{}> has no position", e.tag_name().name()));
+            let line = text[..pos].matches('\n').count();
+            let here = lines[line].trim_start();
+            // A key element starts its key's line (a device's, its first
+            // key's); an xl list item is on its setting's line.
+            let key = e.attribute("key").unwrap_or(e.tag_name().name());
+            if vmx_file && e.tag_name().name() != "device" {
+                let full = match e.parent().filter(|p| p.tag_name().name() == "device") {
+                    Some(_) => here.split('=').next().unwrap().trim().to_string(),
+                    None => key.to_string(),
+                };
+                assert!(
+                    here.starts_with(&full)
+                        && full
+                            .to_ascii_lowercase()
+                            .ends_with(&key.to_ascii_lowercase()),
+                    "{at}: <{}> at line {}: {here}",
+                    e.tag_name().name(),
+                    line + 1
+                );
+            } else if !vmx_file && e.parent() == Some(br) {
+                assert!(
+                    here.starts_with(key),
+                    "{at}: {key} at line {}: {here}",
+                    line + 1
+                );
+            }
+        }
+    }
+    assert!(n >= 130, "{n} files read both ways");
+}
+
+/// A file the reader refuses is refused with the same message either way.
+#[test]
+fn the_built_tree_refuses_what_the_text_form_refuses() {
+    for (name, text) in [
+        (
+            "bad.vmx",
+            "displayName = \"a\"\nnumvcpus = \"2\"\nnumVCPUs = \"4\"\n",
+        ),
+        ("bad.vmx", "displayName \"a\"\n"),
+        ("bad.cfg", "name = \"a\"\nname = \"b\"\n"),
+        ("bad.cfg", "disk = [ 'vdev=xvda, target=/x'\n"),
+    ] {
+        let a = hvxform::platform::to_xml(name, text, None).unwrap_err();
+        let b = match hvxform::platform::to_tree(name, text, None) {
+            Some(Err(m)) => m,
+            other => panic!("{name}: {:?}", other.map(|r| r.map(|(_, p)| p.name))),
+        };
+        assert_eq!(a, b);
+        assert!(a.starts_with(name), "{a}");
+    }
+}

@@ -354,6 +354,40 @@ pub fn to_xml<'t>(
     }
 }
 
+/// A `.vmx` or xl.cfg input read straight into the tree its first mapping
+/// reads, with its platform: the canonical form is built, not written as
+/// text and parsed again, and its elements point at the lines of `text`
+/// they come from. `None` for every other input, and for one that may
+/// carry data from an earlier conversion (which is found in, and cut out
+/// of, the canonical text): those take [`to_xml`]. Errors are
+/// [`to_xml`]'s.
+pub fn to_tree(
+    name: &str,
+    text: &str,
+    from: Option<&'static Platform>,
+) -> Option<Result<(crate::tree::Document, &'static Platform), String>> {
+    // `hvx.carry.N` (.vmx) and `hvx_carry_N` (xl.cfg) keys.
+    if text.contains("carry") {
+        return None;
+    }
+    let (syntax, why) = syntax_of(name, text, from);
+    type Reader = fn(&str) -> Result<crate::tree::Document, text::TextError>;
+    let (read, platform): (Reader, _) = match syntax {
+        Syntax::Vmx => (vmx::read_tree, "vmware"),
+        Syntax::Xl => (xl::read_tree, "xen"),
+        _ => return None,
+    };
+    let p = by_name(platform).expect("a platform hvxform knows");
+    Some(read(text).map(|d| (d, p)).map_err(|e| {
+        let format = if platform == "vmware" {
+            ".vmx"
+        } else {
+            "xl.cfg"
+        };
+        format!("{} (read as {format}: {why})", e.render(name))
+    }))
+}
+
 /// Detects the platform of an input, XML or text, and says why.
 pub fn detect(name: &str, text: &str) -> Result<(&'static Platform, String), String> {
     let (syntax, why) = syntax_of(name, text, None);

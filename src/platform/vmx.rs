@@ -294,10 +294,9 @@ struct Device {
     keys: Vec<(usize, String)>,
 }
 
-/// Reads `.vmx` text into the canonical XML form. Duplicate keys (compared
-/// case-insensitively) with the same value are kept once; with different
-/// values they are an error at the second one.
-pub fn read(text: &str) -> Result<String, TextError> {
+/// The entries of `.vmx` text, checked for duplicates and grouped by
+/// device (see [`read`]).
+fn entries(text: &str) -> Result<Read, TextError> {
     let entries = lex(text)?;
     let mut first: HashMap<String, usize> = HashMap::new();
     let mut keep = vec![true; entries.len()];
@@ -328,7 +327,7 @@ pub fn read(text: &str) -> Result<String, TextError> {
             continue;
         }
         if e.key.eq_ignore_ascii_case(".encoding") {
-            encoding = Some(e.value.as_str());
+            encoding = Some(k);
             continue;
         }
         let dev = e.key.split_once('.').and_then(|(p, rest)| {
@@ -353,17 +352,72 @@ pub fn read(text: &str) -> Result<String, TextError> {
             None => items.push(Item::Key(k)),
         }
     }
-    let xml = (|| {
-        let mut w = XmlOut::new();
+    Ok(Read {
+        entries,
+        encoding,
+        items,
+        devices,
+    })
+}
+
+/// A `.vmx` file read: its entries, grouped as the canonical form holds them.
+struct Read {
+    entries: Vec<Entry>,
+    /// The `.encoding` entry.
+    encoding: Option<usize>,
+    items: Vec<Item>,
+    devices: Vec<Device>,
+}
+
+/// Reads `.vmx` text into the canonical XML form. Duplicate keys (compared
+/// case-insensitively) with the same value are kept once; with different
+/// values they are an error at the second one.
+pub fn read(text: &str) -> Result<String, TextError> {
+    let r = entries(text)?;
+    let mut w = XmlOut::new();
+    r.write(&mut w, None)
+        .and_then(|()| w.finish())
+        .map_err(unrepresentable)
+}
+
+/// [`read`] as the tree a mapping reads, built without writing the text
+/// and parsing it again; each element's position is its key's line (the
+/// first key's, for a device) in `text`.
+pub fn read_tree(text: &str) -> Result<Tree, TextError> {
+    let r = entries(text)?;
+    let lines = crate::diag::LineIndex::new(text);
+    let at = |e: &Entry| Some(lines.offset(text, e.line, e.col));
+    let mut w = XmlOut::building_from(text);
+    r.write(&mut w, Some(&at))
+        .and_then(|()| w.finish_tree())
+        .map_err(unrepresentable)
+}
+
+fn unrepresentable(e: crate::xmlout::WriteError) -> TextError {
+    TextError::new(1, 1, format!("cannot represent the file as XML: {e}"))
+}
+
+/// Where an entry is in the text, for a writer that keeps positions.
+type At<'f> = Option<&'f dyn Fn(&Entry) -> Option<usize>>;
+
+impl Read {
+    fn write(&self, w: &mut XmlOut, at: At) -> Result<(), crate::xmlout::WriteError> {
+        let pos = |k: usize| at.and_then(|f| f(&self.entries[k]));
+        // The root: the file itself, from its start.
+        w.origin(at.map(|_| 0));
         w.start_ns("vmx", Some(NS), None)?;
-        if let Some(enc) = encoding {
-            w.attr("encoding", enc)?;
+        if let Some(k) = self.encoding {
+            w.attr("encoding", &self.entries[k].value)?;
         }
-        for it in &items {
+        for it in &self.items {
             match it {
-                Item::Key(k) => key_element(&mut w, &entries[*k].key, &entries[*k].value)?,
+                Item::Key(k) => {
+                    w.origin(pos(*k));
+                    key_element(w, &self.entries[*k].key, &self.entries[*k].value)?
+                }
                 Item::Device(d) => {
-                    let d = &devices[*d];
+                    let d = &self.devices[*d];
+                    w.origin(d.keys.first().and_then(|(k, _)| pos(*k)));
                     w.start("device")?;
                     w.attr("kind", &d.kind)?;
                     if let Some(i) = &d.index {
@@ -373,16 +427,16 @@ pub fn read(text: &str) -> Result<String, TextError> {
                         w.attr("unit", u)?;
                     }
                     for (k, rel) in &d.keys {
-                        key_element(&mut w, rel, &entries[*k].value)?;
+                        w.origin(pos(*k));
+                        key_element(w, rel, &self.entries[*k].value)?;
                     }
                     w.end();
                 }
             }
         }
         w.end();
-        w.finish()
-    })();
-    xml.map_err(|e| TextError::new(1, 1, format!("cannot represent the file as XML: {e}")))
+        Ok(())
+    }
 }
 
 fn key_element(w: &mut XmlOut, key: &str, value: &str) -> Result<(), crate::xmlout::WriteError> {

@@ -355,6 +355,29 @@ fn value_in(
 /// the value set before (strings are concatenated, lists joined); a key set
 /// twice with different values is an error at the second setting.
 pub fn read(text: &str) -> Result<String, TextError> {
+    let settings = settings(text)?;
+    let mut w = XmlOut::new();
+    write_canonical(&settings, &mut w, None)?;
+    w.finish().map_err(unrepresentable)
+}
+
+/// [`read`] as the tree a mapping reads, built without writing the text
+/// and parsing it again; each setting's element is at its line in `text`.
+pub fn read_tree(text: &str) -> Result<crate::tree::Document, TextError> {
+    let settings = settings(text)?;
+    let lines = crate::diag::LineIndex::new(text);
+    let at = |s: &Setting| Some(lines.offset(text, s.line, s.col));
+    let mut w = XmlOut::building_from(text);
+    write_canonical(&settings, &mut w, Some(&at))?;
+    w.finish_tree().map_err(unrepresentable)
+}
+
+fn unrepresentable(e: WriteError) -> TextError {
+    TextError::new(1, 1, format!("cannot represent the file as XML: {e}"))
+}
+
+/// The settings of xl.cfg text, `+=` applied and duplicates checked.
+fn settings(text: &str) -> Result<Vec<Setting>, TextError> {
     let mut settings: Vec<Setting> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for s in parse(text)? {
@@ -394,16 +417,26 @@ pub fn read(text: &str) -> Result<String, TextError> {
             }
         }
     }
+    Ok(settings)
+}
+
+/// Where a setting is in the text, for a writer that keeps positions.
+type At<'f> = Option<&'f dyn Fn(&Setting) -> Option<usize>>;
+
+/// Writes the canonical form of `settings`.
+fn write_canonical(settings: &[Setting], w: &mut XmlOut, at: At) -> Result<(), TextError> {
     let mut spec_errors = None;
-    let xml = (|| -> Result<String, WriteError> {
-        let mut w = XmlOut::new();
+    let r = (|| -> Result<(), WriteError> {
+        // The root: the file itself, from its start.
+        w.origin(at.map(|_| 0));
         w.start_ns("xl", Some(NS), None)?;
-        for s in &settings {
+        for s in settings {
             let el = if is_ncname(&s.key) && s.key != "entry" {
                 s.key.as_str()
             } else {
                 "entry"
             };
+            w.origin(at.and_then(|f| f(s)));
             w.start(el)?;
             if el == "entry" {
                 w.attr("key", &s.key)?;
@@ -419,7 +452,7 @@ pub fn read(text: &str) -> Result<String, TextError> {
                         w.attr("list", "true")?;
                     }
                     for it in items {
-                        if let Err(m) = list_item(&mut w, &s.key, it)? {
+                        if let Err(m) = list_item(w, &s.key, it)? {
                             spec_errors.get_or_insert((s.line, s.col, m));
                         }
                     }
@@ -428,12 +461,12 @@ pub fn read(text: &str) -> Result<String, TextError> {
             w.end();
         }
         w.end();
-        w.finish()
+        Ok(())
     })();
     if let Some((l, c, m)) = spec_errors {
         return Err(TextError::new(l, c, m));
     }
-    xml.map_err(|e| TextError::new(1, 1, format!("cannot represent the file as XML: {e}")))
+    r.map_err(unrepresentable)
 }
 
 type SpecResult = Result<(), String>;

@@ -616,3 +616,56 @@ fn separators_in_values_survive_the_round_trip() {
         "{back}"
     );
 }
+
+/// A CIM-XML input is built straight into the tree its mapping reads: the
+/// canonical form's tree (formatting aside), each instance at its place in
+/// the file (an embedded one at the `<VALUE>` holding it).
+#[test]
+fn the_built_tree_is_the_canonical_form_at_the_places_of_the_file() {
+    let mut files = hyperv_inputs();
+    files.extend(
+        std::fs::read_dir(root().join("tests/corpus/hyperv-wmi-cim-nova"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    let mut n = 0;
+    for f in &files {
+        let text = hvxform::platform::input::read_text(f).unwrap();
+        if !hyperv::looks_like_cim(&text) {
+            continue;
+        }
+        let at = f.display().to_string();
+        let (Ok(xml), Ok(built)) = (hyperv::read(&at, &text), hyperv::read_tree(&at, &text)) else {
+            assert_eq!(
+                hyperv::read(&at, &text).err(),
+                hyperv::read_tree(&at, &text).err(),
+                "{at}"
+            );
+            continue;
+        };
+        n += 1;
+        let parsed = hvxform::tree::Document::parse(&xml).unwrap();
+        same_tree(
+            parsed.root_element().unwrap(),
+            built.root_element().unwrap(),
+            &at,
+        );
+        for inst in built
+            .root_element()
+            .unwrap()
+            .children()
+            .filter(|c| c.tag_name().name() == "instance")
+        {
+            let pos = inst
+                .position()
+                .unwrap_or_else(|| panic!("{at}: an instance without a position"));
+            let here = &text[pos..];
+            assert!(
+                here.starts_with("<INSTANCE") || here.starts_with("<VALUE>"),
+                "{at}: an instance at {:?}",
+                &here[..here.len().min(40)]
+            );
+        }
+    }
+    assert!(n >= 10, "{n} documents read both ways");
+}

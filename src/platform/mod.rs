@@ -354,23 +354,31 @@ pub fn to_xml<'t>(
     }
 }
 
-/// A `.vmx` or xl.cfg input read straight into the tree its first mapping
-/// reads, with its platform: the canonical form is built, not written as
-/// text and parsed again, and its elements point at the lines of `text`
-/// they come from. `None` for every other input, and for one that may
-/// carry data from an earlier conversion (which is found in, and cut out
-/// of, the canonical text): those take [`to_xml`]. Errors are
-/// [`to_xml`]'s.
+/// A `.vmx`, xl.cfg or Hyper-V CIM-XML input read straight into the tree
+/// its first mapping reads, with its platform: the canonical form is
+/// built, not written as text and parsed again, and its elements point at
+/// the places in `text` they come from. `None` for every other input, and
+/// for one that may carry data from an earlier conversion (which is found
+/// in, and cut out of, the canonical text): those take [`to_xml`]. Errors
+/// are [`to_xml`]'s.
 pub fn to_tree(
     name: &str,
     text: &str,
     from: Option<&'static Platform>,
 ) -> Option<Result<(crate::tree::Document, &'static Platform), String>> {
-    // `hvx.carry.N` (.vmx) and `hvx_carry_N` (xl.cfg) keys.
+    // `hvx.carry.N` (.vmx) and `hvx_carry_N` (xl.cfg) keys, and Hyper-V's
+    // `hvxform:carry:N=` Notes values.
     if text.contains("carry") {
         return None;
     }
     let (syntax, why) = syntax_of(name, text, from);
+    if syntax == Syntax::Xml {
+        if !(hyperv::looks_like_cim(text) && from.is_none_or(|p| p.name == "hyperv")) {
+            return None;
+        }
+        let p = by_name("hyperv").expect("a platform hvxform knows");
+        return Some(hyperv::read_tree(name, text).map(|d| (d, p)));
+    }
     type Reader = fn(&str) -> Result<crate::tree::Document, text::TextError>;
     let (read, platform): (Reader, _) = match syntax {
         Syntax::Vmx => (vmx::read_tree, "vmware"),

@@ -434,3 +434,30 @@ pub fn domain_name(text: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Element names, attributes and texts (formatting whitespace left out) of
+/// two trees, side by side.
+pub fn same_tree(a: hvxform::tree::Node, b: hvxform::tree::Node, at: &str) {
+    assert_eq!(a.tag_name().name(), b.tag_name().name(), "{at}");
+    assert_eq!(a.tag_name().namespace(), b.tag_name().namespace(), "{at}");
+    let attrs = |n: hvxform::tree::Node| -> Vec<(String, String)> {
+        n.attributes()
+            .map(|a| (a.name().to_string(), a.value().to_string()))
+            .collect()
+    };
+    assert_eq!(attrs(a), attrs(b), "{at}");
+    fn kids<'a, 'i>(n: hvxform::tree::Node<'a, 'i>) -> Vec<hvxform::tree::Node<'a, 'i>> {
+        n.children()
+            .filter(|c| c.is_element() || c.text().is_some_and(|t| !t.trim().is_empty()))
+            .collect()
+    }
+    let (ka, kb) = (kids(a), kids(b));
+    assert_eq!(ka.len(), kb.len(), "{at}: <{}>", a.tag_name().name());
+    for (x, y) in ka.into_iter().zip(kb) {
+        if x.is_element() {
+            same_tree(x, y, at);
+        } else {
+            assert_eq!(x.text(), y.text(), "{at}");
+        }
+    }
+}

@@ -25,7 +25,9 @@ mod fast;
 mod read;
 mod write;
 
-pub use read::{command_method, looks_like_cim, read, read_calls, read_config, COMMAND_METHODS};
+pub use read::{
+    command_method, looks_like_cim, read, read_calls, read_config, read_tree, COMMAND_METHODS,
+};
 pub use write::{write, write_calls, write_instances};
 
 /// Namespace of the canonical form.

@@ -68,10 +68,26 @@ pub fn read(name: &str, text: &str) -> Result<String, String> {
 /// [`read`], with the embedded instances decoded before parsing or not
 /// (tests check both read every document alike).
 pub(super) fn read_with(name: &str, text: &str, decode_first: bool) -> Result<String, String> {
+    read_into(name, text, decode_first, XmlOut::new())?
+        .finish()
+        .map_err(werr(name))
+}
+
+/// [`read`] as the tree a mapping reads, built without writing the text and
+/// parsing it again; each instance points at where it is in `text` (an
+/// embedded one at the `<VALUE>` that holds it).
+pub fn read_tree(name: &str, text: &str) -> Result<crate::tree::Document, String> {
+    read_into(name, text, true, XmlOut::building_from(text))?
+        .finish_tree()
+        .map_err(werr(name))
+}
+
+/// [`read_with`] into `out`, a text or a tree writer.
+fn read_into(name: &str, text: &str, decode_first: bool, out: XmlOut) -> Result<XmlOut, String> {
     // WMI prints one instance after another: several root elements, which
     // XML does not allow. Read them inside a wrapper.
     let wrapped;
-    let mut shift = 0;
+    let (mut shift, mut delta) = (0, 0);
     // A request's embedded instances, decoded here (see [`Embedded`]).
     let embedded = if decode_first && first_element(text) == Some("CIM") {
         Embedded::find(text)
@@ -85,7 +101,7 @@ pub(super) fn read_with(name: &str, text: &str, decode_first: bool) -> Result<St
     let doc = match input::parse_xml(name, parsed) {
         Ok(d) => d,
         Err(_) if first_element(text) == Some("INSTANCE") => {
-            (wrapped, shift) = wrap(text);
+            (wrapped, shift, delta) = wrap(text);
             match input::parse_xml(name, &wrapped) {
                 Ok(d) => d,
                 // The wrapped text's error, in the file's columns.
@@ -102,9 +118,10 @@ pub(super) fn read_with(name: &str, text: &str, decode_first: bool) -> Result<St
     let root = doc.root_element();
     let mut r = Reader {
         name,
-        out: XmlOut::new(),
+        out,
         seen_vssd: false,
         shift,
+        delta,
         carried: None,
         decoded: Decoded {
             parsed,
@@ -134,9 +151,7 @@ pub(super) fn read_with(name: &str, text: &str, decode_first: bool) -> Result<St
         )),
     };
     res?;
-    r.out
-        .finish()
-        .map_err(|e| format!("{name}: cannot represent the document as XML: {e}"))
+    Ok(r.out)
 }
 
 /// The WMI methods a Hyper-V command request calls (`hvxform command`), with
@@ -181,6 +196,7 @@ pub fn read_calls(name: &str, text: &str) -> Result<String, String> {
         out: XmlOut::new(),
         seen_vssd: false,
         shift: 0,
+        delta: 0,
         carried: None,
         decoded: Decoded {
             parsed: "",
@@ -362,19 +378,34 @@ fn unshift(message: &str, name: &str, shift: usize) -> String {
     }
 }
 
-/// `text` inside `<hvx-wrapper>`, and how many columns that moved the
-/// first line by: none when the XML declaration was long enough to make
-/// room for the wrapper's start tag.
-fn wrap(text: &str) -> (String, usize) {
+/// `text` inside `<hvx-wrapper>`, how many columns that moved the first
+/// line by (none when the XML declaration was long enough to make room for
+/// the wrapper's start tag), and what to add to a position in the wrapped
+/// text for the same place in `text`.
+fn wrap(text: &str) -> (String, usize, isize) {
     const START: &str = "<hvx-wrapper>";
     let body = text.trim_start_matches('\u{feff}');
+    let bom = (text.len() - body.len()) as isize;
+    let start = START.len() as isize;
     match body.strip_prefix("<?xml").and_then(|r| r.find("?>")) {
         Some(end) if end + 7 >= START.len() => {
             let pad = " ".repeat(end + 7 - START.len());
-            (format!("{START}{pad}{}</hvx-wrapper>", &body[end + 7..]), 0)
+            (
+                format!("{START}{pad}{}</hvx-wrapper>", &body[end + 7..]),
+                0,
+                bom,
+            )
         }
-        Some(end) => (format!("{START}{}</hvx-wrapper>", &body[end + 7..]), 0),
-        None => (format!("{START}{body}</hvx-wrapper>"), START.len()),
+        Some(end) => (
+            format!("{START}{}</hvx-wrapper>", &body[end + 7..]),
+            0,
+            bom + end as isize + 7 - start,
+        ),
+        None => (
+            format!("{START}{body}</hvx-wrapper>"),
+            START.len(),
+            bom - start,
+        ),
     }
 }
 
@@ -554,6 +585,8 @@ struct Reader<'n> {
     seen_vssd: bool,
     /// Columns the wrapper added to the first line of a list of instances.
     shift: usize,
+    /// What to add to a position in the parsed text for the file's.
+    delta: isize,
     /// The VSSD's `hvxform:hub=` Notes value, written as `<carried>`.
     carried: Option<String>,
 }
@@ -565,6 +598,8 @@ fn werr(name: &str) -> impl Fn(WriteError) -> String + '_ {
 impl Reader<'_> {
     fn start_root(&mut self, form: &str) -> Result<(), String> {
         let name = self.name;
+        // The root: the file itself, from its start.
+        self.out.origin(Some(0));
         self.out
             .start_ns("hyperv", Some(NS), None)
             .map_err(werr(name))?;
@@ -776,7 +811,10 @@ impl Reader<'_> {
                 format!("{param} cannot hold an instance of `{class}`"),
             ));
         }
-        // Errors inside the instance are placed at the VALUE that holds it.
+        // Errors inside the instance are placed at the VALUE that holds it,
+        // and so is what it becomes.
+        self.out
+            .origin(usize::try_from(v.range().start as isize + self.delta).ok());
         self.instance(inst)
             .map_err(|m| at(name, v, format!("in the embedded instance of {param}: {m}")))
     }
@@ -790,6 +828,8 @@ impl Reader<'_> {
         self.start_root(form)?;
         let shift = self.shift;
         for inst in insts {
+            let at = inst.range().start as isize + self.delta;
+            self.out.origin(usize::try_from(at).ok());
             self.instance(inst).map_err(|m| {
                 let p = inst.document().text_pos_at(inst.range().start);
                 let col = if p.row == 1 {

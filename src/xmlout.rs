@@ -508,7 +508,23 @@ pub fn check_chars(s: &str) -> Result<(), WriteError> {
     if !needs_escape(s) {
         return Ok(());
     }
-    escape_into(&mut String::new(), s, false)
+    // What escape_impl refuses, found without writing the escaped copy.
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if !SPECIAL[b as usize] {
+            continue;
+        }
+        match b {
+            b'&' | b'<' | b'>' | b'"' | b'\n' | b'\t' | b'\r' => {}
+            0xEF => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(0xBF), Some(0xBE)) => return Err(WriteError::InvalidChar(0xFFFE)),
+                (Some(0xBF), Some(0xBF)) => return Err(WriteError::InvalidChar(0xFFFF)),
+                _ => {}
+            },
+            _ => return Err(WriteError::InvalidChar(b as u32)),
+        }
+    }
+    Ok(())
 }
 
 /// Whether byte `b` is in [`SPECIAL`] and in [`NOT_IN_CDATA`], computed
@@ -698,6 +714,34 @@ mod tests {
         let mut out = String::new();
         text_block_into(&mut out, "a\r\n<b>").unwrap();
         assert_eq!(out, "a&#13;\n&lt;b&gt;");
+    }
+
+    #[test]
+    fn check_chars_refuses_what_escaping_refuses() {
+        let mut cases: Vec<String> = (0u32..0x80)
+            .filter_map(char::from_u32)
+            .map(|c| format!("ab{c}cd"))
+            .collect();
+        for c in [
+            '\u{FFFD}',
+            '\u{FFFE}',
+            '\u{FFFF}',
+            '\u{EFFF}',
+            '\u{FEFF}',
+            '\u{10FFFF}',
+        ] {
+            cases.push(format!("x{c}"));
+            cases.push(format!("{c}<&>\"\r\n"));
+        }
+        cases.push("a & b < c".to_string());
+        cases.push(String::new());
+        for s in &cases {
+            assert_eq!(
+                check_chars(s).map_err(|e| e.to_string()),
+                escape_into(&mut String::new(), s, false).map_err(|e| e.to_string()),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

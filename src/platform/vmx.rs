@@ -213,20 +213,35 @@ pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, 
         out.push(HEX[usize::from(x & 15)] as char);
     }
     let utf8 = charset == Some(Charset::Utf8);
+    // Most values (a carried package: kilobytes) have nothing to escape: a
+    // byte look finds that (every special character is ASCII).
+    if v.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'|' && b != 0x7F && (utf8 || b < 0x80))
+    {
+        return Ok(v.to_string());
+    }
     let mut out = String::with_capacity(v.len() + v.len() / 8);
-    // Runs of characters written as they are are copied whole.
-    let mut start = 0;
-    for (i, c) in v.char_indices() {
-        let special = c == '"' || c == '|' || (c.is_control() && (c as u32) < 0x80);
-        if !special && (c.is_ascii() || utf8) {
+    // Runs of characters written as they are are copied whole; bytes are
+    // looked at, characters decoded only to encode them in another charset.
+    let bytes = v.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let special = b < 0x20 || b == b'"' || b == b'|' || b == 0x7F;
+        if !special && (b < 0x80 || utf8) {
+            i += 1;
             continue;
         }
         out.push_str(&v[start..i]);
-        start = i + c.len_utf8();
         if special {
-            hex(&mut out, c as u8);
+            hex(&mut out, b);
+            i += 1;
+            start = i;
             continue;
         }
+        let c = v[i..].chars().next().expect("a character starts here");
+        i += c.len_utf8();
+        start = i;
         let mut b = Vec::new();
         let cs = charset.ok_or_else(|| {
             format!("cannot write `{c}`: hvxform has no table for the encoding `{label}`")
@@ -767,6 +782,8 @@ mod tests {
         );
         assert_eq!(escape("\"\"", u, "UTF-8").unwrap(), "|22|22");
         let w = Charset::from_label("windows-1252");
+        assert_eq!(escape("plain", w, "windows-1252").unwrap(), "plain");
+        assert_eq!(escape("x|", w, "windows-1252").unwrap(), "x|7C");
         assert_eq!(escape("é\"€x", w, "windows-1252").unwrap(), "|E9|22|80x");
         assert!(escape("é", None, "x-unknown")
             .unwrap_err()

@@ -346,6 +346,16 @@ pub struct Convert<'m> {
     pub run: RunOptions,
 }
 
+/// An input as its first mapping reads it: the tree, its platform, why a
+/// document of no known platform was read as `--from` says it is, and what
+/// it carries from an earlier conversion.
+type ReadInput = (
+    crate::tree::Document,
+    &'static Platform,
+    Option<String>,
+    Option<carry::Found>,
+);
+
 impl<'m> Convert<'m> {
     /// A conversion with no parameters and the default run options.
     pub fn new(mappings: &'m Mappings, sessions: &'m dyn SessionAccess) -> Self {
@@ -389,44 +399,7 @@ impl<'m> Convert<'m> {
                 let (doc, source) = built.map_err(ConvertError::Input)?;
                 (doc, source, None, None)
             }
-            None => {
-                let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
-                let doc =
-                    input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
-                let (source, unknown_root) = platform::source_of_xml(&doc, from)
-                    .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
-                if !source.implemented {
-                    return Err(ConvertError::Route(format!(
-                        "{name}: reading {} is not implemented yet",
-                        source.name
-                    )));
-                }
-                // What the input carries from an earlier conversion (restored
-                // below), and the input as its mapping reads it: without a channel
-                // that is not the mapping's to see.
-                let found = if self.run.carry && depth <= carry::MAX_NESTING {
-                    carry::find(source.name, &doc)
-                } else {
-                    None
-                };
-                let doc = match found.as_ref().map(|f| &f.strip).filter(|s| !s.is_empty()) {
-                    Some(ranges) => {
-                        let mut t = String::with_capacity(text.len());
-                        let mut at = 0;
-                        for r in ranges {
-                            t.push_str(&text[at..r.start]);
-                            at = r.end;
-                        }
-                        t.push_str(&text[at..]);
-                        let d = input::parse_xml(name, &t)
-                            .map_err(|e| ConvertError::Input(e.message))?;
-                        crate::tree::Document::from_roxml(&d)
-                    }
-                    None => crate::tree::Document::from_roxml(&doc),
-                };
-                let doc = doc.map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
-                (doc, source, unknown_root, found)
-            }
+            None => self.read_as_text(name, text, from, depth)?,
         };
         let carried = found.map(|f| f.package);
         let mut out = Vec::new();
@@ -703,6 +676,52 @@ impl<'m> Convert<'m> {
             }
         }
         Ok((out, findings))
+    }
+
+    /// An input read through its canonical XML text (XML inputs, and text
+    /// formats that may carry data): parsed, its platform found, and what
+    /// it carries from an earlier conversion found and cut out.
+    fn read_as_text(
+        &self,
+        name: &str,
+        text: &str,
+        from: Option<&'static Platform>,
+        depth: usize,
+    ) -> Result<ReadInput, ConvertError> {
+        let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
+        let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
+        let (source, unknown_root) = platform::source_of_xml(&doc, from)
+            .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
+        if !source.implemented {
+            return Err(ConvertError::Route(format!(
+                "{name}: reading {} is not implemented yet",
+                source.name
+            )));
+        }
+        // What the input carries from an earlier conversion (restored by
+        // the caller), and the input as its mapping reads it: without a
+        // channel that is not the mapping's to see.
+        let found = if self.run.carry && depth <= carry::MAX_NESTING {
+            carry::find(source.name, &doc)
+        } else {
+            None
+        };
+        let doc = match found.as_ref().map(|f| &f.strip).filter(|s| !s.is_empty()) {
+            Some(ranges) => {
+                let mut t = String::with_capacity(text.len());
+                let mut at = 0;
+                for r in ranges {
+                    t.push_str(&text[at..r.start]);
+                    at = r.end;
+                }
+                t.push_str(&text[at..]);
+                let d = input::parse_xml(name, &t).map_err(|e| ConvertError::Input(e.message))?;
+                crate::tree::Document::from_roxml(&d)
+            }
+            None => crate::tree::Document::from_roxml(&doc),
+        };
+        let doc = doc.map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
+        Ok((doc, source, unknown_root, found))
     }
 
     /// The package of carried data for a document of `target`: the input,

@@ -600,6 +600,8 @@ fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, 
     if !r.opts.carry || r.opts.keep_secrets || r.p.secrets.is_empty() {
         return Ok(found);
     }
+    let p = r.p;
+    let kinds = &p.secret_kinds;
     let mut skip_below: Option<crate::tree::Node<'a, 'i>> = None;
     for n in r.doc.descendants().filter(|n| n.is_element()) {
         if let Some(s) = skip_below {
@@ -607,19 +609,19 @@ fn secret_nodes<'a, 'i>(r: &mut Run<'a, 'a, 'i>) -> R<Vec<(crate::tree::NodeId, 
                 continue;
             }
         }
-        // Only what a pattern can name is matched (SecretKinds).
-        let kinds = &r.p.secret_kinds;
+        // Only what a pattern can name is matched: checked here too, where
+        // it saves a call per node (is_secret checks it for copy).
         if kinds.elements && r.is_secret(Item::Node(n))? {
             found.push((n.id(), None));
             skip_below = Some(n);
             continue;
         }
         for (i, a) in n.attributes().enumerate() {
-            if r.p.secret_kinds.attr(a.name()) && r.is_secret(Item::Attr(n, i as u32))? {
+            if kinds.attr(a.name()) && r.is_secret(Item::Attr(n, i as u32))? {
                 found.push((n.id(), Some(i as u32)));
             }
         }
-        if r.p.secret_kinds.texts {
+        if kinds.texts {
             for c in n.children().filter(|c| c.is_text()) {
                 if r.is_secret(Item::Node(c))? {
                     found.push((c.id(), None));

@@ -323,9 +323,7 @@ pub fn to_xml<'t>(
 ) -> Result<Cow<'t, str>, String> {
     let (syntax, why) = syntax_of(name, text, from);
     match syntax {
-        Syntax::Xml if hyperv::looks_like_cim(text) && from.is_none_or(|p| p.name == "hyperv") => {
-            hyperv::read(name, text).map(Cow::Owned)
-        }
+        Syntax::Xml if reads_cim(text, from) => hyperv::read(name, text).map(Cow::Owned),
         Syntax::Xml => {
             // An EC2 response without the final `/` of its namespace.
             if from.is_none_or(|p| p.name == "ec2") {
@@ -346,10 +344,10 @@ pub fn to_xml<'t>(
         }
         Syntax::Vmx => vmx::read(text)
             .map(Cow::Owned)
-            .map_err(|e| format!("{} (read as .vmx: {why})", e.render(name))),
+            .map_err(|e| text_error(name, e, ".vmx", &why)),
         Syntax::Xl => xl::read(text)
             .map(Cow::Owned)
-            .map_err(|e| format!("{} (read as xl.cfg: {why})", e.render(name))),
+            .map_err(|e| text_error(name, e, "xl.cfg", &why)),
         Syntax::Unknown => Err(unknown_syntax(name)),
     }
 }
@@ -366,34 +364,37 @@ pub fn to_tree(
     text: &str,
     from: Option<&'static Platform>,
 ) -> Option<Result<(crate::tree::Document, &'static Platform), String>> {
+    let (syntax, why) = syntax_of(name, text, from);
+    let platform = match syntax {
+        Syntax::Xml if reads_cim(text, from) => "hyperv",
+        Syntax::Vmx => "vmware",
+        Syntax::Xl => "xen",
+        _ => return None,
+    };
     // `hvx.carry.N` (.vmx) and `hvx_carry_N` (xl.cfg) keys, and Hyper-V's
     // `hvxform:carry:N=` Notes values.
     if text.contains("carry") {
         return None;
     }
-    let (syntax, why) = syntax_of(name, text, from);
-    if syntax == Syntax::Xml {
-        if !(hyperv::looks_like_cim(text) && from.is_none_or(|p| p.name == "hyperv")) {
-            return None;
-        }
-        let p = by_name("hyperv").expect("a platform hvxform knows");
-        return Some(hyperv::read_tree(name, text).map(|d| (d, p)));
-    }
-    type Reader = fn(&str) -> Result<crate::tree::Document, text::TextError>;
-    let (read, platform): (Reader, _) = match syntax {
-        Syntax::Vmx => (vmx::read_tree, "vmware"),
-        Syntax::Xl => (xl::read_tree, "xen"),
-        _ => return None,
+    let built = match syntax {
+        Syntax::Vmx => vmx::read_tree(text).map_err(|e| text_error(name, e, ".vmx", &why)),
+        Syntax::Xl => xl::read_tree(text).map_err(|e| text_error(name, e, "xl.cfg", &why)),
+        _ => hyperv::read_tree(name, text),
     };
     let p = by_name(platform).expect("a platform hvxform knows");
-    Some(read(text).map(|d| (d, p)).map_err(|e| {
-        let format = if platform == "vmware" {
-            ".vmx"
-        } else {
-            "xl.cfg"
-        };
-        format!("{} (read as {format}: {why})", e.render(name))
-    }))
+    Some(built.map(|d| (d, p)))
+}
+
+/// Whether an XML input is read as Hyper-V's CIM-XML (by [`to_xml`] and
+/// [`to_tree`] alike).
+fn reads_cim(text: &str, from: Option<&'static Platform>) -> bool {
+    hyperv::looks_like_cim(text) && from.is_none_or(|p| p.name == "hyperv")
+}
+
+/// A text format reader's error: located in the file, with why the file
+/// was read as `format`.
+fn text_error(name: &str, e: text::TextError, format: &str, why: &str) -> String {
+    format!("{} (read as {format}: {why})", e.render(name))
 }
 
 /// Detects the platform of an input, XML or text, and says why.

@@ -672,6 +672,144 @@ pub fn chunks(pkg: &str) -> Option<Vec<&str>> {
     Some(out)
 }
 
+/// Where a domain's first `<metadata>` child is (its whole element, and
+/// whether it has content) and where its first `<name>` child ends: what
+/// [`attach`] needs of a libvirt domain.
+#[derive(Debug, PartialEq, Eq)]
+struct DomainPlaces {
+    metadata: Option<Span>,
+    name_end: Option<usize>,
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    has_children: bool,
+}
+
+/// [`DomainPlaces`] found by parsing `xml`: any well-formed document.
+fn domain_places_parsed(xml: &str) -> Result<DomainPlaces, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let root = doc.root_element();
+    let metadata = root
+        .children()
+        .find(|n| n.has_tag_name("metadata"))
+        .map(|m| Span {
+            start: m.range().start,
+            end: m.range().end,
+            has_children: m.has_children(),
+        });
+    let name_end = root
+        .children()
+        .find(|n| n.has_tag_name("name"))
+        .map(|n| n.range().end);
+    Ok(DomainPlaces { metadata, name_end })
+}
+
+/// [`DomainPlaces`] found by walking the tags of `xml` as
+/// [`XmlOut`](crate::xmlout::XmlOut) writes them (an optional declaration,
+/// then elements, attributes in quotes and escaped text, nothing else), which
+/// is what the mapping's output is: a twentieth of a parse. `None` for
+/// anything else (a comment, CDATA, a processing instruction, a tag that
+/// does not end), which [`domain_places_parsed`] then takes.
+fn domain_places(xml: &str) -> Option<DomainPlaces> {
+    let b = xml.as_bytes();
+    let mut i = 0;
+    if xml.starts_with("<?xml") {
+        i = xml.find("?>")? + 2;
+    }
+    let mut depth = 0usize;
+    let mut places = DomainPlaces {
+        metadata: None,
+        name_end: None,
+    };
+    // The open `<metadata>` child of the root: its start, its content's.
+    let mut open_metadata: Option<(usize, usize)> = None;
+    let mut open_name = false;
+    let mut seen_root = false;
+    while i < b.len() {
+        let lt = i + xml[i..].find('<')?;
+        if lt == b.len() - 1 {
+            return None;
+        }
+        match b[lt + 1] {
+            b'/' => {
+                let gt = lt + xml[lt..].find('>')?;
+                depth = depth.checked_sub(1)?;
+                if depth == 1 {
+                    if let Some((start, content)) = open_metadata.take() {
+                        places.metadata.get_or_insert(Span {
+                            start,
+                            end: gt + 1,
+                            has_children: lt > content,
+                        });
+                    }
+                    if std::mem::take(&mut open_name) {
+                        places.name_end.get_or_insert(gt + 1);
+                    }
+                }
+                i = gt + 1;
+                if depth == 0 {
+                    return (b[i..].iter().all(u8::is_ascii_whitespace)).then_some(places);
+                }
+            }
+            b'!' | b'?' => return None,
+            _ => {
+                if depth == 0 && std::mem::replace(&mut seen_root, true) {
+                    return None;
+                }
+                // The tag's end: the first `>` outside a quoted value.
+                let mut j = lt + 1;
+                let mut quote = None;
+                loop {
+                    let c = *b.get(j)?;
+                    match quote {
+                        Some(q) if c == q => quote = None,
+                        Some(_) => {}
+                        None if c == b'"' || c == b'\'' => quote = Some(c),
+                        None if c == b'>' => break,
+                        None => {}
+                    }
+                    j += 1;
+                }
+                let empty = b[j - 1] == b'/';
+                let name_end = b[lt + 1..j]
+                    .iter()
+                    .position(|c| c.is_ascii_whitespace() || *c == b'/' || *c == b'>')
+                    .map_or(j, |k| lt + 1 + k);
+                let name = &b[lt + 1..name_end];
+                if depth == 1 {
+                    if name == b"metadata" && places.metadata.is_none() {
+                        if empty {
+                            places.metadata = Some(Span {
+                                start: lt,
+                                end: j + 1,
+                                has_children: false,
+                            });
+                        } else {
+                            open_metadata = Some((lt, j + 1));
+                        }
+                    } else if name == b"name" && places.name_end.is_none() {
+                        if empty {
+                            places.name_end = Some(j + 1);
+                        } else {
+                            open_name = true;
+                        }
+                    }
+                }
+                i = j + 1;
+                if !empty {
+                    depth += 1;
+                } else if depth == 0 {
+                    return (b[i..].iter().all(u8::is_ascii_whitespace)).then_some(places);
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Whether [`attach`] takes `platform`'s document as the platform's own
 /// text (`.vmx`, xl.cfg: their writer has run) rather than as its
 /// mapping wrote it.
@@ -717,35 +855,30 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
         "kvm" => {
             // In libvirt's <metadata>, which it keeps as it is: the mapping's
             // own, or a new one after the domain's <name>.
-            let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
-            let root = doc.root_element();
             let mut el = String::with_capacity(pkg.len() + 80);
             el.push_str("<hvxc:carry xmlns:hvxc=\"");
             el.push_str(NS);
             el.push_str("\">");
             crate::xmlout::text_block_into(&mut el, pkg).map_err(|e| e.to_string())?;
             el.push_str("</hvxc:carry>");
-            let (at, add) = match root.children().find(|n| n.has_tag_name("metadata")) {
-                Some(m) if m.has_children() => {
-                    let end = m.range().end - "</metadata>".len();
-                    (end, format!("  {el}\n  "))
-                }
+            let places = match domain_places(xml) {
+                Some(p) => p,
+                None => domain_places_parsed(xml)?,
+            };
+            let (at, add) = match places.metadata {
+                Some(m) if m.has_children => (m.end - "</metadata>".len(), format!("  {el}\n  ")),
                 Some(m) => {
                     return Ok(format!(
                         "{}<metadata>\n    {el}\n  </metadata>{}",
-                        &xml[..m.range().start],
-                        &xml[m.range().end..]
+                        &xml[..m.start],
+                        &xml[m.end..]
                     ))
                 }
                 None => {
-                    let name = root
-                        .children()
-                        .find(|n| n.has_tag_name("name"))
+                    let name = places
+                        .name_end
                         .ok_or("the domain has no <name> to put <metadata> after")?;
-                    (
-                        name.range().end,
-                        format!("\n  <metadata>\n    {el}\n  </metadata>"),
-                    )
+                    (name, format!("\n  <metadata>\n    {el}\n  </metadata>"))
                 }
             };
             let mut out = String::with_capacity(xml.len() + add.len());
@@ -1550,6 +1683,63 @@ fn describe(n: Node) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domain_places_found_by_tags_are_those_a_parse_finds() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/corpus/libvirt-qemu-domainxml"
+        );
+        let mut docs: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        assert!(docs.len() > 20, "{dir}");
+        for f in ["web.xml", "db.xml", "win-uefi.xml"] {
+            docs.push(
+                std::fs::read_to_string(format!("{}/samples/kvm/{f}", env!("CARGO_MANIFEST_DIR")))
+                    .unwrap(),
+            );
+        }
+        let made = [
+            "<domain><name>a</name><metadata/></domain>",
+            "<domain><name>a</name><metadata></metadata></domain>",
+            "<domain><name>a</name><metadata>\n</metadata></domain>",
+            "<domain>\n  <name>a</name>\n  <metadata><x:y xmlns:x=\"u\"><name>n</name></x:y></metadata>\n</domain>\n",
+            "<?xml version=\"1.0\"?>\n<domain a='>' b=\"/>\"><devices><metadata/><name>in</name></devices><name/></domain>",
+            "<domain><devices><name>deep</name></devices></domain>",
+            "<domain><name>a</name><metadata><a/></metadata><metadata/></domain>",
+        ];
+        docs.extend(made.iter().map(|s| s.to_string()));
+        for d in &docs {
+            let parsed = domain_places_parsed(d).unwrap();
+            match domain_places(d) {
+                Some(found) => assert_eq!(found, parsed, "{d}"),
+                // A comment: not what a mapping writes.
+                None => assert!(d.contains("<!--"), "{d}"),
+            }
+        }
+        // What the tag walk does not take is left to the parse.
+        for d in [
+            "<domain><!-- c --><name>a</name></domain>",
+            "<domain><name><![CDATA[a]]></name></domain>",
+            "<domain><name>a</name>",
+            "<domain/><other/>",
+            "<domain><name>a</name></domain>x",
+            "<domain><name",
+        ] {
+            assert_eq!(domain_places(d), None, "{d}");
+        }
+        assert_eq!(
+            domain_places("<domain/>"),
+            Some(DomainPlaces {
+                metadata: None,
+                name_end: None
+            })
+        );
+    }
 
     #[test]
     fn chunks_keep_characters_whole_and_join_back() {

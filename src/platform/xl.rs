@@ -654,35 +654,40 @@ pub(crate) fn quote(s: &str) -> Result<String, String> {
         q.push('"');
         return Ok(q);
     }
-    // Runs of characters written as they are are copied whole.
+    // Runs of characters written as they are are copied whole; what needs
+    // an escape is ASCII, or a C1 control (0xC2 and a byte below 0xA0).
+    let b = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let esc = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            '\u{7}' => "\\a",
-            '\u{8}' => "\\b",
-            '\u{b}' => "\\v",
-            '\u{c}' => "\\f",
-            c if c.is_control() => "",
-            _ => continue,
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let (esc, len) = match c {
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
+            b'\n' => ("\\n", 1),
+            b'\r' => ("\\r", 1),
+            b'\t' => ("\\t", 1),
+            0x07 => ("\\a", 1),
+            0x08 => ("\\b", 1),
+            0x0B => ("\\v", 1),
+            0x0C => ("\\f", 1),
+            0x00..=0x1F | 0x7F => ("", 1),
+            0xC2 if matches!(b.get(i + 1), Some(0x80..=0x9F)) => ("", 2),
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         q.push_str(&s[start..i]);
-        start = i + c.len_utf8();
-        if !esc.is_empty() {
-            q.push_str(esc);
-        } else if (c as u32) < 0x100 {
+        if esc.is_empty() {
             // Other control characters as `\xHH`, which xl reads back.
-            q.push_str(&format!("\\x{:02x}", c as u32));
+            let code = if len == 2 { b[i + 1] } else { c };
+            q.push_str(&format!("\\x{code:02x}"));
         } else {
-            return Err(format!(
-                "character U+{:04X} cannot be written in xl.cfg",
-                c as u32
-            ));
+            q.push_str(esc);
         }
+        i += len;
+        start = i;
     }
     q.push_str(&s[start..]);
     q.push('"');

@@ -491,6 +491,16 @@ macro_rules! builtins {
         pub const BUILTINS: &[(Builtin, BuiltinInfo)] = &[
             $( (Builtin::$v, BuiltinInfo { name: $name, min: $min, max: $max, ret: Type::$ret, doc: $doc }), )*
         ];
+
+        impl Builtin {
+            /// What the built-in returns (its [`BuiltinInfo::ret`]), without
+            /// a search of [`BUILTINS`].
+            pub const fn ret(self) -> Type {
+                match self {
+                    $( Builtin::$v => Type::$ret, )*
+                }
+            }
+        }
     };
 }
 

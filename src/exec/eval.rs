@@ -729,10 +729,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 };
                 let ret = match &call.kind {
                     ExprKind::Fn(f, _) => self.p.fns[*f as usize].ret,
-                    ExprKind::Builtin(b, _) => BUILTINS
-                        .iter()
-                        .find(|(x, _)| x == b)
-                        .map_or(Type::Any, |(_, i)| i.ret),
+                    ExprKind::Builtin(b, _) => b.ret(),
                     _ => Type::Any,
                 };
                 if ret != Type::String {

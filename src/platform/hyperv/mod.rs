@@ -22,6 +22,7 @@
 use crate::xmlout::XmlOut;
 
 mod fast;
+mod mini;
 mod read;
 mod write;
 

@@ -65,10 +65,12 @@ pub fn read(name: &str, text: &str) -> Result<String, String> {
     read_with(name, text, true)
 }
 
-/// [`read`], with the embedded instances decoded before parsing or not
-/// (tests check both read every document alike).
-pub(super) fn read_with(name: &str, text: &str, decode_first: bool) -> Result<String, String> {
-    read_into(name, text, decode_first, XmlOut::new())?
+/// [`read`] with its fast paths or without them (tests check both read
+/// every document alike): embedded instances decoded before parsing
+/// ([`Embedded`]) and read without a parser where they can be
+/// ([`super::mini`]).
+pub(super) fn read_with(name: &str, text: &str, fast: bool) -> Result<String, String> {
+    read_into(name, text, fast, XmlOut::new())?
         .finish()
         .map_err(werr(name))
 }
@@ -83,13 +85,13 @@ pub fn read_tree(name: &str, text: &str) -> Result<crate::tree::Document, String
 }
 
 /// [`read_with`] into `out`, a text or a tree writer.
-fn read_into(name: &str, text: &str, decode_first: bool, out: XmlOut) -> Result<XmlOut, String> {
+fn read_into(name: &str, text: &str, fast: bool, out: XmlOut) -> Result<XmlOut, String> {
     // WMI prints one instance after another: several root elements, which
     // XML does not allow. Read them inside a wrapper.
     let wrapped;
     let (mut shift, mut delta) = (0, 0);
     // A request's embedded instances, decoded here (see [`Embedded`]).
-    let embedded = if decode_first && first_element(text) == Some("CIM") {
+    let embedded = if fast && first_element(text) == Some("CIM") {
         Embedded::find(text)
     } else {
         None
@@ -120,6 +122,7 @@ fn read_into(name: &str, text: &str, decode_first: bool, out: XmlOut) -> Result<
         name,
         out,
         seen_vssd: false,
+        fast,
         shift,
         delta,
         carried: None,
@@ -195,6 +198,9 @@ pub fn read_calls(name: &str, text: &str) -> Result<String, String> {
         name,
         out: XmlOut::new(),
         seen_vssd: false,
+        // Commands are read as they were (the tests of the fast path read
+        // VM documents).
+        fast: false,
         shift: 0,
         delta: 0,
         carried: None,
@@ -490,7 +496,7 @@ impl Embedded {
 /// XML text with the predefined entities and character references
 /// decoded, as a parser reads it; `None` for anything else (a carriage
 /// return, which a parser would normalise, or a reference it would refuse).
-fn decode(s: &str) -> Option<String> {
+pub(super) fn decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     // Runs between references are copied whole.
@@ -577,12 +583,70 @@ impl<'n> Decoded<'n> {
     }
 }
 
+/// What [`Reader::instance`] reads of an element: a parsed one, or one of
+/// an instance read without a parser ([`super::mini`]).
+trait CimEl<'x>: Copy {
+    /// The local name.
+    fn name(self) -> &'x str;
+    fn is(self, name: &str) -> bool {
+        self.name() == name
+    }
+    fn attribute(self, name: &str) -> Option<&'x str>;
+    /// The child elements.
+    fn elements(self) -> impl Iterator<Item = Self>;
+    /// The first child's text, if it is text.
+    fn first_text(self) -> Option<&'x str>;
+    /// The whole text of a `<VALUE>` (see [`Decoded::text`]).
+    fn value_text(self, d: &Decoded<'x>) -> Result<std::borrow::Cow<'x, str>, String>;
+}
+
+impl<'x, 'i: 'x> CimEl<'x> for Node<'x, 'i> {
+    fn name(self) -> &'x str {
+        self.tag_name().name()
+    }
+    fn is(self, name: &str) -> bool {
+        self.has_tag_name(name)
+    }
+    fn attribute(self, name: &str) -> Option<&'x str> {
+        Node::attribute(&self, name)
+    }
+    fn elements(self) -> impl Iterator<Item = Self> {
+        elements(self)
+    }
+    fn first_text(self) -> Option<&'x str> {
+        self.text()
+    }
+    fn value_text(self, d: &Decoded<'x>) -> Result<std::borrow::Cow<'x, str>, String> {
+        d.text(self)
+    }
+}
+
+impl<'x, 't: 'x> CimEl<'x> for super::mini::MiniEl<'x, 't> {
+    fn name(self) -> &'x str {
+        super::mini::MiniEl::name(self)
+    }
+    fn attribute(self, name: &str) -> Option<&'x str> {
+        super::mini::MiniEl::attribute(self, name)
+    }
+    fn elements(self) -> impl Iterator<Item = Self> {
+        self.children()
+    }
+    fn first_text(self) -> Option<&'x str> {
+        self.text()
+    }
+    fn value_text(self, _: &Decoded<'x>) -> Result<std::borrow::Cow<'x, str>, String> {
+        Ok(std::borrow::Cow::Borrowed(self.text().unwrap_or("")))
+    }
+}
+
 struct Reader<'n> {
     name: &'n str,
     /// Embedded instances decoded before parsing (see [`Embedded`]).
     decoded: Decoded<'n>,
     out: XmlOut,
     seen_vssd: bool,
+    /// Embedded instances read without a parser where they can be.
+    fast: bool,
     /// Columns the wrapper added to the first line of a list of instances.
     shift: usize,
     /// What to add to a position in the parsed text for the file's.
@@ -595,7 +659,7 @@ fn werr(name: &str) -> impl Fn(WriteError) -> String + '_ {
     move |e| format!("{name}: cannot represent the document as XML: {e}")
 }
 
-impl Reader<'_> {
+impl<'n> Reader<'n> {
     fn start_root(&mut self, form: &str) -> Result<(), String> {
         let name = self.name;
         // The root: the file itself, from its start.
@@ -776,6 +840,20 @@ impl Reader<'_> {
     fn embedded(&mut self, param: &str, v: Node) -> Result<(), String> {
         let name = self.name;
         let text = self.decoded.text(v).map_err(|m| at(name, v, m))?;
+        let mini = if self.fast {
+            super::mini::scan(&text)
+        } else {
+            None
+        };
+        if let Some(m) = mini.as_ref().filter(|m| m.root().name() == "INSTANCE") {
+            let inst = m.root();
+            self.fits(param, v, inst.attribute("CLASSNAME").unwrap_or(""))?;
+            self.out
+                .origin(usize::try_from(v.range().start as isize + self.delta).ok());
+            return self
+                .instance(inst)
+                .map_err(|m| at(name, v, format!("in the embedded instance of {param}: {m}")));
+        }
         // Nesting limited as in any input; positions are the embedded text's.
         let doc = input::parse_xml("", &text).map_err(|e| {
             at(
@@ -798,25 +876,32 @@ impl Reader<'_> {
                 ),
             ));
         }
-        let class = inst.attribute("CLASSNAME").unwrap_or("");
-        let fits = match param {
-            "SystemSettings" => class == VSSD,
-            "SecuritySettingData" => class == SECURITY,
-            _ => class != VSSD && class != SECURITY,
-        };
-        if !fits {
-            return Err(at(
-                name,
-                v,
-                format!("{param} cannot hold an instance of `{class}`"),
-            ));
-        }
+        self.fits(param, v, inst.attribute("CLASSNAME").unwrap_or(""))?;
         // Errors inside the instance are placed at the VALUE that holds it,
         // and so is what it becomes.
         self.out
             .origin(usize::try_from(v.range().start as isize + self.delta).ok());
         self.instance(inst)
             .map_err(|m| at(name, v, format!("in the embedded instance of {param}: {m}")))
+    }
+
+    /// Whether parameter `param` (its `<VALUE>` `v`) may hold an instance
+    /// of `class`.
+    fn fits(&self, param: &str, v: Node, class: &str) -> Result<(), String> {
+        let fits = match param {
+            "SystemSettings" => class == VSSD,
+            "SecuritySettingData" => class == SECURITY,
+            _ => class != VSSD && class != SECURITY,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(at(
+                self.name,
+                v,
+                format!("{param} cannot hold an instance of `{class}`"),
+            ))
+        }
     }
 
     fn instances<'a, 'i: 'a>(
@@ -848,7 +933,10 @@ impl Reader<'_> {
     /// One `<INSTANCE>` → `<instance class>` with one element per non-null
     /// property. Errors are messages without a position (the caller knows
     /// where the instance is).
-    fn instance(&mut self, inst: Node) -> Result<(), String> {
+    fn instance<'x, E: CimEl<'x>>(&mut self, inst: E) -> Result<(), String>
+    where
+        'n: 'x,
+    {
         let name = self.name;
         let class = inst
             .attribute("CLASSNAME")
@@ -861,9 +949,8 @@ impl Reader<'_> {
             ));
         }
         if is_rasd(class)
-            && !elements(inst).any(|p| {
-                p.attribute("NAME") == Some("ResourceType")
-                    && elements(p).any(|v| v.has_tag_name("VALUE"))
+            && !inst.elements().any(|p| {
+                p.attribute("NAME") == Some("ResourceType") && p.elements().any(|v| v.is("VALUE"))
             })
         {
             return Err(format!(
@@ -875,8 +962,8 @@ impl Reader<'_> {
         self.out.attr("class", class).map_err(werr(name))?;
         let decoded = self.decoded;
         let mut seen: Vec<&str> = Vec::new();
-        for p in elements(inst) {
-            let tag = p.tag_name().name();
+        for p in inst.elements() {
+            let tag = p.name();
             let array = match tag {
                 "PROPERTY" => false,
                 "PROPERTY.ARRAY" => true,
@@ -904,13 +991,13 @@ impl Reader<'_> {
                 return Err(format!("{class}.{pname}: unknown CIM type `{ty}`"));
             }
             // A property without a value is NULL: it says nothing, and is left out.
-            let mut values: Vec<Node> = if array {
-                match elements(p).find(|c| c.has_tag_name("VALUE.ARRAY")) {
-                    Some(a) => elements(a).collect(),
+            let mut values: Vec<E> = if array {
+                match p.elements().find(|c| c.is("VALUE.ARRAY")) {
+                    Some(a) => a.elements().collect(),
                     None => continue,
                 }
             } else {
-                let mut vs = elements(p).filter(|c| c.has_tag_name("VALUE"));
+                let mut vs = p.elements().filter(|c| c.is("VALUE"));
                 match (vs.next(), vs.next()) {
                     (Some(v), None) => vec![v],
                     (None, _) => continue,
@@ -925,9 +1012,9 @@ impl Reader<'_> {
             if class == VSSD && pname == "Notes" {
                 if let Some(i) = values
                     .iter()
-                    .position(|v| v.text().is_some_and(|t| t.starts_with(CARRIED_NOTE)))
+                    .position(|v| v.first_text().is_some_and(|t| t.starts_with(CARRIED_NOTE)))
                 {
-                    let t = self.decoded.text(values.remove(i))?;
+                    let t = values.remove(i).value_text(&self.decoded)?;
                     let hub = t[CARRIED_NOTE.len()..].to_string();
                     carried_doc(&hub)?;
                     self.carried = Some(hub);
@@ -946,15 +1033,15 @@ impl Reader<'_> {
                 w.attr("embedded", e).map_err(werr(name))?;
             }
             for v in values {
-                let null = v.has_tag_name("VALUE.NULL");
-                if !null && !v.has_tag_name("VALUE") {
+                let null = v.is("VALUE.NULL");
+                if !null && !v.is("VALUE") {
                     return Err(format!(
                         "{class}.{pname}: unexpected <{}> in a value",
-                        v.tag_name().name()
+                        v.name()
                     ));
                 }
-                let text = decoded
-                    .text(v)
+                let text = v
+                    .value_text(&decoded)
                     .map_err(|m| format!("{class}.{pname}: {m}"))?;
                 let text = text.as_ref();
                 if !null {

@@ -466,6 +466,85 @@ fn embedded_instances_decoded_first_read_as_the_parser_reads_them() {
 }
 
 #[test]
+fn damaged_embedded_instances_read_as_the_parser_reads_them() {
+    // Embedded instances read without a parser (`mini`) must read as the
+    // parsed ones do, or be left to the parser: requests damaged inside
+    // their embedded instances, thousands of ways, read both ways alike.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = std::fs::read_to_string(root.join("samples/hyperv/web-gen2.xml")).unwrap();
+    // Where the embedded instances are (their escaped text).
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while let Some(i) = base[at..].find("<VALUE>&lt;INSTANCE") {
+        let start = at + i + "<VALUE>".len();
+        let end = start + base[start..].find("</VALUE>").unwrap();
+        spans.push((start, end));
+        at = end;
+    }
+    assert!(spans.len() >= 10, "{} embedded instances", spans.len());
+    // Undamaged, every one is read without a parser.
+    for &(start, end) in &spans {
+        let inst = read::decode(&base[start..end]).unwrap();
+        assert!(super::mini::scan(&inst).is_some(), "{inst}");
+    }
+    // What goes in: markup and references of both levels, characters XML
+    // refuses or normalises, and plain text.
+    let pieces = [
+        "&lt;", "&gt;", "&amp;", "&quot;", "&apos;", "&amp;lt;", "&amp;amp;", "&amp;#10;",
+        "&amp;#13;", "&amp;#xFFFE;", "&amp;#0;", "&amp;bogus;", "&#13;", "&#9;", "&#10;", "&#1;",
+        "&#xEF;", "\"", "'", " ", "\t", "\n", "/", "=", "x", "é", "]]&gt;", "\u{FFFE}",
+        "\u{85}", "&lt;/VALUE&gt;", "&lt;VALUE&gt;", "&lt;VALUE.NULL/&gt;",
+        "&lt;VALUE.NULL&gt; &lt;/VALUE.NULL&gt;", "&lt;!-- c --&gt;", "&lt;![CDATA[c]]&gt;",
+        "&lt;QUALIFIER NAME=&quot;q&quot; TYPE=&quot;string&quot;/&gt;", "&lt;?pi?&gt;",
+        " NAME=&quot;a&quot;", " X=&quot;a&quot;", " xmlns=&quot;u&quot;", " a:b=&quot;c&quot;",
+        "&lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;VALUE&gt;c&lt;/VALUE&gt;&lt;/PROPERTY&gt;",
+        "&lt;/INSTANCE&gt;&lt;INSTANCE&gt;", "&lt;/PROPERTY&gt;", "&lt;INSTANCE&gt;",
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let (mut read, mut refused) = (0, 0);
+    for _ in 0..1500 {
+        let mut text = base.clone();
+        let (start, end) = spans[next(spans.len())];
+        let mut i = start + next(end - start);
+        while !text.is_char_boundary(i) {
+            i += 1;
+        }
+        match next(3) {
+            0 => text.insert_str(i, pieces[next(pieces.len())]),
+            1 => {
+                let mut j = (i + 1 + next(8)).min(end);
+                while !text.is_char_boundary(j) {
+                    j += 1;
+                }
+                text.replace_range(i..j, "");
+            }
+            _ => {
+                let mut j = (i + 1 + next(4)).min(end);
+                while !text.is_char_boundary(j) {
+                    j += 1;
+                }
+                text.replace_range(i..j, pieces[next(pieces.len())]);
+            }
+        }
+        match read_both_ways("damaged.xml", &text) {
+            Ok(_) => read += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    // Both outcomes are exercised: damage the reader takes, and damage it refuses.
+    assert!(
+        read > 200 && refused > 500,
+        "{read} read, {refused} refused"
+    );
+}
+
+#[test]
 fn what_decoding_first_does_not_take_is_read_as_before() {
     let c = read("d.xml", DEFINE).unwrap();
     let request = write_tree(&c).unwrap();

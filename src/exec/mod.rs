@@ -232,7 +232,7 @@ pub(super) struct Memo<'a, 'i> {
     /// long chain would cost each miss the whole chain: a document of
     /// thousands of VMs (one `<domains>` wrapper) made every call of a kept
     /// function scan 1,024 results.
-    index: std::collections::HashMap<(u32, u64), u32>,
+    index: std::collections::HashMap<(u32, u64), u32, crate::program::FxBuild>,
     same_hash: Vec<u32>,
 }
 

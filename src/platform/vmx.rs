@@ -205,6 +205,18 @@ pub fn unescape(v: &str, charset: Charset) -> String {
 /// Escapes a value for writing: `"`, `|` and control characters become
 /// `|XX`; outside UTF-8, every non-ASCII character becomes the `|XX` bytes
 /// of its encoding, so that the file itself is ASCII.
+/// The bytes [`escape`] writes as they are whatever the charset: ASCII
+/// but the controls, DEL, `"` and `|`.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7F {
+        t[b] = b != b'"' as usize && b != b'|' as usize;
+        b += 1;
+    }
+    t
+};
+
 pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, String> {
     fn hex(out: &mut String, x: u8) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -227,11 +239,13 @@ pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, 
     let (mut start, mut i) = (0, 0);
     while i < bytes.len() {
         let b = bytes[i];
-        let special = b < 0x20 || b == b'"' || b == b'|' || b == 0x7F;
-        if !special && (b < 0x80 || utf8) {
+        // What is written as it is, by a table: ASCII but controls, `"`
+        // and `|`; and in UTF-8, every byte of a character beyond ASCII.
+        if PLAIN[usize::from(b)] || (utf8 && b >= 0x80) {
             i += 1;
             continue;
         }
+        let special = b < 0x80;
         out.push_str(&v[start..i]);
         if special {
             hex(&mut out, b);

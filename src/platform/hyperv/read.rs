@@ -96,12 +96,15 @@ fn read_into(name: &str, text: &str, fast: bool, out: XmlOut) -> Result<XmlOut, 
     } else {
         None
     };
-    let (parsed, decoded) = match &embedded {
-        Some(e) => (e.text.as_str(), &e.values[..]),
-        None => (text, &[][..]),
+    let (parsed, decoded, cuts) = match &embedded {
+        Some(e) => (e.text.as_str(), &e.values[..], &e.cuts[..]),
+        None => (text, &[][..], &[][..]),
     };
     let doc = match input::parse_xml(name, parsed) {
         Ok(d) => d,
+        // Positions in the text with values cut out are not the file's:
+        // the file itself says where it is not XML.
+        Err(_) if embedded.is_some() => return read_into(name, text, false, out),
         Err(_) if first_element(text) == Some("INSTANCE") => {
             (wrapped, shift, delta) = wrap(text);
             match input::parse_xml(name, &wrapped) {
@@ -129,6 +132,8 @@ fn read_into(name: &str, text: &str, fast: bool, out: XmlOut) -> Result<XmlOut, 
         decoded: Decoded {
             parsed,
             values: decoded,
+            cuts,
+            file: text,
         },
     };
     let res = match root.tag_name().name() {
@@ -207,6 +212,8 @@ pub fn read_calls(name: &str, text: &str) -> Result<String, String> {
         decoded: Decoded {
             parsed: "",
             values: &[],
+            cuts: &[],
+            file: text,
         },
     };
     if !root.has_tag_name("CIM") {
@@ -418,28 +425,35 @@ fn wrap(text: &str) -> (String, usize, isize) {
 /// The embedded instances of a request, decoded without the XML parser.
 ///
 /// An embedded instance is the escaped text of a `<VALUE>`: kilobytes of
-/// `&lt;` and `&quot;`, which roxmltree decodes one character at a time
-/// (three quarters of the time it took to parse a request). Each
+/// `&lt;` and `&quot;`, which roxmltree reads one character at a time
+/// (most of the time it took to parse a request). Each
 /// `<VALUE>&lt;INSTANCE…</VALUE>` whose text is only that is decoded here,
-/// and the parser is given the document with those values' `&` changed to
-/// `_`: text of the same length, so every position (and error) it reports
-/// is the file's, and values it reads as plain text. The reader takes such
-/// a value's text from [`Embedded::values`], never from the parsed tree.
-/// Anything unusual (a DOCTYPE, a comment or CDATA section not closed, a
-/// carriage return or an entity this does not decode in a value) leaves
-/// the document to the parser as it is.
+/// and the parser is given the document with those values' texts cut out
+/// (`<VALUE></VALUE>`). The reader takes such a value's text from
+/// [`Embedded::values`], never from the parsed tree, and maps every
+/// position in the parsed text back to the file's through
+/// [`Embedded::cuts`], so what it reports names the file's lines and
+/// columns. Anything unusual (a DOCTYPE, a comment or CDATA section not
+/// closed, a carriage return, a character XML refuses or an entity this
+/// does not decode in a value) leaves the document to the parser as it is.
 pub(super) struct Embedded {
     /// The document as the parser reads it.
     text: String,
-    /// Where each decoded value's text starts, and the value.
+    /// Where each decoded value's text was (in the parsed text), and the
+    /// value.
     values: Vec<(usize, String)>,
+    /// Where each value was cut (in the parsed text), and how many bytes
+    /// were cut up to there, that one included.
+    cuts: Vec<(usize, usize)>,
 }
 
 impl Embedded {
     pub(super) fn find(text: &str) -> Option<Embedded> {
         const OPEN: &str = "<VALUE>";
         let mut values = Vec::new();
-        let mut bytes: Option<Vec<u8>> = None;
+        let mut cuts = Vec::new();
+        let mut parsed = String::new();
+        let (mut copied, mut removed) = (0, 0);
         let mut at = 0;
         // From markup to markup: comments, CDATA sections and processing
         // instructions are stepped over whole, so only a real `<VALUE>`'s
@@ -478,18 +492,27 @@ impl Embedded {
             {
                 continue;
             }
-            let decoded = decode(value)?;
-            let b = bytes.get_or_insert_with(|| text.as_bytes().to_vec());
-            for b in &mut b[start..end] {
-                if *b == b'&' {
-                    *b = b'_';
-                }
+            // What the parser would refuse in the text stays for it to refuse.
+            if !super::mini::text_ok(value) {
+                return None;
             }
-            values.push((start, decoded));
+            let decoded = decode(value)?;
+            parsed.push_str(&text[copied..start]);
+            copied = end;
+            let here = start - removed;
+            removed += len;
+            values.push((here, decoded));
+            cuts.push((here, removed));
         }
-        // Only ASCII `&` bytes changed: still UTF-8.
-        let text = String::from_utf8(bytes?).ok()?;
-        Some(Embedded { text, values })
+        if values.is_empty() {
+            return None;
+        }
+        parsed.push_str(&text[copied..]);
+        Some(Embedded {
+            text: parsed,
+            values,
+            cuts,
+        })
     }
 }
 
@@ -560,22 +583,52 @@ pub(super) fn decode(s: &str) -> Option<String> {
 struct Decoded<'n> {
     parsed: &'n str,
     values: &'n [(usize, String)],
+    /// See [`Embedded::cuts`].
+    cuts: &'n [(usize, usize)],
+    /// The file's text.
+    file: &'n str,
 }
 
 impl<'n> Decoded<'n> {
+    /// Whether `n` is a node of the parsed text (not of an embedded
+    /// instance's, nor of another document).
+    fn outer(&self, n: Node) -> bool {
+        !self.values.is_empty()
+            && std::ptr::eq(n.document().input_text().as_ptr(), self.parsed.as_ptr())
+    }
+
+    /// Where `n` starts in the file: its place in the parsed text, with
+    /// what was cut before it added back.
+    fn pos(&self, n: Node) -> usize {
+        let at = n.range().start;
+        if !self.outer(n) {
+            return at;
+        }
+        match self.cuts.partition_point(|(c, _)| *c <= at) {
+            0 => at,
+            k => at + self.cuts[k - 1].1,
+        }
+    }
+
+    /// `name:line:col: message` at `n`, in the file's lines and columns.
+    fn at(&self, name: &str, n: Node, msg: impl std::fmt::Display) -> String {
+        if !self.outer(n) {
+            return at(name, n, msg);
+        }
+        // As roxmltree counts: lines by `\n`, columns in characters.
+        let off = self.pos(n);
+        let before = &self.file[..off];
+        let row = before.bytes().filter(|&b| b == b'\n').count() + 1;
+        let col = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+        format!("{name}:{row}:{col}: {msg}")
+    }
+
     /// The whole text of a `<VALUE>` (see [`value_text`]): decoded before
     /// parsing when it is one of [`Embedded`]'s.
     fn text(&self, v: Node) -> Result<std::borrow::Cow<'n, str>, String> {
-        let outer = !self.values.is_empty()
-            && std::ptr::eq(v.document().input_text().as_ptr(), self.parsed.as_ptr());
-        let found = v
-            .first_child()
-            .filter(|t| outer && t.is_text() && t.next_sibling().is_none())
-            .and_then(|t| {
-                self.values
-                    .binary_search_by_key(&t.range().start, |(at, _)| *at)
-                    .ok()
-            });
+        let found = (self.outer(v) && !v.has_children())
+            .then(|| v.range().start + "<VALUE>".len())
+            .and_then(|at| self.values.binary_search_by_key(&at, |(a, _)| *a).ok());
         match found {
             Some(k) => Ok(std::borrow::Cow::Borrowed(&self.values[k].1)),
             None => value_text(v).map(std::borrow::Cow::Owned),
@@ -676,13 +729,13 @@ impl<'n> Reader<'n> {
         let msg = child(name, root, "MESSAGE")?;
         let body = elements(msg)
             .next()
-            .ok_or_else(|| at(name, msg, "<MESSAGE> is empty"))?;
+            .ok_or_else(|| self.decoded.at(name, msg, "<MESSAGE> is empty"))?;
         match body.tag_name().name() {
             "SIMPLEREQ" => self.requests(body, std::iter::once(body)),
             "MULTIREQ" => self.requests(body, elements(body)),
             "SIMPLERSP" | "MULTIRSP" => {
                 if let Some(e) = body.descendants().find(|d| d.has_tag_name("ERROR")) {
-                    return Err(at(
+                    return Err(self.decoded.at(
                         name,
                         e,
                         format!(
@@ -700,11 +753,13 @@ impl<'n> Reader<'n> {
                     })
                     .collect();
                 if insts.is_empty() {
-                    return Err(at(name, body, "the response holds no instances"));
+                    return Err(self
+                        .decoded
+                        .at(name, body, "the response holds no instances"));
                 }
                 self.instances("enumeration", insts.into_iter())
             }
-            other => Err(at(
+            other => Err(self.decoded.at(
                 name,
                 body,
                 format!("<{other}> is neither a request nor a response"),
@@ -724,7 +779,7 @@ impl<'n> Reader<'n> {
         for req in reqs {
             let call = elements(req)
                 .next()
-                .ok_or_else(|| at(name, req, "an empty request"))?;
+                .ok_or_else(|| self.decoded.at(name, req, "an empty request"))?;
             let method = call.attribute("NAME").unwrap_or("");
             let (class, ok) = match (call.tag_name().name(), method) {
                 ("METHODCALL", "DefineSystem") => ("Msvm_VirtualSystemManagementService", true),
@@ -732,8 +787,7 @@ impl<'n> Reader<'n> {
                 _ => ("", false),
             };
             if !ok {
-                return Err(at(
-                    name,
+                return Err(self.decoded.at(name,
                     call,
                     format!(
                         "<{} NAME=\"{method}\"> is not a VM definition: a Hyper-V document is a DefineSystem call \
@@ -745,13 +799,16 @@ impl<'n> Reader<'n> {
             let target = call
                 .descendants()
                 .find(|d| d.has_tag_name("INSTANCENAME") || d.has_tag_name("CLASSNAME"))
-                .ok_or_else(|| at(name, call, format!("{method} names no object to call")))?;
+                .ok_or_else(|| {
+                    self.decoded
+                        .at(name, call, format!("{method} names no object to call"))
+                })?;
             let called = target
                 .attribute("CLASSNAME")
                 .or_else(|| target.attribute("NAME"))
                 .unwrap_or("");
             if called != class {
-                return Err(at(
+                return Err(self.decoded.at(
                     name,
                     target,
                     format!("{method} is a method of {class}, called here on `{called}`"),
@@ -761,7 +818,7 @@ impl<'n> Reader<'n> {
         }
         let defines = calls.iter().filter(|(m, _)| *m == "DefineSystem").count();
         if defines != 1 {
-            return Err(at(
+            return Err(self.decoded.at(
                 name,
                 body,
                 format!("a Hyper-V request needs exactly one DefineSystem call, found {defines}"),
@@ -785,7 +842,7 @@ impl<'n> Reader<'n> {
                     _ => &["SecuritySettingData"],
                 };
                 if !expected.contains(&pname) {
-                    return Err(at(
+                    return Err(self.decoded.at(
                         name,
                         p,
                         format!(
@@ -800,8 +857,7 @@ impl<'n> Reader<'n> {
                     .collect();
                 if pname == "ReferenceConfiguration" {
                     if p.has_children() {
-                        return Err(at(
-                            name,
+                        return Err(self.decoded.at(name,
                             p,
                             "DefineSystem from a ReferenceConfiguration (a copy of another VM's snapshot) \
                              cannot be converted: the configuration is not in the document",
@@ -810,7 +866,7 @@ impl<'n> Reader<'n> {
                     continue;
                 }
                 if pname != "ResourceSettings" && values.len() != 1 {
-                    return Err(at(
+                    return Err(self.decoded.at(
                         name,
                         p,
                         format!(
@@ -825,7 +881,7 @@ impl<'n> Reader<'n> {
             }
         }
         if !self.seen_vssd {
-            return Err(at(
+            return Err(self.decoded.at(
                 name,
                 body,
                 format!("DefineSystem has no SystemSettings ({VSSD} instance)"),
@@ -839,7 +895,10 @@ impl<'n> Reader<'n> {
     /// A `<VALUE>` holding an escaped `<INSTANCE>`.
     fn embedded(&mut self, param: &str, v: Node) -> Result<(), String> {
         let name = self.name;
-        let text = self.decoded.text(v).map_err(|m| at(name, v, m))?;
+        let text = self
+            .decoded
+            .text(v)
+            .map_err(|m| self.decoded.at(name, v, m))?;
         let mini = if self.fast {
             super::mini::scan(&text)
         } else {
@@ -849,14 +908,15 @@ impl<'n> Reader<'n> {
             let inst = m.root();
             self.fits(param, v, inst.attribute("CLASSNAME").unwrap_or(""))?;
             self.out
-                .origin(usize::try_from(v.range().start as isize + self.delta).ok());
-            return self
-                .instance(inst)
-                .map_err(|m| at(name, v, format!("in the embedded instance of {param}: {m}")));
+                .origin(usize::try_from(self.decoded.pos(v) as isize + self.delta).ok());
+            return self.instance(inst).map_err(|m| {
+                self.decoded
+                    .at(name, v, format!("in the embedded instance of {param}: {m}"))
+            });
         }
         // Nesting limited as in any input; positions are the embedded text's.
         let doc = input::parse_xml("", &text).map_err(|e| {
-            at(
+            self.decoded.at(
                 name,
                 v,
                 format!(
@@ -867,7 +927,7 @@ impl<'n> Reader<'n> {
         })?;
         let inst = doc.root_element();
         if !inst.has_tag_name("INSTANCE") {
-            return Err(at(
+            return Err(self.decoded.at(
                 name,
                 v,
                 format!(
@@ -880,9 +940,11 @@ impl<'n> Reader<'n> {
         // Errors inside the instance are placed at the VALUE that holds it,
         // and so is what it becomes.
         self.out
-            .origin(usize::try_from(v.range().start as isize + self.delta).ok());
-        self.instance(inst)
-            .map_err(|m| at(name, v, format!("in the embedded instance of {param}: {m}")))
+            .origin(usize::try_from(self.decoded.pos(v) as isize + self.delta).ok());
+        self.instance(inst).map_err(|m| {
+            self.decoded
+                .at(name, v, format!("in the embedded instance of {param}: {m}"))
+        })
     }
 
     /// Whether parameter `param` (its `<VALUE>` `v`) may hold an instance
@@ -896,7 +958,7 @@ impl<'n> Reader<'n> {
         if fits {
             Ok(())
         } else {
-            Err(at(
+            Err(self.decoded.at(
                 self.name,
                 v,
                 format!("{param} cannot hold an instance of `{class}`"),
@@ -913,9 +975,13 @@ impl<'n> Reader<'n> {
         self.start_root(form)?;
         let shift = self.shift;
         for inst in insts {
-            let at = inst.range().start as isize + self.delta;
+            let at = self.decoded.pos(inst) as isize + self.delta;
             self.out.origin(usize::try_from(at).ok());
+            let decoded = self.decoded;
             self.instance(inst).map_err(|m| {
+                if shift == 0 {
+                    return decoded.at(name, inst, m);
+                }
                 let p = inst.document().text_pos_at(inst.range().start);
                 let col = if p.row == 1 {
                     p.col as usize - shift

@@ -561,7 +561,8 @@ fn what_decoding_first_does_not_take_is_read_as_before() {
         ("an unknown entity", value("&nbsp;"), false),
         ("an entity cut short", value("&amp"), false),
         ("a carriage return", value("a\r\nb"), false),
-        ("`]]>` in a value", value("]]&gt;]]>"), true),
+        // Text a parser refuses stays for the parser to refuse.
+        ("`]]>` in a value", value("]]&gt;]]>"), false),
         // Markup that holds a `<VALUE>` that is not one is stepped over.
         (
             "a comment",

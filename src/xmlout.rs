@@ -468,7 +468,7 @@ impl XmlOut {
 
 /// Bytes that may need escaping or checking: controls, `&`, `<`, `>`,
 /// `"`, and 0xEF (the first byte of U+FFFE and U+FFFF).
-static SPECIAL: [bool; 256] = {
+pub(crate) static SPECIAL: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 0x20 {

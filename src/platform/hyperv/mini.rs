@@ -111,23 +111,6 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n')
 }
 
-/// The bytes [`run`] looks at: controls, `"`, `&`, `<`, `>`, and 0xEF
-/// (which leads U+FFFE and U+FFFF).
-static SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        t[c] = true;
-        c += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'&' as usize] = true;
-    t[b'<' as usize] = true;
-    t[b'>' as usize] = true;
-    t[0xEF] = true;
-    t
-};
-
 /// What one pass over text (up to `stop`, or the end) finds: where it
 /// stops, whether the text has a reference (`&`), and whether it has only
 /// characters XML allows and a parser takes as they are (no control
@@ -138,7 +121,8 @@ fn run(b: &[u8], from: usize, stop: u8, tabs: bool) -> (usize, bool, bool) {
     let mut i = from;
     while i < b.len() {
         // Most bytes are none of those below: passed over by a table.
-        if !SPECIAL[b[i] as usize] {
+        // (The bytes it looks at are those XML text may need escaped.)
+        if !crate::xmlout::SPECIAL[b[i] as usize] {
             i += 1;
             continue;
         }

@@ -386,6 +386,78 @@ fn coverage_names_what_never_ran_and_lcov_reads_it() {
     }
 }
 
+/// `run --profile` says where the time went: every statement and function
+/// that ran, how often (exactly), and the costliest by its own time first.
+#[test]
+fn profile_counts_runs_and_ranks_the_costliest_first() {
+    let d = temp_dir("profile");
+    // 300 interfaces; `twin` compares one with every other: 90,000
+    // comparisons in all, far more than anything else the mapping does.
+    let mut input = String::from("<domain type=\"kvm\">\n  <name>web</name>\n  <devices>\n");
+    for i in 0..300 {
+        input.push_str(&format!(
+            "    <interface type=\"network\"><mac address=\"52:54:00:00:{:02x}:{:02x}\"/></interface>\n",
+            i / 256,
+            i % 256
+        ));
+    }
+    input.push_str("  </devices>\n</domain>\n");
+    write(&d.join("in.xml"), &input);
+    write(
+        &d.join("m.hvx"),
+        r#"mapping "t" { from kvm to cmdb version "1" }
+unmapped report;
+fn twin(i: nodes) -> bool =
+  exists($i/../interface[mac/@address = $i/mac/@address and node_index() != node_index($i)]);
+on domain {
+  <host name={name}> {
+    for $i in devices/interface {
+      <nic mac={$i/mac/@address} twin={twin($i)}/>
+    }
+  }
+}
+"#,
+    );
+    let m = d.join("m.hvx").display().to_string();
+    let i = d.join("in.xml").display().to_string();
+    let plain = run(&["run", &m, &i]);
+    let o = run(&["run", &m, &i, "--profile"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The outputs are unchanged on stdout.
+    assert_eq!(stdout(&o), stdout(&plain));
+    let err = stderr(&o);
+    let table: Vec<&str> = err
+        .lines()
+        .skip_while(|l| !l.starts_with("profile: 1 input(s)"))
+        .collect();
+    assert!(table.len() > 4, "{err}");
+    assert!(
+        table[1].contains("self ms") && table[1].contains("runs"),
+        "{err}"
+    );
+    // Each row: self ms, self %, incl ms, runs, where, what.
+    let row = |what: &str| -> Vec<String> {
+        let line = table
+            .iter()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no row for {what}: {err}"));
+        line.split_whitespace().map(String::from).collect()
+    };
+    let twin = row("fn twin");
+    assert_eq!(twin[3], "300", "{err}");
+    assert_eq!(twin[4], format!("{m}:3:4"), "{err}");
+    let nic = row("<nic mac=");
+    assert_eq!(nic[3], "300", "{err}");
+    assert_eq!(nic[4], format!("{m}:8:7"), "{err}");
+    let host = row("<host name=");
+    assert_eq!(host[3], "1", "{err}");
+    // The host element's time includes everything inside it.
+    let ms = |r: &[String], k: usize| r[k].parse::<f64>().unwrap();
+    assert!(ms(&host, 2) >= ms(&twin, 2), "{err}");
+    // The comparisons are the costliest by far: first.
+    assert!(table[2].contains("fn twin"), "{err}");
+}
+
 /// `run --trace` says where each output node came from, which rules
 /// fired and which they beat, and which paths selected nothing.
 #[test]

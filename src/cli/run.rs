@@ -53,6 +53,67 @@ pub struct Run {
     /// path that selected nothing: as annotated text, or JSON lines.
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
     pub trace: Option<TraceFormat>,
+    /// Print on stderr, after the outputs, where the time went over all
+    /// inputs: the statements and functions that took most of it, with
+    /// their own time, their time with what they ran, and how often they ran.
+    #[arg(long)]
+    pub profile: bool,
+}
+
+/// Rows `--profile` prints.
+const PROFILE_ROWS: usize = 25;
+
+/// Adds a run's profile to the rows kept so far (the same statement or
+/// function over several inputs adds up).
+fn add_profile(total: &mut Vec<exec::ProfileRow>, rows: &[exec::ProfileRow]) {
+    for r in rows {
+        match total
+            .iter_mut()
+            .find(|t| t.mapping == r.mapping && t.what == r.what)
+        {
+            Some(t) => {
+                t.runs += r.runs;
+                t.self_ns += r.self_ns;
+                t.incl_ns += r.incl_ns;
+            }
+            None => total.push(r.clone()),
+        }
+    }
+}
+
+/// The `--profile` table: the costliest rows by their own time.
+pub(crate) fn profile_text(inputs: usize, rows: &[exec::ProfileRow]) -> String {
+    let mut rows: Vec<&exec::ProfileRow> = rows.iter().collect();
+    rows.sort_by(|a, b| {
+        b.self_ns
+            .cmp(&a.self_ns)
+            .then_with(|| a.mapping.cmp(&b.mapping))
+    });
+    let total: u64 = rows.iter().map(|r| r.self_ns).sum();
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let mut out = format!(
+        "profile: {inputs} input(s), {:.3} ms in statements and functions; the {} costliest by their own time:\n",
+        ms(total),
+        rows.len().min(PROFILE_ROWS)
+    );
+    out.push_str("   self ms  self %    incl ms      runs  where\n");
+    for r in rows.iter().take(PROFILE_ROWS) {
+        let pct = if total == 0 {
+            0.0
+        } else {
+            r.self_ns as f64 * 100.0 / total as f64
+        };
+        out.push_str(&format!(
+            "{:>10.3} {:>6.1}% {:>10.3} {:>9}  {}  {}\n",
+            ms(r.self_ns),
+            pct,
+            ms(r.incl_ns),
+            r.runs,
+            r.mapping,
+            crate::convert::short_to(&r.what, 60)
+        ));
+    }
+    out
 }
 
 /// How `--trace` prints.
@@ -139,6 +200,7 @@ impl Run {
         let mut written_by: HashMap<String, PathBuf> = HashMap::new();
         let mut report = Vec::new();
         let mut failures = 0;
+        let mut profile = Vec::new();
         for path in &self.inputs {
             let name = path.display().to_string();
             let outcome = self.one(&program, &params, path, &persisted);
@@ -198,7 +260,10 @@ impl Run {
                 Ok(o)
             });
             match &result {
-                Ok(o) => print_findings(ctx, &name, o),
+                Ok(o) => {
+                    add_profile(&mut profile, &o.profile);
+                    print_findings(ctx, &name, o)
+                }
                 Err(m) => {
                     failures += 1;
                     super::error(ctx, m);
@@ -216,6 +281,9 @@ impl Run {
                     "warnings": o.map(|o| o.warnings.iter().map(|w| json!({"mapping": w.mapping, "action": w.action, "message": w.message, "input": w.input})).collect::<Vec<_>>()).unwrap_or_default(),
                 }));
             }
+        }
+        if self.profile {
+            eprint!("{}", profile_text(self.inputs.len(), &profile));
         }
         if let Some(r) = &self.report {
             let doc = json!({"version": super::transform::REPORT_VERSION, "inputs": report});
@@ -248,6 +316,7 @@ impl Run {
         let opts = RunOptions {
             keep_secrets: self.keep_secrets,
             trace: self.trace.is_some(),
+            profile: self.profile,
             ..Default::default()
         };
         let o = exec::run(program, &doc, params, persisted.access(), &opts)

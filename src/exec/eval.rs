@@ -294,6 +294,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let fd = &self.p.fns[f as usize];
         if self.obs.is_some() {
             self.hit(super::Probe::Fn(f));
+            if self.profiling() {
+                return self.call_timed(f, args, loc, cx, locals);
+            }
         }
         let n = (fd.frame as usize).max(args.len());
         // Most functions need a few slots: those live on the stack.
@@ -306,6 +309,26 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let mut frame = self.take_frame(n);
         let v = self.fn_body(f, args, loc, cx, locals, &mut frame);
         self.give_frame(frame);
+        v
+    }
+
+    /// [`Self::call_fn`], timed (`--profile`).
+    #[cold]
+    #[inline(never)]
+    fn call_timed(
+        &mut self,
+        f: FnId,
+        args: &'p [Expr],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+    ) -> R<Val<'a, 'i>> {
+        let fd = &self.p.fns[f as usize];
+        self.prof_enter();
+        let mut frame = self.take_frame((fd.frame as usize).max(args.len()));
+        let v = self.fn_body(f, args, loc, cx, locals, &mut frame);
+        self.give_frame(frame);
+        self.prof_exit(fd.loc, true);
         v
     }
 

@@ -21,7 +21,7 @@ use crate::xmlout::XmlOut;
 use value::{Item, Val};
 
 use observe::Observer;
-pub use observe::{probes, trace_json, trace_text, Hits, Probe, ProbeInfo, TraceEvent};
+pub use observe::{probes, trace_json, trace_text, Hits, Probe, ProbeInfo, ProfileRow, TraceEvent};
 pub use report::{at, Dropped, InputPos, Unmapped};
 
 /// Options for one run.
@@ -49,6 +49,9 @@ pub struct RunOptions {
     /// Record where each output node came from ([`Outcome::trace`],
     /// `--trace`).
     pub trace: bool,
+    /// Time every statement and function call ([`Outcome::profile`],
+    /// `hvxform run --profile`).
+    pub profile: bool,
     /// Carry the input in the output for the way back (book: hub, carried
     /// data): the run lists the input's secret nodes
     /// ([`Outcome::secrets`]) so that what is carried leaves them out.
@@ -66,6 +69,7 @@ impl Default for RunOptions {
             context: false,
             coverage: false,
             trace: false,
+            profile: false,
             carry: true,
         }
     }
@@ -129,6 +133,8 @@ pub struct Outcome {
     pub hits: Option<Hits>,
     /// What happened, with [`RunOptions::trace`].
     pub trace: Vec<TraceEvent>,
+    /// Where the time went, with [`RunOptions::profile`].
+    pub profile: Vec<ProfileRow>,
     /// The input's secret nodes (element, or attribute index), with
     /// [`RunOptions::carry`] unless secrets are kept.
     pub secrets: Vec<(crate::tree::NodeId, Option<u32>)>,
@@ -535,10 +541,12 @@ fn run_inner<'a>(
         memo: memo.reset(p.fns.len()),
         strings,
         name_ids,
-        obs: (opts.coverage || opts.trace).then(|| {
+        obs: (opts.coverage || opts.trace || opts.profile).then(|| {
             Box::new(Observer {
                 hits: opts.coverage.then(Hits::default),
                 trace: opts.trace.then(Vec::new),
+                profile: opts.profile.then(observe::Profile::default),
+                timed: false,
             })
         }),
     };
@@ -564,7 +572,7 @@ fn run_inner<'a>(
                 return Err(e);
             }
         }
-        let (hits, trace) = r.take_observer();
+        let (hits, trace, profile) = r.take_observer();
         let secrets = secret_nodes(&mut r)?;
         Ok(Outcome {
             documents,
@@ -575,6 +583,7 @@ fn run_inner<'a>(
             paths: std::mem::take(&mut r.paths),
             hits,
             trace,
+            profile,
             secrets,
         })
     });

@@ -68,6 +68,36 @@ pub struct TraceEvent {
 pub(super) struct Observer {
     pub hits: Option<Hits>,
     pub trace: Option<Vec<TraceEvent>>,
+    pub profile: Option<Profile>,
+    /// A timed statement is running its body: the next statement observed
+    /// is that one again (see [`Run::observe_stmt`]).
+    pub timed: bool,
+}
+
+/// Time spent in one statement, or in one function's calls, over a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRow {
+    /// `file:line:col` of the statement, or of the function's name.
+    pub mapping: String,
+    /// The statement's text (its first line, shortened), or `fn NAME`.
+    pub what: String,
+    /// How many times it ran.
+    pub runs: u64,
+    /// Nanoseconds in it, not counting the statements and functions it ran.
+    pub self_ns: u64,
+    /// Nanoseconds in it, everything it ran included (a statement that runs
+    /// again inside itself, through `apply` or recursion, counts once per
+    /// level).
+    pub incl_ns: u64,
+}
+
+/// Where a profiled run is: the statements and calls it is inside (when
+/// each began, and the time spent in what it ran), and the totals.
+#[derive(Debug, Default)]
+pub(super) struct Profile {
+    stack: Vec<(std::time::Instant, u64)>,
+    /// Per statement (`false`) or function (`true`): runs, self, inclusive.
+    rows: HashMap<(Loc, bool), (u64, u64, u64)>,
 }
 
 /// Values in a trace are cut to this many characters.
@@ -79,6 +109,55 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     pub(super) fn hit(&mut self, p: Probe) {
         if let Some(h) = self.obs.as_mut().and_then(|o| o.hits.as_mut()) {
             *h.0.entry(p).or_default() += 1;
+        }
+    }
+
+    pub(super) fn profiling(&self) -> bool {
+        self.obs.as_ref().is_some_and(|o| o.profile.is_some())
+    }
+
+    /// Counts a statement (coverage), and says whether it is to be timed
+    /// (`--profile`): false for the statement being timed itself, which
+    /// comes through here a second time.
+    #[cold]
+    pub(super) fn observe_stmt(&mut self, loc: Loc) -> bool {
+        let Some(o) = self.obs.as_mut() else {
+            return false;
+        };
+        if o.profile.is_some() {
+            o.timed = !o.timed;
+            if !o.timed {
+                return false;
+            }
+        }
+        self.hit(Probe::Stmt(loc));
+        self.profiling()
+    }
+
+    /// A profiled statement or call begins.
+    #[cold]
+    pub(super) fn prof_enter(&mut self) {
+        if let Some(p) = self.obs.as_mut().and_then(|o| o.profile.as_mut()) {
+            p.stack.push((std::time::Instant::now(), 0));
+        }
+    }
+
+    /// The statement (`func` false) or call of the function declared at
+    /// `loc` that [`Self::prof_enter`] began has ended.
+    #[cold]
+    pub(super) fn prof_exit(&mut self, loc: Loc, func: bool) {
+        if let Some(p) = self.obs.as_mut().and_then(|o| o.profile.as_mut()) {
+            let Some((t0, inner)) = p.stack.pop() else {
+                return;
+            };
+            let incl = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if let Some(parent) = p.stack.last_mut() {
+                parent.1 = parent.1.saturating_add(incl);
+            }
+            let row = p.rows.entry((loc, func)).or_default();
+            row.0 += 1;
+            row.1 = row.1.saturating_add(incl.saturating_sub(inner));
+            row.2 = row.2.saturating_add(incl);
         }
     }
 
@@ -190,11 +269,39 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         out
     }
 
-    pub(super) fn take_observer(&mut self) -> (Option<Hits>, Vec<TraceEvent>) {
-        match self.obs.take() {
-            Some(o) => (o.hits, o.trace.unwrap_or_default()),
-            None => (None, Vec::new()),
-        }
+    pub(super) fn take_observer(&mut self) -> (Option<Hits>, Vec<TraceEvent>, Vec<ProfileRow>) {
+        let Some(o) = self.obs.take() else {
+            return (None, Vec::new(), Vec::new());
+        };
+        let mut rows: Vec<ProfileRow> = o
+            .profile
+            .map(|p| p.rows)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|((loc, func), (runs, self_ns, incl_ns))| ProfileRow {
+                mapping: self.p.describe(loc),
+                what: if func {
+                    let f = self.p.fns.iter().find(|f| f.loc == loc);
+                    format!("fn {}", f.map_or("?", |f| f.name.as_str()))
+                } else {
+                    let t = self.source_text(loc);
+                    match t.lines().next().unwrap_or("").trim() {
+                        // A document's own body (no statement text).
+                        "" => "(the document's body)".to_string(),
+                        line => line.to_string(),
+                    }
+                },
+                runs,
+                self_ns,
+                incl_ns,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.self_ns
+                .cmp(&a.self_ns)
+                .then_with(|| a.mapping.cmp(&b.mapping))
+        });
+        (o.hits, o.trace.unwrap_or_default(), rows)
     }
 }
 

@@ -19,14 +19,25 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         Ok(())
     }
 
+    /// [`Self::stmt`], timed (`--profile`): the statement runs again
+    /// through `stmt`, which [`Self::observe_stmt`] lets through once.
+    #[cold]
+    #[inline(never)]
+    fn stmt_timed(&mut self, s: &'p Stmt, cx: &Cx<'a, 'i>, locals: &mut Vec<Val<'a, 'i>>) -> R<()> {
+        self.prof_enter();
+        let r = self.stmt(s, cx, locals);
+        self.prof_exit(s.loc(), false);
+        r
+    }
+
     pub(super) fn stmt(
         &mut self,
         s: &'p Stmt,
         cx: &Cx<'a, 'i>,
         locals: &mut Vec<Val<'a, 'i>>,
     ) -> R<()> {
-        if self.obs.is_some() {
-            self.hit(Probe::Stmt(s.loc()));
+        if self.obs.is_some() && self.observe_stmt(s.loc()) {
+            return self.stmt_timed(s, cx, locals);
         }
         match s {
             Stmt::Elem {

@@ -306,10 +306,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         if n <= INLINE_FRAME {
             return self.call_on_stack::<INLINE_FRAME>(f, args, loc, cx, locals, n);
         }
-        let mut frame = self.take_frame(n);
-        let v = self.fn_body(f, args, loc, cx, locals, &mut frame);
-        self.give_frame(frame);
-        v
+        self.call_on_heap(f, args, loc, cx, locals, n)
     }
 
     /// [`Self::call_fn`], timed (`--profile`).
@@ -325,10 +322,31 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     ) -> R<Val<'a, 'i>> {
         let fd = &self.p.fns[f as usize];
         self.prof_enter();
-        let mut frame = self.take_frame((fd.frame as usize).max(args.len()));
+        let v = self.call_on_heap(
+            f,
+            args,
+            loc,
+            cx,
+            locals,
+            (fd.frame as usize).max(args.len()),
+        );
+        self.prof_exit(fd.loc, true);
+        v
+    }
+
+    /// [`Self::fn_body`] with a frame of `n` slots taken from the pool.
+    fn call_on_heap(
+        &mut self,
+        f: FnId,
+        args: &'p [Expr],
+        loc: Loc,
+        cx: &Cx<'a, 'i>,
+        locals: &[Val<'a, 'i>],
+        n: usize,
+    ) -> R<Val<'a, 'i>> {
+        let mut frame = self.take_frame(n);
         let v = self.fn_body(f, args, loc, cx, locals, &mut frame);
         self.give_frame(frame);
-        self.prof_exit(fd.loc, true);
         v
     }
 

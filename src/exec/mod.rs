@@ -133,7 +133,7 @@ pub struct Outcome {
     pub hits: Option<Hits>,
     /// What happened, with [`RunOptions::trace`].
     pub trace: Vec<TraceEvent>,
-    /// Where the time went, with [`RunOptions::profile`].
+    /// Where the time went, with [`RunOptions::profile`] (in no order).
     pub profile: Vec<ProfileRow>,
     /// The input's secret nodes (element, or attribute index), with
     /// [`RunOptions::carry`] unless secrets are kept.

@@ -273,7 +273,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let Some(o) = self.obs.take() else {
             return (None, Vec::new(), Vec::new());
         };
-        let mut rows: Vec<ProfileRow> = o
+        // In no order: `run --profile` ranks the rows of all inputs.
+        let rows: Vec<ProfileRow> = o
             .profile
             .map(|p| p.rows)
             .unwrap_or_default()
@@ -296,11 +297,6 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 incl_ns,
             })
             .collect();
-        rows.sort_by(|a, b| {
-            b.self_ns
-                .cmp(&a.self_ns)
-                .then_with(|| a.mapping.cmp(&b.mapping))
-        });
         (o.hits, o.trace.unwrap_or_default(), rows)
     }
 }

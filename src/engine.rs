@@ -689,6 +689,9 @@ impl<'m> Convert<'m> {
         depth: usize,
     ) -> Result<ReadInput, ConvertError> {
         let text = platform::to_xml(name, text, from).map_err(ConvertError::Input)?;
+        if let Some(read) = self.read_plain(&text, from) {
+            return Ok(read);
+        }
         let doc = input::parse_xml(name, &text).map_err(|e| ConvertError::Input(e.message))?;
         let (source, unknown_root) = platform::source_of_xml(&doc, from)
             .map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
@@ -722,6 +725,30 @@ impl<'m> Convert<'m> {
         };
         let doc = doc.map_err(|m| ConvertError::Input(format!("{name}: {m}")))?;
         Ok((doc, source, unknown_root, found))
+    }
+
+    /// [`Convert::read_as_text`]'s common case in one pass: plain XML read
+    /// straight into the program's tree ([`crate::tree::Document::scan`]),
+    /// of a platform its root element names. `None` sends the input the
+    /// parser's way: XML outside that subset (and every malformed input,
+    /// whose error the parser places), a root that needs a closer look,
+    /// `--from` naming another platform (said there), and any input with
+    /// the word `carry` in it, which may hold data from an earlier
+    /// conversion ([`carry::find`] finds it in the parser's tree; no
+    /// channel's name is written without that word, and the scan refuses
+    /// the character references that could spell it otherwise).
+    fn read_plain(&self, text: &str, from: Option<&'static Platform>) -> Option<ReadInput> {
+        if self.run.carry && memchr::memmem::find(text.as_bytes(), b"carry").is_some() {
+            return None;
+        }
+        let doc = crate::tree::Document::scan(text)?;
+        let root = doc.root_element()?;
+        let tn = root.tag_name();
+        let source = platform::platform_of_root(tn.name(), tn.namespace())?;
+        if from.is_some_and(|f| f.name != source.name) || !source.implemented {
+            return None;
+        }
+        Some((doc, source, None, None))
     }
 
     /// The package of carried data for a document of `target`: the input,

@@ -128,27 +128,16 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
     }
     let tn = root.tag_name();
     let (local, ns) = (tn.name(), tn.namespace());
+    if let Some(p) = platform_of_root(local, ns) {
+        return Ok(p);
+    }
     let p = match (local, ns) {
-        ("domain", None) => "kvm",
-        (
-            "VirtualMachineConfigSpec"
-            | "VirtualMachineConfigInfo"
-            | "ConfigSpec"
-            | "config"
-            | "spec",
-            Some(VIM25_NS),
-        ) => "vsphere",
         // A data object as pyVmomi serialises it (`SoapAdapter.Serialize`):
         // any element, typed by xsi:type.
         (_, Some(VIM25_NS)) if is_vim_config(root) => "vsphere",
-        ("Envelope", Some(OVF1_NS | OVF2_NS)) => "ovf",
         // A vSphere API response as vCenter sends it (RetrievePropertiesResponse,
         // FetchResponse): a SOAP envelope whose body is in urn:vim25.
         ("Envelope", Some(SOAP_NS)) if soap_body_is_vim25(root) => "vsphere",
-        ("DescribeInstancesResponse", Some(EC2_NS | EC2_NS_BARE)) => "ec2",
-        ("vm", Some(HVX_NS)) => "hvx",
-        ("vmx", Some(vmx::NS)) => "vmware",
-        ("xl", Some(xl::NS)) => "xen",
         ("hyperv", Some(hyperv::NS)) | ("CIM" | "INSTANCE", None) => "hyperv",
         ("configuration", None | Some(hyperv::NS)) if is_hyperv_config(root) => "hyperv",
         _ => {
@@ -165,6 +154,33 @@ pub fn platform_of_xml(doc: &roxmltree::Document) -> Result<&'static Platform, S
         }
     };
     Ok(by_name(p).expect("registered"))
+}
+
+/// The platform of a document whose root element's name alone says it
+/// (`local` in namespace `ns`): a libvirt domain, a vSphere ConfigSpec or
+/// ConfigInfo, an OVF envelope, an EC2 response, the hub, the canonical
+/// forms of `.vmx` and xl.cfg. `None` where [`platform_of_xml`] looks
+/// further (commands, SOAP envelopes, Hyper-V, typed vSphere objects,
+/// unknown roots). Readers without a roxmltree tree detect with this alone.
+pub fn platform_of_root(local: &str, ns: Option<&str>) -> Option<&'static Platform> {
+    let p = match (local, ns) {
+        ("domain", None) => "kvm",
+        (
+            "VirtualMachineConfigSpec"
+            | "VirtualMachineConfigInfo"
+            | "ConfigSpec"
+            | "config"
+            | "spec",
+            Some(VIM25_NS),
+        ) => "vsphere",
+        ("Envelope", Some(OVF1_NS | OVF2_NS)) => "ovf",
+        ("DescribeInstancesResponse", Some(EC2_NS | EC2_NS_BARE)) => "ec2",
+        ("vm", Some(HVX_NS)) => "hvx",
+        ("vmx", Some(vmx::NS)) => "vmware",
+        ("xl", Some(xl::NS)) => "xen",
+        _ => return None,
+    };
+    by_name(p).ok()
 }
 
 /// SOAP 1.1's envelope namespace.

@@ -12,6 +12,8 @@
 
 use std::marker::PhantomData;
 
+mod scan;
+
 const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,13 +24,13 @@ enum Kind {
 }
 
 /// A range of [`Document::text`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Span {
     start: u32,
     end: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct NodeData {
     kind: Kind,
     parent: u32,
@@ -69,7 +71,7 @@ impl NodeData {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct AttrData {
     ns: u32,
     name: Span,
@@ -78,7 +80,7 @@ struct AttrData {
 }
 
 /// A prefix binding: `prefix` empty for the default namespace.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Binding {
     prefix: Option<Span>,
     uri: Span,
@@ -87,7 +89,9 @@ struct Binding {
 }
 
 /// A document: nodes, attributes and namespace bindings in arenas.
-#[derive(Debug, Clone, Default)]
+/// Equal documents have the same nodes, strings and spans (the reader
+/// tests compare their trees this way).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
     text: String,
     /// Length of the source text at the start of `text` (0: built).
@@ -280,10 +284,23 @@ impl Document {
         }
     }
 
-    /// Parses `text` with roxmltree (plain XML, no DTD) and copies it.
+    /// Parses `text` (plain XML, no DTD): read directly when it is in the
+    /// subset [`Document::scan`] reads, otherwise by roxmltree and copied.
     pub fn parse(text: &str) -> Result<Document, String> {
+        if let Some(d) = Document::scan(text) {
+            return Ok(d);
+        }
         let d = roxmltree::Document::parse(text).map_err(|e| e.to_string())?;
         Document::from_roxml(&d)
+    }
+
+    /// `text` read directly into a document when it is plain XML of the
+    /// subset VM metadata is written in, with no parser's tree in between;
+    /// `None` for anything else, valid or not, which the caller parses
+    /// (see the module `scan`). What this reads, [`Document::from_roxml`]
+    /// of roxmltree's parse gives exactly.
+    pub fn scan(text: &str) -> Option<Document> {
+        scan::parse(text)
     }
 
     /// Copies a document roxmltree parsed. Documents larger than 4 GiB are

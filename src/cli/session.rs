@@ -205,12 +205,12 @@ impl Store {
     /// lookups go on), `None` when the store is saved only once, at the end
     /// (a database: one transaction), so outputs wait for it.
     #[allow(clippy::type_complexity)]
-    pub(super) fn saver(&self) -> Option<Option<Box<dyn Fn() -> Result<(), String> + Sync + '_>>> {
+    pub(super) fn saver(
+        &self,
+    ) -> Option<Option<Box<dyn Fn() -> Result<usize, String> + Sync + '_>>> {
         match self {
             Store::Memory(_) => Some(None),
-            Store::File(f) => Some(Some(Box::new(|| {
-                f.save().map(drop).map_err(|e| e.to_string())
-            }))),
+            Store::File(f) => Some(Some(Box::new(|| f.save_sized().map_err(|e| e.to_string())))),
             Store::Postgres(_) => None,
         }
     }

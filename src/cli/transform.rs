@@ -614,14 +614,25 @@ struct Stream<'s> {
     reaper: &'s Reaper,
     /// Saves the session store: called before any output is written, so no
     /// output names an identifier the store does not hold. Outputs then wait
-    /// in memory until [`HELD_BYTES`] of them (or the last) are converted,
-    /// and one save covers them all.
-    save_first: Option<&'s (dyn Fn() -> Result<(), String> + Sync)>,
+    /// in memory until [`held_limit`] bytes of them (or the last) are
+    /// converted, and one save covers them all. Returns the bytes it wrote
+    /// (0: nothing to save).
+    save_first: Option<&'s (dyn Fn() -> Result<usize, String> + Sync)>,
 }
 
-/// Outputs held for one save of the session store, at most (then saved and
-/// written): a batch's memory stays bounded however many inputs it has.
-const HELD_BYTES: usize = 16 << 20;
+/// Outputs held for one save of the session store (then saved and
+/// written): [`HELD_BYTES`], or eight times what the last save wrote when
+/// that is more, so that saving a large store costs at most an eighth of
+/// writing the outputs; never more than [`HELD_MAX`], so a batch's memory
+/// stays bounded however many inputs it has. Held outputs are memory the
+/// allocator cannot reuse until they are written: on a batch of 5,000
+/// small domains with a 1,000-pair store, 2 MiB rather than 16 MiB took 3 %
+/// less CPU and half the peak memory (book: Performance).
+fn held_limit(last_save: usize) -> usize {
+    last_save.saturating_mul(8).clamp(HELD_BYTES, HELD_MAX)
+}
+const HELD_BYTES: usize = 2 << 20;
+const HELD_MAX: usize = 32 << 20;
 /// Converted inputs a worker has not handed to the writer yet: sent when
 /// there are enough, and when the worker stops (or panics).
 struct Ready<'a> {
@@ -678,12 +689,14 @@ fn convert_all(
                 // Converted, not written yet (waiting for a save of the store).
                 let mut held: Vec<(usize, Done)> = Vec::new();
                 let mut held_bytes = 0;
+                let mut limit = HELD_BYTES;
                 let mut made: Option<PathBuf> = None;
                 let mut flush = |held: &mut Vec<(usize, Done)>| {
                     let saved = match save_first {
                         Some(save) if held.iter().any(|(_, d)| d.result.is_ok()) => save(),
-                        _ => Ok(()),
+                        _ => Ok(0),
                     };
+                    let wrote = *saved.as_ref().unwrap_or(&0);
                     for (k, mut done) in held.drain(..) {
                         let w = done.result.as_ref().ok().map(|(docs, _)| {
                             let input = done.input.display();
@@ -706,6 +719,7 @@ fn convert_all(
                         }
                         lock(results)[k] = Some(done);
                     }
+                    wrote
                 };
                 for ks in rx {
                     for k in ks {
@@ -716,8 +730,11 @@ fn convert_all(
                             held_bytes += docs.iter().map(|d| d.xml.len()).sum::<usize>();
                         }
                         held.push((k, done));
-                        if save_first.is_none() || held_bytes >= HELD_BYTES {
-                            flush(&mut held);
+                        if save_first.is_none() || held_bytes >= limit {
+                            let wrote = flush(&mut held);
+                            if wrote > 0 {
+                                limit = held_limit(wrote);
+                            }
                             held_bytes = 0;
                         }
                     }
@@ -1041,13 +1058,13 @@ mod tests {
             seen.lock()
                 .unwrap()
                 .push(std::fs::read_dir(&out).unwrap().count());
-            Ok(())
+            Ok(0)
         };
         let reaper = Reaper::default();
         let vsphere = platform::by_name("vsphere").unwrap();
         let batch = |inputs: &[super::super::InputFile],
                      dir: &Path,
-                     save_first: &(dyn Fn() -> Result<(), String> + Sync)| {
+                     save_first: &(dyn Fn() -> Result<usize, String> + Sync)| {
             convert_all(
                 &conv,
                 inputs,
@@ -1075,6 +1092,26 @@ mod tests {
             seen[seen.len() - 1] > 0 && seen[seen.len() - 1] < 24,
             "{seen:?}"
         );
+        // A store whose save writes 4 MiB: after the first save (at
+        // HELD_BYTES) outputs are held up to 32 MiB (eight times that, at
+        // most HELD_MAX), so the other 22 MB wait for one more save.
+        let out3 = dir.join("out3");
+        std::fs::create_dir_all(&out3).unwrap();
+        let saves: Mutex<Vec<usize>> = Mutex::default();
+        let big = || {
+            saves
+                .lock()
+                .unwrap()
+                .push(std::fs::read_dir(&out3).unwrap().count());
+            Ok(4 << 20)
+        };
+        let (_, written) = batch(&inputs, &out3, &big);
+        assert!(written.unwrap().iter().all(|w| matches!(w, Some(Ok(_)))));
+        let saves = saves.lock().unwrap().clone();
+        assert!(saves.len() == 2 && saves[0] == 0, "{saves:?}");
+        assert_eq!(held_limit(0), HELD_BYTES);
+        assert_eq!(held_limit(1 << 20), 8 << 20);
+        assert_eq!(held_limit(usize::MAX), HELD_MAX);
         // A store that cannot be saved: nothing is written, each input says why.
         let out2 = dir.join("out2");
         std::fs::create_dir_all(&out2).unwrap();

@@ -225,14 +225,20 @@ impl StoreFile {
     /// next save. A batch that writes its outputs as it goes saves this way
     /// before writing any.
     pub fn save(&self) -> Result<bool, StoreError> {
+        self.save_sized().map(|n| n > 0)
+    }
+
+    /// [`FileStore::save`], saying how many bytes were written (0: nothing
+    /// changed, nothing written).
+    pub fn save_sized(&self) -> Result<usize, StoreError> {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         if !tables.changed() {
-            return Ok(false);
+            return Ok(0);
         }
         let text = format::write(&tables);
         save(&self.real, text.as_bytes()).map_err(io_err(&self.shown, "write"))?;
         tables.mark_saved();
-        Ok(true)
+        Ok(text.len().max(1))
     }
 }
 

@@ -48,6 +48,8 @@ struct RawAttr<'t> {
     local: &'t str,
     value: Cow<'t, str>,
     pos: usize,
+    /// Its namespace, once resolved.
+    uri: Option<&'t str>,
 }
 
 /// Byte classes: names, and the bytes that end a run of plain text or of
@@ -472,6 +474,7 @@ impl<'t> Scan<'t> {
                 local,
                 value,
                 pos,
+                uri: None,
             });
         }
         Some(())
@@ -556,18 +559,21 @@ impl<'t> Scan<'t> {
         } else {
             Some(lookup(Some(prefix))?)
         };
-        let mut uris: [Option<&'t str>; MAX_ATTRS] = [None; MAX_ATTRS];
-        for (k, a) in self.attrs.iter().enumerate() {
-            uris[k] = match a.prefix {
+        for k in 0..self.attrs.len() {
+            let uri = match self.attrs[k].prefix {
                 "" => None,
                 "xml" => Some(XML_NS),
                 "xmlns" => return None,
                 p => Some(lookup(Some(p))?),
             };
-            let dup = (0..k).any(|j| uris[j] == uris[k] && self.attrs[j].local == a.local);
-            if dup {
+            let a = &self.attrs[k];
+            if self.attrs[..k]
+                .iter()
+                .any(|b| b.uri == uri && b.local == a.local)
+            {
                 return None;
             }
+            self.attrs[k].uri = uri;
         }
         let src = self.text;
         let d = &mut self.doc;
@@ -577,8 +583,8 @@ impl<'t> Scan<'t> {
         };
         let name = d.span_of(local, src);
         let a0 = d.attrs.len() as u32;
-        for (k, a) in self.attrs.iter().enumerate() {
-            let ns = match uris[k] {
+        for a in &self.attrs {
+            let ns = match a.uri {
                 Some(u) => d.intern_uri(u, src),
                 None => 0,
             };

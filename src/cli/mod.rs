@@ -208,20 +208,25 @@ pub(crate) fn expand_inputs(
             let mut dirs = Vec::new();
             for e in rd.filter_map(|e| e.ok()) {
                 let name = e.file_name();
-                if name.to_string_lossy().starts_with('.') {
+                if name.as_encoded_bytes().first() == Some(&b'.') {
                     continue;
                 }
                 let path = e.path();
-                // A link to a folder is not followed (no loops); to a file, is.
-                let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-                if is_dir {
+                // A link to a folder is not followed (no loops); to a file,
+                // is. The entry's type needs no `stat` unless it is a link.
+                let t = e.file_type().ok();
+                if t.is_some_and(|t| t.is_dir()) {
                     dirs.push((path, rel.join(&name)));
-                } else if path.is_file() {
-                    files.push(path);
+                } else if t.is_some_and(|t| t.is_file()) || path.is_file() {
+                    files.push((name, path));
                 }
             }
-            files.sort();
-            inputs.extend(files.into_iter().map(|path| InputFile {
+            // By name: the order of their paths (one folder), without
+            // comparing the folder's components again at each step (a
+            // tenth of the time a batch of 5,000 small files spent outside
+            // converting).
+            files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            inputs.extend(files.into_iter().map(|(_, path)| InputFile {
                 path,
                 rel: rel.clone(),
                 listed: true,
@@ -242,4 +247,57 @@ pub(crate) fn expand_inputs(
         }
     }
     Ok(inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_lists_its_files_by_name_following_links_to_files_only() {
+        let dir = std::env::temp_dir().join(format!("hvx-expand-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (fleet, other) = (dir.join("fleet"), dir.join("other"));
+        std::fs::create_dir_all(fleet.join("sub")).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        for n in [
+            "b.xml",
+            "a.xml",
+            "a-b.xml",
+            "B.xml",
+            ".hidden.xml",
+            "sub/c.xml",
+        ] {
+            std::fs::write(fleet.join(n), "<domain/>").unwrap();
+        }
+        std::fs::write(other.join("t.xml"), "<domain/>").unwrap();
+        std::os::unix::fs::symlink(other.join("t.xml"), fleet.join("link.xml")).unwrap();
+        std::os::unix::fs::symlink(&other, fleet.join("linkdir")).unwrap();
+        std::os::unix::fs::symlink(dir.join("gone"), fleet.join("dangling.xml")).unwrap();
+        let names = |v: Vec<InputFile>| -> Vec<String> {
+            v.iter()
+                .map(|f| f.path.strip_prefix(&fleet).unwrap().display().to_string())
+                .collect()
+        };
+        let flat = expand_inputs(std::slice::from_ref(&fleet), false).unwrap();
+        // Byte order of the names, as the paths sort; the hidden file, the
+        // link to a folder and the dangling link left out.
+        assert_eq!(
+            names(flat),
+            ["B.xml", "a-b.xml", "a.xml", "b.xml", "link.xml"]
+        );
+        let deep = expand_inputs(std::slice::from_ref(&fleet), true).unwrap();
+        assert_eq!(
+            names(deep),
+            [
+                "B.xml",
+                "a-b.xml",
+                "a.xml",
+                "b.xml",
+                "link.xml",
+                "sub/c.xml"
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

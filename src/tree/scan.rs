@@ -33,7 +33,7 @@ const MAX_ATTRS: usize = 32;
 
 /// Most distinct namespace bindings read here (each new one is compared
 /// with those before).
-const MAX_NAMESPACES: usize = 256;
+const MAX_NAMESPACES: usize = 64;
 
 /// The namespace namespace, which no document may bind.
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
@@ -908,5 +908,13 @@ mod tests {
         assert!(agree(&ok));
         let attrs: String = (0..=MAX_ATTRS).map(|i| format!(" a{i}=\"v\"")).collect();
         assert!(Document::scan(&format!("<a{attrs}/>")).is_none());
+        let decl = |n: usize| -> String {
+            (0..n)
+                .map(|i| format!("<e xmlns:p=\"urn:{i}\">"))
+                .chain((0..n).map(|_| "</e>".to_string()))
+                .collect()
+        };
+        assert!(agree(&decl(MAX_NAMESPACES)));
+        assert!(Document::scan(&decl(MAX_NAMESPACES + 1)).is_none());
     }
 }

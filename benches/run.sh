@@ -109,7 +109,7 @@ mkdir -p "$O"/{hvx,hvx_sess,hvx_hub,hvx_1core,hvx_xsl,floor}
 python3 "$ROOT/benches/report.py" store "$C/vmids.xml" "$WORK/store.yaml"
 python3 "$ROOT/benches/report.py" map1 "$C/vmids.xml" "$WORK/map1.xml"
 "$HVX" -q session check "$WORK/store.yaml"
-for s in sess sess_shm hub large xsl xsl_shm large_xsl tiny; do cp "$WORK/store.yaml" "$O/store-$s.yaml"; done
+for s in sess sess_shm sess_shm_1core hub large xsl xsl_shm large_xsl tiny; do cp "$WORK/store.yaml" "$O/store-$s.yaml"; done
 # The large case runs the shipped route: the shipped kvm-to-vsphere.hvx
 # byte for byte, plus one rule for the <domains> wrapper (no libvirt format
 # has one).
@@ -147,6 +147,7 @@ cmd_of() {
     hvx_sess_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_sess" --session "$O/store-sess_shm.yaml") ;;
     hvx_shm) CMD=("$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx") ;;
     hvx_shm_1core) CMD=(taskset -c 0 "$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_1core") ;;
+    hvx_sess_shm_1core) CMD=(taskset -c 0 "$HVX" -q transform "$C/small" --to vsphere -o "$SHM/hvx_sess_1core" --session "$O/store-sess_shm_1core.yaml") ;;
     floor_shm) CMD=("$FLOOR" "$SHM/floor" "$C/small") ;;
     xslt) CMD=(xsltproc --stringparam idmap "$C/vmids.xml" "$XSL" "$C"/small/*.xml) OUT="$O/xslt.xml" ;;
     xslt1) CMD=(xsltproc --stringparam idmap "$WORK/map1.xml" "$XSL" "$C"/small/*.xml) OUT="$O/xslt1.xml" ;;
@@ -194,6 +195,7 @@ if [ $HAVE_SHM = 1 ]; then
   def batch hvx_shm "batch: hvxform, outputs in memory (tmpfs; diagnostic)" "$n" "$small_bytes" "hvxform transform small --to vsphere -o /dev/shm/..."
   if [ $HAVE_TASKSET = 1 ]; then
     def batch hvx_shm_1core "batch: hvxform, outputs in memory, 1 core (diagnostic)" "$n" "$small_bytes" "taskset -c 0 hvxform ... -o /dev/shm/..."
+    def batch hvx_sess_shm_1core "batch: hvxform, shipped route + store, outputs in memory, 1 core" "$n" "$small_bytes" "taskset -c 0 hvxform ... --session store.yaml -o /dev/shm/..."
   fi
   def batch floor_shm "batch: floor, outputs in memory (diagnostic)" "$n" "$small_bytes" "floor /dev/shm/... small"
 fi

@@ -456,6 +456,19 @@ on domain {
     assert!(ms(&host, 2) >= ms(&twin, 2), "{err}");
     // The comparisons are the costliest by far: first.
     assert!(table[2].contains("fn twin"), "{err}");
+    // Profiled as `transform` runs: the unmapped nodes (the interfaces'
+    // `type`, 300 of them, and the domain's) counted, not each placed.
+    let listed = stderr(&plain);
+    assert_eq!(
+        listed.matches(": unmapped attribute").count(),
+        301,
+        "{listed}"
+    );
+    assert!(!err.contains(": unmapped attribute"), "{err}");
+    assert!(
+        err.contains("301 input node(s) unmapped (listed without --profile)"),
+        "{err}"
+    );
 }
 
 /// `run --trace` says where each output node came from, which rules

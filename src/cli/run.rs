@@ -317,6 +317,10 @@ impl Run {
             keep_secrets: self.keep_secrets,
             trace: self.trace.is_some(),
             profile: self.profile,
+            // Profiled as `transform` runs: unmapped and dropped nodes
+            // counted, not each placed and described (which would time
+            // the report, not the mapping), unless a report asks for them.
+            detail: !self.profile || self.report.is_some() || self.deny_loss,
             ..Default::default()
         };
         let o = exec::run(program, &doc, params, persisted.access(), &opts)
@@ -414,6 +418,15 @@ fn print_findings(ctx: &Ctx, name: &str, o: &Outcome) {
             &format!(
                 "{name}:{}:{}: unmapped {} {}: {}",
                 u.line, u.col, u.kind, u.path, u.reason
+            ),
+        );
+    }
+    if o.unmapped.is_empty() && o.unmapped_count > 0 {
+        super::warning(
+            ctx,
+            &format!(
+                "{name}: {} input node(s) unmapped (listed without --profile)",
+                o.unmapped_count
             ),
         );
     }

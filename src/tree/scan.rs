@@ -6,10 +6,11 @@
 //! document, nearly half of a kvm → vsphere conversion. [`parse`] reads
 //! the subset of XML that VM metadata is written in (elements, ASCII
 //! names, attributes, namespace declarations, text with the five
-//! predefined entities, comments, an XML declaration) and builds the same
-//! document in one pass. Anything outside that subset, and anything it
-//! would have to refuse, makes it answer `None`: a DOCTYPE, CDATA, a
-//! processing instruction, a character reference, a carriage return, a
+//! predefined entities, comments, an XML declaration, CR LF or LF line
+//! ends) and builds the same document in one pass. Anything outside that
+//! subset, and anything it would have to refuse, makes it answer `None`: a
+//! DOCTYPE, CDATA, a processing instruction, a character reference (and a
+//! carriage return next to any reference, which roxmltree keeps), a
 //! non-ASCII name, a control character, a malformed or mismatched tag, an
 //! unbound prefix, a duplicate attribute or namespace, a document nested
 //! deeper than [`MAX_OPEN`] or an element with more than [`MAX_ATTRS`]
@@ -92,7 +93,7 @@ static CLASS: [u8; 256] = {
 /// `document`'s tree when it is plain XML this reads, `None` otherwise
 /// (the caller parses it with roxmltree).
 pub(crate) fn parse(text: &str) -> Option<Document> {
-    if text.len() >= (NONE as usize) / 2 || memchr::memchr(b'\r', text.as_bytes()).is_some() {
+    if text.len() >= (NONE as usize) / 2 {
         return None;
     }
     let mut doc = Document {
@@ -152,12 +153,11 @@ impl<'t> Scan<'t> {
         self.b[self.pos..].starts_with(s)
     }
 
-    /// Skips XML white space (no carriage returns reach here); whether
-    /// there was any.
+    /// Skips XML white space; whether there was any.
     #[inline]
     fn ws(&mut self) -> bool {
         let start = self.pos;
-        while let Some(b' ' | b'\t' | b'\n') = self.peek() {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
         self.pos > start
@@ -214,7 +214,8 @@ impl<'t> Scan<'t> {
 
     /// An optional XML declaration, then white space and comments.
     fn prolog(&mut self) -> Option<()> {
-        if self.starts_with(b"<?xml") && matches!(self.b.get(5), Some(b' ' | b'\t' | b'\n')) {
+        if self.starts_with(b"<?xml") && matches!(self.b.get(5), Some(b' ' | b'\t' | b'\n' | b'\r'))
+        {
             self.pos = 5;
             self.ws();
             self.expect(b"version")?;
@@ -366,6 +367,20 @@ impl<'t> Scan<'t> {
                     not_ffff(&b[i..])?;
                     self.pos = i + 1;
                 }
+                b'\r' => {
+                    // A line end: CR LF and a lone CR read as LF. (Next to
+                    // a reference, roxmltree keeps the CR: the parser's.)
+                    let lf = b.get(i + 1) == Some(&b'\n');
+                    let next = i + 1 + lf as usize;
+                    if b.get(next) == Some(&b'&') || (i > start && b[i - 1] == b';') {
+                        return None;
+                    }
+                    let o = owned.get_or_insert_with(String::new);
+                    o.push_str(&self.text[plain..i]);
+                    o.push('\n');
+                    self.pos = next;
+                    plain = next;
+                }
                 _ => return None,
             }
         }
@@ -440,13 +455,14 @@ impl<'t> Scan<'t> {
         self.pos += 1;
         let value = self.attr_value(q)?;
         if prefix == "xmlns" || (prefix.is_empty() && local == "xmlns") {
-            // A binding: to a URI written plainly, not the empty one (which
-            // undeclares) nor the reserved ones, of no reserved prefix.
+            // A binding: to a URI written plainly, not the reserved ones,
+            // of no reserved prefix; the empty URI only for the default
+            // namespace (`xmlns=""`: none from here down).
             let Cow::Borrowed(uri) = value else {
                 return None;
             };
             let p = (!prefix.is_empty()).then_some(local);
-            if uri.is_empty()
+            if (uri.is_empty() && p.is_some())
                 || uri == XML_NS
                 || uri == XMLNS_NS
                 || matches!(p, Some("xml" | "xmlns"))
@@ -497,13 +513,15 @@ impl<'t> Scan<'t> {
             match c {
                 _ if c == q => break,
                 b'"' | b'\'' => {}
-                b'&' | b'\t' | b'\n' => {
+                b'&' | b'\t' | b'\n' | b'\r' => {
                     let o = owned.get_or_insert_with(String::new);
                     o.push_str(&self.text[plain..i]);
                     if c == b'&' {
                         let (ch, len) = entity(&b[i..])?;
                         o.push(ch);
                         self.pos = i + len;
+                    } else if c == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                        // CR LF is one line end: one space (for the LF).
                     } else {
                         o.push(' ');
                     }
@@ -651,7 +669,9 @@ fn not_ffff(b: &[u8]) -> Option<()> {
 /// `None` when a comment holds a character XML does not allow.
 fn check_chars(b: &[u8]) -> Option<()> {
     for (i, &c) in b.iter().enumerate() {
-        if (c < 0x20 && c != b'\t' && c != b'\n') || (c == 0xEF && not_ffff(&b[i..]).is_none()) {
+        if (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
+            || (c == 0xEF && not_ffff(&b[i..]).is_none())
+        {
             return None;
         }
     }
@@ -731,7 +751,7 @@ mod tests {
     #[test]
     fn damaged_documents_read_as_the_parser_reads_them_or_go_to_it() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let bases: Vec<String> = [
+        let mut bases: Vec<String> = [
             "samples/kvm/web.xml",
             "samples/vsphere/web.xml",
             "samples/ovf/web.ovf",
@@ -740,6 +760,9 @@ mod tests {
         .iter()
         .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
         .collect();
+        // Windows line ends, as in OVFs exported there.
+        bases.push(bases[2].replace('\n', "\r\n"));
+        bases.push(bases[0].replace('\n', "\r\n"));
         for b in &bases {
             assert!(agree(b), "an undamaged sample is scanned");
         }
@@ -865,6 +888,10 @@ mod tests {
             "<a>\n  <b>\n    <c>é ü ✓ 𝄞</c>\n  </b>\n</a>",
             "<a></a >",
             "<a\n  x = \"1\"\n/>",
+            "<?xml version=\"1.0\"?>\r\n<a\r\n x=\"1\r\n2\r3\"\r\n>one\r\ntwo\rthree\r\r\n<b/>\r</a>\r\n",
+            "<a>\r\n  <!-- c\r\n -->\r\n  <b x='\r'/>\r\n</a>",
+            "<a xmlns=\"urn:d\"><b xmlns=\"\"><c/></b><d/></a>",
+            "<a><b xmlns=\"\"/></a>",
         ] {
             assert!(agree(text), "{text}");
         }
@@ -878,7 +905,8 @@ mod tests {
             "",
             "<a>]]></a>",
             "<a>&#10;</a>",
-            "<a>\r\n</a>",
+            "<a>\r&amp;</a>",
+            "<a>&amp;\r\n</a>",
             "<a x=\"<\"/>",
             "<a x=\"1\"y=\"2\"/>",
             "<a:b/>",

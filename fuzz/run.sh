@@ -18,7 +18,7 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 secs=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(mapping input vmx xl hyperv session escape)
+[[ ${#targets[@]} -gt 0 ]] || targets=(mapping input scan vmx xl hyperv session escape)
 san=${FUZZ_SANITIZER:-address}
 rss=2048
 [[ $san == none ]] && rss=1024

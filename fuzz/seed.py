@@ -27,6 +27,8 @@ def add(target, patterns, maxsize=65536):
 add("mapping", ["mappings/*.hvx", "mappings/lib/*.hvx", "tests/lang/*/mapping.hvx", "tests/diagnostics/*.hvx"], 200000)
 add("input", ["samples/**/*.*", "tests/corpus/**/*.xml", "tests/corpus/**/*.ovf", "tests/corpus/**/*.vmx",
               "tests/corpus/**/*.cfg", "tests/hub-examples/*.xml", "tests/cli-inputs/**/*.*"])
+add("scan", ["samples/**/*.xml", "samples/**/*.ovf", "tests/corpus/**/*.xml", "tests/corpus/**/*.ovf",
+             "tests/hub-examples/*.xml"])
 add("vmx", ["samples/vmware/*.vmx", "tests/corpus/**/*.vmx"])
 add("xl", ["samples/xen/*.cfg", "tests/corpus/xen-xl-examples/*", "tests/corpus/libvirt-xlconfig/*.cfg"])
 add("hyperv", ["samples/hyperv/*", "tests/corpus/hyperv-*/**/*.xml", "tests/corpus/hyperv-*/**/*.XML"])

@@ -71,6 +71,26 @@ pub fn input(data: &[u8]) {
     let _ = conv.convert("fuzz.xml", &text, None, &targets);
 }
 
+/// Any text, read by the one-pass scan ([`crate::tree::Document::scan`])
+/// and by roxmltree: what the scan reads must be the tree roxmltree's
+/// parse gives, copied, field by field, and nothing roxmltree refuses may
+/// be scanned.
+pub fn scan(data: &[u8]) {
+    let Some(text) = text(data) else {
+        return;
+    };
+    let scanned = crate::tree::Document::scan(&text);
+    let parsed = roxmltree::Document::parse(&text);
+    match (scanned, parsed) {
+        (Some(d), Ok(p)) => {
+            let copied = crate::tree::Document::from_roxml(&p).expect("a parsed document copies");
+            assert!(d == copied, "the scan and the parser read different trees");
+        }
+        (Some(_), Err(e)) => panic!("the scan read what the parser refuses: {e}"),
+        (None, _) => {}
+    }
+}
+
 /// A `.vmx` file: read into the canonical form, and written back.
 pub fn vmx(data: &[u8]) {
     let Some(text) = text(data) else {

@@ -13,6 +13,7 @@ type Target = (&'static str, fn(&[u8]));
 const TARGETS: &[Target] = &[
     ("mapping", hvxform::fuzz::mapping),
     ("input", hvxform::fuzz::input),
+    ("scan", hvxform::fuzz::scan),
     ("vmx", hvxform::fuzz::vmx),
     ("xl", hvxform::fuzz::xl),
     ("hyperv", hvxform::fuzz::hyperv),

@@ -1069,6 +1069,40 @@ fn wrong_files_say_what_they_are() {
     }
 }
 
+/// A batch written as it goes keeps, of each written input's findings,
+/// only what the summary shows: the first 50 actions, in input order, and
+/// the counts; the summary is the one the whole findings give.
+#[test]
+fn a_batch_lists_its_first_actions_in_input_order_and_counts_all() {
+    let d = temp_dir("actions");
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    std::fs::create_dir_all(d.join("in")).unwrap();
+    for i in 0..40 {
+        std::fs::write(d.join(format!("in/vm{i:02}.xml")), &web).unwrap();
+    }
+    let input = d.join("in").display().to_string();
+    let out = |name: &str| d.join(name).display().to_string();
+    let o = run(&["transform", &input, "--to", "hyperv", "-o", &out("a")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    let shown: Vec<&str> = e.lines().filter(|l| l.starts_with("action: ")).collect();
+    assert!(
+        e.contains("80 action(s) to take (the first 50 above; -v or --report FILE lists all); 80 warning(s) (-v shows them)"),
+        "{e}"
+    );
+    // With -v every finding is kept: its first 50 actions are the ones shown.
+    let v = run(&["-v", "transform", &input, "--to", "hyperv", "-o", &out("b")]);
+    let ve = stderr(&v);
+    let all: Vec<&str> = ve.lines().filter(|l| l.starts_with("action: ")).collect();
+    assert_eq!(all.len(), 80, "{ve}");
+    assert_eq!(shown, all[..50].to_vec());
+    // In input order: two per input, vm00 to vm24.
+    assert!(
+        shown[0].contains("vm00.xml") && shown[49].contains("vm24.xml"),
+        "{e}"
+    );
+}
+
 /// What the user must do (convert images, install drivers) is printed by
 /// default and counted; other warnings are counted and shown with -v.
 #[test]

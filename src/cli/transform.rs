@@ -92,6 +92,15 @@ struct Done {
     /// Found in a folder (see [`super::InputFile`]).
     listed: bool,
     result: Result<(Vec<Produced>, Findings), String>,
+    /// Set when the findings were cut down after writing ([`compact`]):
+    /// how many actions and other warnings there were.
+    tally: Option<Tally>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    actions: usize,
+    warnings: usize,
 }
 
 impl Transform {
@@ -306,6 +315,9 @@ impl Transform {
                 sync: self.sync,
                 reaper: &reaper,
                 save_first: saver.as_ref().and_then(|s| s.as_deref()),
+                // What the summary lists in full: every finding with -v,
+                // --report or --trace; otherwise counts and actions.
+                all_findings: ctx.verbose > 0 || self.report.is_some() || self.trace.is_some(),
             }),
             &progress,
         );
@@ -467,7 +479,18 @@ impl Transform {
                         );
                     }
                 }
-                if err.is_none() {
+                if let (None, Some(t)) = (&err, d.tally) {
+                    // Cut down after writing: the actions' messages are
+                    // kept while they may be among the first shown.
+                    for (_, w) in &f.warnings {
+                        actions += 1;
+                        if actions <= MAX_ACTIONS_SHOWN {
+                            super::action(ctx, &format!("{name}: {}", w.message));
+                        }
+                    }
+                    actions += t.actions - f.warnings.len();
+                    warnings += t.warnings;
+                } else if err.is_none() {
                     for (_, w) in &f.warnings {
                         if w.action {
                             actions += 1;
@@ -618,6 +641,59 @@ struct Stream<'s> {
     /// converted, and one save covers them all. Returns the bytes it wrote
     /// (0: nothing to save).
     save_first: Option<&'s (dyn Fn() -> Result<usize, String> + Sync)>,
+    /// Keep each written input's findings whole (see [`compact`]).
+    all_findings: bool,
+}
+
+/// What the summary after a batch needs of a written input's findings
+/// when it lists neither every finding (-v) nor a report or trace: how many
+/// nodes went unmapped, how many actions and warnings there were, and the
+/// actions' messages while the summary may still show them (it shows the
+/// first [`MAX_ACTIONS_SHOWN`], in input order: `before` actions are known
+/// to come before this input's). Kept whole, the findings of a batch of
+/// small documents were a third of its memory (2.4 KB each), and grew with
+/// the number of inputs.
+fn compact(f: &mut Findings, before: usize) -> Tally {
+    let actions = f.warnings.iter().filter(|(_, w)| w.action).count();
+    let tally = Tally {
+        actions,
+        warnings: f.warnings.len() - actions,
+    };
+    f.unmapped = Vec::new();
+    f.dropped = Vec::new();
+    f.hits = Vec::new();
+    f.trace = Vec::new();
+    if before >= MAX_ACTIONS_SHOWN {
+        f.warnings = Vec::new();
+    } else {
+        f.warnings.retain(|(_, w)| w.action);
+        f.warnings.shrink_to_fit();
+    }
+    tally
+}
+
+/// Sums over the inputs written so far, by input index (a Fenwick tree):
+/// how many actions come before an input among those already written.
+struct Counts(Vec<usize>);
+
+impl Counts {
+    fn add(&mut self, k: usize, n: usize) {
+        let mut i = k + 1;
+        while i < self.0.len() {
+            self.0[i] += n;
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// The sum over inputs `0..k`.
+    fn before(&self, k: usize) -> usize {
+        let (mut i, mut sum) = (k, 0);
+        while i > 0 {
+            sum += self.0[i];
+            i -= i & i.wrapping_neg();
+        }
+        sum
+    }
 }
 
 /// Outputs held for one save of the session store (then saved and
@@ -685,6 +761,8 @@ fn convert_all(
         if let Some(st) = &stream_to {
             let (results, written) = (&results, &written);
             let (dir, sync, reaper, save_first) = (st.dir, st.sync, st.reaper, st.save_first);
+            let all_findings = st.all_findings;
+            let mut counts = Counts(vec![0; inputs.len() + 1]);
             outer.spawn(move || {
                 // Converted, not written yet (waiting for a save of the store).
                 let mut held: Vec<(usize, Done)> = Vec::new();
@@ -711,11 +789,20 @@ fn convert_all(
                                 .map(|()| files.iter().map(|(n, _)| shown(&done.rel, n)).collect())
                                 .map_err(|m| format!("{input}: {m}"))
                         });
+                        // Only written inputs' actions are listed (and counted).
+                        let ok = matches!(w, Some(Ok(_)));
                         written.lock().unwrap_or_else(|e| e.into_inner())[k] = w;
                         // Written (or failed): the documents are not needed
                         // any more, so memory stays bounded.
-                        if let Ok((docs, _)) = &mut done.result {
-                            docs.clear();
+                        if let Ok((docs, f)) = &mut done.result {
+                            *docs = Vec::new();
+                            if !all_findings {
+                                let t = compact(f, counts.before(k));
+                                if ok {
+                                    counts.add(k, t.actions);
+                                }
+                                done.tally = Some(t);
+                            }
                         }
                         lock(results)[k] = Some(done);
                     }
@@ -764,6 +851,7 @@ fn convert_all(
                     ready_bytes += docs.iter().map(|d| d.xml.len()).sum::<usize>();
                 }
                 lock(&results)[k] = Some(Done {
+                    tally: None,
                     input: file.path.clone(),
                     rel: file.rel.clone(),
                     listed: file.listed,
@@ -1023,6 +1111,25 @@ mod tests {
     }
 
     #[test]
+    fn counts_before_an_input_sum_the_inputs_written_before_it() {
+        // Written out of order, as two workers hand them over.
+        let mut c = Counts(vec![0; 11]);
+        for (k, n) in [(3, 2), (0, 1), (9, 5), (4, 0), (1, 7)] {
+            c.add(k, n);
+        }
+        let expect = |k: usize| {
+            [(0, 1), (1, 7), (3, 2), (4, 0), (9, 5)]
+                .iter()
+                .filter(|(j, _)| *j < k)
+                .map(|(_, n)| n)
+                .sum::<usize>()
+        };
+        for k in 0..=10 {
+            assert_eq!(c.before(k), expect(k), "before {k}");
+        }
+    }
+
+    #[test]
     fn a_store_is_saved_before_any_output_and_outputs_are_not_all_held() {
         // 24 inputs of about 1 MB: their outputs pass HELD_BYTES, so the
         // writer saves and writes before the batch ends, and saves again
@@ -1076,6 +1183,7 @@ mod tests {
                     sync: false,
                     reaper: &reaper,
                     save_first: Some(save_first),
+                    all_findings: true,
                 }),
                 &indicatif::ProgressBar::hidden(),
             )

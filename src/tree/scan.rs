@@ -97,9 +97,12 @@ pub(crate) fn parse(text: &str) -> Option<Document> {
         return None;
     }
     let mut doc = Document {
-        text: String::with_capacity(text.len() + 64),
+        // Room for the strings a reference or a line end changes (and the
+        // namespace URIs not in the text) without copying the text again.
+        text: String::with_capacity(text.len() + text.len() / 16 + 64),
         source_len: text.len(),
         nodes: Vec::with_capacity(text.len() / 24 + 4),
+        attrs: Vec::with_capacity(text.len() / 40 + 4),
         ..Document::default()
     };
     doc.text.push_str(text);
@@ -176,27 +179,34 @@ impl<'t> Scan<'t> {
     /// colon: (prefix, local), prefix empty when there is none.
     #[inline]
     fn qname(&mut self) -> Option<(&'t str, &'t str)> {
+        let b = self.b;
         let start = self.pos;
-        let mut colon = None;
-        loop {
-            if CLASS[*self.b.get(self.pos)? as usize] & NAME_START == 0 {
+        // One name part from `i`: its end, or None when `i` starts none.
+        let part = |mut i: usize| -> Option<usize> {
+            if CLASS[*b.get(i)? as usize] & NAME_START == 0 {
                 return None;
             }
-            self.pos += 1;
-            while CLASS[*self.b.get(self.pos)? as usize] & NAME != 0 {
-                self.pos += 1;
+            i += 1;
+            while i < b.len() && CLASS[b[i] as usize] & NAME != 0 {
+                i += 1;
             }
-            if self.b[self.pos] == b':' && colon.is_none() {
-                colon = Some(self.pos);
-                self.pos += 1;
-                continue;
-            }
-            break;
+            Some(i)
+        };
+        let end = part(start)?;
+        let (colon, end) = match b.get(end) {
+            Some(b':') => (Some(end), part(end + 1)?),
+            Some(_) => (None, end),
+            // A name at the end of the text: no tag ends there.
+            None => return None,
+        };
+        if end == b.len() {
+            return None;
         }
+        self.pos = end;
         let t = self.text;
         Some(match colon {
-            Some(c) => (&t[start..c], &t[c + 1..self.pos]),
-            None => ("", &t[start..self.pos]),
+            Some(c) => (&t[start..c], &t[c + 1..end]),
+            None => ("", &t[start..end]),
         })
     }
 

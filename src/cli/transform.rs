@@ -479,18 +479,7 @@ impl Transform {
                         );
                     }
                 }
-                if let (None, Some(t)) = (&err, d.tally) {
-                    // Cut down after writing: the actions' messages are
-                    // kept while they may be among the first shown.
-                    for (_, w) in &f.warnings {
-                        actions += 1;
-                        if actions <= MAX_ACTIONS_SHOWN {
-                            super::action(ctx, &format!("{name}: {}", w.message));
-                        }
-                    }
-                    actions += t.actions - f.warnings.len();
-                    warnings += t.warnings;
-                } else if err.is_none() {
+                if err.is_none() {
                     for (_, w) in &f.warnings {
                         if w.action {
                             actions += 1;
@@ -504,6 +493,12 @@ impl Transform {
                                 super::warning(ctx, &format!("{name}: {}", w.message));
                             }
                         }
+                    }
+                    // Cut down after writing ([`compact`]): only the actions
+                    // that may be shown were kept; the rest is counted.
+                    if let Some(t) = d.tally {
+                        actions += t.actions - f.warnings.len();
+                        warnings += t.warnings;
                     }
                 }
             }

@@ -292,13 +292,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         locals: &[Val<'a, 'i>],
     ) -> R<Val<'a, 'i>> {
         let fd = &self.p.fns[f as usize];
+        let n = (fd.frame as usize).max(args.len());
         if self.obs.is_some() {
             self.hit(super::Probe::Fn(f));
             if self.profiling() {
-                return self.call_timed(f, args, loc, cx, locals);
+                return self.call_timed(f, args, loc, cx, locals, n);
             }
         }
-        let n = (fd.frame as usize).max(args.len());
         // Most functions need a few slots: those live on the stack.
         if n <= 2 {
             return self.call_on_stack::<2>(f, args, loc, cx, locals, n);
@@ -319,18 +319,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         loc: Loc,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
+        n: usize,
     ) -> R<Val<'a, 'i>> {
-        let fd = &self.p.fns[f as usize];
         self.prof_enter();
-        let v = self.call_on_heap(
-            f,
-            args,
-            loc,
-            cx,
-            locals,
-            (fd.frame as usize).max(args.len()),
-        );
-        self.prof_exit(fd.loc, true);
+        let v = self.call_on_heap(f, args, loc, cx, locals, n);
+        self.prof_exit(self.p.fns[f as usize].loc, true);
         v
     }
 

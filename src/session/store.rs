@@ -228,7 +228,7 @@ impl StoreFile {
         self.save_sized().map(|n| n > 0)
     }
 
-    /// [`FileStore::save`], saying how many bytes were written (0: nothing
+    /// [`StoreFile::save`], saying how many bytes were written (0: nothing
     /// changed, nothing written).
     pub fn save_sized(&self) -> Result<usize, StoreError> {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());

@@ -89,9 +89,12 @@ fn main() {
     std::fs::write(out.join("prebuilt.rs"), table).unwrap();
 }
 
-/// The names lists of `schema/*-names.txt` as sorted static slices
+/// The names lists of `schema/*-names.txt` as sorted static lists
 /// (`$OUT_DIR/vocabularies.rs`): checking a name is a binary search, with
-/// nothing to build when a mapping is compiled.
+/// nothing to build when a mapping is compiled. Each list is one string and
+/// the offsets where its names end ([`packed`]), not a slice of `&str`: the
+/// 17,000 pointers of such slices were as many relocations the loader
+/// applied, and 270 KB of pages it wrote, at every start of the program.
 fn vocabularies(root: &Path, out: &Path) {
     let mut code = String::new();
     for (file, konst) in [
@@ -108,7 +111,8 @@ fn vocabularies(root: &Path, out: &Path) {
             names.sort_unstable();
             names.dedup();
             code.push_str(&format!(
-                "/// From schema/{file}.\npub(crate) static {konst}_{suffix}: &[&str] = &{names:?};\n"
+                "/// From schema/{file}.\npub(crate) static {konst}_{suffix}: Names = {};\n",
+                packed(&names)
             ));
         }
     }
@@ -127,8 +131,21 @@ fn vocabularies(root: &Path, out: &Path) {
         names.sort_unstable();
         names.dedup();
         code.push_str(&format!(
-            "/// From schema/hvx.rng.\npub(crate) static HUB_{suffix}: &[&str] = &{names:?};\n"
+            "/// From schema/hvx.rng.\npub(crate) static HUB_{suffix}: Names = {};\n",
+            packed(&names)
         ));
     }
     std::fs::write(out.join("vocabularies.rs"), code).unwrap();
+}
+
+/// `names` (sorted) as a `Names` expression: the names one after another
+/// in one string literal, and where each ends.
+fn packed(names: &[&str]) -> String {
+    let mut ends = Vec::with_capacity(names.len());
+    let mut len = 0;
+    for n in names {
+        len += n.len();
+        ends.push(u32::try_from(len).expect("a names list under 4 GiB"));
+    }
+    format!("Names::new({:?}, &{ends:?})", names.concat())
 }

@@ -873,52 +873,74 @@ pub(crate) const HUB_OTHER_ELEMENTS: &[&str] = &[
 ];
 
 mod vocab {
+    use super::Names;
     include!(concat!(env!("OUT_DIR"), "/vocabularies.rs"));
 }
 
-/// A format's element or attribute names, sorted (build.rs).
+/// A format's element or attribute names, sorted (build.rs): one string,
+/// and the offset where each name ends in it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Names(&'static [&'static str]);
+pub(crate) struct Names {
+    text: &'static str,
+    ends: &'static [u32],
+}
 
 impl Names {
+    const fn new(text: &'static str, ends: &'static [u32]) -> Self {
+        Names { text, ends }
+    }
+
+    /// The `i`th name.
+    fn get(&self, i: usize) -> &'static str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1] as usize,
+        };
+        &self.text[start..self.ends[i] as usize]
+    }
+
     pub(crate) fn contains(&self, n: &str) -> bool {
-        self.0.binary_search(&n).is_ok()
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).cmp(n) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &'static str> {
-        self.0.iter().copied()
+        let names = *self;
+        (0..self.ends.len()).map(move |i| names.get(i))
     }
 }
 
 /// The element and attribute names of libvirt's domain XML, from libvirt's
 /// RelaxNG schemas (`schema/libvirt-names.txt`, compiled in as sorted
-/// slices): what `hvx::unknown-name` checks `from kvm` and `to kvm`
+/// lists): what `hvx::unknown-name` checks `from kvm` and `to kvm`
 /// mappings against.
 pub(crate) fn libvirt_vocabulary() -> (Names, Names) {
-    (
-        Names(vocab::LIBVIRT_ELEMENTS),
-        Names(vocab::LIBVIRT_ATTRIBUTES),
-    )
+    (vocab::LIBVIRT_ELEMENTS, vocab::LIBVIRT_ATTRIBUTES)
 }
 
 /// vSphere's vim25 names, from pyVmomi (`schema/vsphere-names.txt`).
 pub(crate) fn vsphere_vocabulary() -> (Names, Names) {
-    (
-        Names(vocab::VSPHERE_ELEMENTS),
-        Names(vocab::VSPHERE_ATTRIBUTES),
-    )
+    (vocab::VSPHERE_ELEMENTS, vocab::VSPHERE_ATTRIBUTES)
 }
 
 /// EC2's response names, from botocore (`schema/ec2-names.txt`).
 pub(crate) fn ec2_vocabulary() -> (Names, Names) {
-    (Names(vocab::EC2_ELEMENTS), Names(vocab::EC2_ATTRIBUTES))
+    (vocab::EC2_ELEMENTS, vocab::EC2_ATTRIBUTES)
 }
 
 /// The element and attribute names of the hub format, from `schema/hvx.rng`
-/// (compiled in as sorted slices): what `hvx::unknown-name` checks hub paths
+/// (compiled in as sorted lists): what `hvx::unknown-name` checks hub paths
 /// and outputs against.
 pub(crate) fn hub_vocabulary() -> (Names, Names) {
-    (Names(vocab::HUB_ELEMENTS), Names(vocab::HUB_ATTRIBUTES))
+    (vocab::HUB_ELEMENTS, vocab::HUB_ATTRIBUTES)
 }
 
 #[cfg(test)]
@@ -940,7 +962,38 @@ mod vocabulary_tests {
                 .collect();
             want.sort_unstable();
             want.dedup();
-            assert_eq!(names, want.as_slice(), "{tag}s");
+            assert_eq!(names.iter().collect::<Vec<_>>(), want, "{tag}s");
         }
+    }
+
+    /// Every name of every list is found, and what sorts next to a name
+    /// (a prefix of it, it with a byte added) only when it is a name too.
+    #[test]
+    fn packed_lists_find_their_names_and_no_others() {
+        let mut seen = 0;
+        for (e, a) in [
+            super::libvirt_vocabulary(),
+            super::vsphere_vocabulary(),
+            super::ec2_vocabulary(),
+            super::hub_vocabulary(),
+        ] {
+            for names in [e, a] {
+                let all: std::collections::HashSet<&str> = names.iter().collect();
+                let list: Vec<&str> = names.iter().collect();
+                assert!(
+                    list.windows(2).all(|w| w[0] < w[1]),
+                    "sorted, no duplicates"
+                );
+                for n in &list {
+                    assert!(names.contains(n), "{n}");
+                    for other in [&n[..n.len() - 1], &format!("{n}~"), &format!("{n}A")] {
+                        assert_eq!(names.contains(other), all.contains(other), "{other}");
+                    }
+                }
+                assert!(!names.contains(""));
+                seen += list.len();
+            }
+        }
+        assert!(seen > 15_000, "{seen} names");
     }
 }

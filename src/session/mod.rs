@@ -133,24 +133,35 @@ impl TableData {
     /// Adds a normalised pair; errors if either side is already taken.
     /// Returns whether the pair is new.
     pub fn insert(&mut self, left: String, right: String) -> Result<bool, String> {
-        if let Some(&i) = self.by_left.get(&left) {
-            if self.entries[i].1 == right {
-                return Ok(false);
+        use std::collections::hash_map::Entry;
+        // Each side hashed once: its entry is looked up and, when the pair
+        // is new, filled in place (a store of 1,000 pairs is loaded on every
+        // start).
+        let new = self.entries.len();
+        let free_left = match self.by_left.entry(left) {
+            Entry::Occupied(o) => {
+                let (l, r) = &self.entries[*o.get()];
+                if *r == right {
+                    return Ok(false);
+                }
+                return Err(format!("the left value `{l}` is already paired with `{r}`"));
             }
-            return Err(format!(
-                "the left value `{left}` is already paired with `{}`",
-                self.entries[i].1
-            ));
-        }
-        if let Some(&i) = self.by_right.get(&right) {
-            return Err(format!(
-                "the right value `{right}` is already paired with `{}`",
-                self.entries[i].0
-            ));
-        }
-        self.by_left.insert(left.clone(), self.entries.len());
-        self.by_right.insert(right.clone(), self.entries.len());
-        self.entries.push((left, right));
+            Entry::Vacant(v) => v,
+        };
+        let free_right = match self.by_right.entry(right) {
+            Entry::Occupied(o) => {
+                return Err(format!(
+                    "the right value `{}` is already paired with `{}`",
+                    o.key(),
+                    self.entries[*o.get()].0
+                ));
+            }
+            Entry::Vacant(v) => v,
+        };
+        let pair = (free_left.key().clone(), free_right.key().clone());
+        free_left.insert(new);
+        free_right.insert(new);
+        self.entries.push(pair);
         Ok(true)
     }
     /// Removes the pair with this (normalised) left value; returns it.

@@ -190,10 +190,15 @@ fn ec2_parts(packed: &str, used: usize) -> Result<Vec<String>, String> {
         Some(d) if d.len() < packed.len() => d.as_str(),
         _ => packed,
     };
+    // Base64 is ASCII: cut anywhere, every part is text as it is.
+    debug_assert!(packed.is_ascii());
     let parts: Vec<String> = packed
         .as_bytes()
         .chunks(EC2_VALUE)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .map(|c| {
+            std::str::from_utf8(c)
+                .map_or_else(|_| String::from_utf8_lossy(c).into_owned(), str::to_string)
+        })
         .collect();
     if used + parts.len() > EC2_TAGS {
         return Err(format!(
@@ -311,15 +316,19 @@ pub fn attach_json(json: &str, packed: &str) -> Result<String, String> {
     // Where the instance's `Tags` array ends.
     let end = json::end(json, tags).ok_or("the Tags do not end")? - 1;
     let pad = indent_at(json, end);
-    let mut add = String::new();
     let empty = used == 0;
+    let mut add = String::with_capacity(parts.len() * (EC2_VALUE + 64 + 4 * pad.len()));
     for (i, part) in parts.iter().enumerate() {
         if i > 0 || !empty {
             add.push(',');
         }
-        add.push_str(&format!(
-            "\n{pad}  {{\n{pad}    \"Key\": \"{EC2_PREFIX}{i}\",\n{pad}    \"Value\": \"{part}\"\n{pad}  }}"
-        ));
+        for piece in ["\n", pad, "  {\n", pad, "    \"Key\": \"", EC2_PREFIX] {
+            add.push_str(piece);
+        }
+        add.push_str(itoa(i, &mut [0; 20]));
+        for piece in ["\",\n", pad, "    \"Value\": \"", part, "\"\n", pad, "  }"] {
+            add.push_str(piece);
+        }
     }
     // After the last tag, or inside `[]`.
     let at = if empty {
@@ -332,7 +341,25 @@ pub fn attach_json(json: &str, packed: &str) -> Result<String, String> {
     } else {
         json[at..end].to_string()
     };
-    Ok(format!("{}{add}{close}{}", &json[..at], &json[end..]))
+    let mut out = String::with_capacity(json.len() + add.len() + close.len());
+    for piece in [&json[..at], &add, &close, &json[end..]] {
+        out.push_str(piece);
+    }
+    Ok(out)
+}
+
+/// `n` in decimal, written into `buf`.
+fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// Finding values in JSON text by walking it (strings, with their escapes,
@@ -970,9 +997,21 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             let pad = indent_at(xml, r.start);
             let mut add = String::with_capacity(parts.len() * (EC2_VALUE + 120));
             for (i, part) in parts.iter().enumerate() {
-                add.push_str(&format!(
-                    "\n{pad}  <item>\n{pad}    <key>{EC2_PREFIX}{i}</key>\n{pad}    <value>{part}</value>\n{pad}  </item>"
-                ));
+                for piece in ["\n", pad, "  <item>\n", pad, "    <key>", EC2_PREFIX] {
+                    add.push_str(piece);
+                }
+                add.push_str(itoa(i, &mut [0; 20]));
+                for piece in [
+                    "</key>\n",
+                    pad,
+                    "    <value>",
+                    part,
+                    "</value>\n",
+                    pad,
+                    "  </item>",
+                ] {
+                    add.push_str(piece);
+                }
             }
             if used == 0 {
                 let name = &xml[r.start + 1..]

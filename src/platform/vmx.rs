@@ -299,14 +299,44 @@ pub fn device_prefix(p: &str) -> Option<(String, Option<&str>, Option<&str>)> {
     ))
 }
 
-/// The element name of a (relative) key: lower case, or `entry` when that is
-/// no XML name or is a name the form itself uses.
-fn element_name(key: &str) -> String {
-    let l = key.to_ascii_lowercase();
-    if is_ncname(&l) && l != "entry" && l != "device" {
-        l
-    } else {
-        "entry".into()
+/// The element name of a (relative) key, written into `buf`: lower case,
+/// or `entry` when that is no XML name or is a name the form itself uses.
+fn element_name<'b>(key: &str, buf: &'b mut String) -> &'b str {
+    buf.clear();
+    buf.push_str(key);
+    buf.make_ascii_lowercase();
+    if !(is_ncname(buf) && buf != "entry" && buf != "device") {
+        buf.clear();
+        buf.push_str("entry");
+    }
+    buf
+}
+
+/// A key compared and hashed without regard to ASCII case (keys are
+/// ASCII: the lexer refuses others), so that grouping and checking keys
+/// needs no lower-case copy of each.
+#[derive(Clone, Copy)]
+struct Caseless<'k>(&'k str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+impl std::hash::Hash for Caseless<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // Lower-cased a chunk at a time on the stack: one write per chunk.
+        let mut buf = [0u8; 64];
+        for chunk in self.0.as_bytes().chunks(buf.len()) {
+            let low = &mut buf[..chunk.len()];
+            low.copy_from_slice(chunk);
+            low.make_ascii_lowercase();
+            h.write(low);
+        }
+        h.write_u8(0xff);
     }
 }
 
@@ -319,38 +349,44 @@ struct Device {
     kind: String,
     index: Option<String>,
     unit: Option<String>,
-    /// (entry, relative key)
-    keys: Vec<(usize, String)>,
+    /// (entry, where its key relative to the device starts)
+    keys: Vec<(usize, usize)>,
 }
 
 /// The entries of `.vmx` text, checked for duplicates and grouped by
 /// device (see [`read`]).
 fn entries(text: &str) -> Result<Read, TextError> {
     let entries = lex(text)?;
-    let mut first: HashMap<String, usize> = HashMap::new();
     let mut keep = vec![true; entries.len()];
-    for (k, e) in entries.iter().enumerate() {
-        let lk = e.key.to_ascii_lowercase();
-        if let Some(&j) = first.get(&lk) {
-            if entries[j].value != e.value {
-                return Err(TextError::new(
-                    e.line,
-                    e.col,
-                    format!(
-                        "duplicate key `{}` with a different value (`{}` at line {}, `{}` here)",
-                        e.key, entries[j].value, entries[j].line, e.value
-                    ),
-                ));
+    {
+        let mut first: HashMap<Caseless, usize> = HashMap::with_capacity(entries.len());
+        for (k, e) in entries.iter().enumerate() {
+            match first.entry(Caseless(&e.key)) {
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let j = *o.get();
+                    if entries[j].value != e.value {
+                        return Err(TextError::new(
+                            e.line,
+                            e.col,
+                            format!(
+                                "duplicate key `{}` with a different value (`{}` at line {}, `{}` here)",
+                                e.key, entries[j].value, entries[j].line, e.value
+                            ),
+                        ));
+                    }
+                    keep[k] = false;
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(k);
+                }
             }
-            keep[k] = false;
-        } else {
-            first.insert(lk, k);
         }
     }
     let mut encoding = None;
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(entries.len());
     let mut devices: Vec<Device> = Vec::new();
-    let mut by_prefix: HashMap<String, usize> = HashMap::new();
+    // Device prefixes seen (`ethernet0`, any case) and their device.
+    let mut by_prefix: HashMap<Caseless, usize> = HashMap::new();
     for (k, e) in entries.iter().enumerate() {
         if !keep[k] {
             continue;
@@ -359,24 +395,25 @@ fn entries(text: &str) -> Result<Read, TextError> {
             encoding = Some(k);
             continue;
         }
-        let dev = e.key.split_once('.').and_then(|(p, rest)| {
-            let (kind, index, unit) = device_prefix(p)?;
-            (!rest.is_empty()).then_some((p, kind, index, unit, rest))
-        });
-        match dev {
-            Some((p, kind, index, unit, rest)) => {
-                let lp = p.to_ascii_lowercase();
-                let d = *by_prefix.entry(lp).or_insert_with(|| {
-                    devices.push(Device {
-                        kind,
-                        index: index.map(str::to_string),
-                        unit: unit.map(str::to_string),
-                        keys: Vec::new(),
-                    });
-                    items.push(Item::Device(devices.len() - 1));
-                    devices.len() - 1
+        let Some((p, _)) = e.key.split_once('.').filter(|(_, rest)| !rest.is_empty()) else {
+            items.push(Item::Key(k));
+            continue;
+        };
+        let rel = p.len() + 1;
+        if let Some(&d) = by_prefix.get(&Caseless(p)) {
+            devices[d].keys.push((k, rel));
+            continue;
+        }
+        match device_prefix(p) {
+            Some((kind, index, unit)) => {
+                devices.push(Device {
+                    kind,
+                    index: index.map(str::to_string),
+                    unit: unit.map(str::to_string),
+                    keys: vec![(k, rel)],
                 });
-                devices[d].keys.push((k, rest.to_string()));
+                by_prefix.insert(Caseless(p), devices.len() - 1);
+                items.push(Item::Device(devices.len() - 1));
             }
             None => items.push(Item::Key(k)),
         }
@@ -432,6 +469,7 @@ type At<'f> = Option<&'f dyn Fn(&Entry) -> Option<usize>>;
 impl Read {
     fn write(&self, w: &mut XmlOut, at: At) -> Result<(), crate::xmlout::WriteError> {
         let pos = |k: usize| at.and_then(|f| f(&self.entries[k]));
+        let mut name = String::with_capacity(32);
         // The root: the file itself, from its start.
         w.origin(at.map(|_| 0));
         w.start_ns("vmx", Some(NS), None)?;
@@ -442,7 +480,7 @@ impl Read {
             match it {
                 Item::Key(k) => {
                     w.origin(pos(*k));
-                    key_element(w, &self.entries[*k].key, &self.entries[*k].value)?
+                    key_element(w, &self.entries[*k].key, &self.entries[*k].value, &mut name)?
                 }
                 Item::Device(d) => {
                     let d = &self.devices[*d];
@@ -455,9 +493,10 @@ impl Read {
                     if let Some(u) = &d.unit {
                         w.attr("unit", u)?;
                     }
-                    for (k, rel) in &d.keys {
-                        w.origin(pos(*k));
-                        key_element(w, rel, &self.entries[*k].value)?;
+                    for &(k, rel) in &d.keys {
+                        w.origin(pos(k));
+                        let e = &self.entries[k];
+                        key_element(w, &e.key[rel..], &e.value, &mut name)?;
                     }
                     w.end();
                 }
@@ -468,8 +507,13 @@ impl Read {
     }
 }
 
-fn key_element(w: &mut XmlOut, key: &str, value: &str) -> Result<(), crate::xmlout::WriteError> {
-    w.start(&element_name(key))?;
+fn key_element(
+    w: &mut XmlOut,
+    key: &str,
+    value: &str,
+    name: &mut String,
+) -> Result<(), crate::xmlout::WriteError> {
+    w.start(element_name(key, name))?;
     w.attr("key", key)?;
     if !value.is_empty() {
         w.text(value)?;
@@ -709,6 +753,39 @@ mod tests {
             back,
             ".encoding = \"UTF-8\"\nDISPLAYNAME = \"a|22b\"\nethernet0.virtualDev = \"vmxnet3\"\nethernet0.present = \"TRUE\"\nscsi0:1.fileName = \"x.vmdk\"\nsched.scsi0:1.shares = \"normal\"\n"
         );
+    }
+
+    /// Keys are one key whatever their case: a device's keys in any case
+    /// are one device (the first spelling names it), a key given twice with
+    /// the same value is read once, with another value refused at the
+    /// second; a prefix longer than a chunk of the hash is compared whole.
+    #[test]
+    fn keys_and_devices_are_grouped_without_regard_to_case() {
+        let long = "a".repeat(70);
+        let xml = read(&format!(
+            "Ethernet0.present = \"TRUE\"\nETHERNET0.virtualDev = \"e1000\"\nethernet0.address = \"x\"\nmemSize = \"4\"\nMEMSIZE = \"4\"\nscsi0.present = \"TRUE\"\n{long}B.x = \"1\"\n{long}b.y = \"2\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            xml.matches("<device kind=\"ethernet\" index=\"0\">")
+                .count(),
+            1,
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<device ").count(), 2, "{xml}");
+        for k in ["present", "virtualDev", "address"] {
+            assert!(xml.contains(&format!("key=\"{k}\"")), "{k}: {xml}");
+        }
+        assert_eq!(xml.matches("key=\"memSize\"").count(), 1, "{xml}");
+        assert!(!xml.contains("MEMSIZE"), "{xml}");
+        // Not device prefixes: each key its own, whatever the case.
+        assert!(xml.contains(&format!("key=\"{long}B.x\"")), "{xml}");
+        assert!(xml.contains(&format!("key=\"{long}b.y\"")), "{xml}");
+        let e = read("memsize = \"4\"\nMemSize = \"8\"\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1), "{}", e.message);
+        let e = read(&format!("{long}X = \"1\"\n{long}x = \"2\"\n")).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1), "{}", e.message);
+        assert!(read(&format!("{long}X = \"1\"\n{long}Y = \"2\"\n")).is_ok());
     }
 
     #[test]

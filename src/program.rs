@@ -74,6 +74,8 @@ pub struct TableDef {
     pub rows: HashMap<String, Value, FxBuild>,
     /// The rows in the order the table lists them (`first_where` walks them).
     pub ordered: Vec<(String, Value)>,
+    /// Each key's place in [`Self::ordered`] (where `first_where_from` starts).
+    pub positions: HashMap<String, u32, FxBuild>,
     /// `None`: a miss is an error; `Some(v)`: the default.
     pub default: Option<Value>,
     pub loc: Loc,
@@ -398,8 +400,10 @@ pub enum ExprKind {
     Fn(FnId, Vec<Expr>),
     Table(TableId, Box<Expr>),
     /// `table.first_where(f, args…)`: the first key, in the table's order,
-    /// for which `f(key, value, args…)` holds (empty when none does).
-    TableFirst(TableId, FnId, Vec<Expr>),
+    /// for which `f(key, value, args…)` holds (empty when none does). With
+    /// `true` (`table.first_where_from(start, f, args…)`), the first
+    /// expression is the key of the row to start at, the rest `f`'s.
+    TableFirst(TableId, FnId, Vec<Expr>, bool),
     Session {
         id: SessionId,
         reverse: bool,
@@ -753,7 +757,7 @@ pub fn mark_positional(p: &mut Program) {
             ExprKind::Builtin(Builtin::Position | Builtin::Last, _) => true,
             ExprKind::Concat(xs) | ExprKind::Union(xs) | ExprKind::Builtin(_, xs) => any(xs),
             ExprKind::Path { steps, .. } => steps.iter().any(|s| any(&s.preds)),
-            ExprKind::Fn(f, xs) | ExprKind::TableFirst(_, f, xs) => fns[*f as usize] || any(xs),
+            ExprKind::Fn(f, xs) | ExprKind::TableFirst(_, f, xs, _) => fns[*f as usize] || any(xs),
             ExprKind::Table(_, x) | ExprKind::Neg(x) => reads(x, fns),
             ExprKind::Session { arg, .. } => reads(arg, fns),
             ExprKind::Bin(_, a, b) => reads(a, fns) || reads(b, fns),
@@ -807,7 +811,7 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
                 args.iter().all(|x| ok(x, calls))
             }
             ExprKind::Table(_, x) | ExprKind::Neg(x) => ok(x, calls),
-            ExprKind::TableFirst(_, f, args) => {
+            ExprKind::TableFirst(_, f, args, _) => {
                 calls.push(*f);
                 args.iter().all(|x| ok(x, calls))
             }
@@ -828,7 +832,7 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
                 all(args, calls)
             }
             ExprKind::Table(_, x) | ExprKind::Neg(x) => pred_ok(x, calls),
-            ExprKind::TableFirst(_, f, args) => {
+            ExprKind::TableFirst(_, f, args, _) => {
                 calls.push(*f);
                 all(args, calls)
             }
@@ -849,7 +853,7 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
         1 + match &e.kind {
             ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => 0,
             ExprKind::Concat(xs) | ExprKind::Union(xs) | ExprKind::Builtin(_, xs) => all(xs),
-            ExprKind::Fn(_, xs) | ExprKind::TableFirst(_, _, xs) => all(xs),
+            ExprKind::Fn(_, xs) | ExprKind::TableFirst(_, _, xs, _) => all(xs),
             ExprKind::Path { steps, .. } => steps.iter().map(|s| 1 + all(&s.preds)).sum(),
             ExprKind::Table(_, x) | ExprKind::Neg(x) => size(x),
             ExprKind::Session { arg, .. } => size(arg),

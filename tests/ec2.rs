@@ -369,6 +369,78 @@ fn instance_types_are_chosen_from_the_table() {
     assert!(e.contains("67108864 MiB of memory"), "{e}");
 }
 
+/// hvx-to-ec2 starts its walk of the type table at the first type with
+/// enough vCPUs (`ec2_from`, `first_where_from`): for every kind of VM it
+/// chooses what walking the whole table (`first_where`) chooses, fits or
+/// not, whatever the families.
+#[test]
+fn starting_the_walk_at_enough_vcpus_chooses_the_same_type() {
+    let dir = temp_dir("ec2-from");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    for f in ["ec2-types.hvx", "ec2.hvx"] {
+        std::fs::copy(root().join("mappings/lib").join(f), dir.join("lib").join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.join("m.hvx"),
+        r#"mapping "from" { from kvm to hvx version "1" }
+use "lib/ec2-types.hvx";
+use "lib/ec2.hvx";
+unmapped report;
+on domain {
+  <cases> {
+    for $c in c {
+      let $v = int($c/@v);
+      let $m = int($c/@m);
+      let $whole = ec2_type.first_where(fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam);
+      let $from = ec2_type.first_where_from(ec2_from($v), fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam);
+      <case whole={$whole} from={$from}/>
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let mut input = String::from("<domain>");
+    let mut n = 0;
+    for v in [1, 2, 3, 5, 8, 12, 16, 32, 129, 448, 897] {
+        for m in [512, 30000, 1_000_000] {
+            for (boot, tpm) in [("legacy-bios", 0), ("uefi", 1)] {
+                for arch in ["x86_64", "arm64"] {
+                    for fam in [",m7i,c7g,t3,", ",*,"] {
+                        input.push_str(&format!(
+                            r#"<c v="{v}" m="{m}" boot="{boot}" tpm="{tpm}" arch="{arch}" fam="{fam}"/>"#
+                        ));
+                        n += 1;
+                    }
+                }
+            }
+        }
+    }
+    input.push_str("</domain>");
+    std::fs::write(dir.join("in.xml"), input).unwrap();
+    let o = run(&[
+        "run",
+        "-q",
+        dir.join("m.hvx").to_str().unwrap(),
+        dir.join("in.xml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let doc = roxmltree::Document::parse(&out).unwrap();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|c| c.has_tag_name("case"))
+        .collect();
+    assert_eq!(cases.len(), n, "{out}");
+    let mut chosen = 0;
+    for c in &cases {
+        assert_eq!(c.attribute("whole"), c.attribute("from"), "{out}");
+        chosen += usize::from(c.attribute("whole") != Some(""));
+    }
+    // Both kinds are there: VMs some type fits and VMs none does.
+    assert!(chosen > n / 4 && chosen < n, "{chosen} of {n}");
+}
+
 /// Responses EC2 would not send, or hvxform cannot read as one VM: a located
 /// error naming the file, exit 1, nothing written.
 #[test]

@@ -9,6 +9,9 @@ hvx <-> ec2 mappings, from the instance-type data moto ships
 Rows are ordered smallest first (vCPUs, then memory), equal sizes in the
 order of PREFERENCE (then by name): `first_where` takes the first row that
 fits, so that order is the policy's tie-break (book: Platforms > Amazon EC2).
+A second table, ec2_from, names for a count of vCPUs the first row with at
+least that many: where the walk starts (`first_where_from`), since no row
+before it can fit.
 """
 import datetime
 import gzip
@@ -58,4 +61,19 @@ table ec2_type: string -> string {{
 """)
 for (_, _, _, name), v in rows:
     out.write(f'  "{name}" => "{v}"\n')
+out.write('  _ => ""\n}\n')
+
+# Where `first_where_from` starts for a VM of n vCPUs: the first type with
+# at least n (every type before it has fewer, so none of them fits). Every
+# count up to 128 and each count a type has; another count has no row, and
+# the walk starts at the first type.
+counts = sorted(set(range(1, 129)) | {k[0] for k, _ in rows})
+out.write("""
+# The first type (in ec2_type's order) with at least this many vCPUs.
+table ec2_from: int -> string {
+""")
+for n in counts:
+    first = next((k[3] for k, _ in rows if k[0] >= n), None)
+    if first is not None:
+        out.write(f'  {n} => "{first}"\n')
 out.write('  _ => ""\n}\n')

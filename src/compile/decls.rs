@@ -74,6 +74,7 @@ impl Compiler {
     pub(super) fn table(&mut self, t: &ast::Table) -> TableDef {
         let mut rows: HashMap<String, Value, FxBuild> = HashMap::default();
         let mut ordered = Vec::new();
+        let mut positions: HashMap<String, u32, FxBuild> = HashMap::default();
         let mut firsts: HashMap<String, Span> = HashMap::new();
         for row in &t.rows {
             for (k, sp) in &row.keys {
@@ -92,6 +93,7 @@ impl Compiler {
                     continue;
                 }
                 firsts.insert(key.clone(), *sp);
+                positions.insert(key.clone(), ordered.len() as u32);
                 ordered.push((key.clone(), lit_value(&row.value)));
                 rows.insert(key, lit_value(&row.value));
             }
@@ -118,6 +120,7 @@ impl Compiler {
             val_ty: t.val_ty,
             rows,
             ordered,
+            positions,
             default,
             loc: self.loc(t.name.span),
         }

@@ -107,7 +107,8 @@ impl Compiler {
     }
 
     /// `table.first_where(f, args…)` on a static table: `f` is a function
-    /// of (key, value, args…) returning bool.
+    /// of (key, value, args…) returning bool; `table.first_where_from(start,
+    /// f, args…)` walks the rows from the one whose key is `start`.
     fn table_method(
         &mut self,
         e: &ast::Expr,
@@ -120,19 +121,42 @@ impl Compiler {
         let mk = |kind| Expr { kind, loc };
         let dummy = (mk(ExprKind::Lit(Value::Str(String::new()))), Type::Any);
         self.tables[t].used = true;
-        if m.name != "first_where" {
+        let from = m.name == "first_where_from";
+        if m.name != "first_where" && !from {
             let d = self.error(
                 "hvx::undefined-function",
                 m.span,
                 format!(
-                    "static tables have `.first_where(function, args…)`, not `.{}`",
+                    "static tables have `.first_where(function, args…)` and `.first_where_from(key, function, args…)`, not `.{}`",
                     m.name
                 ),
                 "unknown table method",
             );
-            d.help = suggest(&m.name, ["first_where"]);
+            d.help = suggest(&m.name, ["first_where", "first_where_from"]);
             return dummy;
         }
+        // `first_where_from`: the key to start at, then as `first_where`.
+        let (start, args) = match (from, args.split_first()) {
+            (true, Some((s, rest))) => {
+                let (c, got) = self.expr(s);
+                let kt = self.table_tys[t].0;
+                self.check_assign(kt, got, &c, s.span);
+                (Some(c), rest)
+            }
+            (true, None) => {
+                self.error(
+                    "hvx::arity",
+                    e.span,
+                    format!(
+                        "`{}.first_where_from` takes the key to start at, then a function's name: `{}.first_where_from(key, fits, args…)`",
+                        name.name, name.name
+                    ),
+                    "no key to start at",
+                );
+                return dummy;
+            }
+            _ => (None, args),
+        };
         // The first argument names a function: a bare name, parsed as a path.
         let fname = args.first().and_then(|a| match &a.kind {
             ast::ExprKind::Path(p)
@@ -205,14 +229,15 @@ impl Compiler {
             );
             return dummy;
         }
-        let mut compiled = Vec::with_capacity(extra.len());
+        let mut compiled = Vec::with_capacity(extra.len() + 1);
+        compiled.extend(start);
         for (a, want) in extra.iter().zip(&params[2..]) {
             let (c, got) = self.expr(a);
             self.check_assign(*want, got, &c, a.span);
             compiled.push(c);
         }
         (
-            mk(ExprKind::TableFirst(t as u32, f as u32, compiled)),
+            mk(ExprKind::TableFirst(t as u32, f as u32, compiled, from)),
             self.table_tys[t].0,
         )
     }

@@ -233,8 +233,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
             ExprKind::Fn(f, args) => self.call_fn(*f, args, e.loc, cx, locals)?,
             ExprKind::Table(t, arg) => self.table(*t, arg, e.loc, cx, locals)?,
-            ExprKind::TableFirst(t, f, args) => {
-                self.table_first(*t, *f, args, e.loc, cx, locals)?
+            ExprKind::TableFirst(t, f, args, from) => {
+                self.table_first(*t, *f, args, *from, e.loc, cx, locals)?
             }
             ExprKind::Session {
                 id,
@@ -447,11 +447,13 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     /// `table.first_where(f, args…)`: walks the rows in order and returns
     /// the first key for which `f(key, value, args…)` is true.
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn table_first(
         &mut self,
         t: TableId,
         f: FnId,
         args: &'p [Expr],
+        from: bool,
         loc: Loc,
         cx: &Cx<'a, 'i>,
         locals: &[Val<'a, 'i>],
@@ -459,6 +461,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let p = self.p;
         let fd = &p.fns[f as usize];
         let table = &p.tables[t as usize];
+        // `first_where_from`: the row to start at (a key the table lacks
+        // starts at the first row).
+        let (start, args) = match (from, args.split_first()) {
+            (true, Some((s, rest))) => {
+                let key = self.str_arg(s, cx, locals)?;
+                let at = table.positions.get(key.as_ref()).copied().unwrap_or(0);
+                (at as usize, rest)
+            }
+            _ => (0, args),
+        };
         let mut frame = self.take_frame((fd.frame as usize).max(2 + args.len()));
         for (k, a) in args.iter().enumerate() {
             let mut slot = Val::empty_str();
@@ -470,7 +482,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             self.hit(super::Probe::Fn(f));
         }
         let mut found = None;
-        for (key, value) in &table.ordered {
+        for (key, value) in &table.ordered[start.min(table.ordered.len())..] {
             frame[0] = match (table.key_ty, fd.params[0]) {
                 (Type::Int | Type::Uint, Type::Int | Type::Uint | Type::Any) => {
                     Val::Int(key.parse().unwrap_or_default())

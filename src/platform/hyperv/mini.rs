@@ -150,6 +150,7 @@ fn run(b: &[u8], from: usize, stop: u8, tabs: bool) -> (usize, bool, bool) {
 /// Whether `text` (without markup) has only characters a parser takes in
 /// text as it is: no control character but tab and line feed (a carriage
 /// return would be normalised), no U+FFFE or U+FFFF, no `]]>`.
+#[cfg(test)]
 pub(super) fn text_ok(text: &str) -> bool {
     matches!(run(text.as_bytes(), 0, b'<', true), (end, _, true) if end == text.len())
 }

@@ -493,10 +493,7 @@ impl Embedded {
                 continue;
             }
             // What the parser would refuse in the text stays for it to refuse.
-            if !super::mini::text_ok(value) {
-                return None;
-            }
-            let decoded = decode(value)?;
+            let decoded = decode_text(value)?;
             parsed.push_str(&text[copied..start]);
             copied = end;
             let here = start - removed;
@@ -514,6 +511,86 @@ impl Embedded {
             cuts,
         })
     }
+}
+
+/// [`decode`] of text (without markup) that [`super::mini::text_ok`]
+/// takes, in one pass: `None` for what either refuses (a control character
+/// but tab and line feed, U+FFFE or U+FFFF, `]]>`, a reference a parser
+/// would refuse). Bytes that are none of those nor `&` are passed over by a
+/// table.
+pub(super) fn decode_text(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let (mut run, mut i) = (0, 0);
+    while i < b.len() {
+        let c = b[i];
+        if !crate::xmlout::SPECIAL[c as usize] {
+            i += 1;
+            continue;
+        }
+        match c {
+            b'&' => {}
+            b'\t' | b'\n' | b'"' => {
+                i += 1;
+                continue;
+            }
+            0x00..=0x1F => return None,
+            b'>' if i >= 2 && b[i - 2] == b']' && b[i - 1] == b']' => return None,
+            0xEF if b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)) => {
+                return None
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        out.push_str(&s[run..i]);
+        let (ch, len) = reference(&b[i + 1..])?;
+        out.push(ch);
+        i += 1 + len;
+        run = i;
+    }
+    out.push_str(&s[run..]);
+    Some(out)
+}
+
+/// The character of the reference after a `&` (`r` starts after it), and
+/// how many bytes of `r` it takes, `;` included; `None` for a reference a
+/// parser would refuse.
+fn reference(r: &[u8]) -> Option<(char, usize)> {
+    Some(if r.starts_with(b"lt;") {
+        ('<', 3)
+    } else if r.starts_with(b"gt;") {
+        ('>', 3)
+    } else if r.starts_with(b"quot;") {
+        ('"', 5)
+    } else if r.starts_with(b"amp;") {
+        ('&', 4)
+    } else if r.starts_with(b"apos;") {
+        ('\'', 5)
+    } else {
+        let semi = r.iter().take(11).position(|&x| x == b';')?;
+        let e = std::str::from_utf8(&r[..semi]).ok()?;
+        // Digits only: Rust's parsers would take a sign (`&#+49;`),
+        // which XML refuses.
+        let n = match e.strip_prefix("#x") {
+            Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                u32::from_str_radix(h, 16).ok()?
+            }
+            Some(_) => return None,
+            None => {
+                let d = e.strip_prefix('#')?;
+                if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                d.parse().ok()?
+            }
+        };
+        let c = char::from_u32(n).filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+        })?;
+        (c, semi + 1)
+    })
 }
 
 /// XML text with the predefined entities and character references
@@ -534,40 +611,7 @@ pub(super) fn decode(s: &str) -> Option<String> {
             }
         }
         out.push_str(&s[run..i]);
-        let r = &b[i + 1..];
-        let (c, len) = if r.starts_with(b"lt;") {
-            ('<', 3)
-        } else if r.starts_with(b"gt;") {
-            ('>', 3)
-        } else if r.starts_with(b"quot;") {
-            ('"', 5)
-        } else if r.starts_with(b"amp;") {
-            ('&', 4)
-        } else if r.starts_with(b"apos;") {
-            ('\'', 5)
-        } else {
-            let semi = r.iter().take(11).position(|&x| x == b';')?;
-            let e = std::str::from_utf8(&r[..semi]).ok()?;
-            // Digits only: Rust's parsers would take a sign (`&#+49;`),
-            // which XML refuses.
-            let n = match e.strip_prefix("#x") {
-                Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                    u32::from_str_radix(h, 16).ok()?
-                }
-                Some(_) => return None,
-                None => {
-                    let d = e.strip_prefix('#')?;
-                    if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
-                        return None;
-                    }
-                    d.parse().ok()?
-                }
-            };
-            let c = char::from_u32(n).filter(|&c| {
-                matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-            })?;
-            (c, semi + 1)
-        };
+        let (c, len) = reference(&b[i + 1..])?;
         out.push(c);
         i += 1 + len;
         run = i;

@@ -400,10 +400,13 @@ pub enum ExprKind {
     Fn(FnId, Vec<Expr>),
     Table(TableId, Box<Expr>),
     /// `table.first_where(f, args…)`: the first key, in the table's order,
-    /// for which `f(key, value, args…)` holds (empty when none does). With
-    /// `true` (`table.first_where_from(start, f, args…)`), the first
-    /// expression is the key of the row to start at, the rest `f`'s.
-    TableFirst(TableId, FnId, Vec<Expr>, bool),
+    /// for which `f(key, value, args…)` holds (empty when none does).
+    TableFirst(TableId, FnId, Vec<Expr>),
+    /// `table.first_where_from(start, f, args…)`: the same walk from the
+    /// row whose key is the first expression (the rest are `f`'s). A
+    /// variant of its own: a flag on [`ExprKind::TableFirst`] would make
+    /// every expression larger.
+    TableFirstFrom(TableId, FnId, Vec<Expr>),
     Session {
         id: SessionId,
         reverse: bool,
@@ -757,7 +760,9 @@ pub fn mark_positional(p: &mut Program) {
             ExprKind::Builtin(Builtin::Position | Builtin::Last, _) => true,
             ExprKind::Concat(xs) | ExprKind::Union(xs) | ExprKind::Builtin(_, xs) => any(xs),
             ExprKind::Path { steps, .. } => steps.iter().any(|s| any(&s.preds)),
-            ExprKind::Fn(f, xs) | ExprKind::TableFirst(_, f, xs, _) => fns[*f as usize] || any(xs),
+            ExprKind::Fn(f, xs)
+            | ExprKind::TableFirst(_, f, xs)
+            | ExprKind::TableFirstFrom(_, f, xs) => fns[*f as usize] || any(xs),
             ExprKind::Table(_, x) | ExprKind::Neg(x) => reads(x, fns),
             ExprKind::Session { arg, .. } => reads(arg, fns),
             ExprKind::Bin(_, a, b) => reads(a, fns) || reads(b, fns),
@@ -811,7 +816,7 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
                 args.iter().all(|x| ok(x, calls))
             }
             ExprKind::Table(_, x) | ExprKind::Neg(x) => ok(x, calls),
-            ExprKind::TableFirst(_, f, args, _) => {
+            ExprKind::TableFirst(_, f, args) | ExprKind::TableFirstFrom(_, f, args) => {
                 calls.push(*f);
                 args.iter().all(|x| ok(x, calls))
             }
@@ -832,7 +837,7 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
                 all(args, calls)
             }
             ExprKind::Table(_, x) | ExprKind::Neg(x) => pred_ok(x, calls),
-            ExprKind::TableFirst(_, f, args, _) => {
+            ExprKind::TableFirst(_, f, args) | ExprKind::TableFirstFrom(_, f, args) => {
                 calls.push(*f);
                 all(args, calls)
             }
@@ -853,7 +858,9 @@ pub fn mark_pure_fns(fns: &mut [FnDef]) {
         1 + match &e.kind {
             ExprKind::Lit(_) | ExprKind::Local(_) | ExprKind::Global(_) => 0,
             ExprKind::Concat(xs) | ExprKind::Union(xs) | ExprKind::Builtin(_, xs) => all(xs),
-            ExprKind::Fn(_, xs) | ExprKind::TableFirst(_, _, xs, _) => all(xs),
+            ExprKind::Fn(_, xs)
+            | ExprKind::TableFirst(_, _, xs)
+            | ExprKind::TableFirstFrom(_, _, xs) => all(xs),
             ExprKind::Path { steps, .. } => steps.iter().map(|s| 1 + all(&s.preds)).sum(),
             ExprKind::Table(_, x) | ExprKind::Neg(x) => size(x),
             ExprKind::Session { arg, .. } => size(arg),
@@ -987,3 +994,8 @@ mod tests {
         assert!(flags(&p, "big").1);
     }
 }
+
+// Every expression is this size, and the interpreter moves and matches
+// them on every step: a variant that grows it (a flag beside a `Vec`) made
+// every route 1-3 % slower. Keep new data in a variant of its own or boxed.
+const _: () = assert!(std::mem::size_of::<Expr>() <= 56);

@@ -237,7 +237,11 @@ impl Compiler {
             compiled.push(c);
         }
         (
-            mk(ExprKind::TableFirst(t as u32, f as u32, compiled, from)),
+            mk(if from {
+                ExprKind::TableFirstFrom(t as u32, f as u32, compiled)
+            } else {
+                ExprKind::TableFirst(t as u32, f as u32, compiled)
+            }),
             self.table_tys[t].0,
         )
     }

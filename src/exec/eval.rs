@@ -233,8 +233,11 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             ExprKind::Builtin(b, args) => self.builtin(*b, args, e.loc, cx, locals)?,
             ExprKind::Fn(f, args) => self.call_fn(*f, args, e.loc, cx, locals)?,
             ExprKind::Table(t, arg) => self.table(*t, arg, e.loc, cx, locals)?,
-            ExprKind::TableFirst(t, f, args, from) => {
-                self.table_first(*t, *f, args, *from, e.loc, cx, locals)?
+            ExprKind::TableFirst(t, f, args) => {
+                self.table_first(*t, *f, args, false, e.loc, cx, locals)?
+            }
+            ExprKind::TableFirstFrom(t, f, args) => {
+                self.table_first(*t, *f, args, true, e.loc, cx, locals)?
             }
             ExprKind::Session {
                 id,

@@ -529,7 +529,8 @@ fn expr(e: &Expr, out: &mut Vec<ProbeInfo>) {
         ExprKind::Concat(xs)
         | ExprKind::Union(xs)
         | ExprKind::Fn(_, xs)
-        | ExprKind::TableFirst(_, _, xs, _) => xs.iter().for_each(|a| expr(a, out)),
+        | ExprKind::TableFirst(_, _, xs)
+        | ExprKind::TableFirstFrom(_, _, xs) => xs.iter().for_each(|a| expr(a, out)),
         ExprKind::Table(_, a) | ExprKind::Neg(a) | ExprKind::Session { arg: a, .. } => expr(a, out),
         ExprKind::Bin(_, a, b) => {
             expr(a, out);

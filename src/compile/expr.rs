@@ -53,7 +53,13 @@ impl Compiler {
                 // One warning per path: a variable's name written without
                 // `$` is that, not an unknown libvirt name.
                 self.lint_format_names(&steps, e.span, looks_like_var);
-                (mk(ExprKind::Path { start, steps }), Type::Nodes)
+                (
+                    mk(ExprKind::Path {
+                        start,
+                        steps: steps.into(),
+                    }),
+                    Type::Nodes,
+                )
             }
             ast::ExprKind::Union(parts) => {
                 let mut items = Vec::with_capacity(parts.len());
@@ -69,7 +75,7 @@ impl Compiler {
                     }
                     items.push(c);
                 }
-                (mk(ExprKind::Union(items)), Type::Nodes)
+                (mk(ExprKind::Union(items.into())), Type::Nodes)
             }
             ast::ExprKind::Neg(x) => {
                 let (cx, t) = self.expr(x);
@@ -238,9 +244,9 @@ impl Compiler {
         }
         (
             mk(if from {
-                ExprKind::TableFirstFrom(t as u32, f as u32, compiled)
+                ExprKind::TableFirstFrom(t as u32, f as u32, compiled.into())
             } else {
-                ExprKind::TableFirst(t as u32, f as u32, compiled)
+                ExprKind::TableFirst(t as u32, f as u32, compiled.into())
             }),
             self.table_tys[t].0,
         )

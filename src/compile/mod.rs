@@ -662,7 +662,7 @@ impl Compiler {
                     select: Some(Expr {
                         kind: ExprKind::Path {
                             start: PathStart::Root,
-                            steps: Vec::new(),
+                            steps: Box::default(),
                         },
                         loc: Loc::default(),
                     }),

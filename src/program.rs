@@ -386,6 +386,11 @@ pub struct Expr {
     pub loc: Loc,
 }
 
+// Every expression is this size, and the interpreter moves and matches
+// them on every step: a variant that grows it (a flag beside a `Vec`) made
+// every route 1-3 % slower. Keep new data in a variant of its own or boxed.
+const _: () = assert!(std::mem::size_of::<Expr>() <= 48);
+
 /// A list of expressions, fixed once compiled: a boxed slice, two words
 /// where a `Vec` takes three, so that [`Expr`] stays at 48 bytes.
 pub type Exprs = Box<[Expr]>;
@@ -998,8 +1003,3 @@ mod tests {
         assert!(flags(&p, "big").1);
     }
 }
-
-// Every expression is this size, and the interpreter moves and matches
-// them on every step: a variant that grows it (a flag beside a `Vec`) made
-// every route 1-3 % slower. Keep new data in a variant of its own or boxed.
-const _: () = assert!(std::mem::size_of::<Expr>() <= 48);

@@ -325,7 +325,7 @@ pub fn attach_json(json: &str, packed: &str) -> Result<String, String> {
         for piece in ["\n", pad, "  {\n", pad, "    \"Key\": \"", EC2_PREFIX] {
             add.push_str(piece);
         }
-        add.push_str(itoa(i, &mut [0; 20]));
+        add.push_str(&i.to_string());
         for piece in ["\",\n", pad, "    \"Value\": \"", part, "\"\n", pad, "  }"] {
             add.push_str(piece);
         }
@@ -346,20 +346,6 @@ pub fn attach_json(json: &str, packed: &str) -> Result<String, String> {
         out.push_str(piece);
     }
     Ok(out)
-}
-
-/// `n` in decimal, written into `buf`.
-fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// Finding values in JSON text by walking it (strings, with their escapes,
@@ -1000,7 +986,7 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
                 for piece in ["\n", pad, "  <item>\n", pad, "    <key>", EC2_PREFIX] {
                     add.push_str(piece);
                 }
-                add.push_str(itoa(i, &mut [0; 20]));
+                add.push_str(&i.to_string());
                 for piece in [
                     "</key>\n",
                     pad,

@@ -27,3 +27,6 @@ pub mod suite;
 pub mod syntax;
 pub mod tree;
 pub mod xmlout;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -841,13 +841,7 @@ mod tests {
             "a:",
             ":a",
         ];
-        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::testing::picker(0x2545_F491_4F6C_DD1D);
         let (mut scanned, mut left) = (0, 0);
         for round in 0..20000 {
             let mut text = bases[round % bases.len()].clone();

@@ -500,13 +500,7 @@ fn damaged_embedded_instances_read_as_the_parser_reads_them() {
         "&lt;PROPERTY NAME=&quot;Caption&quot; TYPE=&quot;string&quot;&gt;&lt;VALUE&gt;c&lt;/VALUE&gt;&lt;/PROPERTY&gt;",
         "&lt;/INSTANCE&gt;&lt;INSTANCE&gt;", "&lt;/PROPERTY&gt;", "&lt;INSTANCE&gt;",
     ];
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut next = crate::testing::picker(0x9E37_79B9_7F4A_7C15);
     let (mut read, mut refused) = (0, 0);
     for _ in 0..1500 {
         let mut text = base.clone();
@@ -663,13 +657,7 @@ fn decode_text_is_text_ok_then_decode() {
         "&#xD800;",
         "&lt;INSTANCE CLASSNAME=&quot;x&quot;&gt;",
     ];
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut next = crate::testing::picker(0x2545_F491_4F6C_DD1D);
     let (mut taken, mut refused) = (0, 0);
     for _ in 0..30_000 {
         let len = next(8);

@@ -184,8 +184,11 @@ impl Compiler {
                 "hvx::arity",
                 e.span,
                 format!(
-                    "`{}.first_where` takes a function's name first: `{}.first_where(fits, args…)`",
-                    name.name, name.name
+                    "`{t}.{m}` takes a function's name {first}: `{t}.{m}({key}fits, args…)`",
+                    t = name.name,
+                    m = m.name,
+                    first = if from { "after the key" } else { "first" },
+                    key = if from { "key, " } else { "" },
                 ),
                 "no function named",
             );

@@ -448,7 +448,9 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     }
 
     /// `table.first_where(f, args…)`: walks the rows in order and returns
-    /// the first key for which `f(key, value, args…)` is true.
+    /// the first key for which `f(key, value, args…)` is true. With `from`
+    /// (`first_where_from`), `args[0]` is the key of the row to start at
+    /// (the first row when the table has no such key).
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn table_first(

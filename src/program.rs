@@ -71,14 +71,21 @@ pub struct TableDef {
     pub name: String,
     pub key_ty: Type,
     pub val_ty: Type,
-    pub rows: HashMap<String, Value, FxBuild>,
     /// The rows in the order the table lists them (`first_where` walks them).
     pub ordered: Vec<(String, Value)>,
-    /// Each key's place in [`Self::ordered`] (where `first_where_from` starts).
-    pub positions: HashMap<String, u32, FxBuild>,
+    /// Each key's place in [`Self::ordered`]: lookups by key, and where
+    /// `first_where_from` starts.
+    pub index: HashMap<String, u32, FxBuild>,
     /// `None`: a miss is an error; `Some(v)`: the default.
     pub default: Option<Value>,
     pub loc: Loc,
+}
+
+impl TableDef {
+    /// The value of the row whose key is `key`.
+    pub fn row(&self, key: &str) -> Option<&Value> {
+        self.index.get(key).map(|&i| &self.ordered[i as usize].1)
+    }
 }
 
 #[derive(Debug)]

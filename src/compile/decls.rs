@@ -72,16 +72,16 @@ impl Compiler {
     }
 
     pub(super) fn table(&mut self, t: &ast::Table) -> TableDef {
-        let mut rows: HashMap<String, Value, FxBuild> = HashMap::default();
         let mut ordered = Vec::new();
-        let mut positions: HashMap<String, u32, FxBuild> = HashMap::default();
-        let mut firsts: HashMap<String, Span> = HashMap::new();
+        let mut index: HashMap<String, u32, FxBuild> = HashMap::default();
+        // Where each row's key is written (by its place in `ordered`).
+        let mut spans: Vec<Span> = Vec::new();
         for row in &t.rows {
             for (k, sp) in &row.keys {
                 self.check_lit(t.key_ty, k, *sp);
                 let key = lit_value(k).as_string();
-                if let Some(prev) = firsts.get(&key) {
-                    let l = self.label(self.loc(*prev), "first here");
+                if let Some(&prev) = index.get(&key) {
+                    let l = self.label(self.loc(spans[prev as usize]), "first here");
                     self.error(
                         "hvx::duplicate-key",
                         *sp,
@@ -92,10 +92,9 @@ impl Compiler {
                     .push(l);
                     continue;
                 }
-                firsts.insert(key.clone(), *sp);
-                positions.insert(key.clone(), ordered.len() as u32);
-                ordered.push((key.clone(), lit_value(&row.value)));
-                rows.insert(key, lit_value(&row.value));
+                spans.push(*sp);
+                index.insert(key.clone(), ordered.len() as u32);
+                ordered.push((key, lit_value(&row.value)));
             }
             self.check_lit(t.val_ty, &row.value, row.span);
         }
@@ -118,9 +117,8 @@ impl Compiler {
             name: t.name.name.clone(),
             key_ty: t.key_ty,
             val_ty: t.val_ty,
-            rows,
             ordered,
-            positions,
+            index,
             default,
             loc: self.loc(t.name.span),
         }

@@ -193,7 +193,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         at: Option<Item<'a, 'i>>,
     ) -> R<&'p Value> {
         let table = &self.p.tables[t as usize];
-        match table.rows.get(key).or(table.default.as_ref()) {
+        match table.row(key).or(table.default.as_ref()) {
             Some(v) => Ok(v),
             None => Err(self.err(
                 loc,
@@ -203,7 +203,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     table.name,
                     crate::convert::short(key),
                     {
-                        let mut k: Vec<&str> = table.rows.keys().map(|s| s.as_str()).collect();
+                        let mut k: Vec<&str> =
+                            table.ordered.iter().map(|(k, _)| k.as_str()).collect();
                         k.sort_unstable();
                         k.join(", ")
                     }

@@ -471,7 +471,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let (start, args) = match (from, args.split_first()) {
             (true, Some((s, rest))) => {
                 let key = self.str_arg(s, cx, locals)?;
-                let at = table.positions.get(key.as_ref()).copied().unwrap_or(0);
+                let at = table.index.get(key.as_ref()).copied().unwrap_or(0);
                 (at as usize, rest)
             }
             _ => (0, args),
@@ -532,7 +532,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         let vt = self.p.tables[t as usize].val_ty;
         let row = self.table_value(t, &key, loc, at)?;
         if self.obs.is_some() {
-            let known = self.p.tables[t as usize].rows.contains_key(key.as_ref());
+            let known = self.p.tables[t as usize].index.contains_key(key.as_ref());
             self.hit(super::Probe::Row(t, known.then(|| key.to_string())));
         }
         self.give_str(key);

@@ -198,7 +198,7 @@ pub(super) fn scan(text: &str) -> Option<Mini<'_>> {
                 if holds_text(els[parent].name) {
                     if !t.is_empty() {
                         let decoded = if amp {
-                            Cow::Owned(super::read::decode(t)?)
+                            Cow::Owned(super::read::decode_text(t)?)
                         } else {
                             Cow::Borrowed(t)
                         };

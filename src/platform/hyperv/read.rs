@@ -596,6 +596,8 @@ fn reference(r: &[u8]) -> Option<(char, usize)> {
 /// XML text with the predefined entities and character references
 /// decoded, as a parser reads it; `None` for anything else (a carriage
 /// return, which a parser would normalise, or a reference it would refuse).
+/// The tests' reference for [`decode_text`], which the reader uses.
+#[cfg(test)]
 pub(super) fn decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());

@@ -505,24 +505,29 @@ pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteErr
 /// Whether XML 1.0 can hold every character of `s`: what [`escape_into`]
 /// refuses, found without keeping an escaped copy.
 pub fn check_chars(s: &str) -> Result<(), WriteError> {
-    if !needs_escape(s) {
-        return Ok(());
-    }
-    // What escape_impl refuses, found without writing the escaped copy.
+    // The bytes that may start what XML cannot hold: controls but tab, line
+    // feed and carriage return, and 0xEF (U+FFFE and U+FFFF start with it).
+    static SUSPECT: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            t[b] = !matches!(b as u8, b'\t' | b'\n' | b'\r');
+            b += 1;
+        }
+        t[0xEF] = true;
+        t
+    };
     let bytes = s.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if !SPECIAL[b as usize] {
-            continue;
+    let mut from = 0;
+    while let Some(n) = bytes[from..].iter().position(|&b| SUSPECT[usize::from(b)]) {
+        let i = from + n;
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (0xEF, Some(0xBF), Some(0xBE)) => return Err(WriteError::InvalidChar(0xFFFE)),
+            (0xEF, Some(0xBF), Some(0xBF)) => return Err(WriteError::InvalidChar(0xFFFF)),
+            (0xEF, ..) => {}
+            (b, ..) => return Err(WriteError::InvalidChar(u32::from(b))),
         }
-        match b {
-            b'&' | b'<' | b'>' | b'"' | b'\n' | b'\t' | b'\r' => {}
-            0xEF => match (bytes.get(i + 1), bytes.get(i + 2)) {
-                (Some(0xBF), Some(0xBE)) => return Err(WriteError::InvalidChar(0xFFFE)),
-                (Some(0xBF), Some(0xBF)) => return Err(WriteError::InvalidChar(0xFFFF)),
-                _ => {}
-            },
-            _ => return Err(WriteError::InvalidChar(b as u32)),
-        }
+        from = i + 1;
     }
     Ok(())
 }

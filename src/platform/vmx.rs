@@ -207,15 +207,24 @@ pub fn unescape(v: &str, charset: Charset) -> String {
 /// of its encoding, so that the file itself is ASCII.
 /// The bytes [`escape`] writes as they are whatever the charset: ASCII
 /// but the controls, DEL, `"` and `|`.
-static PLAIN: [bool; 256] = {
+static PLAIN: [bool; 256] = plain_table(false);
+/// The same in a UTF-8 file, where every byte of a character beyond ASCII
+/// is written as it is too.
+static PLAIN_UTF8: [bool; 256] = plain_table(true);
+
+const fn plain_table(utf8: bool) -> [bool; 256] {
     let mut t = [false; 256];
     let mut b = 0x20;
-    while b < 0x7F {
-        t[b] = b != b'"' as usize && b != b'|' as usize;
+    while b < 0x100 {
+        t[b] = if b < 0x7F {
+            b != b'"' as usize && b != b'|' as usize
+        } else {
+            utf8 && b >= 0x80
+        };
         b += 1;
     }
     t
-};
+}
 
 pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, String> {
     fn hex(out: &mut String, x: u8) {
@@ -224,48 +233,50 @@ pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, 
         out.push(HEX[usize::from(x >> 4)] as char);
         out.push(HEX[usize::from(x & 15)] as char);
     }
-    let utf8 = charset == Some(Charset::Utf8);
-    // Most values (a carried package: kilobytes) have nothing to escape: a
-    // byte look finds that (every special character is ASCII).
-    if v.bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'|' && b != 0x7F && (utf8 || b < 0x80))
-    {
+    let plain = if charset == Some(Charset::Utf8) {
+        &PLAIN_UTF8
+    } else {
+        &PLAIN
+    };
+    let bytes = v.as_bytes();
+    // The length of the run of bytes from `i` written as they are: one
+    // table look a byte (a carried package is kilobytes of them).
+    let run = |i: usize| {
+        bytes[i..]
+            .iter()
+            .position(|&b| !plain[usize::from(b)])
+            .map_or(bytes.len(), |n| i + n)
+    };
+    let mut i = run(0);
+    if i == bytes.len() {
         return Ok(v.to_string());
     }
     let mut out = String::with_capacity(v.len() + v.len() / 8);
     // Runs of characters written as they are are copied whole; bytes are
     // looked at, characters decoded only to encode them in another charset.
-    let bytes = v.as_bytes();
-    let (mut start, mut i) = (0, 0);
+    let mut start = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        // What is written as it is, by a table: ASCII but controls, `"`
-        // and `|`; and in UTF-8, every byte of a character beyond ASCII.
-        if PLAIN[usize::from(b)] || (utf8 && b >= 0x80) {
-            i += 1;
-            continue;
-        }
-        let special = b < 0x80;
         out.push_str(&v[start..i]);
-        if special {
+        if b < 0x80 {
             hex(&mut out, b);
             i += 1;
-            start = i;
-            continue;
+        } else {
+            let c = v[i..].chars().next().expect("a character starts here");
+            i += c.len_utf8();
+            let mut b = Vec::new();
+            let cs = charset.ok_or_else(|| {
+                format!("cannot write `{c}`: hvxform has no table for the encoding `{label}`")
+            })?;
+            if !cs.encode_char(c, &mut b) {
+                return Err(format!("`{c}` has no encoding in `{label}`"));
+            }
+            for x in b {
+                hex(&mut out, x);
+            }
         }
-        let c = v[i..].chars().next().expect("a character starts here");
-        i += c.len_utf8();
         start = i;
-        let mut b = Vec::new();
-        let cs = charset.ok_or_else(|| {
-            format!("cannot write `{c}`: hvxform has no table for the encoding `{label}`")
-        })?;
-        if !cs.encode_char(c, &mut b) {
-            return Err(format!("`{c}` has no encoding in `{label}`"));
-        }
-        for x in b {
-            hex(&mut out, x);
-        }
+        i = run(i);
     }
     out.push_str(&v[start..]);
     Ok(out)

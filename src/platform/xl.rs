@@ -643,22 +643,36 @@ pub(crate) fn quote(s: &str) -> Result<String, String> {
     if bare {
         return Ok(s.to_string());
     }
-    let mut q = String::with_capacity(s.len() + 2);
+    // The bytes written as they are: all but ASCII controls, DEL, `"`, `\\`
+    // and 0xC2, which leads U+0080-U+009F, the C1 controls (and others).
+    static PLAIN: [bool; 256] = {
+        let mut t = [true; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            t[b] = false;
+            b += 1;
+        }
+        t[b'"' as usize] = false;
+        t[b'\\' as usize] = false;
+        t[0x7F] = false;
+        t[0xC2] = false;
+        t
+    };
+    let b = s.as_bytes();
+    // The end of the run of plain bytes from `i`: one table look a byte
+    // (a carried package is kilobytes of them).
+    let run = |i: usize| {
+        b[i..]
+            .iter()
+            .position(|&c| !PLAIN[usize::from(c)])
+            .map_or(b.len(), |n| i + n)
+    };
+    let mut q = String::with_capacity(s.len() + s.len() / 16 + 2);
     q.push('"');
-    // Most values (a carried package: kilobytes) need no escape at all: a
-    // byte look finds that (0xC2 leads U+0080-U+009F, the C1 controls).
-    if s.bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7F && b != 0xC2)
-    {
-        q.push_str(s);
-        q.push('"');
-        return Ok(q);
-    }
     // Runs of characters written as they are are copied whole; what needs
     // an escape is ASCII, or a C1 control (0xC2 and a byte below 0xA0).
-    let b = s.as_bytes();
     let mut start = 0;
-    let mut i = 0;
+    let mut i = run(0);
     while i < b.len() {
         let c = b[i];
         let (esc, len) = match c {
@@ -674,7 +688,7 @@ pub(crate) fn quote(s: &str) -> Result<String, String> {
             0x00..=0x1F | 0x7F => ("", 1),
             0xC2 if matches!(b.get(i + 1), Some(0x80..=0x9F)) => ("", 2),
             _ => {
-                i += 1;
+                i = run(i + 1);
                 continue;
             }
         };
@@ -688,6 +702,7 @@ pub(crate) fn quote(s: &str) -> Result<String, String> {
         }
         i += len;
         start = i;
+        i = run(i);
     }
     q.push_str(&s[start..]);
     q.push('"');

@@ -17,13 +17,14 @@
 //! bijection: a left or right value that appears twice is an error naming
 //! both entries.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::locate::{locate, Seg};
-use super::{is_table_name, normalise, type_by_name, TableData, Tables};
+use super::{is_table_name, normalised, type_by_name, TableData, Tables};
 use crate::syntax::ast::SessionType;
 
 /// The format version this build reads and writes.
@@ -57,22 +58,24 @@ struct Header {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawStore {
+struct RawStore<'a> {
     version: serde_yaml::Value,
-    tables: Option<RawTables>,
+    tables: Option<RawTables<'a>>,
 }
 
 #[derive(Deserialize, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct RawTable {
+struct RawTable<'a> {
     left: String,
     right: String,
-    entries: Option<Vec<(String, String)>>,
+    /// Borrowed from the text when read line by line; the YAML parser's
+    /// are owned.
+    entries: Option<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
 }
 
 /// Tables in file order, duplicates kept (so they can be reported).
 #[derive(Default, Debug, PartialEq)]
-struct RawTables(Vec<(String, RawTable)>);
+struct RawTables<'a>(Vec<(String, RawTable<'a>)>);
 
 /// The tables of a store laid out as [`write`](fn@write) lays it out, read
 /// line by line: a thousand pairs in a fraction of what the YAML parser
@@ -80,7 +83,7 @@ struct RawTables(Vec<(String, RawTable)>);
 /// anything else (quoted or unusual values, comments after values, other
 /// layouts), which the YAML parser then reads. A test checks that
 /// both read the same tables from every text this accepts.
-fn canonical(text: &str) -> Option<RawTables> {
+fn canonical(text: &str) -> Option<RawTables<'_>> {
     // A carriage return alone ends a line for YAML but not for `lines()`:
     // the YAML parser reads such a file (`# note\r  t:` holds a table).
     let mut at = 0;
@@ -91,15 +94,24 @@ fn canonical(text: &str) -> Option<RawTables> {
         }
     }
     // A value that reads the same as a plain scalar to any YAML parser.
-    fn value(v: &str) -> Option<String> {
+    fn value(v: &str) -> Option<Cow<'_, str>> {
         const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+        // The bytes of such a value: ASCII letters and digits, `_./+-`.
+        static PLAIN: [bool; 256] = {
+            let mut t = [false; 256];
+            let mut c = 0;
+            while c < 256 {
+                let b = c as u8;
+                t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'+' | b'-');
+                c += 1;
+            }
+            t
+        };
         let first = *v.as_bytes().first()?;
         let ok = (first.is_ascii_alphanumeric() || first == b'/' || first == b'_')
-            && v.bytes().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'+' | b'-')
-            })
+            && v.bytes().all(|c| PLAIN[usize::from(c)])
             && (v.len() > 5 || !WORDS.iter().any(|w| w.eq_ignore_ascii_case(v)));
-        ok.then(|| v.to_string())
+        ok.then_some(Cow::Borrowed(v))
     }
     let mut lines = text
         .lines()
@@ -135,7 +147,10 @@ fn canonical(text: &str) -> Option<RawTables> {
             "    entries:" => {
                 let mut v = Vec::new();
                 while let Some(e) = lines.peek().and_then(|l| l.strip_prefix("      - [")) {
-                    let (a, b) = e.strip_suffix(']')?.split_once(", ")?;
+                    // No value holds a comma: the first one ends the left.
+                    let e = e.strip_suffix(']')?;
+                    let comma = e.bytes().position(|c| c == b',')?;
+                    let (a, b) = (&e[..comma], e[comma + 1..].strip_prefix(' ')?);
                     v.push((value(a)?, value(b)?));
                     lines.next();
                 }
@@ -155,15 +170,15 @@ fn canonical(text: &str) -> Option<RawTables> {
     Some(RawTables(tables))
 }
 
-impl<'de> Deserialize<'de> for RawTables {
+impl<'de, 'a> Deserialize<'de> for RawTables<'a> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawTables;
+        struct V<'a>(std::marker::PhantomData<RawTables<'a>>);
+        impl<'de, 'a> Visitor<'de> for V<'a> {
+            type Value = RawTables<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a mapping from table names to tables")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawTables, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawTables<'a>, A::Error> {
                 let mut v = Vec::new();
                 while let Some(e) = m.next_entry()? {
                     v.push(e);
@@ -171,7 +186,7 @@ impl<'de> Deserialize<'de> for RawTables {
                 Ok(RawTables(v))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 
@@ -317,7 +332,7 @@ pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
 }
 
 /// Builds the tables, collecting every problem.
-fn check(text: &str, raw: RawTables) -> Result<Tables, Vec<Problem>> {
+fn check(text: &str, raw: RawTables<'_>) -> Result<Tables, Vec<Problem>> {
     let mut problems: Vec<(Vec<Seg>, String, Vec<Vec<Seg>>)> = Vec::new();
     let mut tables = Tables::default();
     let mut first_at: std::collections::HashMap<&str, usize> = Default::default();
@@ -366,32 +381,29 @@ fn check(text: &str, raw: RawTables) -> Result<Tables, Vec<Problem>> {
         };
         let entries = t.entries.as_deref().unwrap_or_default();
         let mut data = TableData::with_capacity(lt, rt, entries.len());
+        // The entry of each pair of `data`, by its place there.
+        let mut from = Vec::with_capacity(entries.len());
         for (k, (l, r)) in entries.iter().enumerate() {
-            let norm = |v: &str, ty: SessionType, i: usize, what: &str, problems: &mut Vec<_>| {
-                normalise(ty, v)
-                    .map_err(|e| {
-                        let mut p = entry(ti, k);
-                        p.push(Seg::Index(i));
-                        problems.push((p, format!("table `{name}`: {what} value: {e}"), vec![]));
-                    })
-                    .ok()
-            };
-            let (Some(nl), Some(nr)) = (
-                norm(l, lt, 0, "left", &mut problems),
-                norm(r, rt, 1, "right", &mut problems),
-            ) else {
+            let (nl, nr) = (normalised(lt, l), normalised(rt, r));
+            for (i, what, n) in [(0, "left", &nl), (1, "right", &nr)] {
+                if let Err(e) = n {
+                    let mut p = entry(ti, k);
+                    p.push(Seg::Index(i));
+                    problems.push((p, format!("table `{name}`: {what} value: {e}"), vec![]));
+                }
+            }
+            let (Ok(nl), Ok(nr)) = (nl, nr) else {
                 continue;
             };
             // Both values free (every pair of a good store): no more to do.
-            let (nl, nr) = match data.insert(nl, nr) {
-                Ok(true) => continue,
-                _ => (
-                    normalise(lt, l).expect("normalised above"),
-                    normalise(rt, r).expect("normalised above"),
-                ),
-            };
-            let dl = data.position(false, &nl);
-            let dr = data.position(true, &nr);
+            if let Ok(true) = data.insert(nl.to_string(), nr.to_string()) {
+                from.push(k);
+                continue;
+            }
+            // The entries that hold the values already taken (pairs before
+            // that were refused hold no place in the table).
+            let dl = data.position(false, &nl).map(|i| from[i]);
+            let dr = data.position(true, &nr).map(|i| from[i]);
             let shown = |i: usize| {
                 let (a, b) = &entries[i];
                 format!("[{}, {}]", scalar(a, lt), scalar(b, rt))
@@ -833,6 +845,13 @@ mod tests {
             p[1].starts_with("9:9: table `n` lists the pair [a, x] twice: at 7:9"),
             "{p:?}"
         );
+        // A pair refused before takes no place: the value taken is named
+        // at its own entry (line 8), not at the refused one (line 7).
+        let after_refused = "version: 1\ntables:\n  n:\n    left: int\n    right: string\n    entries:\n      - [x, a]\n      - [1, b]\n      - [1, c]\n";
+        let p = problems(after_refused);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("7:10: table `n`: left value:"), "{p:?}");
+        assert_eq!(p[1], "9:9: table `n` pairs the left value `1` twice: [1, b] at 8:9 and [1, c] here (a session table is one to one)");
         let bad = "version: 1\ntables:\n  n:\n    left: uuid\n    right: strng\n  n:\n    left: int\n    right: int\n  9x:\n    left: int\n    right: int\n    entries: [[1, 2, 3]]\n";
         let p = problems(bad);
         assert!(

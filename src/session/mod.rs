@@ -9,7 +9,11 @@ mod locate;
 pub mod pg;
 pub mod store;
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 use std::sync::Mutex;
 
 use crate::convert;
@@ -30,6 +34,12 @@ pub trait SessionAccess: Sync {
 
 /// Normalises a value of a session type so equal identifiers are one key.
 pub fn normalise(ty: SessionType, v: &str) -> Result<String, String> {
+    normalised(ty, v).map(Cow::into_owned)
+}
+
+/// [`normalise`], borrowing `v` when it is already in its normal form (as
+/// every value of a store hvxform wrote is).
+pub fn normalised(ty: SessionType, v: &str) -> Result<Cow<'_, str>, String> {
     // A decimal already in its normal form (what stores hold) as it is:
     // no sign but `-`, no leading zero, short enough not to overflow.
     let digits = v
@@ -45,15 +55,19 @@ pub fn normalise(ty: SessionType, v: &str) -> Result<String, String> {
                     .is_some_and(|c| matches!(c, b'1'..=b'9'))
                 && digits.bytes().all(|c| c.is_ascii_digit())))
     {
-        return Ok(v.to_string());
+        return Ok(Cow::Borrowed(v));
     }
-    match ty {
-        SessionType::String => Ok(v.to_string()),
-        SessionType::Int => convert::int(v).map(|i| i.to_string()),
-        SessionType::Uint => convert::uint(v).map(|i| i.to_string()),
-        SessionType::Uuid => convert::uuid(v),
-        SessionType::Mac => convert::mac(v),
-    }
+    Ok(match ty {
+        SessionType::String => Cow::Borrowed(v),
+        SessionType::Uuid if convert::is_canonical_uuid(v) => Cow::Borrowed(v),
+        SessionType::Int => Cow::Owned(convert::int(v)?.to_string()),
+        SessionType::Uint => Cow::Owned(convert::uint(v)?.to_string()),
+        SessionType::Uuid => Cow::Owned(convert::uuid(v)?),
+        SessionType::Mac => match convert::mac(v)? {
+            m if m == v => Cow::Borrowed(v),
+            m => Cow::Owned(m),
+        },
+    })
 }
 
 /// A session type by its name in mappings and stores (`string`, `int`,
@@ -81,14 +95,20 @@ pub fn is_table_name(name: &str) -> bool {
 const MINT_NS: uuid::Uuid = uuid::Uuid::from_u128(0x6876_7866_6f72_4d00_8000_0000_5e55_1011);
 
 /// One table: its side types and its pairs, in the order they were made,
-/// indexed both ways (lookups are O(1)).
+/// indexed both ways (lookups are O(1)). Each value is kept once, in
+/// `entries`: the indexes hold positions, found by the value's hash (a
+/// store of 1,000 pairs is loaded on every start, and a copy of every value
+/// in a map beside the list cost as much as reading the file).
 #[derive(Debug, Clone)]
 pub struct TableData {
     pub left: SessionType,
     pub right: SessionType,
     entries: Vec<(String, String)>,
-    by_left: HashMap<String, usize>,
-    by_right: HashMap<String, usize>,
+    by_left: HashTable<usize>,
+    by_right: HashTable<usize>,
+    /// SipHash with random keys, as std's maps: the values come from
+    /// documents and stores, and must not be able to make lookups quadratic.
+    hasher: RandomState,
 }
 
 impl TableData {
@@ -101,8 +121,9 @@ impl TableData {
             left,
             right,
             entries: Vec::with_capacity(n),
-            by_left: HashMap::with_capacity(n),
-            by_right: HashMap::with_capacity(n),
+            by_left: HashTable::with_capacity(n),
+            by_right: HashTable::with_capacity(n),
+            hasher: RandomState::new(),
         }
     }
     /// The pairs (normalised), oldest first.
@@ -116,57 +137,67 @@ impl TableData {
     /// The value paired with a normalised key: the right value of a left key,
     /// or with `reverse` the left value of a right key.
     pub fn get(&self, reverse: bool, key: &str) -> Option<&str> {
-        if reverse {
-            self.by_right.get(key).map(|&i| self.entries[i].0.as_str())
-        } else {
-            self.by_left.get(key).map(|&i| self.entries[i].1.as_str())
-        }
+        let (l, r) = &self.entries[self.position(reverse, key)?];
+        Some(if reverse { l } else { r })
     }
     /// The index of the pair holding a normalised value on one side.
     pub fn position(&self, right_side: bool, value: &str) -> Option<usize> {
+        let e = &self.entries;
+        let h = self.hasher.hash_one(value);
         if right_side {
-            self.by_right.get(value).copied()
+            self.by_right.find(h, |&i| e[i].1 == value)
         } else {
-            self.by_left.get(value).copied()
+            self.by_left.find(h, |&i| e[i].0 == value)
         }
+        .copied()
     }
     /// Adds a normalised pair; errors if either side is already taken.
     /// Returns whether the pair is new.
     pub fn insert(&mut self, left: String, right: String) -> Result<bool, String> {
-        use std::collections::hash_map::Entry;
-        // Each side hashed once: its entry is looked up and, when the pair
-        // is new, filled in place (a store of 1,000 pairs is loaded on every
-        // start).
+        use hashbrown::hash_table::Entry;
+        // Each side hashed once: its slot is looked up and, when the pair
+        // is new, filled in place.
         let new = self.entries.len();
-        let free_left = match self.by_left.entry(left) {
-            Entry::Occupied(o) => {
-                let (l, r) = &self.entries[*o.get()];
-                if *r == right {
-                    return Ok(false);
+        let (hl, hr) = (
+            self.hasher.hash_one(left.as_str()),
+            self.hasher.hash_one(right.as_str()),
+        );
+        let (e, h) = (&self.entries, &self.hasher);
+        let free_left =
+            match self
+                .by_left
+                .entry(hl, |&i| e[i].0 == left, |&i| h.hash_one(e[i].0.as_str()))
+            {
+                Entry::Occupied(o) => {
+                    let (l, r) = &e[*o.get()];
+                    if *r == right {
+                        return Ok(false);
+                    }
+                    return Err(format!("the left value `{l}` is already paired with `{r}`"));
                 }
-                return Err(format!("the left value `{l}` is already paired with `{r}`"));
-            }
-            Entry::Vacant(v) => v,
-        };
-        let free_right = match self.by_right.entry(right) {
-            Entry::Occupied(o) => {
-                return Err(format!(
-                    "the right value `{}` is already paired with `{}`",
-                    o.key(),
-                    self.entries[*o.get()].0
-                ));
-            }
-            Entry::Vacant(v) => v,
-        };
-        let pair = (free_left.key().clone(), free_right.key().clone());
+                Entry::Vacant(v) => v,
+            };
+        let free_right =
+            match self
+                .by_right
+                .entry(hr, |&i| e[i].1 == right, |&i| h.hash_one(e[i].1.as_str()))
+            {
+                Entry::Occupied(o) => {
+                    return Err(format!(
+                        "the right value `{right}` is already paired with `{}`",
+                        e[*o.get()].0
+                    ));
+                }
+                Entry::Vacant(v) => v,
+            };
         free_left.insert(new);
         free_right.insert(new);
-        self.entries.push(pair);
+        self.entries.push((left, right));
         Ok(true)
     }
     /// Removes the pair with this (normalised) left value; returns it.
     pub fn remove(&mut self, left: &str) -> Option<(String, String)> {
-        let i = self.by_left.get(left).copied()?;
+        let i = self.position(false, left)?;
         let pair = self.entries.remove(i);
         self.reindex();
         Some(pair)
@@ -174,9 +205,12 @@ impl TableData {
     fn reindex(&mut self) {
         self.by_left.clear();
         self.by_right.clear();
-        for (i, (l, r)) in self.entries.iter().enumerate() {
-            self.by_left.insert(l.clone(), i);
-            self.by_right.insert(r.clone(), i);
+        let (e, h) = (&self.entries, &self.hasher);
+        for (i, (l, r)) in e.iter().enumerate() {
+            self.by_left
+                .insert_unique(h.hash_one(l.as_str()), i, |&j| h.hash_one(e[j].0.as_str()));
+            self.by_right
+                .insert_unique(h.hash_one(r.as_str()), i, |&j| h.hash_one(e[j].1.as_str()));
         }
     }
 }

@@ -43,14 +43,7 @@ pub struct Report {
 }
 
 fn line_col(p: &Program, loc: Loc) -> (usize, usize) {
-    match (
-        p.sources.get(loc.source as usize),
-        p.lines.get(loc.source as usize),
-    ) {
-        (Some(s), Some(ix)) => ix.line_col(&s.text, loc.span.start as usize),
-        (Some(s), None) => s.line_col(loc.span.start as usize),
-        _ => (0, 0),
-    }
+    p.line_col(loc).unwrap_or((0, 0))
 }
 
 impl Report {

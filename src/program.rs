@@ -53,8 +53,9 @@ pub struct Program {
     pub ns_aliases: Vec<(String, String)>,
     /// Element names the program's tests mention.
     pub names: NameTable,
-    /// Line index of each source, for locations in run-time messages.
-    pub lines: Vec<crate::diag::LineIndex>,
+    /// Line index of each source, for locations in run-time messages:
+    /// built at the first message (most runs have none).
+    pub lines: Vec<std::sync::OnceLock<crate::diag::LineIndex>>,
 }
 
 #[derive(Debug)]
@@ -751,16 +752,22 @@ impl Program {
     }
 
     pub fn describe(&self, loc: Loc) -> String {
-        match self.sources.get(loc.source as usize) {
-            Some(s) => {
-                let (l, c) = match self.lines.get(loc.source as usize) {
-                    Some(ix) => ix.line_col(&s.text, loc.span.start as usize),
-                    None => s.line_col(loc.span.start as usize),
-                };
-                format!("{}:{l}:{c}", s.name)
-            }
-            None => "<unknown>".to_string(),
+        match (self.sources.get(loc.source as usize), self.line_col(loc)) {
+            (Some(s), Some((l, c))) => format!("{}:{l}:{c}", s.name),
+            _ => "<unknown>".to_string(),
         }
+    }
+
+    /// 1-based line and column of a location in this program's sources.
+    pub fn line_col(&self, loc: Loc) -> Option<(usize, usize)> {
+        let s = self.sources.get(loc.source as usize)?;
+        let at = loc.span.start as usize;
+        Some(match self.lines.get(loc.source as usize) {
+            Some(ix) => ix
+                .get_or_init(|| crate::diag::LineIndex::new(&s.text))
+                .line_col(&s.text, at),
+            None => s.line_col(at),
+        })
     }
 }
 

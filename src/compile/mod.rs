@@ -705,11 +705,7 @@ impl Compiler {
             output_ns: output_ns_decls,
             ns_aliases,
             names: std::mem::take(&mut self.names),
-            lines: self
-                .sources
-                .iter()
-                .map(|s| crate::diag::LineIndex::new(&s.text))
-                .collect(),
+            lines: self.sources.iter().map(|_| Default::default()).collect(),
         };
         mark_positional(&mut program);
         Some(program)

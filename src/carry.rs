@@ -24,6 +24,7 @@
 //! platform cannot hold at all: it comes back. `vm` and `extensions` are
 //! merged member by member; everything else is taken whole.
 
+use memchr::memmem;
 use std::sync::Mutex;
 
 use crate::program::SessionDef;
@@ -238,22 +239,22 @@ fn ec2_tag_set<'a, 'i>(doc: &'a roxmltree::Document<'i>) -> Option<roxmltree::No
 /// how many tags it has, found without parsing the response again; `None`
 /// when the text is not that plain (it is parsed then).
 fn plain_tag_set(xml: &str) -> Option<(std::ops::Range<usize>, usize)> {
-    if xml.contains("<!--") || xml.contains("<![CDATA[") {
+    if has_comment_or_cdata(xml) {
         return None;
     }
     // Start tags of `name` (not of a longer name it begins).
     let starts = |name: &'static str| {
-        xml.match_indices(name).filter(move |(i, _)| {
+        memmem::find_iter(xml.as_bytes(), name).filter(move |i| {
             matches!(
                 xml.as_bytes().get(i + name.len()),
                 Some(b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r')
             )
         })
     };
-    if starts("<instanceId").count() != 1 || starts("<tagSet").count() != 1 {
+    if starts("<instanceId").take(2).count() != 1 || starts("<tagSet").take(2).count() != 1 {
         return None;
     }
-    let (at, _) = starts("<tagSet").next()?;
+    let at = starts("<tagSet").next()?;
     let rest = &xml[at..];
     if rest.starts_with("<tagSet/>") {
         return Some((at..at + "<tagSet/>".len(), 0));
@@ -262,7 +263,17 @@ fn plain_tag_set(xml: &str) -> Option<(std::ops::Range<usize>, usize)> {
         return None;
     }
     let end = at + rest.find("</tagSet>")? + "</tagSet>".len();
-    Some((at..end, xml[at..end].matches("<item>").count()))
+    Some((
+        at..end,
+        memmem::find_iter(&xml.as_bytes()[at..end], "<item>").count(),
+    ))
+}
+
+/// Whether a written document holds a comment or a CDATA section (where
+/// markup-like text is not markup): searched, not parsed.
+fn has_comment_or_cdata(xml: &str) -> bool {
+    memmem::find(xml.as_bytes(), b"<!--").is_some()
+        || memmem::find(xml.as_bytes(), b"<![CDATA[").is_some()
 }
 
 /// The key of an item of a `tagSet`.
@@ -1055,11 +1066,14 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
 fn vssd_range(xml: &str) -> Result<(usize, usize), String> {
     const START: &str = "<instance class=\"Msvm_VirtualSystemSettingData\">";
     let not_plain = || "the document has not one VSSD as hvxform writes it".to_string();
-    if xml.matches(START).count() != 1 || xml.contains("<!--") || xml.contains("<![CDATA[") {
+    let mut vssds = memmem::find_iter(xml.as_bytes(), START);
+    let (Some(at), None) = (vssds.next(), vssds.next()) else {
+        return Err(not_plain());
+    };
+    if has_comment_or_cdata(xml) {
         return Err(not_plain());
     }
-    let at = xml.find(START).ok_or_else(not_plain)?;
-    let end = at + xml[at..].find("</instance>").ok_or_else(not_plain)?;
+    let end = at + memmem::find(&xml.as_bytes()[at..], b"</instance>").ok_or_else(not_plain)?;
     Ok((at, end))
 }
 

@@ -15,6 +15,7 @@
 
 use super::{check_value, CARRIED_NOTE, NS, SECURITY, TYPES, VSSD};
 use crate::xmlout::{escape_into, escape_text_twice_into};
+use memchr::memchr;
 
 /// The instances of a canonical form, each as CIM-XML text (`<INSTANCE>…`)
 /// escaped as the text of the request's `<VALUE>`.
@@ -69,14 +70,14 @@ impl<'a> Scan<'a> {
             return Some(Tok::Eof);
         };
         if first != b'<' {
-            let end = s[self.pos..].find('<').map_or(s.len(), |i| self.pos + i);
+            let end = memchr(b'<', &b[self.pos..]).map_or(s.len(), |i| self.pos + i);
             let t = &s[self.pos..end];
             self.pos = end;
             return entities_ok(t).then_some(Tok::Text(t));
         }
         match b.get(self.pos + 1)? {
             b'/' => {
-                let end = self.pos + 2 + s[self.pos + 2..].find('>')?;
+                let end = self.pos + 2 + memchr(b'>', &b[self.pos + 2..])?;
                 let name = &s[self.pos + 2..end];
                 self.pos = end + 1;
                 name_ok(name).then_some(Tok::End(name))
@@ -218,9 +219,9 @@ fn name_ok(n: &str) -> bool {
 /// XmlOut writes.
 fn entities_ok(t: &str) -> bool {
     let mut rest = t;
-    while let Some(i) = rest.find('&') {
+    while let Some(i) = memchr(b'&', rest.as_bytes()) {
         rest = &rest[i + 1..];
-        let Some(end) = rest.find(';') else {
+        let Some(end) = memchr(b';', rest.as_bytes()) else {
             return false;
         };
         // XmlOut's own references only; the general path judges the rest.

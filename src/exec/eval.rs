@@ -1526,7 +1526,24 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     /// to compare with the item's, anything else holds or not.
     #[inline]
     fn pred(&mut self, pr: &'p Expr, cx: &Cx<'a, 'i>, locals: &[Val<'a, 'i>]) -> R<Pred> {
-        if matches!(pr.kind, ExprKind::Path { .. }) {
+        // What can never be a number (a path, logic, a comparison, a
+        // test) is a condition: answered without building a value.
+        if matches!(
+            pr.kind,
+            ExprKind::Path { .. }
+                | ExprKind::Bin(
+                    BinOp::Or
+                        | BinOp::And
+                        | BinOp::Eq
+                        | BinOp::Ne
+                        | BinOp::Lt
+                        | BinOp::Le
+                        | BinOp::Gt
+                        | BinOp::Ge,
+                    ..
+                )
+                | ExprKind::Builtin(Builtin::Not | Builtin::Exists | Builtin::Empty, _)
+        ) {
             return Ok(Pred::Holds(self.eval_truthy(pr, cx, locals)?));
         }
         Ok(match self.eval(pr, cx, locals)? {

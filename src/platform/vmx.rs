@@ -874,6 +874,58 @@ mod tests {
     }
 
     #[test]
+    fn escape_agrees_with_a_character_by_character_escape() {
+        // The reference: each character on its own, as the format says.
+        fn one_by_one(v: &str, cs: Option<Charset>) -> Option<String> {
+            let mut out = String::new();
+            for c in v.chars() {
+                let ascii_special = c < ' ' || c == '"' || c == '|' || c == '\u{7f}';
+                if ascii_special {
+                    out.push_str(&format!("|{:02X}", c as u32));
+                } else if c.is_ascii() || cs == Some(Charset::Utf8) {
+                    out.push(c);
+                } else {
+                    let mut b = Vec::new();
+                    if !cs?.encode_char(c, &mut b) {
+                        return None;
+                    }
+                    b.iter().for_each(|x| out.push_str(&format!("|{x:02X}")));
+                }
+            }
+            Some(out)
+        }
+        let pieces = [
+            "a",
+            "plain text ",
+            "\"",
+            "|",
+            "\n",
+            "\t",
+            "\u{7f}",
+            "\u{1}",
+            "é",
+            "€",
+            "\u{c2}",
+            "\u{85}",
+            "日本",
+            "x|7C",
+            "||",
+            "\"\"",
+            "",
+        ];
+        let mut pick = crate::testing::picker(0x5eed_7e57);
+        for label in ["UTF-8", "windows-1252"] {
+            let cs = Charset::from_label(label);
+            for _ in 0..20_000 {
+                let v: String = (0..pick(8)).map(|_| pieces[pick(pieces.len())]).collect();
+                let want = one_by_one(&v, cs);
+                let got = escape(&v, cs, label).ok();
+                assert_eq!(got, want, "{label}: {v:?}");
+            }
+        }
+    }
+
+    #[test]
     fn escape_writes_specials_as_hex_and_copies_the_rest() {
         let u = Some(Charset::Utf8);
         assert_eq!(escape("", u, "UTF-8").unwrap(), "");

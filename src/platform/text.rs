@@ -1,6 +1,17 @@
 //! What the text-format readers and writers (`.vmx`, `xl.cfg`) share: lexer
-//! errors with a line and column, XML-name checks, and the single-byte
-//! character sets `.vmx` files may declare in `.encoding`.
+//! errors with a line and column, XML-name checks, the single-byte
+//! character sets `.vmx` files may declare in `.encoding`, and the run of
+//! bytes a writer copies as they are.
+
+/// Where the run of bytes from `from` that `plain` lets through ends (the
+/// next byte to escape, or the end): one table look a byte, for the
+/// writers' values (a carried original is kilobytes of them).
+pub fn plain_run_end(bytes: &[u8], from: usize, plain: &[bool; 256]) -> usize {
+    bytes[from..]
+        .iter()
+        .position(|&b| !plain[usize::from(b)])
+        .map_or(bytes.len(), |n| from + n)
+}
 
 /// Most settings read from a `.vmx` or xl.cfg file (real ones have a few
 /// hundred at most; mappings look settings up by key, so tens of thousands

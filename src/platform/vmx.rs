@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::text::{is_ncname, Charset, TextError};
+use super::text::{is_ncname, plain_run_end, Charset, TextError};
 use crate::tree::{Document as Tree, Node as TreeNode};
 use crate::xmlout::XmlOut;
 
@@ -239,14 +239,7 @@ pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, 
         &PLAIN
     };
     let bytes = v.as_bytes();
-    // The length of the run of bytes from `i` written as they are: one
-    // table look a byte (a carried package is kilobytes of them).
-    let run = |i: usize| {
-        bytes[i..]
-            .iter()
-            .position(|&b| !plain[usize::from(b)])
-            .map_or(bytes.len(), |n| i + n)
-    };
+    let run = |i: usize| plain_run_end(bytes, i, plain);
     let mut i = run(0);
     if i == bytes.len() {
         return Ok(v.to_string());

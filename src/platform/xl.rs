@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::text::{is_ncname, TextError};
+use super::text::{is_ncname, plain_run_end, TextError};
 use super::xl_spec::{self, Param, SPEC_KEYS};
 use crate::xmlout::{WriteError, XmlOut};
 
@@ -659,14 +659,7 @@ pub(crate) fn quote(s: &str) -> Result<String, String> {
         t
     };
     let b = s.as_bytes();
-    // The end of the run of plain bytes from `i`: one table look a byte
-    // (a carried package is kilobytes of them).
-    let run = |i: usize| {
-        b[i..]
-            .iter()
-            .position(|&c| !PLAIN[usize::from(c)])
-            .map_or(b.len(), |n| i + n)
-    };
+    let run = |i: usize| plain_run_end(b, i, &PLAIN);
     let mut q = String::with_capacity(s.len() + s.len() / 16 + 2);
     q.push('"');
     // Runs of characters written as they are are copied whole; what needs

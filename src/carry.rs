@@ -24,8 +24,9 @@
 //! platform cannot hold at all: it comes back. `vm` and `extensions` are
 //! merged member by member; everything else is taken whole.
 
-use memchr::memmem;
 use std::sync::Mutex;
+
+use memchr::memmem;
 
 use crate::program::SessionDef;
 use crate::session::{MemoryStore, SessionAccess};

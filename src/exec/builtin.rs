@@ -206,22 +206,27 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     },
                     None => Some(cx.item),
                 };
-                let name = match it {
+                // Borrowed from the document; a prefix (`name()` only) is
+                // looked up through the ancestors' declarations.
+                let name: Cow<'a, str> = match it {
                     Some(Item::Node(n)) if n.is_element() => {
                         let tn = n.tag_name();
-                        match (b, tn.namespace().and_then(|u| n.lookup_prefix(u))) {
-                            (B::Name, Some(p)) if !p.is_empty() => format!("{p}:{}", tn.name()),
-                            _ => tn.name().to_string(),
+                        let prefix = match b {
+                            B::Name => tn.namespace().and_then(|u| n.lookup_prefix(u)),
+                            _ => None,
+                        };
+                        match prefix {
+                            Some(p) if !p.is_empty() => Cow::Owned(format!("{p}:{}", tn.name())),
+                            _ => Cow::Borrowed(tn.name()),
                         }
                     }
                     Some(Item::Attr(n, i)) => n
                         .attributes()
                         .nth(i as usize)
-                        .map(|a| a.name().to_string())
-                        .unwrap_or_default(),
-                    _ => String::new(),
+                        .map_or(Cow::Borrowed(""), |a| Cow::Borrowed(a.name())),
+                    _ => Cow::Borrowed(""),
                 };
-                s(name)
+                Val::Str(name)
             }
             B::Basename | B::Dirname | B::Stem => {
                 let path = self.str_arg(&args[0], cx, locals)?;

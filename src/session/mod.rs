@@ -12,9 +12,9 @@ pub mod store;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
 
 use hashbrown::HashTable;
-use std::sync::Mutex;
 
 use crate::convert;
 use crate::program::SessionDef;

@@ -13,9 +13,10 @@
 //! says, with the instance and property, what is wrong. `tests.rs` checks
 //! that both paths write the same bytes.
 
+use memchr::memchr;
+
 use super::{check_value, CARRIED_NOTE, NS, SECURITY, TYPES, VSSD};
 use crate::xmlout::{escape_into, escape_text_twice_into};
-use memchr::memchr;
 
 /// The instances of a canonical form, each as CIM-XML text (`<INSTANCE>…`)
 /// escaped as the text of the request's `<VALUE>`.

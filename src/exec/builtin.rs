@@ -160,7 +160,8 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             B::Exists => Val::Bool(!self.eval_is_empty(&args[0], cx, locals)?),
             B::Empty => Val::Bool(self.eval_is_empty(&args[0], cx, locals)?),
             B::Not => Val::Bool(!self.eval_truthy(&args[0], cx, locals)?),
-            B::String => s(self.str_arg(&args[0], cx, locals)?.into_owned()),
+            // The node's text borrowed from the document, as paths give it.
+            B::String => Val::Str(self.str_arg(&args[0], cx, locals)?),
             B::Int => Val::Int(convert_at!(convert::int)),
             B::Uint => Val::Int(convert_at!(convert::uint)),
             B::Bool => Val::Bool(convert_at!(convert::bool)),

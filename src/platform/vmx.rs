@@ -37,7 +37,23 @@ pub struct Entry {
 pub fn lex(text: &str) -> Result<Vec<Entry>, TextError> {
     let mut out = Vec::new();
     let mut charset = None;
-    for (n, raw) in text.split('\n').enumerate() {
+    // Lines found with memchr (a searcher built per line costs more than
+    // the short lines of a .vmx take to search).
+    let mut rest = Some(text);
+    let lines = std::iter::from_fn(|| {
+        let t = rest?;
+        Some(match memchr::memchr(b'\n', t.as_bytes()) {
+            Some(i) => {
+                rest = Some(&t[i + 1..]);
+                &t[..i]
+            }
+            None => {
+                rest = None;
+                t
+            }
+        })
+    });
+    for (n, raw) in lines.enumerate() {
         let line = n + 1;
         let l = raw.strip_suffix('\r').unwrap_or(raw);
         // Positions are byte offsets in `l`; columns count characters.
@@ -77,7 +93,7 @@ pub fn lex(text: &str) -> Result<Vec<Entry>, TextError> {
         i = skip_ws(l, i + 1);
         let quoted = l.as_bytes().get(i) == Some(&b'"');
         let (raw_value, next) = if quoted {
-            let Some(end) = l[i + 1..].find('"') else {
+            let Some(end) = memchr::memchr(b'"', &l.as_bytes()[i + 1..]) else {
                 return Err(TextError::new(
                     line,
                     col(i),
@@ -399,7 +415,8 @@ fn entries(text: &str) -> Result<Read, TextError> {
             encoding = Some(k);
             continue;
         }
-        let Some((p, _)) = e.key.split_once('.').filter(|(_, rest)| !rest.is_empty()) else {
+        let dot = memchr::memchr(b'.', e.key.as_bytes()).filter(|&d| d + 1 < e.key.len());
+        let Some(p) = dot.map(|d| &e.key[..d]) else {
             items.push(Item::Key(k));
             continue;
         };

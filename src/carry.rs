@@ -1032,7 +1032,8 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
         "hyperv" => {
             // Values of the VSSD's Notes, after the mapping's own (the
             // canonical form, which the CIM-XML writer packs).
-            let (notes, empty) = vssd_notes(xml)?;
+            let (at, end) = vssd_range(xml)?;
+            let (notes, empty) = vssd_notes(xml, at, end)?;
             let mut add = String::with_capacity(pkg.len() + 64);
             for (i, part) in parts.iter().enumerate() {
                 add.push_str("<value>");
@@ -1046,7 +1047,6 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             Ok(match (notes, empty) {
                 // No Notes yet: one, at the end of the VSSD.
                 (None, _) => {
-                    let (_, end) = vssd_range(xml)?;
                     format!("{}{NOTES}{add}</Notes>{}", &xml[..end], &xml[end..])
                 }
                 (Some(r), true) => {
@@ -1079,12 +1079,11 @@ fn vssd_range(xml: &str) -> Result<(usize, usize), String> {
 }
 
 /// The VSSD's `Notes` element (its range, and whether it is empty), if it
-/// has one.
+/// has one; the VSSD is `xml[at..end]` ([`vssd_range`]).
 type NotesAt = (Option<std::ops::Range<usize>>, bool);
-fn vssd_notes(xml: &str) -> Result<NotesAt, String> {
+fn vssd_notes(xml: &str, at: usize, end: usize) -> Result<NotesAt, String> {
     const EMPTY: &str = "<Notes type=\"string\" array=\"true\"/>";
     const START: &str = "<Notes type=\"string\" array=\"true\">";
-    let (at, end) = vssd_range(xml)?;
     let inside = &xml[at..end];
     if let Some(i) = inside.find(EMPTY) {
         return Ok((Some(at + i..at + i + EMPTY.len()), true));

@@ -89,14 +89,28 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 }
                 let r = self.out.start_ns(tn.name(), tn.namespace(), prefix);
                 self.write(loc, item, r)?;
-                for i in 0..n.attributes().len() {
-                    self.copy(Item::Attr(n, i as u32), loc)?;
+                // Attributes copied here rather than through `copy` (a call,
+                // and the rename and secret checks, for each of them): the
+                // general path only for one a rule may rename or hide.
+                let plain = self.p.renames.is_empty();
+                for (i, a) in n.attributes().enumerate() {
+                    let it = Item::Attr(n, i as u32);
+                    if !plain || self.is_secret(it)? {
+                        self.copy(it, loc)?;
+                        continue;
+                    }
+                    self.mark_origin(it);
+                    self.touch(it);
+                    let ns = a.namespace();
+                    let prefix = ns.and_then(|u| n.lookup_prefix(u));
+                    let r = self.out.attr_ns(a.name(), ns, prefix, a.value());
+                    self.write(loc, it, r)?;
                 }
                 // Whitespace between child elements is the input's indentation,
                 // not data: the writer indents the copy itself.
                 let has_elements = n.children().any(|c| c.is_element());
                 for c in n.children() {
-                    let blank = c.is_text() && c.text().is_some_and(|t| t.trim().is_empty());
+                    let blank = c.is_text() && c.text().is_some_and(is_blank);
                     if blank && has_elements {
                         self.touch(Item::Node(c));
                     } else if c.is_element() || c.is_text() {
@@ -211,5 +225,16 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 ),
             )),
         }
+    }
+}
+
+/// Whether `t` is whitespace only (`str::trim`'s whitespace): ASCII looked
+/// at byte by byte, the rest by `trim`.
+fn is_blank(t: &str) -> bool {
+    let b = t.as_bytes();
+    match b.iter().position(|c| !matches!(c, b' ' | b'\t'..=b'\r')) {
+        None => true,
+        Some(i) if b[i] >= 0x80 => t[i..].trim().is_empty(),
+        Some(_) => false,
     }
 }

@@ -173,26 +173,106 @@ impl<'a> Scan<'a> {
 
     /// Skips the rest of the element `name` whose start tag was just read;
     /// returns the text of its content. Comments and the like, and tags
-    /// that do not match, return `None`.
+    /// that do not match, return `None`. Walks the content as [`Self::next`]
+    /// would, with the same checks, without making a token of each tag (a
+    /// carried hub is most of a canonical form's markup).
     fn content(&mut self, name: &str) -> Option<&'a str> {
+        let s = self.s;
+        let b = s.as_bytes();
         let from = self.pos;
         let mut open: Vec<&str> = Vec::new();
+        let mut i = self.pos;
         loop {
-            let at = self.pos;
-            match self.next()? {
-                Tok::Start {
-                    name, empty: false, ..
-                } => open.push(name),
-                Tok::End(n) => match open.pop() {
-                    Some(o) if o == n => {}
-                    None if n == name => return Some(&self.s[from..at]),
-                    _ => return None,
-                },
-                Tok::Eof => return None,
-                Tok::Start { .. } | Tok::Text(_) => {}
+            let lt = i + find(&b[i..], b'<')?;
+            // Between tags: whitespace mostly, a value now and then.
+            if find(&b[i..lt], b'&').is_some() && !entities_ok(&s[i..lt]) {
+                return None;
+            }
+            match *b.get(lt + 1)? {
+                b'/' => {
+                    let gt = lt + 2 + find(&b[lt + 2..], b'>')?;
+                    let n = &s[lt + 2..gt];
+                    if !name_ok(n) {
+                        return None;
+                    }
+                    match open.pop() {
+                        Some(o) if o == n => {}
+                        None if n == name => {
+                            self.pos = gt + 1;
+                            return Some(&s[from..lt]);
+                        }
+                        _ => return None,
+                    }
+                    i = gt + 1;
+                }
+                b'!' | b'?' => return None,
+                _ => {
+                    let (n, end, empty) = skip_start_tag(s, lt)?;
+                    if !empty {
+                        open.push(n);
+                    }
+                    i = end;
+                }
             }
         }
     }
+}
+
+/// The start tag at `lt` (its `<`), checked as [`Scan::next`] checks one:
+/// its name, where it ends, and whether it is empty (`/>`).
+fn skip_start_tag(s: &str, lt: usize) -> Option<(&str, usize, bool)> {
+    let b = s.as_bytes();
+    let start = lt + 1;
+    let mut i = start;
+    while !matches!(*b.get(i)?, b' ' | b'/' | b'>') {
+        if NOT_NAME[b[i] as usize] {
+            return None;
+        }
+        i += 1;
+    }
+    let name = &s[start..i];
+    if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    loop {
+        match *b.get(i)? {
+            b' ' => i += 1,
+            b'>' => return Some((name, i + 1, false)),
+            b'/' => {
+                return (b.get(i + 1) == Some(&b'>')).then_some((name, i + 2, true));
+            }
+            first => {
+                if first.is_ascii_digit() {
+                    return None;
+                }
+                while *b.get(i)? != b'=' {
+                    if NOT_NAME[b[i] as usize] {
+                        return None;
+                    }
+                    i += 1;
+                }
+                if b.get(i + 1) != Some(&b'"') {
+                    return None;
+                }
+                let v = i + 2;
+                let q = v + find(&b[v..], b'"')?;
+                let value = &b[v..q];
+                if find(value, b'<').is_some()
+                    || (find(value, b'&').is_some() && !entities_ok(&s[v..q]))
+                {
+                    return None;
+                }
+                i = q + 1;
+            }
+        }
+    }
+}
+
+/// Where `c` first is in `b`: a plain loop, for the short spans between
+/// and inside tags (memchr's setup costs more than it saves there).
+#[inline]
+fn find(b: &[u8], c: u8) -> Option<usize> {
+    b.iter().position(|&x| x == c)
 }
 
 /// Bytes that end or break a tag, and cannot be in a name.

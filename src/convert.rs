@@ -214,18 +214,38 @@ pub fn uuid(s: &str) -> Result<String, String> {
 /// Is `t` a UUID in the normalised form (8-4-4-4-12 lower-case hex
 /// digits), the form [`uuid`] returns?
 pub fn is_canonical_uuid(t: &str) -> bool {
-    let b = t.as_bytes();
-    let hex = |r: &[u8]| r.iter().all(|&c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
-    b.len() == 36
-        && b[8] == b'-'
-        && b[13] == b'-'
-        && b[18] == b'-'
-        && b[23] == b'-'
-        && hex(&b[..8])
-        && hex(&b[9..13])
-        && hex(&b[14..18])
-        && hex(&b[19..23])
-        && hex(&b[24..])
+    // What each of the 36 places holds: 1, a lower-case hex digit; 2, `-`.
+    // One table look a byte and no early exit: a session store checks a
+    // UUID per pair it loads.
+    static CLASS: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut c = b'0';
+        while c <= b'9' {
+            t[c as usize] = 1;
+            c += 1;
+        }
+        c = b'a';
+        while c <= b'f' {
+            t[c as usize] = 1;
+            c += 1;
+        }
+        t[b'-' as usize] = 2;
+        t
+    };
+    const WANT: [u8; 36] = {
+        let mut w = [1u8; 36];
+        w[8] = 2;
+        w[13] = 2;
+        w[18] = 2;
+        w[23] = 2;
+        w
+    };
+    let Ok(b) = <&[u8; 36]>::try_from(t.as_bytes()) else {
+        return false;
+    };
+    b.iter()
+        .zip(WANT)
+        .fold(true, |ok, (&c, w)| ok & (CLASS[c as usize] == w))
 }
 
 /// VMware's `uuid.bios` form: 16 bytes, space-separated, `-` in the middle.

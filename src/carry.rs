@@ -370,17 +370,17 @@ mod json {
         i
     }
 
-    /// The end of the string that starts at `i`.
+    /// The end of the string that starts at `i` (its quote and escapes
+    /// found with memchr: the carried tags are long strings).
     fn string_end(t: &[u8], mut i: usize) -> Option<usize> {
         i += 1;
-        while i < t.len() {
-            match t[i] {
-                b'\\' => i += 2,
-                b'"' => return Some(i + 1),
-                _ => i += 1,
+        loop {
+            i += memchr::memchr2(b'"', b'\\', t.get(i..)?)?;
+            if t[i] == b'"' {
+                return Some(i + 1);
             }
+            i += 2;
         }
-        None
     }
 
     /// The end of the value that starts at (or after whitespace at) `i`.

@@ -353,13 +353,13 @@ impl XmlOut {
         self.buf.clear();
         if let Some(t) = &mut self.tree {
             // Checked as the text writer would, kept as it is.
-            if needs_escape(value) {
+            if needs_escape(value, true) {
                 escape_into(&mut self.buf, value, true)?;
             }
             t.attr(qname, value);
             return Ok(());
         }
-        if !needs_escape(value) {
+        if !needs_escape(value, true) {
             self.w
                 .write_attribute_raw(qname, |out| out.extend_from_slice(value.as_bytes()));
             return Ok(());
@@ -380,7 +380,7 @@ impl XmlOut {
         if self.open.is_empty() {
             return Err(WriteError::TextOutsideRoot);
         }
-        let plain = !needs_escape(value);
+        let plain = !needs_escape(value, false);
         if !plain {
             self.buf.clear();
             escape_into(&mut self.buf, value, false)?;
@@ -483,17 +483,38 @@ pub(crate) static SPECIAL: [bool; 256] = {
     t
 };
 
-/// Whether [`escape_into`] would change or refuse `s`. Eight bytes at a
-/// time without a branch per byte (most values need nothing).
+/// [`SPECIAL`] for text: `"`, tab and line feed stay as they are there.
+static TEXT_SPECIAL: [bool; 256] = {
+    let mut t = SPECIAL;
+    t[b'"' as usize] = false;
+    t[b'\t' as usize] = false;
+    t[b'\n' as usize] = false;
+    t
+};
+
+/// The bytes [`escape_into`] looks at, for an attribute value or text.
 #[inline]
-fn needs_escape(s: &str) -> bool {
+fn special(attr: bool) -> &'static [bool; 256] {
+    if attr {
+        &SPECIAL
+    } else {
+        &TEXT_SPECIAL
+    }
+}
+
+/// Whether [`escape_into`] would change or refuse `s` as an attribute
+/// value (`attr`) or as text. Eight bytes at a time without a branch per
+/// byte (most values need nothing).
+#[inline]
+fn needs_escape(s: &str, attr: bool) -> bool {
+    let table = special(attr);
     let mut chunks = s.as_bytes().chunks_exact(8);
     for c in &mut chunks {
-        if c.iter().fold(false, |acc, &b| acc | SPECIAL[b as usize]) {
+        if c.iter().fold(false, |acc, &b| acc | table[b as usize]) {
             return true;
         }
     }
-    chunks.remainder().iter().any(|&b| SPECIAL[b as usize])
+    chunks.remainder().iter().any(|&b| table[b as usize])
 }
 
 /// Escapes `s` for XML text (or an attribute value when `attr`), rejecting
@@ -609,7 +630,8 @@ pub fn escape_text_twice_into(out: &mut String, s: &str) -> Result<(), WriteErro
 #[inline]
 fn escape_impl<const TWICE: bool>(out: &mut String, s: &str, attr: bool) -> Result<(), WriteError> {
     // Most values need no escaping at all: copy them in one go.
-    if !needs_escape(s) {
+    let table = special(attr);
+    if !needs_escape(s, attr) {
         out.push_str(s);
         return Ok(());
     }
@@ -621,7 +643,7 @@ fn escape_impl<const TWICE: bool>(out: &mut String, s: &str, attr: bool) -> Resu
     let (mut start, mut i) = (0, 0);
     while i < bytes.len() {
         let b = bytes[i];
-        if !SPECIAL[b as usize] {
+        if !table[b as usize] {
             i += 1;
             continue;
         }
@@ -753,11 +775,18 @@ mod tests {
     fn needs_escape_sees_a_special_byte_anywhere() {
         for len in 0..20 {
             let plain = "a".repeat(len);
-            assert!(!needs_escape(&plain), "{plain:?}");
+            assert!(!needs_escape(&plain, true), "{plain:?}");
+            assert!(!needs_escape(&plain, false), "{plain:?}");
             for at in 0..len {
-                for special in ["&", "<", ">", "\"", "\u{1}", "\u{FFFE}"] {
-                    let s = format!("{}{special}{}", &plain[..at], &plain[at + 1..]);
-                    assert!(needs_escape(&s), "{s:?}");
+                let with = |c: &str| format!("{}{c}{}", &plain[..at], &plain[at + 1..]);
+                for special in ["&", "<", ">", "\r", "\u{1}", "\u{FFFE}"] {
+                    assert!(needs_escape(&with(special), true), "{special:?}");
+                    assert!(needs_escape(&with(special), false), "{special:?}");
+                }
+                // What an attribute value escapes and text keeps.
+                for kept in ["\"", "\n", "\t"] {
+                    assert!(needs_escape(&with(kept), true), "{kept:?}");
+                    assert!(!needs_escape(&with(kept), false), "{kept:?}");
                 }
             }
         }

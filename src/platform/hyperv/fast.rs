@@ -85,88 +85,21 @@ impl<'a> Scan<'a> {
             }
             b'!' | b'?' => None,
             _ => {
-                let start = self.pos + 1;
-                let mut i = start;
-                while i < b.len() && !matches!(b[i], b' ' | b'/' | b'>') {
-                    if NOT_NAME[b[i] as usize] {
-                        return None;
-                    }
-                    i += 1;
-                }
-                let name = &s[start..i];
-                if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
-                    return None;
-                }
                 let mut attrs = Attrs {
                     list: [("", ""); MAX_ATTRS],
                     len: 0,
                     overflow: false,
                 };
-                loop {
-                    match *b.get(i)? {
-                        b' ' => i += 1,
-                        b'>' => {
-                            self.pos = i + 1;
-                            return Some(Tok::Start {
-                                name,
-                                attrs,
-                                empty: false,
-                            });
-                        }
-                        b'/' => {
-                            if b.get(i + 1) != Some(&b'>') {
-                                return None;
-                            }
-                            self.pos = i + 2;
-                            return Some(Tok::Start {
-                                name,
-                                attrs,
-                                empty: true,
-                            });
-                        }
-                        first => {
-                            // One pass over `name="value"`: the name's bytes
-                            // and the value's `<` and `&` checked on the way.
-                            if first.is_ascii_digit() {
-                                return None;
-                            }
-                            let from = i;
-                            while *b.get(i)? != b'=' {
-                                if NOT_NAME[b[i] as usize] {
-                                    return None;
-                                }
-                                i += 1;
-                            }
-                            let eq = i;
-                            if b.get(eq + 1) != Some(&b'"') {
-                                return None;
-                            }
-                            i = eq + 2;
-                            let mut amp = false;
-                            loop {
-                                match *b.get(i)? {
-                                    b'"' => break,
-                                    b'<' => return None,
-                                    b'&' => amp = true,
-                                    _ => {}
-                                }
-                                i += 1;
-                            }
-                            let vend = i;
-                            let (an, av) = (&s[from..eq], &s[eq + 2..vend]);
-                            if amp && !entities_ok(av) {
-                                return None;
-                            }
-                            if attrs.len == MAX_ATTRS {
-                                attrs.overflow = true;
-                            } else {
-                                attrs.list[attrs.len] = (an, av);
-                                attrs.len += 1;
-                            }
-                            i = vend + 1;
-                        }
+                let (name, end, empty) = start_tag(s, self.pos, |an, av| {
+                    if attrs.len == MAX_ATTRS {
+                        attrs.overflow = true;
+                    } else {
+                        attrs.list[attrs.len] = (an, av);
+                        attrs.len += 1;
                     }
-                }
+                })?;
+                self.pos = end;
+                Some(Tok::Start { name, attrs, empty })
             }
         }
     }
@@ -207,7 +140,7 @@ impl<'a> Scan<'a> {
                 }
                 b'!' | b'?' => return None,
                 _ => {
-                    let (n, end, empty) = skip_start_tag(s, lt)?;
+                    let (n, end, empty) = start_tag(s, lt, |_, _| {})?;
                     if !empty {
                         open.push(n);
                     }
@@ -218,9 +151,15 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// The start tag at `lt` (its `<`), checked as [`Scan::next`] checks one:
-/// its name, where it ends, and whether it is empty (`/>`).
-fn skip_start_tag(s: &str, lt: usize) -> Option<(&str, usize, bool)> {
+/// The start tag at `lt` (its `<`): its name, where it ends and whether it
+/// is empty (`/>`), each attribute given to `attr` as it is read; `None`
+/// for anything outside the subset (a name's bytes, a value's `<`, an
+/// entity XmlOut does not write).
+fn start_tag<'a>(
+    s: &'a str,
+    lt: usize,
+    mut attr: impl FnMut(&'a str, &'a str),
+) -> Option<(&'a str, usize, bool)> {
     let b = s.as_bytes();
     let start = lt + 1;
     let mut i = start;
@@ -242,27 +181,39 @@ fn skip_start_tag(s: &str, lt: usize) -> Option<(&str, usize, bool)> {
                 return (b.get(i + 1) == Some(&b'>')).then_some((name, i + 2, true));
             }
             first => {
+                // One pass over `name="value"`: the name's bytes and the
+                // value's `<` and `&` checked on the way.
                 if first.is_ascii_digit() {
                     return None;
                 }
+                let from = i;
                 while *b.get(i)? != b'=' {
                     if NOT_NAME[b[i] as usize] {
                         return None;
                     }
                     i += 1;
                 }
-                if b.get(i + 1) != Some(&b'"') {
+                let eq = i;
+                if b.get(eq + 1) != Some(&b'"') {
                     return None;
                 }
-                let v = i + 2;
-                let q = v + find(&b[v..], b'"')?;
-                let value = &b[v..q];
-                if find(value, b'<').is_some()
-                    || (find(value, b'&').is_some() && !entities_ok(&s[v..q]))
-                {
+                i = eq + 2;
+                let mut amp = false;
+                loop {
+                    match *b.get(i)? {
+                        b'"' => break,
+                        b'<' => return None,
+                        b'&' => amp = true,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                let value = &s[eq + 2..i];
+                if amp && !entities_ok(value) {
                     return None;
                 }
-                i = q + 1;
+                attr(&s[from..eq], value);
+                i += 1;
             }
         }
     }

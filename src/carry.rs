@@ -754,13 +754,13 @@ fn domain_places(xml: &str) -> Option<DomainPlaces> {
     let mut open_name = false;
     let mut seen_root = false;
     while i < b.len() {
-        let lt = i + xml[i..].find('<')?;
+        let lt = i + memchr::memchr(b'<', &b[i..])?;
         if lt == b.len() - 1 {
             return None;
         }
         match b[lt + 1] {
             b'/' => {
-                let gt = lt + xml[lt..].find('>')?;
+                let gt = lt + memchr::memchr(b'>', &b[lt..])?;
                 depth = depth.checked_sub(1)?;
                 if depth == 1 {
                     if let Some((start, content)) = open_metadata.take() {
@@ -786,17 +786,13 @@ fn domain_places(xml: &str) -> Option<DomainPlaces> {
                 }
                 // The tag's end: the first `>` outside a quoted value.
                 let mut j = lt + 1;
-                let mut quote = None;
                 loop {
-                    let c = *b.get(j)?;
-                    match quote {
-                        Some(q) if c == q => quote = None,
-                        Some(_) => {}
-                        None if c == b'"' || c == b'\'' => quote = Some(c),
-                        None if c == b'>' => break,
-                        None => {}
+                    j += memchr::memchr3(b'>', b'"', b'\'', &b[j..])?;
+                    let q = b[j];
+                    if q == b'>' {
+                        break;
                     }
-                    j += 1;
+                    j += 2 + memchr::memchr(q, &b[j + 1..])?;
                 }
                 let empty = b[j - 1] == b'/';
                 let name_end = b[lt + 1..j]

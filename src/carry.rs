@@ -916,7 +916,7 @@ pub fn attach(platform: &str, xml: &str, pkg: &str) -> Result<String, String> {
             } else {
                 ("hvx_carry_", " = ")
             };
-            if xml.lines().any(|l| {
+            if crate::platform::text::lines(xml).any(|l| {
                 l.get(..prefix.len())
                     .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
             }) {

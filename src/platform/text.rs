@@ -3,6 +3,27 @@
 //! character sets `.vmx` files may declare in `.encoding`, and the run of
 //! bytes a writer copies as they are.
 
+/// The lines of `s` as [`str::lines`] gives them (split at `\n`, a `\r`
+/// before it dropped), each end found with memchr: `lines` runs a char
+/// searcher for each line, which costs more than the line on a file of
+/// many short ones (a session store, a `.vmx`).
+pub fn lines(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        Some(match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(i) => {
+                let line = &rest[..i];
+                rest = &rest[i + 1..];
+                line.strip_suffix('\r').unwrap_or(line)
+            }
+            None => std::mem::take(&mut rest),
+        })
+    })
+}
+
 /// Where the run of bytes from `from` that `plain` lets through ends (the
 /// next byte to escape, or the end): one table look a byte, for the
 /// writers' values (a carried original is kilobytes of them).
@@ -184,6 +205,30 @@ pub fn first_element_offset(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lines_are_str_lines() {
+        for t in [
+            "",
+            "a",
+            "a\n",
+            "a\r\n",
+            "\r",
+            "a\rb",
+            "\n\n",
+            "a\r\r\n",
+            "x\r",
+            "\r\n\r\n",
+            "é\n\u{85}\r\n",
+            "a\nb\r\nc",
+        ] {
+            assert_eq!(
+                super::lines(t).collect::<Vec<_>>(),
+                t.lines().collect::<Vec<_>>(),
+                "{t:?}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

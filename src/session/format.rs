@@ -113,25 +113,10 @@ fn canonical(text: &str) -> Option<RawTables<'_>> {
             && (v.len() > 5 || !WORDS.iter().any(|w| w.eq_ignore_ascii_case(v)));
         ok.then_some(Cow::Borrowed(v))
     }
-    // `str::lines`, with each end found by memchr (a store is a thousand
-    // short lines; `lines` searches each with a generic char searcher).
-    let mut rest = text;
-    let mut lines = std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let line = match memchr::memchr(b'\n', rest.as_bytes()) {
-            Some(i) => {
-                let line = &rest[..i];
-                rest = &rest[i + 1..];
-                line.strip_suffix('\r').unwrap_or(line)
-            }
-            None => std::mem::take(&mut rest),
-        };
-        Some(line)
-    })
-    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    .peekable();
+    // A store is a thousand short lines (`text::lines`: found with memchr).
+    let mut lines = crate::platform::text::lines(text)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .peekable();
     if lines.next()? != "version: 1" {
         return None;
     }

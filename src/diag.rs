@@ -56,10 +56,11 @@ pub struct LineIndex {
 
 impl LineIndex {
     pub fn new(text: &str) -> Self {
-        // `match_indices` on a char searches with memchr.
+        // memchr's iterator: `match_indices('\n')` runs a char searcher
+        // per line, more than a short line costs to scan.
         let mut starts = Vec::with_capacity(text.len() / 32 + 1);
         starts.push(0u32);
-        starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1));
         LineIndex { starts }
     }
     /// 1-based line and column (in characters) of a byte offset in `text`.

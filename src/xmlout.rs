@@ -484,7 +484,7 @@ pub(crate) static SPECIAL: [bool; 256] = {
 };
 
 /// [`SPECIAL`] for text: `"`, tab and line feed stay as they are there.
-static TEXT_SPECIAL: [bool; 256] = {
+pub(crate) static TEXT_SPECIAL: [bool; 256] = {
     let mut t = SPECIAL;
     t[b'"' as usize] = false;
     t[b'\t' as usize] = false;

@@ -524,16 +524,13 @@ pub(super) fn decode_text(s: &str) -> Option<String> {
     let (mut run, mut i) = (0, 0);
     while i < b.len() {
         let c = b[i];
-        if !crate::xmlout::SPECIAL[c as usize] {
+        // Text's special bytes: `"`, tab and line feed are not among them.
+        if !crate::xmlout::TEXT_SPECIAL[c as usize] {
             i += 1;
             continue;
         }
         match c {
             b'&' => {}
-            b'\t' | b'\n' | b'"' => {
-                i += 1;
-                continue;
-            }
             0x00..=0x1F => return None,
             b'>' if i >= 2 && b[i - 2] == b']' && b[i - 1] == b']' => return None,
             0xEF if b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)) => {

@@ -178,11 +178,11 @@ pub fn first_element(text: &str) -> Option<&str> {
     loop {
         s = s.trim_start();
         if let Some(r) = s.strip_prefix("<?") {
-            s = &r[r.find("?>")? + 2..];
+            s = &r[end_of(r, b"?>")?..];
         } else if let Some(r) = s.strip_prefix("<!--") {
-            s = &r[r.find("-->")? + 3..];
+            s = &r[end_of(r, b"-->")?..];
         } else if let Some(r) = s.strip_prefix("<!") {
-            s = &r[r.find('>')? + 1..];
+            s = &r[end_of(r, b">")?..];
         } else if let Some(r) = s.strip_prefix('<') {
             let end = r
                 .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
@@ -196,6 +196,22 @@ pub fn first_element(text: &str) -> Option<&str> {
 
 /// The byte offset of the first element's `<`, skipping what
 /// [`first_element`] skips.
+/// Where the first `end` in `s` ends: its last byte found with memchr
+/// (the platforms' detectors ask this of every input, and a `str` searcher
+/// for `?>` costs more to set up than the declaration is long).
+fn end_of(s: &str, end: &[u8]) -> Option<usize> {
+    let (&last, head) = end.split_last()?;
+    let b = s.as_bytes();
+    let mut from = head.len();
+    loop {
+        let at = from + memchr::memchr(last, b.get(from..)?)?;
+        if b[..at].ends_with(head) {
+            return Some(at + 1);
+        }
+        from = at + 1;
+    }
+}
+
 pub fn first_element_offset(text: &str) -> Option<usize> {
     let name = first_element(text)?;
     let base = text.as_ptr() as usize;
@@ -205,6 +221,26 @@ pub fn first_element_offset(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn first_element_skips_what_comes_before_it() {
+        for (t, want) in [
+            ("<?xml version=\"1.0\"?>\n<a/>", Some("a")),
+            (
+                "\u{feff}<?xml ?><!-- c -- > -->\n<!DOCTYPE x><b x=\"1\">",
+                Some("b"),
+            ),
+            ("<?pi a?b>c ?><c>", Some("c")),
+            ("<!-- a -- b->c -->\n<d>", Some("d")),
+            ("<!---->-><d>", None),
+            ("<?xml", None),
+            ("<!-- never ends", None),
+            ("text", None),
+            ("?><e/>", None),
+        ] {
+            assert_eq!(super::first_element(t), want, "{t:?}");
+        }
+    }
+
     #[test]
     fn lines_are_str_lines() {
         for t in [

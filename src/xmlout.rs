@@ -303,12 +303,12 @@ impl XmlOut {
                     self.qbuf = q;
                     return r;
                 }
-                let p = preferred
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or("ns0")
-                    .to_string();
-                self.declare(Some(&p), uri)?;
-                self.attr(&format!("{p}:{local}"), value)
+                let p = preferred.filter(|p| !p.is_empty()).unwrap_or("ns0");
+                self.declare(Some(p), uri)?;
+                let q = self.qualified(p, local);
+                let r = self.attr(&q, value);
+                self.qbuf = q;
+                r
             }
         }
     }
@@ -605,7 +605,7 @@ pub fn text_block_into(out: &mut String, s: &str) -> Result<(), WriteError> {
     out.push_str("<![CDATA[");
     // `]` is rare: found with memchr, then `]]>` looked for at it.
     let (mut from, mut at) = (0, 0);
-    while let Some(i) = s[at..].find(']') {
+    while let Some(i) = memchr::memchr(b']', &s.as_bytes()[at..]) {
         let i = at + i;
         if s[i..].starts_with("]]>") {
             // `]]` ends this section, `>` starts the next.

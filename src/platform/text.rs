@@ -3,23 +3,39 @@
 //! character sets `.vmx` files may declare in `.encoding`, and the run of
 //! bytes a writer copies as they are.
 
-/// The lines of `s` as [`str::lines`] gives them (split at `\n`, a `\r`
-/// before it dropped), each end found with memchr: `lines` runs a char
-/// searcher for each line, which costs more than the line on a file of
-/// many short ones (a session store, a `.vmx`).
-pub fn lines(s: &str) -> impl Iterator<Item = &str> {
-    let mut rest = s;
+/// `s.split('\n')`, each `\n` found with memchr: `split` and `lines` run
+/// a char searcher for each line, which costs more than the line on a file
+/// of many short ones (a session store, a `.vmx`).
+pub fn split_lf(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
     std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        Some(match memchr::memchr(b'\n', rest.as_bytes()) {
+        let t = rest?;
+        Some(match memchr::memchr(b'\n', t.as_bytes()) {
             Some(i) => {
-                let line = &rest[..i];
-                rest = &rest[i + 1..];
-                line.strip_suffix('\r').unwrap_or(line)
+                rest = Some(&t[i + 1..]);
+                &t[..i]
             }
-            None => std::mem::take(&mut rest),
+            None => rest.take()?,
+        })
+    })
+}
+
+/// The lines of `s` as [`str::lines`] gives them: [`split_lf`]'s pieces
+/// but the empty one after a final `\n`, each followed by `\n` without the
+/// `\r` before it.
+pub fn lines(s: &str) -> impl Iterator<Item = &str> {
+    let (body, ended) = match s.strip_suffix('\n') {
+        Some(body) => (body, true),
+        None => (s, false),
+    };
+    let mut pieces = split_lf(body).peekable();
+    let empty = s.is_empty();
+    std::iter::from_fn(move || {
+        let piece = pieces.next().filter(|_| !empty)?;
+        let followed = ended || pieces.peek().is_some();
+        Some(match piece.strip_suffix('\r') {
+            Some(p) if followed => p,
+            _ => piece,
         })
     })
 }
@@ -194,8 +210,6 @@ pub fn first_element(text: &str) -> Option<&str> {
     }
 }
 
-/// The byte offset of the first element's `<`, skipping what
-/// [`first_element`] skips.
 /// Where the first `end` in `s` ends: its last byte found with memchr
 /// (the platforms' detectors ask this of every input, and a `str` searcher
 /// for `?>` costs more to set up than the declaration is long).
@@ -212,6 +226,8 @@ fn end_of(s: &str, end: &[u8]) -> Option<usize> {
     }
 }
 
+/// The byte offset of the first element's `<`, skipping what
+/// [`first_element`] skips.
 pub fn first_element_offset(text: &str) -> Option<usize> {
     let name = first_element(text)?;
     let base = text.as_ptr() as usize;
@@ -238,6 +254,17 @@ mod tests {
             ("?><e/>", None),
         ] {
             assert_eq!(super::first_element(t), want, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn split_lf_is_split() {
+        for t in ["", "a", "a\n", "\n\n", "a\r\n", "a\nb\r\nc\r"] {
+            assert_eq!(
+                super::split_lf(t).collect::<Vec<_>>(),
+                t.split('\n').collect::<Vec<_>>(),
+                "{t:?}"
+            );
         }
     }
 

@@ -37,23 +37,7 @@ pub struct Entry {
 pub fn lex(text: &str) -> Result<Vec<Entry>, TextError> {
     let mut out = Vec::new();
     let mut charset = None;
-    // Lines found with memchr (a searcher built per line costs more than
-    // the short lines of a .vmx take to search).
-    let mut rest = Some(text);
-    let lines = std::iter::from_fn(|| {
-        let t = rest?;
-        Some(match memchr::memchr(b'\n', t.as_bytes()) {
-            Some(i) => {
-                rest = Some(&t[i + 1..]);
-                &t[..i]
-            }
-            None => {
-                rest = None;
-                t
-            }
-        })
-    });
-    for (n, raw) in lines.enumerate() {
+    for (n, raw) in super::text::split_lf(text).enumerate() {
         let line = n + 1;
         let l = raw.strip_suffix('\r').unwrap_or(raw);
         // Positions are byte offsets in `l`; columns count characters.

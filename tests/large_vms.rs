@@ -1,0 +1,260 @@
+//! VMs larger than the samples: many disks on several buses, many NICs.
+//! Every target either places each device where the platform can hold it
+//! (distinct slots, on adapters that exist) or refuses the VM with a located
+//! reason naming the device and writes nothing; kvm → P → kvm gives every
+//! disk and NIC back, and libvirt (`virsh define`, when installed) accepts
+//! what comes back.
+
+mod common;
+use common::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use hvxform::platform::vmx;
+
+/// A libvirt domain with `virtio` virtio disks, SCSI disks with the given
+/// target names (a name's letter is its unit: `sdp` is unit 15), `sata`
+/// SATA disks and `nics` NICs, none with an address: libvirt and hvxform
+/// place them.
+fn domain(virtio: usize, scsi: &[&str], sata: usize, nics: usize) -> String {
+    let letters = |i: usize| {
+        let l = |k: usize| char::from(b'a' + k as u8);
+        if i < 26 {
+            l(i).to_string()
+        } else {
+            format!("{}{}", l(i / 26 - 1), l(i % 26))
+        }
+    };
+    let disk = |file: String, dev: String, bus: &str| {
+        format!(
+            "    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      \
+             <source file='/var/lib/libvirt/images/{file}.qcow2'/>\n      \
+             <target dev='{dev}' bus='{bus}'/>\n    </disk>\n"
+        )
+    };
+    let mut devices = String::new();
+    for i in 0..virtio {
+        devices += &disk(format!("virtio{i}"), format!("vd{}", letters(i)), "virtio");
+    }
+    for t in scsi {
+        devices += &disk(format!("scsi-{t}"), t.to_string(), "scsi");
+    }
+    for i in 0..sata {
+        // SATA disks are sd* too: named after the SCSI ones.
+        devices += &disk(format!("sata{i}"), format!("sd{}", letters(20 + i)), "sata");
+    }
+    for i in 0..nics {
+        devices += &format!(
+            "    <interface type='network'>\n      <mac address='52:54:00:00:01:{i:02x}'/>\n      \
+             <source network='default'/>\n      <model type='virtio'/>\n    </interface>\n"
+        );
+    }
+    format!(
+        "<domain type='kvm'>\n  <name>large</name>\n  \
+         <uuid>6f1c2a9e-3b7d-4c8e-9a51-2d4e8f0b0001</uuid>\n  \
+         <memory unit='KiB'>4194304</memory>\n  <vcpu>4</vcpu>\n  \
+         <os><type arch='x86_64' machine='q35'>hvm</type></os>\n  \
+         <devices>\n{devices}  </devices>\n</domain>\n"
+    )
+}
+
+/// `transform INPUT --to TARGET -o DIR`: its exit code and stderr.
+fn convert(input: &Path, target: &str, dir: &Path) -> (Option<i32>, String) {
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        target,
+        "-o",
+        dir.to_str().unwrap(),
+        "-q",
+    ]);
+    (o.status.code(), stderr(&o))
+}
+
+/// The one output file of `dir` whose name ends with `ext`.
+fn output(dir: &Path, ext: &str) -> std::path::PathBuf {
+    let found: Vec<_> = file_names(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(ext))
+        .collect();
+    assert_eq!(found.len(), 1, "{}: {found:?}", dir.display());
+    dir.join(&found[0])
+}
+
+/// The disk images (source files) and MACs of a libvirt domain, sorted.
+fn disks_and_macs(xml: &str) -> (Vec<String>, Vec<String>) {
+    let d = roxmltree::Document::parse(xml).unwrap();
+    let attr = |tag: &str, name: &str| {
+        let mut v: Vec<String> = d
+            .descendants()
+            .filter(|n| n.has_tag_name(tag))
+            .filter_map(|n| n.attribute(name).map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    (attr("source", "file"), attr("mac", "address"))
+}
+
+/// The .vmx drives: (adapter, unit) → file name, from `scsiA:U.fileName`
+/// keys of drives that are present; and the adapters declared present.
+fn vmx_scsi(text: &str) -> (BTreeMap<(u32, u32), String>, BTreeSet<u32>) {
+    let keys: BTreeMap<String, String> = vmx::lex(text)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.key.to_ascii_lowercase(), e.value))
+        .collect();
+    let mut drives = BTreeMap::new();
+    let mut adapters = BTreeSet::new();
+    for (k, v) in &keys {
+        let Some(rest) = k.strip_prefix("scsi") else {
+            continue;
+        };
+        if let Some(a) = rest.strip_suffix(".present") {
+            if let Ok(a) = a.parse::<u32>() {
+                if v.eq_ignore_ascii_case("true") {
+                    adapters.insert(a);
+                }
+            }
+        } else if let Some(slot) = rest.strip_suffix(".filename") {
+            let (a, u) = slot.split_once(':').unwrap();
+            let present = keys.get(&format!("scsi{slot}.present"));
+            assert!(
+                present.is_some_and(|p| p.eq_ignore_ascii_case("true")),
+                "scsi{slot}: a file name without present = TRUE"
+            );
+            let old = drives.insert((a.parse().unwrap(), u.parse().unwrap()), v.clone());
+            assert!(old.is_none(), "scsi{slot} written twice");
+        }
+    }
+    (drives, adapters)
+}
+
+/// virtio disks after SCSI disks that spill onto a second adapter (`sdp`
+/// is unit 15, past the first adapter's 15): each drive gets its own slot,
+/// virtio ones on pvscsi adapters after those the SCSI disks use, 15 to an
+/// adapter, unit 7 (the adapter's own) never used.
+#[test]
+fn many_disks_to_vmware_get_distinct_slots_on_adapters_that_exist() {
+    let dir = temp_dir("large-vmware");
+    let input = dir.join("large.xml");
+    let scsi = ["sda", "sdb", "sdc", "sdp", "sdq"];
+    std::fs::write(&input, domain(20, &scsi, 0, 1)).unwrap();
+    let out = dir.join("out");
+    let (code, err) = convert(&input, "vmware", &out);
+    assert_eq!(code, Some(0), "{err}");
+    let vmx_file = output(&out, ".vmx");
+    let (drives, adapters) = vmx_scsi(&std::fs::read_to_string(&vmx_file).unwrap());
+    assert_eq!(drives.len(), 25, "{drives:?}");
+    for ((a, u), file) in &drives {
+        assert!(*a <= 3, "{file}: adapter {a}: a .vmx has scsi0 to scsi3");
+        assert!(*u <= 15 && *u != 7, "{file}: unit {u}");
+        assert!(
+            adapters.contains(a),
+            "{file}: adapter scsi{a} is not present"
+        );
+    }
+    // The SCSI disks keep their adapters (sdp, sdq: the second one); the
+    // virtio disks come after them, 15 to an adapter.
+    let on = |file: &str| {
+        *drives
+            .iter()
+            .find(|(_, f)| f.as_str() == format!("{file}.vmdk"))
+            .unwrap_or_else(|| panic!("{file} not written: {drives:?}"))
+            .0
+    };
+    assert_eq!(on("scsi-sda"), (0, 0));
+    assert_eq!(on("scsi-sdp"), (1, 0));
+    assert_eq!(on("virtio0"), (2, 0));
+    assert_eq!(on("virtio7"), (2, 8));
+    assert_eq!(on("virtio14"), (2, 15));
+    assert_eq!(on("virtio15"), (3, 0));
+    assert_eq!(on("virtio19"), (3, 4));
+
+    // And back: every disk, through libvirt.
+    let back = dir.join("back");
+    let (code, err) = convert(&vmx_file, "kvm", &back);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = output(&back, ".xml");
+    let text = std::fs::read_to_string(&kvm).unwrap();
+    assert_eq!(
+        disks_and_macs(&text),
+        disks_and_macs(&std::fs::read_to_string(&input).unwrap())
+    );
+    if tool("virsh").is_some() {
+        virsh_dump(&kvm, "large");
+    }
+}
+
+/// More drives than a .vmx's four SCSI adapters hold: refused, naming the
+/// first drive that does not fit and where it is in the input; nothing
+/// written.
+#[test]
+fn more_disks_than_vmware_adapters_hold_are_refused_with_the_disk_named() {
+    let dir = temp_dir("large-vmware-refused");
+    let input = dir.join("large.xml");
+    std::fs::write(&input, domain(61, &[], 0, 1)).unwrap();
+    let out = dir.join("out");
+    let (code, err) = convert(&input, "vmware", &out);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("virtio60.qcow2: SCSI adapter 4: a .vmx has four SCSI adapters"),
+        "{err}"
+    );
+    assert!(err.contains("large.xml"), "{err}");
+    assert!(err.contains("at input "), "{err}");
+    assert!(
+        !out.exists() || file_names(&out).is_empty(),
+        "{:?}",
+        file_names(&out)
+    );
+    // A SCSI controller far past scsi3: the virtio disk has no adapter left.
+    let far = domain(1, &[], 0, 1).replace(
+        "<devices>\n",
+        "<devices>\n    <controller type='scsi' index='100000'/>\n",
+    );
+    std::fs::write(&input, far).unwrap();
+    let (code, err) = convert(&input, "vmware", &out);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("virtio0.qcow2: SCSI adapter 4: a .vmx has four SCSI adapters"),
+        "{err}"
+    );
+}
+
+/// A VM with 16 disks on three buses and 8 NICs goes to every platform and
+/// back to KVM with every disk image and MAC.
+#[test]
+fn a_large_vm_goes_to_every_platform_and_back() {
+    let dir = temp_dir("large-round-trips");
+    let input = dir.join("large.xml");
+    let scsi = ["sda", "sdb", "sdc", "sdd", "sde", "sdf"];
+    let text = domain(6, &scsi, 4, 8);
+    std::fs::write(&input, &text).unwrap();
+    let want = disks_and_macs(&text);
+    assert_eq!((want.0.len(), want.1.len()), (16, 8));
+    for target in ["vmware", "xen", "vsphere", "ovf", "hyperv", "ec2"] {
+        let out = dir.join(target);
+        let (code, err) = convert(&input, target, &out);
+        assert_eq!(code, Some(0), "kvm → {target}: {err}");
+        // The VM's own document (EC2 and OVF write others beside it).
+        let ext = match target {
+            "vmware" => ".vmx",
+            "xen" => ".cfg",
+            "ovf" => ".ovf",
+            _ => &format!(".{target}.xml"),
+        };
+        let doc = output(&out, ext);
+        let back = dir.join(format!("{target}-back"));
+        let (code, err) = convert(&doc, "kvm", &back);
+        assert_eq!(code, Some(0), "{target} → kvm: {err}");
+        let kvm = output(&back, ".xml");
+        let got = std::fs::read_to_string(&kvm).unwrap();
+        assert_eq!(disks_and_macs(&got), want, "kvm → {target} → kvm");
+        if tool("virsh").is_some() {
+            virsh_dump(&kvm, "large");
+        }
+    }
+}

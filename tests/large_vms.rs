@@ -258,3 +258,73 @@ fn a_large_vm_goes_to_every_platform_and_back() {
         }
     }
 }
+
+/// NICs past what a platform attaches: VMware and vSphere 10, Hyper-V 4
+/// legacy (Generation 1, emulated models) and 64 synthetic. Refused at the
+/// first one past the limit, named by its MAC; one NIC fewer converts.
+#[test]
+fn nics_past_a_platforms_limit_are_refused_at_the_first_one() {
+    let dir = temp_dir("large-nics");
+    let input = dir.join("large.xml");
+    let e1000 = |xml: String| xml.replace("<model type='virtio'/>", "<model type='e1000'/>");
+    let cases: [(&str, String, String, &str); 4] = [
+        (
+            "vmware",
+            domain(1, &[], 0, 10),
+            domain(1, &[], 0, 11),
+            "nic 52:54:00:00:01:0a: network adapter 11: VMware (ethernet0 to ethernet9) attaches at most 10",
+        ),
+        (
+            "vsphere",
+            domain(1, &[], 0, 10),
+            domain(1, &[], 0, 11),
+            "nic 52:54:00:00:01:0a: network adapter 11: a vSphere VM attaches at most 10",
+        ),
+        (
+            "hyperv",
+            e1000(domain(1, &[], 0, 4)),
+            e1000(domain(1, &[], 0, 5)),
+            "nic 52:54:00:00:01:04: network adapter 5: Hyper-V (legacy adapters, Generation 1) attaches at most 4",
+        ),
+        (
+            "hyperv",
+            domain(1, &[], 0, 64),
+            domain(1, &[], 0, 65),
+            "nic 52:54:00:00:01:40: network adapter 65: Hyper-V (synthetic adapters, Windows Server 2019 and later) attaches at most 64",
+        ),
+    ];
+    for (target, fits, over, said) in cases {
+        let out = dir.join(format!("{target}-fits"));
+        std::fs::write(&input, fits).unwrap();
+        let (code, err) = convert(&input, target, &out);
+        assert_eq!(code, Some(0), "{target}: {err}");
+        let out = dir.join(format!("{target}-over"));
+        std::fs::write(&input, over).unwrap();
+        let (code, err) = convert(&input, target, &out);
+        assert_eq!(code, Some(1), "{target}: {err}");
+        assert!(err.contains(said), "{target}: {err}");
+        assert!(err.contains("at input "), "{err}");
+        assert!(!out.exists() || file_names(&out).is_empty(), "{target}");
+    }
+    // Through the hub (hvx-to-vsphere, not the direct kvm-to-vsphere),
+    // vSphere says the same.
+    std::fs::write(&input, domain(1, &[], 0, 11)).unwrap();
+    let out = dir.join("via-hub");
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "--via-hub",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "nic 52:54:00:00:01:0a: network adapter 11: a vSphere VM attaches at most 10"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -314,9 +314,9 @@ fn choose(vm: &str, families: Option<&str>) -> Result<(String, String), String> 
     Ok((t.to_string(), stderr(&o)))
 }
 
-/// The smallest type that fits vCPUs, memory, boot mode and TPM, in the
-/// families asked for; what was rounded up is reported; a VM that fits
-/// nothing is an error naming what does not fit.
+/// The smallest type that fits vCPUs, memory, boot mode, TPM and network
+/// interfaces, in the families asked for; what was rounded up is reported;
+/// a VM that fits nothing is an error naming what does not fit.
 #[test]
 fn instance_types_are_chosen_from_the_table() {
     // Exact fits: m7i.large is 2 vCPUs and 8 GiB; t3.micro 2 vCPUs, 1 GiB.
@@ -362,6 +362,37 @@ fn instance_types_are_chosen_from_the_table() {
             .0,
         "t3.medium"
     );
+    // Network interfaces: t3.micro attaches 2, t3.small 3, t3.xlarge 4;
+    // the type is the smallest that attaches them all.
+    let nics = |vm: String, n: usize| {
+        let nic = (0..n)
+            .map(|i| format!(r#"<nic mac="52:54:00:00:02:{i:02x}" model="virtio"><connection type="network" name="default"/></nic>"#))
+            .collect::<String>();
+        vm.replace("</vm>", &format!("{nic}</vm>"))
+    };
+    assert_eq!(
+        choose(&nics(hub(1, 1024, false, false, "x86_64"), 2), Some("t3"))
+            .unwrap()
+            .0,
+        "t3.micro"
+    );
+    let (t, warned) = choose(&nics(hub(1, 1024, false, false, "x86_64"), 3), Some("t3")).unwrap();
+    assert_eq!(t, "t3.small");
+    assert!(
+        warned.contains("memory rounded up, 3 network interfaces (the type attaches up to 3)"),
+        "{warned}"
+    );
+    assert_eq!(
+        choose(&nics(hub(1, 1024, false, false, "x86_64"), 4), Some("t3"))
+            .unwrap()
+            .0,
+        "t3.xlarge"
+    );
+    let e = choose(&nics(hub(1, 1024, false, false, "x86_64"), 5), Some("t3")).unwrap_err();
+    assert!(
+        e.contains("t3 (x86_64) fits this VM: 5 network interfaces"),
+        "{e}"
+    );
     // Too big for any type.
     let e = choose(&hub(1000, 1024, false, false, "x86_64"), Some("*")).unwrap_err();
     assert!(e.contains("fits this VM: 1000 vCPUs"), "{e}");
@@ -391,8 +422,8 @@ on domain {
     for $c in c {
       let $v = int($c/@v);
       let $m = int($c/@m);
-      let $whole = ec2_type.first_where(fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam);
-      let $from = ec2_type.first_where_from(ec2_from($v), fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam);
+      let $whole = ec2_type.first_where(fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam, int($c/@n));
+      let $from = ec2_type.first_where_from(ec2_from($v), fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam, int($c/@n));
       <case whole={$whole} from={$from}/>
     }
   }
@@ -407,10 +438,12 @@ on domain {
             for (boot, tpm) in [("legacy-bios", 0), ("uefi", 1)] {
                 for arch in ["x86_64", "arm64"] {
                     for fam in [",m7i,c7g,t3,", ",*,"] {
-                        input.push_str(&format!(
-                            r#"<c v="{v}" m="{m}" boot="{boot}" tpm="{tpm}" arch="{arch}" fam="{fam}"/>"#
-                        ));
-                        n += 1;
+                        for nics in [1, 3, 9] {
+                            input.push_str(&format!(
+                                r#"<c v="{v}" m="{m}" boot="{boot}" tpm="{tpm}" arch="{arch}" fam="{fam}" n="{nics}"/>"#
+                            ));
+                            n += 1;
+                        }
                     }
                 }
             }

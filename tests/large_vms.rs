@@ -13,52 +13,6 @@ use std::path::Path;
 
 use hvxform::platform::vmx;
 
-/// A libvirt domain with `virtio` virtio disks, SCSI disks with the given
-/// target names (a name's letter is its unit: `sdp` is unit 15), `sata`
-/// SATA disks and `nics` NICs, none with an address: libvirt and hvxform
-/// place them.
-fn domain(virtio: usize, scsi: &[&str], sata: usize, nics: usize) -> String {
-    let letters = |i: usize| {
-        let l = |k: usize| char::from(b'a' + k as u8);
-        if i < 26 {
-            l(i).to_string()
-        } else {
-            format!("{}{}", l(i / 26 - 1), l(i % 26))
-        }
-    };
-    let disk = |file: String, dev: String, bus: &str| {
-        format!(
-            "    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      \
-             <source file='/var/lib/libvirt/images/{file}.qcow2'/>\n      \
-             <target dev='{dev}' bus='{bus}'/>\n    </disk>\n"
-        )
-    };
-    let mut devices = String::new();
-    for i in 0..virtio {
-        devices += &disk(format!("virtio{i}"), format!("vd{}", letters(i)), "virtio");
-    }
-    for t in scsi {
-        devices += &disk(format!("scsi-{t}"), t.to_string(), "scsi");
-    }
-    for i in 0..sata {
-        // SATA disks are sd* too: named after the SCSI ones.
-        devices += &disk(format!("sata{i}"), format!("sd{}", letters(20 + i)), "sata");
-    }
-    for i in 0..nics {
-        devices += &format!(
-            "    <interface type='network'>\n      <mac address='52:54:00:00:01:{i:02x}'/>\n      \
-             <source network='default'/>\n      <model type='virtio'/>\n    </interface>\n"
-        );
-    }
-    format!(
-        "<domain type='kvm'>\n  <name>large</name>\n  \
-         <uuid>6f1c2a9e-3b7d-4c8e-9a51-2d4e8f0b0001</uuid>\n  \
-         <memory unit='KiB'>4194304</memory>\n  <vcpu>4</vcpu>\n  \
-         <os><type arch='x86_64' machine='q35'>hvm</type></os>\n  \
-         <devices>\n{devices}  </devices>\n</domain>\n"
-    )
-}
-
 /// `transform INPUT --to TARGET -o DIR`: its exit code and stderr.
 fn convert(input: &Path, target: &str, dir: &Path) -> (Option<i32>, String) {
     let o = run(&[
@@ -141,7 +95,7 @@ fn many_disks_to_vmware_get_distinct_slots_on_adapters_that_exist() {
     let dir = temp_dir("large-vmware");
     let input = dir.join("large.xml");
     let scsi = ["sda", "sdb", "sdc", "sdp", "sdq"];
-    std::fs::write(&input, domain(20, &scsi, 0, 1)).unwrap();
+    std::fs::write(&input, large_domain(20, &scsi, 0, 1)).unwrap();
     let out = dir.join("out");
     let (code, err) = convert(&input, "vmware", &out);
     assert_eq!(code, Some(0), "{err}");
@@ -195,7 +149,7 @@ fn many_disks_to_vmware_get_distinct_slots_on_adapters_that_exist() {
 fn more_disks_than_vmware_adapters_hold_are_refused_with_the_disk_named() {
     let dir = temp_dir("large-vmware-refused");
     let input = dir.join("large.xml");
-    std::fs::write(&input, domain(61, &[], 0, 1)).unwrap();
+    std::fs::write(&input, large_domain(61, &[], 0, 1)).unwrap();
     let out = dir.join("out");
     let (code, err) = convert(&input, "vmware", &out);
     assert_eq!(code, Some(1), "{err}");
@@ -211,7 +165,7 @@ fn more_disks_than_vmware_adapters_hold_are_refused_with_the_disk_named() {
         file_names(&out)
     );
     // A SCSI controller far past scsi3: the virtio disk has no adapter left.
-    let far = domain(1, &[], 0, 1).replace(
+    let far = large_domain(1, &[], 0, 1).replace(
         "<devices>\n",
         "<devices>\n    <controller type='scsi' index='100000'/>\n",
     );
@@ -231,7 +185,7 @@ fn a_large_vm_goes_to_every_platform_and_back() {
     let dir = temp_dir("large-round-trips");
     let input = dir.join("large.xml");
     let scsi = ["sda", "sdb", "sdc", "sdd", "sde", "sdf"];
-    let text = domain(6, &scsi, 4, 8);
+    let text = large_domain(6, &scsi, 4, 8);
     std::fs::write(&input, &text).unwrap();
     let want = disks_and_macs(&text);
     assert_eq!((want.0.len(), want.1.len()), (16, 8));
@@ -270,26 +224,26 @@ fn nics_past_a_platforms_limit_are_refused_at_the_first_one() {
     let cases: [(&str, String, String, &str); 4] = [
         (
             "vmware",
-            domain(1, &[], 0, 10),
-            domain(1, &[], 0, 11),
+            large_domain(1, &[], 0, 10),
+            large_domain(1, &[], 0, 11),
             "nic 52:54:00:00:01:0a: network adapter 11: VMware (ethernet0 to ethernet9) attaches at most 10",
         ),
         (
             "vsphere",
-            domain(1, &[], 0, 10),
-            domain(1, &[], 0, 11),
+            large_domain(1, &[], 0, 10),
+            large_domain(1, &[], 0, 11),
             "nic 52:54:00:00:01:0a: network adapter 11: a vSphere VM attaches at most 10",
         ),
         (
             "hyperv",
-            e1000(domain(1, &[], 0, 4)),
-            e1000(domain(1, &[], 0, 5)),
+            e1000(large_domain(1, &[], 0, 4)),
+            e1000(large_domain(1, &[], 0, 5)),
             "nic 52:54:00:00:01:04: network adapter 5: Hyper-V (legacy adapters, Generation 1) attaches at most 4",
         ),
         (
             "hyperv",
-            domain(1, &[], 0, 64),
-            domain(1, &[], 0, 65),
+            large_domain(1, &[], 0, 64),
+            large_domain(1, &[], 0, 65),
             "nic 52:54:00:00:01:40: network adapter 65: Hyper-V (synthetic adapters, Windows Server 2019 and later) attaches at most 64",
         ),
     ];
@@ -308,7 +262,7 @@ fn nics_past_a_platforms_limit_are_refused_at_the_first_one() {
     }
     // Through the hub (hvx-to-vsphere, not the direct kvm-to-vsphere),
     // vSphere says the same.
-    std::fs::write(&input, domain(1, &[], 0, 11)).unwrap();
+    std::fs::write(&input, large_domain(1, &[], 0, 11)).unwrap();
     let out = dir.join("via-hub");
     let o = run(&[
         "transform",
@@ -327,4 +281,103 @@ fn nics_past_a_platforms_limit_are_refused_at_the_first_one() {
         "{}",
         stderr(&o)
     );
+}
+
+/// vSphere: SCSI disks of a domain that declares no SCSI controller get a
+/// PVSCSI controller for each index they name (libvirt adds them when it
+/// defines the domain; a ConfigSpec must); a drive past its controller's
+/// last unit (PVSCSI 64, AHCI 29) is refused, by both routes.
+#[test]
+fn vsphere_declares_the_scsi_controllers_its_disks_use_and_refuses_units_past_the_last() {
+    let dir = temp_dir("large-vsphere");
+    let input = dir.join("large.xml");
+    // sda on controller 0, sdb on controller 2 (an explicit address).
+    let two = large_domain(0, &["sda", "sdb"], 0, 1).replace(
+        "<target dev='sdb' bus='scsi'/>",
+        "<target dev='sdb' bus='scsi'/>\n      <address type='drive' controller='2' bus='0' target='0' unit='0'/>",
+    );
+    std::fs::write(&input, two).unwrap();
+    for via in [None, Some("--via-hub")] {
+        let out = dir.join(format!("two{}", via.unwrap_or("")));
+        let mut args = vec![
+            "transform",
+            input.to_str().unwrap(),
+            "--to",
+            "vsphere",
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend(via);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let xml = std::fs::read_to_string(output(&out, ".xml")).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let text = |n: roxmltree::Node, tag: &str| {
+            n.children()
+                .find(|c| c.has_tag_name(tag))
+                .and_then(|c| c.text())
+                .map(str::to_string)
+        };
+        let devices: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("device"))
+            .collect();
+        let controllers: BTreeSet<String> = devices
+            .iter()
+            .filter(|d| {
+                d.attributes()
+                    .any(|a| a.value() == "ParaVirtualSCSIController")
+            })
+            .filter_map(|d| text(*d, "key"))
+            .collect();
+        let disk_keys: BTreeSet<String> = devices
+            .iter()
+            .filter(|d| d.attributes().any(|a| a.value() == "VirtualDisk"))
+            .filter_map(|d| text(*d, "controllerKey"))
+            .collect();
+        assert_eq!(
+            controllers,
+            BTreeSet::from(["-100".to_string(), "-102".to_string()]),
+            "{via:?}"
+        );
+        assert_eq!(disk_keys, controllers, "{via:?}");
+    }
+    let cases = [
+        (large_domain(64, &[], 0, 1), None),
+        (
+            large_domain(65, &[], 0, 1),
+            Some("virtio64.qcow2: unit 65 on its PVSCSI controller: vSphere numbers that controller's drives 0 to 64"),
+        ),
+        (large_domain(0, &[], 30, 1), None),
+        (
+            large_domain(0, &[], 31, 1),
+            Some("sata30.qcow2: unit 30 on its SATA controller: vSphere numbers that controller's drives 0 to 29"),
+        ),
+    ];
+    for (i, (xml, refused)) in cases.into_iter().enumerate() {
+        std::fs::write(&input, xml).unwrap();
+        for via in [None, Some("--via-hub")] {
+            let out = dir.join(format!("case{i}{}", via.unwrap_or("")));
+            let mut args = vec![
+                "transform",
+                input.to_str().unwrap(),
+                "--to",
+                "vsphere",
+                "-o",
+                out.to_str().unwrap(),
+                "-q",
+            ];
+            args.extend(via);
+            let o = run(&args);
+            match refused {
+                None => assert_eq!(o.status.code(), Some(0), "{}", stderr(&o)),
+                Some(said) => {
+                    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+                    assert!(stderr(&o).contains(said), "{via:?}: {}", stderr(&o));
+                    assert!(!out.exists() || file_names(&out).is_empty());
+                }
+            }
+        }
+    }
 }

@@ -21,6 +21,30 @@ fn every_vsphere_output_is_created_on_vcsim() {
     corpus.sort();
     inputs.extend(corpus);
     let work = temp_dir("vsphere-create");
+    // Larger VMs than those (tests/large_vms.rs): each bus to its last
+    // unit, SCSI disks on a controller the domain does not declare, many
+    // NICs.
+    let large = [
+        ("large-virtio-64", large_domain(64, &[], 0, 1)),
+        ("large-sata-30", large_domain(0, &[], 30, 1)),
+        (
+            "large-scsi-64",
+            large_domain(0, &[], 0, 1).replace("</devices>", &scsi_disks(64)),
+        ),
+        (
+            "large-mixed",
+            large_domain(6, &["sda", "sdb", "sdp"], 4, 10),
+        ),
+    ];
+    for (name, xml) in large {
+        let f = work.join(format!("{name}.xml"));
+        std::fs::write(
+            &f,
+            xml.replace("<name>large</name>", &format!("<name>{name}</name>")),
+        )
+        .unwrap();
+        inputs.push(f);
+    }
     let o = std::process::Command::new(py)
         .arg(root().join("tests/validators/vsphere_create.py"))
         .arg(env!("CARGO_BIN_EXE_hvxform"))
@@ -38,4 +62,22 @@ fn every_vsphere_output_is_created_on_vcsim() {
         )),
         "{out}"
     );
+}
+
+/// `n` SCSI disks named by their unit (sda, sdb, … sdbl), then the closing
+/// `</devices>`.
+fn scsi_disks(n: usize) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        let l = |k: usize| char::from(b'a' + k as u8);
+        let dev = if i < 26 {
+            format!("sd{}", l(i))
+        } else {
+            format!("sd{}{}", l(i / 26 - 1), l(i % 26))
+        };
+        out += &format!(
+            "    <disk type='file' device='disk'>\n      <source file='/images/s{i}.img'/>\n      <target dev='{dev}' bus='scsi'/>\n    </disk>\n"
+        );
+    }
+    out + "</devices>"
 }

@@ -461,3 +461,56 @@ pub fn same_tree(a: hvxform::tree::Node, b: hvxform::tree::Node, at: &str) {
         }
     }
 }
+
+/// A libvirt domain with `virtio` virtio disks, SCSI disks with the given
+/// target names (a name's letter is its unit: `sdp` is unit 15), `sata`
+/// SATA disks (named on from the SCSI ones: `sdX` after as many letters as
+/// there are SCSI disks) and `nics` NICs, none with an address: libvirt and
+/// hvxform place them.
+#[allow(dead_code)]
+pub fn large_domain(virtio: usize, scsi: &[&str], sata: usize, nics: usize) -> String {
+    let letters = |i: usize| {
+        let l = |k: usize| char::from(b'a' + k as u8);
+        if i < 26 {
+            l(i).to_string()
+        } else {
+            format!("{}{}", l(i / 26 - 1), l(i % 26))
+        }
+    };
+    let disk = |file: String, dev: String, bus: &str| {
+        format!(
+            "    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      \
+             <source file='/var/lib/libvirt/images/{file}.qcow2'/>\n      \
+             <target dev='{dev}' bus='{bus}'/>\n    </disk>\n"
+        )
+    };
+    let mut devices = String::new();
+    for i in 0..virtio {
+        devices += &disk(format!("virtio{i}"), format!("vd{}", letters(i)), "virtio");
+    }
+    for t in scsi {
+        devices += &disk(format!("scsi-{t}"), t.to_string(), "scsi");
+    }
+    for i in 0..sata {
+        // SATA disks are sd* too: named after the SCSI ones (a name's
+        // letter is its unit on SATA as well).
+        devices += &disk(
+            format!("sata{i}"),
+            format!("sd{}", letters(scsi.len() + i)),
+            "sata",
+        );
+    }
+    for i in 0..nics {
+        devices += &format!(
+            "    <interface type='network'>\n      <mac address='52:54:00:00:01:{i:02x}'/>\n      \
+             <source network='default'/>\n      <model type='virtio'/>\n    </interface>\n"
+        );
+    }
+    format!(
+        "<domain type='kvm'>\n  <name>large</name>\n  \
+         <uuid>6f1c2a9e-3b7d-4c8e-9a51-2d4e8f0b0001</uuid>\n  \
+         <memory unit='KiB'>4194304</memory>\n  <vcpu>4</vcpu>\n  \
+         <os><type arch='x86_64' machine='q35'>hvm</type></os>\n  \
+         <devices>\n{devices}  </devices>\n</domain>\n"
+    )
+}

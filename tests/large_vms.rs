@@ -13,9 +13,14 @@ use std::path::Path;
 
 use hvxform::platform::vmx;
 
-/// `transform INPUT --to TARGET -o DIR`: its exit code and stderr.
+/// `transform INPUT --to TARGET -o DIR -q`: its exit code and stderr.
 fn convert(input: &Path, target: &str, dir: &Path) -> (Option<i32>, String) {
-    let o = run(&[
+    convert_with(input, target, dir, &[])
+}
+
+/// [`convert`] with more arguments (`--via-hub`).
+fn convert_with(input: &Path, target: &str, dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec![
         "transform",
         input.to_str().unwrap(),
         "--to",
@@ -23,7 +28,9 @@ fn convert(input: &Path, target: &str, dir: &Path) -> (Option<i32>, String) {
         "-o",
         dir.to_str().unwrap(),
         "-q",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     (o.status.code(), stderr(&o))
 }
 
@@ -264,22 +271,11 @@ fn nics_past_a_platforms_limit_are_refused_at_the_first_one() {
     // vSphere says the same.
     std::fs::write(&input, large_domain(1, &[], 0, 11)).unwrap();
     let out = dir.join("via-hub");
-    let o = run(&[
-        "transform",
-        input.to_str().unwrap(),
-        "--to",
-        "vsphere",
-        "--via-hub",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
+    let (code, err) = convert_with(&input, "vsphere", &out, &["--via-hub"]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
-        stderr(&o).contains(
-            "nic 52:54:00:00:01:0a: network adapter 11: a vSphere VM attaches at most 10"
-        ),
-        "{}",
-        stderr(&o)
+        err.contains("nic 52:54:00:00:01:0a: network adapter 11: a vSphere VM attaches at most 10"),
+        "{err}"
     );
 }
 
@@ -299,18 +295,8 @@ fn vsphere_declares_the_scsi_controllers_its_disks_use_and_refuses_units_past_th
     std::fs::write(&input, two).unwrap();
     for via in [None, Some("--via-hub")] {
         let out = dir.join(format!("two{}", via.unwrap_or("")));
-        let mut args = vec![
-            "transform",
-            input.to_str().unwrap(),
-            "--to",
-            "vsphere",
-            "-o",
-            out.to_str().unwrap(),
-            "-q",
-        ];
-        args.extend(via);
-        let o = run(&args);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let (code, err) = convert_with(&input, "vsphere", &out, via.as_slice());
+        assert_eq!(code, Some(0), "{err}");
         let xml = std::fs::read_to_string(output(&out, ".xml")).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let text = |n: roxmltree::Node, tag: &str| {
@@ -359,22 +345,12 @@ fn vsphere_declares_the_scsi_controllers_its_disks_use_and_refuses_units_past_th
         std::fs::write(&input, xml).unwrap();
         for via in [None, Some("--via-hub")] {
             let out = dir.join(format!("case{i}{}", via.unwrap_or("")));
-            let mut args = vec![
-                "transform",
-                input.to_str().unwrap(),
-                "--to",
-                "vsphere",
-                "-o",
-                out.to_str().unwrap(),
-                "-q",
-            ];
-            args.extend(via);
-            let o = run(&args);
+            let (code, err) = convert_with(&input, "vsphere", &out, via.as_slice());
             match refused {
-                None => assert_eq!(o.status.code(), Some(0), "{}", stderr(&o)),
+                None => assert_eq!(code, Some(0), "{err}"),
                 Some(said) => {
-                    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-                    assert!(stderr(&o).contains(said), "{via:?}: {}", stderr(&o));
+                    assert_eq!(code, Some(1), "{err}");
+                    assert!(err.contains(said), "{via:?}: {err}");
                     assert!(!out.exists() || file_names(&out).is_empty());
                 }
             }

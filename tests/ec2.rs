@@ -178,6 +178,15 @@ fn every_ec2_output_passes_botocore_and_moto() {
         let p = format!("ec2_instance={i}");
         outputs.push(transform(&libcloud(), "ec2", &dir.join(i), &["--param", &p]).0);
     }
+    // A large VM (tests/large_vms.rs): 15 disks on three buses and 8 NICs,
+    // which choose the type (8 network interfaces).
+    let large = dir.join("large.xml");
+    std::fs::write(
+        &large,
+        large_domain(6, &["sda", "sdb", "sdc", "sdd", "sde", "sdf"], 3, 8),
+    )
+    .unwrap();
+    outputs.push(transform(&large, "ec2", &dir.join("large"), &[]).0);
     let check = |args: &[&str], files: &[PathBuf]| {
         let o = std::process::Command::new(&py)
             .arg(root().join("tests/validators/ec2_check.py"))

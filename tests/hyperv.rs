@@ -239,6 +239,11 @@ fn every_hyperv_output_passes_pywbem() {
             }
         }
     }
+    // A large VM (tests/large_vms.rs): 60 disks (the first on IDE, the
+    // rest on SCSI) and 64 synthetic NICs, Hyper-V's most.
+    let large = dir.join("large.xml");
+    std::fs::write(&large, large_domain(60, &[], 0, 64)).unwrap();
+    inputs.push(large);
     let mut outputs = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         let out = dir.join(format!("{i}"));

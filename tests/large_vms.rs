@@ -357,3 +357,68 @@ fn vsphere_declares_the_scsi_controllers_its_disks_use_and_refuses_units_past_th
         }
     }
 }
+
+/// Without carried data (`--no-carry`), a VM comes back from each platform
+/// with targets hvx-to-kvm names itself: past 26 disks on one prefix those
+/// are two letters (sdaa, vdab), every one distinct, as libvirt requires.
+#[test]
+fn without_carried_data_a_large_vm_comes_back_with_distinct_targets() {
+    let dir = temp_dir("large-no-carry");
+    let input = dir.join("large.xml");
+    let scsi: Vec<String> = (0..30)
+        .map(|i| {
+            let l = |k: usize| char::from(b'a' + k as u8);
+            if i < 26 {
+                format!("sd{}", l(i))
+            } else {
+                format!("sda{}", l(i - 26))
+            }
+        })
+        .collect();
+    let scsi: Vec<&str> = scsi.iter().map(String::as_str).collect();
+    for (targets, xml) in [
+        (
+            // 64 disks: Hyper-V puts the first on IDE, 63 on SCSI.
+            &["vmware", "xen", "ovf", "hyperv"][..],
+            large_domain(28, &scsi, 6, 4),
+        ),
+        // vSphere numbers SATA units 0 to 29: six SATA disks after 20 SCSI.
+        (&["vsphere"][..], large_domain(30, &scsi[..20], 6, 4)),
+    ] {
+        std::fs::write(&input, &xml).unwrap();
+        let want = disks_and_macs(&xml);
+        for target in targets {
+            let out = dir.join(target);
+            let (code, err) = convert_with(&input, target, &out, &["--no-carry"]);
+            assert_eq!(code, Some(0), "kvm → {target}: {err}");
+            let doc = dir.join(target).join(&file_names(&out)[0]);
+            let back = dir.join(format!("{target}-back"));
+            let (code, err) = convert_with(&doc, "kvm", &back, &["--no-carry"]);
+            assert_eq!(code, Some(0), "{target} → kvm: {err}");
+            let kvm = output(&back, ".xml");
+            let got = std::fs::read_to_string(&kvm).unwrap();
+            // Images come back as the platform names them (.vmdk, .vhdx):
+            // count them; targets must be distinct.
+            let (disks, macs) = disks_and_macs(&got);
+            assert_eq!(
+                (disks.len(), macs),
+                (want.0.len(), want.1.clone()),
+                "{target}"
+            );
+            let d = roxmltree::Document::parse(&got).unwrap();
+            let names: Vec<&str> = d
+                .descendants()
+                .filter(|n| {
+                    n.has_tag_name("target") && n.parent().is_some_and(|p| p.has_tag_name("disk"))
+                })
+                .filter_map(|n| n.attribute("dev"))
+                .collect();
+            let distinct: BTreeSet<&str> = names.iter().copied().collect();
+            assert_eq!(distinct.len(), names.len(), "{target}: {names:?}");
+            assert!(names.iter().any(|n| n.len() == 4), "{target}: {names:?}");
+            if tool("virsh").is_some() {
+                virsh_dump(&kvm, "large");
+            }
+        }
+    }
+}

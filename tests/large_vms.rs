@@ -365,16 +365,7 @@ fn vsphere_declares_the_scsi_controllers_its_disks_use_and_refuses_units_past_th
 fn without_carried_data_a_large_vm_comes_back_with_distinct_targets() {
     let dir = temp_dir("large-no-carry");
     let input = dir.join("large.xml");
-    let scsi: Vec<String> = (0..30)
-        .map(|i| {
-            let l = |k: usize| char::from(b'a' + k as u8);
-            if i < 26 {
-                format!("sd{}", l(i))
-            } else {
-                format!("sda{}", l(i - 26))
-            }
-        })
-        .collect();
+    let scsi = sd_names(30);
     let scsi: Vec<&str> = scsi.iter().map(String::as_str).collect();
     for (targets, xml) in [
         (

@@ -469,14 +469,6 @@ pub fn same_tree(a: hvxform::tree::Node, b: hvxform::tree::Node, at: &str) {
 /// hvxform place them.
 #[allow(dead_code)]
 pub fn large_domain(virtio: usize, scsi: &[&str], sata: usize, nics: usize) -> String {
-    let letters = |i: usize| {
-        let l = |k: usize| char::from(b'a' + k as u8);
-        if i < 26 {
-            l(i).to_string()
-        } else {
-            format!("{}{}", l(i / 26 - 1), l(i % 26))
-        }
-    };
     let disk = |file: String, dev: String, bus: &str| {
         format!(
             "    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      \
@@ -486,7 +478,11 @@ pub fn large_domain(virtio: usize, scsi: &[&str], sata: usize, nics: usize) -> S
     };
     let mut devices = String::new();
     for i in 0..virtio {
-        devices += &disk(format!("virtio{i}"), format!("vd{}", letters(i)), "virtio");
+        devices += &disk(
+            format!("virtio{i}"),
+            format!("vd{}", disk_letters(i)),
+            "virtio",
+        );
     }
     for t in scsi {
         devices += &disk(format!("scsi-{t}"), t.to_string(), "scsi");
@@ -496,7 +492,7 @@ pub fn large_domain(virtio: usize, scsi: &[&str], sata: usize, nics: usize) -> S
         // letter is its unit on SATA as well).
         devices += &disk(
             format!("sata{i}"),
-            format!("sd{}", letters(scsi.len() + i)),
+            format!("sd{}", disk_letters(scsi.len() + i)),
             "sata",
         );
     }
@@ -513,4 +509,22 @@ pub fn large_domain(virtio: usize, scsi: &[&str], sata: usize, nics: usize) -> S
          <os><type arch='x86_64' machine='q35'>hvm</type></os>\n  \
          <devices>\n{devices}  </devices>\n</domain>\n"
     )
+}
+
+/// The letters of the disk with index `i` from 0, as libvirt names them:
+/// a … z, then aa, ab, ….
+#[allow(dead_code)]
+pub fn disk_letters(i: usize) -> String {
+    let l = |k: usize| char::from(b'a' + k as u8);
+    if i < 26 {
+        l(i).to_string()
+    } else {
+        format!("{}{}", l(i / 26 - 1), l(i % 26))
+    }
+}
+
+/// The first `n` SCSI target names: sda, sdb, … sdz, sdaa, ….
+#[allow(dead_code)]
+pub fn sd_names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("sd{}", disk_letters(i))).collect()
 }

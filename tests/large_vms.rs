@@ -413,3 +413,223 @@ fn without_carried_data_a_large_vm_comes_back_with_distinct_targets() {
         }
     }
 }
+
+/// (image, target, bus) of each disk of a domain, in order.
+fn disk_list(xml: &str) -> Vec<(String, String, String)> {
+    let d = roxmltree::Document::parse(xml).unwrap();
+    d.descendants()
+        .filter(|n| n.has_tag_name("disk"))
+        .map(|n| {
+            let get = |tag: &str, a: &str| {
+                child(n, tag)
+                    .and_then(|c| c.attribute(a))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            (
+                get("source", "file"),
+                get("target", "dev"),
+                get("target", "bus"),
+            )
+        })
+        .collect()
+}
+
+/// The drives of a Hyper-V DefineSystem request: (ResourceType, InstanceID,
+/// Parent's InstanceID, AddressOnParent) of each embedded instance.
+fn hyperv_layout(request: &str) -> Vec<(u16, String, String, String)> {
+    let doc = roxmltree::Document::parse(request).unwrap();
+    let mut out = Vec::new();
+    for v in doc.descendants().filter(|n| {
+        n.has_tag_name("VALUE")
+            && n.ancestors()
+                .any(|a| a.attribute("NAME") == Some("ResourceSettings"))
+    }) {
+        let inst = roxmltree::Document::parse(v.text().unwrap_or("")).unwrap();
+        let prop = |name: &str| {
+            inst.descendants()
+                .find(|p| p.attribute("NAME") == Some(name))
+                .and_then(|p| p.descendants().find(|x| x.has_tag_name("VALUE")))
+                .and_then(|x| x.text())
+                .unwrap_or("")
+                .to_string()
+        };
+        let parent = prop("Parent");
+        let parent = parent
+            .split_once("InstanceID=\"")
+            .map(|(_, id)| id.trim_end_matches('"').replace("\\\\", "\\"))
+            .unwrap_or_default();
+        out.push((
+            prop("ResourceType").parse().unwrap_or(0),
+            prop("InstanceID"),
+            parent,
+            prop("AddressOnParent"),
+        ));
+    }
+    out
+}
+
+/// Hyper-V attaches 4 SCSI controllers of 64 drives: 200 disks (Gen 1, the
+/// boot disk on IDE) and 256 (Gen 2) fill them in order, each drive at a
+/// location of its own, and pywbem takes the requests; the VM comes back to
+/// KVM with every disk, in its order, with its name and bus, carried or not.
+#[test]
+fn hyperv_spreads_drives_over_four_scsi_controllers() {
+    let dir = temp_dir("large-hyperv-scsi");
+    let mut outputs = Vec::new();
+    for (disks, uefi, scsi_drives) in [(200, false, 199usize), (256, true, 256), (65, false, 64)] {
+        let mut xml = large_domain(disks, &[], 0, 1);
+        if uefi {
+            xml = xml.replace("<os>", "<os firmware='efi'>");
+        }
+        let input = dir.join(format!("d{disks}.xml"));
+        std::fs::write(&input, &xml).unwrap();
+        let out = dir.join(format!("d{disks}"));
+        let (code, err) = convert(&input, "hyperv", &out);
+        assert_eq!(code, Some(0), "{err}");
+        let request = output(&out, ".hyperv.xml");
+        let layout = hyperv_layout(&std::fs::read_to_string(&request).unwrap());
+        outputs.push(request.clone());
+        let controllers: Vec<&String> = layout
+            .iter()
+            .filter(|(t, ..)| *t == 6)
+            .map(|(_, id, ..)| id)
+            .collect();
+        let want_ctl = scsi_drives.div_ceil(64);
+        assert_eq!(controllers.len(), want_ctl, "{disks} disks");
+        // (Processor and memory leave their InstanceIDs to Hyper-V.)
+        let given: Vec<&String> = layout
+            .iter()
+            .map(|(_, id, ..)| id)
+            .filter(|id| !id.is_empty())
+            .collect();
+        let ids: BTreeSet<&String> = given.iter().copied().collect();
+        assert_eq!(ids.len(), given.len(), "{disks} disks: an InstanceID twice");
+        assert!(given.len() > 2 * disks, "{disks} disks: {}", given.len());
+        // Per controller: locations 0, 1, 2, ... in the drives' order.
+        let mut on: BTreeMap<&String, Vec<u32>> = BTreeMap::new();
+        for (t, _, parent, at) in &layout {
+            if *t == 17 && controllers.contains(&parent) {
+                on.entry(parent).or_default().push(at.parse().unwrap());
+            }
+        }
+        let counts: Vec<usize> = controllers.iter().map(|c| on[c].len()).collect();
+        let mut want = vec![64; scsi_drives / 64];
+        if scsi_drives % 64 != 0 {
+            want.push(scsi_drives % 64);
+        }
+        assert_eq!(counts, want, "{disks} disks");
+        for locations in on.values() {
+            assert_eq!(*locations, (0..locations.len() as u32).collect::<Vec<_>>());
+        }
+        for carry in [&[][..], &["--no-carry"][..]] {
+            let back = dir.join(format!("d{disks}-back{}", carry.len()));
+            let (code, err) = convert_with(&request, "kvm", &back, carry);
+            assert_eq!(code, Some(0), "{err}");
+            let got = std::fs::read_to_string(output(&back, ".xml")).unwrap();
+            assert_eq!(disk_list(&got), disk_list(&xml), "{disks} disks {carry:?}");
+        }
+    }
+    if let Some(py) = pywbem_python() {
+        let o = std::process::Command::new(py)
+            .arg(root().join("tests/validators/hyperv_check.py"))
+            .args(&outputs)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+/// Gen 1 boots from IDE only: the boot disk takes IDE 0:0 even after four
+/// DVD drives, which get the other three locations (the fourth is not
+/// converted, with a warning), and the next disk SCSI 0:0. (The boot disk
+/// went to SCSI 0:0 beside that disk before: two drives at one location.)
+#[test]
+fn hyperv_gen1_boots_from_ide_after_four_dvd_drives() {
+    let dir = temp_dir("hyperv-ide-boot");
+    let mut devices = String::new();
+    for (i, dev) in ["hda", "hdb", "hdc", "hdd"].iter().enumerate() {
+        devices += &format!(
+            "<disk type='file' device='cdrom'><source file='/iso/{i}.iso'/>\
+             <target dev='{dev}' bus='ide'/><readonly/></disk>\n"
+        );
+    }
+    for (file, dev) in [("boot", "vda"), ("data", "vdb")] {
+        devices += &format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+             <source file='/images/{file}.qcow2'/><target dev='{dev}' bus='virtio'/></disk>\n"
+        );
+    }
+    let xml = format!(
+        "<domain type='kvm'><name>ide</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\n{devices}</devices></domain>"
+    );
+    let input = dir.join("ide.xml");
+    std::fs::write(&input, &xml).unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        "hyperv",
+        "-o",
+        out.to_str().unwrap(),
+        "-v",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("cdrom hdd: a Gen 1 VM has DVD drives on IDE only, and its four IDE locations are taken; not converted"),
+        "{err}"
+    );
+    let request = output(&out, ".hyperv.xml");
+    let layout = hyperv_layout(&std::fs::read_to_string(&request).unwrap());
+    // Each image's drive: (controller kind, location).
+    let kind = |id: &str| {
+        layout
+            .iter()
+            .find(|(_, i, ..)| i == id)
+            .map(|(t, ..)| *t)
+            .unwrap()
+    };
+    let mut places = Vec::new();
+    for (t, _, parent, at) in &layout {
+        if matches!(t, 16 | 17) {
+            let ide = kind(parent) == 5;
+            let ctl = parent.rsplit('\\').next().unwrap().to_string();
+            places.push((
+                if ide {
+                    format!("IDE {ctl}")
+                } else {
+                    "SCSI".into()
+                },
+                at.clone(),
+            ));
+        }
+    }
+    let place = |p: &str, at: &str| (p.to_string(), at.to_string());
+    assert_eq!(
+        places,
+        [
+            place("IDE 0", "1"),
+            place("IDE 1", "0"),
+            place("IDE 1", "1"),
+            place("IDE 0", "0"),
+            place("SCSI", "0"),
+        ],
+        "hda, hdb, hdc, then vda (boot) and vdb"
+    );
+    if let Some(py) = pywbem_python() {
+        let o = std::process::Command::new(py)
+            .arg(root().join("tests/validators/hyperv_check.py"))
+            .arg(&request)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let back = dir.join("back");
+    let (code, err) = convert(&request, "kvm", &back);
+    assert_eq!(code, Some(0), "{err}");
+    let got = std::fs::read_to_string(output(&back, ".xml")).unwrap();
+    assert_eq!(disk_list(&got), disk_list(&xml));
+}

@@ -29,6 +29,9 @@ Checks, in order:
      root/virtualization/v2, with known parameters; DefineSystem has exactly one
      SystemSettings (Msvm_VirtualSystemSettingData); every ResourceSettings instance has
      a ResourceType, and ResourceType/ResourceSubType/class agree with Microsoft's table.
+  4. DefineSystem's layout: InstanceIDs unique, at most 2 IDE and 4 SCSI controllers,
+     each drive on a location its controller has (IDE 0-1, SCSI 0-63), no two drives
+     on one location, one medium per drive.
 
 Output: one JSON line per good file, e.g.
   {"file": "x.xml", "kind": "request", "methods": ["DefineSystem"],
@@ -452,6 +455,72 @@ def check_call(checker, methodname, path, params, summary):
         n = sum(1 for p in params if p[0] == "SystemSettings")
         if n != 1:
             raise Bad("DefineSystem needs exactly one SystemSettings, has %d" % n)
+        for pname, _, value in params:
+            if pname == "ResourceSettings":
+                check_layout(value)
+
+
+# Where Hyper-V attaches drives (learn.microsoft.com, "Plan for Hyper-V
+# scalability in Windows Server": 2 IDE controllers of 2 devices, 4 SCSI
+# controllers of 64 disks): ResourceType of the controller -> (most
+# controllers, locations on each).
+CONTROLLERS = {5: (2, 2), 6: (4, 64)}
+PARENT_ID_RE = re.compile(r'InstanceID="((?:[^"\\]|\\.)*)"')
+
+
+def parent_id(path):
+    """The InstanceID a Parent path names (its backslashes unescaped)."""
+    m = PARENT_ID_RE.search(path or "")
+    return re.sub(r"\\(.)", r"\1", m.group(1)) if m else None
+
+
+def check_layout(instances):
+    """The drives of one DefineSystem as Hyper-V places them: no more
+    controllers of a kind than a VM has, every drive on a location its
+    controller has, no two drives on one location, no two media in one
+    drive, no two instances with one InstanceID."""
+    ids = {}
+    for inst in instances:
+        iid = pval(inst, "InstanceID")
+        if iid:
+            if iid in ids:
+                raise Bad("DefineSystem: two instances have the InstanceID %r" % iid)
+            ids[iid] = inst
+    for rtype, (most, _) in CONTROLLERS.items():
+        n = sum(1 for i in instances if pval(i, "ResourceType") == rtype)
+        if n > most:
+            raise Bad("DefineSystem: %d controllers of ResourceType %d, a Hyper-V VM has %d"
+                      % (n, rtype, most))
+    kinds = {pval(i, "ResourceType") for i in instances} & set(CONTROLLERS)
+    taken = {}
+    for inst in instances:
+        rtype = pval(inst, "ResourceType")
+        parent = parent_id(pval(inst, "Parent"))
+        if parent is None:
+            continue
+        if rtype == 31:
+            if parent in taken:
+                raise Bad("DefineSystem: two media in the drive %r" % parent)
+            taken[parent] = inst
+            continue
+        if rtype not in (14, 16, 17):
+            continue
+        ctl = ids.get(parent)
+        # A request without InstanceIDs (Hyper-V assigns them) names
+        # controllers to be: with controllers of one kind, it is that kind.
+        kind = pval(ctl, "ResourceType") if ctl is not None else (
+            next(iter(kinds)) if len(kinds) == 1 else None)
+        where = pval(inst, "AddressOnParent")
+        if kind in CONTROLLERS:
+            _, places = CONTROLLERS[kind]
+            if where is None or not where.isdigit() or int(where) >= places:
+                raise Bad("DefineSystem: drive %r at location %r of controller %r, which has "
+                          "locations 0 to %d" % (pval(inst, "InstanceID"), where, parent,
+                                                 places - 1))
+        key = (parent, where)
+        if where is not None and key in taken:
+            raise Bad("DefineSystem: two drives at location %s of controller %r" % (where, parent))
+        taken[key] = inst
 
 
 def check_file(checker, path):

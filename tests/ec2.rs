@@ -178,8 +178,10 @@ fn every_ec2_output_passes_botocore_and_moto() {
         let p = format!("ec2_instance={i}");
         outputs.push(transform(&libcloud(), "ec2", &dir.join(i), &["--param", &p]).0);
     }
-    // A large VM (tests/large_vms.rs): 15 disks on three buses and 8 NICs,
-    // which choose the type (8 network interfaces).
+    // Large VMs (tests/large_vms.rs): 15 disks on three buses and 8 NICs,
+    // which choose the type (8 network interfaces); 26 disks, the most
+    // hvxform names (/dev/sda1, /dev/sdb to /dev/sdz), 4 vCPUs, on a t3 (27 EBS
+    // volumes beside one interface).
     let large = dir.join("large.xml");
     std::fs::write(
         &large,
@@ -187,6 +189,21 @@ fn every_ec2_output_passes_botocore_and_moto() {
     )
     .unwrap();
     outputs.push(transform(&large, "ec2", &dir.join("large"), &[]).0);
+    let disks26 = dir.join("disks26.xml");
+    std::fs::write(&disks26, large_domain(26, &[], 0, 1)).unwrap();
+    let (out, _) = transform(
+        &disks26,
+        "ec2",
+        &dir.join("disks26"),
+        &["--param", "ec2_families=t3"],
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("<instanceType>t3.xlarge</instanceType>"),
+        "{text}"
+    );
+    assert!(text.contains("<deviceName>/dev/sdz</deviceName>"), "{text}");
+    outputs.push(out);
     let check = |args: &[&str], files: &[PathBuf]| {
         let o = std::process::Command::new(&py)
             .arg(root().join("tests/validators/ec2_check.py"))
@@ -402,6 +419,47 @@ fn instance_types_are_chosen_from_the_table() {
         e.contains("t3 (x86_64) fits this VM: 5 network interfaces"),
         "{e}"
     );
+    // EBS volumes: a t3 attaches 27 beside one network interface, one fewer
+    // for each interface past the first (a shared limit); a c7i 32 whatever
+    // the interfaces (a dedicated one).
+    let disks = |vm: String, n: usize| {
+        let disk = (1..n)
+            .map(|i| format!(r#"<disk device="disk" bus="nvme"><source type="file" path="vol-{i:017x}"/></disk>"#))
+            .collect::<String>();
+        vm.replace("</vm>", &format!("{disk}</vm>"))
+    };
+    let (t, warned) = choose(&disks(hub(1, 1024, false, false, "x86_64"), 26), Some("t3")).unwrap();
+    assert_eq!(t, "t3.micro");
+    assert!(
+        warned.contains("26 EBS volumes (the type attaches up to 27 beside 0 network interfaces)"),
+        "{warned}"
+    );
+    let e = choose(
+        &nics(disks(hub(1, 1024, false, false, "x86_64"), 26), 3),
+        Some("t3"),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("t3 (x86_64) fits this VM: its vCPUs, memory, boot mode, TPM, network interfaces and EBS volumes together"),
+        "{e}"
+    );
+    let (t, warned) = choose(
+        &nics(disks(hub(1, 1024, false, false, "x86_64"), 26), 3),
+        Some("t3,c7i"),
+    )
+    .unwrap();
+    assert_eq!(t, "c7i.large");
+    assert!(
+        warned.contains("26 EBS volumes (the type attaches up to 32 beside 3 network interfaces)"),
+        "{warned}"
+    );
+    let e = choose(&disks(hub(1, 1024, false, false, "x86_64"), 27), Some("t3")).unwrap_err();
+    assert!(
+        e.contains(
+            "disk 27: hvxform names EBS devices /dev/sda1 and /dev/sdb to /dev/sdz (26 at most)"
+        ),
+        "{e}"
+    );
     // Too big for any type.
     let e = choose(&hub(1000, 1024, false, false, "x86_64"), Some("*")).unwrap_err();
     assert!(e.contains("fits this VM: 1000 vCPUs"), "{e}");
@@ -431,8 +489,8 @@ on domain {
     for $c in c {
       let $v = int($c/@v);
       let $m = int($c/@m);
-      let $whole = ec2_type.first_where(fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam, int($c/@n));
-      let $from = ec2_type.first_where_from(ec2_from($v), fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam, int($c/@n));
+      let $whole = ec2_type.first_where(fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam, int($c/@n), int($c/@d));
+      let $from = ec2_type.first_where_from(ec2_from($v), fits, $v, $m, $c/@boot, $c/@tpm = "1", $c/@arch, $c/@fam, int($c/@n), int($c/@d));
       <case whole={$whole} from={$from}/>
     }
   }
@@ -447,9 +505,9 @@ on domain {
             for (boot, tpm) in [("legacy-bios", 0), ("uefi", 1)] {
                 for arch in ["x86_64", "arm64"] {
                     for fam in [",m7i,c7g,t3,", ",*,"] {
-                        for nics in [1, 3, 9] {
+                        for (nics, disks) in [(1, 1), (3, 1), (9, 1), (1, 26), (3, 26)] {
                             input.push_str(&format!(
-                                r#"<c v="{v}" m="{m}" boot="{boot}" tpm="{tpm}" arch="{arch}" fam="{fam}" n="{nics}"/>"#
+                                r#"<c v="{v}" m="{m}" boot="{boot}" tpm="{tpm}" arch="{arch}" fam="{fam}" n="{nics}" d="{disks}"/>"#
                             ));
                             n += 1;
                         }

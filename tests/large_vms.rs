@@ -633,3 +633,36 @@ fn hyperv_gen1_boots_from_ide_after_four_dvd_drives() {
     let got = std::fs::read_to_string(output(&back, ".xml")).unwrap();
     assert_eq!(disk_list(&got), disk_list(&xml));
 }
+
+/// EC2 names 26 EBS devices (/dev/sda1, /dev/sdb to /dev/sdz): a VM of 26
+/// disks goes there and comes back with each disk's image, target and bus,
+/// carried or not; the 27th disk is refused, named, and nothing written.
+#[test]
+fn ec2_takes_26_disks_and_refuses_the_27th() {
+    let dir = temp_dir("large-ec2-disks");
+    let input = dir.join("d26.xml");
+    let xml = large_domain(26, &[], 0, 1);
+    std::fs::write(&input, &xml).unwrap();
+    for carry in [&[][..], &["--no-carry"][..]] {
+        let out = dir.join(format!("ec2{}", carry.len()));
+        let (code, err) = convert_with(&input, "ec2", &out, carry);
+        assert_eq!(code, Some(0), "{err}");
+        let doc = output(&out, ".ec2.xml");
+        let text = std::fs::read_to_string(&doc).unwrap();
+        assert!(text.contains("<deviceName>/dev/sdz</deviceName>"), "{text}");
+        let back = dir.join(format!("back{}", carry.len()));
+        let (code, err) = convert_with(&doc, "kvm", &back, carry);
+        assert_eq!(code, Some(0), "{err}");
+        let got = std::fs::read_to_string(output(&back, ".xml")).unwrap();
+        assert_eq!(disk_list(&got), disk_list(&xml), "{carry:?}");
+    }
+    std::fs::write(&input, large_domain(27, &[], 0, 1)).unwrap();
+    let out = dir.join("refused");
+    let (code, err) = convert(&input, "ec2", &out);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("virtio26.qcow2: disk 27: hvxform names EBS devices /dev/sda1 and /dev/sdb to /dev/sdz (26 at most)"),
+        "{err}"
+    );
+    assert!(!out.exists() || file_names(&out).is_empty());
+}

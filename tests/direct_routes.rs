@@ -21,12 +21,24 @@ fn kvm_inputs() -> Vec<std::path::PathBuf> {
     inputs
 }
 
-/// The warnings of a run, without the unmapped-input list and the summary.
+/// The warnings of a run, without the unmapped-input list and the summary;
+/// an error's mapping, rule and input path are the route's own (a libvirt
+/// node on one, a hub node on the other): its message and input line and
+/// column are compared.
 fn warnings(stderr: &str) -> Vec<String> {
     let mut w: Vec<String> = stderr
         .lines()
         .filter(|l| !l.contains(": unmapped (") && !l.contains("input(s) converted"))
-        .map(str::to_string)
+        .filter(|l| !l.starts_with("  in mapping ") && !l.starts_with("  in the rule "))
+        .map(|l| {
+            let l = l
+                .replace("failed in kvm-to-vsphere.hvx", "failed in the route")
+                .replace("failed in hvx-to-vsphere.hvx", "failed in the route");
+            match l.split_once(" (/") {
+                Some((at, _)) if l.starts_with("  at input ") => at.to_string(),
+                _ => l,
+            }
+        })
         .collect();
     w.sort();
     w

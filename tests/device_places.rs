@@ -1,0 +1,133 @@
+//! Devices a target has no exact place for: refused with the device named
+//! when the platform could not create the VM, left out with a warning when
+//! it has no such device, or mapped to the nearest model it has with a
+//! warning; never written where the platform would reject or misread it.
+
+mod common;
+use common::*;
+
+/// `transform INPUT --to TARGET -o DIR -v [extra]`: exit code and stderr.
+fn convert(
+    input: &std::path::Path,
+    target: &str,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (Option<i32>, String) {
+    let mut args = vec![
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        target,
+        "-o",
+        dir.to_str().unwrap(),
+        "-v",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    (o.status.code(), stderr(&o))
+}
+
+/// vSphere has SCSI buses 0 to 3 and puts virtio disks on a PVSCSI
+/// controller of their own at bus 3: a fifth SCSI controller (libvirt's own
+/// test domain has one), or a SCSI disk on bus 3 beside virtio disks, is
+/// refused on both routes, named and located; nothing is written. (The
+/// first gave a controller at bus 4, the second two controllers with key
+/// -103 and two disks at its unit 0.)
+#[test]
+fn vsphere_has_four_scsi_buses() {
+    let dir = temp_dir("places-vsphere");
+    let both = dir.join("virtio-and-scsi3.xml");
+    std::fs::write(
+        &both,
+        "<domain type='kvm'><name>v3</name><memory unit='MiB'>2048</memory><vcpu>2</vcpu>\
+         <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><source file='/images/os.qcow2'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='file' device='disk'><source file='/images/s3.qcow2'/><target dev='sda' bus='scsi'/>\
+         <address type='drive' controller='3' bus='0' target='0' unit='0'/></disk>\
+         <controller type='scsi' index='3' model='lsilogic'/></devices></domain>",
+    )
+    .unwrap();
+    let five = root().join("tests/corpus/libvirt-qemu-domainxml/disk-scsi.xml");
+    for (input, said) in [
+        (five, "controller scsi 4: a vSphere VM has four SCSI controllers, bus 0 to 3"),
+        (
+            both,
+            "s3.qcow2: SCSI controller 3: a vSphere VM has four SCSI controllers, bus 0 to 3, and its virtio disks take bus 3",
+        ),
+    ] {
+        for via in [&[][..], &["--via-hub"][..]] {
+            let out = dir.join(format!("out{}", via.len()));
+            let (code, err) = convert(&input, "vsphere", &out, via);
+            assert_eq!(code, Some(1), "{err}");
+            assert!(err.contains(said), "{via:?}: {err}");
+            assert!(err.contains("at input "), "{err}");
+            assert!(!out.exists() || file_names(&out).is_empty());
+        }
+    }
+}
+
+/// xl.cfg has no floppy drives: a floppy is left out of the disk list with
+/// a warning (it was written as a read-write disk `xvda` while the warning
+/// said "not converted"), and the carried original brings it back.
+#[test]
+fn xen_leaves_floppies_out_and_they_come_back() {
+    let dir = temp_dir("places-xen-floppy");
+    let input = dir.join("floppy.xml");
+    let xml = "<domain type='kvm'><name>fl</name><uuid>0b7e4c1a-1111-4222-8333-944455556667</uuid>\
+         <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/images/os.img'/><target dev='hda' bus='ide'/></disk>\
+         <disk type='file' device='floppy'><source file='/images/f.img'/><target dev='fda' bus='fdc'/></disk>\
+         </devices></domain>";
+    std::fs::write(&input, xml).unwrap();
+    let out = dir.join("xen");
+    let (code, err) = convert(&input, "xen", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("floppy /images/f.img: xl.cfg has no floppy drives; not converted"),
+        "{err}"
+    );
+    let cfg = std::fs::read_to_string(out.join("floppy.xen.cfg")).unwrap();
+    let disks = cfg.lines().find(|l| l.starts_with("disk = ")).unwrap();
+    assert!(disks.contains("target=/images/os.img"), "{disks}");
+    assert!(!disks.contains("f.img"), "{disks}");
+    let back = dir.join("back");
+    let (code, err) = convert(&out.join("floppy.xen.cfg"), "kvm", &back, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = std::fs::read_to_string(back.join("floppy.xen.kvm.xml")).unwrap();
+    assert!(
+        kvm.contains("<source file=\"/images/f.img\"/>")
+            || kvm.contains("<source file='/images/f.img'/>"),
+        "{kvm}"
+    );
+    assert!(
+        kvm.contains("device=\"floppy\"") || kvm.contains("device='floppy'"),
+        "{kvm}"
+    );
+}
+
+/// QEMU has no ES1371 (VMware's Ensoniq card): a VM with one gets libvirt's
+/// `es1370` with a warning (`es1371` is no libvirt model, and libvirt
+/// refused the domain); libvirt defines it.
+#[test]
+fn an_es1371_sound_card_becomes_qemus_es1370() {
+    let dir = temp_dir("places-sound");
+    let vmx = std::fs::read_to_string(root().join("samples/vmware/win-uefi.vmx"))
+        .unwrap()
+        .replace(
+            "sound.virtualDev = \"hdaudio\"",
+            "sound.virtualDev = \"es1371\"",
+        );
+    assert!(vmx.contains("\"es1371\""));
+    let input = dir.join("es.vmx");
+    std::fs::write(&input, vmx).unwrap();
+    let out = dir.join("kvm");
+    let (code, err) = convert(&input, "kvm", &out, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("sound es1371 → es1370"), "{err}");
+    let kvm = out.join("es.kvm.xml");
+    let text = std::fs::read_to_string(&kvm).unwrap();
+    assert!(text.contains("<sound model=\"es1370\"/>"), "{text}");
+    if tool("virsh").is_some() {
+        virsh_dump(&kvm, &domain_name(&text));
+    }
+}

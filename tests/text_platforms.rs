@@ -776,8 +776,8 @@ fn xl_round_trip_through_the_hub_keeps_every_setting() {
 /// types. Deliberate differences (book: Platforms › Xen): the domain is a
 /// KVM one (`hvm`, virtio, libvirt's own disk targets); PV guests get ACPI
 /// and an APIC, which KVM needs; a NIC without an emulated model is virtio;
-/// a model QEMU does not have (`fakemodel`) is virtio; `maxvcpus` is not the
-/// hub's vCPU count; RBD hosts are not converted; `bridge=br.42` stays the
+/// a model QEMU does not have (`fakemodel`) is virtio; RBD hosts are not
+/// converted; `bridge=br.42` stays the
 /// bridge's name (libvirt reads a VLAN tag; the hub has no VLANs).
 #[test]
 fn xl_to_kvm_agrees_with_libvirt() {
@@ -812,9 +812,6 @@ fn xl_to_kvm_agrees_with_libvirt() {
                     g.3 = w.3.clone();
                 }
             }
-        }
-        if keys.contains_key("maxvcpus") {
-            got.vcpu = want.vcpu.clone();
         }
         // QEMU cannot `preserve` a VM on power-off or reboot (libvirtd's
         // QEMU driver refuses it): hvxform writes `destroy` (book: Xen).
@@ -988,8 +985,7 @@ fn xen_domain(xml: &str) -> XenDomain {
 /// devtype), vif specs (mac, bridge, model, type), VNC, SDL and SPICE,
 /// serial, on_*, nestedhvm, usb/usbdevice, soundhw, ACPI, APIC, PAE and
 /// local time. hvxform writes `type = "hvm"` where libvirt writes the older
-/// `builder = "hvm"` (the same setting). Documented differences: libvirt
-/// writes `maxvcpus` from `<vcpu current>` (the hub has one vCPU count), a
+/// `builder = "hvm"` (the same setting). Documented differences: a
 /// VLAN tag as `bridge.tag` (the hub has no VLANs), a NIC model QEMU lacks,
 /// and the RBD hosts of a network disk.
 #[test]
@@ -1094,8 +1090,6 @@ fn kvm_to_xl_agrees_with_libvirt() {
         }
     }
     let documented = [
-        "paravirt-maxvcpus: maxvcpus",
-        "paravirt-maxvcpus: vcpus",
         "fullvirt-ovswitch-tagged: vif",
         "net-fakemodel: vif",
         "rbd-multihost-noauth: disk",

@@ -528,3 +528,18 @@ pub fn disk_letters(i: usize) -> String {
 pub fn sd_names(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("sd{}", disk_letters(i))).collect()
 }
+
+/// libvirt test domains vSphere cannot hold: five or more SCSI controllers
+/// (vSphere has buses 0 to 3). Converting them is refused, named
+/// (tests/device_places.rs); the vSphere checks take every other input.
+#[allow(dead_code)]
+pub const VSPHERE_REFUSES: &[&str] = &["disk-scsi.xml", "controller-virtio-scsi.xml"];
+
+/// Whether `input` is one of [`VSPHERE_REFUSES`].
+#[allow(dead_code)]
+pub fn vsphere_refuses(input: &Path) -> bool {
+    input
+        .file_name()
+        .is_some_and(|n| VSPHERE_REFUSES.iter().any(|r| n == *r))
+        && input.to_string_lossy().contains("libvirt-qemu-domainxml")
+}

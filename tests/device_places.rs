@@ -131,3 +131,51 @@ fn an_es1371_sound_card_becomes_qemus_es1370() {
         virsh_dump(&kvm, &domain_name(&text));
     }
 }
+
+/// xl.cfg names SCSI disks without an adapter (`sdq`): VMware places them
+/// by libvirt's convention, 15 units an adapter and unit 7 the adapter's
+/// own (`sdq` is scsi1:1); they went to scsi0:16, past the 15 units of
+/// scsi0's default adapter, and `db.vmx`'s scsi1:0-2 came back from Xen as
+/// scsi0:15-17.
+#[test]
+fn scsi_disks_from_xen_keep_their_vmware_places() {
+    let dir = temp_dir("places-xen-scsi");
+    let cfg = dir.join("xsd.cfg");
+    std::fs::write(
+        &cfg,
+        "name = \"xsd\"\ntype = \"hvm\"\nmemory = 2048\nvcpus = 2\n\
+         disk = [ \"format=raw,vdev=sda,access=rw,target=/images/os.img\", \
+         \"format=raw,vdev=sdq,access=rw,target=/images/data.img\" ]\n",
+    )
+    .unwrap();
+    let out = dir.join("vmware");
+    let (code, err) = convert(&cfg, "vmware", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let vmx = std::fs::read_to_string(out.join("xsd.vmware.vmx")).unwrap();
+    assert!(vmx.contains("scsi0:0.fileName = \"os.vmdk\""), "{vmx}");
+    assert!(vmx.contains("scsi1:1.fileName = \"data.vmdk\""), "{vmx}");
+    assert!(vmx.contains("scsi1.present = \"TRUE\""), "{vmx}");
+    let xen = dir.join("xen");
+    let (code, err) = convert(
+        &root().join("samples/vmware/db.vmx"),
+        "xen",
+        &xen,
+        &["--no-carry"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let back = dir.join("back");
+    let (code, err) = convert(&xen.join("db.xen.cfg"), "vmware", &back, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let vmx = std::fs::read_to_string(back.join("db.xen.vmware.vmx")).unwrap();
+    for (slot, file) in [
+        ("scsi1:0", "db01_data.vmdk"),
+        ("scsi1:1", "db01_wal.vmdk"),
+        ("scsi1:2", "quorum.vmdk"),
+    ] {
+        let line = vmx
+            .lines()
+            .find(|l| l.starts_with(&format!("{slot}.fileName")))
+            .unwrap_or_else(|| panic!("{slot}: {vmx}"));
+        assert!(line.ends_with(&format!("{file}\"")), "{line}");
+    }
+}

@@ -179,3 +179,28 @@ fn scsi_disks_from_xen_keep_their_vmware_places() {
         assert!(line.ends_with(&format!("{file}\"")), "{line}");
     }
 }
+
+/// Two floppy drives from vSphere (which numbers no unit) come back to a
+/// .vmx as floppy0 and floppy1; the writer stopped on "the key
+/// floppy1.present is written twice" (its default `FALSE` beside the drive).
+#[test]
+fn two_floppies_through_vsphere_come_back_to_vmware() {
+    let dir = temp_dir("places-floppies");
+    let vmx = root().join("tests/corpus/libvirt-vmx2xml/floppy-file.vmx");
+    let vs = dir.join("vsphere");
+    let (code, err) = convert(&vmx, "vsphere", &vs, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let spec = vs.join(&file_names(&vs)[0]);
+    let back = dir.join("back");
+    let (code, err) = convert(&spec, "vmware", &back, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = std::fs::read_to_string(back.join(&file_names(&back)[0])).unwrap();
+    for want in [
+        "floppy0.present = \"TRUE\"",
+        "floppy0.fileName = \"floppy.flp\"",
+        "floppy1.present = \"TRUE\"",
+        "floppy1.fileName = \"floppy\"",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+}

@@ -13,18 +13,7 @@ fn convert(
     dir: &std::path::Path,
     extra: &[&str],
 ) -> (Option<i32>, String) {
-    let mut args = vec![
-        "transform",
-        input.to_str().unwrap(),
-        "--to",
-        target,
-        "-o",
-        dir.to_str().unwrap(),
-        "-v",
-    ];
-    args.extend_from_slice(extra);
-    let o = run(&args);
-    (o.status.code(), stderr(&o))
+    transform_into(input, target, dir, &[&["-v"], extra].concat())
 }
 
 /// vSphere has SCSI buses 0 to 3 and puts virtio disks on a PVSCSI

@@ -20,18 +20,7 @@ fn convert(input: &Path, target: &str, dir: &Path) -> (Option<i32>, String) {
 
 /// [`convert`] with more arguments (`--via-hub`).
 fn convert_with(input: &Path, target: &str, dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
-    let mut args = vec![
-        "transform",
-        input.to_str().unwrap(),
-        "--to",
-        target,
-        "-o",
-        dir.to_str().unwrap(),
-        "-q",
-    ];
-    args.extend_from_slice(extra);
-    let o = run(&args);
-    (o.status.code(), stderr(&o))
+    transform_into(input, target, dir, &[&["-q"], extra].concat())
 }
 
 /// The one output file of `dir` whose name ends with `ext`.
@@ -530,14 +519,7 @@ fn hyperv_spreads_drives_over_four_scsi_controllers() {
             assert_eq!(disk_list(&got), disk_list(&xml), "{disks} disks {carry:?}");
         }
     }
-    if let Some(py) = pywbem_python() {
-        let o = std::process::Command::new(py)
-            .arg(root().join("tests/validators/hyperv_check.py"))
-            .args(&outputs)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
+    pywbem_accepts(&outputs);
 }
 
 /// Gen 1 boots from IDE only: the boot disk takes IDE 0:0 even after four
@@ -567,17 +549,8 @@ fn hyperv_gen1_boots_from_ide_after_four_dvd_drives() {
     let input = dir.join("ide.xml");
     std::fs::write(&input, &xml).unwrap();
     let out = dir.join("out");
-    let o = run(&[
-        "transform",
-        input.to_str().unwrap(),
-        "--to",
-        "hyperv",
-        "-o",
-        out.to_str().unwrap(),
-        "-v",
-    ]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    let (code, err) = transform_into(&input, "hyperv", &out, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains("cdrom hdd: a Gen 1 VM has DVD drives on IDE only, and its four IDE locations are taken; not converted"),
         "{err}"
@@ -619,14 +592,7 @@ fn hyperv_gen1_boots_from_ide_after_four_dvd_drives() {
         ],
         "hda, hdb, hdc, then vda (boot) and vdb"
     );
-    if let Some(py) = pywbem_python() {
-        let o = std::process::Command::new(py)
-            .arg(root().join("tests/validators/hyperv_check.py"))
-            .arg(&request)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
+    pywbem_accepts(std::slice::from_ref(&request));
     let back = dir.join("back");
     let (code, err) = convert(&request, "kvm", &back);
     assert_eq!(code, Some(0), "{err}");

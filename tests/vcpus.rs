@@ -9,18 +9,9 @@ mod common;
 use common::*;
 
 fn convert(input: &std::path::Path, target: &str, dir: &std::path::Path) -> String {
-    let o = run(&[
-        "transform",
-        input.to_str().unwrap(),
-        "--to",
-        target,
-        "-o",
-        dir.to_str().unwrap(),
-        "-v",
-        "--no-carry",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    stderr(&o)
+    let (code, err) = transform_into(input, target, dir, &["-v", "--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    err
 }
 
 fn only_file(dir: &std::path::Path, ext: &str) -> String {

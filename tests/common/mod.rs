@@ -24,6 +24,42 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run hvxform")
 }
 
+/// `transform INPUT --to TARGET -o DIR` and `extra` arguments: the exit
+/// code and stderr.
+#[allow(dead_code)]
+pub fn transform_into(
+    input: &Path,
+    target: &str,
+    dir: &Path,
+    extra: &[&str],
+) -> (Option<i32>, String) {
+    let mut args = vec![
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        target,
+        "-o",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    (o.status.code(), stderr(&o))
+}
+
+/// `hyperv_check.py FILES` with the pywbem venv, when there is one: every
+/// file must pass.
+#[allow(dead_code)]
+pub fn pywbem_accepts(files: &[PathBuf]) {
+    if let Some(py) = pywbem_python() {
+        let o = Command::new(py)
+            .arg(root().join("tests/validators/hyperv_check.py"))
+            .args(files)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
 /// `transform INPUT --to TARGET -o DIR --session STORE`, which must exit 0.
 pub fn transform_with_store(input: &Path, target: &str, dir: &Path, store: &Path) {
     let o = run(&[

@@ -1,9 +1,12 @@
+//! Sizes a platform states its own way.
+//!
 //! A VM that starts with fewer vCPUs than it may have (libvirt's
 //! `<vcpu current='2'>8</vcpu>`, xl's `vcpus = 2` + `maxvcpus = 8`): the hub
 //! holds both (`cpu/@count` the most, `cpu/@current` those online at start),
 //! KVM and Xen write both, and a platform with one count gives the VM those
 //! it starts with, with a warning. (All of them got 8 without a word, and
-//! xl's maxvcpus was lost on the way to libvirt.)
+//! xl's maxvcpus was lost on the way to libvirt.) Memory a platform states
+//! in MiB is rounded up with a warning.
 
 mod common;
 use common::*;
@@ -118,4 +121,44 @@ fn xl_maxvcpus_reaches_libvirt() {
     convert(&input, "kvm", &dir);
     let kvm = only_file(&dir, ".xml");
     assert!(kvm.contains("<vcpu current=\"4\">8</vcpu>"), "{kvm}");
+}
+
+/// Memory that is not a whole number of MiB is rounded up with a warning on
+/// every platform that states it in MiB; Xen and OVF rounded it silently.
+#[test]
+fn memory_rounded_to_mib_is_said() {
+    let dir = temp_dir("vcpus-memory");
+    let input = dir.join("memb.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>memb</name><memory unit='b'>1000000000</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><source file='/images/os.img'/><target dev='hda' bus='ide'/></disk>\
+         </devices></domain>",
+    )
+    .unwrap();
+    for (target, ext, said, written) in [
+        (
+            "xen",
+            ".cfg",
+            "xl.cfg takes memory in MiB",
+            "memory = 954\n",
+        ),
+        (
+            "ovf",
+            ".ovf",
+            "the OVF states memory in MiB",
+            "<rasd:VirtualQuantity>954</rasd:VirtualQuantity>",
+        ),
+    ] {
+        let out = dir.join(target);
+        let err = convert(&input, target, &out);
+        assert!(
+            err.contains(&format!(
+                "memory 1000000000 bytes rounded up to 954 MiB: {said}"
+            )),
+            "{target}: {err}"
+        );
+        assert!(only_file(&out, ext).contains(written), "{target}");
+    }
 }

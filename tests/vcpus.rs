@@ -98,17 +98,8 @@ fn vcpus_online_at_start_and_the_most() {
     let direct = dir.join("direct");
     let via = dir.join("via");
     convert(&input, "vsphere", &direct);
-    let o = run(&[
-        "transform",
-        input.to_str().unwrap(),
-        "--to",
-        "vsphere",
-        "-o",
-        via.to_str().unwrap(),
-        "--no-carry",
-        "--via-hub",
-    ]);
-    assert_eq!(o.status.code(), Some(0));
+    let (code, err) = transform_into(&input, "vsphere", &via, &["--no-carry", "--via-hub"]);
+    assert_eq!(code, Some(0), "{err}");
     assert_eq!(only_file(&direct, ".xml"), only_file(&via, ".xml"));
 }
 

@@ -62,17 +62,8 @@ pub fn pywbem_accepts(files: &[PathBuf]) {
 
 /// `transform INPUT --to TARGET -o DIR --session STORE`, which must exit 0.
 pub fn transform_with_store(input: &Path, target: &str, dir: &Path, store: &Path) {
-    let o = run(&[
-        "transform",
-        input.to_str().unwrap(),
-        "--to",
-        target,
-        "-o",
-        dir.to_str().unwrap(),
-        "--session",
-        store.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (code, err) = transform_into(input, target, dir, &["--session", store.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
 }
 
 pub fn stderr(o: &Output) -> String {

@@ -21,7 +21,9 @@ fn convert(
 /// test domain has one), or a SCSI disk on bus 3 beside virtio disks, is
 /// refused on both routes, named and located; nothing is written. (The
 /// first gave a controller at bus 4, the second two controllers with key
-/// -103 and two disks at its unit 0.)
+/// -103 and two disks at its unit 0.) A disk past the last bus is named
+/// before its controller; a SCSI controller 3 without disks beside virtio
+/// disks is refused too (it gave two controllers with key -103).
 #[test]
 fn vsphere_has_four_scsi_buses() {
     let dir = temp_dir("places-vsphere");
@@ -36,12 +38,28 @@ fn vsphere_has_four_scsi_buses() {
          <controller type='scsi' index='3' model='lsilogic'/></devices></domain>",
     )
     .unwrap();
+    let empty = dir.join("virtio-and-empty-scsi3.xml");
+    std::fs::write(
+        &empty,
+        "<domain type='kvm'><name>v3</name><memory unit='MiB'>2048</memory><vcpu>2</vcpu>\
+         <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><source file='/images/os.qcow2'/><target dev='vda' bus='virtio'/></disk>\
+         <controller type='scsi' index='3' model='lsilogic'/></devices></domain>",
+    )
+    .unwrap();
     let five = root().join("tests/corpus/libvirt-qemu-domainxml/disk-scsi.xml");
     for (input, said) in [
-        (five, "controller scsi 4: a vSphere VM has four SCSI controllers, bus 0 to 3"),
+        (
+            five,
+            "disk /tmp/scsidisk5.img: SCSI controller 4: a vSphere VM has four SCSI controllers, bus 0 to 3",
+        ),
         (
             both,
             "s3.qcow2: SCSI controller 3: a vSphere VM has four SCSI controllers, bus 0 to 3, and its virtio disks take bus 3",
+        ),
+        (
+            empty,
+            "controller scsi 3: a vSphere VM has four SCSI controllers, bus 0 to 3, and its virtio disks take bus 3",
         ),
     ] {
         for via in [&[][..], &["--via-hub"][..]] {
@@ -192,4 +210,155 @@ fn two_floppies_through_vsphere_come_back_to_vmware() {
     ] {
         assert!(text.contains(want), "{want}: {text}");
     }
+}
+
+/// A SCSI unit is the drive's slot on its controller, on every platform:
+/// a vSphere drive on unit 8 stays on unit 8 through the hub to a .vmx, an
+/// OVF, libvirt and vSphere again. (The vSphere reader took unit 8 as the
+/// eighth place, hub unit 7, and the .vmx and OVF writers put the drive on
+/// unit 7, the adapter's own.) A libvirt drive that names unit 7, which
+/// QEMU's virtio-scsi allows, moves up one on VMware's adapters, with the
+/// drives after it and a warning; vSphere's checks take the result.
+#[test]
+fn scsi_units_are_slots_and_unit_7_is_the_adapters() {
+    let dir = temp_dir("places-scsi-units");
+    let domain = |units: &[u32]| {
+        let disks: String = units
+            .iter()
+            .map(|u| {
+                format!(
+                    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+                     <source file='/images/u{u}.qcow2'/><target dev='sd{}' bus='scsi'/>\
+                     <address type='drive' controller='0' bus='0' target='0' unit='{u}'/></disk>",
+                    (b'a' + *u as u8) as char
+                )
+            })
+            .collect();
+        format!(
+            "<domain type='kvm'><name>units</name><uuid>0b7e4c1a-1111-4222-8333-944455556668</uuid>\
+             <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='q35'>hvm</type></os>\
+             <devices><controller type='scsi' index='0' model='virtio-scsi'/>{disks}</devices></domain>"
+        )
+    };
+    let slots = |xml: &str| -> Vec<(String, String)> {
+        let d = roxmltree::Document::parse(xml).unwrap();
+        d.descendants()
+            .filter(|n| n.has_tag_name("fileName") && n.text().is_some_and(|t| t.contains("/u")))
+            .map(|f| {
+                let dev = f.parent().unwrap().parent().unwrap();
+                let unit = child(dev, "unitNumber").unwrap().text().unwrap();
+                let file = f.text().unwrap().rsplit('/').next().unwrap();
+                (file.to_string(), unit.to_string())
+            })
+            .collect()
+    };
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+
+    // Slots 0, 8, 9: the same on every platform.
+    let input = dir.join("units.xml");
+    std::fs::write(&input, domain(&[0, 8, 9])).unwrap();
+    let vs = dir.join("vsphere");
+    let (code, err) = convert(&input, "vsphere", &vs, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let spec = vs.join("units.vsphere.xml");
+    let want = pairs(&[("u0.vmdk", "0"), ("u8.vmdk", "8"), ("u9.vmdk", "9")]);
+    assert_eq!(slots(&std::fs::read_to_string(&spec).unwrap()), want);
+    let back = dir.join("back");
+    let (code, err) = convert(&spec, "vmware,ovf,kvm,vsphere", &back, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let vmx = std::fs::read_to_string(back.join("units.vsphere.vmware.vmx")).unwrap();
+    for (slot, file) in [("scsi0:0", "u0"), ("scsi0:8", "u8"), ("scsi0:9", "u9")] {
+        assert!(
+            vmx.contains(&format!("{slot}.fileName = \"{file}.vmdk\"")),
+            "{slot}: {vmx}"
+        );
+    }
+    let ovf = std::fs::read_to_string(back.join("units.vsphere.ovf")).unwrap();
+    let d = roxmltree::Document::parse(&ovf).unwrap();
+    let addresses: Vec<&str> = d
+        .descendants()
+        .filter(|n| n.has_tag_name("Item"))
+        .filter(|i| {
+            i.children().any(|c| {
+                c.tag_name().name() == "HostResource"
+                    && c.text().is_some_and(|t| t.contains("vmdisk"))
+            })
+        })
+        .map(|i| {
+            i.children()
+                .find(|c| c.tag_name().name() == "AddressOnParent")
+                .and_then(|c| c.text())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(addresses, ["0", "8", "9"], "{ovf}");
+    let kvm = std::fs::read_to_string(back.join("units.vsphere.kvm.xml")).unwrap();
+    let d = roxmltree::Document::parse(&kvm).unwrap();
+    let units: Vec<&str> = d
+        .descendants()
+        .filter(|n| n.has_tag_name("address") && n.attribute("type") == Some("drive"))
+        .map(|a| a.attribute("unit").unwrap())
+        .collect();
+    assert_eq!(units, ["0", "8", "9"], "{kvm}");
+    let again = std::fs::read_to_string(back.join("units.vsphere.vsphere.xml")).unwrap();
+    assert_eq!(slots(&again), want);
+
+    // Unit 7 named: it and the drives after it move up one, on both
+    // vSphere routes, in a .vmx and in an OVF, each with a warning.
+    let seven = dir.join("seven.xml");
+    std::fs::write(&seven, domain(&[0, 7, 8])).unwrap();
+    let moved = pairs(&[("u0.vmdk", "0"), ("u7.vmdk", "8"), ("u8.vmdk", "9")]);
+    let mut specs = Vec::new();
+    for via in [&[][..], &["--via-hub"][..]] {
+        let out = dir.join(format!("seven{}", via.len()));
+        let (code, err) = convert(&seven, "vsphere", &out, via);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(
+            err.contains("u7.qcow2: SCSI unit 7 is the controller's own on vSphere: the drives on units 7 and up of SCSI controller 0 move up one unit"),
+            "{via:?}: {err}"
+        );
+        let spec = out.join("seven.vsphere.xml");
+        assert_eq!(slots(&std::fs::read_to_string(&spec).unwrap()), moved);
+        specs.push(spec);
+    }
+    let out = dir.join("seven-vmware");
+    let (code, err) = convert(&seven, "vmware,ovf", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err.matches("u7.qcow2: SCSI unit 7 is the adapter's own on VMware: the drives on units 7 and up of SCSI adapter 0 move up one unit").count(),
+        2,
+        "{err}"
+    );
+    let vmx = std::fs::read_to_string(out.join("seven.vmware.vmx")).unwrap();
+    for (slot, file) in [("scsi0:0", "u0"), ("scsi0:8", "u7"), ("scsi0:9", "u8")] {
+        assert!(
+            vmx.contains(&format!("{slot}.fileName = \"{file}.vmdk\"")),
+            "{slot}: {vmx}"
+        );
+    }
+    assert!(!vmx.contains("scsi0:7."), "{vmx}");
+    let ovf = std::fs::read_to_string(out.join("seven.ovf")).unwrap();
+    assert!(!ovf.contains("AddressOnParent>7<"), "{ovf}");
+    assert_eq!(ovf.matches("AddressOnParent>9<").count(), 1, "{ovf}");
+
+    // vSphere's own rules (unit 7 reserved, one drive per unit) hold.
+    let Some(py) = python() else { return };
+    let o = std::process::Command::new(py)
+        .arg(root().join("tests/validators/vsphere_check.py"))
+        .args(["--api", "7.0.2.0"])
+        .arg(&spec)
+        .args(&specs)
+        .arg(back.join("units.vsphere.vsphere.xml"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

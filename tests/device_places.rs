@@ -362,3 +362,135 @@ fn scsi_units_are_slots_and_unit_7_is_the_adapters() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A hard disk without an image (libvirt defines one): each platform gets a
+/// new, empty disk or a file named for the user to create (as libvirt gets
+/// for an OVF disk to be created), never a path made of nothing (vSphere had
+/// `[datastore1] /.vmdk`, xl.cfg a disk with no target, EC2 an ImportImage
+/// of the S3 key ""). vSphere's, EC2's and Hyper-V's own checks take the
+/// results, and the disk comes back from EC2 and vSphere without an image.
+#[test]
+fn a_disk_without_an_image_is_a_new_empty_disk() {
+    let dir = temp_dir("places-blank");
+    let input = dir.join("blank.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>scratch</name><uuid>0b7e4c1a-1111-4222-8333-944455556672</uuid>\
+         <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/images/os.qcow2'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw'/><target dev='vdb' bus='virtio'/></disk>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let (code, err) = convert(&input, "vsphere,vmware,xen,hyperv,ec2", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    for said in [
+        "disk vdb: no image was given; vSphere creates a new, empty disk in the VM's folder",
+        "disk vdb: no image was given; create scratch-scsi0-1.vmdk beside the .vmx, e.g. qemu-img create -f vmdk scratch-scsi0-1.vmdk SIZE",
+        "disk xvdb: no image was given; create /var/lib/xen/images/scratch-xvdb.qcow2, e.g. qemu-img create -f qcow2 /var/lib/xen/images/scratch-xvdb.qcow2 SIZE",
+        "disk vdb: no image was given; the drive has no virtual hard disk: create one (New-VHD) and attach it",
+        "disk /dev/sdb: no image was given; RunInstances adds a new, empty 16 GiB gp3 volume",
+    ] {
+        assert!(err.contains(said), "{said}: {err}");
+    }
+    assert!(!err.contains("/.vmdk"), "{err}");
+    // vSphere: a disk to create, named by vSphere.
+    let spec = std::fs::read_to_string(out.join("blank.vsphere.xml")).unwrap();
+    let d = roxmltree::Document::parse(&spec).unwrap();
+    let changes: Vec<_> = d
+        .descendants()
+        .filter(|n| n.has_tag_name("deviceChange"))
+        .filter(|c| c.descendants().any(|n| n.has_tag_name("capacityInKB")))
+        .collect();
+    assert_eq!(changes.len(), 2);
+    let file_of = |c: &roxmltree::Node| {
+        c.descendants()
+            .find(|n| n.has_tag_name("fileName"))
+            .and_then(|n| n.text())
+            .unwrap_or("")
+            .to_string()
+    };
+    let creates =
+        |c: &roxmltree::Node| child(*c, "fileOperation").and_then(|n| n.text()) == Some("create");
+    assert!(!creates(&changes[0]) && file_of(&changes[0]).ends_with("os.vmdk"));
+    assert!(
+        creates(&changes[1]) && file_of(&changes[1]).is_empty(),
+        "{spec}"
+    );
+    // .vmx and xl.cfg: a file for the user to create.
+    let vmx = std::fs::read_to_string(out.join("blank.vmware.vmx")).unwrap();
+    assert!(
+        vmx.contains("scsi0:1.fileName = \"scratch-scsi0-1.vmdk\""),
+        "{vmx}"
+    );
+    let cfg = std::fs::read_to_string(out.join("blank.xen.cfg")).unwrap();
+    assert!(
+        cfg.contains(
+            "\"format=qcow2,vdev=xvdb,access=rw,target=/var/lib/xen/images/scratch-xvdb.qcow2\""
+        ),
+        "{cfg}"
+    );
+    // EC2: one import (the disk with an image), and a new volume.
+    assert!(out.join("blank.ec2.import-image-1.json").exists());
+    assert!(!out.join("blank.ec2.import-image-2.json").exists());
+    let run: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("blank.ec2.run-instances.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        run["BlockDeviceMappings"],
+        serde_json::json!([{"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 16, "VolumeType": "gp3"}}])
+    );
+    // Back through the hub: still without an image (libvirt then names a
+    // file for the user to create, as for an OVF disk to be created).
+    for (file, name) in [
+        ("blank.ec2.xml", "blank.ec2.hvx.xml"),
+        ("blank.vsphere.xml", "blank.vsphere.hvx.xml"),
+    ] {
+        let back = dir.join(format!("back-{file}"));
+        let (code, err) = convert(&out.join(file), "hvx", &back, &["--no-carry"]);
+        assert_eq!(code, Some(0), "{err}");
+        let hub = std::fs::read_to_string(back.join(name)).unwrap();
+        let d = roxmltree::Document::parse(&hub).unwrap();
+        let disks: Vec<_> = d
+            .root_element()
+            .children()
+            .filter(|n| n.has_tag_name("disk"))
+            .collect();
+        assert_eq!(disks.len(), 2, "{hub}");
+        assert!(child(disks[0], "source").is_some(), "{hub}");
+        assert!(child(disks[1], "source").is_none(), "{file}: {hub}");
+    }
+    pywbem_accepts(&[out.join("blank.hyperv.xml")]);
+    if let Some(py) = python() {
+        let o = std::process::Command::new(py)
+            .arg(root().join("tests/validators/vsphere_check.py"))
+            .args(["--api", "7.0.2.0"])
+            .arg(out.join("blank.vsphere.xml"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
+    if let Some(py) = venv_python(
+        "HVX_EC2_PYTHON",
+        "/opt/hvx-ec2-venv",
+        "venv with botocore and moto",
+    ) {
+        for (args, file) in [
+            (&[][..], "blank.ec2.xml"),
+            (
+                &["--request", "RunInstances"][..],
+                "blank.ec2.run-instances.json",
+            ),
+        ] {
+            let o = std::process::Command::new(&py)
+                .arg(root().join("tests/validators/ec2_check.py"))
+                .args(args)
+                .arg(out.join(file))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{file}: {}{}", stdout(&o), stderr(&o));
+        }
+    }
+}

@@ -674,3 +674,80 @@ fn the_built_tree_is_the_canonical_form_at_the_places_of_the_file() {
     }
     assert!(n >= 10, "{n} documents read both ways");
 }
+
+/// Secure Boot checks the boot loader against a template's keys, and
+/// Hyper-V's default template (MicrosoftWindows) boots Windows only: a Linux
+/// VM with Secure Boot gets MicrosoftUEFICertificateAuthority, whose key
+/// signs Linux shims, and a Windows VM MicrosoftWindows (before, no template
+/// was written, and a Linux VM with Secure Boot would not boot). Read back
+/// without hvxform's Notes, the template names the guest family.
+#[test]
+fn secure_boot_templates_follow_the_guest() {
+    let dir = temp_dir("hyperv-templates");
+    let windows = root().join("samples/kvm/win-uefi.xml");
+    let linux = dir.join("linux-sb.xml");
+    std::fs::write(
+        &linux,
+        std::fs::read_to_string(&windows)
+            .unwrap()
+            .replace(
+                "http://microsoft.com/win/2k22",
+                "http://debian.org/debian/12",
+            )
+            .replace("<name>win-uefi</name>", "<name>linux-sb</name>"),
+    )
+    .unwrap();
+    assert!(std::fs::read_to_string(&linux)
+        .unwrap()
+        .contains("debian.org/debian/12"));
+    let template = |file: &Path| -> String {
+        let all = instances(file);
+        let vssd = all
+            .iter()
+            .find(|((c, _), _)| c == "Msvm_VirtualSystemSettingData")
+            .unwrap()
+            .1;
+        vssd.get("SecureBootTemplateId")
+            .map(|(_, _, v)| v[0].clone())
+            .unwrap_or_default()
+    };
+    let mut outputs = Vec::new();
+    for (input, want, family) in [
+        (
+            &windows,
+            "{1734c6e8-3154-4dda-ba5f-a874cc483422}",
+            "windows",
+        ),
+        (&linux, "{272e7447-90a4-4563-a4b9-8e4ab00526ce}", "linux"),
+    ] {
+        let out = transform(input, "hyperv", &dir.join(family));
+        assert_eq!(template(&out), want, "{}", input.display());
+        // Without the Notes hvxform keeps the guest OS in, the template
+        // says which family the guest is.
+        let text = std::fs::read_to_string(&out).unwrap();
+        let bare = without_notes(&text);
+        let bare_file = dir.join(format!("{family}-bare.xml"));
+        std::fs::write(&bare_file, bare).unwrap();
+        let hub = transform(&bare_file, "hvx", &dir.join(format!("{family}-hub")));
+        let hub = std::fs::read_to_string(hub).unwrap();
+        let d = roxmltree::Document::parse(&hub).unwrap();
+        let os = d.descendants().find(|n| n.has_tag_name("os")).unwrap();
+        assert_eq!(os.attribute("family"), Some(family), "{hub}");
+        outputs.push(out);
+    }
+    pywbem_accepts(&outputs);
+}
+
+/// The document with the VSSD's Notes property (where hvxform keeps what
+/// Hyper-V cannot hold) taken out, as a VM defined by hand would be.
+fn without_notes(text: &str) -> String {
+    let start = text
+        .find("&lt;PROPERTY.ARRAY NAME=\"Notes\"")
+        .expect("a Notes property");
+    let end = start
+        + text[start..]
+            .find("&lt;/PROPERTY.ARRAY&gt;")
+            .expect("its end")
+        + "&lt;/PROPERTY.ARRAY&gt;".len();
+    format!("{}{}", &text[..start], &text[end..])
+}

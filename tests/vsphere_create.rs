@@ -35,7 +35,14 @@ fn every_vsphere_output_is_created_on_vcsim() {
             large_domain(6, &["sda", "sdb", "sdp"], 4, 10),
         ),
     ];
-    for (name, xml) in large {
+    // Disks without an image: new, empty disks (fileOperation create).
+    let blank = "<domain type='kvm'><name>blank-disks</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+        <disk type='file' device='disk'><source file='/images/os.qcow2'/><target dev='sda' bus='scsi'/></disk>\
+        <disk type='file' device='disk'><target dev='sdb' bus='scsi'/></disk>\
+        <disk type='file' device='disk'><target dev='vda' bus='virtio'/></disk></devices></domain>"
+        .to_string();
+    for (name, xml) in large.into_iter().chain([("blank-disks", blank)]) {
         let f = work.join(format!("{name}.xml"));
         std::fs::write(
             &f,

@@ -1125,11 +1125,31 @@ impl Compiler {
                 select,
                 reason,
                 span,
-            } => Stmt::Drop {
-                select: self.expr(select).0,
-                reason: Arc::from(reason.as_str()),
-                loc: self.loc(*span),
-            },
+            } => {
+                // A reason is written as it stands: `{@type}` would reach
+                // the report as those characters.
+                if let Some(open) = reason.find('{').filter(|&i| reason[i..].contains('}')) {
+                    let close = open + reason[open..].find('}').unwrap_or(0);
+                    self.warn(
+                        "hvx::drop-reason",
+                        *span,
+                        format!(
+                            "a drop reason is not interpolated: `{}` reaches the report as written",
+                            &reason[open..=close]
+                        ),
+                        "reason with braces",
+                    )
+                    .help = Some(
+                        "say it without the value (the report names the dropped node), or use `warn`"
+                            .to_string(),
+                    );
+                }
+                Stmt::Drop {
+                    select: self.expr(select).0,
+                    reason: Arc::from(reason.as_str()),
+                    loc: self.loc(*span),
+                }
+            }
             ast::Stmt::Call { name, args, span } => {
                 let Some(i) = find(&self.templates, &name.name) else {
                     let help = suggest(&name.name, self.templates.iter().map(|t| t.name.as_str()));

@@ -34,6 +34,8 @@ def point_at_simulator(spec_xml, ds, folder):
     names = list(root.iter(VIM + "fileName")) + list(root.iter(VIM + "vmPathName"))
     for f in names:
         text = f.text or ""
+        if not text and id(f) in images:
+            continue  # a new disk: vSphere names it, in the VM's folder
         if text.startswith("[") and "] " in text:
             rel = text.split("] ", 1)[1]
         elif text.startswith("["):

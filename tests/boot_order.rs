@@ -1,0 +1,196 @@
+//! Boot order through VMware's `.vmx`: `bios.bootOrder` (`hdd`, `cdrom`,
+//! `floppy`, `ethernetN`) and `bios.hddOrder` (`scsi0:1,ide0:0`), VMware KB
+//! 2011654. They were carried but not read, so a VM that boots from its
+//! CD-ROM, then its second SCSI disk, booted from its first disk on every
+//! other platform; and a libvirt boot order was dropped on the way to a
+//! `.vmx` ("VMware keeps the boot order in its NVRAM").
+
+mod common;
+use common::*;
+
+/// The boot orders of a libvirt domain, by image file or MAC, in order.
+fn kvm_boot_orders(xml: &str) -> Vec<(String, String)> {
+    let d = roxmltree::Document::parse(xml).unwrap();
+    let mut v: Vec<(String, String)> = d
+        .descendants()
+        .filter(|n| n.has_tag_name("boot") && n.attribute("order").is_some())
+        .map(|b| {
+            let dev = b.parent().unwrap();
+            let what = dev
+                .descendants()
+                .find(|n| n.has_tag_name("source") && n.attribute("file").is_some())
+                .and_then(|s| s.attribute("file"))
+                .or_else(|| {
+                    dev.children()
+                        .find(|n| n.has_tag_name("mac"))
+                        .and_then(|m| m.attribute("address"))
+                })
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            (b.attribute("order").unwrap().to_string(), what)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn vmx_key<'a>(vmx: &'a str, key: &str) -> Option<&'a str> {
+    vmx.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{} = ", key.to_ascii_lowercase()))
+        })
+        .map(|l| l.split_once(" = ").unwrap().1.trim_matches('"'))
+}
+
+/// A `.vmx` that boots from its CD-ROM, then `scsi0:1`, then `ide0:0`:
+/// libvirt gets those boot orders (accepted by `virsh define`), and the
+/// `.vmx` comes back with both keys as written.
+#[test]
+fn a_vmx_boot_order_reaches_libvirt_and_comes_back() {
+    let dir = temp_dir("boot-vmx");
+    let vmx = dir.join("boot.vmx");
+    std::fs::write(
+        &vmx,
+        ".encoding = \"UTF-8\"\nconfig.version = \"8\"\nvirtualHW.version = \"14\"\n\
+         displayName = \"boot\"\nguestOS = \"ubuntu-64\"\nmemsize = \"2048\"\nnumvcpus = \"2\"\n\
+         bios.bootOrder = \"CDROM, hdd\"\nbios.hddOrder = \"scsi0:1,ide0:0\"\n\
+         ide0:0.present = \"TRUE\"\nide0:0.fileName = \"ide.vmdk\"\n\
+         scsi0.present = \"TRUE\"\nscsi0.virtualDev = \"lsilogic\"\n\
+         scsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"a.vmdk\"\n\
+         scsi0:1.present = \"TRUE\"\nscsi0:1.fileName = \"b.vmdk\"\n\
+         ide1:0.present = \"TRUE\"\nide1:0.deviceType = \"cdrom-image\"\nide1:0.fileName = \"/iso/x.iso\"\n\
+         ethernet0.present = \"TRUE\"\nethernet0.virtualDev = \"vmxnet3\"\n",
+    )
+    .unwrap();
+    let out = dir.join("kvm");
+    let (code, err) = transform_into(&vmx, "kvm", &out, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = std::fs::read_to_string(out.join("boot.kvm.xml")).unwrap();
+    let want = vec![
+        ("1".to_string(), "x.iso".to_string()),
+        ("2".to_string(), "b.vmdk".to_string()),
+        ("3".to_string(), "ide.vmdk".to_string()),
+    ];
+    assert_eq!(kvm_boot_orders(&kvm), want, "{kvm}");
+    if tool("virsh").is_some() {
+        let dumped = virsh_dump(&out.join("boot.kvm.xml"), "boot");
+        assert_eq!(kvm_boot_orders(&dumped), want, "{dumped}");
+    }
+    let hub = dir.join("hub");
+    let (code, err) = transform_into(&vmx, "hvx", &hub, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let back = dir.join("back");
+    let (code, err) = transform_into(&hub.join("boot.hvx.xml"), "vmware", &back, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = std::fs::read_to_string(back.join("boot.vmware.vmx")).unwrap();
+    assert_eq!(
+        vmx_key(&text, "bios.bootOrder"),
+        Some("CDROM, hdd"),
+        "{text}"
+    );
+    assert_eq!(
+        vmx_key(&text, "bios.hddOrder"),
+        Some("scsi0:1,ide0:0"),
+        "{text}"
+    );
+
+    // Changed in the hub (the SCSI disk now after the IDE one): written anew.
+    let changed = std::fs::read_to_string(hub.join("boot.hvx.xml"))
+        .unwrap()
+        .replace("boot=\"2\"", "boot=\"5\"");
+    let changed_path = dir.join("changed.xml");
+    std::fs::write(&changed_path, changed).unwrap();
+    let again = dir.join("again");
+    let (code, err) = transform_into(&changed_path, "vmware", &again, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = std::fs::read_to_string(again.join("changed.vmware.vmx")).unwrap();
+    assert_eq!(
+        vmx_key(&text, "bios.bootOrder"),
+        Some("cdrom,hdd"),
+        "{text}"
+    );
+    assert_eq!(
+        vmx_key(&text, "bios.hddOrder"),
+        Some("ide0:0,scsi0:1"),
+        "{text}"
+    );
+}
+
+/// A real `.vmx` (virt-v2v's test-i-vmx-5, written by VMware) says
+/// `bios.bootorder = "hdd,CDROM"` and has no CD-ROM: its disk is the first
+/// to boot, and the line comes back as VMware wrote it.
+#[test]
+fn a_real_vmx_boot_order_is_read_and_kept() {
+    let dir = temp_dir("boot-v2v");
+    let vmx = root().join("tests/corpus/virt-v2v/test-i-vmx-5.vmx");
+    let (code, err) = transform_into(&vmx, "hvx", &dir, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let hub = std::fs::read_to_string(dir.join("test-i-vmx-5.hvx.xml")).unwrap();
+    let d = roxmltree::Document::parse(&hub).unwrap();
+    let disks: Vec<_> = d
+        .root_element()
+        .children()
+        .filter(|n| n.has_tag_name("disk"))
+        .collect();
+    assert_eq!(disks.len(), 1);
+    assert_eq!(disks[0].attribute("boot"), Some("1"));
+    let back = dir.join("back");
+    let (code, err) = transform_into(&dir.join("test-i-vmx-5.hvx.xml"), "vmware", &back, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = std::fs::read_to_string(back.join("test-i-vmx-5.vmware.vmx")).unwrap();
+    assert_eq!(
+        vmx_key(&text, "bios.bootorder"),
+        Some("hdd,CDROM"),
+        "{text}"
+    );
+    assert_eq!(vmx_key(&text, "bios.hddOrder"), None, "{text}");
+}
+
+/// A libvirt domain booting from its CD-ROM, its second disk, then its
+/// second NIC: the `.vmx` says so, and reading it back gives libvirt the
+/// same orders.
+#[test]
+fn a_libvirt_boot_order_reaches_a_vmx() {
+    let dir = temp_dir("boot-kvm");
+    let input = dir.join("kboot.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>kboot</name><uuid>0b7e4c1a-1111-4222-8333-944455556670</uuid>\
+         <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/images/data.qcow2'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/images/os.qcow2'/><target dev='vdb' bus='virtio'/><boot order='2'/></disk>\
+         <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='/iso/inst.iso'/><target dev='hdc' bus='ide'/><readonly/><boot order='1'/></disk>\
+         <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/><model type='virtio'/></interface>\
+         <interface type='network'><mac address='52:54:00:00:00:02'/><source network='default'/><model type='virtio'/><boot order='3'/></interface>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let out = dir.join("vmware");
+    let (code, err) = transform_into(&input, "vmware", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let vmx = std::fs::read_to_string(out.join("kboot.vmware.vmx")).unwrap();
+    assert_eq!(
+        vmx_key(&vmx, "bios.bootOrder"),
+        Some("cdrom,hdd,ethernet1"),
+        "{vmx}"
+    );
+    assert_eq!(vmx_key(&vmx, "bios.hddOrder"), Some("scsi0:1"), "{vmx}");
+    assert_eq!(vmx_key(&vmx, "scsi0:1.fileName"), Some("os.vmdk"), "{vmx}");
+    let back = dir.join("back");
+    let (code, err) = transform_into(&out.join("kboot.vmware.vmx"), "kvm", &back, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = std::fs::read_to_string(back.join("kboot.vmware.kvm.xml")).unwrap();
+    assert_eq!(
+        kvm_boot_orders(&kvm),
+        vec![
+            ("1".to_string(), "inst.iso".to_string()),
+            ("2".to_string(), "os.vmdk".to_string()),
+            ("3".to_string(), "52:54:00:00:00:02".to_string()),
+        ],
+        "{kvm}"
+    );
+}

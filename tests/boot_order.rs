@@ -194,3 +194,106 @@ fn a_libvirt_boot_order_reaches_a_vmx() {
         "{kvm}"
     );
 }
+
+/// Equal boot orders keep every device (the first of them only was
+/// written), kinds interleaved in the hub's order are said with a warning,
+/// and xl.cfg's `boot` names each kind once, in order (it gave `ddc` and
+/// `dcd`, which QEMU refuses: "Boot device 'd' was given twice").
+#[test]
+fn boot_orders_by_kind_keep_every_kind_once() {
+    let dir = temp_dir("boot-kinds");
+    let disk = |dev: &str, file: &str, order: Option<u32>, kind: &str| {
+        format!(
+            "<disk type='file' device='{kind}'><source file='/images/{file}'/><target dev='{dev}' bus='{}'/>{}</disk>",
+            if kind == "cdrom" { "sata" } else { "virtio" },
+            order.map(|o| format!("<boot order='{o}'/>")).unwrap_or_default()
+        )
+    };
+    let domain = |devices: String| {
+        format!(
+            "<domain type='kvm'><name>kinds</name><uuid>0b7e4c1a-1111-4222-8333-944455556673</uuid>\
+             <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='q35'>hvm</type></os>\
+             <devices>{devices}<interface type='network'><mac address='52:54:00:00:00:09'/><source network='default'/>\
+             <model type='virtio'/><boot order='1'/></interface></devices></domain>"
+        )
+    };
+    // A disk, the CD-ROM and the NIC all first: none is lost.
+    let tie = dir.join("tie.xml");
+    std::fs::write(
+        &tie,
+        domain(
+            disk("vda", "a.qcow2", Some(2), "disk")
+                + &disk("vdb", "b.qcow2", Some(1), "disk")
+                + &disk("sda", "x.iso", Some(1), "cdrom"),
+        ),
+    )
+    .unwrap();
+    let out = dir.join("tie-out");
+    let (code, err) = transform_into(&tie, "vmware,xen", &out, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    let vmx = std::fs::read_to_string(out.join("tie.vmware.vmx")).unwrap();
+    assert_eq!(
+        vmx_key(&vmx, "bios.bootOrder"),
+        Some("hdd,cdrom,ethernet0"),
+        "{vmx}"
+    );
+    assert_eq!(
+        vmx_key(&vmx, "bios.hddOrder"),
+        Some("scsi0:1,scsi0:0"),
+        "{vmx}"
+    );
+    let cfg = std::fs::read_to_string(out.join("tie.xen.cfg")).unwrap();
+    assert!(cfg.contains("boot = \"cdn\""), "{cfg}");
+
+    // CD-ROM, disk, CD-ROM, disk: VMware boots every CD-ROM first; said.
+    let mixed = dir.join("mixed.xml");
+    std::fs::write(
+        &mixed,
+        domain(
+            disk("sda", "x.iso", Some(2), "cdrom")
+                + &disk("vda", "a.qcow2", Some(3), "disk")
+                + &disk("sdb", "y.iso", Some(4), "cdrom")
+                + &disk("vdb", "b.qcow2", Some(5), "disk"),
+        ),
+    )
+    .unwrap();
+    let out = dir.join("mixed-out");
+    let (code, err) = transform_into(&mixed, "vmware,xen", &out, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("boot order: VMware boots by kind, each kind once and every CD-ROM or floppy drive where its kind is listed, so the hub's order is not kept exactly: bios.bootOrder ethernet0,cdrom,hdd, bios.hddOrder scsi0:0,scsi0:1"),
+        "{err}"
+    );
+    let cfg = std::fs::read_to_string(out.join("mixed.xen.cfg")).unwrap();
+    assert!(cfg.contains("boot = \"ndc\""), "{cfg}");
+    // Exactly by kind (the CD-ROM, both disks, then the NIC): no warning.
+    let exact = dir.join("exact.xml");
+    std::fs::write(
+        &exact,
+        domain(
+            disk("sda", "x.iso", Some(1), "cdrom")
+                + &disk("vda", "a.qcow2", Some(3), "disk")
+                + &disk("vdb", "b.qcow2", Some(2), "disk"),
+        )
+        .replace(
+            "<boot order='1'/></interface>",
+            "<boot order='4'/></interface>",
+        ),
+    )
+    .unwrap();
+    let out = dir.join("exact-out");
+    let (code, err) = transform_into(&exact, "vmware", &out, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("boot order: VMware boots by kind"), "{err}");
+    let vmx = std::fs::read_to_string(out.join("exact.vmware.vmx")).unwrap();
+    assert_eq!(
+        vmx_key(&vmx, "bios.bootOrder"),
+        Some("cdrom,hdd,ethernet0"),
+        "{vmx}"
+    );
+    assert_eq!(
+        vmx_key(&vmx, "bios.hddOrder"),
+        Some("scsi0:1,scsi0:0"),
+        "{vmx}"
+    );
+}

@@ -494,3 +494,34 @@ fn a_disk_without_an_image_is_a_new_empty_disk() {
         }
     }
 }
+
+/// Moving up from unit 7 cannot take a drive past its adapter's last unit:
+/// LSI Logic's 15 in a .vmx and an OVF is refused, named (it gave
+/// `scsi0:16` and `AddressOnParent` 16), as vSphere refuses it.
+#[test]
+fn no_drive_moves_past_its_adapters_last_unit() {
+    let dir = temp_dir("places-unit-16");
+    let input = dir.join("u16.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>u16</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <controller type='scsi' index='0' model='lsilogic'/>\
+         <disk type='file' device='disk'><source file='/images/u7.img'/><target dev='sda' bus='scsi'/>\
+         <address type='drive' controller='0' bus='0' target='0' unit='7'/></disk>\
+         <disk type='file' device='disk'><source file='/images/u15.img'/><target dev='sdb' bus='scsi'/>\
+         <address type='drive' controller='0' bus='0' target='0' unit='15'/></disk></devices></domain>",
+    )
+    .unwrap();
+    for (target, said) in [
+        ("vmware", "u15.img: unit 16 on SCSI adapter 0: a .vmx numbers a pvscsi adapter's drives 0 to 64 and other adapters' 0 to 15"),
+        ("ovf", "u15.img: unit 16 on SCSI controller 0: VMware numbers a VirtualSCSI (PVSCSI) controller's drives 0 to 64 and other controllers' 0 to 15"),
+        ("vsphere", "u15.img: unit 16 on its SCSI controller: vSphere numbers that controller's drives 0 to 15"),
+    ] {
+        let out = dir.join(target);
+        let (code, err) = convert(&input, target, &out, &[]);
+        assert_eq!(code, Some(1), "{target}: {err}");
+        assert!(err.contains(said), "{target}: {err}");
+        assert!(!out.exists() || file_names(&out).is_empty());
+    }
+}

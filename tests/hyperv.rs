@@ -751,3 +751,31 @@ fn without_notes(text: &str) -> String {
         + "&lt;/PROPERTY.ARRAY&gt;".len();
     format!("{}{}", &text[..start], &text[end..])
 }
+
+/// A guest whose OS the hub does not name (a libvirt domain without
+/// libosinfo metadata: a Windows VM as often as not) keeps Hyper-V's
+/// default template, with a warning: the UEFI CA's does not boot Windows.
+#[test]
+fn secure_boot_without_a_known_guest_keeps_hyperv_s_default() {
+    let dir = temp_dir("hyperv-template-unknown");
+    let input = dir.join("nameless.xml");
+    let text = std::fs::read_to_string(root().join("samples/kvm/win-uefi.xml")).unwrap();
+    let start = text.find("<metadata>").expect("metadata");
+    let end = text.find("</metadata>").unwrap() + "</metadata>".len();
+    std::fs::write(&input, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let (out, err) = transform_warned(&input, "hyperv", &dir);
+    assert!(
+        err.contains(
+            "Secure Boot: the guest OS is not known, so Hyper-V's default template applies"
+        ),
+        "{err}"
+    );
+    let all = instances(&out);
+    let vssd = all
+        .iter()
+        .find(|((c, _), _)| c == "Msvm_VirtualSystemSettingData")
+        .unwrap()
+        .1;
+    assert!(!vssd.contains_key("SecureBootTemplateId"), "{vssd:?}");
+    assert_eq!(vssd["SecureBootEnabled"].2, ["TRUE"]);
+}

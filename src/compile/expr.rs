@@ -1126,24 +1126,7 @@ impl Compiler {
                 reason,
                 span,
             } => {
-                // A reason is written as it stands: `{@type}` would reach
-                // the report as those characters.
-                if let Some(open) = reason.find('{').filter(|&i| reason[i..].contains('}')) {
-                    let close = open + reason[open..].find('}').unwrap_or(0);
-                    self.warn(
-                        "hvx::drop-reason",
-                        *span,
-                        format!(
-                            "a drop reason is not interpolated: `{}` reaches the report as written",
-                            &reason[open..=close]
-                        ),
-                        "reason with braces",
-                    )
-                    .help = Some(
-                        "say it without the value (the report names the dropped node), or use `warn`"
-                            .to_string(),
-                    );
-                }
+                self.check_drop_reason(reason, *span);
                 Stmt::Drop {
                     select: self.expr(select).0,
                     reason: Arc::from(reason.as_str()),

@@ -202,6 +202,25 @@ impl Compiler {
         self.diags.items.last_mut().expect("just pushed")
     }
 
+    /// A drop reason is written as it stands: `{@type}` in it would reach
+    /// the report as those characters (`hvx::drop-reason`). (The reason is
+    /// unescaped by then: `{{x}}` reads `{x}` and is reported too.)
+    pub(crate) fn check_drop_reason(&mut self, reason: &str, span: Span) {
+        let Some(braced) = single_braces(reason) else {
+            return;
+        };
+        self.warn(
+            "hvx::drop-reason",
+            span,
+            format!("a drop reason is not interpolated: `{braced}` reaches the report as written"),
+            "reason with braces",
+        )
+        .help = Some(
+            "say it without the value (the report names the dropped node), or use `warn`"
+                .to_string(),
+        );
+    }
+
     pub(crate) fn warn(
         &mut self,
         code: &'static str,
@@ -614,6 +633,7 @@ impl Compiler {
             }
             for (p, reason) in &f.drops {
                 self.scope = Scope::default();
+                self.check_drop_reason(reason, p.span);
                 drops.push((self.pattern(p), reason.clone()));
             }
             for d in &f.documents {
@@ -939,8 +959,42 @@ pub(crate) fn hub_vocabulary() -> (Names, Names) {
     (vocab::HUB_ELEMENTS, vocab::HUB_ATTRIBUTES)
 }
 
+/// The first `{…}` of `s` that is not written with doubled braces.
+fn single_braces(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'{' && b.get(i + 1) == Some(&b'{') {
+            i += 2;
+            while i < b.len() && !(b[i] == b'}' && b.get(i + 1) == Some(&b'}')) {
+                i += 1;
+            }
+            i += 2;
+            continue;
+        }
+        if b[i] == b'{' {
+            let close = s[i..].find('}')?;
+            return Some(&s[i..=i + close]);
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod vocabulary_tests {
+    #[test]
+    fn drop_reasons_with_single_braces_are_found() {
+        assert_eq!(
+            super::single_braces("a {@type} controller"),
+            Some("{@type}")
+        );
+        assert_eq!(super::single_braces("literal {{x}} braces"), None);
+        assert_eq!(super::single_braces("{{x}} then {y}"), Some("{y}"));
+        assert_eq!(super::single_braces("no braces"), None);
+        assert_eq!(super::single_braces("an open { only"), None);
+    }
+
     /// build.rs finds the hub's names by text; an XML parse of the schema
     /// finds the same.
     #[test]

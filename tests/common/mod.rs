@@ -60,6 +60,26 @@ pub fn pywbem_accepts(files: &[PathBuf]) {
     }
 }
 
+/// `vsphere_check.py --api 7.0.2.0 FILES` (pyVmomi), when there is a venv:
+/// every ConfigSpec must pass.
+#[allow(dead_code)]
+pub fn vsphere_accepts(files: &[PathBuf]) {
+    if let Some(py) = python() {
+        let o = Command::new(py)
+            .arg(root().join("tests/validators/vsphere_check.py"))
+            .args(["--api", "7.0.2.0"])
+            .args(files)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
 /// `transform INPUT --to TARGET -o DIR --session STORE`, which must exit 0.
 pub fn transform_with_store(input: &Path, target: &str, dir: &Path, store: &Path) {
     let (code, err) = transform_into(input, target, dir, &["--session", store.to_str().unwrap()]);

@@ -297,3 +297,120 @@ fn boot_orders_by_kind_keep_every_kind_once() {
         "{vmx}"
     );
 }
+
+/// A libvirt domain in the form virt-install writes, with the BIOS boot list
+/// `<os><boot dev='cdrom'/><boot dev='hd'/><boot dev='network'/></os>`
+/// instead of devices' own orders: the first device of each kind boots in
+/// the list's place. The list was kept in the domain's carried `<os>` only,
+/// so on every other platform the VM booted from its first disk.
+fn os_list_domain(dir: &std::path::Path) -> std::path::PathBuf {
+    let input = dir.join("oslist.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>oslist</name><uuid>0b7e4c1a-1111-4222-8333-944455556671</uuid>\
+         <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>\
+         <boot dev='cdrom'/><boot dev='hd'/><boot dev='network'/></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/images/os.qcow2'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/images/data.qcow2'/><target dev='vdb' bus='virtio'/></disk>\
+         <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='/iso/inst.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>\
+         <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/><model type='virtio'/></interface>\
+         <interface type='network'><mac address='52:54:00:00:00:02'/><source network='default'/><model type='virtio'/></interface>\
+         </devices></domain>",
+    )
+    .unwrap();
+    input
+}
+
+#[test]
+fn a_libvirt_boot_list_gives_the_hub_its_orders() {
+    let dir = temp_dir("boot-oslist");
+    let input = os_list_domain(&dir);
+    let hub = dir.join("hub");
+    let (code, err) = transform_into(&input, "hvx", &hub, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = std::fs::read_to_string(hub.join("oslist.hvx.xml")).unwrap();
+    let d = roxmltree::Document::parse(&text).unwrap();
+    let orders: Vec<(&str, Option<&str>)> = d
+        .root_element()
+        .children()
+        .filter(|n| n.has_tag_name("disk") || n.has_tag_name("nic"))
+        .map(|n| {
+            let what = n
+                .children()
+                .find(|c| c.has_tag_name("source"))
+                .and_then(|s| s.attribute("path"))
+                .or(n.attribute("mac"))
+                .unwrap();
+            (what, n.attribute("boot"))
+        })
+        .collect();
+    assert_eq!(
+        orders,
+        vec![
+            ("/images/os.qcow2", Some("2")),
+            ("/images/data.qcow2", None),
+            ("/iso/inst.iso", Some("1")),
+            ("52:54:00:00:00:01", Some("3")),
+            ("52:54:00:00:00:02", None),
+        ],
+        "{text}"
+    );
+
+    // To a .vmx: VMware's boot list says the same.
+    let out = dir.join("vmware");
+    let (code, err) = transform_into(&input, "vmware", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let vmx = std::fs::read_to_string(out.join("oslist.vmware.vmx")).unwrap();
+    assert_eq!(
+        vmx_key(&vmx, "bios.bootOrder"),
+        Some("cdrom,hdd,ethernet0"),
+        "{vmx}"
+    );
+
+    // Back to libvirt through the hub: the list as it was, and no device
+    // order beside it (libvirt refuses the two together).
+    let back = dir.join("back");
+    let (code, err) = transform_into(&hub.join("oslist.hvx.xml"), "kvm", &back, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = std::fs::read_to_string(back.join("oslist.kvm.xml")).unwrap();
+    assert_eq!(kvm_boot_orders(&kvm), vec![], "{kvm}");
+    assert_eq!(kvm.matches("<boot dev=").count(), 3, "{kvm}");
+}
+
+/// Through a `.vmx` whose boot order was changed there (the disk first):
+/// libvirt gets the new order on the devices, and the carried list, which no
+/// longer says it, goes with a warning; `virsh define` accepts the domain.
+#[test]
+fn a_libvirt_boot_list_changed_elsewhere_gives_way_to_device_orders() {
+    let dir = temp_dir("boot-oslist-changed");
+    let input = os_list_domain(&dir);
+    let out = dir.join("vmware");
+    let (code, err) = transform_into(&input, "vmware", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let vmx = std::fs::read_to_string(out.join("oslist.vmware.vmx")).unwrap();
+    let changed = vmx.replace(
+        "bios.bootOrder = \"cdrom,hdd,ethernet0\"",
+        "bios.bootOrder = \"hdd,cdrom\"",
+    );
+    assert_ne!(changed, vmx);
+    let edited = dir.join("edited.vmx");
+    std::fs::write(&edited, changed).unwrap();
+    let back = dir.join("back");
+    let (code, err) = transform_into(&edited, "kvm", &back, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("boot list no longer gives"), "{err}");
+    let kvm = std::fs::read_to_string(back.join("edited.kvm.xml")).unwrap();
+    assert!(!kvm.contains("<boot dev="), "{kvm}");
+    assert_eq!(
+        kvm_boot_orders(&kvm),
+        vec![
+            ("1".to_string(), "os.vmdk".to_string()),
+            ("2".to_string(), "inst.iso".to_string()),
+        ],
+        "{kvm}"
+    );
+    if tool("virsh").is_some() {
+        let dumped = virsh_dump(&back.join("edited.kvm.xml"), "oslist");
+        assert_eq!(kvm_boot_orders(&dumped), kvm_boot_orders(&kvm), "{dumped}");
+    }
+}

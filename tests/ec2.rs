@@ -586,3 +586,47 @@ fn bad_ec2_input_is_a_located_error_and_writes_nothing() {
         assert!(err.contains("at input "), "{name}: no location: {err}");
     }
 }
+
+/// A disk that is a host block device or a network image is no file to
+/// upload: its ImportImage names a raw image (`blk-root.raw`), and an action
+/// says how to make it (the key was the device's name, `blk-root`, with no
+/// action, so the import failed on a key nobody had uploaded).
+#[test]
+fn block_and_network_disks_are_copied_into_images_to_import() {
+    let dir = temp_dir("ec2-block");
+    let input = dir.join("blk.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>blk</name><uuid>0b7e4c1a-1111-4222-8333-944455556672</uuid>\
+         <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='block' device='disk'><driver name='qemu' type='raw'/><source dev='/dev/vg0/blk-root'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='rbd' name='pool/data'/><target dev='vdb' bus='virtio'/></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/images/logs.img'/><target dev='vdc' bus='virtio'/></disk>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let (_, err) = transform(&input, "ec2", &dir, &[]);
+    assert!(
+        err.contains("/dev/vg0/blk-root is a host block device, not a file; copy it into an image first (qemu-img convert -O raw /dev/vg0/blk-root blk-root.raw)"),
+        "{err}"
+    );
+    assert!(err.contains("is a network image, not a file"), "{err}");
+    let key = |n: u32| {
+        let text =
+            std::fs::read_to_string(dir.join(format!("blk.ec2.import-image-{n}.json"))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["DiskContainers"][0]["UserBucket"]["S3Key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(key(1), "blk-root.raw");
+    assert_eq!(key(2), "data.raw");
+    // A raw file is uploaded as it is.
+    assert_eq!(key(3), "logs.img");
+    assert_eq!(
+        err.matches("copy it into an image first").count(),
+        2,
+        "{err}"
+    );
+}

@@ -1126,7 +1126,7 @@ impl Compiler {
                 reason,
                 span,
             } => {
-                self.check_drop_reason(reason, *span);
+                self.check_drop_reason(reason, *span, false);
                 Stmt::Drop {
                     select: self.expr(select).0,
                     reason: Arc::from(reason.as_str()),

@@ -203,10 +203,21 @@ impl Compiler {
     }
 
     /// A drop reason is written as it stands: `{@type}` in it would reach
-    /// the report as those characters (`hvx::drop-reason`). (The reason is
-    /// unescaped by then: `{{x}}` reads `{x}` and is reported too.)
-    pub(crate) fn check_drop_reason(&mut self, reason: &str, span: Span) {
-        let Some(braced) = single_braces(reason) else {
+    /// the report as those characters (`hvx::drop-reason`); `{{x}}`, the
+    /// escape for literal braces, is not reported. `span` is the drop
+    /// statement's, or for a top-level drop its pattern's (the reason follows).
+    pub(crate) fn check_drop_reason(&mut self, reason: &str, span: Span, top_level: bool) {
+        // The parsed reason has `{{` unescaped already: the literal as
+        // written tells `{{x}}` from `{x}`.
+        let text = &self.sources[self.cur_src as usize].text;
+        let raw = if top_level {
+            text.get(span.end as usize..).and_then(first_string_literal)
+        } else {
+            text.get(span.start as usize..span.end as usize)
+                .and_then(last_string_literal)
+        }
+        .unwrap_or(reason);
+        let Some(braced) = single_braces(raw).map(str::to_string) else {
             return;
         };
         self.warn(
@@ -633,7 +644,7 @@ impl Compiler {
             }
             for (p, reason) in &f.drops {
                 self.scope = Scope::default();
-                self.check_drop_reason(reason, p.span);
+                self.check_drop_reason(reason, p.span, true);
                 drops.push((self.pattern(p), reason.clone()));
             }
             for d in &f.documents {
@@ -960,6 +971,41 @@ pub(crate) fn hub_vocabulary() -> (Names, Names) {
 }
 
 /// The first `{…}` of `s` that is not written with doubled braces.
+/// The text between the quotes of the last string literal in `s` (a drop
+/// statement ends with its reason), escapes as written.
+fn last_string_literal(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    let close = s.rfind('"')?;
+    let mut i = close;
+    while i > 0 {
+        i -= 1;
+        if b[i] == b'"' {
+            // A quote with an odd number of backslashes before it is escaped.
+            let slashes = b[..i].iter().rev().take_while(|&&c| c == b'\\').count();
+            if slashes % 2 == 0 {
+                return Some(&s[i + 1..close]);
+            }
+        }
+    }
+    None
+}
+
+/// The text between the quotes of the string literal `s` starts with
+/// (after blanks), escapes as written.
+fn first_string_literal(s: &str) -> Option<&str> {
+    let rest = s.trim_start().strip_prefix('"')?;
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(&rest[..i]),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 fn single_braces(s: &str) -> Option<&str> {
     let b = s.as_bytes();
     let mut i = 0;
@@ -993,6 +1039,21 @@ mod vocabulary_tests {
         assert_eq!(super::single_braces("{{x}} then {y}"), Some("{y}"));
         assert_eq!(super::single_braces("no braces"), None);
         assert_eq!(super::single_braces("an open { only"), None);
+    }
+
+    #[test]
+    fn a_drop_reason_is_read_as_written() {
+        let last = super::last_string_literal;
+        assert_eq!(last(r#"drop @a "it {{x}}";"#), Some("it {{x}}"));
+        assert_eq!(last(r#"drop x[@k = "{"] "plain";"#), Some("plain"));
+        assert_eq!(
+            last(r#"drop @a "say \"{x}\" here""#),
+            Some(r#"say \"{x}\" here"#)
+        );
+        assert_eq!(last("drop @a;"), None);
+        let first = super::first_string_literal;
+        assert_eq!(first(r#" "a {{b}} \" c"; x "#), Some(r#"a {{b}} \" c"#));
+        assert_eq!(first("; "), None);
     }
 
     /// build.rs finds the hub's names by text; an XML parse of the schema

@@ -1371,6 +1371,11 @@ pub fn same(x: Node, y: Node) -> bool {
             return false;
         }
     }
+    same_content(x, y)
+}
+
+/// Whether two elements' child elements and texts are the same, in order.
+fn same_content(x: Node, y: Node) -> bool {
     let mut xs = content(x);
     let mut ys = content(y);
     loop {
@@ -1389,6 +1394,31 @@ pub fn same(x: Node, y: Node) -> bool {
             _ => return false,
         }
     }
+}
+
+/// [`same`], but a hub device (`disk`, `nic`) whose boot order alone
+/// differs is the same device: it was reordered, not changed.
+fn same_but_boot(x: Node, y: Node) -> bool {
+    if same(x, y) {
+        return true;
+    }
+    let device = |n: Node| matches!(n.tag_name().name(), "disk" | "nic");
+    if !device(x) || qname(x) != qname(y) || x.attribute("boot") == y.attribute("boot") {
+        return false;
+    }
+    fn others<'a>(n: Node<'a, '_>) -> Vec<(Option<&'a str>, &'a str, &'a str)> {
+        let mut v: Vec<(Option<&str>, &str, &str)> = n
+            .attributes()
+            .filter(|a| !(a.name() == "boot" && a.namespace().is_none()))
+            .map(|a| (ns(a.namespace()), a.name(), a.value()))
+            .collect();
+        v.sort();
+        v
+    }
+    if others(x) != others(y) {
+        return false;
+    }
+    same_content(x, y)
 }
 
 /// No namespace and the empty one are the same (a tree built with
@@ -1478,6 +1508,8 @@ pub fn merge(
 enum Pick<'a, 'i> {
     /// Taken whole.
     Whole(Node<'a, 'i>),
+    /// A's device with C's boot order (or none): only the order changed.
+    Reordered(Node<'a, 'i>, Option<&'a str>),
     /// Merged member by member (A, B, C).
     Merge(Node<'a, 'i>, Node<'a, 'i>, Node<'a, 'i>),
 }
@@ -1545,6 +1577,7 @@ impl Merger<'_> {
             for p in self.group(&la, &lb, &lc) {
                 match p {
                     Pick::Whole(n) => self.copy(n)?,
+                    Pick::Reordered(n, boot) => self.copy_reordered(n, boot)?,
                     Pick::Merge(x, y, z) => self.container(x, y, z)?,
                 }
             }
@@ -1595,7 +1628,7 @@ impl Merger<'_> {
             .map(|(k, nc)| {
                 let hit = std::iter::once(k)
                     .chain(0..lb.len())
-                    .find(|&j| j < lb.len() && !b_used[j] && same(lb[j], *nc));
+                    .find(|&j| j < lb.len() && !b_used[j] && same_but_boot(lb[j], *nc));
                 if let Some(j) = hit {
                     b_used[j] = true;
                 }
@@ -1614,9 +1647,20 @@ impl Merger<'_> {
         let mut picks: Vec<(f64, Pick)> = Vec::new();
         let mut last = -1.0;
         for (k, nc) in lc.iter().enumerate() {
-            match c_to_b[k].and_then(|j| b_to_a[j]) {
-                Some(i) => {
-                    picks.push((i as f64, Pick::Whole(la[i])));
+            match c_to_b[k].map(|j| (j, b_to_a[j])) {
+                // What the platform made itself (a .vmx's SCSI adapter for
+                // virtio disks, its SVGA), back unchanged: not the VM's.
+                Some((_, None)) => {}
+                Some((j, Some(i))) => {
+                    // A device whose boot order alone changed keeps its
+                    // carried detail, in the platform's new order.
+                    let boot = |n: Node<'a, 'i>| n.attribute("boot");
+                    let pick = if boot(lb[j]) == boot(*nc) {
+                        Pick::Whole(la[i])
+                    } else {
+                        Pick::Reordered(la[i], boot(*nc))
+                    };
+                    picks.push((i as f64, pick));
                     last = i as f64;
                 }
                 None => {
@@ -1650,12 +1694,28 @@ impl Merger<'_> {
 
     /// A deep copy.
     fn copy(&mut self, n: Node) -> Result<(), WriteError> {
+        self.copy_with(n, None)
+    }
+
+    /// A deep copy of a device with another boot order, or none.
+    fn copy_reordered(&mut self, n: Node, boot: Option<&str>) -> Result<(), WriteError> {
+        self.copy_with(n, Some(boot))
+    }
+
+    /// A deep copy; `boot`, when given, replaces the element's own `boot`.
+    fn copy_with(&mut self, n: Node, boot: Option<Option<&str>>) -> Result<(), WriteError> {
         let tn = n.tag_name();
         let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
         self.out.start_ns(tn.name(), tn.namespace(), prefix)?;
         for a in n.attributes() {
+            if boot.is_some() && a.name() == "boot" && a.namespace().is_none() {
+                continue;
+            }
             let p = a.namespace().and_then(|u| n.lookup_prefix(u));
             self.out.attr_ns(a.name(), a.namespace(), p, a.value())?;
+        }
+        if let Some(Some(order)) = boot {
+            self.out.attr_ns("boot", None, None, order)?;
         }
         let has_elements = n.children().any(|c| c.is_element());
         for c in n.children() {

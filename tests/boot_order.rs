@@ -380,6 +380,9 @@ fn a_libvirt_boot_list_gives_the_hub_its_orders() {
 /// Through a `.vmx` whose boot order was changed there (the disk first):
 /// libvirt gets the new order on the devices, and the carried list, which no
 /// longer says it, goes with a warning; `virsh define` accepts the domain.
+/// Only the order changed, so each device keeps its libvirt element (its
+/// virtio bus and qcow2 image, not the `.vmx`'s SCSI disk), and what the
+/// `.vmx` made for itself (its PVSCSI adapter, its SVGA) does not come along.
 #[test]
 fn a_libvirt_boot_list_changed_elsewhere_gives_way_to_device_orders() {
     let dir = temp_dir("boot-oslist-changed");
@@ -404,10 +407,38 @@ fn a_libvirt_boot_list_changed_elsewhere_gives_way_to_device_orders() {
     assert_eq!(
         kvm_boot_orders(&kvm),
         vec![
-            ("1".to_string(), "os.vmdk".to_string()),
+            ("1".to_string(), "os.qcow2".to_string()),
             ("2".to_string(), "inst.iso".to_string()),
         ],
         "{kvm}"
+    );
+    assert!(!err.contains("not restored"), "{err}");
+    assert!(
+        kvm.contains("<target dev=\"vda\" bus=\"virtio\"/>"),
+        "{kvm}"
+    );
+    assert!(
+        !kvm.contains("vmpvscsi") && !kvm.contains("<video>"),
+        "{kvm}"
+    );
+    // Everything else is the original's: without the new orders, and with
+    // the original's list, it is the domain that left (in KiB).
+    let original = std::fs::read_to_string(&input).unwrap();
+    let flat = |t: &str| t.split_whitespace().collect::<String>().replace('\'', "\"");
+    let body = kvm.split_once("?>").unwrap().1;
+    assert_eq!(
+        flat(body)
+            .replace("<bootorder=\"1\"/>", "")
+            .replace("<bootorder=\"2\"/>", ""),
+        flat(&original)
+            .replace(
+                "<bootdev=\"cdrom\"/><bootdev=\"hd\"/><bootdev=\"network\"/>",
+                ""
+            )
+            .replace(
+                "<memoryunit=\"MiB\">1024</memory>",
+                "<memoryunit=\"KiB\">1048576</memory>"
+            ),
     );
     if tool("virsh").is_some() {
         let dumped = virsh_dump(&back.join("edited.kvm.xml"), "oslist");

@@ -25,6 +25,8 @@ fn kvm_boot_orders(xml: &str) -> Vec<(String, String)> {
                         .find(|n| n.has_tag_name("mac"))
                         .and_then(|m| m.attribute("address"))
                 })
+                // An empty CD-ROM drive by its kind.
+                .or_else(|| dev.attribute("device"))
                 .unwrap()
                 .rsplit('/')
                 .next()
@@ -608,5 +610,48 @@ fn the_ec2_root_volume_is_the_disk_that_boots_first() {
     assert!(
         second.contains("disk /dev/sda1 (/images/root.img)"),
         "{second}"
+    );
+}
+
+/// A Gen 1 VM of Hyper-V's own boots device kinds in its `BootOrder` (0
+/// floppy, 1 DVD, 2 IDE disk, 3 legacy adapter): here the legacy adapter,
+/// then the DVD drive, then the IDE disk. It was not read, so the VM booted
+/// from its disk everywhere else.
+#[test]
+fn a_hyperv_gen1_boot_order_is_read() {
+    let dir = temp_dir("boot-hyperv");
+    let sample = std::fs::read_to_string(root().join("samples/hyperv/db-gen1.xml")).unwrap();
+    let old = "<VALUE>2</VALUE><VALUE>1</VALUE><VALUE>3</VALUE><VALUE>0</VALUE>";
+    assert!(sample.contains(old));
+    let input = dir.join("netfirst.xml");
+    std::fs::write(
+        &input,
+        sample.replace(
+            old,
+            "<VALUE>3</VALUE><VALUE>1</VALUE><VALUE>2</VALUE><VALUE>0</VALUE>",
+        ),
+    )
+    .unwrap();
+    let out = dir.join("kvm");
+    let (code, err) = transform_into(&input, "kvm", &out, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = std::fs::read_to_string(out.join("netfirst.kvm.xml")).unwrap();
+    assert_eq!(
+        kvm_boot_orders(&kvm),
+        vec![
+            ("1".to_string(), "00:15:5d:01:07:0a".to_string()),
+            ("2".to_string(), "cdrom".to_string()),
+            ("3".to_string(), "db01-os.qcow2".to_string()),
+        ],
+        "{kvm}"
+    );
+    let vmx = dir.join("vmware");
+    let (code, err) = transform_into(&input, "vmware", &vmx, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = std::fs::read_to_string(vmx.join("netfirst.vmware.vmx")).unwrap();
+    assert_eq!(
+        vmx_key(&text, "bios.bootOrder"),
+        Some("ethernet0,cdrom,hdd"),
+        "{text}"
     );
 }

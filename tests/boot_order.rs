@@ -655,3 +655,55 @@ fn a_hyperv_gen1_boot_order_is_read() {
         "{text}"
     );
 }
+
+/// Gen 1's BIOS boots from the network only through a legacy adapter: a
+/// hub that boots from a virtio NIC (which becomes synthetic) says so.
+#[test]
+fn a_gen1_network_boot_from_a_synthetic_adapter_is_a_warning() {
+    let dir = temp_dir("boot-gen1-pxe");
+    let input = dir.join("pxe.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>pxe</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/><boot dev='hd'/></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/images/os.qcow2'/><target dev='vda' bus='virtio'/></disk>\
+         <interface type='network'><mac address='52:54:00:00:00:0b'/><source network='default'/><model type='virtio'/></interface>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let out = dir.join("hyperv");
+    let (code, err) = transform_into(&input, "hyperv", &out, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("nic 52:54:00:00:00:0b: a Gen 1 VM boots from the network only through a legacy (emulated) network adapter"),
+        "{err}"
+    );
+    // An e1000 becomes a legacy adapter, which boots: no warning.
+    std::fs::write(
+        &input,
+        std::fs::read_to_string(&input)
+            .unwrap()
+            .replace("<model type='virtio'/>", "<model type='e1000'/>"),
+    )
+    .unwrap();
+    let (code, err) = transform_into(&input, "hyperv", &dir.join("legacy"), &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("boots from the network only"), "{err}");
+}
+
+/// With `--no-carry`, hvxform's own channel in an OVF it wrote is not the
+/// VM's: it is dropped with a reason, not left unmapped, so `--deny-loss`
+/// holds where the rest of the VM converts.
+#[test]
+fn an_ovf_carry_section_is_not_a_loss_without_carry() {
+    let dir = temp_dir("ovf-no-carry");
+    let (code, err) = transform_into(&root().join("samples/kvm/web.xml"), "ovf", &dir, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let ovf = dir.join("web.ovf");
+    assert!(std::fs::read_to_string(&ovf)
+        .unwrap()
+        .contains("CarrySection"));
+    let back = dir.join("back");
+    let (code, err) = transform_into(&ovf, "kvm", &back, &["--no-carry", "--deny-loss"]);
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -1361,17 +1361,29 @@ pub fn written(doc: &Document) -> Result<String, String> {
 /// Whether two elements are the same: name, attributes (in any order),
 /// text and child elements (in order).
 pub fn same(x: Node, y: Node) -> bool {
-    if qname(x) != qname(y) || x.attributes().len() != y.attributes().len() {
-        return false;
-    }
-    for a in x.attributes() {
-        if !y.attributes().any(|b| {
-            b.name() == a.name() && ns(b.namespace()) == ns(a.namespace()) && b.value() == a.value()
-        }) {
-            return false;
-        }
-    }
-    same_content(x, y)
+    qname(x) == qname(y) && same_attributes(x, y, false) && same_content(x, y)
+}
+
+/// [`same`], but a hub device (`disk`, `nic`) whose boot order alone
+/// differs is the same device: it was reordered, not changed.
+fn same_but_boot(x: Node, y: Node) -> bool {
+    let device = matches!(x.tag_name().name(), "disk" | "nic");
+    qname(x) == qname(y) && same_attributes(x, y, device) && same_content(x, y)
+}
+
+/// Whether two elements have the same attributes, in any order (without
+/// their `boot` when `but_boot`).
+fn same_attributes(x: Node, y: Node, but_boot: bool) -> bool {
+    let counted =
+        |a: &crate::tree::Attribute| !(but_boot && a.name() == "boot" && a.namespace().is_none());
+    x.attributes().filter(counted).count() == y.attributes().filter(counted).count()
+        && x.attributes().filter(counted).all(|a| {
+            y.attributes().any(|b| {
+                b.name() == a.name()
+                    && ns(b.namespace()) == ns(a.namespace())
+                    && b.value() == a.value()
+            })
+        })
 }
 
 /// Whether two elements' child elements and texts are the same, in order.
@@ -1394,31 +1406,6 @@ fn same_content(x: Node, y: Node) -> bool {
             _ => return false,
         }
     }
-}
-
-/// [`same`], but a hub device (`disk`, `nic`) whose boot order alone
-/// differs is the same device: it was reordered, not changed.
-fn same_but_boot(x: Node, y: Node) -> bool {
-    if same(x, y) {
-        return true;
-    }
-    let device = |n: Node| matches!(n.tag_name().name(), "disk" | "nic");
-    if !device(x) || qname(x) != qname(y) || x.attribute("boot") == y.attribute("boot") {
-        return false;
-    }
-    fn others<'a>(n: Node<'a, '_>) -> Vec<(Option<&'a str>, &'a str, &'a str)> {
-        let mut v: Vec<(Option<&str>, &str, &str)> = n
-            .attributes()
-            .filter(|a| !(a.name() == "boot" && a.namespace().is_none()))
-            .map(|a| (ns(a.namespace()), a.name(), a.value()))
-            .collect();
-        v.sort();
-        v
-    }
-    if others(x) != others(y) {
-        return false;
-    }
-    same_content(x, y)
 }
 
 /// No namespace and the empty one are the same (a tree built with
@@ -1577,7 +1564,7 @@ impl Merger<'_> {
             for p in self.group(&la, &lb, &lc) {
                 match p {
                     Pick::Whole(n) => self.copy(n)?,
-                    Pick::Reordered(n, boot) => self.copy_reordered(n, boot)?,
+                    Pick::Reordered(n, boot) => self.copy_with(n, Some(boot))?,
                     Pick::Merge(x, y, z) => self.container(x, y, z)?,
                 }
             }
@@ -1695,11 +1682,6 @@ impl Merger<'_> {
     /// A deep copy.
     fn copy(&mut self, n: Node) -> Result<(), WriteError> {
         self.copy_with(n, None)
-    }
-
-    /// A deep copy of a device with another boot order, or none.
-    fn copy_reordered(&mut self, n: Node, boot: Option<&str>) -> Result<(), WriteError> {
-        self.copy_with(n, Some(boot))
     }
 
     /// A deep copy; `boot`, when given, replaces the element's own `boot`.

@@ -707,3 +707,61 @@ fn an_ovf_carry_section_is_not_a_loss_without_carry() {
     let (code, err) = transform_into(&ovf, "kvm", &back, &["--no-carry", "--deny-loss"]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// The boot-order action of a vSphere conversion, if any (both routes).
+fn vsphere_boot_action(dir: &std::path::Path, name: &str, text: &str) -> Option<String> {
+    let input = dir.join(name);
+    std::fs::write(&input, text).unwrap();
+    let mut actions = Vec::new();
+    for via in [&[][..], &["--via-hub"][..]] {
+        let (code, err) = transform_into(&input, "vsphere", &dir.join("vs"), via);
+        assert_eq!(code, Some(0), "{err}");
+        actions.push(
+            err.lines()
+                .find(|l| l.contains("boot order:"))
+                .map(|l| l.split_once("boot order: ").unwrap().1.to_string()),
+        );
+    }
+    assert_eq!(actions[0], actions[1], "the direct and hub routes differ");
+    actions.swap_remove(0)
+}
+
+/// vSphere's bootOptions.bootOrder names disks and NICs by device keys,
+/// which vCenter gives a new VM's devices itself, so a ConfigSpec cannot set
+/// it: a boot order that vSphere's default (floppy, first hard disk,
+/// CD-ROMs, NICs) would not follow is an action naming the devices in order,
+/// and one it follows is no noise.
+#[test]
+fn a_vsphere_boot_order_the_default_misses_is_an_action() {
+    let dir = temp_dir("boot-vsphere");
+    let disks = [
+        disk("vda", "virtio", "disk", "root.img"),
+        disk("vdb", "virtio", "disk", "data.img"),
+        disk("hdc", "ide", "cdrom", "inst.iso"),
+    ];
+    // The first disk, then the CD-ROM: vSphere's own order.
+    assert_eq!(
+        vsphere_boot_action(&dir, "plain.xml", &domain(&["hd", "cdrom"], &disks)),
+        None
+    );
+    // The installer first.
+    let action = vsphere_boot_action(&dir, "cd.xml", &domain(&["cdrom", "hd"], &disks)).unwrap();
+    assert!(
+        action.starts_with("CD-ROM [datastore1] inst.iso, disk [datastore1] root/root.vmdk;"),
+        "{action}"
+    );
+    // The second disk boots: vSphere would boot the first.
+    let second = format!(
+        "<domain type='kvm'><name>second</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>{}{}\
+         <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/>\
+         <boot order='1'/></interface></devices></domain>",
+        disk("vda", "virtio", "disk", "root.img"),
+        disk("vdb", "virtio", "disk", "data.img").replace("</disk>", "<boot order='2'/></disk>"),
+    );
+    let action = vsphere_boot_action(&dir, "second.xml", &second).unwrap();
+    assert!(
+        action.starts_with("NIC 52:54:00:00:00:01, disk [datastore1] data/data.vmdk;"),
+        "{action}"
+    );
+}

@@ -765,3 +765,51 @@ fn a_vsphere_boot_order_the_default_misses_is_an_action() {
         "{action}"
     );
 }
+
+/// A Gen 1 VM hvxform defined, whose BootOrder was then changed on Hyper-V
+/// (`Set-VMBios -StartupOrder`): the change wins on the way back, as every
+/// change made on the platform does, and the devices keep their native
+/// detail. Unchanged, the VM comes back with its own boot orders.
+#[test]
+fn a_gen1_boot_order_changed_on_hyperv_wins() {
+    let dir = temp_dir("boot-hyperv-changed");
+    let (code, err) = transform_into(&root().join("samples/kvm/db.xml"), "hyperv", &dir, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let written = std::fs::read_to_string(dir.join("db.hyperv.xml")).unwrap();
+    let v = |n: &str| format!("&lt;VALUE&gt;{n}&lt;/VALUE&gt;");
+    let disk_first = ["2", "1", "3", "0"].map(v).concat();
+    assert!(written.contains(&disk_first), "{written}");
+    let changed = dir.join("cdfirst.xml");
+    std::fs::write(
+        &changed,
+        written.replace(&disk_first, &["1", "2", "3", "0"].map(v).concat()),
+    )
+    .unwrap();
+    let (code, err) = transform_into(&changed, "kvm", &dir.join("back"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = std::fs::read_to_string(dir.join("back/cdfirst.kvm.xml")).unwrap();
+    assert_eq!(
+        kvm_boot_orders(&kvm),
+        vec![
+            ("1".to_string(), "cdrom".to_string()),
+            ("2".to_string(), "db-os.qcow2".to_string()),
+            ("3".to_string(), "52:54:00:5d:e0:02".to_string()),
+        ],
+        "{kvm}"
+    );
+    // The boot disk keeps its libvirt detail (a qcow2 on virtio-scsi).
+    assert!(
+        kvm.contains(
+            "<driver name=\"qemu\" type=\"qcow2\" cache=\"none\" io=\"native\" discard=\"unmap\"/>"
+        ),
+        "{kvm}"
+    );
+    let (code, err) = transform_into(&dir.join("db.hyperv.xml"), "kvm", &dir.join("same"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = std::fs::read_to_string(dir.join("same/db.hyperv.kvm.xml")).unwrap();
+    assert_eq!(
+        kvm_boot_orders(&kvm),
+        vec![("1".to_string(), "db-os.qcow2".to_string())],
+        "{kvm}"
+    );
+}

@@ -500,6 +500,7 @@ pub enum Builtin {
     Basename,
     Dirname,
     Stem,
+    ShellQuote,
 }
 
 pub struct BuiltinInfo {
@@ -571,6 +572,7 @@ builtins! {
     Basename = "basename"(1, 1) -> String : "last component of a / or \\ separated path";
     Dirname = "dirname"(1, 1) -> String : "everything before the last path separator (empty if none)";
     Stem = "stem"(1, 1) -> String : "basename without its last extension";
+    ShellQuote = "shell_quote"(1, 1) -> String : "the string as one POSIX shell word, for a command a user copies: as it is when it needs no quoting, else in single quotes";
     DocOrder = "doc_order"(0, 1) -> Int : "position of a node (context by default) in document order";
     NodeIndex = "node_index"(0, 1) -> Int : "1-based position of a node (context by default) among its parent's element children";
     Choose = "choose"(3, 3) -> Any : "choose(cond, a, b): a when cond is true, else b (only one is evaluated)";

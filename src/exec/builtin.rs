@@ -243,6 +243,10 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                 };
                 Val::Str(part(path, range))
             }
+            B::ShellQuote => {
+                let s = self.str_arg(&args[0], cx, locals)?;
+                Val::Str(shell_quote(s))
+            }
             B::DocOrder => {
                 let it = match args.first() {
                     Some(a) => self.nodes(a, cx, locals)?.first().copied(),
@@ -430,5 +434,64 @@ mod search_tests {
                 }
             }
         }
+    }
+}
+
+/// `s` as one POSIX shell word: unchanged when every character is one no
+/// shell treats specially (and `s` is not empty), else in single quotes,
+/// each `'` written `'\''`.
+fn shell_quote(s: Cow<'_, str>) -> Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s;
+    }
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            q.push_str("'\\''");
+        } else {
+            q.push(c);
+        }
+    }
+    q.push('\'');
+    Cow::Owned(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    /// Each quoted word, given to `sh -c 'printf %s WORD'`, prints the
+    /// string back: nothing in it is expanded, split or run.
+    #[test]
+    fn shell_quote_gives_one_word_back() {
+        let hostile = [
+            "/images/web.qcow2",
+            "",
+            "My VM/My VM.vmdk",
+            "it's",
+            "'",
+            "a'b'c",
+            "$(touch /tmp/hvx-pwned) `id` $HOME ${X}",
+            "x; rm -rf /tmp/nothing && echo | cat > y",
+            "*?[a]{b,c}~#!",
+            "line\nbreak\ttab",
+            "back\\slash \"dq\"",
+            "ünïcödé ☃",
+        ];
+        for s in hostile {
+            let q = shell_quote(s.into());
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {q}"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{s:?} → {q}");
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), s, "{q}");
+        }
+        // Plain words stay as they are.
+        assert_eq!(shell_quote("/a/b-c_d.raw".into()), "/a/b-c_d.raw");
+        assert_eq!(shell_quote("[ds] x".into()), "'[ds] x'");
     }
 }

@@ -817,3 +817,67 @@ fn disks_added_and_nics_removed_on_vmware_and_xen_win_too() {
         );
     }
 }
+
+/// Firmware and CPU topology changed on the way (in a `.vmx`): libvirt's
+/// carried `<os>` and `<cpu>` give way to the hub's firmware and topology,
+/// with a warning, instead of coming back as they were (UEFI with Secure
+/// Boot on a VM switched to BIOS; 2 × 4 cores on a VM cut to 4 vCPUs).
+#[test]
+fn firmware_and_topology_changed_elsewhere_win_over_libvirts_own() {
+    let dir = temp_dir("carry-firmware-cpu");
+    let cases = [
+        (
+            "win-uefi.xml",
+            "firmware = \"efi\"\n",
+            "firmware = \"bios\"\n",
+        ),
+        ("db.xml", "numvcpus = \"8\"\n", "numvcpus = \"4\"\n"),
+        ("db.xml", "memsize = ", "firmware = \"efi\"\nmemsize = "),
+    ];
+    for (k, (sample, from, to)) in cases.into_iter().enumerate() {
+        let there = dir.join(format!("there{k}"));
+        let o = transform(
+            &root().join("samples/kvm").join(sample),
+            "vmware",
+            &there,
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let vmx = only_file(&there);
+        let text = std::fs::read_to_string(&vmx).unwrap();
+        assert!(text.contains(from), "{text}");
+        let text = text
+            .replacen(from, to, 1)
+            .replace("uefi.secureBoot.enabled = \"TRUE\"\n", "");
+        std::fs::write(&vmx, text).unwrap();
+        let o = transform(&vmx, "kvm", &dir.join(format!("back{k}")), &["-v"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let err = stderr(&o);
+        let back = only_file(&dir.join(format!("back{k}")));
+        let name = sample.trim_end_matches(".xml");
+        let dumped = virsh_dump(&back, name);
+        match k {
+            0 => {
+                assert!(!dumped.contains("firmware='efi'"), "{dumped}");
+                assert!(!dumped.contains("<loader"), "{dumped}");
+                assert!(!dumped.contains("<nvram"), "{dumped}");
+                // The exact machine type stays.
+                assert!(dumped.contains("machine='pc-q35-7.2'"), "{dumped}");
+                assert!(err.contains("firmware: changed to bios"), "{err}");
+            }
+            1 => {
+                assert!(dumped.contains(">4</vcpu>"), "{dumped}");
+                assert!(
+                    dumped.contains("<topology sockets='1' dies='1' cores='4' threads='1'/>"),
+                    "{dumped}"
+                );
+                assert!(err.contains("CPU topology: changed to 4 vCPUs"), "{err}");
+            }
+            _ => {
+                assert!(dumped.contains("<os firmware='efi'>"), "{dumped}");
+                assert!(err.contains("firmware: changed to uefi"), "{err}");
+            }
+        }
+        assert!(!err.contains("unmapped"), "{err}");
+    }
+}

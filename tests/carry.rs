@@ -881,3 +881,58 @@ fn firmware_and_topology_changed_elsewhere_win_over_libvirts_own() {
         assert!(!err.contains("unmapped"), "{err}");
     }
 }
+
+/// A NIC moved to another port group in vSphere comes back on it (the
+/// connection hvx-to-vsphere carried was for the old one); and a VM from
+/// vSphere changed on KVM goes back with its disks where they are
+/// (`[datastore1] db-os/db-os.vmdk`), not on datastores minted for the
+/// folders of `/vmfs/volumes/...` paths.
+#[test]
+fn a_port_group_changed_in_vsphere_wins_and_datastores_stay() {
+    let dir = temp_dir("carry-vsphere-network");
+    let store = dir.join("s.yaml");
+    let s = store.to_str().unwrap();
+    let o = transform(
+        &root().join("samples/kvm/db.xml"),
+        "vsphere",
+        &dir.join("there"),
+        &["--session", s],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = only_file(&dir.join("there"));
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let from = "<deviceName>backup</deviceName>";
+    assert!(text.contains(from), "{text}");
+    std::fs::write(&spec, text.replace(from, "<deviceName>prod</deviceName>")).unwrap();
+    let o = transform(&spec, "kvm", &dir.join("back"), &["--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(back.contains("<source network=\"prod\"/>"), "{back}");
+    assert!(!back.contains("backup"), "{back}");
+
+    let vs = root().join("samples/vsphere/db.xml");
+    let original = std::fs::read_to_string(&vs).unwrap();
+    let o = transform(&vs, "kvm", &dir.join("kvm"), &["--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let domain = only_file(&dir.join("kvm"));
+    let text = std::fs::read_to_string(&domain).unwrap();
+    let from = "<memory unit=\"KiB\">33554432</memory>";
+    assert!(text.contains(from), "{text}");
+    std::fs::write(
+        &domain,
+        text.replace(from, "<memory unit=\"KiB\">16777216</memory>"),
+    )
+    .unwrap();
+    let o = transform(&domain, "vsphere", &dir.join("vs"), &["--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spec = std::fs::read_to_string(only_file(&dir.join("vs"))).unwrap();
+    assert!(spec.contains("<memoryMB>16384</memoryMB>"), "{spec}");
+    let files = |x: &str| -> Vec<String> {
+        x.lines()
+            .filter(|l| l.contains("<fileName>["))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    assert_eq!(files(&spec), files(&original), "{spec}");
+    assert!(!stderr(&o).contains("convert the image"), "{}", stderr(&o));
+}

@@ -936,3 +936,68 @@ fn a_port_group_changed_in_vsphere_wins_and_datastores_stay() {
     assert_eq!(files(&spec), files(&original), "{spec}");
     assert!(!stderr(&o).contains("convert the image"), "{}", stderr(&o));
 }
+
+/// Changes made on Hyper-V to a VM hvxform defined there: a drive given
+/// another image (`Set-VMHardDiskDrive -Path`), an adapter given another
+/// MAC, another moved to another switch. Each comes back as Hyper-V has it,
+/// and what was carried for them (libvirt's qcow2 disk, the old MAC's
+/// `<interface>`, the old network) is dropped, not applied to them.
+#[test]
+fn devices_changed_on_hyperv_win_over_what_their_notes_carried() {
+    let dir = temp_dir("carry-hyperv-devices");
+    let o = transform(
+        &root().join("samples/kvm/db.xml"),
+        "hyperv",
+        &dir.join("there"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = only_file(&dir.join("there"));
+    let text = std::fs::read_to_string(&doc).unwrap();
+    // One line per embedded instance: the Notes (in the VSSD's line) are
+    // left as hvx-to-hyperv wrote them, as Hyper-V leaves them.
+    let edited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            // (A connection's line names its adapter's class too.)
+            if l.contains("Msvm_StorageAllocationSettingData") {
+                l.replace("db-os.vhdx", "db-os-rebuilt.vhdx")
+            } else if l.contains("Msvm_EthernetPortAllocationSettingData") {
+                l.replace("Name=\"backup\"", "Name=\"prod\"")
+            } else if l.contains("Msvm_SyntheticEthernetPortSettingData")
+                || l.contains("Msvm_EmulatedEthernetPortSettingData")
+            {
+                l.replace("5254005DE001", "00155D0A0B01")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let edited = edited.join("\n");
+    assert_ne!(edited, text);
+    assert!(
+        edited.contains("db-os-rebuilt.vhdx"),
+        "the image was not replaced"
+    );
+    assert!(
+        edited.contains("prod"),
+        "the switch was not changed: {edited}"
+    );
+    std::fs::write(&doc, edited).unwrap();
+    let o = transform(&doc, "kvm", &dir.join("back"), &["-v", "--deny-loss"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(!back.contains("db-os.qcow2"), "{back}");
+    assert!(back.contains("db-os-rebuilt"), "{back}");
+    assert!(err.contains("its image was changed on Hyper-V"), "{err}");
+    assert!(!back.contains("52:54:00:5d:e0:01"), "{back}");
+    assert!(back.contains("00:15:5d:0a:0b:01"), "{back}");
+    assert!(!back.contains("backup"), "{back}");
+    assert!(back.contains("prod"), "{back}");
+    // What was not changed comes back as it was.
+    assert!(
+        back.contains("/var/lib/libvirt/images/db-archive.qcow2"),
+        "{back}"
+    );
+}

@@ -1001,3 +1001,64 @@ fn devices_changed_on_hyperv_win_over_what_their_notes_carried() {
         "{back}"
     );
 }
+
+/// Changes made on EC2 to a VM hvxform wrote there: a NIC's MAC and another
+/// NIC's subnet changed, the root volume replaced. The `hvxform:nic:N` and
+/// `hvxform:disk:<device>` tags no longer override them: a NIC's tag is
+/// found by its MAC and its connection kept only in its own subnet, a
+/// disk's tag by the volume it names.
+#[test]
+fn devices_changed_on_ec2_win_over_their_tags() {
+    let dir = temp_dir("carry-ec2-devices");
+    let store = dir.join("s.yaml");
+    let s = store.to_str().unwrap();
+    let o = transform(
+        &root().join("samples/kvm/db.xml"),
+        "ec2",
+        &dir.join("there"),
+        &["--session", s],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = dir.join("there/db.ec2.xml");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    for (from, to) in [
+        (
+            "<macAddress>52:54:00:5d:e0:01<",
+            "<macAddress>0a:1b:2c:3d:4e:5f<",
+        ),
+        ("<subnetId>backup<", "<subnetId>subnet-0prod<"),
+        ("<volumeId>vol-hvx1<", "<volumeId>vol-0abc<"),
+    ] {
+        assert!(text.contains(from), "{from}: {text}");
+    }
+    let edited = text
+        .replace(
+            "<macAddress>52:54:00:5d:e0:01<",
+            "<macAddress>0a:1b:2c:3d:4e:5f<",
+        )
+        .replace("<subnetId>backup<", "<subnetId>subnet-0prod<")
+        .replace("<volumeId>vol-hvx1<", "<volumeId>vol-0abc<");
+    std::fs::write(&doc, edited).unwrap();
+    let o = transform(&doc, "kvm", &dir.join("back"), &["-v", "--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(!back.contains("52:54:00:5d:e0:01"), "{back}");
+    assert!(back.contains("0a:1b:2c:3d:4e:5f"), "{back}");
+    assert!(
+        back.contains("<source network=\"subnet-0prod\"/>"),
+        "{back}"
+    );
+    assert!(!back.contains("backup"), "{back}");
+    assert!(!back.contains("db-os.qcow2"), "{back}");
+    assert!(back.contains("vol-0abc"), "{back}");
+    assert!(
+        err.contains("volume vol-0abc is not the one hvxform attached there (vol-hvx1)"),
+        "{err}"
+    );
+    // The data disk nobody touched comes back as it was.
+    assert!(
+        back.contains("/var/lib/libvirt/images/db-archive.qcow2"),
+        "{back}"
+    );
+}

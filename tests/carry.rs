@@ -1057,3 +1057,71 @@ fn devices_changed_on_ec2_win_over_their_tags() {
         "{back}"
     );
 }
+
+/// A disk added in a `.vmx` (scsi0:3) is given a libvirt target no carried
+/// disk holds (the SATA CD-ROM keeps sdd; the new disk gets sde), so the
+/// domain is one libvirt defines; and a disk removed on KVM from a VM of
+/// Xen leaves the others their vdevs (xvdd stays xvdd: the guest's fstab
+/// names it).
+#[test]
+fn added_and_removed_disks_leave_the_others_their_names() {
+    let dir = temp_dir("carry-disk-names");
+    let s = dir.join("s.yaml");
+    let s = s.to_str().unwrap();
+    let o = transform(
+        &root().join("samples/kvm/db.xml"),
+        "vmware",
+        &dir.join("vmx"),
+        &["--session", s],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let vmx = only_file(&dir.join("vmx"));
+    let text = std::fs::read_to_string(&vmx).unwrap();
+    assert!(text.contains("\nsata0:0.present"), "{text}");
+    let added = text.replacen(
+        "\nsata0:0.present",
+        "\nscsi0:3.present = \"TRUE\"\nscsi0:3.deviceType = \"scsi-hardDisk\"\nscsi0:3.fileName = \"db-new.vmdk\"\nsata0:0.present",
+        1,
+    );
+    std::fs::write(&vmx, added).unwrap();
+    let o = transform(&vmx, "kvm", &dir.join("kvm"), &["--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dumped = virsh_dump(&only_file(&dir.join("kvm")), "db");
+    assert!(
+        dumped.contains("<target dev='sdd' bus='sata'/>"),
+        "{dumped}"
+    );
+    assert!(
+        dumped.contains("<target dev='sde' bus='scsi'/>"),
+        "{dumped}"
+    );
+
+    let o = transform(
+        &root().join("samples/xen/db.cfg"),
+        "kvm",
+        &dir.join("x"),
+        &["--session", s],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let domain = only_file(&dir.join("x"));
+    let text = std::fs::read_to_string(&domain).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let wal = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("disk")
+                && n.descendants()
+                    .any(|s| s.attribute("dev") == Some("/dev/vg-ssd/db01-wal"))
+        })
+        .unwrap();
+    let removed = format!("{}{}", &text[..wal.range().start], &text[wal.range().end..]);
+    std::fs::write(&domain, removed).unwrap();
+    let o = transform(&domain, "xen", &dir.join("xen"), &["--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let cfg = std::fs::read_to_string(only_file(&dir.join("xen"))).unwrap();
+    assert!(!cfg.contains("db01-wal"), "{cfg}");
+    assert!(
+        cfg.contains("vdev=xvdd,access=ro,target=/var/lib/xen/images/pg-archive.qcow2"),
+        "{cfg}"
+    );
+}

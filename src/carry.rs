@@ -1387,9 +1387,13 @@ fn same_attributes(x: Node, y: Node, but_boot: bool) -> bool {
 }
 
 /// Whether two elements' child elements and texts are the same, in order.
+/// A device's place among libvirt's devices (`entry platform="kvm"
+/// key="position"`, which restores libvirt's order) is not compared: a disk
+/// removed on KVM moves every later device up one place, and they are the
+/// same devices.
 fn same_content(x: Node, y: Node) -> bool {
-    let mut xs = content(x);
-    let mut ys = content(y);
+    let mut xs = content(x).filter(|c| !is_position(*c));
+    let mut ys = content(y).filter(|c| !is_position(*c));
     loop {
         match (xs.next(), ys.next()) {
             (None, None) => return true,
@@ -1406,6 +1410,14 @@ fn same_content(x: Node, y: Node) -> bool {
             _ => return false,
         }
     }
+}
+
+/// A hub device's `entry platform="kvm" key="position"`.
+fn is_position(n: Node) -> bool {
+    n.is_element()
+        && n.tag_name().name() == "entry"
+        && n.attribute("platform") == Some("kvm")
+        && n.attribute("key") == Some("position")
 }
 
 /// No namespace and the empty one are the same (a tree built with
@@ -1879,6 +1891,33 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("carried memory"), "{w:?}");
         assert!(w[1].starts_with("carried disk"), "{w:?}");
+    }
+
+    /// A disk removed on KVM moves the devices after it up one place in
+    /// libvirt's order: their `position` entries differ, and they are still
+    /// the same devices, which keep what was carried for them.
+    #[test]
+    fn libvirt_positions_do_not_make_devices_differ() {
+        let pos = |n: u32| format!(r#"<entry platform="kvm" key="position">{n}</entry>"#);
+        let a = r#"<vm><disk n="1"><extension>v1</extension></disk><disk n="2"><extension>v2</extension></disk><nic mac="m"><extension>vn</extension></nic></vm>"#;
+        let b = format!(
+            r#"<vm><disk n="1">{}</disk><disk n="2">{}</disk><nic mac="m">{}</nic></vm>"#,
+            pos(1),
+            pos(2),
+            pos(3)
+        );
+        let c = format!(
+            r#"<vm><disk n="1">{}</disk><nic mac="m">{}</nic></vm>"#,
+            pos(1),
+            pos(2)
+        );
+        let (out, w) = merged(a, &b, &c);
+        assert_eq!(
+            out,
+            r#"<vm><disk n="1"><extension>v1</extension></disk><nic mac="m"><extension>vn</extension></nic></vm>"#
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("carried disk"), "{w:?}");
     }
 
     #[test]

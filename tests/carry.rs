@@ -1125,3 +1125,52 @@ fn added_and_removed_disks_leave_the_others_their_names() {
         "{cfg}"
     );
 }
+
+/// A `.vmx` through KVM with one disk removed there: only that disk's
+/// carried detail goes (with a warning); the disks, NICs, video card and
+/// serial port after it keep theirs (before, every device after the removed
+/// one was taken as changed: the quorum disk lost its datastore path and a
+/// NIC its startConnected).
+#[test]
+fn a_disk_removed_on_kvm_leaves_the_other_devices_their_carried_detail() {
+    let dir = temp_dir("carry-vmx-removed-disk");
+    let s = dir.join("s.yaml");
+    let s = s.to_str().unwrap();
+    let o = transform(
+        &root().join("samples/vmware/db.vmx"),
+        "kvm",
+        &dir.join("kvm"),
+        &["--session", s],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let domain = only_file(&dir.join("kvm"));
+    let text = std::fs::read_to_string(&domain).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let wal = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("disk")
+                && n.descendants()
+                    .any(|s| s.attribute("file").is_some_and(|f| f.contains("db01_wal")))
+        })
+        .unwrap();
+    let removed = format!("{}{}", &text[..wal.range().start], &text[wal.range().end..]);
+    std::fs::write(&domain, removed).unwrap();
+    let o = transform(
+        &domain,
+        "vmware",
+        &dir.join("back"),
+        &["-v", "--session", s],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let vmx = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(!vmx.contains("db01_wal"), "{vmx}");
+    assert!(
+        vmx.contains("scsi1:2.fileName = \"/vmfs/volumes/shared-01/quorum.vmdk\""),
+        "{vmx}"
+    );
+    assert!(vmx.contains("ethernet1.startConnected = \"TRUE\""), "{vmx}");
+    let restored: Vec<&str> = err.lines().filter(|l| l.contains("not restored")).collect();
+    assert_eq!(restored.len(), 1, "{err}");
+}

@@ -1104,18 +1104,7 @@ fn added_and_removed_disks_leave_the_others_their_names() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let domain = only_file(&dir.join("x"));
-    let text = std::fs::read_to_string(&domain).unwrap();
-    let doc = roxmltree::Document::parse(&text).unwrap();
-    let wal = doc
-        .descendants()
-        .find(|n| {
-            n.has_tag_name("disk")
-                && n.descendants()
-                    .any(|s| s.attribute("dev") == Some("/dev/vg-ssd/db01-wal"))
-        })
-        .unwrap();
-    let removed = format!("{}{}", &text[..wal.range().start], &text[wal.range().end..]);
-    std::fs::write(&domain, removed).unwrap();
+    remove_disk(&domain, "/dev/vg-ssd/db01-wal");
     let o = transform(&domain, "xen", &dir.join("xen"), &["--session", s]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let cfg = std::fs::read_to_string(only_file(&dir.join("xen"))).unwrap();
@@ -1144,18 +1133,7 @@ fn a_disk_removed_on_kvm_leaves_the_other_devices_their_carried_detail() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let domain = only_file(&dir.join("kvm"));
-    let text = std::fs::read_to_string(&domain).unwrap();
-    let doc = roxmltree::Document::parse(&text).unwrap();
-    let wal = doc
-        .descendants()
-        .find(|n| {
-            n.has_tag_name("disk")
-                && n.descendants()
-                    .any(|s| s.attribute("file").is_some_and(|f| f.contains("db01_wal")))
-        })
-        .unwrap();
-    let removed = format!("{}{}", &text[..wal.range().start], &text[wal.range().end..]);
-    std::fs::write(&domain, removed).unwrap();
+    remove_disk(&domain, "db01_wal");
     let o = transform(
         &domain,
         "vmware",
@@ -1171,6 +1149,33 @@ fn a_disk_removed_on_kvm_leaves_the_other_devices_their_carried_detail() {
         "{vmx}"
     );
     assert!(vmx.contains("ethernet1.startConnected = \"TRUE\""), "{vmx}");
+    // The removed drive's slot setting goes with it; the others' stay.
+    assert!(!vmx.contains("sched.scsi1:1.shares"), "{vmx}");
+    assert!(vmx.contains("sched.scsi1:0.shares = \"high\""), "{vmx}");
     let restored: Vec<&str> = err.lines().filter(|l| l.contains("not restored")).collect();
     assert_eq!(restored.len(), 1, "{err}");
+}
+
+/// Removes from a libvirt domain file the `<disk>` whose image (file or
+/// block device) contains `image`, as a user editing it would.
+fn remove_disk(domain: &Path, image: &str) {
+    let text = std::fs::read_to_string(domain).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let disk = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("disk")
+                && n.descendants().any(|s| {
+                    s.has_tag_name("source")
+                        && (s.attribute("file").or(s.attribute("dev")))
+                            .is_some_and(|f| f.contains(image))
+                })
+        })
+        .unwrap_or_else(|| panic!("no disk {image} in {}", domain.display()));
+    let removed = format!(
+        "{}{}",
+        &text[..disk.range().start],
+        &text[disk.range().end..]
+    );
+    std::fs::write(domain, removed).unwrap();
 }

@@ -632,3 +632,46 @@ fn ec2_takes_26_disks_and_refuses_the_27th() {
     );
     assert!(!out.exists() || file_names(&out).is_empty());
 }
+
+/// A hub of 250 SCSI disks that name no target (as a VM from vSphere,
+/// OVF or Hyper-V has none), and one CD-ROM that keeps `sdd`: each disk gets
+/// a distinct libvirt target after the kept one, and fast (the names are
+/// counted, not searched for, so 250 disks are no deeper than one).
+#[test]
+fn targets_for_hundreds_of_disks_are_distinct_and_after_the_kept_ones() {
+    let dir = temp_dir("large-targets");
+    let disks: String = (0..250)
+        .map(|i| {
+            format!(
+                "<disk device=\"disk\" bus=\"scsi\" controller=\"{}\" unit=\"{}\" format=\"raw\">\
+                 <source type=\"file\" path=\"/images/d{i}.img\"/></disk>",
+                i / 60,
+                i % 60
+            )
+        })
+        .collect();
+    let hub = dir.join("many.hvx.xml");
+    std::fs::write(
+        &hub,
+        format!(
+            "<vm xmlns=\"urn:hvxform:hvx:1\"><name>many</name><cpu count=\"2\"/>\
+             <memory bytes=\"2147483648\"/>{disks}\
+             <disk device=\"cdrom\" bus=\"sata\" target=\"sdd\" readonly=\"true\"/></vm>"
+        ),
+    )
+    .unwrap();
+    let (code, err) = convert(&hub, "kvm", &dir.join("kvm"));
+    assert_eq!(code, Some(0), "{err}");
+    let xml = std::fs::read_to_string(output(&dir.join("kvm"), ".kvm.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let targets: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("target"))
+        .filter_map(|n| n.attribute("dev"))
+        .collect();
+    assert_eq!(targets.len(), 251);
+    let distinct: BTreeSet<&str> = targets.iter().copied().collect();
+    assert_eq!(distinct.len(), 251, "{targets:?}");
+    assert_eq!(targets[0], "sde", "{targets:?}");
+    assert!(targets.contains(&"sdd"), "{targets:?}");
+}

@@ -481,34 +481,49 @@ fn commands_translate_as_the_cli_translates_them() {
 
 #[test]
 fn sigterm_finishes_the_requests_in_flight() {
+    use std::io::{Read, Write};
     let mut s = Server::start(&["--workers", "1"]);
-    let big: Vec<u8> = {
-        let w = String::from_utf8(web()).unwrap();
-        let disk = &w[w.find("<disk").unwrap()..w.find("</disk>").unwrap() + 7];
-        w.replace(disk, &disk.repeat(400)).into_bytes()
-    };
-    std::thread::scope(|sc| {
-        let h = sc.spawn(|| post(&s, "/v1/convert?to=hvx", &[], &big));
-        // Wait until the conversion is in flight (the metrics request is one).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !get(&s, "/metrics")
-            .body
-            .contains("hvxform_requests_in_flight 2")
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the request never arrived"
-            );
-        }
-        let pid = s.child.id().to_string();
-        assert!(std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let r = h.join().unwrap();
-        assert_eq!(r.status, 200, "{}", r.body);
-    });
+    // A request held in flight: its body sent in two halves, the second
+    // after the SIGTERM (a conversion alone ends too soon to be seen).
+    let body = web();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut conn = std::net::TcpStream::connect(&s.addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/convert?to=hvx HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n{}: {}\r\nConnection: close\r\n\r\n",
+        s.addr,
+        body.len(),
+        AUTH.0,
+        AUTH.1
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(first).unwrap();
+    conn.flush().unwrap();
+    // In flight: it and the metrics request itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !get(&s, "/metrics")
+        .body
+        .contains("hvxform_requests_in_flight 2")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never arrived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pid = s.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    conn.write_all(rest).unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("urn:hvxform:hvx:1"), "{reply}");
     let st = s.child.wait().unwrap();
     assert_eq!(st.code(), Some(0));
     // And it accepts nothing more.

@@ -1179,3 +1179,89 @@ fn remove_disk(domain: &Path, image: &str) {
     );
     std::fs::write(domain, removed).unwrap();
 }
+
+/// A VM from vCenter (govmomi's simulator's ConfigInfo, not hvxform's
+/// output) goes to KVM, gets more memory there, and comes back: the new
+/// memory wins, and what vSphere held that the hub does not model comes
+/// back as vSphere held it, on the VM (hardware version, exact guest id,
+/// files, power-op and latency settings, extraConfig, instance UUID) and on
+/// each device KVM did not change (the disk's backing flags, the CD-ROM's
+/// ATAPI backing, the NIC's distributed port and slot, the video card's 3D
+/// settings): nothing left unmapped, and pyVmomi reads the spec.
+#[test]
+fn a_vm_from_vcenter_changed_on_kvm_comes_back_with_what_vsphere_held() {
+    let dir = temp_dir("carry-vcenter-back");
+    let store = dir.join("store.yaml");
+    let st = ["--session", store.to_str().unwrap()];
+    let info = root().join("tests/corpus/vcsim-vim25/DC0_H0_VM0.xml");
+    let o = transform(&info, "kvm", &dir.join("kvm"), &st);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let domain = only_file(&dir.join("kvm"));
+    let text = std::fs::read_to_string(&domain).unwrap();
+    let changed = text.replace(
+        "<memory unit=\"KiB\">32768</memory>",
+        "<memory unit=\"KiB\">65536</memory>",
+    );
+    assert_ne!(changed, text, "the domain's memory: {text}");
+    std::fs::write(&domain, changed).unwrap();
+    let mut args = st.to_vec();
+    args.push("-v");
+    let o = transform(&domain, "vsphere", &dir.join("back"), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("unmapped ("), "{err}");
+    let spec_file = only_file(&dir.join("back"));
+    let spec = std::fs::read_to_string(&spec_file).unwrap();
+    let d = roxmltree::Document::parse(&spec).unwrap();
+    let top = |name: &str| {
+        d.root_element()
+            .children()
+            .find(|n| n.has_tag_name(name))
+            .and_then(|n| n.text())
+            .map(str::to_string)
+    };
+    assert_eq!(top("memoryMB").as_deref(), Some("64"), "{spec}");
+    assert_eq!(top("version").as_deref(), Some("vmx-13"), "{spec}");
+    assert_eq!(top("guestId").as_deref(), Some("otherGuest"), "{spec}");
+    assert_eq!(
+        top("instanceUuid").as_deref(),
+        Some("b4689bed-97f0-5bcd-8a4c-07477cc8f06f"),
+        "{spec}"
+    );
+    let has = |path: &[&str], value: &str| {
+        d.descendants().any(|n| {
+            n.text() == Some(value)
+                && path
+                    .iter()
+                    .rev()
+                    .zip(n.ancestors())
+                    .all(|(p, a)| a.has_tag_name(*p))
+        })
+    };
+    for (path, value) in [
+        (
+            &["files", "vmPathName"][..],
+            "[LocalDS_0] DC0_H0_VM0/DC0_H0_VM0.vmx",
+        ),
+        (&["latencySensitivity", "level"][..], "normal"),
+        (&["extraConfig", "key"][..], "govcsim"),
+        (&["backing", "eagerlyScrub"][..], "false"),
+        (&["backing", "deviceName"][..], "cdrom--201-824638741264"),
+        (
+            &["port", "switchUuid"][..],
+            "fea97929-4b2d-5972-b146-930c6d0b4014",
+        ),
+        (&["port", "portgroupKey"][..], "dvportgroup-13"),
+        (&["slotInfo", "pciSlotNumber"][..], "32"),
+        (&["device", "use3dRenderer"][..], "automatic"),
+    ] {
+        assert!(has(path, value), "{path:?} = {value}: {spec}");
+    }
+    assert!(spec.contains("<powerOpInfo"), "{spec}");
+    // The keys are this spec's own, and vCenter's implicit devices and
+    // ConfigInfo-only properties are not written.
+    assert!(!spec.contains("<key>202</key>"), "{spec}");
+    assert!(!spec.contains("VirtualMachineVMCIDevice"), "{spec}");
+    assert!(!spec.contains("<template>"), "{spec}");
+    vsphere_accepts(&[spec_file]);
+}

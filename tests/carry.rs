@@ -1265,3 +1265,76 @@ fn a_vm_from_vcenter_changed_on_kvm_comes_back_with_what_vsphere_held() {
     assert!(!spec.contains("<template>"), "{spec}");
     vsphere_accepts(&[spec_file]);
 }
+
+/// An appliance exported by VMware's ovftool (govmomi's photon5.ovf) goes
+/// to KVM, gets more memory there, and comes back as OVF: the new memory
+/// wins; its VirtualSystem id, hardware family, device names, file and
+/// populated sizes and its VMCI Item come back as the OVF had them, nothing
+/// is left unmapped, and COT reads the envelope with the new memory.
+#[test]
+fn an_appliance_from_ovf_changed_on_kvm_comes_back_with_what_the_ovf_held() {
+    let dir = temp_dir("carry-ovf-back");
+    let store = dir.join("store.yaml");
+    let st = ["--session", store.to_str().unwrap()];
+    let ovf = root().join("tests/corpus/govmomi-ovf/photon5.ovf");
+    let o = transform(&ovf, "kvm", &dir.join("kvm"), &st);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let domain = only_file(&dir.join("kvm"));
+    let text = std::fs::read_to_string(&domain).unwrap();
+    let changed = text.replace(
+        "<memory unit=\"KiB\">2097152</memory>",
+        "<memory unit=\"KiB\">4194304</memory>",
+    );
+    assert_ne!(changed, text, "the domain's memory: {text}");
+    std::fs::write(&domain, changed).unwrap();
+    let mut args = st.to_vec();
+    args.push("-v");
+    let o = transform(&domain, "ovf", &dir.join("back"), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("unmapped ("), "{err}");
+    let back = only_file(&dir.join("back"));
+    let xml = std::fs::read_to_string(&back).unwrap();
+    for want in [
+        r#"<VirtualSystem ovf:id="vm">"#,
+        "<vssd:VirtualSystemType>vmx-15</vssd:VirtualSystemType>",
+        r#"ovf:size="322319360""#,
+        r#"ovf:populatedSize="858521600""#,
+        "<rasd:ElementName>disk0</rasd:ElementName>",
+        "<rasd:ElementName>ethernet0</rasd:ElementName>",
+        "<rasd:ElementName>sataController0</rasd:ElementName>",
+        "<rasd:ResourceSubType>vmware.vmci</rasd:ResourceSubType>",
+        "<rasd:VirtualQuantity>4096</rasd:VirtualQuantity>",
+    ] {
+        assert!(xml.contains(want), "{want}: {xml}");
+    }
+    // InstanceIDs stay unique (the VMCI Item gets one of its own).
+    let d = roxmltree::Document::parse(&xml).unwrap();
+    let mut ids: Vec<&str> = d
+        .descendants()
+        .filter(|n| {
+            n.has_tag_name("InstanceID") && n.parent().is_some_and(|p| p.has_tag_name("Item"))
+        })
+        .filter_map(|n| n.text())
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "{xml}");
+    if let Some(py) = python() {
+        let o = std::process::Command::new(py)
+            .arg(root().join("tests/validators/ovf_check.py"))
+            .arg(&back)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+        assert_eq!(v["memory_bytes"], 4u64 << 30, "{v}");
+    }
+}

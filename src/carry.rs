@@ -1476,7 +1476,7 @@ const VM_ORDER: &[&str] = &[
 
 /// Elements merged member by member; all others are taken whole.
 fn is_container(n: Node) -> bool {
-    matches!(n.tag_name().name(), "vm" | "extensions")
+    matches!(n.tag_name().name(), "vm" | "extensions" | "cpu" | "memory")
 }
 
 /// The merge's result: the hub, written into `out`, and what was dropped.
@@ -1511,6 +1511,9 @@ enum Pick<'a, 'i> {
     Reordered(Node<'a, 'i>, Option<&'a str>),
     /// Merged member by member (A, B, C).
     Merge(Node<'a, 'i>, Node<'a, 'i>, Node<'a, 'i>),
+    /// C's member, changed on the platform, with the attributes of its
+    /// original (A, through B) that the platform cannot hold.
+    Patched(Node<'a, 'i>, Node<'a, 'i>, Node<'a, 'i>),
 }
 
 struct Merger<'o> {
@@ -1567,7 +1570,17 @@ impl Merger<'_> {
             };
             groups.sort_by_key(|(_, name)| rank(name));
         }
+        // In a CPU or memory the platform changed, what goes with the amount
+        // (a topology, a balloon target) is the platform's; the settings
+        // beside it (reservation, limit, shares) merge.
+        let amount = matches!(tn.name(), "cpu" | "memory");
         for (ns, name) in groups {
+            if amount && !matches!(name, "reservation" | "limit" | "shares") {
+                for n in members(c, ns, name) {
+                    self.copy(n)?;
+                }
+                continue;
+            }
             let (la, lb, lc) = (
                 members(a, ns, name),
                 members(b, ns, name),
@@ -1575,9 +1588,27 @@ impl Merger<'_> {
             );
             for p in self.group(&la, &lb, &lc) {
                 match p {
+                    // A reservation the platform could not hold, for more
+                    // memory than the VM has now (a limit above it binds
+                    // nothing and is kept).
+                    Pick::Whole(n)
+                        if tn.name() == "memory"
+                            && n.tag_name().name() == "reservation"
+                            && !std::ptr::eq(n.document(), c.document())
+                            && exceeds(n, c) =>
+                    {
+                        self.warnings.push(format!(
+                            "carried memory {} of {} bytes not restored: the VM has {} bytes now (changed in {})",
+                            n.tag_name().name(),
+                            n.attribute("bytes").unwrap_or("?"),
+                            c.attribute("bytes").unwrap_or("?"),
+                            self.via
+                        ));
+                    }
                     Pick::Whole(n) => self.copy(n)?,
                     Pick::Reordered(n, boot) => self.copy_with(n, Some(boot))?,
                     Pick::Merge(x, y, z) => self.container(x, y, z)?,
+                    Pick::Patched(nc, na, nb) => self.copy_patched(nc, Some(na), Some(nb))?,
                 }
             }
         }
@@ -1594,27 +1625,30 @@ impl Merger<'_> {
     ) -> Vec<Pick<'a, 'i>> {
         // B comes from A: pair them by place when the platform kept them
         // all, else each B with the A it shares most with.
-        let b_to_a: Vec<Option<usize>> = if la.len() == lb.len() {
-            (0..lb.len()).map(Some).collect()
-        } else {
-            let facts_a: Vec<Vec<String>> = la.iter().map(|n| facts(*n)).collect();
-            let mut used = vec![false; la.len()];
-            lb.iter()
-                .map(|nb| {
-                    let fb = facts(*nb);
-                    let best = (0..la.len())
-                        .filter(|&i| !used[i])
-                        .map(|i| (fb.iter().filter(|f| facts_a[i].contains(f)).count(), i))
-                        .filter(|(score, _)| *score > 0)
-                        .max_by_key(|(score, i)| (*score, usize::MAX - i))
-                        .map(|(_, i)| i);
-                    if let Some(i) = best {
-                        used[i] = true;
-                    }
-                    best
-                })
-                .collect()
-        };
+        // Members that say which detail they hold (an `extension`'s platform
+        // and path, an `entry`'s key) pair only with the same.
+        let b_to_a: Vec<Option<usize>> =
+            if la.len() == lb.len() && la.iter().zip(lb).all(|(x, y)| ident(*x) == ident(*y)) {
+                (0..lb.len()).map(Some).collect()
+            } else {
+                let facts_a: Vec<Vec<String>> = la.iter().map(|n| facts(*n)).collect();
+                let mut used = vec![false; la.len()];
+                lb.iter()
+                    .map(|nb| {
+                        let fb = facts(*nb);
+                        let best = (0..la.len())
+                            .filter(|&i| !used[i] && ident(la[i]) == ident(*nb))
+                            .map(|i| (fb.iter().filter(|f| facts_a[i].contains(f)).count(), i))
+                            .filter(|(score, _)| *score > 0)
+                            .max_by_key(|(score, i)| (*score, usize::MAX - i))
+                            .map(|(_, i)| i);
+                        if let Some(i) = best {
+                            used[i] = true;
+                        }
+                        best
+                    })
+                    .collect()
+            };
         let mut a_has_b = vec![false; la.len()];
         for i in b_to_a.iter().flatten() {
             a_has_b[*i] = true;
@@ -1641,8 +1675,40 @@ impl Merger<'_> {
             && is_container(lc[0])
             && c_to_b[0].is_none()
         {
+            // The original's value is lost where it held more than the
+            // platform did (memory vSphere rounded).
+            if !matches!(la[0].tag_name().name(), "vm" | "extensions") && !same(la[0], lb[0]) {
+                self.warnings.push(format!(
+                    "carried {} not restored: it was changed or removed in {}, whose value is kept",
+                    describe(la[0]),
+                    self.via
+                ));
+            }
             return vec![Pick::Merge(la[0], lb[0], lc[0])];
         }
+        // Each changed C with the B it shares most with (another B than an
+        // unchanged C took), for the attributes only its original holds.
+        let mut b_taken = b_used.clone();
+        let c_changed_b: Vec<Option<usize>> = lc
+            .iter()
+            .enumerate()
+            .map(|(k, nc)| {
+                if c_to_b[k].is_some() || lb.is_empty() {
+                    return None;
+                }
+                let fc = facts(*nc);
+                let best = (0..lb.len())
+                    .filter(|&j| !b_taken[j] && b_to_a[j].is_some() && ident(lb[j]) == ident(*nc))
+                    .map(|j| (facts(lb[j]).iter().filter(|f| fc.contains(f)).count(), j))
+                    .filter(|(score, _)| *score > 0)
+                    .max_by_key(|(score, j)| (*score, usize::MAX - j))
+                    .map(|(_, j)| j);
+                if let Some(j) = best {
+                    b_taken[j] = true;
+                }
+                best
+            })
+            .collect();
         let mut picks: Vec<(f64, Pick)> = Vec::new();
         let mut last = -1.0;
         for (k, nc) in lc.iter().enumerate() {
@@ -1664,7 +1730,11 @@ impl Merger<'_> {
                 }
                 None => {
                     last += 1e-3;
-                    picks.push((last, Pick::Whole(*nc)));
+                    let pick = match c_changed_b[k].and_then(|j| b_to_a[j].map(|i| (i, j))) {
+                        Some((i, j)) => Pick::Patched(*nc, la[i], lb[j]),
+                        None => Pick::Whole(*nc),
+                    };
+                    picks.push((last, pick));
                 }
             }
         }
@@ -1689,6 +1759,73 @@ impl Merger<'_> {
         }
         picks.sort_by(|x, y| x.0.total_cmp(&y.0));
         picks.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// A deep copy of `c` (a member changed on the platform), with each
+    /// attribute its original `a` has where neither `b` (the original
+    /// through the platform) nor `c` has it: what the platform cannot hold
+    /// (a NIC's distributed switch, through KVM) comes back with the
+    /// change. Elements are matched by name and place; native detail
+    /// (`extension`, `entry`) is C's alone, since it describes the device
+    /// as it was.
+    fn copy_patched(
+        &mut self,
+        c: Node,
+        a: Option<Node>,
+        b: Option<Node>,
+    ) -> Result<(), WriteError> {
+        let tn = c.tag_name();
+        let prefix = tn.namespace().and_then(|u| c.lookup_prefix(u));
+        self.out.start_ns(tn.name(), tn.namespace(), prefix)?;
+        for at in c.attributes() {
+            let p = at.namespace().and_then(|u| c.lookup_prefix(u));
+            self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
+        }
+        let native = matches!(tn.name(), "extension" | "entry");
+        let has = |n: Option<Node>, uri: Option<&str>, name: &str| {
+            n.is_some_and(|n| {
+                n.attributes()
+                    .any(|x| ns(x.namespace()) == uri && x.name() == name)
+            })
+        };
+        if let (Some(a), false) = (a, native) {
+            for at in a.attributes() {
+                let uri = ns(at.namespace());
+                if !has(Some(c), uri, at.name()) && !has(b, uri, at.name()) {
+                    let p = at.namespace().and_then(|u| c.lookup_prefix(u));
+                    self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
+                }
+            }
+        }
+        let has_elements = c.children().any(|x| x.is_element());
+        let mut seen: Vec<((Option<&str>, &str), usize)> = Vec::new();
+        for ch in c.children() {
+            if ch.is_element() {
+                let q = qname(ch);
+                let k = match seen.iter_mut().find(|(x, _)| *x == q) {
+                    Some((_, k)) => {
+                        *k += 1;
+                        *k
+                    }
+                    None => {
+                        seen.push((q, 0));
+                        0
+                    }
+                };
+                if native {
+                    self.copy(ch)?;
+                } else {
+                    self.copy_patched(ch, nth_named(a, q, k), nth_named(b, q, k))?;
+                }
+            } else if ch.is_text() {
+                let t = ch.text().unwrap_or("");
+                if !(has_elements && t.trim().is_empty()) {
+                    self.out.text(t)?;
+                }
+            }
+        }
+        self.out.end();
+        Ok(())
     }
 
     /// A deep copy.
@@ -1725,6 +1862,31 @@ impl Merger<'_> {
         self.out.end();
         Ok(())
     }
+}
+
+/// The `k`th child element of `n` named `q`.
+fn nth_named<'a, 'i>(
+    n: Option<Node<'a, 'i>>,
+    q: (Option<&str>, &str),
+    k: usize,
+) -> Option<Node<'a, 'i>> {
+    n.and_then(|n| elements(n).filter(|e| qname(*e) == q).nth(k))
+}
+
+/// Whether a memory member's `bytes` is more than the memory's own.
+fn exceeds(n: Node, memory: Node) -> bool {
+    let bytes = |x: Node| x.attribute("bytes").and_then(|v| v.parse::<u64>().ok());
+    matches!((bytes(n), bytes(memory)), (Some(x), Some(m)) if x > m)
+}
+
+/// What a member says it holds: an `extension`'s platform and path, an
+/// `entry`'s platform and key (nothing for a device).
+fn ident<'a>(n: Node<'a, '_>) -> [Option<&'a str>; 3] {
+    [
+        n.attribute("platform"),
+        n.attribute("path"),
+        n.attribute("key"),
+    ]
 }
 
 /// The child elements of `n` named `ns:name`.

@@ -535,8 +535,13 @@ impl<'m> Convert<'m> {
                                 depth,
                                 &mut findings,
                             );
-                            // Unchanged, and home: the original as it was.
-                            home = original.filter(|o| o.platform.name == target.name);
+                            // Unchanged, and home: the original as it was,
+                            // when it is in the form the platform's writer
+                            // writes (a vCenter ConfigInfo comes home as the
+                            // ConfigSpec the hub gives).
+                            home = original.filter(|o| {
+                                o.platform.name == target.name && written_form(target, &o.text)
+                            });
                         }
                     }
                     if home.is_some() {
@@ -899,6 +904,20 @@ impl<'m> Convert<'m> {
 struct Original {
     platform: &'static Platform,
     text: String,
+}
+
+/// Whether `text`, a carried original of `target`, comes home as it is: not
+/// when it is a form vSphere or Hyper-V is read in but not written (a
+/// vCenter ConfigInfo, WMI's instances, a pre-2016 Hyper-V file), whose
+/// platform's writer writes its own form ([`platform::in_written_form`]).
+fn written_form(target: &'static Platform, text: &str) -> bool {
+    if !matches!(target.name, "vsphere" | "hyperv") {
+        return true;
+    }
+    platform::to_xml("carried", text, Some(target))
+        .ok()
+        .and_then(|x| crate::tree::Document::parse(&x).ok())
+        .is_some_and(|d| platform::in_written_form(target, text, &d))
 }
 
 /// What went unmapped for `target` since `mark` was carried in its output

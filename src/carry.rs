@@ -1530,8 +1530,7 @@ impl Merger<'_> {
         c: Node<'a, 'i>,
     ) -> Result<(), WriteError> {
         let tn = c.tag_name();
-        let prefix = tn.namespace().and_then(|u| c.lookup_prefix(u));
-        self.out.start_ns(tn.name(), tn.namespace(), prefix)?;
+        self.start(c)?;
         // Attributes: the platform's value where it changed, else the original.
         let mut names: Vec<(Option<&str>, &str)> = Vec::new();
         for n in [a, b, c] {
@@ -1775,8 +1774,7 @@ impl Merger<'_> {
         b: Option<Node>,
     ) -> Result<(), WriteError> {
         let tn = c.tag_name();
-        let prefix = tn.namespace().and_then(|u| c.lookup_prefix(u));
-        self.out.start_ns(tn.name(), tn.namespace(), prefix)?;
+        self.start(c)?;
         for at in c.attributes() {
             let p = at.namespace().and_then(|u| c.lookup_prefix(u));
             self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
@@ -1817,14 +1815,28 @@ impl Merger<'_> {
                 } else {
                     self.copy_patched(ch, nth_named(a, q, k), nth_named(b, q, k))?;
                 }
-            } else if ch.is_text() {
-                let t = ch.text().unwrap_or("");
-                if !(has_elements && t.trim().is_empty()) {
-                    self.out.text(t)?;
-                }
+            } else {
+                self.text_child(ch, has_elements)?;
             }
         }
         self.out.end();
+        Ok(())
+    }
+
+    /// Starts an element named as `n` is, with its namespace's prefix.
+    fn start(&mut self, n: Node) -> Result<(), WriteError> {
+        let tn = n.tag_name();
+        let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
+        self.out.start_ns(tn.name(), tn.namespace(), prefix)
+    }
+
+    /// A text child, but the indentation between child elements.
+    fn text_child(&mut self, t: Node, has_elements: bool) -> Result<(), WriteError> {
+        if let Some(t) = t.text().filter(|_| t.is_text()) {
+            if !(has_elements && t.trim().is_empty()) {
+                self.out.text(t)?;
+            }
+        }
         Ok(())
     }
 
@@ -1835,9 +1847,7 @@ impl Merger<'_> {
 
     /// A deep copy; `boot`, when given, replaces the element's own `boot`.
     fn copy_with(&mut self, n: Node, boot: Option<Option<&str>>) -> Result<(), WriteError> {
-        let tn = n.tag_name();
-        let prefix = tn.namespace().and_then(|u| n.lookup_prefix(u));
-        self.out.start_ns(tn.name(), tn.namespace(), prefix)?;
+        self.start(n)?;
         for a in n.attributes() {
             if boot.is_some() && a.name() == "boot" && a.namespace().is_none() {
                 continue;
@@ -1852,11 +1862,8 @@ impl Merger<'_> {
         for c in n.children() {
             if c.is_element() {
                 self.copy(c)?;
-            } else if c.is_text() {
-                let t = c.text().unwrap_or("");
-                if !(has_elements && t.trim().is_empty()) {
-                    self.out.text(t)?;
-                }
+            } else {
+                self.text_child(c, has_elements)?;
             }
         }
         self.out.end();

@@ -1316,20 +1316,7 @@ fn an_appliance_from_ovf_changed_on_kvm_comes_back_with_what_the_ovf_held() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "{xml}");
-    if let Some(py) = python() {
-        let o = std::process::Command::new(py)
-            .arg(root().join("tests/validators/ovf_check.py"))
-            .arg(&back)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let v: serde_json::Value =
-            serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    if let Some(v) = ovf_info(&back) {
         assert_eq!(v["memory_bytes"], 4u64 << 30, "{v}");
     }
 }

@@ -219,9 +219,9 @@ fn count_in(xml: &str, pred: impl Fn(roxmltree::Node) -> bool) -> usize {
 /// memory, NICs and disks the source had.
 #[test]
 fn ovf_outputs_are_read_by_cot_with_the_sources_values() {
-    let Some(py) = python() else {
+    if python().is_none() {
         return;
-    };
+    }
     let dir = temp_dir("eco-ovf");
     for s in samples("kvm")
         .into_iter()
@@ -244,20 +244,7 @@ fn ovf_outputs_are_read_by_cot_with_the_sources_values() {
         });
         let out = convert(&s, "ovf");
         let f = write_tmp(&dir, "out.ovf", &out);
-        let o = Command::new(&py)
-            .arg(root().join("tests/validators/ovf_check.py"))
-            .arg(&f)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{}: {}{}",
-            s.display(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let v: serde_json::Value =
-            serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+        let v = ovf_info(&f).expect("the venv (checked above)");
         assert_eq!(v["cpus"], cpus, "{}", s.display());
         assert_eq!(v["memory_bytes"], bytes, "{}", s.display());
         assert_eq!(v["nics"], nics as u64, "{}", s.display());

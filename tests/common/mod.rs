@@ -80,6 +80,26 @@ pub fn vsphere_accepts(files: &[PathBuf]) {
     }
 }
 
+/// `ovf_check.py FILE` (COT), which must pass: what it read of the
+/// envelope (cpus, memory_bytes, nics, disks, ...); `None` without a venv.
+#[allow(dead_code)]
+pub fn ovf_info(file: &Path) -> Option<serde_json::Value> {
+    let py = python()?;
+    let o = Command::new(py)
+        .arg(root().join("tests/validators/ovf_check.py"))
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}: {}{}",
+        file.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap())
+}
+
 /// `transform INPUT --to TARGET -o DIR --session STORE`, which must exit 0.
 pub fn transform_with_store(input: &Path, target: &str, dir: &Path, store: &Path) {
     let (code, err) = transform_into(input, target, dir, &["--session", store.to_str().unwrap()]);

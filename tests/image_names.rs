@@ -1,0 +1,147 @@
+//! Writers that keep only an image's file name (an image converted beside
+//! the VM, a Hyper-V virtual hard disk, an S3 key, a Windows path on a Linux
+//! host) give two drives with the same file name in different folders two
+//! names: otherwise converting both images, as the printed actions say,
+//! writes one over the other. Drives with the same path keep one name.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// Three drives: two `disk.qcow2` in different folders, and the first one
+/// again (shared).
+const DOMAIN: &str = r#"<domain type='kvm'><name>two</name><memory unit='KiB'>1048576</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/srv/vm-a/disk.qcow2'/><target dev='vda' bus='virtio'/></disk>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/srv/vm-b/disk.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/srv/vm-a/disk.qcow2'/><target dev='vdc' bus='virtio'/><shareable/></disk>
+</devices></domain>"#;
+
+/// The values that follow `marker` in `text`, up to the first of `ends`.
+fn after(text: &str, marker: &str, ends: &[char]) -> Vec<String> {
+    text.match_indices(marker)
+        .map(|(i, _)| {
+            let rest = &text[i + marker.len()..];
+            rest[..rest.find(ends).unwrap_or(rest.len())].to_string()
+        })
+        .collect()
+}
+
+/// The first and third drive share a name, the second has another.
+fn distinct_but_shared(names: &[String], what: &str) {
+    assert_eq!(names.len(), 3, "{what}: {names:?}");
+    assert_ne!(names[0], names[1], "{what}: {names:?}");
+    assert_eq!(names[0], names[2], "{what}: {names:?}");
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+#[test]
+fn two_folders_images_of_one_name_get_two_names_on_every_writer() {
+    let dir = temp_dir("image-names");
+    let input = dir.join("two.xml");
+    std::fs::write(&input, DOMAIN).unwrap();
+    let out = dir.join("out");
+    let (code, err) = transform_into(&input, "hyperv,ec2,vmware", &out, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    // The renamed drive is said once, where its name is made.
+    assert!(
+        err.contains("disk /srv/vm-b/disk.qcow2 → C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks\\disk-2.vhdx: named disk-2"),
+        "{err}"
+    );
+
+    // Hyper-V: each drive's virtual hard disk (HostResource, in the
+    // embedded instances).
+    let hv = read(&out, "two.hyperv.xml");
+    // (Each is named again in the VSSD's Notes, for the way back.)
+    let vhds: Vec<String> = after(&hv, "Virtual Hard Disks\\", &['&', '<', '|'])
+        .into_iter()
+        .take(3)
+        .collect();
+    distinct_but_shared(&vhds, "Hyper-V");
+    assert_eq!(vhds[1], "disk-2.vhdx");
+
+    // EC2: each ImportImage request's S3 key.
+    let keys: Vec<String> = (1..=3)
+        .map(|k| {
+            let j: serde_json::Value =
+                serde_json::from_str(&read(&out, &format!("two.ec2.import-image-{k}.json")))
+                    .unwrap();
+            j["DiskContainers"][0]["UserBucket"]["S3Key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    distinct_but_shared(&keys, "EC2");
+
+    // VMware: each disk's converted vmdk.
+    let vmx = read(&out, "two.vmware.vmx");
+    let files: Vec<String> = vmx
+        .lines()
+        .filter(|l| l.contains(".fileName = "))
+        .map(|l| l.split('"').nth(1).unwrap().to_string())
+        .collect();
+    distinct_but_shared(&files, "VMware");
+
+    // The way back gives every drive its own path again.
+    let back = dir.join("back");
+    let (code, err) = transform_into(&out.join("two.hyperv.xml"), "kvm", &back, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = read(&back, "two.hyperv.kvm.xml");
+    let doc = roxmltree::Document::parse(&kvm).unwrap();
+    let paths: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("source"))
+        .filter_map(|n| n.attribute("file"))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/srv/vm-a/disk.qcow2",
+            "/srv/vm-b/disk.qcow2",
+            "/srv/vm-a/disk.qcow2"
+        ]
+    );
+}
+
+#[test]
+fn windows_paths_of_one_file_name_get_two_names_on_kvm_and_xen() {
+    let dir = temp_dir("image-names-windows");
+    let input = dir.join("win.xml");
+    let domain = DOMAIN
+        .replace("/srv/vm-a/disk.qcow2", r"C:\VMs\a\disk.vhdx")
+        .replace("/srv/vm-b/disk.qcow2", r"D:\VMs\b\disk.vhdx")
+        .replace("type='qcow2'", "type='vhdx'")
+        // (KVM shares a disk only as a raw image: a name of its own.)
+        .replace("<shareable/>", "");
+    std::fs::write(&input, domain).unwrap();
+    // A hub without libvirt's own elements (as Hyper-V's reader makes one).
+    let hub = dir.join("hub");
+    let (code, err) = transform_into(&input, "hvx", &hub, &["--no-carry"]);
+    assert_eq!(code, Some(0), "{err}");
+    let text = read(&hub, "win.hvx.xml");
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let mut plain = text.clone();
+    for n in doc.descendants().filter(|n| {
+        (n.has_tag_name("extension") || n.has_tag_name("entry"))
+            && n.attribute("platform") == Some("kvm")
+    }) {
+        plain = plain.replace(&text[n.range()], "");
+    }
+    std::fs::write(hub.join("plain.xml"), plain).unwrap();
+    let out = dir.join("out");
+    let (code, err) = transform_into(&hub.join("plain.xml"), "kvm,xen", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let kvm = read(&out, "plain.kvm.xml");
+    let files = after(&kvm, "<source file=\"", &['"']);
+    distinct_but_shared(&files, "KVM");
+    assert_eq!(files[1], "/var/lib/libvirt/images/disk-2.qcow2");
+    let cfg = read(&out, "plain.xen.cfg");
+    let disks = cfg.lines().find(|l| l.starts_with("disk = ")).unwrap();
+    let targets = after(disks, "target=", &['"', ',']);
+    distinct_but_shared(&targets, "Xen");
+}

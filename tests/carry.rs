@@ -1483,3 +1483,55 @@ fn two_drives_on_one_vsphere_slot_get_distinct_units_on_kvm() {
     units.dedup();
     assert_eq!(units.len(), 2, "{dumped}");
 }
+
+/// The edit of a domain that makes its guest Windows Server 2022 (the
+/// libosinfo id in its metadata): the carried one is no longer the VM's.
+fn to_win2k22(t: &str) -> String {
+    t.replacen(
+        "<metadata>",
+        "<metadata><libosinfo:libosinfo xmlns:libosinfo=\"http://libosinfo.org/xmlns/libvirt/domain/1.0\"><libosinfo:os id=\"http://microsoft.com/win/2k22\"/></libosinfo:libosinfo>",
+        1,
+    )
+}
+
+/// A guest OS changed on KVM wins on the way back to .vmx and OVF: the
+/// carried guestOS and OperatingSystemSection name the old one, and are
+/// written back only while they name the VM's (as vSphere's guestId is).
+#[test]
+fn a_guest_os_changed_on_kvm_wins_over_the_carried_one() {
+    let vmx = root().join("samples/vmware/web.vmx");
+    let (back, err) = there_changed_and_back("carry-guest-vmx", &vmx, "vmware", to_win2k22);
+    let text = std::fs::read_to_string(&back).unwrap();
+    assert!(
+        text.contains("guestOS = \"windows2019srvnext-64\""),
+        "{text}"
+    );
+    assert!(
+        err.contains("guestOS rhel9-64 (the .vmx's) not written back"),
+        "{err}"
+    );
+
+    let ovf = root().join("samples/ovf/db.ovf");
+    let (back, err) = there_changed_and_back("carry-guest-ovf", &ovf, "ovf", to_win2k22);
+    let text = std::fs::read_to_string(&back).unwrap();
+    assert!(
+        text.contains("vmw:osType=\"windows2019srvNext_64Guest\""),
+        "{text}"
+    );
+    assert!(!text.contains("debian12"), "{text}");
+    assert!(
+        err.contains("debian12_64Guest (the OVF's) not written back"),
+        "{err}"
+    );
+    // COT reads it (when it is installed: CI requires it).
+    if let Some(info) = ovf_info(&back) {
+        assert_eq!(info["cpus"], 8, "{info}");
+    }
+
+    // Unchanged, both come back as they were.
+    let (back, _) = there_changed_and_back("carry-guest-vmx-same", &vmx, "vmware", |t| {
+        t.replace("<vcpu>2</vcpu>", "<vcpu>3</vcpu>")
+    });
+    let text = std::fs::read_to_string(&back).unwrap();
+    assert!(text.contains("guestOS = \"rhel9-64\""), "{text}");
+}

@@ -1535,3 +1535,30 @@ fn a_guest_os_changed_on_kvm_wins_over_the_carried_one() {
     let text = std::fs::read_to_string(&back).unwrap();
     assert!(text.contains("guestOS = \"rhel9-64\""), "{text}");
 }
+
+/// A .vmx that says `firmware = "bios"`, switched to EFI on KVM: the
+/// carried key gives way to the hub's firmware (it was written beside it,
+/// and the .vmx writer refused the key twice). Unchanged, it comes back.
+#[test]
+fn bios_to_efi_on_kvm_comes_back_to_a_vmx_as_efi() {
+    let vmx = root().join("samples/vmware/web.vmx");
+    let (back, err) = there_changed_and_back("carry-efi-vmx", &vmx, "vmware", |t| {
+        t.replacen("<os>", "<os firmware=\"efi\">", 1)
+    });
+    let text = std::fs::read_to_string(&back).unwrap();
+    let firmware: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("firmware "))
+        .collect();
+    assert_eq!(firmware, ["firmware = \"efi\""], "{text}");
+    assert!(!err.contains("unmapped"), "{err}");
+    let (back, _) = there_changed_and_back("carry-bios-vmx", &vmx, "vmware", |t| {
+        t.replace("<vcpu>2</vcpu>", "<vcpu>3</vcpu>")
+    });
+    let text = std::fs::read_to_string(&back).unwrap();
+    let firmware: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("firmware "))
+        .collect();
+    assert_eq!(firmware, ["firmware = \"bios\""], "{text}");
+}

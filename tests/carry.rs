@@ -1562,3 +1562,81 @@ fn bios_to_efi_on_kvm_comes_back_to_a_vmx_as_efi() {
         .collect();
     assert_eq!(firmware, ["firmware = \"bios\""], "{text}");
 }
+
+/// `input` converted to `platform`, its main document edited line by line
+/// with `edit`, and converted back to KVM (with `extra`): the domain and
+/// what was said.
+fn changed_there(
+    name: &str,
+    input: &Path,
+    platform: &str,
+    edit: impl Fn(&str) -> String,
+    extra: &[&str],
+) -> (String, String) {
+    let dir = temp_dir(name);
+    let o = transform(input, platform, &dir.join("there"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = main_document(&dir.join("there"));
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let edited: Vec<String> = text.lines().map(&edit).collect();
+    let edited = edited.join("\n");
+    assert_ne!(edited, text, "the edit changed nothing");
+    std::fs::write(&doc, edited).unwrap();
+    let mut args = vec!["-v"];
+    args.extend_from_slice(extra);
+    let o = transform(&doc, "kvm", &dir.join("back"), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    (back, stderr(&o))
+}
+
+/// A TPM turned off on Hyper-V or removed on EC2 stays off on KVM: the
+/// libvirt `<tpm>` carried for the way back comes back only with a TPM.
+#[test]
+fn a_tpm_removed_on_hyperv_or_ec2_stays_removed() {
+    let win = root().join("samples/kvm/win-uefi.xml");
+    let off = |l: &str| {
+        l.replace(
+            "\"TpmEnabled\" TYPE=\"boolean\"&gt;&lt;VALUE&gt;TRUE",
+            "\"TpmEnabled\" TYPE=\"boolean\"&gt;&lt;VALUE&gt;FALSE",
+        )
+    };
+    for extra in [&[][..], &["--no-carry"][..]] {
+        let (back, err) = changed_there("carry-tpm-hyperv", &win, "hyperv", off, extra);
+        assert!(!back.contains("<tpm"), "{extra:?}: {back}");
+        assert!(!err.contains("unmapped"), "{extra:?}: {err}");
+    }
+    let none = |l: &str| l.replace("<tpmSupport>v2.0</tpmSupport>", "");
+    let (back, err) = changed_there("carry-tpm-ec2", &win, "ec2", none, &[]);
+    assert!(!back.contains("<tpm"), "{back}");
+    assert!(err.contains("carried tpm not restored"), "{err}");
+}
+
+/// Memory changed on Hyper-V: the memory at start carried with the old
+/// size is left out (it would be more than the VM has), with a warning.
+#[test]
+fn memory_changed_on_hyperv_leaves_no_stale_current_memory() {
+    let web = root().join("samples/kvm/web.xml");
+    let less = |l: &str| {
+        if l.contains("Msvm_MemorySettingData") {
+            l.replace(
+                "\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;2048&lt;",
+                "\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;1024&lt;",
+            )
+        } else {
+            l.to_string()
+        }
+    };
+    for extra in [&[][..], &["--no-carry"][..]] {
+        let (back, err) = changed_there("carry-memory-hyperv", &web, "hyperv", less, extra);
+        assert!(
+            back.contains("<memory unit=\"KiB\">1048576</memory>"),
+            "{back}"
+        );
+        assert!(!back.contains("currentMemory"), "{extra:?}: {back}");
+        assert!(
+            err.contains("memory: 1024 MiB on Hyper-V, changed from 2048 MiB"),
+            "{err}"
+        );
+    }
+}

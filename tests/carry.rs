@@ -1640,3 +1640,95 @@ fn memory_changed_on_hyperv_leaves_no_stale_current_memory() {
         );
     }
 }
+
+/// EC2's own fields win over the tags hvx-to-ec2 wrote: a boot mode
+/// changed to legacy-bios over `hvxform:firmware`, and a bigger instance
+/// type over `hvxform:vcpus` and `hvxform:memory` (tags that name the type
+/// they were written for).
+#[test]
+fn a_boot_mode_or_instance_type_changed_in_ec2_wins_over_the_tags() {
+    let win = root().join("samples/kvm/win-uefi.xml");
+    let bios = |l: &str| {
+        l.replace(
+            "<bootMode>uefi</bootMode>",
+            "<bootMode>legacy-bios</bootMode>",
+        )
+    };
+    for extra in [&[][..], &["--no-carry"][..]] {
+        let (back, err) = changed_there("carry-bootmode-ec2", &win, "ec2", bios, extra);
+        let doc = roxmltree::Document::parse(&back).unwrap();
+        let os = doc.descendants().find(|n| n.has_tag_name("os")).unwrap();
+        assert_eq!(os.attribute("firmware"), None, "{extra:?}: {back}");
+        assert!(
+            !os.descendants()
+                .any(|n| n.has_tag_name("loader") || n.has_tag_name("nvram")),
+            "{extra:?}: {back}"
+        );
+        assert!(
+            err.contains("bootMode legacy-bios: changed in EC2"),
+            "{err}"
+        );
+    }
+
+    // 3 vCPUs and 3 GiB: c7i.xlarge, with the exact values in tags.
+    let dir = temp_dir("carry-type-tags");
+    let odd = dir.join("odd.xml");
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    std::fs::write(
+        &odd,
+        web.replace("<vcpu placement='static'>2</vcpu>", "<vcpu>3</vcpu>")
+            .replace(">2097152<", ">3145728<"),
+    )
+    .unwrap();
+    let (back, _) = changed_there("carry-type-same", &odd, "ec2", |l| l.to_string() + " ", &[]);
+    assert!(back.contains("<vcpu>3</vcpu>"), "{back}");
+    let bigger = |l: &str| l.replace("<instanceType>c7i.xlarge", "<instanceType>m7i.4xlarge");
+    for extra in [&[][..], &["--no-carry"][..]] {
+        let (back, err) = changed_there("carry-type-ec2", &odd, "ec2", bigger, extra);
+        assert!(back.contains("<vcpu>16</vcpu>"), "{extra:?}: {back}");
+        assert!(back.contains(">67108864</memory>"), "{extra:?}: {back}");
+        assert!(
+            err.contains("instance type m7i.4xlarge: changed in EC2 (hvxform chose c7i.xlarge)"),
+            "{err}"
+        );
+    }
+}
+
+/// Secure Boot said to be off (a .vmx's `uefi.secureBoot.enabled =
+/// "FALSE"`) is said to libvirt too, whose firmware autoselection could
+/// otherwise pick a Secure Boot build.
+#[test]
+fn secure_boot_off_is_written_for_libvirt() {
+    let dir = temp_dir("secure-boot-off");
+    let vmx = dir.join("nosb.vmx");
+    let text = std::fs::read_to_string(root().join("samples/vmware/win-uefi.vmx")).unwrap();
+    let off = text.replace(
+        "uefi.secureBoot.enabled = \"TRUE\"",
+        "uefi.secureBoot.enabled = \"FALSE\"",
+    );
+    assert_ne!(off, text);
+    std::fs::write(&vmx, off).unwrap();
+    let domain = converted(&vmx, "kvm", &dir.join("out"));
+    let xml = std::fs::read_to_string(&domain).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let feature = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("feature") && n.parent().is_some_and(|p| p.has_tag_name("firmware"))
+        })
+        .expect("a firmware feature");
+    assert_eq!(feature.attribute("name"), Some("secure-boot"));
+    assert_eq!(feature.attribute("enabled"), Some("no"));
+    assert!(!xml.contains("secure=\"yes\""), "{xml}");
+    if let Some(uri) = endpoint("HVX_LIBVIRT_URI", "libvirtd") {
+        let o = std::process::Command::new("virsh")
+            .args(["-c", &uri, "define", domain.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let name = domain_name(&xml);
+        let _ = std::process::Command::new("virsh")
+            .args(["-c", &uri, "undefine", "--nvram", &name])
+            .output();
+    }
+}

@@ -630,3 +630,41 @@ fn block_and_network_disks_are_copied_into_images_to_import() {
         "{err}"
     );
 }
+
+/// A NIC without a MAC (libvirt gives one when the domain is defined):
+/// the response has no `macAddress` for it (an empty one is no MAC, and
+/// ec2-to-hvx refused it), and the way back gives a NIC without a MAC.
+#[test]
+fn a_nic_without_a_mac_goes_to_ec2_and_back() {
+    let dir = temp_dir("ec2-no-mac");
+    let domain = dir.join("nomac.xml");
+    std::fs::write(
+        &domain,
+        "<domain type='kvm'><name>nomac</name><memory unit='KiB'>1048576</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/srv/a.img'/><target dev='vda' bus='virtio'/></disk>\
+         <interface type='network'><source network='default'/><model type='virtio'/></interface>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let (out, _) = transform(&domain, "ec2", &dir.join("there"), &[]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("macAddress"), "{text}");
+    assert!(text.contains("<deviceIndex>0</deviceIndex>"), "{text}");
+    for extra in [&[][..], &["--no-carry"][..]] {
+        let (back, _) = transform(
+            &out,
+            "kvm",
+            &dir.join(format!("back{}", extra.len())),
+            extra,
+        );
+        let xml = std::fs::read_to_string(&back).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let nics: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("interface"))
+            .collect();
+        assert_eq!(nics.len(), 1, "{xml}");
+        assert!(!nics[0].children().any(|c| c.has_tag_name("mac")), "{xml}");
+    }
+}

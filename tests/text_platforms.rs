@@ -1204,3 +1204,57 @@ fn the_built_tree_refuses_what_the_text_form_refuses() {
         assert!(a.starts_with(name), "{a}");
     }
 }
+
+/// A VM no platform runs (no vCPU, no memory, no name) is refused with an
+/// error naming what is wrong, exit 1 and nothing written, whatever it is
+/// read from; before, xl.cfg and .vmx files of `vcpus = 0` or `memory = 0`
+/// became `<vcpu>0</vcpu>` domains libvirt refuses.
+#[test]
+fn a_vm_without_vcpus_memory_or_name_is_refused() {
+    let dir = temp_dir("zero-vm");
+    let vmx = std::fs::read_to_string(root().join("samples/vmware/web.vmx")).unwrap();
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "m0.cfg",
+            "name = \"x\"\nmemory = 0\nvcpus = 2\n".into(),
+            "memory: 0 bytes: a VM needs at least 1 MiB",
+        ),
+        (
+            "v0.cfg",
+            "name = \"x\"\nmemory = 512\nvcpus = 0\n".into(),
+            "vCPUs: 0: a VM needs at least one vCPU",
+        ),
+        (
+            "n0.cfg",
+            "name = \"\"\nmemory = 512\nvcpus = 1\n".into(),
+            "the VM's name is empty",
+        ),
+        (
+            "v0.vmx",
+            vmx.replace("numvcpus = \"2\"", "numvcpus = \"0\""),
+            "vCPUs: 0: a VM needs at least one vCPU",
+        ),
+        (
+            "m0.vmx",
+            vmx.replace("memSize = \"2048\"", "memSize = \"0\""),
+            "memory: 0 bytes",
+        ),
+    ];
+    for (name, text, says) in cases {
+        let err = refused_input(&dir, name, text.as_bytes());
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    // The direct route (kvm-to-vsphere) refuses it too, at the <vcpu>.
+    let f = dir.join("v0-direct.xml");
+    std::fs::write(
+        &f,
+        web.replace("<vcpu placement='static'>2</vcpu>", "<vcpu>0</vcpu>"),
+    )
+    .unwrap();
+    let out = dir.join("out-direct");
+    let (code, err) = transform_into(&f, "vsphere", &out, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("at input 12:3 (/domain/vcpu)"), "{err}");
+    assert!(walk(&out).is_empty());
+}

@@ -279,6 +279,8 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
 
 /// Parses and checks a store. A blank text is an empty store.
 pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
+    // A byte-order mark (editors on Windows write one) is no content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if is_blank(text) {
         return Ok(Tables::default());
     }
@@ -316,6 +318,9 @@ pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
         Some(v) => {
             let shown = match &v {
                 serde_yaml::Value::Number(n) => n.to_string(),
+                serde_yaml::Value::String(s) if s.trim() == VERSION.to_string() => {
+                    format!("{s:?} (a string: write it without quotes, `version: {VERSION}`)")
+                }
                 serde_yaml::Value::String(s) => format!("{s:?}"),
                 _ => "not a number".into(),
             };
@@ -814,6 +819,23 @@ mod tests {
         assert!(parse("# nothing yet\n\n").unwrap().is_empty());
         assert!(parse("version: 1\n").unwrap().is_empty());
         assert!(parse("version: 1\ntables:\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_content() {
+        let text = "\u{feff}version: 1\ntables:\n  networks:\n    left: string\n    right: string\n    entries:\n      - [default, VM Network]\n";
+        let t = parse(text).expect("a store with a BOM");
+        let networks = t.get("networks").expect("its table");
+        assert_eq!(networks.get(false, "default"), Some("VM Network"));
+        assert_eq!(t.len(), parse(&text[3..]).unwrap().len());
+    }
+
+    #[test]
+    fn a_quoted_version_says_so() {
+        assert_eq!(
+            problems("version: \"1\"\ntables: {}\n"),
+            vec!["1:10: unsupported session store version \"1\" (a string: write it without quotes, `version: 1`): this hvxform reads version 1"]
+        );
     }
 
     #[test]

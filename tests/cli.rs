@@ -1476,3 +1476,65 @@ fn run_checks_the_report_before_writing() {
     );
     assert!(!outd.exists());
 }
+
+/// A folder with nothing to convert is exit 1, as the book's table says:
+/// an empty folder (nothing written, no output folder made), and a folder
+/// whose files all describe no VM (its VMs in a folder inside it, without
+/// -r: the message says -r).
+#[test]
+fn a_folder_with_nothing_to_convert_is_an_error() {
+    let src = temp_dir("nothing-src");
+    let empty = src.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = src.join("out");
+    let o = run(&[
+        "transform",
+        empty.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no files in this folder: nothing to convert"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+
+    let fleet = src.join("fleet");
+    std::fs::create_dir_all(fleet.join("vms")).unwrap();
+    std::fs::copy(
+        root().join("samples/kvm/web.xml"),
+        fleet.join("vms/web.xml"),
+    )
+    .unwrap();
+    std::fs::write(fleet.join("README.md"), "the VMs are in vms/\n").unwrap();
+    let o = run(&[
+        "transform",
+        fleet.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("nothing to convert: the 1 file(s) found describe no VM"),
+        "{e}"
+    );
+    assert!(e.contains("-r converts"), "{e}");
+    assert!(walk(&out).is_empty());
+    let o = run(&[
+        "transform",
+        "-r",
+        fleet.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

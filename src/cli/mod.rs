@@ -245,6 +245,17 @@ pub(crate) fn expand_inputs(
                 i.display()
             ));
         }
+        if inputs.len() == before {
+            return Err(format!(
+                "{}: no files in this folder{}: nothing to convert",
+                i.display(),
+                if recursive {
+                    " or the folders inside it"
+                } else {
+                    ""
+                }
+            ));
+        }
     }
     Ok(inputs)
 }

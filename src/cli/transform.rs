@@ -570,9 +570,24 @@ impl Transform {
             }
             eprintln!("{line}");
         }
+        // Folders whose every file was skipped: nothing was converted.
+        let nothing = skipped > 0 && skipped == results.len();
+        if nothing {
+            super::error(
+                ctx,
+                &format!(
+                    "nothing to convert: the {skipped} file(s) found describe no VM{}",
+                    if self.recursive {
+                        ""
+                    } else {
+                        " (-r converts the files in folders inside a folder)"
+                    }
+                ),
+            );
+        }
         if let Some(code) = store_failed {
             code
-        } else if failures > 0 {
+        } else if failures > 0 || nothing {
             exit::INVALID
         } else {
             exit::OK

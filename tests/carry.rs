@@ -748,6 +748,53 @@ fn every_sample_converts_to_every_target_with_deny_loss() {
     assert!(count >= 160, "{count} conversions");
 }
 
+/// Every sample of a platform with a channel, sent to KVM, given 4 GiB of
+/// memory there (6 GiB when it had 4) and sent home, converts with --deny-loss: what the VM held
+/// on KVM that its platform has no form for (libvirt's own `<os>`, `<cpu>`
+/// and `<features>`, a boot order written from the hub) is dropped with a
+/// reason, not left unmapped.
+#[test]
+fn every_sample_changed_on_kvm_goes_home_with_deny_loss() {
+    let mut count = 0;
+    for (platform, sample) in vm_samples() {
+        if !["vsphere", "vmware", "xen", "ovf", "hyperv", "ec2"].contains(&platform.as_str()) {
+            continue;
+        }
+        let dir = temp_dir(&format!("carry-deny-changed-{platform}-{count}"));
+        let o = transform(&sample, "kvm", &dir.join("kvm"), &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let domain = only_file(&dir.join("kvm"));
+        let text = std::fs::read_to_string(&domain).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let memory = doc
+            .descendants()
+            .find(|n| n.has_tag_name("memory"))
+            .unwrap();
+        let kib = if memory.text() == Some("4194304") {
+            6291456
+        } else {
+            4194304
+        };
+        let changed = text.replacen(
+            &text[memory.range()],
+            &format!("<memory unit=\"KiB\">{kib}</memory>"),
+            1,
+        );
+        assert_ne!(changed, text, "{}", sample.display());
+        std::fs::write(&domain, changed).unwrap();
+        let o = transform(&domain, &platform, &dir.join("back"), &["--deny-loss"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{} → kvm → {platform}: {}",
+            sample.display(),
+            stderr(&o)
+        );
+        count += 1;
+    }
+    assert!(count >= 15, "{count} conversions");
+}
+
 /// A disk added, the NIC removed, memory and CPUs changed in a `.vmx` and
 /// an xl.cfg: each change is there on the way back, the disk the platform
 /// kept comes back with its libvirt detail, and the report names the
@@ -1731,4 +1778,29 @@ fn secure_boot_off_is_written_for_libvirt() {
             .args(["-c", &uri, "undefine", "--nvram", &name])
             .output();
     }
+}
+
+/// A UUID changed on KVM wins on the way home to Hyper-V: the BIOSGUID the
+/// VM had there (carried with the VSSD's other settings) is written only
+/// while it is still the VM's UUID.
+#[test]
+fn a_uuid_changed_on_kvm_is_the_biosguid_back_on_hyperv() {
+    let gen1 = root().join("samples/hyperv/db-gen1.xml");
+    let (back, _) = there_changed_and_back("carry-uuid-hyperv", &gen1, "hyperv", |t| {
+        t.replace(
+            "<uuid>4c1e9a52-7d3b-4f08-a6c1-2b9e5d7f3a81</uuid>",
+            "<uuid>11111111-2222-3333-4444-555555555555</uuid>",
+        )
+    });
+    let text = std::fs::read_to_string(&back).unwrap();
+    assert!(
+        text.contains("&lt;VALUE&gt;{11111111-2222-3333-4444-555555555555}"),
+        "{text}"
+    );
+    assert!(
+        !text
+            .to_lowercase()
+            .contains("{4c1e9a52-7d3b-4f08-a6c1-2b9e5d7f3a81}"),
+        "{text}"
+    );
 }

@@ -1258,3 +1258,28 @@ fn a_vm_without_vcpus_memory_or_name_is_refused() {
     assert!(err.contains("at input 12:3 (/domain/vcpu)"), "{err}");
     assert!(walk(&out).is_empty());
 }
+
+/// An xl.cfg whose maximum is below what the VM starts with (`maxmem <
+/// memory`, `maxvcpus < vcpus`) is refused at that line; before, the hub
+/// took maxmem and `memory` vanished without a word.
+#[test]
+fn an_xl_maximum_below_the_start_is_refused_at_its_line() {
+    let dir = temp_dir("xl-maximum");
+    let err = refused_input(
+        &dir,
+        "m.cfg",
+        b"name = \"x\"\nmemory = 512\nmaxmem = 256\nvcpus = 4\n",
+    );
+    assert!(
+        err.contains("maxmem = 256: less than memory = 512"),
+        "{err}"
+    );
+    assert!(err.contains("at input 3:1 (/xl/maxmem)"), "{err}");
+    let err = refused_input(
+        &dir,
+        "v.cfg",
+        b"name = \"x\"\nmemory = 512\nvcpus = 4\nmaxvcpus = 2\n",
+    );
+    assert!(err.contains("maxvcpus = 2: less than vcpus = 4"), "{err}");
+    assert!(err.contains("at input 4:1 (/xl/maxvcpus)"), "{err}");
+}

@@ -1768,15 +1768,9 @@ fn secure_boot_off_is_written_for_libvirt() {
     assert_eq!(feature.attribute("enabled"), Some("no"));
     assert!(!xml.contains("secure=\"yes\""), "{xml}");
     if let Some(uri) = endpoint("HVX_LIBVIRT_URI", "libvirtd") {
-        let o = std::process::Command::new("virsh")
-            .args(["-c", &uri, "define", domain.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let name = domain_name(&xml);
-        let _ = std::process::Command::new("virsh")
-            .args(["-c", &uri, "undefine", "--nvram", &name])
-            .output();
+        let (ok, msg) = virsh(&uri, &["define", domain.to_str().unwrap()]);
+        assert!(ok, "{msg}");
+        let _ = virsh(&uri, &["undefine", "--nvram", &domain_name(&xml)]);
     }
 }
 

@@ -11,17 +11,6 @@ mod common;
 use common::*;
 use std::path::PathBuf;
 
-/// `virsh -c URI ARGS…`: (success, stdout + stderr).
-fn virsh(uri: &str, args: &[&str]) -> (bool, String) {
-    let o = std::process::Command::new("virsh")
-        .arg("-c")
-        .arg(uri)
-        .args(args)
-        .output()
-        .expect("virsh");
-    (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
-}
-
 /// (label, input, must convert): the samples must; a corpus file hvxform
 /// refuses (an OVF with no virtual system) has nothing to define.
 fn inputs() -> Vec<(String, PathBuf, bool)> {

@@ -610,3 +610,14 @@ pub fn vsphere_refuses(input: &Path) -> bool {
         .is_some_and(|n| VSPHERE_REFUSES.iter().any(|r| n == *r))
         && input.to_string_lossy().contains("libvirt-qemu-domainxml")
 }
+
+/// `virsh -c URI ARGS`: whether it succeeded, and what it printed.
+pub fn virsh(uri: &str, args: &[&str]) -> (bool, String) {
+    let o = Command::new("virsh")
+        .arg("-c")
+        .arg(uri)
+        .args(args)
+        .output()
+        .expect("virsh");
+    (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
+}

@@ -573,7 +573,7 @@ impl<'m> Convert<'m> {
                     names: Vec::new(),
                     ext: target.ext,
                     json: false,
-                    xml: raw.to_string(),
+                    xml: platform::native_as_read(target, raw),
                 });
                 // Nothing converted, so nothing dropped, lost or to do.
                 findings.unmapped.truncate(mark.0);
@@ -594,7 +594,7 @@ impl<'m> Convert<'m> {
                     platform::to_native(target, o.text)
                         .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?
                 } else {
-                    o.text
+                    platform::native_as_read(target, &o.text)
                 };
                 out.push(Produced {
                     target: target.name,
@@ -1017,6 +1017,51 @@ pub fn safe_name_part(s: &str) -> Result<(), String> {
 }
 
 /// `<stem>.<names...>.<target>.<ext>`.
+/// The file name of each of one input's documents (`stem` the input's):
+/// names computed by a mapping tell documents of one target apart, so a
+/// target with a single document needs none; JSON documents are companions
+/// of the target's document and keep their own name. Names from data are
+/// checked even when they are not used. The CLI and the server name files
+/// alike through this.
+pub fn output_names(stem: &str, docs: &[Produced]) -> Result<Vec<String>, String> {
+    let mut names = Vec::with_capacity(docs.len());
+    for p in docs {
+        if let Some(m) = p.names.iter().find_map(|n| safe_name_part(n).err()) {
+            return Err(m);
+        }
+        let single = docs
+            .iter()
+            .filter(|q| q.target == p.target && !q.json)
+            .count()
+            == 1;
+        let alone = !p.json && single;
+        let name = if p.json && single && p.names.len() > 1 {
+            let own = Produced {
+                target: p.target,
+                names: p.names[p.names.len() - 1..].to_vec(),
+                ext: p.ext,
+                json: true,
+                xml: String::new(),
+            };
+            output_file_name(stem, &own)
+        } else if alone && !p.names.is_empty() {
+            // Only the name is computed from it.
+            let unnamed = Produced {
+                target: p.target,
+                names: Vec::new(),
+                ext: p.ext,
+                json: p.json,
+                xml: String::new(),
+            };
+            output_file_name(stem, &unnamed)
+        } else {
+            output_file_name(stem, p)
+        }?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
 pub fn output_file_name(stem: &str, p: &Produced) -> Result<String, String> {
     let mut parts = vec![stem.to_string()];
     for n in &p.names {

@@ -890,12 +890,12 @@ async fn convert(
                 body: docs.into_iter().next().map(|d| d.xml).unwrap_or_default().into_bytes(),
             };
         }
+        let names = match engine::output_names(&stem, &docs) {
+            Ok(n) => n,
+            Err(m) => return error(StatusCode::UNPROCESSABLE_ENTITY, "output", &m),
+        };
         let mut outputs = Vec::new();
-        for d in &docs {
-            let file = match engine::output_file_name(&stem, d) {
-                Ok(f) => f,
-                Err(m) => return error(StatusCode::UNPROCESSABLE_ENTITY, "output", &m),
-            };
+        for (d, file) in docs.iter().zip(names) {
             outputs.push(json!({
                 "target": d.target,
                 "name": file,

@@ -1538,3 +1538,251 @@ fn a_folder_with_nothing_to_convert_is_an_error() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// A failed run keeps the last run's outputs, and an output never replaces
+/// another input of the run, nor the report an input or an output.
+#[test]
+fn a_failed_run_keeps_what_was_there() {
+    let dir = temp_dir("keeps");
+    let web = root().join("samples/kvm/web.xml");
+    let out = dir.join("out");
+    let args = |o: &std::path::Path| {
+        run(&[
+            "-q",
+            "transform",
+            web.to_str().unwrap(),
+            "--to",
+            "kvm,vsphere,hvx",
+            "-o",
+            o.to_str().unwrap(),
+        ])
+    };
+    assert_eq!(args(&out).status.code(), Some(0));
+    let before = std::fs::read_to_string(out.join("web.vsphere.xml")).unwrap();
+    std::fs::write(out.join("web.vsphere.xml"), "last run's").unwrap();
+    // The hub's output cannot be written: a folder is in its place.
+    std::fs::remove_file(out.join("web.hvx.xml")).unwrap();
+    std::fs::create_dir_all(out.join("web.hvx.xml").join("x")).unwrap();
+    let o = args(&out);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("web.hvx.xml"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(out.join("web.vsphere.xml")).unwrap(),
+        "last run's"
+    );
+    assert!(out.join("web.kvm.xml").is_file());
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["web.hvx.xml", "web.kvm.xml", "web.vsphere.xml"]);
+    assert!(before.contains("VirtualMachineConfigSpec"));
+
+    // web.xml → web.ec2.xml would replace the EC2 input beside it.
+    let vms = dir.join("vms");
+    std::fs::create_dir_all(&vms).unwrap();
+    std::fs::copy(&web, vms.join("web.xml")).unwrap();
+    let ec2 = std::fs::read(root().join("samples/ec2/web.xml")).unwrap();
+    std::fs::write(vms.join("web.ec2.xml"), &ec2).unwrap();
+    let o = run(&[
+        "transform",
+        vms.to_str().unwrap(),
+        "--to",
+        "ec2",
+        "-o",
+        vms.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("would replace input"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(vms.join("web.ec2.xml")).unwrap(), ec2);
+
+    // The report may be neither an input nor an output.
+    let input = dir.join("in.xml");
+    std::fs::copy(&web, &input).unwrap();
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        dir.join("o3").to_str().unwrap(),
+        "--report",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("would replace input"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&input).unwrap(), std::fs::read(&web).unwrap());
+    let o4 = dir.join("o4");
+    let o = run(&[
+        "transform",
+        web.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        o4.to_str().unwrap(),
+        "--report",
+        o4.join("web.vsphere.xml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("would replace output"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!o4.join("web.vsphere.xml").exists());
+}
+
+/// `-r` follows links to folders (a host's export mounted by a link), says
+/// when a link points at nothing, and does not convert its own outputs
+/// again when -o is inside the input folder.
+#[test]
+fn recursive_batches_follow_links_and_skip_their_outputs() {
+    let dir = temp_dir("links");
+    let fleet = dir.join("fleet");
+    std::fs::create_dir_all(fleet.join("hostA")).unwrap();
+    std::fs::create_dir_all(dir.join("nfs/hostB")).unwrap();
+    std::fs::copy(
+        root().join("samples/kvm/web.xml"),
+        fleet.join("hostA/web.xml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("samples/kvm/db.xml"),
+        dir.join("nfs/hostB/db.xml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(dir.join("nfs/hostB"), fleet.join("hostB")).unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "-q",
+        "transform",
+        "-r",
+        fleet.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out.join("hostB/db.vsphere.xml").is_file());
+    std::os::unix::fs::symlink(dir.join("gone.xml"), fleet.join("hostA/gone.xml")).unwrap();
+    let o = run(&[
+        "-q",
+        "transform",
+        "-r",
+        fleet.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("gone.xml"), "{}", stderr(&o));
+    std::fs::remove_file(fleet.join("hostA/gone.xml")).unwrap();
+
+    let inside = fleet.join("converted");
+    for _ in 0..3 {
+        let o = run(&[
+            "-q",
+            "transform",
+            "-r",
+            fleet.to_str().unwrap(),
+            "--to",
+            "vsphere",
+            "-o",
+            inside.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    assert!(!inside.join("converted").exists());
+}
+
+/// --deny-loss refuses the input, and still lists what was lost (-v and
+/// the report).
+#[test]
+fn deny_loss_reports_what_it_refused() {
+    let dir = temp_dir("deny-report");
+    let report = dir.join("r.json");
+    let o = run(&[
+        "transform",
+        "samples/kvm/web.xml",
+        "--to",
+        "vsphere",
+        "--no-carry",
+        "--deny-loss",
+        "-o",
+        dir.join("out").to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let entry = &r["inputs"][0];
+    assert_eq!(entry["ok"], false);
+    assert_eq!(entry["outputs"].as_array().unwrap().len(), 0);
+    let unmapped = entry["unmapped"].as_array().unwrap();
+    let said: usize = stderr(&o)
+        .split(" input node(s) unmapped")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(said > 0);
+    assert_eq!(unmapped.len(), said, "{}", stderr(&o));
+}
+
+/// Text in a charset other than UTF-8: read where it is declared, and
+/// otherwise an error at the line and column of the first byte that is not
+/// UTF-8, saying what was declared.
+#[test]
+fn inputs_in_other_charsets() {
+    let dir = temp_dir("charsets");
+    let web = std::fs::read(root().join("samples/kvm/web.xml")).unwrap();
+    let text = String::from_utf8(web)
+        .unwrap()
+        .replace("<name>web<", "<name>caf\u{e9}<");
+    let latin1: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
+    let mut declared = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n".to_vec();
+    declared.extend_from_slice(&latin1);
+    std::fs::write(dir.join("l1.xml"), &declared).unwrap();
+    let o = run(&[
+        "transform",
+        dir.join("l1.xml").to_str().unwrap(),
+        "--to",
+        "kvm",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("<name>caf\u{e9}</name>"));
+    std::fs::write(dir.join("bare.xml"), &latin1).unwrap();
+    let o = run(&[
+        "transform",
+        dir.join("bare.xml").to_str().unwrap(),
+        "--to",
+        "kvm",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("bare.xml:2:12: byte 0xE9"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        dir.join("sj.vmx"),
+        b".encoding = \"Shift_JIS\"\ndisplayName = \"\x93\xfa\"\nmemSize = \"1024\"\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "transform",
+        dir.join("sj.vmx").to_str().unwrap(),
+        "--to",
+        "kvm",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("sj.vmx:2:16:") && stderr(&o).contains("Shift_JIS"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1218,12 +1218,12 @@ fn a_vm_without_vcpus_memory_or_name_is_refused() {
         (
             "m0.cfg",
             "name = \"x\"\nmemory = 0\nvcpus = 2\n".into(),
-            "memory: 0 bytes: a VM needs at least 1 MiB",
+            "memory = 0: a VM needs at least one vCPU and 1 MiB of memory\n  at input 2:1",
         ),
         (
             "v0.cfg",
             "name = \"x\"\nmemory = 512\nvcpus = 0\n".into(),
-            "vCPUs: 0: a VM needs at least one vCPU",
+            "vcpus = 0: a VM needs at least one vCPU and 1 MiB of memory\n  at input 3:1",
         ),
         (
             "n0.cfg",
@@ -1233,18 +1233,25 @@ fn a_vm_without_vcpus_memory_or_name_is_refused() {
         (
             "v0.vmx",
             vmx.replace("numvcpus = \"2\"", "numvcpus = \"0\""),
-            "vCPUs: 0: a VM needs at least one vCPU",
+            "numvcpus = \"0\": a VM needs at least one vCPU and 1 MiB of memory\n  at input 11:1",
         ),
         (
             "m0.vmx",
             vmx.replace("memSize = \"2048\"", "memSize = \"0\""),
-            "memory: 0 bytes",
+            "memSize = \"0\": a VM needs at least one vCPU and 1 MiB of memory\n  at input 10:1",
         ),
     ];
     for (name, text, says) in cases {
         let err = refused_input(&dir, name, text.as_bytes());
         assert!(err.contains(says), "{name}: {err}");
     }
+    // Not a number: at its line too.
+    let err = refused_input(
+        &dir,
+        "mx.vmx",
+        vmx.replace("memSize = \"2048\"", "memSize = \"2k\"").as_bytes(),
+    );
+    assert!(err.contains("found `2k`\n  at input 10:1 (/vmx/memsize)"), "{err}");
     // The direct route (kvm-to-vsphere) refuses it too, at the <vcpu>.
     let f = dir.join("v0-direct.xml");
     std::fs::write(

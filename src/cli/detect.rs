@@ -21,7 +21,7 @@ pub struct Detect {
 impl Detect {
     pub fn run(self, ctx: &Ctx) -> u8 {
         let mut code = exit::OK;
-        let files = match super::expand_inputs(&self.files, self.recursive) {
+        let files = match super::expand_inputs(&self.files, self.recursive, None) {
             Ok(v) => v,
             Err(m) => {
                 super::error(ctx, &m);

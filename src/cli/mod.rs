@@ -180,13 +180,19 @@ pub(crate) struct InputFile {
 
 /// The files of `paths`: each file as given, and each folder's files
 /// (sorted by name; hidden files left out). With `recursive`, the files of
-/// its folders too, each with its folder relative to the one given;
-/// without, a folder that has only folders inside is an error with a hint.
+/// its folders too (links to folders followed, each real folder listed
+/// once), each with its folder relative to the one given; without, a
+/// folder that has only folders inside is an error with a hint. A link to
+/// nothing is listed, so that reading it fails instead of leaving it out
+/// without a word. `skip`, the output folder, is not listed: outputs
+/// written inside the input folder are not converted again next time.
 pub(crate) fn expand_inputs(
     paths: &[std::path::PathBuf],
     recursive: bool,
+    skip: Option<&std::path::Path>,
 ) -> Result<Vec<InputFile>, String> {
     use std::path::PathBuf;
+    let skip = skip.and_then(|s| std::fs::canonicalize(s).ok());
     let mut inputs = Vec::new();
     for i in paths {
         if !i.is_dir() {
@@ -199,9 +205,21 @@ pub(crate) fn expand_inputs(
         }
         // Folders still to list, each with its path under `i`.
         let mut todo: Vec<(PathBuf, PathBuf)> = vec![(i.clone(), PathBuf::new())];
+        // Real paths of the folders listed: a link back up is not a loop.
+        let mut listed: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
         let mut skipped_dirs = 0usize;
         let before = inputs.len();
         while let Some((dir, rel)) = todo.pop() {
+            if recursive {
+                let real = std::fs::canonicalize(&dir)
+                    .map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?;
+                if skip.as_ref() == Some(&real) && !rel.as_os_str().is_empty() {
+                    continue;
+                }
+                if !listed.insert(real) {
+                    continue;
+                }
+            }
             let rd = std::fs::read_dir(&dir)
                 .map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?;
             let mut files = Vec::new();
@@ -212,13 +230,19 @@ pub(crate) fn expand_inputs(
                     continue;
                 }
                 let path = e.path();
-                // A link to a folder is not followed (no loops); to a file,
-                // is. The entry's type needs no `stat` unless it is a link.
+                // The entry's type needs no `stat` unless it is a link.
                 let t = e.file_type().ok();
                 if t.is_some_and(|t| t.is_dir()) {
                     dirs.push((path, rel.join(&name)));
-                } else if t.is_some_and(|t| t.is_file()) || path.is_file() {
+                } else if t.is_some_and(|t| t.is_file()) {
                     files.push((name, path));
+                } else if t.is_some_and(|t| t.is_symlink()) {
+                    match std::fs::metadata(&path) {
+                        Ok(m) if m.is_dir() => dirs.push((path, rel.join(&name))),
+                        Ok(m) if !m.is_file() => {}
+                        // A file, or nothing: reading it says which.
+                        _ => files.push((name, path)),
+                    }
                 }
             }
             // By name: the order of their paths (one folder), without
@@ -265,7 +289,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_folder_lists_its_files_by_name_following_links_to_files_only() {
+    fn a_folder_lists_its_files_by_name_and_links_to_nothing_too() {
         let dir = std::env::temp_dir().join(format!("hvx-expand-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let (fleet, other) = (dir.join("fleet"), dir.join("other"));
@@ -290,14 +314,23 @@ mod tests {
                 .map(|f| f.path.strip_prefix(&fleet).unwrap().display().to_string())
                 .collect()
         };
-        let flat = expand_inputs(std::slice::from_ref(&fleet), false).unwrap();
-        // Byte order of the names, as the paths sort; the hidden file, the
-        // link to a folder and the dangling link left out.
+        // A link back up: listed once.
+        std::os::unix::fs::symlink(&fleet, fleet.join("sub").join("up")).unwrap();
+        let flat = expand_inputs(std::slice::from_ref(&fleet), false, None).unwrap();
+        // Byte order of the names, as the paths sort; the hidden file and
+        // the folders left out, the link to nothing kept (reading it fails).
         assert_eq!(
             names(flat),
-            ["B.xml", "a-b.xml", "a.xml", "b.xml", "link.xml"]
+            [
+                "B.xml",
+                "a-b.xml",
+                "a.xml",
+                "b.xml",
+                "dangling.xml",
+                "link.xml"
+            ]
         );
-        let deep = expand_inputs(std::slice::from_ref(&fleet), true).unwrap();
+        let deep = expand_inputs(std::slice::from_ref(&fleet), true, None).unwrap();
         assert_eq!(
             names(deep),
             [
@@ -305,10 +338,16 @@ mod tests {
                 "a-b.xml",
                 "a.xml",
                 "b.xml",
+                "dangling.xml",
                 "link.xml",
+                "linkdir/t.xml",
                 "sub/c.xml"
             ]
         );
+        // The output folder inside is not listed.
+        let out =
+            expand_inputs(std::slice::from_ref(&fleet), true, Some(&fleet.join("sub"))).unwrap();
+        assert!(!names(out).iter().any(|n| n.starts_with("sub/")));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -92,6 +92,9 @@ struct Done {
     /// Found in a folder (see [`super::InputFile`]).
     listed: bool,
     result: Result<(Vec<Produced>, Findings), String>,
+    /// What a conversion refused by --deny-loss found (for -v and the
+    /// report: what was lost).
+    denied: Option<Box<Findings>>,
     /// Set when the findings were cut down after writing ([`compact`]):
     /// how many actions and other warnings there were.
     tally: Option<Tally>,
@@ -157,13 +160,14 @@ impl Transform {
                 return exit::CANNOT_RUN;
             }
         };
-        let inputs = match super::expand_inputs(&self.inputs, self.recursive) {
-            Ok(v) => v,
-            Err(m) => {
-                super::error(ctx, &m);
-                return exit::INVALID;
-            }
-        };
+        let inputs =
+            match super::expand_inputs(&self.inputs, self.recursive, self.output.as_deref()) {
+                Ok(v) => v,
+                Err(m) => {
+                    super::error(ctx, &m);
+                    return exit::INVALID;
+                }
+            };
         if let Some(dir) = &self.output {
             // `-o -` would make a folder named `-`: stdout is what -o's
             // absence means.
@@ -206,6 +210,17 @@ impl Transform {
                 super::error(
                     ctx,
                     &format!("{}: cannot write the report: {m}", r.display()),
+                );
+                return exit::CANNOT_RUN;
+            }
+            if let Some(i) = report_is_input(r, &inputs) {
+                super::error(
+                    ctx,
+                    &format!(
+                        "{}: the report would replace input {}; give the report another path",
+                        r.display(),
+                        i.display()
+                    ),
                 );
                 return exit::CANNOT_RUN;
             }
@@ -363,6 +378,9 @@ impl Transform {
         } else {
             let mut by_name: HashMap<PathBuf, usize> = HashMap::new();
             let out_dir = self.output.as_deref();
+            // Every input by its real path, made when an output already exists.
+            let mut real_inputs: Option<HashMap<PathBuf, usize>> = None;
+            let report_at = self.report.as_deref().and_then(real_file_path);
             for (k, d) in results.iter().enumerate() {
                 let Ok((docs, _)) = &d.result else {
                     continue;
@@ -376,8 +394,28 @@ impl Transform {
                 };
                 for (n, _) in &files {
                     let at = d.rel.join(n);
-                    if let Some(m) = out_dir.and_then(|o| overwrites_input(o, &at, &d.input)) {
-                        errors[k] = Some(m);
+                    let real = out_dir.and_then(|o| std::fs::canonicalize(o.join(&at)).ok());
+                    let replaced = real.as_ref().and_then(|t| {
+                        real_inputs
+                            .get_or_insert_with(|| real_input_paths(&results))
+                            .get(t)
+                            .copied()
+                    });
+                    if report_at.is_some()
+                        && out_dir.and_then(|o| real_file_path(&o.join(&at))) == report_at
+                    {
+                        super::error(
+                            ctx,
+                            &format!(
+                                "{}: the report would replace output `{}`; give the report another path",
+                                self.report.as_deref().unwrap_or(Path::new("")).display(),
+                                at.display()
+                            ),
+                        );
+                        return exit::CANNOT_RUN;
+                    }
+                    if let Some(i) = replaced {
+                        errors[k] = Some(overwrites_input(&d.input, &at, &results[i].input));
                     } else if let Some(&other) = by_name.get(&at) {
                         let n = at.display().to_string();
                         errors[k] = Some(clash(&d.input, &n, &results[other].input));
@@ -449,7 +487,10 @@ impl Transform {
                 Err(m) => Some(m.clone()),
                 Ok(_) => errors[k].clone(),
             };
-            let findings = d.result.as_ref().ok().map(|(_, f)| f);
+            let findings = match &d.result {
+                Ok((_, f)) => Some(f),
+                Err(_) => d.denied.as_deref(),
+            };
             if let (Some(f), Some(t)) = (findings, self.trace) {
                 // One trace per mapping of the route, in the order they ran.
                 let mut k = 0;
@@ -861,7 +902,11 @@ fn convert_all(
                     break;
                 }
                 let file = &inputs[k];
-                let result = convert_one(conv, &file.path, from, targets, deny_loss);
+                let (result, denied) = match convert_one(conv, &file.path, from, targets, deny_loss)
+                {
+                    Ok(r) => (Ok(r), None),
+                    Err((m, f)) => (Err(m), f),
+                };
                 if let Ok((docs, _)) = &result {
                     ready_bytes += docs.iter().map(|d| d.xml.len()).sum::<usize>();
                 }
@@ -871,6 +916,7 @@ fn convert_all(
                     rel: file.rel.clone(),
                     listed: file.listed,
                     result,
+                    denied,
                 });
                 progress.inc(1);
                 if stream_to.is_some() {
@@ -914,47 +960,10 @@ fn convert_all(
 /// The output files of one converted input: names (checked, and distinct
 /// within the input) and contents.
 fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Vec<(String, &'d str)>, String> {
-    let stem = engine::stem(input);
-    let mut files: Vec<(String, &str)> = Vec::new();
-    for p in docs {
-        // Names computed by a mapping tell documents of one target apart; a
-        // target with a single document needs none. Names from data are
-        // checked even when they are not used.
-        if let Some(m) = p.names.iter().find_map(|n| engine::safe_name_part(n).err()) {
-            return Err(format!("{}: {m}", input.display()));
-        }
-        // JSON documents are companions of the target's document: they keep
-        // their own name, and the names before it only when the target's
-        // documents need theirs.
-        let single = docs
-            .iter()
-            .filter(|q| q.target == p.target && !q.json)
-            .count()
-            == 1;
-        let alone = !p.json && single;
-        let name = if p.json && single && p.names.len() > 1 {
-            let own = engine::Produced {
-                target: p.target,
-                names: p.names[p.names.len() - 1..].to_vec(),
-                ext: p.ext,
-                json: true,
-                xml: String::new(),
-            };
-            engine::output_file_name(&stem, &own)
-        } else if alone && !p.names.is_empty() {
-            // Only the name is computed from it.
-            let unnamed = engine::Produced {
-                target: p.target,
-                names: Vec::new(),
-                ext: p.ext,
-                json: p.json,
-                xml: String::new(),
-            };
-            engine::output_file_name(&stem, &unnamed)
-        } else {
-            engine::output_file_name(&stem, p)
-        }
+    let names = engine::output_names(&engine::stem(input), docs)
         .map_err(|m| format!("{}: {m}", input.display()))?;
+    let mut files: Vec<(String, &str)> = Vec::with_capacity(docs.len());
+    for (name, p) in names.into_iter().zip(docs) {
         if files.iter().any(|(n, _)| *n == name) {
             return Err(clash(input, &name, input));
         }
@@ -1000,18 +1009,45 @@ fn shown(rel: &Path, name: &str) -> String {
     }
 }
 
-/// The error when output `at` (under `out`) would replace its own input
-/// (`-o` the input's folder, and a target whose name is the input's).
-fn overwrites_input(out: &Path, at: &Path, input: &Path) -> Option<String> {
-    let target = std::fs::canonicalize(out.join(at)).ok()?;
-    let source = std::fs::canonicalize(input).ok()?;
-    (target == source).then(|| {
-        format!(
-            "{}: output `{}` would replace this input; give another output folder with -o",
-            input.display(),
-            at.display()
-        )
-    })
+/// The error of `input` whose output `at` would replace input `other` (its
+/// own, or another of the run's).
+fn overwrites_input(input: &Path, at: &Path, other: &Path) -> String {
+    let whose = if input == other {
+        "this input".to_string()
+    } else {
+        format!("input {}", other.display())
+    };
+    format!(
+        "{}: output `{}` would replace {whose}; give another output folder with -o",
+        input.display(),
+        at.display()
+    )
+}
+
+/// The real path of every input that exists, to the input's index.
+fn real_input_paths(results: &[Done]) -> HashMap<PathBuf, usize> {
+    results
+        .iter()
+        .enumerate()
+        .filter_map(|(k, r)| Some((std::fs::canonicalize(&r.input).ok()?, k)))
+        .collect()
+}
+
+/// The real path a file at `path` has or would have: its folder's real
+/// path and its name.
+fn real_file_path(path: &Path) -> Option<PathBuf> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).ok()?;
+    Some(dir.join(path.file_name()?))
+}
+
+/// The input the report file `r` is, if it is one.
+fn report_is_input<'i>(r: &Path, inputs: &'i [super::InputFile]) -> Option<&'i Path> {
+    let real = std::fs::canonicalize(r).ok()?;
+    inputs
+        .iter()
+        .find(|i| std::fs::canonicalize(&i.path).ok().as_ref() == Some(&real))
+        .map(|i| i.path.as_path())
 }
 
 /// The error of an input whose output `name` another input (or itself) also has.
@@ -1071,15 +1107,19 @@ fn streams(inputs: &[super::InputFile], output: Option<&Path>, saved_last: bool)
         .all(|t| t.match_indices('.').all(|(i, _)| !seen.contains(&t[..i])))
 }
 
+/// Why an input was not converted, and for one --deny-loss refused, what
+/// its conversion found.
+type Refused = (String, Option<Box<Findings>>);
+
 fn convert_one(
     conv: &Convert,
     path: &Path,
     from: Option<&'static Platform>,
     targets: &[&'static Platform],
     deny_loss: bool,
-) -> Result<(Vec<Produced>, Findings), String> {
+) -> Result<(Vec<Produced>, Findings), Refused> {
     let name = path.display().to_string();
-    let text = input::read_text(path).map_err(|e| e.message)?;
+    let text = input::read_text(path).map_err(|e| (e.message, None))?;
     let (docs, findings) = conv
         .convert(&name, &text, from, targets)
         .map_err(|e| match e {
@@ -1095,17 +1135,19 @@ fn convert_one(
                 s
             }
             other => other.to_string(),
-        })?;
+        })
+        .map_err(|m| (m, None))?;
     if deny_loss && findings.unmapped_count > 0 {
         let (s, u) = &findings.unmapped[0];
-        return Err(format!(
+        let m = format!(
             "{name}: {} input node(s) unmapped and --deny-loss is set; first: {}{} ({}, {})",
             findings.unmapped_count,
             crate::exec::at(u.line, u.col),
             u.path,
             s.reads,
             s.mapping
-        ));
+        );
+        return Err((m, Some(Box::new(findings))));
     }
     Ok((docs, findings))
 }

@@ -197,6 +197,23 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     r
 }
 
+/// A second name for the file at `fin` (a hard link in `dir`), to put it
+/// back if a later rename fails; None when there is no file there.
+fn keep_old(dir: &Path, fin: &Path) -> std::io::Result<Option<PathBuf>> {
+    let name = fin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let k = temp_path(dir, &format!("{name}.old"));
+    match std::fs::hard_link(fin, &k) {
+        Ok(()) => Ok(Some(k)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // Linux says EPERM for a folder.
+        Err(_) if fin.is_dir() => Err(std::io::Error::other("is a folder")),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes all of an input's documents into `dir`, or none: every temp file
 /// is written first, then all are renamed into place. The files replaced go
 /// to `reaper`.
@@ -226,22 +243,51 @@ pub fn write_all_or_nothing(
         }
         temps.push((tmp, dir.join(name)));
     }
-    let mut done: Vec<&PathBuf> = Vec::new();
+    // With more than one document, the files a rename replaces are kept
+    // (a hard link each) until every rename is done, so that a failed one
+    // puts them back: a failed run leaves the last run's outputs as they
+    // were. One rename alone replaces its file whole or not at all.
+    let keep = temps.len() > 1;
+    let mut done: Vec<(&PathBuf, Option<PathBuf>)> = Vec::new();
     for (tmp, fin) in &temps {
         let old = reaper.hold(fin);
-        if let Err(e) = std::fs::rename(tmp, fin) {
-            for (t, _) in &temps {
-                let _ = std::fs::remove_file(t);
+        let r = (|| {
+            let kept = if keep { keep_old(dir, fin)? } else { None };
+            if let Err(e) = std::fs::rename(tmp, fin) {
+                if let Some(k) = &kept {
+                    let _ = std::fs::remove_file(k);
+                }
+                return Err(e);
             }
-            for f in done {
-                let _ = std::fs::remove_file(f);
+            Ok(kept)
+        })();
+        match r {
+            Ok(kept) => done.push((fin, kept)),
+            Err(e) => {
+                for (t, _) in &temps {
+                    let _ = std::fs::remove_file(t);
+                }
+                for (f, kept) in done.into_iter().rev() {
+                    match kept {
+                        Some(k) => {
+                            let _ = std::fs::rename(&k, f);
+                        }
+                        None => {
+                            let _ = std::fs::remove_file(f);
+                        }
+                    }
+                }
+                return Err(format!("cannot write {}: {e}", fin.display()));
             }
-            return Err(format!("cannot write {}: {e}", fin.display()));
         }
         if let Some(f) = old {
             reaper.release(f);
         }
-        done.push(fin);
+    }
+    for (_, kept) in done {
+        if let Some(k) = kept {
+            let _ = std::fs::remove_file(k);
+        }
     }
     if sync {
         if let Ok(d) = File::open(dir) {
@@ -347,6 +393,33 @@ mod tests {
         write_all_or_nothing(&dir, &files, false, &reaper).unwrap();
         write_all_or_nothing(&dir, &files, false, &reaper).unwrap();
         assert!(reaper.started.get().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_puts_back_the_files_it_replaced() {
+        let dir = std::env::temp_dir().join(format!("hvx-write-back-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let reaper = Reaper::holding(true);
+        let old = [
+            ("a.xml".to_string(), "old a"),
+            ("b.xml".to_string(), "old b"),
+        ];
+        write_all_or_nothing(&dir, &old, false, &reaper).unwrap();
+        // c.xml is a folder now: the third rename fails after two succeeded.
+        std::fs::create_dir_all(dir.join("c.xml").join("x")).unwrap();
+        let new = [
+            ("a.xml".to_string(), "new a"),
+            ("n.xml".to_string(), "new n"),
+            ("c.xml".to_string(), "new c"),
+        ];
+        let e = write_all_or_nothing(&dir, &new, false, &reaper).unwrap_err();
+        assert!(e.contains("c.xml"), "{e}");
+        drop(reaper);
+        assert_eq!(std::fs::read_to_string(dir.join("a.xml")).unwrap(), "old a");
+        assert_eq!(std::fs::read_to_string(dir.join("b.xml")).unwrap(), "old b");
+        assert_eq!(names(&dir), ["a.xml", "b.xml", "c.xml"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

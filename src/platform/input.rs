@@ -147,16 +147,56 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
         return utf16(rest, false).map(|s| strip_decl_encoding(&s));
     }
     String::from_utf8(bytes.to_vec()).or_else(|e| {
-        // A .vmx file may be in the single-byte charset its `.encoding` names.
-        let charset = super::text::vmx_encoding_label(bytes)
-            .and_then(|l| super::text::Charset::from_label(&l));
-        charset.and_then(|c| c.decode(bytes)).ok_or_else(|| {
-            format!(
-                "not valid UTF-8 at byte {} (UTF-16 files need a byte-order mark)",
-                e.utf8_error().valid_up_to()
-            )
-        })
+        use super::text::Charset;
+        // A .vmx file may be in the single-byte charset its `.encoding`
+        // names, an XML file in the one its declaration names.
+        let xml = xml_encoding_label(bytes);
+        let vmx = if xml.is_none() {
+            super::text::vmx_encoding_label(bytes)
+        } else {
+            None
+        };
+        let label = xml.as_ref().or(vmx.as_ref());
+        let charset = label.and_then(|l| Charset::from_label(l));
+        if let Some(text) = charset.and_then(|c| c.decode(bytes)) {
+            return Ok(if xml.is_some() {
+                strip_decl_encoding(&text)
+            } else {
+                text
+            });
+        }
+        // Where the first byte that is not UTF-8 is, as line:col (columns
+        // count characters).
+        let ok = e.utf8_error().valid_up_to();
+        let before = std::str::from_utf8(&bytes[..ok]).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        let why = match (xml, vmx) {
+            (Some(l), _) if charset.is_none() => format!(
+                "the XML declaration says encoding=\"{}\": hvxform reads XML in UTF-8, UTF-16 (with a byte-order mark), ISO-8859-1 and windows-1252; convert the file to UTF-8 (iconv -t UTF-8)",
+                l.escape_debug()
+            ),
+            (_, Some(l)) if charset.is_none() => format!(
+                "`.encoding = \"{}\"`: hvxform reads UTF-8, ISO-8859-1 and windows-1252 .vmx files; convert the file to UTF-8 and say so in .encoding",
+                l.escape_debug()
+            ),
+            (Some(l), _) | (_, Some(l)) => format!("not valid {l}"),
+            _ => "not UTF-8, and no encoding is declared (UTF-16 files need a byte-order mark; a .vmx file says its charset in .encoding)".to_string(),
+        };
+        Err(format!("{line}:{col}: byte 0x{:02X} at offset {ok}: {why}", bytes[ok]))
     })
+}
+
+/// The encoding an XML declaration at the start of `bytes` names.
+fn xml_encoding_label(bytes: &[u8]) -> Option<String> {
+    let head = bytes.strip_prefix(b"<?xml")?;
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let decl = std::str::from_utf8(&head[..end]).ok()?;
+    let i = decl.find("encoding")?;
+    let rest = decl[i + 8..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let rest = &rest[1..];
+    Some(rest[..rest.find(quote)?].to_string())
 }
 
 /// The XML declaration of a decoded UTF-16 file still says UTF-16; the text

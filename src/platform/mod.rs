@@ -515,6 +515,16 @@ pub fn in_written_form(target: &Platform, raw: &str, doc: &crate::tree::Document
     }
 }
 
+/// A native document written back as it was read (a conversion to its own
+/// platform, or home unchanged): its text as the file must be written
+/// (a `.vmx` in its declared charset, see [`vmx::in_declared_charset`]).
+pub fn native_as_read(target: &Platform, text: &str) -> String {
+    match target.name {
+        "vmware" => vmx::in_declared_charset(text).into_owned(),
+        _ => text.to_string(),
+    }
+}
+
 /// The native document of a target from the last stage's output: `.vmx`,
 /// xl.cfg or CIM-XML from their canonical forms, the XML itself otherwise.
 pub fn to_native(target: &Platform, xml: String) -> Result<String, String> {

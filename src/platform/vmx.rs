@@ -275,6 +275,45 @@ pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, 
     Ok(out)
 }
 
+/// A `.vmx` file's text (decoded) as it is written back unchanged: where
+/// `.encoding` names a charset other than UTF-8, each character beyond
+/// ASCII becomes the `|XX` escapes of its bytes in that charset (what
+/// [`escape`] writes), so that the file is ASCII and means what its
+/// `.encoding` says, instead of UTF-8 bytes a reader decodes as that
+/// charset. Comments, which VMware ignores, are escaped alike.
+pub fn in_declared_charset(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    let charset = lex(text).ok().and_then(|es| {
+        es.iter()
+            .find(|e| e.key.eq_ignore_ascii_case(".encoding"))
+            .and_then(|e| Charset::from_label(&e.value))
+    });
+    let Some(cs) = charset.filter(|c| *c != Charset::Utf8) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut b = Vec::new();
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        b.clear();
+        if !cs.encode_char(c, &mut b) {
+            // Read from this charset, so not expected: kept as it is.
+            out.push(c);
+            continue;
+        }
+        for x in &b {
+            out.push_str(&format!("|{x:02X}"));
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `ethernet0` → (`ethernet`, `0`, none); `scsi0:1` → (`scsi`, `0`, `1`);
 /// `usb:0` → (`usb`, none, `0`). Other prefixes are not devices.
 pub fn device_prefix(p: &str) -> Option<(String, Option<&str>, Option<&str>)> {
@@ -718,6 +757,30 @@ mod tests {
 
     /// Found by fuzzing: an `.encoding` hvxform has no table for was read
     /// as UTF-8, and writing the file back failed. It is refused, located.
+    #[test]
+    fn a_file_in_another_charset_is_written_back_in_it() {
+        // Read from windows-1252 bytes: é and € as characters.
+        let text = ".encoding = \"windows-1252\"\ndisplayName = \"caf\u{e9} \u{20ac}\"\n# R\u{e9}sum\u{e9}\n";
+        let out = in_declared_charset(text);
+        assert_eq!(
+            out,
+            ".encoding = \"windows-1252\"\ndisplayName = \"caf|E9 |80\"\n# R|E9sum|E9\n"
+        );
+        // Read again: the same value.
+        let xml = read(&out).unwrap();
+        assert!(xml.contains("caf\u{e9} \u{20ac}"), "{xml}");
+        // UTF-8 files, and ASCII ones, stay as they are.
+        let utf8 = ".encoding = \"UTF-8\"\ndisplayName = \"caf\u{e9}\"\n";
+        assert!(matches!(
+            in_declared_charset(utf8),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            in_declared_charset("displayName = \"caf\u{e9}\"\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
     #[test]
     fn an_unknown_encoding_is_refused_where_it_is_declared() {
         let e = read("displayName = \"x\"\n.encoding = \"UTF-8\u{feff}\"\n").unwrap_err();

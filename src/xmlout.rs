@@ -24,6 +24,8 @@ pub enum WriteError {
     InvalidChar(u32),
     /// A document built as a tree names a prefix it never declared.
     Unbound(String),
+    /// An attribute (or namespace declaration) written twice on one element.
+    Duplicate(String),
 }
 
 impl std::fmt::Display for WriteError {
@@ -44,6 +46,10 @@ impl std::fmt::Display for WriteError {
             WriteError::NoRoot => write!(f, "the document has no root element"),
             WriteError::InvalidChar(c) => write!(f, "character U+{c:04X} cannot appear in XML 1.0"),
             WriteError::Unbound(m) => f.write_str(m),
+            WriteError::Duplicate(a) => write!(
+                f,
+                "attribute `{a}` is written twice on one element; an element has each attribute once"
+            ),
         }
     }
 }
@@ -70,6 +76,11 @@ pub struct XmlOut {
     buf: String,
     /// A qualified name being put together (no allocation per name).
     qbuf: String,
+    /// The names of the attributes written on the element just started
+    /// (namespace declarations too), one after the other, and where each
+    /// ends: an attribute written twice is an error, not malformed XML.
+    here: String,
+    here_ends: Vec<usize>,
 }
 
 impl Default for XmlOut {
@@ -116,6 +127,8 @@ impl XmlOut {
             text_depth: 0,
             buf: String::with_capacity(room(256)),
             qbuf: String::new(),
+            here: String::new(),
+            here_ends: Vec::new(),
         }
     }
 
@@ -180,6 +193,8 @@ impl XmlOut {
             has_text: false,
             has_content: false,
         });
+        self.here.clear();
+        self.here_ends.clear();
         Ok(())
     }
 
@@ -268,11 +283,12 @@ impl XmlOut {
         }
         match preferred {
             Some(p) if !p.is_empty() => {
-                let q = self.qualified(p, local);
+                let p = self.free_prefix(p);
+                let q = self.qualified(&p, local);
                 let r = self.start(&q);
                 self.qbuf = q;
                 r?;
-                self.declare(Some(p), uri)
+                self.declare(Some(&p), uri)
             }
             _ => {
                 self.start(local)?;
@@ -303,14 +319,32 @@ impl XmlOut {
                     self.qbuf = q;
                     return r;
                 }
-                let p = preferred.filter(|p| !p.is_empty()).unwrap_or("ns0");
-                self.declare(Some(p), uri)?;
-                let q = self.qualified(p, local);
+                let p = self.free_prefix(preferred.filter(|p| !p.is_empty()).unwrap_or("ns0"));
+                self.declare(Some(&p), uri)?;
+                let q = self.qualified(&p, local);
                 let r = self.attr(&q, value);
                 self.qbuf = q;
                 r
             }
         }
+    }
+
+    /// `preferred`, unless it is bound in scope already (to another URI:
+    /// binding it again would change what the names written with it mean),
+    /// else the first of `ns0`, `ns1`, … that is not.
+    fn free_prefix(&self, preferred: &str) -> String {
+        let bound = |p: &str| {
+            self.scope
+                .iter()
+                .any(|(q, _)| q.as_ref().is_some_and(|r| self.text_of(r) == p))
+        };
+        if !bound(preferred) {
+            return preferred.to_string();
+        }
+        (0..)
+            .map(|k| format!("ns{k}"))
+            .find(|p| !bound(p))
+            .expect("a free prefix")
     }
 
     /// `prefix:local` in the reused name buffer, taken out of `self` (put
@@ -350,6 +384,15 @@ impl XmlOut {
             Some(o) if !o.has_content => {}
             _ => return Err(WriteError::AttributeAfterContent(qname.to_string())),
         }
+        let mut from = 0;
+        for &end in &self.here_ends {
+            if &self.here[from..end] == qname {
+                return Err(WriteError::Duplicate(qname.to_string()));
+            }
+            from = end;
+        }
+        self.here.push_str(qname);
+        self.here_ends.push(self.here.len());
         self.buf.clear();
         if let Some(t) = &mut self.tree {
             // Checked as the text writer would, kept as it is.
@@ -689,6 +732,47 @@ mod tests {
 
     fn reparse(xml: &str) -> roxmltree::Document<'_> {
         roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"))
+    }
+
+    #[test]
+    fn an_attribute_written_twice_is_an_error_not_malformed_xml() {
+        for building in [false, true] {
+            let mut o = XmlOut::new();
+            if building {
+                o = XmlOut::building();
+            }
+            o.start("r").unwrap();
+            o.declare(None, "urn:a").unwrap();
+            o.attr("id", "1").unwrap();
+            assert_eq!(o.attr("id", "2"), Err(WriteError::Duplicate("id".into())));
+            assert_eq!(
+                o.attr("xmlns", "urn:b"),
+                Err(WriteError::Duplicate("xmlns".into()))
+            );
+            // Another element starts a new set.
+            o.start("c").unwrap();
+            o.attr("id", "3").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_prefix_bound_to_another_namespace_is_not_bound_again() {
+        let mut o = XmlOut::new();
+        o.start("r").unwrap();
+        o.declare(Some("p"), "urn:B").unwrap();
+        o.start("s").unwrap();
+        o.attr("p:own", "mine").unwrap();
+        // An input attribute of urn:A whose input prefix is p.
+        o.attr_ns("id", Some("urn:A"), Some("p"), "fromA").unwrap();
+        o.attr_ns("x", Some("urn:C"), Some("ns0"), "c").unwrap();
+        o.end();
+        o.end();
+        let xml = o.finish().unwrap();
+        let d = roxmltree::Document::parse(&xml).unwrap();
+        let s = d.root_element().first_element_child().unwrap();
+        assert_eq!(s.attribute(("urn:B", "own")), Some("mine"), "{xml}");
+        assert_eq!(s.attribute(("urn:A", "id")), Some("fromA"), "{xml}");
+        assert_eq!(s.attribute(("urn:C", "x")), Some("c"), "{xml}");
     }
 
     #[test]

@@ -544,6 +544,37 @@ fn hostile_nesting_is_an_error_not_a_crash() {
     let o = run(&["check", m.to_str().unwrap(), "--format", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("nested deeper than 100 levels"));
+    // A flat chain of operators is as deep a tree: refused at its place;
+    // the longest allowed, nested as deep as allowed, runs.
+    for (op, n, code) in [
+        (" + 1", 10_000, 1),
+        (" and true", 1_001, 1),
+        (" * 1", 1_000, 0),
+    ] {
+        std::fs::write(
+            &m,
+            format!(
+                "mapping \"d\" {{ from kvm to hvx version \"1\" }}\nunmapped report;\nfn f() -> int = 1;\non domain {{ <vm> = {}1{}{}; }}\n",
+                "(".repeat(99),
+                op.repeat(n),
+                ")".repeat(99)
+            ),
+        )
+        .unwrap();
+        let o = run(&["check", m.to_str().unwrap(), "--color", "never"]);
+        assert_eq!(o.status.code(), Some(code), "{op}: {}", stderr(&o));
+        if code == 1 {
+            assert!(
+                stderr(&o).contains("operators; at most 1000")
+                    && stderr(&o).contains("deep.hvx:4:"),
+                "{}",
+                stderr(&o)
+            );
+        } else {
+            let o = run(&["run", m.to_str().unwrap(), "samples/kvm/web.xml", "-q"]);
+            assert!(stdout(&o).contains("<vm>1</vm>"), "{}", stderr(&o));
+        }
+    }
     let f = dir.join("deep.xml");
     std::fs::write(
         &f,

@@ -1249,9 +1249,13 @@ fn a_vm_without_vcpus_memory_or_name_is_refused() {
     let err = refused_input(
         &dir,
         "mx.vmx",
-        vmx.replace("memSize = \"2048\"", "memSize = \"2k\"").as_bytes(),
+        vmx.replace("memSize = \"2048\"", "memSize = \"2k\"")
+            .as_bytes(),
     );
-    assert!(err.contains("found `2k`\n  at input 10:1 (/vmx/memsize)"), "{err}");
+    assert!(
+        err.contains("found `2k`\n  at input 10:1 (/vmx/memsize)"),
+        "{err}"
+    );
     // The direct route (kvm-to-vsphere) refuses it too, at the <vcpu>.
     let f = dir.join("v0-direct.xml");
     std::fs::write(

@@ -270,7 +270,7 @@ pub(super) fn lit(p: P) -> Lit {
             } else {
                 s.parse::<i64>()
             };
-            // Out-of-range literals are caught by the checker (it re-reads the text).
+            // Out of range: refused before the tree is built (parser::check_operators).
             Lit::Int(n.unwrap_or(i64::MAX))
         }
         _ => Lit::Str(p.as_str().to_string()),

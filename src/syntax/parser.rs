@@ -62,6 +62,70 @@ fn check_nesting(source: &Arc<Source>) -> Result<(), Box<Diagnostic>> {
     Ok(())
 }
 
+/// Most binary operators one expression may have, the expressions nested
+/// in it included. Operators chain left to right (`1 + 1 + …` is a tree as
+/// deep as the chain is long), and the compiler and the evaluator recurse
+/// over that depth: a hostile chain of thousands is refused like a file
+/// nested too deep, rather than overflowing the stack.
+pub const MAX_OPERATORS: usize = 1000;
+
+/// Refuses an expression of more than [`MAX_OPERATORS`], and an integer
+/// literal out of the 64-bit range (not saturated: a wrong number written
+/// without a word).
+fn check_operators(source: &Arc<Source>, file: &P) -> Result<(), Box<Diagnostic>> {
+    let is_op = |q: &P| {
+        matches!(
+            q.as_rule(),
+            Rule::kw_or | Rule::kw_and | Rule::cmp_op | Rule::add_op | Rule::mul_op
+        )
+    };
+    // Only outermost expressions: an inner one has fewer operators.
+    let mut end = 0;
+    for p in file.clone().into_inner().flatten() {
+        if p.as_rule() == Rule::number {
+            let t = p.as_str();
+            let ok = match t.strip_prefix("0x") {
+                Some(h) => i64::from_str_radix(h, 16).is_ok(),
+                None => t.parse::<i64>().is_ok(),
+            };
+            if !ok {
+                return Err(Box::new(Diagnostic::error(
+                    "hvx::syntax",
+                    format!(
+                        "syntax error: the integer {t} is out of range (64-bit: at most {})",
+                        i64::MAX
+                    ),
+                    crate::diag::Label {
+                        source: source.clone(),
+                        span: span(&p),
+                        text: "too large".into(),
+                    },
+                )));
+            }
+            continue;
+        }
+        if p.as_rule() != Rule::expr || p.as_span().start() < end {
+            continue;
+        }
+        end = p.as_span().end();
+        let n = p.clone().into_inner().flatten().filter(is_op).count();
+        if n > MAX_OPERATORS {
+            return Err(Box::new(Diagnostic::error(
+                "hvx::syntax",
+                format!(
+                    "syntax error: an expression of {n} operators; at most {MAX_OPERATORS} (split it with `let` or functions)"
+                ),
+                crate::diag::Label {
+                    source: source.clone(),
+                    span: span(&p),
+                    text: "too long".into(),
+                },
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Parse one mapping or library file. A syntax error is returned as a
 /// diagnostic saying what was expected where.
 pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
@@ -69,6 +133,7 @@ pub fn parse(source: &Arc<Source>) -> Result<File, Box<Diagnostic>> {
     let mut pairs = HvxParser::parse(Rule::file, &source.text)
         .map_err(|e| Box::new(syntax_error(source, e)))?;
     let file_pair = pairs.next().expect("pest returns the file rule");
+    check_operators(source, &file_pair)?;
     let mut file = File::default();
     for item in file_pair.into_inner() {
         match item.as_rule() {

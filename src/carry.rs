@@ -1503,6 +1503,13 @@ pub fn merge(
     Ok(m.warnings)
 }
 
+/// Attributes of a hub element that say something of another attribute of
+/// it: (element, attribute, the attribute it depends on). Where the
+/// platform changed the one depended on, the carried value of the other
+/// describes what is gone: the platform's value is kept instead (a MAC
+/// changed on KVM is not `generated` by VMware because the old one was).
+const DEPENDS: &[(&str, &str, &str)] = &[("nic", "mac_type", "mac")];
+
 /// What goes out, for one member.
 enum Pick<'a, 'i> {
     /// Taken whole.
@@ -1547,7 +1554,13 @@ impl Merger<'_> {
         };
         for (uri, name) in names {
             let (va, vb, vc) = (get(a, uri, name), get(b, uri, name), get(c, uri, name));
-            if let Some(v) = if vc == vb { va } else { vc } {
+            // An attribute that says something of another one (a MAC's
+            // origin) is the platform's when that one changed there.
+            let follows = DEPENDS
+                .iter()
+                .find(|(e, at, _)| uri.is_none() && *e == tn.name() && *at == name)
+                .is_some_and(|(_, _, on)| get(b, None, on) != get(c, None, on));
+            if let Some(v) = if vc == vb && !follows { va } else { vc } {
                 let p = uri.and_then(|u| c.lookup_prefix(u));
                 self.out.attr_ns(name, uri, p, &v)?;
             }

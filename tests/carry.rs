@@ -1798,3 +1798,59 @@ fn a_uuid_changed_on_kvm_is_the_biosguid_back_on_hyperv() {
         "{text}"
     );
 }
+
+/// A generated MAC changed on KVM goes back to VMware as the new, static
+/// MAC: the carried `addressType = "generated"` described the old one, and
+/// VMware would replace a generated MAC outside its range with its own.
+#[test]
+fn a_mac_changed_on_kvm_goes_back_to_vmware_static() {
+    let dir = temp_dir("carry-mac-vmware");
+    let vmx = std::fs::read_to_string(root().join("samples/vmware/web.vmx"))
+        .unwrap()
+        .replace(
+            "ethernet0.addressType = \"static\"\nethernet0.address = \"00:50:56:3a:7c:11\"",
+            "ethernet0.addressType = \"generated\"\nethernet0.generatedAddress = \"00:0c:29:3a:7c:11\"\nethernet0.generatedAddressOffset = \"0\"",
+        );
+    assert!(vmx.contains("00:0c:29:3a:7c:11"));
+    let input = dir.join("gen.vmx");
+    std::fs::write(&input, &vmx).unwrap();
+    let o = transform(&input, "kvm", &dir.join("there"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kvm = dir.join("there/gen.kvm.xml");
+    let text = std::fs::read_to_string(&kvm).unwrap();
+    // Unchanged, it comes home as it was.
+    let o = transform(&kvm, "vmware", &dir.join("home"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("home/gen.kvm.vmware.vmx")).unwrap(),
+        vmx
+    );
+    // The MAC changed in libvirt's <interface> (not in the carried original).
+    let edited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.contains("<mac address=") {
+                l.replace("00:0c:29:3a:7c:11", "52:54:00:11:22:33")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&kvm, edited.join("\n")).unwrap();
+    let o = transform(&kvm, "vmware", &dir.join("back"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(dir.join("back/gen.kvm.vmware.vmx")).unwrap();
+    assert!(
+        back.contains("ethernet0.addressType = \"static\""),
+        "{back}"
+    );
+    assert!(
+        back.contains("ethernet0.address = \"52:54:00:11:22:33\""),
+        "{back}"
+    );
+    assert!(
+        back.contains("ethernet0.checkMACAddress = \"false\""),
+        "{back}"
+    );
+    assert!(!back.contains("generatedAddress"), "{back}");
+}

@@ -505,3 +505,52 @@ fn no_drive_moves_past_its_adapters_last_unit() {
         assert!(!out.exists() || file_names(&out).is_empty());
     }
 }
+
+/// A disk without `bus` is on the bus its target's name says, as libvirt
+/// reads it: virt-v2v's floppies (`<target dev='fda'/>`) stay floppies on
+/// the floppy controller, not IDE slots.
+#[test]
+fn a_disk_without_bus_is_on_the_bus_its_name_says() {
+    let dir = temp_dir("bus-by-name");
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let floppy = "<disk type='file' device='floppy'><source file='/var/lib/libvirt/images/boot.img'/><target dev='fda'/></disk>\n    <disk type='file' device='disk'><source file='/var/lib/libvirt/images/data.img'/><target dev='sdb'/></disk>\n    <interface";
+    let input = dir.join("fd.xml");
+    std::fs::write(&input, web.replacen("<interface", floppy, 1)).unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        "vmware,vsphere,hvx",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hub = std::fs::read_to_string(out.join("fd.hvx.xml")).unwrap();
+    assert!(hub.contains("<disk device=\"floppy\" bus=\"fdc\""), "{hub}");
+    assert!(
+        hub.contains("bus=\"scsi\"") && hub.contains("target=\"sdb\""),
+        "{hub}"
+    );
+    let vmx = std::fs::read_to_string(out.join("fd.vmware.vmx")).unwrap();
+    assert!(vmx.contains("floppy0.present = \"TRUE\""), "{vmx}");
+    assert!(
+        vmx.contains("floppy0.fileName = \"/var/lib/libvirt/images/boot.img\""),
+        "{vmx}"
+    );
+    assert!(!vmx.contains("ide0:0.present"), "{vmx}");
+    let spec = std::fs::read_to_string(out.join("fd.vsphere.xml")).unwrap();
+    let d = roxmltree::Document::parse(&spec).unwrap();
+    let floppy = d
+        .descendants()
+        .find(|n| {
+            n.attribute(("http://www.w3.org/2001/XMLSchema-instance", "type"))
+                == Some("VirtualFloppy")
+        })
+        .expect("a VirtualFloppy");
+    let key = floppy
+        .descendants()
+        .find(|n| n.has_tag_name("controllerKey"))
+        .and_then(|n| n.text());
+    assert_eq!(key, Some("400"), "{spec}");
+}

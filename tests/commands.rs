@@ -1623,3 +1623,85 @@ fn commands_have_the_same_effect_on_every_endpoint() {
         "{out}"
     );
 }
+
+/// Commands whose translation would mean something else, or a value no VM
+/// can have: refused, naming what, instead of translated into a different
+/// change (found by a hostile review).
+#[test]
+fn commands_that_would_change_their_meaning_are_refused() {
+    let dir = temp_dir("command-meaning");
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let virsh =
+        |ops: &str| format!("<virsh xmlns=\"urn:hvxform:virsh:1\" domain=\"proof\">{ops}</virsh>");
+    let reconfig = |spec: &str| {
+        format!("<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body><ReconfigVM_Task xmlns=\"urn:vim25\"><_this type=\"VirtualMachine\">vm-42</_this><spec>{spec}</spec></ReconfigVM_Task></soapenv:Body></soapenv:Envelope>")
+    };
+    let nic_edit = |ty: &str, start: &str, net: &str| {
+        reconfig(&format!("<deviceChange><operation>edit</operation><device xsi:type=\"{ty}\"><key>207</key><backing xsi:type=\"VirtualEthernetCardNetworkBackingInfo\"><deviceName>{net}</deviceName></backing><connectable><startConnected>{start}</startConnected><allowGuestControl>true</allowGuestControl><connected>false</connected></connectable><controllerKey>100</controllerKey><unitNumber>8</unitNumber><addressType>manual</addressType><macAddress>52:54:00:c0:00:02</macAddress></device></deviceChange>"))
+    };
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            write("maxmem.xml", &virsh("<setmaxmem kib=\"4194304\" config=\"yes\"/><setmem kib=\"2097152\" config=\"yes\"/>")),
+            vec!["--to", "vsphere", "--param", "vm=vm-42"],
+            "setmaxmem 4194304 KiB with setmem 2097152 KiB",
+        ),
+        (
+            write("maxmem-alone.xml", &virsh("<setmaxmem kib=\"4194304\" config=\"yes\"/>")),
+            vec!["--to", "vsphere", "--param", "vm=vm-42"],
+            "setmaxmem 4194304 KiB without setmem",
+        ),
+        (
+            write("setmem-0.xml", &virsh("<setmem kib=\"0\" config=\"yes\"/>")),
+            vec!["--to", "vsphere", "--param", "vm=vm-42"],
+            "setmem 0 KiB: a VM needs at least 1 MiB",
+        ),
+        (
+            write("memory-neg.xml", &reconfig("<memoryMB>-1</memoryMB>")),
+            vec!["--to", "kvm", "--param", "domain=web"],
+            "memoryMB -1: a VM needs at least 1 MiB",
+        ),
+        (
+            write("cpus-0.xml", &reconfig("<numCPUs>0</numCPUs>")),
+            vec!["--to", "kvm", "--param", "domain=web"],
+            "numCPUs 0: a VM needs at least one vCPU",
+        ),
+        (
+            write("nic-start.xml", &nic_edit("VirtualE1000", "false", "VM Network")),
+            vec!["--to", "kvm", "--context", CTX],
+            "changes more than its network (startConnected",
+        ),
+        (
+            write("nic-model.xml", &nic_edit("VirtualVmxnet3", "true", "VM Network")),
+            vec!["--to", "kvm", "--context", CTX],
+            "changes its type (VirtualE1000 to VirtualVmxnet3)",
+        ),
+    ];
+    for (file, args, says) in cases {
+        let mut a = vec![file.as_str()];
+        a.extend(args);
+        refused(&a, says);
+    }
+    // Both sizes the same: one memory size, translated.
+    let same = write(
+        "maxmem-same.xml",
+        &virsh(
+            "<setmaxmem kib=\"4194304\" config=\"yes\"/><setmem kib=\"4194304\" config=\"yes\"/>",
+        ),
+    );
+    let o = command(&[&same, "--to", "vsphere", "--param", "vm=vm-42"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("<memoryMB>4096</memoryMB>"),
+        "{}",
+        stdout(&o)
+    );
+    // A destroyed disk is detached on KVM, its image kept: said.
+    let destroy = write("destroy.xml", &reconfig("<deviceChange><operation>remove</operation><fileOperation>destroy</fileOperation><device xsi:type=\"VirtualDisk\"><key>204</key></device></deviceChange>"));
+    let o = command(&[&destroy, "--to", "kvm", "--context", CTX]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("keeps its image"), "{}", stderr(&o));
+}

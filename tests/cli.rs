@@ -1817,3 +1817,79 @@ fn inputs_in_other_charsets() {
         stderr(&o)
     );
 }
+
+/// `check DIR` checks the mappings in the folders inside it too (libraries
+/// through the mappings that use them), and a folder without a mapping is
+/// an error: a CI gate that checked nothing must not pass. A library named
+/// twice under two spellings is loaded once.
+#[test]
+fn check_of_a_folder_checks_every_mapping_or_fails() {
+    let o = run(&["check", "mappings"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let n: usize = stderr(&o)
+        .split("checked ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    // The route mappings and the command mappings (mappings/commands/).
+    let commands = std::fs::read_dir(root().join("mappings/commands"))
+        .unwrap()
+        .count();
+    assert!(n >= 15 + commands, "{}", stderr(&o));
+    let dir = temp_dir("check-dirs");
+    std::fs::create_dir_all(dir.join("empty/sub")).unwrap();
+    let o = run(&["check", dir.join("empty").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no .hvx files"), "{}", stderr(&o));
+    std::fs::create_dir_all(dir.join("nested/sub/lib")).unwrap();
+    std::fs::write(dir.join("nested/sub/broken.hvx"), "this is not a mapping\n").unwrap();
+    let o = run(&["check", dir.join("nested").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    std::fs::write(dir.join("nested/sub/lib/x.hvx"), "fn seven() -> int = 7;\n").unwrap();
+    std::fs::write(
+        dir.join("nested/sub/broken.hvx"),
+        "mapping \"t\" { from kvm to hvx version \"1\" }\nunmapped report;\nuse \"lib/x.hvx\";\nuse \"./lib/x.hvx\";\nuse \"lib//x.hvx\";\non domain { <vm> = seven(); }\n",
+    )
+    .unwrap();
+    let o = run(&["check", dir.join("nested").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// A file given as `--session` that is not a store says so, without
+/// printing the file: another VM's XML, several YAML documents.
+#[test]
+fn a_session_file_that_is_no_store_is_named_as_such() {
+    let dir = temp_dir("not-a-store");
+    let xml = dir.join("w.xml");
+    std::fs::copy(root().join("samples/kvm/web.xml"), &xml).unwrap();
+    let before = std::fs::read(&xml).unwrap();
+    let multi = dir.join("multi.yaml");
+    std::fs::write(&multi, "version: 1\ntables: {}\n---\nversion: 1\n").unwrap();
+    for (store, says) in [
+        (
+            &xml,
+            "w.xml:1:1: not a session store: the file is a YAML string",
+        ),
+        (
+            &multi,
+            "multi.yaml:1:1: not a session store: the file holds several YAML documents",
+        ),
+    ] {
+        let o = run(&[
+            "transform",
+            "samples/kvm/web.xml",
+            "--to",
+            "vsphere",
+            "-o",
+            dir.join("out").to_str().unwrap(),
+            "--session",
+            store.to_str().unwrap(),
+        ]);
+        assert_ne!(o.status.code(), Some(0));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("<domain"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("RawStore"), "{}", stderr(&o));
+    }
+    assert_eq!(std::fs::read(&xml).unwrap(), before);
+}

@@ -42,12 +42,19 @@ pub enum Format {
     Sarif,
 }
 
+/// The `.hvx` files under `dir` and the folders inside it (as `fmt` finds
+/// them: sorted, hidden entries skipped).
 fn hvx_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.path());
     for e in entries {
         let p = e.path();
-        if p.is_file() && p.extension().is_some_and(|x| x == "hvx") {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            hvx_files(&p, out)?;
+        } else if p.is_file() && p.extension().is_some_and(|x| x == "hvx") {
             out.push(p);
         }
     }
@@ -58,10 +65,26 @@ impl Check {
     pub fn run(self, ctx: &Ctx) -> u8 {
         let mut sources = Vec::new();
         let mut files = Vec::new();
+        // Files found in a folder (not named): a library among them is
+        // checked through the mappings that use it, in their context.
+        let mut walked = std::collections::HashSet::new();
         for p in self.paths.iter().chain(self.mappings.iter()) {
             if p.is_dir() {
+                let before = files.len();
                 if let Err(e) = hvx_files(p, &mut files) {
                     super::error(ctx, &format!("{}: cannot read directory: {e}", p.display()));
+                    return exit::CANNOT_RUN;
+                }
+                walked.extend(files[before..].iter().cloned());
+                // A CI gate that checked nothing must not pass.
+                if files.len() == before {
+                    super::error(
+                        ctx,
+                        &format!(
+                            "{}: no .hvx files in this folder or the folders inside it",
+                            p.display()
+                        ),
+                    );
                     return exit::CANNOT_RUN;
                 }
             } else {
@@ -70,6 +93,7 @@ impl Check {
         }
         for f in &files {
             match compile::read_source(f) {
+                Ok(s) if walked.contains(f) && compile::is_library(&s) => {}
                 Ok(s) => sources.push(s),
                 Err(m) => {
                     super::error(ctx, &m);

@@ -23,6 +23,14 @@ impl Resolver for FsResolver<'_> {
                 "`use \"{rel}\"`: library paths are relative to the mapping and may not contain `..` or start with `/`"
             ));
         }
+        // One spelling per file (`./lib/x.hvx`, `lib//x.hvx` are
+        // `lib/x.hvx`), so that each file is loaded once.
+        let normal: Vec<&str> = rel
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        let rel = normal.join("/");
+        let rel = rel.as_str();
         if let Some(path) = &from.path {
             let dir = path.parent().unwrap_or(Path::new("."));
             let p = dir.join(rel);

@@ -195,6 +195,27 @@ impl<'de, 'a> Deserialize<'de> for RawTables<'a> {
 fn yaml_problem(e: &serde_yaml::Error) -> Problem {
     let mut message = e.to_string();
     let at = e.location().map(|l| (l.line(), l.column()));
+    // Not a mapping at all (another file given as the store): what it is,
+    // not the file's text and a Rust type's name.
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if message.contains("expected struct") {
+            let kind = rest.split([' ', ',']).next().unwrap_or("something else");
+            return Problem {
+                at: Some(at.unwrap_or((1, 1))),
+                message: format!(
+                    "not a session store: the file is a YAML {kind}, where a store is a mapping with `version: {VERSION}` and `tables` (is this the right file?)"
+                ),
+            };
+        }
+    }
+    if message.contains("more than one document") {
+        return Problem {
+            at: Some(at.unwrap_or((1, 1))),
+            message:
+                "not a session store: the file holds several YAML documents (`---`); a store is one"
+                    .into(),
+        };
+    }
     if let Some((l, c)) = at {
         let suffix = format!(" at line {l} column {c}");
         if let Some(i) = message.find(&suffix) {

@@ -130,7 +130,20 @@ pub fn size(value: &str, default_unit: &str) -> Result<i64, String> {
     let bytes = n
         .checked_mul(f)
         .filter(|b| *b <= i64::MAX as u128)
-        .ok_or_else(|| format!("size `{} {}` is too large", short(v), unit))?;
+        .ok_or_else(|| {
+            // The unit once: the value's own, or the default one added.
+            if rest.trim().is_empty() {
+                format!(
+                    "size `{} {unit}` is too large (more than 2^63 - 1 bytes)",
+                    short(v)
+                )
+            } else {
+                format!(
+                    "size `{}` is too large (more than 2^63 - 1 bytes)",
+                    short(v)
+                )
+            }
+        })?;
     Ok(bytes as i64)
 }
 

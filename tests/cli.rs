@@ -1893,3 +1893,46 @@ fn a_session_file_that_is_no_store_is_named_as_such() {
     }
     assert_eq!(std::fs::read(&xml).unwrap(), before);
 }
+
+/// `pad` wider than it can write is an error, not a silent 64 characters;
+/// a size too large says its unit once; two rules whose patterns differ in
+/// a string's spaces are two rules.
+#[test]
+fn small_language_edges_say_what_they_do() {
+    let dir = temp_dir("lang-edges");
+    let m = dir.join("m.hvx");
+    let head = "mapping \"t\" { from kvm to hvx version \"1\" }\nunmapped report;\n";
+    std::fs::write(
+        &m,
+        format!("{head}on domain {{ <vm> {{ <a> = length(pad(7, 100)); }} }}\n"),
+    )
+    .unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "samples/kvm/web.xml", "-q"]);
+    assert!(stdout(&o).contains("<a>100</a>"), "{}", stderr(&o));
+    std::fs::write(&m, format!("{head}on domain {{ <vm> = pad(7, 2000); }}\n")).unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "samples/kvm/web.xml", "-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("pad(7, 2000): the width must be 0 to 1024"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        &m,
+        format!("{head}on domain {{ <vm> = size(\"16 EiB\", \"KiB\"); }}\n"),
+    )
+    .unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "samples/kvm/web.xml", "-q"]);
+    assert!(
+        stderr(&o).contains("size `16 EiB` is too large"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        &m,
+        format!("{head}on domain {{ <vm> {{ apply devices/disk; }} }}\non disk[@device = \"cd rom\"] {{ <spaced/> }}\non disk[@device = \"cdrom\"] {{ <cdrom/> }}\n"),
+    )
+    .unwrap();
+    let o = run(&["check", m.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -823,8 +823,39 @@ fn root_input_only_prefixes(files: &[(u16, ast::File)]) -> HashSet<String> {
         .collect()
 }
 
+/// A pattern's text without the whitespace that does not change it: text in
+/// strings is kept (`"cd rom"` is not `"cdrom"`), and a space that keeps two
+/// words apart stays one space (`on - crash`, a subtraction, is not the
+/// name `on-crash`).
 pub(super) fn norm(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':');
+    let mut out = String::with_capacity(s.len());
+    let (mut in_str, mut escaped, mut gap) = (false, false, false);
+    for c in s.chars() {
+        if in_str {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            gap = true;
+            continue;
+        }
+        if gap && word(c) && out.chars().next_back().is_some_and(word) {
+            out.push(' ');
+        }
+        gap = false;
+        if c == '"' {
+            in_str = true;
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn default_priority(p: &Pattern) -> f64 {
@@ -1029,6 +1060,22 @@ fn single_braces(s: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod vocabulary_tests {
+    #[test]
+    fn patterns_differ_where_their_whitespace_means_something() {
+        use super::norm;
+        assert_eq!(
+            norm("disk[ @device = \"cdrom\" ]"),
+            "disk[@device=\"cdrom\"]"
+        );
+        assert_ne!(
+            norm("disk[@device = \"cd rom\"]"),
+            norm("disk[@device = \"cdrom\"]")
+        );
+        assert_ne!(norm("disk[on - crash]"), norm("disk[on-crash]"));
+        assert_eq!(norm("disk[a  and\n b]"), "disk[a and b]");
+        assert_eq!(norm("x[@k = \"a\\\" b\"]"), "x[@k=\"a\\\" b\"]");
+    }
+
     #[test]
     fn drop_reasons_with_single_braces_are_found() {
         assert_eq!(

@@ -7,6 +7,10 @@ use super::{Cx, Run, R};
 use crate::convert;
 use crate::program::*;
 
+/// The widest `pad` (a zero-padded number wider than this is no identifier
+/// or file name anyone writes; wider is an error, not cut).
+const MAX_PAD: i64 = 1024;
+
 impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
     pub(super) fn builtin(
         &mut self,
@@ -191,7 +195,15 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             }
             B::Pad => {
                 let i = self.int_arg(&args[0], cx, locals)?;
-                let w = self.int_arg(&args[1], cx, locals)?.clamp(0, 64) as usize;
+                let w = self.int_arg(&args[1], cx, locals)?;
+                if !(0..=MAX_PAD).contains(&w) {
+                    return Err(self.err(
+                        loc,
+                        Some(cx.item),
+                        format!("pad({i}, {w}): the width must be 0 to {MAX_PAD}"),
+                    ));
+                }
+                let w = w as usize;
                 s(format!("{i:0w$}"))
             }
             B::Min | B::Max => {

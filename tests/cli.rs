@@ -1662,6 +1662,21 @@ fn a_failed_run_keeps_what_was_there() {
         stderr(&o)
     );
     assert!(!o4.join("web.vsphere.xml").exists());
+    // Two inputs, whose outputs would otherwise be written as they come.
+    let db = root().join("samples/kvm/db.xml");
+    let o = run(&[
+        "transform",
+        web.to_str().unwrap(),
+        db.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        o4.to_str().unwrap(),
+        "--report",
+        o4.join("db.vsphere.xml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!o4.join("db.vsphere.xml").exists());
 }
 
 /// `-r` follows links to folders (a host's export mounted by a link), says

@@ -308,10 +308,19 @@ impl Transform {
         }
 
         let saver = persisted.saver();
-        let stream_to = self
+        // The report and the outputs, as real paths: a report in the output
+        // folder is checked against every output name before any is
+        // written, so those outputs are not streamed.
+        let report_at = self.report.as_deref().and_then(real_file_path);
+        let real_out = self
             .output
             .as_deref()
-            .filter(|_| streams(&inputs, self.output.as_deref(), saver.is_none()));
+            .and_then(|o| std::fs::canonicalize(o).ok());
+        let report_among_outputs =
+            matches!((&report_at, &real_out), (Some(r), Some(o)) if r.starts_with(o));
+        let stream_to = self.output.as_deref().filter(|_| {
+            !report_among_outputs && streams(&inputs, self.output.as_deref(), saver.is_none())
+        });
         // A file found in a folder that describes no VM is skipped.
         let skip = |d: &Done| {
             d.listed
@@ -380,7 +389,6 @@ impl Transform {
             let out_dir = self.output.as_deref();
             // Every input by its real path, made when an output already exists.
             let mut real_inputs: Option<HashMap<PathBuf, usize>> = None;
-            let report_at = self.report.as_deref().and_then(real_file_path);
             for (k, d) in results.iter().enumerate() {
                 let Ok((docs, _)) = &d.result else {
                     continue;
@@ -401,9 +409,7 @@ impl Transform {
                             .get(t)
                             .copied()
                     });
-                    if report_at.is_some()
-                        && out_dir.and_then(|o| real_file_path(&o.join(&at))) == report_at
-                    {
+                    if report_among_outputs && real_out.as_ref().map(|o| o.join(&at)) == report_at {
                         super::error(
                             ctx,
                             &format!(

@@ -283,6 +283,7 @@ pub fn escape(v: &str, charset: Option<Charset>, label: &str) -> Result<String, 
 /// charset. Comments, which VMware ignores, are escaped alike.
 pub fn in_declared_charset(text: &str) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
+    use std::fmt::Write as _;
     if text.is_ascii() {
         return Cow::Borrowed(text);
     }
@@ -308,7 +309,7 @@ pub fn in_declared_charset(text: &str) -> std::borrow::Cow<'_, str> {
             continue;
         }
         for x in &b {
-            out.push_str(&format!("|{x:02X}"));
+            let _ = write!(out, "|{x:02X}");
         }
     }
     Cow::Owned(out)

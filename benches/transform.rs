@@ -179,6 +179,45 @@ fn time<F: FnMut() -> usize>(iters: u32, mut f: F) -> Duration {
     best
 }
 
+/// A route and its floor timed in alternation, `ROUNDS` batches of `iters`
+/// each, so that a slow spell of the machine (this VM's speed drifts by 2x
+/// within a minute) falls on both: each round gives one ratio, and the
+/// median of the rounds' ratios is the route's ratio. Returns the best
+/// time of each and that median.
+fn paired<A: FnMut() -> usize, B: FnMut() -> usize>(
+    iters: u32,
+    mut route: A,
+    mut floor: B,
+) -> (Duration, Duration, f64) {
+    const ROUNDS: usize = 9;
+    let batch = |f: &mut dyn FnMut() -> usize| {
+        let t = Instant::now();
+        let mut sink = 0;
+        for _ in 0..iters {
+            sink += f();
+        }
+        std::hint::black_box(sink);
+        t.elapsed() / iters
+    };
+    let (mut best_r, mut best_f) = (Duration::MAX, Duration::MAX);
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    for k in 0..ROUNDS {
+        // Alternate which goes first, so neither always runs warm.
+        let (r, f) = if k % 2 == 0 {
+            let r = batch(&mut route);
+            (r, batch(&mut floor))
+        } else {
+            let f = batch(&mut floor);
+            (batch(&mut route), f)
+        };
+        best_r = best_r.min(r);
+        best_f = best_f.min(f);
+        ratios.push(r.as_secs_f64() / f.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    (best_r, best_f, ratios[ROUNDS / 2])
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this as
     // a smoke test (a debug build, no --bench): then a few iterations too.
@@ -267,20 +306,28 @@ fn main() {
     let hub_out = one(&conv, hvx);
     let n_hub = count_nodes(&hub_out);
     let n_vs = count_nodes(&vs_out);
-    let t_floor_hub = time(iters, || floor(&text, n_hub));
-    let t_floor_vs = time(iters, || floor(&text, n_vs));
     let ev_vs = events(&vs_out);
-    let t_exact_vs = time(iters, || floor_exact(&text, &ev_vs));
-    let t_floor_both = time(iters, || floor(&text, n_hub + n_vs));
-    let t_hub = time(iters, || one(&conv, hvx).len());
-    let t_direct = time(iters, || one(&conv, vsphere).len());
-    let t_via_hub = time(iters, || one(&conv_hub, vsphere).len());
+    let direct = paired(iters, || one(&conv, vsphere).len(), || floor(&text, n_vs));
+    let exact = paired(
+        iters,
+        || one(&conv, vsphere).len(),
+        || floor_exact(&text, &ev_vs),
+    );
+    let hub = paired(iters, || one(&conv, hvx).len(), || floor(&text, n_hub));
+    let via_hub = paired(
+        iters,
+        || one(&conv_hub, vsphere).len(),
+        || floor(&text, n_hub + n_vs),
+    );
     // kvm -> hyperv: the hub, then the canonical Hyper-V form (counted as
     // the nodes written: its instances are text once packed into CIM-XML).
     let hv_out = one(&conv, hyperv);
     let n_hv = count_nodes(&platform::hyperv::read("out.xml", &hv_out).unwrap());
-    let t_hyperv = time(iters, || one(&conv, hyperv).len());
-    let t_floor_hv = time(iters, || floor(&text, n_hub + n_hv));
+    let hyperv_t = paired(
+        iters,
+        || one(&conv, hyperv).len(),
+        || floor(&text, n_hub + n_hv),
+    );
     // kvm -> ec2: the hub, then the DescribeInstances response (the
     // instance type chosen from the 1,241-row table) and the requests
     // beside it (RunInstances, ImportImage per disk, as JSON): the floor
@@ -298,8 +345,11 @@ fn main() {
             }
         })
         .sum();
-    let t_ec2 = time(iters, || one(&conv, ec2).len());
-    let t_floor_ec2 = time(iters, || floor(&text, n_hub + n_ec2));
+    let ec2_t = paired(
+        iters,
+        || one(&conv, ec2).len(),
+        || floor(&text, n_hub + n_ec2),
+    );
     let t_compile = time(if quick { 2 } else { 50 }, || {
         let m = Mappings::new(None);
         m.program("kvm-to-vsphere.hvx").unwrap().rules.len()
@@ -309,84 +359,55 @@ fn main() {
         m.program("kvm-to-hvx.hvx").unwrap().rules.len()
             + m.program("hvx-to-vsphere.hvx").unwrap().rules.len()
     });
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!(
-        "input: {path} ({} bytes), {iters} iterations, best of 5",
+        "input: {path} ({} bytes), {iters} iterations, each route timed beside its floor in 9 alternating rounds: best time, median ratio",
         text.len()
     );
     println!("{:<60} {:>10}", "case", "per doc");
-    let row = |name: String, t: Duration, floor: Option<Duration>| match floor {
-        Some(f) => println!("{name:<60} {t:>10.1?}  {:.2}x its floor", ratio(t, f)),
-        None => println!("{name:<60} {t:>10.1?}"),
+    // Each route beside its floor, timed in alternation (see [`paired`]):
+    // the ratio is the median of the rounds' ratios.
+    let pair = |route: String, floor: String, (t, f, r): (Duration, Duration, f64)| {
+        println!("{floor:<60} {f:>10.1?}");
+        println!("{route:<60} {t:>10.1?}  {r:.2}x its floor");
     };
-    row(
-        format!("floor: parse input + write {n_vs} nodes"),
-        t_floor_vs,
-        None,
-    );
-    row(
+    pair(
         format!("kvm -> vsphere, shipped route: direct (writes {n_vs} nodes)"),
-        t_direct,
-        Some(t_floor_vs),
+        format!("floor: parse input + write {n_vs} nodes"),
+        direct,
     );
-    row(
-        "exact floor: parse input + write the output's own nodes".to_string(),
-        t_exact_vs,
-        None,
-    );
-    row(
+    pair(
         "kvm -> vsphere, direct, against the exact floor".to_string(),
-        t_direct,
-        Some(t_exact_vs),
+        "exact floor: parse input + write the output's own nodes".to_string(),
+        exact,
     );
-    row(
-        format!("floor: parse input + write {n_hub} nodes"),
-        t_floor_hub,
-        None,
-    );
-    row(
+    pair(
         format!("kvm -> hvx (writes {n_hub} nodes)"),
-        t_hub,
-        Some(t_floor_hub),
+        format!("floor: parse input + write {n_hub} nodes"),
+        hub,
     );
-    row(
-        format!("floor: parse input + write {} nodes", n_hub + n_vs),
-        t_floor_both,
-        None,
-    );
-    row(
+    pair(
         format!(
             "kvm -> hvx -> vsphere, --via-hub (writes {} nodes)",
             n_hub + n_vs
         ),
-        t_via_hub,
-        Some(t_floor_both),
+        format!("floor: parse input + write {} nodes", n_hub + n_vs),
+        via_hub,
     );
-    row(
-        format!("floor: parse input + write {} nodes", n_hub + n_hv),
-        t_floor_hv,
-        None,
-    );
-    row(
+    pair(
         format!(
             "kvm -> hvx -> hyperv (writes {} nodes, then packs CIM-XML)",
             n_hub + n_hv
         ),
-        t_hyperv,
-        Some(t_floor_hv),
+        format!("floor: parse input + write {} nodes", n_hub + n_hv),
+        hyperv_t,
     );
-    row(
-        format!("floor: parse input + write {} nodes", n_hub + n_ec2),
-        t_floor_ec2,
-        None,
-    );
-    row(
+    pair(
         format!(
             "kvm -> hvx -> ec2 + requests (writes {} nodes)",
             n_hub + n_ec2
         ),
-        t_ec2,
-        Some(t_floor_ec2),
+        format!("floor: parse input + write {} nodes", n_hub + n_ec2),
+        ec2_t,
     );
     let ratios = matrix(&conv, if quick { 20 } else { 300 });
     // `cargo bench` (release): every route against the kept baseline. Not
@@ -394,11 +415,10 @@ fn main() {
     if std::env::args().any(|a| a == "--bench") {
         guard(&ratios);
     }
-    row("compile kvm-to-vsphere".into(), t_compile, None);
-    row(
-        "compile kvm-to-hvx + hvx-to-vsphere".into(),
-        t_compile_hub,
-        None,
+    println!("{:<60} {t_compile:>10.1?}", "compile kvm-to-vsphere");
+    println!(
+        "{:<60} {t_compile_hub:>10.1?}",
+        "compile kvm-to-hvx + hvx-to-vsphere"
     );
 }
 
@@ -456,7 +476,7 @@ fn matrix(conv: &Convert, iters: u32) -> Vec<(String, String, f64)> {
     };
     println!();
     println!(
-        "every route: per document, and × its node-count floor ({iters} iterations, best of 5)"
+        "every route: per document, and × its node-count floor ({iters} iterations; the median ratio of 9 rounds timed beside the floor)"
     );
     print!("{:<9}", "from \\ to");
     for t in &targets {
@@ -497,9 +517,7 @@ fn matrix(conv: &Convert, iters: u32) -> Vec<(String, String, f64)> {
                     count_nodes(&platform::to_xml("out", &d.xml, Some(target)).unwrap())
                 };
             }
-            let t_route = time(iters, || docs(target).len());
-            let t_floor = time(iters, || floor(&read, nodes));
-            let r = t_route.as_secs_f64() / t_floor.as_secs_f64();
+            let (t_route, _, r) = paired(iters, || docs(target).len(), || floor(&read, nodes));
             print!(" {:>8.1?} {r:>5.2}x", t_route);
             worst.push((r, format!("{src} -> {t}")));
             ratios.push((src.to_string(), t.to_string(), r));

@@ -3,6 +3,7 @@
 //! scopes, refuses characters XML cannot carry, and reports misuse as errors
 //! instead of panicking.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use xmlwriter::{Indent, Options, XmlWriter};
@@ -564,6 +565,26 @@ fn needs_escape(s: &str, attr: bool) -> bool {
 /// characters XML 1.0 cannot carry.
 pub fn escape_into(out: &mut String, s: &str, attr: bool) -> Result<(), WriteError> {
     escape_impl::<false>(out, s, attr)
+}
+
+/// `s` with every character XML 1.0 cannot hold written as `\u{XXXX}`:
+/// for reports about data (a test's output in JUnit), where showing the
+/// character beats refusing the whole report.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if check_chars(s).is_ok() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        let bad =
+            (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}';
+        if bad {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Whether XML 1.0 can hold every character of `s`: what [`escape_into`]

@@ -247,6 +247,32 @@ fn json_and_junit_reports_for_ci() {
     assert!(failure.text().unwrap().contains("+<?xml"), "{x}");
 }
 
+/// A case named with a character XML cannot hold (an escape sequence in a
+/// folder name): the JUnit report is still XML, with the character shown,
+/// not an error and no report at all.
+#[test]
+fn junit_report_shows_what_xml_cannot_hold() {
+    let d = suite("suite-junit-controls");
+    write(&d.join("red\u{1b}[31m/input.xml"), INPUT);
+    write(
+        &d.join("red\u{1b}[31m/expected/input.cmdb.xml"),
+        "<host/>\n",
+    );
+    let o = test(&d, &["--format", "junit"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let x = stdout(&o);
+    let doc = roxmltree::Document::parse(&x).unwrap_or_else(|e| panic!("{e}: {x}"));
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert_eq!(
+        failure.parent().unwrap().attribute("name"),
+        Some("red\\u{001B}[31m"),
+        "{x}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let o = run(&["test", "no/such/folder"]);

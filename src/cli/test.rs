@@ -317,8 +317,11 @@ fn print_junit(results: &[CaseResult], label: &dyn Fn(&CaseResult) -> String, se
         w.attr("time", &format!("{secs:.3}"))?;
         for r in results {
             w.start("testcase")?;
-            w.attr("classname", &r.case.suite.display().to_string())?;
-            w.attr("name", &label(r))?;
+            // Names and outputs are data: what XML cannot hold is shown
+            // as `\u{XXXX}` rather than losing the whole report.
+            let safe = |s: &str| crate::xmlout::printable(s).into_owned();
+            w.attr("classname", &safe(&r.case.suite.display().to_string()))?;
+            w.attr("name", &safe(&label(r)))?;
             w.attr("time", &format!("{:.3}", r.millis / 1000.0))?;
             if !r.passed() {
                 w.start("failure")?;
@@ -328,8 +331,8 @@ fn print_junit(results: &[CaseResult], label: &dyn Fn(&CaseResult) -> String, se
                     Mismatch::Gone { file, .. } => format!("expected/{file} was not produced"),
                     Mismatch::Problem(p) => p.lines().next().unwrap_or("").to_string(),
                 };
-                w.attr("message", &first)?;
-                w.text(&explain(r))?;
+                w.attr("message", &safe(&first))?;
+                w.text(&safe(&explain(r)))?;
                 w.end();
             }
             w.end();

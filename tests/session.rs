@@ -735,3 +735,86 @@ fn regex_free_replace(text: &str, open: &str, close: &str, with: &str) -> String
     let b = a + text[a..].find(close).unwrap() + close.len();
     format!("{}{with}{}", &text[..a], &text[b..])
 }
+
+/// A store is a YAML file: a device (`--session /dev/null`, meant as "no
+/// store") or a folder is refused before anything is converted, and left as
+/// it is; a link to a store not created yet creates it where the link
+/// points; a save keeps the file's mode; a read-only store is refused, not
+/// replaced.
+#[test]
+fn a_store_is_a_file_saved_where_it_is_and_as_it_was() {
+    let dir = temp_dir("session-what-a-store-is");
+    let out = dir.join("out");
+    // A character device (a FIFO where mknod needs root).
+    let dev = dir.join("device");
+    let made = std::process::Command::new("mknod")
+        .args([s(&dev), "c", "1", "3"])
+        .status()
+        .is_ok_and(|st| st.success())
+        || std::process::Command::new("mkfifo")
+            .arg(s(&dev))
+            .status()
+            .unwrap()
+            .success();
+    assert!(made);
+    for store in [dev.clone(), dir.clone()] {
+        let o = domain_to_vsphere(&store, &["-o", s(&out)]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("not a regular file") || stderr(&o).contains("a folder"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
+            "output written with an unusable store"
+        );
+    }
+    assert!(
+        !std::fs::metadata(&dev).unwrap().is_file(),
+        "device replaced"
+    );
+    // A link to a store that does not exist yet.
+    let shared = dir.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let link = dir.join("mine.yaml");
+    std::os::unix::fs::symlink("shared/store.yaml", &link).unwrap();
+    seed_networks(&link);
+    ok(&domain_to_vsphere(&link, &["-o", s(&out)]));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(!pairs(&shared.join("store.yaml")).is_empty());
+    // The mode is kept.
+    let private = dir.join("private.yaml");
+    std::fs::copy(shared.join("store.yaml"), &private).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let o = run(&[
+        "session",
+        "set",
+        s(&private),
+        "networks",
+        "extra",
+        "pg-extra",
+    ]);
+    ok(&o);
+    assert_eq!(mode(&private), 0o600);
+    // A read-only store is refused and left as it was.
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o444),
+    )
+    .unwrap();
+    let before = std::fs::read(&private).unwrap();
+    let o = run(&["session", "set", s(&private), "networks", "more", "pg-more"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("read-only"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&private).unwrap(), before);
+    assert_eq!(mode(&private), 0o444);
+}

@@ -100,6 +100,7 @@ pub fn read(path: &Path) -> Result<Tables, StoreError> {
 
 /// Reads and checks a store; `None` if the file does not exist.
 fn load(path: &Path) -> Result<Option<Tables>, StoreError> {
+    regular(path)?;
     let bytes = match crate::platform::input::read_limited(path, crate::platform::input::MAX_INPUT)
     {
         Ok(b) => b,
@@ -134,24 +135,71 @@ fn line_col(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
 /// The store's real path (symbolic links resolved, so the rename replaces
 /// the file and not the link) and its lock file.
 fn resolve(path: &Path) -> Result<(PathBuf, PathBuf), StoreError> {
-    let real = match std::fs::canonicalize(path) {
+    // A link to a store not created yet: the store is created where the
+    // link points (replacing the link would leave the target, which other
+    // runs use, without these pairs).
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&at) {
+            Ok(to) if std::fs::metadata(&at).is_err() => at = parent(&at).join(to),
+            _ => break,
+        }
+    }
+    let real = match std::fs::canonicalize(&at) {
         Ok(p) => p,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let name = path.file_name().ok_or_else(|| StoreError::Io {
+            let name = at.file_name().ok_or_else(|| StoreError::Io {
                 path: path.to_path_buf(),
                 what: "use",
                 error: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
             })?;
-            let dir = parent(path);
-            std::fs::canonicalize(dir)
+            std::fs::canonicalize(parent(&at))
                 .map_err(io_err(path, "find the directory of"))?
                 .join(name)
         }
         Err(e) => return Err(io_err(path, "find")(e)),
     };
+    regular(&real).map_err(|e| rename_path(e, path))?;
     let mut lock = real.clone().into_os_string();
     lock.push(".lock");
     Ok((real, PathBuf::from(lock)))
+}
+
+/// A store is a regular file (or none yet): a device, a folder or a pipe
+/// is refused before anything is read or replaced (`--session /dev/null`
+/// would otherwise have replaced the device with a file).
+fn regular(path: &Path) -> Result<(), StoreError> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            what: "use",
+            error: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                if m.is_dir() {
+                    "it is a folder, not a file"
+                } else {
+                    "it is not a regular file (a store is a YAML file)"
+                },
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A store whose file has no write permission is not replaced behind its
+/// owner's back (the rename that saves it would not ask).
+fn writable(path: &Path) -> Result<(), StoreError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.permissions().readonly() => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            what: "write",
+            error: io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the file is read-only; make it writable (chmod u+w) to let conversions add pairs",
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn parent(path: &Path) -> &Path {
@@ -180,6 +228,7 @@ impl StoreFile {
     /// that has something to write.
     pub fn open(path: &Path, on_wait: impl FnOnce(&Path)) -> Result<StoreFile, StoreError> {
         let (real, lock_path) = resolve(path)?;
+        writable(&real).map_err(|e| rename_path(e, path))?;
         let lock = File::options()
             .create(true)
             .truncate(false)
@@ -294,9 +343,16 @@ fn save(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .unwrap_or_default();
     remove_stale_temps(dir, &name);
     let tmp = dir.join(format!(".{name}.{}.session-tmp", std::process::id()));
+    let old = std::fs::metadata(path).ok();
     let r = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
+        // The new file keeps the old one's mode and owner: a store kept
+        // 0600 stays private, and one owned by another user stays theirs.
+        if let Some(m) = &old {
+            f.set_permissions(m.permissions())?;
+            keep_owner(&f, m)?;
+        }
         f.sync_all()?;
         drop(f);
         if let Some(ms) = std::env::var(SLOW_SAVE_ENV)
@@ -312,6 +368,31 @@ fn save(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     r
+}
+
+#[cfg(unix)]
+fn keep_owner(f: &File, old: &std::fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let now = f.metadata()?;
+    if now.uid() == old.uid() && now.gid() == old.gid() {
+        return Ok(());
+    }
+    // Only root may give a file away; anyone may keep its group when they
+    // are in it (a store shared by a team's group stays shared).
+    match std::os::unix::fs::fchown(f, Some(old.uid()), Some(old.gid())) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            match std::os::unix::fs::fchown(f, None, Some(old.gid())) {
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+                r => r,
+            }
+        }
+        r => r,
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_: &File, _: &std::fs::Metadata) -> io::Result<()> {
+    Ok(())
 }
 
 /// Temp files left by writers that died between writing and renaming.

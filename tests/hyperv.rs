@@ -779,3 +779,47 @@ fn secure_boot_without_a_known_guest_keeps_hyperv_s_default() {
     assert!(!vssd.contains_key("SecureBootTemplateId"), "{vssd:?}");
     assert_eq!(vssd["SecureBootEnabled"].2, ["TRUE"]);
 }
+
+/// Dynamic memory with Hyper-V's default maximum (Limit 1048576 MiB, 1 TiB:
+/// no maximum set) is the VM's startup memory elsewhere, with a warning,
+/// not a 1 TiB VM; and Hyper-V gets the same instance back from the hub.
+#[test]
+fn dynamic_memory_without_a_maximum_is_the_startup_memory() {
+    let dir = temp_dir("hyperv-unbounded");
+    let text = std::fs::read_to_string(root().join("samples/hyperv/web-gen2.xml")).unwrap();
+    let limit = "&quot;Limit&quot; TYPE=&quot;uint64&quot;&gt;&lt;VALUE&gt;8192";
+    let raw = "\"Limit\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;8192";
+    assert!(
+        text.contains(raw) || text.contains(limit),
+        "the sample's Limit"
+    );
+    let input = dir.join("unbounded.xml");
+    std::fs::write(
+        &input,
+        text.replace(raw, "\"Limit\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;1048576"),
+    )
+    .unwrap();
+    let o = run(&[
+        "-v",
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "--no-carry",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("<memoryMB>4096</memoryMB>"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("dynamic memory without a maximum")
+            && stderr(&o).contains("startup memory, 4096 MiB"),
+        "{}",
+        stderr(&o)
+    );
+    let hub = transform(&input, "hvx", &dir);
+    let back = transform(&hub, "hyperv", &dir.join("back"));
+    assert_eq!(instances(&input), instances(&back));
+}

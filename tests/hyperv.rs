@@ -823,3 +823,67 @@ fn dynamic_memory_without_a_maximum_is_the_startup_memory() {
     let back = transform(&hub, "hyperv", &dir.join("back"));
     assert_eq!(instances(&input), instances(&back));
 }
+
+/// CIM arrays as WMI writes them: several Notes values (one description, a
+/// line each), and `VALUE.NULL` before a value (NULL says nothing: the value
+/// after it is the image, the switch, the note). Both come back to Hyper-V
+/// as they were.
+#[test]
+fn several_notes_and_null_values_in_arrays() {
+    let dir = temp_dir("hyperv-arrays");
+    let text = std::fs::read_to_string(root().join("samples/hyperv/web-gen2.xml")).unwrap();
+    let note = "&lt;VALUE&gt;Public web server (IIS)";
+    let disk = "&lt;VALUE&gt;D:\\Hyper-V\\web01\\Virtual Hard Disks\\web01.vhdx";
+    let switch = "&lt;VALUE&gt;\\\\HV01\\root";
+    for s in [note, disk, switch] {
+        assert!(text.contains(s), "{s}");
+    }
+    let cases = [
+        (
+            "notes",
+            text.replace(note, &format!("&lt;VALUE.NULL/&gt;&lt;VALUE&gt;line one&lt;/VALUE&gt;{note}")),
+        ),
+        (
+            "nulls",
+            text.replace(disk, &format!("&lt;VALUE.NULL/&gt;{disk}"))
+                .replace(switch, &format!("&lt;VALUE.NULL/&gt;{switch}")),
+        ),
+    ];
+    for (name, doc) in cases {
+        let input = dir.join(format!("{name}.xml"));
+        std::fs::write(&input, doc).unwrap();
+        let kvm = std::fs::read_to_string(transform(&input, "kvm", &dir)).unwrap();
+        let d = roxmltree::Document::parse(&kvm).unwrap();
+        let text_of = |tag: &str| {
+            d.descendants()
+                .find(|n| n.has_tag_name(tag))
+                .and_then(|n| n.text())
+                .map(str::to_string)
+        };
+        let description = text_of("description").unwrap_or_default();
+        assert!(description.contains("Public web server (IIS)"), "{name}: {kvm}");
+        let sources: Vec<String> = d
+            .descendants()
+            .filter(|n| n.has_tag_name("source"))
+            .flat_map(|n| n.attributes().map(|a| a.value().to_string()))
+            .collect();
+        assert!(
+            sources.iter().any(|s| s.ends_with("web01.qcow2")),
+            "{name}: the disk's image: {sources:?}"
+        );
+        assert!(
+            sources.iter().any(|s| s == "DMZ"),
+            "{name}: the switch: {sources:?}"
+        );
+        if name == "notes" {
+            assert_eq!(
+                description.lines().next(),
+                Some("line one"),
+                "{name}: {description}"
+            );
+        }
+        let hub = transform(&input, "hvx", &dir);
+        let back = transform(&hub, "hyperv", &dir.join("back"));
+        assert_eq!(instances(&input), instances(&back), "{name}");
+    }
+}

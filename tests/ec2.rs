@@ -668,3 +668,29 @@ fn a_nic_without_a_mac_goes_to_ec2_and_back() {
         assert!(!nics[0].children().any(|c| c.has_tag_name("mac")), "{xml}");
     }
 }
+
+/// A disk whose file name starts with `vol-` (as a volume id does) is a file
+/// to import, not an EBS volume: only `vol-` and 8 or 17 hex digits is one.
+#[test]
+fn a_file_named_like_a_volume_is_imported() {
+    let dir = temp_dir("ec2-vol-file");
+    let input = dir.join("volfile.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>volfile</name><uuid>0b7e4c1a-1111-4222-8333-944455556673</uuid>\
+         <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/images/vol-0123456789abcdef0.img'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='vol-0123456789abcdef0.vmdk'/><target dev='vdb' bus='virtio'/></disk>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let (out, _) = transform(&input, "ec2", &dir, &[]);
+    let response = std::fs::read_to_string(out).unwrap();
+    assert!(!response.contains("<volumeId>vol-0123456789abcdef0"), "{response}");
+    for n in 1..=2 {
+        let text =
+            std::fs::read_to_string(dir.join(format!("volfile.ec2.import-image-{n}.json")))
+                .unwrap();
+        assert!(text.contains("vol-0123456789abcdef0"), "{text}");
+    }
+}

@@ -694,3 +694,34 @@ fn a_file_named_like_a_volume_is_imported() {
         assert!(text.contains("vol-0123456789abcdef0"), "{text}");
     }
 }
+
+/// A network disk through EC2 and back (no carried original): libvirt gets
+/// the whole image name (`pool/data`, not `pool`: another image) and host.
+#[test]
+fn a_network_disk_keeps_its_image_name() {
+    let dir = temp_dir("ec2-rbd");
+    let input = dir.join("rbd.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>rbd</name><uuid>0b7e4c1a-1111-4222-8333-944455556674</uuid>\
+         <memory unit='MiB'>1024</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='rbd' name='pool/data'><host name='mon1' port='6789'/></source><target dev='vda' bus='virtio'/></disk>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let (ec2, _) = transform(&input, "ec2", &dir, &["--no-carry"]);
+    let back = dir.join("back");
+    let (kvm, _) = transform(&ec2, "kvm", &back, &["--no-carry"]);
+    let text = std::fs::read_to_string(kvm).unwrap();
+    let d = roxmltree::Document::parse(&text).unwrap();
+    let source = d
+        .descendants()
+        .find(|n| n.has_tag_name("source") && n.attribute("protocol").is_some())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(source.attribute("name"), Some("pool/data"), "{text}");
+    let host = source.first_element_child().expect("a host");
+    assert_eq!(
+        (host.attribute("name"), host.attribute("port")),
+        (Some("mon1"), Some("6789"))
+    );
+}

@@ -703,6 +703,14 @@ fn single(r: &CaseRun, mapping: &Path, o: &mut Observed) {
 fn route(case: &Case, r: &CaseRun, chain: &[String], o: &mut Observed) -> Result<(), String> {
     let (cfg, input_path, store, shared) = (r.cfg, r.input, r.store, r.shared);
     let dir = cfg.mappings.as_ref().map(|d| normalise(&case.dir.join(d)));
+    if let (Some(d), Some(given)) = (&dir, &cfg.mappings) {
+        if !d.is_dir() {
+            return Err(format!(
+                "case.yaml: mappings `{given}` is not a folder ({})",
+                d.display()
+            ));
+        }
+    }
     let find = |n: &str| -> Result<&'static Platform, String> {
         platform::by_name(n).or_else(|m| {
             dir.as_deref()

@@ -1951,3 +1951,31 @@ fn small_language_edges_say_what_they_do() {
     let o = run(&["check", m.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// `--mappings` names a folder that exists: a typo, or a mapping file named
+/// instead of its folder, is a usage error, not a run of the shipped
+/// mappings in place of the user's.
+#[test]
+fn mappings_that_are_not_a_folder_are_a_usage_error() {
+    for (dir, says) in [
+        ("tests/no-such-mappings", "No such file"),
+        ("mappings/kvm-to-hvx.hvx", "is a file"),
+    ] {
+        for cmd in [
+            vec![
+                "transform",
+                "samples/kvm/web.xml",
+                "--to",
+                "vsphere",
+                "--mappings",
+                dir,
+            ],
+            vec!["check", "mappings/kvm-to-hvx.hvx", "--mappings", dir],
+        ] {
+            let o = run(&cmd);
+            assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(says), "{cmd:?}: {}", stderr(&o));
+            assert!(stdout(&o).is_empty(), "{cmd:?}");
+        }
+    }
+}

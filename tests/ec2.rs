@@ -686,11 +686,13 @@ fn a_file_named_like_a_volume_is_imported() {
     .unwrap();
     let (out, _) = transform(&input, "ec2", &dir, &[]);
     let response = std::fs::read_to_string(out).unwrap();
-    assert!(!response.contains("<volumeId>vol-0123456789abcdef0"), "{response}");
+    assert!(
+        !response.contains("<volumeId>vol-0123456789abcdef0"),
+        "{response}"
+    );
     for n in 1..=2 {
-        let text =
-            std::fs::read_to_string(dir.join(format!("volfile.ec2.import-image-{n}.json")))
-                .unwrap();
+        let text = std::fs::read_to_string(dir.join(format!("volfile.ec2.import-image-{n}.json")))
+            .unwrap();
         assert!(text.contains("vol-0123456789abcdef0"), "{text}");
     }
 }

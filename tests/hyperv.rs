@@ -841,7 +841,10 @@ fn several_notes_and_null_values_in_arrays() {
     let cases = [
         (
             "notes",
-            text.replace(note, &format!("&lt;VALUE.NULL/&gt;&lt;VALUE&gt;line one&lt;/VALUE&gt;{note}")),
+            text.replace(
+                note,
+                &format!("&lt;VALUE.NULL/&gt;&lt;VALUE&gt;line one&lt;/VALUE&gt;{note}"),
+            ),
         ),
         (
             "nulls",
@@ -861,7 +864,10 @@ fn several_notes_and_null_values_in_arrays() {
                 .map(str::to_string)
         };
         let description = text_of("description").unwrap_or_default();
-        assert!(description.contains("Public web server (IIS)"), "{name}: {kvm}");
+        assert!(
+            description.contains("Public web server (IIS)"),
+            "{name}: {kvm}"
+        );
         let sources: Vec<String> = d
             .descendants()
             .filter(|n| n.has_tag_name("source"))

@@ -273,6 +273,22 @@ fn junit_report_shows_what_xml_cannot_hold() {
     );
 }
 
+/// A case whose `mappings:` folder does not exist fails, saying so; it does
+/// not pass on the shipped mappings.
+#[test]
+fn a_case_s_missing_mappings_folder_fails_it() {
+    let d = temp_dir("suite-no-mappings");
+    write(&d.join("c/input.xml"), INPUT);
+    write(&d.join("c/case.yaml"), "to: hvx\nmappings: ../nope\n");
+    let o = test(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("mappings `../nope` is not a folder"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let o = run(&["test", "no/such/folder"]);

@@ -19,7 +19,7 @@ pub struct Check {
     /// Mapping files or directories (every *.hvx inside, libraries under lib/ excluded).
     pub paths: Vec<PathBuf>,
     /// Also check the mappings in this directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::parse_mappings_dir)]
     pub mappings: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]

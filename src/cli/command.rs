@@ -56,7 +56,7 @@ pub struct Command {
     pub session: Option<PathBuf>,
     /// Directory of mappings that override the built-in ones
     /// (`commands/vsphere-to-hvx.hvx`, `commands/hvx-to-kvm.hvx`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::parse_mappings_dir)]
     pub mappings: Option<PathBuf>,
 }
 

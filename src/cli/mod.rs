@@ -127,6 +127,19 @@ pub fn parse_param(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `--mappings DIR`: a folder that exists. A typo or a file named instead
+/// would otherwise run the shipped mappings silently, not the user's.
+pub fn parse_mappings_dir(s: &str) -> Result<std::path::PathBuf, String> {
+    let p = std::path::PathBuf::from(s);
+    match std::fs::metadata(&p) {
+        Ok(m) if m.is_dir() => Ok(p),
+        Ok(_) => Err(format!(
+            "`{s}` is a file; --mappings names the folder of your mappings (the shipped ones are used where it has none)"
+        )),
+        Err(e) => Err(format!("`{s}`: {e}")),
+    }
+}
+
 /// Prints an error line to stderr.
 pub fn error(ctx: &Ctx, msg: &str) {
     if ctx.color {

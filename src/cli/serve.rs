@@ -29,7 +29,7 @@ pub struct Serve {
     #[arg(long, value_name = "URL")]
     pub session: Option<String>,
     /// Directory of mappings that add to or override the shipped ones.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::parse_mappings_dir)]
     pub mappings: Option<PathBuf>,
     /// File holding the bearer token (one line). Default: HVXFORM_TOKEN.
     #[arg(long, value_name = "FILE")]

@@ -48,7 +48,7 @@ pub struct Transform {
     #[arg(long, short = 'o', value_name = "DIR")]
     pub output: Option<PathBuf>,
     /// Directory of mappings that add to or override the shipped ones.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::parse_mappings_dir)]
     pub mappings: Option<PathBuf>,
     /// Convert through the hvx hub even where a direct mapping
     /// (e.g. kvm-to-vsphere) exists.

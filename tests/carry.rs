@@ -1854,3 +1854,82 @@ fn a_mac_changed_on_kvm_goes_back_to_vmware_static() {
     );
     assert!(!back.contains("generatedAddress"), "{back}");
 }
+
+/// The disks of a VM sent to vSphere, one removed there (or the drives only
+/// reordered): each remaining disk keeps its own carried path, format and
+/// target, found by its vSphere file name, not by its place among the
+/// drives (which gave the archive disk the removed one's details, and
+/// pointed unchanged disks at the datastore's `.vmdk` files).
+#[test]
+fn vsphere_drives_removed_or_reordered_keep_their_own_details() {
+    let dir = temp_dir("carry-vsphere-drives");
+    for no_carry in [false, true] {
+        let extra: &[&str] = if no_carry { &["--no-carry"] } else { &[] };
+        let vs_dir = dir.join(format!("vs-{no_carry}"));
+        let o = transform(
+            &root().join("samples/kvm/db.xml"),
+            "vsphere",
+            &vs_dir,
+            extra,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let vs = std::fs::read_to_string(only_file(&vs_dir)).unwrap();
+        // The deviceChange blocks of the virtual disks, in order.
+        let blocks: Vec<&str> = vs
+            .split_inclusive("</deviceChange>\n")
+            .filter(|b| b.contains("\"VirtualDisk\""))
+            .map(|b| &b[b.find("  <deviceChange>").unwrap()..])
+            .collect();
+        assert_eq!(blocks.len(), 3, "{vs}");
+        let removed = vs.replace(blocks[1], "");
+        let reordered = vs
+            .replace(blocks[0], "@@first@@")
+            .replace(blocks[2], blocks[0])
+            .replace("@@first@@", blocks[2]);
+        for (name, text) in [("removed", removed), ("reordered", reordered)] {
+            let input = dir.join(format!("{name}-{no_carry}.xml"));
+            std::fs::write(&input, text).unwrap();
+            let out = dir.join(format!("kvm-{name}-{no_carry}"));
+            let o = transform(&input, "kvm", &out, extra);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            let kvm = std::fs::read_to_string(only_file(&out)).unwrap();
+            let d = roxmltree::Document::parse(&kvm).unwrap();
+            let disks: Vec<(String, String, String)> = d
+                .descendants()
+                .filter(|n| n.has_tag_name("disk") && n.attribute("device") == Some("disk"))
+                .map(|n| {
+                    let child = |t: &str| n.children().find(|c| c.has_tag_name(t));
+                    let source = child("source")
+                        .and_then(|s| s.attribute("file").or(s.attribute("dev")))
+                        .unwrap_or_default();
+                    let format = child("driver")
+                        .and_then(|s| s.attribute("type"))
+                        .unwrap_or_default();
+                    let target = child("target")
+                        .and_then(|s| s.attribute("dev"))
+                        .unwrap_or_default();
+                    (source.to_string(), format.to_string(), target.to_string())
+                })
+                .collect();
+            let archive = (
+                "/var/lib/libvirt/images/db-archive.qcow2".to_string(),
+                "qcow2".to_string(),
+                "sdc".to_string(),
+            );
+            let os = (
+                "/var/lib/libvirt/images/db-os.qcow2".to_string(),
+                "qcow2".to_string(),
+                "sda".to_string(),
+            );
+            assert!(
+                disks.contains(&archive),
+                "{name}, no carry {no_carry}: {disks:?}"
+            );
+            assert!(
+                disks.contains(&os),
+                "{name}, no carry {no_carry}: {disks:?}"
+            );
+            assert_eq!(disks.len(), if name == "removed" { 2 } else { 3 });
+        }
+    }
+}

@@ -1115,6 +1115,12 @@ pub struct Found {
 /// `extraConfig hvx.carry.{}`).
 fn assemble(mut parts: Vec<(usize, &str)>, what: &str) -> Result<String, String> {
     parts.sort_by_key(|p| p.0);
+    if let Some(w) = parts.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "{} is given twice",
+            what.replace("{}", &w[0].0.to_string())
+        ));
+    }
     let mut pkg = String::new();
     for (want, (i, v)) in parts.iter().enumerate() {
         if *i != want {
@@ -1182,7 +1188,10 @@ pub fn find(platform: &str, doc: &roxmltree::Document) -> Option<Found> {
                 } else {
                     Some(n.tag_name().name())
                 };
-                match key.and_then(|k| part_of(k, prefix)) {
+                // `.vmx` keys are case-insensitive (VMware reads
+                // `HVX.CARRY.0` as `hvx.carry.0`); xl.cfg's are not.
+                let lower = key.filter(|_| attr).map(str::to_ascii_lowercase);
+                match lower.as_deref().or(key).and_then(|k| part_of(k, prefix)) {
                     None => continue,
                     Some(Ok(i)) => {
                         parts.push((i, n.text().unwrap_or("")));

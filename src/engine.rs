@@ -858,6 +858,9 @@ impl<'m> Convert<'m> {
             let a = crate::tree::Document::parse(&a)?;
             let b = crate::tree::Document::parse(&b)?;
             let c = main.tree.as_ref().ok_or("the hub was not built")?;
+            if let (Some(ra), Some(rc)) = (a.root_element(), c.root_element()) {
+                another_vm(ra, rc)?;
+            }
             if let (Some(rb), Some(rc)) = (b.root_element(), c.root_element()) {
                 if carry::same(rb, rc) {
                     unchanged = Some(original);
@@ -896,6 +899,28 @@ impl<'m> Convert<'m> {
             .filter(|(n, _)| p.params.iter().any(|d| &d.name == n))
             .cloned()
             .collect()
+    }
+}
+
+/// A package is another VM's when neither the name nor the UUID of the VM
+/// it carries is this VM's: pasted from another VM's file, it would graft
+/// that VM's machine type, guest OS and devices onto this one. (One of them
+/// changed is a change made on the platform, which wins as any other: a
+/// clone has a new UUID, a renamed VM a new name.)
+fn another_vm(carried: crate::tree::Node, this: crate::tree::Node) -> Result<(), String> {
+    let field = |vm: crate::tree::Node, name: &str| {
+        vm.children()
+            .find(|c| c.is_element() && c.tag_name().name() == name)
+            .and_then(|c| c.text())
+            .map(|t| t.trim().to_ascii_lowercase())
+    };
+    let (n0, u0) = (field(carried, "name"), field(carried, "uuid"));
+    let (n1, u1) = (field(this, "name"), field(this, "uuid"));
+    match (n0, u0, n1, u1) {
+        (Some(n0), Some(u0), Some(n1), Some(u1)) if n0 != n1 && u0 != u1 => Err(format!(
+            "it is another VM's (`{n0}`, UUID {u0}), not this one's (`{n1}`, UUID {u1})"
+        )),
+        _ => Ok(()),
     }
 }
 

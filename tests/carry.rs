@@ -1933,3 +1933,84 @@ fn vsphere_drives_removed_or_reordered_keep_their_own_details() {
         }
     }
 }
+
+/// `.vmx` keys are case-insensitive: `HVX.CARRY.N` carries as `hvx.carry.N`
+/// does. A part given twice is named as such. A package pasted from another
+/// VM's file (neither its name nor its UUID this VM's) is not restored onto
+/// this VM, with a warning saying whose it is.
+#[test]
+fn vmx_packages_in_any_case_twice_or_from_another_vm() {
+    let dir = temp_dir("carry-vmx-packages");
+    let to_vmx = |name: &str| {
+        let out = dir.join(format!("vmx-{name}"));
+        converted(
+            &root().join(format!("samples/kvm/{name}.xml")),
+            "vmware",
+            &out,
+        )
+    };
+    let (web, db) = (
+        std::fs::read_to_string(to_vmx("web")).unwrap(),
+        std::fs::read_to_string(to_vmx("db")).unwrap(),
+    );
+    let back = |name: &str, text: String| {
+        let input = dir.join(format!("{name}.vmx"));
+        std::fs::write(&input, text).unwrap();
+        let out = dir.join(format!("kvm-{name}"));
+        let o = transform(&input, "kvm", &out, &["-v"]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        (
+            std::fs::read_to_string(only_file(&out)).unwrap(),
+            stderr(&o),
+        )
+    };
+    let upper: String = web
+        .lines()
+        .map(|l| match l.strip_prefix("hvx.carry.") {
+            Some(rest) => format!("HVX.CARRY.{rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let (kvm, _) = back("upper", upper);
+    assert_eq!(
+        kvm,
+        std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap()
+    );
+    // Twice in vSphere's extraConfig (a .vmx keeps a key's last value).
+    let vs_dir = dir.join("vs");
+    let vs = std::fs::read_to_string(converted(
+        &root().join("samples/kvm/web.xml"),
+        "vsphere",
+        &vs_dir,
+    ))
+    .unwrap();
+    let at = vs.find("<key>hvx.carry.1</key>").unwrap();
+    let start = vs[..at].rfind("  <extraConfig>").unwrap();
+    let end = at + vs[at..].find("</extraConfig>\n").unwrap() + "</extraConfig>\n".len();
+    let twice = format!("{}{}{}", &vs[..end], &vs[start..end], &vs[end..]);
+    let input = dir.join("twice.xml");
+    std::fs::write(&input, twice).unwrap();
+    let o = transform(&input, "kvm", &dir.join("kvm-twice"), &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("extraConfig hvx.carry.1 is given twice"),
+        "{}",
+        stderr(&o)
+    );
+    let pasted: String = db
+        .lines()
+        .filter(|l| !l.starts_with("hvx.carry."))
+        .chain(web.lines().filter(|l| l.starts_with("hvx.carry.")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (kvm, err) = back("pasted", pasted);
+    assert!(
+        err.contains("carried data not restored: it is another VM's (`web`"),
+        "{err}"
+    );
+    assert!(kvm.contains("<name>db</name>"), "{kvm}");
+    assert!(
+        !kvm.contains("i440fx"),
+        "web's machine grafted onto db: {kvm}"
+    );
+}

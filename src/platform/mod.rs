@@ -387,9 +387,10 @@ pub fn to_tree(
         Syntax::Xl => "xen",
         _ => return None,
     };
-    // `hvx.carry.N` (.vmx) and `hvx_carry_N` (xl.cfg) keys, and Hyper-V's
-    // `hvxform:carry:N=` Notes values.
-    if text.contains("carry") {
+    // `hvx.carry.N` (.vmx, in any case: VMware's keys are case-insensitive)
+    // and `hvx_carry_N` (xl.cfg) keys, and Hyper-V's `hvxform:carry:N=`
+    // Notes values.
+    if may_carry(text) {
         return None;
     }
     let built = match syntax {
@@ -399,6 +400,13 @@ pub fn to_tree(
     };
     let p = by_name(platform).expect("a platform hvxform knows");
     Some(built.map(|d| (d, p)))
+}
+
+/// Whether `text` has `carry` in it, in any case (a `y` or `Y` found with
+/// memchr, then the four letters before it).
+fn may_carry(text: &str) -> bool {
+    let b = text.as_bytes();
+    memchr::memchr2_iter(b'y', b'Y', b).any(|i| i >= 4 && b[i - 4..i].eq_ignore_ascii_case(b"carr"))
 }
 
 /// Whether an XML input is read as Hyper-V's CIM-XML (by [`to_xml`] and

@@ -2014,3 +2014,57 @@ fn vmx_packages_in_any_case_twice_or_from_another_vm() {
         "web's machine grafted onto db: {kvm}"
     );
 }
+
+/// Memory raised on the way (in vSphere, in a `.vmx`): libvirt's carried
+/// `<memtune>` limits below the new size and NUMA cells that no longer add
+/// up to it are left out, with a warning, not written back to cap the VM
+/// (or, for cells, to undo the change: libvirt sizes the VM from them).
+#[test]
+fn memory_raised_on_the_way_leaves_out_limits_and_cells_below_it() {
+    let dir = temp_dir("carry-memory-raised");
+    // db: 32 GiB, hard_limit 34 GiB; vSphere's memory raised to 64 GiB.
+    let vs = std::fs::read_to_string(converted(
+        &root().join("samples/kvm/db.xml"),
+        "vsphere",
+        &dir.join("vs"),
+    ))
+    .unwrap();
+    assert!(vs.contains("<memoryMB>32768</memoryMB>"));
+    let input = dir.join("db-64g.xml");
+    std::fs::write(
+        &input,
+        vs.replace("<memoryMB>32768</memoryMB>", "<memoryMB>65536</memoryMB>"),
+    )
+    .unwrap();
+    let out = dir.join("kvm-64g");
+    let o = transform(&input, "kvm", &out, &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kvm = std::fs::read_to_string(only_file(&out)).unwrap();
+    assert!(
+        kvm.contains("<memory unit=\"KiB\">67108864</memory>"),
+        "{kvm}"
+    );
+    assert!(!kvm.contains("35651584"), "the old hard limit: {kvm}");
+    assert!(
+        stderr(&o).contains("<memtune> limits below that"),
+        "{}",
+        stderr(&o)
+    );
+    // NUMA cells of 2 × 109550 KiB, the memory raised to 1 GiB in a .vmx.
+    let numa = root().join("tests/corpus/libvirt-qemu-domainxml/cpu-numa1.xml");
+    let vmx = std::fs::read_to_string(converted(&numa, "vmware", &dir.join("vmx"))).unwrap();
+    let line = vmx.lines().find(|l| l.starts_with("memsize = ")).unwrap();
+    let input = dir.join("numa.vmx");
+    std::fs::write(&input, vmx.replace(line, "memsize = \"1024\"")).unwrap();
+    let out = dir.join("kvm-numa");
+    let o = transform(&input, "kvm", &out, &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kvm = std::fs::read_to_string(only_file(&out)).unwrap();
+    assert!(!kvm.contains("<numa"), "stale cells: {kvm}");
+    assert!(kvm.contains("<topology"), "the topology is kept: {kvm}");
+    assert!(
+        stderr(&o).contains("NUMA cells: the carried cells hold"),
+        "{}",
+        stderr(&o)
+    );
+}

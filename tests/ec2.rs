@@ -575,6 +575,11 @@ fn bad_ec2_input_is_a_located_error_and_writes_nothing() {
             edit("<rootDeviceName>/dev/sda1</rootDeviceName>", ""),
             "the instance has no root device (rootDeviceName missing is not among its block devices)",
         ),
+        (
+            "bad-uuid-tag.xml",
+            edit("<tagSet>", "<tagSet><item><key>hvxform:uuid</key><value>not-a-uuid</value></item>"),
+            "`not-a-uuid` is not a UUID",
+        ),
     ];
     for (name, text, want) in cases {
         let err = refused_input(&dir, name, text.as_bytes());

@@ -316,6 +316,45 @@ fn legacy_configuration_files_read_into_the_hub() {
     }
     let o = run(&["platforms"]);
     assert!(stdout(&o).contains("pre-2016 .xml read only"));
+    // The same file with dynamic memory on (its limit is Hyper-V's default,
+    // 1 TiB): the VM is its startup memory, 1 GiB; and a size that is not a
+    // number of MiB is an error at its line, not 10^9 bytes.
+    let text = std::fs::read_to_string(
+        root().join("tests/corpus/hyperv-vm-config-xml/mwrock-packer-templates_vm.XML"),
+    )
+    .unwrap();
+    let on = r#"<dynamic_memory_enabled type="bool">False</dynamic_memory_enabled>"#;
+    let size = r#"<size type="integer">1024</size>"#;
+    assert!(text.contains(on) && text.contains(size));
+    let dynamic = dir.join("dynamic.xml");
+    std::fs::write(&dynamic, text.replace(on, &on.replace("False", "True"))).unwrap();
+    let o = run(&["-v", "transform", dynamic.to_str().unwrap(), "--to", "hvx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(r#"<memory bytes="1073741824">"#)
+            || stdout(&o).contains(r#"<memory bytes="1073741824"/>"#),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("dynamic memory without a maximum"),
+        "{}",
+        stderr(&o)
+    );
+    let units = dir.join("units.xml");
+    std::fs::write(
+        &units,
+        text.replace(size, r#"<size type="integer">1GB</size>"#),
+    )
+    .unwrap();
+    let o = run(&["transform", units.to_str().unwrap(), "--to", "hvx"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("expected an unsigned integer, found `1GB`")
+            && stderr(&o).contains("at input 402:9"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

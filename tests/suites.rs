@@ -205,6 +205,10 @@ fn bless_never_writes_outside_the_suite() {
     let o = test(&d, &["--bless"]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stderr(&o).contains("a symbolic link"), "{}", stderr(&o));
+    // The case whose files could not be written still fails, in the summary
+    // as in the exit code.
+    assert!(stdout(&o).contains("FAILED  web"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("1 passed, 1 failed"), "{}", stdout(&o));
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
 }
 

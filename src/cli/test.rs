@@ -113,8 +113,10 @@ impl Test {
         };
         let mut blessed = 0;
         let mut bless_failed = false;
+        // The cases whose expected files could not be written: still failing.
+        let mut unblessed = vec![false; results.len()];
         if self.bless {
-            for r in results.iter().filter(|r| !r.passed()) {
+            for (i, r) in results.iter().enumerate().filter(|(_, r)| !r.passed()) {
                 match suite::bless(r) {
                     Ok(w) => {
                         if !w.is_empty() {
@@ -128,6 +130,7 @@ impl Test {
                     }
                     Err(m) => {
                         bless_failed = true;
+                        unblessed[i] = true;
                         super::error(ctx, &format!("{}: {m}", label(r)));
                     }
                 }
@@ -135,13 +138,14 @@ impl Test {
         }
         // A case passes when it matched, or when --bless settled every
         // difference it had.
-        let settled = |r: &CaseResult| {
-            r.passed() || (self.bless && r.mismatches.iter().all(Mismatch::pending))
+        let settled = |(i, r): (usize, &CaseResult)| {
+            r.passed()
+                || (self.bless && !unblessed[i] && r.mismatches.iter().all(Mismatch::pending))
         };
-        let failed = results.iter().filter(|r| !settled(r)).count();
+        let failed = results.iter().enumerate().filter(|&c| !settled(c)).count();
         let passed = results.len() - failed;
         match self.format {
-            Format::Text => print_text(ctx, &results, &label, self.bless),
+            Format::Text => print_text(ctx, &results, &label, self.bless, &unblessed),
             Format::Json => print_json(&results, &label, secs),
             Format::Junit => print_junit(&results, &label, secs),
         }
@@ -237,12 +241,13 @@ fn print_text(
     results: &[CaseResult],
     label: &dyn Fn(&CaseResult) -> String,
     bless: bool,
+    unblessed: &[bool],
 ) {
     let mut out = std::io::stdout().lock();
-    for r in results {
+    for (i, r) in results.iter().enumerate() {
         let status = if r.passed() {
             "ok"
-        } else if bless && r.mismatches.iter().all(Mismatch::pending) {
+        } else if bless && !unblessed[i] && r.mismatches.iter().all(Mismatch::pending) {
             "blessed"
         } else {
             "FAILED"

@@ -2068,3 +2068,53 @@ fn memory_raised_on_the_way_leaves_out_limits_and_cells_below_it() {
         stderr(&o)
     );
 }
+
+/// Secure Boot turned on in a `.vmx` that carries an i440fx (`pc`) domain:
+/// QEMU has Secure Boot only on Q35, whose PCI layout the carried devices do
+/// not have, so it stays off with a warning (the output was a secure loader
+/// on `pc` without SMM, which libvirt refuses). Without the carried domain
+/// the VM is laid out for Q35, with SMM.
+#[test]
+fn secure_boot_turned_on_for_an_i440fx_domain() {
+    let dir = temp_dir("carry-secure-boot-pc");
+    let vmx = std::fs::read_to_string(converted(
+        &root().join("samples/kvm/web.xml"),
+        "vmware",
+        &dir.join("vmx"),
+    ))
+    .unwrap();
+    let guest = vmx.lines().find(|l| l.starts_with("guestOS = ")).unwrap();
+    let input = dir.join("sb.vmx");
+    std::fs::write(
+        &input,
+        vmx.replace(
+            guest,
+            &format!("{guest}\nfirmware = \"efi\"\nuefi.secureBoot.enabled = \"TRUE\""),
+        ),
+    )
+    .unwrap();
+    let out = dir.join("kvm");
+    let o = transform(&input, "kvm", &out, &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kvm = std::fs::read_to_string(only_file(&out)).unwrap();
+    assert!(kvm.contains("machine=\"pc-i440fx-7.2\""), "{kvm}");
+    assert!(!kvm.contains("secure=\"yes\""), "{kvm}");
+    assert!(
+        kvm.contains("<feature enabled=\"no\" name=\"secure-boot\"/>"),
+        "{kvm}"
+    );
+    assert!(
+        stderr(&o).contains("Secure Boot: QEMU has it only on the Q35 machine"),
+        "{}",
+        stderr(&o)
+    );
+    let out = dir.join("kvm-no-carry");
+    let o = transform(&input, "kvm", &out, &["--no-carry"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kvm = std::fs::read_to_string(only_file(&out)).unwrap();
+    assert!(kvm.contains("machine=\"q35\""), "{kvm}");
+    assert!(
+        kvm.contains("<loader secure=\"yes\"/>") && kvm.contains("<smm state=\"on\"/>"),
+        "{kvm}"
+    );
+}

@@ -347,7 +347,7 @@ impl Set {
             super::error(
                 ctx,
                 &format!(
-                    "`{}` is not a session table name (letters, digits and `_`, not starting with a digit)",
+                    "`{}` is not a session table name (letters, digits and `_`, not starting with a digit, and not a keyword: true, false, and, or, div, mod)",
                     self.table
                 ),
             );

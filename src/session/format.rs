@@ -384,7 +384,7 @@ fn check(text: &str, raw: RawTables<'_>) -> Result<Tables, Vec<Problem>> {
         if !is_table_name(name) {
             problems.push((
                 table_path.clone(),
-                format!("table name `{name}` is not a name a mapping can declare (letters, digits and `_`, not starting with a digit)"),
+                format!("table name `{name}` is not a name a mapping can declare (letters, digits and `_`, not starting with a digit, and not a keyword: true, false, and, or, div, mod)"),
                 vec![],
             ));
         }

@@ -84,11 +84,13 @@ pub fn type_by_name(name: &str) -> Option<SessionType> {
 }
 
 /// Is this a name a mapping can declare a session table under?
+/// (The grammar's `ident`: not one of its keywords.)
 pub fn is_table_name(name: &str) -> bool {
     let mut c = name.chars();
     c.next()
         .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+        && !matches!(name, "true" | "false" | "and" | "or" | "div" | "mod")
 }
 
 /// The namespace for deterministic (UUIDv5) minting.
@@ -481,6 +483,20 @@ impl SessionAccess for MemoryStore {
 mod tests {
     use super::*;
     use crate::program::Loc;
+
+    /// The names a mapping can declare a table under: the grammar's
+    /// identifiers, keywords not among them.
+    #[test]
+    fn table_names_are_the_grammar_s_identifiers() {
+        for ok in ["networks", "_x", "t9", "divs", "order"] {
+            assert!(is_table_name(ok), "{ok}");
+        }
+        for bad in [
+            "", "9bad", "a-b", "true", "false", "and", "or", "div", "mod",
+        ] {
+            assert!(!is_table_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn integers_in_normal_form_are_kept_and_others_parsed() {

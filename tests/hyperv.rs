@@ -397,6 +397,23 @@ fn bad_hyperv_input_is_a_located_error_and_writes_nothing() {
             "no Msvm_VirtualSystemSettingData instance",
         ),
     ];
+    // The VSSD written as XML in the call, not as escaped text.
+    let open = "<VALUE>&lt;INSTANCE CLASSNAME=\"Msvm_VirtualSystemSettingData\"&gt;";
+    let start = sample.find(open).expect("the VSSD's VALUE");
+    let end = start + sample[start..].find("</VALUE>").unwrap() + "</VALUE>".len();
+    let inner = &sample[start + "<VALUE>".len()..end - "</VALUE>".len()];
+    let xml = inner
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let bare = format!("{}{xml}{}", &sample[..start], &sample[end..]);
+    let mut cases = cases;
+    cases.push((
+        "bare-instance.xml",
+        bare.into_bytes(),
+        "SystemSettings: an instance written as XML; DefineSystem takes each instance embedded",
+    ));
     for (name, bytes, want) in cases {
         let err = refused_input(&dir, name, &bytes);
         assert!(err.contains(want), "{name}: {err}");

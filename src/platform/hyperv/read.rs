@@ -908,6 +908,21 @@ impl<'n> Reader<'n> {
                     }
                     continue;
                 }
+                // An instance written as XML in the call (not as text): its
+                // properties' VALUEs are not instances (they were counted as
+                // such, "found 12").
+                if let Some(x) = p
+                    .descendants()
+                    .find(|d| d.has_tag_name("INSTANCE") || d.has_tag_name("VALUE.OBJECT"))
+                {
+                    return Err(self.decoded.at(
+                        name,
+                        x,
+                        format!(
+                            "{pname}: an instance written as XML; {method} takes each instance embedded, as escaped text in a <VALUE> (EmbeddedObject=\"instance\"), as WMI sends it"
+                        ),
+                    ));
+                }
                 if pname != "ResourceSettings" && values.len() != 1 {
                     return Err(self.decoded.at(
                         name,

@@ -1135,9 +1135,16 @@ fn assemble(mut parts: Vec<(usize, &str)>, what: &str) -> Result<String, String>
     Ok(pkg)
 }
 
-/// The part number after `prefix` in `key`, if `key` is a part's.
-fn part_of(key: &str, prefix: &str) -> Option<Result<usize, String>> {
-    let k = key.strip_prefix(prefix)?;
+/// The part number after `prefix` in `key`, if `key` is a part's (with
+/// `any_case`, the prefix in any case: `.vmx` keys are case-insensitive,
+/// VMware reads `HVX.CARRY.0` as `hvx.carry.0`).
+fn part_of(key: &str, prefix: &str, any_case: bool) -> Option<Result<usize, String>> {
+    let k = match key.get(..prefix.len()) {
+        Some(p) if p == prefix || (any_case && p.eq_ignore_ascii_case(prefix)) => {
+            &key[prefix.len()..]
+        }
+        _ => return None,
+    };
     Some(
         k.parse::<usize>()
             .ok()
@@ -1163,7 +1170,7 @@ pub fn find(platform: &str, doc: &roxmltree::Document) -> Option<Found> {
                         .map(|n| n.text().unwrap_or(""))
                 };
                 let Some(key) = child("key") else { continue };
-                match part_of(key, "hvx.carry.") {
+                match part_of(key, "hvx.carry.", false) {
                     None => continue,
                     Some(Ok(i)) => parts.push((i, child("value").unwrap_or(""))),
                     Some(Err(e)) => {
@@ -1188,10 +1195,8 @@ pub fn find(platform: &str, doc: &roxmltree::Document) -> Option<Found> {
                 } else {
                     Some(n.tag_name().name())
                 };
-                // `.vmx` keys are case-insensitive (VMware reads
-                // `HVX.CARRY.0` as `hvx.carry.0`); xl.cfg's are not.
-                let lower = key.filter(|_| attr).map(str::to_ascii_lowercase);
-                match lower.as_deref().or(key).and_then(|k| part_of(k, prefix)) {
+                // xl.cfg's keys are case-sensitive, `.vmx` ones are not.
+                match key.and_then(|k| part_of(k, prefix, attr)) {
                     None => continue,
                     Some(Ok(i)) => {
                         parts.push((i, n.text().unwrap_or("")));
@@ -1289,7 +1294,7 @@ fn packed_parts<'a>(
 ) -> Option<Found> {
     let (mut values, mut strip) = (Vec::new(), Vec::new());
     for (range, key, value) in candidates {
-        match part_of(key, prefix) {
+        match part_of(key, prefix, false) {
             None => continue,
             Some(Ok(i)) => {
                 values.push((i, value));

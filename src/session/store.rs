@@ -90,6 +90,7 @@ fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> S
 /// Reads and checks a store without locking. A missing file is
 /// [`StoreError::Missing`].
 pub fn read(path: &Path) -> Result<Tables, StoreError> {
+    usable(path, false)?;
     match load(path)? {
         Some(t) => Ok(t),
         None => Err(StoreError::Missing {
@@ -100,7 +101,6 @@ pub fn read(path: &Path) -> Result<Tables, StoreError> {
 
 /// Reads and checks a store; `None` if the file does not exist.
 fn load(path: &Path) -> Result<Option<Tables>, StoreError> {
-    regular(path)?;
     let bytes = match crate::platform::input::read_limited(path, crate::platform::input::MAX_INPUT)
     {
         Ok(b) => b,
@@ -159,7 +159,7 @@ fn resolve(path: &Path) -> Result<(PathBuf, PathBuf), StoreError> {
         }
         Err(e) => return Err(io_err(path, "find")(e)),
     };
-    regular(&real).map_err(|e| rename_path(e, path))?;
+    usable(&real, true).map_err(|e| rename_path(e, path))?;
     let mut lock = real.clone().into_os_string();
     lock.push(".lock");
     Ok((real, PathBuf::from(lock)))
@@ -167,37 +167,31 @@ fn resolve(path: &Path) -> Result<(PathBuf, PathBuf), StoreError> {
 
 /// A store is a regular file (or none yet): a device, a folder or a pipe
 /// is refused before anything is read or replaced (`--session /dev/null`
-/// would otherwise have replaced the device with a file).
-fn regular(path: &Path) -> Result<(), StoreError> {
+/// would otherwise have replaced the device with a file). A store to write
+/// must have write permission: the rename that saves it would not ask, and
+/// replace a read-only store behind its owner's back. One `stat` for both.
+fn usable(path: &Path, to_write: bool) -> Result<(), StoreError> {
+    let refuse = |what, kind, why: &str| StoreError::Io {
+        path: path.to_path_buf(),
+        what,
+        error: io::Error::new(kind, why.to_string()),
+    };
     match std::fs::metadata(path) {
-        Ok(m) if !m.is_file() => Err(StoreError::Io {
-            path: path.to_path_buf(),
-            what: "use",
-            error: io::Error::new(
-                io::ErrorKind::InvalidInput,
-                if m.is_dir() {
-                    "it is a folder, not a file"
-                } else {
-                    "it is not a regular file (a store is a YAML file)"
-                },
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// A store whose file has no write permission is not replaced behind its
-/// owner's back (the rename that saves it would not ask).
-fn writable(path: &Path) -> Result<(), StoreError> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.permissions().readonly() => Err(StoreError::Io {
-            path: path.to_path_buf(),
-            what: "write",
-            error: io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the file is read-only; make it writable (chmod u+w) to let conversions add pairs",
-            ),
-        }),
+        Ok(m) if m.is_dir() => Err(refuse(
+            "use",
+            io::ErrorKind::InvalidInput,
+            "it is a folder, not a file",
+        )),
+        Ok(m) if !m.is_file() => Err(refuse(
+            "use",
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a store is a YAML file)",
+        )),
+        Ok(m) if to_write && m.permissions().readonly() => Err(refuse(
+            "write",
+            io::ErrorKind::PermissionDenied,
+            "the file is read-only; make it writable (chmod u+w) to let conversions add pairs",
+        )),
         _ => Ok(()),
     }
 }
@@ -228,7 +222,6 @@ impl StoreFile {
     /// that has something to write.
     pub fn open(path: &Path, on_wait: impl FnOnce(&Path)) -> Result<StoreFile, StoreError> {
         let (real, lock_path) = resolve(path)?;
-        writable(&real).map_err(|e| rename_path(e, path))?;
         let lock = File::options()
             .create(true)
             .truncate(false)

@@ -418,14 +418,14 @@ impl<'m> Convert<'m> {
             // A document converted to its own platform, already in the form
             // that platform's writer writes, is itself once its mapping has
             // read it without an error (book: cli, Routes).
-            let identity = source.name == target.name
+            let own = source.name == target.name
                 && depth == 0
                 && !self.mappings.via_hub
                 && !self.mappings.overridden(&hub_stage(source))
                 && !self
                     .mappings
-                    .overridden(&format!("hvx-to-{}.hvx", target.name))
-                && platform::in_written_form(target, raw, &doc);
+                    .overridden(&format!("hvx-to-{}.hvx", target.name));
+            let identity = own && platform::in_written_form(target, raw, &doc);
             let mut files = self
                 .mappings
                 .route(source, target)
@@ -667,6 +667,11 @@ impl<'m> Convert<'m> {
                 // form; JSON documents as they are.
                 let xml = if json || native {
                     xml
+                } else if own && names.is_empty() && platform::same_tree(raw, &xml) {
+                    // Converted to its own platform through the hub (EC2,
+                    // for its requests) and nothing changed: the input as
+                    // it was written, not re-indented.
+                    platform::native_as_read(target, raw)
                 } else {
                     platform::to_native(target, xml)
                         .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?

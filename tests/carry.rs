@@ -690,9 +690,9 @@ fn every_sample_converted_to_its_own_platform_is_itself() {
     for (platform, sample) in vm_samples() {
         let text = std::fs::read_to_string(&sample).unwrap();
         // WMI's instances are a read form: they become a DefineSystem. EC2
-        // responses go through the hub, to write the requests beside them
-        // (ec2.rs proves the response comes back the same).
-        if (platform == "hyperv" && !text.contains("DefineSystem")) || platform == "ec2" {
+        // responses go through the hub, to write the requests beside them,
+        // and come back as they were written (not re-indented).
+        if platform == "hyperv" && !text.contains("DefineSystem") {
             continue;
         }
         let dir = temp_dir(&format!("carry-same-{platform}-{count}"));
@@ -704,7 +704,18 @@ fn every_sample_converted_to_its_own_platform_is_itself() {
         );
         count += 1;
     }
-    assert!(count >= 17, "{count} samples");
+    assert!(count >= 19, "{count} samples");
+    // An EC2 response the route changes (one instance of two chosen) is
+    // written from the hub.
+    let dir = temp_dir("carry-same-ec2-chosen");
+    let two = root().join("tests/corpus/libcloud-ec2/describe_instances.xml");
+    let o = transform(&two, "ec2", &dir, &["--param", "ec2_instance=i-4382922a"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let one = std::fs::read_to_string(main_document(&dir)).unwrap();
+    assert!(
+        one.contains("i-4382922a") && !one.contains("i-8474834a"),
+        "{one}"
+    );
     // --via-hub runs the mappings, as before.
     let dir = temp_dir("carry-same-via-hub");
     let db = root().join("samples/vsphere/db.xml");

@@ -176,7 +176,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
             return Ok(());
         }
         if matches!(item, Item::Attr(..)) {
-            let r = self.out.attr(&rn.to.qname, &out);
+            let r = self.attr_named(&rn.to, &out);
             self.write(rn.loc, item, r)
         } else {
             let r = self.out.start(&rn.to.qname);

@@ -1077,11 +1077,36 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
         if !self.root_started && self.out.depth() == 1 {
             self.root_started = true;
             for (prefix, uri) in &self.p.output_ns {
+                // JSON's type annotations are not declared in an XML
+                // document: one that writes one declares it there
+                // (`attr_named`).
+                if !self.json && uri == crate::jsonout::TYPE_NS {
+                    continue;
+                }
                 let r = self.out.declare(prefix.as_deref(), uri);
                 self.write(loc, item, r)?;
             }
         }
         Ok(())
+    }
+
+    /// Writes an attribute of a compiled name: as written, but one in
+    /// JSON's type namespace, not declared in an XML document's root,
+    /// declares it where it is written.
+    #[inline]
+    pub(super) fn attr_named(
+        &mut self,
+        name: &OutName,
+        value: &str,
+    ) -> Result<(), crate::xmlout::WriteError> {
+        match name.ns.as_deref() {
+            Some(crate::jsonout::TYPE_NS) if !self.json => {
+                let (prefix, local) = name.qname.split_once(':').unwrap_or(("", &name.qname));
+                self.out
+                    .attr_ns(local, name.ns.as_deref(), Some(prefix), value)
+            }
+            _ => self.out.attr(&name.qname, value),
+        }
     }
 
     /// Finds the rule for one node in a mode and runs it, or applies the

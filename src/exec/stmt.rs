@@ -109,7 +109,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     if self.tracing() {
                         self.trace_value("attribute", &an.qname, &v, e, e.loc, cx, locals);
                     }
-                    let r = self.out.attr(&an.qname, &v);
+                    let r = self.attr_named(an, &v);
                     self.write(*loc, cx.item, r)?;
                     self.give_str(v);
                 }
@@ -140,7 +140,7 @@ impl<'p: 'a, 'a, 'i> Run<'p, 'a, 'i> {
                     self.trace_value("attribute", &name.qname, &text, value, *loc, cx, locals);
                 }
                 self.mark_origin(cx.item);
-                let r = self.out.attr(&name.qname, &text);
+                let r = self.attr_named(name, &text);
                 self.write(*loc, cx.item, r)?;
                 self.give_str(text);
             }

@@ -523,6 +523,40 @@ pub fn in_written_form(target: &Platform, raw: &str, doc: &crate::tree::Document
     }
 }
 
+/// Whether two XML texts hold the same elements, attributes and text, in
+/// the same order: comments, processing instructions, the declaration,
+/// namespace prefixes and whitespace-only text aside.
+pub fn same_tree(a: &str, b: &str) -> bool {
+    fn kept(c: &roxmltree::Node) -> bool {
+        c.is_element() || (c.is_text() && !c.text().unwrap_or("").trim().is_empty())
+    }
+    fn attrs<'a>(n: roxmltree::Node<'a, '_>) -> Vec<(Option<&'a str>, &'a str, &'a str)> {
+        n.attributes()
+            .map(|x| (x.namespace(), x.name(), x.value()))
+            .collect()
+    }
+    fn same(a: roxmltree::Node, b: roxmltree::Node) -> bool {
+        if a.is_text() || b.is_text() {
+            return a.is_text() && b.is_text() && a.text() == b.text();
+        }
+        if a.tag_name() != b.tag_name() || attrs(a) != attrs(b) {
+            return false;
+        }
+        let (mut x, mut y) = (a.children().filter(kept), b.children().filter(kept));
+        loop {
+            match (x.next(), y.next()) {
+                (None, None) => return true,
+                (Some(p), Some(q)) if same(p, q) => {}
+                _ => return false,
+            }
+        }
+    }
+    match (roxmltree::Document::parse(a), roxmltree::Document::parse(b)) {
+        (Ok(x), Ok(y)) => same(x.root_element(), y.root_element()),
+        _ => false,
+    }
+}
+
 /// A native document written back as it was read (a conversion to its own
 /// platform, or home unchanged): its text as the file must be written
 /// (a `.vmx` in its declared charset, see [`vmx::in_declared_charset`]).

@@ -522,6 +522,41 @@ fn hyperv_spreads_drives_over_four_scsi_controllers() {
     pywbem_accepts(&outputs);
 }
 
+/// A Gen 1 VM's IDE data disks go to SCSI (IDE holds the boot disk and the
+/// DVD drives): each move is a warning naming the disk and its new place,
+/// never silent (issue #14).
+#[test]
+fn hyperv_gen1_ide_data_disks_moved_to_scsi_are_warned() {
+    let dir = temp_dir("hyperv-ide-data");
+    let mut devices = String::new();
+    for (i, dev) in ["hda", "hdb", "hdc"].iter().enumerate() {
+        devices += &format!(
+            "<disk type='file' device='disk'><source file='/images/d{i}.qcow2'/>\
+             <target dev='{dev}' bus='ide'/></disk>\n"
+        );
+    }
+    let xml = format!(
+        "<domain type='kvm'><name>ide</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\n{devices}</devices></domain>"
+    );
+    let input = dir.join("ide.xml");
+    std::fs::write(&input, &xml).unwrap();
+    let out = dir.join("out");
+    let (code, err) = transform_into(&input, "hyperv", &out, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !err.contains("disk hda: IDE"),
+        "the boot disk stays on IDE: {err}"
+    );
+    for (dev, at) in [("hdb", "SCSI 0:0"), ("hdc", "SCSI 0:1")] {
+        assert!(
+            err.contains(&format!("disk {dev}: IDE → {at}: a Gen 1 VM's IDE locations are for its boot disk and DVD drives")),
+            "{dev}: {err}"
+        );
+    }
+    pywbem_accepts(&[output(&out, ".hyperv.xml")]);
+}
+
 /// Gen 1 boots from IDE only: the boot disk takes IDE 0:0 even after four
 /// DVD drives, which get the other three locations (the fourth is not
 /// converted, with a warning), and the next disk SCSI 0:0. (The boot disk

@@ -603,10 +603,38 @@ fn endless_files_are_refused() {
     if !std::path::Path::new("/dev/zero").exists() {
         return;
     }
-    let o = run(&["check", "/dev/zero"]);
+    // Binary: refused from its first block, before the rest is read.
+    for (args, code) in [
+        (&["check", "/dev/zero"][..], 2),
+        (&["detect", "/dev/zero"], 1),
+        (&["transform", "/dev/zero", "--to", "kvm", "-o", "/tmp/never"], 1),
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("/dev/zero: not a text file (a NUL byte at byte 0)"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // Text that never ends, from a pipe: cut off at the limit.
+    let dir = temp_dir("endless-fifo");
+    let fifo = dir.join("endless.hvx");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return;
+    }
+    let mut writer = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("yes '# a comment' > '{}'", fifo.display()))
+        .spawn()
+        .unwrap();
+    let o = run(&["check", fifo.to_str().unwrap()]);
+    let _ = writer.kill();
+    let _ = writer.wait();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("/dev/zero: file is larger than 16 MiB"),
+        stderr(&o).contains("endless.hvx: file is larger than 16 MiB"),
         "{}",
         stderr(&o)
     );

@@ -31,7 +31,10 @@ pub fn read_text(path: &Path) -> Result<String, InputError> {
 /// [`read_text`] with a size limit.
 fn read_text_limited(path: &Path, limit: u64) -> Result<String, InputError> {
     let bytes = read_limited(path, limit).map_err(|e| InputError {
-        message: if e.kind() == std::io::ErrorKind::FileTooLarge {
+        message: if matches!(
+            e.kind(),
+            std::io::ErrorKind::FileTooLarge | std::io::ErrorKind::InvalidData
+        ) {
             format!("{}: {e}", path.display())
         } else {
             format!("{}: cannot read: {e}", path.display())
@@ -77,12 +80,36 @@ pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     if size > limit {
         return Err(too_large());
     }
-    let mut bytes = Vec::with_capacity(size as usize + 1);
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    let mut bytes = Vec::with_capacity(size.min(limit) as usize + 1);
+    let mut file = file.take(limit + 1);
+    // The first block decides whether this is text at all: a binary file
+    // or a device (`/dev/zero`) is refused before the rest is read.
+    (&mut file).take(PROBE as u64).read_to_end(&mut bytes)?;
+    if let Some(at) = binary_at(&bytes) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not a text file (a NUL byte at byte {at})"),
+        ));
+    }
+    file.read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// How much of a file is looked at before the rest is read.
+const PROBE: usize = 64 * 1024;
+
+/// Where a NUL byte shows that the start of a file is not text: in UTF-8
+/// text there is none; UTF-16 (with a byte-order mark, or without one,
+/// which is refused later with its own message) has them by design.
+fn binary_at(start: &[u8]) -> Option<usize> {
+    if start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF") || utf16_without_bom(start)
+    {
+        return None;
+    }
+    start.iter().position(|&b| b == 0)
 }
 
 /// `1 GiB`, `1 MiB`, or bytes.
@@ -380,7 +407,29 @@ mod tests {
         let zero = Path::new("/dev/zero");
         if zero.exists() {
             let e = read_text_limited(zero, 1 << 20).unwrap_err();
-            assert_eq!(e.message, "/dev/zero: file is larger than 1 MiB");
+            assert_eq!(
+                e.message,
+                "/dev/zero: not a text file (a NUL byte at byte 0)"
+            );
+        }
+        // A device of text that never ends.
+        if Path::new("/proc/self/fd").exists() {
+            let (r, w) = std::io::pipe().unwrap();
+            let writer = std::thread::spawn(move || {
+                use std::io::Write;
+                let mut w = w;
+                let line = [b'x'; 4096];
+                while w.write_all(&line).is_ok() {}
+            });
+            let fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&r));
+            let e = read_text_limited(Path::new(&fd), 1 << 20).unwrap_err();
+            assert!(
+                e.message.ends_with("file is larger than 1 MiB"),
+                "{}",
+                e.message
+            );
+            drop(r);
+            writer.join().unwrap();
         }
         let dir = std::env::temp_dir().join(format!("hvx-read-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -394,6 +443,24 @@ mod tests {
         );
         std::fs::write(&f, "<a>é</a>").unwrap();
         assert_eq!(read_text_limited(&f, 1 << 20).unwrap(), "<a>é</a>");
+        // A binary file is refused from its first block, wherever the NUL.
+        let mut binary = vec![b'<'; 100];
+        binary[70] = 0;
+        std::fs::write(&f, &binary).unwrap();
+        let e = read_text_limited(&f, 1 << 20).unwrap_err();
+        assert!(
+            e.message
+                .ends_with("not a text file (a NUL byte at byte 70)"),
+            "{}",
+            e.message
+        );
+        // UTF-16 with a byte-order mark is text.
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in "<a/>".encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        std::fs::write(&f, &utf16).unwrap();
+        assert_eq!(read_text_limited(&f, 1 << 20).unwrap(), "<a/>");
         // A byte-order mark is still honoured.
         std::fs::write(&f, b"\xEF\xBB\xBF<a/>").unwrap();
         assert_eq!(read_text_limited(&f, 1 << 20).unwrap(), "<a/>");

@@ -79,6 +79,23 @@ impl TextError {
     }
 }
 
+/// A text format's file that its canonical XML form cannot hold (a control
+/// character in a value): the error at the character's place in `text`, or
+/// at 1:1 when it came from an escape (`|01` in a `.vmx`) and is not there.
+pub fn unrepresentable(text: &str, e: crate::xmlout::WriteError) -> TextError {
+    let at = match e {
+        crate::xmlout::WriteError::InvalidChar(c) => char::from_u32(c).and_then(|c| {
+            let i = text.find(c)?;
+            let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+            let line = text[..i].matches('\n').count() + 1;
+            Some((line, text[line_start..i].chars().count() + 1))
+        }),
+        _ => None,
+    };
+    let (line, col) = at.unwrap_or((1, 1));
+    TextError::new(line, col, format!("cannot represent the file as XML: {e}"))
+}
+
 /// Is `s` an XML name without a colon (usable as an element name in the
 /// canonical forms)? Only ASCII names are used: keys in both formats are ASCII.
 pub fn is_ncname(s: &str) -> bool {

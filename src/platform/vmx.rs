@@ -488,7 +488,7 @@ pub fn read(text: &str) -> Result<String, TextError> {
     let mut w = XmlOut::new();
     r.write(&mut w, None)
         .and_then(|()| w.finish())
-        .map_err(unrepresentable)
+        .map_err(|e| unrepresentable(text, e))
 }
 
 /// [`read`] as the tree a mapping reads, built without writing the text
@@ -501,12 +501,10 @@ pub fn read_tree(text: &str) -> Result<Tree, TextError> {
     let mut w = XmlOut::building_from(text);
     r.write(&mut w, Some(&at))
         .and_then(|()| w.finish_tree())
-        .map_err(unrepresentable)
+        .map_err(|e| unrepresentable(text, e))
 }
 
-fn unrepresentable(e: crate::xmlout::WriteError) -> TextError {
-    TextError::new(1, 1, format!("cannot represent the file as XML: {e}"))
-}
+use super::text::unrepresentable;
 
 /// Where an entry is in the text, for a writer that keeps positions.
 type At<'f> = Option<&'f dyn Fn(&Entry) -> Option<usize>>;
@@ -755,6 +753,15 @@ pub fn sniff(text: &str) -> Option<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_control_character_is_refused_where_it_is() {
+        let text = "config.version = \"8\"\ndisplayName = \"é\u{2}\"\n";
+        let e = read(text).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 17), "{}", e.message);
+        assert!(e.message.contains("U+0002"), "{}", e.message);
+        assert_eq!(read_tree(text).unwrap_err().line, 2);
+    }
 
     /// Found by fuzzing: an `.encoding` hvxform has no table for was read
     /// as UTF-8, and writing the file back failed. It is refused, located.

@@ -357,8 +357,8 @@ fn value_in(
 pub fn read(text: &str) -> Result<String, TextError> {
     let settings = settings(text)?;
     let mut w = XmlOut::new();
-    write_canonical(&settings, &mut w, None)?;
-    w.finish().map_err(unrepresentable)
+    write_canonical(text, &settings, &mut w, None)?;
+    w.finish().map_err(|e| unrepresentable(text, e))
 }
 
 /// [`read`] as the tree a mapping reads, built without writing the text
@@ -368,13 +368,11 @@ pub fn read_tree(text: &str) -> Result<crate::tree::Document, TextError> {
     let lines = crate::diag::LineIndex::new(text);
     let at = |s: &Setting| Some(lines.offset(text, s.line, s.col));
     let mut w = XmlOut::building_from(text);
-    write_canonical(&settings, &mut w, Some(&at))?;
-    w.finish_tree().map_err(unrepresentable)
+    write_canonical(text, &settings, &mut w, Some(&at))?;
+    w.finish_tree().map_err(|e| unrepresentable(text, e))
 }
 
-fn unrepresentable(e: WriteError) -> TextError {
-    TextError::new(1, 1, format!("cannot represent the file as XML: {e}"))
-}
+use super::text::unrepresentable;
 
 /// The settings of xl.cfg text, `+=` applied and duplicates checked.
 fn settings(text: &str) -> Result<Vec<Setting>, TextError> {
@@ -424,7 +422,12 @@ fn settings(text: &str) -> Result<Vec<Setting>, TextError> {
 type At<'f> = Option<&'f dyn Fn(&Setting) -> Option<usize>>;
 
 /// Writes the canonical form of `settings`.
-fn write_canonical(settings: &[Setting], w: &mut XmlOut, at: At) -> Result<(), TextError> {
+fn write_canonical(
+    text: &str,
+    settings: &[Setting],
+    w: &mut XmlOut,
+    at: At,
+) -> Result<(), TextError> {
     let mut spec_errors = None;
     let r = (|| -> Result<(), WriteError> {
         // The root: the file itself, from its start.
@@ -466,7 +469,7 @@ fn write_canonical(settings: &[Setting], w: &mut XmlOut, at: At) -> Result<(), T
     if let Some((l, c, m)) = spec_errors {
         return Err(TextError::new(l, c, m));
     }
-    r.map_err(unrepresentable)
+    r.map_err(|e| unrepresentable(text, e))
 }
 
 type SpecResult = Result<(), String>;
@@ -804,6 +807,19 @@ mod tests {
             "name = \"web\"\nmemory = 512\nvif = [ \"mac=00:16:3e:00:00:01,bridge=xenbr0\", \"\" ]\nserial = [ \"pty\" ]\nvnuma = [ [ \"pnode=0\" ], [] ]\nx = []\n"
         );
         assert_eq!(read(&back).unwrap(), xml);
+    }
+
+    #[test]
+    fn a_control_character_is_refused_where_it_is() {
+        let e = read("memory = 1\nname = \"we\u{1}b\"\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 11), "{}", e.message);
+        assert!(e.message.contains("U+0001"), "{}", e.message);
+        assert_eq!(
+            read_tree("memory = 1\nname = \"we\u{1}b\"\n")
+                .unwrap_err()
+                .col,
+            11
+        );
     }
 
     #[test]

@@ -181,6 +181,9 @@ pub(super) fn unmapped(r: &Run, detail: bool) -> (usize, Vec<Unmapped>) {
         .map(|(item, kind, inside)| {
             let p = pos_with(r.doc, r.lines(), item, Some(&sib));
             let reason = match kind {
+                "element" if inside == 1 => {
+                    "no rule matched this element (1 node inside it)".to_string()
+                }
                 "element" if inside > 0 => {
                     format!("no rule matched this element ({inside} nodes inside it)")
                 }

@@ -607,7 +607,10 @@ fn endless_files_are_refused() {
     for (args, code) in [
         (&["check", "/dev/zero"][..], 2),
         (&["detect", "/dev/zero"], 1),
-        (&["transform", "/dev/zero", "--to", "kvm", "-o", "/tmp/never"], 1),
+        (
+            &["transform", "/dev/zero", "--to", "kvm", "-o", "/tmp/never"],
+            1,
+        ),
     ] {
         let o = run(args);
         assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
@@ -1897,6 +1900,44 @@ fn check_of_a_folder_checks_every_mapping_or_fails() {
     .unwrap();
     let o = run(&["check", dir.join("nested").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// A mapping that is not UTF-8 is a located diagnostic among the others,
+/// in every format, and the files after it are still checked (check
+/// stopped at it, exit 2, and checked nothing else).
+#[test]
+fn check_reports_a_file_that_is_not_utf8_and_goes_on() {
+    let dir = temp_dir("check-not-utf8");
+    std::fs::write(
+        dir.join("a.hvx"),
+        b"mapping \"a\" { from kvm to hvx version \"1\" }\n# caf\xe9\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.hvx"),
+        "mapping \"b\" { from kvm to hvx version \"1\" }\nunmapped report;\non domain { <vm> = $nope; }\n",
+    )
+    .unwrap();
+    let o = run(&["check", dir.to_str().unwrap(), "--format", "github"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("a.hvx,line=2,col=6,") && out.contains("not valid UTF-8: the byte 0xE9"),
+        "{out}"
+    );
+    assert!(out.contains("b.hvx,line=3,col=20,"), "{out}");
+    // Running it names the place too.
+    let o = run(&[
+        "run",
+        dir.join("a.hvx").to_str().unwrap(),
+        "samples/kvm/web.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a.hvx:2:6: not valid UTF-8: the byte 0xE9"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A file given as `--session` that is not a store says so, without

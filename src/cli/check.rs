@@ -91,11 +91,17 @@ impl Check {
                 files.push(p.clone());
             }
         }
+        // A file that is not UTF-8 is a diagnostic like any other, and the
+        // other files are still checked.
+        let mut unreadable = Vec::new();
         for f in &files {
-            match compile::read_source(f) {
+            match compile::read_source_checked(f) {
                 Ok(s) if walked.contains(f) && compile::is_library(&s) => {}
                 Ok(s) => sources.push(s),
-                Err(m) => {
+                Err(compile::SourceError::Invalid(d)) => {
+                    unreadable.push((f.display().to_string(), d))
+                }
+                Err(compile::SourceError::Unreadable(m)) => {
                     super::error(ctx, &m);
                     return exit::CANNOT_RUN;
                 }
@@ -111,7 +117,11 @@ impl Check {
         }
         let resolver = FsResolver { embedded: EMBEDDED };
         let mut diags: Vec<Diagnostic> = Vec::new();
-        let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        let mut names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        for (name, d) in unreadable {
+            names.push(name);
+            diags.push(d);
+        }
         for s in sources {
             let d = if compile::is_library(&s) {
                 compile::check_library_with(s, &resolver, self.pedantic)

@@ -13,7 +13,7 @@ use crate::diag::{suggest, Diagnostic, Diagnostics, Label, Source};
 use crate::program::*;
 use crate::syntax::ast::{self, Policy, Span, Type};
 
-pub use load::{read_source, FsResolver, Resolver};
+pub use load::{read_source, read_source_checked, FsResolver, Resolver, SourceError};
 
 /// Checks a library file (no header, only shared definitions) on its own.
 /// Definitions a library does not use itself are not warned about: other

@@ -120,7 +120,7 @@ impl Check {
         let mut names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         for (name, d) in unreadable {
             names.push(name);
-            diags.push(d);
+            diags.push(*d);
         }
         for s in sources {
             let d = if compile::is_library(&s) {

@@ -76,7 +76,7 @@ pub enum SourceError {
     /// Read but not UTF-8: a diagnostic at the first byte that is not, on
     /// the text decoded with replacement characters (for `check`, which
     /// reports it among the other files' diagnostics).
-    Invalid(crate::diag::Diagnostic),
+    Invalid(Box<crate::diag::Diagnostic>),
 }
 
 /// [`read_source`], with a file that is not UTF-8 as a located diagnostic.
@@ -121,7 +121,7 @@ pub fn read_source_checked(path: &Path) -> Result<Arc<Source>, SourceError> {
                 "mappings are UTF-8: convert the file (iconv -f windows-1252 -t utf-8, for example)"
                     .into(),
             );
-            Err(SourceError::Invalid(d))
+            Err(SourceError::Invalid(Box::new(d)))
         }
     }
 }

@@ -1902,6 +1902,41 @@ fn check_of_a_folder_checks_every_mapping_or_fails() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// A file name with terminal escapes (or an input value with C1 controls)
+/// reaches the terminal as `\u{1b}` text: it cannot recolour the output,
+/// move the cursor or reorder what the user reads.
+#[test]
+fn control_characters_never_reach_the_terminal() {
+    let dir = temp_dir("terminal-escapes");
+    let bad = dir.join("\u{1b}[31mred\u{9b}2J.xml");
+    std::fs::write(&bad, "<domain><name>x</name>").unwrap();
+    let good = dir.join("\u{1b}]0;title\u{7}ok.xml");
+    std::fs::copy(root().join("samples/kvm/web.xml"), &good).unwrap();
+    let o = run(&[
+        "transform",
+        bad.to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("\\u{1b}[31mred\\u{9b}2J.xml:1:23: malformed XML"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{9b}'),
+        "{err:?}"
+    );
+    let o = run(&["detect", good.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("\\u{1b}]0;title\\u{7}ok.xml: kvm"), "{out:?}");
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+}
+
 /// A mapping that is not UTF-8 is a located diagnostic among the others,
 /// in every format, and the files after it are still checked (check
 /// stopped at it, exit 2, and checked nothing else).

@@ -140,8 +140,32 @@ pub fn parse_mappings_dir(s: &str) -> Result<std::path::PathBuf, String> {
     }
 }
 
+/// A message as it may reach a terminal: control characters (C0 but line
+/// feed and tab, DEL, C1) and bidirectional overrides, which can come from
+/// file names and input values, written as `\u{1b}` escapes, so that no
+/// input moves the cursor, recolours or reorders what the user reads.
+pub fn terminal_safe(msg: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !msg.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(msg);
+    }
+    let mut out = String::with_capacity(msg.len() + 8);
+    for c in msg.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Prints an error line to stderr.
 pub fn error(ctx: &Ctx, msg: &str) {
+    let msg = terminal_safe(msg);
     if ctx.color {
         eprintln!("\x1b[1;31merror\x1b[0m: {msg}");
     } else {
@@ -152,7 +176,7 @@ pub fn error(ctx: &Ctx, msg: &str) {
 /// Prints an informational line to stderr unless quiet.
 pub fn note(ctx: &Ctx, msg: &str) {
     if !ctx.quiet {
-        eprintln!("note: {msg}");
+        eprintln!("note: {}", terminal_safe(msg));
     }
 }
 
@@ -172,6 +196,7 @@ fn labelled(ctx: &Ctx, label: &str, sgr: &str, msg: &str) {
     if ctx.quiet {
         return;
     }
+    let msg = terminal_safe(msg);
     if ctx.color {
         eprintln!("\x1b[{sgr}m{label}\x1b[0m: {msg}");
     } else {
@@ -300,6 +325,18 @@ pub(crate) fn expand_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_reach_the_terminal_without_control_characters() {
+        assert!(matches!(
+            terminal_safe("plain é\nnext\tline"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            terminal_safe("/tmp/\u{1b}[31mred\u{7}.xml: \u{9b}2J \u{202e}gpj.exe \u{7f}"),
+            "/tmp/\\u{1b}[31mred\\u{7}.xml: \\u{9b}2J \\u{202e}gpj.exe \\u{7f}"
+        );
+    }
 
     #[test]
     fn a_folder_lists_its_files_by_name_and_links_to_nothing_too() {

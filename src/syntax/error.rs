@@ -73,6 +73,22 @@ pub(super) fn syntax_error(source: &Arc<Source>, e: pest::error::Error<Rule>) ->
         pest::error::InputLocation::Pos(p) => (p, p),
         pest::error::InputLocation::Span((a, b)) => (a, b),
     };
+    // Inside a string, where its text goes on, a `}` that closes nothing.
+    let in_string = matches!(&e.variant, pest::error::ErrorVariant::ParsingError { positives, .. }
+        if positives.iter().any(|r| matches!(r, Rule::esc | Rule::str_text | Rule::interp)));
+    if in_string && source.text[start.min(source.text.len())..].starts_with('}') {
+        let mut d = Diagnostic::error(
+            "hvx::syntax",
+            "syntax error: a `}` in a string that closes no `{`",
+            Label {
+                source: source.clone(),
+                span: Span::new(start..start + 1),
+                text: "this brace".into(),
+            },
+        );
+        d.help = Some("a literal brace in a string is written twice: `}}` (and `{{`)".into());
+        return d;
+    }
     let expected = match &e.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
             let mut names: Vec<&str> = positives.iter().map(rule_name).collect();

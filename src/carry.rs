@@ -1774,7 +1774,22 @@ impl Merger<'_> {
                 continue;
             }
             if let Some(i) = b_to_a[j] {
-                if !same(la[i], *nb) {
+                if b_taken[j] && !b_used[j] {
+                    // Changed there and patched: its values that the
+                    // platform gave back as it wrote them are the
+                    // original's, but its native detail describes the
+                    // device as it was.
+                    if la[i]
+                        .children()
+                        .any(|x| matches!(x.tag_name().name(), "extension" | "entry"))
+                    {
+                        self.warnings.push(format!(
+                            "carried {} restored in part: it was changed in {}, whose changes are kept; its native detail (the original platform's own settings of it) is not restored",
+                            describe(la[i]),
+                            self.via
+                        ));
+                    }
+                } else if !same(la[i], *nb) {
                     self.warnings.push(format!(
                         "carried {} not restored: it was changed or removed in {}, whose value is kept",
                         describe(la[i]),
@@ -1801,12 +1816,33 @@ impl Merger<'_> {
         b: Option<Node>,
     ) -> Result<(), WriteError> {
         let tn = c.tag_name();
+        let native = matches!(tn.name(), "extension" | "entry");
+        // A's value of an attribute, where the platform gave it back as it
+        // wrote it (B's value): the user changed something else.
+        let unchanged = |uri: Option<&str>, name: &str, value: &str| {
+            let find = |n: Option<Node<'_, '_>>| {
+                n.and_then(|n| {
+                    n.attributes()
+                        .find(|x| ns(x.namespace()) == uri && x.name() == name)
+                        .map(|x| x.value().to_string())
+                })
+            };
+            match (native, find(b)) {
+                (false, Some(vb)) if vb == value => find(a),
+                _ => None,
+            }
+        };
         self.start(c)?;
         for at in c.attributes() {
             let p = at.namespace().and_then(|u| c.lookup_prefix(u));
-            self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
+            let was = unchanged(ns(at.namespace()), at.name(), at.value());
+            self.out.attr_ns(
+                at.name(),
+                at.namespace(),
+                p,
+                was.as_deref().unwrap_or(at.value()),
+            )?;
         }
-        let native = matches!(tn.name(), "extension" | "entry");
         let has = |n: Option<Node>, uri: Option<&str>, name: &str| {
             n.is_some_and(|n| {
                 n.attributes()
@@ -1841,6 +1877,16 @@ impl Merger<'_> {
                     self.copy(ch)?;
                 } else {
                     self.copy_patched(ch, nth_named(a, q, k), nth_named(b, q, k))?;
+                }
+            } else if !has_elements && !native && ch.is_text() {
+                // A value the platform gave back as it wrote it: A's.
+                fn leaf_text<'a>(n: Option<Node<'a, '_>>) -> Option<&'a str> {
+                    n.filter(|n| !n.children().any(|x| x.is_element()))
+                        .and_then(|n| n.text())
+                }
+                match (leaf_text(Some(c)), leaf_text(b), leaf_text(a)) {
+                    (Some(vc), Some(vb), Some(va)) if vc == vb => self.out.text(va)?,
+                    _ => self.text_child(ch, has_elements)?,
                 }
             } else {
                 self.text_child(ch, has_elements)?;

@@ -1648,6 +1648,67 @@ fn changed_there(
     (back, stderr(&o))
 }
 
+/// A disk grown on OVF or vSphere (its capacity alone changed) comes back
+/// to KVM with what the platform gave back as it wrote it restored from the
+/// carried data: its image, format, bus and name (it came back as
+/// `/var/lib/libvirt/images/web.vmdk` on SCSI, the platform's rendering).
+/// libvirt's own settings of the device are not restored, and the report
+/// says so.
+#[test]
+fn a_disk_grown_elsewhere_keeps_its_image_and_bus() {
+    let web = root().join("samples/kvm/web.xml");
+    for (platform, from, to) in [
+        ("ovf", "ovf:capacity=\"16384\"", "ovf:capacity=\"32768\""),
+        (
+            "vsphere",
+            "<capacityInKB>16777216<",
+            "<capacityInKB>33554432<",
+        ),
+    ] {
+        let (back, err) = changed_there(
+            &format!("grown-{platform}"),
+            &web,
+            platform,
+            |l| l.replace(from, to),
+            &[],
+        );
+        let disk = back
+            .split("<disk ")
+            .nth(1)
+            .and_then(|d| d.split("</disk>").next())
+            .unwrap_or_default();
+        for want in [
+            "type=\"qcow2\"",
+            "file=\"/var/lib/libvirt/images/web.qcow2\"",
+            "<target dev=\"vda\" bus=\"virtio\"/>",
+        ] {
+            assert!(
+                disk.contains(want),
+                "{platform}: no {want} in {disk}\n{err}"
+            );
+        }
+        assert!(
+            err.contains(&format!(
+                "carried disk vda restored in part: it was changed in {platform}"
+            )),
+            "{platform}: {err}"
+        );
+    }
+    // A value changed there wins: the image renamed in the OVF.
+    let (back, _) = changed_there(
+        "grown-renamed-ovf",
+        &web,
+        "ovf",
+        |l| {
+            l.replace("ovf:capacity=\"16384\"", "ovf:capacity=\"32768\"")
+                .replace("ovf:href=\"web.vmdk\"", "ovf:href=\"web-big.vmdk\"")
+        },
+        &[],
+    );
+    assert!(back.contains("web-big.vmdk"), "{back}");
+    assert!(!back.contains("web.qcow2"), "{back}");
+}
+
 /// A TPM turned off on Hyper-V or removed on EC2 stays off on KVM: the
 /// libvirt `<tpm>` carried for the way back comes back only with a TPM.
 #[test]

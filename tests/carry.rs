@@ -1648,6 +1648,35 @@ fn changed_there(
     (back, stderr(&o))
 }
 
+/// A guest OS changed in vSphere (its guestId) comes back to KVM without
+/// the carried libosinfo
+/// metadata naming the old one (RHEL 9.2 came back for a Windows guest);
+/// the rest of the domain's carried detail stays.
+#[test]
+fn a_guest_os_changed_elsewhere_drops_the_stale_libosinfo() {
+    let web = root().join("samples/kvm/web.xml");
+    let (back, err) = changed_there(
+        "guest-changed-vsphere",
+        &web,
+        "vsphere",
+        |l| {
+            if l.contains("<guestId>") {
+                "  <guestId>windows2019srv_64Guest</guestId>".to_string()
+            } else {
+                l.to_string()
+            }
+        },
+        &[],
+    );
+    assert!(!back.contains("rhel"), "{back}");
+    assert!(
+        err.contains("guest OS: win2k19 now; the carried libosinfo guest OS (http://redhat.com/rhel/9.2) is left out"),
+        "{err}"
+    );
+    // What else libvirt held still comes back (its PCI addresses, its rng).
+    assert!(back.contains("<rng model=\"virtio\">"), "{back}");
+}
+
 /// A disk grown on OVF or vSphere (its capacity alone changed) comes back
 /// to KVM with what the platform gave back as it wrote it restored from the
 /// carried data: its image, format, bus and name (it came back as

@@ -1648,6 +1648,43 @@ fn changed_there(
     (back, stderr(&o))
 }
 
+/// libvirt's memory guarantees reach the hub (locked memory as a
+/// reservation of all of it, `<hard_limit>` as its limit), so vSphere gets
+/// them (they were only carried, for the way back); a limit changed in
+/// vSphere replaces the carried `<hard_limit>` on the way back.
+#[test]
+fn memory_limits_reach_vsphere_and_a_changed_one_comes_back() {
+    let db = root().join("samples/kvm/db.xml");
+    let dir = temp_dir("memtune-vsphere");
+    let spec = std::fs::read_to_string(converted(&db, "vsphere", &dir)).unwrap();
+    assert!(
+        spec.contains(
+            "<memoryAllocation>\n    <reservation>32768</reservation>\n    <limit>34816</limit>"
+        ),
+        "{spec}"
+    );
+    let (back, err) = changed_there(
+        "memtune-changed-vsphere",
+        &db,
+        "vsphere",
+        |l| l.replace("<limit>34816</limit>", "<limit>40960</limit>"),
+        &[],
+    );
+    assert!(
+        back.contains("<hard_limit unit=\"KiB\">41943040</hard_limit>"),
+        "{back}"
+    );
+    assert!(
+        back.contains("<soft_limit unit=\"KiB\">33554432</soft_limit>"),
+        "{back}"
+    );
+    assert!(back.contains("<locked/>"), "{back}");
+    assert!(
+        err.contains("memory limit: 42949672960 bytes now; the carried <hard_limit> is replaced"),
+        "{err}"
+    );
+}
+
 /// A guest OS changed in vSphere (its guestId) comes back to KVM without
 /// the carried libosinfo
 /// metadata naming the old one (RHEL 9.2 came back for a Windows guest);

@@ -67,6 +67,49 @@ impl Compiler {
                     "patterns need `{n}`, the sequence number",
                 );
             }
+            ast::Miss::Mint(Some(p)) => {
+                // A pattern mints on the side a lookup asks for: what it
+                // gives must be of that side's type.
+                // A uuid side mints UUIDs when the pattern gives none.
+                let value = p.replace("{n}", "1");
+                let wrong = |ty: ast::SessionType| {
+                    (ty != ast::SessionType::Uuid)
+                        .then(|| crate::session::normalise(ty, &value).err())
+                        .flatten()
+                };
+                let name = &s.name.name;
+                match (wrong(s.left), wrong(s.right)) {
+                    (Some(e), Some(_)) => {
+                        self.error(
+                            "hvx::session-mint",
+                            s.name.span,
+                            format!(
+                                "mint pattern `{p}` of `{name}` gives values of neither side's type ({} <-> {}): {e}",
+                                s.left.name(),
+                                s.right.name()
+                            ),
+                            "every lookup that misses would fail",
+                        );
+                    }
+                    (Some(e), None) | (None, Some(e)) => {
+                        let (side, ty) = if wrong(s.left).is_some() {
+                            ("left", s.left)
+                        } else {
+                            ("right", s.right)
+                        };
+                        self.warn(
+                            "hvx::session-mint-type",
+                            s.name.span,
+                            format!(
+                                "mint pattern `{p}` of `{name}` gives no {} value ({e}): a `{name}.{side}(...)` that misses fails at run time",
+                                ty.name()
+                            ),
+                            "the pattern fits one side only",
+                        );
+                    }
+                    (None, None) => {}
+                }
+            }
             _ => {}
         }
     }

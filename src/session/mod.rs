@@ -416,7 +416,14 @@ pub(crate) fn mint(
                 def.name
             )
         })?,
-        Miss::Mint(None) if to_ty == SessionType::Uuid => {
+        // A uuid side gets a UUIDv5 when there is no pattern, or one that
+        // gives no UUID (`uuid <-> string miss mint "asset-{n}"` mints
+        // asset tags on the right and UUIDs on the left).
+        Miss::Mint(p)
+            if to_ty == SessionType::Uuid
+                && p.as_ref()
+                    .is_none_or(|p| !pattern_gives(p, SessionType::Uuid)) =>
+        {
             let name = format!(
                 "{}\u{0}{}\u{0}{key}",
                 def.name,
@@ -444,6 +451,11 @@ pub(crate) fn mint(
             }
         }
     })
+}
+
+/// Whether a mint pattern's values are of type `ty` (tried with `{n}` = 1).
+pub fn pattern_gives(pattern: &str, ty: SessionType) -> bool {
+    normalise(ty, &pattern.replace("{n}", "1")).is_ok()
 }
 
 /// A value as one POSIX shell word (commands suggested in messages, virsh
@@ -570,6 +582,35 @@ mod tests {
         let b = MemoryStore::default().lookup(&d, false, "012").unwrap();
         assert_eq!(a, b);
         assert_eq!(uuid::Uuid::parse_str(&a).unwrap().get_version_num(), 5);
+    }
+
+    /// A pattern that gives no UUID mints asset tags on its string side
+    /// and UUIDv5s on its uuid side (it failed there: `asset-1` is not a
+    /// UUID); one that gives UUIDs is used on both.
+    #[test]
+    fn a_uuid_side_mints_uuids_whatever_the_pattern() {
+        let d = def(
+            Miss::Mint(Some("asset-{n}".into())),
+            SessionType::Uuid,
+            SessionType::String,
+        );
+        let s = MemoryStore::default();
+        let vm = "6f1c2a9e-3b7d-4c8e-9a51-2d4e8f0b7c13";
+        assert_eq!(s.lookup(&d, false, vm).unwrap(), "asset-1");
+        let back = s.lookup(&d, true, "rack-7").unwrap();
+        assert_eq!(uuid::Uuid::parse_str(&back).unwrap().get_version_num(), 5);
+        assert_eq!(s.lookup(&d, false, &back).unwrap(), "rack-7");
+        let d = def(
+            Miss::Mint(Some("00000000-0000-4000-8000-{n}00000000000".into())),
+            SessionType::String,
+            SessionType::Uuid,
+        );
+        assert_eq!(
+            MemoryStore::default().lookup(&d, false, "a").unwrap(),
+            "00000000-0000-4000-8000-100000000000"
+        );
+        assert!(pattern_gives("vm-{n}", SessionType::String));
+        assert!(!pattern_gives("vm-{n}", SessionType::Int));
     }
 
     #[test]

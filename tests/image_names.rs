@@ -145,3 +145,36 @@ fn windows_paths_of_one_file_name_get_two_names_on_kvm_and_xen() {
     let targets = after(disks, "target=", &['"', ',']);
     distinct_but_shared(&targets, "Xen");
 }
+
+/// A CD-ROM image at a URL (libvirt's network CD-ROM) becomes, in a .vmx,
+/// the ISO file beside it with an action to download it: VMware reads
+/// files, and took the URL for a file path.
+#[test]
+fn a_network_cdrom_becomes_an_iso_file_beside_the_vmx() {
+    let dir = temp_dir("image-names-url-iso");
+    let input = dir.join("netcd.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>netcd</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><source file='/img/a.vmdk'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='network' device='cdrom'><driver name='qemu' type='raw'/>\
+         <source protocol='ftp' name='/pub/install.iso'><host name='mirror.example.com' port='21'/></source>\
+         <target dev='hdc' bus='ide'/><readonly/></disk></devices></domain>",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let (code, err) = transform_into(&input, "vmware", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("cdrom ftp://mirror.example.com:21//pub/install.iso → install.iso: download the image beside the .vmx"),
+        "{err}"
+    );
+    let vmx = read(&out, "netcd.vmware.vmx");
+    assert!(vmx.contains("ide1:0.fileName = \"install.iso\""), "{vmx}");
+    assert!(
+        !vmx.lines()
+            .any(|l| l.contains("fileName") && l.contains("ftp:")),
+        "{vmx}"
+    );
+}

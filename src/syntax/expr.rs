@@ -67,22 +67,25 @@ fn binary(items: &[P], pos: &mut usize, min: u8) -> Expr {
     lhs
 }
 
-/// `-`? operand (`|` operand)*
+/// `-`* operand (`|` operand)*: each sign negates what follows it.
 fn signed(items: &[P], pos: &mut usize) -> Expr {
-    if items[*pos].as_rule() == Rule::neg {
-        let start = span(&items[*pos]).start;
+    let mut starts = Vec::new();
+    while items[*pos].as_rule() == Rule::neg {
+        starts.push(span(&items[*pos]).start);
         *pos += 1;
-        let inner = union(items, pos);
+    }
+    let mut e = union(items, pos);
+    for start in starts.into_iter().rev() {
         let span = Span {
             start,
-            end: inner.span.end,
+            end: e.span.end,
         };
-        return Expr {
-            kind: ExprKind::Neg(Box::new(inner)),
+        e = Expr {
+            kind: ExprKind::Neg(Box::new(e)),
             span,
         };
     }
-    union(items, pos)
+    e
 }
 
 fn union(items: &[P], pos: &mut usize) -> Expr {

@@ -190,11 +190,49 @@ impl<'de, 'a> Deserialize<'de> for RawTables<'a> {
     }
 }
 
+/// The line of the second `key:` of the block mapping whose first key is at
+/// `line`, `col` (1-based), if there is one.
+fn second_key(text: &str, line: usize, col: usize, key: &str) -> Option<usize> {
+    let mut seen = 0;
+    for (n, l) in text.lines().enumerate().skip(line.saturating_sub(1)) {
+        let indent = l.len() - l.trim_start_matches(' ').len();
+        let body = l.trim_start_matches(' ');
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        if indent + 1 < col && n + 1 > line {
+            return None;
+        }
+        if indent + 1 == col
+            && body
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        {
+            seen += 1;
+            if seen == 2 {
+                return Some(n + 1);
+            }
+        }
+    }
+    None
+}
+
 /// A serde_yaml error as a problem: its position, and its message without
 /// the position serde_yaml appends.
-fn yaml_problem(e: &serde_yaml::Error) -> Problem {
+fn yaml_problem(e: &serde_yaml::Error, text: &str) -> Problem {
     let mut message = e.to_string();
-    let at = e.location().map(|l| (l.line(), l.column()));
+    let mut at = e.location().map(|l| (l.line(), l.column()));
+    // serde_yaml places a duplicate field at its mapping: at the field
+    // given again instead.
+    if let (Some(field), Some((l, c))) = (
+        message
+            .split_once("duplicate field `")
+            .and_then(|(_, r)| r.split_once('`'))
+            .map(|(f, _)| f.to_string()),
+        at,
+    ) {
+        at = Some(second_key(text, l, c, &field).map_or((l, c), |line| (line, c)));
+    }
     // Not a mapping at all (another file given as the store): what it is,
     // not the file's text and a Rust type's name.
     if let Some(rest) = message.strip_prefix("invalid type: ") {
@@ -216,7 +254,7 @@ fn yaml_problem(e: &serde_yaml::Error) -> Problem {
                     .into(),
         };
     }
-    if let Some((l, c)) = at {
+    if let Some((l, c)) = e.location().map(|l| (l.line(), l.column())) {
         let suffix = format!(" at line {l} column {c}");
         if let Some(i) = message.find(&suffix) {
             message.replace_range(i..i + suffix.len(), "");
@@ -326,7 +364,7 @@ pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
         Ok(r) => Header {
             version: Some(r.version.clone()),
         },
-        Err(e) => serde_yaml::from_str(text).map_err(|_| vec![yaml_problem(e)])?,
+        Err(e) => serde_yaml::from_str(text).map_err(|_| vec![yaml_problem(e, text)])?,
     };
     match header.version {
         None => {
@@ -353,7 +391,7 @@ pub fn parse(text: &str) -> Result<Tables, Vec<Problem>> {
             }]);
         }
     }
-    let raw = raw.map_err(|e| vec![yaml_problem(&e)])?;
+    let raw = raw.map_err(|e| vec![yaml_problem(&e, text)])?;
     check(text, raw.tables.unwrap_or_default())
 }
 
@@ -630,6 +668,23 @@ pub fn to_json<'a>(tables: impl Iterator<Item = (&'a str, &'a TableData)>) -> se
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A field given twice is reported where it is given again (serde_yaml
+    /// places it at the start of its mapping), comments and other fields
+    /// between them or not.
+    #[test]
+    fn a_duplicate_field_is_placed_at_its_second_occurrence() {
+        for (text, line) in [
+            ("version: 1\ntables:\n  vms:\n    left: string\n    left: uuid\n    right: uuid\n    entries: []\n", 5),
+            ("version: 1\ntables:\n  vms:\n    left: string\n    right: uuid\n    # note\n    entries: []\n    right: uuid\n", 8),
+        ] {
+            let p = parse(text).unwrap_err();
+            assert_eq!(p[0].at, Some((line, 5)), "{}", p[0].message);
+            assert!(p[0].message.contains("duplicate field"), "{}", p[0].message);
+            assert!(!p[0].message.contains(" at "), "{}", p[0].message);
+        }
+        assert_eq!(second_key("a:\n  x: 1\nb:\n  x: 2\n", 2, 3, "x"), None);
+    }
 
     /// Every text the line reader accepts reads the same with the YAML
     /// parser; the texts it must leave to the YAML parser are left.

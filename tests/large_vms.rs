@@ -522,6 +522,21 @@ fn hyperv_spreads_drives_over_four_scsi_controllers() {
     pywbem_accepts(&outputs);
 }
 
+/// A BIOS (Gen 1) domain of these devices, converted to Hyper-V with `-v`:
+/// the domain, the output folder and what was said.
+fn gen1_to_hyperv(dir: &Path, devices: &str) -> (String, std::path::PathBuf, String) {
+    let xml = format!(
+        "<domain type='kvm'><name>ide</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\n{devices}</devices></domain>"
+    );
+    let input = dir.join("ide.xml");
+    std::fs::write(&input, &xml).unwrap();
+    let out = dir.join("out");
+    let (code, err) = transform_into(&input, "hyperv", &out, &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    (xml, out, err)
+}
+
 /// A Gen 1 VM's IDE data disks go to SCSI (IDE holds the boot disk and the
 /// DVD drives): each move is a warning naming the disk and its new place,
 /// never silent (issue #14).
@@ -535,15 +550,7 @@ fn hyperv_gen1_ide_data_disks_moved_to_scsi_are_warned() {
              <target dev='{dev}' bus='ide'/></disk>\n"
         );
     }
-    let xml = format!(
-        "<domain type='kvm'><name>ide</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
-         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\n{devices}</devices></domain>"
-    );
-    let input = dir.join("ide.xml");
-    std::fs::write(&input, &xml).unwrap();
-    let out = dir.join("out");
-    let (code, err) = transform_into(&input, "hyperv", &out, &["-v"]);
-    assert_eq!(code, Some(0), "{err}");
+    let (_, out, err) = gen1_to_hyperv(&dir, &devices);
     assert!(
         !err.contains("disk hda: IDE"),
         "the boot disk stays on IDE: {err}"
@@ -577,15 +584,7 @@ fn hyperv_gen1_boots_from_ide_after_four_dvd_drives() {
              <source file='/images/{file}.qcow2'/><target dev='{dev}' bus='virtio'/></disk>\n"
         );
     }
-    let xml = format!(
-        "<domain type='kvm'><name>ide</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
-         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\n{devices}</devices></domain>"
-    );
-    let input = dir.join("ide.xml");
-    std::fs::write(&input, &xml).unwrap();
-    let out = dir.join("out");
-    let (code, err) = transform_into(&input, "hyperv", &out, &["-v"]);
-    assert_eq!(code, Some(0), "{err}");
+    let (xml, out, err) = gen1_to_hyperv(&dir, &devices);
     assert!(
         err.contains("cdrom hdd: a Gen 1 VM has DVD drives on IDE only, and its four IDE locations are taken; not converted"),
         "{err}"

@@ -1819,36 +1819,20 @@ impl Merger<'_> {
         let native = matches!(tn.name(), "extension" | "entry");
         // A's value of an attribute, where the platform gave it back as it
         // wrote it (B's value): the user changed something else.
-        let unchanged = |uri: Option<&str>, name: &str, value: &str| {
-            let find = |n: Option<Node<'_, '_>>| {
-                n.and_then(|n| {
-                    n.attributes()
-                        .find(|x| ns(x.namespace()) == uri && x.name() == name)
-                        .map(|x| x.value().to_string())
-                })
-            };
-            match (native, find(b)) {
-                (false, Some(vb)) if vb == value => find(a),
-                _ => None,
-            }
-        };
         self.start(c)?;
         for at in c.attributes() {
             let p = at.namespace().and_then(|u| c.lookup_prefix(u));
-            let was = unchanged(ns(at.namespace()), at.name(), at.value());
-            self.out.attr_ns(
-                at.name(),
-                at.namespace(),
-                p,
-                was.as_deref().unwrap_or(at.value()),
-            )?;
+            let uri = ns(at.namespace());
+            let value = match attr_value(b, uri, at.name()) {
+                Some(vb) if !native && vb == at.value() => {
+                    attr_value(a, uri, at.name()).unwrap_or(at.value())
+                }
+                _ => at.value(),
+            };
+            self.out.attr_ns(at.name(), at.namespace(), p, value)?;
         }
-        let has = |n: Option<Node>, uri: Option<&str>, name: &str| {
-            n.is_some_and(|n| {
-                n.attributes()
-                    .any(|x| ns(x.namespace()) == uri && x.name() == name)
-            })
-        };
+        let has =
+            |n: Option<Node>, uri: Option<&str>, name: &str| attr_value(n, uri, name).is_some();
         if let (Some(a), false) = (a, native) {
             for at in a.attributes() {
                 let uri = ns(at.namespace());
@@ -1995,6 +1979,13 @@ fn facts(n: Node) -> Vec<String> {
 }
 
 /// `disk /var/lib/libvirt/images/web.qcow2`, `nic 52:54:00:…`, `memory`.
+/// The value of `n`'s attribute `name` in namespace `uri` (`ns`'s form).
+fn attr_value<'a>(n: Option<Node<'a, '_>>, uri: Option<&str>, name: &str) -> Option<&'a str> {
+    n?.attributes()
+        .find(|x| ns(x.namespace()) == uri && x.name() == name)
+        .map(|x| x.value())
+}
+
 fn describe(n: Node) -> String {
     let name = n.tag_name().name();
     let key = ["path", "mac", "target", "index", "type"]

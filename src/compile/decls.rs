@@ -69,8 +69,8 @@ impl Compiler {
             }
             ast::Miss::Mint(Some(p)) => {
                 // A pattern mints on the side a lookup asks for: what it
-                // gives must be of that side's type.
-                // A uuid side mints UUIDs when the pattern gives none.
+                // gives must be of that side's type (a uuid side mints
+                // UUIDs when it gives none, see session::mint).
                 let value = p.replace("{n}", "1");
                 let wrong = |ty: ast::SessionType| {
                     (ty != ast::SessionType::Uuid)
@@ -78,7 +78,9 @@ impl Compiler {
                         .flatten()
                 };
                 let name = &s.name.name;
-                match (wrong(s.left), wrong(s.right)) {
+                let (left, right) = (wrong(s.left), wrong(s.right));
+                let wrong_left = left.is_some();
+                match (left, right) {
                     (Some(e), Some(_)) => {
                         self.error(
                             "hvx::session-mint",
@@ -92,7 +94,7 @@ impl Compiler {
                         );
                     }
                     (Some(e), None) | (None, Some(e)) => {
-                        let (side, ty) = if wrong(s.left).is_some() {
+                        let (side, ty) = if wrong_left {
                             ("left", s.left)
                         } else {
                             ("right", s.right)

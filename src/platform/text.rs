@@ -84,12 +84,9 @@ impl TextError {
 /// at 1:1 when it came from an escape (`|01` in a `.vmx`) and is not there.
 pub fn unrepresentable(text: &str, e: crate::xmlout::WriteError) -> TextError {
     let at = match e {
-        crate::xmlout::WriteError::InvalidChar(c) => char::from_u32(c).and_then(|c| {
-            let i = text.find(c)?;
-            let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
-            let line = text[..i].matches('\n').count() + 1;
-            Some((line, text[line_start..i].chars().count() + 1))
-        }),
+        crate::xmlout::WriteError::InvalidChar(c) => char::from_u32(c)
+            .and_then(|c| text.find(c))
+            .map(|i| crate::diag::LineIndex::new(text).line_col(text, i)),
         _ => None,
     };
     let (line, col) = at.unwrap_or((1, 1));

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::text::{is_ncname, plain_run_end, Charset, TextError};
+use super::text::{is_ncname, plain_run_end, unrepresentable, Charset, TextError};
 use crate::tree::{Document as Tree, Node as TreeNode};
 use crate::xmlout::XmlOut;
 
@@ -503,8 +503,6 @@ pub fn read_tree(text: &str) -> Result<Tree, TextError> {
         .and_then(|()| w.finish_tree())
         .map_err(|e| unrepresentable(text, e))
 }
-
-use super::text::unrepresentable;
 
 /// Where an entry is in the text, for a writer that keeps positions.
 type At<'f> = Option<&'f dyn Fn(&Entry) -> Option<usize>>;

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::text::{is_ncname, plain_run_end, TextError};
+use super::text::{is_ncname, plain_run_end, unrepresentable, TextError};
 use super::xl_spec::{self, Param, SPEC_KEYS};
 use crate::xmlout::{WriteError, XmlOut};
 
@@ -371,8 +371,6 @@ pub fn read_tree(text: &str) -> Result<crate::tree::Document, TextError> {
     write_canonical(text, &settings, &mut w, Some(&at))?;
     w.finish_tree().map_err(|e| unrepresentable(text, e))
 }
-
-use super::text::unrepresentable;
 
 /// The settings of xl.cfg text, `+=` applied and duplicates checked.
 fn settings(text: &str) -> Result<Vec<Setting>, TextError> {

@@ -41,6 +41,13 @@ pub const CHUNK: usize = 1000;
 /// At most this many values: a package over 512 KB is not carried (the
 /// report says so).
 pub const MAX_CHUNKS: usize = 512;
+/// The package's second line: the Adler-32 of everything after it, in
+/// eight hex digits. Carried data lives in fields a user can edit (a
+/// `.vmx` key, a vSphere `extraConfig` value): an edited or truncated
+/// package is refused rather than restored as if hvxform had written it.
+/// (A check against accidents, not an attacker, who can recompute it.)
+/// Packages written before it have no such line and are read as they are.
+pub const SUM: &str = "# adler32 ";
 /// Packages inside packages (a VM through several platforms) are replayed
 /// this deep at most.
 pub const MAX_NESTING: usize = 4;
@@ -501,10 +508,14 @@ mod json {
 /// conversion used (`(table, left, right)`), so that the way back replays
 /// it with the same identifiers.
 pub fn encode(platform: &str, pairs: &[(String, String, String)], text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 64);
+    let mut out = String::with_capacity(text.len() + 96);
     out.push_str(HEADER);
     out.push_str(platform);
     out.push('\n');
+    out.push_str(SUM);
+    let digits = out.len();
+    out.push_str("00000000\n");
+    let body = out.len();
     for (t, l, r) in pairs {
         out.push_str("= ");
         for (i, f) in [t, l, r].into_iter().enumerate() {
@@ -523,6 +534,8 @@ pub fn encode(platform: &str, pairs: &[(String, String, String)], text: &str) ->
         out.push('\n');
     }
     out.push_str(text);
+    let sum = format!("{:08x}", adler2::adler32_slice(&out.as_bytes()[body..]));
+    out.replace_range(digits..digits + 8, &sum);
     out
 }
 
@@ -546,6 +559,20 @@ pub fn decode(pkg: &str) -> Result<Package<'_>, String> {
         return Err(format!(
             "the carried data is of unknown platform `{platform}`"
         ));
+    }
+    if let Some(line) = rest.strip_prefix(SUM) {
+        let (digits, body) = line
+            .split_once('\n')
+            .ok_or("the carried data ends in its checksum")?;
+        let sum = adler2::adler32_slice(body.as_bytes());
+        if u32::from_str_radix(digits, 16).ok() != Some(sum) || digits.len() != 8 {
+            return Err(format!(
+                "the carried data was changed after hvxform wrote it: its checksum is `{}`, \
+                 its content's {sum:08x} (a value of the channel edited, truncated or lost)",
+                crate::convert::short(digits)
+            ));
+        }
+        rest = body;
     }
     let mut pairs = Vec::new();
     while let Some(line) = rest.strip_prefix("= ") {
@@ -2088,6 +2115,20 @@ mod tests {
                 text: "<domain/>"
             }
         );
+        // A package written before the checksum reads as it is.
+        assert_eq!(
+            decode("hvx-carry/1 kvm\n<domain/>").unwrap().text,
+            "<domain/>"
+        );
+        // One byte changed, a part lost, the sum itself edited: refused.
+        let edited = pkg.replace("<domain/>", "<domain />");
+        assert!(decode(&edited).unwrap_err().contains("changed after hvxform wrote it"));
+        assert!(decode(&pkg[..pkg.len() - 3]).is_err());
+        let sum_at = pkg.find(SUM).unwrap() + SUM.len();
+        let mut bad_sum = pkg.clone();
+        bad_sum.replace_range(sum_at..sum_at + 1, "g");
+        assert!(decode(&bad_sum).is_err());
+        assert!(decode(&pkg[..sum_at + 4]).is_err());
         assert!(decode("hvx-carry/1 kvm\n= a\tb\n<domain/>").is_err());
         assert!(decode("hvx-carry/1 kvm\n= a\tb\tc\\x\n<domain/>").is_err());
         assert!(decode("hvx-carry/2 kvm\n<domain/>").is_err());

@@ -613,6 +613,24 @@ fn a_broken_package_is_a_warning_and_the_document_still_converts() {
         "{}",
         stderr(&o)
     );
+    // A package edited by hand (the original's domain type changed): its
+    // checksum no longer holds, and it is refused, not restored as if
+    // hvxform had written it.
+    let edited = text.replacen("<domain type='kvm'>", "<domain type='qemu'>", 1);
+    assert_ne!(edited, text, "the carried domain is in the first part");
+    let p = dir.join("edited.xml");
+    std::fs::write(&p, &edited).unwrap();
+    let o = transform(&p, "kvm", &dir.join("edited"), &["-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("carried data not restored: the carried data was changed after hvxform wrote it"),
+        "{}",
+        stderr(&o)
+    );
+    let back = std::fs::read_to_string(only_file(&dir.join("edited"))).unwrap();
+    // The domain vSphere's fields give (the edited original, carried on
+    // in the metadata for the way back to vSphere, is not restored).
+    assert_eq!(back.lines().nth(1), Some("<domain type=\"kvm\">"), "{back}");
     // A package of another format version: said, not guessed at.
     let p = dir.join("future.xml");
     std::fs::write(&p, text.replace("hvx-carry/1 kvm", "hvx-carry/9 kvm")).unwrap();

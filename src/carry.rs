@@ -2122,7 +2122,9 @@ mod tests {
         );
         // One byte changed, a part lost, the sum itself edited: refused.
         let edited = pkg.replace("<domain/>", "<domain />");
-        assert!(decode(&edited).unwrap_err().contains("changed after hvxform wrote it"));
+        assert!(decode(&edited)
+            .unwrap_err()
+            .contains("changed after hvxform wrote it"));
         assert!(decode(&pkg[..pkg.len() - 3]).is_err());
         let sum_at = pkg.find(SUM).unwrap() + SUM.len();
         let mut bad_sum = pkg.clone();

@@ -397,6 +397,67 @@ fn bad_hyperv_input_is_a_located_error_and_writes_nothing() {
             "no Msvm_VirtualSystemSettingData instance",
         ),
     ];
+    // Places no Hyper-V host writes (WMI's instances of a Gen 1 VM, one
+    // per line): an IDE location 2, an IDE controller 2, a SCSI location
+    // 64, a drive whose Parent names no controller, two drives in one place.
+    let gen1 = std::fs::read_to_string(root().join("samples/hyperv/db-gen1.xml")).unwrap();
+    let at = |value: &str| format!(r#"AddressOnParent" TYPE="string"><VALUE>{value}</VALUE"#);
+    let last_drive = |value: &str| {
+        let i = gen1.rfind(&at("1")).expect("a drive at location 1");
+        format!("{}{}{}", &gen1[..i], at(value), &gen1[i + at("1").len()..])
+    };
+    let scsi = "BDE5D4D6-E450-46D2-B925-976CA3E989B4\"";
+    let orphan: Vec<String> = gen1
+        .lines()
+        .map(|l| {
+            if l.contains("Synthetic Disk Drive") && l.contains(scsi) {
+                l.replace(scsi, "00000000-0000-0000-0000-000000000000\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(gen1.contains(r#"NAME="Address" TYPE="string"><VALUE>1</VALUE>"#));
+    let places = [
+        (
+            "ide-location.xml",
+            gen1.replacen(&at("0"), &at("2"), 1),
+            "83F8638B-8DCA-4152-9EDA-2CA8B33039B4\\0\\0\\D at location 2 of an IDE controller, which has locations 0 and 1",
+        ),
+        (
+            "ide-controller.xml",
+            gen1.replacen(
+                r#"NAME="Address" TYPE="string"><VALUE>1</VALUE>"#,
+                r#"NAME="Address" TYPE="string"><VALUE>2</VALUE>"#,
+                1,
+            ),
+            "IDE controller at Address 2: a Hyper-V VM has IDE controllers 0 and 1",
+        ),
+        (
+            "scsi-location.xml",
+            last_drive("64"),
+            "at location 64 of a SCSI controller, which has locations 0 to 63",
+        ),
+        (
+            "orphan-drive.xml",
+            orphan.join("\n"),
+            "its Parent names no IDE or SCSI controller of this VM",
+        ),
+        (
+            "same-place.xml",
+            last_drive("0"),
+            "at location 0 of its controller, where another drive already is",
+        ),
+    ];
+    for (name, text, want) in places {
+        assert_ne!(text, gen1, "{name}");
+        let err = refused_input(&dir, name, text.as_bytes());
+        assert!(err.contains(want), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}: ")) && err.contains("at input "),
+            "{name}: {err}"
+        );
+    }
     // The VSSD written as XML in the call, not as escaped text.
     let open = "<VALUE>&lt;INSTANCE CLASSNAME=\"Msvm_VirtualSystemSettingData\"&gt;";
     let start = sample.find(open).expect("the VSSD's VALUE");

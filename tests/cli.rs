@@ -260,6 +260,23 @@ fn unknown_param_is_a_usage_error() {
 fn check_shipped_mappings_is_clean_and_formats_are_versioned() {
     let o = run(&["check", "--deny-warnings"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Each shipped library alone, as a user checks the one they copied:
+    // it uses what it needs and declares the prefixes it writes.
+    let libs: Vec<_> = walk(&root().join("mappings/lib"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "hvx"))
+        .collect();
+    assert!(libs.len() >= 8, "{libs:?}");
+    for lib in &libs {
+        let o = run(&["check", "--deny-warnings", lib.to_str().unwrap()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            lib.display(),
+            stderr(&o)
+        );
+    }
     let dir = temp_dir("check");
     let bad = dir.join("bad.hvx");
     std::fs::write(

@@ -149,20 +149,53 @@ fn windows_paths_of_one_file_name_get_two_names_on_kvm_and_xen() {
 /// A CD-ROM image at a URL (libvirt's network CD-ROM) becomes, in a .vmx,
 /// the ISO file beside it with an action to download it: VMware reads
 /// files, and took the URL for a file path.
+const NETWORK_CDROM: &str = "<domain type='kvm'><name>netcd</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+     <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+     <disk type='file' device='disk'><source file='/img/a.vmdk'/><target dev='vda' bus='virtio'/></disk>\
+     <disk type='network' device='cdrom'><driver name='qemu' type='raw'/>\
+     <source protocol='ftp' name='/pub/install.iso'><host name='mirror.example.com' port='21'/></source>\
+     <target dev='hdc' bus='ide'/><readonly/></disk></devices></domain>";
+
+/// Xen and Hyper-V read images from files too: a CD-ROM at a URL becomes
+/// a file named by its image, with an action to download it there (the
+/// URL was written as the file's path).
+#[test]
+fn a_network_cdrom_becomes_an_iso_file_on_xen_and_hyperv() {
+    let dir = temp_dir("image-names-url-iso-xen");
+    let input = dir.join("netcd.xml");
+    std::fs::write(&input, NETWORK_CDROM).unwrap();
+    let out = dir.join("out");
+    let url = "ftp://mirror.example.com:21//pub/install.iso";
+    let (code, err) = transform_into(&input, "xen", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cdrom {url} → /var/lib/xen/images/install.iso: download the image there"
+        )),
+        "{err}"
+    );
+    let cfg = read(&out, "netcd.xen.cfg");
+    let disks = cfg.lines().find(|l| l.starts_with("disk =")).unwrap();
+    assert!(
+        disks.contains("devtype=cdrom,target=/var/lib/xen/images/install.iso"),
+        "{cfg}"
+    );
+    assert!(!disks.contains("ftp:"), "{cfg}");
+    let (code, err) = transform_into(&input, "hyperv", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cdrom {url} → C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks\\install.iso: download the image there, on the Hyper-V host"
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_network_cdrom_becomes_an_iso_file_beside_the_vmx() {
     let dir = temp_dir("image-names-url-iso");
     let input = dir.join("netcd.xml");
-    std::fs::write(
-        &input,
-        "<domain type='kvm'><name>netcd</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
-         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
-         <disk type='file' device='disk'><source file='/img/a.vmdk'/><target dev='vda' bus='virtio'/></disk>\
-         <disk type='network' device='cdrom'><driver name='qemu' type='raw'/>\
-         <source protocol='ftp' name='/pub/install.iso'><host name='mirror.example.com' port='21'/></source>\
-         <target dev='hdc' bus='ide'/><readonly/></disk></devices></domain>",
-    )
-    .unwrap();
+    std::fs::write(&input, NETWORK_CDROM).unwrap();
     let out = dir.join("out");
     let (code, err) = transform_into(&input, "vmware", &out, &[]);
     assert_eq!(code, Some(0), "{err}");

@@ -1010,3 +1010,80 @@ fn several_notes_and_null_values_in_arrays() {
         assert_eq!(instances(&input), instances(&back), "{name}");
     }
 }
+
+/// A disk added on KVM to a VM that came from Hyper-V goes back to a free
+/// location of the VM's own SCSI controller (its InstanceIDs kept), not
+/// to a controller that is not there, at a location a carried drive holds:
+/// for a Gen 1 and a Gen 2 VM, the output reads back with the new disk
+/// and every drive at a place of its own, and pywbem takes it.
+#[test]
+fn a_disk_added_elsewhere_goes_to_a_free_place_of_the_vms_controllers() {
+    const HVX: &str = "urn:hvxform:hvx:1";
+    let only = |dir: &Path| {
+        let files = walk(dir);
+        assert_eq!(files.len(), 1, "{files:?}");
+        files[0].clone()
+    };
+    let drives = |hub: &str| -> Vec<(String, String, String, String)> {
+        let d = roxmltree::Document::parse(hub).unwrap();
+        d.root_element()
+            .children()
+            .filter(|n| n.has_tag_name((HVX, "disk")))
+            .map(|n| {
+                let path = n
+                    .children()
+                    .find(|s| s.has_tag_name((HVX, "source")))
+                    .and_then(|s| s.attribute("path"))
+                    .unwrap_or("")
+                    .to_string();
+                let a = |k: &str| n.attribute(k).unwrap_or("").to_string();
+                (a("bus"), a("controller"), a("unit"), path)
+            })
+            .collect()
+    };
+    for sample in ["db-gen1.xml", "web-gen2.xml"] {
+        let dir = temp_dir(&format!("hyperv-added-disk-{sample}"));
+        let store = dir.join("s.yaml");
+        let input = root().join("samples/hyperv").join(sample);
+        let (code, err) = transform_into(&input, "hvx", &dir.join("h"), &[]);
+        assert_eq!(code, Some(0), "{err}");
+        let before = drives(&std::fs::read_to_string(only(&dir.join("h"))).unwrap());
+        transform_with_store(&input, "kvm", &dir.join("a"), &store);
+        let text = std::fs::read_to_string(only(&dir.join("a"))).unwrap();
+        let added = "<disk type=\"file\" device=\"disk\"><driver name=\"qemu\" type=\"qcow2\"/>\
+            <source file=\"/var/lib/libvirt/images/added.qcow2\"/><target dev=\"sdx\" bus=\"scsi\"/></disk>\n    ";
+        let at = text.find("<interface").expect("a NIC");
+        let edited = dir.join("edited.xml");
+        std::fs::write(&edited, format!("{}{added}{}", &text[..at], &text[at..])).unwrap();
+        transform_with_store(&edited, "hyperv", &dir.join("b"), &store);
+        let back = only(&dir.join("b"));
+        pywbem_accepts(std::slice::from_ref(&back));
+        let (code, err) = transform_into(&back, "hvx", &dir.join("c"), &[]);
+        assert_eq!(code, Some(0), "{sample}: {err}");
+        let hub = std::fs::read_to_string(only(&dir.join("c"))).unwrap();
+        let after = drives(&hub);
+        assert_eq!(after.len(), before.len() + 1, "{sample}: {hub}");
+        // The drives Hyper-V had, where it had them; the new one on SCSI.
+        for d in &before {
+            assert!(
+                after
+                    .iter()
+                    .any(|a| (&a.0, &a.1, &a.2) == (&d.0, &d.1, &d.2)),
+                "{sample}: {d:?} moved: {after:?}"
+            );
+        }
+        let new = after
+            .iter()
+            .find(|a| a.3.ends_with("added.qcow2"))
+            .unwrap_or_else(|| panic!("{sample}: no added disk: {after:?}"));
+        assert_eq!(new.0, "scsi", "{sample}: {after:?}");
+        let mut places: Vec<_> = after.iter().map(|a| (&a.0, &a.1, &a.2)).collect();
+        places.sort();
+        places.dedup();
+        assert_eq!(
+            places.len(),
+            after.len(),
+            "{sample}: two drives in one place: {after:?}"
+        );
+    }
+}

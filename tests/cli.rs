@@ -2100,3 +2100,43 @@ fn mappings_that_are_not_a_folder_are_a_usage_error() {
         }
     }
 }
+
+/// `--report` never replaces the session store (it did, with exit 0).
+#[test]
+fn the_report_replaces_no_session_store() {
+    let dir = temp_dir("report-store");
+    let store = dir.join("s.yaml");
+    let o = run(&[
+        "session",
+        "set",
+        store.to_str().unwrap(),
+        "networks",
+        "default",
+        "VM Network",
+        "--types",
+        "string:string",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = std::fs::read(&store).unwrap();
+    let same = dir.join(".").join("s.yaml");
+    let o = run(&[
+        "transform",
+        root().join("samples/kvm/web.xml").to_str().unwrap(),
+        "--to",
+        "vsphere",
+        "-o",
+        dir.join("out").to_str().unwrap(),
+        "--session",
+        store.to_str().unwrap(),
+        "--report",
+        same.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the report would replace the session store"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    assert!(walk(&dir.join("out")).is_empty());
+}

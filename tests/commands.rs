@@ -1705,3 +1705,69 @@ fn commands_that_would_change_their_meaning_are_refused() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("keeps its image"), "{}", stderr(&o));
 }
+
+/// `-o` never replaces a file the run reads or keeps (the command, the
+/// context, the session store): a usage error before anything is written.
+/// `--update-context` writes through a symbolic link, keeping the file's
+/// permissions (it replaced the link with a file, and 0600 with 0644).
+#[test]
+fn the_translation_replaces_no_input_and_the_context_stays_where_it_is() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("command-own-files");
+    let ctx = dir.join("ctx.xml");
+    let cmd = dir.join("cmd.xml");
+    let store = dir.join("s.yaml");
+    std::fs::copy(common::root().join(CTX), &ctx).unwrap();
+    std::fs::copy(common::root().join("samples/commands/remove-nic.xml"), &cmd).unwrap();
+    std::fs::write(&store, "").unwrap();
+    let (c, m, s) = (
+        ctx.to_str().unwrap(),
+        cmd.to_str().unwrap(),
+        store.to_str().unwrap(),
+    );
+    let same_cmd = dir.join(".").join("cmd.xml");
+    for (out, what) in [
+        (c, "the context"),
+        (same_cmd.to_str().unwrap(), "the command"),
+        (s, "the session store"),
+    ] {
+        let before = [
+            std::fs::read(&ctx).unwrap(),
+            std::fs::read(&cmd).unwrap(),
+            std::fs::read(&store).unwrap(),
+        ];
+        let o = command(&[m, "--to", "kvm", "--context", c, "--session", s, "-o", out]);
+        assert_eq!(o.status.code(), Some(2), "{out}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("the translation would replace {what}")),
+            "{}",
+            stderr(&o)
+        );
+        let after = [
+            std::fs::read(&ctx).unwrap(),
+            std::fs::read(&cmd).unwrap(),
+            std::fs::read(&store).unwrap(),
+        ];
+        assert_eq!(before, after, "{out}");
+    }
+    // The context through a link, private to its owner.
+    let real = dir.join("real");
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::rename(&ctx, real.join("ctx.xml")).unwrap();
+    std::fs::set_permissions(real.join("ctx.xml"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("real/ctx.xml", &ctx).unwrap();
+    let before = std::fs::read(real.join("ctx.xml")).unwrap();
+    let o = command(&[m, "--to", "kvm", "--context", c, "--update-context"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(&ctx)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let meta = std::fs::metadata(real.join("ctx.xml")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_ne!(
+        std::fs::read(real.join("ctx.xml")).unwrap(),
+        before,
+        "the linked file is updated"
+    );
+}

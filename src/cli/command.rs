@@ -80,6 +80,32 @@ impl Command {
                 exit::CANNOT_RUN,
             ));
         }
+        // The translation must not replace a file the run reads or keeps.
+        if let Some(o) = self
+            .output
+            .as_deref()
+            .and_then(super::write::real_file_path)
+        {
+            let store = self
+                .session
+                .as_deref()
+                .filter(|s| !crate::session::pg::is_url(&s.to_string_lossy()));
+            let read = std::iter::once((self.input.as_path(), "the command"))
+                .chain(self.context.iter().map(|c| (c.as_path(), "the context")))
+                .chain(store.map(|s| (s, "the session store")));
+            for (p, what) in read {
+                if super::write::real_file_path(p).as_ref() == Some(&o) {
+                    return Err(fail(
+                        &format!(
+                            "{}: the translation would replace {what} {}; give -o another path",
+                            self.output.as_deref().unwrap_or(p).display(),
+                            p.display()
+                        ),
+                        exit::CANNOT_RUN,
+                    ));
+                }
+            }
+        }
         let name = self.input.display().to_string();
         let text = input::read_text(&self.input).map_err(|e| fail(&e.message, exit::INVALID))?;
         let mut ctx_texts = Vec::new();

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use clap::Args;
 use serde_json::json;
 
-use super::write::{atomic_write, probe_writable, write_all_or_nothing, Reaper};
+use super::write::{atomic_write, probe_writable, real_file_path, write_all_or_nothing, Reaper};
 use super::{exit, Ctx};
 use crate::engine::{self, Convert, ConvertError, Findings, Mappings, Produced};
 use crate::exec::RunOptions;
@@ -213,6 +213,16 @@ impl Transform {
                 );
                 return exit::CANNOT_RUN;
             }
+            if real_file_path(r).is_some_and(|r| Some(r) == self.store_file()) {
+                super::error(
+                    ctx,
+                    &format!(
+                        "{}: the report would replace the session store; give the report another path",
+                        r.display()
+                    ),
+                );
+                return exit::CANNOT_RUN;
+            }
             if let Some(i) = report_is_input(r, &inputs) {
                 super::error(
                     ctx,
@@ -389,6 +399,7 @@ impl Transform {
             let out_dir = self.output.as_deref();
             // Every input by its real path, made when an output already exists.
             let mut real_inputs: Option<HashMap<PathBuf, usize>> = None;
+            let store = self.store_file();
             for (k, d) in results.iter().enumerate() {
                 let Ok((docs, _)) = &d.result else {
                     continue;
@@ -420,7 +431,13 @@ impl Transform {
                         );
                         return exit::CANNOT_RUN;
                     }
-                    if let Some(i) = replaced {
+                    if real.is_some() && real == store {
+                        errors[k] = Some(format!(
+                            "{}: output `{}` would replace the session store; give another output folder with -o",
+                            d.input.display(),
+                            at.display()
+                        ));
+                    } else if let Some(i) = replaced {
                         errors[k] = Some(overwrites_input(&d.input, &at, &results[i].input));
                     } else if let Some(&other) = by_name.get(&at) {
                         let n = at.display().to_string();
@@ -1039,12 +1056,15 @@ fn real_input_paths(results: &[Done]) -> HashMap<PathBuf, usize> {
         .collect()
 }
 
-/// The real path a file at `path` has or would have: its folder's real
-/// path and its name.
-fn real_file_path(path: &Path) -> Option<PathBuf> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).ok()?;
-    Some(dir.join(path.file_name()?))
+impl Transform {
+    /// The real path of the session store, when it is a file.
+    fn store_file(&self) -> Option<PathBuf> {
+        let s = self.session.as_deref()?;
+        if crate::session::pg::is_url(&s.to_string_lossy()) {
+            return None;
+        }
+        real_file_path(s)
+    }
 }
 
 /// The input the report file `r` is, if it is one.

@@ -174,8 +174,39 @@ fn temp_path(dir: &Path, name: &str) -> PathBuf {
     ))
 }
 
+/// The real path a file at `path` has or would have: its folder's real
+/// path and its name (the file itself need not exist).
+pub fn real_file_path(path: &Path) -> Option<PathBuf> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).ok()?;
+    Some(dir.join(path.file_name()?))
+}
+
 /// Writes one file through a temp file in the same directory, fsync, rename.
+/// A file the user named is replaced as they see it: a symbolic link at
+/// `path` is followed (the file it names gets the content, the link
+/// stays), and the file keeps its permissions (a `0600` context or a
+/// group-writable mapping stays so).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let linked;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            linked = match std::fs::canonicalize(path) {
+                Ok(p) => p,
+                // A link to a file not made yet: its target, from its folder.
+                Err(_) => {
+                    let to = std::fs::read_link(path)?;
+                    path.parent().unwrap_or(Path::new(".")).join(to)
+                }
+            };
+            linked.as_path()
+        }
+        _ => path,
+    };
+    let perms = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.permissions());
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -188,6 +219,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let r = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
+        if let Some(p) = perms {
+            f.set_permissions(p)?;
+        }
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -600,16 +600,25 @@ fn the_ec2_root_volume_is_the_disk_that_boots_first() {
     let out = dir.join("ec2");
     let (code, err) = transform_into(&input, "ec2", &out, &[]);
     assert_eq!(code, Some(0), "{err}");
-    // One import per disk, in the VM's order of disks.
-    let first = std::fs::read_to_string(out.join("pd1.ec2.import-image-1.json")).unwrap();
-    assert!(
-        first.contains("disk /dev/sdb (/images/data.img)"),
-        "{first}"
-    );
-    let second = std::fs::read_to_string(out.join("pd1.ec2.import-image-2.json")).unwrap();
-    assert!(
-        second.contains("disk /dev/sda1 (/images/root.img)"),
-        "{second}"
+    // One import of both disks, the root volume first (ImportImage makes
+    // the AMI's block device mappings in the containers' order).
+    let import: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("pd1.ec2.import-image.json")).unwrap(),
+    )
+    .unwrap();
+    let disks: Vec<&str> = import["DiskContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Description"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        disks,
+        [
+            "/dev/sda1 (/images/root.img)",
+            "/dev/sdb (/images/data.img)"
+        ],
+        "{import}"
     );
 }
 

@@ -209,3 +209,49 @@ fn a_network_cdrom_becomes_an_iso_file_beside_the_vmx() {
         "{vmx}"
     );
 }
+
+/// A libvirt storage-pool volume (`<source pool volume>`) is the disk's
+/// image everywhere: named after the volume, with the warning where its
+/// file is; it was no image at all, and every platform made a new, empty
+/// boot disk. Through the hub back to KVM it is the volume again.
+#[test]
+fn a_storage_pool_volume_is_the_disks_image_everywhere() {
+    let dir = temp_dir("image-names-volume");
+    let input = dir.join("vol.xml");
+    std::fs::write(
+        &input,
+        "<domain type='kvm'><name>vol</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>\
+         <source pool='default' volume='vol-root.qcow2'/><target dev='vda' bus='virtio'/></disk>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    for target in ["vsphere", "vmware", "xen", "ovf", "hyperv", "ec2", "hvx"] {
+        let (code, err) = transform_into(&input, target, &out, &["-v"]);
+        assert_eq!(code, Some(0), "{target}: {err}");
+        assert!(!err.contains("no image was given"), "{target}: {err}");
+        assert!(
+            err.contains("volume vol-root.qcow2 of storage pool default")
+                && err.contains("virsh vol-path --pool default vol-root.qcow2"),
+            "{target}: {err}"
+        );
+    }
+    assert!(read(&out, "vol.vsphere.xml")
+        .contains("<fileName>[datastore1] vol-root/vol-root.vmdk</fileName>"));
+    assert!(read(&out, "vol.vmware.vmx").contains("fileName = \"vol-root.vmdk\""));
+    let import = read(&out, "vol.ec2.import-image.json");
+    assert!(import.contains("\"S3Key\": \"vol-root.raw\""), "{import}");
+    let (code, err) = transform_into(&out.join("vol.hvx.xml"), "kvm", &dir.join("back"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let back = read(&dir.join("back"), "vol.kvm.xml");
+    assert!(
+        back.contains("<disk type=\"volume\" device=\"disk\">"),
+        "{back}"
+    );
+    assert!(
+        back.contains("<source pool=\"default\" volume=\"vol-root.qcow2\"/>"),
+        "{back}"
+    );
+}

@@ -2140,3 +2140,42 @@ fn the_report_replaces_no_session_store() {
     assert_eq!(std::fs::read(&store).unwrap(), before);
     assert!(walk(&dir.join("out")).is_empty());
 }
+
+/// Standard output that cannot be written (a full disk) is an error that
+/// says so, exit 2: `detect`, `platforms`, `session show` and `command`
+/// panicked, and `transform` exited 2 saying nothing.
+#[test]
+fn a_stdout_that_cannot_be_written_is_an_error_not_a_panic() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("skipped: no /dev/full");
+        return;
+    };
+    for args in [
+        &["detect", "samples/kvm/web.xml"][..],
+        &["platforms"],
+        &["transform", "samples/kvm/web.xml", "--to", "vsphere"],
+        &[
+            "command",
+            "samples/commands/remove-nic.xml",
+            "--to",
+            "kvm",
+            "--context",
+            "samples/commands/proof.context.xml",
+        ],
+        &["session", "show", "tests/session/store.yaml"],
+    ] {
+        let o = bin()
+            .args(args)
+            .current_dir(root())
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write to standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -147,17 +147,17 @@ impl Check {
                     );
                 }
             }
-            Format::Json => println!(
+            Format::Json => super::outln!(
                 "{}",
                 serde_json::to_string_pretty(&crate::render::json_report(&names, &diags))
                     .unwrap_or_default()
             ),
             Format::Github => {
                 for d in &diags {
-                    println!("{}", crate::render::github(d));
+                    super::outln!("{}", crate::render::github(d));
                 }
             }
-            Format::Sarif => println!(
+            Format::Sarif => super::outln!(
                 "{}",
                 serde_json::to_string_pretty(&crate::render::sarif(&diags)).unwrap_or_default()
             ),

@@ -202,7 +202,7 @@ impl Command {
                     exit::CANNOT_RUN,
                 )
             })?,
-            None => print!("{out}"),
+            None => super::out!("{out}"),
         }
         for (p, new) in updated {
             super::write::atomic_write(&p, new.as_bytes()).map_err(|e| {

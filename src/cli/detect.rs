@@ -34,7 +34,9 @@ impl Detect {
                 .map_err(|e| e.message)
                 .and_then(|t| platform::detect(&name, &t));
             match r {
-                Ok((p, why)) => println!("{}: {} ({why})", super::terminal_safe(&name), p.name),
+                Ok((p, why)) => {
+                    super::outln!("{}: {} ({why})", super::terminal_safe(&name), p.name)
+                }
                 Err(m) => {
                     super::error(ctx, &m);
                     code = exit::INVALID;

@@ -66,8 +66,8 @@ impl Fmt {
             }
             changed += 1;
             if self.check {
-                println!("{name}: not formatted");
-                print!("{}", crate::suite::diff(&name, &src.text, &out));
+                super::outln!("{name}: not formatted");
+                super::out!("{}", crate::suite::diff(&name, &src.text, &out));
             } else if let Err(e) = super::write::atomic_write(f, out.as_bytes()) {
                 super::error(ctx, &format!("{name}: cannot write: {e}"));
                 failed += 1;

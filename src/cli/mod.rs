@@ -101,7 +101,7 @@ impl Cli {
             quiet: self.quiet,
             verbose: self.verbose,
         };
-        let code = match self.command {
+        let mut code = match self.command {
             Command::Transform(c) => c.run(&ctx),
             Command::Check(c) => c.run(&ctx),
             Command::Run(c) => c.run(&ctx),
@@ -115,9 +115,53 @@ impl Cli {
             Command::Completions(c) => c.run(&ctx),
             Command::Man(c) => c.run(&ctx),
         };
+        // What was printed must have reached standard output: a full disk
+        // or a closed pipe is an error, not a panic or a silent success.
+        let flushed = std::io::Write::flush(&mut std::io::stdout());
+        if let Some(e) = STDOUT_FAILED
+            .get()
+            .map(|e| e.to_string())
+            .or(flushed.err().map(|e| e.to_string()))
+        {
+            error(&ctx, &format!("cannot write to standard output: {e}"));
+            if code == exit::OK {
+                code = exit::CANNOT_RUN;
+            }
+        }
         ExitCode::from(code)
     }
 }
+
+/// The first error writing to standard output (see [`write_out`]).
+static STDOUT_FAILED: std::sync::OnceLock<std::io::Error> = std::sync::OnceLock::new();
+
+/// Writes to standard output, as `print!` does, but an error (a full
+/// disk, a closed pipe) is kept for [`Cli::run`] to report instead of a
+/// panic; later writes are skipped.
+pub fn write_out(args: std::fmt::Arguments) {
+    if STDOUT_FAILED.get().is_some() {
+        return;
+    }
+    if let Err(e) = std::io::Write::write_fmt(&mut std::io::stdout().lock(), args) {
+        let _ = STDOUT_FAILED.set(e);
+    }
+}
+
+/// Records an error writing to standard output (for [`Cli::run`]).
+pub fn stdout_failed(e: std::io::Error) {
+    let _ = STDOUT_FAILED.set(e);
+}
+
+/// `print!` that reports a failed write instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!($($t)*)) };
+}
+/// `println!` that reports a failed write instead of panicking.
+macro_rules! outln {
+    () => { $crate::cli::write_out(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!("{}\n", format_args!($($t)*))) };
+}
+pub(crate) use {out, outln};
 
 /// `name=value` for `--param`.
 pub fn parse_param(s: &str) -> Result<(String, String), String> {

@@ -13,15 +13,18 @@ pub struct Platforms {}
 impl Platforms {
     pub fn run(self, _ctx: &Ctx) -> u8 {
         let m = Mappings::new(None);
-        println!(
+        super::outln!(
             "{:<8} {:<5} {:<5} {:<8} description",
-            "name", "read", "write", "ext"
+            "name",
+            "read",
+            "write",
+            "ext"
         );
         for p in PLATFORMS {
             let reads = p.name == "hvx" || m.exists(&format!("{}-to-hvx.hvx", p.name));
             let writes = p.name == "hvx" || m.exists(&format!("hvx-to-{}.hvx", p.name));
             let yn = |b| if b { "yes" } else { "no" };
-            println!(
+            super::outln!(
                 "{:<8} {:<5} {:<5} {:<8} {}",
                 p.name,
                 yn(reads),
@@ -30,8 +33,8 @@ impl Platforms {
                 p.title
             );
         }
-        println!();
-        println!(
+        super::outln!();
+        super::outln!(
             "routes (source -> target; * = one direct mapping, the others through the hvx hub):"
         );
         for a in PLATFORMS {
@@ -44,7 +47,7 @@ impl Platforms {
                 })
                 .collect();
             if !targets.is_empty() {
-                println!("  {:<8} -> {}", a.name, targets.join(", "));
+                super::outln!("  {:<8} -> {}", a.name, targets.join(", "));
             }
         }
         let direct: Vec<String> = PLATFORMS
@@ -57,8 +60,8 @@ impl Platforms {
             })
             .collect();
         if !direct.is_empty() {
-            println!();
-            println!(
+            super::outln!();
+            super::outln!(
                 "direct mappings (transform --via-hub takes the hub route instead): {}",
                 direct.join(", ")
             );

@@ -243,17 +243,17 @@ impl Run {
                     }
                     _ => {
                         if self.inputs.len() > 1 {
-                            println!("<!-- input {name} -->");
+                            super::outln!("<!-- input {name} -->");
                         }
                         for d in &o.documents {
                             if o.documents.len() > 1 || d.name.is_some() {
-                                println!(
+                                super::outln!(
                                     "<!-- document {} {} -->",
                                     d.document,
                                     d.name.as_deref().unwrap_or("")
                                 );
                             }
-                            print!("{}", d.xml);
+                            super::out!("{}", d.xml);
                         }
                     }
                 }

@@ -285,7 +285,7 @@ impl Show {
         match self.format {
             ShowFormat::Json => {
                 let doc = format::to_json(selected);
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                super::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
             ShowFormat::Human => {
                 let mut out = String::new();
@@ -321,7 +321,7 @@ impl Show {
                         session::pg::redact(&self.file.to_string_lossy())
                     );
                 }
-                print!("{out}");
+                super::out!("{out}");
             }
         }
         exit::OK
@@ -513,7 +513,7 @@ impl Export {
                     );
                 }
             }
-            None => print!("{text}"),
+            None => super::out!("{text}"),
         }
         exit::OK
     }

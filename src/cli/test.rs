@@ -157,7 +157,7 @@ impl Test {
                 }
             }
             if self.coverage && self.format == Format::Text {
-                println!(
+                super::outln!(
                     "\ncoverage:\n{}",
                     report.text(if ctx.verbose > 0 { usize::MAX } else { 10 })
                 );
@@ -181,7 +181,7 @@ impl Test {
             if self.bless {
                 line.push_str(&format!(", {blessed} blessed"));
             }
-            println!("{line} ({secs:.2} s)");
+            super::outln!("{line} ({secs:.2} s)");
             let pending = results
                 .iter()
                 .filter(|r| !r.passed() && r.mismatches.iter().any(Mismatch::pending))
@@ -303,7 +303,7 @@ fn print_json(results: &[CaseResult], label: &dyn Fn(&CaseResult) -> String, sec
         "seconds": secs,
         "cases": cases,
     });
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    super::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
 }
 
 fn print_junit(results: &[CaseResult], label: &dyn Fn(&CaseResult) -> String, secs: f64) {
@@ -347,7 +347,7 @@ fn print_junit(results: &[CaseResult], label: &dyn Fn(&CaseResult) -> String, se
         Ok(())
     })();
     match r.and_then(|_| w.finish()) {
-        Ok(x) => print!("{x}"),
+        Ok(x) => super::out!("{x}"),
         Err(e) => eprintln!("error: writing the JUnit report: {e}"),
     }
 }
@@ -367,12 +367,14 @@ fn review(
     let mut lines = stdin.lock().lines();
     let mut accept_all = false;
     for (k, r) in pending.iter().enumerate() {
-        println!("\n== {} ({} of {})", label(r), k + 1, pending.len());
-        print!("{}", explain(r));
+        super::outln!("\n== {} ({} of {})", label(r), k + 1, pending.len());
+        super::out!("{}", explain(r));
         let choice = if accept_all {
             "a".to_string()
         } else {
-            print!("keep what it produced? [a]ccept, [r]eject, [s]kip, accept [A]ll, [q]uit: ");
+            super::out!(
+                "keep what it produced? [a]ccept, [r]eject, [s]kip, accept [A]ll, [q]uit: "
+            );
             let _ = std::io::stdout().flush();
             match lines.next() {
                 Some(Ok(l)) => l.trim().to_string(),
@@ -388,15 +390,15 @@ fn review(
                     Ok(w) => {
                         failed -= 1;
                         for f in w {
-                            println!("accepted {f}");
+                            super::outln!("accepted {f}");
                         }
                     }
-                    Err(m) => println!("error: {m}"),
+                    Err(m) => super::outln!("error: {m}"),
                 }
             }
             "q" => break,
-            "r" => println!("rejected: the expected files stay as they are"),
-            _ => println!("skipped"),
+            "r" => super::outln!("rejected: the expected files stay as they are"),
+            _ => super::outln!("skipped"),
         }
     }
     failed

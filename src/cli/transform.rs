@@ -470,7 +470,8 @@ impl Transform {
             if to_stdout {
                 let mut out = std::io::stdout().lock();
                 for (_, xml) in &files {
-                    if out.write_all(xml.as_bytes()).is_err() {
+                    if let Err(e) = out.write_all(xml.as_bytes()).and_then(|()| out.flush()) {
+                        super::stdout_failed(e);
                         return exit::CANNOT_RUN;
                     }
                 }

@@ -2179,3 +2179,17 @@ fn a_stdout_that_cannot_be_written_is_an_error_not_a_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// A line feed in a file name does not start a line of its own on the
+/// terminal (`b\nerror: fake.xml` read as a second message).
+#[test]
+fn a_file_name_cannot_print_a_line_of_its_own() {
+    let dir = temp_dir("lf-name");
+    let f = dir.join("b\nerror: fake.xml");
+    std::fs::copy(root().join("samples/kvm/web.xml"), &f).unwrap();
+    let o = run(&["detect", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("b\\u{a}error: fake.xml: kvm"), "{out}");
+}

@@ -1771,3 +1771,27 @@ fn the_translation_replaces_no_input_and_the_context_stays_where_it_is() {
         "the linked file is updated"
     );
 }
+
+/// The qemu-img command an action prints is one a shell runs as shown: a
+/// path with a space or `$(…)` is quoted (it was printed bare).
+#[test]
+fn an_actions_command_is_shell_quoted() {
+    let dir = temp_dir("command-quoted");
+    let text =
+        std::fs::read_to_string(common::root().join("samples/commands/add-disk.xml")).unwrap();
+    assert!(text.contains("proof-add/proof-add.vmdk"));
+    let cmd = dir.join("add.xml");
+    std::fs::write(
+        &cmd,
+        text.replace("proof-add/proof-add.vmdk", "my vm/disk $(id).vmdk"),
+    )
+    .unwrap();
+    let o = command(&[cmd.to_str().unwrap(), "--to", "kvm", "--context", CTX]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("qemu-img create -f qcow2 '/vmfs/volumes/LocalDS_0/my vm/disk $(id).qcow2' "),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -184,21 +184,33 @@ pub fn parse_mappings_dir(s: &str) -> Result<std::path::PathBuf, String> {
     }
 }
 
-/// A message as it may reach a terminal: control characters (C0 but line
-/// feed and tab, DEL, C1) and bidirectional overrides, which can come from
-/// file names and input values, written as `\u{1b}` escapes, so that no
-/// input moves the cursor, recolours or reorders what the user reads.
+/// A message as it may reach a terminal: control characters (C0 but tab,
+/// DEL, C1) and bidirectional overrides, which can come from file names and
+/// input values, written as `\u{1b}` escapes, so that no input moves the
+/// cursor, recolours or reorders what the user reads. A line feed is kept
+/// only where a message goes on in an indented line (`  at input 3:5`):
+/// one from a file name (`b\nerror: fake.xml`) would start a line that
+/// reads as another message.
 pub fn terminal_safe(msg: &str) -> std::borrow::Cow<'_, str> {
-    fn unsafe_char(c: char) -> bool {
-        (c.is_control() && c != '\n' && c != '\t')
+    fn unsafe_char(c: char, next: Option<char>) -> bool {
+        (c.is_control() && c != '\t' && !(c == '\n' && matches!(next, None | Some(' '))))
             || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     }
-    if !msg.chars().any(unsafe_char) {
+    let mut chars = msg.chars().peekable();
+    let mut clean = true;
+    while let Some(c) = chars.next() {
+        if unsafe_char(c, chars.peek().copied()) {
+            clean = false;
+            break;
+        }
+    }
+    if clean {
         return std::borrow::Cow::Borrowed(msg);
     }
     let mut out = String::with_capacity(msg.len() + 8);
-    for c in msg.chars() {
-        if unsafe_char(c) {
+    let mut chars = msg.chars().peekable();
+    while let Some(c) = chars.next() {
+        if unsafe_char(c, chars.peek().copied()) {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
@@ -373,9 +385,14 @@ mod tests {
     #[test]
     fn messages_reach_the_terminal_without_control_characters() {
         assert!(matches!(
-            terminal_safe("plain é\nnext\tline"),
+            terminal_safe("plain é\n  at input\tline\n"),
             std::borrow::Cow::Borrowed(_)
         ));
+        // A line feed that would start a line of its own (a file name's).
+        assert_eq!(
+            terminal_safe("b\nerror: fake.xml: kvm\n  at input 1:1"),
+            "b\\u{a}error: fake.xml: kvm\n  at input 1:1"
+        );
         assert_eq!(
             terminal_safe("/tmp/\u{1b}[31mred\u{7}.xml: \u{9b}2J \u{202e}gpj.exe \u{7f}"),
             "/tmp/\\u{1b}[31mred\\u{7}.xml: \\u{9b}2J \\u{202e}gpj.exe \\u{7f}"

@@ -1035,7 +1035,12 @@ pub fn safe_name_part(s: &str) -> Result<(), String> {
     }
     if let Some(c) = s
         .chars()
-        .find(|c| matches!(c, '/' | '\\' | ':') || c.is_control())
+        .find(|c| {
+            matches!(c, '/' | '\\' | ':')
+                || c.is_control()
+                // Bidirectional controls: `\u{202e}gpj.exe` reads as `exe.jpg`.
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
     {
         return Err(format!(
             "output name `{}` contains {:?}, which is not allowed in a file name",
@@ -1134,5 +1139,32 @@ pub fn stem(path: &Path) -> String {
     match stem.strip_suffix(".hvx") {
         Some(s) if is_xml && !s.is_empty() => s.to_string(),
         _ => stem,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_name_part;
+
+    #[test]
+    fn names_from_data_are_plain_file_names() {
+        assert!(safe_name_part("web-01").is_ok());
+        assert!(safe_name_part("données").is_ok());
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "a/b",
+            "a\\b",
+            "c:d",
+            "a\nb",
+            "\u{202e}gpj.exe",
+            "a\u{2067}b",
+            "x\u{200f}",
+        ] {
+            assert!(safe_name_part(bad).is_err(), "{bad:?}");
+        }
+        assert!(safe_name_part(&"x".repeat(201)).is_err());
     }
 }

@@ -818,3 +818,69 @@ fn a_store_is_a_file_saved_where_it_is_and_as_it_was() {
     assert_eq!(std::fs::read(&private).unwrap(), before);
     assert_eq!(mode(&private), 0o444);
 }
+
+/// The lock file of a store takes the store's permissions (a store shared
+/// through its group stays shared), and a FIFO where the lock file goes is
+/// an error, not a wait for ever.
+#[test]
+fn the_lock_file_is_the_stores_kind_and_a_fifo_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("session-lock-mode");
+    let store = dir.join("s.yaml");
+    std::fs::write(&store, "").unwrap();
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let s = store.to_str().unwrap();
+    let o = run(&[
+        "session",
+        "set",
+        s,
+        "networks",
+        "a",
+        "b",
+        "--types",
+        "string:string",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lock = dir.join("s.yaml.lock");
+    let mode = std::fs::metadata(&lock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o664);
+    let fifo_store = dir.join("f.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("f.yaml.lock"))
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped the FIFO: no mkfifo");
+        return;
+    }
+    let mut child = bin()
+        .args([
+            "session",
+            "set",
+            fifo_store.to_str().unwrap(),
+            "t",
+            "a",
+            "b",
+            "--types",
+            "string:string",
+        ])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("hvxform waited on a FIFO lock file");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a regular file"), "{err}");
+}

@@ -215,6 +215,37 @@ pub struct StoreFile {
     _lock: File,
 }
 
+/// The lock file of the store at `real`: made with the store's permissions
+/// (a store shared through its group is locked by the whole group), and
+/// opened for reading when it exists but this user may not write it (an
+/// advisory lock needs no write access).
+fn open_lock(real: &Path, lock_path: &Path) -> std::io::Result<File> {
+    // A FIFO or a device there would block the open or be no lock at all.
+    if std::fs::metadata(lock_path).is_ok_and(|m| !m.is_file()) {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            lock_path.display()
+        )));
+    }
+    match File::options().create_new(true).write(true).open(lock_path) {
+        Ok(f) => {
+            if let Ok(m) = std::fs::metadata(real) {
+                let _ = f.set_permissions(m.permissions());
+            }
+            Ok(f)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            match File::options().write(true).open(lock_path) {
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    File::options().read(true).open(lock_path)
+                }
+                r => r,
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl StoreFile {
     /// Locks the store (creating `FILE.lock` next to it if needed; waiting
     /// while another process holds it, after calling `on_wait`) and loads it.
@@ -222,12 +253,7 @@ impl StoreFile {
     /// that has something to write.
     pub fn open(path: &Path, on_wait: impl FnOnce(&Path)) -> Result<StoreFile, StoreError> {
         let (real, lock_path) = resolve(path)?;
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(path, "create the lock file of"))?;
+        let lock = open_lock(&real, &lock_path).map_err(io_err(path, "open the lock file of"))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -86,13 +86,13 @@ impl Command {
             .as_deref()
             .and_then(super::write::real_file_path)
         {
-            let store = self
-                .session
-                .as_deref()
-                .filter(|s| !crate::session::pg::is_url(&s.to_string_lossy()));
+            // (A store that is a file; a PostgreSQL URL is none.)
+            let store = super::write::store_file(self.session.as_deref())
+                .and(self.session.as_deref())
+                .map(|s| (s, "the session store"));
             let read = std::iter::once((self.input.as_path(), "the command"))
                 .chain(self.context.iter().map(|c| (c.as_path(), "the context")))
-                .chain(store.map(|s| (s, "the session store")));
+                .chain(store);
             for (p, what) in read {
                 if super::write::real_file_path(p).as_ref() == Some(&o) {
                     return Err(fail(

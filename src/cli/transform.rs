@@ -213,7 +213,9 @@ impl Transform {
                 );
                 return exit::CANNOT_RUN;
             }
-            if real_file_path(r).is_some_and(|r| Some(r) == self.store_file()) {
+            if real_file_path(r)
+                .is_some_and(|r| Some(r) == super::write::store_file(self.session.as_deref()))
+            {
                 super::error(
                     ctx,
                     &format!(
@@ -399,7 +401,7 @@ impl Transform {
             let out_dir = self.output.as_deref();
             // Every input by its real path, made when an output already exists.
             let mut real_inputs: Option<HashMap<PathBuf, usize>> = None;
-            let store = self.store_file();
+            let store = super::write::store_file(self.session.as_deref());
             for (k, d) in results.iter().enumerate() {
                 let Ok((docs, _)) = &d.result else {
                     continue;
@@ -1055,17 +1057,6 @@ fn real_input_paths(results: &[Done]) -> HashMap<PathBuf, usize> {
         .enumerate()
         .filter_map(|(k, r)| Some((std::fs::canonicalize(&r.input).ok()?, k)))
         .collect()
-}
-
-impl Transform {
-    /// The real path of the session store, when it is a file.
-    fn store_file(&self) -> Option<PathBuf> {
-        let s = self.session.as_deref()?;
-        if crate::session::pg::is_url(&s.to_string_lossy()) {
-            return None;
-        }
-        real_file_path(s)
-    }
 }
 
 /// The input the report file `r` is, if it is one.

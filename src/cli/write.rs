@@ -182,6 +182,16 @@ pub fn real_file_path(path: &Path) -> Option<PathBuf> {
     Some(dir.join(path.file_name()?))
 }
 
+/// The real path of a `--session` store that is a file (not a PostgreSQL
+/// URL): what no output of the run may replace.
+pub fn store_file(session: Option<&Path>) -> Option<PathBuf> {
+    let s = session?;
+    if crate::session::pg::is_url(&s.to_string_lossy()) {
+        return None;
+    }
+    real_file_path(s)
+}
+
 /// Writes one file through a temp file in the same directory, fsync, rename.
 /// A file the user named is replaced as they see it: a symbolic link at
 /// `path` is followed (the file it names gets the content, the link

@@ -48,6 +48,13 @@ pub struct Config {
     pub queue: usize,
     pub max_body: usize,
     pub timeout: Duration,
+    /// A connection that sends no complete request head for this long (a
+    /// new one, or a kept-alive one between requests) is closed; a TLS
+    /// handshake gets as long.
+    pub idle_timeout: Duration,
+    /// Connections open at once; beyond them the server accepts no more
+    /// until one closes (they wait in the kernel's queue).
+    pub max_connections: usize,
     /// PEM certificate chain and private key: serve HTTPS (rustls).
     pub tls: Option<(PathBuf, PathBuf)>,
 }
@@ -128,6 +135,7 @@ struct Metrics {
     unmapped: AtomicU64,
     minted: AtomicU64,
     in_flight: AtomicU64,
+    connections: AtomicU64,
 }
 
 /// Counts per bucket, sum of seconds, count.
@@ -228,6 +236,11 @@ impl Metrics {
             s,
             "# HELP hvxform_requests_in_flight Requests being served.\n# TYPE hvxform_requests_in_flight gauge\nhvxform_requests_in_flight {}",
             self.in_flight.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP hvxform_connections_open Client connections open.\n# TYPE hvxform_connections_open gauge\nhvxform_connections_open {}",
+            self.connections.load(Ordering::Relaxed)
         );
         s
     }
@@ -387,25 +400,21 @@ pub fn run(cfg: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let app = router(shared.clone());
+    let held = shared.clone();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         ready(addr);
-        let served = match tls {
-            None => {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown_signal())
-                    .await
-            }
-            Some(config) => {
-                axum::serve(TlsListener::start(listener, config, addr), app)
-                    .with_graceful_shutdown(shutdown_signal())
-                    .await
-            }
-        };
-        served.map_err(|e| format!("server error: {e}"))
+        serve_connections(
+            listener,
+            tls.map(tokio_rustls::TlsAcceptor::from),
+            app,
+            held,
+        )
+        .await;
+        Ok::<(), String>(())
     })?;
     // Closing the queue ends the workers once it is empty.
     shared.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -438,62 +447,84 @@ fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Stri
     Ok(Arc::new(config))
 }
 
-/// Accepts TCP connections and hands over those whose TLS handshake
-/// succeeded (each handshake in a task of its own, bounded by 10 s, so a
-/// slow client holds up no one).
-struct TlsListener {
-    rx: tokio::sync::mpsc::Receiver<(
-        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-        SocketAddr,
-    )>,
-    addr: SocketAddr,
-}
-
-impl TlsListener {
-    fn start(
-        listener: tokio::net::TcpListener,
-        config: Arc<rustls::ServerConfig>,
-        addr: SocketAddr,
-    ) -> TlsListener {
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+/// Accepts connections until SIGINT or SIGTERM and serves each in a task
+/// of its own, then lets the requests in flight finish (for at most the
+/// request timeout and a grace period) while idle connections are closed.
+///
+/// At most `max_connections` are open at once: beyond them, no more are
+/// accepted until one closes. Each is closed when it sends no complete
+/// request head for `idle_timeout` (hyper's header read timeout, which runs
+/// from the moment the connection waits for a request: a new connection,
+/// a kept-alive one between requests, or one sending its head a byte at a
+/// time), and a TLS handshake gets as long. So clients that connect and
+/// send nothing cannot hold every connection (or file descriptor) and
+/// keep the health checks out.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: Router,
+    shared: Arc<Shared>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let idle = shared.cfg.idle_timeout;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(idle)
+        .keep_alive(true);
+    let http = Arc::new(http);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        shared.cfg.max_connections.max(1),
+    ));
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut stop => break,
+        };
+        let tcp = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, _)) => tcp,
+                Err(_) => {
+                    // Out of file descriptors and the like: back off.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let (http, watcher, tls, shared) = (
+            http.clone(),
+            graceful.watcher(),
+            tls.clone(),
+            shared.clone(),
+        );
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(x) => x,
-                    Err(_) => {
-                        // Out of file descriptors and the like: back off.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
+            shared.metrics.connections.fetch_add(1, Ordering::Relaxed);
+            match tls {
+                None => {
+                    let conn = http.serve_connection(TokioIo::new(tcp), service);
+                    let _ = watcher.watch(conn).await;
+                }
+                Some(acceptor) => {
+                    if let Ok(Ok(stream)) = tokio::time::timeout(idle, acceptor.accept(tcp)).await {
+                        let conn = http.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn).await;
                     }
-                };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
-                    if let Ok(Ok(tls)) = hs.await {
-                        let _ = tx.send((tls, peer)).await;
-                    }
-                });
+                }
             }
+            shared.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
         });
-        TlsListener { rx, addr }
     }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(x) => x,
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.addr)
-    }
+    drop(listener);
+    let grace = shared.cfg.timeout + Duration::from_secs(5);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
 }
 
 async fn shutdown_signal() {
@@ -742,9 +773,32 @@ async fn read_body(
     if declared.is_some_and(|n| n > s.cfg.max_body as u64) {
         return Err(too_big());
     }
-    let bytes = axum::body::to_bytes(body, s.cfg.max_body)
-        .await
-        .map_err(|_| too_big())?;
+    // A body that stops coming gets 408, one that grows past the limit
+    // 413, and one whose connection closes before its end 400: each its
+    // own status, in the metrics too.
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(body, s.cfg.max_body);
+    let bytes = match tokio::time::timeout(s.cfg.timeout, limited.collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_big()),
+        Ok(Err(e)) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "incomplete_body",
+                &format!("{what}: the body ended before its declared length: {e}"),
+            ))
+        }
+        Err(_) => {
+            return Err(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                &format!(
+                    "{what}: the body did not arrive within {} s (--timeout)",
+                    s.cfg.timeout.as_secs_f64()
+                ),
+            ))
+        }
+    };
     crate::platform::input::decode(&bytes)
         .map_err(|m| error(StatusCode::BAD_REQUEST, "input", &format!("{what}: {m}")))
 }

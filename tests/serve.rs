@@ -292,6 +292,116 @@ fn refuses_to_start_without_a_token_or_off_loopback() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("PostgreSQL"), "{}", stderr(&o));
+    for (args, says) in [
+        (&["--max-connections", "0"][..], "at least 1"),
+        (&["--max-connections", "999999999999"][..], "ulimit -n"),
+        (&["--idle-timeout", "0"][..], "--idle-timeout must be"),
+        (&["--idle-timeout", "inf"][..], "--idle-timeout must be"),
+    ] {
+        let o = common::bin()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("HVXFORM_TOKEN", common::TOKEN)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// Clients that connect and send nothing, send a head or a body a byte at a
+/// time, or hang up mid-body hold no connection for long, and the health
+/// checks still answer: before, a thousand idle connections took every
+/// file descriptor and /healthz was never answered, a body that never
+/// ended held its request for ever, and a client hanging up was counted as
+/// a body too large (413).
+#[test]
+fn idle_slow_and_vanishing_clients_hold_nothing() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let s = Server::start(&[
+        "--idle-timeout",
+        "1",
+        "--timeout",
+        "2",
+        "--max-connections",
+        "40",
+    ]);
+    // Five times the connections the server holds, each sending nothing.
+    let idle: Vec<std::net::TcpStream> = (0..200)
+        .map(|_| std::net::TcpStream::connect(&s.addr).unwrap())
+        .collect();
+    let t = Instant::now();
+    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply:?}");
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    // An idle connection is closed by the server (end of stream, not our
+    // read timeout).
+    let mut first = &idle[0];
+    first
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(first.read(&mut buf).unwrap(), 0);
+    drop(idle);
+    // A head sent a byte at a time is cut off after the idle timeout.
+    let mut slow = std::net::TcpStream::connect(&s.addr).unwrap();
+    let t = Instant::now();
+    let cut = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1234567890\r\n"
+        .iter()
+        .any(|b| {
+            std::thread::sleep(Duration::from_millis(100));
+            slow.write_all(&[*b]).is_err()
+        });
+    assert!(
+        cut,
+        "a head trickled in over {:?} was still read",
+        t.elapsed()
+    );
+    let send = |body: &[u8], declared: usize| {
+        let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let head = format!(
+            "POST /v1/convert?to=hvx HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n{}: {}\r\n\r\n",
+            AUTH.0, AUTH.1
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(body).unwrap();
+        c
+    };
+    // A body that stops coming: 408 after --timeout.
+    let mut c = send(b"<domain", 1000);
+    let mut reply = String::new();
+    let _ = c.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply:?}");
+    assert!(reply.contains("\"body_timeout\""), "{reply:?}");
+    // A client that hangs up mid-body is no 413 (and no 408).
+    drop(send(b"<domain", 1000));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let m = get(&s, "/metrics").body;
+        if m.contains("endpoint=\"convert\",status=\"400\"") || Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        metrics.contains("hvxform_http_requests_total{endpoint=\"convert\",status=\"400\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hvxform_http_requests_total{endpoint=\"convert\",status=\"408\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("status=\"413\""), "{metrics}");
+    assert!(metrics.contains("hvxform_connections_open "), "{metrics}");
+    // And it still converts.
+    assert_eq!(post(&s, "/v1/convert?to=vsphere", &[], &web()).status, 200);
 }
 
 #[test]

@@ -44,9 +44,20 @@ pub struct Serve {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
     pub max_body: usize,
-    /// A request that takes longer gets 503.
+    /// A request that takes longer gets 503 (408 when its body has not
+    /// arrived by then).
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// A connection that sends no complete request head for this long (a
+    /// new one, a kept-alive one between requests, or one sending its head
+    /// slowly) is closed; a TLS handshake gets as long.
+    #[arg(long, default_value_t = 15.0, value_name = "SECONDS")]
+    pub idle_timeout: f64,
+    /// Client connections open at once; more wait until one closes.
+    /// Default: 4096, or fewer when this process may not open that many
+    /// files (the soft limit is raised to the hard one first).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Serve HTTPS with this PEM certificate chain (and --tls-key); then
     /// any address may be given to --listen.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -87,9 +98,18 @@ impl Serve {
                 ));
             }
         }
-        if !(self.timeout > 0.0 && self.timeout.is_finite()) {
-            return fail("--timeout must be a positive number of seconds");
+        for (flag, v) in [
+            ("--timeout", self.timeout),
+            ("--idle-timeout", self.idle_timeout),
+        ] {
+            if !(v > 0.0 && v.is_finite() && v < 1e9) {
+                return fail(&format!("{flag} must be a positive number of seconds"));
+            }
         }
+        let max_connections = match connection_limit(self.max_connections) {
+            Ok(n) => n,
+            Err(m) => return fail(&m),
+        };
         let workers = self.workers.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -104,6 +124,8 @@ impl Serve {
             queue: self.queue,
             max_body: self.max_body,
             timeout: Duration::from_secs_f64(self.timeout),
+            idle_timeout: Duration::from_secs_f64(self.idle_timeout),
+            max_connections,
             tls: self.tls_cert.zip(self.tls_key),
         };
         let quiet = ctx.quiet;
@@ -117,4 +139,60 @@ impl Serve {
             Err(m) => fail(&m),
         }
     }
+}
+
+/// File descriptors kept for everything but client connections: the
+/// listener, database connections, mapping files, standard streams.
+const RESERVED_FILES: u64 = 64;
+
+/// How many connections the server may hold open: `asked` (default 4096),
+/// within the files this process may open. The soft limit is raised to the
+/// hard one first (as Go's runtime and most servers do); asking for more
+/// than that allows is an error, not a server that stops accepting when
+/// the descriptors run out.
+fn connection_limit(asked: Option<usize>) -> Result<usize, String> {
+    if asked == Some(0) {
+        return Err("--max-connections must be at least 1".to_string());
+    }
+    let files = open_files_limit();
+    let room = files.saturating_sub(RESERVED_FILES).max(1);
+    match asked {
+        Some(n) if n as u64 > room => Err(format!(
+            "--max-connections {n}: this process may open {files} files (ulimit -n), of which {RESERVED_FILES} are kept for the server itself; raise the limit or ask for at most {room}"
+        )),
+        Some(n) => Ok(n),
+        None => Ok(room.min(4096) as usize),
+    }
+}
+
+/// The open-files limit, after raising the soft limit to the hard one.
+#[cfg(target_os = "linux")]
+fn open_files_limit() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 1024;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                r.rlim_cur = r.rlim_max;
+            }
+        }
+    }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
+    let n = r.rlim_cur as u64;
+    n
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_files_limit() -> u64 {
+    1024
 }

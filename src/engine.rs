@@ -83,6 +83,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../mappings/hvx-to-vmware.hvx"),
     ),
     ("lib/vmx.hvx", include_str!("../mappings/lib/vmx.hvx")),
+    ("lib/genid.hvx", include_str!("../mappings/lib/genid.hvx")),
     ("xen-to-hvx.hvx", include_str!("../mappings/xen-to-hvx.hvx")),
     ("hvx-to-xen.hvx", include_str!("../mappings/hvx-to-xen.hvx")),
     // Hyper-V (CIM-XML through its canonical form).

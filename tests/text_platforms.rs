@@ -567,6 +567,82 @@ fn kvm_to_vmx_agrees_with_libvirt() {
     eprintln!("kvm → vmx: {agree} of {total} keys agree with libvirt");
 }
 
+/// The generation id travels as VMware keeps it: a .vmx's `vm.genid` and
+/// `vm.genidX` (two signed 64-bit decimals) are the same two extraConfig
+/// entries of the vSphere ConfigSpec (vCenter shows a VM's .vmx keys there),
+/// and that ConfigSpec, read back, gives the generation id virt-v2v reads
+/// from the .vmx (its `--print-source`, in the `.expected` files). Before,
+/// the ConfigSpec held a UUID string under `vm.genid`, which vCenter does not
+/// write, and a real vCenter's pair was not read.
+#[test]
+fn the_generation_id_is_vmwares_pair_in_vsphere_too() {
+    let mut checked = 0;
+    for i in 1..=7 {
+        let vmx_path = root().join(format!("tests/corpus/virt-v2v/test-i-vmx-{i}.vmx"));
+        let keys = vmx_map(&std::fs::read_to_string(&vmx_path).unwrap());
+        let (Some(lo), Some(hi)) = (keys.get("vm.genid"), keys.get("vm.genidx")) else {
+            continue;
+        };
+        let expected = std::fs::read_to_string(vmx_path.with_extension("expected")).unwrap();
+        let genid = expected
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("VM genid: "))
+            .unwrap()
+            .trim();
+        let spec = transform(&vmx_path, "vsphere", &[]);
+        let doc = roxmltree::Document::parse(&spec).unwrap();
+        let ec = |k: &str| -> Vec<String> {
+            doc.root_element()
+                .children()
+                .filter(|n| n.has_tag_name("extraConfig"))
+                .filter(|n| child(*n, "key").and_then(|k| k.text()) == Some(k))
+                .map(|n| {
+                    child(n, "value")
+                        .and_then(|v| v.text())
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .collect()
+        };
+        assert_eq!(ec("vm.genid"), std::slice::from_ref(lo), "test-i-vmx-{i}");
+        assert_eq!(ec("vm.genidX"), std::slice::from_ref(hi), "test-i-vmx-{i}");
+        let dir = temp_dir(&format!("genid-{i}"));
+        let file = dir.join("spec.xml");
+        std::fs::write(&file, &spec).unwrap();
+        let hub = transform(&file, "hvx", &[]);
+        let hub = roxmltree::Document::parse(&hub).unwrap();
+        let got = child(hub.root_element(), "genid").and_then(|n| n.text());
+        assert_eq!(got, Some(genid), "test-i-vmx-{i}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "{checked} .vmx files with a generation id");
+    // A vCenter pair that is not a pair of numbers is a located error.
+    let dir = temp_dir("genid-bad");
+    let spec = std::fs::read_to_string(root().join("samples/vsphere/db.xml"))
+        .unwrap()
+        .replace(
+            "<value xsi:type=\"xsd:string\">4006883277953698701<",
+            "<value xsi:type=\"xsd:string\">40068x<",
+        );
+    assert!(spec.contains("40068x"));
+    let file = dir.join("db.xml");
+    std::fs::write(&file, &spec).unwrap();
+    let o = run(&[
+        "transform",
+        file.to_str().unwrap(),
+        "--to",
+        "hvx",
+        "-o",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("db.xml:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("40068x"), "{}", stderr(&o));
+    assert!(
+        !dir.join("out").exists() || std::fs::read_dir(dir.join("out")).unwrap().next().is_none()
+    );
+}
+
 /// virt-v2v's own reading of its test .vmx files (`--print-source`): name,
 /// memory, vCPUs, firmware, Secure Boot, generation id, disks with their bus
 /// in order, IDE CD-ROMs with their slot, NICs with MAC and model. virt-v2v

@@ -979,7 +979,21 @@ fn xen_domain(xml: &str) -> XenDomain {
                         .or(s.attribute("dev"))
                         .or(s.attribute("name"))
                 })
-                .map(str::to_string),
+                .map(|src| {
+                    // A network disk's hosts (Ceph's monitors) too.
+                    let hosts: Vec<String> = s
+                        .into_iter()
+                        .flat_map(|s| children(s, "host"))
+                        .map(|h| {
+                            format!(
+                                " {}:{}",
+                                h.attribute("name").unwrap_or(""),
+                                h.attribute("port").unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    format!("{src}{}", hosts.concat())
+                }),
                 child(k, "driver")
                     .and_then(|d| d.attribute("type"))
                     .map(str::to_string),
@@ -1132,12 +1146,28 @@ fn kvm_to_xl_agrees_with_libvirt() {
                     items
                         .iter()
                         .map(|i| match i {
-                            XlValue::Spec(m) => XlValue::Spec(
-                                m.iter()
-                                    .filter(|(k, _)| params.contains(&k.as_str()))
-                                    .map(|(k, v)| (k.clone(), v.clone()))
-                                    .collect(),
-                            ),
+                            XlValue::Spec(m) => {
+                                // QEMU opens a network disk (Ceph's rbd:):
+                                // its `backendtype` must agree (files and
+                                // block devices xl sorts out itself).
+                                let net = m.get("target").is_some_and(|t| t.starts_with("rbd:"));
+                                XlValue::Spec(
+                                    m.iter()
+                                        .filter(|(k, _)| {
+                                            params.contains(&k.as_str())
+                                                || (net && *k == "backendtype")
+                                        })
+                                        // hvxform leaves whether a Ceph
+                                        // cluster wants cephx to the host's
+                                        // ceph.conf, where libvirt writes
+                                        // `none` for a disk with no <auth>
+                                        // (book: Xen).
+                                        .map(|(k, v)| {
+                                            (k.clone(), v.replace(":auth_supported=none", ""))
+                                        })
+                                        .collect(),
+                                )
+                            }
                             other => other.clone(),
                         })
                         .collect(),
@@ -1165,11 +1195,7 @@ fn kvm_to_xl_agrees_with_libvirt() {
             }
         }
     }
-    let documented = [
-        "fullvirt-ovswitch-tagged: vif",
-        "net-fakemodel: vif",
-        "rbd-multihost-noauth: disk",
-    ];
+    let documented = ["fullvirt-ovswitch-tagged: vif", "net-fakemodel: vif"];
     let undocumented: Vec<&String> = differ
         .iter()
         .filter(|d| !documented.contains(&d.as_str()))
@@ -1177,6 +1203,87 @@ fn kvm_to_xl_agrees_with_libvirt() {
     assert!(undocumented.is_empty(), "{undocumented:?}");
     eprintln!("xen XML → xl.cfg: {agree} of {total} settings agree with libvirt");
     assert!(total > 300, "{total} settings compared");
+}
+
+/// A Ceph disk with several monitors keeps every one: the hub's URL names
+/// them all (`rbd://mon1:6321,mon2:6322/pool/image`), KVM gets a `<host>`
+/// for each, and xl.cfg gets the form libvirt's libxl driver writes (QEMU
+/// opens it: `backendtype=qdisk`, `rbd:pool/image:mon_host=…`). Before, the
+/// hub kept the first monitor only and xl.cfg got the URL, which xl cannot
+/// open. Without the carried original, so that the hub is all there is.
+#[test]
+fn a_ceph_disk_keeps_every_monitor() {
+    let input = root().join("tests/corpus/libvirt-xlconfig/test-rbd-multihost-noauth.xml");
+    let dir = temp_dir("ceph-monitors");
+    let hub_dir = dir.join("hub");
+    let o = run(&[
+        "transform",
+        input.to_str().unwrap(),
+        "--to",
+        "hvx,xen",
+        "--no-carry",
+        "-o",
+        hub_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hub = std::fs::read_to_string(hub_dir.join("test-rbd-multihost-noauth.hvx.xml")).unwrap();
+    assert!(
+        hub.contains(r#"path="rbd://mon1.example.org:6321,mon2.example.org:6322,mon3.example.org:6322/pool/image""#),
+        "{hub}"
+    );
+    let xl = std::fs::read_to_string(hub_dir.join("test-rbd-multihost-noauth.xen.cfg")).unwrap();
+    let disks = xl_map(&xl).remove("disk").unwrap();
+    let XlValue::List(disks) = disks else {
+        panic!("{xl}")
+    };
+    let XlValue::Spec(ceph) = &disks[1] else {
+        panic!("{xl}")
+    };
+    assert_eq!(
+        ceph.get("backendtype").map(String::as_str),
+        Some("qdisk"),
+        "{xl}"
+    );
+    assert_eq!(
+        ceph.get("target").map(String::as_str),
+        Some(
+            r"rbd:pool/image:mon_host=mon1.example.org\:6321\;mon2.example.org\:6322\;mon3.example.org\:6322"
+        ),
+        "{xl}"
+    );
+    // The hub without the KVM extension that carries libvirt's <source>.
+    let bare = dir.join("bare.hvx.xml");
+    let doc = roxmltree::Document::parse(&hub).unwrap();
+    let ext = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("disk")
+                && n.descendants()
+                    .any(|d| d.attribute("type") == Some("network"))
+        })
+        .and_then(|d| d.children().find(|c| c.has_tag_name("extension")))
+        .expect("the disk's kvm extension");
+    std::fs::write(
+        &bare,
+        format!("{}{}", &hub[..ext.range().start], &hub[ext.range().end..]),
+    )
+    .unwrap();
+    let kvm = transform(&bare, "kvm", &["--no-carry"]);
+    let d = roxmltree::Document::parse(&kvm).unwrap();
+    let hosts: Vec<(&str, &str)> = d
+        .descendants()
+        .filter(|n| n.has_tag_name("host"))
+        .map(|h| (h.attribute("name").unwrap(), h.attribute("port").unwrap()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            ("mon1.example.org", "6321"),
+            ("mon2.example.org", "6322"),
+            ("mon3.example.org", "6322")
+        ],
+        "{kvm}"
+    );
 }
 
 /// Every kvm output from an xl.cfg passes libvirt's parser and RelaxNG

@@ -220,6 +220,112 @@ fn vmx_round_trip_through_the_hub_keeps_every_key() {
     assert!(keys > 1900, "{keys} keys compared");
 }
 
+/// vmx → hvx, then hvx → vmx with nothing carried (`--no-carry`): the hub
+/// alone keeps every key and value. Two deliberate differences: a
+/// single-display `svga.numDisplays = "1"` (the default) is left out, and a
+/// generated address VMware could not have made (`aa:bb:…`, libvirt's
+/// test) is written static, so that VMware keeps it rather than making a
+/// new one. Before, a static address in VMware's generated range
+/// (`00:0c:29:…`) came back generated, which VMware may replace.
+#[test]
+fn vmx_through_the_hub_alone_keeps_every_key() {
+    let dir = temp_dir("vmx-hub-alone");
+    let mut keys = 0;
+    for (n, f) in vmx_files().into_iter().enumerate() {
+        let orig = vmx_map(&input::read_text(&f).unwrap());
+        let hub = dir.join(format!("{n}.hvx.xml"));
+        std::fs::write(&hub, transform(&f, "hvx", &["--keep-secrets"])).unwrap();
+        let back = vmx_map(&transform(
+            &hub,
+            "vmware",
+            &["--keep-secrets", "--no-carry"],
+        ));
+        for (k, v) in &orig {
+            keys += 1;
+            let nic = k.split('.').next().unwrap_or("");
+            let moved_to_static = nic.starts_with("ethernet")
+                && orig.get(&format!("{nic}.addresstype")).map(String::as_str) == Some("generated")
+                && back.get(&format!("{nic}.addresstype")).map(String::as_str) == Some("static")
+                && !orig
+                    .get(&format!("{nic}.generatedaddress"))
+                    .is_some_and(|m| m.starts_with("00:0c:29") || m.starts_with("00:50:56"));
+            if moved_to_static && (k.ends_with(".addresstype") || k.ends_with(".generatedaddress"))
+            {
+                assert_eq!(
+                    back.get(&format!("{nic}.address")),
+                    orig.get(&format!("{nic}.generatedaddress"))
+                );
+                continue;
+            }
+            let Some(w) = back.get(k) else {
+                assert!(
+                    k == "svga.numdisplays" && v == "1",
+                    "{}: key `{k}` lost",
+                    f.display()
+                );
+                continue;
+            };
+            let ok = v.eq_ignore_ascii_case(w)
+                || (k == "virtualhw.version"
+                    && w.parse::<u32>().unwrap() >= v.parse::<u32>().unwrap())
+                || (k == "memsize"
+                    && w.parse::<u64>().unwrap() == v.parse::<u64>().unwrap().div_ceil(4) * 4);
+            assert!(ok, "{}: `{k}` was `{v}`, is `{w}`", f.display());
+        }
+    }
+    assert!(keys > 1900, "{keys} keys compared");
+}
+
+/// VMware Workstation's networks: a `custom` NIC names its virtual network
+/// by `vnet` (`VMnet2`, or `/dev/vmnet2` on Linux hosts), a `bridged` one
+/// with no `networkName` is on the default bridge (VMnet0). Both used to be
+/// read as unconnected NICs. A NIC with no connection type and no network
+/// stays unconnected, as libvirt reads it. Back to a .vmx with nothing
+/// carried, no `networkName` is added.
+#[test]
+fn workstation_networks_are_networks() {
+    let dir = temp_dir("vmnet");
+    let vmx = dir.join("ws.vmx");
+    std::fs::write(
+        &vmx,
+        "config.version = \"8\"\nvirtualHW.version = \"19\"\ndisplayName = \"ws\"\nmemsize = \"1024\"\nnumvcpus = \"1\"\nguestOS = \"ubuntu-64\"\n\
+         ethernet0.present = \"TRUE\"\nethernet0.connectionType = \"custom\"\nethernet0.vnet = \"VMnet2\"\nethernet0.virtualDev = \"e1000\"\nethernet0.addressType = \"generated\"\nethernet0.generatedAddress = \"00:0c:29:aa:bb:01\"\n\
+         ethernet1.present = \"TRUE\"\nethernet1.connectionType = \"custom\"\nethernet1.vnet = \"/dev/vmnet3\"\nethernet1.virtualDev = \"e1000\"\nethernet1.addressType = \"generated\"\nethernet1.generatedAddress = \"00:0c:29:aa:bb:02\"\n\
+         ethernet2.present = \"TRUE\"\nethernet2.connectionType = \"bridged\"\nethernet2.virtualDev = \"e1000\"\nethernet2.addressType = \"generated\"\nethernet2.generatedAddress = \"00:0c:29:aa:bb:03\"\n\
+         ethernet3.present = \"TRUE\"\nethernet3.virtualDev = \"e1000\"\nethernet3.addressType = \"generated\"\nethernet3.generatedAddress = \"00:0c:29:aa:bb:04\"\n",
+    )
+    .unwrap();
+    let hub_text = transform(&vmx, "hvx", &[]);
+    let hub = roxmltree::Document::parse(&hub_text).unwrap();
+    let conns: Vec<(&str, Option<&str>)> = hub
+        .descendants()
+        .filter(|n| n.has_tag_name("connection"))
+        .map(|c| (c.attribute("type").unwrap(), c.attribute("name")))
+        .collect();
+    assert_eq!(
+        conns,
+        [
+            ("network", Some("vmnet2")),
+            ("network", Some("vmnet3")),
+            ("bridge", Some("vmnet0")),
+            ("none", None)
+        ],
+        "{hub_text}"
+    );
+    let kvm = transform(&vmx, "kvm", &[]);
+    assert!(kvm.contains("<source network=\"vmnet2\"/>"), "{kvm}");
+    let hub_file = dir.join("ws.hvx.xml");
+    std::fs::write(&hub_file, &hub_text).unwrap();
+    let back = vmx_map(&transform(&hub_file, "vmware", &["--no-carry"]));
+    let orig = vmx_map(&std::fs::read_to_string(&vmx).unwrap());
+    for i in 0..4 {
+        for k in ["connectiontype", "vnet", "networkname", "generatedaddress"] {
+            let key = format!("ethernet{i}.{k}");
+            assert_eq!(back.get(&key), orig.get(&key), "{key}");
+        }
+    }
+}
+
 /// (type, mac, network or bridge, model)
 type Nic = (String, Option<String>, Option<String>, Option<String>);
 

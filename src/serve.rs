@@ -803,6 +803,17 @@ async fn read_body(
         .map_err(|m| error(StatusCode::BAD_REQUEST, "input", &format!("{what}: {m}")))
 }
 
+/// A message written for the command line, in the words of this API: its
+/// flags are query parameters here (`--from xen` is `from=xen`, `--param
+/// N=V` is `param=N=V`).
+fn query_words(message: &str) -> String {
+    let mut m = message.replace("--param ", "param=");
+    for p in platform::PLATFORMS {
+        m = m.replace(&format!("--from {}", p.name), &format!("from={}", p.name));
+    }
+    m.replace("--from", "from=")
+}
+
 /// Does the request's Accept header name one of `types`?
 fn accepts(headers: &HeaderMap, types: &[&str]) -> bool {
     headers
@@ -920,7 +931,7 @@ async fn convert(
                         (StatusCode::UNPROCESSABLE_ENTITY, "conversion")
                     }
                 };
-                return error(status, kind, &e.to_string());
+                return error(status, kind, &query_words(&e.to_string()));
             }
         };
         m.conversions_ok.fetch_add(1, Ordering::Relaxed);
@@ -1267,6 +1278,14 @@ mod tests {
         );
         assert_eq!(location("no location here"), None);
         assert_eq!(location("web.xml: not a VM"), None);
+    }
+
+    #[test]
+    fn messages_name_query_parameters() {
+        assert_eq!(
+            super::query_words("use --from to say which it is; --from vmware or --from xen reads it; --param image_dir: bad"),
+            "use from= to say which it is; from=vmware or from=xen reads it; param=image_dir: bad"
+        );
     }
 
     #[test]

@@ -683,6 +683,10 @@ fn hostile_documents_get_located_errors() {
     ));
     assert_eq!(st, 400);
     assert!(msg.starts_with("n.xml"), "{msg}");
+    // The way out is named in this API's words: the `from` query parameter,
+    // not the command line's --from.
+    assert!(msg.contains("from="), "{msg}");
+    assert!(!msg.contains("--"), "{msg}");
     // Still up.
     assert_eq!(post(&s, "/v1/convert?to=vsphere", &[], &web()).status, 200);
 }

@@ -814,6 +814,41 @@ fn detect_takes_a_directory_and_platform_names_ignore_case() {
 
 /// `-` is standard input, for transform and detect; with -o its outputs
 /// are named `stdin.*`.
+/// An input given twice is a usage error naming it, before anything is
+/// read or written: the same path twice, the same file by two paths, a file
+/// and its folder, standard input twice. Before, each copy failed with
+/// "output would also be written for" itself, and a second `-` read an
+/// empty standard input as "not a VM description".
+#[test]
+fn an_input_given_twice_is_a_usage_error() {
+    let dir = temp_dir("twice");
+    let inputs = dir.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::copy(root().join("samples/kvm/web.xml"), inputs.join("web.xml")).unwrap();
+    let web = inputs.join("web.xml");
+    let web = web.to_str().unwrap();
+    let other_path = format!("{}/../in/./web.xml", inputs.display());
+    let out = dir.join("out");
+    let out = out.to_str().unwrap();
+    for (args, says) in [
+        (vec![web, web], "web.xml: given twice"),
+        (vec![web, &other_path], "the same file as"),
+        (vec![web, inputs.to_str().unwrap()], "web.xml: given twice"),
+        (vec!["-", "-"], "standard input (`-`) is given 2 times"),
+    ] {
+        let mut a = vec!["transform"];
+        a.extend(&args);
+        a.extend(["--to", "vsphere", "-o", out]);
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert!(
+            std::fs::read_dir(out).map_or(true, |mut d| d.next().is_none()),
+            "{args:?}: outputs written"
+        );
+    }
+}
+
 #[test]
 fn dash_reads_standard_input() {
     use std::io::Write;

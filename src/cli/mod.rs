@@ -378,6 +378,56 @@ pub(crate) fn expand_inputs(
     Ok(inputs)
 }
 
+/// An input given twice (the same file named twice, by any path, or a
+/// folder and a file in it, or standard input twice) is a usage error: its
+/// outputs would be written twice, and standard input can be read once.
+pub(crate) fn no_input_twice(inputs: &[InputFile]) -> Result<(), String> {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    let stdin = inputs.iter().filter(|i| i.path.as_os_str() == "-").count();
+    if stdin > 1 {
+        return Err(format!(
+            "standard input (`-`) is given {stdin} times: it can be read once"
+        ));
+    }
+    let mut seen: HashMap<PathBuf, &std::path::Path> = HashMap::with_capacity(inputs.len());
+    // A folder's files come together: its real path is found once.
+    let mut folder: Option<(&std::path::Path, PathBuf)> = None;
+    for i in inputs.iter().filter(|i| i.path.as_os_str() != "-") {
+        // Named files by their real path (they are few); a folder's files
+        // by their folder's.
+        let key = if i.listed {
+            let parent = i.path.parent().unwrap_or(&i.path);
+            let real = match &folder {
+                Some((p, r)) if *p == parent => r.clone(),
+                _ => {
+                    let r = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
+                    folder = Some((parent, r.clone()));
+                    r
+                }
+            };
+            real.join(i.path.file_name().unwrap_or_default())
+        } else {
+            std::fs::canonicalize(&i.path).unwrap_or_else(|_| i.path.clone())
+        };
+        if let Some(first) = seen.insert(key, &i.path) {
+            return Err(if first == i.path {
+                format!(
+                    "{}: given twice; each input is converted once",
+                    i.path.display()
+                )
+            } else {
+                format!(
+                    "{}: the same file as {}; each input is converted once",
+                    i.path.display(),
+                    first.display()
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -168,6 +168,10 @@ impl Transform {
                     return exit::INVALID;
                 }
             };
+        if let Err(m) = super::no_input_twice(&inputs) {
+            super::error(ctx, &m);
+            return exit::CANNOT_RUN;
+        }
         if let Some(dir) = &self.output {
             // `-o -` would make a folder named `-`: stdout is what -o's
             // absence means.

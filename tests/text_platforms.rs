@@ -193,6 +193,16 @@ fn vmx_map(text: &str) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// Whether `.vmx` key `k`, `v` in the input, is kept as `w`: the same value
+/// but for case (VMware's booleans and device names), `virtualHW.version`
+/// raised, or `memsize` rounded up to a multiple of 4.
+fn vmx_value_kept(k: &str, v: &str, w: &str) -> bool {
+    v.eq_ignore_ascii_case(w)
+        || (k == "virtualhw.version" && w.parse::<u32>().unwrap() >= v.parse::<u32>().unwrap())
+        || (k == "memsize"
+            && w.parse::<u64>().unwrap() == v.parse::<u64>().unwrap().div_ceil(4) * 4)
+}
+
 /// vmx → hvx → vmx keeps every key, with its value. Values compare without
 /// case (VMware's booleans and device names); `virtualHW.version` may be
 /// raised (hvx-to-vmware raises it for devices older versions lack: the
@@ -209,12 +219,11 @@ fn vmx_round_trip_through_the_hub_keeps_every_key() {
             let Some(w) = back.get(k) else {
                 panic!("{}: key `{k}` lost", f.display());
             };
-            let ok = v.eq_ignore_ascii_case(w)
-                || (k == "virtualhw.version"
-                    && w.parse::<u32>().unwrap() >= v.parse::<u32>().unwrap())
-                || (k == "memsize"
-                    && w.parse::<u64>().unwrap() == v.parse::<u64>().unwrap().div_ceil(4) * 4);
-            assert!(ok, "{}: `{k}` was `{v}`, is `{w}`", f.display());
+            assert!(
+                vmx_value_kept(k, v, w),
+                "{}: `{k}` was `{v}`, is `{w}`",
+                f.display()
+            );
         }
     }
     assert!(keys > 1900, "{keys} keys compared");
@@ -265,12 +274,11 @@ fn vmx_through_the_hub_alone_keeps_every_key() {
                 );
                 continue;
             };
-            let ok = v.eq_ignore_ascii_case(w)
-                || (k == "virtualhw.version"
-                    && w.parse::<u32>().unwrap() >= v.parse::<u32>().unwrap())
-                || (k == "memsize"
-                    && w.parse::<u64>().unwrap() == v.parse::<u64>().unwrap().div_ceil(4) * 4);
-            assert!(ok, "{}: `{k}` was `{v}`, is `{w}`", f.display());
+            assert!(
+                vmx_value_kept(k, v, w),
+                "{}: `{k}` was `{v}`, is `{w}`",
+                f.display()
+            );
         }
     }
     assert!(keys > 1900, "{keys} keys compared");

@@ -84,6 +84,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ),
     ("lib/vmx.hvx", include_str!("../mappings/lib/vmx.hvx")),
     ("lib/genid.hvx", include_str!("../mappings/lib/genid.hvx")),
+    (
+        "lib/netdisk.hvx",
+        include_str!("../mappings/lib/netdisk.hvx"),
+    ),
     ("xen-to-hvx.hvx", include_str!("../mappings/xen-to-hvx.hvx")),
     ("hvx-to-xen.hvx", include_str!("../mappings/hvx-to-xen.hvx")),
     // Hyper-V (CIM-XML through its canonical form).

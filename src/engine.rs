@@ -85,6 +85,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("lib/vmx.hvx", include_str!("../mappings/lib/vmx.hvx")),
     ("lib/genid.hvx", include_str!("../mappings/lib/genid.hvx")),
     (
+        "lib/virtualbox.hvx",
+        include_str!("../mappings/lib/virtualbox.hvx"),
+    ),
+    (
         "lib/netdisk.hvx",
         include_str!("../mappings/lib/netdisk.hvx"),
     ),

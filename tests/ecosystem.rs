@@ -258,6 +258,7 @@ fn corpus_ovfs() -> Vec<std::path::PathBuf> {
     let mut stack = vec![
         root().join("tests/corpus/govmomi-ovf"),
         root().join("tests/corpus/virt-v2v"),
+        root().join("tests/corpus/virtualbox-ovf"),
     ];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
@@ -721,4 +722,203 @@ fn ovf_readers_agree_with_cot_on_descriptors_others_wrote() {
         compared += 1;
     }
     assert!(compared >= 35, "{compared} descriptors compared");
+}
+
+/// What VirtualBox's own OVF export says of the VM in `vbox:Machine`, read
+/// here with roxmltree: its UUID (braces off), the MACs of its enabled
+/// adapters (as libvirt writes them) and its RTC.
+fn vbox_machine(text: &str) -> (String, Vec<String>, String) {
+    let d = roxmltree::Document::parse(text).unwrap();
+    let m = d
+        .descendants()
+        .find(|n| n.has_tag_name(("http://www.virtualbox.org/ovf/machine", "Machine")))
+        .unwrap();
+    let uuid = m
+        .attribute("uuid")
+        .unwrap()
+        .trim_matches(['{', '}'])
+        .to_string();
+    let macs = m
+        .descendants()
+        .filter(|n| n.tag_name().name() == "Adapter" && n.attribute("enabled") == Some("true"))
+        .map(|n| {
+            let h = n.attribute("MACAddress").unwrap().to_ascii_lowercase();
+            (0..6)
+                .map(|i| &h[2 * i..2 * i + 2])
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .collect();
+    let rtc = m
+        .descendants()
+        .find(|n| n.tag_name().name() == "RTC")
+        .and_then(|n| n.attribute("localOrUTC"))
+        .unwrap_or("")
+        .to_string();
+    (uuid, macs, rtc)
+}
+
+/// The UUID as a guest reads it from SMBIOS when its first three fields'
+/// bytes are in network order (what VirtualBox writes without
+/// SmbiosUuidLittleEndian).
+fn byte_swapped(u: &str) -> String {
+    let f: Vec<&str> = u.split('-').collect();
+    let rev = |s: &str| {
+        (0..s.len() / 2)
+            .rev()
+            .map(|i| &s[2 * i..2 * i + 2])
+            .collect::<String>()
+    };
+    format!(
+        "{}-{}-{}-{}-{}",
+        rev(f[0]),
+        rev(f[1]),
+        rev(f[2]),
+        f[3],
+        f[4]
+    )
+}
+
+/// OVFs VirtualBox exported (its own test suite's): the VM's UUID, its
+/// MACs and its clock come from `vbox:Machine`, VirtualBox's configuration
+/// of the VM, where the OVF proper has none, and libvirt accepts the
+/// domain with them. The guest of such an old VM read its UUID
+/// byte-swapped: a warning says so and `--param vbox_guest_uuid=true`
+/// gives the target that UUID. Firmware and TPM (VirtualBox 7) are read
+/// from a variant of the same export.
+#[test]
+fn virtualbox_exports_keep_uuid_macs_clock_and_firmware() {
+    let dir = temp_dir("eco-vbox");
+    for name in ["winxp-sharedfolders.ovf", "WinXP-audio-nodisks.ovf"] {
+        let f = root().join("tests/corpus/virtualbox-ovf").join(name);
+        let text = std::fs::read_to_string(&f).unwrap();
+        let (uuid, macs, rtc) = vbox_machine(&text);
+        assert!(!macs.is_empty() && rtc == "local", "{name}");
+        let o = run(&["transform", f.to_str().unwrap(), "--to", "kvm", "-v"]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains(&byte_swapped(&uuid)) && e.contains("vbox_guest_uuid"),
+            "{name}: {e}"
+        );
+        let mut kvm = stdout(&o);
+        if tool("virsh").is_some() {
+            kvm = virsh_dump(&write_tmp(&dir, "vbox.xml", &kvm), &domain_name(&kvm));
+        }
+        let d = roxmltree::Document::parse(&kvm).unwrap();
+        let text_of = |t: &str| {
+            d.descendants()
+                .find(|n| n.has_tag_name(t))
+                .and_then(|n| n.text())
+        };
+        assert_eq!(text_of("uuid"), Some(uuid.as_str()), "{name}");
+        let got: Vec<&str> = d
+            .descendants()
+            .filter(|n| n.has_tag_name("mac"))
+            .filter_map(|n| n.attribute("address"))
+            .collect();
+        assert_eq!(got, macs, "{name}");
+        let clock = d.descendants().find(|n| n.has_tag_name("clock")).unwrap();
+        assert_eq!(clock.attribute("offset"), Some("localtime"), "{name}");
+
+        let o = run(&[
+            "transform",
+            f.to_str().unwrap(),
+            "--to",
+            "kvm",
+            "--param",
+            "vbox_guest_uuid=true",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("<uuid>{}</uuid>", byte_swapped(&uuid))),
+            "{name}"
+        );
+    }
+
+    // VirtualBox 7: EFI, a TPM 2.0, and a guest that reads its UUID as
+    // written (SmbiosUuidLittleEndian).
+    let text =
+        std::fs::read_to_string(root().join("tests/corpus/virtualbox-ovf/winxp-sharedfolders.ovf"))
+            .unwrap();
+    let v7 = text.replacen(
+        "<BIOS>",
+        "<Firmware type=\"EFI\"/>\n        <TrustedPlatformModule type=\"v2_0\"/>\n        <BIOS>\n          <SmbiosUuidLittleEndian enabled=\"true\"/>",
+        1,
+    );
+    let f = write_tmp(&dir, "v7.ovf", &v7);
+    let o = run(&["transform", f.to_str().unwrap(), "--to", "hvx", "-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hub = stdout(&o);
+    assert!(
+        hub.contains(r#"<firmware type="uefi"/>"#) && hub.contains(r#"<tpm version="2.0"/>"#),
+        "{hub}"
+    );
+    assert!(!stderr(&o).contains("byte-swapped"), "{}", stderr(&o));
+    let o = run(&["transform", f.to_str().unwrap(), "--to", "kvm", "-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kvm = stdout(&o);
+    assert!(
+        kvm.contains(r#"firmware="efi""#) && kvm.contains("<tpm"),
+        "{kvm}"
+    );
+    if tool("virsh").is_some() {
+        virsh_dump(&write_tmp(&dir, "v7.xml", &kvm), &domain_name(&kvm));
+    }
+}
+
+/// VirtualBox's importer prefers `vbox:Machine` to the OVF's items, so a
+/// VM changed on the way (memory on KVM here, a MAC in the hub) must not
+/// go back with its old Machine section: it is left out with a warning
+/// naming the change. Unchanged, it goes back as it was, through the hub
+/// alone as through KVM.
+#[test]
+fn a_stale_virtualbox_machine_section_is_not_written_back() {
+    let dir = temp_dir("eco-vbox-stale");
+    let f = root().join("tests/corpus/virtualbox-ovf/winxp-sharedfolders.ovf");
+    let original = std::fs::read_to_string(&f).unwrap();
+    let kvm = stdout(&run(&[
+        "transform",
+        f.to_str().unwrap(),
+        "--to",
+        "kvm",
+        "-v",
+    ]));
+    let back = |input: &std::path::Path| {
+        let o = run(&["transform", input.to_str().unwrap(), "--to", "ovf", "-v"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        (stdout(&o), stderr(&o))
+    };
+    let (same, _) = back(&write_tmp(&dir, "same.xml", &kvm));
+    assert_eq!(same, original);
+    let changed = kvm.replace(
+        "<memory unit=\"KiB\">916480</memory>",
+        "<memory unit=\"KiB\">2097152</memory>",
+    );
+    assert_ne!(changed, kvm);
+    let (ovf, e) = back(&write_tmp(&dir, "changed.xml", &changed));
+    assert!(!ovf.contains("Machine"), "{ovf}");
+    assert!(
+        e.contains("vbox:Machine") && e.contains("memory (895 MiB → 2048 MiB)"),
+        "{e}"
+    );
+
+    let hub = stdout(&run(&[
+        "transform",
+        f.to_str().unwrap(),
+        "--to",
+        "hvx",
+        "-v",
+    ]));
+    let (ovf, e) = back(&write_tmp(&dir, "hub.hvx.xml", &hub));
+    assert!(
+        ovf.contains("<vbox:Machine") && ovf.contains("MACAddress=\"080027F1086C\""),
+        "{ovf}"
+    );
+    assert!(!e.contains("vbox:Machine"), "{e}");
+    let moved = hub.replace("08:00:27:f1:08:6c", "52:54:00:12:34:56");
+    assert_ne!(moved, hub);
+    let (ovf, e) = back(&write_tmp(&dir, "moved.hvx.xml", &moved));
+    assert!(!ovf.contains("Machine"), "{ovf}");
+    assert!(e.contains("a NIC's MAC address changed"), "{e}");
 }

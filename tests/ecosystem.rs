@@ -922,3 +922,79 @@ fn a_stale_virtualbox_machine_section_is_not_written_back() {
     assert!(!ovf.contains("Machine"), "{ovf}");
     assert!(e.contains("a NIC's MAC address changed"), "{e}");
 }
+
+/// Sound cards VMware emulates are OVF items (ResourceType 35) that the OVF
+/// reader, COT and VirtualBox's importer read, not a loss: Intel HDA as
+/// `vmware.soundcard.hdaudio`, QEMU's ES1370 as the ES1371 with a warning;
+/// AC97, which VMware lacks, is not written, with a warning.
+#[test]
+fn ovf_keeps_the_sound_cards_vmware_emulates() {
+    let dir = temp_dir("eco-ovf-sound");
+    let hub = stdout(&run(&[
+        "transform",
+        "samples/kvm/win-uefi.xml",
+        "--to",
+        "hvx",
+    ]));
+    assert!(hub.contains(r#"<sound model="ich9">"#), "{hub}");
+    for (model, subtype, back, warned) in [
+        ("ich9", "vmware.soundcard.hdaudio", Some("ich6"), false),
+        (
+            "es1370",
+            "vmware.soundcard.ensoniq1371",
+            Some("es1371"),
+            true,
+        ),
+        ("ac97", "", None, false),
+    ] {
+        let h = write_tmp(
+            &dir,
+            &format!("{model}.hvx.xml"),
+            &hub.replace(
+                r#"<sound model="ich9">"#,
+                &format!(r#"<sound model="{model}">"#),
+            ),
+        );
+        let o = run(&["transform", h.to_str().unwrap(), "--to", "ovf", "-v"]);
+        assert_eq!(o.status.code(), Some(0), "{model}: {}", stderr(&o));
+        let ovf = stdout(&o);
+        let d = roxmltree::Document::parse(&ovf).unwrap();
+        let sound: Vec<&str> = d
+            .descendants()
+            .filter(|n| n.tag_name().name() == "ResourceType" && n.text() == Some("35"))
+            .filter_map(|n| {
+                n.parent()?
+                    .children()
+                    .find(|c| c.tag_name().name() == "ResourceSubType")?
+                    .text()
+            })
+            .collect();
+        let e = stderr(&o);
+        assert_eq!(
+            e.contains("the nearest card VMware emulates"),
+            warned,
+            "{model}: {e}"
+        );
+        match back {
+            Some(back) => {
+                assert_eq!(sound, [subtype], "{model}");
+                let f = write_tmp(&dir, &format!("{model}.ovf"), &ovf);
+                let r = stdout(&run(&[
+                    "transform",
+                    f.to_str().unwrap(),
+                    "--to",
+                    "hvx",
+                    "--no-carry",
+                ]));
+                assert!(
+                    r.contains(&format!(r#"<sound model="{back}">"#)),
+                    "{model}: {r}"
+                );
+            }
+            None => {
+                assert!(sound.is_empty(), "{model}");
+                assert!(e.contains("sound card ac97 not written"), "{model}: {e}");
+            }
+        }
+    }
+}

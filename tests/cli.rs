@@ -847,6 +847,24 @@ fn an_input_given_twice_is_a_usage_error() {
             "{args:?}: outputs written"
         );
     }
+    // detect and run read their inputs once each too.
+    for args in [
+        vec!["detect", "-", "-"],
+        vec!["run", "mappings/kvm-to-hvx.hvx", "-", "-"],
+    ] {
+        let o = bin()
+            .args(&args)
+            .current_dir(root())
+            .stdin(std::fs::File::open(root().join("samples/kvm/web.xml")).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("standard input (`-`) is given 2 times") && o.stdout.is_empty(),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
 }
 
 #[test]

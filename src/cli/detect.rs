@@ -28,6 +28,10 @@ impl Detect {
                 return exit::INVALID;
             }
         };
+        if let Err(m) = super::stdin_once(files.iter().map(|f| f.path.as_path())) {
+            super::error(ctx, &m);
+            return exit::CANNOT_RUN;
+        }
         for f in files.iter().map(|f| &f.path) {
             let name = f.display().to_string();
             let r = input::read_text(f)

@@ -378,18 +378,27 @@ pub(crate) fn expand_inputs(
     Ok(inputs)
 }
 
+/// Standard input (`-`) named more than once is a usage error: it can be
+/// read once, and the second reading would find it empty.
+pub(crate) fn stdin_once<'a>(
+    paths: impl Iterator<Item = &'a std::path::Path>,
+) -> Result<(), String> {
+    let stdin = paths.filter(|p| p.as_os_str() == "-").count();
+    if stdin > 1 {
+        return Err(format!(
+            "standard input (`-`) is given {stdin} times: it can be read once"
+        ));
+    }
+    Ok(())
+}
+
 /// An input given twice (the same file named twice, by any path, or a
 /// folder and a file in it, or standard input twice) is a usage error: its
 /// outputs would be written twice, and standard input can be read once.
 pub(crate) fn no_input_twice(inputs: &[InputFile]) -> Result<(), String> {
     use std::collections::HashMap;
     use std::path::PathBuf;
-    let stdin = inputs.iter().filter(|i| i.path.as_os_str() == "-").count();
-    if stdin > 1 {
-        return Err(format!(
-            "standard input (`-`) is given {stdin} times: it can be read once"
-        ));
-    }
+    stdin_once(inputs.iter().map(|i| i.path.as_path()))?;
     let mut seen: HashMap<PathBuf, &std::path::Path> = HashMap::with_capacity(inputs.len());
     // A folder's files come together: its real path is found once.
     let mut folder: Option<(&std::path::Path, PathBuf)> = None;

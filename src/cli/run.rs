@@ -164,6 +164,10 @@ impl Run {
         let Some(program) = program else {
             return exit::INVALID;
         };
+        if let Err(m) = super::stdin_once(self.inputs.iter().map(|p| p.as_path())) {
+            super::error(ctx, &m);
+            return exit::CANNOT_RUN;
+        }
         // A parameter value of the wrong type or outside its declared values
         // is a usage error, as for transform.
         let params = match exec::bind_params(&program, &self.params) {

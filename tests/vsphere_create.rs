@@ -42,7 +42,20 @@ fn every_vsphere_output_is_created_on_vcsim() {
         <disk type='file' device='disk'><target dev='sdb' bus='scsi'/></disk>\
         <disk type='file' device='disk'><target dev='vda' bus='virtio'/></disk></devices></domain>"
         .to_string();
-    for (name, xml) in large.into_iter().chain([("blank-disks", blank)]) {
+    // Serial ports: a pty (vSphere has none: not written), a file, a telnet
+    // server and a unix socket client.
+    let serial = "<domain type='kvm'><name>serial-ports</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>\
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+        <disk type='file' device='disk'><source file='/images/os.qcow2'/><target dev='sda' bus='scsi'/></disk>\
+        <serial type='pty'><target port='0'/></serial>\
+        <serial type='file'><source path='/var/log/vm/com2.log'/><target port='1'/></serial>\
+        <serial type='tcp'><source mode='bind' host='0.0.0.0' service='2445'/><protocol type='telnet'/><target port='2'/></serial>\
+        <serial type='unix'><source mode='connect' path='/tmp/vm.sock'/><target port='3'/></serial></devices></domain>"
+        .to_string();
+    for (name, xml) in large
+        .into_iter()
+        .chain([("blank-disks", blank), ("serial-ports", serial)])
+    {
         let f = work.join(format!("{name}.xml"));
         std::fs::write(
             &f,
@@ -68,4 +81,12 @@ fn every_vsphere_output_is_created_on_vcsim() {
         )),
         "{out}"
     );
+    // The three of serial-ports and those of libvirt's serial-file-* domains.
+    let serials: usize = out
+        .rsplit(", ")
+        .next()
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    assert!(serials >= 5, "{serials} serial ports created: {out}");
 }

@@ -12,6 +12,7 @@ ConfigSpec created on vcsim, its disks and media pointed at the simulator's
 datastore and its NICs at its network (as a seeded session table would),
 the image files in place (as the `action:` lines ask). Prints one line per
 refused input and a summary `created N of M`; exits 1 if any was refused.
+A created VM must have the serial ports its spec adds, with their backings.
 """
 import os
 import subprocess
@@ -23,6 +24,15 @@ sys.path.insert(0, HERE)
 from command_proof import Vcsim  # noqa: E402
 
 VIM = "{urn:vim25}"
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+
+def serial_backings(spec_xml):
+    """The backing types of the serial ports a ConfigSpec adds, in order."""
+    root = ET.fromstring(spec_xml)
+    return [d.find(VIM + "backing").get(XSI_TYPE, "").split(":")[-1]
+            for d in root.iter(VIM + "device")
+            if d.get(XSI_TYPE, "").split(":")[-1] == "VirtualSerialPort"]
 
 
 def point_at_simulator(spec_xml, ds, folder):
@@ -51,7 +61,8 @@ def point_at_simulator(spec_xml, ds, folder):
                 open(os.path.join(base, g), "a").close()
     for b in root.iter(VIM + "backing"):
         name = b.find(VIM + "deviceName")
-        if name is not None and b.find(VIM + "port") is None:
+        network = b.get(XSI_TYPE, "").endswith("NetworkBackingInfo")
+        if name is not None and network and b.find(VIM + "port") is None:
             name.text = "VM Network"
     return ET.tostring(root, encoding="unicode")
 
@@ -63,7 +74,7 @@ def main():
     ET.register_namespace("", "urn:vim25")
     ET.register_namespace("xsi", "http://www.w3.org/2001/XMLSchema-instance")
     vc = Vcsim(vcsim_bin)
-    created = refused = skipped = 0
+    created = refused = skipped = serials = 0
     try:
         for k, path in enumerate(inputs):
             out = os.path.join(work, str(k))
@@ -79,14 +90,21 @@ def main():
                 text = open(os.path.join(out, f), encoding="utf-8").read()
                 spec = point_at_simulator(text, vc.ds, name)
                 try:
-                    vc.create(spec, name)
+                    vm = vc.create(spec, name)
+                    # The serial ports are there, with their backings.
+                    want = serial_backings(spec)
+                    got = [d.backing._wsdlName for d in vm.config.hardware.device
+                           if type(d).__name__.endswith("VirtualSerialPort")]
+                    if want != got:
+                        raise RuntimeError("serial ports %s created as %s" % (want, got))
+                    serials += len(got)
                     created += 1
                 except Exception as e:  # vcsim's refusal, with its reason
                     refused += 1
                     print("refused: %s (%s): %s" % (path, f, e))
     finally:
         vc.close()
-    print("created %d of %d specs (%d inputs not converted)" % (created, created + refused, skipped))
+    print("created %d of %d specs (%d inputs not converted), %d serial ports" % (created, created + refused, skipped, serials))
     sys.exit(1 if refused else 0)
 
 

@@ -921,6 +921,16 @@ fn a_stale_virtualbox_machine_section_is_not_written_back() {
     let (ovf, e) = back(&write_tmp(&dir, "moved.hvx.xml", &moved));
     assert!(!ovf.contains("Machine"), "{ovf}");
     assert!(e.contains("a NIC's MAC address changed"), "{e}");
+    // A carried section's values are compared, never parsed: a hostile one
+    // is a change, not an error.
+    let hostile = hub.replace(
+        r#"CPU count="1" hotplug="false""#,
+        r#"CPU count="lots" hotplug="false""#,
+    );
+    assert_ne!(hostile, hub);
+    let (ovf, e) = back(&write_tmp(&dir, "hostile.hvx.xml", &hostile));
+    assert!(!ovf.contains("Machine"), "{ovf}");
+    assert!(e.contains("vCPUs (lots → 1) changed"), "{e}");
 }
 
 /// Sound cards VMware emulates are OVF items (ResourceType 35) that the OVF

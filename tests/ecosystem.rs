@@ -801,6 +801,11 @@ fn virtualbox_exports_keep_uuid_macs_clock_and_firmware() {
             e.contains(&byte_swapped(&uuid)) && e.contains("vbox_guest_uuid"),
             "{name}: {e}"
         );
+        // Its NIC is on VirtualBox's NAT, which names no network elsewhere.
+        assert!(
+            e.contains(&format!("nic {}: on VirtualBox's NAT attachment", macs[0])),
+            "{name}: {e}"
+        );
         let mut kvm = stdout(&o);
         if tool("virsh").is_some() {
             kvm = virsh_dump(&write_tmp(&dir, "vbox.xml", &kvm), &domain_name(&kvm));

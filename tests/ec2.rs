@@ -734,3 +734,54 @@ fn a_network_disk_keeps_its_image_name() {
         (Some("mon1"), Some("6789"))
     );
 }
+
+/// EC2's ImportImage request is written only while the VM has a disk to
+/// import. Run again once its disk is an EBS volume, the request of the
+/// earlier run is still in the output folder, where `aws ec2 import-image`
+/// would run it a second time: a warning names it, for one input as for a
+/// folder of them (written as they are converted). Other inputs' files and
+/// files of other kinds are not named.
+#[test]
+fn an_import_request_left_from_an_earlier_run_is_named() {
+    let dir = temp_dir("ec2-stale");
+    let (inputs, out) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let input = inputs.join("web.xml");
+    std::fs::write(&input, &web).unwrap();
+    let go = |what: &Path| {
+        let o = run(&[
+            "transform",
+            what.to_str().unwrap(),
+            "--to",
+            "ec2",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let e = go(&input);
+    assert!(out.join("web.ec2.import-image.json").is_file());
+    assert!(!e.contains("earlier run"), "{e}");
+    std::fs::write(out.join("other.ec2.import-image.json"), "{}").unwrap();
+    std::fs::write(out.join("web.ec2.notes.txt"), "mine").unwrap();
+
+    let imported = web.replace("/var/lib/libvirt/images/web.qcow2", "vol-0123456789abcdef0");
+    assert_ne!(imported, web);
+    std::fs::write(&input, &imported).unwrap();
+    std::fs::copy(root().join("samples/kvm/db.xml"), inputs.join("db.xml")).unwrap();
+    for what in [input.clone(), inputs.clone()] {
+        let e = go(&what);
+        assert!(
+            e.contains("web.ec2.import-image.json: left from an earlier run")
+                && e.contains("web.xml's documents"),
+            "{what:?}: {e}"
+        );
+        assert!(
+            !e.contains("other.ec2") && !e.contains("notes.txt"),
+            "{what:?}: {e}"
+        );
+        assert!(!e.contains("db.ec2"), "{what:?}: {e}");
+    }
+}

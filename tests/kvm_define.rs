@@ -1,6 +1,6 @@
 //! Every bundled sample, and every document of the vendored corpus that
 //! other software wrote (.vmx and xl.cfg files of libvirt's tests, OVFs of
-//! govmomi and virt-v2v, vSphere responses, Hyper-V configurations, Xen's
+//! govmomi, virt-v2v and VirtualBox, vSphere responses, Hyper-V configurations, Xen's
 //! examples), converted to KVM is defined on a real libvirtd with the QEMU
 //! driver (`HVX_LIBVIRT_URI`, started by `.ci/run`), which refuses what QEMU
 //! cannot run and the test driver lets through (`<min_guarantee>`, a shared
@@ -23,6 +23,7 @@ fn inputs() -> Vec<(String, PathBuf, bool)> {
         ("libvirt-xlconfig", Some("cfg")),
         ("govmomi-ovf", Some("ovf")),
         ("virt-v2v", Some("ovf")),
+        ("virtualbox-ovf", Some("ovf")),
         ("vsphere-vim25", Some("xml")),
         ("hyperv-vm-config-xml", None),
         ("xen-xl-examples", None),

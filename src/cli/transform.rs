@@ -387,14 +387,18 @@ impl Transform {
         // Name every output and find collisions before writing anything,
         // unless the outputs were written while converting (see `streams`).
         let mut failures = 0usize;
-        let mut planned: Vec<(usize, Vec<(String, &str)>)> = Vec::new();
+        let mut planned: Vec<(usize, Planned)> = Vec::new();
         let mut errors: Vec<Option<String>> = vec![None; results.len()];
         let mut written: HashMap<usize, Vec<String>> = HashMap::new();
+        let mut stale: HashMap<usize, Vec<String>> = HashMap::new();
         if let Some(streamed) = streamed {
             for (k, r) in streamed.into_iter().enumerate() {
                 match r {
-                    Some(Ok(names)) => {
+                    Some(Ok((names, left))) => {
                         written.insert(k, names);
+                        if !left.is_empty() {
+                            stale.insert(k, left);
+                        }
                     }
                     Some(Err(m)) => errors[k] = Some(m),
                     None => {}
@@ -410,14 +414,14 @@ impl Transform {
                 let Ok((docs, _)) = &d.result else {
                     continue;
                 };
-                let files = match plan_files(&d.input, docs) {
+                let planned_files = match plan_files(&d.input, docs) {
                     Ok(f) => f,
                     Err(m) => {
                         errors[k] = Some(m);
                         continue;
                     }
                 };
-                for (n, _) in &files {
+                for (n, _) in &planned_files.files {
                     let at = d.rel.join(n);
                     let real = out_dir.and_then(|o| std::fs::canonicalize(o.join(&at)).ok());
                     let replaced = real.as_ref().and_then(|t| {
@@ -453,10 +457,10 @@ impl Transform {
                         by_name.insert(at, k);
                     }
                 }
-                planned.push((k, files));
+                planned.push((k, planned_files));
             }
         }
-        let total_docs: usize = planned.iter().map(|(_, f)| f.len()).sum();
+        let total_docs: usize = planned.iter().map(|(_, f)| f.files.len()).sum();
         let to_stdout = self.output.is_none();
         if to_stdout && (results.len() != 1 || total_docs > 1) {
             super::error(
@@ -469,13 +473,14 @@ impl Transform {
             return exit::CANNOT_RUN;
         }
         let mut made: Option<PathBuf> = None;
+        let mut earlier = Earlier::default();
         for (k, files) in planned {
             if errors[k].is_some() {
                 continue;
             }
             if to_stdout {
                 let mut out = std::io::stdout().lock();
-                for (_, xml) in &files {
+                for (_, xml) in &files.files {
                     if let Err(e) = out.write_all(xml.as_bytes()).and_then(|()| out.flush()) {
                         super::stdout_failed(e);
                         return exit::CANNOT_RUN;
@@ -485,9 +490,12 @@ impl Transform {
             }
             let rel = &results[k].rel;
             let dir = self.output.as_ref().expect("checked above").join(rel);
-            match write_in_folder(&dir, &files, self.sync, &reaper, &mut made) {
-                Ok(()) => {
-                    written.insert(k, files.iter().map(|(n, _)| shown(rel, n)).collect());
+            match write_in_folder(&dir, &files, self.sync, &reaper, &mut made, &mut earlier) {
+                Ok(left) => {
+                    written.insert(k, files.files.iter().map(|(n, _)| shown(rel, n)).collect());
+                    if !left.is_empty() {
+                        stale.insert(k, left.iter().map(|n| shown(rel, n)).collect());
+                    }
                 }
                 Err(m) => errors[k] = Some(format!("{}: {m}", results[k].input.display())),
             }
@@ -517,6 +525,11 @@ impl Transform {
                 Err(m) => Some(m.clone()),
                 Ok(_) => errors[k].clone(),
             };
+            if err.is_none() {
+                for at in stale.get(&k).into_iter().flatten() {
+                    super::warning(ctx, &stale_warning(at, &d.input));
+                }
+            }
             let findings = match &d.result {
                 Ok((_, f)) => Some(f),
                 Err(_) => d.denied.as_deref(),
@@ -708,8 +721,9 @@ const MAX_ACTIONS_SHOWN: usize = 50;
 /// Stack size of conversion workers.
 const WORKER_STACK: usize = 64 << 20;
 
-/// What writing one input's outputs gave: the names written, or the error.
-type Written = Result<Vec<String>, String>;
+/// What writing one input's outputs gave: the names written and those left
+/// from an earlier run ([`Earlier`]), or the error.
+type Written = Result<(Vec<String>, Vec<String>), String>;
 
 /// Converts every input on one worker per core. With `stream_to`, a writer
 /// thread writes each input's outputs as soon as it is converted (one thread
@@ -855,6 +869,7 @@ fn convert_all(
                 let mut held_bytes = 0;
                 let mut limit = HELD_BYTES;
                 let mut made: Option<PathBuf> = None;
+                let mut earlier = Earlier::default();
                 let mut flush = |held: &mut Vec<(usize, Done)>| {
                     let saved = match save_first {
                         Some(save) if held.iter().any(|(_, d)| d.result.is_ok()) => save(),
@@ -869,10 +884,18 @@ fn convert_all(
                                     "{input}: not written: the session store could not be saved first: {m}"
                                 ));
                             }
-                            let files = plan_files(&done.input, docs)?;
+                            let planned = plan_files(&done.input, docs)?;
                             let at = dir.join(&done.rel);
-                            write_in_folder(&at, &files, sync, reaper, &mut made)
-                                .map(|()| files.iter().map(|(n, _)| shown(&done.rel, n)).collect())
+                            let shown_all = |names: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+                                names.map(|n| shown(&done.rel, n)).collect()
+                            };
+                            write_in_folder(&at, &planned, sync, reaper, &mut made, &mut earlier)
+                                .map(|stale| {
+                                    (
+                                        shown_all(&mut planned.files.iter().map(|(n, _)| n)),
+                                        shown_all(&mut stale.iter()),
+                                    )
+                                })
                                 .map_err(|m| format!("{input}: {m}"))
                         });
                         // Only written inputs' actions are listed (and counted).
@@ -989,9 +1012,10 @@ fn convert_all(
 
 /// The output files of one converted input: names (checked, and distinct
 /// within the input) and contents.
-fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Vec<(String, &'d str)>, String> {
-    let names = engine::output_names(&engine::stem(input), docs)
-        .map_err(|m| format!("{}: {m}", input.display()))?;
+fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Planned<'d>, String> {
+    let stem = engine::stem(input);
+    let names =
+        engine::output_names(&stem, docs).map_err(|m| format!("{}: {m}", input.display()))?;
     let mut files: Vec<(String, &str)> = Vec::with_capacity(docs.len());
     for (name, p) in names.into_iter().zip(docs) {
         if files.iter().any(|(n, _)| *n == name) {
@@ -999,7 +1023,62 @@ fn plan_files<'d>(input: &Path, docs: &'d [Produced]) -> Result<Vec<(String, &'d
         }
         files.push((name, p.xml.as_str()));
     }
-    Ok(files)
+    let json = docs
+        .iter()
+        .find(|p| p.json)
+        .map(|p| format!("{stem}.{}.", p.target));
+    Ok(Planned { files, json })
+}
+
+/// One input's output files, and the prefix of its JSON documents' names
+/// (`<stem>.<target>.`), when it has any.
+struct Planned<'d> {
+    files: Vec<(String, &'d str)>,
+    json: Option<String>,
+}
+
+/// What output folders held before this run wrote into them, each listed
+/// once, when an input with JSON documents is first written there. A JSON
+/// document of an input (`<stem>.<target>.<name>.json`: EC2's ImportImage
+/// request per disk) that is there and that this run did not write is left
+/// from an earlier run, for a disk removed since, say, and `aws ec2
+/// import-image` would still run it: each is named in a warning.
+#[derive(Default)]
+struct Earlier(HashMap<PathBuf, Vec<String>>);
+
+impl Earlier {
+    /// The files in `dir` left from an earlier run of this input's JSON
+    /// documents (`prefix`), sorted. Listed before this input is written.
+    fn stale(&mut self, dir: &Path, prefix: Option<&str>, files: &[(String, &str)]) -> Vec<String> {
+        let Some(prefix) = prefix else {
+            return Vec::new();
+        };
+        let names = self.0.entry(dir.to_path_buf()).or_insert_with(|| {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect();
+            v.sort_unstable();
+            v
+        });
+        let from = names.partition_point(|n| n.as_str() < prefix);
+        names[from..]
+            .iter()
+            .take_while(|n| n.starts_with(prefix))
+            .filter(|n| n.ends_with(".json") && !files.iter().any(|(f, _)| f == *n))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The warning for an output left from an earlier run.
+fn stale_warning(at: &str, input: &Path) -> String {
+    format!(
+        "{at}: left from an earlier run: this run wrote {}'s documents without it; remove it, or it may be taken for one of them",
+        input.display()
+    )
 }
 
 /// Creates an output folder (and the folders above it) if needed.
@@ -1012,15 +1091,18 @@ fn make_dir(dir: &Path) -> Result<(), String> {
 /// a `mkdir` and a `stat` per output), and again when it was removed since.
 fn write_in_folder(
     dir: &Path,
-    files: &[(String, &str)],
+    planned: &Planned,
     sync: bool,
     reaper: &Reaper,
     made: &mut Option<PathBuf>,
-) -> Result<(), String> {
+    earlier: &mut Earlier,
+) -> Result<Vec<String>, String> {
+    let files = &planned.files;
     if made.as_deref() != Some(dir) {
         make_dir(dir)?;
         *made = Some(dir.to_path_buf());
     }
+    let stale = earlier.stale(dir, planned.json.as_deref(), files);
     match write_all_or_nothing(dir, files, sync, reaper) {
         Err(_) if !dir.is_dir() => {
             make_dir(dir)?;
@@ -1028,6 +1110,7 @@ fn write_in_folder(
         }
         wrote => wrote,
     }
+    .map(|()| stale)
 }
 
 /// An output's path as reported: its folder under `-o`, then its name.

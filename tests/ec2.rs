@@ -784,4 +784,29 @@ fn an_import_request_left_from_an_earlier_run_is_named() {
         );
         assert!(!e.contains("db.ec2"), "{what:?}: {e}");
     }
+    // The report names it too, on the input it belongs to.
+    let report = dir.join("report.json");
+    let o = run(&[
+        "transform",
+        inputs.to_str().unwrap(),
+        "--to",
+        "ec2",
+        "-o",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let stale: Vec<(String, serde_json::Value)> = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i.get("stale").is_some())
+        .map(|i| (i["input"].as_str().unwrap().to_string(), i["stale"].clone()))
+        .collect();
+    assert_eq!(stale.len(), 1, "{r}");
+    assert!(stale[0].0.ends_with("web.xml"), "{stale:?}");
+    assert_eq!(stale[0].1, serde_json::json!(["web.ec2.import-image.json"]));
 }

@@ -604,6 +604,12 @@ impl Transform {
                 "error": err,
                 "outputs": written.get(&k).cloned().unwrap_or_default(),
             }));
+            if let (Some(left), Some(o)) = (
+                stale.get(&k).filter(|_| err.is_none()),
+                report_inputs.last_mut().and_then(|e| e.as_object_mut()),
+            ) {
+                o.insert("stale".into(), json!(left));
+            }
             let f = findings
                 .map(Findings::to_json)
                 .unwrap_or_else(|| Findings::default().to_json());

@@ -1090,6 +1090,35 @@ fn devices_changed_on_hyperv_win_over_what_their_notes_carried() {
     assert!(!back.contains("db-os.qcow2"), "{back}");
     assert!(back.contains("db-os-rebuilt"), "{back}");
     assert!(err.contains("its image was changed on Hyper-V"), "{err}");
+    // The image was replaced (restored from a backup, say), not the disk:
+    // it keeps the boot disk's slot, name and boot order on KVM, and its
+    // place first among the devices.
+    let dom = roxmltree::Document::parse(&back).unwrap();
+    let first = dom
+        .descendants()
+        .find(|n| n.has_tag_name("devices"))
+        .and_then(|d| {
+            d.children()
+                .find(|n| n.is_element() && !n.has_tag_name("emulator"))
+        })
+        .unwrap();
+    let child = |name: &str, attr: &str| {
+        first
+            .children()
+            .find(|c| c.has_tag_name(name))
+            .and_then(|c| c.attribute(attr))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        child("source", "file").ends_with("db-os-rebuilt.qcow2"),
+        "{back}"
+    );
+    assert_eq!(child("target", "dev"), "sda", "{back}");
+    assert_eq!(child("target", "bus"), "scsi", "{back}");
+    assert_eq!(child("boot", "order"), "1", "{back}");
+    assert_eq!(child("address", "unit"), "0", "{back}");
+    assert!(back.matches("<boot ").count() == 1, "{back}");
     assert!(!back.contains("52:54:00:5d:e0:01"), "{back}");
     assert!(back.contains("00:15:5d:0a:0b:01"), "{back}");
     assert!(!back.contains("backup"), "{back}");
@@ -1099,6 +1128,117 @@ fn devices_changed_on_hyperv_win_over_what_their_notes_carried() {
         back.contains("/var/lib/libvirt/images/db-archive.qcow2"),
         "{back}"
     );
+}
+
+/// A disk added on Hyper-V to a VM that came from KVM: the KVM VM's own
+/// devices come back in their recorded order, and the new disk joins the
+/// disks (after the last of them), not the end of `<devices>` after the
+/// controllers, NICs and consoles.
+#[test]
+fn a_disk_added_on_hyperv_comes_back_among_the_disks() {
+    let dir = temp_dir("carry-hyperv-added-disk");
+    let store = dir.join("s.yaml");
+    let s = store.to_str().unwrap();
+    let o = transform(
+        &root().join("samples/kvm/db.xml"),
+        "hyperv",
+        &dir.join("there"),
+        &["--session", s],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = only_file(&dir.join("there"));
+    let text = std::fs::read_to_string(&doc).unwrap();
+    // The data disk on SCSI LUN 1 (a drive and its virtual hard disk, one
+    // embedded instance a line) copied to LUN 2 with a new image, as
+    // Hyper-V Manager adds a disk.
+    let lines: Vec<&str> = text.lines().collect();
+    let lun1 = |class: &str, tail: &str| -> (usize, String) {
+        let i = lines
+            .iter()
+            .position(|l| {
+                l.contains(&format!("CLASSNAME=\"{class}\""))
+                    && l.contains("ResourceType")
+                    && l.contains(&format!("\\0\\1\\{tail}&lt;"))
+            })
+            .unwrap_or_else(|| panic!("no {class} at LUN 1 in {text}"));
+        (i, lines[i].to_string())
+    };
+    let (_, drive) = lun1("Msvm_ResourceAllocationSettingData", "D");
+    let (at, disk) = lun1("Msvm_StorageAllocationSettingData", "L");
+    let controller = drive.split("\\0\\1\\D").next().unwrap();
+    let controller = &controller[controller.rfind('\\').unwrap() + 1..];
+    let drive = drive.replace("\\0\\1\\D", "\\0\\2\\D").replace(
+        "AddressOnParent\" TYPE=\"string\"&gt;&lt;VALUE&gt;1&lt;",
+        "AddressOnParent\" TYPE=\"string\"&gt;&lt;VALUE&gt;2&lt;",
+    );
+    assert!(drive.contains("VALUE&gt;2&lt;"), "{drive}");
+    let disk = disk
+        .replace("\\0\\1\\", "\\0\\2\\")
+        .replace("\\\\0\\\\1\\\\", "\\\\0\\\\2\\\\")
+        .replace("db-archive.vhdx", "db-added.vhdx");
+    assert!(
+        disk.contains("db-added.vhdx") && !disk.contains("\\0\\1\\"),
+        "{disk}"
+    );
+    let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    edited.insert(at + 1, disk);
+    edited.insert(at + 1, drive);
+    std::fs::write(&doc, edited.join("\n")).unwrap();
+    let o = transform(&doc, "kvm", &dir.join("back"), &["--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    let dom = roxmltree::Document::parse(&back).unwrap();
+    let devices = dom
+        .descendants()
+        .find(|n| n.has_tag_name("devices"))
+        .unwrap();
+    // Each device as its element name and, for disks, its image.
+    let order: Vec<String> = devices
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| {
+            let file = n
+                .children()
+                .find(|c| c.has_tag_name("source"))
+                .and_then(|c| c.attribute("file").or(c.attribute("dev")))
+                .unwrap_or("");
+            format!("{} {file}", n.tag_name().name())
+        })
+        .collect();
+    let disks: Vec<usize> = (0..order.len())
+        .filter(|&i| order[i].starts_with("disk "))
+        .collect();
+    assert_eq!(disks.len(), 5, "{order:#?}");
+    assert_eq!(
+        disks.last().unwrap() - disks[0],
+        4,
+        "the disks are not together: {order:#?}"
+    );
+    assert!(
+        order[disks[4]].ends_with("/var/lib/libvirt/images/db-added.qcow2"),
+        "the added disk is not after the VM's own: {order:#?} ({controller})"
+    );
+    // The VM's own devices, in the order they had on KVM.
+    let source = std::fs::read_to_string(root().join("samples/kvm/db.xml")).unwrap();
+    let src = roxmltree::Document::parse(&source).unwrap();
+    let kinds = |d: roxmltree::Node| -> Vec<String> {
+        d.children()
+            .filter(|n| n.is_element())
+            .map(|n| n.tag_name().name().to_string())
+            .collect()
+    };
+    let mut expected = kinds(
+        src.descendants()
+            .find(|n| n.has_tag_name("devices"))
+            .unwrap(),
+    );
+    let mut got = kinds(devices);
+    got.remove(disks[4]);
+    expected.retain(|k| k != "emulator");
+    got.retain(|k| k != "emulator");
+    assert_eq!(got, expected);
+    // libvirt takes it.
+    virsh_dump(&only_file(&dir.join("back")), "db");
 }
 
 /// Changes made on EC2 to a VM hvxform wrote there: a NIC's MAC and another

@@ -1290,6 +1290,18 @@ fn devices_changed_on_ec2_win_over_their_tags() {
         err.contains("volume vol-0abc is not the one hvxform attached there (vol-hvx1)"),
         "{err}"
     );
+    // The new root volume is another image in the root disk's place: it
+    // keeps that disk's bus, name and boot order on KVM.
+    let root_disk = back
+        .split("</disk>")
+        .find(|d| d.contains("vol-0abc"))
+        .unwrap();
+    assert!(
+        root_disk.contains("<target dev=\"sda\" bus=\"scsi\"/>"),
+        "{root_disk}"
+    );
+    assert!(root_disk.contains("<boot order=\"1\"/>"), "{root_disk}");
+    assert!(err.contains("the disk keeps its bus and name"), "{err}");
     // The data disk nobody touched comes back as it was.
     assert!(
         back.contains("/var/lib/libvirt/images/db-archive.qcow2"),

@@ -1539,6 +1539,7 @@ pub fn merge(
         out,
         via,
         warnings: Vec::new(),
+        boot_from_c: false,
     };
     m.container(ra, rb, rc).map_err(|e| e.to_string())?;
     Ok(m.warnings)
@@ -1568,6 +1569,19 @@ struct Merger<'o> {
     out: &'o mut XmlOut,
     via: &'o str,
     warnings: Vec<String>,
+    /// The VM's boot order was changed on the platform: it is one setting
+    /// spread over the devices, so every device's comes from C (a device
+    /// the new order leaves out has none), not only the changed ones'.
+    boot_from_c: bool,
+}
+
+/// The boot orders of a VM's devices, in order: what the platform says
+/// of the VM's boot order as a whole.
+fn boot_orders<'a>(vm: Node<'a, '_>) -> Vec<(&'a str, &'a str)> {
+    vm.children()
+        .filter(|n| n.is_element())
+        .filter_map(|n| n.attribute("boot").map(|b| (n.tag_name().name(), b)))
+        .collect()
 }
 
 impl Merger<'_> {
@@ -1578,6 +1592,9 @@ impl Merger<'_> {
         c: Node<'a, 'i>,
     ) -> Result<(), WriteError> {
         let tn = c.tag_name();
+        if tn.name() == "vm" && boot_orders(b) != boot_orders(c) {
+            self.boot_from_c = true;
+        }
         self.start(c)?;
         // Attributes: the platform's value where it changed, else the original.
         let mut names: Vec<(Option<&str>, &str)> = Vec::new();
@@ -1773,7 +1790,9 @@ impl Merger<'_> {
                     // A device whose boot order alone changed keeps its
                     // carried detail, in the platform's new order.
                     let boot = |n: Node<'a, 'i>| n.attribute("boot");
-                    let pick = if boot(lb[j]) == boot(*nc) {
+                    let pick = if boot(lb[j]) == boot(*nc)
+                        && !(self.boot_from_c && boot(la[i]) != boot(*nc))
+                    {
                         Pick::Whole(la[i])
                     } else {
                         Pick::Reordered(la[i], boot(*nc))
@@ -1863,7 +1882,11 @@ impl Merger<'_> {
         if let (Some(a), false) = (a, native) {
             for at in a.attributes() {
                 let uri = ns(at.namespace());
-                if !has(Some(c), uri, at.name()) && !has(b, uri, at.name()) {
+                let boot = at.name() == "boot" && uri.is_none();
+                if !has(Some(c), uri, at.name())
+                    && !has(b, uri, at.name())
+                    && !(boot && self.boot_from_c)
+                {
                     let p = at.namespace().and_then(|u| c.lookup_prefix(u));
                     self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
                 }

@@ -1241,6 +1241,57 @@ fn a_disk_added_on_hyperv_comes_back_among_the_disks() {
     virsh_dump(&only_file(&dir.join("back")), "db");
 }
 
+/// The boot order set in vSphere (a ConfigSpec cannot set one, so the
+/// carried orders are all KVM had): the VM boots as vSphere's list says,
+/// and a device the list leaves out has no order of its own any more. Two
+/// devices with order 1 would be refused by libvirt.
+#[test]
+fn a_boot_order_set_in_vsphere_is_the_vm_s_whole_boot_order() {
+    let dir = temp_dir("carry-vsphere-boot-order");
+    let there = converted(
+        &root().join("samples/kvm/db.xml"),
+        "vsphere",
+        &dir.join("there"),
+    );
+    let text = std::fs::read_to_string(&there).unwrap();
+    // The key of the data disk sdb (not the boot disk sda).
+    let dom = roxmltree::Document::parse(&text).unwrap();
+    let key = dom
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("device")
+                && n.descendants().any(|f| {
+                    f.has_tag_name("fileName") && f.text().unwrap_or("").contains("mpath-pgdata")
+                })
+        })
+        .and_then(|d| d.children().find(|k| k.has_tag_name("key")))
+        .and_then(|k| k.text())
+        .unwrap()
+        .to_string();
+    assert!(!text.contains("<bootOptions>"), "{text}");
+    let at = text.find("  <extraConfig>").unwrap();
+    let edited = format!(
+        "{}  <bootOptions>\n    <bootOrder xsi:type=\"VirtualMachineBootOptionsBootableDiskDevice\">\n      <deviceKey>{key}</deviceKey>\n    </bootOrder>\n  </bootOptions>\n{}",
+        &text[..at],
+        &text[at..]
+    );
+    std::fs::write(&there, edited).unwrap();
+    let back = converted(&there, "kvm", &dir.join("back"));
+    let xml = std::fs::read_to_string(&back).unwrap();
+    let boots: Vec<String> = xml
+        .split("</disk>")
+        .filter(|d| d.contains("<boot "))
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(xml.matches("<boot ").count(), 1, "{xml}");
+    assert_eq!(boots.len(), 1, "{xml}");
+    assert!(boots[0].contains("/dev/mapper/mpath-pgdata"), "{xml}");
+    assert!(boots[0].contains("<boot order=\"1\"/>"), "{xml}");
+    // Everything else comes back as it was: the boot disk is still sda.
+    assert!(xml.contains("/var/lib/libvirt/images/db-os.qcow2"), "{xml}");
+    virsh_dump(&back, "db");
+}
+
 /// Changes made on EC2 to a VM hvxform wrote there: a NIC's MAC and another
 /// NIC's subnet changed, the root volume replaced. The `hvxform:nic:N` and
 /// `hvxform:disk:<device>` tags no longer override them: a NIC's tag is

@@ -1882,11 +1882,9 @@ impl Merger<'_> {
         if let (Some(a), false) = (a, native) {
             for at in a.attributes() {
                 let uri = ns(at.namespace());
-                let boot = at.name() == "boot" && uri.is_none();
-                if !has(Some(c), uri, at.name())
-                    && !has(b, uri, at.name())
-                    && !(boot && self.boot_from_c)
-                {
+                // (Not a boot order the platform's new one left out.)
+                let dropped_boot = self.boot_from_c && at.name() == "boot" && uri.is_none();
+                if !(has(Some(c), uri, at.name()) || has(b, uri, at.name()) || dropped_boot) {
                     let p = at.namespace().and_then(|u| c.lookup_prefix(u));
                     self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
                 }

@@ -1550,7 +1550,32 @@ pub fn merge(
 /// platform changed the one depended on, the carried value of the other
 /// describes what is gone: the platform's value is kept instead (a MAC
 /// changed on KVM is not `generated` by VMware because the old one was).
-const DEPENDS: &[(&str, &str, &str)] = &[("nic", "mac_type", "mac")];
+/// `on` is an attribute of the element, or `child/attribute` (a disk's
+/// format is its image's: another image, the format the platform gives it).
+const DEPENDS: &[(&str, &str, &str)] = &[
+    ("nic", "mac_type", "mac"),
+    ("disk", "format", "source/path"),
+];
+
+/// The value [`DEPENDS`] compares: an attribute, or a child's.
+fn depended<'a>(n: Node<'a, '_>, on: &str) -> Option<&'a str> {
+    match on.split_once('/') {
+        Some((child, at)) => n
+            .children()
+            .find(|c| c.is_element() && c.tag_name().name() == child)?
+            .attribute(at),
+        None => n.attribute(on),
+    }
+}
+
+/// Whether `name` of `element` is one whose value follows another that
+/// changed between B and C (the platform's value of it is the one).
+fn follows_change(element: &str, name: &str, b: Option<Node>, c: Node) -> bool {
+    DEPENDS
+        .iter()
+        .find(|(e, at, _)| *e == element && *at == name)
+        .is_some_and(|(_, _, on)| b.and_then(|b| depended(b, on)) != depended(c, on))
+}
 
 /// What goes out, for one member.
 enum Pick<'a, 'i> {
@@ -1614,10 +1639,7 @@ impl Merger<'_> {
             let (va, vb, vc) = (get(a, uri, name), get(b, uri, name), get(c, uri, name));
             // An attribute that says something of another one (a MAC's
             // origin) is the platform's when that one changed there.
-            let follows = DEPENDS
-                .iter()
-                .find(|(e, at, _)| uri.is_none() && *e == tn.name() && *at == name)
-                .is_some_and(|(_, _, on)| get(b, None, on) != get(c, None, on));
+            let follows = uri.is_none() && follows_change(tn.name(), name, Some(b), c);
             if let Some(v) = if vc == vb && !follows { va } else { vc } {
                 let p = uri.and_then(|u| c.lookup_prefix(u));
                 self.out.attr_ns(name, uri, p, &v)?;
@@ -1869,8 +1891,9 @@ impl Merger<'_> {
         for at in c.attributes() {
             let p = at.namespace().and_then(|u| c.lookup_prefix(u));
             let uri = ns(at.namespace());
+            let follows = uri.is_none() && follows_change(tn.name(), at.name(), b, c);
             let value = match attr_value(b, uri, at.name()) {
-                Some(vb) if !native && vb == at.value() => {
+                Some(vb) if !native && !follows && vb == at.value() => {
                     attr_value(a, uri, at.name()).unwrap_or(at.value())
                 }
                 _ => at.value(),
@@ -1884,7 +1907,12 @@ impl Merger<'_> {
                 let uri = ns(at.namespace());
                 // (Not a boot order the platform's new one left out.)
                 let dropped_boot = self.boot_from_c && at.name() == "boot" && uri.is_none();
-                if !(has(Some(c), uri, at.name()) || has(b, uri, at.name()) || dropped_boot) {
+                let follows = uri.is_none() && follows_change(tn.name(), at.name(), b, c);
+                if !(has(Some(c), uri, at.name())
+                    || has(b, uri, at.name())
+                    || dropped_boot
+                    || follows)
+                {
                     let p = at.namespace().and_then(|u| c.lookup_prefix(u));
                     self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
                 }

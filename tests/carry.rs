@@ -1292,6 +1292,117 @@ fn a_boot_order_set_in_vsphere_is_the_vm_s_whole_boot_order() {
     virsh_dump(&back, "db");
 }
 
+/// Disks changed in vSphere as its own tools change them: sdc's file
+/// replaced (restored from a backup), and a new disk added before the
+/// CD-ROM in the ConfigSpec. The replaced disk keeps its name with the new
+/// image's format (a `.vmdk` is no qcow2: QEMU would refuse to open it);
+/// the new disk is writable and takes no other drive's name; the empty
+/// CD-ROM, which has no file to be found by, is still sdd and read-only,
+/// and nothing unchanged is reported as changed.
+#[test]
+fn disks_replaced_or_added_in_vsphere_keep_the_other_drives_theirs() {
+    let dir = temp_dir("carry-vsphere-disks");
+    let store = dir.join("s.yaml");
+    let s = store.to_str().unwrap();
+    let o = transform(
+        &root().join("samples/kvm/db.xml"),
+        "vsphere",
+        &dir.join("there"),
+        &["--session", s],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = dir.join("there/db.vsphere.xml");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let old_file = "<fileName>[datastore1] db-archive/db-archive.vmdk</fileName>";
+    assert_eq!(text.matches(old_file).count(), 1, "{text}");
+    let added = r#"  <deviceChange>
+    <operation>add</operation>
+    <fileOperation>create</fileOperation>
+    <device xsi:type="VirtualDisk">
+      <key>-2104</key>
+      <backing xsi:type="VirtualDiskFlatVer2BackingInfo">
+        <fileName>[datastore1] db-wal/db-wal.vmdk</fileName>
+        <diskMode>persistent</diskMode>
+        <thinProvisioned>true</thinProvisioned>
+      </backing>
+      <controllerKey>-100</controllerKey>
+      <unitNumber>3</unitNumber>
+      <capacityInKB>52428800</capacityInKB>
+    </device>
+  </deviceChange>
+"#;
+    let cdrom = text.find("<device xsi:type=\"VirtualCdrom\">").unwrap();
+    let at = text[..cdrom].rfind("  <deviceChange>").unwrap();
+    let edited = format!("{}{added}{}", &text[..at], &text[at..]).replace(
+        old_file,
+        "<fileName>[datastore1] db-archive2/db-archive2.vmdk</fileName>",
+    );
+    std::fs::write(&doc, edited).unwrap();
+    let o = transform(&doc, "kvm", &dir.join("back"), &["-v", "--session", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    let disk = |needle: &str| -> String {
+        back.split("</disk>")
+            .find(|d| d.contains(needle))
+            .unwrap_or_else(|| panic!("no disk {needle} in {back}"))
+            .to_string()
+    };
+    let replaced = disk("db-archive2.vmdk");
+    assert!(
+        replaced.contains("<target dev=\"sdc\" bus=\"scsi\"/>"),
+        "{replaced}"
+    );
+    assert!(replaced.contains("type=\"vmdk\""), "{replaced}");
+    let wal = disk("db-wal.vmdk");
+    assert!(!wal.contains("<readonly/>"), "{wal}");
+    assert!(!wal.contains("dev=\"sdd\""), "{wal}");
+    let cd = disk("device=\"cdrom\"");
+    assert!(cd.contains("<target dev=\"sdd\" bus=\"sata\"/>"), "{cd}");
+    assert!(cd.contains("<readonly/>"), "{cd}");
+    assert!(!err.contains("carried disk sdd"), "{err}");
+    // The disks nobody touched come back as they were.
+    for d in ["db-os.qcow2", "mpath-pgdata"] {
+        assert!(disk(d).contains("io=\"native\""), "{back}");
+    }
+    virsh_dump(&only_file(&dir.join("back")), "db");
+}
+
+/// A disk's image replaced in a `.vmx` or an OVF: its format is the new
+/// image's, not the carried qcow2 of the old one.
+#[test]
+fn a_disk_image_replaced_in_vmware_or_ovf_has_the_new_image_s_format() {
+    for (target, from, to) in [
+        (
+            "vmware",
+            "scsi0:2.fileName = \"db-archive.vmdk\"",
+            "scsi0:2.fileName = \"db-archive-2.vmdk\"",
+        ),
+        (
+            "ovf",
+            "ovf:href=\"db-archive.vmdk\"",
+            "ovf:href=\"db-archive-2.vmdk\"",
+        ),
+    ] {
+        let dir = temp_dir(&format!("carry-{target}-image"));
+        let there = converted(
+            &root().join("samples/kvm/db.xml"),
+            target,
+            &dir.join("there"),
+        );
+        let text = std::fs::read_to_string(&there).unwrap();
+        assert_eq!(text.matches(from).count(), 1, "{target}: {text}");
+        std::fs::write(&there, text.replace(from, to)).unwrap();
+        let back = std::fs::read_to_string(converted(&there, "kvm", &dir.join("back"))).unwrap();
+        let disk = back
+            .split("</disk>")
+            .find(|d| d.contains("db-archive-2.vmdk"))
+            .unwrap_or_else(|| panic!("{target}: {back}"));
+        assert!(disk.contains("type=\"vmdk\""), "{target}: {disk}");
+        assert!(disk.contains("<target dev=\"sdc\""), "{target}: {disk}");
+    }
+}
+
 /// Changes made on EC2 to a VM hvxform wrote there: a NIC's MAC and another
 /// NIC's subnet changed, the root volume replaced. The `hvxform:nic:N` and
 /// `hvxform:disk:<device>` tags no longer override them: a NIC's tag is

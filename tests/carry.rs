@@ -1121,6 +1121,16 @@ fn devices_changed_on_hyperv_win_over_what_their_notes_carried() {
     assert!(back.matches("<boot ").count() == 1, "{back}");
     assert!(!back.contains("52:54:00:5d:e0:01"), "{back}");
     assert!(back.contains("00:15:5d:0a:0b:01"), "{back}");
+    // Only the MAC of that adapter changed: it is still the virtio NIC on
+    // the host bridge br0 (not a libvirt network `br0`, which does not
+    // exist), found by its place.
+    let nic = back
+        .split("</interface>")
+        .find(|n| n.contains("00:15:5d:0a:0b:01"))
+        .unwrap();
+    assert!(nic.contains("<interface type=\"bridge\">"), "{nic}");
+    assert!(nic.contains("<source bridge=\"br0\"/>"), "{nic}");
+    assert!(nic.contains("<model type=\"virtio\"/>"), "{nic}");
     assert!(!back.contains("backup"), "{back}");
     assert!(back.contains("prod"), "{back}");
     // What was not changed comes back as it was.
@@ -1401,6 +1411,39 @@ fn a_disk_image_replaced_in_vmware_or_ovf_has_the_new_image_s_format() {
         assert!(disk.contains("type=\"vmdk\""), "{target}: {disk}");
         assert!(disk.contains("<target dev=\"sdc\""), "{target}: {disk}");
     }
+}
+
+/// A NIC's MAC changed in vSphere: the NIC is found by its place, so it
+/// keeps its model and its connection (a host bridge, which vSphere shows
+/// as a port group), and only the MAC is vSphere's.
+#[test]
+fn a_mac_changed_in_vsphere_keeps_the_nic_s_model_and_connection() {
+    let dir = temp_dir("carry-vsphere-mac");
+    let there = converted(
+        &root().join("samples/kvm/db.xml"),
+        "vsphere",
+        &dir.join("there"),
+    );
+    let text = std::fs::read_to_string(&there).unwrap();
+    let old = "<macAddress>52:54:00:5d:e0:01</macAddress>";
+    assert_eq!(text.matches(old).count(), 1, "{text}");
+    std::fs::write(
+        &there,
+        text.replace(old, "<macAddress>00:50:56:aa:bb:cc</macAddress>"),
+    )
+    .unwrap();
+    let back = std::fs::read_to_string(converted(&there, "kvm", &dir.join("back"))).unwrap();
+    let nic = back
+        .split("</interface>")
+        .find(|n| n.contains("00:50:56:aa:bb:cc"))
+        .unwrap_or_else(|| panic!("{back}"));
+    assert!(nic.contains("<interface type=\"bridge\">"), "{nic}");
+    assert!(nic.contains("<source bridge=\"br0\"/>"), "{nic}");
+    assert!(nic.contains("<model type=\"virtio\"/>"), "{nic}");
+    assert!(!back.contains("52:54:00:5d:e0:01"), "{back}");
+    // The other NIC is as it was.
+    assert!(back.contains("<source network=\"backup\"/>"), "{back}");
+    virsh_dump(&only_file(&dir.join("back")), "db");
 }
 
 /// Changes made on EC2 to a VM hvxform wrote there: a NIC's MAC and another

@@ -1446,6 +1446,55 @@ fn a_mac_changed_in_vsphere_keeps_the_nic_s_model_and_connection() {
     virsh_dump(&only_file(&dir.join("back")), "db");
 }
 
+/// vCPUs changed on Hyper-V (which has no topology): libvirt's carried
+/// topology is scaled to the new count, keeping its sockets and threads (a
+/// guest licensed per socket would lose CPUs as 8 one-core sockets), and
+/// the report says what was written; the carried hub topology for the old
+/// count is dropped with a reason, not left unmapped.
+#[test]
+fn vcpus_changed_on_hyperv_scale_the_carried_topology() {
+    let dir = temp_dir("carry-hyperv-vcpus");
+    let there = converted(
+        &root().join("samples/kvm/win-uefi.xml"),
+        "hyperv",
+        &dir.join("there"),
+    );
+    let text = std::fs::read_to_string(&there).unwrap();
+    let source = std::fs::read_to_string(root().join("samples/kvm/win-uefi.xml")).unwrap();
+    assert!(source.contains("<topology sockets='1' dies='1' cores='2' threads='2'/>"));
+    let edited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.contains("CLASSNAME=\"Msvm_ProcessorSettingData\"") {
+                let from = "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;4&lt;";
+                assert!(l.contains(from), "{l}");
+                l.replace(
+                    from,
+                    "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;8&lt;",
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&there, edited.join("\n")).unwrap();
+    let o = transform(&there, "kvm", &dir.join("back"), &["-v", "--deny-loss"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(
+        back.contains("<vcpu placement=\"static\">8</vcpu>"),
+        "{back}"
+    );
+    assert!(
+        back.contains("<topology sockets=\"1\" dies=\"1\" cores=\"4\" threads=\"2\"/>"),
+        "{back}"
+    );
+    assert!(err.contains("is written as 1 × 4 × 2"), "{err}");
+    assert!(!err.contains("unmapped"), "{err}");
+    virsh_dump(&only_file(&dir.join("back")), "win-uefi");
+}
+
 /// Changes made on EC2 to a VM hvxform wrote there: a NIC's MAC and another
 /// NIC's subnet changed, the root volume replaced. The `hvxform:nic:N` and
 /// `hvxform:disk:<device>` tags no longer override them: a NIC's tag is

@@ -1495,6 +1495,53 @@ fn vcpus_changed_on_hyperv_scale_the_carried_topology() {
     virsh_dump(&only_file(&dir.join("back")), "win-uefi");
 }
 
+/// A vSphere VM whose disk is on its fourth SCSI controller (a PVSCSI
+/// controller, key -103 in a ConfigSpec hvxform writes) sent to Hyper-V,
+/// changed there, and back to vSphere: the spec hvxform writes is marked as
+/// its own, and key -103 is also its stand-in for KVM's virtio bus. Read on
+/// to KVM, the disk is still a SCSI disk on controller 3, not a virtio one.
+#[test]
+fn a_fourth_scsi_controller_is_not_taken_for_the_virtio_stand_in() {
+    let dir = temp_dir("carry-vsphere-pvscsi3");
+    let there = converted(
+        &root().join("samples/vsphere/web.xml"),
+        "hyperv",
+        &dir.join("there"),
+    );
+    let text = std::fs::read_to_string(&there).unwrap();
+    let edited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.contains("CLASSNAME=\"Msvm_MemorySettingData\"") {
+                let from = "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;2048&lt;";
+                assert!(l.contains(from), "{l}");
+                l.replace(
+                    from,
+                    "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;4096&lt;",
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&there, edited.join("\n")).unwrap();
+    let spec = converted(&there, "vsphere", &dir.join("vsphere"));
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("<key>-103</key>"), "{text}");
+    assert!(text.contains("<memoryMB>4096</memoryMB>"), "{text}");
+    let kvm = std::fs::read_to_string(converted(&spec, "kvm", &dir.join("kvm"))).unwrap();
+    let disk = kvm
+        .split("</disk>")
+        .find(|d| d.contains("web.vmdk"))
+        .unwrap_or_else(|| panic!("{kvm}"));
+    assert!(disk.contains("bus=\"scsi\""), "{disk}");
+    assert!(disk.contains("controller=\"3\""), "{disk}");
+    assert!(
+        kvm.contains("<controller type=\"scsi\" index=\"3\""),
+        "{kvm}"
+    );
+}
+
 /// Changes made on EC2 to a VM hvxform wrote there: a NIC's MAC and another
 /// NIC's subnet changed, the root volume replaced. The `hvxform:nic:N` and
 /// `hvxform:disk:<device>` tags no longer override them: a NIC's tag is

@@ -810,3 +810,34 @@ fn an_import_request_left_from_an_earlier_run_is_named() {
     assert!(stale[0].0.ends_with("web.xml"), "{stale:?}");
     assert_eq!(stale[0].1, serde_json::json!(["web.ec2.import-image.json"]));
 }
+
+/// A paravirtual (Xen PV) instance, as libcloud's response has two, boots
+/// its image's kernel through the AKI EC2 gives it: anywhere else it boots
+/// as a full guest, so the user is told the image needs a bootloader. An
+/// HVM instance needs nothing of the kind.
+#[test]
+fn a_paravirtual_instance_is_an_action_to_take() {
+    let dir = temp_dir("ec2-paravirtual");
+    for i in LIBCLOUD {
+        let (_, err) = transform(
+            &libcloud(),
+            "kvm",
+            &dir.join(i),
+            &["--param", &format!("ec2_instance={i}")],
+        );
+        assert!(
+            err.contains(&format!(
+                "action: {}: instance {i} is paravirtual (Xen PV, kernel aki-88aa75e1)",
+                libcloud().display()
+            )),
+            "{err}"
+        );
+    }
+    let (_, err) = transform(
+        &root().join("samples/ec2/web.xml"),
+        "kvm",
+        &dir.join("hvm"),
+        &[],
+    );
+    assert!(!err.contains("paravirtual"), "{err}");
+}

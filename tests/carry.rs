@@ -1542,6 +1542,38 @@ fn a_fourth_scsi_controller_is_not_taken_for_the_virtio_stand_in() {
     );
 }
 
+/// A disk added to an xl.cfg's disk list (`vdev=sde`, a unit with no
+/// controller named): it comes back as a SCSI disk libvirt places at unit 4
+/// from its name, with nothing unmapped (`--deny-loss` holds).
+#[test]
+fn a_disk_added_in_xl_cfg_comes_back_with_nothing_unmapped() {
+    let dir = temp_dir("carry-xen-added-disk");
+    let there = converted(
+        &root().join("samples/kvm/db.xml"),
+        "xen",
+        &dir.join("there"),
+    );
+    let text = std::fs::read_to_string(&there).unwrap();
+    let last = "\"format=raw,vdev=sdd,access=ro,devtype=cdrom\" ]";
+    assert!(text.contains(last), "{text}");
+    let edited = text.replace(
+        last,
+        "\"format=raw,vdev=sdd,access=ro,devtype=cdrom\", \"format=qcow2,vdev=sde,access=rw,target=/var/lib/libvirt/images/db-wal.qcow2\" ]",
+    );
+    std::fs::write(&there, edited).unwrap();
+    let o = transform(&there, "kvm", &dir.join("back"), &["-v", "--deny-loss"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("unmapped"), "{}", stderr(&o));
+    let back = only_file(&dir.join("back"));
+    let dump = virsh_dump(&back, "db");
+    let disk = dump
+        .split("</disk>")
+        .find(|d| d.contains("db-wal.qcow2"))
+        .unwrap_or_else(|| panic!("{dump}"));
+    assert!(disk.contains("<target dev='sde' bus='scsi'/>"), "{disk}");
+    assert!(disk.contains("unit='4'"), "{disk}");
+}
+
 /// Changes made on EC2 to a VM hvxform wrote there: a NIC's MAC and another
 /// NIC's subnet changed, the root volume replaced. The `hvxform:nic:N` and
 /// `hvxform:disk:<device>` tags no longer override them: a NIC's tag is

@@ -550,6 +550,17 @@ fn vmx_to_kvm_agrees_with_libvirt() {
                 g.0 = "vds".into();
                 g.2 = None;
             }
+            // libvirt's ESX driver calls a port group (`VM Network`) a
+            // bridge; for QEMU, hvxform writes a name no Linux bridge can
+            // have as a network (with a warning), since QEMU could not
+            // start with it.
+            let no_ifname = |n: &Option<String>| {
+                n.as_deref()
+                    .is_some_and(|n| n.len() > 15 || n.contains([' ', '/', ':']))
+            };
+            if w.0 == "bridge" && g.0 == "network" && no_ifname(&w.2) && g.2 == w.2 {
+                g.0 = "bridge".into();
+            }
         }
         got.uuid = got.uuid.filter(|_| want.uuid.is_some());
         let mut want = want;

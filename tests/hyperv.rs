@@ -1087,3 +1087,37 @@ fn a_disk_added_elsewhere_goes_to_a_free_place_of_the_vms_controllers() {
         );
     }
 }
+
+/// A Gen 1 VM's IDE drives are named by their place, as libvirt names IDE
+/// drives (hda 0:0, hdb 0:1, hdc 1:0, hdd 1:1): the DVD drive on the second
+/// IDE controller is hdc, not the next free letter.
+#[test]
+fn gen1_ide_drives_are_named_by_their_place() {
+    let dir = temp_dir("hyperv-ide-names");
+    let o = run(&[
+        "transform",
+        root().join("samples/hyperv/db-gen1.xml").to_str().unwrap(),
+        "--to",
+        "kvm",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let xml = std::fs::read_to_string(dir.join("db-gen1.kvm.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let mut ide = 0;
+    for d in doc.descendants().filter(|n| n.has_tag_name("disk")) {
+        let child = |name: &str| d.children().find(|c| c.has_tag_name(name)).unwrap();
+        let target = child("target");
+        if target.attribute("bus") != Some("ide") {
+            continue;
+        }
+        let a = child("address");
+        let slot: u8 = a.attribute("bus").unwrap().parse::<u8>().unwrap() * 2
+            + a.attribute("unit").unwrap().parse::<u8>().unwrap();
+        let want = format!("hd{}", (b'a' + slot) as char);
+        assert_eq!(target.attribute("dev"), Some(want.as_str()), "{xml}");
+        ide += 1;
+    }
+    assert_eq!(ide, 2, "{xml}");
+}

@@ -42,6 +42,23 @@ fn main_document(dir: &Path) -> PathBuf {
     dir.join(name)
 }
 
+/// A Hyper-V document (one embedded instance a line) with one property
+/// value of the instances of `class` changed, as Hyper-V's tools change it.
+fn edit_instances(text: &str, class: &str, from: &str, to: &str) -> String {
+    let line = format!("CLASSNAME=\"{class}\"");
+    text.lines()
+        .map(|l| {
+            if l.contains(&line) {
+                assert!(l.contains(from), "{l}");
+                l.replace(from, to)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn only_file(dir: &Path) -> PathBuf {
     let names = file_names(dir);
     assert_eq!(names.len(), 1, "{names:?}");
@@ -1462,22 +1479,13 @@ fn vcpus_changed_on_hyperv_scale_the_carried_topology() {
     let text = std::fs::read_to_string(&there).unwrap();
     let source = std::fs::read_to_string(root().join("samples/kvm/win-uefi.xml")).unwrap();
     assert!(source.contains("<topology sockets='1' dies='1' cores='2' threads='2'/>"));
-    let edited: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.contains("CLASSNAME=\"Msvm_ProcessorSettingData\"") {
-                let from = "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;4&lt;";
-                assert!(l.contains(from), "{l}");
-                l.replace(
-                    from,
-                    "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;8&lt;",
-                )
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(&there, edited.join("\n")).unwrap();
+    let edited = edit_instances(
+        &text,
+        "Msvm_ProcessorSettingData",
+        "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;4&lt;",
+        "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;8&lt;",
+    );
+    std::fs::write(&there, edited).unwrap();
     let o = transform(&there, "kvm", &dir.join("back"), &["-v", "--deny-loss"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
@@ -1509,22 +1517,13 @@ fn a_fourth_scsi_controller_is_not_taken_for_the_virtio_stand_in() {
         &dir.join("there"),
     );
     let text = std::fs::read_to_string(&there).unwrap();
-    let edited: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.contains("CLASSNAME=\"Msvm_MemorySettingData\"") {
-                let from = "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;2048&lt;";
-                assert!(l.contains(from), "{l}");
-                l.replace(
-                    from,
-                    "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;4096&lt;",
-                )
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(&there, edited.join("\n")).unwrap();
+    let edited = edit_instances(
+        &text,
+        "Msvm_MemorySettingData",
+        "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;2048&lt;",
+        "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;4096&lt;",
+    );
+    std::fs::write(&there, edited).unwrap();
     let spec = converted(&there, "vsphere", &dir.join("vsphere"));
     let text = std::fs::read_to_string(&spec).unwrap();
     assert!(text.contains("<key>-103</key>"), "{text}");

@@ -59,6 +59,14 @@ fn edit_instances(text: &str, class: &str, from: &str, to: &str) -> String {
         .join("\n")
 }
 
+/// The text of the `element` (`disk`, `interface`) of a domain that holds
+/// `needle` (its image, its MAC), up to its end tag.
+fn element_with<'a>(xml: &'a str, element: &str, needle: &str) -> &'a str {
+    xml.split(&format!("</{element}>"))
+        .find(|d| d.contains(needle))
+        .unwrap_or_else(|| panic!("no {element} with {needle} in {xml}"))
+}
+
 fn only_file(dir: &Path) -> PathBuf {
     let names = file_names(dir);
     assert_eq!(names.len(), 1, "{names:?}");
@@ -1141,10 +1149,7 @@ fn devices_changed_on_hyperv_win_over_what_their_notes_carried() {
     // Only the MAC of that adapter changed: it is still the virtio NIC on
     // the host bridge br0 (not a libvirt network `br0`, which does not
     // exist), found by its place.
-    let nic = back
-        .split("</interface>")
-        .find(|n| n.contains("00:15:5d:0a:0b:01"))
-        .unwrap();
+    let nic = element_with(&back, "interface", "00:15:5d:0a:0b:01");
     assert!(nic.contains("<interface type=\"bridge\">"), "{nic}");
     assert!(nic.contains("<source bridge=\"br0\"/>"), "{nic}");
     assert!(nic.contains("<model type=\"virtio\"/>"), "{nic}");
@@ -1369,12 +1374,7 @@ fn disks_replaced_or_added_in_vsphere_keep_the_other_drives_theirs() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
     let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
-    let disk = |needle: &str| -> String {
-        back.split("</disk>")
-            .find(|d| d.contains(needle))
-            .unwrap_or_else(|| panic!("no disk {needle} in {back}"))
-            .to_string()
-    };
+    let disk = |needle: &str| element_with(&back, "disk", needle).to_string();
     let replaced = disk("db-archive2.vmdk");
     assert!(
         replaced.contains("<target dev=\"sdc\" bus=\"scsi\"/>"),
@@ -1421,10 +1421,7 @@ fn a_disk_image_replaced_in_vmware_or_ovf_has_the_new_image_s_format() {
         assert_eq!(text.matches(from).count(), 1, "{target}: {text}");
         std::fs::write(&there, text.replace(from, to)).unwrap();
         let back = std::fs::read_to_string(converted(&there, "kvm", &dir.join("back"))).unwrap();
-        let disk = back
-            .split("</disk>")
-            .find(|d| d.contains("db-archive-2.vmdk"))
-            .unwrap_or_else(|| panic!("{target}: {back}"));
+        let disk = element_with(&back, "disk", "db-archive-2.vmdk");
         assert!(disk.contains("type=\"vmdk\""), "{target}: {disk}");
         assert!(disk.contains("<target dev=\"sdc\""), "{target}: {disk}");
     }
@@ -1450,10 +1447,7 @@ fn a_mac_changed_in_vsphere_keeps_the_nic_s_model_and_connection() {
     )
     .unwrap();
     let back = std::fs::read_to_string(converted(&there, "kvm", &dir.join("back"))).unwrap();
-    let nic = back
-        .split("</interface>")
-        .find(|n| n.contains("00:50:56:aa:bb:cc"))
-        .unwrap_or_else(|| panic!("{back}"));
+    let nic = element_with(&back, "interface", "00:50:56:aa:bb:cc");
     assert!(nic.contains("<interface type=\"bridge\">"), "{nic}");
     assert!(nic.contains("<source bridge=\"br0\"/>"), "{nic}");
     assert!(nic.contains("<model type=\"virtio\"/>"), "{nic}");
@@ -1529,10 +1523,7 @@ fn a_fourth_scsi_controller_is_not_taken_for_the_virtio_stand_in() {
     assert!(text.contains("<key>-103</key>"), "{text}");
     assert!(text.contains("<memoryMB>4096</memoryMB>"), "{text}");
     let kvm = std::fs::read_to_string(converted(&spec, "kvm", &dir.join("kvm"))).unwrap();
-    let disk = kvm
-        .split("</disk>")
-        .find(|d| d.contains("web.vmdk"))
-        .unwrap_or_else(|| panic!("{kvm}"));
+    let disk = element_with(&kvm, "disk", "web.vmdk");
     assert!(disk.contains("bus=\"scsi\""), "{disk}");
     assert!(disk.contains("controller=\"3\""), "{disk}");
     assert!(
@@ -1565,10 +1556,7 @@ fn a_disk_added_in_xl_cfg_comes_back_with_nothing_unmapped() {
     assert!(!stderr(&o).contains("unmapped"), "{}", stderr(&o));
     let back = only_file(&dir.join("back"));
     let dump = virsh_dump(&back, "db");
-    let disk = dump
-        .split("</disk>")
-        .find(|d| d.contains("db-wal.qcow2"))
-        .unwrap_or_else(|| panic!("{dump}"));
+    let disk = element_with(&dump, "disk", "db-wal.qcow2");
     assert!(disk.contains("<target dev='sde' bus='scsi'/>"), "{disk}");
     assert!(disk.contains("unit='4'"), "{disk}");
 }
@@ -1624,10 +1612,7 @@ fn devices_changed_on_ec2_win_over_their_tags() {
     );
     // The new root volume is another image in the root disk's place: it
     // keeps that disk's bus, name and boot order on KVM.
-    let root_disk = back
-        .split("</disk>")
-        .find(|d| d.contains("vol-0abc"))
-        .unwrap();
+    let root_disk = element_with(&back, "disk", "vol-0abc");
     assert!(
         root_disk.contains("<target dev=\"sda\" bus=\"scsi\"/>"),
         "{root_disk}"

@@ -618,22 +618,27 @@ impl<'m> Convert<'m> {
             let documents = docs.iter().filter(|(_, d)| !d.json).count();
             // The package, for the one document of a target with a channel
             // (and EC2's RunInstances request beside it).
-            let pkg =
-                if carrying && !homebound && documents == 1 && carry::has_channel(target.name) {
-                    self.package(
-                        raw,
-                        &doc,
-                        source,
-                        target,
-                        &carried,
-                        &recorder.pairs(),
-                        &secrets,
-                        &mut findings,
-                    )
-                } else {
-                    None
-                }
-                .map(|p| carry::channel_form(target.name, &p));
+            let writes_pkg = carrying && documents == 1 && carry::has_channel(target.name);
+            let pkg = if writes_pkg && !homebound {
+                self.package(
+                    raw,
+                    &doc,
+                    source,
+                    target,
+                    &carried,
+                    &recorder.pairs(),
+                    &secrets,
+                    &mut findings,
+                )
+            } else if writes_pkg {
+                inner_package(&carried, target)
+            } else {
+                None
+            };
+            // The input's own original: what the mappings left unmapped
+            // of the input is in it (an inner package holds another's).
+            let own_pkg = pkg.is_some() && !homebound;
+            let pkg = pkg.map(|p| carry::channel_form(target.name, &p));
             for (names, d) in docs {
                 let json = d.json;
                 // `.vmx` and xl.cfg are written before the package is
@@ -657,7 +662,7 @@ impl<'m> Convert<'m> {
                             xml = with;
                             // Nothing the mappings left unmapped is lost:
                             // the original holds it, and it comes back.
-                            if !json {
+                            if !json && own_pkg {
                                 carried_away(&mut findings, mark, target);
                             }
                         }
@@ -914,6 +919,26 @@ impl<'m> Convert<'m> {
             .cloned()
             .collect()
     }
+}
+
+/// The package that the original in `carried` holds itself, when that
+/// original is `target`'s: a VM taken kvm → vsphere → hyperv carries the
+/// ConfigSpec, which carries the libvirt domain. Going home to vSphere
+/// changed (unchanged, the original itself comes home), the ConfigSpec is
+/// written anew, and carries the domain on: else what only libvirt held
+/// would be lost on the way.
+fn inner_package(
+    carried: &Option<Result<String, String>>,
+    target: &'static Platform,
+) -> Option<String> {
+    let Some(Ok(p)) = carried else { return None };
+    let package = carry::decode(p).ok()?;
+    if package.platform != target.name {
+        return None;
+    }
+    let xml = platform::to_xml("carried", package.text, Some(target)).ok()?;
+    let doc = input::parse_xml("carried", &xml).ok()?;
+    carry::find(target.name, &doc)?.package.ok()
 }
 
 /// A package is another VM's when neither the name nor the UUID of the VM

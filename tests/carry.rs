@@ -761,13 +761,25 @@ fn every_sample_converted_to_its_own_platform_is_itself() {
         one.contains("i-4382922a") && !one.contains("i-8474834a"),
         "{one}"
     );
-    // --via-hub runs the mappings, as before.
+    // --via-hub runs the mappings, as before: its report has what they
+    // dropped (the sample comes back as it was all the same).
     let dir = temp_dir("carry-same-via-hub");
     let db = root().join("samples/vsphere/db.xml");
-    let o = transform(&db, "vsphere", &dir, &["--via-hub"]);
+    let report = dir.join("report.json");
+    let o = transform(
+        &db,
+        "vsphere",
+        &dir.join("out"),
+        &["--via-hub", "--report", report.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_ne!(
-        std::fs::read(only_file(&dir)).unwrap(),
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        report.contains("\"mapping\": \"hvx-to-vsphere.hvx\""),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read(only_file(&dir.join("out"))).unwrap(),
         std::fs::read(&db).unwrap()
     );
     // A ConfigInfo (a read form) becomes a ConfigSpec.
@@ -2748,5 +2760,82 @@ fn secure_boot_turned_on_for_an_i440fx_domain() {
     assert!(
         kvm.contains("<loader secure=\"yes\"/>") && kvm.contains("<smm state=\"on\"/>"),
         "{kvm}"
+    );
+}
+
+/// A KVM VM taken to a platform P, on to Hyper-V, changed there (its
+/// memory), and back through P to KVM: P's document, written anew since
+/// the VM changed, carries the libvirt domain on (it was inside P's
+/// original), so the domain comes home with everything but the change as
+/// it was: machine type, clock, controllers, consoles, memballoon, RNG.
+/// Before, P's document carried nothing, and the domain came back as P
+/// could describe it.
+#[test]
+fn a_change_two_platforms_away_keeps_what_only_kvm_held() {
+    if tool("virsh").is_none() {
+        return;
+    }
+    let source = root().join("samples/kvm/web.xml");
+    let original = virsh_dump(&source, "web");
+    assert!(original.contains("<memory unit='KiB'>2097152</memory>"));
+    for p in ["vsphere", "vmware", "xen", "ovf", "ec2"] {
+        let dir = temp_dir(&format!("carry-two-away-{p}"));
+        let on_p = converted(&source, p, &dir.join("p"));
+        let on_hyperv = converted(&on_p, "hyperv", &dir.join("hyperv"));
+        let text = std::fs::read_to_string(&on_hyperv).unwrap();
+        let edited = edit_instances(
+            &text,
+            "Msvm_MemorySettingData",
+            "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;2048&lt;",
+            "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;4096&lt;",
+        );
+        std::fs::write(&on_hyperv, edited).unwrap();
+        let back_on_p = converted(&on_hyperv, p, &dir.join("p-again"));
+        let o = transform(&back_on_p, "kvm", &dir.join("kvm"), &["-v"]);
+        assert_eq!(o.status.code(), Some(0), "{p}: {}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("not restored: it is"),
+            "{p}: {}",
+            stderr(&o)
+        );
+        let back = virsh_dump(&main_document(&dir.join("kvm")), "web");
+        assert_eq!(
+            back,
+            original.replace("2097152", "4194304"),
+            "{p}: the domain back from {p} differs from the original beyond its memory"
+        );
+    }
+}
+
+/// A vSphere VM of its own (not one hvxform wrote) sent to Hyper-V,
+/// changed there, and back to vSphere: the spec is vSphere's again, with
+/// the change and without hvxform's bookkeeping keys (`hvx.source`,
+/// `hvx.drive.*`, `hvx.nic.*`), which it never had. Only the temporary
+/// keys of its new devices may differ (vCenter gives the real ones).
+#[test]
+fn a_vsphere_vm_changed_elsewhere_comes_home_without_hvxform_s_keys() {
+    let sample = root().join("samples/vsphere/web.xml");
+    let text = std::fs::read_to_string(&sample).unwrap();
+    assert!(!text.contains("hvx."));
+    let dir = temp_dir("carry-vsphere-own-home");
+    let there = converted(&sample, "hyperv", &dir.join("hyperv"));
+    let edited = edit_instances(
+        &std::fs::read_to_string(&there).unwrap(),
+        "Msvm_MemorySettingData",
+        "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;2048&lt;",
+        "NAME=\"VirtualQuantity\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;4096&lt;",
+    );
+    std::fs::write(&there, edited).unwrap();
+    let back = std::fs::read_to_string(converted(&there, "vsphere", &dir.join("back"))).unwrap();
+    assert!(!back.contains("hvx."), "{back}");
+    let without_keys = |t: &str| {
+        t.lines()
+            .filter(|l| !l.trim_start().starts_with("<key>-"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        without_keys(&back),
+        without_keys(&text.replace("<memoryMB>2048<", "<memoryMB>4096<"))
     );
 }

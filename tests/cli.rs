@@ -2246,3 +2246,49 @@ fn a_file_name_cannot_print_a_line_of_its_own() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains("b\\u{a}error: fake.xml: kvm"), "{out}");
 }
+
+/// `run` over several inputs names, for each warning, the input it was
+/// raised on (line and column of the node) and the `warn` in the mapping;
+/// under `--profile`, which runs without places, it still names the input.
+#[test]
+fn run_warnings_name_their_input() {
+    let dir = temp_dir("run-warning-input");
+    let hub = dir.join("web.hvx.xml");
+    let o = run(&[
+        "transform",
+        "samples/xen/web.cfg",
+        "--to",
+        "hvx",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(hub.is_file());
+    let out = dir.join("out");
+    for extra in [&[][..], &["--profile"][..]] {
+        let mut args = vec![
+            "run",
+            "mappings/hvx-to-kvm.hvx",
+            hub.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--color",
+            "never",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let err = stderr(&o);
+        let line = err
+            .lines()
+            .find(|l| l.contains("xen-vif → virtio"))
+            .unwrap_or_else(|| panic!("{err}"));
+        let name = hub.display().to_string();
+        assert!(line.starts_with(&format!("warning: {name}")), "{line}");
+        assert!(!line.contains("()"), "{line}");
+        if extra.is_empty() {
+            assert!(line.contains("mappings/hvx-to-kvm.hvx:"), "{line}");
+            assert!(line.starts_with(&format!("warning: {name}:")), "{line}");
+        }
+    }
+}

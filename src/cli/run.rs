@@ -409,7 +409,15 @@ fn print_findings(ctx: &Ctx, name: &str, o: &Outcome) {
         );
     }
     for w in &o.warnings {
-        let m = format!("{} ({})", w.message, w.mapping);
+        // The input it was raised on, and where in the mapping (without
+        // --profile's speed setting, which leaves the place out).
+        let m = match (&w.input, w.mapping.is_empty()) {
+            (Some(i), false) if i.line > 0 => {
+                format!("{name}:{}:{}: {} ({})", i.line, i.col, w.message, w.mapping)
+            }
+            (_, false) => format!("{name}: {} ({})", w.message, w.mapping),
+            (_, true) => format!("{name}: {}", w.message),
+        };
         if w.action {
             super::action(ctx, &m);
         } else {

@@ -543,8 +543,22 @@ pub fn encode(platform: &str, pairs: &[(String, String, String)], text: &str) ->
 #[derive(Debug, PartialEq)]
 pub struct Package<'p> {
     pub platform: &'p str,
+    /// The platform the VM is from: `platform`, but for a package of the
+    /// hub (written for a VM changed on the way, [`hub_platform_line`]),
+    /// which names it after the hub's.
+    pub home: &'p str,
     pub pairs: Vec<(String, String, String)>,
     pub text: &'p str,
+}
+
+/// The platform line of a package of the hub for a VM from `home`
+/// (`hvx kvm`), for [`encode`].
+pub fn hub_platform_line(home: &str) -> String {
+    if home == "hvx" {
+        home.to_string()
+    } else {
+        format!("hvx {home}")
+    }
 }
 
 /// The parts of a package.
@@ -552,13 +566,18 @@ pub fn decode(pkg: &str) -> Result<Package<'_>, String> {
     let rest = pkg
         .strip_prefix(HEADER)
         .ok_or_else(|| "the carried data is not in a format this hvxform reads".to_string())?;
-    let (platform, mut rest) = rest
+    let (line, mut rest) = rest
         .split_once('\n')
         .ok_or_else(|| "the carried data has no platform line".to_string())?;
-    if crate::platform::by_name(platform).is_err() {
-        return Err(format!(
-            "the carried data is of unknown platform `{platform}`"
-        ));
+    // `PLATFORM`, or `hvx HOME` for a package of the hub.
+    let (platform, home) = match line.split_once(' ') {
+        Some(("hvx", home)) => ("hvx", home),
+        _ => (line, line),
+    };
+    for p in [platform, home] {
+        if crate::platform::by_name(p).is_err() {
+            return Err(format!("the carried data is of unknown platform `{p}`"));
+        }
     }
     if let Some(line) = rest.strip_prefix(SUM) {
         let (digits, body) = line
@@ -592,6 +611,7 @@ pub fn decode(pkg: &str) -> Result<Package<'_>, String> {
     }
     Ok(Package {
         platform,
+        home,
         pairs,
         text: rest,
     })
@@ -2160,10 +2180,29 @@ mod tests {
             decode(&pkg).unwrap(),
             Package {
                 platform: "kvm",
+                home: "kvm",
                 pairs,
                 text: "<domain/>"
             }
         );
+        // A package of the hub names the platform the VM is from.
+        let hub = encode(&hub_platform_line("kvm"), &[], "<vm/>");
+        assert!(hub.starts_with("hvx-carry/1 hvx kvm\n"), "{hub}");
+        let read = decode(&hub).unwrap();
+        assert_eq!(
+            (read.platform, read.home, read.text),
+            ("hvx", "kvm", "<vm/>")
+        );
+        assert_eq!(
+            decode(&encode(&hub_platform_line("hvx"), &[], "<vm/>"))
+                .unwrap()
+                .home,
+            "hvx"
+        );
+        assert!(decode("hvx-carry/1 hvx plan9\n<vm/>")
+            .unwrap_err()
+            .contains("unknown platform `plan9`"));
+        assert!(decode("hvx-carry/1 kvm xen\n<vm/>").is_err());
         // A package written before the checksum reads as it is.
         assert_eq!(
             decode("hvx-carry/1 kvm\n<domain/>").unwrap().text,

@@ -452,11 +452,17 @@ impl<'m> Convert<'m> {
             // The input's secret nodes, as the first stage found them.
             let mut secrets = Vec::new();
             let mut home: Option<Original> = None;
+            // The input was a carried original written to its platform and
+            // nothing more: the package it carries goes on as it is.
+            let mut passed_through = false;
+            // The input was changed on its platform: the hub its carried
+            // data was restored into, which goes on instead of the input.
+            let mut merged: Option<String> = None;
             // Going back to the platform a package came from: nothing new
             // is carried (the original is restored instead).
             let mut homebound = source.name != target.name
                 && matches!(&carried, Some(Ok(p))
-                    if carry::decode(p).is_ok_and(|k| k.platform == target.name))
+                    if carry::decode(p).is_ok_and(|k| k.home == target.name))
                 // A hub that holds the target's own native detail.
                 || (source.name == "hvx" && carrying && knows(&doc, target));
             // The first stage reads the parsed input; later stages read the
@@ -535,7 +541,7 @@ impl<'m> Convert<'m> {
                         // One VM (a response of several carries nothing here).
                         if let [(_, main)] = next.as_mut_slice() {
                             let pkg = carried.as_ref().expect("restoring");
-                            let original = self.restore(
+                            let restored = self.restore(
                                 name,
                                 pkg,
                                 source,
@@ -544,13 +550,33 @@ impl<'m> Convert<'m> {
                                 depth,
                                 &mut findings,
                             );
-                            // Unchanged, and home: the original as it was,
-                            // when it is in the form the platform's writer
-                            // writes (a vCenter ConfigInfo comes home as the
-                            // ConfigSpec the hub gives).
-                            home = original.filter(|o| {
-                                o.platform.name == target.name && written_form(target, &o.text)
-                            });
+                            match restored {
+                                // Unchanged, and home: the original as it
+                                // was, when it is in the form the platform's
+                                // writer writes (a vCenter ConfigInfo comes
+                                // home as the ConfigSpec the hub gives).
+                                Restored::Unchanged(o) => {
+                                    passed_through = true;
+                                    home = Some(o).filter(|o| {
+                                        o.platform.name == target.name
+                                            && written_form(target, &o.text)
+                                    });
+                                }
+                                // Changed on the way: what goes on is the
+                                // merged hub (read back before the next
+                                // stage takes it), for a target that carries.
+                                Restored::Changed
+                                    if carrying
+                                        && secrets.is_empty()
+                                        && carry::has_channel(target.name) =>
+                                {
+                                    merged = match &main.tree {
+                                        Some(t) => carry::written(t).ok(),
+                                        None => Some(main.xml.clone()),
+                                    };
+                                }
+                                _ => {}
+                            }
                         }
                     }
                     if home.is_some() {
@@ -619,7 +645,31 @@ impl<'m> Convert<'m> {
             // The package, for the one document of a target with a channel
             // (and EC2's RunInstances request beside it).
             let writes_pkg = carrying && documents == 1 && carry::has_channel(target.name);
-            let pkg = if writes_pkg && !homebound {
+            // A package is never nested: a document that carries one
+            // passes on the original it carries when it is that original
+            // as its platform wrote it, and the merged hub (a package of
+            // the hub) when it was changed there. A package holding a
+            // package grew with every platform, past what EC2's tags hold,
+            // and left out the changes of a platform the VM went home from.
+            let pkg = if !writes_pkg {
+                None
+            } else if homebound {
+                // Home: nothing new is carried (but what a package of an
+                // earlier hvxform nested).
+                inner_package(&carried, target)
+            } else if let Some(hub) = &merged {
+                let mut pairs = recorder.pairs();
+                let mut home = source.name;
+                if let Some(Ok(p)) = &carried {
+                    if let Ok(inner) = carry::decode(p) {
+                        pairs.extend(inner.pairs);
+                        home = inner.home;
+                    }
+                }
+                Some(carry::encode(&carry::hub_platform_line(home), &pairs, hub))
+            } else if passed_through && source.name != target.name {
+                carried.as_ref().and_then(|c| c.as_ref().ok()).cloned()
+            } else {
                 self.package(
                     raw,
                     &doc,
@@ -630,14 +680,11 @@ impl<'m> Convert<'m> {
                     &secrets,
                     &mut findings,
                 )
-            } else if writes_pkg {
-                inner_package(&carried, target)
-            } else {
-                None
             };
             // The input's own original: what the mappings left unmapped
-            // of the input is in it (an inner package holds another's).
-            let own_pkg = pkg.is_some() && !homebound;
+            // of the input is in it (a package passed on, or the hub, holds
+            // none of the input's own).
+            let own_pkg = pkg.is_some() && !homebound && merged.is_none() && !passed_through;
             let pkg = pkg.map(|p| carry::channel_form(target.name, &p));
             for (names, d) in docs {
                 let json = d.json;
@@ -834,7 +881,7 @@ impl<'m> Convert<'m> {
         as_tree: bool,
         depth: usize,
         findings: &mut Findings,
-    ) -> Option<Original> {
+    ) -> Restored {
         let hub = platform::by_name("hvx").expect("the hub platform");
         let replay = |pkg: &str| -> Result<(String, String, Original), String> {
             let package = carry::decode(pkg)?;
@@ -904,10 +951,16 @@ impl<'m> Convert<'m> {
                 for w in warnings {
                     carry_warning(findings, w);
                 }
+                match unchanged {
+                    Some(o) => Restored::Unchanged(o),
+                    None => Restored::Changed,
+                }
             }
-            Err(e) => carry_warning(findings, format!("carried data not restored: {e}")),
+            Err(e) => {
+                carry_warning(findings, format!("carried data not restored: {e}"));
+                Restored::Failed
+            }
         }
-        unchanged
     }
 
     /// `--param` values go to every mapping that declares them; a name no
@@ -961,6 +1014,16 @@ fn another_vm(carried: crate::tree::Node, this: crate::tree::Node) -> Result<(),
         )),
         _ => Ok(()),
     }
+}
+
+/// What restoring a document's carried data found.
+enum Restored {
+    /// The package could not be replayed: the hub stays as read.
+    Failed,
+    /// The VM was changed on the platform: the hub is the merge.
+    Changed,
+    /// The document is the carried original written to its platform.
+    Unchanged(Original),
 }
 
 /// The document a package carries, when the document that carried it came

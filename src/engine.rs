@@ -458,6 +458,8 @@ impl<'m> Convert<'m> {
             // The input was changed on its platform: the hub its carried
             // data was restored into, which goes on instead of the input.
             let mut merged: Option<String> = None;
+            // Where the findings of the stages that read the hub start.
+            let mut hub_mark = mark;
             // Going back to the platform a package came from: nothing new
             // is carried (the original is restored instead).
             let mut homebound = source.name != target.name
@@ -534,6 +536,7 @@ impl<'m> Convert<'m> {
                 };
                 if k == 0 {
                     run_stage(&doc, &[])?;
+                    hub_mark = (findings.unmapped.len(), findings.unmapped_count);
                     if identity {
                         break;
                     }
@@ -681,10 +684,17 @@ impl<'m> Convert<'m> {
                     &mut findings,
                 )
             };
-            // The input's own original: what the mappings left unmapped
-            // of the input is in it (a package passed on, or the hub, holds
-            // none of the input's own).
-            let own_pkg = pkg.is_some() && !homebound && merged.is_none() && !passed_through;
+            // What the package holds of what the mappings left unmapped:
+            // all of it in the input's own original; in a package passed
+            // on, or the hub, what the hub held (the input's own is not
+            // in them).
+            let held = if pkg.is_none() || homebound {
+                None
+            } else if merged.is_some() || passed_through {
+                Some(hub_mark)
+            } else {
+                Some(mark)
+            };
             let pkg = pkg.map(|p| carry::channel_form(target.name, &p));
             for (names, d) in docs {
                 let json = d.json;
@@ -709,8 +719,8 @@ impl<'m> Convert<'m> {
                             xml = with;
                             // Nothing the mappings left unmapped is lost:
                             // the original holds it, and it comes back.
-                            if !json && own_pkg {
-                                carried_away(&mut findings, mark, target);
+                            if let Some(from) = held.filter(|_| !json) {
+                                carried_away(&mut findings, from, target);
                             }
                         }
                         Some(Err(e)) => carry_warning(

@@ -2905,3 +2905,121 @@ fn an_edit_the_next_platform_cannot_hold_still_comes_home() {
         original.replace(old, "Web server, moved to cluster B")
     );
 }
+
+/// `text` with the last occurrence of `from` (the document's own element,
+/// after the carried data at its start) replaced by `to`.
+fn replace_last(text: &str, from: &str, to: &str) -> String {
+    let at = text
+        .rfind(from)
+        .unwrap_or_else(|| panic!("no {from} in {text}"));
+    format!("{}{to}{}", &text[..at], &text[at + from.len()..])
+}
+
+/// A Hyper-V VM with static memory (Reservation = Limit = VirtualQuantity,
+/// as WMI reports it) whose memory is raised on KVM comes back with all
+/// three at the new size. Before, Reservation and Limit were written as
+/// carried: a Limit below the VM's memory.
+#[test]
+fn static_memory_changed_elsewhere_moves_hyper_v_s_reservation_and_limit() {
+    let dir = temp_dir("carry-hyperv-static-memory");
+    let sample = root().join("samples/hyperv/db-gen1.xml");
+    let kvm = converted(&sample, "kvm", &dir.join("kvm"));
+    let text = std::fs::read_to_string(&kvm).unwrap();
+    std::fs::write(
+        &kvm,
+        replace_last(
+            &text,
+            "<memory unit=\"KiB\">16777216</memory>",
+            "<memory unit=\"KiB\">33554432</memory>",
+        ),
+    )
+    .unwrap();
+    let back = std::fs::read_to_string(converted(&kvm, "hyperv", &dir.join("back"))).unwrap();
+    let memory = back
+        .lines()
+        .find(|l| l.contains("CLASSNAME=\"Msvm_MemorySettingData\""))
+        .unwrap();
+    for p in ["VirtualQuantity", "Reservation", "Limit"] {
+        assert!(
+            memory.contains(&format!(
+                "NAME=\"{p}\" TYPE=\"uint64\"&gt;&lt;VALUE&gt;32768&lt;"
+            )),
+            "{p}: {memory}"
+        );
+    }
+    assert!(!memory.contains("16384"), "{memory}");
+}
+
+/// A disk added on vSphere to a VM that came from KVM through Xen: going
+/// back to Xen, it takes a vdev no other disk has. Before, it was named by
+/// its SCSI place (sdd), the name of the CD-ROM whose target came back with
+/// the carried data: two disks on one vdev, which xl refuses.
+#[test]
+fn a_disk_added_on_the_way_to_xen_takes_a_free_vdev() {
+    let dir = temp_dir("carry-xen-free-vdev");
+    let xen = converted(&root().join("samples/kvm/db.xml"), "xen", &dir.join("xen"));
+    let spec = converted(&xen, "vsphere", &dir.join("vsphere"));
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let at = text.find("  <extraConfig>").unwrap();
+    let added = "  <deviceChange><operation>add</operation><fileOperation>create</fileOperation><device xsi:type=\"VirtualDisk\"><key>-3000</key><backing xsi:type=\"VirtualDiskFlatVer2BackingInfo\"><fileName>[datastore1] db/db_3.vmdk</fileName><diskMode>persistent</diskMode></backing><controllerKey>-100</controllerKey><unitNumber>3</unitNumber><capacityInKB>20971520</capacityInKB></device></deviceChange>\n";
+    std::fs::write(&spec, format!("{}{added}{}", &text[..at], &text[at..])).unwrap();
+    let back = std::fs::read_to_string(converted(&spec, "xen", &dir.join("back"))).unwrap();
+    let disks = back.lines().find(|l| l.starts_with("disk = ")).unwrap();
+    let vdevs: Vec<&str> = disks
+        .split("vdev=")
+        .skip(1)
+        .map(|s| s.split([',', '"']).next().unwrap())
+        .collect();
+    assert_eq!(vdevs.len(), 5, "{disks}");
+    let mut unique = vdevs.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), vdevs.len(), "{disks}");
+    assert!(
+        disks.contains("vdev=sde") && disks.contains("db_3"),
+        "{disks}"
+    );
+}
+
+/// A vSphere VM of its own with a MAC changed on KVM, then sent to
+/// Hyper-V and back to vSphere: the spec is the original but for the MAC
+/// (and temporary device keys), with none of hvxform's bookkeeping keys
+/// and nothing unmapped.
+#[test]
+fn a_vsphere_vm_changed_on_kvm_comes_home_as_vsphere_s() {
+    let dir = temp_dir("carry-vsphere-own-kvm-edit");
+    let sample = root().join("samples/vsphere/db.xml");
+    let kvm = converted(&sample, "kvm", &dir.join("kvm"));
+    let text = std::fs::read_to_string(&kvm).unwrap();
+    std::fs::write(
+        &kvm,
+        replace_last(
+            &text,
+            "<mac address=\"52:54:00:5d:e0:02\"/>",
+            "<mac address=\"52:54:00:5d:e0:99\"/>",
+        ),
+    )
+    .unwrap();
+    let hyperv = converted(&kvm, "hyperv", &dir.join("hyperv"));
+    let o = transform(
+        &hyperv,
+        "vsphere",
+        &dir.join("back"),
+        &["-v", "--deny-loss"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("unmapped"), "{}", stderr(&o));
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(!back.contains("hvx."), "{back}");
+    let without_keys = |t: &str| {
+        t.lines()
+            .filter(|l| !l.trim_start().starts_with("<key>-"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let original = std::fs::read_to_string(&sample).unwrap();
+    assert_eq!(
+        without_keys(&back),
+        without_keys(&original.replace("52:54:00:5d:e0:02", "52:54:00:5d:e0:99"))
+    );
+}

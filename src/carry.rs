@@ -684,6 +684,10 @@ impl SessionAccess for Recorder<'_> {
         }
         Ok(v)
     }
+
+    fn adopt(&self, def: &SessionDef, left: &str, right: &str) -> Result<bool, String> {
+        self.base.adopt(def, left, right)
+    }
 }
 
 /// The session store a carried original is replayed with: the pairs its

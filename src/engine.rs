@@ -420,6 +420,12 @@ impl<'m> Convert<'m> {
         // The pairs this conversion uses go with what it carries.
         let recorder = carry::Recorder::new(store);
         let sessions: &dyn SessionAccess = if carrying { &recorder } else { store };
+        let decoded = match &carried {
+            Some(Ok(p)) => carry::decode(p).ok(),
+            _ => None,
+        };
+        let package_home = decoded.as_ref().map(|p| p.home);
+        let carried_pairs = decoded.as_ref().filter(|_| depth == 0).map(|p| &p.pairs);
         for target in targets {
             // Where this target's findings start.
             let mark = (findings.unmapped.len(), findings.unmapped_count);
@@ -462,15 +468,29 @@ impl<'m> Convert<'m> {
             let mut hub_mark = mark;
             // Going back to the platform a package came from: nothing new
             // is carried (the original is restored instead).
-            let mut homebound = source.name != target.name
-                && matches!(&carried, Some(Ok(p))
-                    if carry::decode(p).is_ok_and(|k| k.home == target.name))
-                // A hub that holds the target's own native detail.
-                || (source.name == "hvx" && carrying && knows(&doc, target));
+            // The package says where the VM is from; without one, a hub
+            // that holds the target's own native detail is on its way home.
+            // (A hub merged from a VM changed on a platform holds that
+            // platform's detail too: going there again is not going home.)
+            let mut homebound = match package_home {
+                Some(home) => source.name != target.name && home == target.name,
+                None => source.name == "hvx" && carrying && knows(&doc, target),
+            };
             // The first stage reads the parsed input; later stages read the
             // tree the stage before built (see book: performance).
             for (k, file) in files.iter().enumerate() {
                 let program = self.mappings.program(file).map_err(ConvertError::Mapping)?;
+                // The identifiers the VM had when it left (a directory's
+                // datastore), where the run's store has none for them: a
+                // disk changed on the way does not move the others to
+                // datastores minted anew.
+                if let Some(pairs) = &carried_pairs {
+                    for def in &program.sessions {
+                        for (_, l, r) in pairs.iter().filter(|(t, _, _)| *t == def.name) {
+                            sessions.adopt(def, l, r).map_err(ConvertError::Route)?;
+                        }
+                    }
+                }
                 let params = exec::bind_params(&program, &self.relevant_params(&program))
                     .map_err(ConvertError::Route)?;
                 let stage = Stage {
@@ -596,6 +616,7 @@ impl<'m> Convert<'m> {
                         if k + 1 == files.len()
                             && carrying
                             && !homebound
+                            && package_home.is_none()
                             && carry::has_channel(target.name)
                         {
                             homebound = knows(hub, target);

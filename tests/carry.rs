@@ -3023,3 +3023,141 @@ fn a_vsphere_vm_changed_on_kvm_comes_home_as_vsphere_s() {
         without_keys(&original.replace("52:54:00:5d:e0:02", "52:54:00:5d:e0:99"))
     );
 }
+
+/// One disk's image replaced on Xen, for a VM that went there from KVM
+/// through vSphere: back on vSphere (no session store), the disks nobody
+/// touched are on the datastores they had, from the identifiers the VM
+/// carried; only the new image's directory gets a datastore of its own.
+/// Before, the datastores were minted anew in disk order and the archive
+/// disk moved from datastore1 to datastore3, a file vCenter has not got.
+#[test]
+fn a_disk_changed_on_the_way_leaves_the_others_their_datastores() {
+    let dir = temp_dir("carry-datastores-kept");
+    let spec = converted(
+        &root().join("samples/kvm/db.xml"),
+        "vsphere",
+        &dir.join("1"),
+    );
+    let first = std::fs::read_to_string(&spec).unwrap();
+    for f in [
+        "[datastore1] db-os/db-os.vmdk",
+        "[datastore2] mpath-pgdata/mpath-pgdata.vmdk",
+        "[datastore1] db-archive/db-archive.vmdk",
+    ] {
+        assert!(first.contains(f), "{f}: {first}");
+    }
+    let xen = converted(&spec, "xen", &dir.join("2"));
+    let text = std::fs::read_to_string(&xen).unwrap();
+    let disks = text.lines().find(|l| l.starts_with("disk = ")).unwrap();
+    let edited = text.replacen(
+        disks,
+        &disks.replace(
+            "target=/var/lib/libvirt/images/db-os.qcow2",
+            "target=/srv/xen/db-os-new.qcow2",
+        ),
+        1,
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&xen, edited).unwrap();
+    let back = std::fs::read_to_string(converted(&xen, "vsphere", &dir.join("3"))).unwrap();
+    assert!(
+        back.contains("<fileName>[datastore2] mpath-pgdata/mpath-pgdata.vmdk</fileName>"),
+        "{back}"
+    );
+    assert!(
+        back.contains("<fileName>[datastore1] db-archive/db-archive.vmdk</fileName>"),
+        "{back}"
+    );
+    assert!(
+        back.contains("<fileName>[datastore3] db-os-new/db-os-new.vmdk</fileName>"),
+        "{back}"
+    );
+}
+
+/// A VM from KVM changed on a platform P (its vCPUs), sent on to Xen, and
+/// back to P and to KVM: going to P again is not going home (the hub merged
+/// on the way holds P's detail, but the package says the VM is from KVM),
+/// so P's document carries the package on, and the domain comes back as it
+/// was but for the change. Before, P's document carried nothing, and the
+/// domain came back as P could describe it (machine type, PCI addresses,
+/// channels and RNG gone), with no warning.
+#[test]
+fn a_platform_the_vm_was_changed_on_is_not_its_home() {
+    if tool("virsh").is_none() {
+        return;
+    }
+    let cases = [
+        (
+            "ovf",
+            "web",
+            "<rasd:VirtualQuantity>2<",
+            "<rasd:VirtualQuantity>6<",
+            2,
+            6,
+        ),
+        (
+            "vmware",
+            "db",
+            "\nnumvcpus = \"8\"\n",
+            "\nnumvcpus = \"12\"\n",
+            8,
+            12,
+        ),
+    ];
+    for (p, vm, from, to, before, after) in cases {
+        let dir = temp_dir(&format!("carry-not-home-{p}"));
+        let source = root().join(format!("samples/kvm/{vm}.xml"));
+        let there = converted(&source, p, &dir.join("1"));
+        let text = std::fs::read_to_string(&there).unwrap();
+        assert!(text.contains(from), "{p}: {text}");
+        std::fs::write(&there, text.replacen(from, to, 1)).unwrap();
+        let xen = converted(&there, "xen", &dir.join("2"));
+        let again = converted(&xen, p, &dir.join("3"));
+        let o = transform(&again, "kvm", &dir.join("4"), &["-v"]);
+        assert_eq!(o.status.code(), Some(0), "{p}: {}", stderr(&o));
+        let back = virsh_dump(&main_document(&dir.join("4")), vm);
+        let original = virsh_dump(&source, vm);
+        let vcpu = |n: i32| format!("<vcpu placement='static'>{n}</vcpu>");
+        assert!(original.contains(&vcpu(before)), "{original}");
+        // The topology follows the new count (a warning says how).
+        let strip = |d: &str| {
+            d.lines()
+                .filter(|l| !l.contains("<topology"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            strip(&back),
+            strip(&original.replace(&vcpu(before), &vcpu(after))),
+            "{p}"
+        );
+    }
+}
+
+/// An xl.cfg with `maxmem` equal to `memory` (a VM that does not balloon)
+/// whose memory is raised on KVM: back on Xen, maxmem is the new memory.
+/// Before, the carried maxmem came back as it was, a ceiling below the
+/// VM's memory.
+#[test]
+fn xen_s_maxmem_follows_memory_changed_elsewhere() {
+    let dir = temp_dir("carry-xen-maxmem");
+    let sample = root().join("samples/xen/win-uefi.cfg");
+    let cfg = std::fs::read_to_string(&sample).unwrap();
+    assert!(cfg.contains("\nmemory = 8192\n") && cfg.contains("\nmaxmem = 8192\n"));
+    let kvm = converted(&sample, "kvm", &dir.join("kvm"));
+    let text = std::fs::read_to_string(&kvm).unwrap();
+    std::fs::write(
+        &kvm,
+        replace_last(
+            &text,
+            "<memory unit=\"KiB\">8388608</memory>",
+            "<memory unit=\"KiB\">16777216</memory>",
+        ),
+    )
+    .unwrap();
+    let o = transform(&kvm, "xen", &dir.join("back"), &["-v", "--deny-loss"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
+    assert!(back.contains("\nmemory = 16384\n"), "{back}");
+    assert!(back.contains("\nmaxmem = 16384\n"), "{back}");
+}

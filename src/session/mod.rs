@@ -30,6 +30,15 @@ pub trait SessionAccess: Sync {
 
     /// The same lookup without the miss policy: `None` when there is no entry.
     fn find(&self, def: &SessionDef, reverse: bool, key: &str) -> Result<Option<String>, String>;
+
+    /// Takes `left` ↔ `right`, a pair a VM's carried data holds (the
+    /// identifiers it had when it left), when neither value is paired yet;
+    /// whether it did. Only the store of a run without `--session` takes
+    /// them: a user's store is theirs to fill (its misses follow its
+    /// mapping's policy, as always).
+    fn adopt(&self, _def: &SessionDef, _left: &str, _right: &str) -> Result<bool, String> {
+        Ok(false)
+    }
 }
 
 /// Normalises a value of a session type so equal identifiers are one key.
@@ -373,6 +382,29 @@ impl Tables {
         self.changed = true;
         Ok((minted, true))
     }
+
+    /// Pairs `left` ↔ `right` in `def`'s table (made when missing) when
+    /// neither value is paired yet, and says whether it did. Values that
+    /// are not of the table's types are left out.
+    pub fn adopt(&mut self, def: &SessionDef, left: &str, right: &str) -> Result<bool, String> {
+        let (Ok(l), Ok(r)) = (normalise(def.left, left), normalise(def.right, right)) else {
+            return Ok(false);
+        };
+        if let Some(t) = self.tables.get(&def.name) {
+            if (t.left, t.right) != (def.left, def.right)
+                || t.get(false, &l).is_some()
+                || t.get(true, &r).is_some()
+            {
+                return Ok(false);
+            }
+        }
+        let new = self
+            .table_mut(&def.name, def.left, def.right)?
+            .insert(l, r)
+            .map_err(|e| format!("session table `{}`: {e}", def.name))?;
+        self.changed |= new;
+        Ok(new)
+    }
 }
 
 /// The value a miss of `key` (normalised) gets under the table's policy:
@@ -489,6 +521,13 @@ impl SessionAccess for MemoryStore {
             .unwrap_or_else(|e| e.into_inner())
             .find(def, reverse, key)
     }
+
+    fn adopt(&self, def: &SessionDef, left: &str, right: &str) -> Result<bool, String> {
+        self.tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .adopt(def, left, right)
+    }
 }
 
 #[cfg(test)]
@@ -563,6 +602,30 @@ mod tests {
             miss,
             loc: Loc::default(),
         }
+    }
+
+    /// The store of a run without `--session` takes a carried pair when
+    /// neither value is paired, and what it mints afterwards steers clear
+    /// of it; a value paired already keeps its pair.
+    #[test]
+    fn adopted_pairs_are_found_and_minting_steers_clear_of_them() {
+        let d = def(
+            Miss::Mint(Some("datastore{n}".into())),
+            SessionType::String,
+            SessionType::String,
+        );
+        let s = MemoryStore::default();
+        assert!(s
+            .adopt(&d, "/var/lib/libvirt/images", "datastore1")
+            .unwrap());
+        assert_eq!(
+            s.lookup(&d, false, "/var/lib/libvirt/images").unwrap(),
+            "datastore1"
+        );
+        assert_eq!(s.lookup(&d, false, "/srv/xen").unwrap(), "datastore2");
+        assert!(!s.adopt(&d, "/srv/xen", "datastore9").unwrap());
+        assert!(!s.adopt(&d, "/other", "datastore1").unwrap());
+        assert_eq!(s.find(&d, true, "datastore9").unwrap(), None);
     }
 
     #[test]

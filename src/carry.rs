@@ -1692,7 +1692,27 @@ impl Merger<'_> {
         let amount = matches!(tn.name(), "cpu" | "memory");
         for (ns, name) in groups {
             if amount && !matches!(name, "reservation" | "limit" | "shares") {
-                for n in members(c, ns, name) {
+                // A balloon target the platform cannot hold at all (Hyper-V's
+                // startup memory through VMware) comes back while the VM
+                // still has that much memory: the dynamic range keeps its
+                // floor, the platform's new size its ceiling.
+                let (lb, lc) = (members(b, ns, name), members(c, ns, name));
+                if tn.name() == "memory" && name == "current" && lb.is_empty() && lc.is_empty() {
+                    for n in members(a, ns, name) {
+                        if exceeds(n, c) {
+                            self.warnings.push(format!(
+                                "carried memory current of {} bytes not restored: the VM has {} bytes now (changed in {})",
+                                n.attribute("bytes").unwrap_or("?"),
+                                c.attribute("bytes").unwrap_or("?"),
+                                self.via
+                            ));
+                        } else {
+                            self.copy(n)?;
+                        }
+                    }
+                    continue;
+                }
+                for n in lc {
                     self.copy(n)?;
                 }
                 continue;

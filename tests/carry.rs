@@ -3161,3 +3161,41 @@ fn xen_s_maxmem_follows_memory_changed_elsewhere() {
     assert!(back.contains("\nmemory = 16384\n"), "{back}");
     assert!(back.contains("\nmaxmem = 16384\n"), "{back}");
 }
+
+/// A Hyper-V VM with dynamic memory (startup 4096 MiB, 2048 to 8192) whose
+/// memory is set to 6144 MiB in a `.vmx` (VMware holds one size, the
+/// maximum): back on Hyper-V, memory is still dynamic, 2048 to 6144 from a
+/// startup of 4096. Before, the startup memory VMware cannot hold was taken
+/// for removed, and the VM came back static, with a Reservation of 2048
+/// beside 6144.
+#[test]
+fn dynamic_memory_resized_where_it_cannot_be_held_stays_dynamic() {
+    let dir = temp_dir("carry-hyperv-dynamic-memory");
+    let sample = root().join("samples/hyperv/web-gen2.xml");
+    let vmx = converted(&sample, "vmware", &dir.join("vmware"));
+    let text = std::fs::read_to_string(&vmx).unwrap();
+    assert!(text.contains("\nmemsize = \"8192\"\n"), "{text}");
+    std::fs::write(
+        &vmx,
+        text.replacen("\nmemsize = \"8192\"\n", "\nmemsize = \"6144\"\n", 1),
+    )
+    .unwrap();
+    let back = std::fs::read_to_string(converted(&vmx, "hyperv", &dir.join("back"))).unwrap();
+    let memory = back
+        .lines()
+        .find(|l| l.contains("CLASSNAME=\"Msvm_MemorySettingData\""))
+        .unwrap();
+    for (p, ty, v) in [
+        ("VirtualQuantity", "uint64", "4096"),
+        ("DynamicMemoryEnabled", "boolean", "TRUE"),
+        ("Reservation", "uint64", "2048"),
+        ("Limit", "uint64", "6144"),
+    ] {
+        assert!(
+            memory.contains(&format!(
+                "NAME=\"{p}\" TYPE=\"{ty}\"&gt;&lt;VALUE&gt;{v}&lt;"
+            )),
+            "{p}: {memory}"
+        );
+    }
+}

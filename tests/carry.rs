@@ -2829,12 +2829,6 @@ fn a_vsphere_vm_changed_elsewhere_comes_home_without_hvxform_s_keys() {
     std::fs::write(&there, edited).unwrap();
     let back = std::fs::read_to_string(converted(&there, "vsphere", &dir.join("back"))).unwrap();
     assert!(!back.contains("hvx."), "{back}");
-    let without_keys = |t: &str| {
-        t.lines()
-            .filter(|l| !l.trim_start().starts_with("<key>-"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     assert_eq!(
         without_keys(&back),
         without_keys(&text.replace("<memoryMB>2048<", "<memoryMB>4096<"))
@@ -2915,6 +2909,32 @@ fn replace_last(text: &str, from: &str, to: &str) -> String {
     format!("{}{to}{}", &text[..at], &text[at + from.len()..])
 }
 
+/// A ConfigSpec without its devices' temporary keys (`<key>-2001</key>`),
+/// which a spec written anew may number otherwise (vCenter gives the real
+/// ones).
+fn without_keys(spec: &str) -> String {
+    spec.lines()
+        .filter(|l| !l.trim_start().starts_with("<key>-"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The file `converted` wrote, with its own `from` (the last one: the
+/// carried data comes first) made `to`, as the platform's tools edit it.
+fn edit_last(file: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    std::fs::write(file, replace_last(&text, from, to)).unwrap();
+}
+
+/// The line of a Hyper-V document (one embedded instance a line) holding
+/// the instance of `class`.
+fn instance_line<'a>(doc: &'a str, class: &str) -> &'a str {
+    let name = format!("CLASSNAME=\"{class}\"");
+    doc.lines()
+        .find(|l| l.contains(&name))
+        .unwrap_or_else(|| panic!("no {class} in {doc}"))
+}
+
 /// A Hyper-V VM with static memory (Reservation = Limit = VirtualQuantity,
 /// as WMI reports it) whose memory is raised on KVM comes back with all
 /// three at the new size. Before, Reservation and Limit were written as
@@ -2924,21 +2944,13 @@ fn static_memory_changed_elsewhere_moves_hyper_v_s_reservation_and_limit() {
     let dir = temp_dir("carry-hyperv-static-memory");
     let sample = root().join("samples/hyperv/db-gen1.xml");
     let kvm = converted(&sample, "kvm", &dir.join("kvm"));
-    let text = std::fs::read_to_string(&kvm).unwrap();
-    std::fs::write(
+    edit_last(
         &kvm,
-        replace_last(
-            &text,
-            "<memory unit=\"KiB\">16777216</memory>",
-            "<memory unit=\"KiB\">33554432</memory>",
-        ),
-    )
-    .unwrap();
+        "<memory unit=\"KiB\">16777216</memory>",
+        "<memory unit=\"KiB\">33554432</memory>",
+    );
     let back = std::fs::read_to_string(converted(&kvm, "hyperv", &dir.join("back"))).unwrap();
-    let memory = back
-        .lines()
-        .find(|l| l.contains("CLASSNAME=\"Msvm_MemorySettingData\""))
-        .unwrap();
+    let memory = instance_line(&back, "Msvm_MemorySettingData");
     for p in ["VirtualQuantity", "Reservation", "Limit"] {
         assert!(
             memory.contains(&format!(
@@ -2990,16 +3002,11 @@ fn a_vsphere_vm_changed_on_kvm_comes_home_as_vsphere_s() {
     let dir = temp_dir("carry-vsphere-own-kvm-edit");
     let sample = root().join("samples/vsphere/db.xml");
     let kvm = converted(&sample, "kvm", &dir.join("kvm"));
-    let text = std::fs::read_to_string(&kvm).unwrap();
-    std::fs::write(
+    edit_last(
         &kvm,
-        replace_last(
-            &text,
-            "<mac address=\"52:54:00:5d:e0:02\"/>",
-            "<mac address=\"52:54:00:5d:e0:99\"/>",
-        ),
-    )
-    .unwrap();
+        "<mac address=\"52:54:00:5d:e0:02\"/>",
+        "<mac address=\"52:54:00:5d:e0:99\"/>",
+    );
     let hyperv = converted(&kvm, "hyperv", &dir.join("hyperv"));
     let o = transform(
         &hyperv,
@@ -3011,12 +3018,6 @@ fn a_vsphere_vm_changed_on_kvm_comes_home_as_vsphere_s() {
     assert!(!stderr(&o).contains("unmapped"), "{}", stderr(&o));
     let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
     assert!(!back.contains("hvx."), "{back}");
-    let without_keys = |t: &str| {
-        t.lines()
-            .filter(|l| !l.trim_start().starts_with("<key>-"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     let original = std::fs::read_to_string(&sample).unwrap();
     assert_eq!(
         without_keys(&back),
@@ -3145,16 +3146,11 @@ fn xen_s_maxmem_follows_memory_changed_elsewhere() {
     let cfg = std::fs::read_to_string(&sample).unwrap();
     assert!(cfg.contains("\nmemory = 8192\n") && cfg.contains("\nmaxmem = 8192\n"));
     let kvm = converted(&sample, "kvm", &dir.join("kvm"));
-    let text = std::fs::read_to_string(&kvm).unwrap();
-    std::fs::write(
+    edit_last(
         &kvm,
-        replace_last(
-            &text,
-            "<memory unit=\"KiB\">8388608</memory>",
-            "<memory unit=\"KiB\">16777216</memory>",
-        ),
-    )
-    .unwrap();
+        "<memory unit=\"KiB\">8388608</memory>",
+        "<memory unit=\"KiB\">16777216</memory>",
+    );
     let o = transform(&kvm, "xen", &dir.join("back"), &["-v", "--deny-loss"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let back = std::fs::read_to_string(only_file(&dir.join("back"))).unwrap();
@@ -3181,10 +3177,7 @@ fn dynamic_memory_resized_where_it_cannot_be_held_stays_dynamic() {
     )
     .unwrap();
     let back = std::fs::read_to_string(converted(&vmx, "hyperv", &dir.join("back"))).unwrap();
-    let memory = back
-        .lines()
-        .find(|l| l.contains("CLASSNAME=\"Msvm_MemorySettingData\""))
-        .unwrap();
+    let memory = instance_line(&back, "Msvm_MemorySettingData");
     for (p, ty, v) in [
         ("VirtualQuantity", "uint64", "4096"),
         ("DynamicMemoryEnabled", "boolean", "TRUE"),

@@ -680,18 +680,13 @@ impl<'m> Convert<'m> {
             } else if homebound {
                 // Home: nothing new is carried (but what a package of an
                 // earlier hvxform nested).
-                inner_package(&carried, target)
+                decoded.as_ref().and_then(|p| inner_package(p, target))
             } else if let Some(hub) = &merged {
                 let mut pairs = recorder.pairs();
-                let mut home = source.name;
-                if let Some(Ok(p)) = &carried {
-                    if let Ok(inner) = carry::decode(p) {
-                        pairs.extend(inner.pairs);
-                        home = inner.home;
-                    }
-                }
+                pairs.extend(decoded.iter().flat_map(|p| p.pairs.iter().cloned()));
+                let home = package_home.unwrap_or(source.name);
                 Some(carry::encode(&carry::hub_platform_line(home), &pairs, hub))
-            } else if passed_through && source.name != target.name {
+            } else if passed_through {
                 carried.as_ref().and_then(|c| c.as_ref().ok()).cloned()
             } else {
                 self.package(
@@ -1005,18 +1000,13 @@ impl<'m> Convert<'m> {
     }
 }
 
-/// The package that the original in `carried` holds itself, when that
-/// original is `target`'s: a VM taken kvm → vsphere → hyperv carries the
-/// ConfigSpec, which carries the libvirt domain. Going home to vSphere
-/// changed (unchanged, the original itself comes home), the ConfigSpec is
-/// written anew, and carries the domain on: else what only libvirt held
-/// would be lost on the way.
-fn inner_package(
-    carried: &Option<Result<String, String>>,
-    target: &'static Platform,
-) -> Option<String> {
-    let Some(Ok(p)) = carried else { return None };
-    let package = carry::decode(p).ok()?;
+/// The package that the original in `package` holds itself, when that
+/// original is `target`'s: an earlier hvxform nested packages (a VM taken
+/// kvm → vsphere → hyperv carried the ConfigSpec, which carried the libvirt
+/// domain). Going home to vSphere changed (unchanged, the original itself
+/// comes home), the ConfigSpec is written anew, and carries the domain on:
+/// else what only libvirt held would be lost on the way.
+fn inner_package(package: &carry::Package, target: &'static Platform) -> Option<String> {
     if package.platform != target.name {
         return None;
     }

@@ -1744,7 +1744,7 @@ impl Merger<'_> {
                     Pick::Whole(n) => self.copy(n)?,
                     Pick::Reordered(n, boot) => self.copy_with(n, Some(boot))?,
                     Pick::Merge(x, y, z) => self.container(x, y, z)?,
-                    Pick::Patched(nc, na, nb) => self.copy_patched(nc, Some(na), Some(nb))?,
+                    Pick::Patched(nc, na, nb) => self.copy_patched(nc, Some(na), Some(nb), true)?,
                 }
             }
         }
@@ -1896,7 +1896,7 @@ impl Merger<'_> {
                         .any(|x| matches!(x.tag_name().name(), "extension" | "entry"))
                     {
                         self.warnings.push(format!(
-                            "carried {} restored in part: it was changed in {}, whose changes are kept; its native detail (the original platform's own settings of it) is not restored",
+                            "carried {} restored in part: it was changed in {}, whose changes are kept; its native detail (the original platform's own settings of it) comes back as former detail, of which its platform writes what still applies",
                             describe(la[i]),
                             self.via
                         ));
@@ -1919,13 +1919,18 @@ impl Merger<'_> {
     /// through the platform) nor `c` has it: what the platform cannot hold
     /// (a NIC's distributed switch, through KVM) comes back with the
     /// change. Elements are matched by name and place; native detail
-    /// (`extension`, `entry`) is C's alone, since it describes the device
-    /// as it was.
+    /// (`extension`, `entry`) is C's, since A's describes the device as it
+    /// was. With `former` (a member of `vm`: a device), each of A's native
+    /// elements (`extension`) of a platform C has none of comes back
+    /// marked `former="true"`: that platform's writer takes from it what
+    /// still applies to the device as it is now (libvirt's driver options
+    /// and PCI address of a disk resized elsewhere).
     fn copy_patched(
         &mut self,
         c: Node,
         a: Option<Node>,
         b: Option<Node>,
+        former: bool,
     ) -> Result<(), WriteError> {
         let tn = c.tag_name();
         let native = matches!(tn.name(), "extension" | "entry");
@@ -1980,7 +1985,7 @@ impl Merger<'_> {
                 if native {
                     self.copy(ch)?;
                 } else {
-                    self.copy_patched(ch, nth_named(a, q, k), nth_named(b, q, k))?;
+                    self.copy_patched(ch, nth_named(a, q, k), nth_named(b, q, k), false)?;
                 }
             } else if !has_elements && !native && ch.is_text() {
                 // A value the platform gave back as it wrote it: A's.
@@ -1994,6 +1999,42 @@ impl Merger<'_> {
                 }
             } else {
                 self.text_child(ch, has_elements)?;
+            }
+        }
+        if let (Some(a), true) = (a, former) {
+            let native_of = |n: Node, platform: Option<&str>| {
+                elements(n).any(|x| {
+                    x.tag_name().name() == "extension" && x.attribute("platform") == platform
+                })
+            };
+            for e in elements(a).filter(|e| e.tag_name().name() == "extension") {
+                if !native_of(c, e.attribute("platform")) {
+                    self.copy_former(e)?;
+                }
+            }
+        }
+        self.out.end();
+        Ok(())
+    }
+
+    /// A deep copy of a native element (`extension`) marked
+    /// `former="true"`: it describes a device as it was before it was
+    /// changed on a platform.
+    fn copy_former(&mut self, e: Node) -> Result<(), WriteError> {
+        self.start(e)?;
+        for at in e.attributes() {
+            let p = at.namespace().and_then(|u| e.lookup_prefix(u));
+            self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
+        }
+        if e.attribute("former").is_none() {
+            self.out.attr_ns("former", None, None, "true")?;
+        }
+        let has_elements = e.children().any(|c| c.is_element());
+        for c in e.children() {
+            if c.is_element() {
+                self.copy(c)?;
+            } else {
+                self.text_child(c, has_elements)?;
             }
         }
         self.out.end();

@@ -73,6 +73,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "lib/vsphere.hvx",
         include_str!("../mappings/lib/vsphere.hvx"),
     ),
+    (
+        "lib/vsphere-types.hvx",
+        include_str!("../mappings/lib/vsphere-types.hvx"),
+    ),
     // Text platforms (.vmx, xl.cfg).
     (
         "vmware-to-hvx.hvx",

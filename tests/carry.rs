@@ -62,7 +62,9 @@ fn edit_instances(text: &str, class: &str, from: &str, to: &str) -> String {
 /// The text of the `element` (`disk`, `interface`) of a domain that holds
 /// `needle` (its image, its MAC), up to its end tag.
 fn element_with<'a>(xml: &'a str, element: &str, needle: &str) -> &'a str {
+    let start = format!("<{element} ");
     xml.split(&format!("</{element}>"))
+        .filter_map(|d| d.rfind(&start).map(|at| &d[at..]))
         .find(|d| d.contains(needle))
         .unwrap_or_else(|| panic!("no {element} with {needle} in {xml}"))
 }
@@ -3190,5 +3192,84 @@ fn dynamic_memory_resized_where_it_cannot_be_held_stays_dynamic() {
             )),
             "{p}: {memory}"
         );
+    }
+}
+
+/// A disk resized and a NIC given another MAC in vSphere come back to KVM
+/// with libvirt's own detail of them that still applies: the disk's driver
+/// options (`io`, `discard`), the NIC's PCI address (the guest names its
+/// interface after it: `enp1s0`) and its multiqueue backend. A NIC whose
+/// model changed too keeps its address but not the backend options of the
+/// old model; a virtio disk grown in an OVF keeps its PCI slot.
+#[test]
+fn a_device_changed_elsewhere_keeps_libvirt_s_detail_that_still_applies() {
+    let db = root().join("samples/kvm/db.xml");
+    let mac = "<macAddress>52:54:00:5d:e0:01</macAddress>";
+    let new_mac = "<macAddress>00:50:56:aa:bb:cc</macAddress>";
+    let grown = |l: &str| {
+        l.replace(mac, new_mac)
+            .replace("<capacityInKB>16777216<", "<capacityInKB>33554432<")
+    };
+    let (back, err) = changed_there("former-vsphere", &db, "vsphere", grown, &[]);
+    let os_disk = element_with(&back, "disk", "db-os.qcow2");
+    assert!(
+        os_disk.contains("io=\"native\"") && os_disk.contains("discard=\"unmap\""),
+        "{os_disk}\n{err}"
+    );
+    let nic = element_with(&back, "interface", "00:50:56:aa:bb:cc");
+    assert!(
+        nic.contains("<driver name=\"vhost\" queues=\"8\"/>"),
+        "{nic}"
+    );
+    assert!(nic.contains("bus=\"0x01\" slot=\"0x00\""), "{nic}");
+    for what in ["disk sda", "nic 52:54:00:5d:e0:01"] {
+        assert!(
+            err.contains(&format!("carried {what} restored in part")),
+            "{what}: {err}"
+        );
+    }
+    defined_by_libvirt(&back, "former-vsphere");
+
+    // The model changed as well: vhost's queues were the virtio NIC's.
+    let (back, _) = changed_there(
+        "former-vsphere-model",
+        &db,
+        "vsphere",
+        |l| {
+            l.replace(mac, new_mac)
+                .replace("VirtualVmxnet3", "VirtualE1000")
+        },
+        &[],
+    );
+    let nic = element_with(&back, "interface", "00:50:56:aa:bb:cc");
+    assert!(nic.contains("<model type=\"e1000\"/>"), "{nic}");
+    assert!(!nic.contains("queues"), "{nic}");
+    assert!(nic.contains("bus=\"0x01\" slot=\"0x00\""), "{nic}");
+    defined_by_libvirt(&back, "former-vsphere-model");
+
+    // web's virtio disk grown in an OVF: its PCI slot and discard.
+    let (back, _) = changed_there(
+        "former-ovf",
+        &root().join("samples/kvm/web.xml"),
+        "ovf",
+        |l| l.replace("ovf:capacity=\"16384\"", "ovf:capacity=\"32768\""),
+        &[],
+    );
+    let disk = element_with(&back, "disk", "web.qcow2");
+    assert!(disk.contains("discard=\"unmap\""), "{disk}");
+    assert!(disk.contains("slot=\"0x04\""), "{disk}");
+    defined_by_libvirt(&back, "former-ovf");
+}
+
+/// `domain` defined by libvirt's test driver, and by libvirtd with the QEMU
+/// driver when `HVX_LIBVIRT_URI` names one.
+fn defined_by_libvirt(domain: &str, name: &str) {
+    let file = temp_dir(name).join("domain.xml");
+    std::fs::write(&file, domain).unwrap();
+    virsh_dump(&file, &domain_name(domain));
+    if let Some(uri) = endpoint("HVX_LIBVIRT_URI", "libvirtd") {
+        let (ok, msg) = virsh(&uri, &["define", file.to_str().unwrap()]);
+        assert!(ok, "{name}: {msg}");
+        let _ = virsh(&uri, &["undefine", "--nvram", &domain_name(domain)]);
     }
 }

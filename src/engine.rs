@@ -465,6 +465,9 @@ impl<'m> Convert<'m> {
             // The input was a carried original written to its platform and
             // nothing more: the package it carries goes on as it is.
             let mut passed_through = false;
+            // Changed on the way and home: the layout of the file the VM
+            // left as (a `.vmx`, an xl.cfg), which the new file keeps.
+            let mut left_as: Option<String> = None;
             // The input was changed on its platform: the hub its carried
             // data was restored into, which goes on instead of the input.
             let mut merged: Option<String> = None;
@@ -592,6 +595,27 @@ impl<'m> Convert<'m> {
                                 // Changed on the way: what goes on is the
                                 // merged hub (read back before the next
                                 // stage takes it), for a target that carries.
+                                Restored::Changed
+                                    if homebound
+                                        && matches!(target.name, "vmware" | "xen")
+                                        && decoded
+                                            .as_ref()
+                                            .is_some_and(|p| p.platform == target.name) =>
+                                {
+                                    left_as = decoded.as_ref().and_then(|p| {
+                                        let xml =
+                                            platform::to_xml(name, p.text, Some(target)).ok()?;
+                                        match xml {
+                                            // Carried in its canonical form.
+                                            std::borrow::Cow::Borrowed(_) => {
+                                                platform::to_native(target, p.text.to_string()).ok()
+                                            }
+                                            std::borrow::Cow::Owned(_) => {
+                                                Some(platform::native_as_read(target, p.text))
+                                            }
+                                        }
+                                    });
+                                }
                                 Restored::Changed
                                     if carrying
                                         && secrets.is_empty()
@@ -733,6 +757,11 @@ impl<'m> Convert<'m> {
                     None => (Ok(d.xml), false),
                 };
                 let mut xml = xml.map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
+                if let (Some(base), true) = (&left_as, native && names.is_empty()) {
+                    if let Some(laid_out) = platform::rebase(target, base, &xml) {
+                        xml = laid_out;
+                    }
+                }
                 if let Some(pkg) = &pkg {
                     match carry::attach_to(target.name, &xml, json, pkg) {
                         Some(Ok(with)) => {

@@ -567,6 +567,17 @@ pub fn native_as_read(target: &Platform, text: &str) -> String {
     }
 }
 
+/// A text document (`.vmx`, xl.cfg) written for a VM that came home
+/// changed, laid out as the file it left as ([`vmx::rebase`],
+/// [`xl::rebase`]): it differs from that file only where the VM changed.
+pub fn rebase(target: &Platform, left_as: &str, written: &str) -> Option<String> {
+    match target.name {
+        "vmware" => Some(vmx::rebase(left_as, written)),
+        "xen" => Some(xl::rebase(left_as, written)),
+        _ => None,
+    }
+}
+
 /// The native document of a target from the last stage's output: `.vmx`,
 /// xl.cfg or CIM-XML from their canonical forms, the XML itself otherwise.
 pub fn to_native(target: &Platform, xml: String) -> Result<String, String> {

@@ -748,9 +748,109 @@ pub fn sniff(text: &str) -> Option<(usize, String)> {
     })
 }
 
+/// A `.vmx` hvxform wrote (`written`) for a VM that came home changed, laid
+/// out as its original (`original`, the file it left as): each key where the
+/// original has it and spelt as the original spells it (keys are
+/// case-insensitive), a line whose value did not change exactly as it was,
+/// the original's comments and blank lines kept, keys the original does
+/// not have after it in the order written, and keys no longer written gone.
+/// So the file differs from the one the VM left as only where the VM
+/// changed. Either text failing to lex, or a key written twice, leaves
+/// `written` as it is.
+pub fn rebase(original: &str, written: &str) -> String {
+    let (Ok(old), Ok(new)) = (lex(original), lex(written)) else {
+        return written.to_string();
+    };
+    let mut by_key: HashMap<String, usize> = HashMap::with_capacity(new.len());
+    for (i, e) in new.iter().enumerate() {
+        if by_key.insert(e.key.to_ascii_lowercase(), i).is_some() {
+            return written.to_string();
+        }
+    }
+    let lines: Vec<&str> = super::text::split_lf(written).collect();
+    // The value part of a written line (`= "…"` onwards), as written.
+    let rhs = |e: &Entry| {
+        let l = lines[e.line - 1];
+        l.find('=').map_or("", |i| l[i + 1..].trim_start())
+    };
+    let old_at: HashMap<usize, &Entry> = old.iter().map(|e| (e.line, e)).collect();
+    let crlf = original.contains("\r\n");
+    let mut used = vec![false; new.len()];
+    let mut out: Vec<String> = Vec::with_capacity(new.len() + 8);
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for (n, raw) in super::text::split_lf(original).enumerate() {
+        let Some(e) = old_at.get(&(n + 1)) else {
+            // A comment or a blank line.
+            out.push(raw.to_string());
+            continue;
+        };
+        let key = e.key.to_ascii_lowercase();
+        // A key given twice counts once, where it first is.
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        if let Some(&i) = by_key.get(&key) {
+            used[i] = true;
+            if new[i].value == e.value && new[i].quoted == e.quoted {
+                out.push(raw.to_string());
+            } else {
+                let cr = if raw.ends_with('\r') { "\r" } else { "" };
+                out.push(format!("{} = {}{cr}", e.key, rhs(&new[i])));
+            }
+        }
+    }
+    // The original's last line break (an empty last piece) goes after the
+    // keys it did not have.
+    let ends_open = out.last().is_some_and(|l| l.is_empty());
+    if ends_open {
+        out.pop();
+    }
+    for (i, e) in new.iter().enumerate() {
+        if !used[i] {
+            let l = lines[e.line - 1];
+            out.push(if crlf {
+                format!("{l}\r")
+            } else {
+                l.to_string()
+            });
+        }
+    }
+    let mut text = out.join("\n");
+    if ends_open || original.is_empty() {
+        text.push('\n');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `.vmx` written anew for a VM that came home changed keeps the
+    /// layout of the file it left as: order, key spelling, comments, line
+    /// ends; only changed values are the written ones, removed keys go and
+    /// new keys come last.
+    #[test]
+    fn a_rewritten_vmx_keeps_the_layout_it_left_with() {
+        let original = "# edited by hand\r\n.encoding = \"UTF-8\"\r\nmemSize = \"2048\"\r\n\r\ndisplayName=\"web\"\r\nfloppy0.present = \"FALSE\"\r\n";
+        let written =
+            ".encoding = \"UTF-8\"\ndisplayname = \"web\"\nmemsize = \"4096\"\nnumvcpus = \"2\"\n";
+        assert_eq!(
+            rebase(original, written),
+            "# edited by hand\r\n.encoding = \"UTF-8\"\r\nmemSize = \"4096\"\r\n\r\ndisplayName=\"web\"\r\nnumvcpus = \"2\"\r\n"
+        );
+        // No line break at the end stays so; a key given twice counts where
+        // it first is.
+        assert_eq!(
+            rebase("a = \"1\"\nb = \"2\"\na = \"1\"", "b = \"3\"\na = \"1\"\n"),
+            "a = \"1\"\nb = \"3\""
+        );
+        // What does not lex, or writes a key twice, is left as written.
+        let twice = "a = \"1\"\nA = \"2\"\n";
+        assert_eq!(rebase("a = \"1\"\n", twice), twice);
+        assert_eq!(rebase("a = \"1\n", "a = \"2\"\n"), "a = \"2\"\n");
+        assert_eq!(rebase("", "a = \"2\"\n"), "a = \"2\"\n");
+    }
 
     #[test]
     fn a_control_character_is_refused_where_it_is() {

@@ -33,6 +33,8 @@ pub struct Setting {
     pub append: bool,
     pub line: usize,
     pub col: usize,
+    /// The line the value ends on (a list may span several).
+    pub end_line: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +263,7 @@ pub fn parse(text: &str) -> Result<Vec<Setting>, TextError> {
             append,
             line,
             col,
+            end_line: el,
         });
         if end == Tok::Eof {
             break;
@@ -748,9 +751,137 @@ pub fn sniff(text: &str) -> Option<(usize, String)> {
     })
 }
 
+/// Whether two values of `key` say the same: a device spec string (a
+/// disk's, a NIC's) is the same with its parameters positional or named,
+/// in any order and with or without spaces (`'/dev/vg0/os,raw,xvda,rw'`,
+/// as people write it, against `"format=raw,vdev=xvda,access=rw,
+/// target=/dev/vg0/os"`, as hvxform does).
+fn same_value(key: &str, a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Atom(x), Value::Atom(y)) => {
+            x == y || (SPEC_KEYS.contains(&key) && same_spec(key, x, y))
+        }
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(key, a, b))
+        }
+        _ => false,
+    }
+}
+
+/// Whether two device specs of `key` have the same parameters.
+fn same_spec(key: &str, x: &str, y: &str) -> bool {
+    let sorted = |s: &str| {
+        xl_spec::parse(key, s).ok().map(|mut p| {
+            p.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
+            p
+        })
+    };
+    matches!((sorted(x), sorted(y)), (Some(p), Some(q)) if p == q)
+}
+
+/// An xl.cfg hvxform wrote (`written`) for a VM that came home changed,
+/// laid out as its original (`original`, the file it left as): each
+/// setting where the original has it, a setting whose value did not change
+/// exactly as it was written there (its spacing, quotes and lines), the
+/// original's comments and blank lines kept, settings the original does
+/// not have after it in the order written, and settings no longer written
+/// gone. So the file differs from the one the VM left as only where the VM
+/// changed. Either text failing to parse, a setting given twice or
+/// appended to (`+=`), or two on one line, leaves `written` as it is.
+pub fn rebase(original: &str, written: &str) -> String {
+    let (Ok(old), Ok(new)) = (parse(original), parse(written)) else {
+        return written.to_string();
+    };
+    let simple = |s: &[Setting]| {
+        let mut keys = std::collections::HashSet::new();
+        s.iter().all(|x| !x.append && keys.insert(x.key.as_str()))
+            && s.windows(2).all(|w| w[0].end_line < w[1].line)
+    };
+    if !simple(&old) || !simple(&new) {
+        return written.to_string();
+    }
+    let by_key: HashMap<&str, usize> = new
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (x.key.as_str(), i))
+        .collect();
+    let lines: Vec<&str> = super::text::split_lf(original).collect();
+    let written_lines: Vec<&str> = super::text::split_lf(written).collect();
+    // The written lines of a setting.
+    let written_of =
+        |x: &Setting| written_lines[x.line - 1..x.end_line.min(written_lines.len())].join("\n");
+    let crlf = original.contains("\r\n");
+    let mut used = vec![false; new.len()];
+    let mut out: Vec<String> = Vec::with_capacity(lines.len() + 4);
+    let mut next = old.iter().peekable();
+    let mut n = 1;
+    while n <= lines.len() {
+        match next.peek() {
+            Some(x) if x.line == n => {
+                let end = x.end_line.min(lines.len());
+                if let Some(&i) = by_key.get(x.key.as_str()) {
+                    used[i] = true;
+                    if same_value(&x.key, &new[i].value, &x.value) {
+                        out.extend(lines[n - 1..end].iter().map(|l| l.to_string()));
+                    } else {
+                        let cr = if crlf { "\r" } else { "" };
+                        out.extend(written_of(&new[i]).split('\n').map(|l| format!("{l}{cr}")));
+                    }
+                }
+                n = end + 1;
+                next.next();
+            }
+            _ => {
+                // A comment, a blank line, or what ends one.
+                out.push(lines[n - 1].to_string());
+                n += 1;
+            }
+        }
+    }
+    let ends_open = out.last().is_some_and(|l| l.is_empty());
+    if ends_open {
+        out.pop();
+    }
+    for (i, x) in new.iter().enumerate() {
+        if !used[i] {
+            let cr = if crlf { "\r" } else { "" };
+            out.extend(written_of(x).split('\n').map(|l| format!("{l}{cr}")));
+        }
+    }
+    let mut text = out.join("\n");
+    if ends_open || original.is_empty() {
+        text.push('\n');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An xl.cfg written anew for a VM that came home changed keeps the
+    /// layout of the file it left as: comments, order, a list over several
+    /// lines whose items are the same but for spaces after commas; only a
+    /// changed setting is written as hvxform writes it, a removed one goes
+    /// and a new one comes last.
+    #[test]
+    fn a_rewritten_xl_cfg_keeps_the_layout_it_left_with() {
+        let original = "# web\nname = 'web'\nmemory = 2048 # MiB\ndisk = [ 'format=raw, vdev=xvda',\n         'vdev=xvdb, target=/b' ]\n\n# gone\non_crash = 'restart'\n";
+        let written = "name = \"web\"\ndisk = [ \"format=raw,vdev=xvda\", \"vdev=xvdb,target=/b\" ]\nmemory = 4096\nvcpus = 2\n";
+        assert_eq!(
+            rebase(original, written),
+            "# web\nname = 'web'\nmemory = 4096\ndisk = [ 'format=raw, vdev=xvda',\n         'vdev=xvdb, target=/b' ]\n\n# gone\nvcpus = 2\n"
+        );
+        // A list changed is written whole.
+        assert_eq!(
+            rebase("disk = [ 'a',\n  'b' ]\nx = 1", "disk = [ \"a\" ]\nx = 1\n"),
+            "disk = [ \"a\" ]\nx = 1"
+        );
+        // Appended to, two on a line, or not xl.cfg: as written.
+        for original in ["a = 1\na += 2\n", "a = 1; b = 2\n", "a = [\n"] {
+            assert_eq!(rebase(original, "a = 3\n"), "a = 3\n", "{original}");
+        }
+    }
 
     /// Found by fuzzing: a value with a control character xl writes no
     /// named escape for (DEL) was read, and the writer refused it. It is

@@ -1576,9 +1576,14 @@ pub fn merge(
 /// changed on KVM is not `generated` by VMware because the old one was).
 /// `on` is an attribute of the element, or `child/attribute` (a disk's
 /// format is its image's: another image, the format the platform gives it).
+/// A NIC's connection moved to another network is of the kind, and on the
+/// switch, the platform says (a Linux bridge renamed to an OVF network is
+/// no bridge).
 const DEPENDS: &[(&str, &str, &str)] = &[
     ("nic", "mac_type", "mac"),
     ("disk", "format", "source/path"),
+    ("connection", "type", "name"),
+    ("connection", "switch", "name"),
 ];
 
 /// The value [`DEPENDS`] compares: an attribute, or a child's.
@@ -1759,32 +1764,8 @@ impl Merger<'_> {
         lb: &[Node<'a, 'i>],
         lc: &[Node<'a, 'i>],
     ) -> Vec<Pick<'a, 'i>> {
-        // B comes from A: pair them by place when the platform kept them
-        // all, else each B with the A it shares most with.
-        // Members that say which detail they hold (an `extension`'s platform
-        // and path, an `entry`'s key) pair only with the same.
-        let b_to_a: Vec<Option<usize>> =
-            if la.len() == lb.len() && la.iter().zip(lb).all(|(x, y)| ident(*x) == ident(*y)) {
-                (0..lb.len()).map(Some).collect()
-            } else {
-                let facts_a: Vec<Vec<String>> = la.iter().map(|n| facts(*n)).collect();
-                let mut used = vec![false; la.len()];
-                lb.iter()
-                    .map(|nb| {
-                        let fb = facts(*nb);
-                        let best = (0..la.len())
-                            .filter(|&i| !used[i] && ident(la[i]) == ident(*nb))
-                            .map(|i| (fb.iter().filter(|f| facts_a[i].contains(f)).count(), i))
-                            .filter(|(score, _)| *score > 0)
-                            .max_by_key(|(score, i)| (*score, usize::MAX - i))
-                            .map(|(_, i)| i);
-                        if let Some(i) = best {
-                            used[i] = true;
-                        }
-                        best
-                    })
-                    .collect()
-            };
+        // B comes from A: see [`pair_by_facts`].
+        let b_to_a = pair_by_facts(la, lb);
         let mut a_has_b = vec![false; la.len()];
         for i in b_to_a.iter().flatten() {
             a_has_b[*i] = true;
@@ -1823,28 +1804,34 @@ impl Merger<'_> {
             return vec![Pick::Merge(la[0], lb[0], lc[0])];
         }
         // Each changed C with the B it shares most with (another B than an
-        // unchanged C took), for the attributes only its original holds.
+        // unchanged C took), for the attributes only its original holds:
+        // the pairs that share most first, whatever their order (a disk
+        // added in vSphere before the disk that was grown there takes
+        // nothing of that disk's).
         let mut b_taken = b_used.clone();
-        let c_changed_b: Vec<Option<usize>> = lc
-            .iter()
-            .enumerate()
-            .map(|(k, nc)| {
-                if c_to_b[k].is_some() || lb.is_empty() {
-                    return None;
+        let mut c_changed_b: Vec<Option<usize>> = vec![None; lc.len()];
+        let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
+        for (k, nc) in lc.iter().enumerate() {
+            if c_to_b[k].is_some() || lb.is_empty() {
+                continue;
+            }
+            let fc = facts(*nc);
+            for j in 0..lb.len() {
+                if !b_taken[j] && b_to_a[j].is_some() && ident(lb[j]) == ident(*nc) {
+                    let score = facts(lb[j]).iter().filter(|f| fc.contains(f)).count();
+                    if score > 0 {
+                        candidates.push((score, k, j));
+                    }
                 }
-                let fc = facts(*nc);
-                let best = (0..lb.len())
-                    .filter(|&j| !b_taken[j] && b_to_a[j].is_some() && ident(lb[j]) == ident(*nc))
-                    .map(|j| (facts(lb[j]).iter().filter(|f| fc.contains(f)).count(), j))
-                    .filter(|(score, _)| *score > 0)
-                    .max_by_key(|(score, j)| (*score, usize::MAX - j))
-                    .map(|(_, j)| j);
-                if let Some(j) = best {
-                    b_taken[j] = true;
-                }
-                best
-            })
-            .collect();
+            }
+        }
+        candidates.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        for (_, k, j) in candidates {
+            if c_changed_b[k].is_none() && !b_taken[j] {
+                c_changed_b[k] = Some(j);
+                b_taken[j] = true;
+            }
+        }
         let mut picks: Vec<(f64, Pick)> = Vec::new();
         let mut last = -1.0;
         for (k, nc) in lc.iter().enumerate() {
@@ -2117,6 +2104,59 @@ fn ident<'a>(n: Node<'a, '_>) -> [Option<&'a str>; 3] {
 /// The child elements of `n` named `ns:name`.
 fn members<'a, 'i>(n: Node<'a, 'i>, uri: Option<&str>, name: &str) -> Vec<Node<'a, 'i>> {
     elements(n).filter(|e| qname(*e) == (uri, name)).collect()
+}
+
+/// Pairs each B with the A it came from. By place when the platform kept
+/// them all and no other pairing shares more; else the pairs that share
+/// most first (a `.vmx` lists a disk on its second SCSI adapter, a virtio
+/// disk's stand-in, after one on the first, which libvirt listed after
+/// it), the nearer in place on a tie. Members that say which detail they
+/// hold (an `extension`'s platform and path, an `entry`'s key) pair only
+/// with the same. (Past 64 members kept in place, by place: the scores are
+/// quadratic.)
+fn pair_by_facts<'a, 'i>(la: &[Node<'a, 'i>], lb: &[Node<'a, 'i>]) -> Vec<Option<usize>> {
+    let in_place = la.len() == lb.len() && la.iter().zip(lb).all(|(x, y)| ident(*x) == ident(*y));
+    if in_place && (lb.len() > 64 || lb.len() < 2) {
+        return (0..lb.len()).map(Some).collect();
+    }
+    let fa: Vec<std::collections::HashSet<String>> =
+        la.iter().map(|n| facts(*n).into_iter().collect()).collect();
+    let mut scores: Vec<(usize, usize, usize)> = Vec::new();
+    let mut in_place_total = 0;
+    for (j, nb) in lb.iter().enumerate() {
+        let fb = facts(*nb);
+        for (i, na) in la.iter().enumerate() {
+            if ident(*na) != ident(*nb) {
+                continue;
+            }
+            let score = fb.iter().filter(|f| fa[i].contains(*f)).count();
+            if i == j {
+                in_place_total += score;
+            }
+            if score > 0 {
+                scores.push((score, i, j));
+            }
+        }
+    }
+    scores.sort_by(|x, y| {
+        y.0.cmp(&x.0)
+            .then(x.1.abs_diff(x.2).cmp(&y.1.abs_diff(y.2)))
+            .then(x.2.cmp(&y.2))
+    });
+    let mut b_to_a = vec![None; lb.len()];
+    let mut used = vec![false; la.len()];
+    let mut total = 0;
+    for (score, i, j) in scores {
+        if b_to_a[j].is_none() && !used[i] {
+            b_to_a[j] = Some(i);
+            used[i] = true;
+            total += score;
+        }
+    }
+    if in_place && in_place_total >= total {
+        return (0..lb.len()).map(Some).collect();
+    }
+    b_to_a
 }
 
 /// Every attribute and text of an element's subtree as `path=value`.

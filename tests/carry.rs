@@ -3346,3 +3346,121 @@ fn a_vm_changed_on_kvm_goes_home_differing_only_where_it_changed() {
         assert_eq!(back, want, "{sample}\n{err}");
     }
 }
+
+/// A NIC added in vSphere before the NIC whose MAC was changed there takes
+/// nothing of that NIC: the changed one is known by its place in the spec
+/// (its temporary key, -4001 for the first NIC hvxform wrote), so it keeps
+/// its model, bridge, multiqueue backend and PCI address, and the new one
+/// is a new NIC. And a NIC moved to another network in an OVF is on that
+/// network, not on a bridge of its name, still at its PCI address.
+#[test]
+fn a_nic_added_before_a_changed_one_takes_nothing_of_it() {
+    let dir = temp_dir("former-nic-added");
+    let there = converted(
+        &root().join("samples/kvm/db.xml"),
+        "vsphere",
+        &dir.join("there"),
+    );
+    let spec = std::fs::read_to_string(&there).unwrap();
+    let first = spec
+        .find("<deviceChange>\n    <operation>add</operation>\n    <device xsi:type=\"VirtualVmxnet3\">")
+        .expect("the first NIC");
+    let end = first + spec[first..].find("</deviceChange>").unwrap() + "</deviceChange>\n  ".len();
+    let added = spec[first..end]
+        .replace("<key>-4001</key>", "<key>-4009</key>")
+        .replace("<unitNumber>7</unitNumber>", "<unitNumber>9</unitNumber>")
+        .replace("52:54:00:5d:e0:01", "00:50:56:00:00:99");
+    assert_ne!(added, spec[first..end]);
+    let changed = spec.replacen(
+        "<macAddress>52:54:00:5d:e0:01</macAddress>",
+        "<macAddress>00:50:56:00:00:01</macAddress>",
+        1,
+    );
+    std::fs::write(
+        &there,
+        format!("{}{added}{}", &changed[..first], &changed[first..]),
+    )
+    .unwrap();
+    let back = std::fs::read_to_string(converted(&there, "kvm", &dir.join("back"))).unwrap();
+    let kept = element_with(&back, "interface", "00:50:56:00:00:01");
+    for want in [
+        "<interface type=\"bridge\">",
+        "<model type=\"virtio\"/>",
+        "queues=\"8\"",
+        "bus=\"0x01\" slot=\"0x00\"",
+    ] {
+        assert!(kept.contains(want), "no {want} in {kept}");
+    }
+    let new = element_with(&back, "interface", "00:50:56:00:00:99");
+    assert!(
+        !new.contains("queues") && !new.contains("<address"),
+        "{new}"
+    );
+    defined_by_libvirt(&back, "former-nic-added-domain");
+
+    let (back, _) = changed_there(
+        "former-nic-ovf-network",
+        &root().join("samples/kvm/db.xml"),
+        "ovf",
+        |l| {
+            l.replace(
+                "<rasd:Connection>br0</rasd:Connection>",
+                "<rasd:Connection>lab</rasd:Connection>",
+            )
+        },
+        &[],
+    );
+    let nic = element_with(&back, "interface", "52:54:00:5d:e0:01");
+    assert!(nic.contains("<interface type=\"network\">"), "{nic}");
+    assert!(nic.contains("<source network=\"lab\"/>"), "{nic}");
+    assert!(nic.contains("bus=\"0x01\" slot=\"0x00\""), "{nic}");
+    defined_by_libvirt(&back, "former-nic-ovf-network");
+}
+
+/// A `.vmx` lists a domain's disks in another order than libvirt (a virtio
+/// disk goes on a second SCSI adapter, listed after the first adapter's
+/// disk, which libvirt listed after it). An image replaced in VMware lands
+/// on the disk it was replaced on: each disk read back is paired with the
+/// one it was written from by what they share, not by place.
+#[test]
+fn an_image_replaced_in_vmware_lands_on_its_own_disk() {
+    let dir = temp_dir("vmx-disk-order");
+    let web = std::fs::read_to_string(root().join("samples/kvm/web.xml")).unwrap();
+    let data = "    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='none'/>
+      <source file='/var/lib/libvirt/images/web-data.qcow2'/>
+      <target dev='sda' bus='scsi'/>
+      <address type='drive' controller='0' bus='0' target='0' unit='0'/>
+    </disk>
+    <controller type='scsi' index='0' model='virtio-scsi'/>
+    <controller type='usb'";
+    let domain = dir.join("web.xml");
+    std::fs::write(&domain, web.replacen("    <controller type='usb'", data, 1)).unwrap();
+    let vmx = converted(&domain, "vmware", &dir.join("there"));
+    let text = std::fs::read_to_string(&vmx).unwrap();
+    let old = "scsi1:0.fileName = \"web.vmdk\"";
+    assert!(
+        text.contains("scsi0:0.fileName = \"web-data.vmdk\""),
+        "{text}"
+    );
+    assert!(text.contains(old), "{text}");
+    std::fs::write(
+        &vmx,
+        text.replace(old, "scsi1:0.fileName = \"web-v2.vmdk\""),
+    )
+    .unwrap();
+    let back = std::fs::read_to_string(converted(&vmx, "kvm", &dir.join("back"))).unwrap();
+    let vda = element_with(&back, "disk", "dev=\"vda\"");
+    assert!(
+        vda.contains("web-v2.vmdk") && vda.contains("<boot order=\"1\"/>"),
+        "{vda}"
+    );
+    let sda = element_with(&back, "disk", "dev=\"sda\"");
+    assert!(
+        sda.contains("/var/lib/libvirt/images/web-data.qcow2"),
+        "{sda}"
+    );
+    assert!(!sda.contains("<boot"), "{sda}");
+    assert_eq!(back.matches("<boot order=").count(), 1, "{back}");
+    defined_by_libvirt(&back, "vmx-disk-order-domain");
+}

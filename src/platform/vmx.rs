@@ -791,7 +791,7 @@ pub fn rebase(original: &str, written: &str) -> String {
         }
         if let Some(&i) = by_key.get(&key) {
             used[i] = true;
-            if new[i].value == e.value && new[i].quoted == e.quoted {
+            if new[i].value == e.value {
                 out.push(raw.to_string());
             } else {
                 let cr = if raw.ends_with('\r') { "\r" } else { "" };

@@ -1586,6 +1586,41 @@ const DEPENDS: &[(&str, &str, &str)] = &[
     ("connection", "switch", "name"),
 ];
 
+/// A device's native keys that describe one of its modelled fields:
+/// (platform, key in lower case, the field, as in [`DEPENDS`]). Where the
+/// platform changed that field, the carried key is stale and does not come
+/// back with the device (a `.vmx` NIC's `addressType = "generated"` for a
+/// MAC changed on KVM; an xl.cfg disk's `access=rw` for a disk made
+/// read-only, its `backendtype=phy` for another image).
+const ENTRY_DEPENDS: &[(&str, &str, &str)] = &[
+    ("vmware", "addresstype", "mac"),
+    ("vmware", "generatedaddress", "mac"),
+    ("vmware", "generatedaddressoffset", "mac"),
+    ("vmware", "checkmacaddress", "mac"),
+    ("vmware", "address", "mac"),
+    ("vmware", "filename", "source/path"),
+    ("vmware", "devicetype", "device"),
+    ("xen", "access", "readonly"),
+    ("xen", "backendtype", "source/path"),
+    ("xen", "format", "source/path"),
+    ("xen", "target", "source/path"),
+    ("xen", "devtype", "device"),
+    ("xen", "mac", "mac"),
+];
+
+/// Whether a device's carried native key `e` describes a field the
+/// platform changed (B's value is not C's): see [`ENTRY_DEPENDS`].
+fn entry_stale(e: Node, b: Option<Node>, c: Node) -> bool {
+    let (Some(platform), Some(key)) = (e.attribute("platform"), e.attribute("key")) else {
+        return true;
+    };
+    let key = key.to_ascii_lowercase();
+    ENTRY_DEPENDS
+        .iter()
+        .filter(|(p, k, _)| *p == platform && *k == key)
+        .any(|(_, _, on)| b.and_then(|b| depended(b, on)) != depended(c, on))
+}
+
 /// The value [`DEPENDS`] compares: an attribute, or a child's.
 fn depended<'a>(n: Node<'a, '_>, on: &str) -> Option<&'a str> {
     match on.split_once('/') {
@@ -1998,6 +2033,21 @@ impl Merger<'_> {
                 if !native_of(c, e.attribute("platform")) {
                     self.copy_former(e)?;
                 }
+            }
+            // A text platform's own keys of the device (a `.vmx` disk's
+            // `mode`, an xl.cfg NIC's `rate` and `vifname`), where C has
+            // none of that platform's: they still apply, but those that
+            // describe a field the platform changed ([`ENTRY_DEPENDS`]).
+            let entries_of = |n: Node, platform: Option<&str>| {
+                elements(n)
+                    .any(|x| x.tag_name().name() == "entry" && x.attribute("platform") == platform)
+            };
+            for e in elements(a).filter(|e| e.tag_name().name() == "entry") {
+                let platform = e.attribute("platform");
+                if entries_of(c, platform) || entry_stale(e, b, c) {
+                    continue;
+                }
+                self.copy(e)?;
             }
         }
         self.out.end();

@@ -3464,3 +3464,59 @@ fn an_image_replaced_in_vmware_lands_on_its_own_disk() {
     assert_eq!(back.matches("<boot order=").count(), 1, "{back}");
     defined_by_libvirt(&back, "vmx-disk-order-domain");
 }
+
+/// A device changed on KVM goes home to a `.vmx` or an xl.cfg with the
+/// platform's own keys of it that still apply: a WAL disk moved to another
+/// datastore stays `independent-persistent` (out of snapshots), a NIC given
+/// another MAC keeps its rate limit; keys that described the changed field
+/// do not come back (a MAC's `addressType` follows the new MAC).
+#[test]
+fn a_device_changed_on_kvm_keeps_its_vmx_and_xl_keys() {
+    let vmx = root().join("samples/vmware/db.vmx");
+    let original = std::fs::read_to_string(&vmx).unwrap();
+    for (name, from, to, old, new) in [
+        (
+            "wal",
+            "<source file=\"/vmfs/volumes/ssd-01/db01/db01_wal.vmdk\"/>",
+            "<source file=\"/vmfs/volumes/ssd-02/db01/db01_wal.vmdk\"/>",
+            "scsi1:1.fileName = \"/vmfs/volumes/ssd-01/db01/db01_wal.vmdk\"",
+            "scsi1:1.fileName = \"/vmfs/volumes/ssd-02/db01/db01_wal.vmdk\"",
+        ),
+        (
+            "mac",
+            "<mac address=\"00:50:56:12:34:01\"/>",
+            "<mac address=\"00:50:56:12:34:55\"/>",
+            "ethernet0.address = \"00:50:56:12:34:01\"",
+            "ethernet0.address = \"00:50:56:12:34:55\"",
+        ),
+    ] {
+        let (back, err) =
+            there_changed_and_back(&format!("vmx-keys-{name}"), &vmx, "vmware", |t| {
+                replace_last(t, from, to)
+            });
+        let back = std::fs::read_to_string(back).unwrap();
+        assert_eq!(back, original.replace(old, new), "{name}\n{err}");
+    }
+    let (back, err) = there_changed_and_back(
+        "xl-keys-mac",
+        &root().join("samples/xen/db.cfg"),
+        "xen",
+        |t| {
+            replace_last(
+                t,
+                "<mac address=\"00:16:3e:5d:e0:01\"/>",
+                "<mac address=\"00:16:3e:5d:e0:55\"/>",
+            )
+        },
+    );
+    let back = std::fs::read_to_string(back).unwrap();
+    let vif = back
+        .lines()
+        .find(|l| l.starts_with("vif = "))
+        .unwrap_or_else(|| panic!("{back}"));
+    assert!(
+        vif.contains("mac=00:16:3e:5d:e0:55,bridge=br0,model=e1000,rate=1000Mb/s"),
+        "{vif}\n{err}"
+    );
+    assert!(vif.contains("type=vif"), "{vif}");
+}

@@ -768,6 +768,79 @@ fn same_value(key: &str, a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A list setting as it was written in the original (`block`, its lines),
+/// with each item whose value changed replaced by the item as written
+/// (`line`): its other items, quotes, spaces and line breaks as they were.
+/// None when the lists are not of as many items or an item cannot be
+/// found in the text.
+fn relist(key: &str, block: &str, old: &Value, line: &str, new: &Value) -> Option<String> {
+    let (Value::List(a), Value::List(b)) = (old, new) else {
+        return None;
+    };
+    let (sa, sb) = (item_spans(block)?, item_spans(line)?);
+    if a.len() != b.len() || sa.len() != a.len() || sb.len() != b.len() {
+        return None;
+    }
+    let mut text = String::with_capacity(block.len());
+    let mut at = 0;
+    for (k, (x, y)) in a.iter().zip(b).enumerate() {
+        if !matches!((x, y), (Value::Atom(_), Value::Atom(_))) {
+            return None;
+        }
+        if !same_value(key, x, y) {
+            text.push_str(&block[at..sa[k].0]);
+            text.push_str(&line[sb[k].0..sb[k].1]);
+            at = sa[k].1;
+        }
+    }
+    text.push_str(&block[at..]);
+    Some(text)
+}
+
+/// The byte spans of the items of the one flat list in `text` (`key = [
+/// 'a', "b",\n c ]`): quoted strings with their quotes, or bare words.
+/// None for nested lists or text the scan does not follow.
+fn item_spans(text: &str) -> Option<Vec<(usize, usize)>> {
+    let b = text.as_bytes();
+    let mut i = text.find('=')? + 1;
+    while i < b.len() && b[i] != b'[' {
+        if !b[i].is_ascii_whitespace() {
+            return None;
+        }
+        i += 1;
+    }
+    i += 1;
+    let mut spans = Vec::new();
+    loop {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b',') {
+            i += 1;
+        }
+        match b.get(i)? {
+            b']' => return Some(spans),
+            b'#' => i += text[i..].find('\n')?,
+            b'[' => return None,
+            &q @ (b'\'' | b'"') => {
+                let start = i;
+                i += 1;
+                while *b.get(i)? != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                spans.push((start, i));
+            }
+            _ => {
+                let start = i;
+                while i < b.len()
+                    && !(b[i].is_ascii_whitespace() || matches!(b[i], b',' | b']' | b'#'))
+                {
+                    i += 1;
+                }
+                spans.push((start, i));
+            }
+        }
+    }
+}
+
 /// Whether two device specs of `key` have the same parameters.
 fn same_spec(key: &str, x: &str, y: &str) -> bool {
     let sorted = |s: &str| {
@@ -823,6 +896,15 @@ pub fn rebase(original: &str, written: &str) -> String {
                     used[i] = true;
                     if same_value(&x.key, &new[i].value, &x.value) {
                         out.extend(lines[n - 1..end].iter().map(|l| l.to_string()));
+                    } else if let Some(block) = relist(
+                        &x.key,
+                        &lines[n - 1..end].join("\n"),
+                        &x.value,
+                        &written_of(&new[i]),
+                        &new[i].value,
+                    ) {
+                        // A list of as many items: only the changed ones.
+                        out.extend(block.split('\n').map(str::to_string));
                     } else {
                         let cr = if crlf { "\r" } else { "" };
                         out.extend(written_of(&new[i]).split('\n').map(|l| format!("{l}{cr}")));
@@ -872,10 +954,18 @@ mod tests {
             rebase(original, written),
             "# web\nname = 'web'\nmemory = 4096\ndisk = [ 'format=raw, vdev=xvda',\n         'vdev=xvdb, target=/b' ]\n\n# gone\nvcpus = 2\n"
         );
-        // A list changed is written whole.
+        // A list of another length is written whole; of as many items,
+        // only the changed item is the written one.
         assert_eq!(
             rebase("disk = [ 'a',\n  'b' ]\nx = 1", "disk = [ \"a\" ]\nx = 1\n"),
             "disk = [ \"a\" ]\nx = 1"
+        );
+        assert_eq!(
+            rebase(
+                "vif = [ 'mac=1, bridge=br0', # first\n        'mac=2,rate=9\\'x' ]\n",
+                "vif = [ \"mac=1,bridge=br0\", \"mac=3,rate=9'x\" ]\n"
+            ),
+            "vif = [ 'mac=1, bridge=br0', # first\n        \"mac=3,rate=9'x\" ]\n"
         );
         // Appended to, two on a line, or not xl.cfg: as written.
         for original in ["a = 1\na += 2\n", "a = 1; b = 2\n", "a = [\n"] {

@@ -1782,7 +1782,7 @@ impl Merger<'_> {
                         ));
                     }
                     Pick::Whole(n) => self.copy(n)?,
-                    Pick::Reordered(n, boot) => self.copy_with(n, Some(boot))?,
+                    Pick::Reordered(n, boot) => self.copy_with(n, Some(boot), None)?,
                     Pick::Merge(x, y, z) => self.container(x, y, z)?,
                     Pick::Patched(nc, na, nb) => self.copy_patched(nc, Some(na), Some(nb), true)?,
                 }
@@ -2024,13 +2024,13 @@ impl Merger<'_> {
             }
         }
         if let (Some(a), true) = (a, former) {
-            let native_of = |n: Node, platform: Option<&str>| {
-                elements(n).any(|x| {
-                    x.tag_name().name() == "extension" && x.attribute("platform") == platform
-                })
+            // Whether `n` has a native child `tag` of `platform`.
+            let has = |n: Node, tag: &str, platform: Option<&str>| {
+                elements(n)
+                    .any(|x| x.tag_name().name() == tag && x.attribute("platform") == platform)
             };
             for e in elements(a).filter(|e| e.tag_name().name() == "extension") {
-                if !native_of(c, e.attribute("platform")) {
+                if !has(c, "extension", e.attribute("platform")) {
                     self.copy_former(e)?;
                 }
             }
@@ -2038,16 +2038,10 @@ impl Merger<'_> {
             // `mode`, an xl.cfg NIC's `rate` and `vifname`), where C has
             // none of that platform's: they still apply, but those that
             // describe a field the platform changed ([`ENTRY_DEPENDS`]).
-            let entries_of = |n: Node, platform: Option<&str>| {
-                elements(n)
-                    .any(|x| x.tag_name().name() == "entry" && x.attribute("platform") == platform)
-            };
             for e in elements(a).filter(|e| e.tag_name().name() == "entry") {
-                let platform = e.attribute("platform");
-                if entries_of(c, platform) || entry_stale(e, b, c) {
-                    continue;
+                if !has(c, "entry", e.attribute("platform")) && !entry_stale(e, b, c) {
+                    self.copy(e)?;
                 }
-                self.copy(e)?;
             }
         }
         self.out.end();
@@ -2058,24 +2052,7 @@ impl Merger<'_> {
     /// `former="true"`: it describes a device as it was before it was
     /// changed on a platform.
     fn copy_former(&mut self, e: Node) -> Result<(), WriteError> {
-        self.start(e)?;
-        for at in e.attributes() {
-            let p = at.namespace().and_then(|u| e.lookup_prefix(u));
-            self.out.attr_ns(at.name(), at.namespace(), p, at.value())?;
-        }
-        if e.attribute("former").is_none() {
-            self.out.attr_ns("former", None, None, "true")?;
-        }
-        let has_elements = e.children().any(|c| c.is_element());
-        for c in e.children() {
-            if c.is_element() {
-                self.copy(c)?;
-            } else {
-                self.text_child(c, has_elements)?;
-            }
-        }
-        self.out.end();
-        Ok(())
+        self.copy_with(e, None, Some(("former", "true")))
     }
 
     /// Starts an element named as `n` is, with its namespace's prefix.
@@ -2097,11 +2074,18 @@ impl Merger<'_> {
 
     /// A deep copy.
     fn copy(&mut self, n: Node) -> Result<(), WriteError> {
-        self.copy_with(n, None)
+        self.copy_with(n, None, None)
     }
 
-    /// A deep copy; `boot`, when given, replaces the element's own `boot`.
-    fn copy_with(&mut self, n: Node, boot: Option<Option<&str>>) -> Result<(), WriteError> {
+    /// A deep copy; `boot`, when given, replaces the element's own `boot`;
+    /// `add`, an attribute (without a namespace) the element gets unless it
+    /// has one of that name.
+    fn copy_with(
+        &mut self,
+        n: Node,
+        boot: Option<Option<&str>>,
+        add: Option<(&str, &str)>,
+    ) -> Result<(), WriteError> {
         self.start(n)?;
         for a in n.attributes() {
             if boot.is_some() && a.name() == "boot" && a.namespace().is_none() {
@@ -2112,6 +2096,9 @@ impl Merger<'_> {
         }
         if let Some(Some(order)) = boot {
             self.out.attr_ns("boot", None, None, order)?;
+        }
+        if let Some((name, value)) = add.filter(|(name, _)| n.attribute(name).is_none()) {
+            self.out.attr_ns(name, None, None, value)?;
         }
         let has_elements = n.children().any(|c| c.is_element());
         for c in n.children() {

@@ -603,17 +603,7 @@ impl<'m> Convert<'m> {
                                             .is_some_and(|p| p.platform == target.name) =>
                                 {
                                     left_as = decoded.as_ref().and_then(|p| {
-                                        let xml =
-                                            platform::to_xml(name, p.text, Some(target)).ok()?;
-                                        match xml {
-                                            // Carried in its canonical form.
-                                            std::borrow::Cow::Borrowed(_) => {
-                                                platform::to_native(target, p.text.to_string()).ok()
-                                            }
-                                            std::borrow::Cow::Owned(_) => {
-                                                Some(platform::native_as_read(target, p.text))
-                                            }
-                                        }
+                                        original_as_native(name, target, p.text).ok()
                                     });
                                 }
                                 Restored::Changed
@@ -670,19 +660,8 @@ impl<'m> Convert<'m> {
                 continue;
             }
             if let Some(o) = home {
-                // The original as it was read: native text as it is, a
-                // canonical form (what is carried of an input with
-                // secrets) written out as the platform's.
-                let canonical = matches!(
-                    platform::to_xml(name, &o.text, Some(target)),
-                    Ok(std::borrow::Cow::Borrowed(_))
-                );
-                let xml = if canonical {
-                    platform::to_native(target, o.text)
-                        .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?
-                } else {
-                    platform::native_as_read(target, &o.text)
-                };
+                let xml = original_as_native(name, target, &o.text)
+                    .map_err(|m| ConvertError::Output(format!("{name}: {m}")))?;
                 out.push(Produced {
                     target: target.name,
                     names: Vec::new(),
@@ -1030,6 +1009,16 @@ impl<'m> Convert<'m> {
             .filter(|(n, _)| p.params.iter().any(|d| &d.name == n))
             .cloned()
             .collect()
+    }
+}
+
+/// A carried original of `target` as the platform's own text: native
+/// text as it was read, a canonical form (what is carried of an input with
+/// secrets) written out as the platform's.
+fn original_as_native(name: &str, target: &'static Platform, text: &str) -> Result<String, String> {
+    match platform::to_xml(name, text, Some(target)) {
+        Ok(std::borrow::Cow::Borrowed(_)) => platform::to_native(target, text.to_string()),
+        _ => Ok(platform::native_as_read(target, text)),
     }
 }
 
